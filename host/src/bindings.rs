@@ -1,0 +1,25 @@
+//! Host bindings for the contract in `wit/` (`drhost:runbook@0.1.0`).
+//!
+//! One `bindgen!` per supported contract version; today there is one. Every
+//! import is async (the host does real I/O) and trappable (a host bug traps
+//! the plugin instead of panicking the host); typed errors are values.
+
+wasmtime::component::bindgen!({
+    world: "plugin",
+    path: "../wit",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    with: {
+        "drhost:runbook/progress.step": crate::caps::progress::Step,
+        "drhost:runbook/blob.blob": crate::caps::blob::Blob,
+    },
+});
+
+pub use drhost::runbook::types;
+
+/// The contract version this host implements. Plugins built against
+/// `0.1.x` with `x <=` this patch level are accepted (semver-compatible).
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// The WIT package name of the contract.
+pub const CONTRACT_PACKAGE: &str = "drhost:runbook";

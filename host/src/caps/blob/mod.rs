@@ -1,0 +1,83 @@
+//! `blob`: bulk data kept by the host in the run's private directory (never
+//! the guest's scratch). The guest holds a handle and reads bounded ranges.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Resource;
+
+use crate::bindings::drhost::runbook::blob::{Host, HostBlob};
+use crate::bindings::types::Error as CapError;
+use crate::sandbox::RunState;
+
+/// Largest range one `read` returns.
+const READ_CAP: u32 = 1 << 20;
+/// Largest blob `from-bytes` accepts.
+const FROM_BYTES_CAP: usize = 16 << 20;
+
+/// A host-side file with its size and checksum.
+pub struct Blob {
+    path: PathBuf,
+    size: u64,
+    sha256: String,
+}
+
+impl Blob {
+    /// Writes `data` into a new file under `dir`.
+    pub fn create(dir: &std::path::Path, data: &[u8]) -> std::io::Result<Blob> {
+        std::fs::create_dir_all(dir)?;
+        let mut file = tempfile::Builder::new().prefix("blob-").tempfile_in(dir)?;
+        file.write_all(data)?;
+        let (_, path) = file.keep().map_err(|e| e.error)?;
+        Ok(Blob { path, size: data.len() as u64, sha256: hex::encode(Sha256::digest(data)) })
+    }
+}
+
+impl Host for RunState {}
+
+impl HostBlob for RunState {
+    async fn size(&mut self, blob: Resource<Blob>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&blob)?.size)
+    }
+
+    async fn sha256(&mut self, blob: Resource<Blob>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&blob)?.sha256.clone())
+    }
+
+    async fn read(&mut self, blob: Resource<Blob>, offset: u64, len: u32) -> wasmtime::Result<Result<Vec<u8>, CapError>> {
+        let blob = self.table.get(&blob)?;
+        if offset > blob.size {
+            return Ok(Err(CapError::InvalidArgument(format!("offset {offset} is beyond the blob's {} bytes", blob.size))));
+        }
+        let len = len.min(READ_CAP) as u64;
+        let len = len.min(blob.size - offset) as usize;
+        let read = (|| {
+            let mut file = std::fs::File::open(&blob.path)?;
+            file.seek(SeekFrom::Start(offset))?;
+            let mut buf = vec![0; len];
+            file.read_exact(&mut buf)?;
+            Ok::<_, std::io::Error>(buf)
+        })();
+        Ok(read.map_err(|e| CapError::Failed(format!("reading blob: {e}"))))
+    }
+
+    async fn from_bytes(&mut self, data: Vec<u8>) -> wasmtime::Result<Result<Resource<Blob>, CapError>> {
+        if data.len() > FROM_BYTES_CAP {
+            return Ok(Err(CapError::InvalidArgument(format!(
+                "blob of {} bytes is over the {FROM_BYTES_CAP}-byte limit of from-bytes",
+                data.len()
+            ))));
+        }
+        match Blob::create(&self.ctx.blob_dir, &data) {
+            Ok(blob) => Ok(Ok(self.table.push(blob)?)),
+            Err(e) => Ok(Err(CapError::Failed(format!("storing blob: {e}")))),
+        }
+    }
+
+    async fn drop(&mut self, blob: Resource<Blob>) -> wasmtime::Result<()> {
+        let blob = self.table.delete(blob)?;
+        let _ = std::fs::remove_file(&blob.path);
+        Ok(())
+    }
+}

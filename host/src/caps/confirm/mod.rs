@@ -1,0 +1,64 @@
+//! `confirm`: human approval gates. `--yes` approves every question (and the
+//! journal says so); a terminal gets a prompt; otherwise the answer is
+//! `unavailable`, never a silent yes.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::bindings::drhost::runbook::confirm::Host;
+use crate::bindings::types::Error as CapError;
+use crate::caps::journal_call;
+use crate::sandbox::RunState;
+
+/// How `confirm.ask` is answered in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmPolicy {
+    /// `--yes`: every question is approved.
+    ApproveAll,
+    /// Ask on the terminal when there is one.
+    AskOperator,
+    /// Nobody may approve (e.g. `inspect`).
+    Nobody,
+}
+
+impl Host for RunState {
+    async fn ask(&mut self, question: String) -> wasmtime::Result<Result<bool, CapError>> {
+        let started = Instant::now();
+        let question = crate::caps::log::truncate(&question, 1024).to_string();
+        let result = match self.ctx.confirm {
+            ConfirmPolicy::ApproveAll => Ok(true),
+            ConfirmPolicy::Nobody => Err(CapError::AccessDenied("no confirmation is possible here (describe/inspect)".into())),
+            ConfirmPolicy::AskOperator if std::io::stdin().is_terminal() => {
+                let q = question.clone();
+                tokio::task::spawn_blocking(move || prompt(&q))
+                    .await
+                    .unwrap_or_else(|e| Err(CapError::Failed(format!("prompt failed: {e}"))))
+            }
+            ConfirmPolicy::AskOperator => Err(CapError::Unavailable(
+                "no operator to confirm (stdin is not a terminal); rerun with --yes to approve".into(),
+            )),
+        };
+        let how = match self.ctx.confirm {
+            ConfirmPolicy::ApproveAll => "--yes",
+            _ => "operator",
+        };
+        journal_call(self, "confirm.ask", json!({ "question": question }), started, &result, |ok| {
+            json!({ "approved": ok, "by": how })
+        });
+        Ok(result)
+    }
+}
+
+fn prompt(question: &str) -> Result<bool, CapError> {
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "\n? {question} [y/N] ");
+    let _ = stderr.flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CapError::Unavailable(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}

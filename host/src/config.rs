@@ -1,0 +1,188 @@
+//! The operator's `drhost.toml`: run limits and, per plugin id, the grants.
+//!
+//! Default deny: a plugin with no `[plugins.<id>]` table may touch nothing.
+//! This module parses and validates; it never decides a call (that is each
+//! capability's `grant` module) and never reads a secret's value.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::caps::http::HttpGrant;
+use crate::caps::shell::ShellGrant;
+use crate::error::{Error, Result};
+
+/// Where `drhost` looks for its configuration when `--config` is not given:
+/// `$DRHOST_CONFIG`, else `./drhost.toml`.
+pub const DEFAULT_CONFIG_FILE: &str = "drhost.toml";
+
+/// A parsed `drhost.toml`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Defaults for `drhost run`; command-line flags override them.
+    #[serde(default)]
+    pub run: RunDefaults,
+    /// Grants per plugin id.
+    #[serde(default)]
+    pub plugins: std::collections::BTreeMap<String, PluginGrants>,
+}
+
+/// `[run]`: limits and places, overridden by the matching flags.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunDefaults {
+    /// Wall-clock deadline for a run, e.g. "15m" (`--timeout`).
+    #[serde(default, deserialize_with = "de_duration")]
+    pub timeout: Option<Duration>,
+    /// Memory cap per linear memory, e.g. "256MiB" (`--memory`).
+    #[serde(default, deserialize_with = "de_size")]
+    pub memory: Option<u64>,
+    /// Where run journals go (`--journal-dir`).
+    pub journal_dir: Option<PathBuf>,
+    /// Where compiled plugins are cached (`--cache-dir`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// `[plugins.<id>]`: everything one plugin may touch. Empty means nothing.
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginGrants {
+    /// `[[plugins.<id>.shell]]`: programs with argument patterns.
+    #[serde(default)]
+    pub shell: Vec<ShellGrant>,
+    /// `[[plugins.<id>.http]]`: hosts for health probes.
+    #[serde(default)]
+    pub http: Vec<HttpGrant>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file. Errors name the file, the
+    /// line and column, and the key.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the configuration: {e} (pass --config FILE or set DRHOST_CONFIG)"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses configuration text; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Config> {
+        let de = toml::Deserializer::new(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let (line, column) = inner
+                .span()
+                .map(|span| line_and_column(text, span.start))
+                .unwrap_or((0, 0));
+            let message = inner.message().trim().to_string();
+            let message = if key.is_empty() || key == "." {
+                message
+            } else {
+                format!("{message} (key `{key}`)")
+            };
+            Error::Config { path: path.to_owned(), line, column, message }
+        })
+    }
+
+    /// The grants of plugin `id`; none when the config does not mention it.
+    pub fn grants_for(&self, id: &str) -> PluginGrants {
+        self.plugins.get(id).cloned().unwrap_or_default()
+    }
+}
+
+/// Finds the configuration file to use: the flag, else `$DRHOST_CONFIG`, else
+/// `./drhost.toml` when it exists. `None` means run with no grants at all.
+pub fn locate(flag: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = flag {
+        return Some(path.to_owned());
+    }
+    if let Some(path) = std::env::var_os("DRHOST_CONFIG").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let local = PathBuf::from(DEFAULT_CONFIG_FILE);
+    local.exists().then_some(local)
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, column)
+}
+
+/// Parses "15m", "90s", "1h30m" into a duration.
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"90s\", \"15m\" or \"1h\""))
+}
+
+/// Parses "256MiB", "64M", "1GiB", "4096" (bytes) into a byte count.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("`{text}` is not a size; write e.g. \"256MiB\" or \"1GiB\"")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{text}` is not a size; write e.g. \"256MiB\" or \"1GiB\""))
+}
+
+fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text).map(Some).map_err(serde::de::Error::custom)
+}
+
+fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_size(&text).map(Some).map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_grants_nothing() {
+        let config = Config::parse(Path::new("x.toml"), "").unwrap();
+        let grants = config.grants_for("hello");
+        assert!(grants.shell.is_empty() && grants.http.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let text = "[plugins.hello]\n[[plugins.hello.shell]]\nprogam = \"echo\"\n";
+        let err = Config::parse(Path::new("d.toml"), text).unwrap_err().to_string();
+        assert!(err.starts_with("d.toml:3:"), "{err}");
+        assert!(err.contains("progam"), "{err}");
+        assert!(err.contains("plugins.hello.shell"), "{err}");
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("256MiB").unwrap(), 256 << 20);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("lots").is_err());
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+    }
+
+    #[test]
+    fn bad_duration_names_the_key() {
+        let err = Config::parse(Path::new("d.toml"), "[run]\ntimeout = \"soon\"\n").unwrap_err().to_string();
+        assert!(err.contains("d.toml:2:") && err.contains("run.timeout"), "{err}");
+    }
+}

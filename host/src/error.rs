@@ -1,0 +1,96 @@
+//! The errors `drhost` reports to the operator, each with its exit code.
+//!
+//! Every variant renders as one line that names the cause and the fix. This
+//! module owns the mapping to exit codes; it must not print anything.
+
+use std::path::PathBuf;
+
+/// Exit code: the plugin recovered (or succeeded).
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the plugin ran and reported a failure.
+pub const EXIT_PLUGIN_FAILED: i32 = 1;
+/// Exit code: usage or configuration error; nothing ran.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code: refused (missing grant, not a plugin, incompatible contract).
+pub const EXIT_REFUSED: i32 = 3;
+/// Exit code: the sandbox stopped the plugin (deadline, memory, trap).
+pub const EXIT_SANDBOX: i32 = 4;
+
+/// Why a `drhost` command did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line is wrong (bad flag value, unknown parameter).
+    #[error("{0}")]
+    Usage(String),
+
+    /// The configuration file is unreadable or malformed.
+    #[error("{path}:{line}:{column}: {message}")]
+    Config {
+        /// The file that is wrong.
+        path: PathBuf,
+        /// 1-based line of the problem (0 when unknown).
+        line: usize,
+        /// 1-based column of the problem (0 when unknown).
+        column: usize,
+        /// What is wrong and, where possible, the key.
+        message: String,
+    },
+
+    /// The plugin file could not be read.
+    #[error("cannot read plugin {path}: {reason}")]
+    PluginFile {
+        /// The path given on the command line.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+
+    /// drhost refuses to run the plugin (not a plugin, incompatible, grants).
+    #[error("{0}")]
+    Refused(String),
+
+    /// The sandbox stopped the plugin: deadline, memory cap, or a trap.
+    #[error("{0}")]
+    Sandbox(String),
+
+    /// The journal could not be written; drhost stops rather than run blind.
+    #[error("cannot write the journal at {path}: {reason} (choose another place with --journal-dir)")]
+    Journal {
+        /// The journal file or directory.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+
+    /// Something failed inside drhost itself (engine setup, compile).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The process exit code for this error (see `drhost --help`).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Config { .. } | Error::PluginFile { .. } => EXIT_USAGE,
+            Error::Journal { .. } | Error::Internal(_) => EXIT_USAGE,
+            Error::Refused(_) => EXIT_REFUSED,
+            Error::Sandbox(_) => EXIT_SANDBOX,
+        }
+    }
+
+    /// A short machine-readable name for `--json` output and the journal.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Usage(_) => "usage",
+            Error::Config { .. } => "config",
+            Error::PluginFile { .. } => "plugin-file",
+            Error::Refused(_) => "refused",
+            Error::Sandbox(_) => "sandbox",
+            Error::Journal { .. } => "journal",
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+/// Result with drhost's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,26 @@
+//! drhost runs disaster-recovery runbooks as sandboxed WebAssembly component
+//! plugins. The library does the work; `main.rs` only parses arguments and
+//! maps errors to exit codes.
+//!
+//! Data flows one way: CLI → [`plugin`] (load & verify) → [`policy`] →
+//! [`sandbox`] / [`engine`] (instantiate, limits) → plugin code → a
+//! capability in [`caps`] (checked at the call) → the real client →
+//! [`journal`].
+
+#![warn(missing_docs)]
+
+#[allow(missing_docs)]
+pub mod bindings;
+pub mod caps;
+pub mod config;
+pub mod console;
+pub mod engine;
+pub mod error;
+pub mod inspect;
+pub mod journal;
+pub mod plugin;
+pub mod policy;
+pub mod run;
+pub mod sandbox;
+
+pub use error::{Error, Result};

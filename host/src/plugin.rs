@@ -1,0 +1,184 @@
+//! A plugin file: its bytes, digest, and what kind of WebAssembly it is; the
+//! contract version it was built against; and calling its `describe`.
+//!
+//! Everything here happens before any grant exists: it reads and checks, and
+//! `describe` runs with no grants at all.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use crate::bindings::{self, types::Manifest, CONTRACT_PACKAGE, CONTRACT_VERSION};
+use crate::caps::confirm::ConfirmPolicy;
+use crate::config::PluginGrants;
+use crate::console::Console;
+use crate::engine::{first_line, Runtime};
+use crate::error::{Error, Result};
+use crate::journal::Journal;
+use crate::sandbox::{new_store, Limits, RunContext};
+
+/// How long `describe` may take.
+pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A plugin file read from disk.
+pub struct PluginFile {
+    /// The path it was read from.
+    pub path: PathBuf,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// sha256 of the bytes, lowercase hex.
+    pub digest: String,
+}
+
+impl PluginFile {
+    /// Reads a plugin file and computes its digest.
+    pub fn read(path: &Path) -> Result<PluginFile> {
+        let bytes = std::fs::read(path).map_err(|e| Error::PluginFile { path: path.to_owned(), reason: e.to_string() })?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        Ok(PluginFile { path: path.to_owned(), bytes, digest })
+    }
+
+    /// Refuses anything that is not a WebAssembly component, naming what it is.
+    pub fn check_is_component(&self) -> Result<()> {
+        let name = self.path.display();
+        if wasmparser::Parser::is_component(&self.bytes) {
+            Ok(())
+        } else if wasmparser::Parser::is_core_wasm(&self.bytes) {
+            Err(Error::Refused(format!(
+                "{name} is a core WebAssembly module, not a component: build the plugin for wasm32-wasip2 (or wrap it with `wasm-tools component new`)"
+            )))
+        } else {
+            Err(Error::Refused(format!(
+                "{name} is not WebAssembly (no `\\0asm` header): pass a plugin built with `cargo build --target wasm32-wasip2`"
+            )))
+        }
+    }
+}
+
+/// What a compiled component imports and exports, and which contract it uses.
+pub struct Shape {
+    /// Every import name, e.g. `drhost:runbook/shell@0.1.0`.
+    pub imports: Vec<String>,
+    /// The contract version found in its `drhost:runbook` imports.
+    pub contract: Option<String>,
+}
+
+/// Checks that `component` is a plugin of a contract version this host
+/// supports, and that it imports nothing drhost does not provide.
+pub fn check_shape(runtime: &Runtime, component: &Component, path: &Path) -> Result<Shape> {
+    let ty = component.component_type();
+    let engine = runtime.engine();
+    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
+    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let mut contract = None;
+    for name in &imports {
+        if let Some(rest) = name.strip_prefix(&format!("{CONTRACT_PACKAGE}/")) {
+            let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("unversioned");
+            if !is_supported(version) {
+                return Err(Error::Refused(format!(
+                    "{} was built against {CONTRACT_PACKAGE}@{version}, but this drhost supports {CONTRACT_PACKAGE}@{CONTRACT_VERSION}: rebuild the plugin against {CONTRACT_VERSION} or use a drhost that supports {version}",
+                    path.display()
+                )));
+            }
+            contract.get_or_insert_with(|| version.to_string());
+        } else if !name.starts_with("wasi:") {
+            return Err(Error::Refused(format!(
+                "{} imports `{name}`, which drhost does not provide: a plugin may import only {CONTRACT_PACKAGE} and wasi interfaces",
+                path.display()
+            )));
+        }
+    }
+    if !(exports.iter().any(|e| e == "describe") && exports.iter().any(|e| e == "run")) {
+        let found = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
+        return Err(Error::Refused(format!(
+            "{} is not a drhost plugin: it exports {found}, not `describe` and `run` (world {CONTRACT_PACKAGE}/plugin@{CONTRACT_VERSION})",
+            path.display()
+        )));
+    }
+    Ok(Shape { imports, contract })
+}
+
+/// Same major.minor as ours and a patch level we have (semver for 0.x).
+fn is_supported(version: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64, u64)> {
+        let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
+        Some((parts.next()??, parts.next()??, parts.next()??))
+    };
+    match (parse(version), parse(CONTRACT_VERSION)) {
+        (Some((a, b, c)), Some((x, y, z))) => a == x && b == y && c <= z,
+        _ => false,
+    }
+}
+
+/// Instantiates the plugin with no grants at all and calls `describe`.
+pub async fn describe(runtime: &Runtime, component: &Component, scratch: &Path, journal: Arc<Journal>) -> Result<Manifest> {
+    let ctx = Arc::new(RunContext {
+        plugin_id: "?".into(),
+        grants: PluginGrants::default(),
+        journal,
+        console: Console::new(true),
+        scratch: scratch.to_owned(),
+        blob_dir: scratch.join(".blobs-describe"),
+        deadline: Instant::now() + DESCRIBE_TIMEOUT,
+        confirm: ConfirmPolicy::Nobody,
+    });
+    let limits = Limits { timeout: DESCRIBE_TIMEOUT, memory: 64 << 20 };
+    let mut store = new_store(runtime, ctx, limits)?;
+    let plugin = instantiate(runtime, component, &mut store).await?;
+    let call = plugin.call_describe(&mut store);
+    match tokio::time::timeout(DESCRIBE_TIMEOUT + Duration::from_millis(500), call).await {
+        Ok(Ok(manifest)) => {
+            validate_manifest(&manifest)?;
+            Ok(manifest)
+        }
+        Ok(Err(trap)) => Err(crate::run::sandbox_error(&trap, &store, "describe", limits)),
+        Err(_) => Err(Error::Sandbox(format!("`describe` did not return within {}s", DESCRIBE_TIMEOUT.as_secs()))),
+    }
+}
+
+/// Instantiates `component` into `store` against the host's linker.
+pub async fn instantiate(
+    runtime: &Runtime,
+    component: &Component,
+    store: &mut wasmtime::Store<crate::sandbox::RunState>,
+) -> Result<bindings::Plugin> {
+    bindings::Plugin::instantiate_async(&mut *store, component, runtime.linker())
+        .await
+        .map_err(|e| {
+            Error::Refused(format!(
+                "the plugin does not fit the {CONTRACT_PACKAGE}@{CONTRACT_VERSION} contract: {}",
+                first_line(&format!("{e:#}"))
+            ))
+        })
+}
+
+fn validate_manifest(manifest: &Manifest) -> Result<()> {
+    let id_ok = !manifest.id.is_empty()
+        && manifest.id.len() <= 64
+        && manifest.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !id_ok {
+        return Err(Error::Refused(format!(
+            "the plugin's id `{}` is not valid: use 1-64 lowercase letters, digits and dashes",
+            manifest.id
+        )));
+    }
+    if manifest.version.is_empty() {
+        return Err(Error::Refused(format!("plugin `{}` reports no version", manifest.id)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn supported_versions() {
+        assert!(super::is_supported("0.1.0"));
+        assert!(!super::is_supported("0.1.1"));
+        assert!(!super::is_supported("0.2.0"));
+        assert!(!super::is_supported("1.0.0"));
+        assert!(!super::is_supported("junk"));
+    }
+}

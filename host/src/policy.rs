@@ -1,0 +1,119 @@
+//! Before `run`: does the operator's config grant what `describe` asks for?
+//!
+//! This is the up-front check that lets the operator fix the config before
+//! anything changes. It is not the enforcement: every capability call is
+//! checked again at the call, whatever `describe` said.
+
+use crate::bindings::types::Need;
+use crate::config::PluginGrants;
+
+/// Capabilities that need no grant: they touch nothing outside the run.
+const UNGATED: &[&str] = &["log", "progress", "blob", "confirm"];
+
+/// One need the grants do not cover, with the TOML that would cover it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingGrant {
+    /// `capability target`, e.g. `shell echo`.
+    pub what: String,
+    /// Why the plugin needs it (from `describe`).
+    pub why: String,
+    /// TOML lines that would grant it, or `None` when no grant can.
+    pub toml: Option<String>,
+}
+
+/// The needs of plugin `id` that `grants` do not cover.
+pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<MissingGrant> {
+    let mut missing = Vec::new();
+    for need in needs {
+        let capability = need.capability.as_str();
+        let target = need.target.as_str();
+        let covered = match capability {
+            c if UNGATED.contains(&c) => true,
+            "shell" => grants.shell.iter().any(|g| g.program == target),
+            "http" => grants.http.iter().any(|g| g.allows(target)),
+            _ => false,
+        };
+        if covered {
+            continue;
+        }
+        let toml = match capability {
+            "shell" => Some(shell_lines(id, target)),
+            "http" => Some(http_lines(id, target)),
+            _ => None,
+        };
+        missing.push(MissingGrant { what: format!("{capability} {target}"), why: need.why.clone(), toml });
+    }
+    missing
+}
+
+fn shell_lines(id: &str, program: &str) -> String {
+    format!("{}  # narrow the arguments to what you expect", crate::caps::shell::grant_lines_any(id, program))
+}
+
+fn http_lines(id: &str, host_port: &str) -> String {
+    crate::caps::http::grant_lines(id, host_port)
+}
+
+/// Renders the refusal: one line saying what is missing, then the TOML.
+pub fn refusal(id: &str, config: Option<&std::path::Path>, missing: &[MissingGrant]) -> String {
+    let file = config.map_or_else(|| "drhost.toml".to_string(), |p| p.display().to_string());
+    let mut text = format!(
+        "plugin `{id}` needs {} grant(s) that {file} does not give: {}",
+        missing.len(),
+        missing.iter().map(|m| m.what.as_str()).collect::<Vec<_>>().join(", ")
+    );
+    let mut lines = String::new();
+    let mut impossible = Vec::new();
+    for m in missing {
+        match &m.toml {
+            Some(toml) => lines.push_str(&format!("\n# {}\n{toml}\n", m.why)),
+            None => impossible.push(m.what.clone()),
+        }
+    }
+    if !lines.is_empty() {
+        text.push_str(&format!("\nTo grant them, add to {file}:\n{lines}"));
+    }
+    if !impossible.is_empty() {
+        text.push_str(&format!(
+            "\nThis drhost has no such capability: {} (it implements {} {})",
+            impossible.join(", "),
+            crate::bindings::CONTRACT_PACKAGE,
+            crate::bindings::CONTRACT_VERSION
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::types::Access;
+
+    fn need(capability: &str, target: &str) -> Need {
+        Need { capability: capability.into(), target: target.into(), access: Access::Read, why: "because".into() }
+    }
+
+    #[test]
+    fn default_deny_lists_every_gated_need() {
+        let needs = [need("shell", "echo"), need("http", "127.0.0.1:8080"), need("log", ""), need("docker", "x")];
+        let missing = missing_grants("hello", &needs, &PluginGrants::default());
+        let what: Vec<_> = missing.iter().map(|m| m.what.as_str()).collect();
+        assert_eq!(what, ["shell echo", "http 127.0.0.1:8080", "docker x"]);
+        let text = refusal("hello", None, &missing);
+        assert!(text.contains("[[plugins.hello.shell]]\nprogram = \"echo\""), "{text}");
+        assert!(text.contains("[[plugins.hello.http]]\nhost = \"127.0.0.1:8080\""), "{text}");
+        assert!(text.contains("no such capability: docker x"), "{text}");
+    }
+
+    #[test]
+    fn granted_needs_pass() {
+        let config = crate::config::Config::parse(
+            std::path::Path::new("t.toml"),
+            "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n",
+        )
+        .unwrap();
+        let needs = [need("shell", "echo"), need("http", "127.0.0.1:8080")];
+        assert!(missing_grants("hello", &needs, &config.grants_for("hello")).is_empty());
+        assert_eq!(missing_grants("other", &needs, &config.grants_for("other")).len(), 2);
+    }
+}

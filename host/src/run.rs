@@ -1,0 +1,381 @@
+//! `drhost run`: load, verify, check grants, run under limits, journal, report.
+//!
+//! The order is fixed and every exit path writes `run-end`: config → plugin
+//! file → component check → contract check → `describe` (no grants) →
+//! `run-start` → grants vs needs → parameters → `run` (granted, limited) →
+//! `run-end`. Errors before the journal exists are returned without one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::bindings::types::{Failure, Manifest, Outcome, Param};
+use crate::caps::confirm::ConfirmPolicy;
+use crate::config::{self, Config, PluginGrants};
+use crate::console::Console;
+use crate::engine::{default_cache_dir, Runtime};
+use crate::error::{Error, EXIT_OK, EXIT_PLUGIN_FAILED};
+use crate::journal::{self, Journal};
+use crate::plugin::{self, PluginFile};
+use crate::policy;
+use crate::sandbox::{new_store, DeadlineExceeded, Limits, RunContext, RunState, MemoryLimitReached};
+
+/// The default deadline: the runbook's 15-minute RTO.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The default memory cap per linear memory.
+pub const DEFAULT_MEMORY: u64 = 256 << 20;
+
+/// What `drhost run` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The plugin file.
+    pub plugin: PathBuf,
+    /// `--param name=value`, in order.
+    pub params: Vec<(String, String)>,
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--timeout`, overriding `[run] timeout`.
+    pub timeout: Option<Duration>,
+    /// `--memory`, overriding `[run] memory`.
+    pub memory: Option<u64>,
+    /// `--journal-dir`, overriding `[run] journal_dir`.
+    pub journal_dir: Option<PathBuf>,
+    /// `--cache-dir`, overriding `[run] cache_dir`.
+    pub cache_dir: Option<PathBuf>,
+    /// `--yes`: approve every confirmation.
+    pub yes: bool,
+    /// Draw no progress on stderr.
+    pub quiet: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The plugin returned an outcome (exit 0).
+    Recovered,
+    /// The plugin returned a failure (exit 1).
+    Failed,
+    /// Usage or configuration error (exit 2).
+    Usage,
+    /// Refused before running (exit 3).
+    Refused,
+    /// Stopped by the sandbox (exit 4).
+    SandboxLimit,
+}
+
+/// The plugin as identified by its digest and `describe`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginIdentity {
+    /// Path it was loaded from.
+    pub path: PathBuf,
+    /// sha256 of the file.
+    pub digest: String,
+    /// From `describe`.
+    pub id: Option<String>,
+    /// From `describe`.
+    pub version: Option<String>,
+    /// The contract version it was built against.
+    pub contract: Option<String>,
+}
+
+/// What happened, for the console, `--json`, and the exit code.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The run id (also the journal's file name).
+    pub run_id: String,
+    /// The journal file, when one was written.
+    pub journal: Option<PathBuf>,
+    /// The plugin, as far as it was identified.
+    pub plugin: Option<PluginIdentity>,
+    /// How the run ended.
+    pub status: Status,
+    /// The process exit code.
+    pub exit_code: i32,
+    /// One line: the outcome's or failure's summary, or the error.
+    pub summary: String,
+    /// Facts the plugin reported (outcome) — name, value.
+    pub facts: Vec<(String, String)>,
+    /// The step the plugin failed in, if it said.
+    pub failed_step: Option<String>,
+    /// What to do next, if the plugin said.
+    pub hint: Option<String>,
+    /// Wall time of the whole command in milliseconds.
+    pub wall_ms: u64,
+}
+
+/// Runs a plugin. Never panics; every outcome is a report with an exit code.
+pub async fn run(opts: RunOptions) -> RunReport {
+    let started = Instant::now();
+    let run_id = journal::new_run_id(&opts.plugin);
+    let config_path = config::locate(opts.config.as_deref());
+    let config = config_path.as_deref().map(Config::load).transpose();
+    let journal_dir = opts
+        .journal_dir
+        .clone()
+        .or_else(|| config.as_ref().ok().and_then(|c| c.as_ref()?.run.journal_dir.clone()))
+        .unwrap_or_else(journal::default_dir);
+    let journal = match Journal::create(&journal_dir, &run_id) {
+        Ok(journal) => Arc::new(journal),
+        Err(error) => return RunReport::from_error(run_id, None, None, &error, started),
+    };
+    let mut attempt = Attempt { opts: &opts, journal: journal.clone(), config_path, identity: None, started_recorded: false };
+    let ended = match config {
+        Ok(config) => attempt.run(config.unwrap_or_default()).await,
+        Err(error) => Err(error),
+    };
+    if !attempt.started_recorded {
+        attempt.record_start(None, None);
+    }
+    let identity = attempt.identity.clone();
+    let report = match ended {
+        Ok(Ok(outcome)) => RunReport {
+            run_id,
+            journal: journal.path().map(ToOwned::to_owned),
+            plugin: identity,
+            status: Status::Recovered,
+            exit_code: EXIT_OK,
+            summary: outcome.summary,
+            facts: outcome.facts.into_iter().map(|f| (f.name, f.value)).collect(),
+            failed_step: None,
+            hint: None,
+            wall_ms: started.elapsed().as_millis() as u64,
+        },
+        Ok(Err(failure)) => RunReport {
+            run_id,
+            journal: journal.path().map(ToOwned::to_owned),
+            plugin: identity,
+            status: Status::Failed,
+            exit_code: EXIT_PLUGIN_FAILED,
+            summary: failure.summary,
+            facts: Vec::new(),
+            failed_step: failure.step,
+            hint: failure.hint,
+            wall_ms: started.elapsed().as_millis() as u64,
+        },
+        Err(error) => RunReport::from_error(run_id, journal.path().map(ToOwned::to_owned), identity, &error, started),
+    };
+    journal.record(
+        "run-end",
+        json!({
+            "status": report.status,
+            "exit_code": report.exit_code,
+            "summary": report.summary,
+            "facts": report.facts.iter().map(|(n, v)| json!({ "name": n, "value": v })).collect::<Vec<_>>(),
+            "failed_step": report.failed_step,
+            "hint": report.hint,
+            "wall_ms": report.wall_ms,
+        }),
+    );
+    report
+}
+
+impl RunReport {
+    fn from_error(run_id: String, journal: Option<PathBuf>, plugin: Option<PluginIdentity>, error: &Error, started: Instant) -> RunReport {
+        let status = match error.exit_code() {
+            crate::error::EXIT_REFUSED => Status::Refused,
+            crate::error::EXIT_SANDBOX => Status::SandboxLimit,
+            _ => Status::Usage,
+        };
+        RunReport {
+            run_id,
+            journal,
+            plugin,
+            status,
+            exit_code: error.exit_code(),
+            summary: error.to_string(),
+            facts: Vec::new(),
+            failed_step: None,
+            hint: None,
+            wall_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+struct Attempt<'a> {
+    opts: &'a RunOptions,
+    journal: Arc<Journal>,
+    config_path: Option<PathBuf>,
+    identity: Option<PluginIdentity>,
+    started_recorded: bool,
+}
+
+impl Attempt<'_> {
+    fn record_start(&mut self, manifest: Option<&Manifest>, grants: Option<&PluginGrants>) {
+        self.started_recorded = true;
+        let identity = self.identity.as_ref();
+        self.journal.record(
+            "run-start",
+            json!({
+                "drhost": env!("CARGO_PKG_VERSION"),
+                "plugin": {
+                    "path": self.opts.plugin,
+                    "digest": identity.map(|i| &i.digest),
+                    "id": manifest.map(|m| &m.id),
+                    "version": manifest.map(|m| &m.version),
+                    "contract": identity.and_then(|i| i.contract.as_ref()),
+                },
+                "config": self.config_path,
+                "params": self.opts.params.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
+                "grants": grants,
+            }),
+        );
+    }
+
+    async fn run(&mut self, config: Config) -> Result<Result<Outcome, Failure>, Error> {
+        let opts = self.opts;
+        let file = PluginFile::read(&opts.plugin)?;
+        self.identity = Some(PluginIdentity { path: opts.plugin.clone(), digest: file.digest.clone(), id: None, version: None, contract: None });
+        file.check_is_component()?;
+
+        let cache_dir = opts.cache_dir.clone().or(config.run.cache_dir.clone()).unwrap_or_else(default_cache_dir);
+        let runtime = Runtime::new(Some(cache_dir))?;
+        let (component, _cached) = runtime.load(&file.bytes, &file.digest)?;
+        let shape = plugin::check_shape(&runtime, &component, &opts.plugin)?;
+        if let Some(identity) = self.identity.as_mut() {
+            identity.contract = shape.contract.clone();
+        }
+
+        let scratch = tempfile::Builder::new()
+            .prefix("drhost-run-")
+            .tempdir()
+            .map_err(|e| Error::Internal(format!("cannot create the run's scratch directory: {e}")))?;
+        let guest_dir = scratch.path().join("scratch");
+        let blob_dir = scratch.path().join("blobs");
+        std::fs::create_dir_all(&guest_dir).map_err(|e| Error::Internal(format!("cannot create {}: {e}", guest_dir.display())))?;
+
+        let manifest = plugin::describe(&runtime, &component, &guest_dir, self.journal.clone()).await?;
+        if let Some(identity) = self.identity.as_mut() {
+            identity.id = Some(manifest.id.clone());
+            identity.version = Some(manifest.version.clone());
+        }
+        let grants = config.grants_for(&manifest.id);
+        self.record_start(Some(&manifest), Some(&grants));
+
+        let missing = policy::missing_grants(&manifest.id, &manifest.needs, &grants);
+        if !missing.is_empty() {
+            return Err(Error::Refused(policy::refusal(&manifest.id, self.config_path.as_deref(), &missing)));
+        }
+        let params = resolve_params(&manifest, &opts.params)?;
+
+        let limits = Limits {
+            timeout: opts.timeout.or(config.run.timeout).unwrap_or(DEFAULT_TIMEOUT),
+            memory: opts.memory.or(config.run.memory).unwrap_or(DEFAULT_MEMORY),
+        };
+        let deadline = Instant::now() + limits.timeout;
+        let ctx = Arc::new(RunContext {
+            plugin_id: manifest.id.clone(),
+            grants,
+            journal: self.journal.clone(),
+            console: Console::new(opts.quiet),
+            scratch: guest_dir,
+            blob_dir,
+            deadline,
+            confirm: if opts.yes { ConfirmPolicy::ApproveAll } else { ConfirmPolicy::AskOperator },
+        });
+        let mut store = new_store(&runtime, ctx, limits)?;
+        let instance = plugin::instantiate(&runtime, &component, &mut store).await?;
+        let grace = Duration::from_millis(500);
+        let result = tokio::time::timeout_at((deadline + grace).into(), instance.call_run(&mut store, &params)).await;
+        record_guest_output(&self.journal, store.data());
+        match result {
+            Ok(Ok(ended)) => Ok(ended),
+            Ok(Err(trap)) => Err(sandbox_error(&trap, &store, &manifest.id, limits)),
+            Err(_) => Err(deadline_error(&manifest.id, limits.timeout)),
+        }
+    }
+}
+
+fn record_guest_output(journal: &Journal, state: &RunState) {
+    for (stream, output) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
+        let (text, truncated) = output.contents();
+        if !text.is_empty() {
+            journal.record("guest-output", json!({ "stream": stream, "text": text, "truncated": truncated }));
+        }
+    }
+}
+
+/// Checks the operator's parameters against the manifest and applies defaults.
+fn resolve_params(manifest: &Manifest, given: &[(String, String)]) -> Result<Vec<Param>, Error> {
+    let known: Vec<&str> = manifest.params.iter().map(|p| p.name.as_str()).collect();
+    for (name, _) in given {
+        if !known.contains(&name.as_str()) {
+            let takes = if known.is_empty() { "no parameters".to_string() } else { format!("only {}", known.join(", ")) };
+            return Err(Error::Usage(format!("plugin `{}` has no parameter `{name}`; it takes {takes} (see `drhost inspect`)", manifest.id)));
+        }
+    }
+    manifest
+        .params
+        .iter()
+        .map(|spec| {
+            let value = given.iter().rev().find(|(n, _)| *n == spec.name).map(|(_, v)| v.clone()).or_else(|| spec.default.clone());
+            match value {
+                Some(value) => Ok(Param { name: spec.name.clone(), value }),
+                None => Err(Error::Usage(format!(
+                    "plugin `{}` needs parameter `{}` ({}): pass --param {}=VALUE",
+                    manifest.id, spec.name, spec.description, spec.name
+                ))),
+            }
+        })
+        .collect()
+}
+
+fn deadline_error(id: &str, timeout: Duration) -> Error {
+    Error::Sandbox(format!(
+        "plugin `{id}` ran past its deadline of {} and was stopped (raise it with --timeout or [run] timeout)",
+        humantime::format_duration(timeout)
+    ))
+}
+
+/// Turns a trap into one line naming the limit or the guest's own message.
+pub(crate) fn sandbox_error(trap: &wasmtime::Error, store: &wasmtime::Store<RunState>, id: &str, limits: Limits) -> Error {
+    if trap.downcast_ref::<DeadlineExceeded>().is_some() {
+        return deadline_error(id, limits.timeout);
+    }
+    if trap.downcast_ref::<MemoryLimitReached>().is_some() || store.data().memory_limit_hit().is_some() {
+        return Error::Sandbox(format!(
+            "plugin `{id}` exceeded the memory limit of {} MiB and was stopped (raise it with --memory or [run] memory)",
+            limits.memory >> 20
+        ));
+    }
+    let (stderr, _) = store.data().stderr.contents();
+    let what = match guest_panic(&stderr) {
+        Some(message) => format!("the plugin panicked: {message}"),
+        None => {
+            let trap_text = match trap.downcast_ref::<wasmtime::Trap>() {
+                Some(t) => t.to_string(),
+                None => crate::engine::first_line(&format!("{trap:#}")).to_string(),
+            };
+            match stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+                Some(last) => format!("{trap_text}; its last output: {}", last.trim()),
+                None => trap_text,
+            }
+        }
+    };
+    Error::Sandbox(format!("plugin `{id}` trapped: {what}"))
+}
+
+/// Extracts "message (at file:line:col)" from a Rust guest's panic output.
+fn guest_panic(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("panicked at ")?;
+    let rest = &stderr[start + "panicked at ".len()..];
+    let (location, message) = rest.split_once(":\n").unwrap_or((rest.lines().next().unwrap_or_default(), ""));
+    let message = message.lines().take_while(|l| !l.starts_with("note: ")).collect::<Vec<_>>().join(" ");
+    let message = message.trim();
+    Some(if message.is_empty() { format!("at {location}") } else { format!("{message} (at {location})") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_message_is_extracted() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:12:9:\nboom went the plugin\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(guest_panic(stderr).unwrap(), "boom went the plugin (at src/lib.rs:12:9)");
+        assert_eq!(guest_panic("nothing here"), None);
+    }
+}

@@ -1,0 +1,225 @@
+//! The per-run sandbox: what one plugin instance can see and how far it can go.
+//!
+//! Built up from nothing, like `WasiCtxBuilder`: no inherited env, args,
+//! stdin, sockets or files; one fresh scratch directory preopened as
+//! `/scratch`; stdout/stderr captured and capped; a memory cap per linear
+//! memory; a wall-clock deadline enforced through epoch interruption. Grants
+//! reach capabilities only through [`RunContext`].
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::caps::confirm::ConfirmPolicy;
+use crate::config::PluginGrants;
+use crate::console::Console;
+use crate::engine::Runtime;
+use crate::journal::Journal;
+
+/// Where the scratch directory appears inside the guest.
+pub const SCRATCH_GUEST_PATH: &str = "/scratch";
+/// Guest stdout/stderr kept per stream; the rest is dropped (and noted).
+pub const GUEST_OUTPUT_CAP: usize = 64 * 1024;
+
+/// Everything a run's capabilities share: who runs, what is granted, where
+/// things go. Immutable once the run starts.
+pub struct RunContext {
+    /// The plugin's id from `describe` ("?" before it is known).
+    pub plugin_id: String,
+    /// The operator's grants for this plugin (empty for `describe`).
+    pub grants: PluginGrants,
+    /// Where every event goes.
+    pub journal: Arc<Journal>,
+    /// Where progress is drawn.
+    pub console: Console,
+    /// The host directory preopened as [`SCRATCH_GUEST_PATH`].
+    pub scratch: PathBuf,
+    /// A host-only directory for blobs (never visible to the guest).
+    pub blob_dir: PathBuf,
+    /// When the run must be over.
+    pub deadline: Instant,
+    /// How `confirm.ask` is answered.
+    pub confirm: ConfirmPolicy,
+}
+
+/// Limits for one instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall-clock time for the whole run.
+    pub timeout: Duration,
+    /// Bytes per linear memory.
+    pub memory: u64,
+}
+
+/// The store data of one plugin instance.
+pub struct RunState {
+    wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) ctx: Arc<RunContext>,
+    pub(crate) log_lines: usize,
+    memory: MemoryCap,
+    http: Option<reqwest::Client>,
+    /// Captured guest stdout.
+    pub stdout: BoundedOutput,
+    /// Captured guest stderr.
+    pub stderr: BoundedOutput,
+}
+
+impl WasiView for RunState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl RunState {
+    /// The run's HTTP client, built on first use (no redirects, no proxies
+    /// from the environment).
+    pub(crate) fn http_client(&mut self) -> Result<reqwest::Client, crate::bindings::types::Error> {
+        if let Some(client) = &self.http {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("drhost/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| crate::bindings::types::Error::Failed(format!("HTTP client: {e}")))?;
+        self.http = Some(client.clone());
+        Ok(client)
+    }
+
+    /// The memory limit this instance hit, if it hit one.
+    pub fn memory_limit_hit(&self) -> Option<(u64, usize)> {
+        self.memory.hit.map(|desired| (self.memory.limit, desired))
+    }
+}
+
+/// Builds a store for one instance of a plugin.
+pub fn new_store(runtime: &Runtime, ctx: Arc<RunContext>, limits: Limits) -> Result<Store<RunState>, crate::Error> {
+    let stdout = BoundedOutput::new(GUEST_OUTPUT_CAP);
+    let stderr = BoundedOutput::new(GUEST_OUTPUT_CAP);
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }));
+    wasi.preopened_dir(&ctx.scratch, SCRATCH_GUEST_PATH, wasmtime_wasi::FsPerms::ReadWrite)
+        .map_err(|e| crate::Error::Internal(format!("cannot open the scratch directory {}: {e}", ctx.scratch.display())))?;
+    let deadline = ctx.deadline;
+    let state = RunState {
+        wasi: wasi.build(),
+        table: ResourceTable::new(),
+        ctx,
+        log_lines: 0,
+        memory: MemoryCap { limit: limits.memory, hit: None },
+        http: None,
+        stdout,
+        stderr,
+    };
+    let mut store = Store::new(runtime.engine(), state);
+    store.limiter(|state| &mut state.memory);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Err(wasmtime::Error::new(DeadlineExceeded))
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    Ok(store)
+}
+
+/// The trap raised when the run's wall-clock deadline passes.
+#[derive(Debug, thiserror::Error)]
+#[error("the run's deadline passed")]
+pub struct DeadlineExceeded;
+
+/// The trap raised when a linear memory would grow past the cap.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {limit} bytes reached (the plugin asked for {desired})")]
+pub struct MemoryLimitReached {
+    limit: u64,
+    desired: usize,
+}
+
+struct MemoryCap {
+    limit: u64,
+    hit: Option<usize>,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limit {
+            self.hit = Some(desired);
+            return Err(wasmtime::Error::new(MemoryLimitReached { limit: self.limit, desired }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// A capped, shared buffer for guest stdout or stderr: writes past the cap
+/// are accepted and dropped, so a noisy guest neither fails nor fills memory.
+#[derive(Clone)]
+pub struct BoundedOutput {
+    inner: Arc<Mutex<(Vec<u8>, bool)>>,
+    cap: usize,
+}
+
+impl BoundedOutput {
+    fn new(cap: usize) -> Self {
+        BoundedOutput { inner: Arc::new(Mutex::new((Vec::new(), false))), cap }
+    }
+
+    /// What the guest wrote (lossy UTF-8) and whether some was dropped.
+    pub fn contents(&self) -> (String, bool) {
+        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (String::from_utf8_lossy(&guard.0).into_owned(), guard.1)
+    }
+}
+
+impl IsTerminal for BoundedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for BoundedOutput {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for BoundedOutput {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let room = self.cap.saturating_sub(guard.0.len());
+        if buf.len() > room {
+            guard.1 = true;
+        }
+        guard.0.extend_from_slice(&buf[..buf.len().min(room)]);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}

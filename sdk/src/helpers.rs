@@ -1,0 +1,220 @@
+//! Small helpers that make a plugin about twenty lines: typed parameters,
+//! a step guard, builders, log functions, and error conversions.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::bindings::drhost::runbook::log::{write, Level};
+use crate::bindings::drhost::runbook::progress;
+use crate::{Access, Error, Fact, Failure, Manifest, Need, Outcome, Param, ParamSpec};
+
+/// The operator's parameters, with defaults applied by the host.
+#[derive(Debug, Clone)]
+pub struct Params(Vec<Param>);
+
+impl Params {
+    /// Wraps the parameters `run` received.
+    pub fn new(params: Vec<Param>) -> Params {
+        Params(params)
+    }
+
+    /// The value of `name`; a [`Failure`] when the plugin did not declare it.
+    pub fn get(&self, name: &str) -> Result<&str, Failure> {
+        self.0
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.as_str())
+            .ok_or_else(|| fail(format!("parameter `{name}` was not passed; declare it in describe()")))
+    }
+
+    /// The value of `name` parsed as `T` (numbers, bools…).
+    pub fn parse<T: FromStr>(&self, name: &str) -> Result<T, Failure>
+    where
+        T::Err: fmt::Display,
+    {
+        let text = self.get(name)?;
+        text.parse()
+            .map_err(|e| fail(format!("parameter `{name}`: `{text}` is not valid: {e}")).hint(format!("pass --param {name}=VALUE")))
+    }
+
+    /// The value of `name`, or `None` when it is empty.
+    pub fn optional(&self, name: &str) -> Result<Option<&str>, Failure> {
+        self.get(name).map(|v| if v.is_empty() { None } else { Some(v) })
+    }
+}
+
+/// A runbook step that closes itself: `ok()` or `fail()` end it, and
+/// dropping it unfinished (an early `?` return) marks it failed.
+pub struct Step {
+    inner: progress::Step,
+    name: String,
+}
+
+impl Step {
+    /// Starts a step named for what it does.
+    pub fn start(name: impl Into<String>) -> Step {
+        let name = name.into();
+        Step { inner: progress::Step::new(&name), name }
+    }
+
+    /// Adds a line of detail.
+    pub fn note(&self, message: impl AsRef<str>) {
+        self.inner.note(message.as_ref());
+    }
+
+    /// The step's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Ends the step as achieved.
+    pub fn ok(self) {
+        self.inner.finish(true);
+    }
+
+    /// Ends the step as failed.
+    pub fn fail(self) {
+        self.inner.finish(false);
+    }
+}
+
+/// Starts a [`Manifest`].
+pub fn manifest(id: &str, version: &str, description: &str) -> ManifestBuilder {
+    ManifestBuilder(Manifest {
+        id: id.into(),
+        version: version.into(),
+        description: description.into(),
+        params: Vec::new(),
+        needs: Vec::new(),
+    })
+}
+
+/// Builds a [`Manifest`] one parameter and need at a time.
+pub struct ManifestBuilder(Manifest);
+
+impl ManifestBuilder {
+    /// Declares a parameter; `default: None` makes it required.
+    pub fn param(mut self, name: &str, description: &str, default: Option<&str>) -> Self {
+        self.0.params.push(ParamSpec { name: name.into(), description: description.into(), default: default.map(Into::into) });
+        self
+    }
+
+    /// Declares a need, with the reason shown to the operator.
+    pub fn need(mut self, capability: &str, target: &str, access: Access, why: &str) -> Self {
+        self.0.needs.push(Need { capability: capability.into(), target: target.into(), access, why: why.into() });
+        self
+    }
+
+    /// The finished manifest.
+    pub fn build(self) -> Manifest {
+        self.0
+    }
+}
+
+/// A successful [`Outcome`] with a summary; add facts with [`OutcomeExt::fact`].
+pub fn outcome(summary: impl Into<String>) -> Outcome {
+    Outcome { summary: summary.into(), facts: Vec::new() }
+}
+
+/// Adds facts to an [`Outcome`].
+pub trait OutcomeExt {
+    /// Adds `name = value`.
+    fn fact(self, name: &str, value: impl ToString) -> Self;
+}
+
+impl OutcomeExt for Outcome {
+    fn fact(mut self, name: &str, value: impl ToString) -> Self {
+        self.facts.push(Fact { name: name.into(), value: value.to_string() });
+        self
+    }
+}
+
+/// A [`Failure`] with a summary; add the step and a hint with [`FailureExt`].
+pub fn fail(summary: impl Into<String>) -> Failure {
+    Failure { summary: summary.into(), step: None, hint: None }
+}
+
+/// Adds context to a [`Failure`].
+pub trait FailureExt {
+    /// Names the step that failed.
+    fn in_step(self, step: &str) -> Self;
+    /// Tells the operator what to do next.
+    fn hint(self, hint: impl Into<String>) -> Self;
+}
+
+impl FailureExt for Failure {
+    fn in_step(mut self, step: &str) -> Self {
+        self.step = Some(step.into());
+        self
+    }
+    fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl Error {
+    /// The error's kind as the host names it (`access-denied`, `timeout`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::AccessDenied(_) => "access-denied",
+            Error::NotFound(_) => "not-found",
+            Error::InvalidArgument(_) => "invalid-argument",
+            Error::Unavailable(_) => "unavailable",
+            Error::Timeout(_) => "timeout",
+            Error::Conflict(_) => "conflict",
+            Error::Failed(_) => "failed",
+        }
+    }
+
+    /// `kind: message`, the way the operator should read it.
+    pub fn describe(&self) -> String {
+        format!("{}: {}", self.kind(), self.message())
+    }
+
+    /// The host's message.
+    pub fn message(&self) -> &str {
+        match self {
+            Error::AccessDenied(m)
+            | Error::NotFound(m)
+            | Error::InvalidArgument(m)
+            | Error::Unavailable(m)
+            | Error::Timeout(m)
+            | Error::Conflict(m)
+            | Error::Failed(m) => m,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        let hint = match &error {
+            Error::AccessDenied(_) => Some("the operator's drhost.toml does not grant this; see the message for the lines to add".to_string()),
+            Error::Unavailable(_) => Some("the service did not answer: check that it is running and reachable".to_string()),
+            Error::Timeout(_) => Some("the call timed out: the service may be overloaded, or raise the timeout".to_string()),
+            _ => None,
+        };
+        Failure { summary: error.describe(), step: None, hint }
+    }
+}
+
+fn log(level: Level, message: &str) {
+    write(level, message);
+}
+
+/// Logs at debug level.
+pub fn debug(message: impl AsRef<str>) {
+    log(Level::Debug, message.as_ref());
+}
+/// Logs at info level.
+pub fn info(message: impl AsRef<str>) {
+    log(Level::Info, message.as_ref());
+}
+/// Logs at warn level.
+pub fn warn(message: impl AsRef<str>) {
+    log(Level::Warn, message.as_ref());
+}
+/// Logs at error level.
+pub fn error(message: impl AsRef<str>) {
+    log(Level::Error, message.as_ref());
+}
