@@ -133,8 +133,8 @@ fn print_report(report: &RunReport, json: bool) {
     match report.status {
         Status::Recovered => {
             println!("✓ {name}: {} ({seconds:.1}s)", report.summary);
-            for (fact, value) in &report.facts {
-                println!("    {fact}: {value}");
+            for fact in &report.facts {
+                println!("    {}: {}", fact.name, fact.value);
             }
         }
         Status::Failed => {

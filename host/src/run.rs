@@ -82,6 +82,15 @@ pub struct PluginIdentity {
     pub contract: Option<String>,
 }
 
+/// One fact from the plugin's outcome, e.g. `rows-restored` = `1204`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportedFact {
+    /// The fact's name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
 /// What happened, for the console, `--json`, and the exit code.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -97,8 +106,8 @@ pub struct RunReport {
     pub exit_code: i32,
     /// One line: the outcome's or failure's summary, or the error.
     pub summary: String,
-    /// Facts the plugin reported (outcome) — name, value.
-    pub facts: Vec<(String, String)>,
+    /// Facts the plugin reported with its outcome.
+    pub facts: Vec<ReportedFact>,
     /// The step the plugin failed in, if it said.
     pub failed_step: Option<String>,
     /// What to do next, if the plugin said.
@@ -139,7 +148,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
             status: Status::Recovered,
             exit_code: EXIT_OK,
             summary: outcome.summary,
-            facts: outcome.facts.into_iter().map(|f| (f.name, f.value)).collect(),
+            facts: outcome.facts.into_iter().map(|f| ReportedFact { name: f.name, value: f.value }).collect(),
             failed_step: None,
             hint: None,
             wall_ms: started.elapsed().as_millis() as u64,
@@ -164,7 +173,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
             "status": report.status,
             "exit_code": report.exit_code,
             "summary": report.summary,
-            "facts": report.facts.iter().map(|(n, v)| json!({ "name": n, "value": v })).collect::<Vec<_>>(),
+            "facts": report.facts,
             "failed_step": report.failed_step,
             "hint": report.hint,
             "wall_ms": report.wall_ms,

@@ -1,0 +1,106 @@
+//! `misbehave`: does one bad thing, chosen by the `mode` parameter, so the
+//! tests can check that the host contains it.
+
+use drhost_sdk::prelude::*;
+
+struct Misbehave;
+
+impl Plugin for Misbehave {
+    fn describe() -> Manifest {
+        manifest("misbehave", env!("CARGO_PKG_VERSION"), "Misbehaves on request (tests only)")
+            .param("mode", "spin | memory | panic | sandbox | shell | step-dropped | calls", None)
+            .param("count", "host calls to make for mode=calls", Some("1000000"))
+            .param("program", "program for mode=shell", Some("echo"))
+            .param("args", "arguments for mode=shell, separated by |", Some(""))
+            .build()
+    }
+
+    fn run(params: Params) -> Result<Outcome, Failure> {
+        match params.get("mode")? {
+            "spin" => spin(),
+            "memory" => memory_bomb(),
+            "panic" => panic!("the plugin gave up on purpose"),
+            "sandbox" => Ok(sandbox_probe()),
+            "shell" => shell(&params),
+            "calls" => calls(params.parse("count")?),
+            "step-dropped" => {
+                let _step = Step::start("never finished");
+                Err(fail("left a step open"))
+            }
+            other => Err(fail(format!("unknown mode `{other}`"))),
+        }
+    }
+}
+
+fn spin() -> Result<Outcome, Failure> {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+fn memory_bomb() -> Result<Outcome, Failure> {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 8 << 20]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+/// Tries everything a sandbox must refuse and reports what happened.
+fn sandbox_probe() -> Outcome {
+    let passwd = std::fs::read_to_string("/etc/passwd");
+    let parent = std::fs::read_dir("/scratch/..").map(|d| d.count());
+    let escape = std::fs::read_to_string("/scratch/../../etc/passwd");
+    let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+    let args: Vec<String> = std::env::args().collect();
+    let scratch_write = std::fs::write("/scratch/probe.txt", b"ok").and_then(|_| std::fs::read("/scratch/probe.txt"));
+    let mut stdin = String::new();
+    let stdin_read = std::io::Read::read_to_string(&mut std::io::stdin(), &mut stdin);
+    let socket = std::net::TcpStream::connect("127.0.0.1:22");
+    outcome("probed the sandbox")
+        .fact("etc-passwd", verdict(&passwd))
+        .fact("scratch-parent", verdict(&parent))
+        .fact("dotdot-escape", verdict(&escape))
+        .fact("env-count", env.len())
+        .fact("args-count", args.len())
+        .fact("scratch-write", verdict(&scratch_write))
+        .fact("stdin-bytes", stdin_read.map(|_| stdin.len()).unwrap_or(0))
+        .fact("socket", verdict(&socket))
+}
+
+fn verdict<T, E: std::fmt::Display>(result: &Result<T, E>) -> String {
+    match result {
+        Ok(_) => "allowed".into(),
+        Err(e) => format!("denied: {e}"),
+    }
+}
+
+fn shell(params: &Params) -> Result<Outcome, Failure> {
+    let program = params.get("program")?;
+    let args: Vec<&str> = params.get("args")?.split('|').filter(|a| !a.is_empty()).collect();
+    match run_program(program, &args) {
+        Ok(done) => Ok(outcome("ran")
+            .fact("exit-code", done.exit_code.map_or("signal".to_string(), |c| c.to_string()))
+            .fact("stdout", done.stdout.trim_end())),
+        Err(e) => Err(fail(format!("shell refused: {}", e.describe()))),
+    }
+}
+
+/// Makes `count` no-I/O host calls (`blob.size`) and times them in the guest.
+fn calls(count: u64) -> Result<Outcome, Failure> {
+    let blob = drhost_sdk::blob::Blob::from_bytes(b"x")?;
+    let started = std::time::Instant::now();
+    let mut total = 0u64;
+    for _ in 0..count {
+        total = total.wrapping_add(blob.size());
+    }
+    let elapsed = started.elapsed();
+    let per_call = if count == 0 { 0.0 } else { elapsed.as_nanos() as f64 / count as f64 };
+    Ok(outcome("made host calls")
+        .fact("calls", count)
+        .fact("sum", total)
+        .fact("ns-per-call", format!("{per_call:.1}")))
+}
+
+export_plugin!(Misbehave);
