@@ -1,4 +1,4 @@
-//! Host bindings for the contract in `wit/` (`drhost:runbook@0.1.0`).
+//! Host bindings for the contract in `wit/` (`drhost:runbook@0.1.1`).
 //!
 //! One `bindgen!` per supported contract version; today there is one. Every
 //! import is async (the host does real I/O) and trappable (a host bug traps
@@ -19,7 +19,7 @@ pub use drhost::runbook::types;
 
 /// The contract version this host implements. Plugins built against
 /// `0.1.x` with `x <=` this patch level are accepted (semver-compatible).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.1.1";
 
 /// The WIT package name of the contract.
 pub const CONTRACT_PACKAGE: &str = "drhost:runbook";

@@ -374,7 +374,14 @@ fn guest_panic(stderr: &str) -> Option<String> {
     let (location, message) = rest.split_once(":\n").unwrap_or((rest.lines().next().unwrap_or_default(), ""));
     let message = message.lines().take_while(|l| !l.starts_with("note: ")).collect::<Vec<_>>().join(" ");
     let message = message.trim();
-    Some(if message.is_empty() { format!("at {location}") } else { format!("{message} (at {location})") })
+    let mut text = if message.is_empty() { format!("at {location}") } else { format!("{message} (at {location})") };
+    // Runtimes for other languages (componentize-py, …) print the language's
+    // own error before their Rust panic: keep its last line.
+    let before = stderr[..start].lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with("thread "));
+    if let Some(cause) = before {
+        text.push_str(&format!("; before that it printed: {}", cause.trim()));
+    }
+    Some(text)
 }
 
 #[cfg(test)]
@@ -386,5 +393,10 @@ mod tests {
         let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:12:9:\nboom went the plugin\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
         assert_eq!(guest_panic(stderr).unwrap(), "boom went the plugin (at src/lib.rs:12:9)");
         assert_eq!(guest_panic("nothing here"), None);
+        let python = "Traceback (most recent call last):\n  File \"app.py\", line 3\nValueError: boom\nthread '<unnamed>' panicked at runtime/src/lib.rs:1:2:\nPython function threw an unexpected exception\n";
+        assert_eq!(
+            guest_panic(python).unwrap(),
+            "Python function threw an unexpected exception (at runtime/src/lib.rs:1:2); before that it printed: ValueError: boom"
+        );
     }
 }

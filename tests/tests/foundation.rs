@@ -280,3 +280,47 @@ fn second_run_uses_the_compile_cache() {
     assert!(name.starts_with(&digest) && name.ends_with(".cwasm"), "{name}");
     assert_eq!(drhost(&args).code, 0, "a cached component runs");
 }
+
+/// Serves `count` HTTP requests on 127.0.0.1 with `status`, then stops.
+fn serve(status: u16, count: usize) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for _ in 0..count {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            stream.write_all(reply.as_bytes()).unwrap();
+        }
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_python_plugin_runs_under_the_same_contract() {
+    let py = drhost_tests::cli::repo_root().join("examples/python-probe/py-probe.wasm");
+    assert!(py.exists(), "{} is missing: run `make build`", py.display());
+    let inspect = drhost(&["inspect", path(&py), "--json"]);
+    assert_eq!(inspect.code, 0, "{}", inspect.stderr);
+    assert_eq!(inspect.json()["id"], "py-probe");
+
+    let cfg = config("[[plugins.py-probe.http]]\nhost = \"127.0.0.1:*\"\n");
+    let (port, server) = serve(200, 1);
+    let url = format!("http://127.0.0.1:{port}/health");
+    let out = drhost(&["run", path(&py), "--config", path(&cfg), "--json", "-p", &format!("urls={url}")]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact(&url).as_deref(), Some("200"));
+    server.join().unwrap();
+    let journal = out.journal();
+    assert_eq!(events(&journal, "call")[0]["call"], "http.get");
+    assert_eq!(events(&journal, "step-end")[0]["ok"], true);
+
+    let (port, server) = serve(503, 1);
+    let url = format!("http://127.0.0.1:{port}/health");
+    let out = drhost(&["run", path(&py), "--config", path(&cfg), "--json", "-p", &format!("urls={url}")]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.json()["summary"].as_str().unwrap().contains(&url));
+    server.join().unwrap();
+}

@@ -165,8 +165,11 @@ mod tests {
     }
 
     #[test]
-    fn suggested_lines_escape_globs() {
-        let line = grant_lines("hello", "echo", Some(&argv(&["a*b"])));
-        assert_eq!(line, "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"a\\\\*b\"]");
+    fn suggested_lines_grant_exactly_the_denied_call() {
+        let lines = grant_lines("hello", "echo", Some(&argv(&["a*b"])));
+        let config = crate::config::Config::parse(std::path::Path::new("t.toml"), &lines).unwrap();
+        let grant = &config.grants_for("hello").shell[0];
+        assert!(grant.allows("echo", &argv(&["a*b"])));
+        assert!(!grant.allows("echo", &argv(&["axxb"])), "glob characters are escaped");
     }
 }

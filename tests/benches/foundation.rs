@@ -1,0 +1,124 @@
+//! Foundation benchmark: prints the figures the foundation promises.
+//!
+//! - cold compile of `plugins/hello.wasm` (no cache)
+//! - cached whole-process `drhost run plugins/hello.wasm` (target ≤ 25 ms)
+//! - instantiate: store + WASI context + instance
+//! - guest→host call overhead for a no-I/O call (`blob.size`, target ≤ 1 µs)
+//!
+//! Run with `make bench` (or `cargo bench -p drhost-tests --bench foundation`)
+//! after `make build`. It measures; it asserts nothing about speed.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use drhost::caps::confirm::ConfirmPolicy;
+use drhost::console::Console;
+use drhost::engine::Runtime;
+use drhost::journal::Journal;
+use drhost::sandbox::{new_store, Limits, RunContext};
+use drhost_tests::cli::{config, drhost_bin, fixture, plugin};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn p90(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[(samples.len() * 9 / 10).min(samples.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let hello = plugin("hello");
+    let bytes = std::fs::read(&hello).expect("read hello.wasm");
+    println!("drhost foundation benchmark ({} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!("plugin: {} ({} bytes)", hello.display(), bytes.len());
+
+    // Cold compile: a fresh engine with no cache each time.
+    let compile: Vec<Duration> = (0..5)
+        .map(|_| {
+            let runtime = Runtime::new(None).expect("engine");
+            let started = Instant::now();
+            runtime.load(&bytes, "bench").expect("compile");
+            started.elapsed()
+        })
+        .collect();
+    println!("cold compile:                 median {}  (5 runs)", ms(median(compile)));
+
+    // Cached whole-process run.
+    let cfg = config("[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let journals = tempfile::tempdir().expect("tempdir");
+    let run = || {
+        let started = Instant::now();
+        let status = Command::new(drhost_bin())
+            .args(["run", hello.to_str().unwrap(), "-q", "--config", cfg.to_str().unwrap()])
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .arg("--journal-dir")
+            .arg(journals.path())
+            .output()
+            .expect("drhost runs");
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        started.elapsed()
+    };
+    let first = run();
+    let cached: Vec<Duration> = (0..30).map(|_| run()).collect();
+    println!("whole-process run, first:     {}  (compiles and caches)", ms(first));
+    println!(
+        "whole-process run, cached:    median {}  p90 {}  (30 runs; target <= 25 ms)",
+        ms(median(cached.clone())),
+        ms(p90(cached))
+    );
+
+    // Instantiate.
+    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let runtime = Runtime::new(None).expect("engine");
+    let (component, _) = runtime.load(&bytes, "bench").expect("compile");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let per_instance: Vec<Duration> = tokio.block_on(async {
+        let mut samples = Vec::new();
+        for _ in 0..1000 {
+            let ctx = Arc::new(RunContext {
+                plugin_id: "hello".into(),
+                grants: Default::default(),
+                journal: Arc::new(Journal::disabled()),
+                console: Console::new(true),
+                scratch: scratch.path().to_owned(),
+                blob_dir: scratch.path().join("blobs"),
+                deadline: Instant::now() + Duration::from_secs(60),
+                confirm: ConfirmPolicy::Nobody,
+            });
+            let started = Instant::now();
+            let limits = Limits { timeout: Duration::from_secs(60), memory: 256 << 20 };
+            let mut store = new_store(&runtime, ctx, limits).expect("store");
+            drhost::plugin::instantiate(&runtime, &component, &mut store).await.expect("instantiate");
+            samples.push(started.elapsed());
+        }
+        samples
+    });
+    println!("instantiate (store+WASI+instance): median {:.1} µs  (1000 runs)", median(per_instance).as_secs_f64() * 1e6);
+
+    // Guest→host call overhead, timed inside the guest.
+    let out = Command::new(drhost_bin())
+        .args(["run", fixture("misbehave").to_str().unwrap(), "-q", "--json", "-p", "mode=calls", "-p", "count=2000000"])
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .arg("--journal-dir")
+        .arg(journals.path())
+        .output()
+        .expect("drhost runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let per_call = report["facts"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == "ns-per-call"))
+        .and_then(|f| f["value"].as_str())
+        .unwrap_or("?")
+        .to_string();
+    println!("guest->host call (blob.size): {per_call} ns per call  (2,000,000 calls; target <= 1000 ns)");
+}
