@@ -6,8 +6,10 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 env_file="$root/.lab/env"
 [ -f "$env_file" ] || { echo "lab: $env_file is missing: run make lab" >&2; exit 1; }
+set -a
 # shellcheck disable=SC1090
-set -a; . "$env_file"; set +a
+. "$env_file"
+set +a
 
 out="$root/.lab/drhost.toml"
 tmp="$out.tmp"

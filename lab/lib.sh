@@ -1,0 +1,145 @@
+# shellcheck shell=bash disable=SC2034 # the variables are used by the scripts that source this
+# Shared helpers for the lab scripts: where state lives, the default ports,
+# pid files, waiting, failing loudly and the per-service env fragments.
+# Sourced by lab/up.sh, lab/down.sh and every lab/services/*.sh and
+# lab/stack/*.sh; it starts nothing by itself.
+
+LAB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LAB_SRC="$LAB_ROOT/lab"
+LAB_DIR="${LAB_DIR:-$LAB_ROOT/.lab}"
+LAB_RUN="$LAB_DIR/run"   # pid files and unix sockets (bind-mounted into containers)
+LAB_LOG="$LAB_DIR/log"   # one log per server
+LAB_ENVD="$LAB_DIR/env.d" # per-service fragments of .lab/env
+LAB_VENV="$LAB_DIR/venv"
+
+# Ports: fixed defaults, each overridable from the environment. They sit in
+# 27000-27999, below Linux's ephemeral range (32768-60999): a port in that
+# range can be taken at any moment by some outgoing connection's local end.
+LAB_PG_PORT="${LAB_PG_PORT:-27432}"
+LAB_PG_USERS="${LAB_PG_USERS:-250}"
+LAB_REDIS_MASTER_PORT="${LAB_REDIS_MASTER_PORT:-27379}"
+LAB_REDIS_REPLICA_PORT="${LAB_REDIS_REPLICA_PORT:-27380}"
+LAB_SENTINEL_PORTS="${LAB_SENTINEL_PORTS:-27381,27382,27383}"
+LAB_REDIS_MASTER_NAME="${LAB_REDIS_MASTER_NAME:-toolboxai-master}"
+LAB_S3_PORT="${LAB_S3_PORT:-27900}"
+LAB_S3_BUCKET="${LAB_S3_BUCKET:-toolboxai-backups}"
+LAB_VAULT_PORT="${LAB_VAULT_PORT:-27820}"
+LAB_VAULT_TOKEN="${LAB_VAULT_TOKEN:-lab-root-token}"
+LAB_VAULT_RAFT_PORT="${LAB_VAULT_RAFT_PORT:-27822}"
+LAB_VAULT_RAFT_CLUSTER_PORT="${LAB_VAULT_RAFT_CLUSTER_PORT:-27823}"
+LAB_REGISTRY_PORT="${LAB_REGISTRY_PORT:-27500}"
+LAB_NGINX_PORT="${LAB_NGINX_PORT:-27080}"
+LAB_BACKEND_PORTS="${LAB_BACKEND_PORTS:-27081,27082,27083}"
+
+LAB_PGBIN="${LAB_PGBIN:-/usr/lib/postgresql/15/bin}"
+LAB_PG_SOCKET_DIR="$LAB_DIR/pg/socket"
+
+mkdir -p "$LAB_RUN" "$LAB_LOG" "$LAB_ENVD"
+
+# lab_say MESSAGE: one progress line.
+lab_say() { printf 'lab: %s\n' "$*"; }
+
+# lab_fail SERVICE REASON LOG: the one loud line, then exit non-zero.
+lab_fail() {
+	printf 'lab: %s did not start: %s (log: %s)\n' "$1" "$2" "$3" >&2
+	exit 1
+}
+
+# now: seconds since the epoch with milliseconds.
+now() { date +%s.%3N; }
+
+# elapsed START: seconds since START, one decimal.
+elapsed() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.1f", e - s }'; }
+
+# pid_of PIDFILE: the pid recorded in PIDFILE (empty if none).
+pid_of() { if [[ -s "$1" ]]; then tr -dc '0-9' <"$1"; fi; }
+
+# running PID: the process exists and is not a zombie (an exited daemon stays
+# a zombie until PID 1 reaps it, which can take seconds in a container).
+running() {
+	local state
+	state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" || return 1
+	[[ -n "$state" && "$state" != Z ]]
+}
+
+# pid_alive PIDFILE PATTERN: the recorded process is alive and its command
+# line contains PATTERN (guards against a recycled pid).
+pid_alive() {
+	local pid
+	pid="$(pid_of "$1")"
+	[[ -n "$pid" ]] && running "$pid" &&
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# require_free_port SERVICE PORT LOG: fail loudly when a stranger holds PORT.
+require_free_port() {
+	if port_open "$2"; then
+		lab_fail "$1" "port 127.0.0.1:$2 is already in use by a process the lab did not start (set LAB_*_PORT to move it)" "$3"
+	fi
+}
+
+# wait_for SECONDS COMMAND...: poll COMMAND every 0.1 s until it succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+
+# start_bg PIDFILE LOG COMMAND...: run COMMAND detached, record its pid.
+start_bg() {
+	local pidfile="$1" log="$2"
+	shift 2
+	setsid "$@" </dev/null >>"$log" 2>&1 &
+	echo $! >"$pidfile"
+}
+
+# stop_pid NAME PIDFILE PATTERN: TERM (then KILL after 10 s) the recorded
+# process if it is alive and still ours; always removes the pid file.
+stop_pid() {
+	local name="$1" pidfile="$2" pattern="$3" pid i
+	if pid_alive "$pidfile" "$pattern"; then
+		pid="$(pid_of "$pidfile")"
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			running "$pid" || break
+			sleep 0.1
+		done
+		if running "$pid"; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		lab_say "stopped $name (pid $pid)"
+	fi
+	rm -f "$pidfile"
+}
+
+# http_status URL [CURL ARGS...]: the HTTP status code (000 when unreachable).
+http_status() {
+	local url="$1"
+	shift
+	curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$@" "$url" || true
+}
+
+# env_begin SERVICE: start (truncate) this service's fragment of .lab/env.
+env_begin() {
+	LAB_ENV_FRAGMENT="$LAB_ENVD/$1"
+	: >"$LAB_ENV_FRAGMENT"
+}
+
+# env_put KEY VALUE: one KEY=value line in the current fragment.
+env_put() { printf '%s=%s\n' "$1" "$2" >>"$LAB_ENV_FRAGMENT"; }
+
+# lab_python: the venv's python (moto brings boto3; used for small JSON jobs).
+lab_python() { "$LAB_VENV/bin/python" "$@"; }
+
+# json_get FILE KEY [INDEX]: a top-level field of a JSON file (list item INDEX).
+json_get() {
+	lab_python -c 'import json,sys
+v = json.load(open(sys.argv[1]))[sys.argv[2]]
+print(v[int(sys.argv[3])] if len(sys.argv) > 3 else v)' "$@"
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Redis master + replica + three Sentinels monitoring LAB_REDIS_MASTER_NAME.
+# Every instance also listens on a unix socket in .lab/run (redis-<port>.sock,
+# sentinel-<port>.sock) so containers reach them through a bind mount.
+#
+# Kept as is only when the whole set is healthy *in its canonical shape*
+# (master on LAB_REDIS_MASTER_PORT, one replica, every Sentinel agreeing and
+# seeing the other two); otherwise all five are stopped and started again from
+# fresh configs, because Sentinel rewrites its own and Redis's config files.
+set -euo pipefail
+# shellcheck source=lab/lib.sh
+source "$(dirname "$0")/../lib.sh"
+
+started="$(now)"
+master="$LAB_REDIS_MASTER_PORT"
+replica="$LAB_REDIS_REPLICA_PORT"
+name="$LAB_REDIS_MASTER_NAME"
+IFS=, read -r -a sentinels <<<"$LAB_SENTINEL_PORTS"
+dir="$LAB_DIR/redis"
+
+cli() { redis-cli -h 127.0.0.1 -p "$1" "${@:2}"; }
+
+# sentinel_field PORT FIELD: one field of `SENTINEL MASTER <name>`.
+sentinel_field() {
+	cli "$1" SENTINEL MASTER "$name" 2>/dev/null | awk -v f="$2" 'prev == f { print; exit } { prev = $0 }'
+}
+
+sentinels_agree() {
+	local s
+	for s in "${sentinels[@]}"; do
+		[[ "$(cli "$s" SENTINEL GET-MASTER-ADDR-BY-NAME "$name" 2>/dev/null | tr '\n' ' ')" == "127.0.0.1 $master " ]] || return 1
+		[[ "$(sentinel_field "$s" num-other-sentinels)" == 2 ]] || return 1
+		[[ "$(sentinel_field "$s" num-slaves)" == 1 ]] || return 1
+	done
+}
+
+replica_linked() {
+	cli "$replica" INFO replication 2>/dev/null | grep -q '^master_link_status:up' &&
+		cli "$master" INFO replication 2>/dev/null | grep -q '^connected_slaves:1'
+}
+
+healthy() {
+	local p
+	for p in "$master" "$replica"; do pid_alive "$LAB_RUN/redis-$p.pid" redis-server || return 1; done
+	for p in "${sentinels[@]}"; do pid_alive "$LAB_RUN/sentinel-$p.pid" redis-sentinel || return 1; done
+	cli "$master" INFO replication 2>/dev/null | grep -q '^role:master' || return 1
+	replica_linked && sentinels_agree
+}
+
+# redis_conf PORT [extra lines...]: a fresh config for one data node.
+redis_conf() {
+	local p="$1"
+	shift
+	mkdir -p "$dir/$p"
+	cat >"$dir/$p/redis.conf" <<EOF
+port $p
+bind 127.0.0.1
+protected-mode no
+daemonize yes
+pidfile $LAB_RUN/redis-$p.pid
+logfile $LAB_LOG/redis-$p.log
+dir $dir/$p
+unixsocket $LAB_RUN/redis-$p.sock
+unixsocketperm 777
+save ""
+appendonly no
+EOF
+	printf '%s\n' "$@" >>"$dir/$p/redis.conf"
+}
+
+sentinel_conf() {
+	local p="$1"
+	mkdir -p "$dir/sentinel-$p"
+	cat >"$dir/sentinel-$p/sentinel.conf" <<EOF
+port $p
+bind 127.0.0.1
+protected-mode no
+daemonize yes
+pidfile $LAB_RUN/sentinel-$p.pid
+logfile $LAB_LOG/sentinel-$p.log
+dir $dir/sentinel-$p
+unixsocket $LAB_RUN/sentinel-$p.sock
+unixsocketperm 777
+sentinel monitor $name 127.0.0.1 $master 2
+sentinel down-after-milliseconds $name 1000
+sentinel failover-timeout $name 5000
+sentinel parallel-syncs $name 1
+EOF
+}
+
+stop_all() {
+	local p
+	for p in "${sentinels[@]}"; do stop_pid "sentinel $p" "$LAB_RUN/sentinel-$p.pid" redis-sentinel; done
+	for p in "$replica" "$master"; do stop_pid "redis $p" "$LAB_RUN/redis-$p.pid" redis-server; done
+	rm -f "$LAB_RUN"/redis-*.sock "$LAB_RUN"/sentinel-*.sock
+}
+
+if ! healthy; then
+	stop_all
+	rm -rf "$dir"
+	for p in "$master" "$replica" "${sentinels[@]}"; do
+		require_free_port redis "$p" "$LAB_LOG/redis-$p.log"
+	done
+	redis_conf "$master"
+	redis_conf "$replica" "replicaof 127.0.0.1 $master"
+	for p in "$master" "$replica"; do
+		redis-server "$dir/$p/redis.conf" >>"$LAB_LOG/redis-$p.log" 2>&1 ||
+			lab_fail "redis $p" "redis-server exited" "$LAB_LOG/redis-$p.log"
+	done
+	for p in "${sentinels[@]}"; do
+		sentinel_conf "$p"
+		redis-sentinel "$dir/sentinel-$p/sentinel.conf" >>"$LAB_LOG/sentinel-$p.log" 2>&1 ||
+			lab_fail "sentinel $p" "redis-sentinel exited" "$LAB_LOG/sentinel-$p.log"
+	done
+	wait_for 15 replica_linked ||
+		lab_fail "redis replica $replica" "replica did not sync with master $master within 15 s" "$LAB_LOG/redis-$replica.log"
+	wait_for 30 sentinels_agree ||
+		lab_fail sentinel "sentinels did not agree on $name at 127.0.0.1:$master and see each other within 30 s" "$LAB_LOG/sentinel-${sentinels[0]}.log"
+	lab_say "redis master $master, replica $replica, sentinels ${sentinels[*]} started"
+fi
+
+env_begin redis
+env_put REDIS_HOST 127.0.0.1
+env_put REDIS_MASTER_PORT "$master"
+env_put REDIS_REPLICA_PORT "$replica"
+env_put SENTINEL_PORTS "$LAB_SENTINEL_PORTS"
+env_put REDIS_MASTER_NAME "$name"
+env_put REDIS_URL "redis://127.0.0.1:$master"
+env_put REDIS_SOCKET_DIR "$LAB_RUN"
+lab_say "redis ready ($(elapsed "$started") s)"

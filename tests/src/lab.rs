@@ -1,0 +1,333 @@
+//! The lab: connection settings of the real services `make lab` runs on
+//! 127.0.0.1 (read from `.lab/env`) and ready clients for each of them, built
+//! with the same crates the host uses.
+//!
+//! This module only *reaches* the lab. It never starts, stops or reseeds a
+//! service — that is `lab/up.sh`'s job — and it never skips: when the lab is
+//! not up, [`Lab::load`] fails with "run `make lab` first" and so does every
+//! test that needs it. Each key of `.lab/env` is documented in `lab/README.md`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// The running lab, as described by `.lab/env`.
+#[derive(Clone, Debug)]
+pub struct Lab {
+    root: PathBuf,
+    vars: BTreeMap<String, String>,
+}
+
+impl Lab {
+    /// Reads `<repo>/.lab/env`, written by `make lab` (`lab/up.sh`).
+    ///
+    /// Fails with a message naming `make lab` when the file is absent, i.e.
+    /// when the lab is not up.
+    pub fn load() -> Result<Lab> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .ok_or_else(|| anyhow!("tests crate has no parent directory"))?
+            .to_path_buf();
+        Lab::from_file(&root.join(".lab").join("env"))
+    }
+
+    /// Reads a lab env file at `path` (`KEY=value` lines; `#` comments and
+    /// blank lines ignored). The repository root is taken to be the parent of
+    /// the file's directory.
+    pub fn from_file(path: &Path) -> Result<Lab> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow!(
+                "the lab is not up: cannot read {} ({e}); run `make lab` first",
+                path.display()
+            )
+        })?;
+        let mut vars = BTreeMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| anyhow!("{}:{}: expected KEY=value", path.display(), n + 1))?;
+            vars.insert(k.trim().to_string(), v.trim().to_string());
+        }
+        let root = path
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ok(Lab { root, vars })
+    }
+
+    /// The repository root (the directory holding `.lab/`).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Every setting, for handing to a child process as its environment.
+    pub fn vars(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
+    /// One setting of `.lab/env`; an error names the missing key.
+    pub fn get(&self, key: &str) -> Result<&str> {
+        self.vars.get(key).map(String::as_str).ok_or_else(|| {
+            anyhow!("`.lab/env` has no {key}; run `make lab` again (lab/up.sh writes every key)")
+        })
+    }
+
+    /// A setting parsed as a port number.
+    pub fn port(&self, key: &str) -> Result<u16> {
+        let v = self.get(key)?;
+        v.parse()
+            .with_context(|| format!("{key}={v} is not a port"))
+    }
+
+    /// The path of a lab file, e.g. `lab.path(".lab/drhost.toml")`.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    // --- PostgreSQL ---------------------------------------------------------
+
+    /// `PG_URL`: `postgresql://postgres@127.0.0.1:PORT/toolboxai`.
+    pub fn pg_url(&self) -> Result<&str> {
+        self.get("PG_URL")
+    }
+
+    /// A connected client for database `toolboxai` (trust auth, no TLS). The
+    /// connection task runs on the current tokio runtime.
+    pub async fn pg_client(&self) -> Result<tokio_postgres::Client> {
+        let db = self.get("PG_DATABASE")?.to_string();
+        self.pg_client_for(&db).await
+    }
+
+    /// A connected client for another database of the lab's cluster (e.g.
+    /// `postgres`, to create or drop a scratch database).
+    pub async fn pg_client_for(&self, database: &str) -> Result<tokio_postgres::Client> {
+        let url = format!(
+            "postgresql://{}@{}:{}/{database}",
+            self.get("PG_USER")?,
+            self.get("PG_HOST")?,
+            self.port("PG_PORT")?
+        );
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .with_context(|| format!("connecting to Postgres at {url}"))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                eprintln!("lab: postgres connection ended: {e}");
+            }
+        });
+        Ok(client)
+    }
+
+    // --- Redis + Sentinel ---------------------------------------------------
+
+    /// `REDIS_MASTER_NAME`, the set the Sentinels monitor (`toolboxai-master`).
+    pub fn redis_master_name(&self) -> Result<&str> {
+        self.get("REDIS_MASTER_NAME")
+    }
+
+    /// The three Sentinel ports (`SENTINEL_PORTS`).
+    pub fn sentinel_ports(&self) -> Result<Vec<u16>> {
+        self.get("SENTINEL_PORTS")?
+            .split(',')
+            .map(|p| {
+                p.trim()
+                    .parse()
+                    .with_context(|| format!("SENTINEL_PORTS has a bad port {p:?}"))
+            })
+            .collect()
+    }
+
+    /// A connection to the Redis server (or Sentinel) on 127.0.0.1:`port`.
+    pub async fn redis_at(&self, port: u16) -> Result<redis::aio::MultiplexedConnection> {
+        let url = format!("redis://127.0.0.1:{port}");
+        let client =
+            redis::Client::open(url.as_str()).with_context(|| format!("redis client for {url}"))?;
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .with_context(|| format!("connecting to {url} timed out"))?
+        .with_context(|| format!("connecting to {url}"))
+    }
+
+    /// The current master's address as the Sentinels report it (the first
+    /// Sentinel that answers) — after a failover this is no longer
+    /// `REDIS_MASTER_PORT`.
+    pub async fn redis_master_addr(&self) -> Result<(String, u16)> {
+        let name = self.redis_master_name()?;
+        let mut errors = Vec::new();
+        for port in self.sentinel_ports()? {
+            let reply: Result<(String, u16)> = async {
+                let mut con = self.redis_at(port).await?;
+                let addr: Option<(String, u16)> = redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg(name)
+                    .query_async(&mut con)
+                    .await?;
+                addr.ok_or_else(|| anyhow!("sentinel knows no master {name}"))
+            }
+            .await;
+            match reply {
+                Ok(addr) => return Ok(addr),
+                Err(e) => errors.push(format!("sentinel {port}: {e:#}")),
+            }
+        }
+        bail!("no sentinel reported master {name}: {}", errors.join("; "))
+    }
+
+    /// A connection to the current master (found through the Sentinels).
+    pub async fn redis_master(&self) -> Result<redis::aio::MultiplexedConnection> {
+        let (host, port) = self.redis_master_addr().await?;
+        if host != "127.0.0.1" {
+            bail!("sentinels report master at {host}:{port}, outside the lab's loopback");
+        }
+        self.redis_at(port).await
+    }
+
+    // --- S3 (moto) ----------------------------------------------------------
+
+    /// An S3 client for `S3_ENDPOINT` (path-style, static lab credentials).
+    pub fn s3_client(&self) -> Result<aws_sdk_s3::Client> {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        let credentials = Credentials::new(
+            self.get("AWS_ACCESS_KEY_ID")?,
+            self.get("AWS_SECRET_ACCESS_KEY")?,
+            None,
+            None,
+            "drhost-lab",
+        );
+        let config = aws_sdk_s3::config::Builder::new()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(self.get("S3_ENDPOINT")?)
+            .region(Region::new(self.get("S3_REGION")?.to_string()))
+            .credentials_provider(credentials)
+            .force_path_style(true)
+            .build();
+        Ok(aws_sdk_s3::Client::from_conf(config))
+    }
+
+    /// `S3_BUCKET` (`toolboxai-backups`).
+    pub fn s3_bucket(&self) -> Result<&str> {
+        self.get("S3_BUCKET")
+    }
+
+    // --- Vault API (OpenBao) ------------------------------------------------
+
+    /// A client for the dev-mode OpenBao (`VAULT_ADDR`, root `VAULT_TOKEN`;
+    /// KV v2 at `secret/`).
+    pub fn vault_client(&self) -> Result<vaultrs::client::VaultClient> {
+        vault(self.get("VAULT_ADDR")?, self.get("VAULT_TOKEN")?)
+    }
+
+    /// A client for the raft-storage OpenBao (`VAULT_RAFT_ADDR`, its root
+    /// token `VAULT_RAFT_TOKEN`), the one that can take and restore snapshots.
+    pub fn vault_raft_client(&self) -> Result<vaultrs::client::VaultClient> {
+        vault(self.get("VAULT_RAFT_ADDR")?, self.get("VAULT_RAFT_TOKEN")?)
+    }
+
+    /// `GET <addr>/v1/sys/health` as JSON, whatever the status code (vaultrs'
+    /// `sys::status` cannot parse OpenBao's reply).
+    pub async fn vault_health(&self, addr: &str) -> Result<serde_json::Value> {
+        let url = format!("{addr}/v1/sys/health");
+        let reply = self
+            .http()
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        reply
+            .json()
+            .await
+            .with_context(|| format!("GET {url}: not JSON"))
+    }
+
+    // --- Docker, registry, HTTP ---------------------------------------------
+
+    /// A Docker client for `DOCKER_HOST`, with the API version negotiated
+    /// (the lab's Debian daemon speaks API 1.41, older than bollard's default).
+    pub async fn docker(&self) -> Result<bollard::Docker> {
+        let host = self.get("DOCKER_HOST")?;
+        let docker = if host.starts_with("unix://") {
+            bollard::Docker::connect_with_unix(host, 120, bollard::API_DEFAULT_VERSION)
+        } else {
+            bollard::Docker::connect_with_http(host, 120, bollard::API_DEFAULT_VERSION)
+        }
+        .with_context(|| format!("docker client for {host}"))?;
+        docker
+            .negotiate_version()
+            .await
+            .with_context(|| format!("negotiating the Docker API version with {host}"))
+    }
+
+    /// `REGISTRY`: the OCI registry as `127.0.0.1:PORT` (for image references).
+    pub fn registry(&self) -> Result<&str> {
+        self.get("REGISTRY")
+    }
+
+    /// A plain HTTP client with a short timeout, for `/health`, `/v2/` and the like.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default()
+    }
+
+    /// `BACKEND1_URL`..`BACKEND3_URL`: each backend's published HTTP port.
+    pub fn backend_urls(&self) -> Result<Vec<String>> {
+        (1..=3)
+            .map(|i| self.get(&format!("BACKEND{i}_URL")).map(str::to_string))
+            .collect()
+    }
+
+    /// `NGINX_URL`: the `toolboxai-nginx-proxy` published port.
+    pub fn nginx_url(&self) -> Result<&str> {
+        self.get("NGINX_URL")
+    }
+}
+
+fn vault(addr: &str, token: &str) -> Result<vaultrs::client::VaultClient> {
+    let settings = vaultrs::client::VaultClientSettingsBuilder::default()
+        .address(addr)
+        .token(token)
+        .timeout(Some(Duration::from_secs(10)))
+        .build()
+        .with_context(|| format!("vault client settings for {addr}"))?;
+    vaultrs::client::VaultClient::new(settings).with_context(|| format!("vault client for {addr}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_env_lines_and_finds_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".lab")).unwrap();
+        let file = dir.path().join(".lab/env");
+        std::fs::write(
+            &file,
+            "# comment\nPG_PORT=27432\n\nSENTINEL_PORTS=1,2,3\nURL=a=b\n",
+        )
+        .unwrap();
+        let lab = Lab::from_file(&file).unwrap();
+        assert_eq!(lab.port("PG_PORT").unwrap(), 27432);
+        assert_eq!(lab.sentinel_ports().unwrap(), vec![1, 2, 3]);
+        assert_eq!(lab.get("URL").unwrap(), "a=b");
+        assert_eq!(lab.root(), dir.path());
+        assert!(lab.get("NOPE").unwrap_err().to_string().contains("NOPE"));
+    }
+
+    #[test]
+    fn missing_env_names_make_lab() {
+        let err = Lab::from_file(Path::new("/nonexistent/.lab/env")).unwrap_err();
+        assert!(err.to_string().contains("run `make lab` first"), "{err}");
+    }
+}

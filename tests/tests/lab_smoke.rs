@@ -1,0 +1,264 @@
+//! Lab smoke tests: one test per service of `make lab`, each asserting real
+//! state in the real server with the same clients the host uses. They fail
+//! (never skip) when the lab is not up.
+//!
+//! Run: `cargo test --release -p drhost-tests --test lab_smoke`.
+
+use std::collections::HashMap;
+
+use anyhow::{ensure, Context, Result};
+use drhost_tests::lab::Lab;
+
+#[tokio::test]
+async fn postgres_has_the_seeded_users() -> Result<()> {
+    let lab = Lab::load()?;
+    let seeded: i64 = lab.get("PG_SEED_USERS")?.parse()?;
+    let pg = lab.pg_client().await?;
+    let row = pg.query_one("SELECT count(*) FROM users", &[]).await?;
+    let count: i64 = row.get(0);
+    assert_eq!(count, seeded, "users in {}", lab.pg_url()?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn redis_master_replicates_to_its_replica() -> Result<()> {
+    let lab = Lab::load()?;
+    let (_, master_port) = lab.redis_master_addr().await?;
+    let mut master = lab.redis_master().await?;
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut master)
+        .await?;
+    assert!(info.contains("role:master"), "master {master_port}: {info}");
+    assert!(
+        info.contains("connected_slaves:1"),
+        "master {master_port}: {info}"
+    );
+
+    // The replica is whichever of the two data nodes is not the master.
+    let replica_port = [
+        lab.port("REDIS_MASTER_PORT")?,
+        lab.port("REDIS_REPLICA_PORT")?,
+    ]
+    .into_iter()
+    .find(|p| *p != master_port)
+    .context("no replica port")?;
+    let key = format!("lab-smoke:{}", std::process::id());
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("replicated")
+        .arg("EX")
+        .arg(60)
+        .query_async(&mut master)
+        .await?;
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(2000)
+        .query_async(&mut master)
+        .await?;
+    assert_eq!(acked, 1, "replica acknowledged the write");
+    let mut replica = lab.redis_at(replica_port).await?;
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut replica).await?;
+    assert_eq!(
+        role.first(),
+        Some(&redis::Value::BulkString(b"slave".to_vec())),
+        "ROLE of {replica_port}"
+    );
+    let value: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut replica)
+        .await?;
+    assert_eq!(value.as_deref(), Some("replicated"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn sentinels_agree_and_see_each_other() -> Result<()> {
+    let lab = Lab::load()?;
+    let name = lab.redis_master_name()?;
+    let ports = lab.sentinel_ports()?;
+    assert_eq!(ports.len(), 3);
+    let mut masters = Vec::new();
+    for port in ports {
+        let mut sentinel = lab.redis_at(port).await?;
+        let addr: (String, u16) = redis::cmd("SENTINEL")
+            .arg("get-master-addr-by-name")
+            .arg(name)
+            .query_async(&mut sentinel)
+            .await
+            .with_context(|| format!("sentinel {port}"))?;
+        let master: HashMap<String, String> = redis::cmd("SENTINEL")
+            .arg("master")
+            .arg(name)
+            .query_async(&mut sentinel)
+            .await?;
+        assert_eq!(
+            master.get("num-other-sentinels").map(String::as_str),
+            Some("2"),
+            "sentinel {port}: {master:?}"
+        );
+        masters.push(addr);
+    }
+    assert!(
+        masters.iter().all(|m| *m == masters[0]),
+        "sentinels disagree: {masters:?}"
+    );
+    assert_eq!(masters[0].0, "127.0.0.1");
+    Ok(())
+}
+
+#[tokio::test]
+async fn s3_holds_the_custom_format_backup() -> Result<()> {
+    let lab = Lab::load()?;
+    let s3 = lab.s3_client()?;
+    let bucket = lab.s3_bucket()?;
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("supabase/")
+        .send()
+        .await?;
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(
+        keys.contains(&"supabase/backup_latest.dump"),
+        "keys under supabase/: {keys:?}"
+    );
+    let object = s3
+        .get_object()
+        .bucket(bucket)
+        .key("supabase/backup_latest.dump")
+        .send()
+        .await?;
+    let bytes = object.body.collect().await?.into_bytes();
+    assert!(
+        bytes.starts_with(b"PGDMP"),
+        "not a pg_dump custom-format file: {:?}",
+        &bytes[..bytes.len().min(8)]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn vault_serves_the_supabase_secret() -> Result<()> {
+    let lab = Lab::load()?;
+    let vault = lab.vault_client()?;
+    let secret: HashMap<String, String> =
+        vaultrs::kv2::read(&vault, "secret", "toolboxai/supabase").await?;
+    let url = secret.get("database_url").context("no database_url")?;
+    assert!(
+        url.starts_with("postgresql://postgres:") && url.contains('@'),
+        "database_url {url}"
+    );
+    assert!(secret.contains_key("url"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn vault_raft_is_initialized_unsealed_and_active() -> Result<()> {
+    let lab = Lab::load()?;
+    let health = lab.vault_health(lab.get("VAULT_RAFT_ADDR")?).await?;
+    assert_eq!(health["initialized"], true, "{health}");
+    assert_eq!(health["sealed"], false, "{health}");
+    assert_eq!(health["standby"], false, "{health}");
+    let raft = lab.vault_raft_client()?;
+    let secret: HashMap<String, String> =
+        vaultrs::kv2::read(&raft, "secret", "toolboxai/supabase").await?;
+    assert!(secret.contains_key("database_url"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn docker_runs_the_toolboxai_stack() -> Result<()> {
+    let lab = Lab::load()?;
+    let docker = lab.docker().await?;
+    let expected = [
+        ("toolboxai-backend1", "backend1"),
+        ("toolboxai-backend2", "backend2"),
+        ("toolboxai-backend3", "backend3"),
+        ("toolboxai-nginx-proxy", "nginx-proxy"),
+    ];
+    for (name, service) in expected {
+        let c = docker
+            .inspect_container(
+                name,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .with_context(|| format!("container {name}"))?;
+        let running = c.state.as_ref().and_then(|s| s.running);
+        assert_eq!(running, Some(true), "{name} is not running");
+        let labels = c
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            labels.get("com.docker.compose.project").map(String::as_str),
+            Some("toolboxai"),
+            "{name}"
+        );
+        assert_eq!(
+            labels.get("com.docker.compose.service").map(String::as_str),
+            Some(service),
+            "{name}"
+        );
+    }
+    for (net, role) in [
+        ("toolboxai_backend", "backend"),
+        ("toolboxai_cache", "cache"),
+    ] {
+        let n = docker
+            .inspect_network(
+                net,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .with_context(|| format!("network {net}"))?;
+        let labels = n.labels.unwrap_or_default();
+        assert_eq!(
+            labels.get("com.docker.compose.network").map(String::as_str),
+            Some(role),
+            "{net}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn backends_and_proxy_report_healthy() -> Result<()> {
+    let lab = Lab::load()?;
+    let http = lab.http();
+    for (i, url) in lab.backend_urls()?.iter().enumerate() {
+        let reply = http.get(format!("{url}/health")).send().await?;
+        let status = reply.status();
+        let body: serde_json::Value = reply.json().await?;
+        assert_eq!(status, 200, "backend{} /health: {body}", i + 1);
+        assert_eq!(body["postgres"]["ok"], true, "{body}");
+        assert_eq!(body["redis"]["ok"], true, "{body}");
+        assert_eq!(body["service"], format!("backend{}", i + 1));
+    }
+    let reply = http
+        .get(format!("{}/health", lab.nginx_url()?))
+        .send()
+        .await?;
+    let status = reply.status();
+    let body = reply.text().await?;
+    ensure!(status == 200, "nginx /health answered {status}: {body}");
+    ensure!(
+        body.contains("\"status\":\"ok\""),
+        "nginx /health body: {body}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn registry_answers_the_v2_api() -> Result<()> {
+    let lab = Lab::load()?;
+    let reply = lab
+        .http()
+        .get(format!("http://{}/v2/", lab.registry()?))
+        .send()
+        .await?;
+    assert_eq!(reply.status(), 200);
+    Ok(())
+}
