@@ -17,7 +17,7 @@ use drhost::console::Console;
 use drhost::engine::Runtime;
 use drhost::journal::Journal;
 use drhost::sandbox::{new_store, Limits, RunContext};
-use drhost_tests::cli::{config, drhost_bin, fixture, plugin};
+use drhost_tests::cli::{config, dev_trust_file, drhost_bin, fixture, plugin};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -51,7 +51,7 @@ fn main() {
     println!("cold compile:                 median {}  (5 runs)", ms(median(compile)));
 
     // Cached whole-process run.
-    let cfg = config("[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n");
+    let cfg = config("[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n");
     let cache = tempfile::tempdir().expect("tempdir");
     let journals = tempfile::tempdir().expect("tempdir");
     let run = || {
@@ -62,6 +62,7 @@ fn main() {
             .arg(cache.path())
             .arg("--journal-dir")
             .arg(journals.path())
+            .env("DRHOST_TRUST", dev_trust_file())
             .output()
             .expect("drhost runs");
         assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
@@ -111,6 +112,7 @@ fn main() {
         .arg(cache.path())
         .arg("--journal-dir")
         .arg(journals.path())
+        .env("DRHOST_TRUST", dev_trust_file())
         .output()
         .expect("drhost runs");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
