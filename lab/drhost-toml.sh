@@ -22,6 +22,13 @@ timeout = "15m"
 memory = "256MiB"
 journal_dir = "$LAB_DIR/runs"
 
+# Plugins run only when signed by a key in the trust file. make build signs
+# every plugin with the lab's development key (.lab/keys/lab-dev.key) and
+# writes .lab/trust.toml trusting it; the lock pins what drhost pull fetched.
+[trust]
+file = "$LAB_DIR/trust.toml"
+lock = "$LAB_DIR/drhost.lock"
+
 # hello: the smallest plugin — echo a greeting, probe a health URL.
 [[plugins.hello.shell]]
 program = "echo"
@@ -32,6 +39,59 @@ host = "127.0.0.1:*"
 
 # py-probe (examples/python-probe): health probes on the lab's loopback ports.
 [[plugins.py-probe.http]]
+host = "127.0.0.1:*"
+
+# The lab's Redis set by label (no password or TLS in the lab; a real one
+# would add password = "env:REDIS_PASSWORD" and tls = true).
+[targets.redis.cache]
+url = "redis://$REDIS_HOST:$REDIS_MASTER_PORT"
+sentinels = [$(echo "$SENTINEL_PORTS" | sed -E "s/([0-9]+)/\"$REDIS_HOST:\1\"/g; s/,/, /g")]
+master_name = "$REDIS_MASTER_NAME"
+timeout = "1s"   # loopback: a node that does not answer within 1 s is unhealthy
+
+# redis-failover: runbook scenario 2. It may read, write its probe key and
+# trigger a Sentinel failover; it restarts a failed node only with its own
+# config file, and restarts the backends when asked.
+[[plugins.redis-failover.redis]]
+target = "cache"
+access = ["read", "write", "sentinel-failover"]
+
+[[plugins.redis-failover.shell]]
+program = "redis-server"
+args = ["$LAB_DIR/redis/*/redis.conf"]
+timeout = "10s"
+
+[[plugins.redis-failover.docker]]
+containers = ["toolboxai-backend*"]
+access = ["read", "write"]
+
+# service-recover (runbook scenario 4): find failing backends, diagnose,
+# restart, verify; roll back to toolboxai/backend:previous when needed.
+[[plugins.service-recover.docker]]
+containers = ["toolboxai-backend*"]
+compose_project = "$COMPOSE_PROJECT"
+access = ["read", "write"]
+exec = [["nc", "-z", "-w", "*", "*", "*"]]
+images = ["$BACKEND_IMAGE:*"]
+
+[[plugins.service-recover.http]]
+host = "127.0.0.1:*"
+
+# network-recover (runbook scenario 5): ping between the stack's containers,
+# recreate its networks, reconnect containers, reload the proxy.
+[[plugins.network-recover.docker]]
+containers = ["toolboxai-*"]
+compose_project = "$COMPOSE_PROJECT"
+access = ["read", "write"]
+exec = [["ping", "-c", "1", "-W", "1", "*"], ["nginx", "-s", "reload"]]
+networks = ["toolboxai_*"]
+
+# status (quick reference): read-only look at every container of the stack.
+[[plugins.status.docker]]
+containers = ["toolboxai-*"]
+access = ["read"]
+
+[[plugins.status.http]]
 host = "127.0.0.1:*"
 TOML
 mv "$tmp" "$out"

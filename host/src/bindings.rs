@@ -12,6 +12,8 @@ wasmtime::component::bindgen!({
     with: {
         "drhost:runbook/progress.step": crate::caps::progress::Step,
         "drhost:runbook/blob.blob": crate::caps::blob::Blob,
+        "drhost:runbook/redis.connection": crate::caps::redis::Connection,
+        "drhost:runbook/redis.sentinel": crate::caps::redis::SentinelSet,
     },
 });
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::caps::docker::DockerGrant;
 use crate::caps::http::HttpGrant;
+use crate::caps::redis::{RedisGrant, RedisTarget};
 use crate::caps::shell::ShellGrant;
 use crate::error::{Error, Result};
 
@@ -27,6 +29,33 @@ pub struct Config {
     /// Grants per plugin id.
     #[serde(default)]
     pub plugins: std::collections::BTreeMap<String, PluginGrants>,
+    /// `[targets.<capability>.<label>]`: what each target label means.
+    #[serde(default)]
+    pub targets: Targets,
+    /// `[trust]`: where the trust and lock files are.
+    #[serde(default)]
+    pub trust: TrustConfig,
+}
+
+/// `[trust]`: the trust file (keys, scopes, revocations) and the lock file
+/// (pinned digests). Relative paths are relative to drhost.toml. Unset:
+/// `$DRHOST_TRUST` / `$DRHOST_LOCK`, else `$XDG_CONFIG_HOME/drhost/`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// `file = "trust.toml"`.
+    pub file: Option<PathBuf>,
+    /// `lock = "drhost.lock"`.
+    pub lock: Option<PathBuf>,
+}
+
+/// `[targets]`: labels plugins open, mapped to real endpoints and credentials.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// `[targets.redis.<label>]`.
+    #[serde(default)]
+    pub redis: std::collections::BTreeMap<String, RedisTarget>,
 }
 
 /// `[run]`: limits and places, overridden by the matching flags.
@@ -55,6 +84,16 @@ pub struct PluginGrants {
     /// `[[plugins.<id>.http]]`: hosts for health probes.
     #[serde(default)]
     pub http: Vec<HttpGrant>,
+    /// `[[plugins.<id>.docker]]`: containers, networks and images.
+    #[serde(default)]
+    pub docker: Vec<DockerGrant>,
+    /// `[[plugins.<id>.redis]]`: operation classes per Redis target label.
+    #[serde(default)]
+    pub redis: Vec<RedisGrant>,
+    /// The `[targets.redis.<label>]` of the labels granted above, filled in
+    /// by [`Config::grants_for`]; never journaled.
+    #[serde(skip)]
+    pub redis_targets: std::collections::BTreeMap<String, RedisTarget>,
 }
 
 impl Config {
@@ -72,28 +111,34 @@ impl Config {
 
     /// Parses configuration text; `path` is only used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Config> {
-        let de = toml::Deserializer::new(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let key = e.path().to_string();
-            let inner = e.into_inner();
-            let (line, column) = inner
-                .span()
-                .map(|span| line_and_column(text, span.start))
-                .unwrap_or((0, 0));
-            let message = inner.message().trim().to_string();
-            let message = if key.is_empty() || key == "." {
-                message
-            } else {
-                format!("{message} (key `{key}`)")
-            };
-            Error::Config { path: path.to_owned(), line, column, message }
-        })
+        parse_toml(path, text)
     }
 
     /// The grants of plugin `id`; none when the config does not mention it.
     pub fn grants_for(&self, id: &str) -> PluginGrants {
-        self.plugins.get(id).cloned().unwrap_or_default()
+        let mut grants = self.plugins.get(id).cloned().unwrap_or_default();
+        // Only the targets the plugin was granted travel with its grants.
+        grants.redis_targets = grants
+            .redis
+            .iter()
+            .filter_map(|g| Some((g.target.clone(), self.targets.redis.get(&g.target)?.clone())))
+            .collect();
+        grants
     }
+}
+
+/// Parses a TOML file of drhost's (config, trust file, lock) into `T`; errors
+/// name the file, line, column and key. `path` is only used in messages.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    let de = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let (line, column) = inner.span().map(|span| line_and_column(text, span.start)).unwrap_or((0, 0));
+        let message = inner.message().trim().to_string();
+        let message = if key.is_empty() || key == "." { message } else { format!("{message} (key `{key}`)") };
+        Error::Config { path: path.to_owned(), line, column, message }
+    })
 }
 
 /// Finds the configuration file to use: the flag, else `$DRHOST_CONFIG`, else

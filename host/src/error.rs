@@ -65,6 +65,26 @@ pub enum Error {
     /// Something failed inside drhost itself (engine setup, compile).
     #[error("{0}")]
     Internal(String),
+
+    /// Signature, trust or lock: refused (exit 3) or a signing problem (exit 2).
+    #[error(transparent)]
+    Trust(Box<crate::trust::TrustError>),
+
+    /// Pushing to or pulling from an OCI registry failed.
+    #[error(transparent)]
+    Registry(Box<crate::oci::RegistryError>),
+}
+
+impl From<crate::trust::TrustError> for Error {
+    fn from(error: crate::trust::TrustError) -> Error {
+        Error::Trust(Box::new(error))
+    }
+}
+
+impl From<crate::oci::RegistryError> for Error {
+    fn from(error: crate::oci::RegistryError) -> Error {
+        Error::Registry(Box::new(error))
+    }
 }
 
 impl Error {
@@ -75,6 +95,8 @@ impl Error {
             Error::Journal { .. } | Error::Internal(_) => EXIT_USAGE,
             Error::Refused(_) => EXIT_REFUSED,
             Error::Sandbox(_) => EXIT_SANDBOX,
+            Error::Trust(e) => e.exit_code(),
+            Error::Registry(e) => e.exit_code(),
         }
     }
 
@@ -88,6 +110,8 @@ impl Error {
             Error::Sandbox(_) => "sandbox",
             Error::Journal { .. } => "journal",
             Error::Internal(_) => "internal",
+            Error::Trust(_) => "trust",
+            Error::Registry(_) => "registry",
         }
     }
 }

@@ -18,9 +18,11 @@ pub mod engine;
 pub mod error;
 pub mod inspect;
 pub mod journal;
+pub mod oci;
 pub mod plugin;
 pub mod policy;
 pub mod run;
 pub mod sandbox;
+pub mod trust;
 
 pub use error::{Error, Result};

@@ -4,7 +4,7 @@
 //! anything changes. It is not the enforcement: every capability call is
 //! checked again at the call, whatever `describe` said.
 
-use crate::bindings::types::Need;
+use crate::bindings::types::{Access, Need};
 use crate::config::PluginGrants;
 
 /// Capabilities that need no grant: they touch nothing outside the run.
@@ -31,6 +31,8 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
             c if UNGATED.contains(&c) => true,
             "shell" => grants.shell.iter().any(|g| g.program == target),
             "http" => grants.http.iter().any(|g| g.allows(target)),
+            "docker" => grants.docker.iter().any(|g| g.covers(target, docker_access(need.access))),
+            "redis" => crate::caps::redis::covers(grants, target, need.access),
             _ => false,
         };
         if covered {
@@ -39,11 +41,21 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
         let toml = match capability {
             "shell" => Some(shell_lines(id, target)),
             "http" => Some(http_lines(id, target)),
+            "docker" => Some(crate::caps::docker::need_lines(id, target, docker_access(need.access))),
+            "redis" => Some(crate::caps::redis::need_lines(grants, id, target, need.access)),
             _ => None,
         };
         missing.push(MissingGrant { what: format!("{capability} {target}"), why: need.why.clone(), toml });
     }
     missing
+}
+
+/// Docker has read and write; an `admin` need asks for write.
+fn docker_access(access: Access) -> crate::caps::docker::DockerAccess {
+    match access {
+        Access::Read => crate::caps::docker::DockerAccess::Read,
+        Access::Write | Access::Admin => crate::caps::docker::DockerAccess::Write,
+    }
 }
 
 fn shell_lines(id: &str, program: &str) -> String {
@@ -87,7 +99,6 @@ pub fn refusal(id: &str, config: Option<&std::path::Path>, missing: &[MissingGra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::types::Access;
 
     fn need(capability: &str, target: &str) -> Need {
         Need { capability: capability.into(), target: target.into(), access: Access::Read, why: "because".into() }
@@ -95,14 +106,14 @@ mod tests {
 
     #[test]
     fn default_deny_lists_every_gated_need() {
-        let needs = [need("shell", "echo"), need("http", "127.0.0.1:8080"), need("log", ""), need("docker", "x")];
+        let needs = [need("shell", "echo"), need("http", "127.0.0.1:8080"), need("log", ""), need("postgres", "x")];
         let missing = missing_grants("hello", &needs, &PluginGrants::default());
         let what: Vec<_> = missing.iter().map(|m| m.what.as_str()).collect();
-        assert_eq!(what, ["shell echo", "http 127.0.0.1:8080", "docker x"]);
+        assert_eq!(what, ["shell echo", "http 127.0.0.1:8080", "postgres x"]);
         let text = refusal("hello", None, &missing);
         assert!(text.contains("[[plugins.hello.shell]]\nprogram = \"echo\""), "{text}");
         assert!(text.contains("[[plugins.hello.http]]\nhost = \"127.0.0.1:8080\""), "{text}");
-        assert!(text.contains("no such capability: docker x"), "{text}");
+        assert!(text.contains("no such capability: postgres x"), "{text}");
     }
 
     #[test]
@@ -115,5 +126,23 @@ mod tests {
         let needs = [need("shell", "echo"), need("http", "127.0.0.1:8080")];
         assert!(missing_grants("hello", &needs, &config.grants_for("hello")).is_empty());
         assert_eq!(missing_grants("other", &needs, &config.grants_for("other")).len(), 2);
+    }
+
+    #[test]
+    fn docker_needs_are_checked_with_their_access() {
+        let config = crate::config::Config::parse(
+            std::path::Path::new("t.toml"),
+            "[[plugins.p.docker]]\ncontainers = [\"toolboxai-*\"]\nnetworks = [\"toolboxai_*\"]\naccess = [\"read\"]\n",
+        )
+        .unwrap();
+        let grants = config.grants_for("p");
+        let read = Need { capability: "docker".into(), target: "toolboxai-backend*".into(), access: Access::Read, why: "w".into() };
+        let write = Need { access: Access::Write, ..read.clone() };
+        let net = Need { target: "network:toolboxai_cache".into(), ..read.clone() };
+        assert!(missing_grants("p", &[read, net], &grants).is_empty());
+        let missing = missing_grants("p", &[write], &grants);
+        assert_eq!(missing.len(), 1);
+        let toml = missing[0].toml.as_deref().unwrap();
+        assert!(toml.contains("[[plugins.p.docker]]\ncontainers = [\"toolboxai-backend*\"]\naccess = [\"read\", \"write\"]"), "{toml}");
     }
 }

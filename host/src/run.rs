@@ -21,6 +21,7 @@ use crate::error::{Error, EXIT_OK, EXIT_PLUGIN_FAILED};
 use crate::journal::{self, Journal};
 use crate::plugin::{self, PluginFile};
 use crate::policy;
+use crate::trust;
 use crate::sandbox::{new_store, DeadlineExceeded, Limits, RunContext, RunState, MemoryLimitReached};
 
 /// The default deadline: the runbook's 15-minute RTO.
@@ -49,6 +50,14 @@ pub struct RunOptions {
     pub yes: bool,
     /// Draw no progress on stderr.
     pub quiet: bool,
+    /// `--allow-unsigned`: run a plugin without a trusted signature (loud, journaled).
+    pub allow_unsigned: bool,
+    /// `--allow-downgrade`: run an older version than the lock pins.
+    pub allow_downgrade: bool,
+    /// `--trust`, overriding `[trust] file`.
+    pub trust: Option<PathBuf>,
+    /// `--lock`, overriding `[trust] lock`.
+    pub lock: Option<PathBuf>,
 }
 
 /// How a run ended.
@@ -131,7 +140,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         Ok(journal) => Arc::new(journal),
         Err(error) => return RunReport::from_error(run_id, None, None, &error, started),
     };
-    let mut attempt = Attempt { opts: &opts, journal: journal.clone(), config_path, identity: None, started_recorded: false };
+    let mut attempt = Attempt { opts: &opts, journal: journal.clone(), config_path, identity: None, trust: None, started_recorded: false };
     let ended = match config {
         Ok(config) => attempt.run(config.unwrap_or_default()).await,
         Err(error) => Err(error),
@@ -209,6 +218,7 @@ struct Attempt<'a> {
     journal: Arc<Journal>,
     config_path: Option<PathBuf>,
     identity: Option<PluginIdentity>,
+    trust: Option<trust::Verdict>,
     started_recorded: bool,
 }
 
@@ -226,7 +236,9 @@ impl Attempt<'_> {
                     "id": manifest.map(|m| &m.id),
                     "version": manifest.map(|m| &m.version),
                     "contract": identity.and_then(|i| i.contract.as_ref()),
+                    "signers": self.trust.as_ref().map(|t| &t.signers),
                 },
+                "trust": self.trust,
                 "config": self.config_path,
                 "params": self.opts.params.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
                 "grants": grants,
@@ -239,6 +251,11 @@ impl Attempt<'_> {
         let file = PluginFile::read(&opts.plugin)?;
         self.identity = Some(PluginIdentity { path: opts.plugin.clone(), digest: file.digest.clone(), id: None, version: None, contract: None });
         file.check_is_component()?;
+        let trust_paths = trust::TrustPaths::locate(opts.trust.as_deref(), opts.lock.as_deref(), &config, self.config_path.as_deref());
+        let verdict = self.trust.insert(trust::check_for_run(&file, &trust_paths, opts.allow_unsigned, opts.allow_downgrade)?);
+        if verdict.overridden.is_some() {
+            eprintln!("{}", trust::override_warning(verdict));
+        }
 
         let cache_dir = opts.cache_dir.clone().or(config.run.cache_dir.clone()).unwrap_or_else(default_cache_dir);
         let runtime = Runtime::new(Some(cache_dir))?;
@@ -262,6 +279,10 @@ impl Attempt<'_> {
             identity.version = Some(manifest.version.clone());
         }
         let grants = config.grants_for(&manifest.id);
+        if let Some(verdict) = self.trust.as_mut() {
+            let described = trust::identity_of(&manifest, shape.contract.as_deref());
+            trust::check_describe(verdict, &described, &trust_paths.load_lock()?, opts.allow_downgrade)?;
+        }
         self.record_start(Some(&manifest), Some(&grants));
 
         let missing = policy::missing_grants(&manifest.id, &manifest.needs, &grants);

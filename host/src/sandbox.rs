@@ -64,6 +64,8 @@ pub struct RunState {
     pub(crate) log_lines: usize,
     memory: MemoryCap,
     http: Option<reqwest::Client>,
+    /// The run's Docker client, connected on first use (`caps::docker`).
+    pub(crate) docker: Option<bollard::Docker>,
     /// Captured guest stdout.
     pub stdout: BoundedOutput,
     /// Captured guest stderr.
@@ -120,6 +122,7 @@ pub fn new_store(runtime: &Runtime, ctx: Arc<RunContext>, limits: Limits) -> Res
         log_lines: 0,
         memory: MemoryCap { limit: limits.memory, hit: None },
         http: None,
+        docker: None,
         stdout,
         stderr,
     };

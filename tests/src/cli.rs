@@ -34,6 +34,12 @@ fn built(path: PathBuf) -> PathBuf {
     path
 }
 
+/// `.lab/trust.toml`, written by `make build`: trusts the development key
+/// that signed every built plugin, fixture and example.
+pub fn dev_trust_file() -> PathBuf {
+    repo_root().join(".lab/trust.toml")
+}
+
 /// A compile cache shared by all tests (compiling a Python plugin takes seconds).
 pub fn shared_cache_dir() -> PathBuf {
     repo_root().join("target/drhost-test-cache")
@@ -110,6 +116,9 @@ pub fn drhost_with(args: &[&str], env: &[(&str, &str)]) -> Outcome {
     if matches!(args.first(), Some(&"run") | Some(&"inspect")) && !args.contains(&"--cache-dir") {
         cmd.arg("--cache-dir").arg(shared_cache_dir());
     }
+    // Plugins are signed by `make build` with the lab's development key; the
+    // lock is per invocation (absent) unless a test names one.
+    cmd.env("DRHOST_TRUST", dev_trust_file()).env("DRHOST_LOCK", journal_dir.join("drhost.lock"));
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -157,7 +157,7 @@ fn unsupported_contract_version_is_refused_naming_both() {
     let out = drhost(&["run", path(&fixture("future-contract"))]);
     assert_eq!(out.code, 3);
     let line = out.message_lines()[0];
-    assert!(line.contains("drhost:runbook@0.9.0") && line.contains("drhost:runbook@0.1.0"), "{line}");
+    assert!(line.contains("drhost:runbook@0.9.0") && line.contains("drhost:runbook@0.1.1"), "{line}");
 }
 
 #[test]
@@ -218,13 +218,13 @@ fn inspect_reports_identity_needs_and_imports_without_running() {
     let v = out.json();
     assert_eq!(v["id"], "hello");
     assert_eq!(v["version"], "0.1.0");
-    assert_eq!(v["contract"], "0.1.0");
+    assert_eq!(v["contract"], "0.1.1");
     assert!(v["description"].as_str().unwrap().contains("echo"));
     assert_eq!(v["parameters"][0]["name"], "greeting");
     assert_eq!(v["parameters"][0]["default"], "hello from drhost");
     assert_eq!(v["capabilities"][0]["capability"], "shell");
     assert_eq!(v["capabilities"][0]["target"], "echo");
-    assert!(v["imports"].as_array().unwrap().iter().any(|i| i == "drhost:runbook/shell@0.1.0"));
+    assert!(v["imports"].as_array().unwrap().iter().any(|i| i == "drhost:runbook/shell@0.1.1"));
     let bytes = std::fs::read(&hello).unwrap();
     assert_eq!(v["size"], bytes.len());
     assert_eq!(v["digest"].as_str().unwrap().len(), 64);

@@ -6,9 +6,11 @@
 
 pub mod blob;
 pub mod confirm;
+pub mod docker;
 pub mod http;
 pub mod log;
 pub mod progress;
+pub mod redis;
 pub mod shell;
 
 use std::time::Instant;

@@ -46,6 +46,11 @@ impl From<ArgPattern> for String {
 }
 
 impl ArgPattern {
+    /// The glob as the operator wrote it.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
     /// Whether `text` matches this glob.
     pub fn matches(&self, text: &str) -> bool {
         self.matcher.is_match(text)

@@ -1,0 +1,1428 @@
+//! The `docker` interface: one small function per WIT function; the grant
+//! check and the Engine calls live in the inner `operations` module.
+//!
+//! Order of every call: grant pre-check on what the plugin named (no
+//! connection yet) → client (connect once per run) → identify the target by
+//! inspecting it (changes nothing) → full grant check → the call → journal.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::bindings::drhost::runbook::docker::{
+    ContainerFilter, ContainerInfo, ContainerSummary, ExecRequest, ExecResult, Host, LogOutput,
+    NetworkInfo, NetworkSpec, StatsSample,
+};
+use crate::bindings::types::Error as CapError;
+use crate::caps::docker::grant::DockerAccess::{Read, Write};
+use crate::caps::journal_call;
+use crate::sandbox::RunState;
+
+type Answer<T> = wasmtime::Result<Result<T, CapError>>;
+
+fn info_summary(c: &ContainerInfo) -> serde_json::Value {
+    json!({ "name": c.name, "state": c.state, "health": c.health, "image": c.image })
+}
+
+fn network_summary(n: &NetworkInfo) -> serde_json::Value {
+    json!({ "name": n.name, "containers": n.containers.iter().map(|m| &m.container).collect::<Vec<_>>() })
+}
+
+impl Host for RunState {
+    async fn list_containers(&mut self, filter: ContainerFilter) -> Answer<Vec<ContainerSummary>> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::precheck_any_container(&ctx, Read)?;
+            let docker = self.docker_client().await?;
+            operations::list_containers(&ctx, &docker, &filter).await
+        }
+        .await;
+        let args = json!({ "name": filter.name, "compose_project": filter.compose_project, "compose_service": filter.compose_service, "state": filter.state });
+        journal_call(
+            self,
+            "docker.list-containers",
+            args,
+            started,
+            &result,
+            |list| json!({ "containers": list.iter().map(|c| json!({ "name": c.name, "state": c.state })).collect::<Vec<_>>() }),
+        );
+        Ok(result)
+    }
+
+    async fn inspect_container(&mut self, name: String) -> Answer<ContainerInfo> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::precheck_container(&ctx, &name, Read)?;
+            let docker = self.docker_client().await?;
+            let raw = operations::authorize_container(&ctx, &docker, &name, Read).await?;
+            Ok(operations::container_info(raw))
+        }
+        .await;
+        journal_call(
+            self,
+            "docker.inspect-container",
+            json!({ "name": name }),
+            started,
+            &result,
+            info_summary,
+        );
+        Ok(result)
+    }
+
+    async fn container_logs(
+        &mut self,
+        name: String,
+        tail: Option<u32>,
+        since: Option<i64>,
+        max_bytes: Option<u32>,
+    ) -> Answer<LogOutput> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::precheck_container(&ctx, &name, Read)?;
+            let docker = self.docker_client().await?;
+            operations::authorize_container(&ctx, &docker, &name, Read).await?;
+            operations::logs(&docker, &name, tail, since, max_bytes).await
+        }
+        .await;
+        let args = json!({ "name": name, "tail": tail, "since": since, "max_bytes": max_bytes });
+        journal_call(
+            self,
+            "docker.container-logs",
+            args,
+            started,
+            &result,
+            |l| json!({ "lines": l.lines.len(), "truncated": l.truncated }),
+        );
+        Ok(result)
+    }
+
+    async fn container_stats(&mut self, name: String) -> Answer<StatsSample> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::precheck_container(&ctx, &name, Read)?;
+            let docker = self.docker_client().await?;
+            operations::authorize_container(&ctx, &docker, &name, Read).await?;
+            operations::stats(&docker, &name).await
+        }
+        .await;
+        journal_call(
+            self,
+            "docker.container-stats",
+            json!({ "name": name }),
+            started,
+            &result,
+            |s| json!({ "cpu_percent": s.cpu_percent, "memory_usage": s.memory_usage, "memory_limit": s.memory_limit }),
+        );
+        Ok(result)
+    }
+
+    async fn start_container(&mut self, name: String) -> Answer<()> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::precheck_container(&ctx, &name, Write)?;
+            let docker = self.docker_client().await?;
+            operations::authorize_container(&ctx, &docker, &name, Write).await?;
+            docker
+                .start_container(
+                    &name,
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
+                .await
+                .map_err(operations::engine_error)
+        }
+        .await;
+        journal_call(
+            self,
+            "docker.start-container",
+            json!({ "name": name }),
+            started,
+            &result,
+            |_| json!(null),
+        );
+        Ok(result)
+    }
+
+    async fn stop_container(&mut self, name: String, timeout_secs: Option<u32>) -> Answer<()> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::precheck_container(&ctx, &name, Write)?;
+            let docker = self.docker_client().await?;
+            operations::authorize_container(&ctx, &docker, &name, Write).await?;
+            let options = bollard::query_parameters::StopContainerOptions {
+                t: Some(operations::grace(timeout_secs)),
+                signal: None,
+            };
+            docker
+                .stop_container(&name, Some(options))
+                .await
+                .map_err(operations::engine_error)
+        }
+        .await;
+        journal_call(
+            self,
+            "docker.stop-container",
+            json!({ "name": name, "timeout_secs": timeout_secs }),
+            started,
+            &result,
+            |_| json!(null),
+        );
+        Ok(result)
+    }
+
+    async fn restart_container(&mut self, name: String, timeout_secs: Option<u32>) -> Answer<()> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::precheck_container(&ctx, &name, Write)?;
+            let docker = self.docker_client().await?;
+            operations::authorize_container(&ctx, &docker, &name, Write).await?;
+            let options = bollard::query_parameters::RestartContainerOptions {
+                t: Some(operations::grace(timeout_secs)),
+                signal: None,
+            };
+            docker
+                .restart_container(&name, Some(options))
+                .await
+                .map_err(operations::engine_error)
+        }
+        .await;
+        journal_call(
+            self,
+            "docker.restart-container",
+            json!({ "name": name, "timeout_secs": timeout_secs }),
+            started,
+            &result,
+            |_| json!(null),
+        );
+        Ok(result)
+    }
+
+    async fn exec(&mut self, name: String, request: ExecRequest) -> Answer<ExecResult> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::precheck_exec(&ctx, &name, &request.argv)?;
+            let docker = self.docker_client().await?;
+            operations::authorize_exec(&ctx, &docker, &name, &request.argv).await?;
+            operations::exec(&ctx, &docker, &name, &request).await
+        }
+        .await;
+        // Environment values may hold secrets: journal the names only.
+        let env_names: Vec<&str> = request
+            .env
+            .iter()
+            .map(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k))
+            .collect();
+        let args = json!({ "name": name, "argv": request.argv, "env": env_names, "timeout_ms": request.timeout_ms });
+        journal_call(
+            self,
+            "docker.exec",
+            args,
+            started,
+            &result,
+            |r| json!({ "exit_code": r.exit_code, "truncated": r.truncated }),
+        );
+        Ok(result)
+    }
+
+    async fn recreate_with_image(
+        &mut self,
+        name: String,
+        image: String,
+        timeout_secs: Option<u32>,
+    ) -> Answer<ContainerInfo> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::precheck_container(&ctx, &name, Write)?;
+            operations::check_image(&ctx, &image)?;
+            let docker = self.docker_client().await?;
+            let old = operations::authorize_container(&ctx, &docker, &name, Write).await?;
+            operations::recreate(&docker, old, &image, timeout_secs).await
+        }
+        .await;
+        let args = json!({ "name": name, "image": image, "timeout_secs": timeout_secs });
+        journal_call(
+            self,
+            "docker.recreate-with-image",
+            args,
+            started,
+            &result,
+            info_summary,
+        );
+        Ok(result)
+    }
+
+    async fn tag_image(&mut self, source: String, target: String) -> Answer<()> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::check_image(&ctx, &source)?;
+            operations::check_image(&ctx, &target)?;
+            let docker = self.docker_client().await?;
+            operations::tag(&docker, &source, &target).await
+        }
+        .await;
+        journal_call(
+            self,
+            "docker.tag-image",
+            json!({ "source": source, "target": target }),
+            started,
+            &result,
+            |_| json!(null),
+        );
+        Ok(result)
+    }
+
+    async fn list_networks(&mut self, name: Option<String>) -> Answer<Vec<NetworkInfo>> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::precheck_any_network(&ctx)?;
+            let docker = self.docker_client().await?;
+            operations::list_networks(&ctx, &docker, name.as_deref()).await
+        }
+        .await;
+        journal_call(
+            self,
+            "docker.list-networks",
+            json!({ "name": name }),
+            started,
+            &result,
+            |list| json!({ "networks": list.iter().map(|n| &n.name).collect::<Vec<_>>() }),
+        );
+        Ok(result)
+    }
+
+    async fn inspect_network(&mut self, name: String) -> Answer<NetworkInfo> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::check_network(&ctx, &name, Read)?;
+            let docker = self.docker_client().await?;
+            operations::inspect_network(&ctx, &docker, &name).await
+        }
+        .await;
+        journal_call(
+            self,
+            "docker.inspect-network",
+            json!({ "name": name }),
+            started,
+            &result,
+            network_summary,
+        );
+        Ok(result)
+    }
+
+    async fn create_network(&mut self, spec: NetworkSpec) -> Answer<NetworkInfo> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::check_network(&ctx, &spec.name, Write)?;
+            let docker = self.docker_client().await?;
+            operations::create_network(&ctx, &docker, &spec).await
+        }
+        .await;
+        let args = json!({
+            "name": spec.name, "driver": spec.driver, "internal": spec.internal, "attachable": spec.attachable,
+            "ipam": spec.ipam.iter().map(|p| json!({ "subnet": p.subnet, "gateway": p.gateway, "ip_range": p.ip_range })).collect::<Vec<_>>(),
+            "labels": spec.labels.iter().map(|l| format!("{}={}", l.key, l.value)).collect::<Vec<_>>(),
+        });
+        journal_call(
+            self,
+            "docker.create-network",
+            args,
+            started,
+            &result,
+            network_summary,
+        );
+        Ok(result)
+    }
+
+    async fn remove_network(&mut self, name: String) -> Answer<()> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::check_network(&ctx, &name, Write)?;
+            let docker = self.docker_client().await?;
+            operations::inspect_network(&ctx, &docker, &name).await?;
+            docker
+                .remove_network(&name)
+                .await
+                .map_err(operations::engine_error)
+        }
+        .await;
+        journal_call(
+            self,
+            "docker.remove-network",
+            json!({ "name": name }),
+            started,
+            &result,
+            |_| json!(null),
+        );
+        Ok(result)
+    }
+
+    async fn connect_network(
+        &mut self,
+        network: String,
+        container: String,
+        aliases: Vec<String>,
+    ) -> Answer<()> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::check_network(&ctx, &network, Write)?;
+            operations::precheck_container(&ctx, &container, Write)?;
+            let docker = self.docker_client().await?;
+            operations::authorize_container(&ctx, &docker, &container, Write).await?;
+            operations::connect(&docker, &network, &container, &aliases).await
+        }
+        .await;
+        let args = json!({ "network": network, "container": container, "aliases": aliases });
+        journal_call(
+            self,
+            "docker.connect-network",
+            args,
+            started,
+            &result,
+            |_| json!(null),
+        );
+        Ok(result)
+    }
+
+    async fn disconnect_network(
+        &mut self,
+        network: String,
+        container: String,
+        force: bool,
+    ) -> Answer<()> {
+        let started = Instant::now();
+        let ctx = self.ctx.clone();
+        let result = async {
+            operations::check_network(&ctx, &network, Write)?;
+            operations::precheck_container(&ctx, &container, Write)?;
+            let docker = self.docker_client().await?;
+            operations::authorize_container(&ctx, &docker, &container, Write).await?;
+            let request = bollard::models::NetworkDisconnectRequest {
+                container: Some(container.clone()),
+                force: Some(force),
+            };
+            docker
+                .disconnect_network(&network, request)
+                .await
+                .map_err(operations::engine_error)
+        }
+        .await;
+        let args = json!({ "network": network, "container": container, "force": force });
+        journal_call(
+            self,
+            "docker.disconnect-network",
+            args,
+            started,
+            &result,
+            |_| json!(null),
+        );
+        Ok(result)
+    }
+}
+
+mod operations {
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant};
+
+    use bollard::models::{
+        ContainerCreateBody, ContainerInspectResponse, EndpointSettings, Ipam, IpamConfig, Network,
+        NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig,
+    };
+    use bollard::query_parameters as q;
+    use futures_util::StreamExt;
+
+    use super::*;
+    use crate::bindings::drhost::runbook::docker::{
+        Endpoint, IpamPool, Label, NetworkMember, PortBinding,
+    };
+    use crate::caps::docker::grant::{
+        container_lines, exec_lines, image_lines, network_lines, ContainerIdentity, DockerAccess,
+        COMPOSE_PROJECT, COMPOSE_SERVICE,
+    };
+    use crate::sandbox::RunContext;
+
+    /// Output kept per exec stream.
+    const EXEC_OUTPUT_CAP: usize = 256 * 1024;
+    /// Default and largest log size handed to the plugin.
+    const LOG_CAP: usize = 256 * 1024;
+    /// Used when the plugin sets no exec timeout.
+    const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Stop grace period when the plugin sets none (docker's own default).
+    const STOP_GRACE_SECS: u32 = 10;
+
+    pub(super) fn grace(timeout_secs: Option<u32>) -> i32 {
+        timeout_secs.unwrap_or(STOP_GRACE_SECS).min(3600) as i32
+    }
+
+    /// Maps an Engine error to the contract's typed error.
+    pub(super) fn engine_error(error: bollard::errors::Error) -> CapError {
+        use bollard::errors::Error as E;
+        match error {
+            E::DockerResponseServerError {
+                status_code,
+                message,
+            } => match status_code {
+                404 => CapError::NotFound(message),
+                409 => CapError::Conflict(message),
+                400 => CapError::InvalidArgument(message),
+                _ => CapError::Failed(format!("Docker Engine answered {status_code}: {message}")),
+            },
+            E::RequestTimeoutError => {
+                CapError::Timeout("the Docker Engine did not answer in time".into())
+            }
+            E::SocketNotFoundError(_)
+            | E::IOError { .. }
+            | E::HyperResponseError { .. }
+            | E::HyperLegacyError { .. } => crate::caps::docker::unreachable(
+                &crate::caps::docker::docker_host(),
+                &error.to_string(),
+            ),
+            other => CapError::Failed(format!("Docker Engine: {other}")),
+        }
+    }
+
+    fn denied(ctx: &RunContext, what: String, lines: String) -> CapError {
+        CapError::AccessDenied(format!(
+            "{what} is not granted to plugin `{}`; to allow it add to drhost.toml:\n{lines}",
+            ctx.plugin_id
+        ))
+    }
+
+    fn access_word(access: DockerAccess) -> &'static str {
+        match access {
+            DockerAccess::Read => "read",
+            DockerAccess::Write => "write",
+        }
+    }
+
+    /// Before connecting: could any grant allow `access` on a container
+    /// named `name`? Grants selecting by compose labels need the labels, so
+    /// they pass here and are decided after inspecting.
+    pub(super) fn precheck_container(
+        ctx: &RunContext,
+        name: &str,
+        access: DockerAccess,
+    ) -> Result<(), CapError> {
+        let named = name.trim_start_matches('/');
+        // Grants selecting by compose labels need the labels: they pass here
+        // (when their name globs allow) and are decided after inspecting.
+        let possible = ctx.grants.docker.iter().any(|g| {
+            let has_selector = !g.containers.is_empty()
+                || g.compose_project.is_some()
+                || g.compose_service.is_some();
+            g.allows_access(access)
+                && has_selector
+                && (g.containers.is_empty() || g.containers.iter().any(|c| c.matches(named)))
+        });
+        if possible {
+            return Ok(());
+        }
+        Err(denied(
+            ctx,
+            format!("docker {} on container `{name}`", access_word(access)),
+            container_lines(&ctx.plugin_id, named, true, access),
+        ))
+    }
+
+    pub(super) fn precheck_any_container(
+        ctx: &RunContext,
+        access: DockerAccess,
+    ) -> Result<(), CapError> {
+        let any = ctx.grants.docker.iter().any(|g| {
+            g.allows_access(access)
+                && (!g.containers.is_empty()
+                    || g.compose_project.is_some()
+                    || g.compose_service.is_some())
+        });
+        if any {
+            return Ok(());
+        }
+        Err(denied(
+            ctx,
+            format!("docker {} on containers", access_word(access)),
+            container_lines(&ctx.plugin_id, "NAME-GLOB", false, access),
+        ))
+    }
+
+    pub(super) fn precheck_exec(
+        ctx: &RunContext,
+        name: &str,
+        argv: &[String],
+    ) -> Result<(), CapError> {
+        if argv.is_empty() {
+            return Err(CapError::InvalidArgument(
+                "exec needs a program: argv is empty".into(),
+            ));
+        }
+        precheck_container(ctx, name, DockerAccess::Write)?;
+        if ctx
+            .grants
+            .docker
+            .iter()
+            .any(|g| g.allows_access(DockerAccess::Write) && !g.exec.is_empty())
+        {
+            return Ok(());
+        }
+        Err(denied(
+            ctx,
+            format!("docker exec of {argv:?} in container `{name}`"),
+            exec_lines(&ctx.plugin_id, name, argv),
+        ))
+    }
+
+    pub(super) fn check_image(ctx: &RunContext, image: &str) -> Result<(), CapError> {
+        if ctx.grants.docker.iter().any(|g| g.allows_image(image)) {
+            return Ok(());
+        }
+        Err(denied(
+            ctx,
+            format!("docker write on image `{image}`"),
+            image_lines(&ctx.plugin_id, image, true),
+        ))
+    }
+
+    pub(super) fn check_network(
+        ctx: &RunContext,
+        name: &str,
+        access: DockerAccess,
+    ) -> Result<(), CapError> {
+        if ctx
+            .grants
+            .docker
+            .iter()
+            .any(|g| g.allows_network(name, access))
+        {
+            return Ok(());
+        }
+        Err(denied(
+            ctx,
+            format!("docker {} on network `{name}`", access_word(access)),
+            network_lines(&ctx.plugin_id, name, true, access),
+        ))
+    }
+
+    pub(super) fn precheck_any_network(ctx: &RunContext) -> Result<(), CapError> {
+        if ctx
+            .grants
+            .docker
+            .iter()
+            .any(|g| g.allows_access(DockerAccess::Read) && !g.networks.is_empty())
+        {
+            return Ok(());
+        }
+        Err(denied(
+            ctx,
+            "docker read on networks".into(),
+            network_lines(&ctx.plugin_id, "NAME-GLOB", false, DockerAccess::Read),
+        ))
+    }
+
+    fn identity(raw: &ContainerInspectResponse) -> ContainerIdentity {
+        ContainerIdentity {
+            name: raw
+                .name
+                .as_deref()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            labels: raw
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Inspects the container (changes nothing) and checks the grant against
+    /// its real name and labels. A container the grant cannot see is reported
+    /// as denied, not as missing or present.
+    pub(super) async fn authorize_container(
+        ctx: &RunContext,
+        docker: &bollard::Docker,
+        name: &str,
+        access: DockerAccess,
+    ) -> Result<ContainerInspectResponse, CapError> {
+        let raw = docker
+            .inspect_container(name, None::<q::InspectContainerOptions>)
+            .await
+            .map_err(engine_error)?;
+        let who = identity(&raw);
+        if ctx
+            .grants
+            .docker
+            .iter()
+            .any(|g| g.allows_container(&who, access))
+        {
+            return Ok(raw);
+        }
+        Err(denied(
+            ctx,
+            format!("docker {} on container `{}`", access_word(access), who.name),
+            container_lines(&ctx.plugin_id, &who.name, true, access),
+        ))
+    }
+
+    pub(super) async fn authorize_exec(
+        ctx: &RunContext,
+        docker: &bollard::Docker,
+        name: &str,
+        argv: &[String],
+    ) -> Result<(), CapError> {
+        let raw = authorize_container(ctx, docker, name, DockerAccess::Write).await?;
+        let who = identity(&raw);
+        if ctx.grants.docker.iter().any(|g| g.allows_exec(&who, argv)) {
+            return Ok(());
+        }
+        Err(denied(
+            ctx,
+            format!("docker exec of {argv:?} in container `{}`", who.name),
+            exec_lines(&ctx.plugin_id, &who.name, argv),
+        ))
+    }
+
+    fn labels(map: Option<HashMap<String, String>>) -> Vec<Label> {
+        let mut list: Vec<Label> = map
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, value)| Label { key, value })
+            .collect();
+        list.sort_by(|a, b| a.key.cmp(&b.key));
+        list
+    }
+
+    fn to_map(labels: &[Label]) -> HashMap<String, String> {
+        labels
+            .iter()
+            .map(|l| (l.key.clone(), l.value.clone()))
+            .collect()
+    }
+
+    /// The container's aliases without the short id the engine adds itself.
+    fn own_aliases(endpoint: &EndpointSettings, id: &str) -> Vec<String> {
+        let short = &id[..id.len().min(12)];
+        endpoint
+            .aliases
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| a != short && a != id)
+            .collect()
+    }
+
+    pub(super) fn container_info(raw: ContainerInspectResponse) -> ContainerInfo {
+        let id = raw.id.clone().unwrap_or_default();
+        let state = raw.state.clone().unwrap_or_default();
+        let config = raw.config.clone().unwrap_or_default();
+        let mut networks: Vec<Endpoint> = raw
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(network, e)| Endpoint {
+                aliases: own_aliases(&e, &id),
+                ip_address: e.ip_address.clone().unwrap_or_default(),
+                network,
+            })
+            .collect();
+        networks.sort_by(|a, b| a.network.cmp(&b.network));
+        let mut ports = Vec::new();
+        let bindings = raw
+            .host_config
+            .as_ref()
+            .and_then(|h| h.port_bindings.clone())
+            .unwrap_or_default();
+        let live = raw
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.ports.clone())
+            .unwrap_or_default();
+        for (container_port, list) in if live.values().any(Option::is_some) {
+            live
+        } else {
+            bindings
+        } {
+            for b in list.unwrap_or_default() {
+                ports.push(PortBinding {
+                    container_port: container_port.clone(),
+                    host_ip: b.host_ip.unwrap_or_default(),
+                    host_port: b.host_port.unwrap_or_default(),
+                });
+            }
+        }
+        ports.sort_by(|a, b| {
+            (&a.container_port, &a.host_port).cmp(&(&b.container_port, &b.host_port))
+        });
+        let label_map = config.labels.clone().unwrap_or_default();
+        ContainerInfo {
+            name: raw
+                .name
+                .clone()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            image: config.image.clone().unwrap_or_default(),
+            image_id: raw.image.clone().unwrap_or_default(),
+            state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            running: state.running.unwrap_or(false),
+            health: state
+                .health
+                .and_then(|h| h.status)
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty() && s != "none"),
+            restart_count: raw.restart_count.unwrap_or(0).max(0) as u32,
+            exit_code: state.exit_code.unwrap_or(0),
+            oom_killed: state.oom_killed.unwrap_or(false),
+            error: state.error.unwrap_or_default(),
+            started_at: state.started_at.unwrap_or_default(),
+            finished_at: state.finished_at.unwrap_or_default(),
+            memory_limit: raw
+                .host_config
+                .as_ref()
+                .and_then(|h| h.memory)
+                .unwrap_or(0)
+                .max(0) as u64,
+            networks,
+            ports,
+            compose_project: label_map.get(COMPOSE_PROJECT).cloned(),
+            compose_service: label_map.get(COMPOSE_SERVICE).cloned(),
+            labels: labels(Some(label_map)),
+            id,
+        }
+    }
+
+    pub(super) async fn list_containers(
+        ctx: &RunContext,
+        docker: &bollard::Docker,
+        filter: &ContainerFilter,
+    ) -> Result<Vec<ContainerSummary>, CapError> {
+        let name_glob = match &filter.name {
+            Some(glob) => Some(
+                crate::caps::shell::ArgPattern::try_from(glob.clone())
+                    .map_err(CapError::InvalidArgument)?,
+            ),
+            None => None,
+        };
+        let service_glob = match &filter.compose_service {
+            Some(glob) => Some(
+                crate::caps::shell::ArgPattern::try_from(glob.clone())
+                    .map_err(CapError::InvalidArgument)?,
+            ),
+            None => None,
+        };
+        let mut filters: HashMap<String, Vec<String>> = HashMap::new();
+        if let Some(project) = &filter.compose_project {
+            filters.insert("label".into(), vec![format!("{COMPOSE_PROJECT}={project}")]);
+        }
+        if let Some(state) = &filter.state {
+            filters.insert("status".into(), vec![state.clone()]);
+        }
+        let options = q::ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let found = docker
+            .list_containers(Some(options))
+            .await
+            .map_err(engine_error)?;
+        let mut list = Vec::new();
+        for c in found {
+            let name = c
+                .names
+                .as_ref()
+                .and_then(|n| n.first())
+                .map(|n| n.trim_start_matches('/').to_string())
+                .unwrap_or_default();
+            let who = ContainerIdentity {
+                name: name.clone(),
+                labels: c.labels.clone().unwrap_or_default(),
+            };
+            if !ctx
+                .grants
+                .docker
+                .iter()
+                .any(|g| g.allows_container(&who, DockerAccess::Read))
+            {
+                continue;
+            }
+            if name_glob.as_ref().is_some_and(|g| !g.matches(&name)) {
+                continue;
+            }
+            if service_glob
+                .as_ref()
+                .is_some_and(|g| !who.compose_service().is_some_and(|s| g.matches(s)))
+            {
+                continue;
+            }
+            list.push(ContainerSummary {
+                id: c.id.unwrap_or_default(),
+                image: c.image.unwrap_or_default(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                status: c.status.unwrap_or_default(),
+                compose_project: who.compose_project().map(String::from),
+                compose_service: who.compose_service().map(String::from),
+                name,
+            });
+        }
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
+    }
+
+    pub(super) async fn logs(
+        docker: &bollard::Docker,
+        name: &str,
+        tail: Option<u32>,
+        since: Option<i64>,
+        max_bytes: Option<u32>,
+    ) -> Result<LogOutput, CapError> {
+        let cap = max_bytes.map_or(LOG_CAP, |b| (b as usize).min(LOG_CAP));
+        let options = q::LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: tail.unwrap_or(100).to_string(),
+            since: since.unwrap_or(0).clamp(0, i32::MAX as i64) as i32,
+            ..Default::default()
+        };
+        let mut stream = docker.logs(name, Some(options));
+        let mut text = Vec::new();
+        while let Some(item) = stream.next().await {
+            let item = item.map_err(engine_error)?;
+            text.extend_from_slice(&item.into_bytes());
+            // Keep at most twice the cap in memory; the newest bytes win.
+            if text.len() > 2 * cap {
+                text.drain(..text.len() - cap);
+            }
+        }
+        let text = String::from_utf8_lossy(&text).into_owned();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        let mut total: usize = lines.iter().map(|l| l.len() + 1).sum();
+        let mut truncated = false;
+        while total > cap && !lines.is_empty() {
+            total -= lines.remove(0).len() + 1;
+            truncated = true;
+        }
+        Ok(LogOutput { lines, truncated })
+    }
+
+    pub(super) async fn stats(
+        docker: &bollard::Docker,
+        name: &str,
+    ) -> Result<StatsSample, CapError> {
+        let options = q::StatsOptions {
+            stream: false,
+            one_shot: false,
+        };
+        let mut stream = docker.stats(name, Some(options));
+        let Some(sample) = stream.next().await else {
+            return Err(CapError::Failed(format!(
+                "the Docker Engine sent no stats for `{name}`"
+            )));
+        };
+        let s = sample.map_err(engine_error)?;
+        let cpu = s.cpu_stats.unwrap_or_default();
+        let pre = s.precpu_stats.unwrap_or_default();
+        let total = |c: &bollard::models::ContainerCpuStats| {
+            c.cpu_usage
+                .as_ref()
+                .and_then(|u| u.total_usage)
+                .unwrap_or(0)
+        };
+        let cpu_delta = total(&cpu).saturating_sub(total(&pre)) as f64;
+        let system_delta = cpu
+            .system_cpu_usage
+            .unwrap_or(0)
+            .saturating_sub(pre.system_cpu_usage.unwrap_or(0)) as f64;
+        let cpus = cpu.online_cpus.unwrap_or(1).max(1) as f64;
+        let cpu_percent = if system_delta > 0.0 {
+            cpu_delta / system_delta * cpus * 100.0
+        } else {
+            0.0
+        };
+        let memory = s.memory_stats.unwrap_or_default();
+        Ok(StatsSample {
+            cpu_percent,
+            memory_usage: memory.usage.unwrap_or(0),
+            memory_limit: memory.limit.unwrap_or(0),
+        })
+    }
+
+    pub(super) async fn exec(
+        ctx: &RunContext,
+        docker: &bollard::Docker,
+        name: &str,
+        request: &ExecRequest,
+    ) -> Result<ExecResult, CapError> {
+        use bollard::container::LogOutput as Out;
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let timeout = request
+            .timeout_ms
+            .map_or(EXEC_TIMEOUT, |ms| Duration::from_millis(ms.into()))
+            .min(ctx.deadline.saturating_duration_since(Instant::now()));
+        let started = Instant::now();
+        let options = CreateExecOptions {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(request.argv.clone()),
+            env: (!request.env.is_empty()).then(|| request.env.clone()),
+            ..Default::default()
+        };
+        let created = docker
+            .create_exec(name, options)
+            .await
+            .map_err(engine_error)?;
+        let run = async {
+            let mut out = (Vec::new(), false);
+            let mut err = (Vec::new(), false);
+            if let StartExecResults::Attached { mut output, .. } = docker
+                .start_exec(&created.id, None)
+                .await
+                .map_err(engine_error)?
+            {
+                while let Some(item) = output.next().await {
+                    let (buf, cut) = match item.map_err(engine_error)? {
+                        Out::StdErr { message } => (&mut err, message),
+                        Out::StdOut { message } | Out::Console { message } => (&mut out, message),
+                        Out::StdIn { .. } => continue,
+                    };
+                    let room = EXEC_OUTPUT_CAP - buf.0.len();
+                    if cut.len() > room {
+                        buf.1 = true;
+                    }
+                    buf.0.extend_from_slice(&cut[..cut.len().min(room)]);
+                }
+            }
+            Ok::<_, CapError>((out, err))
+        };
+        let ((out, out_cut), (err, err_cut)) = match tokio::time::timeout(timeout, run).await {
+            Ok(done) => done?,
+            Err(_) => {
+                return Err(CapError::Timeout(format!(
+                    "`{}` in `{name}` did not finish within {} (it may still be running in the container)",
+                    request.argv.join(" "),
+                    humantime::format_duration(Duration::from_millis(timeout.as_millis() as u64))
+                )))
+            }
+        };
+        let inspected = docker
+            .inspect_exec(&created.id)
+            .await
+            .map_err(engine_error)?;
+        Ok(ExecResult {
+            exit_code: inspected.exit_code.map(|c| c as i32),
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+            truncated: out_cut || err_cut,
+            duration_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+
+    pub(super) async fn tag(
+        docker: &bollard::Docker,
+        source: &str,
+        target: &str,
+    ) -> Result<(), CapError> {
+        let (repo, tag) = split_reference(target);
+        let options = q::TagImageOptions {
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+        };
+        docker
+            .tag_image(source, Some(options))
+            .await
+            .map_err(engine_error)
+    }
+
+    /// `repo[:tag]` → (repo, tag); a `:` inside a registry host:port is not a tag.
+    fn split_reference(reference: &str) -> (&str, &str) {
+        match reference.rsplit_once(':') {
+            Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+            _ => (reference, "latest"),
+        }
+    }
+
+    /// `docker-compose up -d SERVICE` after a re-tag: stop the old container,
+    /// move it aside, create the new one with the same config from `image`,
+    /// attach its networks with their aliases, start it, remove the old one.
+    /// If creating or starting the new one fails, the old one is put back.
+    pub(super) async fn recreate(
+        docker: &bollard::Docker,
+        old: ContainerInspectResponse,
+        image: &str,
+        timeout_secs: Option<u32>,
+    ) -> Result<ContainerInfo, CapError> {
+        // The image must exist locally: nothing is ever pulled.
+        let new_image = docker
+            .inspect_image(image)
+            .await
+            .map_err(|e| match engine_error(e) {
+                CapError::NotFound(_) => CapError::NotFound(format!(
+                    "image `{image}` is not present on this Docker Engine (drhost never pulls)"
+                )),
+                other => other,
+            })?;
+        let id = old.id.clone().unwrap_or_default();
+        let name = old
+            .name
+            .clone()
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string();
+        let was_running = old.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+        let config = old.config.clone().unwrap_or_default();
+        let host_config = old.host_config.clone().unwrap_or_default();
+
+        // What came from the old image rather than from the service's config.
+        let old_image = match &old.image {
+            Some(image_id) => docker
+                .inspect_image(image_id)
+                .await
+                .ok()
+                .and_then(|i| i.config),
+            None => None,
+        };
+        // A label or variable the old image set and the new image sets too
+        // is left for the new image to supply; everything else is the
+        // service's own config and is kept as it is.
+        let new_config = new_image.config.clone().unwrap_or_default();
+        let image_labels = old_image
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        let new_labels = new_config.labels.clone().unwrap_or_default();
+        let labels: HashMap<String, String> = config
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, v)| !(image_labels.get(k) == Some(v) && new_labels.contains_key(k)))
+            .collect();
+        let image_env = old_image
+            .as_ref()
+            .and_then(|c| c.env.clone())
+            .unwrap_or_default();
+        let new_env = new_config.env.clone().unwrap_or_default();
+        let var = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
+        let env: Vec<String> = config
+            .env
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| !(image_env.contains(e) && new_env.iter().any(|n| var(n) == var(e))))
+            .collect();
+        // Cmd/entrypoint given at create time are kept; ones that came from
+        // the old image are left for the new image to supply.
+        let own = |value: &Option<Vec<String>>, from_image: Option<&Vec<String>>| match value {
+            Some(v) if Some(v) != from_image => Some(v.clone()),
+            _ => None,
+        };
+        let cmd = own(&config.cmd, old_image.as_ref().and_then(|c| c.cmd.as_ref()));
+        let entrypoint = own(
+            &config.entrypoint,
+            old_image.as_ref().and_then(|c| c.entrypoint.as_ref()),
+        );
+
+        let mut endpoints: Vec<(String, Vec<String>)> = old
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(net, e)| (net, own_aliases(&e, &id)))
+            .collect();
+        let mode = host_config.network_mode.clone().unwrap_or_default();
+        endpoints.sort_by_key(|(net, _)| (net != &mode, net.clone()));
+
+        let hostname = config
+            .hostname
+            .clone()
+            .filter(|h| !id.starts_with(h.as_str()));
+        let body = ContainerCreateBody {
+            hostname,
+            domainname: config.domainname.clone(),
+            user: config.user.clone(),
+            exposed_ports: config.exposed_ports.clone(),
+            tty: config.tty,
+            open_stdin: config.open_stdin,
+            env: Some(env),
+            cmd,
+            entrypoint,
+            healthcheck: config.healthcheck.clone(),
+            image: Some(image.to_string()),
+            volumes: config.volumes.clone(),
+            working_dir: config.working_dir.clone().filter(|w| !w.is_empty()),
+            labels: Some(labels),
+            stop_signal: config.stop_signal.clone(),
+            stop_timeout: config.stop_timeout,
+            host_config: Some(bollard::models::HostConfig {
+                network_mode: endpoints
+                    .first()
+                    .map(|(n, _)| n.clone())
+                    .or(host_config.network_mode.clone()),
+                ..host_config.clone()
+            }),
+            networking_config: endpoints.first().map(|(net, aliases)| NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    net.clone(),
+                    EndpointSettings {
+                        aliases: Some(aliases.clone()),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        };
+
+        if was_running {
+            let stop = q::StopContainerOptions {
+                t: Some(grace(timeout_secs)),
+                signal: None,
+            };
+            docker
+                .stop_container(&id, Some(stop))
+                .await
+                .map_err(engine_error)?;
+        }
+        let aside = format!("{name}-drhost-replaced-{}", &id[..id.len().min(12)]);
+        docker
+            .rename_container(
+                &id,
+                q::RenameContainerOptions {
+                    name: aside.clone(),
+                },
+            )
+            .await
+            .map_err(engine_error)?;
+
+        let created = async {
+            let create = q::CreateContainerOptions {
+                name: Some(name.clone()),
+                ..Default::default()
+            };
+            let new = docker
+                .create_container(Some(create), body)
+                .await
+                .map_err(engine_error)?;
+            for (net, aliases) in endpoints.iter().skip(1) {
+                if let Err(e) = connect(docker, net, &new.id, aliases).await {
+                    let _ = docker
+                        .remove_container(
+                            &new.id,
+                            Some(q::RemoveContainerOptions {
+                                force: true,
+                                ..Default::default()
+                            }),
+                        )
+                        .await;
+                    return Err(e);
+                }
+            }
+            if let Err(e) = docker
+                .start_container(&new.id, None::<q::StartContainerOptions>)
+                .await
+            {
+                let _ = docker
+                    .remove_container(
+                        &new.id,
+                        Some(q::RemoveContainerOptions {
+                            force: true,
+                            ..Default::default()
+                        }),
+                    )
+                    .await;
+                return Err(engine_error(e));
+            }
+            Ok(new.id)
+        }
+        .await;
+        let new_id = match created {
+            Ok(new_id) => new_id,
+            Err(e) => {
+                // Put the old container back as it was.
+                let _ = docker
+                    .rename_container(&id, q::RenameContainerOptions { name: name.clone() })
+                    .await;
+                if was_running {
+                    let _ = docker
+                        .start_container(&id, None::<q::StartContainerOptions>)
+                        .await;
+                }
+                let (kind, message) = crate::caps::error_parts(&e);
+                return Err(CapError::Failed(format!("recreating `{name}` from `{image}` failed ({kind}: {message}); the old container was put back")));
+            }
+        };
+        docker
+            .remove_container(
+                &id,
+                Some(q::RemoveContainerOptions {
+                    force: true,
+                    v: false,
+                    link: false,
+                }),
+            )
+            .await
+            .map_err(engine_error)?;
+        let raw = docker
+            .inspect_container(&new_id, None::<q::InspectContainerOptions>)
+            .await
+            .map_err(engine_error)?;
+        Ok(container_info(raw))
+    }
+
+    pub(super) async fn connect(
+        docker: &bollard::Docker,
+        network: &str,
+        container: &str,
+        aliases: &[String],
+    ) -> Result<(), CapError> {
+        let request = NetworkConnectRequest {
+            container: Some(container.to_string()),
+            endpoint_config: Some(EndpointSettings {
+                aliases: Some(aliases.to_vec()),
+                ..Default::default()
+            }),
+        };
+        docker
+            .connect_network(network, request)
+            .await
+            .map_err(engine_error)
+    }
+
+    fn network_info(n: Network) -> NetworkInfo {
+        let ipam = n.ipam.clone().unwrap_or_default();
+        let mut containers: Vec<NetworkMember> = n
+            .containers
+            .clone()
+            .unwrap_or_default()
+            .into_values()
+            .map(|c| NetworkMember {
+                container: c.name.unwrap_or_default(),
+                ipv4_address: c.ipv4_address.unwrap_or_default(),
+            })
+            .collect();
+        containers.sort_by(|a, b| a.container.cmp(&b.container));
+        NetworkInfo {
+            id: n.id.unwrap_or_default(),
+            name: n.name.unwrap_or_default(),
+            driver: n.driver.unwrap_or_default(),
+            scope: n.scope.unwrap_or_default(),
+            internal: n.internal.unwrap_or(false),
+            attachable: n.attachable.unwrap_or(false),
+            ipam_driver: ipam.driver.unwrap_or_default(),
+            ipam: ipam
+                .config
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| IpamPool {
+                    subnet: c.subnet.unwrap_or_default(),
+                    gateway: c.gateway,
+                    ip_range: c.ip_range,
+                })
+                .collect(),
+            labels: labels(n.labels),
+            options: labels(n.options),
+            containers,
+        }
+    }
+
+    pub(super) async fn inspect_network(
+        ctx: &RunContext,
+        docker: &bollard::Docker,
+        name: &str,
+    ) -> Result<NetworkInfo, CapError> {
+        let n = docker
+            .inspect_network(name, None::<q::InspectNetworkOptions>)
+            .await
+            .map_err(engine_error)?;
+        let info = network_info(n);
+        // The plugin may have passed an id: check the real name too.
+        check_network(ctx, &info.name, DockerAccess::Read)?;
+        Ok(info)
+    }
+
+    pub(super) async fn list_networks(
+        ctx: &RunContext,
+        docker: &bollard::Docker,
+        glob: Option<&str>,
+    ) -> Result<Vec<NetworkInfo>, CapError> {
+        let glob = match glob {
+            Some(g) => Some(
+                crate::caps::shell::ArgPattern::try_from(g.to_string())
+                    .map_err(CapError::InvalidArgument)?,
+            ),
+            None => None,
+        };
+        let found = docker
+            .list_networks(None::<q::ListNetworksOptions>)
+            .await
+            .map_err(engine_error)?;
+        let mut list: Vec<NetworkInfo> = Vec::new();
+        for n in found {
+            let name = n.name.clone().unwrap_or_default();
+            if !ctx
+                .grants
+                .docker
+                .iter()
+                .any(|g| g.allows_network(&name, DockerAccess::Read))
+                || glob.as_ref().is_some_and(|g| !g.matches(&name))
+            {
+                continue;
+            }
+            // The list endpoint leaves out attached containers: inspect each.
+            let full = docker
+                .inspect_network(&name, None::<q::InspectNetworkOptions>)
+                .await
+                .unwrap_or(n);
+            list.push(network_info(full));
+        }
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
+    }
+
+    pub(super) async fn create_network(
+        ctx: &RunContext,
+        docker: &bollard::Docker,
+        spec: &NetworkSpec,
+    ) -> Result<NetworkInfo, CapError> {
+        let ipam = Ipam {
+            driver: Some("default".into()),
+            config: (!spec.ipam.is_empty()).then(|| {
+                spec.ipam
+                    .iter()
+                    .map(|p| IpamConfig {
+                        subnet: Some(p.subnet.clone()),
+                        gateway: p.gateway.clone(),
+                        ip_range: p.ip_range.clone(),
+                        auxiliary_addresses: None,
+                    })
+                    .collect()
+            }),
+            options: None,
+        };
+        let request = NetworkCreateRequest {
+            name: spec.name.clone(),
+            driver: Some(spec.driver.clone().unwrap_or_else(|| "bridge".into())),
+            internal: Some(spec.internal),
+            attachable: Some(spec.attachable),
+            ipam: Some(ipam),
+            labels: Some(to_map(&spec.labels)),
+            options: Some(to_map(&spec.options)),
+            ..Default::default()
+        };
+        docker.create_network(request).await.map_err(engine_error)?;
+        inspect_network(ctx, docker, &spec.name).await
+    }
+}

@@ -1,0 +1,79 @@
+//! `docker`: containers, compose services (by label), images and networks
+//! through the Docker Engine API (bollard), on `DOCKER_HOST` or the default
+//! socket.
+//!
+//! The client is built once per run, on the first call, and the API version
+//! negotiated then. Every call is checked against the plugin's
+//! `[[plugins.<id>.docker]]` grants before it changes anything; a container
+//! is named by the plugin and identified by inspecting it (name and labels),
+//! which changes nothing. This module never pulls images and never touches a
+//! container or network the grant does not cover.
+
+mod grant;
+mod host;
+
+pub use grant::{
+    need_lines, ContainerIdentity, DockerAccess, DockerGrant, COMPOSE_PROJECT, COMPOSE_SERVICE,
+};
+
+use crate::bindings::types::Error as CapError;
+use crate::sandbox::RunState;
+
+/// The Docker Engine address used when `DOCKER_HOST` is unset.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+
+/// The Engine address this host talks to: `$DOCKER_HOST`, else the default socket.
+pub fn docker_host() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| DEFAULT_DOCKER_HOST.to_string())
+}
+
+/// The one line a plugin (and the operator) sees when dockerd does not answer.
+pub(crate) fn unreachable(host: &str, cause: &str) -> CapError {
+    CapError::Unavailable(format!(
+        "Docker Engine at {host} does not answer: is dockerd running? ({cause})"
+    ))
+}
+
+impl RunState {
+    /// The run's Docker client, connected and version-negotiated on first use.
+    pub(crate) async fn docker_client(&mut self) -> Result<bollard::Docker, CapError> {
+        if let Some(client) = &self.docker {
+            return Ok(client.clone());
+        }
+        let host = docker_host();
+        // Requests are bounded by the run's deadline; this only caps a stuck socket.
+        const CLIENT_TIMEOUT_SECS: u64 = 600;
+        let client = if host.starts_with("unix://") {
+            bollard::Docker::connect_with_unix(
+                &host,
+                CLIENT_TIMEOUT_SECS,
+                bollard::API_DEFAULT_VERSION,
+            )
+        } else if host.starts_with("tcp://") || host.starts_with("http://") {
+            bollard::Docker::connect_with_http(
+                &host,
+                CLIENT_TIMEOUT_SECS,
+                bollard::API_DEFAULT_VERSION,
+            )
+        } else {
+            return Err(CapError::Unavailable(format!(
+                "DOCKER_HOST={host} is not supported: use unix:///path/to/docker.sock or tcp://host:port"
+            )));
+        };
+        let client = client.map_err(|e| unreachable(&host, &e.to_string()))?;
+        let negotiate = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            client.negotiate_version(),
+        );
+        let client = match negotiate.await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => return Err(unreachable(&host, &e.to_string())),
+            Err(_) => return Err(unreachable(&host, "no answer within 10s")),
+        };
+        self.docker = Some(client.clone());
+        Ok(client)
+    }
+}

@@ -1,0 +1,486 @@
+//! Who vouched for a plugin, and is it the file the operator pinned?
+//!
+//! A plugin carries Ed25519 signatures in the WebAssembly tool-conventions
+//! format ([`signature`]) over all of its sections, including drhost's
+//! identity section (id, version, contract, capabilities). The operator's
+//! [`trust_file`] says which keys count, for which plugin ids and when, and
+//! what is revoked; the [`lock`] pins each plugin id to one file digest.
+//!
+//! [`assess`] turns a plugin file into a [`Verdict`] or a one-line
+//! [`TrustError`]. This module decides; it never runs a plugin and never
+//! touches the network (that is [`crate::oci`]).
+
+pub mod lock;
+pub mod signature;
+pub mod trust_file;
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::bindings::types::{Access, Manifest};
+use crate::config::Config;
+use crate::error::{Error, EXIT_REFUSED, EXIT_USAGE};
+use crate::plugin::PluginFile;
+use lock::{Lock, LockCheck};
+use signature::{Identity, Need, SignedPlugin};
+use trust_file::{KeyStanding, TrustFile};
+
+/// Environment variable naming the trust file when drhost.toml has no `[trust] file`.
+pub const TRUST_ENV: &str = "DRHOST_TRUST";
+/// Environment variable naming the lock file when drhost.toml has no `[trust] lock`.
+pub const LOCK_ENV: &str = "DRHOST_LOCK";
+
+/// Why a plugin is not trusted, or a signing/lock operation failed. Each
+/// renders as one line naming the cause and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    /// No signature at all.
+    #[error("{} is not signed: sign it with `drhost sign {} --key KEY`, or run it anyway with --allow-unsigned", .path.display(), .path.display())]
+    Unsigned {
+        /// The plugin.
+        path: PathBuf,
+    },
+    /// Signed by a trusted key, but changed afterwards.
+    #[error("{} was tampered with: {detail}; do not run it, get it again from its source", .path.display())]
+    Tampered {
+        /// The plugin.
+        path: PathBuf,
+        /// Which signature no longer matches.
+        detail: String,
+    },
+    /// Its sections or signature section cannot be parsed.
+    #[error("{} is damaged or was tampered with: {reason}", .path.display())]
+    Corrupt {
+        /// The plugin (or its `.sig`).
+        path: PathBuf,
+        /// What could not be parsed.
+        reason: String,
+    },
+    /// Signed, but by no key that may vouch for it now.
+    #[error("{} has no trusted signature: {reasons} (trust file: {trust})", .path.display())]
+    Untrusted {
+        /// The plugin.
+        path: PathBuf,
+        /// One reason per signature.
+        reasons: String,
+        /// The trust file consulted.
+        trust: String,
+    },
+    /// Its digest is on the revocation list.
+    #[error("{} is revoked: its digest {digest} is listed under [revoked] digests in {trust}", .path.display())]
+    RevokedDigest {
+        /// The plugin.
+        path: PathBuf,
+        /// The revoked digest.
+        digest: String,
+        /// The trust file.
+        trust: String,
+    },
+    /// The lock pins another file for this plugin id.
+    #[error("{} ({digest}) is not the file {lock} pins for plugin `{id}` {pinned}: run the pinned file, or re-pin with `drhost lock` / `drhost pull`", .path.display())]
+    LockDiffers {
+        /// The plugin.
+        path: PathBuf,
+        /// Its digest.
+        digest: String,
+        /// Its id.
+        id: String,
+        /// The pinned version and digest, `0.1.0 (sha256:…)`.
+        pinned: String,
+        /// The lock file.
+        lock: String,
+    },
+    /// An older version than the lock pins, without `--allow-downgrade`.
+    #[error("{} is plugin `{id}` {version}, older than {pinned_version} pinned in {lock}: pass --allow-downgrade to run an older version", .path.display())]
+    Downgrade {
+        /// The plugin.
+        path: PathBuf,
+        /// Its id.
+        id: String,
+        /// Its version.
+        version: String,
+        /// The pinned version.
+        pinned_version: String,
+        /// The lock file.
+        lock: String,
+    },
+    /// `describe` disagrees with the signed identity.
+    #[error("{} does not match its signed identity: {detail}; do not run it, get it again from its source", .path.display())]
+    IdentityMismatch {
+        /// The plugin.
+        path: PathBuf,
+        /// What differs.
+        detail: String,
+    },
+    /// Signed, but without drhost's identity section.
+    #[error("{} is signed but carries no drhost identity (section `{}`): sign the plugin with `drhost sign`", .path.display(), signature::IDENTITY_SECTION)]
+    NoIdentity {
+        /// The plugin.
+        path: PathBuf,
+    },
+    /// A key file is unreadable or not a key.
+    #[error("key {}: {reason}", .path.display())]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Signing failed.
+    #[error("cannot sign {}: {reason}", .path.display())]
+    Sign {
+        /// The plugin.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("cannot write {}: {reason}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+}
+
+impl TrustError {
+    /// Exit code: 3 for refusals, 2 for usage and I/O problems.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            TrustError::Key { .. } | TrustError::Sign { .. } | TrustError::Io { .. } => EXIT_USAGE,
+            _ => EXIT_REFUSED,
+        }
+    }
+
+    /// Whether `--allow-unsigned` may override it (not revocations, not the lock).
+    pub fn overridable(&self) -> bool {
+        matches!(self, TrustError::Unsigned { .. } | TrustError::Tampered { .. } | TrustError::Corrupt { .. } | TrustError::Untrusted { .. })
+    }
+}
+
+/// Where the trust and lock files are.
+#[derive(Debug, Clone, Default)]
+pub struct TrustPaths {
+    /// The trust file; `None` when none is configured and the default is absent.
+    pub trust: Option<PathBuf>,
+    /// The lock file; `None` when none is configured and the default is absent.
+    pub lock: Option<PathBuf>,
+}
+
+impl TrustPaths {
+    /// Flags, else `[trust]` in drhost.toml (relative to it), else
+    /// `$DRHOST_TRUST` / `$DRHOST_LOCK`, else
+    /// `$XDG_CONFIG_HOME/drhost/{trust.toml,drhost.lock}` when they exist.
+    pub fn locate(trust_flag: Option<&Path>, lock_flag: Option<&Path>, config: &Config, config_path: Option<&Path>) -> TrustPaths {
+        let base = config_path.and_then(Path::parent).unwrap_or(Path::new(""));
+        let pick = |flag: Option<&Path>, configured: Option<&PathBuf>, env: &str, default_name: &str| {
+            flag.map(Path::to_path_buf)
+                .or_else(|| configured.map(|p| base.join(p)))
+                .or_else(|| std::env::var_os(env).filter(|v| !v.is_empty()).map(PathBuf::from))
+                .or_else(|| Some(config_home().join("drhost").join(default_name)).filter(|p| p.exists()))
+        };
+        TrustPaths {
+            trust: pick(trust_flag, config.trust.file.as_ref(), TRUST_ENV, "trust.toml"),
+            lock: pick(lock_flag, config.trust.lock.as_ref(), LOCK_ENV, "drhost.lock"),
+        }
+    }
+
+    /// Where a new lock goes when none is configured.
+    pub fn lock_or_default(&self) -> PathBuf {
+        self.lock.clone().unwrap_or_else(|| config_home().join("drhost").join("drhost.lock"))
+    }
+
+    /// Reads the trust file (none configured: trusts nothing).
+    pub fn load_trust(&self) -> Result<TrustFile, Error> {
+        self.trust.as_deref().map(TrustFile::load).transpose().map(Option::unwrap_or_default)
+    }
+
+    /// Reads the lock (none configured or absent: pins nothing).
+    pub fn load_lock(&self) -> Result<Lock, Error> {
+        self.lock.as_deref().map(Lock::load).transpose().map(Option::unwrap_or_default)
+    }
+}
+
+fn config_home() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp")).join(".config")
+}
+
+/// One signature as judged against the trust file.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureReport {
+    /// The key id stored with the signature.
+    pub key_id: Option<String>,
+    /// The trust-file key that made it, if any.
+    pub signer: Option<String>,
+    /// trusted, unknown, tampered, revoked, expired, not-yet-valid, out-of-scope.
+    pub standing: &'static str,
+    /// Why it does not count, in words.
+    pub reason: Option<String>,
+}
+
+/// What drhost concluded about a plugin file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// The plugin file.
+    pub path: PathBuf,
+    /// sha256 of the file, `sha256:<hex>`.
+    pub digest: String,
+    /// sha256 of what the signatures cover (every section but the signatures).
+    pub content_digest: Option<String>,
+    /// `trusted`, `override-unsigned` or `refused`.
+    pub verdict: &'static str,
+    /// Trusted key ids that signed it.
+    pub signers: Vec<String>,
+    /// Every signature found.
+    pub signatures: Vec<SignatureReport>,
+    /// Whether the signatures came from a detached `.sig` file.
+    pub detached: bool,
+    /// The signed identity, if any.
+    pub identity: Option<Identity>,
+    /// The trust file consulted.
+    pub trust_file: Option<PathBuf>,
+    /// The lock file consulted.
+    pub lock_file: Option<PathBuf>,
+    /// `unpinned`, `matches`, `downgrade-allowed`, or `unchecked`.
+    pub lock: &'static str,
+    /// The refusal that `--allow-unsigned` overrode.
+    pub overridden: Option<String>,
+}
+
+/// Judges the plugin file against the trust file and the lock. Returns the
+/// verdict and, when it is not trusted, the refusal.
+pub fn assess(file: &PluginFile, trust: &TrustFile, lock: &Lock, lock_path: Option<&Path>, allow_downgrade: bool) -> (Verdict, Option<TrustError>) {
+    let digest = format!("sha256:{}", file.digest);
+    let mut verdict = Verdict {
+        path: file.path.clone(),
+        digest: digest.clone(),
+        content_digest: None,
+        verdict: "refused",
+        signers: Vec::new(),
+        signatures: Vec::new(),
+        detached: false,
+        identity: None,
+        trust_file: trust.path.clone(),
+        lock_file: lock_path.map(Path::to_path_buf),
+        lock: "unchecked",
+        overridden: None,
+    };
+    if trust.is_revoked_digest(&digest) {
+        let refusal = TrustError::RevokedDigest { path: file.path.clone(), digest, trust: trust.shown_path() };
+        return (verdict, Some(refusal));
+    }
+    let signed = match signature::read(&file.path, &file.bytes) {
+        Ok(signed) => signed,
+        Err(e) => return (verdict, Some(e)),
+    };
+    verdict.content_digest = Some(signed.content_digest());
+    verdict.detached = signed.detached;
+    verdict.identity = signed.identity.clone();
+    if trust.is_revoked_digest(&signed.content_digest()) {
+        let refusal = TrustError::RevokedDigest { path: file.path.clone(), digest: signed.content_digest(), trust: trust.shown_path() };
+        return (verdict, Some(refusal));
+    }
+    if let Some(refusal) = judge_signatures(file, &signed, trust, &mut verdict) {
+        return (verdict, Some(refusal));
+    }
+    verdict.verdict = "trusted";
+    let refusal = signed.identity.as_ref().and_then(|identity| check_lock(&mut verdict, identity, lock, allow_downgrade).err());
+    (verdict, refusal)
+}
+
+fn judge_signatures(file: &PluginFile, signed: &SignedPlugin, trust: &TrustFile, verdict: &mut Verdict) -> Option<TrustError> {
+    if signed.signatures.is_empty() {
+        return Some(TrustError::Unsigned { path: file.path.clone() });
+    }
+    let plugin_id = signed.identity.as_ref().map_or("", |i| i.id.as_str());
+    let now = SystemTime::now();
+    let mut tampered = Vec::new();
+    let mut reasons = Vec::new();
+    for entry in &signed.signatures {
+        let shown = entry.shown_id();
+        let key = trust.key_for(|k| entry.made_by(k));
+        let (signer, standing, reason) = match key {
+            None if entry.key_id.as_deref().is_some_and(|id| trust.keys.iter().any(|k| k.id == id)) => {
+                (None, "tampered", format!("the signature by `{shown}` does not verify with that trusted key"))
+            }
+            None => (None, "unknown", format!("key `{shown}` is unknown")),
+            Some(k) if !entry.covers(&signed.content_hash) => {
+                (Some(k.id.clone()), "tampered", format!("its content changed after `{}` signed it", k.id))
+            }
+            Some(k) => match trust.standing(k, plugin_id, now) {
+                KeyStanding::Trusted => (Some(k.id.clone()), "trusted", String::new()),
+                KeyStanding::Revoked => (Some(k.id.clone()), "revoked", format!("key `{}` is revoked", k.id)),
+                KeyStanding::Expired(at) => (Some(k.id.clone()), "expired", format!("key `{}` expired at {at}", k.id)),
+                KeyStanding::NotYetValid(at) => (Some(k.id.clone()), "not-yet-valid", format!("key `{}` is not valid before {at}", k.id)),
+                KeyStanding::OutOfScope(scope) => {
+                    (Some(k.id.clone()), "out-of-scope", format!("key `{}` is out of scope for plugin `{plugin_id}` (scope: {scope})", k.id))
+                }
+            },
+        };
+        if standing == "trusted" {
+            if let Some(id) = signer.as_ref().filter(|id| !verdict.signers.contains(id)) {
+                verdict.signers.push(id.clone());
+            }
+        } else if standing == "tampered" {
+            tampered.push(reason.clone());
+        } else {
+            reasons.push(reason.clone());
+        }
+        verdict.signatures.push(SignatureReport { key_id: entry.key_id.clone(), signer, standing, reason: (!reason.is_empty()).then_some(reason) });
+    }
+    if !verdict.signers.is_empty() {
+        return None;
+    }
+    if !tampered.is_empty() {
+        return Some(TrustError::Tampered { path: file.path.clone(), detail: tampered.join("; ") });
+    }
+    let trust_shown = match &trust.path {
+        Some(p) => p.display().to_string(),
+        None => format!("none found; set [trust] file in drhost.toml or {TRUST_ENV}"),
+    };
+    Some(TrustError::Untrusted { path: file.path.clone(), reasons: reasons.join("; "), trust: trust_shown })
+}
+
+fn check_lock(verdict: &mut Verdict, identity: &Identity, lock: &Lock, allow_downgrade: bool) -> Result<(), TrustError> {
+    let lock_shown = verdict.lock_file.as_ref().map_or_else(|| "the lock".to_string(), |p| p.display().to_string());
+    match lock.check(&identity.id, &identity.version, &verdict.digest) {
+        LockCheck::Unpinned => verdict.lock = "unpinned",
+        LockCheck::Matches => verdict.lock = "matches",
+        LockCheck::Downgrade(_) if allow_downgrade => verdict.lock = "downgrade-allowed",
+        LockCheck::Downgrade(pin) => {
+            return Err(TrustError::Downgrade {
+                path: verdict.path.clone(),
+                id: identity.id.clone(),
+                version: identity.version.clone(),
+                pinned_version: pin.version,
+                lock: lock_shown,
+            })
+        }
+        LockCheck::Differs(pin) => {
+            return Err(TrustError::LockDiffers {
+                path: verdict.path.clone(),
+                digest: verdict.digest.clone(),
+                id: identity.id.clone(),
+                pinned: format!("{} ({})", pin.version, pin.digest),
+                lock: lock_shown,
+            })
+        }
+    }
+    Ok(())
+}
+
+/// `drhost run`'s check, right after the file is known to be a component:
+/// the verdict, or the refusal. `--allow-unsigned` turns an overridable
+/// refusal into a verdict `override-unsigned` (the caller warns and journals).
+pub fn check_for_run(file: &PluginFile, paths: &TrustPaths, allow_unsigned: bool, allow_downgrade: bool) -> Result<Verdict, Error> {
+    let trust = paths.load_trust()?;
+    let lock = paths.load_lock()?;
+    let (mut verdict, refusal) = assess(file, &trust, &lock, paths.lock.as_deref(), allow_downgrade);
+    match refusal {
+        None => Ok(verdict),
+        Some(refusal) if allow_unsigned && refusal.overridable() => {
+            verdict.verdict = "override-unsigned";
+            verdict.signers.clear();
+            verdict.overridden = Some(refusal.to_string());
+            Ok(verdict)
+        }
+        Some(refusal) => Err(refusal.into()),
+    }
+}
+
+/// After `describe`: the signed identity must agree with it; an unsigned
+/// (overridden) plugin is checked against the lock by what it describes.
+pub fn check_describe(verdict: &mut Verdict, described: &Identity, lock: &Lock, allow_downgrade: bool) -> Result<(), Error> {
+    match &verdict.identity {
+        Some(signed) => {
+            if let Some(detail) = signed.difference(described) {
+                return Err(TrustError::IdentityMismatch { path: verdict.path.clone(), detail }.into());
+            }
+            Ok(())
+        }
+        None if verdict.verdict == "trusted" => Err(TrustError::NoIdentity { path: verdict.path.clone() }.into()),
+        None => check_lock(verdict, described, lock, allow_downgrade).map_err(Error::from),
+    }
+}
+
+/// The identity a manifest describes, in the signed form.
+pub fn identity_of(manifest: &Manifest, contract: Option<&str>) -> Identity {
+    let mut capabilities: Vec<Need> = manifest
+        .needs
+        .iter()
+        .map(|n| Need { capability: n.capability.clone(), target: n.target.clone(), access: access_name(n.access).to_string() })
+        .collect();
+    capabilities.sort();
+    Identity { id: manifest.id.clone(), version: manifest.version.clone(), contract: contract.map(str::to_string), capabilities }
+}
+
+/// `read`, `write` or `admin`.
+pub fn access_name(access: Access) -> &'static str {
+    match access {
+        Access::Read => "read",
+        Access::Write => "write",
+        Access::Admin => "admin",
+    }
+}
+
+/// The loud warning for `--allow-unsigned`. It deliberately does not start
+/// with `drhost: ` (that prefix is for errors).
+pub fn override_warning(verdict: &Verdict) -> String {
+    format!(
+        "WARNING: running an UNVERIFIED plugin because of --allow-unsigned: {} (this override is recorded in the journal)",
+        verdict.overridden.as_deref().unwrap_or("no trusted signature")
+    )
+}
+
+/// `drhost sign`: describes the plugin (when it is one), writes its identity
+/// section if missing, and adds `key`'s signature. Returns what was done and
+/// a warning when the file is a component but not a loadable plugin.
+pub async fn sign(
+    plugin: &Path,
+    key: &signature::SigningKey,
+    detached: bool,
+    cache_dir: Option<PathBuf>,
+) -> Result<(signature::SignOutcome, Option<String>), Error> {
+    let file = PluginFile::read(plugin)?;
+    file.check_is_component()?;
+    let (identity, warning) = match crate::inspect::inspect(plugin, cache_dir).await {
+        Ok(report) => {
+            let mut capabilities: Vec<Need> = report
+                .capabilities
+                .iter()
+                .map(|c| Need { capability: c.capability.clone(), target: c.target.clone(), access: c.access.to_string() })
+                .collect();
+            capabilities.sort();
+            (Some(Identity { id: report.id, version: report.version, contract: report.contract, capabilities }), None)
+        }
+        Err(Error::Refused(reason)) => (None, Some(format!("signed without a drhost identity, because it is not a loadable plugin: {reason}"))),
+        Err(e) => return Err(e),
+    };
+    let outcome = signature::sign(plugin, key, identity.as_ref(), detached)?;
+    Ok((outcome, warning))
+}
+
+/// `drhost lock PLUGIN`: verifies the plugin and pins it in the lock.
+pub fn pin(file: &PluginFile, paths: &TrustPaths, source: &str) -> Result<(Verdict, PathBuf), Error> {
+    let trust = paths.load_trust()?;
+    let lock_path = paths.lock_or_default();
+    let mut lock = Lock::load(&lock_path)?;
+    // Re-pinning is the point: judge the signature, not the old pin.
+    let (verdict, refusal) = assess(file, &trust, &Lock::default(), Some(&lock_path), true);
+    if let Some(refusal) = refusal {
+        return Err(refusal.into());
+    }
+    let identity = verdict.identity.clone().ok_or_else(|| Error::from(TrustError::NoIdentity { path: file.path.clone() }))?;
+    lock.pin(
+        &identity.id,
+        lock::LockEntry { version: identity.version.clone(), digest: verdict.digest.clone(), source: source.to_string(), signers: verdict.signers.clone() },
+    );
+    lock.save(&lock_path)?;
+    Ok((verdict, lock_path))
+}

@@ -1,0 +1,747 @@
+//! `redis-failover`: runbook scenario 2 (Redis failure).
+//!
+//! Diagnose (master ping, each Sentinel's view, replication) → Option A
+//! (Sentinel already failed over: a quorum agrees on a new master that
+//! answers as master) or Option B (master down, no failover: CKQUORUM and
+//! replica offsets, refuse when a failover could lose data or split the
+//! brain, else confirm and `SENTINEL FAILOVER`, wait for agreement) →
+//! restart the failed node (a granted program, else say what to run) and
+//! wait until it rejoins as a replica → restart backends when asked.
+//! A write probe (INCR on the master) runs through it all; the outcome
+//! reports time to recovery (RTO) and acknowledged writes lost (RPO).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use drhost_sdk::prelude::*;
+use drhost_sdk::redis::{Address, Connection, Reply, Sentinel};
+use drhost_sdk::{confirm, docker};
+
+struct RedisFailover;
+
+const POLL: Duration = Duration::from_millis(100);
+
+impl Plugin for RedisFailover {
+    fn describe() -> Manifest {
+        manifest(
+            "redis-failover",
+            env!("CARGO_PKG_VERSION"),
+            "Redis failure (runbook scenario 2): verify or trigger a Sentinel failover, restart the failed node, report RTO and RPO",
+        )
+        .param("target", "the Redis target label ([targets.redis.<label>] with sentinels and master_name)", Some("cache"))
+        .param("auto-failover-wait", "how long to wait for Sentinel's own failover before Option B (e.g. 10s)", Some("10s"))
+        .param("failover-timeout", "how long a failover may take until every Sentinel agrees", Some("60s"))
+        .param("max-lag-bytes", "refuse a failover when the best replica is further behind the master than this", Some("1048576"))
+        .param("max-link-down-seconds", "refuse a failover when the best replica lost its master longer ago than this", Some("60"))
+        .param(
+            "restart-command",
+            "argv (space-separated) that restarts the failed node, e.g. `redis-server /path/redis.conf`; needs a matching [[plugins.redis-failover.shell]] grant; empty: report what to run",
+            Some(""),
+        )
+        .param("rejoin-timeout", "how long to wait for the failed node to rejoin as a replica", Some("60s"))
+        .param(
+            "restart-backends",
+            "comma-separated containers to restart after the failover (docker restart); needs a [[plugins.redis-failover.docker]] write grant; empty: none",
+            Some(""),
+        )
+        .param("probe-key", "the key the write probe INCRs on the master", Some("drhost:redis-failover:probe"))
+        .need("redis", "cache", Access::Read, "pings nodes, reads replication info, asks the Sentinels")
+        .need("redis", "cache", Access::Write, "the write probe INCRs one key to measure lost writes (RPO)")
+        .need("redis", "cache:sentinel-failover", Access::Admin, "Option B: SENTINEL FAILOVER when no automatic failover happened")
+        .build()
+    }
+
+    fn run(params: Params) -> Result<Outcome, Failure> {
+        Runbook::new(&params)?.run()
+    }
+}
+
+export_plugin!(RedisFailover);
+
+fn addr(a: &Address) -> String {
+    format!("{}:{}", a.host, a.port)
+}
+
+fn same(a: &Address, b: &Address) -> bool {
+    a.host == b.host && a.port == b.port
+}
+
+fn duration(params: &Params, name: &str) -> Result<Duration, Failure> {
+    let text = params.get(name)?;
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = digits.parse().map_err(|_| {
+        fail(format!(
+            "parameter `{name}`: `{text}` is not a duration like 10s"
+        ))
+    })?;
+    Ok(match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        _ => {
+            return Err(fail(format!(
+                "parameter `{name}`: `{text}` is not a duration like 10s or 2m"
+            )))
+        }
+    })
+}
+
+/// What the Sentinels say the master is.
+struct View {
+    /// Sentinels that answered.
+    answered: usize,
+    /// The address most of them give, and how many give it.
+    majority: Option<(Address, usize)>,
+}
+
+/// Writes through the master as the Sentinels name it; records every
+/// acknowledged value so lost writes can be counted after the failover.
+struct Probe {
+    key: String,
+    conn: Option<(Address, Connection)>,
+    /// A master that failed a write; not retried while it is still named.
+    dead: Option<Address>,
+    /// (node, value acknowledged), in order.
+    acks: Vec<(String, i64)>,
+    failed_writes: u32,
+}
+
+impl Probe {
+    fn tick(&mut self, label: &str, master: Option<&Address>) {
+        let Some(master) = master else { return };
+        if self.dead.as_ref().is_some_and(|d| same(d, master)) {
+            return;
+        }
+        if !self.conn.as_ref().is_some_and(|(a, _)| same(a, master)) {
+            match Connection::open_node(label, master) {
+                Ok(c) => self.conn = Some((master.clone(), c)),
+                Err(_) => {
+                    self.dead = Some(master.clone());
+                    self.failed_writes += 1;
+                    return;
+                }
+            }
+        }
+        let Some((a, c)) = &self.conn else { return };
+        match c.command(&["INCR".to_string(), self.key.clone()]) {
+            Ok(Reply::Int(v)) => self.acks.push((addr(a), v)),
+            _ => {
+                self.failed_writes += 1;
+                self.dead = Some(master.clone());
+                self.conn = None;
+            }
+        }
+    }
+
+    /// Acknowledged writes lost: values acknowledged by an earlier master
+    /// above what the next master continued from.
+    fn lost(&self) -> (i64, usize) {
+        let mut lost = 0;
+        let mut switches = 0;
+        for pair in self.acks.windows(2) {
+            let ((node_a, _), (node_b, first_new)) = (&pair[0], &pair[1]);
+            if node_a != node_b {
+                switches += 1;
+                let base = first_new - 1;
+                let max_old = self
+                    .acks
+                    .iter()
+                    .filter(|(n, _)| n == node_a)
+                    .map(|(_, v)| *v)
+                    .max()
+                    .unwrap_or(base);
+                lost += (max_old - base).max(0);
+            }
+        }
+        (lost, switches)
+    }
+}
+
+struct Runbook<'p> {
+    params: &'p Params,
+    label: String,
+    name: String,
+    sentinel: Sentinel,
+    members: usize,
+    quorum: usize,
+    started: Instant,
+    probe: Probe,
+    facts: BTreeMap<&'static str, String>,
+}
+
+impl<'p> Runbook<'p> {
+    fn new(params: &'p Params) -> Result<Self, Failure> {
+        let label = params.get("target")?.to_string();
+        let sentinel = Sentinel::open(&label).map_err(|e| Failure::from(e).in_step("diagnose"))?;
+        let name = sentinel.master_name();
+        let members = sentinel.members().len();
+        Ok(Runbook {
+            params,
+            label,
+            name,
+            sentinel,
+            members,
+            quorum: members / 2 + 1,
+            started: Instant::now(),
+            probe: Probe {
+                key: params.get("probe-key")?.to_string(),
+                conn: None,
+                dead: None,
+                acks: Vec::new(),
+                failed_writes: 0,
+            },
+            facts: BTreeMap::new(),
+        })
+    }
+
+    fn ms(&self) -> u128 {
+        self.started.elapsed().as_millis()
+    }
+
+    fn view(&self) -> Result<View, Failure> {
+        let answers = self.sentinel.master_address(&self.name, None)?;
+        let mut votes: Vec<(Address, usize)> = Vec::new();
+        let mut answered = 0;
+        for a in answers {
+            if let Ok(Some(m)) = a.answer {
+                answered += 1;
+                match votes.iter_mut().find(|(v, _)| same(v, &m)) {
+                    Some((_, n)) => *n += 1,
+                    None => votes.push((m, 1)),
+                }
+            }
+        }
+        votes.sort_by_key(|v| std::cmp::Reverse(v.1));
+        Ok(View {
+            answered,
+            majority: votes.into_iter().next(),
+        })
+    }
+
+    /// The node's replication info, or why it could not be read.
+    fn replication(&self, node: &Address) -> Result<drhost_sdk::redis::ReplicationInfo, Error> {
+        Connection::open_node(&self.label, node)?.replication()
+    }
+
+    fn run(mut self) -> Result<Outcome, Failure> {
+        // --- diagnose ---------------------------------------------------------
+        let step = Step::start("diagnose");
+        let states = self.sentinel.master_state(&self.name, None)?;
+        let mut reachable = 0;
+        for s in &states {
+            match &s.answer {
+                Ok(state) => {
+                    reachable += 1;
+                    self.quorum = self.quorum.max(state.quorum as usize);
+                    step.note(format!(
+                        "sentinel {}: master {} flags {} quorum {} other sentinels {} replicas {}",
+                        addr(&s.sentinel),
+                        addr(&state.address),
+                        state.flags.join(","),
+                        state.quorum,
+                        state.num_other_sentinels,
+                        state.num_replicas
+                    ));
+                }
+                Err(e) => step.note(format!("sentinel {}: {}", addr(&s.sentinel), e.describe())),
+            }
+        }
+        if reachable == 0 {
+            step.fail();
+            return Err(fail(format!(
+                "none of the {} Sentinels of `{}` answers: nothing is safe to change",
+                self.members, self.label
+            ))
+            .in_step("diagnose")
+            .hint("start the Sentinels (check their logs), then rerun"));
+        }
+        let view = self.view()?;
+        let Some((old_master, votes)) = view.majority.clone() else {
+            step.fail();
+            return Err(
+                fail(format!("no Sentinel knows master `{}`", self.name)).in_step("diagnose")
+            );
+        };
+        step.note(format!(
+            "{votes} of {} answering Sentinels name {} as master",
+            view.answered,
+            addr(&old_master)
+        ));
+        let master_health = self.replication(&old_master);
+        let healthy = matches!(&master_health, Ok(r) if r.role == "master");
+        match &master_health {
+            Ok(r) => step.note(format!(
+                "master {} answers: role {}, {} replica(s), offset {}",
+                addr(&old_master),
+                r.role,
+                r.replicas.len(),
+                r.master_repl_offset
+            )),
+            Err(e) => step.note(format!(
+                "master {} does not answer: {}",
+                addr(&old_master),
+                e.describe()
+            )),
+        }
+        self.facts.insert(
+            "sentinels-answering",
+            format!("{reachable}/{}", self.members),
+        );
+        step.ok();
+        if healthy {
+            self.probe.tick(&self.label, Some(&old_master));
+        } else {
+            // Writes to a master that does not answer would only stall the run.
+            self.probe.dead = Some(old_master.clone());
+        }
+
+        // --- which path -------------------------------------------------------
+        let (new_master, path, failed) = if healthy {
+            // Option A after the fact: Sentinel already promoted this master.
+            let failed = self.down_nodes()?;
+            if failed.is_empty() {
+                return Ok(self.finish(
+                    "Redis is healthy: the master answers, the Sentinels agree, no node is down",
+                    "none",
+                    &old_master,
+                ));
+            }
+            (old_master.clone(), "A", failed)
+        } else {
+            let step = Step::start("wait for Sentinel's automatic failover");
+            let wait = duration(self.params, "auto-failover-wait")?;
+            match self.wait_new_master(&old_master, wait, false)? {
+                Some(m) => {
+                    step.note(format!(
+                        "Sentinel promoted {} after {} ms",
+                        addr(&m),
+                        self.ms()
+                    ));
+                    step.ok();
+                    (m, "A", vec![old_master.clone()])
+                }
+                None => {
+                    step.note(format!("no automatic failover within {}s", wait.as_secs()));
+                    step.ok();
+                    let m = self.option_b(&old_master, master_health.ok())?;
+                    (m, "B", vec![old_master.clone()])
+                }
+            }
+        };
+        let to_new_master = self.ms();
+        self.facts.insert("path", path.to_string());
+        self.facts
+            .insert("time-to-new-master-ms", to_new_master.to_string());
+
+        // --- verify the new master --------------------------------------------
+        let step = Step::start(format!("verify new master {}", addr(&new_master)));
+        let view = self.view()?;
+        let agreeing = view
+            .majority
+            .as_ref()
+            .filter(|(m, _)| same(m, &new_master))
+            .map_or(0, |(_, n)| *n);
+        if agreeing < self.quorum {
+            step.fail();
+            return Err(fail(format!(
+                "only {agreeing} Sentinel(s) name {} as master; the quorum is {}",
+                addr(&new_master),
+                self.quorum
+            ))
+            .in_step("verify new master"));
+        }
+        let before = self.replication(&new_master)?;
+        if before.role != "master" {
+            step.fail();
+            return Err(fail(format!(
+                "{} reports role {}, not master",
+                addr(&new_master),
+                before.role
+            ))
+            .in_step("verify new master"));
+        }
+        self.probe.tick(&self.label, Some(&new_master));
+        self.probe.tick(&self.label, Some(&new_master));
+        let after = self.replication(&new_master)?;
+        step.note(format!(
+            "{agreeing}/{} Sentinels agree; role master; offset {} → {}; {} replica(s) attached",
+            self.members,
+            before.master_repl_offset,
+            after.master_repl_offset,
+            after.replicas.len()
+        ));
+        if after.master_repl_offset <= before.master_repl_offset {
+            step.fail();
+            return Err(fail(format!(
+                "the new master's replication offset does not advance ({})",
+                after.master_repl_offset
+            ))
+            .in_step("verify new master"));
+        }
+        self.facts
+            .insert("sentinels-agreeing", format!("{agreeing}/{}", self.members));
+        step.ok();
+
+        // --- the failed node ----------------------------------------------------
+        let mut rejoined = Vec::new();
+        for node in &failed {
+            if let Some(action) = self.restart_failed(node, &new_master)? {
+                self.facts.insert("failed-node-action", action);
+            } else {
+                rejoined.push(addr(node));
+            }
+        }
+        self.facts.insert(
+            "failed-node",
+            failed.iter().map(addr).collect::<Vec<_>>().join(","),
+        );
+        self.facts.insert(
+            "rejoined-as-replica",
+            if rejoined.is_empty() {
+                "no".into()
+            } else {
+                rejoined.join(",")
+            },
+        );
+
+        // --- backends -----------------------------------------------------------
+        let backends: Vec<String> = self
+            .params
+            .get("restart-backends")?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        if !backends.is_empty() {
+            let step = Step::start("restart backends");
+            for b in &backends {
+                docker::restart_container(b, Some(10))
+                    .map_err(|e| Failure::from(e).in_step("restart backends"))?;
+                let info = docker::inspect_container(b)
+                    .map_err(|e| Failure::from(e).in_step("restart backends"))?;
+                step.note(format!("{b}: {}", info.state));
+            }
+            step.ok();
+            self.facts.insert("backends-restarted", backends.join(","));
+        }
+        Ok(self.finish(
+            &format!(
+                "Redis recovered (Option {path}): {} is master, agreed by the Sentinels",
+                addr(&new_master)
+            ),
+            path,
+            &new_master,
+        ))
+    }
+
+    /// Nodes the Sentinels list as replicas but flag down.
+    fn down_nodes(&self) -> Result<Vec<Address>, Failure> {
+        let mut down: Vec<Address> = Vec::new();
+        for answer in self.sentinel.replicas(&self.name, None)? {
+            if let Ok(replicas) = answer.answer {
+                for r in replicas {
+                    let is_down = r
+                        .flags
+                        .iter()
+                        .any(|f| f == "s_down" || f == "o_down" || f == "disconnected");
+                    if is_down && !down.iter().any(|d| same(d, &r.address)) {
+                        down.push(r.address);
+                    }
+                }
+                break;
+            }
+        }
+        Ok(down)
+    }
+
+    /// Polls until a quorum of Sentinels names a master other than `old`
+    /// that answers as master (and, with `all`, every answering Sentinel agrees).
+    fn wait_new_master(
+        &mut self,
+        old: &Address,
+        wait: Duration,
+        all: bool,
+    ) -> Result<Option<Address>, Failure> {
+        let until = Instant::now() + wait;
+        loop {
+            let view = self.view()?;
+            self.probe
+                .tick(&self.label, view.majority.as_ref().map(|(m, _)| m));
+            if let Some((m, n)) = &view.majority {
+                let agreed = *n >= self.quorum && (!all || *n == view.answered);
+                if agreed
+                    && !same(m, old)
+                    && matches!(self.replication(m), Ok(r) if r.role == "master")
+                {
+                    return Ok(Some(m.clone()));
+                }
+            }
+            if Instant::now() >= until {
+                return Ok(None);
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Option B: check that a failover is safe, confirm, trigger it, wait.
+    fn option_b(
+        &mut self,
+        old: &Address,
+        master: Option<drhost_sdk::redis::ReplicationInfo>,
+    ) -> Result<Address, Failure> {
+        let step = Step::start("check quorum and replicas");
+        let answers = self.sentinel.ckquorum(&self.name, None)?;
+        let mut ok = 0;
+        let mut lines = Vec::new();
+        for a in &answers {
+            match &a.answer {
+                Ok(text) => {
+                    ok += 1;
+                    lines.push(format!("{}: {text}", addr(&a.sentinel)));
+                }
+                Err(e) => lines.push(format!("{}: {}", addr(&a.sentinel), e.describe())),
+            }
+        }
+        for l in &lines {
+            step.note(l);
+        }
+        if ok == 0 || ok < self.quorum {
+            step.fail();
+            return Err(fail(format!(
+                "refusing to fail over: the Sentinels are below quorum ({ok} of {} confirm a usable quorum of {}); a failover now could split the brain. CKQUORUM: {}",
+                self.members,
+                self.quorum,
+                lines.join("; ")
+            ))
+            .in_step("check quorum and replicas")
+            .hint("bring the stopped Sentinels back (at least the quorum must run and see each other), then rerun"));
+        }
+        let mut best: Option<(Address, i64, i64)> = None;
+        for answer in self.sentinel.replicas(&self.name, None)? {
+            let Ok(replicas) = answer.answer else {
+                continue;
+            };
+            for r in replicas {
+                if r.flags
+                    .iter()
+                    .any(|f| f == "s_down" || f == "o_down" || f == "disconnected")
+                {
+                    continue;
+                }
+                let Ok(conn) = Connection::open_node(&self.label, &r.address) else {
+                    continue;
+                };
+                let Ok(info) = conn.info("replication") else {
+                    continue;
+                };
+                let get = |k: &str| {
+                    info.iter()
+                        .find(|(key, _)| key == k)
+                        .map(|(_, v)| v.clone())
+                };
+                let offset = get("slave_repl_offset")
+                    .or(get("master_repl_offset"))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let down_since = get("master_link_down_since_seconds")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                step.note(format!(
+                    "replica {}: offset {offset}, link down for {down_since}s",
+                    addr(&r.address)
+                ));
+                if best.as_ref().is_none_or(|(_, o, _)| offset > *o) {
+                    best = Some((r.address.clone(), offset, down_since));
+                }
+            }
+            break;
+        }
+        let Some((candidate, offset, down_since)) = best else {
+            step.fail();
+            return Err(fail("refusing to fail over: no healthy replica answers, so there is nothing safe to promote")
+                .in_step("check quorum and replicas")
+                .hint("restart the master or a replica first"));
+        };
+        let max_lag: i64 = self.params.parse("max-lag-bytes")?;
+        if let Some(m) = &master {
+            let lag = m.master_repl_offset - offset;
+            if lag > max_lag {
+                step.fail();
+                return Err(fail(format!(
+                    "refusing to fail over: the best replica {} is {lag} bytes behind the master (limit {max_lag}); promoting it would lose acknowledged writes",
+                    addr(&candidate)
+                ))
+                .in_step("check quorum and replicas")
+                .hint("wait for the replica to catch up, or raise --param max-lag-bytes if losing them is acceptable"));
+            }
+        }
+        let max_down: i64 = self.params.parse("max-link-down-seconds")?;
+        if down_since > max_down {
+            step.fail();
+            return Err(fail(format!(
+                "refusing to fail over: the best replica {} lost its master {down_since}s ago (limit {max_down}s); writes since then would be lost",
+                addr(&candidate)
+            ))
+            .in_step("check quorum and replicas"));
+        }
+        step.ok();
+
+        let question = format!(
+            "Fail over `{}` from {} (down) to a replica (best: {} at offset {offset})? {ok}/{} Sentinels confirm the quorum.",
+            self.name,
+            addr(old),
+            addr(&candidate),
+            self.members
+        );
+        if !confirm::ask(&question)? {
+            return Err(
+                fail("the operator declined the failover; nothing was changed")
+                    .in_step("confirm failover"),
+            );
+        }
+        let step = Step::start("SENTINEL FAILOVER");
+        let by = self
+            .sentinel
+            .failover(&self.name, None)
+            .map_err(|e| Failure::from(e).in_step("SENTINEL FAILOVER"))?;
+        step.note(format!("accepted by sentinel {}", addr(&by)));
+        step.ok();
+        self.facts
+            .insert("failover-by", format!("drhost via sentinel {}", addr(&by)));
+
+        let step = Step::start("wait for the Sentinels to agree");
+        let wait = duration(self.params, "failover-timeout")?;
+        match self.wait_new_master(old, wait, true)? {
+            Some(m) => {
+                step.note(format!(
+                    "every answering Sentinel names {} after {} ms",
+                    addr(&m),
+                    self.ms()
+                ));
+                step.ok();
+                Ok(m)
+            }
+            None => {
+                step.fail();
+                Err(fail(format!(
+                    "the Sentinels did not agree on a new master within {}s",
+                    wait.as_secs()
+                ))
+                .in_step("wait for the Sentinels to agree")
+                .hint("check the Sentinel logs for +failover-end or -failover-abort"))
+            }
+        }
+    }
+
+    /// Restarts (when granted) and waits for `node` to rejoin as a replica of
+    /// `master`. `Some(action)` when it is not back: what the operator must do.
+    fn restart_failed(
+        &mut self,
+        node: &Address,
+        master: &Address,
+    ) -> Result<Option<String>, Failure> {
+        let step = Step::start(format!("restart failed node {}", addr(node)));
+        let answers = Connection::open_node(&self.label, node)
+            .and_then(|c| c.ping())
+            .is_ok();
+        if !answers {
+            let command = self.params.get("restart-command")?.to_string();
+            if command.trim().is_empty() {
+                let action = format!("start the Redis node at {} again (e.g. `redis-server <its redis.conf>` or `docker restart <its container>`); Sentinel will make it a replica of {}", addr(node), addr(master));
+                step.note(&action);
+                step.ok();
+                return Ok(Some(action));
+            }
+            // LAB-NOTES: restarting before every Sentinel agrees let a second
+            // failover promote the empty node.
+            if self
+                .wait_new_master(node, Duration::from_secs(30), true)?
+                .is_none()
+            {
+                step.fail();
+                return Err(fail("the Sentinels do not all agree on the new master; not restarting the old one yet").in_step("restart failed node"));
+            }
+            let argv: Vec<&str> = command.split_whitespace().collect();
+            let done = run_program(argv[0], &argv[1..])
+                .map_err(|e| Failure::from(e).in_step("restart failed node"))?;
+            step.note(format!("`{command}` exited {:?}", done.exit_code));
+            if done.exit_code != Some(0) {
+                step.fail();
+                return Err(fail(format!("`{command}` failed: {}", done.stderr.trim()))
+                    .in_step("restart failed node"));
+            }
+        }
+        step.ok();
+
+        let step = Step::start(format!("wait for {} to rejoin as a replica", addr(node)));
+        let until = Instant::now() + duration(self.params, "rejoin-timeout")?;
+        loop {
+            self.probe.tick(&self.label, Some(master));
+            if let Ok(r) = self.replication(node) {
+                let following = r.master.as_ref().is_some_and(|m| same(m, master));
+                if r.role == "slave"
+                    && following
+                    && r.master_link_status.as_deref() == Some("up")
+                    && !r.master_sync_in_progress
+                {
+                    step.note(format!(
+                        "replica of {} at offset {}",
+                        addr(master),
+                        r.replica_repl_offset.unwrap_or(r.master_repl_offset)
+                    ));
+                    break;
+                }
+            }
+            if Instant::now() >= until {
+                step.fail();
+                return Err(fail(format!(
+                    "{} did not rejoin as a replica of {} in time",
+                    addr(node),
+                    addr(master)
+                ))
+                .in_step("wait for rejoin")
+                .hint(
+                    "check the node's log; Sentinel reconfigures it with REPLICAOF once it sees it",
+                ));
+            }
+            std::thread::sleep(POLL);
+        }
+        // Replication carries the probe's writes to the rejoined node.
+        let m = self.replication(master)?;
+        let attached = m
+            .replicas
+            .iter()
+            .any(|r| same(&r.address, node) && r.state == "online");
+        step.note(format!(
+            "master lists it: {attached}; master offset {}",
+            m.master_repl_offset
+        ));
+        step.ok();
+        self.facts
+            .insert("time-to-replica-rejoined-ms", self.ms().to_string());
+        Ok(None)
+    }
+
+    fn finish(&mut self, summary: &str, path: &str, master: &Address) -> Outcome {
+        self.probe.tick(&self.label, Some(master));
+        let (lost, switches) = self.probe.lost();
+        let mut result = outcome(summary)
+            .fact("path", path)
+            .fact("master", addr(master))
+            .fact("rto-ms", self.ms())
+            .fact("rpo-lost-writes", lost)
+            .fact("probe-acked-writes", self.probe.acks.len())
+            .fact("probe-failed-writes", self.probe.failed_writes)
+            .fact("probe-master-switches", switches);
+        for (k, v) in &self.facts {
+            if *k != "path" {
+                result = result.fact(k, v);
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,711 @@
+//! The docker capability and runbook scenarios 4 and 5 on the lab's real
+//! Docker Engine and ToolboxAI stack: service-recover (restart, rollback),
+//! network-recover, status, grants at the call, dockerd unreachable.
+//!
+//! Tests that fault the shared lab hold [`LOCK`] and a [`Restore`] guard:
+//! whatever happens, the images, networks and containers are put back and
+//! the stack is healthy again when the test ends.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bollard::query_parameters as q;
+use drhost_tests::cli::{config, drhost_with, events, fixture, plugin, Outcome};
+use drhost_tests::lab::Lab;
+use serde_json::Value;
+
+/// Faulting tests run one at a time: they share one Docker stack.
+static LOCK: Mutex<()> = Mutex::new(());
+
+const BACKEND2: &str = "toolboxai-backend2";
+const NGINX: &str = "toolboxai-nginx-proxy";
+const LATEST: &str = "toolboxai/backend:latest";
+const PREVIOUS: &str = "toolboxai/backend:previous";
+
+fn serial() -> MutexGuard<'static, ()> {
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn lab() -> Lab {
+    Lab::load().expect("the lab is up (make lab)")
+}
+
+/// `drhost run PLUGIN --config .lab/drhost.toml --json ARGS…` against the lab's engine.
+fn run(lab: &Lab, plugin_path: &Path, args: &[&str]) -> Outcome {
+    run_with(lab, &lab.path(".lab/drhost.toml"), plugin_path, args)
+}
+
+/// Like [`run`] with another config (plugins are signed by `make build`).
+fn run_with(lab: &Lab, config: &Path, plugin_path: &Path, args: &[&str]) -> Outcome {
+    let mut argv = vec![
+        "run",
+        plugin_path.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+        "--quiet",
+    ];
+    argv.extend_from_slice(args);
+    drhost_with(&argv, &[("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap())])
+}
+
+async fn health(lab: &Lab, url: &str) -> u16 {
+    match lab
+        .http()
+        .get(format!("{url}/health"))
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await
+    {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+async fn inspect(
+    docker: &bollard::Docker,
+    name: &str,
+) -> bollard::models::ContainerInspectResponse {
+    docker
+        .inspect_container(name, None::<q::InspectContainerOptions>)
+        .await
+        .expect("inspect")
+}
+
+async fn image_id(docker: &bollard::Docker, reference: &str) -> Option<String> {
+    docker
+        .inspect_image(reference)
+        .await
+        .ok()
+        .and_then(|i| i.id)
+}
+
+/// `docker exec NAME ARGV` from the test: the exit code.
+async fn exec(docker: &bollard::Docker, name: &str, argv: &[&str]) -> i64 {
+    use bollard::exec::{CreateExecOptions, StartExecResults};
+    use futures_util::StreamExt;
+    let created = match docker
+        .create_exec(
+            name,
+            CreateExecOptions {
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                cmd: Some(argv.to_vec()),
+                ..Default::default()
+            },
+        )
+        .await
+    {
+        Ok(c) => c,
+        Err(_) => return -1,
+    };
+    if let Ok(StartExecResults::Attached { mut output, .. }) =
+        docker.start_exec(&created.id, None).await
+    {
+        while output.next().await.is_some() {}
+    }
+    docker
+        .inspect_exec(&created.id)
+        .await
+        .ok()
+        .and_then(|i| i.exit_code)
+        .unwrap_or(-1)
+}
+
+/// Puts the Docker side of the lab back as `lab/stack` made it, whatever a
+/// test did: original `:latest`/`:previous` tags, networks, containers on
+/// the current image with their aliases, everything healthy.
+struct Restore {
+    lab: Lab,
+    latest: Option<String>,
+    previous: Option<String>,
+    extra_images: Vec<String>,
+}
+
+impl Restore {
+    fn new(lab: &Lab) -> Restore {
+        let (latest, previous) = rt().block_on(async {
+            let docker = lab.docker().await.expect("docker");
+            (
+                image_id(&docker, LATEST).await,
+                image_id(&docker, PREVIOUS).await,
+            )
+        });
+        Restore {
+            lab: lab.clone(),
+            latest,
+            previous,
+            extra_images: Vec::new(),
+        }
+    }
+
+    async fn healthy(&self, docker: &bollard::Docker) -> Result<(), String> {
+        for url in self
+            .lab
+            .backend_urls()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .chain([self.lab.nginx_url().unwrap().to_string()].iter())
+        {
+            let status = health(&self.lab, url).await;
+            if status != 200 {
+                return Err(format!("{url}/health answers {status}"));
+            }
+        }
+        let latest = image_id(docker, LATEST).await;
+        for i in 1..=3 {
+            let c = inspect(docker, &format!("toolboxai-backend{i}")).await;
+            if c.image != latest {
+                return Err(format!("toolboxai-backend{i} does not run {LATEST}"));
+            }
+            let nets = c
+                .network_settings
+                .and_then(|n| n.networks)
+                .unwrap_or_default();
+            for net in ["toolboxai_backend", "toolboxai_cache"] {
+                let aliases = nets
+                    .get(net)
+                    .and_then(|e| e.aliases.clone())
+                    .unwrap_or_default();
+                if !aliases.contains(&format!("backend{i}")) {
+                    return Err(format!(
+                        "toolboxai-backend{i} is not on {net} as backend{i}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let rt = rt();
+        rt.block_on(async {
+            let docker = self.lab.docker().await.expect("docker");
+            for (reference, id) in [(LATEST, &self.latest), (PREVIOUS, &self.previous)] {
+                if let Some(id) = id {
+                    if image_id(&docker, reference).await.as_ref() != Some(id) {
+                        let (repo, tag) = reference.split_once(':').unwrap();
+                        let _ = docker
+                            .tag_image(
+                                id,
+                                Some(q::TagImageOptions {
+                                    repo: Some(repo.into()),
+                                    tag: Some(tag.into()),
+                                }),
+                            )
+                            .await;
+                    }
+                }
+            }
+            if let Err(why) = self.healthy(&docker).await {
+                eprintln!("restore: {why}; running lab/stack/containers.sh");
+                let status = std::process::Command::new("bash")
+                    .arg(self.lab.path("lab/stack/containers.sh"))
+                    .status();
+                assert!(
+                    status.map(|s| s.success()).unwrap_or(false),
+                    "lab/stack/containers.sh failed: run `make lab`"
+                );
+                if let Err(why) = self.healthy(&docker).await {
+                    panic!(
+                        "the lab is still not healthy after restoring it: {why}; run `make lab`"
+                    );
+                }
+            }
+            for image in &self.extra_images {
+                let _ = docker
+                    .remove_image(image, None::<q::RemoveImageOptions>, None)
+                    .await;
+            }
+        });
+    }
+}
+
+fn fact(out: &Outcome, name: &str) -> String {
+    out.fact(name).unwrap_or_else(|| {
+        panic!(
+            "no fact `{name}` in {}\nstderr:\n{}",
+            out.stdout, out.stderr
+        )
+    })
+}
+
+fn calls<'a>(journal: &'a [Value], call: &str) -> Vec<&'a Value> {
+    events(journal, "call")
+        .into_iter()
+        .filter(|e| e["call"] == call)
+        .collect()
+}
+
+#[test]
+fn status_reports_a_healthy_lab() {
+    let _serial = serial();
+    let lab = lab();
+    let out = run(&lab, &plugin("status"), &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fact(&out, "unhealthy"), "0");
+    assert_eq!(fact(&out, "containers"), "4");
+    let table = fact(&out, "table");
+    for name in [
+        "toolboxai-backend1",
+        "toolboxai-backend2",
+        "toolboxai-backend3",
+        NGINX,
+    ] {
+        assert!(table.contains(name), "{table}");
+    }
+    assert!(
+        fact(&out, BACKEND2).contains("/health 200"),
+        "{}",
+        fact(&out, BACKEND2)
+    );
+}
+
+#[test]
+fn killed_backend_is_restarted_and_healthy() {
+    let _serial = serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    let url = lab.get("BACKEND2_URL").unwrap().to_string();
+    rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        docker
+            .kill_container(BACKEND2, None::<q::KillContainerOptions>)
+            .await
+            .expect("kill backend2");
+        let c = inspect(&docker, BACKEND2).await;
+        assert_eq!(c.state.unwrap().running, Some(false));
+        assert_ne!(health(&lab, &url).await, 200);
+    });
+
+    let out = run(&lab, &plugin("service-recover"), &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fact(&out, "recovered"), BACKEND2);
+    assert!(fact(&out, "time-to-recovery").ends_with(" s"));
+    assert!(out.json()["summary"]
+        .as_str()
+        .unwrap()
+        .contains("recovered toolboxai-backend2 in"));
+
+    rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        let c = inspect(&docker, BACKEND2).await;
+        assert_eq!(c.state.unwrap().running, Some(true));
+        assert_eq!(health(&lab, &url).await, 200);
+    });
+    let journal = out.journal();
+    let restarts = calls(&journal, "docker.restart-container");
+    assert_eq!(restarts.len(), 1, "{restarts:?}");
+    assert_eq!(restarts[0]["args"]["name"], BACKEND2);
+    assert!(
+        restarts[0]["outcome"]["ok"].is_null() && restarts[0]["outcome"].get("error").is_none(),
+        "{}",
+        restarts[0]
+    );
+    // Healthy backends were looked at, never touched.
+    assert!(calls(&journal, "docker.recreate-with-image").is_empty());
+    assert!(events(&journal, "step-start").iter().any(|s| s["step"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("diagnose toolboxai-backend2")));
+}
+
+#[test]
+fn broken_latest_is_rolled_back_to_previous() {
+    let _serial = serial();
+    let lab = lab();
+    let mut restore = Restore::new(&lab);
+    let url = lab.get("BACKEND2_URL").unwrap().to_string();
+    let previous_id = restore.previous.clone().expect(":previous exists");
+    rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        // A copy of the backend image whose entrypoint does not exist, as `:latest`.
+        let broken = docker
+            .commit_container(
+                q::CommitContainerOptions {
+                    container: Some(BACKEND2.into()),
+                    repo: Some("toolboxai/backend".into()),
+                    tag: Some("broken-test".into()),
+                    changes: Some(
+                        "ENTRYPOINT [\"/nonexistent-entrypoint\"]\nLABEL lab.version=broken".into(),
+                    ),
+                    pause: false,
+                    ..Default::default()
+                },
+                bollard::models::ContainerConfig::default(),
+            )
+            .await
+            .expect("commit a broken image");
+        restore
+            .extra_images
+            .push("toolboxai/backend:broken-test".into());
+        docker
+            .tag_image(
+                &broken.id,
+                Some(q::TagImageOptions {
+                    repo: Some("toolboxai/backend".into()),
+                    tag: Some("latest".into()),
+                }),
+            )
+            .await
+            .expect("tag broken as latest");
+    });
+    rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        // Recreate backend2 from the broken image with bollard: same config, new image.
+        let old = inspect(&docker, BACKEND2).await;
+        let cfg = old.config.clone().unwrap();
+        let host = old.host_config.clone().unwrap();
+        let nets = old.network_settings.clone().unwrap().networks.unwrap();
+        docker
+            .remove_container(
+                BACKEND2,
+                Some(q::RemoveContainerOptions {
+                    force: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .unwrap();
+        let first = host.network_mode.clone().unwrap();
+        let body = bollard::models::ContainerCreateBody {
+            image: Some(LATEST.into()),
+            env: cfg.env.clone(),
+            labels: cfg.labels.clone(),
+            exposed_ports: cfg.exposed_ports.clone(),
+            host_config: Some(host),
+            networking_config: Some(bollard::models::NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    first.clone(),
+                    bollard::models::EndpointSettings {
+                        aliases: Some(vec!["backend2".into()]),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ..Default::default()
+        };
+        docker
+            .create_container(
+                Some(q::CreateContainerOptions {
+                    name: Some(BACKEND2.into()),
+                    ..Default::default()
+                }),
+                body,
+            )
+            .await
+            .expect("create broken backend2");
+        for net in nets.keys().filter(|n| **n != first) {
+            docker
+                .connect_network(
+                    net,
+                    bollard::models::NetworkConnectRequest {
+                        container: Some(BACKEND2.into()),
+                        endpoint_config: Some(bollard::models::EndpointSettings {
+                            aliases: Some(vec!["backend2".into()]),
+                            ..Default::default()
+                        }),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        assert!(
+            docker
+                .start_container(BACKEND2, None::<q::StartContainerOptions>)
+                .await
+                .is_err(),
+            "the broken image must not start"
+        );
+        assert_ne!(health(&lab, &url).await, 200);
+    });
+
+    let out = run(&lab, &plugin("service-recover"), &["-p", "wait-seconds=10"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(fact(&out, &format!("action:{BACKEND2}"))
+        .contains("rolled back to toolboxai/backend:previous"));
+    rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        let c = inspect(&docker, BACKEND2).await;
+        assert_eq!(c.state.clone().unwrap().running, Some(true));
+        assert_eq!(
+            c.image.as_deref(),
+            Some(previous_id.as_str()),
+            "backend2 runs :previous"
+        );
+        assert_eq!(
+            image_id(&docker, LATEST).await.as_deref(),
+            Some(previous_id.as_str()),
+            ":latest now points at :previous"
+        );
+        assert_eq!(health(&lab, &url).await, 200);
+        let body = lab
+            .http()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            body.contains("1.0.0"),
+            "backend2 serves the previous version: {body}"
+        );
+        // Same config: env, port, aliases on both networks.
+        let env = c.config.unwrap().env.unwrap();
+        assert!(env.iter().any(|e| e == "SERVICE_NAME=backend2"), "{env:?}");
+        for (net, e) in c.network_settings.unwrap().networks.unwrap() {
+            assert!(
+                e.aliases
+                    .unwrap_or_default()
+                    .contains(&"backend2".to_string()),
+                "alias on {net}"
+            );
+        }
+    });
+    let journal = out.journal();
+    let tags = calls(&journal, "docker.tag-image");
+    assert_eq!(tags.len(), 1);
+    assert_eq!(tags[0]["args"]["source"], PREVIOUS);
+    assert_eq!(tags[0]["args"]["target"], LATEST);
+    assert_eq!(calls(&journal, "docker.recreate-with-image").len(), 1);
+}
+
+#[test]
+fn removed_network_and_disconnected_container_are_recovered() {
+    let _serial = serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        let cache = docker
+            .inspect_network("toolboxai_cache", None::<q::InspectNetworkOptions>)
+            .await
+            .unwrap();
+        for c in cache.containers.unwrap_or_default().values() {
+            let name = c.name.clone().unwrap();
+            docker
+                .disconnect_network(
+                    "toolboxai_cache",
+                    bollard::models::NetworkDisconnectRequest {
+                        container: Some(name),
+                        force: Some(true),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        docker
+            .remove_network("toolboxai_cache")
+            .await
+            .expect("remove toolboxai_cache");
+        docker
+            .disconnect_network(
+                "toolboxai_backend",
+                bollard::models::NetworkDisconnectRequest {
+                    container: Some(BACKEND2.into()),
+                    force: Some(true),
+                },
+            )
+            .await
+            .unwrap();
+        assert_ne!(
+            exec(
+                &docker,
+                "toolboxai-backend1",
+                &["ping", "-c", "1", "-W", "1", "backend2"]
+            )
+            .await,
+            0,
+            "partitioned"
+        );
+    });
+
+    let out = run(&lab, &plugin("network-recover"), &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let recreated = fact(&out, "recreated");
+    assert!(
+        recreated.contains("toolboxai_cache") && recreated.contains("toolboxai_backend"),
+        "{recreated}"
+    );
+    rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        assert_eq!(
+            exec(
+                &docker,
+                "toolboxai-backend1",
+                &["ping", "-c", "1", "-W", "1", "backend2"]
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            exec(
+                &docker,
+                "toolboxai-backend3",
+                &["ping", "-c", "1", "-W", "1", "backend2"]
+            )
+            .await,
+            0
+        );
+        let cache = docker
+            .inspect_network("toolboxai_cache", None::<q::InspectNetworkOptions>)
+            .await
+            .unwrap();
+        let labels = cache.labels.unwrap();
+        assert_eq!(
+            labels.get("com.docker.compose.project").map(String::as_str),
+            Some("toolboxai")
+        );
+        assert_eq!(
+            labels.get("com.docker.compose.network").map(String::as_str),
+            Some("cache")
+        );
+        let mut members: Vec<String> = cache
+            .containers
+            .unwrap()
+            .values()
+            .filter_map(|c| c.name.clone())
+            .collect();
+        members.sort();
+        assert_eq!(
+            members,
+            [
+                "toolboxai-backend1",
+                "toolboxai-backend2",
+                "toolboxai-backend3"
+            ]
+        );
+        assert_eq!(health(&lab, lab.nginx_url().unwrap()).await, 200);
+    });
+    let journal = out.journal();
+    assert!(!calls(&journal, "docker.create-network").is_empty());
+    assert!(calls(&journal, "docker.connect-network")
+        .iter()
+        .any(|c| c["args"]["container"] == BACKEND2 && c["args"]["aliases"][0] == "backend2"));
+}
+
+#[test]
+fn a_backend_grant_cannot_touch_the_proxy() {
+    let _serial = serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    let before = rt().block_on(async {
+        inspect(&lab.docker().await.unwrap(), NGINX)
+            .await
+            .state
+            .unwrap()
+            .started_at
+    });
+    let cfg = config(
+        "[[plugins.docker-poke.docker]]\ncontainers = [\"toolboxai-backend*\"]\naccess = [\"read\", \"write\"]\nexec = [[\"true\"]]\n",
+    );
+    let out = run_with(
+        &lab,
+        &cfg,
+        &fixture("docker-poke"),
+        &[
+            "-p",
+            "ops=list,inspect,restart,stop,exec",
+            "-p",
+            "name=toolboxai-nginx-proxy",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // list leaves the proxy out instead of refusing.
+    let listed = fact(&out, "list");
+    assert!(
+        listed.contains("toolboxai-backend1") && !listed.contains(NGINX),
+        "{listed}"
+    );
+    for op in ["inspect", "restart", "stop", "exec"] {
+        let said = fact(&out, op);
+        assert!(said.starts_with("access-denied: "), "{op}: {said}");
+        assert!(
+            said.contains("[[plugins.docker-poke.docker]]")
+                && said.contains("containers = [\"toolboxai-nginx-proxy\"]"),
+            "{op}: {said}"
+        );
+    }
+    let journal = out.journal();
+    for call in [
+        "docker.restart-container",
+        "docker.stop-container",
+        "docker.exec",
+    ] {
+        let c = calls(&journal, call);
+        assert_eq!(c.len(), 1, "{call}");
+        assert_eq!(
+            c[0]["outcome"]["error"]["kind"], "access-denied",
+            "{}",
+            c[0]
+        );
+    }
+    let after = rt().block_on(async {
+        inspect(&lab.docker().await.unwrap(), NGINX)
+            .await
+            .state
+            .unwrap()
+    });
+    assert_eq!(after.started_at, before, "the proxy was not restarted");
+    assert_eq!(after.running, Some(true));
+}
+
+#[test]
+fn unreachable_dockerd_fails_with_one_clear_line() {
+    let lab = lab();
+    let config = lab.path(".lab/drhost.toml");
+    let started = Instant::now();
+    let out = drhost_with(
+        &[
+            "run",
+            plugin("status").to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        &[("DOCKER_HOST", "unix:///nonexistent.sock")],
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let clear: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| {
+            l.contains(
+                "Docker Engine at unix:///nonexistent.sock does not answer: is dockerd running?",
+            )
+        })
+        .collect();
+    assert!(!clear.is_empty(), "{}", out.stderr);
+    let journal = out.journal();
+    let kinds: Vec<&str> = journal
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"run-start"));
+    assert_eq!(kinds.last(), Some(&"run-end"));
+    let list = calls(&journal, "docker.list-containers");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["outcome"]["error"]["kind"], "unavailable");
+    let end = events(&journal, "run-end")[0];
+    assert_eq!(end["exit_code"], 1);
+    assert!(
+        end["summary"]
+            .as_str()
+            .unwrap()
+            .contains("does not answer: is dockerd running?"),
+        "{end}"
+    );
+}

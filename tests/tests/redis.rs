@@ -1,0 +1,446 @@
+//! The `redis` capability and the `redis-failover` plugin (runbook scenario
+//! 2) against the lab's real Redis master, replica and three Sentinels.
+//!
+//! Every test injects a real fault (SIGKILL, SIGSTOP, Sentinels stopped),
+//! runs the real `drhost` binary, and asserts what changed in the real
+//! servers. Tests are serialized by [`LOCK`]; each ends by putting the lab
+//! back in its canonical shape (`lab/up.sh`), even when it fails.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use drhost_tests::cli::{self, events, Outcome};
+use drhost_tests::lab::Lab;
+
+/// One fault at a time: every test here changes the one Sentinel set.
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Puts the lab back when dropped: resumes stopped processes, restores
+/// Sentinel's down-after, then `lab/up.sh` (restarts Redis from fresh
+/// configs when it is not in its canonical shape).
+struct RestoreLab(Lab);
+
+impl Drop for RestoreLab {
+    fn drop(&mut self) {
+        let lab = &self.0;
+        for pid in all_pids(lab) {
+            let _ = Command::new("kill")
+                .args(["-CONT", &pid.to_string()])
+                .status();
+        }
+        if let (Ok(ports), Ok(name)) = (lab.sentinel_ports(), lab.redis_master_name()) {
+            for port in ports {
+                let _ = Command::new("redis-cli")
+                    .args([
+                        "-p",
+                        &port.to_string(),
+                        "SENTINEL",
+                        "SET",
+                        name,
+                        "down-after-milliseconds",
+                        "1000",
+                    ])
+                    .output();
+            }
+        }
+        let status = Command::new("bash").arg(lab.path("lab/up.sh")).output();
+        if !matches!(&status, Ok(o) if o.status.success()) {
+            eprintln!("lab/up.sh did not restore the lab: {status:?}");
+        }
+    }
+}
+
+fn lab() -> Lab {
+    Lab::load().expect("the lab is up (make lab)")
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn pid_file(lab: &Lab, name: &str) -> PathBuf {
+    lab.path(&format!(".lab/run/{name}.pid"))
+}
+
+fn pid(lab: &Lab, name: &str) -> u32 {
+    let path = pid_file(lab, name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .trim()
+        .parse()
+        .expect("a pid")
+}
+
+fn all_pids(lab: &Lab) -> Vec<u32> {
+    let mut names = Vec::new();
+    for key in ["REDIS_MASTER_PORT", "REDIS_REPLICA_PORT"] {
+        if let Ok(port) = lab.get(key) {
+            names.push(format!("redis-{port}"));
+        }
+    }
+    for port in lab.sentinel_ports().unwrap_or_default() {
+        names.push(format!("sentinel-{port}"));
+    }
+    names
+        .iter()
+        .filter_map(|n| {
+            std::fs::read_to_string(pid_file(lab, n))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill {sig} {pid} failed");
+}
+
+/// `drhost run PLUGIN --config .lab/drhost.toml --json --yes PARAMS…`.
+fn run(lab: &Lab, plugin: PathBuf, config: Option<PathBuf>, params: &[String]) -> Outcome {
+    let plugin = plugin.display().to_string();
+    let config = config
+        .unwrap_or_else(|| lab.path(".lab/drhost.toml"))
+        .display()
+        .to_string();
+    let mut args = vec![
+        "run",
+        plugin.as_str(),
+        "--config",
+        config.as_str(),
+        "--json",
+        "--yes",
+    ];
+    for p in params {
+        args.push("--param");
+        args.push(p);
+    }
+    cli::drhost(&args)
+}
+
+fn calls<'a>(journal: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Value> {
+    events(journal, "call")
+        .into_iter()
+        .filter(|c| c["call"] == name)
+        .collect()
+}
+
+async fn role_of(lab: &Lab, port: u16) -> String {
+    let mut con = lab.redis_at(port).await.expect("connect");
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut con)
+        .await
+        .expect("INFO");
+    info.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("role:") || l.starts_with("master_port:"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Each Sentinel's `get-master-addr-by-name` port (None when it does not answer).
+async fn sentinel_views(lab: &Lab) -> Vec<Option<u16>> {
+    let name = lab.redis_master_name().unwrap().to_string();
+    let mut views = Vec::new();
+    for port in lab.sentinel_ports().unwrap() {
+        let view = async {
+            let mut con = tokio::time::timeout(Duration::from_secs(2), lab.redis_at(port))
+                .await
+                .ok()?
+                .ok()?;
+            let addr: Option<(String, u16)> = redis::cmd("SENTINEL")
+                .arg("get-master-addr-by-name")
+                .arg(&name)
+                .query_async(&mut con)
+                .await
+                .ok()?;
+            addr.map(|(_, p)| p)
+        }
+        .await;
+        views.push(view);
+    }
+    views
+}
+
+fn fact_ms(out: &Outcome, name: &str) -> u64 {
+    out.fact(name)
+        .unwrap_or_else(|| panic!("no fact {name}: {}", out.stdout))
+        .parse()
+        .expect("a number of ms")
+}
+
+#[test]
+fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
+    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let lab = lab();
+    let _restore = RestoreLab(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    assert_eq!(
+        rt().block_on(lab.redis_master_addr()).unwrap().1,
+        master,
+        "the lab starts canonical"
+    );
+
+    signal(pid(&lab, &format!("redis-{master}")), "-KILL");
+    let conf = lab
+        .path(&format!(".lab/redis/{master}/redis.conf"))
+        .display()
+        .to_string();
+    let out = run(
+        &lab,
+        cli::plugin("redis-failover"),
+        None,
+        &[
+            format!("restart-command=redis-server {conf}"),
+            "rejoin-timeout=90s".into(),
+        ],
+    );
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    assert_eq!(out.fact("path").as_deref(), Some("A"));
+    assert_eq!(out.fact("master"), Some(format!("127.0.0.1:{replica}")));
+    assert_eq!(
+        out.fact("rejoined-as-replica"),
+        Some(format!("127.0.0.1:{master}"))
+    );
+    assert_eq!(out.fact("sentinels-agreeing").as_deref(), Some("3/3"));
+    let to_master = fact_ms(&out, "time-to-new-master-ms");
+    let rto = fact_ms(&out, "rto-ms");
+    assert!(
+        to_master > 0 && to_master < 30_000 && rto >= to_master,
+        "{to_master} ms, {rto} ms"
+    );
+    assert_eq!(
+        out.fact("rpo-lost-writes").as_deref(),
+        Some("0"),
+        "{}",
+        out.stdout
+    );
+    eprintln!("kill → Option A: new master after {to_master} ms, recovered (old master a replica) after {rto} ms");
+
+    // The real servers: the old master now replicates from the new one.
+    let rt = rt();
+    assert_eq!(
+        rt.block_on(role_of(&lab, master)),
+        format!("role:slave master_port:{replica}")
+    );
+    assert_eq!(rt.block_on(role_of(&lab, replica)), "role:master");
+    assert_eq!(rt.block_on(sentinel_views(&lab)), vec![Some(replica); 3]);
+    let journal = out.journal();
+    assert!(!calls(&journal, "redis.sentinel.master-address").is_empty());
+    assert!(
+        calls(&journal, "redis.sentinel.failover").is_empty(),
+        "Option A never triggers a failover"
+    );
+    let restart = calls(&journal, "shell.run");
+    assert_eq!(restart.len(), 1, "{restart:?}");
+    assert_eq!(restart[0]["args"]["program"], "redis-server");
+}
+
+#[test]
+fn paused_master_without_failover_is_failed_over_by_the_plugin() {
+    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let lab = lab();
+    let _restore = RestoreLab(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    let name = lab.redis_master_name().unwrap().to_string();
+    // Sentinels will not fail over by themselves for a minute.
+    let rt = rt();
+    rt.block_on(async {
+        for port in lab.sentinel_ports().unwrap() {
+            let mut con = lab.redis_at(port).await.unwrap();
+            let _: () = redis::cmd("SENTINEL")
+                .arg("SET")
+                .arg(&name)
+                .arg("down-after-milliseconds")
+                .arg(60_000)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+        }
+    });
+    signal(pid(&lab, &format!("redis-{master}")), "-STOP");
+
+    let out = run(
+        &lab,
+        cli::plugin("redis-failover"),
+        None,
+        &["auto-failover-wait=2s".into()],
+    );
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    assert_eq!(out.fact("path").as_deref(), Some("B"));
+    assert_eq!(out.fact("master"), Some(format!("127.0.0.1:{replica}")));
+    assert!(out
+        .fact("failover-by")
+        .unwrap_or_default()
+        .starts_with("drhost via sentinel"));
+    assert!(out
+        .fact("failed-node-action")
+        .unwrap_or_default()
+        .contains(&format!("127.0.0.1:{master}")));
+    eprintln!(
+        "pause → Option B: new master after {} ms",
+        fact_ms(&out, "time-to-new-master-ms")
+    );
+
+    let journal = out.journal();
+    let failover = calls(&journal, "redis.sentinel.failover");
+    assert_eq!(failover.len(), 1);
+    assert!(failover[0]["outcome"]["ok"].is_object(), "{failover:?}");
+    let confirm = calls(&journal, "confirm.ask");
+    assert_eq!(confirm.len(), 1);
+    assert_eq!(confirm[0]["outcome"]["ok"]["approved"], true);
+    assert!(!calls(&journal, "redis.sentinel.ckquorum").is_empty());
+    assert_eq!(rt.block_on(role_of(&lab, replica)), "role:master");
+    assert_eq!(rt.block_on(sentinel_views(&lab)), vec![Some(replica); 3]);
+}
+
+#[test]
+fn sentinels_below_quorum_refuse_and_change_nothing() {
+    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let lab = lab();
+    let _restore = RestoreLab(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    let sentinels = lab.sentinel_ports().unwrap();
+    for port in &sentinels[1..] {
+        signal(pid(&lab, &format!("sentinel-{port}")), "-KILL");
+    }
+    signal(pid(&lab, &format!("redis-{master}")), "-KILL");
+
+    let out = run(
+        &lab,
+        cli::plugin("redis-failover"),
+        None,
+        &["auto-failover-wait=2s".into()],
+    );
+    assert_eq!(
+        out.code, 1,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    let report = out.json();
+    let summary = report["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("below quorum") && summary.contains("split the brain"),
+        "{summary}"
+    );
+    assert_eq!(report["failed_step"], "check quorum and replicas");
+    let journal = out.journal();
+    assert!(
+        calls(&journal, "redis.sentinel.failover").is_empty(),
+        "no failover was attempted"
+    );
+    assert!(
+        calls(&journal, "confirm.ask").is_empty(),
+        "nothing to confirm"
+    );
+
+    // Nothing changed: the surviving Sentinel still names the old master and
+    // the replica is still a replica.
+    let rt = rt();
+    assert_eq!(rt.block_on(sentinel_views(&lab))[0], Some(master));
+    assert_eq!(
+        rt.block_on(role_of(&lab, replica)),
+        format!("role:slave master_port:{master}")
+    );
+}
+
+#[test]
+fn command_outside_the_grant_is_a_typed_denial() {
+    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let lab = lab();
+    let rt = rt();
+    rt.block_on(async {
+        let mut con = lab.redis_master().await.unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("drhost:test:keep")
+            .arg("1")
+            .query_async(&mut con)
+            .await
+            .unwrap();
+    });
+    let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
+    let config = cli::config(&format!(
+        "{base}\n[[plugins.redis-poke.redis]]\ntarget = \"cache\"\naccess = [\"read\"]\n"
+    ));
+
+    let out = run(
+        &lab,
+        cli::fixture("redis-poke"),
+        Some(config.clone()),
+        &["args=FLUSHALL".into()],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("error-kind").as_deref(), Some("access-denied"));
+    let message = out.fact("error").unwrap();
+    assert!(
+        message.contains("[[plugins.redis-poke.redis]]\ntarget = \"cache\"\naccess = [\"admin\"]"),
+        "{message}"
+    );
+    let journal = out.journal();
+    let denied = calls(&journal, "redis.command");
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0]["outcome"]["error"]["kind"], "access-denied");
+    assert_eq!(denied[0]["args"]["args"][0], "FLUSHALL");
+
+    // The key is still there, and a granted read sees it.
+    let out = run(
+        &lab,
+        cli::fixture("redis-poke"),
+        Some(config.clone()),
+        &["args=GET drhost:test:keep".into()],
+    );
+    assert_eq!(out.fact("reply").as_deref(), Some("1"), "{}", out.stdout);
+    let out = run(
+        &lab,
+        cli::fixture("redis-poke"),
+        Some(config),
+        &["args=SET drhost:test:keep 2".into()],
+    );
+    assert_eq!(
+        out.fact("error-kind").as_deref(),
+        Some("access-denied"),
+        "write needs `write`"
+    );
+    let value: Option<String> = rt.block_on(async {
+        let mut con = lab.redis_master().await.unwrap();
+        redis::cmd("GET")
+            .arg("drhost:test:keep")
+            .query_async(&mut con)
+            .await
+            .unwrap()
+    });
+    assert_eq!(value.as_deref(), Some("1"));
+}
+
+#[test]
+fn plugin_without_a_redis_grant_is_refused_with_the_lines_to_add() {
+    let lab = lab();
+    let config = cli::config("[targets.redis.cache]\nurl = \"redis://127.0.0.1:1\"\n");
+    let out = run(&lab, cli::plugin("redis-failover"), Some(config), &[]);
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(text.contains("[[plugins.redis-failover.redis]]"), "{text}");
+    assert!(text.contains("sentinel-failover"), "{text}");
+}
