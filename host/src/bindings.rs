@@ -17,7 +17,7 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use drhost::runbook::types;
+pub use self::drhost::runbook::types;
 
 /// The contract version this host implements. Plugins built against
 /// `0.1.x` with `x <=` this patch level are accepted (semver-compatible).

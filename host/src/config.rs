@@ -134,10 +134,22 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Re
     serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.into_inner();
-        let (line, column) = inner.span().map(|span| line_and_column(text, span.start)).unwrap_or((0, 0));
+        let (line, column) = inner
+            .span()
+            .map(|span| line_and_column(text, span.start))
+            .unwrap_or((0, 0));
         let message = inner.message().trim().to_string();
-        let message = if key.is_empty() || key == "." { message } else { format!("{message} (key `{key}`)") };
-        Error::Config { path: path.to_owned(), line, column, message }
+        let message = if key.is_empty() || key == "." {
+            message
+        } else {
+            format!("{message} (key `{key}`)")
+        };
+        Error::Config {
+            path: path.to_owned(),
+            line,
+            column,
+            message,
+        }
     })
 }
 
@@ -227,7 +239,9 @@ mod tests {
 
     #[test]
     fn bad_duration_names_the_key() {
-        let err = Config::parse(Path::new("d.toml"), "[run]\ntimeout = \"soon\"\n").unwrap_err().to_string();
+        let err = Config::parse(Path::new("d.toml"), "[run]\ntimeout = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("d.toml:2:") && err.contains("run.timeout"), "{err}");
     }
 }

@@ -32,7 +32,8 @@ impl Runtime {
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Runtime> {
         let mut config = Config::new();
         config.wasm_component_model(true).epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| Error::Internal(format!("cannot start the wasm engine: {e:#}")))?;
+        let engine =
+            Engine::new(&config).map_err(|e| Error::Internal(format!("cannot start the wasm engine: {e:#}")))?;
         let mut linker = Linker::new(&engine);
         // Plugins built against an older 0.1.x contract link to this one.
         linker.allow_shadowing(false);
@@ -50,7 +51,11 @@ impl Runtime {
                 }
             })
             .map_err(|e| Error::Internal(format!("cannot start the epoch ticker: {e}")))?;
-        Ok(Runtime { engine, linker, cache_dir })
+        Ok(Runtime {
+            engine,
+            linker,
+            cache_dir,
+        })
     }
 
     /// The engine.
@@ -78,8 +83,12 @@ impl Runtime {
                 let _ = std::fs::remove_file(path);
             }
         }
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| Error::Refused(format!("the plugin is not a valid component: {}", first_line(&format!("{e:#}")))))?;
+        let component = Component::new(&self.engine, bytes).map_err(|e| {
+            Error::Refused(format!(
+                "the plugin is not a valid component: {}",
+                first_line(&format!("{e:#}"))
+            ))
+        })?;
         if let Some(path) = cached {
             let _ = store_atomically(&path, &component);
         }
@@ -109,7 +118,12 @@ pub fn default_cache_dir() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| "/tmp".into()).join(".cache"));
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "/tmp".into())
+                .join(".cache")
+        });
     base.join("drhost").join("components")
 }
 

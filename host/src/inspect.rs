@@ -81,7 +81,11 @@ pub async fn inspect(path: &Path, cache_dir: Option<PathBuf>) -> Result<PluginRe
         parameters: manifest
             .params
             .into_iter()
-            .map(|p| ParameterReport { name: p.name, description: p.description, default: p.default })
+            .map(|p| ParameterReport {
+                name: p.name,
+                description: p.description,
+                default: p.default,
+            })
             .collect(),
         capabilities: manifest
             .needs
@@ -107,7 +111,11 @@ pub async fn inspect(path: &Path, cache_dir: Option<PathBuf>) -> Result<PluginRe
 impl std::fmt::Display for PluginReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{} {}  —  {}", self.id, self.version, self.description)?;
-        writeln!(f, "  contract  drhost:runbook@{}", self.contract.as_deref().unwrap_or("?"))?;
+        writeln!(
+            f,
+            "  contract  drhost:runbook@{}",
+            self.contract.as_deref().unwrap_or("?")
+        )?;
         writeln!(f, "  digest    sha256:{}", self.digest)?;
         writeln!(f, "  size      {} bytes", self.size)?;
         writeln!(f, "parameters:")?;
@@ -115,7 +123,10 @@ impl std::fmt::Display for PluginReport {
             writeln!(f, "  (none)")?;
         }
         for p in &self.parameters {
-            let default = p.default.as_deref().map_or("required".to_string(), |d| format!("default {d:?}"));
+            let default = p
+                .default
+                .as_deref()
+                .map_or("required".to_string(), |d| format!("default {d:?}"));
             writeln!(f, "  {:<16} {} ({default})", p.name, p.description)?;
         }
         writeln!(f, "needs:")?;

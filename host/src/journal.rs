@@ -25,16 +25,31 @@ pub struct Journal {
 impl Journal {
     /// Creates `<dir>/<run_id>.jsonl` (and `dir`); fails before anything runs.
     pub fn create(dir: &Path, run_id: &str) -> Result<Journal> {
-        let fail = |e: std::io::Error| Error::Journal { path: dir.to_owned(), reason: e.to_string() };
+        let fail = |e: std::io::Error| Error::Journal {
+            path: dir.to_owned(),
+            reason: e.to_string(),
+        };
         std::fs::create_dir_all(dir).map_err(fail)?;
         let path = dir.join(format!("{run_id}.jsonl"));
-        let file = std::fs::OpenOptions::new().create_new(true).append(true).open(&path).map_err(fail)?;
-        Ok(Journal { run_id: run_id.to_string(), path: Some(path), file: Mutex::new(Some(file)) })
+        let file = std::fs::OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)
+            .map_err(fail)?;
+        Ok(Journal {
+            run_id: run_id.to_string(),
+            path: Some(path),
+            file: Mutex::new(Some(file)),
+        })
     }
 
     /// A journal that records nothing (for `inspect`, which changes nothing).
     pub fn disabled() -> Journal {
-        Journal { run_id: String::new(), path: None, file: Mutex::new(None) }
+        Journal {
+            run_id: String::new(),
+            path: None,
+            file: Mutex::new(None),
+        }
     }
 
     /// The run id.
@@ -52,7 +67,10 @@ impl Journal {
         let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
         let Some(file) = guard.as_mut() else { return };
         let mut line = serde_json::Map::new();
-        line.insert("ts".into(), humantime::format_rfc3339_millis(SystemTime::now()).to_string().into());
+        line.insert(
+            "ts".into(),
+            humantime::format_rfc3339_millis(SystemTime::now()).to_string().into(),
+        );
         line.insert("run".into(), self.run_id.clone().into());
         line.insert("event".into(), event.into());
         if let serde_json::Value::Object(fields) = fields {
@@ -75,9 +93,18 @@ pub fn new_run_id(plugin_path: &Path) -> String {
     let stamp: String = now.chars().filter(|c| !matches!(c, '-' | ':')).collect();
     let stem: String = plugin_path
         .file_stem()
-        .map(|s| s.to_string_lossy().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(40).collect())
+        .map(|s| {
+            s.to_string_lossy()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .take(40)
+                .collect()
+        })
         .unwrap_or_default();
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let suffix = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
     format!("{stamp}-{stem}-{suffix:04x}")
 }
@@ -91,6 +118,8 @@ fn state_home() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
     home.join(".local").join("state")
 }

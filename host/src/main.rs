@@ -189,8 +189,17 @@ struct TrustArgs {
 impl TrustArgs {
     fn paths(&self) -> Result<TrustPaths, drhost::Error> {
         let config_path = drhost::config::locate(self.config_file.as_deref());
-        let config = config_path.as_deref().map(drhost::config::Config::load).transpose()?.unwrap_or_default();
-        Ok(TrustPaths::locate(self.trust_file.as_deref(), self.lock_file.as_deref(), &config, config_path.as_deref()))
+        let config = config_path
+            .as_deref()
+            .map(drhost::config::Config::load)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(TrustPaths::locate(
+            self.trust_file.as_deref(),
+            self.lock_file.as_deref(),
+            &config,
+            config_path.as_deref(),
+        ))
     }
 }
 
@@ -212,7 +221,21 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Run { plugin, params, config, json, timeout, memory, journal_dir, cache_dir, yes, quiet, allow_unsigned, allow_downgrade, trust } => {
+            Command::Run {
+                plugin,
+                params,
+                config,
+                json,
+                timeout,
+                memory,
+                journal_dir,
+                cache_dir,
+                yes,
+                quiet,
+                allow_unsigned,
+                allow_downgrade,
+                trust,
+            } => {
                 let opts = RunOptions {
                     plugin,
                     params,
@@ -232,7 +255,11 @@ fn main() -> ExitCode {
                 print_report(&report, json);
                 report.exit_code
             }
-            Command::Inspect { plugin, json, cache_dir } => match drhost::inspect::inspect(&plugin, cache_dir).await {
+            Command::Inspect {
+                plugin,
+                json,
+                cache_dir,
+            } => match drhost::inspect::inspect(&plugin, cache_dir).await {
                 Ok(report) if json => {
                     println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
                     0
@@ -264,28 +291,54 @@ async fn distribution(command: Command) -> Result<i32, drhost::Error> {
     match command {
         Command::Keygen { out, id } => {
             let key = signature::keygen(&out, &id)?;
-            eprintln!("wrote {} (secret, mode 0600) and {}; add this to trust.toml:", key.secret.display(), key.public.display());
+            eprintln!(
+                "wrote {} (secret, mode 0600) and {}; add this to trust.toml:",
+                key.secret.display(),
+                key.public.display()
+            );
             print!("{}", key.trust_entry);
         }
         Command::TrustEntry { key, id, scope } => {
-            let id = id.unwrap_or_else(|| key.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+            let id = id.unwrap_or_else(|| {
+                key.file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
             let scope = if scope.is_empty() { vec!["*".to_string()] } else { scope };
             print!("{}", signature::trust_entry(&key, &id, &scope)?);
         }
-        Command::Sign { plugin, key, key_id, detached, cache_dir } => {
+        Command::Sign {
+            plugin,
+            key,
+            key_id,
+            detached,
+            cache_dir,
+        } => {
             let key = signature::SigningKey::load(&key, key_id)?;
             let (outcome, warning) = drhost::trust::sign(&plugin, &key, detached, cache_dir).await?;
             if let Some(warning) = warning {
                 eprintln!("warning: {}: {warning}", plugin.display());
             }
             let what = if outcome.signed { "signed" } else { "already signed" };
-            println!("{what} {} with `{}` → {} (signers: {})", plugin.display(), outcome.key_id, outcome.written_to.display(), outcome.key_ids.join(", "));
+            println!(
+                "{what} {} with `{}` → {} (signers: {})",
+                plugin.display(),
+                outcome.key_id,
+                outcome.written_to.display(),
+                outcome.key_ids.join(", ")
+            );
         }
         Command::Verify { plugin, json, trust } => {
             let paths = trust.paths()?;
             let file = drhost::plugin::PluginFile::read(&plugin)?;
             file.check_is_component()?;
-            let (verdict, refusal) = drhost::trust::assess(&file, &paths.load_trust()?, &paths.load_lock()?, paths.lock.as_deref(), false);
+            let (verdict, refusal) = drhost::trust::assess(
+                &file,
+                &paths.load_trust()?,
+                &paths.load_lock()?,
+                paths.lock.as_deref(),
+                false,
+            );
             if json {
                 print_json(&verdict);
             } else {
@@ -300,13 +353,29 @@ async fn distribution(command: Command) -> Result<i32, drhost::Error> {
             for plugin in plugins {
                 let file = drhost::plugin::PluginFile::read(&plugin)?;
                 file.check_is_component()?;
-                let source = std::fs::canonicalize(&plugin).unwrap_or(plugin.clone()).display().to_string();
+                let source = std::fs::canonicalize(&plugin)
+                    .unwrap_or(plugin.clone())
+                    .display()
+                    .to_string();
                 let (verdict, lock) = drhost::trust::pin(&file, &paths, &source)?;
-                let id = verdict.identity.as_ref().map(|i| format!("{} {}", i.id, i.version)).unwrap_or_default();
-                println!("pinned {id} at {} in {} (signers: {})", verdict.digest, lock.display(), verdict.signers.join(", "));
+                let id = verdict
+                    .identity
+                    .as_ref()
+                    .map(|i| format!("{} {}", i.id, i.version))
+                    .unwrap_or_default();
+                println!(
+                    "pinned {id} at {} in {} (signers: {})",
+                    verdict.digest,
+                    lock.display(),
+                    verdict.signers.join(", ")
+                );
             }
         }
-        Command::Push { plugin, reference, json } => {
+        Command::Push {
+            plugin,
+            reference,
+            json,
+        } => {
             let report = drhost::oci::push(&plugin, &reference).await?;
             if json {
                 print_json(&report);
@@ -314,7 +383,13 @@ async fn distribution(command: Command) -> Result<i32, drhost::Error> {
                 println!("pushed {} → {} ({})", plugin.display(), report.reference, report.pinned);
             }
         }
-        Command::Pull { reference, out, allow_downgrade, json, trust } => {
+        Command::Pull {
+            reference,
+            out,
+            allow_downgrade,
+            json,
+            trust,
+        } => {
             let report = drhost::oci::pull(&reference, &out, &trust.paths()?, allow_downgrade).await?;
             if json {
                 print_json(&report);
@@ -337,7 +412,12 @@ async fn distribution(command: Command) -> Result<i32, drhost::Error> {
 fn print_verdict(verdict: &drhost::trust::Verdict) {
     println!("{}  {}", verdict.path.display(), verdict.digest);
     match &verdict.identity {
-        Some(i) => println!("  identity  {} {} (contract {})", i.id, i.version, i.contract.as_deref().unwrap_or("?")),
+        Some(i) => println!(
+            "  identity  {} {} (contract {})",
+            i.id,
+            i.version,
+            i.contract.as_deref().unwrap_or("?")
+        ),
         None => println!("  identity  (none signed)"),
     }
     if verdict.signatures.is_empty() {
@@ -345,11 +425,27 @@ fn print_verdict(verdict: &drhost::trust::Verdict) {
     }
     for s in &verdict.signatures {
         let mark = if s.standing == "trusted" { "✓" } else { "✗" };
-        let id = s.signer.clone().or_else(|| s.key_id.clone()).unwrap_or_else(|| "(no key id)".into());
-        println!("  {mark} {id:<20} {}{}", s.standing, s.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
+        let id = s
+            .signer
+            .clone()
+            .or_else(|| s.key_id.clone())
+            .unwrap_or_else(|| "(no key id)".into());
+        println!(
+            "  {mark} {id:<20} {}{}",
+            s.standing,
+            s.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+        );
     }
     println!("  lock      {}", verdict.lock);
-    println!("verdict: {}{}", verdict.verdict, if verdict.signers.is_empty() { String::new() } else { format!(" (signed by {})", verdict.signers.join(", ")) });
+    println!(
+        "verdict: {}{}",
+        verdict.verdict,
+        if verdict.signers.is_empty() {
+            String::new()
+        } else {
+            format!(" (signed by {})", verdict.signers.join(", "))
+        }
+    );
 }
 
 fn print_report(report: &RunReport, json: bool) {
@@ -371,7 +467,11 @@ fn print_report(report: &RunReport, json: bool) {
             }
         }
         Status::Failed => {
-            let step = report.failed_step.as_deref().map(|s| format!(" in step `{s}`")).unwrap_or_default();
+            let step = report
+                .failed_step
+                .as_deref()
+                .map(|s| format!(" in step `{s}`"))
+                .unwrap_or_default();
             eprintln!("✗ {name} failed{step}: {} ({seconds:.1}s)", report.summary);
             if let Some(hint) = &report.hint {
                 eprintln!("  hint: {hint}");

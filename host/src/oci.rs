@@ -105,16 +105,31 @@ impl OciRef {
             }
         };
         let repo_ok = !repository.is_empty()
-            && repository.split('/').all(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch)));
+            && repository.split('/').all(|c| {
+                !c.is_empty()
+                    && c.chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+            });
         if registry.is_empty() || !repo_ok || reference.is_empty() {
             return Err(bad());
         }
-        Ok(OciRef { registry: registry.to_string(), repository: repository.to_string(), reference })
+        Ok(OciRef {
+            registry: registry.to_string(),
+            repository: repository.to_string(),
+            reference,
+        })
     }
 
     fn base(&self) -> String {
-        let host = self.registry.rsplit_once(':').map_or(self.registry.as_str(), |(h, _)| h);
-        let scheme = if matches!(host, "127.0.0.1" | "localhost" | "[::1]") { "http" } else { "https" };
+        let host = self
+            .registry
+            .rsplit_once(':')
+            .map_or(self.registry.as_str(), |(h, _)| h);
+        let scheme = if matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            "http"
+        } else {
+            "https"
+        };
         format!("{scheme}://{}/v2/{}", self.registry, self.repository)
     }
 
@@ -126,7 +141,11 @@ impl OciRef {
 
 impl std::fmt::Display for OciRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let sep = if self.reference.starts_with("sha256:") { "@" } else { ":" };
+        let sep = if self.reference.starts_with("sha256:") {
+            "@"
+        } else {
+            ":"
+        };
         write!(f, "oci://{}/{}{sep}{}", self.registry, self.repository, self.reference)
     }
 }
@@ -145,12 +164,18 @@ impl Registry {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .build()
-            .map_err(|e| RegistryError::Unavailable { registry: at.registry.clone(), reason: e.to_string() })?;
+            .map_err(|e| RegistryError::Unavailable {
+                registry: at.registry.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(Registry { client, at: at.clone() })
     }
 
     fn fail(&self, reason: impl std::fmt::Display) -> RegistryError {
-        RegistryError::Unavailable { registry: self.at.registry.clone(), reason: reason.to_string() }
+        RegistryError::Unavailable {
+            registry: self.at.registry.clone(),
+            reason: reason.to_string(),
+        }
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> Result<reqwest::Response, RegistryError> {
@@ -161,7 +186,14 @@ impl Registry {
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
         let body = body.trim();
-        Err(self.fail(format!("{what}: HTTP {status}{}", if body.is_empty() { String::new() } else { format!(": {}", body.chars().take(300).collect::<String>()) })))
+        Err(self.fail(format!(
+            "{what}: HTTP {status}{}",
+            if body.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", body.chars().take(300).collect::<String>())
+            }
+        )))
     }
 
     async fn upload_blob(&self, bytes: Vec<u8>, digest: &str) -> Result<(), RegistryError> {
@@ -170,7 +202,9 @@ impl Registry {
         if head.as_ref().is_ok_and(|r| r.status().is_success()) {
             return Ok(());
         }
-        let started = self.send(self.client.post(format!("{base}/blobs/uploads/")), "starting an upload").await?;
+        let started = self
+            .send(self.client.post(format!("{base}/blobs/uploads/")), "starting an upload")
+            .await?;
         let location = started
             .headers()
             .get(reqwest::header::LOCATION)
@@ -194,9 +228,16 @@ impl Registry {
     }
 
     async fn get(&self, path: &str, accept: &str, what: &str) -> Result<Vec<u8>, RegistryError> {
-        let request = self.client.get(format!("{}/{path}", self.at.base())).header(reqwest::header::ACCEPT, accept);
+        let request = self
+            .client
+            .get(format!("{}/{path}", self.at.base()))
+            .header(reqwest::header::ACCEPT, accept);
         let response = self.send(request, what).await?;
-        response.bytes().await.map(|b| b.to_vec()).map_err(|e| self.fail(format!("{what}: {e}")))
+        response
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| self.fail(format!("{what}: {e}")))
     }
 }
 
@@ -224,7 +265,10 @@ pub async fn push(plugin: &Path, reference: &str) -> Result<PushReport, Error> {
     file.check_is_component()?;
     let signed = signature::read(plugin, &file.bytes)?;
     if signed.signatures.is_empty() || signed.detached {
-        return Err(TrustError::Unsigned { path: plugin.to_owned() }.into());
+        return Err(TrustError::Unsigned {
+            path: plugin.to_owned(),
+        }
+        .into());
     }
     let layer_digest = format!("sha256:{}", file.digest);
     let config = json!({
@@ -237,8 +281,14 @@ pub async fn push(plugin: &Path, reference: &str) -> Result<PushReport, Error> {
     let config_digest = sha256_digest(&config_bytes);
     let mut annotations = serde_json::Map::new();
     if let Some(identity) = &signed.identity {
-        annotations.insert("org.opencontainers.image.title".into(), format!("{}.wasm", identity.id).into());
-        annotations.insert("org.opencontainers.image.version".into(), identity.version.clone().into());
+        annotations.insert(
+            "org.opencontainers.image.title".into(),
+            format!("{}.wasm", identity.id).into(),
+        );
+        annotations.insert(
+            "org.opencontainers.image.version".into(),
+            identity.version.clone().into(),
+        );
         annotations.insert("dev.drhost.plugin.id".into(), identity.id.clone().into());
     }
     let manifest = json!({
@@ -285,7 +335,12 @@ pub struct PullReport {
 
 /// Pulls a plugin, verifies blob digest, signature, trust and the lock's
 /// version pin, then writes `out_dir/<id>.wasm` and pins it in the lock.
-pub async fn pull(reference: &str, out_dir: &Path, paths: &TrustPaths, allow_downgrade: bool) -> Result<PullReport, Error> {
+pub async fn pull(
+    reference: &str,
+    out_dir: &Path,
+    paths: &TrustPaths,
+    allow_downgrade: bool,
+) -> Result<PullReport, Error> {
     let at = OciRef::parse(reference)?;
     let trust_file = paths.load_trust()?;
     let lock_path = paths.lock_or_default();
@@ -293,35 +348,77 @@ pub async fn pull(reference: &str, out_dir: &Path, paths: &TrustPaths, allow_dow
 
     let registry = Registry::new(&at)?;
     let shown = at.to_string();
-    let manifest_bytes = registry.get(&format!("manifests/{}", at.reference), MANIFEST_MEDIA_TYPE, "fetching the manifest").await?;
+    let manifest_bytes = registry
+        .get(
+            &format!("manifests/{}", at.reference),
+            MANIFEST_MEDIA_TYPE,
+            "fetching the manifest",
+        )
+        .await?;
     let manifest_digest = sha256_digest(&manifest_bytes);
     if at.reference.starts_with("sha256:") && manifest_digest != at.reference {
-        return Err(RegistryError::DigestMismatch { reference: shown, what: "the manifest".into(), expected: at.reference.clone(), actual: manifest_digest }.into());
+        return Err(RegistryError::DigestMismatch {
+            reference: shown,
+            what: "the manifest".into(),
+            expected: at.reference.clone(),
+            actual: manifest_digest,
+        }
+        .into());
     }
-    let not_plugin = |reason: &str| RegistryError::NotAPlugin { reference: shown.clone(), reason: reason.to_string() };
-    let manifest: Value = serde_json::from_slice(&manifest_bytes).map_err(|e| not_plugin(&format!("its manifest is not JSON ({e})")))?;
+    let not_plugin = |reason: &str| RegistryError::NotAPlugin {
+        reference: shown.clone(),
+        reason: reason.to_string(),
+    };
+    let manifest: Value =
+        serde_json::from_slice(&manifest_bytes).map_err(|e| not_plugin(&format!("its manifest is not JSON ({e})")))?;
     if manifest["config"]["mediaType"] != CONFIG_MEDIA_TYPE {
-        return Err(not_plugin(&format!("its config media type is {}, not {CONFIG_MEDIA_TYPE}", manifest["config"]["mediaType"])).into());
+        return Err(not_plugin(&format!(
+            "its config media type is {}, not {CONFIG_MEDIA_TYPE}",
+            manifest["config"]["mediaType"]
+        ))
+        .into());
     }
-    let layers: Vec<&Value> = manifest["layers"].as_array().map(|l| l.iter().filter(|l| l["mediaType"] == WASM_MEDIA_TYPE).collect()).unwrap_or_default();
+    let layers: Vec<&Value> = manifest["layers"]
+        .as_array()
+        .map(|l| l.iter().filter(|l| l["mediaType"] == WASM_MEDIA_TYPE).collect())
+        .unwrap_or_default();
     let [layer] = layers.as_slice() else {
         return Err(not_plugin(&format!("it has {} `{WASM_MEDIA_TYPE}` layers, not one", layers.len())).into());
     };
-    let layer_digest = layer["digest"].as_str().filter(|d| d.starts_with("sha256:")).ok_or_else(|| not_plugin("its layer has no sha256 digest"))?;
-    let bytes = registry.get(&format!("blobs/{layer_digest}"), WASM_MEDIA_TYPE, "fetching the plugin").await?;
+    let layer_digest = layer["digest"]
+        .as_str()
+        .filter(|d| d.starts_with("sha256:"))
+        .ok_or_else(|| not_plugin("its layer has no sha256 digest"))?;
+    let bytes = registry
+        .get(&format!("blobs/{layer_digest}"), WASM_MEDIA_TYPE, "fetching the plugin")
+        .await?;
     let actual = sha256_digest(&bytes);
     if actual != layer_digest {
-        return Err(RegistryError::DigestMismatch { reference: shown, what: "the plugin layer".into(), expected: layer_digest.to_string(), actual }.into());
+        return Err(RegistryError::DigestMismatch {
+            reference: shown,
+            what: "the plugin layer".into(),
+            expected: layer_digest.to_string(),
+            actual,
+        }
+        .into());
     }
 
-    let file = PluginFile { path: PathBuf::from(&shown), digest: hex::encode(Sha256::digest(&bytes)), bytes };
+    let file = PluginFile {
+        path: PathBuf::from(&shown),
+        digest: hex::encode(Sha256::digest(&bytes)),
+        bytes,
+    };
     file.check_is_component()?;
     // The pin is being updated: judge the signature here, the version below.
     let (verdict, refusal) = trust::assess(&file, &trust_file, &Lock::default(), Some(&lock_path), allow_downgrade);
     if let Some(refusal) = refusal {
         return Err(refusal.into());
     }
-    let identity = verdict.identity.clone().ok_or_else(|| Error::from(TrustError::NoIdentity { path: file.path.clone() }))?;
+    let identity = verdict.identity.clone().ok_or_else(|| {
+        Error::from(TrustError::NoIdentity {
+            path: file.path.clone(),
+        })
+    })?;
     if let LockCheck::Downgrade(pin) = lock.check(&identity.id, &identity.version, &verdict.digest) {
         if !allow_downgrade {
             return Err(TrustError::Downgrade {
@@ -335,13 +432,29 @@ pub async fn pull(reference: &str, out_dir: &Path, paths: &TrustPaths, allow_dow
         }
     }
 
-    std::fs::create_dir_all(out_dir).map_err(|e| TrustError::Io { path: out_dir.to_owned(), reason: e.to_string() })?;
+    std::fs::create_dir_all(out_dir).map_err(|e| TrustError::Io {
+        path: out_dir.to_owned(),
+        reason: e.to_string(),
+    })?;
     let path = out_dir.join(format!("{}.wasm", identity.id));
     signature::write_atomically(&path, &file.bytes)?;
     let source = at.pinned(&manifest_digest);
-    lock.pin(&identity.id, LockEntry { version: identity.version.clone(), digest: verdict.digest.clone(), source: source.clone(), signers: verdict.signers.clone() });
+    lock.pin(
+        &identity.id,
+        LockEntry {
+            version: identity.version.clone(),
+            digest: verdict.digest.clone(),
+            source: source.clone(),
+            signers: verdict.signers.clone(),
+        },
+    );
     lock.save(&lock_path)?;
-    Ok(PullReport { path, source, verdict, lock: lock_path })
+    Ok(PullReport {
+        path,
+        source,
+        verdict,
+        lock: lock_path,
+    })
 }
 
 #[cfg(test)]
@@ -351,7 +464,10 @@ mod tests {
     #[test]
     fn references_parse() {
         let r = OciRef::parse("oci://127.0.0.1:5000/drhost/hello:0.1.0").unwrap();
-        assert_eq!((r.registry.as_str(), r.repository.as_str(), r.reference.as_str()), ("127.0.0.1:5000", "drhost/hello", "0.1.0"));
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.reference.as_str()),
+            ("127.0.0.1:5000", "drhost/hello", "0.1.0")
+        );
         assert_eq!(r.base(), "http://127.0.0.1:5000/v2/drhost/hello");
         let d = format!("sha256:{}", "a".repeat(64));
         let r = OciRef::parse(&format!("oci://reg.example/hello@{d}")).unwrap();

@@ -36,9 +36,16 @@ pub struct PluginFile {
 impl PluginFile {
     /// Reads a plugin file and computes its digest.
     pub fn read(path: &Path) -> Result<PluginFile> {
-        let bytes = std::fs::read(path).map_err(|e| Error::PluginFile { path: path.to_owned(), reason: e.to_string() })?;
+        let bytes = std::fs::read(path).map_err(|e| Error::PluginFile {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         let digest = hex::encode(Sha256::digest(&bytes));
-        Ok(PluginFile { path: path.to_owned(), bytes, digest })
+        Ok(PluginFile {
+            path: path.to_owned(),
+            bytes,
+            digest,
+        })
     }
 
     /// Refuses anything that is not a WebAssembly component, naming what it is.
@@ -92,7 +99,11 @@ pub fn check_shape(runtime: &Runtime, component: &Component, path: &Path) -> Res
         }
     }
     if !(exports.iter().any(|e| e == "describe") && exports.iter().any(|e| e == "run")) {
-        let found = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
+        let found = if exports.is_empty() {
+            "nothing".to_string()
+        } else {
+            exports.join(", ")
+        };
         return Err(Error::Refused(format!(
             "{} is not a drhost plugin: it exports {found}, not `describe` and `run` (world {CONTRACT_PACKAGE}/plugin@{CONTRACT_VERSION})",
             path.display()
@@ -114,7 +125,12 @@ fn is_supported(version: &str) -> bool {
 }
 
 /// Instantiates the plugin with no grants at all and calls `describe`.
-pub async fn describe(runtime: &Runtime, component: &Component, scratch: &Path, journal: Arc<Journal>) -> Result<Manifest> {
+pub async fn describe(
+    runtime: &Runtime,
+    component: &Component,
+    scratch: &Path,
+    journal: Arc<Journal>,
+) -> Result<Manifest> {
     let ctx = Arc::new(RunContext {
         plugin_id: "?".into(),
         grants: PluginGrants::default(),
@@ -125,7 +141,10 @@ pub async fn describe(runtime: &Runtime, component: &Component, scratch: &Path, 
         deadline: Instant::now() + DESCRIBE_TIMEOUT,
         confirm: ConfirmPolicy::Nobody,
     });
-    let limits = Limits { timeout: DESCRIBE_TIMEOUT, memory: 64 << 20 };
+    let limits = Limits {
+        timeout: DESCRIBE_TIMEOUT,
+        memory: 64 << 20,
+    };
     let mut store = new_store(runtime, ctx, limits)?;
     let plugin = instantiate(runtime, component, &mut store).await?;
     let call = plugin.call_describe(&mut store);
@@ -135,7 +154,10 @@ pub async fn describe(runtime: &Runtime, component: &Component, scratch: &Path, 
             Ok(manifest)
         }
         Ok(Err(trap)) => Err(crate::run::sandbox_error(&trap, &store, "describe", limits)),
-        Err(_) => Err(Error::Sandbox(format!("`describe` did not return within {}s", DESCRIBE_TIMEOUT.as_secs()))),
+        Err(_) => Err(Error::Sandbox(format!(
+            "`describe` did not return within {}s",
+            DESCRIBE_TIMEOUT.as_secs()
+        ))),
     }
 }
 
@@ -158,7 +180,10 @@ pub async fn instantiate(
 fn validate_manifest(manifest: &Manifest) -> Result<()> {
     let id_ok = !manifest.id.is_empty()
         && manifest.id.len() <= 64
-        && manifest.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && manifest
+            .id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !id_ok {
         return Err(Error::Refused(format!(
             "the plugin's id `{}` is not valid: use 1-64 lowercase letters, digits and dashes",

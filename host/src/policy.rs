@@ -31,7 +31,10 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
             c if UNGATED.contains(&c) => true,
             "shell" => grants.shell.iter().any(|g| g.program == target),
             "http" => grants.http.iter().any(|g| g.allows(target)),
-            "docker" => grants.docker.iter().any(|g| g.covers(target, docker_access(need.access))),
+            "docker" => grants
+                .docker
+                .iter()
+                .any(|g| g.covers(target, docker_access(need.access))),
             "redis" => crate::caps::redis::covers(grants, target, need.access),
             _ => false,
         };
@@ -45,7 +48,11 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
             "redis" => Some(crate::caps::redis::need_lines(grants, id, target, need.access)),
             _ => None,
         };
-        missing.push(MissingGrant { what: format!("{capability} {target}"), why: need.why.clone(), toml });
+        missing.push(MissingGrant {
+            what: format!("{capability} {target}"),
+            why: need.why.clone(),
+            toml,
+        });
     }
     missing
 }
@@ -59,7 +66,10 @@ fn docker_access(access: Access) -> crate::caps::docker::DockerAccess {
 }
 
 fn shell_lines(id: &str, program: &str) -> String {
-    format!("{}  # narrow the arguments to what you expect", crate::caps::shell::grant_lines_any(id, program))
+    format!(
+        "{}  # narrow the arguments to what you expect",
+        crate::caps::shell::grant_lines_any(id, program)
+    )
 }
 
 fn http_lines(id: &str, host_port: &str) -> String {
@@ -101,18 +111,31 @@ mod tests {
     use super::*;
 
     fn need(capability: &str, target: &str) -> Need {
-        Need { capability: capability.into(), target: target.into(), access: Access::Read, why: "because".into() }
+        Need {
+            capability: capability.into(),
+            target: target.into(),
+            access: Access::Read,
+            why: "because".into(),
+        }
     }
 
     #[test]
     fn default_deny_lists_every_gated_need() {
-        let needs = [need("shell", "echo"), need("http", "127.0.0.1:8080"), need("log", ""), need("postgres", "x")];
+        let needs = [
+            need("shell", "echo"),
+            need("http", "127.0.0.1:8080"),
+            need("log", ""),
+            need("postgres", "x"),
+        ];
         let missing = missing_grants("hello", &needs, &PluginGrants::default());
         let what: Vec<_> = missing.iter().map(|m| m.what.as_str()).collect();
         assert_eq!(what, ["shell echo", "http 127.0.0.1:8080", "postgres x"]);
         let text = refusal("hello", None, &missing);
         assert!(text.contains("[[plugins.hello.shell]]\nprogram = \"echo\""), "{text}");
-        assert!(text.contains("[[plugins.hello.http]]\nhost = \"127.0.0.1:8080\""), "{text}");
+        assert!(
+            text.contains("[[plugins.hello.http]]\nhost = \"127.0.0.1:8080\""),
+            "{text}"
+        );
         assert!(text.contains("no such capability: postgres x"), "{text}");
     }
 
@@ -136,13 +159,29 @@ mod tests {
         )
         .unwrap();
         let grants = config.grants_for("p");
-        let read = Need { capability: "docker".into(), target: "toolboxai-backend*".into(), access: Access::Read, why: "w".into() };
-        let write = Need { access: Access::Write, ..read.clone() };
-        let net = Need { target: "network:toolboxai_cache".into(), ..read.clone() };
+        let read = Need {
+            capability: "docker".into(),
+            target: "toolboxai-backend*".into(),
+            access: Access::Read,
+            why: "w".into(),
+        };
+        let write = Need {
+            access: Access::Write,
+            ..read.clone()
+        };
+        let net = Need {
+            target: "network:toolboxai_cache".into(),
+            ..read.clone()
+        };
         assert!(missing_grants("p", &[read, net], &grants).is_empty());
         let missing = missing_grants("p", &[write], &grants);
         assert_eq!(missing.len(), 1);
         let toml = missing[0].toml.as_deref().unwrap();
-        assert!(toml.contains("[[plugins.p.docker]]\ncontainers = [\"toolboxai-backend*\"]\naccess = [\"read\", \"write\"]"), "{toml}");
+        assert!(
+            toml.contains(
+                "[[plugins.p.docker]]\ncontainers = [\"toolboxai-backend*\"]\naccess = [\"read\", \"write\"]"
+            ),
+            "{toml}"
+        );
     }
 }

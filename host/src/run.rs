@@ -21,8 +21,8 @@ use crate::error::{Error, EXIT_OK, EXIT_PLUGIN_FAILED};
 use crate::journal::{self, Journal};
 use crate::plugin::{self, PluginFile};
 use crate::policy;
+use crate::sandbox::{new_store, DeadlineExceeded, Limits, MemoryLimitReached, RunContext, RunState};
 use crate::trust;
-use crate::sandbox::{new_store, DeadlineExceeded, Limits, RunContext, RunState, MemoryLimitReached};
 
 /// The default deadline: the runbook's 15-minute RTO.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -140,7 +140,14 @@ pub async fn run(opts: RunOptions) -> RunReport {
         Ok(journal) => Arc::new(journal),
         Err(error) => return RunReport::from_error(run_id, None, None, &error, started),
     };
-    let mut attempt = Attempt { opts: &opts, journal: journal.clone(), config_path, identity: None, trust: None, started_recorded: false };
+    let mut attempt = Attempt {
+        opts: &opts,
+        journal: journal.clone(),
+        config_path,
+        identity: None,
+        trust: None,
+        started_recorded: false,
+    };
     let ended = match config {
         Ok(config) => attempt.run(config.unwrap_or_default()).await,
         Err(error) => Err(error),
@@ -157,7 +164,14 @@ pub async fn run(opts: RunOptions) -> RunReport {
             status: Status::Recovered,
             exit_code: EXIT_OK,
             summary: outcome.summary,
-            facts: outcome.facts.into_iter().map(|f| ReportedFact { name: f.name, value: f.value }).collect(),
+            facts: outcome
+                .facts
+                .into_iter()
+                .map(|f| ReportedFact {
+                    name: f.name,
+                    value: f.value,
+                })
+                .collect(),
             failed_step: None,
             hint: None,
             wall_ms: started.elapsed().as_millis() as u64,
@@ -192,7 +206,13 @@ pub async fn run(opts: RunOptions) -> RunReport {
 }
 
 impl RunReport {
-    fn from_error(run_id: String, journal: Option<PathBuf>, plugin: Option<PluginIdentity>, error: &Error, started: Instant) -> RunReport {
+    fn from_error(
+        run_id: String,
+        journal: Option<PathBuf>,
+        plugin: Option<PluginIdentity>,
+        error: &Error,
+        started: Instant,
+    ) -> RunReport {
         let status = match error.exit_code() {
             crate::error::EXIT_REFUSED => Status::Refused,
             crate::error::EXIT_SANDBOX => Status::SandboxLimit,
@@ -249,15 +269,35 @@ impl Attempt<'_> {
     async fn run(&mut self, config: Config) -> Result<Result<Outcome, Failure>, Error> {
         let opts = self.opts;
         let file = PluginFile::read(&opts.plugin)?;
-        self.identity = Some(PluginIdentity { path: opts.plugin.clone(), digest: file.digest.clone(), id: None, version: None, contract: None });
+        self.identity = Some(PluginIdentity {
+            path: opts.plugin.clone(),
+            digest: file.digest.clone(),
+            id: None,
+            version: None,
+            contract: None,
+        });
         file.check_is_component()?;
-        let trust_paths = trust::TrustPaths::locate(opts.trust.as_deref(), opts.lock.as_deref(), &config, self.config_path.as_deref());
-        let verdict = self.trust.insert(trust::check_for_run(&file, &trust_paths, opts.allow_unsigned, opts.allow_downgrade)?);
+        let trust_paths = trust::TrustPaths::locate(
+            opts.trust.as_deref(),
+            opts.lock.as_deref(),
+            &config,
+            self.config_path.as_deref(),
+        );
+        let verdict = self.trust.insert(trust::check_for_run(
+            &file,
+            &trust_paths,
+            opts.allow_unsigned,
+            opts.allow_downgrade,
+        )?);
         if verdict.overridden.is_some() {
             eprintln!("{}", trust::override_warning(verdict));
         }
 
-        let cache_dir = opts.cache_dir.clone().or(config.run.cache_dir.clone()).unwrap_or_else(default_cache_dir);
+        let cache_dir = opts
+            .cache_dir
+            .clone()
+            .or(config.run.cache_dir.clone())
+            .unwrap_or_else(default_cache_dir);
         let runtime = Runtime::new(Some(cache_dir))?;
         let (component, _cached) = runtime.load(&file.bytes, &file.digest)?;
         let shape = plugin::check_shape(&runtime, &component, &opts.plugin)?;
@@ -271,7 +311,8 @@ impl Attempt<'_> {
             .map_err(|e| Error::Internal(format!("cannot create the run's scratch directory: {e}")))?;
         let guest_dir = scratch.path().join("scratch");
         let blob_dir = scratch.path().join("blobs");
-        std::fs::create_dir_all(&guest_dir).map_err(|e| Error::Internal(format!("cannot create {}: {e}", guest_dir.display())))?;
+        std::fs::create_dir_all(&guest_dir)
+            .map_err(|e| Error::Internal(format!("cannot create {}: {e}", guest_dir.display())))?;
 
         let manifest = plugin::describe(&runtime, &component, &guest_dir, self.journal.clone()).await?;
         if let Some(identity) = self.identity.as_mut() {
@@ -287,7 +328,11 @@ impl Attempt<'_> {
 
         let missing = policy::missing_grants(&manifest.id, &manifest.needs, &grants);
         if !missing.is_empty() {
-            return Err(Error::Refused(policy::refusal(&manifest.id, self.config_path.as_deref(), &missing)));
+            return Err(Error::Refused(policy::refusal(
+                &manifest.id,
+                self.config_path.as_deref(),
+                &missing,
+            )));
         }
         let params = resolve_params(&manifest, &opts.params)?;
 
@@ -304,7 +349,11 @@ impl Attempt<'_> {
             scratch: guest_dir,
             blob_dir,
             deadline,
-            confirm: if opts.yes { ConfirmPolicy::ApproveAll } else { ConfirmPolicy::AskOperator },
+            confirm: if opts.yes {
+                ConfirmPolicy::ApproveAll
+            } else {
+                ConfirmPolicy::AskOperator
+            },
         });
         let mut store = new_store(&runtime, ctx, limits)?;
         let instance = plugin::instantiate(&runtime, &component, &mut store).await?;
@@ -323,7 +372,10 @@ fn record_guest_output(journal: &Journal, state: &RunState) {
     for (stream, output) in [("stdout", &state.stdout), ("stderr", &state.stderr)] {
         let (text, truncated) = output.contents();
         if !text.is_empty() {
-            journal.record("guest-output", json!({ "stream": stream, "text": text, "truncated": truncated }));
+            journal.record(
+                "guest-output",
+                json!({ "stream": stream, "text": text, "truncated": truncated }),
+            );
         }
     }
 }
@@ -333,17 +385,32 @@ fn resolve_params(manifest: &Manifest, given: &[(String, String)]) -> Result<Vec
     let known: Vec<&str> = manifest.params.iter().map(|p| p.name.as_str()).collect();
     for (name, _) in given {
         if !known.contains(&name.as_str()) {
-            let takes = if known.is_empty() { "no parameters".to_string() } else { format!("only {}", known.join(", ")) };
-            return Err(Error::Usage(format!("plugin `{}` has no parameter `{name}`; it takes {takes} (see `drhost inspect`)", manifest.id)));
+            let takes = if known.is_empty() {
+                "no parameters".to_string()
+            } else {
+                format!("only {}", known.join(", "))
+            };
+            return Err(Error::Usage(format!(
+                "plugin `{}` has no parameter `{name}`; it takes {takes} (see `drhost inspect`)",
+                manifest.id
+            )));
         }
     }
     manifest
         .params
         .iter()
         .map(|spec| {
-            let value = given.iter().rev().find(|(n, _)| *n == spec.name).map(|(_, v)| v.clone()).or_else(|| spec.default.clone());
+            let value = given
+                .iter()
+                .rev()
+                .find(|(n, _)| *n == spec.name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| spec.default.clone());
             match value {
-                Some(value) => Ok(Param { name: spec.name.clone(), value }),
+                Some(value) => Ok(Param {
+                    name: spec.name.clone(),
+                    value,
+                }),
                 None => Err(Error::Usage(format!(
                     "plugin `{}` needs parameter `{}` ({}): pass --param {}=VALUE",
                     manifest.id, spec.name, spec.description, spec.name
@@ -361,7 +428,12 @@ fn deadline_error(id: &str, timeout: Duration) -> Error {
 }
 
 /// Turns a trap into one line naming the limit or the guest's own message.
-pub(crate) fn sandbox_error(trap: &wasmtime::Error, store: &wasmtime::Store<RunState>, id: &str, limits: Limits) -> Error {
+pub(crate) fn sandbox_error(
+    trap: &wasmtime::Error,
+    store: &wasmtime::Store<RunState>,
+    id: &str,
+    limits: Limits,
+) -> Error {
     if trap.downcast_ref::<DeadlineExceeded>().is_some() {
         return deadline_error(id, limits.timeout);
     }
@@ -392,13 +464,26 @@ pub(crate) fn sandbox_error(trap: &wasmtime::Error, store: &wasmtime::Store<RunS
 fn guest_panic(stderr: &str) -> Option<String> {
     let start = stderr.rfind("panicked at ")?;
     let rest = &stderr[start + "panicked at ".len()..];
-    let (location, message) = rest.split_once(":\n").unwrap_or((rest.lines().next().unwrap_or_default(), ""));
-    let message = message.lines().take_while(|l| !l.starts_with("note: ")).collect::<Vec<_>>().join(" ");
+    let (location, message) = rest
+        .split_once(":\n")
+        .unwrap_or((rest.lines().next().unwrap_or_default(), ""));
+    let message = message
+        .lines()
+        .take_while(|l| !l.starts_with("note: "))
+        .collect::<Vec<_>>()
+        .join(" ");
     let message = message.trim();
-    let mut text = if message.is_empty() { format!("at {location}") } else { format!("{message} (at {location})") };
+    let mut text = if message.is_empty() {
+        format!("at {location}")
+    } else {
+        format!("{message} (at {location})")
+    };
     // Runtimes for other languages (componentize-py, …) print the language's
     // own error before their Rust panic: keep its last line.
-    let before = stderr[..start].lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with("thread "));
+    let before = stderr[..start]
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("thread "));
     if let Some(cause) = before {
         text.push_str(&format!("; before that it printed: {}", cause.trim()));
     }
@@ -412,7 +497,10 @@ mod tests {
     #[test]
     fn panic_message_is_extracted() {
         let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:12:9:\nboom went the plugin\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
-        assert_eq!(guest_panic(stderr).unwrap(), "boom went the plugin (at src/lib.rs:12:9)");
+        assert_eq!(
+            guest_panic(stderr).unwrap(),
+            "boom went the plugin (at src/lib.rs:12:9)"
+        );
         assert_eq!(guest_panic("nothing here"), None);
         let python = "Traceback (most recent call last):\n  File \"app.py\", line 3\nValueError: boom\nthread '<unnamed>' panicked at runtime/src/lib.rs:1:2:\nPython function threw an unexpected exception\n";
         assert_eq!(

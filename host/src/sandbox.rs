@@ -74,7 +74,10 @@ pub struct RunState {
 
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -113,14 +116,22 @@ pub fn new_store(runtime: &Runtime, ctx: Arc<RunContext>, limits: Limits) -> Res
         .allow_ip_name_lookup(false)
         .socket_addr_check(|_, _| Box::pin(async { false }));
     wasi.preopened_dir(&ctx.scratch, SCRATCH_GUEST_PATH, wasmtime_wasi::FsPerms::ReadWrite)
-        .map_err(|e| crate::Error::Internal(format!("cannot open the scratch directory {}: {e}", ctx.scratch.display())))?;
+        .map_err(|e| {
+            crate::Error::Internal(format!(
+                "cannot open the scratch directory {}: {e}",
+                ctx.scratch.display()
+            ))
+        })?;
     let deadline = ctx.deadline;
     let state = RunState {
         wasi: wasi.build(),
         table: ResourceTable::new(),
         ctx,
         log_lines: 0,
-        memory: MemoryCap { limit: limits.memory, hit: None },
+        memory: MemoryCap {
+            limit: limits.memory,
+            hit: None,
+        },
         http: None,
         docker: None,
         stdout,
@@ -161,7 +172,10 @@ impl ResourceLimiter for MemoryCap {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired as u64 > self.limit {
             self.hit = Some(desired);
-            return Err(wasmtime::Error::new(MemoryLimitReached { limit: self.limit, desired }));
+            return Err(wasmtime::Error::new(MemoryLimitReached {
+                limit: self.limit,
+                desired,
+            }));
         }
         Ok(true)
     }
@@ -181,7 +195,10 @@ pub struct BoundedOutput {
 
 impl BoundedOutput {
     fn new(cap: usize) -> Self {
-        BoundedOutput { inner: Arc::new(Mutex::new((Vec::new(), false))), cap }
+        BoundedOutput {
+            inner: Arc::new(Mutex::new((Vec::new(), false))),
+            cap,
+        }
     }
 
     /// What the guest wrote (lossy UTF-8) and whether some was dropped.
@@ -218,11 +235,17 @@ impl tokio::io::AsyncWrite for BoundedOutput {
         std::task::Poll::Ready(Ok(buf.len()))
     }
 
-    fn poll_flush(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
 }

@@ -33,8 +33,9 @@ impl Params {
         T::Err: fmt::Display,
     {
         let text = self.get(name)?;
-        text.parse()
-            .map_err(|e| fail(format!("parameter `{name}`: `{text}` is not valid: {e}")).hint(format!("pass --param {name}=VALUE")))
+        text.parse().map_err(|e| {
+            fail(format!("parameter `{name}`: `{text}` is not valid: {e}")).hint(format!("pass --param {name}=VALUE"))
+        })
     }
 
     /// The value of `name`, or `None` when it is empty.
@@ -54,7 +55,10 @@ impl Step {
     /// Starts a step named for what it does.
     pub fn start(name: impl Into<String>) -> Step {
         let name = name.into();
-        Step { inner: progress::Step::new(&name), name }
+        Step {
+            inner: progress::Step::new(&name),
+            name,
+        }
     }
 
     /// Adds a line of detail.
@@ -95,13 +99,22 @@ pub struct ManifestBuilder(Manifest);
 impl ManifestBuilder {
     /// Declares a parameter; `default: None` makes it required.
     pub fn param(mut self, name: &str, description: &str, default: Option<&str>) -> Self {
-        self.0.params.push(ParamSpec { name: name.into(), description: description.into(), default: default.map(Into::into) });
+        self.0.params.push(ParamSpec {
+            name: name.into(),
+            description: description.into(),
+            default: default.map(Into::into),
+        });
         self
     }
 
     /// Declares a need, with the reason shown to the operator.
     pub fn need(mut self, capability: &str, target: &str, access: Access, why: &str) -> Self {
-        self.0.needs.push(Need { capability: capability.into(), target: target.into(), access, why: why.into() });
+        self.0.needs.push(Need {
+            capability: capability.into(),
+            target: target.into(),
+            access,
+            why: why.into(),
+        });
         self
     }
 
@@ -113,7 +126,10 @@ impl ManifestBuilder {
 
 /// A successful [`Outcome`] with a summary; add facts with [`OutcomeExt::fact`].
 pub fn outcome(summary: impl Into<String>) -> Outcome {
-    Outcome { summary: summary.into(), facts: Vec::new() }
+    Outcome {
+        summary: summary.into(),
+        facts: Vec::new(),
+    }
 }
 
 /// Adds facts to an [`Outcome`].
@@ -124,14 +140,21 @@ pub trait OutcomeExt {
 
 impl OutcomeExt for Outcome {
     fn fact(mut self, name: &str, value: impl ToString) -> Self {
-        self.facts.push(Fact { name: name.into(), value: value.to_string() });
+        self.facts.push(Fact {
+            name: name.into(),
+            value: value.to_string(),
+        });
         self
     }
 }
 
 /// A [`Failure`] with a summary; add the step and a hint with [`FailureExt`].
 pub fn fail(summary: impl Into<String>) -> Failure {
-    Failure { summary: summary.into(), step: None, hint: None }
+    Failure {
+        summary: summary.into(),
+        step: None,
+        hint: None,
+    }
 }
 
 /// Adds context to a [`Failure`].
@@ -189,12 +212,22 @@ impl Error {
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
         let hint = match &error {
-            Error::AccessDenied(_) => Some("the operator's drhost.toml does not grant this; see the message for the lines to add".to_string()),
-            Error::Unavailable(_) => Some("the service did not answer: check that it is running and reachable".to_string()),
-            Error::Timeout(_) => Some("the call timed out: the service may be overloaded, or raise the timeout".to_string()),
+            Error::AccessDenied(_) => {
+                Some("the operator's drhost.toml does not grant this; see the message for the lines to add".to_string())
+            }
+            Error::Unavailable(_) => {
+                Some("the service did not answer: check that it is running and reachable".to_string())
+            }
+            Error::Timeout(_) => {
+                Some("the call timed out: the service may be overloaded, or raise the timeout".to_string())
+            }
             _ => None,
         };
-        Failure { summary: error.describe(), step: None, hint }
+        Failure {
+            summary: error.describe(),
+            step: None,
+            hint,
+        }
     }
 }
 

@@ -48,17 +48,18 @@ pub mod bindings {
 
 mod helpers;
 
-pub use bindings::drhost::runbook::{blob, confirm, docker, http, log, progress, shell, redis};
-pub use bindings::drhost::runbook::types::{
-    Access, Error, Fact, Failure, Manifest, Need, Outcome, Param, ParamSpec,
-};
+pub use bindings::drhost::runbook::types::{Access, Error, Fact, Failure, Manifest, Need, Outcome, Param, ParamSpec};
+pub use bindings::drhost::runbook::{blob, confirm, docker, http, log, progress, redis, shell};
 pub use helpers::{fail, manifest, outcome, ManifestBuilder, Params, Step};
 
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
-    pub use crate::helpers::{fail, manifest, outcome, FailureExt, OutcomeExt, Params, Step};
-    pub use crate::{containers_named, docker, docker_exec, export_plugin, published_url, http, http_get, run_program, shell, Access, Error, Failure, Manifest, Outcome, Plugin};
     pub use crate::helpers::{debug, error, info, warn};
+    pub use crate::helpers::{fail, manifest, outcome, FailureExt, OutcomeExt, Params, Step};
+    pub use crate::{
+        containers_named, docker, docker_exec, export_plugin, http, http_get, published_url, run_program, shell,
+        Access, Error, Failure, Manifest, Outcome, Plugin,
+    };
 }
 
 /// A recovery plugin: it describes itself and runs one scenario.
@@ -101,19 +102,31 @@ pub fn run_program(program: &str, args: &[&str]) -> Result<shell::Completed, Err
 pub fn docker_exec(container: &str, argv: &[&str], timeout_ms: u32) -> Result<docker::ExecResult, Error> {
     docker::exec(
         container,
-        &docker::ExecRequest { argv: argv.iter().map(|a| a.to_string()).collect(), env: Vec::new(), timeout_ms: Some(timeout_ms) },
+        &docker::ExecRequest {
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
+            timeout_ms: Some(timeout_ms),
+        },
     )
 }
 
 /// A container filter selecting names by glob (`toolboxai-backend*`).
 pub fn containers_named(glob: &str) -> docker::ContainerFilter {
-    docker::ContainerFilter { name: Some(glob.into()), compose_project: None, compose_service: None, state: None }
+    docker::ContainerFilter {
+        name: Some(glob.into()),
+        compose_project: None,
+        compose_service: None,
+        state: None,
+    }
 }
 
 /// The URL of `path` on the host port published for `container_port`
 /// (e.g. `8000/tcp`); `0.0.0.0` and empty host addresses become `127.0.0.1`.
 pub fn published_url(info: &docker::ContainerInfo, container_port: &str, path: &str) -> Option<String> {
-    let binding = info.ports.iter().find(|p| p.container_port == container_port && !p.host_port.is_empty())?;
+    let binding = info
+        .ports
+        .iter()
+        .find(|p| p.container_port == container_port && !p.host_port.is_empty())?;
     let host = match binding.host_ip.as_str() {
         "" | "0.0.0.0" | "::" => "127.0.0.1",
         ip => ip,

@@ -111,14 +111,9 @@ fn main() {
         cmd
     };
     // Warm the compile cache so the first drhost round is not a compile.
-    timed(
-        drhost(),
-        "drhost run service-recover (healthy lab, warm-up)",
-    );
+    timed(drhost(), "drhost run service-recover (healthy lab, warm-up)");
 
-    println!(
-        "scenario 4 benchmark: {VICTIM} killed, recovered to /health 200 ({ROUNDS} rounds each)"
-    );
+    println!("scenario 4 benchmark: {VICTIM} killed, recovered to /health 200 ({ROUNDS} rounds each)");
     let mut with_drhost = Vec::new();
     let mut with_bash = Vec::new();
     for round in 1..=ROUNDS {
@@ -139,11 +134,7 @@ fn main() {
             "the script left the backend unhealthy"
         );
         with_bash.push(b);
-        println!(
-            "  round {round}: drhost {}   runbook script {}",
-            secs(d),
-            secs(b)
-        );
+        println!("  round {round}: drhost {}   runbook script {}", secs(d), secs(b));
     }
     let (d, b) = (median(with_drhost), median(with_bash));
     println!("drhost run service-recover:   median {}", secs(d));

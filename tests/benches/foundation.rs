@@ -36,7 +36,10 @@ fn ms(d: Duration) -> String {
 fn main() {
     let hello = plugin("hello");
     let bytes = std::fs::read(&hello).expect("read hello.wasm");
-    println!("drhost foundation benchmark ({} cores)", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "drhost foundation benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     println!("plugin: {} ({} bytes)", hello.display(), bytes.len());
 
     // Cold compile: a fresh engine with no cache each time.
@@ -78,7 +81,10 @@ fn main() {
     );
 
     // Instantiate.
-    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
     let runtime = Runtime::new(None).expect("engine");
     let (component, _) = runtime.load(&bytes, "bench").expect("compile");
     let scratch = tempfile::tempdir().expect("tempdir");
@@ -96,18 +102,35 @@ fn main() {
                 confirm: ConfirmPolicy::Nobody,
             });
             let started = Instant::now();
-            let limits = Limits { timeout: Duration::from_secs(60), memory: 256 << 20 };
+            let limits = Limits {
+                timeout: Duration::from_secs(60),
+                memory: 256 << 20,
+            };
             let mut store = new_store(&runtime, ctx, limits).expect("store");
-            drhost::plugin::instantiate(&runtime, &component, &mut store).await.expect("instantiate");
+            drhost::plugin::instantiate(&runtime, &component, &mut store)
+                .await
+                .expect("instantiate");
             samples.push(started.elapsed());
         }
         samples
     });
-    println!("instantiate (store+WASI+instance): median {:.1} µs  (1000 runs)", median(per_instance).as_secs_f64() * 1e6);
+    println!(
+        "instantiate (store+WASI+instance): median {:.1} µs  (1000 runs)",
+        median(per_instance).as_secs_f64() * 1e6
+    );
 
     // Guest→host call overhead, timed inside the guest.
     let out = Command::new(drhost_bin())
-        .args(["run", fixture("misbehave").to_str().unwrap(), "-q", "--json", "-p", "mode=calls", "-p", "count=2000000"])
+        .args([
+            "run",
+            fixture("misbehave").to_str().unwrap(),
+            "-q",
+            "--json",
+            "-p",
+            "mode=calls",
+            "-p",
+            "count=2000000",
+        ])
         .arg("--cache-dir")
         .arg(cache.path())
         .arg("--journal-dir")

@@ -36,16 +36,10 @@ fn master_pid(lab: &Lab) -> String {
 fn inject(lab: &Lab) -> String {
     let name = lab.redis_master_name().expect("master name");
     for port in lab.sentinel_ports().expect("sentinel ports") {
-        redis_cli(
-            port,
-            &["SENTINEL", "SET", name, "down-after-milliseconds", "60000"],
-        );
+        redis_cli(port, &["SENTINEL", "SET", name, "down-after-milliseconds", "60000"]);
     }
     let pid = master_pid(lab);
-    Command::new("kill")
-        .args(["-STOP", &pid])
-        .status()
-        .expect("kill");
+    Command::new("kill").args(["-STOP", &pid]).status().expect("kill");
     pid
 }
 
@@ -53,10 +47,7 @@ fn restore(lab: &Lab, pid: &str) {
     let _ = Command::new("kill").args(["-CONT", pid]).status();
     let name = lab.redis_master_name().expect("master name");
     for port in lab.sentinel_ports().expect("sentinel ports") {
-        redis_cli(
-            port,
-            &["SENTINEL", "SET", name, "down-after-milliseconds", "1000"],
-        );
+        redis_cli(port, &["SENTINEL", "SET", name, "down-after-milliseconds", "1000"]);
     }
     let out = Command::new("bash")
         .arg(lab.path("lab/up.sh"))
@@ -83,12 +74,7 @@ fn main() {
     let config = lab.path(".lab/drhost.toml").display().to_string();
     let wasm = plugin("redis-failover").display().to_string();
     let name = lab.redis_master_name().unwrap().to_string();
-    let sentinels: Vec<String> = lab
-        .sentinel_ports()
-        .unwrap()
-        .iter()
-        .map(u16::to_string)
-        .collect();
+    let sentinels: Vec<String> = lab.sentinel_ports().unwrap().iter().map(u16::to_string).collect();
     let script = repo_root().join("tests/benches/runbook-scenario2.sh");
     restore(&lab, &master_pid(&lab));
 
@@ -108,10 +94,7 @@ fn main() {
         ]);
         let wall = started.elapsed();
         restore(&lab, &pid);
-        let Some(to_master) = out
-            .fact("time-to-new-master-ms")
-            .and_then(|v| v.parse::<f64>().ok())
-        else {
+        let Some(to_master) = out.fact("time-to-new-master-ms").and_then(|v| v.parse::<f64>().ok()) else {
             eprintln!(
                 "redis-failover did not recover (exit {}): {}\n{}",
                 out.code, out.stdout, out.stderr
@@ -138,10 +121,7 @@ fn main() {
         restore(&lab, &pid);
         match String::from_utf8_lossy(&out.stdout).trim().parse::<f64>() {
             Ok(v) if out.status.success() => manual.push(v),
-            _ => eprintln!(
-                "manual sequence failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
+            _ => eprintln!("manual sequence failed: {}", String::from_utf8_lossy(&out.stderr)),
         }
     }
     println!("redis failover, master paused (SIGSTOP), no automatic failover; {SAMPLES} samples each, median:");

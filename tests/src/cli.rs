@@ -9,7 +9,10 @@ use serde_json::Value;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// `target/release/drhost`; panics with the fix when it is missing.
@@ -63,7 +66,8 @@ pub struct Outcome {
 impl Outcome {
     /// stdout parsed as the `--json` report.
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
     /// The journal's events (the only journal in `journal_dir`).
@@ -71,14 +75,23 @@ impl Outcome {
         let files: Vec<_> = std::fs::read_dir(&self.journal_dir)
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
-        assert_eq!(files.len(), 1, "expected one journal in {}: {files:?}", self.journal_dir.display());
+        assert_eq!(
+            files.len(),
+            1,
+            "expected one journal in {}: {files:?}",
+            self.journal_dir.display()
+        );
         read_journal(&files[0])
     }
 
     /// The facts of a `--json` report as (name, value) pairs.
     pub fn fact(&self, name: &str) -> Option<String> {
         let json = self.json();
-        json["facts"].as_array()?.iter().find(|f| f["name"] == name).and_then(|f| f["value"].as_str().map(String::from))
+        json["facts"]
+            .as_array()?
+            .iter()
+            .find(|f| f["name"] == name)
+            .and_then(|f| f["value"].as_str().map(String::from))
     }
 
     /// The error lines drhost printed (stderr without progress and journal lines).
@@ -92,8 +105,12 @@ pub fn read_journal(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.lines()
         .map(|line| {
-            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("journal line is not JSON ({e}): {line}"));
-            assert!(v.is_object() && v["event"].is_string() && v["ts"].is_string(), "bad journal line: {line}");
+            let v: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("journal line is not JSON ({e}): {line}"));
+            assert!(
+                v.is_object() && v["event"].is_string() && v["ts"].is_string(),
+                "bad journal line: {line}"
+            );
             v
         })
         .collect()
@@ -107,9 +124,16 @@ pub fn drhost(args: &[&str]) -> Outcome {
 
 /// Like [`drhost`], with extra environment variables.
 pub fn drhost_with(args: &[&str], env: &[(&str, &str)]) -> Outcome {
-    let journal_dir = tempfile::Builder::new().prefix("drhost-journal-").tempdir().expect("tempdir").keep();
+    let journal_dir = tempfile::Builder::new()
+        .prefix("drhost-journal-")
+        .tempdir()
+        .expect("tempdir")
+        .keep();
     let mut cmd = Command::new(drhost_bin());
-    cmd.args(args).env_remove("DRHOST_CONFIG").env("RUST_BACKTRACE", "1").current_dir(std::env::temp_dir());
+    cmd.args(args)
+        .env_remove("DRHOST_CONFIG")
+        .env("RUST_BACKTRACE", "1")
+        .current_dir(std::env::temp_dir());
     if args.first() == Some(&"run") {
         cmd.arg("--journal-dir").arg(&journal_dir);
     }
@@ -118,7 +142,8 @@ pub fn drhost_with(args: &[&str], env: &[(&str, &str)]) -> Outcome {
     }
     // Plugins are signed by `make build` with the lab's development key; the
     // lock is per invocation (absent) unless a test names one.
-    cmd.env("DRHOST_TRUST", dev_trust_file()).env("DRHOST_LOCK", journal_dir.join("drhost.lock"));
+    cmd.env("DRHOST_TRUST", dev_trust_file())
+        .env("DRHOST_LOCK", journal_dir.join("drhost.lock"));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -141,7 +166,11 @@ pub fn drhost_with(args: &[&str], env: &[(&str, &str)]) -> Outcome {
 
 /// Writes `text` to a fresh `drhost.toml` and returns its path.
 pub fn config(text: &str) -> PathBuf {
-    let dir = tempfile::Builder::new().prefix("drhost-config-").tempdir().expect("tempdir").keep();
+    let dir = tempfile::Builder::new()
+        .prefix("drhost-config-")
+        .tempdir()
+        .expect("tempdir")
+        .keep();
     let path = dir.join("drhost.toml");
     std::fs::write(&path, text).expect("write config");
     path

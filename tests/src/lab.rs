@@ -74,16 +74,16 @@ impl Lab {
 
     /// One setting of `.lab/env`; an error names the missing key.
     pub fn get(&self, key: &str) -> Result<&str> {
-        self.vars.get(key).map(String::as_str).ok_or_else(|| {
-            anyhow!("`.lab/env` has no {key}; run `make lab` again (lab/up.sh writes every key)")
-        })
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| anyhow!("`.lab/env` has no {key}; run `make lab` again (lab/up.sh writes every key)"))
     }
 
     /// A setting parsed as a port number.
     pub fn port(&self, key: &str) -> Result<u16> {
         let v = self.get(key)?;
-        v.parse()
-            .with_context(|| format!("{key}={v} is not a port"))
+        v.parse().with_context(|| format!("{key}={v} is not a port"))
     }
 
     /// The path of a lab file, e.g. `lab.path(".lab/drhost.toml")`.
@@ -147,15 +147,11 @@ impl Lab {
     /// A connection to the Redis server (or Sentinel) on 127.0.0.1:`port`.
     pub async fn redis_at(&self, port: u16) -> Result<redis::aio::MultiplexedConnection> {
         let url = format!("redis://127.0.0.1:{port}");
-        let client =
-            redis::Client::open(url.as_str()).with_context(|| format!("redis client for {url}"))?;
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            client.get_multiplexed_async_connection(),
-        )
-        .await
-        .with_context(|| format!("connecting to {url} timed out"))?
-        .with_context(|| format!("connecting to {url}"))
+        let client = redis::Client::open(url.as_str()).with_context(|| format!("redis client for {url}"))?;
+        tokio::time::timeout(Duration::from_secs(5), client.get_multiplexed_async_connection())
+            .await
+            .with_context(|| format!("connecting to {url} timed out"))?
+            .with_context(|| format!("connecting to {url}"))
     }
 
     /// The current master's address as the Sentinels report it (the first
@@ -243,10 +239,7 @@ impl Lab {
             .send()
             .await
             .with_context(|| format!("GET {url}"))?;
-        reply
-            .json()
-            .await
-            .with_context(|| format!("GET {url}: not JSON"))
+        reply.json().await.with_context(|| format!("GET {url}: not JSON"))
     }
 
     // --- Docker, registry, HTTP ---------------------------------------------
@@ -312,11 +305,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join(".lab")).unwrap();
         let file = dir.path().join(".lab/env");
-        std::fs::write(
-            &file,
-            "# comment\nPG_PORT=27432\n\nSENTINEL_PORTS=1,2,3\nURL=a=b\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "# comment\nPG_PORT=27432\n\nSENTINEL_PORTS=1,2,3\nURL=a=b\n").unwrap();
         let lab = Lab::from_file(&file).unwrap();
         assert_eq!(lab.port("PG_PORT").unwrap(), 27432);
         assert_eq!(lab.sentinel_ports().unwrap(), vec![1, 2, 3]);

@@ -71,10 +71,7 @@ async fn health(lab: &Lab, url: &str) -> u16 {
     }
 }
 
-async fn inspect(
-    docker: &bollard::Docker,
-    name: &str,
-) -> bollard::models::ContainerInspectResponse {
+async fn inspect(docker: &bollard::Docker, name: &str) -> bollard::models::ContainerInspectResponse {
     docker
         .inspect_container(name, None::<q::InspectContainerOptions>)
         .await
@@ -82,11 +79,7 @@ async fn inspect(
 }
 
 async fn image_id(docker: &bollard::Docker, reference: &str) -> Option<String> {
-    docker
-        .inspect_image(reference)
-        .await
-        .ok()
-        .and_then(|i| i.id)
+    docker.inspect_image(reference).await.ok().and_then(|i| i.id)
 }
 
 /// `docker exec NAME ARGV` from the test: the exit code.
@@ -108,9 +101,7 @@ async fn exec(docker: &bollard::Docker, name: &str, argv: &[&str]) -> i64 {
         Ok(c) => c,
         Err(_) => return -1,
     };
-    if let Ok(StartExecResults::Attached { mut output, .. }) =
-        docker.start_exec(&created.id, None).await
-    {
+    if let Ok(StartExecResults::Attached { mut output, .. }) = docker.start_exec(&created.id, None).await {
         while output.next().await.is_some() {}
     }
     docker
@@ -135,10 +126,7 @@ impl Restore {
     fn new(lab: &Lab) -> Restore {
         let (latest, previous) = rt().block_on(async {
             let docker = lab.docker().await.expect("docker");
-            (
-                image_id(&docker, LATEST).await,
-                image_id(&docker, PREVIOUS).await,
-            )
+            (image_id(&docker, LATEST).await, image_id(&docker, PREVIOUS).await)
         });
         Restore {
             lab: lab.clone(),
@@ -167,19 +155,11 @@ impl Restore {
             if c.image != latest {
                 return Err(format!("toolboxai-backend{i} does not run {LATEST}"));
             }
-            let nets = c
-                .network_settings
-                .and_then(|n| n.networks)
-                .unwrap_or_default();
+            let nets = c.network_settings.and_then(|n| n.networks).unwrap_or_default();
             for net in ["toolboxai_backend", "toolboxai_cache"] {
-                let aliases = nets
-                    .get(net)
-                    .and_then(|e| e.aliases.clone())
-                    .unwrap_or_default();
+                let aliases = nets.get(net).and_then(|e| e.aliases.clone()).unwrap_or_default();
                 if !aliases.contains(&format!("backend{i}")) {
-                    return Err(format!(
-                        "toolboxai-backend{i} is not on {net} as backend{i}"
-                    ));
+                    return Err(format!("toolboxai-backend{i} is not on {net} as backend{i}"));
                 }
             }
         }
@@ -218,27 +198,19 @@ impl Drop for Restore {
                     "lab/stack/containers.sh failed: run `make lab`"
                 );
                 if let Err(why) = self.healthy(&docker).await {
-                    panic!(
-                        "the lab is still not healthy after restoring it: {why}; run `make lab`"
-                    );
+                    panic!("the lab is still not healthy after restoring it: {why}; run `make lab`");
                 }
             }
             for image in &self.extra_images {
-                let _ = docker
-                    .remove_image(image, None::<q::RemoveImageOptions>, None)
-                    .await;
+                let _ = docker.remove_image(image, None::<q::RemoveImageOptions>, None).await;
             }
         });
     }
 }
 
 fn fact(out: &Outcome, name: &str) -> String {
-    out.fact(name).unwrap_or_else(|| {
-        panic!(
-            "no fact `{name}` in {}\nstderr:\n{}",
-            out.stdout, out.stderr
-        )
-    })
+    out.fact(name)
+        .unwrap_or_else(|| panic!("no fact `{name}` in {}\nstderr:\n{}", out.stdout, out.stderr))
 }
 
 fn calls<'a>(journal: &'a [Value], call: &str) -> Vec<&'a Value> {
@@ -257,19 +229,10 @@ fn status_reports_a_healthy_lab() {
     assert_eq!(fact(&out, "unhealthy"), "0");
     assert_eq!(fact(&out, "containers"), "4");
     let table = fact(&out, "table");
-    for name in [
-        "toolboxai-backend1",
-        "toolboxai-backend2",
-        "toolboxai-backend3",
-        NGINX,
-    ] {
+    for name in ["toolboxai-backend1", "toolboxai-backend2", "toolboxai-backend3", NGINX] {
         assert!(table.contains(name), "{table}");
     }
-    assert!(
-        fact(&out, BACKEND2).contains("/health 200"),
-        "{}",
-        fact(&out, BACKEND2)
-    );
+    assert!(fact(&out, BACKEND2).contains("/health 200"), "{}", fact(&out, BACKEND2));
 }
 
 #[test]
@@ -337,9 +300,7 @@ fn broken_latest_is_rolled_back_to_previous() {
                     container: Some(BACKEND2.into()),
                     repo: Some("toolboxai/backend".into()),
                     tag: Some("broken-test".into()),
-                    changes: Some(
-                        "ENTRYPOINT [\"/nonexistent-entrypoint\"]\nLABEL lab.version=broken".into(),
-                    ),
+                    changes: Some("ENTRYPOINT [\"/nonexistent-entrypoint\"]\nLABEL lab.version=broken".into()),
                     pause: false,
                     ..Default::default()
                 },
@@ -347,9 +308,7 @@ fn broken_latest_is_rolled_back_to_previous() {
             )
             .await
             .expect("commit a broken image");
-        restore
-            .extra_images
-            .push("toolboxai/backend:broken-test".into());
+        restore.extra_images.push("toolboxai/backend:broken-test".into());
         docker
             .tag_image(
                 &broken.id,
@@ -433,8 +392,7 @@ fn broken_latest_is_rolled_back_to_previous() {
 
     let out = run(&lab, &plugin("service-recover"), &["-p", "wait-seconds=10"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(fact(&out, &format!("action:{BACKEND2}"))
-        .contains("rolled back to toolboxai/backend:previous"));
+    assert!(fact(&out, &format!("action:{BACKEND2}")).contains("rolled back to toolboxai/backend:previous"));
     rt().block_on(async {
         let docker = lab.docker().await.unwrap();
         let c = inspect(&docker, BACKEND2).await;
@@ -450,27 +408,14 @@ fn broken_latest_is_rolled_back_to_previous() {
             ":latest now points at :previous"
         );
         assert_eq!(health(&lab, &url).await, 200);
-        let body = lab
-            .http()
-            .get(&url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            body.contains("1.0.0"),
-            "backend2 serves the previous version: {body}"
-        );
+        let body = lab.http().get(&url).send().await.unwrap().text().await.unwrap();
+        assert!(body.contains("1.0.0"), "backend2 serves the previous version: {body}");
         // Same config: env, port, aliases on both networks.
         let env = c.config.unwrap().env.unwrap();
         assert!(env.iter().any(|e| e == "SERVICE_NAME=backend2"), "{env:?}");
         for (net, e) in c.network_settings.unwrap().networks.unwrap() {
             assert!(
-                e.aliases
-                    .unwrap_or_default()
-                    .contains(&"backend2".to_string()),
+                e.aliases.unwrap_or_default().contains(&"backend2".to_string()),
                 "alias on {net}"
             );
         }
@@ -582,11 +527,7 @@ fn removed_network_and_disconnected_container_are_recovered() {
         members.sort();
         assert_eq!(
             members,
-            [
-                "toolboxai-backend1",
-                "toolboxai-backend2",
-                "toolboxai-backend3"
-            ]
+            ["toolboxai-backend1", "toolboxai-backend2", "toolboxai-backend3"]
         );
         assert_eq!(health(&lab, lab.nginx_url().unwrap()).await, 200);
     });
@@ -640,25 +581,12 @@ fn a_backend_grant_cannot_touch_the_proxy() {
         );
     }
     let journal = out.journal();
-    for call in [
-        "docker.restart-container",
-        "docker.stop-container",
-        "docker.exec",
-    ] {
+    for call in ["docker.restart-container", "docker.stop-container", "docker.exec"] {
         let c = calls(&journal, call);
         assert_eq!(c.len(), 1, "{call}");
-        assert_eq!(
-            c[0]["outcome"]["error"]["kind"], "access-denied",
-            "{}",
-            c[0]
-        );
+        assert_eq!(c[0]["outcome"]["error"]["kind"], "access-denied", "{}", c[0]);
     }
-    let after = rt().block_on(async {
-        inspect(&lab.docker().await.unwrap(), NGINX)
-            .await
-            .state
-            .unwrap()
-    });
+    let after = rt().block_on(async { inspect(&lab.docker().await.unwrap(), NGINX).await.state.unwrap() });
     assert_eq!(after.started_at, before, "the proxy was not restarted");
     assert_eq!(after.running, Some(true));
 }
@@ -682,18 +610,11 @@ fn unreachable_dockerd_fails_with_one_clear_line() {
     let clear: Vec<&str> = out
         .stderr
         .lines()
-        .filter(|l| {
-            l.contains(
-                "Docker Engine at unix:///nonexistent.sock does not answer: is dockerd running?",
-            )
-        })
+        .filter(|l| l.contains("Docker Engine at unix:///nonexistent.sock does not answer: is dockerd running?"))
         .collect();
     assert!(!clear.is_empty(), "{}", out.stderr);
     let journal = out.journal();
-    let kinds: Vec<&str> = journal
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> = journal.iter().map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(kinds.first(), Some(&"run-start"));
     assert_eq!(kinds.last(), Some(&"run-end"));
     let list = calls(&journal, "docker.list-containers");

@@ -23,7 +23,15 @@ fn path(p: &std::path::Path) -> &str {
 fn granted_shell_runs_and_every_event_is_journaled() {
     let cfg = config(HELLO_GRANTS);
     let hello = plugin("hello");
-    let out = drhost(&["run", path(&hello), "--config", path(&cfg), "--param", "greeting=hi there", "--json"]);
+    let out = drhost(&[
+        "run",
+        path(&hello),
+        "--config",
+        path(&cfg),
+        "--param",
+        "greeting=hi there",
+        "--json",
+    ]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let report = out.json();
     assert_eq!(report["status"], "recovered");
@@ -46,7 +54,15 @@ fn granted_shell_runs_and_every_event_is_journaled() {
     assert!(calls[0]["duration_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(events(&journal, "step-end")[0]["ok"], true);
     assert_eq!(journal.last().unwrap()["exit_code"], 0);
-    assert_eq!(report["journal"].as_str().map(std::path::Path::new).unwrap().parent().unwrap(), out.journal_dir);
+    assert_eq!(
+        report["journal"]
+            .as_str()
+            .map(std::path::Path::new)
+            .unwrap()
+            .parent()
+            .unwrap(),
+        out.journal_dir
+    );
 }
 
 #[test]
@@ -55,13 +71,29 @@ fn denied_program_is_a_typed_refusal_naming_the_grant_and_runs_nothing() {
     let _ = std::fs::remove_file(&canary);
     let cfg = config("[[plugins.misbehave.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n");
     let out = drhost(&[
-        "run", path(&fixture("misbehave")), "--config", path(&cfg), "--json",
-        "-p", "mode=shell", "-p", "program=touch", "-p", &format!("args={}", canary.display()),
+        "run",
+        path(&fixture("misbehave")),
+        "--config",
+        path(&cfg),
+        "--json",
+        "-p",
+        "mode=shell",
+        "-p",
+        "program=touch",
+        "-p",
+        &format!("args={}", canary.display()),
     ]);
-    assert_eq!(out.code, 1, "the plugin handles the denial and reports failure: {}", out.stdout);
+    assert_eq!(
+        out.code, 1,
+        "the plugin handles the denial and reports failure: {}",
+        out.stdout
+    );
     let summary = out.json()["summary"].as_str().unwrap().to_string();
     assert!(summary.contains("access-denied"), "{summary}");
-    assert!(summary.contains("[[plugins.misbehave.shell]]\nprogram = \"touch\""), "{summary}");
+    assert!(
+        summary.contains("[[plugins.misbehave.shell]]\nprogram = \"touch\""),
+        "{summary}"
+    );
     assert!(!canary.exists(), "a denied program must not run");
 
     let journal = out.journal();
@@ -76,30 +108,75 @@ fn shell_metacharacters_are_plain_arguments() {
     let canary = std::env::temp_dir().join(format!("drhost-canary-argv-{}", std::process::id()));
     let _ = std::fs::remove_file(&canary);
     let cfg = config("[[plugins.misbehave.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n");
-    let evil = format!("hi; rm -rf /tmp/nothing; touch {0} && touch {0} > {0} $(touch {0}) `touch {0}`", canary.display());
-    let out = drhost(&["run", path(&fixture("misbehave")), "--config", path(&cfg), "--json", "-p", "mode=shell", "-p", "program=echo", "-p", &format!("args={evil}")]);
+    let evil = format!(
+        "hi; rm -rf /tmp/nothing; touch {0} && touch {0} > {0} $(touch {0}) `touch {0}`",
+        canary.display()
+    );
+    let out = drhost(&[
+        "run",
+        path(&fixture("misbehave")),
+        "--config",
+        path(&cfg),
+        "--json",
+        "-p",
+        "mode=shell",
+        "-p",
+        "program=echo",
+        "-p",
+        &format!("args={evil}"),
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.fact("stdout").as_deref(), Some(evil.as_str()), "echo received the string as one argument");
+    assert_eq!(
+        out.fact("stdout").as_deref(),
+        Some(evil.as_str()),
+        "echo received the string as one argument"
+    );
     assert!(!canary.exists(), "nothing but echo ran");
 }
 
 #[test]
 fn infinite_loop_is_stopped_at_the_deadline() {
-    let out = drhost(&["run", path(&fixture("misbehave")), "-p", "mode=spin", "--timeout", "2s", "--json"]);
+    let out = drhost(&[
+        "run",
+        path(&fixture("misbehave")),
+        "-p",
+        "mode=spin",
+        "--timeout",
+        "2s",
+        "--json",
+    ]);
     assert_eq!(out.code, 4, "{}", out.stdout);
     let summary = out.json()["summary"].as_str().unwrap().to_string();
-    assert!(summary.contains("deadline of 2s") && summary.contains("--timeout"), "{summary}");
-    assert!(out.elapsed < Duration::from_secs(3), "stopped within deadline + 1 s, took {:?}", out.elapsed);
+    assert!(
+        summary.contains("deadline of 2s") && summary.contains("--timeout"),
+        "{summary}"
+    );
+    assert!(
+        out.elapsed < Duration::from_secs(3),
+        "stopped within deadline + 1 s, took {:?}",
+        out.elapsed
+    );
     let journal = out.journal();
     assert_eq!(journal.last().unwrap()["status"], "sandbox-limit");
 }
 
 #[test]
 fn memory_bomb_is_stopped_naming_the_limit() {
-    let out = drhost(&["run", path(&fixture("misbehave")), "-p", "mode=memory", "--memory", "64MiB", "--json"]);
+    let out = drhost(&[
+        "run",
+        path(&fixture("misbehave")),
+        "-p",
+        "mode=memory",
+        "--memory",
+        "64MiB",
+        "--json",
+    ]);
     assert_eq!(out.code, 4, "{}", out.stdout);
     let summary = out.json()["summary"].as_str().unwrap().to_string();
-    assert!(summary.contains("memory limit of 64 MiB") && summary.contains("--memory"), "{summary}");
+    assert!(
+        summary.contains("memory limit of 64 MiB") && summary.contains("--memory"),
+        "{summary}"
+    );
     assert_eq!(out.journal().last().unwrap()["exit_code"], 4);
 }
 
@@ -112,7 +189,10 @@ fn guest_panic_is_a_trap_carrying_the_guests_message() {
     assert!(lines[0].contains("the plugin gave up on purpose"), "{}", lines[0]);
     let journal = out.journal();
     let output = events(&journal, "guest-output");
-    assert!(output.iter().any(|e| e["stream"] == "stderr"), "the guest's stderr is journaled");
+    assert!(
+        output.iter().any(|e| e["stream"] == "stderr"),
+        "the guest's stderr is journaled"
+    );
 }
 
 #[test]
@@ -126,27 +206,45 @@ fn the_sandbox_has_no_ambient_authority() {
     assert_eq!(out.fact("env-count").as_deref(), Some("0"));
     assert_eq!(out.fact("args-count").as_deref(), Some("0"));
     assert_eq!(out.fact("stdin-bytes").as_deref(), Some("0"));
-    assert_eq!(out.fact("scratch-write").as_deref(), Some("allowed"), "the scratch directory is writable");
+    assert_eq!(
+        out.fact("scratch-write").as_deref(),
+        Some("allowed"),
+        "the scratch directory is writable"
+    );
 }
 
 #[test]
 fn not_a_component_is_refused_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let random = dir.path().join("random.wasm");
-    std::fs::write(&random, (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>()).unwrap();
+    std::fs::write(
+        &random,
+        (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     let core = dir.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
     for (file, expect) in [
         (random, "is not WebAssembly"),
         (core, "is a core WebAssembly module, not a component"),
-        (fixture("not-a-plugin"), "is not a drhost plugin: it exports wasi:cli/run"),
+        (
+            fixture("not-a-plugin"),
+            "is not a drhost plugin: it exports wasi:cli/run",
+        ),
     ] {
         let out = drhost(&["run", path(&file)]);
         assert_eq!(out.code, 3, "{}: {}", file.display(), out.stderr);
         let lines = out.message_lines();
         assert_eq!(lines.len(), 1, "{}", out.stderr);
         assert!(lines[0].contains(expect), "{}", lines[0]);
-        assert_eq!(out.stderr.lines().count(), 2, "one message plus the journal path: {}", out.stderr);
+        assert_eq!(
+            out.stderr.lines().count(),
+            2,
+            "one message plus the journal path: {}",
+            out.stderr
+        );
         let journal = out.journal();
         assert_eq!(journal.last().unwrap()["status"], "refused");
     }
@@ -157,7 +255,10 @@ fn unsupported_contract_version_is_refused_naming_both() {
     let out = drhost(&["run", path(&fixture("future-contract"))]);
     assert_eq!(out.code, 3);
     let line = out.message_lines()[0];
-    assert!(line.contains("drhost:runbook@0.9.0") && line.contains("drhost:runbook@0.1.1"), "{line}");
+    assert!(
+        line.contains("drhost:runbook@0.9.0") && line.contains("drhost:runbook@0.1.1"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -167,7 +268,10 @@ fn malformed_config_names_file_line_and_key() {
     assert_eq!(out.code, 2);
     let line = out.message_lines()[0];
     assert!(line.contains(&format!("{}:5:", cfg.display())), "{line}");
-    assert!(line.contains("progam") && line.contains("plugins.hello.shell"), "{line}");
+    assert!(
+        line.contains("progam") && line.contains("plugins.hello.shell"),
+        "{line}"
+    );
     let journal = out.journal();
     assert_eq!(journal.last().unwrap()["exit_code"], 2);
 }
@@ -182,21 +286,47 @@ fn missing_grants_are_refused_with_the_toml_that_grants_them() {
     assert!(events(&out.journal(), "call").is_empty(), "nothing ran");
 
     // The printed lines, pasted into the config, are exactly what is needed.
-    let toml: String = out.stderr.lines().skip_while(|l| !l.starts_with("To grant them")).skip(1).take_while(|l| !l.starts_with("  journal:")).map(|l| format!("{l}\n")).collect();
+    let toml: String = out
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("To grant them"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("  journal:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let fixed = config(&toml);
     let again = drhost(&["run", path(&hello), "--config", path(&fixed)]);
-    assert_eq!(again.code, 0, "pasting the suggested grant works:\n{toml}\n{}", again.stderr);
+    assert_eq!(
+        again.code, 0,
+        "pasting the suggested grant works:\n{toml}\n{}",
+        again.stderr
+    );
 }
 
 #[test]
 fn parameters_are_checked_against_describe() {
     let cfg = config(HELLO_GRANTS);
-    let out = drhost(&["run", path(&plugin("hello")), "--config", path(&cfg), "-p", "colour=blue"]);
+    let out = drhost(&[
+        "run",
+        path(&plugin("hello")),
+        "--config",
+        path(&cfg),
+        "-p",
+        "colour=blue",
+    ]);
     assert_eq!(out.code, 2);
-    assert!(out.message_lines()[0].contains("has no parameter `colour`; it takes only greeting, url"), "{}", out.stderr);
+    assert!(
+        out.message_lines()[0].contains("has no parameter `colour`; it takes only greeting, url"),
+        "{}",
+        out.stderr
+    );
     let out = drhost(&["run", path(&fixture("misbehave"))]);
     assert_eq!(out.code, 2);
-    assert!(out.message_lines()[0].contains("needs parameter `mode`"), "{}", out.stderr);
+    assert!(
+        out.message_lines()[0].contains("needs parameter `mode`"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -224,7 +354,11 @@ fn inspect_reports_identity_needs_and_imports_without_running() {
     assert_eq!(v["parameters"][0]["default"], "hello from drhost");
     assert_eq!(v["capabilities"][0]["capability"], "shell");
     assert_eq!(v["capabilities"][0]["target"], "echo");
-    assert!(v["imports"].as_array().unwrap().iter().any(|i| i == "drhost:runbook/shell@0.1.1"));
+    assert!(v["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i == "drhost:runbook/shell@0.1.1"));
     let bytes = std::fs::read(&hello).unwrap();
     assert_eq!(v["size"], bytes.len());
     assert_eq!(v["digest"].as_str().unwrap().len(), 64);
@@ -241,28 +375,66 @@ fn http_probe_reaches_granted_hosts_only() {
         let (mut stream, _) = listener.accept().unwrap();
         let mut buf = [0u8; 1024];
         let _ = stream.read(&mut buf);
-        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").unwrap();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            .unwrap();
     });
     let cfg = config(HELLO_GRANTS);
     let url = format!("url=http://127.0.0.1:{port}/health");
-    let out = drhost(&["run", path(&plugin("hello")), "--config", path(&cfg), "-p", &url, "--json"]);
+    let out = drhost(&[
+        "run",
+        path(&plugin("hello")),
+        "--config",
+        path(&cfg),
+        "-p",
+        &url,
+        "--json",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.fact("http-status").as_deref(), Some("200"));
     server.join().unwrap();
 
     let narrow = config("[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n");
-    let out = drhost(&["run", path(&plugin("hello")), "--config", path(&narrow), "-p", "url=http://localhost:1/", "--json"]);
+    let out = drhost(&[
+        "run",
+        path(&plugin("hello")),
+        "--config",
+        path(&narrow),
+        "-p",
+        "url=http://localhost:1/",
+        "--json",
+    ]);
     assert_eq!(out.code, 1);
     let journal = out.journal();
-    let call = events(&journal, "call").into_iter().find(|c| c["call"] == "http.get").unwrap().clone();
+    let call = events(&journal, "call")
+        .into_iter()
+        .find(|c| c["call"] == "http.get")
+        .unwrap()
+        .clone();
     assert_eq!(call["outcome"]["error"]["kind"], "access-denied");
 
     // A granted host where nothing listens is `unavailable`, not a hang.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = drhost(&["run", path(&plugin("hello")), "--config", path(&narrow), "-p", &format!("url=http://127.0.0.1:{dead}/"), "--json"]);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = drhost(&[
+        "run",
+        path(&plugin("hello")),
+        "--config",
+        path(&narrow),
+        "-p",
+        &format!("url=http://127.0.0.1:{dead}/"),
+        "--json",
+    ]);
     assert_eq!(out.code, 1);
     let journal = out.journal();
-    let call = events(&journal, "call").into_iter().find(|c| c["call"] == "http.get").unwrap().clone();
+    let call = events(&journal, "call")
+        .into_iter()
+        .find(|c| c["call"] == "http.get")
+        .unwrap()
+        .clone();
     assert_eq!(call["outcome"]["error"]["kind"], "unavailable");
 }
 
@@ -271,12 +443,25 @@ fn second_run_uses_the_compile_cache() {
     let cache = tempfile::tempdir().unwrap();
     let hello = plugin("hello");
     let cfg = config(HELLO_GRANTS);
-    let args = ["run", path(&hello), "--config", path(&cfg), "--cache-dir", cache.path().to_str().unwrap()];
+    let args = [
+        "run",
+        path(&hello),
+        "--config",
+        path(&cfg),
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+    ];
     assert_eq!(drhost(&args).code, 0);
-    let cached: Vec<_> = std::fs::read_dir(cache.path()).unwrap().filter_map(|e| e.ok()).collect();
+    let cached: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
     assert_eq!(cached.len(), 1, "one compiled component in the cache");
     let name = cached[0].file_name().into_string().unwrap();
-    let digest = drhost(&["inspect", path(&hello), "--json"]).json()["digest"].as_str().unwrap().to_string();
+    let digest = drhost(&["inspect", path(&hello), "--json"]).json()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(name.starts_with(&digest) && name.ends_with(".cwasm"), "{name}");
     assert_eq!(drhost(&args).code, 0, "a cached component runs");
 }
@@ -309,7 +494,15 @@ fn a_python_plugin_runs_under_the_same_contract() {
     let cfg = config("[[plugins.py-probe.http]]\nhost = \"127.0.0.1:*\"\n");
     let (port, server) = serve(200, 1);
     let url = format!("http://127.0.0.1:{port}/health");
-    let out = drhost(&["run", path(&py), "--config", path(&cfg), "--json", "-p", &format!("urls={url}")]);
+    let out = drhost(&[
+        "run",
+        path(&py),
+        "--config",
+        path(&cfg),
+        "--json",
+        "-p",
+        &format!("urls={url}"),
+    ]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact(&url).as_deref(), Some("200"));
     server.join().unwrap();
@@ -319,7 +512,15 @@ fn a_python_plugin_runs_under_the_same_contract() {
 
     let (port, server) = serve(503, 1);
     let url = format!("http://127.0.0.1:{port}/health");
-    let out = drhost(&["run", path(&py), "--config", path(&cfg), "--json", "-p", &format!("urls={url}")]);
+    let out = drhost(&[
+        "run",
+        path(&py),
+        "--config",
+        path(&cfg),
+        "--json",
+        "-p",
+        &format!("urls={url}"),
+    ]);
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.json()["summary"].as_str().unwrap().contains(&url));
     server.join().unwrap();

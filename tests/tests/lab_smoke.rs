@@ -25,24 +25,15 @@ async fn redis_master_replicates_to_its_replica() -> Result<()> {
     let lab = Lab::load()?;
     let (_, master_port) = lab.redis_master_addr().await?;
     let mut master = lab.redis_master().await?;
-    let info: String = redis::cmd("INFO")
-        .arg("replication")
-        .query_async(&mut master)
-        .await?;
+    let info: String = redis::cmd("INFO").arg("replication").query_async(&mut master).await?;
     assert!(info.contains("role:master"), "master {master_port}: {info}");
-    assert!(
-        info.contains("connected_slaves:1"),
-        "master {master_port}: {info}"
-    );
+    assert!(info.contains("connected_slaves:1"), "master {master_port}: {info}");
 
     // The replica is whichever of the two data nodes is not the master.
-    let replica_port = [
-        lab.port("REDIS_MASTER_PORT")?,
-        lab.port("REDIS_REPLICA_PORT")?,
-    ]
-    .into_iter()
-    .find(|p| *p != master_port)
-    .context("no replica port")?;
+    let replica_port = [lab.port("REDIS_MASTER_PORT")?, lab.port("REDIS_REPLICA_PORT")?]
+        .into_iter()
+        .find(|p| *p != master_port)
+        .context("no replica port")?;
     let key = format!("lab-smoke:{}", std::process::id());
     let _: () = redis::cmd("SET")
         .arg(&key)
@@ -51,11 +42,7 @@ async fn redis_master_replicates_to_its_replica() -> Result<()> {
         .arg(60)
         .query_async(&mut master)
         .await?;
-    let acked: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(2000)
-        .query_async(&mut master)
-        .await?;
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(2000).query_async(&mut master).await?;
     assert_eq!(acked, 1, "replica acknowledged the write");
     let mut replica = lab.redis_at(replica_port).await?;
     let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut replica).await?;
@@ -64,10 +51,7 @@ async fn redis_master_replicates_to_its_replica() -> Result<()> {
         Some(&redis::Value::BulkString(b"slave".to_vec())),
         "ROLE of {replica_port}"
     );
-    let value: Option<String> = redis::cmd("GET")
-        .arg(&key)
-        .query_async(&mut replica)
-        .await?;
+    let value: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut replica).await?;
     assert_eq!(value.as_deref(), Some("replicated"));
     Ok(())
 }
@@ -112,12 +96,7 @@ async fn s3_holds_the_custom_format_backup() -> Result<()> {
     let lab = Lab::load()?;
     let s3 = lab.s3_client()?;
     let bucket = lab.s3_bucket()?;
-    let listed = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix("supabase/")
-        .send()
-        .await?;
+    let listed = s3.list_objects_v2().bucket(bucket).prefix("supabase/").send().await?;
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert!(
         keys.contains(&"supabase/backup_latest.dump"),
@@ -142,8 +121,7 @@ async fn s3_holds_the_custom_format_backup() -> Result<()> {
 async fn vault_serves_the_supabase_secret() -> Result<()> {
     let lab = Lab::load()?;
     let vault = lab.vault_client()?;
-    let secret: HashMap<String, String> =
-        vaultrs::kv2::read(&vault, "secret", "toolboxai/supabase").await?;
+    let secret: HashMap<String, String> = vaultrs::kv2::read(&vault, "secret", "toolboxai/supabase").await?;
     let url = secret.get("database_url").context("no database_url")?;
     assert!(
         url.starts_with("postgresql://postgres:") && url.contains('@'),
@@ -161,8 +139,7 @@ async fn vault_raft_is_initialized_unsealed_and_active() -> Result<()> {
     assert_eq!(health["sealed"], false, "{health}");
     assert_eq!(health["standby"], false, "{health}");
     let raft = lab.vault_raft_client()?;
-    let secret: HashMap<String, String> =
-        vaultrs::kv2::read(&raft, "secret", "toolboxai/supabase").await?;
+    let secret: HashMap<String, String> = vaultrs::kv2::read(&raft, "secret", "toolboxai/supabase").await?;
     assert!(secret.contains_key("database_url"));
     Ok(())
 }
@@ -179,19 +156,12 @@ async fn docker_runs_the_toolboxai_stack() -> Result<()> {
     ];
     for (name, service) in expected {
         let c = docker
-            .inspect_container(
-                name,
-                None::<bollard::query_parameters::InspectContainerOptions>,
-            )
+            .inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>)
             .await
             .with_context(|| format!("container {name}"))?;
         let running = c.state.as_ref().and_then(|s| s.running);
         assert_eq!(running, Some(true), "{name} is not running");
-        let labels = c
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.clone())
-            .unwrap_or_default();
+        let labels = c.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
         assert_eq!(
             labels.get("com.docker.compose.project").map(String::as_str),
             Some("toolboxai"),
@@ -203,15 +173,9 @@ async fn docker_runs_the_toolboxai_stack() -> Result<()> {
             "{name}"
         );
     }
-    for (net, role) in [
-        ("toolboxai_backend", "backend"),
-        ("toolboxai_cache", "cache"),
-    ] {
+    for (net, role) in [("toolboxai_backend", "backend"), ("toolboxai_cache", "cache")] {
         let n = docker
-            .inspect_network(
-                net,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
+            .inspect_network(net, None::<bollard::query_parameters::InspectNetworkOptions>)
             .await
             .with_context(|| format!("network {net}"))?;
         let labels = n.labels.unwrap_or_default();
@@ -237,28 +201,18 @@ async fn backends_and_proxy_report_healthy() -> Result<()> {
         assert_eq!(body["redis"]["ok"], true, "{body}");
         assert_eq!(body["service"], format!("backend{}", i + 1));
     }
-    let reply = http
-        .get(format!("{}/health", lab.nginx_url()?))
-        .send()
-        .await?;
+    let reply = http.get(format!("{}/health", lab.nginx_url()?)).send().await?;
     let status = reply.status();
     let body = reply.text().await?;
     ensure!(status == 200, "nginx /health answered {status}: {body}");
-    ensure!(
-        body.contains("\"status\":\"ok\""),
-        "nginx /health body: {body}"
-    );
+    ensure!(body.contains("\"status\":\"ok\""), "nginx /health body: {body}");
     Ok(())
 }
 
 #[tokio::test]
 async fn registry_answers_the_v2_api() -> Result<()> {
     let lab = Lab::load()?;
-    let reply = lab
-        .http()
-        .get(format!("http://{}/v2/", lab.registry()?))
-        .send()
-        .await?;
+    let reply = lab.http().get(format!("http://{}/v2/", lab.registry()?)).send().await?;
     assert_eq!(reply.status(), 200);
     Ok(())
 }

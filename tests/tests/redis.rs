@@ -26,9 +26,7 @@ impl Drop for RestoreLab {
     fn drop(&mut self) {
         let lab = &self.0;
         for pid in all_pids(lab) {
-            let _ = Command::new("kill")
-                .args(["-CONT", &pid.to_string()])
-                .status();
+            let _ = Command::new("kill").args(["-CONT", &pid.to_string()]).status();
         }
         if let (Ok(ports), Ok(name)) = (lab.sentinel_ports(), lab.redis_master_name()) {
             for port in ports {
@@ -88,13 +86,7 @@ fn all_pids(lab: &Lab) -> Vec<u32> {
     }
     names
         .iter()
-        .filter_map(|n| {
-            std::fs::read_to_string(pid_file(lab, n))
-                .ok()?
-                .trim()
-                .parse()
-                .ok()
-        })
+        .filter_map(|n| std::fs::read_to_string(pid_file(lab, n)).ok()?.trim().parse().ok())
         .collect()
 }
 
@@ -113,14 +105,7 @@ fn run(lab: &Lab, plugin: PathBuf, config: Option<PathBuf>, params: &[String]) -
         .unwrap_or_else(|| lab.path(".lab/drhost.toml"))
         .display()
         .to_string();
-    let mut args = vec![
-        "run",
-        plugin.as_str(),
-        "--config",
-        config.as_str(),
-        "--json",
-        "--yes",
-    ];
+    let mut args = vec!["run", plugin.as_str(), "--config", config.as_str(), "--json", "--yes"];
     for p in params {
         args.push("--param");
         args.push(p);
@@ -207,17 +192,10 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
             "rejoin-timeout=90s".into(),
         ],
     );
-    assert_eq!(
-        out.code, 0,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout, out.stderr
-    );
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("path").as_deref(), Some("A"));
     assert_eq!(out.fact("master"), Some(format!("127.0.0.1:{replica}")));
-    assert_eq!(
-        out.fact("rejoined-as-replica"),
-        Some(format!("127.0.0.1:{master}"))
-    );
+    assert_eq!(out.fact("rejoined-as-replica"), Some(format!("127.0.0.1:{master}")));
     assert_eq!(out.fact("sentinels-agreeing").as_deref(), Some("3/3"));
     let to_master = fact_ms(&out, "time-to-new-master-ms");
     let rto = fact_ms(&out, "rto-ms");
@@ -225,12 +203,7 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
         to_master > 0 && to_master < 30_000 && rto >= to_master,
         "{to_master} ms, {rto} ms"
     );
-    assert_eq!(
-        out.fact("rpo-lost-writes").as_deref(),
-        Some("0"),
-        "{}",
-        out.stdout
-    );
+    assert_eq!(out.fact("rpo-lost-writes").as_deref(), Some("0"), "{}", out.stdout);
     eprintln!("kill → Option A: new master after {to_master} ms, recovered (old master a replica) after {rto} ms");
 
     // The real servers: the old master now replicates from the new one.
@@ -283,11 +256,7 @@ fn paused_master_without_failover_is_failed_over_by_the_plugin() {
         None,
         &["auto-failover-wait=2s".into()],
     );
-    assert_eq!(
-        out.code, 0,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout, out.stderr
-    );
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("path").as_deref(), Some("B"));
     assert_eq!(out.fact("master"), Some(format!("127.0.0.1:{replica}")));
     assert!(out
@@ -334,11 +303,7 @@ fn sentinels_below_quorum_refuse_and_change_nothing() {
         None,
         &["auto-failover-wait=2s".into()],
     );
-    assert_eq!(
-        out.code, 1,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout, out.stderr
-    );
+    assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     let report = out.json();
     let summary = report["summary"].as_str().unwrap_or_default();
     assert!(
@@ -351,10 +316,7 @@ fn sentinels_below_quorum_refuse_and_change_nothing() {
         calls(&journal, "redis.sentinel.failover").is_empty(),
         "no failover was attempted"
     );
-    assert!(
-        calls(&journal, "confirm.ask").is_empty(),
-        "nothing to confirm"
-    );
+    assert!(calls(&journal, "confirm.ask").is_empty(), "nothing to confirm");
 
     // Nothing changed: the surviving Sentinel still names the old master and
     // the replica is still a replica.

@@ -13,7 +13,8 @@ use drhost_tests::lab::Lab;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-const HELLO_GRANTS: &str = "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n";
+const HELLO_GRANTS: &str =
+    "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n";
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -26,7 +27,9 @@ struct Bench {
 
 impl Bench {
     fn new() -> Bench {
-        let bench = Bench { dir: tempfile::Builder::new().prefix("drhost-signing-").tempdir().unwrap() };
+        let bench = Bench {
+            dir: tempfile::Builder::new().prefix("drhost-signing-").tempdir().unwrap(),
+        };
         std::fs::write(bench.config(), HELLO_GRANTS).unwrap();
         bench
     }
@@ -88,7 +91,17 @@ impl Bench {
     /// `drhost run PLUGIN --json` with this bench's config, trust file and lock.
     fn run(&self, plugin: &Path, extra: &[&str]) -> Outcome {
         let (config, trust, lock) = (self.config(), self.trust(), self.lock());
-        let mut args = vec!["run", s(plugin), "--config", s(&config), "--trust", s(&trust), "--lock", s(&lock), "--json"];
+        let mut args = vec![
+            "run",
+            s(plugin),
+            "--config",
+            s(&config),
+            "--trust",
+            s(&trust),
+            "--lock",
+            s(&lock),
+            "--json",
+        ];
         args.extend_from_slice(extra);
         drhost(&args)
     }
@@ -151,7 +164,10 @@ fn unsigned_plugin_is_refused() {
     b.write_trust(&b.keygen("k1"));
     let unsigned = b.unsigned_hello("hello.wasm");
     let line = assert_refused(&b.run(&unsigned, &[]), "is not signed");
-    assert!(line.contains("--allow-unsigned") && line.contains("drhost sign"), "{line}");
+    assert!(
+        line.contains("--allow-unsigned") && line.contains("drhost sign"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -165,7 +181,10 @@ fn one_changed_byte_is_refused_as_tampered() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
     std::fs::write(&hello, &bytes).unwrap();
-    assert_refused(&b.run(&hello, &[]), "was tampered with: its content changed after `k1` signed it");
+    assert_refused(
+        &b.run(&hello, &[]),
+        "was tampered with: its content changed after `k1` signed it",
+    );
 }
 
 #[test]
@@ -173,24 +192,35 @@ fn a_key_the_trust_file_does_not_know_is_refused() {
     let b = Bench::new();
     b.write_trust(&b.keygen("k1"));
     let hello = b.hello("hello.wasm"); // signed by lab-dev only
-    let line = assert_refused(&b.run(&hello, &[]), "has no trusted signature: key `lab-dev` is unknown");
+    let line = assert_refused(
+        &b.run(&hello, &[]),
+        "has no trusted signature: key `lab-dev` is unknown",
+    );
     assert!(line.contains(s(&b.trust())), "names the trust file: {line}");
 }
 
 #[test]
 fn an_out_of_scope_key_is_refused() {
     let b = Bench::new();
-    let entry = b.keygen("k1").replace("scope = [\"*\"]", "scope = [\"db-*\", \"redis-*\"]");
+    let entry = b
+        .keygen("k1")
+        .replace("scope = [\"*\"]", "scope = [\"db-*\", \"redis-*\"]");
     b.write_trust(&entry);
     let hello = b.hello("hello.wasm");
     b.sign(&hello, "k1");
-    assert_refused(&b.run(&hello, &[]), "key `k1` is out of scope for plugin `hello` (scope: db-*, redis-*)");
+    assert_refused(
+        &b.run(&hello, &[]),
+        "key `k1` is out of scope for plugin `hello` (scope: db-*, redis-*)",
+    );
 }
 
 #[test]
 fn an_expired_key_is_refused() {
     let b = Bench::new();
-    b.write_trust(&trusts(&b.keygen("k1"), "not_before = 2019-01-01T00:00:00Z\nnot_after = \"2020-01-01\""));
+    b.write_trust(&trusts(
+        &b.keygen("k1"),
+        "not_before = 2019-01-01T00:00:00Z\nnot_after = \"2020-01-01\"",
+    ));
     let hello = b.hello("hello.wasm");
     b.sign(&hello, "k1");
     assert_refused(&b.run(&hello, &[]), "key `k1` expired at 2020-01-01T00:00:00Z");
@@ -227,9 +257,17 @@ fn a_digest_other_than_the_lock_pins_is_refused() {
     let hello = b.hello("hello.wasm");
     b.sign(&hello, "k1");
     let other = format!("sha256:{}", "0".repeat(64));
-    let lock = format!("[plugins.hello]\nversion = \"0.1.0\"\ndigest = \"{other}\"\nsource = \"elsewhere\"\nsigners = [\"k1\"]\n");
+    let lock = format!(
+        "[plugins.hello]\nversion = \"0.1.0\"\ndigest = \"{other}\"\nsource = \"elsewhere\"\nsigners = [\"k1\"]\n"
+    );
     std::fs::write(b.lock(), lock).unwrap();
-    let line = assert_refused(&b.run(&hello, &[]), &format!("is not the file {} pins for plugin `hello` 0.1.0 ({other})", b.lock().display()));
+    let line = assert_refused(
+        &b.run(&hello, &[]),
+        &format!(
+            "is not the file {} pins for plugin `hello` 0.1.0 ({other})",
+            b.lock().display()
+        ),
+    );
     assert!(line.contains(&digest_of(&std::fs::read(&hello).unwrap())), "{line}");
 
     // `drhost lock` re-pins it, and then it runs.
@@ -246,9 +284,15 @@ fn an_older_version_than_the_lock_needs_allow_downgrade() {
     b.write_trust(&b.keygen("k1"));
     let hello = b.hello("hello.wasm");
     b.sign(&hello, "k1");
-    let lock = format!("[plugins.hello]\nversion = \"0.2.0\"\ndigest = \"sha256:{}\"\nsource = \"x\"\nsigners = [\"k1\"]\n", "1".repeat(64));
+    let lock = format!(
+        "[plugins.hello]\nversion = \"0.2.0\"\ndigest = \"sha256:{}\"\nsource = \"x\"\nsigners = [\"k1\"]\n",
+        "1".repeat(64)
+    );
     std::fs::write(b.lock(), lock).unwrap();
-    assert_refused(&b.run(&hello, &[]), "is plugin `hello` 0.1.0, older than 0.2.0 pinned in");
+    assert_refused(
+        &b.run(&hello, &[]),
+        "is plugin `hello` 0.1.0, older than 0.2.0 pinned in",
+    );
     let out = b.run(&hello, &["--allow-downgrade"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.journal()[0]["trust"]["lock"], "downgrade-allowed");
@@ -273,7 +317,10 @@ fn describe_must_agree_with_the_signed_identity() {
     std::fs::write(&hello, &with_forged).unwrap();
     let key = drhost::trust::signature::SigningKey::load(&b.key("k2"), None).unwrap();
     drhost::trust::signature::sign(&hello, &key, None, false).unwrap();
-    assert_refused(&b.run(&hello, &[]), "does not match its signed identity: describe says `hello` 0.1.0 but the signed identity says `hello` 9.9.9");
+    assert_refused(
+        &b.run(&hello, &[]),
+        "does not match its signed identity: describe says `hello` 0.1.0 but the signed identity says `hello` 9.9.9",
+    );
 }
 
 fn remove_custom_section(bytes: &[u8], name: &str) -> Vec<u8> {
@@ -324,9 +371,20 @@ fn allow_unsigned_runs_loudly_and_is_journaled() {
     let unsigned = b.unsigned_hello("hello.wasm");
     let out = b.run(&unsigned, &["--allow-unsigned"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.message_lines().is_empty(), "the warning is not an error line: {}", out.stderr);
-    let warning = out.stderr.lines().find(|l| l.starts_with("WARNING")).unwrap_or_else(|| panic!("no warning: {}", out.stderr));
-    assert!(warning.contains("--allow-unsigned") && warning.contains("is not signed"), "{warning}");
+    assert!(
+        out.message_lines().is_empty(),
+        "the warning is not an error line: {}",
+        out.stderr
+    );
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("WARNING"))
+        .unwrap_or_else(|| panic!("no warning: {}", out.stderr));
+    assert!(
+        warning.contains("--allow-unsigned") && warning.contains("is not signed"),
+        "{warning}"
+    );
     let start = &out.journal()[0];
     assert_eq!(start["event"], "run-start");
     assert_eq!(start["trust"]["verdict"], "override-unsigned");
@@ -342,27 +400,46 @@ fn two_signers_one_revoked_still_runs_via_the_other() {
     let hello = b.hello("hello.wasm");
     b.sign(&hello, "k1");
     let second = b.sign(&hello, "k2");
-    assert!(second.stdout.contains("lab-dev, k1, k2"), "signing keeps earlier signatures: {}", second.stdout);
+    assert!(
+        second.stdout.contains("lab-dev, k1, k2"),
+        "signing keeps earlier signatures: {}",
+        second.stdout
+    );
 
     let verify = drhost(&["verify", s(&hello), "--trust", s(&b.trust()), "--json"]);
     assert_eq!(verify.code, 0, "{}", verify.stderr);
     let v = verify.json();
     assert_eq!(v["signers"], json!(["k2"]));
-    let standings: Vec<(&str, &str)> = v["signatures"].as_array().unwrap().iter().map(|s| (s["key_id"].as_str().unwrap(), s["standing"].as_str().unwrap())).collect();
-    assert_eq!(standings, vec![("lab-dev", "unknown"), ("k1", "revoked"), ("k2", "trusted")]);
+    let standings: Vec<(&str, &str)> = v["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["key_id"].as_str().unwrap(), s["standing"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        standings,
+        vec![("lab-dev", "unknown"), ("k1", "revoked"), ("k2", "trusted")]
+    );
 
     let out = b.run(&hello, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let start = &out.journal()[0];
     assert_eq!(start["plugin"]["signers"], json!(["k2"]));
-    assert_eq!(start["plugin"]["digest"].as_str().unwrap(), digest_of(&std::fs::read(&hello).unwrap()).trim_start_matches("sha256:"));
+    assert_eq!(
+        start["plugin"]["digest"].as_str().unwrap(),
+        digest_of(&std::fs::read(&hello).unwrap()).trim_start_matches("sha256:")
+    );
     assert_eq!(start["trust"]["verdict"], "trusted");
 
     // With k2 revoked too, nothing vouches for it: verify says so with exit 3.
     b.write_trust(&format!("{k1}\n{k2}\n[revoked]\nkeys = [\"k1\", \"k2\"]\n"));
     let verify = drhost(&["verify", s(&hello), "--trust", s(&b.trust())]);
     assert_eq!(verify.code, 3);
-    assert!(verify.message_lines()[0].contains("key `k1` is revoked; key `k2` is revoked"), "{}", verify.stderr);
+    assert!(
+        verify.message_lines()[0].contains("key `k1` is revoked; key `k2` is revoked"),
+        "{}",
+        verify.stderr
+    );
 }
 
 #[test]
@@ -381,11 +458,18 @@ fn a_detached_signature_works_beside_the_plugin() {
 }
 
 fn registry() -> String {
-    Lab::load().expect("the lab is up").get("REGISTRY").expect("REGISTRY in .lab/env").to_string()
+    Lab::load()
+        .expect("the lab is up")
+        .get("REGISTRY")
+        .expect("REGISTRY in .lab/env")
+        .to_string()
 }
 
 fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     format!("drhost-test/{name}-{}-{nanos:x}", std::process::id())
 }
 
@@ -404,10 +488,24 @@ fn sign_push_pull_run_keeps_the_digest_and_pins_it() {
     assert_eq!(pushed["digest"], signed_digest.as_str());
 
     let out_dir = b.path("pulled");
-    let pull = drhost(&["pull", &reference, "-o", s(&out_dir), "--trust", s(&b.trust()), "--lock", s(&b.lock()), "--json"]);
+    let pull = drhost(&[
+        "pull",
+        &reference,
+        "-o",
+        s(&out_dir),
+        "--trust",
+        s(&b.trust()),
+        "--lock",
+        s(&b.lock()),
+        "--json",
+    ]);
     assert_eq!(pull.code, 0, "{}", pull.stderr);
     let pulled = out_dir.join("hello.wasm");
-    assert_eq!(digest_of(&std::fs::read(&pulled).unwrap()), signed_digest, "the pulled file is the signed file");
+    assert_eq!(
+        digest_of(&std::fs::read(&pulled).unwrap()),
+        signed_digest,
+        "the pulled file is the signed file"
+    );
     assert_eq!(pull.json()["verdict"]["signers"], json!(["k1"]));
 
     let lock = drhost::trust::lock::Lock::load(&b.lock()).unwrap();
@@ -415,24 +513,47 @@ fn sign_push_pull_run_keeps_the_digest_and_pins_it() {
     assert_eq!(pin.digest, signed_digest);
     assert_eq!(pin.version, "0.1.0");
     assert_eq!(pin.signers, vec!["k1".to_string()]);
-    assert_eq!(Some(pin.source.as_str()), pushed["pinned"].as_str(), "the source is pinned by manifest digest");
+    assert_eq!(
+        Some(pin.source.as_str()),
+        pushed["pinned"].as_str(),
+        "the source is pinned by manifest digest"
+    );
 
     // Pull by digest works too, and gives the same file.
-    let by_digest = drhost(&["pull", pushed["pinned"].as_str().unwrap(), "-o", s(&b.path("again")), "--trust", s(&b.trust()), "--lock", s(&b.lock())]);
+    let by_digest = drhost(&[
+        "pull",
+        pushed["pinned"].as_str().unwrap(),
+        "-o",
+        s(&b.path("again")),
+        "--trust",
+        s(&b.trust()),
+        "--lock",
+        s(&b.lock()),
+    ]);
     assert_eq!(by_digest.code, 0, "{}", by_digest.stderr);
-    assert_eq!(std::fs::read(b.path("again/hello.wasm")).unwrap(), std::fs::read(&pulled).unwrap());
+    assert_eq!(
+        std::fs::read(b.path("again/hello.wasm")).unwrap(),
+        std::fs::read(&pulled).unwrap()
+    );
 
     let out = b.run(&pulled, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let start = &out.journal()[0];
-    assert_eq!(format!("sha256:{}", start["plugin"]["digest"].as_str().unwrap()), signed_digest);
+    assert_eq!(
+        format!("sha256:{}", start["plugin"]["digest"].as_str().unwrap()),
+        signed_digest
+    );
     assert_eq!(start["plugin"]["signers"], json!(["k1"]));
     assert_eq!(start["trust"]["lock"], "matches");
 
     // The copy that was not pulled differs from the pin only if it changed: sign it again with another key.
     let k2 = b.keygen("k2");
     b.sign(&hello, "k2");
-    std::fs::write(b.trust(), format!("{}\n{k2}", std::fs::read_to_string(b.trust()).unwrap())).unwrap();
+    std::fs::write(
+        b.trust(),
+        format!("{}\n{k2}", std::fs::read_to_string(b.trust()).unwrap()),
+    )
+    .unwrap();
     assert_refused(&b.run(&hello, &[]), "is not the file");
 }
 
@@ -452,14 +573,29 @@ fn a_tampered_artifact_in_the_registry_is_refused_on_pull() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(replace_layer(&registry, &repo, "0.1.0", bytes)).unwrap();
+    runtime
+        .block_on(replace_layer(&registry, &repo, "0.1.0", bytes))
+        .unwrap();
 
     let out_dir = b.path("pulled");
-    let out = drhost(&["pull", &reference, "-o", s(&out_dir), "--trust", s(&b.trust()), "--lock", s(&b.lock())]);
+    let out = drhost(&[
+        "pull",
+        &reference,
+        "-o",
+        s(&out_dir),
+        "--trust",
+        s(&b.trust()),
+        "--lock",
+        s(&b.lock()),
+    ]);
     assert_eq!(out.code, 3, "{}", out.stderr);
     let lines = out.message_lines();
     assert_eq!(lines.len(), 1, "{}", out.stderr);
-    assert!(lines[0].contains("was tampered with: its content changed after `k1` signed it"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("was tampered with: its content changed after `k1` signed it"),
+        "{}",
+        lines[0]
+    );
     assert!(!out_dir.join("hello.wasm").exists(), "nothing was written");
     assert!(!b.lock().exists(), "the lock was not touched");
 }
@@ -470,18 +606,45 @@ async fn replace_layer(registry: &str, repo: &str, tag: &str, layer: Vec<u8>) ->
     let client = reqwest::Client::new();
     let base = format!("http://{registry}/v2/{repo}");
     let accept = "application/vnd.oci.image.manifest.v1+json";
-    let mut manifest: Value = client.get(format!("{base}/manifests/{tag}")).header("accept", accept).send().await?.error_for_status()?.json().await?;
+    let mut manifest: Value = client
+        .get(format!("{base}/manifests/{tag}"))
+        .header("accept", accept)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
     let digest = digest_of(&layer);
     let size = layer.len();
-    let started = client.post(format!("{base}/blobs/uploads/")).send().await?.error_for_status()?;
+    let started = client
+        .post(format!("{base}/blobs/uploads/"))
+        .send()
+        .await?
+        .error_for_status()?;
     let location = started.headers()["location"].to_str()?.to_string();
-    let url = if location.starts_with("http") { location } else { format!("http://{registry}{location}") };
+    let url = if location.starts_with("http") {
+        location
+    } else {
+        format!("http://{registry}{location}")
+    };
     let sep = if url.contains('?') { '&' } else { '?' };
-    client.put(format!("{url}{sep}digest={digest}")).header("content-type", "application/octet-stream").body(layer).send().await?.error_for_status()?;
+    client
+        .put(format!("{url}{sep}digest={digest}"))
+        .header("content-type", "application/octet-stream")
+        .body(layer)
+        .send()
+        .await?
+        .error_for_status()?;
     manifest["layers"][0]["digest"] = json!(digest);
     manifest["layers"][0]["size"] = json!(size);
     let body = serde_json::to_vec(&manifest)?;
-    client.put(format!("{base}/manifests/{tag}")).header("content-type", accept).body(body).send().await?.error_for_status()?;
+    client
+        .put(format!("{base}/manifests/{tag}"))
+        .header("content-type", accept)
+        .body(body)
+        .send()
+        .await?
+        .error_for_status()?;
     Ok(())
 }
 
@@ -497,7 +660,10 @@ fn keygen_never_overwrites_and_a_bad_trust_file_names_file_and_key() {
     let out = b.run(&b.hello("hello.wasm"), &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     let line = out.json()["summary"].as_str().unwrap().to_string();
-    assert!(line.contains(&format!("{}:3:", b.trust().display())) && line.contains("publik_key"), "{line}");
+    assert!(
+        line.contains(&format!("{}:3:", b.trust().display())) && line.contains("publik_key"),
+        "{line}"
+    );
 }
 
 #[test]

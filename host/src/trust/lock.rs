@@ -61,13 +61,21 @@ impl Lock {
         match std::fs::read_to_string(path) {
             Ok(text) => crate::config::parse_toml(path, &text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lock::default()),
-            Err(e) => Err(Error::Config { path: path.to_owned(), line: 0, column: 0, message: format!("cannot read the lock file: {e}") }),
+            Err(e) => Err(Error::Config {
+                path: path.to_owned(),
+                line: 0,
+                column: 0,
+                message: format!("cannot read the lock file: {e}"),
+            }),
         }
     }
 
     /// Writes the lock (atomically), creating its directory.
     pub fn save(&self, path: &Path) -> Result<(), TrustError> {
-        let io = |e: String| TrustError::Io { path: path.to_owned(), reason: e };
+        let io = |e: String| TrustError::Io {
+            path: path.to_owned(),
+            reason: e,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io(e.to_string()))?;
         }
@@ -135,12 +143,20 @@ mod tests {
         let path = dir.path().join("drhost.lock");
         let mut lock = Lock::load(&path).unwrap();
         assert_eq!(lock.check("hello", "0.1.0", "sha256:aa"), LockCheck::Unpinned);
-        let entry = LockEntry { version: "0.2.0".into(), digest: "sha256:aa".into(), source: "x".into(), signers: vec!["k".into()] };
+        let entry = LockEntry {
+            version: "0.2.0".into(),
+            digest: "sha256:aa".into(),
+            source: "x".into(),
+            signers: vec!["k".into()],
+        };
         lock.pin("hello", entry.clone());
         lock.save(&path).unwrap();
         let lock = Lock::load(&path).unwrap();
         assert_eq!(lock.check("hello", "0.2.0", "sha256:aa"), LockCheck::Matches);
-        assert_eq!(lock.check("hello", "0.1.0", "sha256:bb"), LockCheck::Downgrade(entry.clone()));
+        assert_eq!(
+            lock.check("hello", "0.1.0", "sha256:bb"),
+            LockCheck::Downgrade(entry.clone())
+        );
         assert_eq!(lock.check("hello", "0.2.0", "sha256:bb"), LockCheck::Differs(entry));
     }
 }

@@ -157,7 +157,13 @@ impl TrustError {
 
     /// Whether `--allow-unsigned` may override it (not revocations, not the lock).
     pub fn overridable(&self) -> bool {
-        matches!(self, TrustError::Unsigned { .. } | TrustError::Tampered { .. } | TrustError::Corrupt { .. } | TrustError::Untrusted { .. })
+        matches!(
+            self,
+            TrustError::Unsigned { .. }
+                | TrustError::Tampered { .. }
+                | TrustError::Corrupt { .. }
+                | TrustError::Untrusted { .. }
+        )
     }
 }
 
@@ -174,7 +180,12 @@ impl TrustPaths {
     /// Flags, else `[trust]` in drhost.toml (relative to it), else
     /// `$DRHOST_TRUST` / `$DRHOST_LOCK`, else
     /// `$XDG_CONFIG_HOME/drhost/{trust.toml,drhost.lock}` when they exist.
-    pub fn locate(trust_flag: Option<&Path>, lock_flag: Option<&Path>, config: &Config, config_path: Option<&Path>) -> TrustPaths {
+    pub fn locate(
+        trust_flag: Option<&Path>,
+        lock_flag: Option<&Path>,
+        config: &Config,
+        config_path: Option<&Path>,
+    ) -> TrustPaths {
         let base = config_path.and_then(Path::parent).unwrap_or(Path::new(""));
         let pick = |flag: Option<&Path>, configured: Option<&PathBuf>, env: &str, default_name: &str| {
             flag.map(Path::to_path_buf)
@@ -190,17 +201,27 @@ impl TrustPaths {
 
     /// Where a new lock goes when none is configured.
     pub fn lock_or_default(&self) -> PathBuf {
-        self.lock.clone().unwrap_or_else(|| config_home().join("drhost").join("drhost.lock"))
+        self.lock
+            .clone()
+            .unwrap_or_else(|| config_home().join("drhost").join("drhost.lock"))
     }
 
     /// Reads the trust file (none configured: trusts nothing).
     pub fn load_trust(&self) -> Result<TrustFile, Error> {
-        self.trust.as_deref().map(TrustFile::load).transpose().map(Option::unwrap_or_default)
+        self.trust
+            .as_deref()
+            .map(TrustFile::load)
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 
     /// Reads the lock (none configured or absent: pins nothing).
     pub fn load_lock(&self) -> Result<Lock, Error> {
-        self.lock.as_deref().map(Lock::load).transpose().map(Option::unwrap_or_default)
+        self.lock
+            .as_deref()
+            .map(Lock::load)
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 }
 
@@ -208,7 +229,10 @@ fn config_home() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp")).join(".config")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join(".config")
 }
 
 /// One signature as judged against the trust file.
@@ -255,7 +279,13 @@ pub struct Verdict {
 
 /// Judges the plugin file against the trust file and the lock. Returns the
 /// verdict and, when it is not trusted, the refusal.
-pub fn assess(file: &PluginFile, trust: &TrustFile, lock: &Lock, lock_path: Option<&Path>, allow_downgrade: bool) -> (Verdict, Option<TrustError>) {
+pub fn assess(
+    file: &PluginFile,
+    trust: &TrustFile,
+    lock: &Lock,
+    lock_path: Option<&Path>,
+    allow_downgrade: bool,
+) -> (Verdict, Option<TrustError>) {
     let digest = format!("sha256:{}", file.digest);
     let mut verdict = Verdict {
         path: file.path.clone(),
@@ -272,7 +302,11 @@ pub fn assess(file: &PluginFile, trust: &TrustFile, lock: &Lock, lock_path: Opti
         overridden: None,
     };
     if trust.is_revoked_digest(&digest) {
-        let refusal = TrustError::RevokedDigest { path: file.path.clone(), digest, trust: trust.shown_path() };
+        let refusal = TrustError::RevokedDigest {
+            path: file.path.clone(),
+            digest,
+            trust: trust.shown_path(),
+        };
         return (verdict, Some(refusal));
     }
     let signed = match signature::read(&file.path, &file.bytes) {
@@ -283,20 +317,34 @@ pub fn assess(file: &PluginFile, trust: &TrustFile, lock: &Lock, lock_path: Opti
     verdict.detached = signed.detached;
     verdict.identity = signed.identity.clone();
     if trust.is_revoked_digest(&signed.content_digest()) {
-        let refusal = TrustError::RevokedDigest { path: file.path.clone(), digest: signed.content_digest(), trust: trust.shown_path() };
+        let refusal = TrustError::RevokedDigest {
+            path: file.path.clone(),
+            digest: signed.content_digest(),
+            trust: trust.shown_path(),
+        };
         return (verdict, Some(refusal));
     }
     if let Some(refusal) = judge_signatures(file, &signed, trust, &mut verdict) {
         return (verdict, Some(refusal));
     }
     verdict.verdict = "trusted";
-    let refusal = signed.identity.as_ref().and_then(|identity| check_lock(&mut verdict, identity, lock, allow_downgrade).err());
+    let refusal = signed
+        .identity
+        .as_ref()
+        .and_then(|identity| check_lock(&mut verdict, identity, lock, allow_downgrade).err());
     (verdict, refusal)
 }
 
-fn judge_signatures(file: &PluginFile, signed: &SignedPlugin, trust: &TrustFile, verdict: &mut Verdict) -> Option<TrustError> {
+fn judge_signatures(
+    file: &PluginFile,
+    signed: &SignedPlugin,
+    trust: &TrustFile,
+    verdict: &mut Verdict,
+) -> Option<TrustError> {
     if signed.signatures.is_empty() {
-        return Some(TrustError::Unsigned { path: file.path.clone() });
+        return Some(TrustError::Unsigned {
+            path: file.path.clone(),
+        });
     }
     let plugin_id = signed.identity.as_ref().map_or("", |i| i.id.as_str());
     let now = SystemTime::now();
@@ -306,21 +354,40 @@ fn judge_signatures(file: &PluginFile, signed: &SignedPlugin, trust: &TrustFile,
         let shown = entry.shown_id();
         let key = trust.key_for(|k| entry.made_by(k));
         let (signer, standing, reason) = match key {
-            None if entry.key_id.as_deref().is_some_and(|id| trust.keys.iter().any(|k| k.id == id)) => {
-                (None, "tampered", format!("the signature by `{shown}` does not verify with that trusted key"))
+            None if entry
+                .key_id
+                .as_deref()
+                .is_some_and(|id| trust.keys.iter().any(|k| k.id == id)) =>
+            {
+                (
+                    None,
+                    "tampered",
+                    format!("the signature by `{shown}` does not verify with that trusted key"),
+                )
             }
             None => (None, "unknown", format!("key `{shown}` is unknown")),
-            Some(k) if !entry.covers(&signed.content_hash) => {
-                (Some(k.id.clone()), "tampered", format!("its content changed after `{}` signed it", k.id))
-            }
+            Some(k) if !entry.covers(&signed.content_hash) => (
+                Some(k.id.clone()),
+                "tampered",
+                format!("its content changed after `{}` signed it", k.id),
+            ),
             Some(k) => match trust.standing(k, plugin_id, now) {
                 KeyStanding::Trusted => (Some(k.id.clone()), "trusted", String::new()),
                 KeyStanding::Revoked => (Some(k.id.clone()), "revoked", format!("key `{}` is revoked", k.id)),
                 KeyStanding::Expired(at) => (Some(k.id.clone()), "expired", format!("key `{}` expired at {at}", k.id)),
-                KeyStanding::NotYetValid(at) => (Some(k.id.clone()), "not-yet-valid", format!("key `{}` is not valid before {at}", k.id)),
-                KeyStanding::OutOfScope(scope) => {
-                    (Some(k.id.clone()), "out-of-scope", format!("key `{}` is out of scope for plugin `{plugin_id}` (scope: {scope})", k.id))
-                }
+                KeyStanding::NotYetValid(at) => (
+                    Some(k.id.clone()),
+                    "not-yet-valid",
+                    format!("key `{}` is not valid before {at}", k.id),
+                ),
+                KeyStanding::OutOfScope(scope) => (
+                    Some(k.id.clone()),
+                    "out-of-scope",
+                    format!(
+                        "key `{}` is out of scope for plugin `{plugin_id}` (scope: {scope})",
+                        k.id
+                    ),
+                ),
             },
         };
         if standing == "trusted" {
@@ -332,23 +399,43 @@ fn judge_signatures(file: &PluginFile, signed: &SignedPlugin, trust: &TrustFile,
         } else {
             reasons.push(reason.clone());
         }
-        verdict.signatures.push(SignatureReport { key_id: entry.key_id.clone(), signer, standing, reason: (!reason.is_empty()).then_some(reason) });
+        verdict.signatures.push(SignatureReport {
+            key_id: entry.key_id.clone(),
+            signer,
+            standing,
+            reason: (!reason.is_empty()).then_some(reason),
+        });
     }
     if !verdict.signers.is_empty() {
         return None;
     }
     if !tampered.is_empty() {
-        return Some(TrustError::Tampered { path: file.path.clone(), detail: tampered.join("; ") });
+        return Some(TrustError::Tampered {
+            path: file.path.clone(),
+            detail: tampered.join("; "),
+        });
     }
     let trust_shown = match &trust.path {
         Some(p) => p.display().to_string(),
         None => format!("none found; set [trust] file in drhost.toml or {TRUST_ENV}"),
     };
-    Some(TrustError::Untrusted { path: file.path.clone(), reasons: reasons.join("; "), trust: trust_shown })
+    Some(TrustError::Untrusted {
+        path: file.path.clone(),
+        reasons: reasons.join("; "),
+        trust: trust_shown,
+    })
 }
 
-fn check_lock(verdict: &mut Verdict, identity: &Identity, lock: &Lock, allow_downgrade: bool) -> Result<(), TrustError> {
-    let lock_shown = verdict.lock_file.as_ref().map_or_else(|| "the lock".to_string(), |p| p.display().to_string());
+fn check_lock(
+    verdict: &mut Verdict,
+    identity: &Identity,
+    lock: &Lock,
+    allow_downgrade: bool,
+) -> Result<(), TrustError> {
+    let lock_shown = verdict
+        .lock_file
+        .as_ref()
+        .map_or_else(|| "the lock".to_string(), |p| p.display().to_string());
     match lock.check(&identity.id, &identity.version, &verdict.digest) {
         LockCheck::Unpinned => verdict.lock = "unpinned",
         LockCheck::Matches => verdict.lock = "matches",
@@ -378,7 +465,12 @@ fn check_lock(verdict: &mut Verdict, identity: &Identity, lock: &Lock, allow_dow
 /// `drhost run`'s check, right after the file is known to be a component:
 /// the verdict, or the refusal. `--allow-unsigned` turns an overridable
 /// refusal into a verdict `override-unsigned` (the caller warns and journals).
-pub fn check_for_run(file: &PluginFile, paths: &TrustPaths, allow_unsigned: bool, allow_downgrade: bool) -> Result<Verdict, Error> {
+pub fn check_for_run(
+    file: &PluginFile,
+    paths: &TrustPaths,
+    allow_unsigned: bool,
+    allow_downgrade: bool,
+) -> Result<Verdict, Error> {
     let trust = paths.load_trust()?;
     let lock = paths.load_lock()?;
     let (mut verdict, refusal) = assess(file, &trust, &lock, paths.lock.as_deref(), allow_downgrade);
@@ -396,15 +488,27 @@ pub fn check_for_run(file: &PluginFile, paths: &TrustPaths, allow_unsigned: bool
 
 /// After `describe`: the signed identity must agree with it; an unsigned
 /// (overridden) plugin is checked against the lock by what it describes.
-pub fn check_describe(verdict: &mut Verdict, described: &Identity, lock: &Lock, allow_downgrade: bool) -> Result<(), Error> {
+pub fn check_describe(
+    verdict: &mut Verdict,
+    described: &Identity,
+    lock: &Lock,
+    allow_downgrade: bool,
+) -> Result<(), Error> {
     match &verdict.identity {
         Some(signed) => {
             if let Some(detail) = signed.difference(described) {
-                return Err(TrustError::IdentityMismatch { path: verdict.path.clone(), detail }.into());
+                return Err(TrustError::IdentityMismatch {
+                    path: verdict.path.clone(),
+                    detail,
+                }
+                .into());
             }
             Ok(())
         }
-        None if verdict.verdict == "trusted" => Err(TrustError::NoIdentity { path: verdict.path.clone() }.into()),
+        None if verdict.verdict == "trusted" => Err(TrustError::NoIdentity {
+            path: verdict.path.clone(),
+        }
+        .into()),
         None => check_lock(verdict, described, lock, allow_downgrade).map_err(Error::from),
     }
 }
@@ -414,10 +518,19 @@ pub fn identity_of(manifest: &Manifest, contract: Option<&str>) -> Identity {
     let mut capabilities: Vec<Need> = manifest
         .needs
         .iter()
-        .map(|n| Need { capability: n.capability.clone(), target: n.target.clone(), access: access_name(n.access).to_string() })
+        .map(|n| Need {
+            capability: n.capability.clone(),
+            target: n.target.clone(),
+            access: access_name(n.access).to_string(),
+        })
         .collect();
     capabilities.sort();
-    Identity { id: manifest.id.clone(), version: manifest.version.clone(), contract: contract.map(str::to_string), capabilities }
+    Identity {
+        id: manifest.id.clone(),
+        version: manifest.version.clone(),
+        contract: contract.map(str::to_string),
+        capabilities,
+    }
 }
 
 /// `read`, `write` or `admin`.
@@ -454,12 +567,29 @@ pub async fn sign(
             let mut capabilities: Vec<Need> = report
                 .capabilities
                 .iter()
-                .map(|c| Need { capability: c.capability.clone(), target: c.target.clone(), access: c.access.to_string() })
+                .map(|c| Need {
+                    capability: c.capability.clone(),
+                    target: c.target.clone(),
+                    access: c.access.to_string(),
+                })
                 .collect();
             capabilities.sort();
-            (Some(Identity { id: report.id, version: report.version, contract: report.contract, capabilities }), None)
+            (
+                Some(Identity {
+                    id: report.id,
+                    version: report.version,
+                    contract: report.contract,
+                    capabilities,
+                }),
+                None,
+            )
         }
-        Err(Error::Refused(reason)) => (None, Some(format!("signed without a drhost identity, because it is not a loadable plugin: {reason}"))),
+        Err(Error::Refused(reason)) => (
+            None,
+            Some(format!(
+                "signed without a drhost identity, because it is not a loadable plugin: {reason}"
+            )),
+        ),
         Err(e) => return Err(e),
     };
     let outcome = signature::sign(plugin, key, identity.as_ref(), detached)?;
@@ -476,10 +606,19 @@ pub fn pin(file: &PluginFile, paths: &TrustPaths, source: &str) -> Result<(Verdi
     if let Some(refusal) = refusal {
         return Err(refusal.into());
     }
-    let identity = verdict.identity.clone().ok_or_else(|| Error::from(TrustError::NoIdentity { path: file.path.clone() }))?;
+    let identity = verdict.identity.clone().ok_or_else(|| {
+        Error::from(TrustError::NoIdentity {
+            path: file.path.clone(),
+        })
+    })?;
     lock.pin(
         &identity.id,
-        lock::LockEntry { version: identity.version.clone(), digest: verdict.digest.clone(), source: source.to_string(), signers: verdict.signers.clone() },
+        lock::LockEntry {
+            version: identity.version.clone(),
+            digest: verdict.digest.clone(),
+            source: source.to_string(),
+            signers: verdict.signers.clone(),
+        },
     );
     lock.save(&lock_path)?;
     Ok((verdict, lock_path))

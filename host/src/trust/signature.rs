@@ -60,7 +60,11 @@ impl Identity {
     /// What differs from `other`, in words; `None` when they agree.
     pub fn difference(&self, describe: &Identity) -> Option<String> {
         if self.id != describe.id || self.version != describe.version {
-            return Some(format!("describe says {} but the signed identity says {}", describe.label(), self.label()));
+            return Some(format!(
+                "describe says {} but the signed identity says {}",
+                describe.label(),
+                self.label()
+            ));
         }
         if self.contract != describe.contract {
             return Some(format!(
@@ -70,7 +74,12 @@ impl Identity {
             ));
         }
         if self.capabilities != describe.capabilities {
-            let show = |n: &[Need]| n.iter().map(|n| format!("{} {} {}", n.access, n.capability, n.target)).collect::<Vec<_>>().join(", ");
+            let show = |n: &[Need]| {
+                n.iter()
+                    .map(|n| format!("{} {} {}", n.access, n.capability, n.target))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             return Some(format!(
                 "describe asks for [{}] but the signed identity says [{}]",
                 show(&describe.capabilities),
@@ -100,7 +109,9 @@ impl SignatureEntry {
 
     /// Whether `key` made this signature (over its hashes, not yet the content).
     pub fn made_by(&self, key: &ed25519_compact::PublicKey) -> bool {
-        let Ok(signature) = ed25519_compact::Signature::from_slice(&self.signature) else { return false };
+        let Ok(signature) = ed25519_compact::Signature::from_slice(&self.signature) else {
+            return false;
+        };
         let mut message = DOMAIN.to_vec();
         message.extend_from_slice(&[SPEC_VERSION, CONTENT_TYPE_MODULE, HASH_SHA256]);
         for hash in &self.hashes {
@@ -144,7 +155,10 @@ pub fn detached_path(plugin: &Path) -> PathBuf {
 }
 
 fn parse_module(path: &Path, bytes: &[u8]) -> Result<Module, TrustError> {
-    Module::deserialize(&mut Cursor::new(bytes)).map_err(|e| TrustError::Corrupt { path: path.to_owned(), reason: e.to_string() })
+    Module::deserialize(&mut Cursor::new(bytes)).map_err(|e| TrustError::Corrupt {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 fn is_signature_header(section: &Section) -> bool {
@@ -156,7 +170,10 @@ fn content_hash(path: &Path, sections: &[Section]) -> Result<Vec<u8>, TrustError
     let mut buf = Vec::new();
     for section in sections.iter().filter(|s| !is_signature_header(s)) {
         buf.clear();
-        section.serialize(&mut buf).map_err(|e| TrustError::Corrupt { path: path.to_owned(), reason: e.to_string() })?;
+        section.serialize(&mut buf).map_err(|e| TrustError::Corrupt {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
         hasher.update(&buf);
     }
     Ok(hasher.finalize().to_vec())
@@ -169,20 +186,33 @@ fn read_identity(path: &Path, sections: &[Section]) -> Result<Option<Identity>, 
     });
     let Some(payload) = found.next() else { return Ok(None) };
     if found.next().is_some() {
-        return Err(TrustError::Corrupt { path: path.to_owned(), reason: format!("it has more than one `{IDENTITY_SECTION}` section") });
+        return Err(TrustError::Corrupt {
+            path: path.to_owned(),
+            reason: format!("it has more than one `{IDENTITY_SECTION}` section"),
+        });
     }
     serde_json::from_slice(payload)
         .map(Some)
-        .map_err(|e| TrustError::Corrupt { path: path.to_owned(), reason: format!("its `{IDENTITY_SECTION}` section is not valid ({e})") })
+        .map_err(|e| TrustError::Corrupt {
+            path: path.to_owned(),
+            reason: format!("its `{IDENTITY_SECTION}` section is not valid ({e})"),
+        })
 }
 
 fn entries(path: &Path, payload: &[u8]) -> Result<Vec<SignatureEntry>, TrustError> {
     let header = CustomSection::new(SIGNATURE_SECTION.to_string(), payload.to_vec());
-    let data = header
-        .signature_data()
-        .map_err(|e| TrustError::Corrupt { path: path.to_owned(), reason: format!("its signature section cannot be decoded ({e})") })?;
-    if data.specification_version != SPEC_VERSION || data.content_type != CONTENT_TYPE_MODULE || data.hash_function != HASH_SHA256 {
-        return Err(TrustError::Corrupt { path: path.to_owned(), reason: "its signature section uses an unsupported version or hash".into() });
+    let data = header.signature_data().map_err(|e| TrustError::Corrupt {
+        path: path.to_owned(),
+        reason: format!("its signature section cannot be decoded ({e})"),
+    })?;
+    if data.specification_version != SPEC_VERSION
+        || data.content_type != CONTENT_TYPE_MODULE
+        || data.hash_function != HASH_SHA256
+    {
+        return Err(TrustError::Corrupt {
+            path: path.to_owned(),
+            reason: "its signature section uses an unsupported version or hash".into(),
+        });
     }
     let mut out = Vec::new();
     for set in data.signed_hashes_set {
@@ -203,7 +233,11 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<SignedPlugin, TrustError> {
     let module = parse_module(path, bytes)?;
     let content_hash = content_hash(path, &module.sections)?;
     let identity = read_identity(path, &module.sections)?;
-    let embedded = module.sections.first().filter(|s| is_signature_header(s)).map(|s| s.payload().to_vec());
+    let embedded = module
+        .sections
+        .first()
+        .filter(|s| is_signature_header(s))
+        .map(|s| s.payload().to_vec());
     let (signatures, detached) = match embedded {
         Some(payload) => (entries(path, &payload)?, false),
         None => {
@@ -214,7 +248,12 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<SignedPlugin, TrustError> {
             }
         }
     };
-    Ok(SignedPlugin { signatures, detached, identity, content_hash })
+    Ok(SignedPlugin {
+        signatures,
+        detached,
+        identity,
+        content_hash,
+    })
 }
 
 /// A secret signing key with the key id it signs as.
@@ -228,12 +267,19 @@ impl SigningKey {
     /// Reads a PEM secret key written by `drhost keygen` (or any Ed25519
     /// PKCS#8 PEM). The key id defaults to the file's stem.
     pub fn load(path: &Path, key_id: Option<String>) -> Result<SigningKey, TrustError> {
-        let fail = |reason: String| TrustError::Key { path: path.to_owned(), reason };
+        let fail = |reason: String| TrustError::Key {
+            path: path.to_owned(),
+            reason,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        let key = wasmsign2::SecretKey::from_pem(&text).map_err(|e| fail(format!("not an Ed25519 secret key in PEM ({e})")))?;
+        let key = wasmsign2::SecretKey::from_pem(&text)
+            .map_err(|e| fail(format!("not an Ed25519 secret key in PEM ({e})")))?;
         let key_id = match key_id {
             Some(id) => id,
-            None => path.file_stem().map(|s| s.to_string_lossy().into_owned()).ok_or_else(|| fail("pass --key-id".into()))?,
+            None => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .ok_or_else(|| fail("pass --key-id".into()))?,
         };
         Ok(SigningKey { key, key_id })
     }
@@ -269,9 +315,15 @@ pub fn keygen(dir: &Path, id: &str) -> Result<GeneratedKey, TrustError> {
     let secret = dir.join(format!("{id}.key"));
     let public = dir.join(format!("{id}.pub"));
     if id.is_empty() || id.contains('/') {
-        return Err(TrustError::Key { path: secret, reason: "the key id must be a non-empty file name".into() });
+        return Err(TrustError::Key {
+            path: secret,
+            reason: "the key id must be a non-empty file name".into(),
+        });
     }
-    let io = |p: &Path, e: std::io::Error| TrustError::Io { path: p.to_owned(), reason: e.to_string() };
+    let io = |p: &Path, e: std::io::Error| TrustError::Io {
+        path: p.to_owned(),
+        reason: e.to_string(),
+    };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let (secret_pem, public_pem) = generate_key_pair();
     let mut file = std::fs::OpenOptions::new()
@@ -279,24 +331,48 @@ pub fn keygen(dir: &Path, id: &str) -> Result<GeneratedKey, TrustError> {
         .create_new(true)
         .mode(0o600)
         .open(&secret)
-        .map_err(|e| if e.kind() == std::io::ErrorKind::AlreadyExists {
-            TrustError::Key { path: secret.clone(), reason: "already exists; keygen never overwrites a key (pick another --id)".into() }
-        } else {
-            io(&secret, e)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                TrustError::Key {
+                    path: secret.clone(),
+                    reason: "already exists; keygen never overwrites a key (pick another --id)".into(),
+                }
+            } else {
+                io(&secret, e)
+            }
         })?;
     file.write_all(secret_pem.as_bytes()).map_err(|e| io(&secret, e))?;
     std::fs::write(&public, &public_pem).map_err(|e| io(&public, e))?;
-    let key = parse_public_key(&public_pem).map_err(|reason| TrustError::Key { path: public.clone(), reason })?;
-    let trust_entry = format!("[[key]]\nid = \"{id}\"\npublic_key = \"{}\"\nscope = [\"*\"]\n", public_key_text(&key));
-    Ok(GeneratedKey { secret, public, trust_entry })
+    let key = parse_public_key(&public_pem).map_err(|reason| TrustError::Key {
+        path: public.clone(),
+        reason,
+    })?;
+    let trust_entry = format!(
+        "[[key]]\nid = \"{id}\"\npublic_key = \"{}\"\nscope = [\"*\"]\n",
+        public_key_text(&key)
+    );
+    Ok(GeneratedKey {
+        secret,
+        public,
+        trust_entry,
+    })
 }
 
 /// The `[[key]]` entry for the public key in `path` (PEM or `ed25519:<hex>`).
 pub fn trust_entry(path: &Path, id: &str, scope: &[String]) -> Result<String, TrustError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrustError::Key { path: path.to_owned(), reason: e.to_string() })?;
-    let key = parse_public_key(&text).map_err(|reason| TrustError::Key { path: path.to_owned(), reason })?;
+    let text = std::fs::read_to_string(path).map_err(|e| TrustError::Key {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let key = parse_public_key(&text).map_err(|reason| TrustError::Key {
+        path: path.to_owned(),
+        reason,
+    })?;
     let scope = scope.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
-    Ok(format!("[[key]]\nid = \"{id}\"\npublic_key = \"{}\"\nscope = [{scope}]\n", public_key_text(&key)))
+    Ok(format!(
+        "[[key]]\nid = \"{id}\"\npublic_key = \"{}\"\nscope = [{scope}]\n",
+        public_key_text(&key)
+    ))
 }
 
 /// The form of a public key in `trust.toml`: `ed25519:<hex>`.
@@ -312,7 +388,9 @@ pub fn parse_public_key(text: &str) -> Result<ed25519_compact::PublicKey, String
         return ed25519_compact::PublicKey::from_slice(&bytes).map_err(|e| format!("not an Ed25519 public key ({e})"));
     }
     if text.starts_with("-----BEGIN") {
-        return wasmsign2::PublicKey::from_pem(text).map(|k| k.pk).map_err(|e| format!("not an Ed25519 public key in PEM ({e})"));
+        return wasmsign2::PublicKey::from_pem(text)
+            .map(|k| k.pk)
+            .map_err(|e| format!("not an Ed25519 public key in PEM ({e})"));
     }
     Err("write it as \"ed25519:<64 hex digits>\" (the line `drhost keygen` prints) or as a PEM block".into())
 }
@@ -336,8 +414,16 @@ pub struct SignOutcome {
 /// `identity` (from `describe`) is written into the plugin first when it has
 /// none; an existing identity must agree with it. `detached` writes the
 /// signature to `<plugin>.sig` instead of into the plugin.
-pub fn sign(path: &Path, key: &SigningKey, identity: Option<&Identity>, detached: bool) -> Result<SignOutcome, TrustError> {
-    let io = |p: &Path, e: std::io::Error| TrustError::Io { path: p.to_owned(), reason: e.to_string() };
+pub fn sign(
+    path: &Path,
+    key: &SigningKey,
+    identity: Option<&Identity>,
+    detached: bool,
+) -> Result<SignOutcome, TrustError> {
+    let io = |p: &Path, e: std::io::Error| TrustError::Io {
+        path: p.to_owned(),
+        reason: e.to_string(),
+    };
     let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
     let before = read(path, &bytes)?;
     let mut module = parse_module(path, &bytes)?;
@@ -345,43 +431,72 @@ pub fn sign(path: &Path, key: &SigningKey, identity: Option<&Identity>, detached
     match (&before.identity, identity) {
         (Some(existing), Some(described)) => {
             if let Some(diff) = existing.difference(described) {
-                return Err(TrustError::Sign { path: path.to_owned(), reason: format!("its identity section disagrees with describe: {diff}") });
+                return Err(TrustError::Sign {
+                    path: path.to_owned(),
+                    reason: format!("its identity section disagrees with describe: {diff}"),
+                });
             }
         }
         (None, Some(described)) => {
             if !before.signatures.is_empty() {
                 return Err(TrustError::Sign {
                     path: path.to_owned(),
-                    reason: "it is already signed without a drhost identity; sign the freshly built plugin instead".into(),
+                    reason: "it is already signed without a drhost identity; sign the freshly built plugin instead"
+                        .into(),
                 });
             }
-            let payload = serde_json::to_vec(described).map_err(|e| TrustError::Sign { path: path.to_owned(), reason: e.to_string() })?;
-            module.sections.push(Section::Custom(CustomSection::new(IDENTITY_SECTION.to_string(), payload)));
+            let payload = serde_json::to_vec(described).map_err(|e| TrustError::Sign {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+            module.sections.push(Section::Custom(CustomSection::new(
+                IDENTITY_SECTION.to_string(),
+                payload,
+            )));
             identity_written = true;
         }
         _ => {}
     }
     let public = key.public_key();
     let mut key_ids: Vec<String> = before.signatures.iter().map(SignatureEntry::shown_id).collect();
-    let already = !identity_written && before.signatures.iter().any(|s| s.made_by(&public) && s.covers(&before.content_hash));
+    let already = !identity_written
+        && before
+            .signatures
+            .iter()
+            .any(|s| s.made_by(&public) && s.covers(&before.content_hash));
     let sig_path = detached_path(path);
     if already {
         let written_to = if before.detached { sig_path } else { path.to_owned() };
-        return Ok(SignOutcome { key_id: key.key_id.clone(), identity_written, signed: false, written_to, key_ids });
+        return Ok(SignOutcome {
+            key_id: key.key_id.clone(),
+            identity_written,
+            signed: false,
+            written_to,
+            key_ids,
+        });
     }
     if detached && before.detached {
         let existing = std::fs::read(&sig_path).map_err(|e| io(&sig_path, e))?;
-        module = module.attach_signature(&existing).map_err(|e| TrustError::Sign { path: path.to_owned(), reason: e.to_string() })?;
+        module = module.attach_signature(&existing).map_err(|e| TrustError::Sign {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
     }
     let key_id_bytes = key.key_id.as_bytes().to_vec();
     let (signed, signature) = key
         .key
         .sign_multi(module, Some(&key_id_bytes), detached, false)
-        .map_err(|e| TrustError::Sign { path: path.to_owned(), reason: e.to_string() })?;
+        .map_err(|e| TrustError::Sign {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
     key_ids.push(key.key_id.clone());
     let mut body = Vec::new();
     let write_module = |module: &Module, body: &mut Vec<u8>| -> Result<(), TrustError> {
-        module.serialize(body).map_err(|e| TrustError::Sign { path: path.to_owned(), reason: e.to_string() })
+        module.serialize(body).map_err(|e| TrustError::Sign {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
     };
     if detached {
         // The module itself changes only when its identity was just added.
@@ -394,18 +509,36 @@ pub fn sign(path: &Path, key: &SigningKey, identity: Option<&Identity>, detached
             write_atomically(path, &body)?;
         }
         write_atomically(&sig_path, &signature)?;
-        Ok(SignOutcome { key_id: key.key_id.clone(), identity_written, signed: true, written_to: sig_path, key_ids })
+        Ok(SignOutcome {
+            key_id: key.key_id.clone(),
+            identity_written,
+            signed: true,
+            written_to: sig_path,
+            key_ids,
+        })
     } else {
         write_module(&signed, &mut body)?;
         write_atomically(path, &body)?;
-        Ok(SignOutcome { key_id: key.key_id.clone(), identity_written, signed: true, written_to: path.to_owned(), key_ids })
+        Ok(SignOutcome {
+            key_id: key.key_id.clone(),
+            identity_written,
+            signed: true,
+            written_to: path.to_owned(),
+            key_ids,
+        })
     }
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TrustError> {
-    let io = |e: std::io::Error| TrustError::Io { path: path.to_owned(), reason: e.to_string() };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let io = |e: std::io::Error| TrustError::Io {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     std::io::Write::write_all(&mut tmp, bytes).map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
@@ -437,7 +570,12 @@ mod tests {
         std::fs::write(&plugin, component()).unwrap();
         let a = SigningKey::load(&key_file(dir.path(), "a"), None).unwrap();
         let b = SigningKey::load(&key_file(dir.path(), "b"), None).unwrap();
-        let identity = Identity { id: "p".into(), version: "1.0.0".into(), contract: Some("0.1.0".into()), capabilities: vec![] };
+        let identity = Identity {
+            id: "p".into(),
+            version: "1.0.0".into(),
+            contract: Some("0.1.0".into()),
+            capabilities: vec![],
+        };
         assert!(sign(&plugin, &a, Some(&identity), false).unwrap().identity_written);
         let again = sign(&plugin, &a, Some(&identity), false).unwrap();
         assert!(!again.signed, "the same key twice is a no-op");
@@ -453,7 +591,13 @@ mod tests {
         }
         // wasmsign2's own verifier agrees.
         let set = wasmsign2::PublicKeySet::new(
-            [&a, &b].iter().map(|k| wasmsign2::PublicKey { pk: k.public_key(), key_id: None }).collect(),
+            [&a, &b]
+                .iter()
+                .map(|k| wasmsign2::PublicKey {
+                    pk: k.public_key(),
+                    key_id: None,
+                })
+                .collect(),
         );
         assert_eq!(set.verify(&mut Cursor::new(&bytes), None).unwrap().len(), 2);
 
@@ -462,7 +606,10 @@ mod tests {
         let at = tampered.windows(5).position(|w| w == b"1.0.0").unwrap();
         tampered[at] = b'2';
         let t = read(&plugin, &tampered).unwrap();
-        assert!(t.signatures.iter().all(|s| s.made_by(&a.public_key()) || s.made_by(&b.public_key())));
+        assert!(t
+            .signatures
+            .iter()
+            .all(|s| s.made_by(&a.public_key()) || s.made_by(&b.public_key())));
         assert!(t.signatures.iter().all(|s| !s.covers(&t.content_hash)));
     }
 

@@ -115,7 +115,12 @@ impl TrustFile {
     /// Parses trust-file text; `path` is used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<TrustFile, Error> {
         let raw: RawTrust = crate::config::parse_toml(path, text)?;
-        let bad = |key: String, message: String| Error::Config { path: path.to_owned(), line: 0, column: 0, message: format!("{message} (key `{key}`)") };
+        let bad = |key: String, message: String| Error::Config {
+            path: path.to_owned(),
+            line: 0,
+            column: 0,
+            message: format!("{message} (key `{key}`)"),
+        };
         let mut keys: Vec<TrustedKey> = Vec::new();
         for (i, k) in raw.key.into_iter().enumerate() {
             let at = |field: &str| format!("key[{i}].{field}");
@@ -127,34 +132,66 @@ impl TrustFile {
             }
             let key = parse_public_key(&k.public_key).map_err(|e| bad(at("public_key"), e))?;
             if k.scope.is_empty() {
-                return Err(bad(at("scope"), "scope must list at least one glob of plugin ids, e.g. [\"*\"]".into()));
+                return Err(bad(
+                    at("scope"),
+                    "scope must list at least one glob of plugin ids, e.g. [\"*\"]".into(),
+                ));
             }
             let mut set = globset::GlobSetBuilder::new();
             for glob in &k.scope {
-                set.add(globset::Glob::new(glob).map_err(|e| bad(at("scope"), format!("`{glob}` is not a glob ({e})")))?);
+                set.add(
+                    globset::Glob::new(glob).map_err(|e| bad(at("scope"), format!("`{glob}` is not a glob ({e})")))?,
+                );
             }
             let scope = set.build().map_err(|e| bad(at("scope"), e.to_string()))?;
-            let not_before = k.not_before.as_ref().map(parse_time).transpose().map_err(|e| bad(at("not_before"), e))?;
-            let not_after = k.not_after.as_ref().map(parse_time).transpose().map_err(|e| bad(at("not_after"), e))?;
-            keys.push(TrustedKey { id: k.id, key, scope, scope_text: k.scope, not_before, not_after });
+            let not_before = k
+                .not_before
+                .as_ref()
+                .map(parse_time)
+                .transpose()
+                .map_err(|e| bad(at("not_before"), e))?;
+            let not_after = k
+                .not_after
+                .as_ref()
+                .map(parse_time)
+                .transpose()
+                .map_err(|e| bad(at("not_after"), e))?;
+            keys.push(TrustedKey {
+                id: k.id,
+                key,
+                scope,
+                scope_text: k.scope,
+                not_before,
+                not_after,
+            });
         }
         for (i, digest) in raw.revoked.digests.iter().enumerate() {
             let hex_part = digest.strip_prefix("sha256:").unwrap_or("");
             if hex_part.len() != 64 || !hex_part.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(bad(format!("revoked.digests[{i}]"), format!("`{digest}` is not `sha256:<64 hex digits>`")));
+                return Err(bad(
+                    format!("revoked.digests[{i}]"),
+                    format!("`{digest}` is not `sha256:<64 hex digits>`"),
+                ));
             }
         }
         Ok(TrustFile {
             path: Some(path.to_owned()),
             keys,
             revoked_keys: raw.revoked.keys,
-            revoked_digests: raw.revoked.digests.into_iter().map(|d| d.to_ascii_lowercase()).collect(),
+            revoked_digests: raw
+                .revoked
+                .digests
+                .into_iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
         })
     }
 
     /// The trust file's path for messages.
     pub fn shown_path(&self) -> String {
-        self.path.as_ref().map_or_else(|| "the trust file".to_string(), |p| p.display().to_string())
+        self.path
+            .as_ref()
+            .map_or_else(|| "the trust file".to_string(), |p| p.display().to_string())
     }
 
     /// The trusted key whose public key is `key`.
@@ -190,9 +227,17 @@ fn parse_time(value: &toml::Value) -> Result<SystemTime, String> {
     let text = match value {
         toml::Value::String(s) => s.clone(),
         toml::Value::Datetime(d) => d.to_string(),
-        other => return Err(format!("`{other}` is not a date; write e.g. \"2027-01-01\" or \"2027-01-01T00:00:00Z\"")),
+        other => {
+            return Err(format!(
+                "`{other}` is not a date; write e.g. \"2027-01-01\" or \"2027-01-01T00:00:00Z\""
+            ))
+        }
     };
-    let full = if text.len() == 10 { format!("{text}T00:00:00Z") } else { text.clone() };
+    let full = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.clone()
+    };
     humantime::parse_rfc3339_weak(full.trim_end_matches('Z'))
         .map_err(|e| format!("`{text}` is not a UTC date ({e}); write e.g. \"2027-01-01\" or \"2027-01-01T00:00:00Z\""))
 }
@@ -218,16 +263,33 @@ mod tests {
         let a = &trust.keys[0];
         assert_eq!(trust.standing(a, "db-restore", now), KeyStanding::Trusted);
         assert!(matches!(trust.standing(a, "hello", now), KeyStanding::OutOfScope(_)));
-        assert!(matches!(trust.standing(a, "db-restore", now + Duration::from_secs(10 * 365 * 86400)), KeyStanding::Expired(_)));
-        assert!(matches!(trust.standing(a, "db-restore", humantime::parse_rfc3339("2019-01-01T00:00:00Z").unwrap()), KeyStanding::NotYetValid(_)));
+        assert!(matches!(
+            trust.standing(a, "db-restore", now + Duration::from_secs(10 * 365 * 86400)),
+            KeyStanding::Expired(_)
+        ));
+        assert!(matches!(
+            trust.standing(
+                a,
+                "db-restore",
+                humantime::parse_rfc3339("2019-01-01T00:00:00Z").unwrap()
+            ),
+            KeyStanding::NotYetValid(_)
+        ));
         assert_eq!(trust.standing(&trust.keys[1], "hello", now), KeyStanding::Revoked);
     }
 
     #[test]
     fn errors_name_file_and_key() {
-        let err = TrustFile::parse(Path::new("t.toml"), "[[key]]\nid = \"a\"\npublic_key = \"ed25519:00\"\nscope = [\"*\"]\n").unwrap_err().to_string();
+        let err = TrustFile::parse(
+            Path::new("t.toml"),
+            "[[key]]\nid = \"a\"\npublic_key = \"ed25519:00\"\nscope = [\"*\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("t.toml:") && err.contains("key[0].public_key"), "{err}");
-        let err = TrustFile::parse(Path::new("t.toml"), "[[key]]\nid = \"a\"\npublik_key = \"x\"\n").unwrap_err().to_string();
+        let err = TrustFile::parse(Path::new("t.toml"), "[[key]]\nid = \"a\"\npublik_key = \"x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("t.toml:3:") && err.contains("publik_key"), "{err}");
     }
 }

@@ -73,8 +73,7 @@ impl Config {
             port: var("PORT", "8000").parse().unwrap_or(8000),
             service: var("SERVICE_NAME", "backend"),
             version,
-            pg_socket: Path::new(&var("PG_SOCKET_DIR", "/lab/pg"))
-                .join(format!(".s.PGSQL.{pg_port}")),
+            pg_socket: Path::new(&var("PG_SOCKET_DIR", "/lab/pg")).join(format!(".s.PGSQL.{pg_port}")),
             pg_user: var("PG_USER", "postgres"),
             pg_database: var("PG_DATABASE", "toolboxai"),
             redis_socket_dir: PathBuf::from(var("REDIS_SOCKET_DIR", "/lab/run")),
@@ -104,10 +103,7 @@ fn main() {
     let listener = match TcpListener::bind(("0.0.0.0", config.port)) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!(
-                "toolboxai-backend: cannot listen on port {}: {e}",
-                config.port
-            );
+            eprintln!("toolboxai-backend: cannot listen on port {}: {e}", config.port);
             std::process::exit(1);
         }
     };
@@ -240,25 +236,20 @@ fn postgres_startup(config: &Config) -> Result<String, String> {
     body.push(0);
     let mut msg = ((body.len() + 4) as u32).to_be_bytes().to_vec();
     msg.extend_from_slice(&body);
-    s.write_all(&msg)
-        .map_err(|e| format!("send startup: {e}"))?;
+    s.write_all(&msg).map_err(|e| format!("send startup: {e}"))?;
     let mut authenticated = false;
     loop {
         let mut header = [0u8; 5];
-        s.read_exact(&mut header)
-            .map_err(|e| format!("read reply: {e}"))?;
+        s.read_exact(&mut header).map_err(|e| format!("read reply: {e}"))?;
         let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
         if !(4..=1 << 20).contains(&len) {
             return Err(format!("malformed reply length {len}"));
         }
         let mut payload = vec![0u8; len - 4];
-        s.read_exact(&mut payload)
-            .map_err(|e| format!("read reply: {e}"))?;
+        s.read_exact(&mut payload).map_err(|e| format!("read reply: {e}"))?;
         match header[0] {
             b'R' => {
-                let code = payload
-                    .get(..4)
-                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                let code = payload.get(..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
                 if code != Some(0) {
                     return Err(format!(
                         "server asks for authentication (code {code:?}); the lab uses trust"
@@ -296,10 +287,7 @@ fn pg_error_message(payload: &[u8]) -> String {
 fn check_redis(config: &Config) -> (Check, Option<String>) {
     let mut sentinel_errors = Vec::new();
     for sentinel in &config.sentinel_sockets {
-        match resp_command(
-            sentinel,
-            &["SENTINEL", "get-master-addr-by-name", &config.master_name],
-        ) {
+        match resp_command(sentinel, &["SENTINEL", "get-master-addr-by-name", &config.master_name]) {
             Ok(Resp::Array(items)) if items.len() == 2 => {
                 let (Resp::Bulk(ip), Resp::Bulk(port)) = (&items[0], &items[1]) else {
                     sentinel_errors.push(format!("{}: unexpected reply", sentinel.display()));
@@ -311,11 +299,9 @@ fn check_redis(config: &Config) -> (Check, Option<String>) {
                 return (check, Some(master));
             }
             Ok(Resp::Error(e)) => sentinel_errors.push(format!("{}: {e}", sentinel.display())),
-            Ok(Resp::Nil) => sentinel_errors.push(format!(
-                "{}: unknown master {}",
-                sentinel.display(),
-                config.master_name
-            )),
+            Ok(Resp::Nil) => {
+                sentinel_errors.push(format!("{}: unknown master {}", sentinel.display(), config.master_name))
+            }
             Ok(_) => sentinel_errors.push(format!("{}: unexpected reply", sentinel.display())),
             Err(e) => sentinel_errors.push(format!("{}: {e}", sentinel.display())),
         }
@@ -323,11 +309,7 @@ fn check_redis(config: &Config) -> (Check, Option<String>) {
     if let Some(sock) = &config.redis_fallback {
         let mut check = ping(sock, "fallback socket");
         if !sentinel_errors.is_empty() {
-            check.detail = format!(
-                "{}; sentinels: {}",
-                check.detail,
-                sentinel_errors.join("; ")
-            );
+            check.detail = format!("{}; sentinels: {}", check.detail, sentinel_errors.join("; "));
         }
         return (check, None);
     }
@@ -382,18 +364,10 @@ fn resp_command(sock: &Path, args: &[&str]) -> io::Result<Resp> {
 fn read_resp(r: &mut impl BufRead) -> io::Result<Resp> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "connection closed",
-        ));
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
     }
     let line = line.trim_end_matches(['\r', '\n']);
-    let bad = || {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("bad RESP line {line:?}"),
-        )
-    };
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, format!("bad RESP line {line:?}"));
     let (kind, rest) = line.split_at(line.len().min(1));
     match kind {
         "+" => Ok(Resp::Simple(rest.to_string())),
@@ -455,17 +429,13 @@ mod tests {
         let Resp::Array(items) = parse(b"*2\r\n$9\r\n127.0.0.1\r\n$5\r\n27379\r\n") else {
             panic!("not an array")
         };
-        assert!(
-            matches!(&items[..], [Resp::Bulk(ip), Resp::Bulk(port)] if ip == "127.0.0.1" && port == "27379")
-        );
+        assert!(matches!(&items[..], [Resp::Bulk(ip), Resp::Bulk(port)] if ip == "127.0.0.1" && port == "27379"));
     }
 
     #[test]
     fn reads_pong_errors_and_nil() {
         assert!(matches!(parse(b"+PONG\r\n"), Resp::Simple(s) if s == "PONG"));
-        assert!(
-            matches!(parse(b"-ERR no such master\r\n"), Resp::Error(e) if e == "ERR no such master")
-        );
+        assert!(matches!(parse(b"-ERR no such master\r\n"), Resp::Error(e) if e == "ERR no such master"));
         assert!(matches!(parse(b"*-1\r\n"), Resp::Nil));
         assert!(matches!(parse(b"$-1\r\n"), Resp::Nil));
     }
@@ -473,10 +443,7 @@ mod tests {
     #[test]
     fn extracts_postgres_error_message() {
         let payload = b"SFATAL\0VFATAL\0C3D000\0Mdatabase \"nope\" does not exist\0\0";
-        assert_eq!(
-            pg_error_message(payload),
-            "FATAL database \"nope\" does not exist"
-        );
+        assert_eq!(pg_error_message(payload), "FATAL database \"nope\" does not exist");
     }
 
     #[test]

@@ -59,10 +59,8 @@ fn settings(params: &Params) -> Result<Settings, Failure> {
     let mut members = BTreeMap::new();
     for entry in list(params.get("members")?, ';') {
         let Some((net, globs)) = entry.split_once('=') else {
-            return Err(
-                fail(format!("members entry `{entry}` is not NETWORK=GLOB|GLOB"))
-                    .hint("e.g. toolboxai_backend=toolboxai-backend*|toolboxai-nginx-proxy"),
-            );
+            return Err(fail(format!("members entry `{entry}` is not NETWORK=GLOB|GLOB"))
+                .hint("e.g. toolboxai_backend=toolboxai-backend*|toolboxai-nginx-proxy"));
         };
         members.insert(net.trim().to_string(), list(globs, '|'));
     }
@@ -73,10 +71,8 @@ fn settings(params: &Params) -> Result<Settings, Failure> {
                 c.trim().to_string(),
                 argv.split_whitespace().map(String::from).collect(),
             )),
-            _ => Err(
-                fail(format!("after entry `{a}` is not CONTAINER=COMMAND ARGS"))
-                    .hint("e.g. toolboxai-nginx-proxy=nginx -s reload"),
-            ),
+            _ => Err(fail(format!("after entry `{a}` is not CONTAINER=COMMAND ARGS"))
+                .hint("e.g. toolboxai-nginx-proxy=nginx -s reload")),
         })
         .collect::<Result<_, _>>()?;
     Ok(Settings {
@@ -95,12 +91,7 @@ fn probe_all(s: &Settings) -> Vec<String> {
     for p in &s.probes {
         match docker_exec(&p.from, &["ping", "-c", "1", "-W", "1", &p.to], 5000) {
             Ok(r) if r.exit_code == Some(0) => {}
-            Ok(r) => failing.push(format!(
-                "{} -> {}: {}",
-                p.from,
-                p.to,
-                first_line(&r.stderr, &r.stdout)
-            )),
+            Ok(r) => failing.push(format!("{} -> {}: {}", p.from, p.to, first_line(&r.stderr, &r.stdout))),
             Err(e) => failing.push(format!("{} -> {}: {}", p.from, p.to, e.describe())),
         }
     }
@@ -140,9 +131,7 @@ struct Plan {
 }
 
 fn default_spec(s: &Settings, name: &str) -> NetworkSpec {
-    let short = name
-        .strip_prefix(&format!("{}_", s.project))
-        .unwrap_or(name);
+    let short = name.strip_prefix(&format!("{}_", s.project)).unwrap_or(name);
     NetworkSpec {
         name: name.into(),
         driver: Some("bridge".into()),
@@ -206,26 +195,18 @@ fn plan(s: &Settings, network: &str, step: &Step) -> Result<(Plan, bool), Error>
             (
                 spec_of(&info),
                 true,
-                info.containers
-                    .iter()
-                    .map(|m| m.container.clone())
-                    .collect::<Vec<_>>(),
+                info.containers.iter().map(|m| m.container.clone()).collect::<Vec<_>>(),
             )
         }
         Err(Error::NotFound(_)) => {
-            step.note(format!(
-                "{network}: MISSING; will be created from the expected config"
-            ));
+            step.note(format!("{network}: MISSING; will be created from the expected config"));
             (default_spec(s, network), false, Vec::new())
         }
         Err(e) => return Err(e),
     };
     let mut attach = Vec::new();
     let mut complete = exists;
-    for name in attached
-        .iter()
-        .chain(expected.iter().filter(|e| !attached.contains(e)))
-    {
+    for name in attached.iter().chain(expected.iter().filter(|e| !attached.contains(e))) {
         if attach.iter().any(|(n, _)| n == name) {
             continue;
         }
@@ -266,10 +247,7 @@ fn recreate(network: &str, plan: &Plan) -> Result<(), Error> {
     }
     if plan.exists {
         docker::remove_network(network)?;
-        step.note(format!(
-            "removed {network} after disconnecting {}",
-            plan.attached.len()
-        ));
+        step.note(format!("removed {network} after disconnecting {}", plan.attached.len()));
     }
     let created = docker::create_network(&plan.spec)?;
     let pools: Vec<String> = created.ipam.iter().map(|p| p.subnet.clone()).collect();
@@ -329,8 +307,8 @@ impl Plugin for NetworkRecover {
         let mut plans = Vec::new();
         let mut broken = Vec::new();
         for net in &s.networks {
-            let (p, complete) = plan(&s, net, &step)
-                .map_err(|e| Failure::from(e).in_step("inspect networks and IPAM"))?;
+            let (p, complete) =
+                plan(&s, net, &step).map_err(|e| Failure::from(e).in_step("inspect networks and IPAM"))?;
             if !complete {
                 broken.push(net.clone());
             }
@@ -350,24 +328,17 @@ impl Plugin for NetworkRecover {
         }
         // Probes fail but every network looks complete: the runbook's answer
         // is to recreate them all.
-        let targets: Vec<String> = if broken.is_empty() {
-            s.networks.clone()
-        } else {
-            broken
-        };
+        let targets: Vec<String> = if broken.is_empty() { s.networks.clone() } else { broken };
         for (net, p) in plans.iter().filter(|(n, _)| targets.contains(n)) {
-            recreate(net, p)
-                .map_err(|e| Failure::from(e).in_step(&format!("recreate network {net}")))?;
+            recreate(net, p).map_err(|e| Failure::from(e).in_step(&format!("recreate network {net}")))?;
         }
 
         let step = Step::start("start stopped containers");
         for (_, p) in plans.iter().filter(|(n, _)| targets.contains(n)) {
             for (c, _) in &p.attach {
-                let info = docker::inspect_container(c)
-                    .map_err(|e| Failure::from(e).in_step(step.name()))?;
+                let info = docker::inspect_container(c).map_err(|e| Failure::from(e).in_step(step.name()))?;
                 if !info.running {
-                    docker::start_container(c)
-                        .map_err(|e| Failure::from(e).in_step(step.name()))?;
+                    docker::start_container(c).map_err(|e| Failure::from(e).in_step(step.name()))?;
                     step.note(format!("started {c}"));
                 }
             }
@@ -378,13 +349,8 @@ impl Plugin for NetworkRecover {
             let step = Step::start("run after-commands");
             for (c, argv) in &s.after {
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-                let r = docker_exec(c, &argv, 15000)
-                    .map_err(|e| Failure::from(e).in_step(step.name()))?;
-                step.note(format!(
-                    "{c}: `{}` exited {:?}",
-                    argv.join(" "),
-                    r.exit_code
-                ));
+                let r = docker_exec(c, &argv, 15000).map_err(|e| Failure::from(e).in_step(step.name()))?;
+                step.note(format!("{c}: `{}` exited {:?}", argv.join(" "), r.exit_code));
             }
             step.ok();
         }

@@ -68,15 +68,10 @@ fn same(a: &Address, b: &Address) -> bool {
 
 fn duration(params: &Params, name: &str) -> Result<Duration, Failure> {
     let text = params.get(name)?;
-    let (digits, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let n: u64 = digits.parse().map_err(|_| {
-        fail(format!(
-            "parameter `{name}`: `{text}` is not a duration like 10s"
-        ))
-    })?;
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| fail(format!("parameter `{name}`: `{text}` is not a duration like 10s")))?;
     Ok(match unit {
         "ms" => Duration::from_millis(n),
         "" | "s" => Duration::from_secs(n),
@@ -261,9 +256,7 @@ impl<'p> Runbook<'p> {
         let view = self.view()?;
         let Some((old_master, votes)) = view.majority.clone() else {
             step.fail();
-            return Err(
-                fail(format!("no Sentinel knows master `{}`", self.name)).in_step("diagnose")
-            );
+            return Err(fail(format!("no Sentinel knows master `{}`", self.name)).in_step("diagnose"));
         };
         step.note(format!(
             "{votes} of {} answering Sentinels name {} as master",
@@ -286,10 +279,8 @@ impl<'p> Runbook<'p> {
                 e.describe()
             )),
         }
-        self.facts.insert(
-            "sentinels-answering",
-            format!("{reachable}/{}", self.members),
-        );
+        self.facts
+            .insert("sentinels-answering", format!("{reachable}/{}", self.members));
         step.ok();
         if healthy {
             self.probe.tick(&self.label, Some(&old_master));
@@ -315,11 +306,7 @@ impl<'p> Runbook<'p> {
             let wait = duration(self.params, "auto-failover-wait")?;
             match self.wait_new_master(&old_master, wait, false)? {
                 Some(m) => {
-                    step.note(format!(
-                        "Sentinel promoted {} after {} ms",
-                        addr(&m),
-                        self.ms()
-                    ));
+                    step.note(format!("Sentinel promoted {} after {} ms", addr(&m), self.ms()));
                     step.ok();
                     (m, "A", vec![old_master.clone()])
                 }
@@ -333,8 +320,7 @@ impl<'p> Runbook<'p> {
         };
         let to_new_master = self.ms();
         self.facts.insert("path", path.to_string());
-        self.facts
-            .insert("time-to-new-master-ms", to_new_master.to_string());
+        self.facts.insert("time-to-new-master-ms", to_new_master.to_string());
 
         // --- verify the new master --------------------------------------------
         let step = Step::start(format!("verify new master {}", addr(&new_master)));
@@ -394,10 +380,8 @@ impl<'p> Runbook<'p> {
                 rejoined.push(addr(node));
             }
         }
-        self.facts.insert(
-            "failed-node",
-            failed.iter().map(addr).collect::<Vec<_>>().join(","),
-        );
+        self.facts
+            .insert("failed-node", failed.iter().map(addr).collect::<Vec<_>>().join(","));
         self.facts.insert(
             "rejoined-as-replica",
             if rejoined.is_empty() {
@@ -419,10 +403,8 @@ impl<'p> Runbook<'p> {
         if !backends.is_empty() {
             let step = Step::start("restart backends");
             for b in &backends {
-                docker::restart_container(b, Some(10))
-                    .map_err(|e| Failure::from(e).in_step("restart backends"))?;
-                let info = docker::inspect_container(b)
-                    .map_err(|e| Failure::from(e).in_step("restart backends"))?;
+                docker::restart_container(b, Some(10)).map_err(|e| Failure::from(e).in_step("restart backends"))?;
+                let info = docker::inspect_container(b).map_err(|e| Failure::from(e).in_step("restart backends"))?;
                 step.note(format!("{b}: {}", info.state));
             }
             step.ok();
@@ -460,23 +442,14 @@ impl<'p> Runbook<'p> {
 
     /// Polls until a quorum of Sentinels names a master other than `old`
     /// that answers as master (and, with `all`, every answering Sentinel agrees).
-    fn wait_new_master(
-        &mut self,
-        old: &Address,
-        wait: Duration,
-        all: bool,
-    ) -> Result<Option<Address>, Failure> {
+    fn wait_new_master(&mut self, old: &Address, wait: Duration, all: bool) -> Result<Option<Address>, Failure> {
         let until = Instant::now() + wait;
         loop {
             let view = self.view()?;
-            self.probe
-                .tick(&self.label, view.majority.as_ref().map(|(m, _)| m));
+            self.probe.tick(&self.label, view.majority.as_ref().map(|(m, _)| m));
             if let Some((m, n)) = &view.majority {
                 let agreed = *n >= self.quorum && (!all || *n == view.answered);
-                if agreed
-                    && !same(m, old)
-                    && matches!(self.replication(m), Ok(r) if r.role == "master")
-                {
+                if agreed && !same(m, old) && matches!(self.replication(m), Ok(r) if r.role == "master") {
                     return Ok(Some(m.clone()));
                 }
             }
@@ -538,11 +511,7 @@ impl<'p> Runbook<'p> {
                 let Ok(info) = conn.info("replication") else {
                     continue;
                 };
-                let get = |k: &str| {
-                    info.iter()
-                        .find(|(key, _)| key == k)
-                        .map(|(_, v)| v.clone())
-                };
+                let get = |k: &str| info.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
                 let offset = get("slave_repl_offset")
                     .or(get("master_repl_offset"))
                     .and_then(|v| v.parse().ok())
@@ -562,9 +531,11 @@ impl<'p> Runbook<'p> {
         }
         let Some((candidate, offset, down_since)) = best else {
             step.fail();
-            return Err(fail("refusing to fail over: no healthy replica answers, so there is nothing safe to promote")
-                .in_step("check quorum and replicas")
-                .hint("restart the master or a replica first"));
+            return Err(
+                fail("refusing to fail over: no healthy replica answers, so there is nothing safe to promote")
+                    .in_step("check quorum and replicas")
+                    .hint("restart the master or a replica first"),
+            );
         };
         let max_lag: i64 = self.params.parse("max-lag-bytes")?;
         if let Some(m) = &master {
@@ -598,10 +569,7 @@ impl<'p> Runbook<'p> {
             self.members
         );
         if !confirm::ask(&question)? {
-            return Err(
-                fail("the operator declined the failover; nothing was changed")
-                    .in_step("confirm failover"),
-            );
+            return Err(fail("the operator declined the failover; nothing was changed").in_step("confirm failover"));
         }
         let step = Step::start("SENTINEL FAILOVER");
         let by = self
@@ -639,15 +607,9 @@ impl<'p> Runbook<'p> {
 
     /// Restarts (when granted) and waits for `node` to rejoin as a replica of
     /// `master`. `Some(action)` when it is not back: what the operator must do.
-    fn restart_failed(
-        &mut self,
-        node: &Address,
-        master: &Address,
-    ) -> Result<Option<String>, Failure> {
+    fn restart_failed(&mut self, node: &Address, master: &Address) -> Result<Option<String>, Failure> {
         let step = Step::start(format!("restart failed node {}", addr(node)));
-        let answers = Connection::open_node(&self.label, node)
-            .and_then(|c| c.ping())
-            .is_ok();
+        let answers = Connection::open_node(&self.label, node).and_then(|c| c.ping()).is_ok();
         if !answers {
             let command = self.params.get("restart-command")?.to_string();
             if command.trim().is_empty() {
@@ -658,21 +620,19 @@ impl<'p> Runbook<'p> {
             }
             // LAB-NOTES: restarting before every Sentinel agrees let a second
             // failover promote the empty node.
-            if self
-                .wait_new_master(node, Duration::from_secs(30), true)?
-                .is_none()
-            {
+            if self.wait_new_master(node, Duration::from_secs(30), true)?.is_none() {
                 step.fail();
-                return Err(fail("the Sentinels do not all agree on the new master; not restarting the old one yet").in_step("restart failed node"));
+                return Err(
+                    fail("the Sentinels do not all agree on the new master; not restarting the old one yet")
+                        .in_step("restart failed node"),
+                );
             }
             let argv: Vec<&str> = command.split_whitespace().collect();
-            let done = run_program(argv[0], &argv[1..])
-                .map_err(|e| Failure::from(e).in_step("restart failed node"))?;
+            let done = run_program(argv[0], &argv[1..]).map_err(|e| Failure::from(e).in_step("restart failed node"))?;
             step.note(format!("`{command}` exited {:?}", done.exit_code));
             if done.exit_code != Some(0) {
                 step.fail();
-                return Err(fail(format!("`{command}` failed: {}", done.stderr.trim()))
-                    .in_step("restart failed node"));
+                return Err(fail(format!("`{command}` failed: {}", done.stderr.trim())).in_step("restart failed node"));
             }
         }
         step.ok();
@@ -704,25 +664,19 @@ impl<'p> Runbook<'p> {
                     addr(master)
                 ))
                 .in_step("wait for rejoin")
-                .hint(
-                    "check the node's log; Sentinel reconfigures it with REPLICAOF once it sees it",
-                ));
+                .hint("check the node's log; Sentinel reconfigures it with REPLICAOF once it sees it"));
             }
             std::thread::sleep(POLL);
         }
         // Replication carries the probe's writes to the rejoined node.
         let m = self.replication(master)?;
-        let attached = m
-            .replicas
-            .iter()
-            .any(|r| same(&r.address, node) && r.state == "online");
+        let attached = m.replicas.iter().any(|r| same(&r.address, node) && r.state == "online");
         step.note(format!(
             "master lists it: {attached}; master offset {}",
             m.master_repl_offset
         ));
         step.ok();
-        self.facts
-            .insert("time-to-replica-rejoined-ms", self.ms().to_string());
+        self.facts.insert("time-to-replica-rejoined-ms", self.ms().to_string());
         Ok(None)
     }
 

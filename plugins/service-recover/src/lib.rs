@@ -50,10 +50,7 @@ fn problem(info: &ContainerInfo, s: &Settings) -> Option<String> {
         } else {
             String::new()
         };
-        return Some(format!(
-            "{} (exit code {}{why})",
-            info.state, info.exit_code
-        ));
+        return Some(format!("{} (exit code {}{why})", info.state, info.exit_code));
     }
     if info.health.as_deref() == Some("unhealthy") {
         return Some("Docker health check: unhealthy".into());
@@ -201,9 +198,7 @@ fn recover(name: &str, why: &str, info: &ContainerInfo, s: &Settings) -> Result<
         }
     }
 
-    let current = docker::inspect_container(name)
-        .map_err(Failure::from)?
-        .image;
+    let current = docker::inspect_container(name).map_err(Failure::from)?.image;
     let label = format!("roll back {name} to {}", s.rollback_image);
     let step = Step::start(&label);
     let in_step = |e: Error| Failure::from(e).in_step(&label);
@@ -212,10 +207,7 @@ fn recover(name: &str, why: &str, info: &ContainerInfo, s: &Settings) -> Result<
         step.note(format!("tagged {} as {current}", s.rollback_image));
     }
     let new = docker::recreate_with_image(name, &current, Some(10)).map_err(in_step)?;
-    step.note(format!(
-        "recreated {name} from {current} ({})",
-        new.image_id
-    ));
+    step.note(format!("recreated {name} from {current} ({})", new.image_id));
     let (_, still) = wait_healthy(name, s).map_err(in_step)?;
     if let Some(why) = still {
         step.note(format!("still failing: {why}"));
@@ -248,9 +240,7 @@ fn settings(params: &Params) -> Result<Settings, Failure> {
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(|d| match d.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {
-                Ok((h.to_string(), p.to_string()))
-            }
+            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => Ok((h.to_string(), p.to_string())),
             _ => Err(fail(format!("dependency `{d}` is not HOST:PORT"))
                 .hint("pass --param dependencies=redis-master:6380,db:5432")),
         })
@@ -297,19 +287,15 @@ impl Plugin for ServiceRecover {
             .map_err(|e| Failure::from(e).in_step(step.name()))?;
         if containers.is_empty() {
             step.fail();
-            return Err(fail(format!(
-                "no container matches `{}` (or none is granted)",
-                s.services
-            ))
-            .in_step("find failing services")
-            .hint(
-                "check --param services and the plugin's [[plugins.service-recover.docker]] grant",
-            ));
+            return Err(
+                fail(format!("no container matches `{}` (or none is granted)", s.services))
+                    .in_step("find failing services")
+                    .hint("check --param services and the plugin's [[plugins.service-recover.docker]] grant"),
+            );
         }
         let mut failing = Vec::new();
         for c in &containers {
-            let info = docker::inspect_container(&c.name)
-                .map_err(|e| Failure::from(e).in_step(step.name()))?;
+            let info = docker::inspect_container(&c.name).map_err(|e| Failure::from(e).in_step(step.name()))?;
             match problem(&info, &s) {
                 Some(why) => {
                     step.note(format!("{}: FAILING: {why}", c.name));
@@ -338,8 +324,7 @@ impl Plugin for ServiceRecover {
         let step = Step::start("verify every service");
         let mut still = Vec::new();
         for c in &containers {
-            let info = docker::inspect_container(&c.name)
-                .map_err(|e| Failure::from(e).in_step(step.name()))?;
+            let info = docker::inspect_container(&c.name).map_err(|e| Failure::from(e).in_step(step.name()))?;
             if let Some(why) = problem(&info, &s) {
                 still.push(format!("{}: {why}", c.name));
             }
@@ -353,9 +338,7 @@ impl Plugin for ServiceRecover {
                 still.join("; ")
             ))
             .in_step("verify every service")
-            .hint(
-                "run service-recover again, or check the shared dependencies (database, Redis)",
-            ));
+            .hint("run service-recover again, or check the shared dependencies (database, Redis)"));
         }
         step.ok();
         let ttr = started.elapsed();

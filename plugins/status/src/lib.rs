@@ -73,12 +73,11 @@ impl Plugin for Status {
         let glob = params.get("containers")?;
         let path = params.get("health-path")?;
         let step = Step::start(format!("check containers {glob}"));
-        let containers = docker::list_containers(&containers_named(glob))
-            .map_err(|e| Failure::from(e).in_step(step.name()))?;
+        let containers =
+            docker::list_containers(&containers_named(glob)).map_err(|e| Failure::from(e).in_step(step.name()))?;
         let mut rows = Vec::new();
         for c in &containers {
-            let info = docker::inspect_container(&c.name)
-                .map_err(|e| Failure::from(e).in_step(step.name()))?;
+            let info = docker::inspect_container(&c.name).map_err(|e| Failure::from(e).in_step(step.name()))?;
             let row = check(&info, path);
             step.note(format!(
                 "{}: {} | health {} | {}",
@@ -89,24 +88,16 @@ impl Plugin for Status {
         step.ok();
 
         let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(9).max(9);
-        let mut table = vec![format!(
-            "{:width$}  {:18}  {:9}  HTTP",
-            "CONTAINER", "STATE", "HEALTH"
-        )];
+        let mut table = vec![format!("{:width$}  {:18}  {:9}  HTTP", "CONTAINER", "STATE", "HEALTH")];
         for r in &rows {
-            table.push(format!(
-                "{:width$}  {:18}  {:9}  {}",
-                r.name, r.state, r.health, r.http
-            ));
+            table.push(format!("{:width$}  {:18}  {:9}  {}", r.name, r.state, r.health, r.http));
         }
         info(format!("service health\n{}", table.join("\n")));
 
         let unhealthy: Vec<&Row> = rows.iter().filter(|r| !r.healthy).collect();
         if rows.is_empty() {
-            return Err(fail(format!(
-                "no container matches `{glob}` (or none is granted)"
-            ))
-            .hint("check --param containers and the [[plugins.status.docker]] grant"));
+            return Err(fail(format!("no container matches `{glob}` (or none is granted)"))
+                .hint("check --param containers and the [[plugins.status.docker]] grant"));
         }
         if !unhealthy.is_empty() {
             return Err(fail(format!(
@@ -125,10 +116,7 @@ impl Plugin for Status {
             .fact("containers", rows.len())
             .fact("unhealthy", 0);
         for r in &rows {
-            result = result.fact(
-                &r.name,
-                format!("{} | health {} | {}", r.state, r.health, r.http),
-            );
+            result = result.fact(&r.name, format!("{} | health {} | {}", r.state, r.health, r.http));
         }
         Ok(result.fact("table", table.join("\n")))
     }

@@ -30,7 +30,11 @@ impl Blob {
         let mut file = tempfile::Builder::new().prefix("blob-").tempfile_in(dir)?;
         file.write_all(data)?;
         let (_, path) = file.keep().map_err(|e| e.error)?;
-        Ok(Blob { path, size: data.len() as u64, sha256: hex::encode(Sha256::digest(data)) })
+        Ok(Blob {
+            path,
+            size: data.len() as u64,
+            sha256: hex::encode(Sha256::digest(data)),
+        })
     }
 }
 
@@ -45,10 +49,18 @@ impl HostBlob for RunState {
         Ok(self.table.get(&blob)?.sha256.clone())
     }
 
-    async fn read(&mut self, blob: Resource<Blob>, offset: u64, len: u32) -> wasmtime::Result<Result<Vec<u8>, CapError>> {
+    async fn read(
+        &mut self,
+        blob: Resource<Blob>,
+        offset: u64,
+        len: u32,
+    ) -> wasmtime::Result<Result<Vec<u8>, CapError>> {
         let blob = self.table.get(&blob)?;
         if offset > blob.size {
-            return Ok(Err(CapError::InvalidArgument(format!("offset {offset} is beyond the blob's {} bytes", blob.size))));
+            return Ok(Err(CapError::InvalidArgument(format!(
+                "offset {offset} is beyond the blob's {} bytes",
+                blob.size
+            ))));
         }
         let len = len.min(READ_CAP) as u64;
         let len = len.min(blob.size - offset) as usize;

@@ -29,7 +29,9 @@ impl Host for RunState {
         let question = crate::caps::log::truncate(&question, 1024).to_string();
         let result = match self.ctx.confirm {
             ConfirmPolicy::ApproveAll => Ok(true),
-            ConfirmPolicy::Nobody => Err(CapError::AccessDenied("no confirmation is possible here (describe/inspect)".into())),
+            ConfirmPolicy::Nobody => Err(CapError::AccessDenied(
+                "no confirmation is possible here (describe/inspect)".into(),
+            )),
             ConfirmPolicy::AskOperator if std::io::stdin().is_terminal() => {
                 let q = question.clone();
                 tokio::task::spawn_blocking(move || prompt(&q))
@@ -44,9 +46,14 @@ impl Host for RunState {
             ConfirmPolicy::ApproveAll => "--yes",
             _ => "operator",
         };
-        journal_call(self, "confirm.ask", json!({ "question": question }), started, &result, |ok| {
-            json!({ "approved": ok, "by": how })
-        });
+        journal_call(
+            self,
+            "confirm.ask",
+            json!({ "question": question }),
+            started,
+            &result,
+            |ok| json!({ "approved": ok, "by": how }),
+        );
         Ok(result)
     }
 }

@@ -90,14 +90,10 @@ impl DockerGrant {
     /// Whether this grant selects the container at all (a grant with no
     /// container selector selects none).
     pub fn selects(&self, container: &ContainerIdentity) -> bool {
-        if self.containers.is_empty()
-            && self.compose_project.is_none()
-            && self.compose_service.is_none()
-        {
+        if self.containers.is_empty() && self.compose_project.is_none() && self.compose_service.is_none() {
             return false;
         }
-        let name_ok = self.containers.is_empty()
-            || self.containers.iter().any(|g| g.matches(&container.name));
+        let name_ok = self.containers.is_empty() || self.containers.iter().any(|g| g.matches(&container.name));
         let project_ok = self
             .compose_project
             .as_deref()
@@ -116,8 +112,7 @@ impl DockerGrant {
 
     /// Whether this grant allows exec of `argv` in the container.
     pub fn allows_exec(&self, container: &ContainerIdentity, argv: &[String]) -> bool {
-        self.allows_container(container, DockerAccess::Write)
-            && self.exec.iter().any(|p| argv_matches(p, argv))
+        self.allows_container(container, DockerAccess::Write) && self.exec.iter().any(|p| argv_matches(p, argv))
     }
 
     /// Whether this grant allows `access` on network `name`.
@@ -140,9 +135,7 @@ impl DockerGrant {
         if !self.allows_access(access) {
             return false;
         }
-        let covered = |globs: &[ArgPattern], want: &str| {
-            globs.iter().any(|g| g.as_str() == want || g.matches(want))
-        };
+        let covered = |globs: &[ArgPattern], want: &str| globs.iter().any(|g| g.as_str() == want || g.matches(want));
         if let Some(network) = target.strip_prefix("network:") {
             covered(&self.networks, network)
         } else if let Some(image) = target.strip_prefix("image:") {
@@ -229,11 +222,7 @@ pub fn network_lines(id: &str, network: &str, literal: bool, access: DockerAcces
 
 /// The TOML that would grant writing image reference `image` (literal or glob).
 pub fn image_lines(id: &str, image: &str, literal: bool) -> String {
-    let glob = if literal {
-        glob_escape(image)
-    } else {
-        image.to_string()
-    };
+    let glob = if literal { glob_escape(image) } else { image.to_string() };
     format!(
         "[[plugins.{id}.docker]]\nimages = [{}]\n{}",
         toml_string(&glob),
@@ -293,7 +282,8 @@ mod tests {
 
     #[test]
     fn compose_labels_narrow_and_select() {
-        let g = parse("compose_project = \"toolboxai\"\ncompose_service = \"backend*\"\naccess = [\"read\", \"write\"]");
+        let g =
+            parse("compose_project = \"toolboxai\"\ncompose_service = \"backend*\"\naccess = [\"read\", \"write\"]");
         assert!(g.selects(&container("anything", Some("backend1"))));
         assert!(!g.selects(&container("anything", Some("nginx-proxy"))));
         assert!(!g.selects(&container("toolboxai-backend1", None)));
@@ -331,13 +321,8 @@ mod tests {
 
     #[test]
     fn suggested_lines_parse_back_and_allow() {
-        let lines = exec_lines(
-            "p",
-            "toolboxai-backend1",
-            &argv(&["ping", "-c1", "backend*2"]),
-        );
-        let table: toml::Value =
-            toml::from_str(&lines.replace("[[plugins.p.docker]]\n", "")).unwrap();
+        let lines = exec_lines("p", "toolboxai-backend1", &argv(&["ping", "-c1", "backend*2"]));
+        let table: toml::Value = toml::from_str(&lines.replace("[[plugins.p.docker]]\n", "")).unwrap();
         let g: DockerGrant = table.try_into().unwrap();
         assert!(g.allows_exec(
             &container("toolboxai-backend1", None),
@@ -349,8 +334,7 @@ mod tests {
         ));
         let lines = container_lines("p", "toolboxai-nginx-proxy", true, DockerAccess::Write);
         assert!(
-            lines.contains("containers = [\"toolboxai-nginx-proxy\"]")
-                && lines.contains("\"write\""),
+            lines.contains("containers = [\"toolboxai-nginx-proxy\"]") && lines.contains("\"write\""),
             "{lines}"
         );
     }

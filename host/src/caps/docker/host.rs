@@ -10,8 +10,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::bindings::drhost::runbook::docker::{
-    ContainerFilter, ContainerInfo, ContainerSummary, ExecRequest, ExecResult, Host, LogOutput,
-    NetworkInfo, NetworkSpec, StatsSample,
+    ContainerFilter, ContainerInfo, ContainerSummary, ExecRequest, ExecResult, Host, LogOutput, NetworkInfo,
+    NetworkSpec, StatsSample,
 };
 use crate::bindings::types::Error as CapError;
 use crate::caps::docker::grant::DockerAccess::{Read, Write};
@@ -128,10 +128,7 @@ impl Host for RunState {
             let docker = self.docker_client().await?;
             operations::authorize_container(&ctx, &docker, &name, Write).await?;
             docker
-                .start_container(
-                    &name,
-                    None::<bollard::query_parameters::StartContainerOptions>,
-                )
+                .start_container(&name, None::<bollard::query_parameters::StartContainerOptions>)
                 .await
                 .map_err(operations::engine_error)
         }
@@ -248,14 +245,7 @@ impl Host for RunState {
         }
         .await;
         let args = json!({ "name": name, "image": image, "timeout_secs": timeout_secs });
-        journal_call(
-            self,
-            "docker.recreate-with-image",
-            args,
-            started,
-            &result,
-            info_summary,
-        );
+        journal_call(self, "docker.recreate-with-image", args, started, &result, info_summary);
         Ok(result)
     }
 
@@ -334,14 +324,7 @@ impl Host for RunState {
             "ipam": spec.ipam.iter().map(|p| json!({ "subnet": p.subnet, "gateway": p.gateway, "ip_range": p.ip_range })).collect::<Vec<_>>(),
             "labels": spec.labels.iter().map(|l| format!("{}={}", l.key, l.value)).collect::<Vec<_>>(),
         });
-        journal_call(
-            self,
-            "docker.create-network",
-            args,
-            started,
-            &result,
-            network_summary,
-        );
+        journal_call(self, "docker.create-network", args, started, &result, network_summary);
         Ok(result)
     }
 
@@ -352,10 +335,7 @@ impl Host for RunState {
             operations::check_network(&ctx, &name, Write)?;
             let docker = self.docker_client().await?;
             operations::inspect_network(&ctx, &docker, &name).await?;
-            docker
-                .remove_network(&name)
-                .await
-                .map_err(operations::engine_error)
+            docker.remove_network(&name).await.map_err(operations::engine_error)
         }
         .await;
         journal_call(
@@ -369,12 +349,7 @@ impl Host for RunState {
         Ok(result)
     }
 
-    async fn connect_network(
-        &mut self,
-        network: String,
-        container: String,
-        aliases: Vec<String>,
-    ) -> Answer<()> {
+    async fn connect_network(&mut self, network: String, container: String, aliases: Vec<String>) -> Answer<()> {
         let started = Instant::now();
         let ctx = self.ctx.clone();
         let result = async {
@@ -386,23 +361,11 @@ impl Host for RunState {
         }
         .await;
         let args = json!({ "network": network, "container": container, "aliases": aliases });
-        journal_call(
-            self,
-            "docker.connect-network",
-            args,
-            started,
-            &result,
-            |_| json!(null),
-        );
+        journal_call(self, "docker.connect-network", args, started, &result, |_| json!(null));
         Ok(result)
     }
 
-    async fn disconnect_network(
-        &mut self,
-        network: String,
-        container: String,
-        force: bool,
-    ) -> Answer<()> {
+    async fn disconnect_network(&mut self, network: String, container: String, force: bool) -> Answer<()> {
         let started = Instant::now();
         let ctx = self.ctx.clone();
         let result = async {
@@ -421,14 +384,9 @@ impl Host for RunState {
         }
         .await;
         let args = json!({ "network": network, "container": container, "force": force });
-        journal_call(
-            self,
-            "docker.disconnect-network",
-            args,
-            started,
-            &result,
-            |_| json!(null),
-        );
+        journal_call(self, "docker.disconnect-network", args, started, &result, |_| {
+            json!(null)
+        });
         Ok(result)
     }
 }
@@ -445,12 +403,10 @@ mod operations {
     use futures_util::StreamExt;
 
     use super::*;
-    use crate::bindings::drhost::runbook::docker::{
-        Endpoint, IpamPool, Label, NetworkMember, PortBinding,
-    };
+    use crate::bindings::drhost::runbook::docker::{Endpoint, IpamPool, Label, NetworkMember, PortBinding};
     use crate::caps::docker::grant::{
-        container_lines, exec_lines, image_lines, network_lines, ContainerIdentity, DockerAccess,
-        COMPOSE_PROJECT, COMPOSE_SERVICE,
+        container_lines, exec_lines, image_lines, network_lines, ContainerIdentity, DockerAccess, COMPOSE_PROJECT,
+        COMPOSE_SERVICE,
     };
     use crate::sandbox::RunContext;
 
@@ -471,25 +427,19 @@ mod operations {
     pub(super) fn engine_error(error: bollard::errors::Error) -> CapError {
         use bollard::errors::Error as E;
         match error {
-            E::DockerResponseServerError {
-                status_code,
-                message,
-            } => match status_code {
+            E::DockerResponseServerError { status_code, message } => match status_code {
                 404 => CapError::NotFound(message),
                 409 => CapError::Conflict(message),
                 400 => CapError::InvalidArgument(message),
                 _ => CapError::Failed(format!("Docker Engine answered {status_code}: {message}")),
             },
-            E::RequestTimeoutError => {
-                CapError::Timeout("the Docker Engine did not answer in time".into())
-            }
+            E::RequestTimeoutError => CapError::Timeout("the Docker Engine did not answer in time".into()),
             E::SocketNotFoundError(_)
             | E::IOError { .. }
             | E::HyperResponseError { .. }
-            | E::HyperLegacyError { .. } => crate::caps::docker::unreachable(
-                &crate::caps::docker::docker_host(),
-                &error.to_string(),
-            ),
+            | E::HyperLegacyError { .. } => {
+                crate::caps::docker::unreachable(&crate::caps::docker::docker_host(), &error.to_string())
+            }
             other => CapError::Failed(format!("Docker Engine: {other}")),
         }
     }
@@ -511,18 +461,12 @@ mod operations {
     /// Before connecting: could any grant allow `access` on a container
     /// named `name`? Grants selecting by compose labels need the labels, so
     /// they pass here and are decided after inspecting.
-    pub(super) fn precheck_container(
-        ctx: &RunContext,
-        name: &str,
-        access: DockerAccess,
-    ) -> Result<(), CapError> {
+    pub(super) fn precheck_container(ctx: &RunContext, name: &str, access: DockerAccess) -> Result<(), CapError> {
         let named = name.trim_start_matches('/');
         // Grants selecting by compose labels need the labels: they pass here
         // (when their name globs allow) and are decided after inspecting.
         let possible = ctx.grants.docker.iter().any(|g| {
-            let has_selector = !g.containers.is_empty()
-                || g.compose_project.is_some()
-                || g.compose_service.is_some();
+            let has_selector = !g.containers.is_empty() || g.compose_project.is_some() || g.compose_service.is_some();
             g.allows_access(access)
                 && has_selector
                 && (g.containers.is_empty() || g.containers.iter().any(|c| c.matches(named)))
@@ -537,15 +481,10 @@ mod operations {
         ))
     }
 
-    pub(super) fn precheck_any_container(
-        ctx: &RunContext,
-        access: DockerAccess,
-    ) -> Result<(), CapError> {
+    pub(super) fn precheck_any_container(ctx: &RunContext, access: DockerAccess) -> Result<(), CapError> {
         let any = ctx.grants.docker.iter().any(|g| {
             g.allows_access(access)
-                && (!g.containers.is_empty()
-                    || g.compose_project.is_some()
-                    || g.compose_service.is_some())
+                && (!g.containers.is_empty() || g.compose_project.is_some() || g.compose_service.is_some())
         });
         if any {
             return Ok(());
@@ -557,15 +496,9 @@ mod operations {
         ))
     }
 
-    pub(super) fn precheck_exec(
-        ctx: &RunContext,
-        name: &str,
-        argv: &[String],
-    ) -> Result<(), CapError> {
+    pub(super) fn precheck_exec(ctx: &RunContext, name: &str, argv: &[String]) -> Result<(), CapError> {
         if argv.is_empty() {
-            return Err(CapError::InvalidArgument(
-                "exec needs a program: argv is empty".into(),
-            ));
+            return Err(CapError::InvalidArgument("exec needs a program: argv is empty".into()));
         }
         precheck_container(ctx, name, DockerAccess::Write)?;
         if ctx
@@ -594,17 +527,8 @@ mod operations {
         ))
     }
 
-    pub(super) fn check_network(
-        ctx: &RunContext,
-        name: &str,
-        access: DockerAccess,
-    ) -> Result<(), CapError> {
-        if ctx
-            .grants
-            .docker
-            .iter()
-            .any(|g| g.allows_network(name, access))
-        {
+    pub(super) fn check_network(ctx: &RunContext, name: &str, access: DockerAccess) -> Result<(), CapError> {
+        if ctx.grants.docker.iter().any(|g| g.allows_network(name, access)) {
             return Ok(());
         }
         Err(denied(
@@ -638,11 +562,7 @@ mod operations {
                 .unwrap_or_default()
                 .trim_start_matches('/')
                 .to_string(),
-            labels: raw
-                .config
-                .as_ref()
-                .and_then(|c| c.labels.clone())
-                .unwrap_or_default(),
+            labels: raw.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default(),
         }
     }
 
@@ -660,12 +580,7 @@ mod operations {
             .await
             .map_err(engine_error)?;
         let who = identity(&raw);
-        if ctx
-            .grants
-            .docker
-            .iter()
-            .any(|g| g.allows_container(&who, access))
-        {
+        if ctx.grants.docker.iter().any(|g| g.allows_container(&who, access)) {
             return Ok(raw);
         }
         Err(denied(
@@ -704,10 +619,7 @@ mod operations {
     }
 
     fn to_map(labels: &[Label]) -> HashMap<String, String> {
-        labels
-            .iter()
-            .map(|l| (l.key.clone(), l.value.clone()))
-            .collect()
+        labels.iter().map(|l| (l.key.clone(), l.value.clone())).collect()
     }
 
     /// The container's aliases without the short id the engine adds itself.
@@ -763,17 +675,10 @@ mod operations {
                 });
             }
         }
-        ports.sort_by(|a, b| {
-            (&a.container_port, &a.host_port).cmp(&(&b.container_port, &b.host_port))
-        });
+        ports.sort_by(|a, b| (&a.container_port, &a.host_port).cmp(&(&b.container_port, &b.host_port)));
         let label_map = config.labels.clone().unwrap_or_default();
         ContainerInfo {
-            name: raw
-                .name
-                .clone()
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string(),
+            name: raw.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
             image: config.image.clone().unwrap_or_default(),
             image_id: raw.image.clone().unwrap_or_default(),
             state: state.status.map(|s| s.to_string()).unwrap_or_default(),
@@ -789,12 +694,7 @@ mod operations {
             error: state.error.unwrap_or_default(),
             started_at: state.started_at.unwrap_or_default(),
             finished_at: state.finished_at.unwrap_or_default(),
-            memory_limit: raw
-                .host_config
-                .as_ref()
-                .and_then(|h| h.memory)
-                .unwrap_or(0)
-                .max(0) as u64,
+            memory_limit: raw.host_config.as_ref().and_then(|h| h.memory).unwrap_or(0).max(0) as u64,
             networks,
             ports,
             compose_project: label_map.get(COMPOSE_PROJECT).cloned(),
@@ -810,17 +710,15 @@ mod operations {
         filter: &ContainerFilter,
     ) -> Result<Vec<ContainerSummary>, CapError> {
         let name_glob = match &filter.name {
-            Some(glob) => Some(
-                crate::caps::shell::ArgPattern::try_from(glob.clone())
-                    .map_err(CapError::InvalidArgument)?,
-            ),
+            Some(glob) => {
+                Some(crate::caps::shell::ArgPattern::try_from(glob.clone()).map_err(CapError::InvalidArgument)?)
+            }
             None => None,
         };
         let service_glob = match &filter.compose_service {
-            Some(glob) => Some(
-                crate::caps::shell::ArgPattern::try_from(glob.clone())
-                    .map_err(CapError::InvalidArgument)?,
-            ),
+            Some(glob) => {
+                Some(crate::caps::shell::ArgPattern::try_from(glob.clone()).map_err(CapError::InvalidArgument)?)
+            }
             None => None,
         };
         let mut filters: HashMap<String, Vec<String>> = HashMap::new();
@@ -835,10 +733,7 @@ mod operations {
             filters: Some(filters),
             ..Default::default()
         };
-        let found = docker
-            .list_containers(Some(options))
-            .await
-            .map_err(engine_error)?;
+        let found = docker.list_containers(Some(options)).await.map_err(engine_error)?;
         let mut list = Vec::new();
         for c in found {
             let name = c
@@ -918,10 +813,7 @@ mod operations {
         Ok(LogOutput { lines, truncated })
     }
 
-    pub(super) async fn stats(
-        docker: &bollard::Docker,
-        name: &str,
-    ) -> Result<StatsSample, CapError> {
+    pub(super) async fn stats(docker: &bollard::Docker, name: &str) -> Result<StatsSample, CapError> {
         let options = q::StatsOptions {
             stream: false,
             one_shot: false,
@@ -935,12 +827,8 @@ mod operations {
         let s = sample.map_err(engine_error)?;
         let cpu = s.cpu_stats.unwrap_or_default();
         let pre = s.precpu_stats.unwrap_or_default();
-        let total = |c: &bollard::models::ContainerCpuStats| {
-            c.cpu_usage
-                .as_ref()
-                .and_then(|u| u.total_usage)
-                .unwrap_or(0)
-        };
+        let total =
+            |c: &bollard::models::ContainerCpuStats| c.cpu_usage.as_ref().and_then(|u| u.total_usage).unwrap_or(0);
         let cpu_delta = total(&cpu).saturating_sub(total(&pre)) as f64;
         let system_delta = cpu
             .system_cpu_usage
@@ -980,17 +868,12 @@ mod operations {
             env: (!request.env.is_empty()).then(|| request.env.clone()),
             ..Default::default()
         };
-        let created = docker
-            .create_exec(name, options)
-            .await
-            .map_err(engine_error)?;
+        let created = docker.create_exec(name, options).await.map_err(engine_error)?;
         let run = async {
             let mut out = (Vec::new(), false);
             let mut err = (Vec::new(), false);
-            if let StartExecResults::Attached { mut output, .. } = docker
-                .start_exec(&created.id, None)
-                .await
-                .map_err(engine_error)?
+            if let StartExecResults::Attached { mut output, .. } =
+                docker.start_exec(&created.id, None).await.map_err(engine_error)?
             {
                 while let Some(item) = output.next().await {
                     let (buf, cut) = match item.map_err(engine_error)? {
@@ -1017,10 +900,7 @@ mod operations {
                 )))
             }
         };
-        let inspected = docker
-            .inspect_exec(&created.id)
-            .await
-            .map_err(engine_error)?;
+        let inspected = docker.inspect_exec(&created.id).await.map_err(engine_error)?;
         Ok(ExecResult {
             exit_code: inspected.exit_code.map(|c| c as i32),
             stdout: String::from_utf8_lossy(&out).into_owned(),
@@ -1030,20 +910,13 @@ mod operations {
         })
     }
 
-    pub(super) async fn tag(
-        docker: &bollard::Docker,
-        source: &str,
-        target: &str,
-    ) -> Result<(), CapError> {
+    pub(super) async fn tag(docker: &bollard::Docker, source: &str, target: &str) -> Result<(), CapError> {
         let (repo, tag) = split_reference(target);
         let options = q::TagImageOptions {
             repo: Some(repo.to_string()),
             tag: Some(tag.to_string()),
         };
-        docker
-            .tag_image(source, Some(options))
-            .await
-            .map_err(engine_error)
+        docker.tag_image(source, Some(options)).await.map_err(engine_error)
     }
 
     /// `repo[:tag]` → (repo, tag); a `:` inside a registry host:port is not a tag.
@@ -1065,43 +938,28 @@ mod operations {
         timeout_secs: Option<u32>,
     ) -> Result<ContainerInfo, CapError> {
         // The image must exist locally: nothing is ever pulled.
-        let new_image = docker
-            .inspect_image(image)
-            .await
-            .map_err(|e| match engine_error(e) {
-                CapError::NotFound(_) => CapError::NotFound(format!(
-                    "image `{image}` is not present on this Docker Engine (drhost never pulls)"
-                )),
-                other => other,
-            })?;
+        let new_image = docker.inspect_image(image).await.map_err(|e| match engine_error(e) {
+            CapError::NotFound(_) => CapError::NotFound(format!(
+                "image `{image}` is not present on this Docker Engine (drhost never pulls)"
+            )),
+            other => other,
+        })?;
         let id = old.id.clone().unwrap_or_default();
-        let name = old
-            .name
-            .clone()
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_string();
+        let name = old.name.clone().unwrap_or_default().trim_start_matches('/').to_string();
         let was_running = old.state.as_ref().and_then(|s| s.running).unwrap_or(false);
         let config = old.config.clone().unwrap_or_default();
         let host_config = old.host_config.clone().unwrap_or_default();
 
         // What came from the old image rather than from the service's config.
         let old_image = match &old.image {
-            Some(image_id) => docker
-                .inspect_image(image_id)
-                .await
-                .ok()
-                .and_then(|i| i.config),
+            Some(image_id) => docker.inspect_image(image_id).await.ok().and_then(|i| i.config),
             None => None,
         };
         // A label or variable the old image set and the new image sets too
         // is left for the new image to supply; everything else is the
         // service's own config and is kept as it is.
         let new_config = new_image.config.clone().unwrap_or_default();
-        let image_labels = old_image
-            .as_ref()
-            .and_then(|c| c.labels.clone())
-            .unwrap_or_default();
+        let image_labels = old_image.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
         let new_labels = new_config.labels.clone().unwrap_or_default();
         let labels: HashMap<String, String> = config
             .labels
@@ -1110,10 +968,7 @@ mod operations {
             .into_iter()
             .filter(|(k, v)| !(image_labels.get(k) == Some(v) && new_labels.contains_key(k)))
             .collect();
-        let image_env = old_image
-            .as_ref()
-            .and_then(|c| c.env.clone())
-            .unwrap_or_default();
+        let image_env = old_image.as_ref().and_then(|c| c.env.clone()).unwrap_or_default();
         let new_env = new_config.env.clone().unwrap_or_default();
         let var = |e: &str| e.split_once('=').map_or(e, |(k, _)| k).to_string();
         let env: Vec<String> = config
@@ -1146,10 +1001,7 @@ mod operations {
         let mode = host_config.network_mode.clone().unwrap_or_default();
         endpoints.sort_by_key(|(net, _)| (net != &mode, net.clone()));
 
-        let hostname = config
-            .hostname
-            .clone()
-            .filter(|h| !id.starts_with(h.as_str()));
+        let hostname = config.hostname.clone().filter(|h| !id.starts_with(h.as_str()));
         let body = ContainerCreateBody {
             hostname,
             domainname: config.domainname.clone(),
@@ -1191,19 +1043,11 @@ mod operations {
                 t: Some(grace(timeout_secs)),
                 signal: None,
             };
-            docker
-                .stop_container(&id, Some(stop))
-                .await
-                .map_err(engine_error)?;
+            docker.stop_container(&id, Some(stop)).await.map_err(engine_error)?;
         }
         let aside = format!("{name}-drhost-replaced-{}", &id[..id.len().min(12)]);
         docker
-            .rename_container(
-                &id,
-                q::RenameContainerOptions {
-                    name: aside.clone(),
-                },
-            )
+            .rename_container(&id, q::RenameContainerOptions { name: aside.clone() })
             .await
             .map_err(engine_error)?;
 
@@ -1230,10 +1074,7 @@ mod operations {
                     return Err(e);
                 }
             }
-            if let Err(e) = docker
-                .start_container(&new.id, None::<q::StartContainerOptions>)
-                .await
-            {
+            if let Err(e) = docker.start_container(&new.id, None::<q::StartContainerOptions>).await {
                 let _ = docker
                     .remove_container(
                         &new.id,
@@ -1256,12 +1097,12 @@ mod operations {
                     .rename_container(&id, q::RenameContainerOptions { name: name.clone() })
                     .await;
                 if was_running {
-                    let _ = docker
-                        .start_container(&id, None::<q::StartContainerOptions>)
-                        .await;
+                    let _ = docker.start_container(&id, None::<q::StartContainerOptions>).await;
                 }
                 let (kind, message) = crate::caps::error_parts(&e);
-                return Err(CapError::Failed(format!("recreating `{name}` from `{image}` failed ({kind}: {message}); the old container was put back")));
+                return Err(CapError::Failed(format!(
+                    "recreating `{name}` from `{image}` failed ({kind}: {message}); the old container was put back"
+                )));
             }
         };
         docker
@@ -1295,10 +1136,7 @@ mod operations {
                 ..Default::default()
             }),
         };
-        docker
-            .connect_network(network, request)
-            .await
-            .map_err(engine_error)
+        docker.connect_network(network, request).await.map_err(engine_error)
     }
 
     fn network_info(n: Network) -> NetworkInfo {
@@ -1359,10 +1197,9 @@ mod operations {
         glob: Option<&str>,
     ) -> Result<Vec<NetworkInfo>, CapError> {
         let glob = match glob {
-            Some(g) => Some(
-                crate::caps::shell::ArgPattern::try_from(g.to_string())
-                    .map_err(CapError::InvalidArgument)?,
-            ),
+            Some(g) => {
+                Some(crate::caps::shell::ArgPattern::try_from(g.to_string()).map_err(CapError::InvalidArgument)?)
+            }
             None => None,
         };
         let found = docker

@@ -12,9 +12,7 @@
 mod grant;
 mod host;
 
-pub use grant::{
-    need_lines, ContainerIdentity, DockerAccess, DockerGrant, COMPOSE_PROJECT, COMPOSE_SERVICE,
-};
+pub use grant::{need_lines, ContainerIdentity, DockerAccess, DockerGrant, COMPOSE_PROJECT, COMPOSE_SERVICE};
 
 use crate::bindings::types::Error as CapError;
 use crate::sandbox::RunState;
@@ -47,27 +45,16 @@ impl RunState {
         // Requests are bounded by the run's deadline; this only caps a stuck socket.
         const CLIENT_TIMEOUT_SECS: u64 = 600;
         let client = if host.starts_with("unix://") {
-            bollard::Docker::connect_with_unix(
-                &host,
-                CLIENT_TIMEOUT_SECS,
-                bollard::API_DEFAULT_VERSION,
-            )
+            bollard::Docker::connect_with_unix(&host, CLIENT_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
         } else if host.starts_with("tcp://") || host.starts_with("http://") {
-            bollard::Docker::connect_with_http(
-                &host,
-                CLIENT_TIMEOUT_SECS,
-                bollard::API_DEFAULT_VERSION,
-            )
+            bollard::Docker::connect_with_http(&host, CLIENT_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
         } else {
             return Err(CapError::Unavailable(format!(
                 "DOCKER_HOST={host} is not supported: use unix:///path/to/docker.sock or tcp://host:port"
             )));
         };
         let client = client.map_err(|e| unreachable(&host, &e.to_string()))?;
-        let negotiate = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            client.negotiate_version(),
-        );
+        let negotiate = tokio::time::timeout(std::time::Duration::from_secs(10), client.negotiate_version());
         let client = match negotiate.await {
             Ok(Ok(client)) => client,
             Ok(Err(e)) => return Err(unreachable(&host, &e.to_string())),

@@ -26,5 +26,8 @@ impl HttpGrant {
 
 /// The TOML lines that would grant `host_port` to plugin `id`.
 pub fn grant_lines(id: &str, host_port: &str) -> String {
-    format!("[[plugins.{id}.http]]\nhost = {}", crate::caps::shell::toml_string(host_port))
+    format!(
+        "[[plugins.{id}.http]]\nhost = {}",
+        crate::caps::shell::toml_string(host_port)
+    )
 }

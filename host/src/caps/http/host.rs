@@ -17,7 +17,14 @@ impl Host for RunState {
             Ok(client) => operations::get(&ctx, client, &url, timeout_ms).await,
             Err(e) => Err(e),
         };
-        journal_call(self, "http.get", json!({ "url": url }), started, &result, |r| json!({ "status": r.status }));
+        journal_call(
+            self,
+            "http.get",
+            json!({ "url": url }),
+            started,
+            &result,
+            |r| json!({ "status": r.status }),
+        );
         Ok(result)
     }
 }
@@ -32,11 +39,18 @@ mod operations {
     const BODY_CAP: usize = 64 * 1024;
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-    pub(super) async fn get(ctx: &RunContext, client: reqwest::Client, url: &str, timeout_ms: Option<u32>) -> Result<Response, CapError> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| CapError::InvalidArgument(format!("`{url}` is not a URL: {e}")))?;
+    pub(super) async fn get(
+        ctx: &RunContext,
+        client: reqwest::Client,
+        url: &str,
+        timeout_ms: Option<u32>,
+    ) -> Result<Response, CapError> {
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| CapError::InvalidArgument(format!("`{url}` is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(CapError::InvalidArgument(format!("`{url}`: only http and https are supported")));
+            return Err(CapError::InvalidArgument(format!(
+                "`{url}`: only http and https are supported"
+            )));
         }
         let host = parsed.host_str().unwrap_or_default();
         let port = parsed.port_or_known_default().unwrap_or(80);
@@ -70,7 +84,10 @@ mod operations {
             Ok::<_, reqwest::Error>((status, body, truncated))
         };
         match tokio::time::timeout(timeout, request).await {
-            Err(_) => Err(CapError::Timeout(format!("GET {url}: no answer within {}", humantime::format_duration(timeout)))),
+            Err(_) => Err(CapError::Timeout(format!(
+                "GET {url}: no answer within {}",
+                humantime::format_duration(timeout)
+            ))),
             Ok(Err(e)) if e.is_timeout() => Err(CapError::Timeout(format!("GET {url}: {e}"))),
             Ok(Err(e)) => Err(CapError::Unavailable(format!("GET {url}: {}", error_chain(&e)))),
             Ok(Ok((status, body, truncated))) => Ok(Response {

@@ -25,7 +25,9 @@ impl Host for RunState {
             Level::Error => "error",
         };
         let message = truncate(&message, MESSAGE_CAP);
-        self.ctx.journal.record("log", serde_json::json!({ "level": level, "message": message }));
+        self.ctx
+            .journal
+            .record("log", serde_json::json!({ "level": level, "message": message }));
         self.ctx.console.log(level, message);
         Ok(())
     }

@@ -26,13 +26,19 @@ impl HostStep for RunState {
         let name = truncate(&name, 256).to_string();
         self.ctx.journal.record("step-start", json!({ "step": name }));
         self.ctx.console.step_start(&name);
-        Ok(self.table.push(Step { name, started: Instant::now(), finished: false })?)
+        Ok(self.table.push(Step {
+            name,
+            started: Instant::now(),
+            finished: false,
+        })?)
     }
 
     async fn note(&mut self, step: Resource<Step>, message: String) -> wasmtime::Result<()> {
         let step = self.table.get(&step)?;
         let message = truncate(&message, 4096);
-        self.ctx.journal.record("step-note", json!({ "step": step.name, "message": message }));
+        self.ctx
+            .journal
+            .record("step-note", json!({ "step": step.name, "message": message }));
         self.ctx.console.step_note(message);
         Ok(())
     }
@@ -51,7 +57,12 @@ impl HostStep for RunState {
     async fn drop(&mut self, step: Resource<Step>) -> wasmtime::Result<()> {
         let step = self.table.delete(step)?;
         if !step.finished {
-            self.end_step(&step.name, step.started.elapsed(), false, Some("the plugin dropped the step without finishing it"));
+            self.end_step(
+                &step.name,
+                step.started.elapsed(),
+                false,
+                Some("the plugin dropped the step without finishing it"),
+            );
         }
         Ok(())
     }
@@ -60,7 +71,10 @@ impl HostStep for RunState {
 impl RunState {
     fn end_step(&mut self, name: &str, elapsed: std::time::Duration, ok: bool, reason: Option<&str>) {
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
-        self.ctx.journal.record("step-end", json!({ "step": name, "ok": ok, "duration_ms": duration_ms, "reason": reason }));
+        self.ctx.journal.record(
+            "step-end",
+            json!({ "step": name, "ok": ok, "duration_ms": duration_ms, "reason": reason }),
+        );
         self.ctx.console.step_end(name, ok, elapsed);
     }
 }

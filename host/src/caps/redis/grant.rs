@@ -73,9 +73,7 @@ pub struct NodeUrl {
 impl TryFrom<String> for NodeUrl {
     type Error = String;
     fn try_from(text: String) -> Result<Self, String> {
-        let bad = |why: &str| {
-            format!("`{text}` is not a Redis URL: {why}; write e.g. \"redis://127.0.0.1:6379\"")
-        };
+        let bad = |why: &str| format!("`{text}` is not a Redis URL: {why}; write e.g. \"redis://127.0.0.1:6379\"");
         let (tls, rest) = if let Some(rest) = text.strip_prefix("redis://") {
             (false, rest)
         } else if let Some(rest) = text.strip_prefix("rediss://") {
@@ -91,20 +89,11 @@ impl TryFrom<String> for NodeUrl {
         }
         let (hostport, db) = match rest.split_once('/') {
             Some((hp, "")) => (hp, 0),
-            Some((hp, db)) => (
-                hp,
-                db.parse()
-                    .map_err(|_| bad("the database must be a number"))?,
-            ),
+            Some((hp, db)) => (hp, db.parse().map_err(|_| bad("the database must be a number"))?),
             None => (rest, 0),
         };
         let (host, port) = split_host_port(hostport, 6379).map_err(|e| bad(&e))?;
-        Ok(NodeUrl {
-            host,
-            port,
-            db,
-            tls,
-        })
+        Ok(NodeUrl { host, port, db, tls })
     }
 }
 
@@ -112,13 +101,8 @@ impl TryFrom<String> for NodeUrl {
 pub fn split_host_port(text: &str, default_port: u16) -> Result<(String, u16), String> {
     match text.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() => {
-            let port = port
-                .parse()
-                .map_err(|_| format!("`{port}` is not a port"))?;
-            Ok((
-                host.trim_matches(|c| c == '[' || c == ']').to_string(),
-                port,
-            ))
+            let port = port.parse().map_err(|_| format!("`{port}` is not a port"))?;
+            Ok((host.trim_matches(|c| c == '[' || c == ']').to_string(), port))
         }
         None if !text.is_empty() => Ok((text.to_string(), default_port)),
         _ => Err(format!("`{text}` is not host:port")),
@@ -144,10 +128,7 @@ impl TryFrom<String> for SecretRef {
         } else if let Some(path) = text.strip_prefix("file:").filter(|p| !p.is_empty()) {
             Ok(SecretRef::File(path.into()))
         } else {
-            Err(
-                "a secret must be given as \"env:NAME\" or \"file:PATH\", never as its value"
-                    .to_string(),
-            )
+            Err("a secret must be given as \"env:NAME\" or \"file:PATH\", never as its value".to_string())
         }
     }
 }
@@ -156,9 +137,8 @@ impl SecretRef {
     /// Reads the secret. The error names where it looked, never the value.
     pub fn resolve(&self) -> Result<String, String> {
         match self {
-            SecretRef::Env(name) => std::env::var(name).map_err(|_| {
-                format!("the secret's environment variable `{name}` is not set for drhost")
-            }),
+            SecretRef::Env(name) => std::env::var(name)
+                .map_err(|_| format!("the secret's environment variable `{name}` is not set for drhost")),
             SecretRef::File(path) => std::fs::read_to_string(path)
                 .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
                 .map_err(|e| format!("cannot read the secret file {}: {e}", path.display())),
@@ -205,9 +185,7 @@ impl RedisAccess {
 
 /// Whether `grants` give `access` on target `label`.
 pub fn allows(grants: &[RedisGrant], label: &str, access: RedisAccess) -> bool {
-    grants
-        .iter()
-        .any(|g| g.target == label && g.access.contains(&access))
+    grants.iter().any(|g| g.target == label && g.access.contains(&access))
 }
 
 /// The TOML lines that would grant `access` on `label` to plugin `id`.
@@ -423,20 +401,12 @@ const ADMIN_CLIENT: &[&str] = &[
 /// Classifies a command by its name (and subcommand where it matters).
 /// Unknown commands need `admin`.
 pub fn classify(args: &[String]) -> CommandClass {
-    let name = args
-        .first()
-        .map(|a| a.to_ascii_uppercase())
-        .unwrap_or_default();
-    let sub = args
-        .get(1)
-        .map(|a| a.to_ascii_uppercase())
-        .unwrap_or_default();
+    let name = args.first().map(|a| a.to_ascii_uppercase()).unwrap_or_default();
+    let sub = args.get(1).map(|a| a.to_ascii_uppercase()).unwrap_or_default();
     match name.as_str() {
-        "AUTH" | "HELLO" => CommandClass::Refused(
-            "credentials come from the operator's config, not from the plugin",
-        ),
-        "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" | "UNSUBSCRIBE" | "PUNSUBSCRIBE"
-        | "SUNSUBSCRIBE" | "MONITOR" | "SYNC" | "PSYNC" | "QUIT" | "RESET" => {
+        "AUTH" | "HELLO" => CommandClass::Refused("credentials come from the operator's config, not from the plugin"),
+        "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" | "UNSUBSCRIBE" | "PUNSUBSCRIBE" | "SUNSUBSCRIBE" | "MONITOR"
+        | "SYNC" | "PSYNC" | "QUIT" | "RESET" => {
             CommandClass::Refused("this command changes the connection's protocol state")
         }
         "CLIENT" if ADMIN_CLIENT.contains(&sub.as_str()) => CommandClass::Needs(RedisAccess::Admin),
@@ -452,14 +422,8 @@ pub fn classify(args: &[String]) -> CommandClass {
 /// The arguments as the journal may show them: credentials are replaced by
 /// `<redacted>` and long values are cut.
 pub fn redacted_args(args: &[String]) -> Vec<String> {
-    let name = args
-        .first()
-        .map(|a| a.to_ascii_uppercase())
-        .unwrap_or_default();
-    let sub = args
-        .get(1)
-        .map(|a| a.to_ascii_uppercase())
-        .unwrap_or_default();
+    let name = args.first().map(|a| a.to_ascii_uppercase()).unwrap_or_default();
+    let sub = args.get(1).map(|a| a.to_ascii_uppercase()).unwrap_or_default();
     let secret_from = match name.as_str() {
         "AUTH" | "HELLO" | "MIGRATE" | "ACL" => Some(1),
         "CONFIG" if sub == "SET" => {
@@ -503,11 +467,7 @@ pub fn need_access(target: &str, access: crate::bindings::types::Access) -> (&st
 }
 
 /// Whether `grants` cover a `redis` need (granted and the label defined).
-pub fn covers(
-    grants: &crate::config::PluginGrants,
-    target: &str,
-    access: crate::bindings::types::Access,
-) -> bool {
+pub fn covers(grants: &crate::config::PluginGrants, target: &str, access: crate::bindings::types::Access) -> bool {
     let (label, access) = need_access(target, access);
     allows(&grants.redis, label, access) && grants.redis_targets.contains_key(label)
 }
@@ -554,22 +514,10 @@ mod tests {
     fn classes() {
         let class = |a: &[&str]| classify(&argv(a));
         assert_eq!(class(&["get", "k"]), CommandClass::Needs(RedisAccess::Read));
-        assert_eq!(
-            class(&["INFO", "replication"]),
-            CommandClass::Needs(RedisAccess::Read)
-        );
-        assert_eq!(
-            class(&["incr", "k"]),
-            CommandClass::Needs(RedisAccess::Write)
-        );
-        assert_eq!(
-            class(&["FLUSHALL"]),
-            CommandClass::Needs(RedisAccess::Admin)
-        );
-        assert_eq!(
-            class(&["config", "get", "*"]),
-            CommandClass::Needs(RedisAccess::Admin)
-        );
+        assert_eq!(class(&["INFO", "replication"]), CommandClass::Needs(RedisAccess::Read));
+        assert_eq!(class(&["incr", "k"]), CommandClass::Needs(RedisAccess::Write));
+        assert_eq!(class(&["FLUSHALL"]), CommandClass::Needs(RedisAccess::Admin));
+        assert_eq!(class(&["config", "get", "*"]), CommandClass::Needs(RedisAccess::Admin));
         assert_eq!(
             class(&["replicaof", "no", "one"]),
             CommandClass::Needs(RedisAccess::Admin)
@@ -578,14 +526,8 @@ mod tests {
             class(&["client", "kill", "id", "3"]),
             CommandClass::Needs(RedisAccess::Admin)
         );
-        assert_eq!(
-            class(&["client", "list"]),
-            CommandClass::Needs(RedisAccess::Read)
-        );
-        assert_eq!(
-            class(&["NEWCOMMAND"]),
-            CommandClass::Needs(RedisAccess::Admin)
-        );
+        assert_eq!(class(&["client", "list"]), CommandClass::Needs(RedisAccess::Read));
+        assert_eq!(class(&["NEWCOMMAND"]), CommandClass::Needs(RedisAccess::Admin));
         assert!(matches!(class(&["auth", "pw"]), CommandClass::Refused(_)));
     }
 
@@ -622,16 +564,9 @@ access = ["read", "sentinel-failover"]
         assert!(!allows(&grants.redis, "cache", RedisAccess::Write));
         assert!(grants.redis_targets["cache"].uses_tls());
         let lines = grant_lines("p", "cache", RedisAccess::Admin);
-        let config = crate::config::Config::parse(
-            std::path::Path::new("t.toml"),
-            &format!("{text}\n{lines}\n"),
-        )
-        .unwrap();
-        assert!(allows(
-            &config.grants_for("p").redis,
-            "cache",
-            RedisAccess::Admin
-        ));
+        let config =
+            crate::config::Config::parse(std::path::Path::new("t.toml"), &format!("{text}\n{lines}\n")).unwrap();
+        assert!(allows(&config.grants_for("p").redis, "cache", RedisAccess::Admin));
     }
 
     #[test]
@@ -661,10 +596,7 @@ access = ["read", "sentinel-failover"]
         )
         .unwrap_err()
         .to_string();
-        assert!(
-            err.contains("env:NAME") && !err.contains("hunter2"),
-            "{err}"
-        );
+        assert!(err.contains("env:NAME") && !err.contains("hunter2"), "{err}");
         let err = crate::config::Config::parse(
             std::path::Path::new("t.toml"),
             "[targets.redis.c]\nurl = \"redis://:pw@h:1\"\n",

@@ -8,8 +8,8 @@ use wasmtime::component::Resource;
 
 use super::{Connection, SentinelSet};
 use crate::bindings::drhost::runbook::redis::{
-    Address, AddressAnswer, Host, HostConnection, HostSentinel, PeersAnswer, QuorumAnswer,
-    ReplicasAnswer, ReplicationInfo, Reply, StateAnswer,
+    Address, AddressAnswer, Host, HostConnection, HostSentinel, PeersAnswer, QuorumAnswer, ReplicasAnswer,
+    ReplicationInfo, Reply, StateAnswer,
 };
 use crate::bindings::types::Error as CapError;
 use crate::caps::journal_call;
@@ -22,27 +22,16 @@ fn addr_json(a: &Address) -> String {
 }
 
 impl HostConnection for RunState {
-    async fn open(
-        &mut self,
-        label: String,
-    ) -> wasmtime::Result<Result<Resource<Connection>, CapError>> {
+    async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<Connection>, CapError>> {
         let started = Instant::now();
         let result = operations::open(&self.ctx, &label, operations::Node::Url).await;
         self.finish_open("redis.open", json!({ "target": label }), started, result)
     }
 
-    async fn open_master(
-        &mut self,
-        label: String,
-    ) -> wasmtime::Result<Result<Resource<Connection>, CapError>> {
+    async fn open_master(&mut self, label: String) -> wasmtime::Result<Result<Resource<Connection>, CapError>> {
         let started = Instant::now();
         let result = operations::open(&self.ctx, &label, operations::Node::Master).await;
-        self.finish_open(
-            "redis.open-master",
-            json!({ "target": label }),
-            started,
-            result,
-        )
+        self.finish_open("redis.open-master", json!({ "target": label }), started, result)
     }
 
     async fn open_node(
@@ -52,12 +41,7 @@ impl HostConnection for RunState {
     ) -> wasmtime::Result<Result<Resource<Connection>, CapError>> {
         let started = Instant::now();
         let args = json!({ "target": label, "node": addr_json(&node) });
-        let result = operations::open(
-            &self.ctx,
-            &label,
-            operations::Node::Given(node.host, node.port),
-        )
-        .await;
+        let result = operations::open(&self.ctx, &label, operations::Node::Given(node.host, node.port)).await;
         self.finish_open("redis.open-node", args, started, result)
     }
 
@@ -76,8 +60,7 @@ impl HostConnection for RunState {
     ) -> wasmtime::Result<Result<Reply, CapError>> {
         let started = Instant::now();
         let (label, node) = self.connection_names(&conn)?;
-        let journal_args =
-            json!({ "target": label, "node": node, "args": super::redacted_args(&args) });
+        let journal_args = json!({ "target": label, "node": node, "args": super::redacted_args(&args) });
         let result = match operations::check_command(&self.ctx, &label, &args) {
             Ok(()) => {
                 let cmd = operations::build(&args);
@@ -99,10 +82,7 @@ impl HostConnection for RunState {
         Ok(result)
     }
 
-    async fn ping(
-        &mut self,
-        conn: Resource<Connection>,
-    ) -> wasmtime::Result<Result<u64, CapError>> {
+    async fn ping(&mut self, conn: Resource<Connection>) -> wasmtime::Result<Result<u64, CapError>> {
         let started = Instant::now();
         let (label, node) = self.connection_names(&conn)?;
         let result = match operations::check(&self.ctx, &label, "PING", super::RedisAccess::Read) {
@@ -154,18 +134,10 @@ impl HostConnection for RunState {
         Ok(result)
     }
 
-    async fn replication(
-        &mut self,
-        conn: Resource<Connection>,
-    ) -> wasmtime::Result<Result<ReplicationInfo, CapError>> {
+    async fn replication(&mut self, conn: Resource<Connection>) -> wasmtime::Result<Result<ReplicationInfo, CapError>> {
         let started = Instant::now();
         let (label, node) = self.connection_names(&conn)?;
-        let result = match operations::check(
-            &self.ctx,
-            &label,
-            "INFO replication",
-            super::RedisAccess::Read,
-        ) {
+        let result = match operations::check(&self.ctx, &label, "INFO replication", super::RedisAccess::Read) {
             Ok(()) => self
                 .query(&conn, redis::cmd("INFO").arg("replication").clone())
                 .await?
@@ -249,10 +221,7 @@ impl RunState {
 type SentinelNames = (String, String, Vec<(String, u16)>);
 
 impl HostSentinel for RunState {
-    async fn open(
-        &mut self,
-        label: String,
-    ) -> wasmtime::Result<Result<Resource<SentinelSet>, CapError>> {
+    async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<SentinelSet>, CapError>> {
         let started = Instant::now();
         let result = operations::open_sentinels(&self.ctx, &label);
         journal_call(
@@ -293,15 +262,7 @@ impl HostSentinel for RunState {
     ) -> wasmtime::Result<Result<Vec<AddressAnswer>, CapError>> {
         let started = Instant::now();
         let (label, configured, members) = self.sentinel_names(&set)?;
-        let result = operations::master_address(
-            &self.ctx,
-            &label,
-            &configured,
-            &members,
-            &name,
-            only.as_ref(),
-        )
-        .await;
+        let result = operations::master_address(&self.ctx, &label, &configured, &members, &name, only.as_ref()).await;
         let args = json!({ "target": label, "name": name, "only": only.as_ref().map(addr_json) });
         journal_call(
             self,
@@ -311,13 +272,13 @@ impl HostSentinel for RunState {
             &result,
             |answers| {
                 json!(answers
-                .iter()
-                .map(|a| match &a.answer {
-                    Ok(Some(addr)) => json!({ "sentinel": addr_json(&a.sentinel), "master": addr_json(addr) }),
-                    Ok(None) => json!({ "sentinel": addr_json(&a.sentinel), "master": null }),
-                    Err(e) => json!({ "sentinel": addr_json(&a.sentinel), "error": crate::caps::error_parts(e).0 }),
-                })
-                .collect::<Vec<_>>())
+                    .iter()
+                    .map(|a| match &a.answer {
+                        Ok(Some(addr)) => json!({ "sentinel": addr_json(&a.sentinel), "master": addr_json(addr) }),
+                        Ok(None) => json!({ "sentinel": addr_json(&a.sentinel), "master": null }),
+                        Err(e) => json!({ "sentinel": addr_json(&a.sentinel), "error": crate::caps::error_parts(e).0 }),
+                    })
+                    .collect::<Vec<_>>())
             },
         );
         Ok(result)
@@ -331,32 +292,17 @@ impl HostSentinel for RunState {
     ) -> wasmtime::Result<Result<Vec<StateAnswer>, CapError>> {
         let started = Instant::now();
         let (label, configured, members) = self.sentinel_names(&set)?;
-        let result = operations::master_state(
-            &self.ctx,
-            &label,
-            &configured,
-            &members,
-            &name,
-            only.as_ref(),
-        )
-        .await;
+        let result = operations::master_state(&self.ctx, &label, &configured, &members, &name, only.as_ref()).await;
         let args = json!({ "target": label, "name": name, "only": only.as_ref().map(addr_json) });
-        journal_call(
-            self,
-            "redis.sentinel.master-state",
-            args,
-            started,
-            &result,
-            |answers| {
-                json!(answers
+        journal_call(self, "redis.sentinel.master-state", args, started, &result, |answers| {
+            json!(answers
                 .iter()
                 .map(|a| match &a.answer {
                     Ok(s) => json!({ "sentinel": addr_json(&a.sentinel), "master": addr_json(&s.address), "flags": s.flags }),
                     Err(e) => json!({ "sentinel": addr_json(&a.sentinel), "error": crate::caps::error_parts(e).0 }),
                 })
                 .collect::<Vec<_>>())
-            },
-        );
+        });
         Ok(result)
     }
 
@@ -368,15 +314,7 @@ impl HostSentinel for RunState {
     ) -> wasmtime::Result<Result<Vec<ReplicasAnswer>, CapError>> {
         let started = Instant::now();
         let (label, configured, members) = self.sentinel_names(&set)?;
-        let result = operations::replicas(
-            &self.ctx,
-            &label,
-            &configured,
-            &members,
-            &name,
-            only.as_ref(),
-        )
-        .await;
+        let result = operations::replicas(&self.ctx, &label, &configured, &members, &name, only.as_ref()).await;
         let args = json!({ "target": label, "name": name, "only": only.as_ref().map(addr_json) });
         journal_call(
             self,
@@ -397,15 +335,7 @@ impl HostSentinel for RunState {
     ) -> wasmtime::Result<Result<Vec<PeersAnswer>, CapError>> {
         let started = Instant::now();
         let (label, configured, members) = self.sentinel_names(&set)?;
-        let result = operations::peers(
-            &self.ctx,
-            &label,
-            &configured,
-            &members,
-            &name,
-            only.as_ref(),
-        )
-        .await;
+        let result = operations::peers(&self.ctx, &label, &configured, &members, &name, only.as_ref()).await;
         let args = json!({ "target": label, "name": name, "only": only.as_ref().map(addr_json) });
         journal_call(
             self,
@@ -426,32 +356,17 @@ impl HostSentinel for RunState {
     ) -> wasmtime::Result<Result<Vec<QuorumAnswer>, CapError>> {
         let started = Instant::now();
         let (label, configured, members) = self.sentinel_names(&set)?;
-        let result = operations::ckquorum(
-            &self.ctx,
-            &label,
-            &configured,
-            &members,
-            &name,
-            only.as_ref(),
-        )
-        .await;
+        let result = operations::ckquorum(&self.ctx, &label, &configured, &members, &name, only.as_ref()).await;
         let args = json!({ "target": label, "name": name, "only": only.as_ref().map(addr_json) });
-        journal_call(
-            self,
-            "redis.sentinel.ckquorum",
-            args,
-            started,
-            &result,
-            |answers| {
-                json!(answers
+        journal_call(self, "redis.sentinel.ckquorum", args, started, &result, |answers| {
+            json!(answers
                 .iter()
                 .map(|a| match &a.answer {
                     Ok(text) => json!({ "sentinel": addr_json(&a.sentinel), "ok": text }),
                     Err(e) => json!({ "sentinel": addr_json(&a.sentinel), "error": crate::caps::error_parts(e) }),
                 })
                 .collect::<Vec<_>>())
-            },
-        );
+        });
         Ok(result)
     }
 
@@ -463,15 +378,7 @@ impl HostSentinel for RunState {
     ) -> wasmtime::Result<Result<Address, CapError>> {
         let started = Instant::now();
         let (label, configured, members) = self.sentinel_names(&set)?;
-        let result = operations::failover(
-            &self.ctx,
-            &label,
-            &configured,
-            &members,
-            &name,
-            only.as_ref(),
-        )
-        .await;
+        let result = operations::failover(&self.ctx, &label, &configured, &members, &name, only.as_ref()).await;
         let args = json!({ "target": label, "name": name, "only": only.as_ref().map(addr_json) });
         journal_call(
             self,
@@ -498,9 +405,7 @@ mod operations {
     use redis::Value;
 
     use super::*;
-    use crate::bindings::drhost::runbook::redis::{
-        MasterState, PeerState, ReplicaLink, ReplicaState, Scalar,
-    };
+    use crate::bindings::drhost::runbook::redis::{MasterState, PeerState, ReplicaLink, ReplicaState, Scalar};
     use crate::caps::redis::grant::{denial, split_host_port};
     use crate::caps::redis::{allows, classify, CommandClass, RedisAccess, RedisTarget};
     use crate::sandbox::RunContext;
@@ -525,45 +430,26 @@ mod operations {
         }
     }
 
-    pub(super) fn check(
-        ctx: &RunContext,
-        label: &str,
-        what: &str,
-        access: RedisAccess,
-    ) -> Result<(), CapError> {
+    pub(super) fn check(ctx: &RunContext, label: &str, what: &str, access: RedisAccess) -> Result<(), CapError> {
         if allows(&ctx.grants.redis, label, access) {
             Ok(())
         } else {
-            Err(CapError::AccessDenied(denial(
-                &ctx.plugin_id,
-                label,
-                what,
-                access,
-            )))
+            Err(CapError::AccessDenied(denial(&ctx.plugin_id, label, what, access)))
         }
     }
 
-    pub(super) fn check_command(
-        ctx: &RunContext,
-        label: &str,
-        args: &[String],
-    ) -> Result<(), CapError> {
+    pub(super) fn check_command(ctx: &RunContext, label: &str, args: &[String]) -> Result<(), CapError> {
         let Some(name) = args.first() else {
-            return Err(CapError::InvalidArgument(
-                "a command needs at least its name".into(),
-            ));
+            return Err(CapError::InvalidArgument("a command needs at least its name".into()));
         };
         match classify(args) {
             CommandClass::Refused(why) => Err(CapError::InvalidArgument(format!(
                 "redis command `{}` is not allowed: {why}",
                 name.to_ascii_uppercase()
             ))),
-            CommandClass::Needs(access) => check(
-                ctx,
-                label,
-                &format!("command `{}`", name.to_ascii_uppercase()),
-                access,
-            ),
+            CommandClass::Needs(access) => {
+                check(ctx, label, &format!("command `{}`", name.to_ascii_uppercase()), access)
+            }
         }
     }
 
@@ -590,13 +476,7 @@ mod operations {
         Ok(target.call_timeout().min(left))
     }
 
-    fn client(
-        target: &RedisTarget,
-        host: &str,
-        port: u16,
-        db: i64,
-        sentinel: bool,
-    ) -> Result<redis::Client, CapError> {
+    fn client(target: &RedisTarget, host: &str, port: u16, db: i64, sentinel: bool) -> Result<redis::Client, CapError> {
         let secret = if sentinel {
             &target.sentinel_password
         } else {
@@ -622,33 +502,20 @@ mod operations {
             addr,
             redis: redis::RedisConnectionInfo {
                 db,
-                username: if sentinel {
-                    None
-                } else {
-                    target.username.clone()
-                },
+                username: if sentinel { None } else { target.username.clone() },
                 password,
                 ..Default::default()
             },
         };
-        redis::Client::open(info)
-            .map_err(|e| CapError::Failed(format!("redis client for {host}:{port}: {e}")))
+        redis::Client::open(info).map_err(|e| CapError::Failed(format!("redis client for {host}:{port}: {e}")))
     }
 
-    async fn connect(
-        client: &redis::Client,
-        timeout: Duration,
-    ) -> Result<MultiplexedConnection, CapError> {
+    async fn connect(client: &redis::Client, timeout: Duration) -> Result<MultiplexedConnection, CapError> {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(timeout)
             .set_response_timeout(timeout);
         let addr = client.get_connection_info().addr.to_string();
-        match tokio::time::timeout(
-            timeout,
-            client.get_multiplexed_async_connection_with_config(&config),
-        )
-        .await
-        {
+        match tokio::time::timeout(timeout, client.get_multiplexed_async_connection_with_config(&config)).await {
             Err(_) => Err(CapError::Timeout(format!(
                 "connecting to redis at {addr}: no answer within {}",
                 humantime::format_duration(timeout)
@@ -670,34 +537,23 @@ mod operations {
             return CapError::Timeout(format!("redis at {addr}: {e}"));
         }
         match e.kind() {
-            redis::ErrorKind::AuthenticationFailed => CapError::AccessDenied(format!(
-                "redis at {addr} refused the configured credentials: {e}"
-            )),
+            redis::ErrorKind::AuthenticationFailed => {
+                CapError::AccessDenied(format!("redis at {addr} refused the configured credentials: {e}"))
+            }
             _ if e.code() == Some("INPROG") => CapError::Conflict(format!("redis at {addr}: {e}")),
             _ => CapError::Failed(format!("redis at {addr}: {e}")),
         }
     }
 
-    pub(super) async fn open(
-        ctx: &RunContext,
-        label: &str,
-        node: Node,
-    ) -> Result<Connection, CapError> {
+    pub(super) async fn open(ctx: &RunContext, label: &str, node: Node) -> Result<Connection, CapError> {
         let target = target(ctx, label)?;
         let timeout = budget(ctx, target)?;
         let (host, port) = match node {
             Node::Url => (target.url.host.clone(), target.url.port),
             Node::Master => {
                 let set = open_sentinels(ctx, label)?;
-                let answers = master_address(
-                    ctx,
-                    label,
-                    &set.master_name,
-                    &set.members,
-                    &set.master_name,
-                    None,
-                )
-                .await?;
+                let answers =
+                    master_address(ctx, label, &set.master_name, &set.members, &set.master_name, None).await?;
                 let mut votes: BTreeMap<(String, u16), usize> = BTreeMap::new();
                 for a in &answers {
                     if let Ok(Some(addr)) = &a.answer {
@@ -738,12 +594,7 @@ mod operations {
     }
 
     /// Whether the target's Sentinels report `host:port` as its master or a replica.
-    async fn known_node(
-        ctx: &RunContext,
-        label: &str,
-        host: &str,
-        port: u16,
-    ) -> Result<bool, CapError> {
+    async fn known_node(ctx: &RunContext, label: &str, host: &str, port: u16) -> Result<bool, CapError> {
         let Ok(set) = open_sentinels(ctx, label) else {
             return Ok(false);
         };
@@ -756,9 +607,9 @@ mod operations {
             return Ok(true);
         }
         let replicas = replicas(ctx, label, &name, &set.members, &name, None).await?;
-        Ok(replicas
-            .iter()
-            .any(|a| matches!(&a.answer, Ok(list) if list.iter().any(|r| r.address.host == host && r.address.port == port))))
+        Ok(replicas.iter().any(
+            |a| matches!(&a.answer, Ok(list) if list.iter().any(|r| r.address.host == host && r.address.port == port)),
+        ))
     }
 
     pub(super) async fn query(
@@ -773,9 +624,7 @@ mod operations {
         let addr = format!("{host}:{port}");
         let Some(target) = ctx.grants.redis_targets.get(label) else {
             return (
-                Err(CapError::NotFound(format!(
-                    "redis target `{label}` is not defined"
-                ))),
+                Err(CapError::NotFound(format!("redis target `{label}` is not defined"))),
                 None,
             );
         };
@@ -894,24 +743,17 @@ mod operations {
     }
 
     fn field<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-        pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     fn num<T: std::str::FromStr + Default>(pairs: &[(String, String)], key: &str) -> T {
-        field(pairs, key)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_default()
+        field(pairs, key).and_then(|v| v.parse().ok()).unwrap_or_default()
     }
 
     pub(super) fn replication(pairs: &[(String, String)]) -> ReplicationInfo {
         let replicas = pairs
             .iter()
-            .filter(|(k, _)| {
-                k.starts_with("slave") && k[5..].chars().all(|c| c.is_ascii_digit()) && k.len() > 5
-            })
+            .filter(|(k, _)| k.starts_with("slave") && k[5..].chars().all(|c| c.is_ascii_digit()) && k.len() > 5)
             .map(|(_, v)| {
                 let kv: Vec<(String, String)> = v
                     .split(',')
@@ -938,14 +780,11 @@ mod operations {
             replicas,
             master,
             master_link_status: field(pairs, "master_link_status").map(String::from),
-            master_last_io_seconds_ago: field(pairs, "master_last_io_seconds_ago")
-                .and_then(|v| v.parse().ok()),
+            master_last_io_seconds_ago: field(pairs, "master_last_io_seconds_ago").and_then(|v| v.parse().ok()),
             master_sync_in_progress: field(pairs, "master_sync_in_progress") == Some("1"),
             master_repl_offset: num(pairs, "master_repl_offset"),
             replica_repl_offset: field(pairs, "slave_repl_offset").and_then(|v| v.parse().ok()),
-            replication_id: field(pairs, "master_replid")
-                .unwrap_or_default()
-                .to_string(),
+            replication_id: field(pairs, "master_replid").unwrap_or_default().to_string(),
         }
     }
 
@@ -985,11 +824,10 @@ mod operations {
                 "redis target `{label}` has no `sentinels` in drhost.toml"
             )));
         }
-        let master_name = target.master_name.clone().ok_or_else(|| {
-            CapError::NotFound(format!(
-                "redis target `{label}` has no `master_name` in drhost.toml"
-            ))
-        })?;
+        let master_name = target
+            .master_name
+            .clone()
+            .ok_or_else(|| CapError::NotFound(format!("redis target `{label}` has no `master_name` in drhost.toml")))?;
         let members = target
             .sentinels
             .iter()
@@ -1023,15 +861,9 @@ mod operations {
         let timeout = budget(ctx, target)?;
         let chosen: Vec<(String, u16)> = match only {
             Some(a) => {
-                let m = members
-                    .iter()
-                    .find(|(h, p)| *h == a.host && *p == a.port)
-                    .cloned();
+                let m = members.iter().find(|(h, p)| *h == a.host && *p == a.port).cloned();
                 vec![m.ok_or_else(|| {
-                    CapError::InvalidArgument(format!(
-                        "{}:{} is not a Sentinel of target `{label}`",
-                        a.host, a.port
-                    ))
+                    CapError::InvalidArgument(format!("{}:{} is not a Sentinel of target `{label}`", a.host, a.port))
                 })?]
             }
             None => members.to_vec(),
@@ -1061,8 +893,7 @@ mod operations {
                 (i, result)
             });
         }
-        let mut answers: Vec<Option<Result<Value, CapError>>> =
-            chosen.iter().map(|_| None).collect();
+        let mut answers: Vec<Option<Result<Value, CapError>>> = chosen.iter().map(|_| None).collect();
         while let Some(joined) = tasks.join_next().await {
             if let Ok((i, result)) = joined {
                 answers[i] = Some(result);
@@ -1172,9 +1003,7 @@ mod operations {
                             ReplicaState {
                                 address: address_of(&p, "ip", "port"),
                                 flags: flags(&p),
-                                master_link_status: field(&p, "master-link-status")
-                                    .unwrap_or_default()
-                                    .to_string(),
+                                master_link_status: field(&p, "master-link-status").unwrap_or_default().to_string(),
                                 master: field(&p, "master-host")
                                     .filter(|h| !h.is_empty() && *h != "?")
                                     .map(|_| address_of(&p, "master-host", "master-port")),
@@ -1244,12 +1073,7 @@ mod operations {
         name: &str,
         only: Option<&Address>,
     ) -> Result<Address, CapError> {
-        check(
-            ctx,
-            label,
-            "SENTINEL FAILOVER",
-            RedisAccess::SentinelFailover,
-        )?;
+        check(ctx, label, "SENTINEL FAILOVER", RedisAccess::SentinelFailover)?;
         let order: Vec<Address> = match only {
             Some(a) => vec![a.clone()],
             None => members
@@ -1262,16 +1086,7 @@ mod operations {
         };
         let mut refusals = Vec::new();
         for sentinel in order {
-            let answers = ask(
-                ctx,
-                label,
-                configured,
-                members,
-                name,
-                Some(&sentinel),
-                &["FAILOVER"],
-            )
-            .await?;
+            let answers = ask(ctx, label, configured, members, name, Some(&sentinel), &["FAILOVER"]).await?;
             match answers.into_iter().next() {
                 Some((_, Ok(_))) => return Ok(sentinel),
                 // A failover already under way is not something another Sentinel can fix.

@@ -13,8 +13,8 @@ mod grant;
 mod host;
 
 pub use grant::{
-    allows, classify, covers, grant_lines, need_lines, redacted_args, CommandClass, NodeUrl,
-    RedisAccess, RedisGrant, RedisTarget, SecretRef,
+    allows, classify, covers, grant_lines, need_lines, redacted_args, CommandClass, NodeUrl, RedisAccess, RedisGrant,
+    RedisTarget, SecretRef,
 };
 
 /// An open connection to one Redis node, held in the run's resource table.

@@ -35,7 +35,10 @@ impl TryFrom<String> for ArgPattern {
             .backslash_escape(true)
             .build()
             .map_err(|e| format!("`{text}` is not a valid argument pattern: {e}"))?;
-        Ok(ArgPattern { matcher: glob.compile_matcher(), text })
+        Ok(ArgPattern {
+            matcher: glob.compile_matcher(),
+            text,
+        })
     }
 }
 
@@ -88,10 +91,17 @@ pub fn grant_lines_any(id: &str, program: &str) -> String {
 /// The TOML lines that would grant `program` with `args` to plugin `id`.
 pub fn grant_lines(id: &str, program: &str, args: Option<&[String]>) -> String {
     let args = match args {
-        Some(args) => args.iter().map(|a| toml_string(&glob_escape(a))).collect::<Vec<_>>().join(", "),
+        Some(args) => args
+            .iter()
+            .map(|a| toml_string(&glob_escape(a)))
+            .collect::<Vec<_>>()
+            .join(", "),
         None => "\"**\"".to_string(),
     };
-    format!("[[plugins.{id}.shell]]\nprogram = {}\nargs = [{args}]", toml_string(program))
+    format!(
+        "[[plugins.{id}.shell]]\nprogram = {}\nargs = [{args}]",
+        toml_string(program)
+    )
 }
 
 fn glob_escape(text: &str) -> String {
@@ -114,7 +124,9 @@ mod duration_text {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let text = String::deserialize(d)?;
-        crate::config::parse_duration(&text).map(Some).map_err(serde::de::Error::custom)
+        crate::config::parse_duration(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
     }
 
     pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -132,7 +144,10 @@ mod tests {
     fn grant(program: &str, args: &[&str]) -> ShellGrant {
         ShellGrant {
             program: program.into(),
-            args: args.iter().map(|a| ArgPattern::try_from(a.to_string()).unwrap()).collect(),
+            args: args
+                .iter()
+                .map(|a| ArgPattern::try_from(a.to_string()).unwrap())
+                .collect(),
             timeout: None,
         }
     }

@@ -15,9 +15,14 @@ impl Host for RunState {
         let ctx = self.ctx.clone();
         let result = operations::run(&ctx, &cmd).await;
         let args = json!({ "program": cmd.program, "args": cmd.args, "timeout_ms": cmd.timeout_ms });
-        journal_call(self, "shell.run", args, started, &result, |c| {
-            json!({ "exit_code": c.exit_code, "truncated": c.truncated })
-        });
+        journal_call(
+            self,
+            "shell.run",
+            args,
+            started,
+            &result,
+            |c| json!({ "exit_code": c.exit_code, "truncated": c.truncated }),
+        );
         Ok(result)
     }
 }
@@ -77,8 +82,18 @@ mod operations {
         let stderr = child.stderr.take().map(read_capped);
         let waited = tokio::time::timeout(timeout, async {
             let (out, err) = tokio::join!(
-                async { match stdout { Some(f) => f.await, None => (Vec::new(), false) } },
-                async { match stderr { Some(f) => f.await, None => (Vec::new(), false) } },
+                async {
+                    match stdout {
+                        Some(f) => f.await,
+                        None => (Vec::new(), false),
+                    }
+                },
+                async {
+                    match stderr {
+                        Some(f) => f.await,
+                        None => (Vec::new(), false),
+                    }
+                },
             );
             (child.wait().await, out, err)
         })
@@ -141,8 +156,6 @@ mod operations {
             .iter()
             .map(|dir| Path::new(dir).join(program))
             .find(|p| p.is_file())
-            .ok_or_else(|| {
-                CapError::NotFound(format!("program `{program}` is not in {}", SEARCH_PATH.join(", ")))
-            })
+            .ok_or_else(|| CapError::NotFound(format!("program `{program}` is not in {}", SEARCH_PATH.join(", "))))
     }
 }

@@ -28,12 +28,7 @@ impl Plugin for DockerPoke {
             Some("list"),
         )
         .param("name", "the container to poke", Some("toolboxai-backend1"))
-        .need(
-            "docker",
-            "toolboxai-backend*",
-            Access::Write,
-            "pokes the backends",
-        )
+        .need("docker", "toolboxai-backend*", Access::Write, "pokes the backends")
         .build()
     }
 
@@ -44,22 +39,15 @@ impl Plugin for DockerPoke {
             let step = Step::start(format!("{op} {name}"));
             let said = match op {
                 "list" => text(docker::list_containers(&containers_named("*")), |l| {
-                    l.iter()
-                        .map(|c| c.name.clone())
-                        .collect::<Vec<_>>()
-                        .join(",")
+                    l.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(",")
                 }),
                 "inspect" => text(docker::inspect_container(name), |i| i.state),
                 "logs" => text(docker::container_logs(name, Some(5), None, None), |l| {
                     l.lines.len().to_string()
                 }),
-                "restart" => text(docker::restart_container(name, Some(1)), |_| {
-                    "restarted".into()
-                }),
+                "restart" => text(docker::restart_container(name, Some(1)), |_| "restarted".into()),
                 "stop" => text(docker::stop_container(name, Some(1)), |_| "stopped".into()),
-                "exec" => text(docker_exec(name, &["true"], 5000), |r| {
-                    format!("{:?}", r.exit_code)
-                }),
+                "exec" => text(docker_exec(name, &["true"], 5000), |r| format!("{:?}", r.exit_code)),
                 other => return Err(fail(format!("unknown op `{other}`"))),
             };
             step.note(&said);

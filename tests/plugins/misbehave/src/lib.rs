@@ -7,12 +7,20 @@ struct Misbehave;
 
 impl Plugin for Misbehave {
     fn describe() -> Manifest {
-        manifest("misbehave", env!("CARGO_PKG_VERSION"), "Misbehaves on request (tests only)")
-            .param("mode", "spin | memory | panic | sandbox | shell | step-dropped | calls", None)
-            .param("count", "host calls to make for mode=calls", Some("1000000"))
-            .param("program", "program for mode=shell", Some("echo"))
-            .param("args", "arguments for mode=shell, separated by |", Some(""))
-            .build()
+        manifest(
+            "misbehave",
+            env!("CARGO_PKG_VERSION"),
+            "Misbehaves on request (tests only)",
+        )
+        .param(
+            "mode",
+            "spin | memory | panic | sandbox | shell | step-dropped | calls",
+            None,
+        )
+        .param("count", "host calls to make for mode=calls", Some("1000000"))
+        .param("program", "program for mode=shell", Some("echo"))
+        .param("args", "arguments for mode=shell, separated by |", Some(""))
+        .build()
     }
 
     fn run(params: Params) -> Result<Outcome, Failure> {
@@ -81,7 +89,10 @@ fn shell(params: &Params) -> Result<Outcome, Failure> {
     let args: Vec<&str> = params.get("args")?.split('|').filter(|a| !a.is_empty()).collect();
     match run_program(program, &args) {
         Ok(done) => Ok(outcome("ran")
-            .fact("exit-code", done.exit_code.map_or("signal".to_string(), |c| c.to_string()))
+            .fact(
+                "exit-code",
+                done.exit_code.map_or("signal".to_string(), |c| c.to_string()),
+            )
             .fact("stdout", done.stdout.trim_end())),
         Err(e) => Err(fail(format!("shell refused: {}", e.describe()))),
     }
@@ -96,7 +107,11 @@ fn calls(count: u64) -> Result<Outcome, Failure> {
         total = total.wrapping_add(blob.size());
     }
     let elapsed = started.elapsed();
-    let per_call = if count == 0 { 0.0 } else { elapsed.as_nanos() as f64 / count as f64 };
+    let per_call = if count == 0 {
+        0.0
+    } else {
+        elapsed.as_nanos() as f64 / count as f64
+    };
     Ok(outcome("made host calls")
         .fact("calls", count)
         .fact("sum", total)

@@ -22,11 +22,7 @@ impl Plugin for RedisPoke {
 
     fn run(params: Params) -> Result<Outcome, Failure> {
         let conn = Connection::open(params.get("target")?)?;
-        let args: Vec<String> = params
-            .get("args")?
-            .split_whitespace()
-            .map(String::from)
-            .collect();
+        let args: Vec<String> = params.get("args")?.split_whitespace().map(String::from).collect();
         match conn.command(&args) {
             Ok(reply) => {
                 let text = match reply {
