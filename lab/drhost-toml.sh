@@ -93,5 +93,9 @@ access = ["read"]
 
 [[plugins.status.http]]
 host = "127.0.0.1:*"
+
+[[plugins.status.redis]]
+target = "cache"
+access = ["read"]
 TOML
 mv "$tmp" "$out"

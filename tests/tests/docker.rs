@@ -233,6 +233,11 @@ fn status_reports_a_healthy_lab() {
         assert!(table.contains(name), "{table}");
     }
     assert!(fact(&out, BACKEND2).contains("/health 200"), "{}", fact(&out, BACKEND2));
+    // Redis rows (issue 6): the master through the Sentinels' view.
+    let master = format!("127.0.0.1:{}", lab.get("REDIS_MASTER_PORT").unwrap());
+    assert!(table.contains(&format!("redis master {master}")), "{table}");
+    assert!(table.contains("role master"), "{table}");
+    assert!(table.contains("3/3 answer") && table.contains("agree"), "{table}");
 }
 
 #[test]
