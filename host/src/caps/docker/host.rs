@@ -52,11 +52,8 @@ impl Host for RunState {
 
     async fn inspect_container(&mut self, name: String) -> Answer<ContainerInfo> {
         let started = Instant::now();
-        let ctx = self.ctx.clone();
         let result = async {
-            operations::precheck_container(&ctx, &name, Read)?;
-            let docker = self.docker_client().await?;
-            let raw = operations::authorize_container(&ctx, &docker, &name, Read).await?;
+            let (_, raw) = self.granted_container(&name, Read).await?;
             Ok(operations::container_info(raw))
         }
         .await;
@@ -79,11 +76,8 @@ impl Host for RunState {
         max_bytes: Option<u32>,
     ) -> Answer<LogOutput> {
         let started = Instant::now();
-        let ctx = self.ctx.clone();
         let result = async {
-            operations::precheck_container(&ctx, &name, Read)?;
-            let docker = self.docker_client().await?;
-            operations::authorize_container(&ctx, &docker, &name, Read).await?;
+            let (docker, _) = self.granted_container(&name, Read).await?;
             operations::logs(&docker, &name, tail, since, max_bytes).await
         }
         .await;
@@ -101,11 +95,8 @@ impl Host for RunState {
 
     async fn container_stats(&mut self, name: String) -> Answer<StatsSample> {
         let started = Instant::now();
-        let ctx = self.ctx.clone();
         let result = async {
-            operations::precheck_container(&ctx, &name, Read)?;
-            let docker = self.docker_client().await?;
-            operations::authorize_container(&ctx, &docker, &name, Read).await?;
+            let (docker, _) = self.granted_container(&name, Read).await?;
             operations::stats(&docker, &name).await
         }
         .await;
@@ -122,11 +113,8 @@ impl Host for RunState {
 
     async fn start_container(&mut self, name: String) -> Answer<()> {
         let started = Instant::now();
-        let ctx = self.ctx.clone();
         let result = async {
-            operations::precheck_container(&ctx, &name, Write)?;
-            let docker = self.docker_client().await?;
-            operations::authorize_container(&ctx, &docker, &name, Write).await?;
+            let (docker, _) = self.granted_container(&name, Write).await?;
             docker
                 .start_container(&name, None::<bollard::query_parameters::StartContainerOptions>)
                 .await
@@ -146,11 +134,8 @@ impl Host for RunState {
 
     async fn stop_container(&mut self, name: String, timeout_secs: Option<u32>) -> Answer<()> {
         let started = Instant::now();
-        let ctx = self.ctx.clone();
         let result = async {
-            operations::precheck_container(&ctx, &name, Write)?;
-            let docker = self.docker_client().await?;
-            operations::authorize_container(&ctx, &docker, &name, Write).await?;
+            let (docker, _) = self.granted_container(&name, Write).await?;
             let options = bollard::query_parameters::StopContainerOptions {
                 t: Some(operations::grace(timeout_secs)),
                 signal: None,
@@ -174,11 +159,8 @@ impl Host for RunState {
 
     async fn restart_container(&mut self, name: String, timeout_secs: Option<u32>) -> Answer<()> {
         let started = Instant::now();
-        let ctx = self.ctx.clone();
         let result = async {
-            operations::precheck_container(&ctx, &name, Write)?;
-            let docker = self.docker_client().await?;
-            operations::authorize_container(&ctx, &docker, &name, Write).await?;
+            let (docker, _) = self.granted_container(&name, Write).await?;
             let options = bollard::query_parameters::RestartContainerOptions {
                 t: Some(operations::grace(timeout_secs)),
                 signal: None,
@@ -354,9 +336,7 @@ impl Host for RunState {
         let ctx = self.ctx.clone();
         let result = async {
             operations::check_network(&ctx, &network, Write)?;
-            operations::precheck_container(&ctx, &container, Write)?;
-            let docker = self.docker_client().await?;
-            operations::authorize_container(&ctx, &docker, &container, Write).await?;
+            let (docker, _) = self.granted_container(&container, Write).await?;
             operations::connect(&docker, &network, &container, &aliases).await
         }
         .await;
@@ -370,9 +350,7 @@ impl Host for RunState {
         let ctx = self.ctx.clone();
         let result = async {
             operations::check_network(&ctx, &network, Write)?;
-            operations::precheck_container(&ctx, &container, Write)?;
-            let docker = self.docker_client().await?;
-            operations::authorize_container(&ctx, &docker, &container, Write).await?;
+            let (docker, _) = self.granted_container(&container, Write).await?;
             let request = bollard::models::NetworkDisconnectRequest {
                 container: Some(container.clone()),
                 force: Some(force),
@@ -388,6 +366,23 @@ impl Host for RunState {
             json!(null)
         });
         Ok(result)
+    }
+}
+
+impl RunState {
+    /// The sequence every call on one container starts with: the grant by
+    /// name, the client, then the grant by the container's compose labels.
+    /// Returns the client and the container as inspected.
+    async fn granted_container(
+        &mut self,
+        name: &str,
+        access: crate::caps::docker::grant::DockerAccess,
+    ) -> Result<(bollard::Docker, bollard::models::ContainerInspectResponse), CapError> {
+        let ctx = self.ctx.clone();
+        operations::precheck_container(&ctx, name, access)?;
+        let docker = self.docker_client().await?;
+        let container = operations::authorize_container(&ctx, &docker, name, access).await?;
+        Ok((docker, container))
     }
 }
 
