@@ -11,6 +11,12 @@ set -a
 . "$env_file"
 set +a
 
+# The S3 credentials go in files only drhost reads (file: references), so
+# the TOML holds no secret and drhost needs no extra environment.
+secrets="$LAB_DIR/secrets"
+mkdir -p "$secrets" && chmod 700 "$secrets"
+(umask 077; printf '%s' "$AWS_ACCESS_KEY_ID" > "$secrets/s3-access-key"; printf '%s' "$AWS_SECRET_ACCESS_KEY" > "$secrets/s3-secret-key")
+
 out="$root/.lab/drhost.toml"
 tmp="$out.tmp"
 cat > "$tmp" <<TOML
@@ -97,5 +103,29 @@ host = "127.0.0.1:*"
 [[plugins.status.redis]]
 target = "cache"
 access = ["read"]
+
+# The lab's database and backup bucket by label (the lab's Postgres trusts
+# loopback, so no password; a real one would add password = "env:PGPASSWORD").
+[targets.postgres.primary]
+url = "$PG_URL"
+
+[targets.s3.backups]
+endpoint = "$S3_ENDPOINT"
+region = "$S3_REGION"
+bucket = "$S3_BUCKET"
+path_style = true
+access_key = "file:$LAB_DIR/secrets/s3-access-key"
+secret_key = "file:$LAB_DIR/secrets/s3-secret-key"
+
+# db-backup (quick reference "database backup"): count, pg_dump, upload
+# under supabase/ only.
+[[plugins.db-backup.postgres]]
+target = "primary"
+access = ["read", "dump"]
+
+[[plugins.db-backup.s3]]
+target = "backups"
+prefixes = ["supabase/*"]
+access = ["read", "write"]
 TOML
 mv "$tmp" "$out"

@@ -14,6 +14,8 @@ wasmtime::component::bindgen!({
         "drhost:runbook/blob.blob": crate::caps::blob::Blob,
         "drhost:runbook/redis.connection": crate::caps::redis::Connection,
         "drhost:runbook/redis.sentinel": crate::caps::redis::SentinelSet,
+        "drhost:runbook/postgres.database": crate::caps::postgres::Database,
+        "drhost:runbook/s3.bucket": crate::caps::s3::Bucket,
     },
 });
 

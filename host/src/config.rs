@@ -11,7 +11,9 @@ use serde::Deserialize;
 
 use crate::caps::docker::DockerGrant;
 use crate::caps::http::HttpGrant;
+use crate::caps::postgres::{PostgresGrant, PostgresTarget};
 use crate::caps::redis::{RedisGrant, RedisTarget};
+use crate::caps::s3::{S3Grant, S3Target};
 use crate::caps::shell::ShellGrant;
 use crate::error::{Error, Result};
 
@@ -56,6 +58,12 @@ pub struct Targets {
     /// `[targets.redis.<label>]`.
     #[serde(default)]
     pub redis: std::collections::BTreeMap<String, RedisTarget>,
+    /// `[targets.postgres.<label>]`.
+    #[serde(default)]
+    pub postgres: std::collections::BTreeMap<String, PostgresTarget>,
+    /// `[targets.s3.<label>]`.
+    #[serde(default)]
+    pub s3: std::collections::BTreeMap<String, S3Target>,
 }
 
 /// `[run]`: limits and places, overridden by the matching flags.
@@ -94,6 +102,20 @@ pub struct PluginGrants {
     /// by [`Config::grants_for`]; never journaled.
     #[serde(skip)]
     pub redis_targets: std::collections::BTreeMap<String, RedisTarget>,
+    /// `[[plugins.<id>.postgres]]`: `read` / `write` / `dump` per Postgres target label.
+    #[serde(default)]
+    pub postgres: Vec<PostgresGrant>,
+    /// The `[targets.postgres.<label>]` of the labels granted above (filled
+    /// in by [`Config::grants_for`]; never journaled).
+    #[serde(skip)]
+    pub postgres_targets: std::collections::BTreeMap<String, PostgresTarget>,
+    /// `[[plugins.<id>.s3]]`: key-prefix globs with `read` / `write` per S3 target label.
+    #[serde(default)]
+    pub s3: Vec<S3Grant>,
+    /// The `[targets.s3.<label>]` of the labels granted above (filled in by
+    /// [`Config::grants_for`]; never journaled).
+    #[serde(skip)]
+    pub s3_targets: std::collections::BTreeMap<String, S3Target>,
 }
 
 impl Config {
@@ -122,6 +144,16 @@ impl Config {
             .redis
             .iter()
             .filter_map(|g| Some((g.target.clone(), self.targets.redis.get(&g.target)?.clone())))
+            .collect();
+        grants.postgres_targets = grants
+            .postgres
+            .iter()
+            .filter_map(|g| Some((g.target.clone(), self.targets.postgres.get(&g.target)?.clone())))
+            .collect();
+        grants.s3_targets = grants
+            .s3
+            .iter()
+            .filter_map(|g| Some((g.target.clone(), self.targets.s3.get(&g.target)?.clone())))
             .collect();
         grants
     }

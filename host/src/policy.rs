@@ -36,6 +36,8 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
                 .iter()
                 .any(|g| g.covers(target, docker_access(need.access))),
             "redis" => crate::caps::redis::covers(grants, target, need.access),
+            "postgres" => crate::caps::postgres::covers(grants, target, need.access),
+            "s3" => crate::caps::s3::covers(grants, target, need.access),
             _ => false,
         };
         if covered {
@@ -46,6 +48,8 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
             "http" => Some(http_lines(id, target)),
             "docker" => Some(crate::caps::docker::need_lines(id, target, docker_access(need.access))),
             "redis" => Some(crate::caps::redis::need_lines(grants, id, target, need.access)),
+            "postgres" => Some(postgres_lines(grants, id, target, need.access)),
+            "s3" => Some(s3_lines(grants, id, target, need.access)),
             _ => None,
         };
         missing.push(MissingGrant {
@@ -63,6 +67,33 @@ fn docker_access(access: Access) -> crate::caps::docker::DockerAccess {
         Access::Read => crate::caps::docker::DockerAccess::Read,
         Access::Write | Access::Admin => crate::caps::docker::DockerAccess::Write,
     }
+}
+
+/// The TOML that would cover a `postgres` need: the grant, and the target
+/// when it is not configured.
+fn postgres_lines(grants: &PluginGrants, id: &str, label: &str, access: Access) -> String {
+    let mut lines = crate::caps::postgres::grant_lines(id, label, crate::caps::postgres::PgAccess::for_need(access));
+    if !grants.postgres_targets.contains_key(label) {
+        lines.push_str(&format!(
+            "\n[targets.postgres.{label}]\nurl = \"postgresql://USER@HOST:5432/DB\"\npassword = \"env:PGPASSWORD\""
+        ));
+    }
+    lines
+}
+
+/// The TOML that would cover an `s3` need (`admin` asks for write).
+fn s3_lines(grants: &PluginGrants, id: &str, label: &str, access: Access) -> String {
+    let access = match access {
+        Access::Read => crate::caps::s3::S3Access::Read,
+        Access::Write | Access::Admin => crate::caps::s3::S3Access::Write,
+    };
+    let mut lines = crate::caps::s3::grant_lines(id, label, "PREFIX/*", access);
+    if !grants.s3_targets.contains_key(label) {
+        lines.push_str(&format!(
+            "\n[targets.s3.{label}]\nendpoint = \"https://S3-ENDPOINT\"\nregion = \"REGION\"\nbucket = \"BUCKET\"\naccess_key = \"env:AWS_ACCESS_KEY_ID\"\nsecret_key = \"env:AWS_SECRET_ACCESS_KEY\""
+        ));
+    }
+    lines
 }
 
 fn shell_lines(id: &str, program: &str) -> String {
@@ -125,18 +156,18 @@ mod tests {
             need("shell", "echo"),
             need("http", "127.0.0.1:8080"),
             need("log", ""),
-            need("postgres", "x"),
+            need("vault", "x"),
         ];
         let missing = missing_grants("hello", &needs, &PluginGrants::default());
         let what: Vec<_> = missing.iter().map(|m| m.what.as_str()).collect();
-        assert_eq!(what, ["shell echo", "http 127.0.0.1:8080", "postgres x"]);
+        assert_eq!(what, ["shell echo", "http 127.0.0.1:8080", "vault x"]);
         let text = refusal("hello", None, &missing);
         assert!(text.contains("[[plugins.hello.shell]]\nprogram = \"echo\""), "{text}");
         assert!(
             text.contains("[[plugins.hello.http]]\nhost = \"127.0.0.1:8080\""),
             "{text}"
         );
-        assert!(text.contains("no such capability: postgres x"), "{text}");
+        assert!(text.contains("no such capability: vault x"), "{text}");
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub mod bindings {
 mod helpers;
 
 pub use bindings::drhost::runbook::types::{Access, Error, Fact, Failure, Manifest, Need, Outcome, Param, ParamSpec};
-pub use bindings::drhost::runbook::{blob, confirm, docker, http, log, progress, redis, shell};
+pub use bindings::drhost::runbook::{blob, confirm, docker, http, log, postgres, progress, redis, s3, shell};
 pub use helpers::{fail, manifest, outcome, ManifestBuilder, Params, Step};
 
 /// Everything a plugin usually needs, in one `use`.

@@ -9,8 +9,10 @@ pub mod confirm;
 pub mod docker;
 pub mod http;
 pub mod log;
+pub mod postgres;
 pub mod progress;
 pub mod redis;
+pub mod s3;
 pub mod shell;
 
 use std::time::Instant;

@@ -36,6 +36,44 @@ impl Blob {
             sha256: hex::encode(Sha256::digest(data)),
         })
     }
+
+    /// Takes over an existing host-side file (e.g. a `pg_dump` output in the
+    /// run's blob directory), reading it once for its size and SHA-256. The
+    /// file is removed when the guest drops the blob.
+    pub fn from_file(path: PathBuf) -> std::io::Result<Blob> {
+        let mut file = std::fs::File::open(&path)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut size = 0u64;
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        Ok(Blob {
+            path,
+            size,
+            sha256: hex::encode(hasher.finalize()),
+        })
+    }
+
+    /// The host-side file (never shown to the guest).
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// SHA-256 of the content, lowercase hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
 }
 
 impl Host for RunState {}

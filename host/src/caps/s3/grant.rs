@@ -1,0 +1,157 @@
+//! What the operator configures for `s3`: targets by label
+//! (`[targets.s3.<label>]`), grants per plugin (`[[plugins.<id>.s3]]`) with
+//! key-prefix globs, and the check made at every call.
+//!
+//! This module never reads a secret's value; it only knows where it is.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::types::Access;
+use crate::caps::redis::SecretRef;
+use crate::caps::shell::toml_string;
+use crate::config::PluginGrants;
+
+/// `[targets.s3.<label>]`: one bucket a plugin may open by label.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Target {
+    /// e.g. `http://127.0.0.1:9000` or `https://s3.eu-west-1.amazonaws.com`.
+    pub endpoint: String,
+    /// e.g. `us-east-1`.
+    pub region: String,
+    /// The bucket name.
+    pub bucket: String,
+    /// Path-style addressing (MinIO, moto, most self-hosted services).
+    #[serde(default)]
+    pub path_style: bool,
+    /// The access key id: `env:NAME` or `file:PATH`, never the value.
+    pub access_key: SecretRef,
+    /// The secret access key: `env:NAME` or `file:PATH`, never the value.
+    pub secret_key: SecretRef,
+}
+
+/// `[[plugins.<id>.s3]]`: what a plugin may do with some keys of one target.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Grant {
+    /// The target label (`[targets.s3.<label>]`).
+    pub target: String,
+    /// Key globs, e.g. `supabase/*` (`*` matches any characters, `/` too).
+    pub prefixes: Vec<String>,
+    /// `read` (list, head), `write` (put).
+    pub access: BTreeSet<S3Access>,
+}
+
+/// A class of S3 operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum S3Access {
+    /// list, head.
+    Read,
+    /// put.
+    Write,
+}
+
+impl S3Access {
+    /// The name used in `access = [...]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            S3Access::Read => "read",
+            S3Access::Write => "write",
+        }
+    }
+}
+
+fn glob_matches(pattern: &str, key: &str) -> bool {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .build()
+        .map(|g| g.compile_matcher().is_match(key))
+        .unwrap_or(false)
+}
+
+/// The part of a glob before its first wildcard.
+fn literal_head(pattern: &str) -> &str {
+    let end = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
+    &pattern[..end]
+}
+
+/// Whether `grants` give `access` to `key` on `label`.
+pub fn allows_key(grants: &[S3Grant], label: &str, key: &str, access: S3Access) -> bool {
+    grants
+        .iter()
+        .filter(|g| g.target == label && g.access.contains(&access))
+        .any(|g| g.prefixes.iter().any(|p| glob_matches(p, key)))
+}
+
+/// Whether a listing of `prefix` stays inside a granted glob: the prefix
+/// must start with a granted glob's literal head (`supabase/` for `supabase/*`).
+pub fn allows_prefix(grants: &[S3Grant], label: &str, prefix: &str, access: S3Access) -> bool {
+    grants
+        .iter()
+        .filter(|g| g.target == label && g.access.contains(&access))
+        .any(|g| g.prefixes.iter().any(|p| prefix.starts_with(literal_head(p))))
+}
+
+/// Whether a manifest need on `label` is covered (and the target configured).
+/// `admin` asks for `write`.
+pub fn covers(grants: &PluginGrants, label: &str, access: Access) -> bool {
+    let access = match access {
+        Access::Read => S3Access::Read,
+        Access::Write | Access::Admin => S3Access::Write,
+    };
+    grants
+        .s3
+        .iter()
+        .any(|g| g.target == label && g.access.contains(&access))
+        && grants.s3_targets.contains_key(label)
+}
+
+/// The TOML lines that would grant `access` to `key` on `label`.
+pub fn grant_lines(id: &str, label: &str, key: &str, access: S3Access) -> String {
+    format!(
+        "[[plugins.{id}.s3]]\ntarget = {}\nprefixes = [{}]\naccess = [\"{}\"]",
+        toml_string(label),
+        toml_string(key),
+        access.name()
+    )
+}
+
+/// The refusal text for `what` on `key` of `label`.
+pub fn denial(id: &str, label: &str, what: &str, key: &str, access: S3Access) -> String {
+    format!(
+        "s3 {what} of `{key}` on target `{label}` needs `{}` access to a prefix covering that key, which is not granted to plugin `{id}`; to allow it add to drhost.toml:\n{}",
+        access.name(),
+        grant_lines(id, label, key, access)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants() -> Vec<S3Grant> {
+        vec![S3Grant {
+            target: "backups".into(),
+            prefixes: vec!["supabase/*".into()],
+            access: [S3Access::Read, S3Access::Write].into(),
+        }]
+    }
+
+    #[test]
+    fn keys_must_match_a_granted_prefix() {
+        let g = grants();
+        assert!(allows_key(&g, "backups", "supabase/backup_1.dump", S3Access::Write));
+        assert!(!allows_key(&g, "backups", "other/backup_1.dump", S3Access::Write));
+        assert!(!allows_key(&g, "elsewhere", "supabase/x", S3Access::Read));
+        assert!(allows_prefix(&g, "backups", "supabase/backup_", S3Access::Read));
+        assert!(!allows_prefix(&g, "backups", "", S3Access::Read));
+        let text = denial("p", "backups", "put", "other/x", S3Access::Write);
+        assert!(
+            text.contains("[[plugins.p.s3]]\ntarget = \"backups\"\nprefixes = [\"other/x\"]\naccess = [\"write\"]"),
+            "{text}"
+        );
+    }
+}

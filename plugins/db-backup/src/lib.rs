@@ -1,0 +1,124 @@
+//! `db-backup`: the runbook's quick reference "database backup" — `pg_dump
+//! -Fc` of the `primary` database (run by the host, streamed to a host-side
+//! file), uploaded to the `backups` bucket as
+//! `<prefix>backup_<YYYYMMDD_HHMMSS>.dump` (UTC) with `sha256` and
+//! `rows-users` metadata, then again as `<prefix>backup_latest.dump`.
+//! The dump never enters the plugin: it holds a blob handle.
+
+use drhost_sdk::postgres::Database;
+use drhost_sdk::prelude::*;
+use drhost_sdk::s3::Bucket;
+
+const DATABASE: &str = "primary";
+const BUCKET: &str = "backups";
+
+struct DbBackup;
+
+/// `YYYYMMDD_HHMMSS` in UTC from seconds since the Unix epoch.
+fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}_{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+impl Plugin for DbBackup {
+    fn describe() -> Manifest {
+        manifest(
+            "db-backup",
+            env!("CARGO_PKG_VERSION"),
+            "Backs up the primary database to S3: pg_dump (custom format) under a timestamped key with checksum and row-count metadata, plus a backup_latest copy",
+        )
+        .param("prefix", "key prefix in the bucket", Some("supabase/"))
+        .need("postgres", DATABASE, Access::Read, "counts the users table for the backup's metadata")
+        .need("postgres", DATABASE, Access::Admin, "runs pg_dump (the `dump` grant)")
+        .need("s3", BUCKET, Access::Write, "uploads the dump and the backup_latest copy")
+        .build()
+    }
+
+    fn run(params: Params) -> Result<Outcome, Failure> {
+        let prefix = params.get("prefix")?.to_string();
+        let started = std::time::Instant::now();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let key = format!("{prefix}backup_{}.dump", utc_stamp(now));
+        let latest = format!("{prefix}backup_latest.dump");
+
+        let step = Step::start(format!("connect to postgres `{DATABASE}`"));
+        let db = Database::open(DATABASE).map_err(|e| Failure::from(e).in_step(step.name()))?;
+        step.ok();
+
+        let step = Step::start("count rows of users");
+        let rows = db
+            .query("SELECT count(*) FROM users", &[])
+            .map_err(|e| Failure::from(e).in_step(step.name()))?;
+        let users = rows
+            .rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .ok_or_else(|| fail("SELECT count(*) FROM users returned no row").in_step(step.name()))?;
+        step.note(format!("users: {users}"));
+        step.ok();
+
+        let step = Step::start("pg_dump -Fc");
+        let blob = db.dump().map_err(|e| Failure::from(e).in_step(step.name()))?;
+        let (size, sha256) = (blob.size(), blob.sha256());
+        step.note(format!("{size} bytes, sha256 {sha256}"));
+        step.ok();
+
+        let metadata = vec![
+            ("sha256".to_string(), sha256.clone()),
+            ("rows-users".to_string(), users.clone()),
+        ];
+        let step = Step::start(format!("upload to s3 `{BUCKET}` as {key}"));
+        let bucket = Bucket::open(BUCKET).map_err(|e| Failure::from(e).in_step(step.name()))?;
+        let put = bucket
+            .put(&key, &blob, &metadata)
+            .map_err(|e| Failure::from(e).in_step(step.name()))?;
+        step.note(format!("etag {}", put.etag));
+        step.ok();
+
+        let step = Step::start(format!("update {latest}"));
+        bucket
+            .put(&latest, &blob, &metadata)
+            .map_err(|e| Failure::from(e).in_step(step.name()))?;
+        step.ok();
+
+        Ok(
+            outcome(format!("backed up `{DATABASE}` ({size} bytes, {users} users) to {key}"))
+                .fact("key", &key)
+                .fact("latest", &latest)
+                .fact("size", size)
+                .fact("sha256", &sha256)
+                .fact("rows-users", &users)
+                .fact("duration", format!("{:.3}s", started.elapsed().as_secs_f64())),
+        )
+    }
+}
+
+export_plugin!(DbBackup);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stamps_are_utc_calendar_times() {
+        assert_eq!(super::utc_stamp(0), "19700101_000000");
+        assert_eq!(super::utc_stamp(1_709_210_096), "20240229_123456");
+    }
+}
