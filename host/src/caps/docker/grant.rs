@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::caps::shell::{toml_string, ArgPattern};
+use crate::caps::shell::{glob_escape, toml_string, ArgPattern};
 
 /// The compose label naming the project.
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
@@ -166,15 +166,6 @@ fn access_line(access: DockerAccess) -> &'static str {
         DockerAccess::Read => "access = [\"read\"]",
         DockerAccess::Write => "access = [\"read\", \"write\"]",
     }
-}
-
-fn glob_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| match c {
-            '*' | '?' | '[' | ']' | '{' | '}' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect()
 }
 
 /// The TOML that would grant `access` on a container named `name` (given

@@ -104,7 +104,8 @@ pub fn grant_lines(id: &str, program: &str, args: Option<&[String]>) -> String {
     )
 }
 
-fn glob_escape(text: &str) -> String {
+/// `text` as a glob that matches only itself (glob characters escaped).
+pub fn glob_escape(text: &str) -> String {
     text.chars()
         .flat_map(|c| match c {
             '*' | '?' | '[' | ']' | '{' | '}' | '\\' => vec!['\\', c],

@@ -7,4 +7,4 @@
 mod grant;
 mod host;
 
-pub use grant::{grant_lines_any, toml_string, ArgPattern, ShellGrant};
+pub use grant::{glob_escape, grant_lines_any, toml_string, ArgPattern, ShellGrant};
