@@ -403,22 +403,10 @@ pub async fn pull(
         .into());
     }
 
-    let file = PluginFile {
-        path: PathBuf::from(&shown),
-        digest: hex::encode(Sha256::digest(&bytes)),
-        bytes,
-    };
+    let file = PluginFile::from_bytes(PathBuf::from(&shown), bytes);
     file.check_is_component()?;
     // The pin is being updated: judge the signature here, the version below.
-    let (verdict, refusal) = trust::assess(&file, &trust_file, &Lock::default(), Some(&lock_path), allow_downgrade);
-    if let Some(refusal) = refusal {
-        return Err(refusal.into());
-    }
-    let identity = verdict.identity.clone().ok_or_else(|| {
-        Error::from(TrustError::NoIdentity {
-            path: file.path.clone(),
-        })
-    })?;
+    let (verdict, identity) = trust::assess_for_pinning(&file, &trust_file, &lock_path, allow_downgrade)?;
     if let LockCheck::Downgrade(pin) = lock.check(&identity.id, &identity.version, &verdict.digest) {
         if !allow_downgrade {
             return Err(TrustError::Downgrade {

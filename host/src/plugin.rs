@@ -40,12 +40,14 @@ impl PluginFile {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
+        Ok(PluginFile::from_bytes(path.to_owned(), bytes))
+    }
+
+    /// A plugin already in memory (e.g. pulled from a registry); `path` is
+    /// where it is shown as coming from.
+    pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> PluginFile {
         let digest = hex::encode(Sha256::digest(&bytes));
-        Ok(PluginFile {
-            path: path.to_owned(),
-            bytes,
-            digest,
-        })
+        PluginFile { path, bytes, digest }
     }
 
     /// Refuses anything that is not a WebAssembly component, naming what it is.

@@ -596,13 +596,16 @@ pub async fn sign(
     Ok((outcome, warning))
 }
 
-/// `drhost lock PLUGIN`: verifies the plugin and pins it in the lock.
-pub fn pin(file: &PluginFile, paths: &TrustPaths, source: &str) -> Result<(Verdict, PathBuf), Error> {
-    let trust = paths.load_trust()?;
-    let lock_path = paths.lock_or_default();
-    let mut lock = Lock::load(&lock_path)?;
-    // Re-pinning is the point: judge the signature, not the old pin.
-    let (verdict, refusal) = assess(file, &trust, &Lock::default(), Some(&lock_path), true);
+/// Judges a plugin that is about to be (re)pinned: its signature and trust,
+/// not the old pin (the caller checks the version against the lock). The
+/// plugin must carry a signed identity.
+pub fn assess_for_pinning(
+    file: &PluginFile,
+    trust: &TrustFile,
+    lock_path: &Path,
+    allow_downgrade: bool,
+) -> Result<(Verdict, Identity), Error> {
+    let (verdict, refusal) = assess(file, trust, &Lock::default(), Some(lock_path), allow_downgrade);
     if let Some(refusal) = refusal {
         return Err(refusal.into());
     }
@@ -611,6 +614,16 @@ pub fn pin(file: &PluginFile, paths: &TrustPaths, source: &str) -> Result<(Verdi
             path: file.path.clone(),
         })
     })?;
+    Ok((verdict, identity))
+}
+
+/// `drhost lock PLUGIN`: verifies the plugin and pins it in the lock.
+pub fn pin(file: &PluginFile, paths: &TrustPaths, source: &str) -> Result<(Verdict, PathBuf), Error> {
+    let trust = paths.load_trust()?;
+    let lock_path = paths.lock_or_default();
+    let mut lock = Lock::load(&lock_path)?;
+    // Re-pinning is the point: judge the signature, not the old pin.
+    let (verdict, identity) = assess_for_pinning(file, &trust, &lock_path, true)?;
     lock.pin(
         &identity.id,
         lock::LockEntry {
