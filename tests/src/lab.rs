@@ -93,12 +93,47 @@ impl Lab {
 
     // --- PostgreSQL ---------------------------------------------------------
 
-    /// `PG_URL`: `postgresql://postgres@127.0.0.1:PORT/toolboxai`.
+    /// `PG_URL`: `postgresql://postgres@127.0.0.1:PORT/toolboxai` — never
+    /// with the password (that is in [`Lab::pg_password`]).
     pub fn pg_url(&self) -> Result<&str> {
         self.get("PG_URL")
     }
 
-    /// A connected client for database `toolboxai` (trust auth, no TLS). The
+    /// The `postgres` user's password, read from `PG_PASSWORD_FILE`
+    /// (`.lab/secrets/pg-password`, 0600). TCP logins need it (scram-sha-256);
+    /// the unix socket in `PG_SOCKET_DIR` does not (trust).
+    pub fn pg_password(&self) -> Result<String> {
+        let file = self.get("PG_PASSWORD_FILE")?;
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the lab's Postgres password from {file}; run `make lab` again"))?;
+        let password = text.trim_end_matches(['\n', '\r']);
+        if password.is_empty() {
+            bail!("{file} is empty; run `make lab` again");
+        }
+        Ok(password.to_string())
+    }
+
+    /// `PG_CA_FILE`: the lab CA's certificate, which signed the server's
+    /// (SAN `IP:127.0.0.1`, `DNS:localhost`) — for `sslmode=verify-full`.
+    pub fn pg_ca_file(&self) -> Result<PathBuf> {
+        Ok(PathBuf::from(self.get("PG_CA_FILE")?))
+    }
+
+    /// Connection settings for `database` over TCP as `PG_USER`, with the
+    /// password. Plain TCP: the server offers TLS, but does not require it.
+    pub fn pg_config_for(&self, database: &str) -> Result<tokio_postgres::Config> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(self.get("PG_HOST")?)
+            .port(self.port("PG_PORT")?)
+            .user(self.get("PG_USER")?)
+            .dbname(database)
+            .password(self.pg_password()?)
+            .connect_timeout(Duration::from_secs(10));
+        Ok(config)
+    }
+
+    /// A connected client for database `toolboxai` (password, no TLS). The
     /// connection task runs on the current tokio runtime.
     pub async fn pg_client(&self) -> Result<tokio_postgres::Client> {
         let db = self.get("PG_DATABASE")?.to_string();
@@ -108,15 +143,18 @@ impl Lab {
     /// A connected client for another database of the lab's cluster (e.g.
     /// `postgres`, to create or drop a scratch database).
     pub async fn pg_client_for(&self, database: &str) -> Result<tokio_postgres::Client> {
-        let url = format!(
+        // Named without the password: this text goes into error messages.
+        let shown = format!(
             "postgresql://{}@{}:{}/{database}",
             self.get("PG_USER")?,
             self.get("PG_HOST")?,
             self.port("PG_PORT")?
         );
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        let (client, connection) = self
+            .pg_config_for(database)?
+            .connect(tokio_postgres::NoTls)
             .await
-            .with_context(|| format!("connecting to Postgres at {url}"))?;
+            .with_context(|| format!("connecting to Postgres at {shown} (password from PG_PASSWORD_FILE)"))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 eprintln!("lab: postgres connection ended: {e}");

@@ -21,6 +21,75 @@ async fn postgres_has_the_seeded_users() -> Result<()> {
 }
 
 #[tokio::test]
+async fn postgres_tcp_login_needs_the_password() -> Result<()> {
+    let lab = Lab::load()?;
+    let db = lab.get("PG_DATABASE")?;
+
+    // No password: the server asks for one (scram-sha-256), so the client
+    // cannot log in.
+    let mut anonymous = tokio_postgres::Config::new();
+    anonymous
+        .host(lab.get("PG_HOST")?)
+        .port(lab.port("PG_PORT")?)
+        .user(lab.get("PG_USER")?)
+        .dbname(db);
+    let refused = anonymous.connect(tokio_postgres::NoTls).await;
+    let err = anyhow::Error::new(refused.err().context("a TCP login without a password was accepted")?);
+    ensure!(
+        format!("{err:#}").contains("password missing"),
+        "unexpected refusal: {err:#}"
+    );
+
+    // A wrong password: the server says so (28P01 invalid_password).
+    let mut wrong = lab.pg_config_for(db)?;
+    wrong.password("not-the-lab-password");
+    let err = wrong
+        .connect(tokio_postgres::NoTls)
+        .await
+        .err()
+        .context("a TCP login with a wrong password was accepted")?;
+    assert_eq!(
+        err.as_db_error().map(|e| e.code().clone()),
+        Some(tokio_postgres::error::SqlState::INVALID_PASSWORD),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn postgres_tls_login_with_the_password_verifies_the_lab_ca() -> Result<()> {
+    let lab = Lab::load()?;
+    let ca = lab.pg_ca_file()?;
+    ensure!(ca.is_file(), "PG_CA_FILE {} is missing", ca.display());
+    // libpq's psql: sslmode=verify-full checks the chain against the lab CA
+    // and that the certificate names 127.0.0.1.
+    let conninfo = format!(
+        "host={} port={} user={} dbname={} sslmode=verify-full sslrootcert={}",
+        lab.get("PG_HOST")?,
+        lab.port("PG_PORT")?,
+        lab.get("PG_USER")?,
+        lab.get("PG_DATABASE")?,
+        ca.display()
+    );
+    let out = tokio::process::Command::new("psql")
+        .args(["-X", "-tA", "-F", ",", &conninfo, "-c"])
+        .arg("SELECT ssl, current_user FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .env("PGPASSWORD", lab.pg_password()?)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .await
+        .context("running psql")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "psql ({conninfo}) failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), format!("t,{}", lab.get("PG_USER")?), "ssl, current_user");
+    Ok(())
+}
+
+#[tokio::test]
 async fn redis_master_replicates_to_its_replica() -> Result<()> {
     let lab = Lab::load()?;
     let (_, master_port) = lab.redis_master_addr().await?;
@@ -128,6 +197,36 @@ async fn vault_serves_the_supabase_secret() -> Result<()> {
         "database_url {url}"
     );
     assert!(secret.contains_key("url"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn both_vaults_hold_the_postgres_password() -> Result<()> {
+    let lab = Lab::load()?;
+    let password = lab.pg_password()?;
+    let expected_url = format!(
+        "postgresql://{}:{password}@{}:{}/{}",
+        lab.get("PG_USER")?,
+        lab.get("PG_HOST")?,
+        lab.port("PG_PORT")?,
+        lab.get("PG_DATABASE")?
+    );
+    for (name, vault) in [("dev", lab.vault_client()?), ("raft", lab.vault_raft_client()?)] {
+        let pg: HashMap<String, String> = vaultrs::kv2::read(&vault, "secret", "toolboxai/postgres")
+            .await
+            .with_context(|| format!("{name}: secret/toolboxai/postgres"))?;
+        assert_eq!(pg.get("username").map(String::as_str), Some("postgres"), "{name}");
+        // Compared, never printed.
+        ensure!(
+            pg.get("password") == Some(&password),
+            "{name}: secret/toolboxai/postgres has another password"
+        );
+        let supabase: HashMap<String, String> = vaultrs::kv2::read(&vault, "secret", "toolboxai/supabase").await?;
+        ensure!(
+            supabase.get("database_url") == Some(&expected_url),
+            "{name}: secret/toolboxai/supabase database_url does not carry the lab's password"
+        );
+    }
     Ok(())
 }
 
