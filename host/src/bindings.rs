@@ -1,4 +1,4 @@
-//! Host bindings for the contract in `wit/` (`drhost:runbook@0.1.1`).
+//! Host bindings for the contract in `wit/` (`drhost:runbook@0.1.2`).
 //!
 //! One `bindgen!` per supported contract version; today there is one. Every
 //! import is async (the host does real I/O) and trappable (a host bug traps
@@ -16,6 +16,8 @@ wasmtime::component::bindgen!({
         "drhost:runbook/redis.sentinel": crate::caps::redis::SentinelSet,
         "drhost:runbook/postgres.database": crate::caps::postgres::Database,
         "drhost:runbook/s3.bucket": crate::caps::s3::Bucket,
+        "drhost:runbook/vault.store": crate::caps::vault::Store,
+        "drhost:runbook/vault.secret": crate::caps::vault::Secret,
     },
 });
 
@@ -23,7 +25,7 @@ pub use self::drhost::runbook::types;
 
 /// The contract version this host implements. Plugins built against
 /// `0.1.x` with `x <=` this patch level are accepted (semver-compatible).
-pub const CONTRACT_VERSION: &str = "0.1.1";
+pub const CONTRACT_VERSION: &str = "0.1.2";
 
 /// The WIT package name of the contract.
 pub const CONTRACT_PACKAGE: &str = "drhost:runbook";

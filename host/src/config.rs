@@ -15,6 +15,7 @@ use crate::caps::postgres::{PostgresGrant, PostgresTarget};
 use crate::caps::redis::{RedisGrant, RedisTarget};
 use crate::caps::s3::{S3Grant, S3Target};
 use crate::caps::shell::ShellGrant;
+use crate::caps::vault::{VaultGrant, VaultTarget};
 use crate::error::{Error, Result};
 
 /// Where `drhost` looks for its configuration when `--config` is not given:
@@ -64,6 +65,9 @@ pub struct Targets {
     /// `[targets.s3.<label>]`.
     #[serde(default)]
     pub s3: std::collections::BTreeMap<String, S3Target>,
+    /// `[targets.vault.<label>]`.
+    #[serde(default)]
+    pub vault: std::collections::BTreeMap<String, VaultTarget>,
 }
 
 /// `[run]`: limits and places, overridden by the matching flags.
@@ -116,6 +120,18 @@ pub struct PluginGrants {
     /// [`Config::grants_for`]; never journaled).
     #[serde(skip)]
     pub s3_targets: std::collections::BTreeMap<String, S3Target>,
+    /// `[[plugins.<id>.vault]]`: path globs with `read` / `write` / `reveal` / `snapshot` per Vault target label.
+    #[serde(default)]
+    pub vault: Vec<VaultGrant>,
+    /// The `[targets.vault.<label>]` of the labels granted above (filled in
+    /// by [`Config::grants_for`]; never journaled).
+    #[serde(skip)]
+    pub vault_targets: std::collections::BTreeMap<String, VaultTarget>,
+    /// Every `[targets.vault.<label>]`, for resolving the operator's
+    /// `vault:` secret references in other targets. Plugins cannot reach
+    /// these: the `vault` capability uses `vault` and `vault_targets` only.
+    #[serde(skip)]
+    pub secret_vaults: std::collections::BTreeMap<String, VaultTarget>,
 }
 
 impl Config {
@@ -155,6 +171,12 @@ impl Config {
             .iter()
             .filter_map(|g| Some((g.target.clone(), self.targets.s3.get(&g.target)?.clone())))
             .collect();
+        grants.vault_targets = grants
+            .vault
+            .iter()
+            .filter_map(|g| Some((g.target.clone(), self.targets.vault.get(&g.target)?.clone())))
+            .collect();
+        grants.secret_vaults = self.targets.vault.clone();
         grants
     }
 }

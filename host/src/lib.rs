@@ -23,6 +23,7 @@ pub mod plugin;
 pub mod policy;
 pub mod run;
 pub mod sandbox;
+pub mod secret;
 pub mod trust;
 
 pub use error::{Error, Result};

@@ -204,7 +204,8 @@ mod tests {
     fn supported_versions() {
         assert!(super::is_supported("0.1.0"));
         assert!(super::is_supported("0.1.1"));
-        assert!(!super::is_supported("0.1.2"));
+        assert!(super::is_supported("0.1.2"));
+        assert!(!super::is_supported("0.1.3"));
         assert!(!super::is_supported("0.2.0"));
         assert!(!super::is_supported("1.0.0"));
         assert!(!super::is_supported("junk"));

@@ -38,6 +38,7 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
             "redis" => crate::caps::redis::covers(grants, target, need.access),
             "postgres" => crate::caps::postgres::covers(grants, target, need.access),
             "s3" => crate::caps::s3::covers(grants, target, need.access),
+            "vault" => crate::caps::vault::covers(grants, target, need.access),
             _ => false,
         };
         if covered {
@@ -50,6 +51,7 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
             "redis" => Some(crate::caps::redis::need_lines(grants, id, target, need.access)),
             "postgres" => Some(postgres_lines(grants, id, target, need.access)),
             "s3" => Some(s3_lines(grants, id, target, need.access)),
+            "vault" => Some(vault_lines(grants, id, target, need.access)),
             _ => None,
         };
         missing.push(MissingGrant {
@@ -69,10 +71,12 @@ fn docker_access(access: Access) -> crate::caps::docker::DockerAccess {
     }
 }
 
-/// The TOML that would cover a `postgres` need: the grant, and the target
-/// when it is not configured.
-fn postgres_lines(grants: &PluginGrants, id: &str, label: &str, access: Access) -> String {
-    let mut lines = crate::caps::postgres::grant_lines(id, label, crate::caps::postgres::PgAccess::for_need(access));
+/// The TOML that would cover a `postgres` need (`LABEL`, `dump:LABEL`,
+/// `restore:LABEL`, `admin:LABEL`): the grant, and the target when it is
+/// not configured.
+fn postgres_lines(grants: &PluginGrants, id: &str, target: &str, access: Access) -> String {
+    let (label, access) = crate::caps::postgres::need_access(target, access);
+    let mut lines = crate::caps::postgres::grant_lines(id, label, access);
     if !grants.postgres_targets.contains_key(label) {
         lines.push_str(&format!(
             "\n[targets.postgres.{label}]\nurl = \"postgresql://USER@HOST:5432/DB\"\npassword = \"env:PGPASSWORD\""
@@ -91,6 +95,19 @@ fn s3_lines(grants: &PluginGrants, id: &str, label: &str, access: Access) -> Str
     if !grants.s3_targets.contains_key(label) {
         lines.push_str(&format!(
             "\n[targets.s3.{label}]\nendpoint = \"https://S3-ENDPOINT\"\nregion = \"REGION\"\nbucket = \"BUCKET\"\naccess_key = \"env:AWS_ACCESS_KEY_ID\"\nsecret_key = \"env:AWS_SECRET_ACCESS_KEY\""
+        ));
+    }
+    lines
+}
+
+/// The TOML that would cover a `vault` need (`reveal:LABEL`,
+/// `snapshot:LABEL`, or a label with read / write).
+fn vault_lines(grants: &PluginGrants, id: &str, target: &str, access: Access) -> String {
+    let (label, access) = crate::caps::vault::need_access(target, access);
+    let mut lines = crate::caps::vault::grant_lines(id, label, "MOUNT/PATH/*", access);
+    if !grants.vault_targets.contains_key(label) {
+        lines.push_str(&format!(
+            "\n[targets.vault.{label}]\naddress = \"https://VAULT:8200\"\ntoken = \"env:VAULT_TOKEN\""
         ));
     }
     lines
@@ -156,18 +173,23 @@ mod tests {
             need("shell", "echo"),
             need("http", "127.0.0.1:8080"),
             need("log", ""),
-            need("vault", "x"),
+            need("vault", "main"),
+            need("kafka", "x"),
         ];
         let missing = missing_grants("hello", &needs, &PluginGrants::default());
         let what: Vec<_> = missing.iter().map(|m| m.what.as_str()).collect();
-        assert_eq!(what, ["shell echo", "http 127.0.0.1:8080", "vault x"]);
+        assert_eq!(what, ["shell echo", "http 127.0.0.1:8080", "vault main", "kafka x"]);
         let text = refusal("hello", None, &missing);
         assert!(text.contains("[[plugins.hello.shell]]\nprogram = \"echo\""), "{text}");
         assert!(
             text.contains("[[plugins.hello.http]]\nhost = \"127.0.0.1:8080\""),
             "{text}"
         );
-        assert!(text.contains("no such capability: vault x"), "{text}");
+        assert!(
+            text.contains("[[plugins.hello.vault]]\ntarget = \"main\"") && text.contains("[targets.vault.main]"),
+            "{text}"
+        );
+        assert!(text.contains("no such capability: kafka x"), "{text}");
     }
 
     #[test]

@@ -256,7 +256,7 @@ fn unsupported_contract_version_is_refused_naming_both() {
     assert_eq!(out.code, 3);
     let line = out.message_lines()[0];
     assert!(
-        line.contains("drhost:runbook@0.9.0") && line.contains("drhost:runbook@0.1.1"),
+        line.contains("drhost:runbook@0.9.0") && line.contains("drhost:runbook@0.1.2"),
         "{line}"
     );
 }
@@ -348,7 +348,7 @@ fn inspect_reports_identity_needs_and_imports_without_running() {
     let v = out.json();
     assert_eq!(v["id"], "hello");
     assert_eq!(v["version"], "0.1.0");
-    assert_eq!(v["contract"], "0.1.1");
+    assert_eq!(v["contract"], "0.1.2");
     assert!(v["description"].as_str().unwrap().contains("echo"));
     assert_eq!(v["parameters"][0]["name"], "greeting");
     assert_eq!(v["parameters"][0]["default"], "hello from drhost");
@@ -358,7 +358,7 @@ fn inspect_reports_identity_needs_and_imports_without_running() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|i| i == "drhost:runbook/shell@0.1.1"));
+        .any(|i| i == "drhost:runbook/shell@0.1.2"));
     let bytes = std::fs::read(&hello).unwrap();
     assert_eq!(v["size"], bytes.len());
     assert_eq!(v["digest"].as_str().unwrap().len(), 64);

@@ -14,6 +14,7 @@ pub mod progress;
 pub mod redis;
 pub mod s3;
 pub mod shell;
+pub mod vault;
 
 use std::time::Instant;
 

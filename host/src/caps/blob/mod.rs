@@ -60,6 +60,13 @@ impl Blob {
         })
     }
 
+    /// Takes over a host-side file whose size and SHA-256 the caller
+    /// measured while writing it (e.g. an S3 download), so it is not read
+    /// again. The file is removed when the guest drops the blob.
+    pub fn from_parts(path: PathBuf, size: u64, sha256: String) -> Blob {
+        Blob { path, size, sha256 }
+    }
+
     /// The host-side file (never shown to the guest).
     pub fn path(&self) -> &std::path::Path {
         &self.path

@@ -5,24 +5,56 @@
 //! This module never reads a secret's value; it only knows where it is.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::Access;
-use crate::caps::redis::SecretRef;
 use crate::caps::shell::toml_string;
 use crate::config::PluginGrants;
+use crate::secret::SecretRef;
 
 /// `[targets.postgres.<label>]`: one database a plugin may open by label.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "TargetFields")]
 pub struct PostgresTarget {
     /// `postgresql://user@host:port/db`, no password (use `password`).
+    /// `?sslmode=require` turns TLS on (see [`PgUrl::tls`]).
     pub url: PgUrl,
-    /// The user's password: `env:NAME` or `file:PATH`, never the value.
-    #[serde(default)]
+    /// The user's password: `env:NAME`, `file:PATH` or `vault:…`, never the value.
     pub password: Option<SecretRef>,
+    /// PEM file of the CA certificates that sign the server's certificate
+    /// (TLS only). Without it the public web roots are trusted: Mozilla's
+    /// (`webpki-roots`) for drhost's own connections, the system bundle for
+    /// `pg_dump` / `pg_restore`.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The fields of `[targets.postgres.<label>]` as written, before the check
+/// that `ca_file` comes with a URL asking for TLS.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetFields {
+    url: PgUrl,
+    #[serde(default)]
+    password: Option<SecretRef>,
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+}
+
+impl TryFrom<TargetFields> for PostgresTarget {
+    type Error = String;
+    fn try_from(fields: TargetFields) -> Result<Self, String> {
+        if fields.ca_file.is_some() && !fields.url.tls {
+            return Err("ca_file is set but the URL does not ask for TLS; add ?sslmode=require to the url".to_string());
+        }
+        Ok(PostgresTarget {
+            url: fields.url,
+            password: fields.password,
+            ca_file: fields.ca_file,
+        })
+    }
 }
 
 /// A validated `postgresql://` URL without a password.
@@ -39,6 +71,13 @@ pub struct PgUrl {
     pub user: String,
     /// Database name.
     pub dbname: String,
+    /// Whether connections use TLS: the URL says `sslmode=require`. drhost
+    /// then verifies the server's certificate against the target's
+    /// `ca_file` (else the public roots) *and* that it names the host — as
+    /// libpq's `verify-full`, stricter than libpq's `require`, which checks
+    /// nothing. Any other `sslmode` (`prefer`, the default, or `disable`)
+    /// means plain TCP, for `pg_dump` / `pg_restore` too.
+    pub tls: bool,
 }
 
 impl TryFrom<String> for PgUrl {
@@ -59,11 +98,6 @@ impl TryFrom<String> for PgUrl {
                 "put no password in the Postgres URL; set password = \"env:NAME\" or \"file:PATH\" instead".to_string(),
             );
         }
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(
-                "this drhost connects to Postgres without TLS; sslmode=require is not supported yet".to_string(),
-            );
-        }
         let host = match config.get_hosts().first() {
             Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
             #[cfg(unix)]
@@ -76,12 +110,14 @@ impl TryFrom<String> for PgUrl {
             .ok_or("the Postgres URL names no user; write postgresql://USER@host:port/db")?
             .to_string();
         let dbname = config.get_dbname().unwrap_or(&user).to_string();
+        let tls = config.get_ssl_mode() == tokio_postgres::config::SslMode::Require;
         Ok(PgUrl {
             config,
             host,
             port,
             user,
             dbname,
+            tls,
         })
     }
 }
@@ -92,20 +128,30 @@ impl TryFrom<String> for PgUrl {
 pub struct PostgresGrant {
     /// The target label (`[targets.postgres.<label>]`).
     pub target: String,
-    /// `read` (query), `write` (execute), `dump` (pg_dump).
+    /// `read` (query, info), `write` (execute), `dump` (pg_dump), `restore`
+    /// (pg_restore), `admin` (create-database).
     pub access: BTreeSet<PgAccess>,
+    /// With `restore`: other databases of the target's server that a restore
+    /// may go into, as globs (`drhost_restore_*`). The target's own
+    /// database needs no entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<String>,
 }
 
 /// A class of Postgres operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PgAccess {
-    /// `query`.
+    /// `query`, `info`.
     Read,
     /// `execute`.
     Write,
     /// `dump`.
     Dump,
+    /// `restore`.
+    Restore,
+    /// `create-database`.
+    Admin,
 }
 
 impl PgAccess {
@@ -115,16 +161,29 @@ impl PgAccess {
             PgAccess::Read => "read",
             PgAccess::Write => "write",
             PgAccess::Dump => "dump",
+            PgAccess::Restore => "restore",
+            PgAccess::Admin => "admin",
         }
     }
+}
 
-    /// The grant a manifest need asks for (admin = dump).
-    pub fn for_need(access: Access) -> PgAccess {
-        match access {
+/// The label and grant a manifest need asks for. Needs name the label
+/// (`read` / `write`; `admin` means `dump`, as plugins built before
+/// `restore` existed ask), or `dump:LABEL`, `restore:LABEL`, `admin:LABEL`.
+pub fn need_access(target: &str, access: Access) -> (&str, PgAccess) {
+    if let Some(label) = target.strip_prefix("dump:") {
+        (label, PgAccess::Dump)
+    } else if let Some(label) = target.strip_prefix("restore:") {
+        (label, PgAccess::Restore)
+    } else if let Some(label) = target.strip_prefix("admin:") {
+        (label, PgAccess::Admin)
+    } else {
+        let access = match access {
             Access::Read => PgAccess::Read,
             Access::Write => PgAccess::Write,
             Access::Admin => PgAccess::Dump,
-        }
+        };
+        (target, access)
     }
 }
 
@@ -133,9 +192,26 @@ pub fn allows(grants: &[PostgresGrant], label: &str, access: PgAccess) -> bool {
     grants.iter().any(|g| g.target == label && g.access.contains(&access))
 }
 
-/// Whether a manifest need on `label` is covered (and the target configured).
-pub fn covers(grants: &PluginGrants, label: &str, access: Access) -> bool {
-    allows(&grants.postgres, label, PgAccess::for_need(access)) && grants.postgres_targets.contains_key(label)
+/// Whether a restore on `label` may go into `database`, another database
+/// than the target's own: a grant with `restore` lists a matching glob.
+pub fn allows_database(grants: &[PostgresGrant], label: &str, database: &str) -> bool {
+    grants
+        .iter()
+        .filter(|g| g.target == label && g.access.contains(&PgAccess::Restore))
+        .any(|g| g.databases.iter().any(|glob| glob_matches(glob, database)))
+}
+
+fn glob_matches(pattern: &str, name: &str) -> bool {
+    globset::Glob::new(pattern)
+        .map(|g| g.compile_matcher().is_match(name))
+        .unwrap_or(false)
+}
+
+/// Whether a manifest need (`LABEL`, `dump:LABEL`, `restore:LABEL`,
+/// `admin:LABEL`) is covered, and the target configured.
+pub fn covers(grants: &PluginGrants, target: &str, access: Access) -> bool {
+    let (label, access) = need_access(target, access);
+    allows(&grants.postgres, label, access) && grants.postgres_targets.contains_key(label)
 }
 
 /// The TOML lines that would grant `access` on `label` to plugin `id`.
@@ -156,6 +232,16 @@ pub fn denial(id: &str, label: &str, what: &str, access: PgAccess) -> String {
     )
 }
 
+/// The refusal text for a restore on `label` into `database`, another
+/// database than the target's own.
+pub fn database_denial(id: &str, label: &str, database: &str) -> String {
+    format!(
+        "postgres restore on target `{label}` into database `{database}` (not the target's own) needs `restore` access listing it in `databases`, which is not granted to plugin `{id}`; to allow it add to drhost.toml:\n{}\ndatabases = [{}]",
+        grant_lines(id, label, PgAccess::Restore),
+        toml_string(database)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,15 +257,99 @@ mod tests {
     }
 
     #[test]
-    fn grants_are_per_label_and_access() {
-        let g = vec![PostgresGrant {
+    fn tls_is_the_url_asking_for_require() {
+        let plain = PgUrl::try_from("postgresql://postgres@127.0.0.1:5432/app".to_string()).unwrap();
+        assert!(!plain.tls);
+        let tls = PgUrl::try_from("postgresql://postgres@127.0.0.1:5432/app?sslmode=require".to_string()).unwrap();
+        assert!(tls.tls);
+    }
+
+    #[test]
+    fn a_ca_file_without_tls_is_refused() {
+        let parse = |text: &str| toml::from_str::<PostgresTarget>(text).map_err(|e| e.to_string());
+        let err = parse("url = \"postgresql://u@h/db\"\nca_file = \"/ca.pem\"").unwrap_err();
+        assert!(err.contains("add ?sslmode=require"), "{err}");
+        let target = parse("url = \"postgresql://u@h/db?sslmode=require\"\nca_file = \"/ca.pem\"").unwrap();
+        assert_eq!(target.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert!(parse("url = \"postgresql://u@h/db\"\ncafile = \"/ca.pem\"").is_err());
+    }
+
+    fn grant(access: &[PgAccess], databases: &[&str]) -> PostgresGrant {
+        PostgresGrant {
             target: "primary".into(),
-            access: [PgAccess::Read, PgAccess::Dump].into(),
-        }];
+            access: access.iter().copied().collect(),
+            databases: databases.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn grants_are_per_label_and_access() {
+        let g = vec![grant(&[PgAccess::Read, PgAccess::Dump], &[])];
         assert!(allows(&g, "primary", PgAccess::Dump));
         assert!(!allows(&g, "primary", PgAccess::Write));
+        assert!(!allows(&g, "primary", PgAccess::Restore));
         assert!(!allows(&g, "other", PgAccess::Read));
         assert!(denial("p", "primary", "execute", PgAccess::Write)
             .contains("[[plugins.p.postgres]]\ntarget = \"primary\"\naccess = [\"write\"]"));
+    }
+
+    #[test]
+    fn other_databases_need_a_restore_grant_listing_them() {
+        let g = vec![
+            grant(&[PgAccess::Restore], &["drhost_restore_*"]),
+            grant(&[PgAccess::Read], &["scratch"]),
+        ];
+        assert!(allows_database(&g, "primary", "drhost_restore_2024"));
+        assert!(!allows_database(&g, "primary", "toolboxai"));
+        // `databases` on a grant without `restore` allows nothing.
+        assert!(!allows_database(&g, "primary", "scratch"));
+        assert!(!allows_database(&g, "other", "drhost_restore_2024"));
+        let text = database_denial("p", "primary", "toolboxai");
+        assert!(
+            text.ends_with(
+                "[[plugins.p.postgres]]\ntarget = \"primary\"\naccess = [\"restore\"]\ndatabases = [\"toolboxai\"]"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn needs_name_the_access_in_the_target() {
+        assert_eq!(need_access("primary", Access::Read), ("primary", PgAccess::Read));
+        assert_eq!(need_access("primary", Access::Write), ("primary", PgAccess::Write));
+        assert_eq!(need_access("primary", Access::Admin), ("primary", PgAccess::Dump));
+        assert_eq!(need_access("dump:primary", Access::Admin), ("primary", PgAccess::Dump));
+        assert_eq!(
+            need_access("restore:primary", Access::Admin),
+            ("primary", PgAccess::Restore)
+        );
+        assert_eq!(need_access("admin:primary", Access::Read), ("primary", PgAccess::Admin));
+    }
+
+    #[test]
+    fn needs_are_covered_by_their_access_and_missing_ones_name_it() {
+        let config = crate::config::Config::parse(
+            std::path::Path::new("t.toml"),
+            "[targets.postgres.primary]\nurl = \"postgresql://u@h/db\"\n\
+             [[plugins.p.postgres]]\ntarget = \"primary\"\naccess = [\"read\", \"restore\"]\n",
+        )
+        .unwrap();
+        let grants = config.grants_for("p");
+        assert!(covers(&grants, "restore:primary", Access::Admin));
+        assert!(covers(&grants, "primary", Access::Read));
+        assert!(!covers(&grants, "primary", Access::Admin));
+        assert!(!covers(&grants, "admin:primary", Access::Admin));
+        let need = crate::bindings::types::Need {
+            capability: "postgres".into(),
+            target: "admin:primary".into(),
+            access: Access::Admin,
+            why: "creates the database".into(),
+        };
+        let missing = crate::policy::missing_grants("p", &[need], &grants);
+        let toml = missing[0].toml.as_deref().unwrap();
+        assert_eq!(
+            toml,
+            "[[plugins.p.postgres]]\ntarget = \"primary\"\naccess = [\"admin\"]"
+        );
     }
 }

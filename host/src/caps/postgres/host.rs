@@ -7,13 +7,86 @@ use serde_json::json;
 use wasmtime::component::Resource;
 
 use super::{Database, PgAccess};
-use crate::bindings::drhost::runbook::postgres::{Host, HostDatabase, Rows};
+use crate::bindings::drhost::runbook::postgres::{Host, HostDatabase, RestoreOptions, RestoreReport, Rows, TargetInfo};
 use crate::bindings::types::Error as CapError;
 use crate::caps::blob::Blob;
 use crate::caps::journal_call;
 use crate::sandbox::RunState;
 
-impl Host for RunState {}
+impl Host for RunState {
+    async fn info(&mut self, label: String) -> wasmtime::Result<Result<TargetInfo, CapError>> {
+        let started = Instant::now();
+        let result = operations::info(&self.ctx, &label);
+        journal_call(
+            self,
+            "postgres.info",
+            json!({ "target": label }),
+            started,
+            &result,
+            |i| json!({ "host": i.host, "port": i.port, "database": i.database, "tls": i.tls }),
+        );
+        Ok(result)
+    }
+
+    async fn create_database(&mut self, label: String) -> wasmtime::Result<Result<bool, CapError>> {
+        let started = Instant::now();
+        let result = match operations::check(&self.ctx, &label, "create-database", PgAccess::Admin) {
+            Ok(()) => operations::create_database(&self.ctx, &label).await,
+            Err(e) => Err(e),
+        };
+        let database = operations::own_database(&self.ctx, &label);
+        journal_call(
+            self,
+            "postgres.create-database",
+            json!({ "target": label, "database": database }),
+            started,
+            &result,
+            |created| json!({ "created": created }),
+        );
+        Ok(result)
+    }
+
+    async fn restore(
+        &mut self,
+        label: String,
+        data: Resource<Blob>,
+        options: RestoreOptions,
+    ) -> wasmtime::Result<Result<RestoreReport, CapError>> {
+        let started = Instant::now();
+        let blob = self.table.get(&data)?;
+        let path = blob.path().to_owned();
+        let database = options
+            .database
+            .clone()
+            .or_else(|| operations::own_database(&self.ctx, &label));
+        let args = json!({
+            "target": label,
+            "database": database,
+            "size": blob.size(),
+            "sha256": blob.sha256(),
+            "options": {
+                "clean": options.clean,
+                "if_exists": options.if_exists,
+                "no_owner": options.no_owner,
+                "no_privileges": options.no_privileges,
+                "jobs": options.jobs,
+            },
+        });
+        let result = match operations::check(&self.ctx, &label, "restore", PgAccess::Restore) {
+            Ok(()) => operations::restore(&self.ctx, &label, &path, &options).await,
+            Err(e) => Err(e),
+        };
+        journal_call(
+            self,
+            "postgres.restore",
+            args,
+            started,
+            &result,
+            |r| json!({ "database": r.database, "duration_ms": r.duration_ms, "warnings": r.warnings.len() }),
+        );
+        Ok(result)
+    }
+}
 
 impl HostDatabase for RunState {
     async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<Database>, CapError>> {
@@ -110,18 +183,33 @@ impl HostDatabase for RunState {
 }
 
 mod operations {
+    use std::path::Path;
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    use tokio_postgres::error::SqlState;
+    use tokio_postgres::tls::MakeTlsConnect;
     use tokio_postgres::types::{FromSql, ToSql, Type};
+    use tokio_postgres::Socket;
+    use tokio_postgres_rustls::MakeRustlsConnect;
 
-    use super::super::{allows, denial, Database, PgAccess, PostgresTarget};
-    use crate::bindings::drhost::runbook::postgres::Rows;
+    use super::super::tools::{self, dbname_arg};
+    use super::super::{allows, allows_database, database_denial, denial, Database, PgAccess, PostgresTarget};
+    use crate::bindings::drhost::runbook::postgres::{RestoreOptions, RestoreReport, Rows, TargetInfo};
     use crate::bindings::types::Error as CapError;
     use crate::caps::blob::Blob;
     use crate::sandbox::RunContext;
 
-    /// Longest a connect or a statement may take (never beyond the deadline).
+    /// Longest a statement may take (never beyond the deadline).
     const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Longest a connection may take to open (never beyond the deadline).
+    const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The database `create-database` connects to.
+    const MAINTENANCE_DATABASE: &str = "postgres";
+    /// Most `pg_restore --jobs` a plugin may ask for.
+    const MAX_JOBS: u32 = 32;
 
     fn remaining(ctx: &RunContext, cap: Duration) -> Duration {
         ctx.deadline.saturating_duration_since(Instant::now()).min(cap)
@@ -135,12 +223,13 @@ mod operations {
         }
     }
 
-    fn target<'a>(ctx: &'a RunContext, label: &str) -> Result<&'a PostgresTarget, CapError> {
+    /// The configured target `label`, when some grant names it.
+    fn target<'a>(ctx: &'a RunContext, label: &str, what: &str) -> Result<&'a PostgresTarget, CapError> {
         if !ctx.grants.postgres.iter().any(|g| g.target == label) {
             return Err(CapError::AccessDenied(denial(
                 &ctx.plugin_id,
                 label,
-                "open",
+                what,
                 PgAccess::Read,
             )));
         }
@@ -151,33 +240,103 @@ mod operations {
         })
     }
 
+    /// The database of target `label`, for the journal (none when unknown).
+    pub(super) fn own_database(ctx: &RunContext, label: &str) -> Option<String> {
+        ctx.grants.postgres_targets.get(label).map(|t| t.url.dbname.clone())
+    }
+
     pub(super) async fn open(ctx: &RunContext, label: &str) -> Result<Database, CapError> {
-        let target = target(ctx, label)?;
-        let mut config = target.url.config.clone();
-        if let Some(secret) = &target.password {
-            config.password(secret.resolve().map_err(CapError::Unavailable)?);
-        }
-        let limit = remaining(ctx, Duration::from_secs(10));
-        let connected = tokio::time::timeout(limit, config.connect(tokio_postgres::NoTls)).await;
-        let (client, connection) = match connected {
-            Err(_) => {
-                return Err(CapError::Timeout(format!(
-                    "connecting to Postgres target `{label}` took over {limit:?}"
-                )))
-            }
-            Ok(Err(e)) => return Err(classify(label, e)),
-            Ok(Ok(pair)) => pair,
-        };
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let target = target(ctx, label, "open")?;
+        let client = connect(ctx, label, target, &target.url.dbname).await?;
         Ok(Database {
             label: label.to_string(),
             client,
         })
     }
 
-    fn classify(label: &str, e: tokio_postgres::Error) -> CapError {
+    /// Connects to `dbname` on target `label`'s server with its credentials;
+    /// over TLS (see [`tls_connector`]) when its URL says `sslmode=require`.
+    async fn connect(
+        ctx: &RunContext,
+        label: &str,
+        target: &PostgresTarget,
+        dbname: &str,
+    ) -> Result<tokio_postgres::Client, CapError> {
+        let mut config = target.url.config.clone();
+        config.dbname(dbname);
+        if let Some(secret) = &target.password {
+            config.password(
+                secret
+                    .resolve(&ctx.grants.secret_vaults)
+                    .await
+                    .map_err(CapError::Unavailable)?,
+            );
+        }
+        let limit = remaining(ctx, CONNECT_TIMEOUT);
+        let connected = if target.url.tls {
+            let tls = tls_connector(label, target)?;
+            tokio::time::timeout(limit, connect_with(&config, tls)).await
+        } else {
+            tokio::time::timeout(limit, connect_with(&config, tokio_postgres::NoTls)).await
+        };
+        match connected {
+            Err(_) => Err(CapError::Timeout(format!(
+                "connecting to Postgres target `{label}` took over {limit:?}"
+            ))),
+            Ok(Err(e)) => Err(classify(label, target, e)),
+            Ok(Ok(client)) => Ok(client),
+        }
+    }
+
+    /// Connects and drives the connection in its own task.
+    async fn connect_with<T>(
+        config: &tokio_postgres::Config,
+        tls: T,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error>
+    where
+        T: MakeTlsConnect<Socket>,
+        T::Stream: Send + 'static,
+    {
+        let (client, connection) = config.connect(tls).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
+    /// rustls (ring) trusting the target's `ca_file`, else Mozilla's roots.
+    /// rustls always checks that the certificate chains to a root *and*
+    /// names the host (DNS name or IP address), like libpq's `verify-full`.
+    fn tls_connector(label: &str, target: &PostgresTarget) -> Result<MakeRustlsConnect, CapError> {
+        let mut roots = rustls::RootCertStore::empty();
+        match &target.ca_file {
+            Some(path) => {
+                let unreadable = |e: &dyn std::fmt::Display| {
+                    CapError::Failed(format!(
+                        "Postgres target `{label}`: cannot read ca_file {} ({e}); fix ca_file in [targets.postgres.{label}]",
+                        path.display()
+                    ))
+                };
+                let certs = CertificateDer::pem_file_iter(path)
+                    .map_err(|e| unreadable(&e))?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| unreadable(&e))?;
+                let (added, _) = roots.add_parsable_certificates(certs);
+                if added == 0 {
+                    return Err(unreadable(&"no PEM certificate in it"));
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| CapError::Failed(format!("TLS setup for Postgres target `{label}`: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(MakeRustlsConnect::new(config))
+    }
+
+    fn classify(label: &str, target: &PostgresTarget, e: tokio_postgres::Error) -> CapError {
         if let Some(db) = e.as_db_error() {
             return CapError::Failed(format!(
                 "Postgres target `{label}`: {} ({})",
@@ -185,10 +344,26 @@ mod operations {
                 db.code().code()
             ));
         }
+        if let Some(tls) = rustls_error(&e) {
+            let roots = match &target.ca_file {
+                Some(path) => format!("the CA in ca_file {}", path.display()),
+                None => "the public roots (set ca_file for a private CA)".to_string(),
+            };
+            return CapError::Failed(format!(
+                "Postgres target `{label}`: the server's TLS certificate was refused ({tls}); it must be signed by {roots} and name host {}",
+                target.url.host
+            ));
+        }
         if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
             return CapError::Unavailable(format!("Postgres target `{label}` is unreachable: {e}"));
         }
         CapError::Failed(format!("Postgres target `{label}`: {e}"))
+    }
+
+    /// The rustls error under a failed TLS handshake, if that is what failed.
+    fn rustls_error(e: &tokio_postgres::Error) -> Option<&rustls::Error> {
+        let io = std::error::Error::source(e)?.downcast_ref::<std::io::Error>()?;
+        io.get_ref()?.downcast_ref::<rustls::Error>()
     }
 
     fn params_ref(params: &[String]) -> Vec<&(dyn ToSql + Sync)> {
@@ -206,7 +381,10 @@ mod operations {
             Err(_) => Err(CapError::Timeout(format!(
                 "postgres {what} on `{label}` took over {limit:?}"
             ))),
-            Ok(r) => r.map_err(|e| classify(label, e)),
+            Ok(r) => r.map_err(|e| match ctx.grants.postgres_targets.get(label) {
+                Some(target) => classify(label, target, e),
+                None => CapError::Failed(format!("Postgres target `{label}`: {e}")),
+            }),
         }
     }
 
@@ -253,73 +431,70 @@ mod operations {
         bounded(ctx, "execute", client.execute(&stmt, &params_ref(params)), label).await
     }
 
-    /// Runs `pg_dump -Fc` into a new file in the run's blob directory. The
-    /// password goes to the child only, through `PGPASSWORD`.
+    /// Where target `label` is, from the configuration alone.
+    pub(super) fn info(ctx: &RunContext, label: &str) -> Result<TargetInfo, CapError> {
+        let url = &target(ctx, label, "info")?.url;
+        Ok(TargetInfo {
+            host: url.host.clone(),
+            port: url.port,
+            user: url.user.clone(),
+            database: url.dbname.clone(),
+            tls: url.tls,
+        })
+    }
+
+    /// `name` as an SQL identifier, always quoted (`"a""b"` for `a"b`).
+    pub(super) fn quote_ident(name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+
+    /// Creates target `label`'s database through the server's `postgres`
+    /// database unless it exists; true when it created it.
+    pub(super) async fn create_database(ctx: &RunContext, label: &str) -> Result<bool, CapError> {
+        let target = target(ctx, label, "create-database")?;
+        let name = &target.url.dbname;
+        let client = connect(ctx, label, target, MAINTENANCE_DATABASE).await?;
+        let exists = "SELECT 1 FROM pg_database WHERE datname = $1";
+        if bounded(ctx, "create-database", client.query_opt(exists, &[name]), label)
+            .await?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let create = format!("CREATE DATABASE {}", quote_ident(name));
+        let limit = remaining(ctx, CALL_TIMEOUT);
+        match tokio::time::timeout(limit, client.batch_execute(&create)).await {
+            Err(_) => Err(CapError::Timeout(format!(
+                "postgres create-database on `{label}` took over {limit:?}"
+            ))),
+            Ok(Ok(())) => Ok(true),
+            // Created by someone else between the check and here.
+            Ok(Err(e)) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(false),
+            Ok(Err(e)) => Err(classify(label, target, e)),
+        }
+    }
+
+    /// Runs `pg_dump -Fc` into a new file in the run's blob directory.
     pub(super) async fn dump(ctx: &RunContext, label: &str) -> Result<Blob, CapError> {
-        let target = target(ctx, label)?;
+        let target = target(ctx, label, "dump")?;
         std::fs::create_dir_all(&ctx.blob_dir).map_err(|e| CapError::Failed(format!("blob directory: {e}")))?;
+        // Removed when dropped, unless kept after a successful dump.
         let file = tempfile::Builder::new()
             .prefix("pg_dump-")
             .suffix(".dump")
             .tempfile_in(&ctx.blob_dir)
-            .map_err(|e| CapError::Failed(format!("creating the dump file: {e}")))?;
-        let (_, path) = file
-            .keep()
-            .map_err(|e| CapError::Failed(format!("creating the dump file: {e}")))?;
-        let url = &target.url;
-        let mut cmd = tokio::process::Command::new("pg_dump");
+            .map_err(|e| CapError::Failed(format!("creating the dump file: {e}")))?
+            .into_temp_path();
+        let mut cmd = tools::command(ctx, target, "pg_dump").await?;
         cmd.arg("-Fc")
-            .arg("--no-password")
-            .arg("-h")
-            .arg(&url.host)
-            .arg("-p")
-            .arg(url.port.to_string())
-            .arg("-U")
-            .arg(&url.user)
             .arg("-d")
-            .arg(&url.dbname)
+            .arg(dbname_arg(&target.url.dbname))
             .arg("-f")
-            .arg(&path)
-            .env_remove("PGPASSWORD")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(secret) = &target.password {
-            cmd.env("PGPASSWORD", secret.resolve().map_err(CapError::Unavailable)?);
-        }
-        let child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = std::fs::remove_file(&path);
-                return Err(CapError::Unavailable(format!("cannot start pg_dump: {e}")));
-            }
-        };
-        let limit = ctx.deadline.saturating_duration_since(Instant::now());
-        let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
-            Ok(Ok(o)) => o,
-            Ok(Err(e)) => {
-                let _ = std::fs::remove_file(&path);
-                return Err(CapError::Failed(format!("pg_dump: {e}")));
-            }
-            Err(_) => {
-                let _ = std::fs::remove_file(&path);
-                return Err(CapError::Timeout(format!(
-                    "pg_dump of `{label}` did not finish before the run's deadline"
-                )));
-            }
-        };
-        if !output.status.success() {
-            let _ = std::fs::remove_file(&path);
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let text = stderr.lines().last().unwrap_or("").trim().to_string();
-            let kind = if text.contains("connection") || text.contains("could not connect") {
-                CapError::Unavailable
-            } else {
-                CapError::Failed
-            };
-            return Err(kind(format!("pg_dump of `{label}` failed ({}): {text}", output.status)));
-        }
+            .arg(&*file);
+        tools::run(ctx, cmd, &format!("pg_dump of target `{label}`")).await?;
+        let path = file
+            .keep()
+            .map_err(|e| CapError::Failed(format!("keeping the dump file: {e}")))?;
         let path2 = path.clone();
         tokio::task::spawn_blocking(move || Blob::from_file(path2))
             .await
@@ -328,6 +503,62 @@ mod operations {
                 let _ = std::fs::remove_file(&path);
                 CapError::Failed(format!("reading the dump: {e}"))
             })
+    }
+
+    /// Runs `pg_restore` on the blob's file (`path`) into target `label`'s
+    /// database or `options.database` (which, when another, a grant must
+    /// list in `databases`).
+    pub(super) async fn restore(
+        ctx: &RunContext,
+        label: &str,
+        path: &Path,
+        options: &RestoreOptions,
+    ) -> Result<RestoreReport, CapError> {
+        let target = target(ctx, label, "restore")?;
+        let database = options.database.as_deref().unwrap_or(&target.url.dbname);
+        if database != target.url.dbname.as_str() && !allows_database(&ctx.grants.postgres, label, database) {
+            return Err(CapError::AccessDenied(database_denial(&ctx.plugin_id, label, database)));
+        }
+        if database.is_empty() || database.contains('\0') {
+            return Err(CapError::InvalidArgument(format!(
+                "restore-options.database {database:?} is not a database name"
+            )));
+        }
+        if options.if_exists && !options.clean {
+            return Err(CapError::InvalidArgument(
+                "restore-options.if-exists needs clean (pg_restore --if-exists works with --clean only)".into(),
+            ));
+        }
+        if options.jobs > MAX_JOBS {
+            return Err(CapError::InvalidArgument(format!(
+                "restore-options.jobs is {}; at most {MAX_JOBS}",
+                options.jobs
+            )));
+        }
+        let mut cmd = tools::command(ctx, target, "pg_restore").await?;
+        cmd.arg("-d").arg(dbname_arg(database));
+        for (on, flag) in [
+            (options.clean, "--clean"),
+            (options.if_exists, "--if-exists"),
+            (options.no_owner, "--no-owner"),
+            (options.no_privileges, "--no-privileges"),
+        ] {
+            if on {
+                cmd.arg(flag);
+            }
+        }
+        if options.jobs > 1 {
+            cmd.arg("--jobs").arg(options.jobs.to_string());
+        }
+        cmd.arg(path);
+        let started = Instant::now();
+        let what = format!("pg_restore into database `{database}` of target `{label}`");
+        let log = tools::run(ctx, cmd, &what).await?;
+        Ok(RestoreReport {
+            database: database.to_string(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            warnings: log.warnings,
+        })
     }
 
     /// Any column value as text: common types formatted, the rest as hex.
@@ -354,6 +585,21 @@ mod operations {
 
         fn accepts(_: &Type) -> bool {
             true
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::quote_ident;
+
+        #[test]
+        fn identifiers_are_always_quoted() {
+            assert_eq!(quote_ident("toolboxai"), "\"toolboxai\"");
+            assert_eq!(quote_ident("Mixed Case"), "\"Mixed Case\"");
+            assert_eq!(
+                quote_ident("a\"; DROP DATABASE x; --"),
+                "\"a\"\"; DROP DATABASE x; --\""
+            );
         }
     }
 }

@@ -1,17 +1,28 @@
-//! `postgres`: queries, statements and `pg_dump` by target label.
+//! `postgres`: queries, statements, `pg_dump`, `pg_restore` and database
+//! creation by target label.
 //!
-//! The operator's `[targets.postgres.<label>]` says where a database is and
-//! where its password is (`env:`/`file:`, read here and only here, when
-//! connecting or dumping); `[[plugins.<id>.postgres]]` grants `read`
-//! (query), `write` (execute) and `dump` per label. Every call is checked,
-//! bounded by the run's deadline and journaled without credentials or
-//! parameter values. Connections are plain TCP (no TLS yet: a URL asking for
-//! `sslmode=require` is refused).
+//! The operator's `[targets.postgres.<label>]` says where a database is,
+//! where its password is (`env:`/`file:`/`vault:`, read here and only here,
+//! when connecting or starting a client tool) and, for TLS, which CA signs
+//! the server (`ca_file`); `[[plugins.<id>.postgres]]` grants `read` (query,
+//! info), `write` (execute), `dump`, `restore` (plus `databases` globs for
+//! restoring elsewhere than the target's database) and `admin`
+//! (create-database) per label. Every call is checked, bounded by the run's
+//! deadline and journaled without credentials or parameter values.
+//!
+//! A URL with `sslmode=require` connects over TLS (rustls) and verifies the
+//! server's certificate and host name — stricter than libpq's `require`;
+//! `pg_dump` / `pg_restore` get `PGSSLMODE=verify-full`. Any other
+//! `sslmode` means plain TCP for every connection, the tools' included.
 
 mod grant;
 mod host;
+mod tools;
 
-pub use grant::{allows, covers, denial, grant_lines, PgAccess, PostgresGrant, PostgresTarget};
+pub use grant::{
+    allows, allows_database, covers, database_denial, denial, grant_lines, need_access, PgAccess, PgUrl, PostgresGrant,
+    PostgresTarget,
+};
 
 /// An open connection to one database target, held in the run's resource table.
 pub struct Database {

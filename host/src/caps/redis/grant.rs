@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::caps::shell::toml_string;
+use crate::secret::SecretRef;
 
 /// `[targets.redis.<label>]`: one Redis deployment a plugin may open by label.
 #[derive(Debug, Clone, Deserialize)]
@@ -106,43 +107,6 @@ pub fn split_host_port(text: &str, default_port: u16) -> Result<(String, u16), S
         }
         None if !text.is_empty() => Ok((text.to_string(), default_port)),
         _ => Err(format!("`{text}` is not host:port")),
-    }
-}
-
-/// Where a secret is: `env:NAME` (the host's environment) or `file:PATH`.
-/// Read only when connecting; never journaled, never shown to a plugin.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "String")]
-pub enum SecretRef {
-    /// An environment variable of the drhost process.
-    Env(String),
-    /// A file whose content (trailing newline trimmed) is the secret.
-    File(std::path::PathBuf),
-}
-
-impl TryFrom<String> for SecretRef {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
-        if let Some(name) = text.strip_prefix("env:").filter(|n| !n.is_empty()) {
-            Ok(SecretRef::Env(name.to_string()))
-        } else if let Some(path) = text.strip_prefix("file:").filter(|p| !p.is_empty()) {
-            Ok(SecretRef::File(path.into()))
-        } else {
-            Err("a secret must be given as \"env:NAME\" or \"file:PATH\", never as its value".to_string())
-        }
-    }
-}
-
-impl SecretRef {
-    /// Reads the secret. The error names where it looked, never the value.
-    pub fn resolve(&self) -> Result<String, String> {
-        match self {
-            SecretRef::Env(name) => std::env::var(name)
-                .map_err(|_| format!("the secret's environment variable `{name}` is not set for drhost")),
-            SecretRef::File(path) => std::fs::read_to_string(path)
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-                .map_err(|e| format!("cannot read the secret file {}: {e}", path.display())),
-        }
     }
 }
 

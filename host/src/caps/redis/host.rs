@@ -476,17 +476,23 @@ mod operations {
         Ok(target.call_timeout().min(left))
     }
 
-    fn client(target: &RedisTarget, host: &str, port: u16, db: i64, sentinel: bool) -> Result<redis::Client, CapError> {
+    async fn client(
+        ctx: &RunContext,
+        target: &RedisTarget,
+        host: &str,
+        port: u16,
+        db: i64,
+        sentinel: bool,
+    ) -> Result<redis::Client, CapError> {
         let secret = if sentinel {
             &target.sentinel_password
         } else {
             &target.password
         };
-        let password = secret
-            .as_ref()
-            .map(|s| s.resolve())
-            .transpose()
-            .map_err(CapError::Failed)?;
+        let password = match secret {
+            Some(s) => Some(s.resolve(&ctx.grants.secret_vaults).await.map_err(CapError::Failed)?),
+            None => None,
+        };
         let addr = if target.uses_tls() {
             let _ = rustls::crypto::ring::default_provider().install_default();
             redis::ConnectionAddr::TcpTls {
@@ -582,7 +588,7 @@ mod operations {
                 (host, port)
             }
         };
-        let client = client(target, &host, port, target.url.db, false)?;
+        let client = client(ctx, target, &host, port, target.url.db, false).await?;
         let link = connect(&client, timeout).await?;
         Ok(Connection {
             label: label.to_string(),
@@ -870,7 +876,7 @@ mod operations {
         };
         let mut tasks = tokio::task::JoinSet::new();
         for (i, (host, port)) in chosen.iter().enumerate() {
-            let client = client(target, host, *port, 0, true)?;
+            let client = client(ctx, target, host, *port, 0, true).await?;
             let mut cmd = redis::cmd("SENTINEL");
             for a in args {
                 cmd.arg(*a);

@@ -14,7 +14,7 @@ mod host;
 
 pub use grant::{
     allows, classify, covers, grant_lines, need_lines, redacted_args, CommandClass, NodeUrl, RedisAccess, RedisGrant,
-    RedisTarget, SecretRef,
+    RedisTarget,
 };
 
 /// An open connection to one Redis node, held in the run's resource table.

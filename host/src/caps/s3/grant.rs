@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::Access;
-use crate::caps::redis::SecretRef;
 use crate::caps::shell::toml_string;
 use crate::config::PluginGrants;
+use crate::secret::SecretRef;
 
 /// `[targets.s3.<label>]`: one bucket a plugin may open by label.
 #[derive(Debug, Clone, Deserialize)]
@@ -40,7 +40,7 @@ pub struct S3Grant {
     pub target: String,
     /// Key globs, e.g. `supabase/*` (`*` matches any characters, `/` too).
     pub prefixes: Vec<String>,
-    /// `read` (list, head), `write` (put).
+    /// `read` (list, head, get), `write` (put).
     pub access: BTreeSet<S3Access>,
 }
 
@@ -48,7 +48,7 @@ pub struct S3Grant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum S3Access {
-    /// list, head.
+    /// list, head, get.
     Read,
     /// put.
     Write,

@@ -1,12 +1,18 @@
-//! `s3`: list, head and put (streamed from a blob's host file) on an
-//! S3-compatible bucket by target label.
+//! `s3`: list, head, get (streamed into a blob's host file) and put
+//! (streamed from one) on an S3-compatible bucket by target label.
 //!
 //! The operator's `[targets.s3.<label>]` gives endpoint, region, bucket,
-//! path style and the credentials' places (`env:`/`file:`, read here and
-//! only here, when opening); `[[plugins.<id>.s3]]` grants key-prefix globs
-//! with `read` / `write`. Every call is checked against the key, bounded by
-//! the run's deadline and journaled without credentials.
+//! path style and the credentials' places (`env:`/`file:`/`vault:`, read
+//! here and only here, when opening); `[[plugins.<id>.s3]]` grants key-prefix
+//! globs with `read` / `write`. Every call is checked against the key,
+//! bounded by the run's deadline and journaled without credentials.
+//!
+//! Bulk data never passes through memory whole: a get is written and hashed
+//! chunk by chunk (and checked against the expected or recorded SHA-256 and
+//! the size before the blob is kept); a put over 64 MiB goes up as a
+//! multipart upload of 16 MiB parts read from the file, a few at a time.
 
+mod download;
 mod grant;
 mod host;
 
@@ -16,5 +22,7 @@ pub use grant::{allows_key, allows_prefix, covers, denial, grant_lines, S3Access
 pub struct Bucket {
     label: String,
     bucket: String,
+    /// The service's endpoint, for messages.
+    endpoint: String,
     client: aws_sdk_s3::Client,
 }

@@ -1,0 +1,178 @@
+//! A download written to a blob: an object's body streamed into a new
+//! file of the run's blob directory, hashed as chunks arrive, then checked
+//! against the size the service announced and the SHA-256 that was
+//! expected (by the plugin, or recorded in the object's metadata).
+//!
+//! Memory stays at about one write buffer whatever the object's size. A
+//! download that fails any check is removed: nothing half-checked is kept.
+
+use std::path::Path;
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::bindings::types::Error as CapError;
+use crate::caps::blob::Blob;
+
+/// The write buffer of a download.
+const DOWNLOAD_BUFFER: usize = 1 << 20;
+
+/// What a download's SHA-256 was checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verified {
+    /// The plugin's `expect-sha256`.
+    Expected,
+    /// The object's `sha256` user metadata.
+    Metadata,
+    /// Nothing to check against (the size was still checked).
+    None,
+}
+
+impl Verified {
+    /// The journal's name.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Verified::Expected => "expected",
+            Verified::Metadata => "metadata",
+            Verified::None => "none",
+        }
+    }
+}
+
+/// `text` as a SHA-256 in lowercase hex, if it is one.
+pub(super) fn sha256_hex(text: &str) -> Option<String> {
+    let text = text.trim().to_ascii_lowercase();
+    (text.len() == 64 && text.bytes().all(|c| c.is_ascii_hexdigit())).then_some(text)
+}
+
+/// Streams `body` into a new file in `dir`, hashing it as chunks
+/// arrive, then checks the byte count against `length` and the SHA-256
+/// against `check`. On any failure the file is removed.
+pub(super) async fn save(
+    mut body: ByteStream,
+    dir: &Path,
+    length: Option<u64>,
+    check: Option<(String, Verified)>,
+    what: &str,
+) -> Result<(Blob, Verified), CapError> {
+    let failed = |doing: &str, e: std::io::Error| CapError::Failed(format!("{what}: {doing} the blob file: {e}"));
+    std::fs::create_dir_all(dir).map_err(|e| failed("creating the directory of", e))?;
+    // The file is removed when `temp` is dropped, unless kept at the end.
+    let (file, temp) = tempfile::Builder::new()
+        .prefix("s3-get-")
+        .tempfile_in(dir)
+        .map_err(|e| failed("creating", e))?
+        .into_parts();
+    let mut out = tokio::io::BufWriter::with_capacity(DOWNLOAD_BUFFER, tokio::fs::File::from_std(file));
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    loop {
+        let chunk = body.try_next().await.map_err(|e| {
+            CapError::Unavailable(format!(
+                "{what}: the download broke off after {size} bytes: {}",
+                DisplayErrorContext(&e)
+            ))
+        })?;
+        let Some(chunk) = chunk else { break };
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+        out.write_all(&chunk).await.map_err(|e| failed("writing", e))?;
+    }
+    out.flush().await.map_err(|e| failed("writing", e))?;
+    drop(out);
+    let sha256 = hex::encode(hasher.finalize());
+    if let Some(expected) = length.filter(|&n| n != size) {
+        return Err(CapError::Conflict(format!(
+            "{what}: expected {expected} bytes (Content-Length), got {size}; nothing was kept"
+        )));
+    }
+    let verified = match check {
+        Some((expected, how)) if expected != sha256 => {
+            let source = match how {
+                Verified::Expected => "expect-sha256",
+                _ => "the object's sha256 metadata",
+            };
+            return Err(CapError::Conflict(format!(
+                "{what}: SHA-256 mismatch: expected {expected} ({source}), got {sha256}; nothing was kept"
+            )));
+        }
+        Some((_, how)) => how,
+        None => Verified::None,
+    };
+    let path = temp.keep().map_err(|e| failed("keeping", e.error))?;
+    Ok((Blob::from_parts(path, size, sha256), verified))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELLO_SHA: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+
+    async fn save_hello(
+        dir: &Path,
+        length: Option<u64>,
+        check: Option<(&str, Verified)>,
+    ) -> Result<(Blob, Verified), CapError> {
+        let check = check.map(|(h, v)| (h.to_string(), v));
+        save(
+            ByteStream::from_static(b"hello"),
+            dir,
+            length,
+            check,
+            "s3 get of `k` on `b`",
+        )
+        .await
+    }
+
+    fn files(dir: &Path) -> usize {
+        std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn a_download_is_kept_with_its_size_and_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let (blob, verified) = save_hello(dir.path(), Some(5), Some((HELLO_SHA, Verified::Metadata)))
+            .await
+            .unwrap();
+        assert_eq!(
+            (blob.size(), blob.sha256(), verified),
+            (5, HELLO_SHA, Verified::Metadata)
+        );
+        assert_eq!(std::fs::read(blob.path()).unwrap(), b"hello");
+        let (_, verified) = save_hello(dir.path(), None, None).await.unwrap();
+        assert_eq!(verified, Verified::None);
+    }
+
+    #[tokio::test]
+    async fn a_mismatch_is_a_conflict_and_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let wrong = "0".repeat(64);
+        let error = save_hello(dir.path(), Some(5), Some((&wrong, Verified::Expected)))
+            .await
+            .err()
+            .unwrap();
+        let CapError::Conflict(message) = error else {
+            panic!("{error:?}")
+        };
+        assert!(
+            message.contains(&format!("expected {wrong} (expect-sha256), got {HELLO_SHA}")),
+            "{message}"
+        );
+        let error = save_hello(dir.path(), Some(6), None).await.err().unwrap();
+        assert!(
+            matches!(&error, CapError::Conflict(m) if m.contains("expected 6 bytes")),
+            "{error:?}"
+        );
+        assert_eq!(files(dir.path()), 0);
+    }
+
+    #[test]
+    fn expected_checksums_are_hex() {
+        assert_eq!(sha256_hex(&HELLO_SHA.to_uppercase()).as_deref(), Some(HELLO_SHA));
+        assert!(sha256_hex("abc").is_none());
+        assert!(sha256_hex(&"g".repeat(64)).is_none());
+    }
+}

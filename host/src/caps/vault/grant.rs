@@ -1,0 +1,340 @@
+//! What the operator configures for `vault`: targets by label
+//! (`[targets.vault.<label>]`), grants per plugin (`[[plugins.<id>.vault]]`)
+//! with path globs, and the check made at every call.
+//!
+//! This module never reads a secret's value; it only knows where it is.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::types::Access;
+use crate::caps::shell::toml_string;
+use crate::config::PluginGrants;
+use crate::secret::SecretRef;
+
+/// `[targets.vault.<label>]`: one Vault (or OpenBao) server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultTarget {
+    /// e.g. `https://vault.internal:8200`.
+    #[serde(deserialize_with = "de_address")]
+    pub address: String,
+    /// The token: `env:NAME` or `file:PATH`, never the value (and not a
+    /// `vault:` reference).
+    #[serde(deserialize_with = "de_token")]
+    pub token: SecretRef,
+    /// A Vault Enterprise / OpenBao namespace, sent as `X-Vault-Namespace`.
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// Why a token cannot be a `vault:` reference, for config and call errors.
+pub(crate) const TOKEN_NOT_IN_VAULT: &str =
+    "a Vault token must be given as \"env:NAME\" or \"file:PATH\": it cannot itself be read from Vault (a `vault:` reference)";
+
+/// An `http://` or `https://` URL with a host.
+fn de_address<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    let text = String::deserialize(de)?;
+    check_address(&text).map_err(serde::de::Error::custom)?;
+    Ok(text)
+}
+
+/// Whether `address` is a usable Vault address; the error says what one looks like.
+pub(crate) fn check_address(address: &str) -> Result<(), String> {
+    match reqwest::Url::parse(address) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
+        _ => Err(format!(
+            "a Vault address is a URL like \"https://vault.internal:8200\"; got {}",
+            toml_string(address)
+        )),
+    }
+}
+
+/// `env:` or `file:`, not `vault:`.
+fn de_token<'de, D: serde::Deserializer<'de>>(de: D) -> Result<SecretRef, D::Error> {
+    match SecretRef::deserialize(de)? {
+        SecretRef::Vault { .. } => Err(serde::de::Error::custom(TOKEN_NOT_IN_VAULT)),
+        token => Ok(token),
+    }
+}
+
+/// `[[plugins.<id>.vault]]`: what a plugin may do with some paths of one target.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultGrant {
+    /// The target label (`[targets.vault.<label>]`).
+    pub target: String,
+    /// Path globs with the mount first, e.g. `secret/toolboxai/*` (`*`
+    /// matches `/` too). Not needed for `snapshot`.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// `read` (read, list, metadata), `write` (write, patch), `reveal`
+    /// (secret.reveal), `snapshot` (raft snapshot save and restore).
+    pub access: BTreeSet<VaultAccess>,
+}
+
+/// A class of Vault operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VaultAccess {
+    /// read, list, metadata.
+    Read,
+    /// write, patch.
+    Write,
+    /// secret.reveal: the value enters plugin memory.
+    Reveal,
+    /// raft snapshot save and restore.
+    Snapshot,
+}
+
+impl VaultAccess {
+    /// The name used in `access = [...]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            VaultAccess::Read => "read",
+            VaultAccess::Write => "write",
+            VaultAccess::Reveal => "reveal",
+            VaultAccess::Snapshot => "snapshot",
+        }
+    }
+}
+
+fn glob_matches(pattern: &str, path: &str) -> bool {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .build()
+        .map(|g| g.compile_matcher().is_match(path))
+        .unwrap_or(false)
+}
+
+/// The part of a glob before its first wildcard.
+fn literal_head(pattern: &str) -> &str {
+    let end = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
+    &pattern[..end]
+}
+
+/// Whether `grants` give `access` to `path` on `label`.
+pub fn allows_path(grants: &[VaultGrant], label: &str, path: &str, access: VaultAccess) -> bool {
+    let path = path.trim_matches('/');
+    granted_globs(grants, label, access).any(|p| glob_matches(p, path))
+}
+
+/// Whether listing the folder `path` may be tried: the folder is inside a
+/// granted glob's literal head (`secret/toolboxai/x/` for
+/// `secret/toolboxai/*`) or on the way to it (`secret/` for
+/// `secret/toolboxai/*`). What the listing shows is then filtered by
+/// [`lists_key`].
+pub fn allows_list(grants: &[VaultGrant], label: &str, path: &str, access: VaultAccess) -> bool {
+    let folder = folder(path);
+    granted_globs(grants, label, access).any(|p| {
+        let head = literal_head(p);
+        folder.starts_with(head) || head.starts_with(&folder)
+    })
+}
+
+/// Whether `key`, listed under the folder `path`, may be shown: a secret
+/// when a granted glob matches it, a folder (`key` ending in `/`) when it
+/// is inside or on the way to a granted glob's literal head.
+pub fn lists_key(grants: &[VaultGrant], label: &str, path: &str, key: &str, access: VaultAccess) -> bool {
+    let full = format!("{}{key}", folder(path));
+    granted_globs(grants, label, access).any(|p| {
+        let head = literal_head(p);
+        if full.ends_with('/') {
+            full.starts_with(head) || head.starts_with(&full)
+        } else {
+            glob_matches(p, &full)
+        }
+    })
+}
+
+/// `path` as a folder: no leading `/`, one trailing `/`.
+fn folder(path: &str) -> String {
+    format!("{}/", path.trim_matches('/'))
+}
+
+/// The path globs granted with `access` on `label`.
+fn granted_globs<'a>(grants: &'a [VaultGrant], label: &'a str, access: VaultAccess) -> impl Iterator<Item = &'a str> {
+    grants
+        .iter()
+        .filter(move |g| g.target == label && g.access.contains(&access))
+        .flat_map(|g| g.paths.iter().map(String::as_str))
+}
+
+/// Splits a path into its mount and the key inside it
+/// (`secret/toolboxai/supabase` → `secret`, `toolboxai/supabase`; the key is
+/// empty for a bare mount). Refuses `.`/`..` and empty segments and the
+/// characters that would change the request's URL (`?`, `#`, `%`, `\`,
+/// control characters), so a path cannot step outside the glob it matched.
+pub fn split_path(path: &str) -> Result<(&str, &str), String> {
+    let trimmed = path.trim_matches('/');
+    let bad_segment = trimmed.split('/').any(|s| s.is_empty() || s == "." || s == "..");
+    let bad_char = trimmed
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '?' | '#' | '%' | '\\'));
+    if bad_segment || bad_char {
+        return Err(format!(
+            "`{}` is not a Vault path: write MOUNT/PATH, e.g. `secret/app/db`, without `.` or `..` segments, `//`, `?`, `#`, `%` or `\\`",
+            path.escape_debug()
+        ));
+    }
+    Ok(trimmed.split_once('/').unwrap_or((trimmed, "")))
+}
+
+/// Like [`split_path`], but the key must not be empty: the path names one secret.
+pub fn split_secret_path(path: &str) -> Result<(&str, &str), String> {
+    match split_path(path)? {
+        (mount, "") => Err(format!(
+            "`{mount}` is a mount, not a secret: write MOUNT/PATH, e.g. `{mount}/app/db`"
+        )),
+        parts => Ok(parts),
+    }
+}
+
+/// Whether `grants` give `access` on `label` at all (snapshots are not per path).
+pub fn allows_target(grants: &[VaultGrant], label: &str, access: VaultAccess) -> bool {
+    grants.iter().any(|g| g.target == label && g.access.contains(&access))
+}
+
+/// Whether a manifest need on `label` is covered (and the target
+/// configured). Needs name the label, or `reveal:LABEL` / `snapshot:LABEL`;
+/// `admin` on a plain label asks for `snapshot`.
+pub fn covers(grants: &PluginGrants, target: &str, access: Access) -> bool {
+    let (label, access) = need_access(target, access);
+    allows_target(&grants.vault, label, access) && grants.vault_targets.contains_key(label)
+}
+
+/// The label and grant a manifest need asks for.
+pub fn need_access(target: &str, access: Access) -> (&str, VaultAccess) {
+    if let Some(label) = target.strip_prefix("reveal:") {
+        (label, VaultAccess::Reveal)
+    } else if let Some(label) = target.strip_prefix("snapshot:") {
+        (label, VaultAccess::Snapshot)
+    } else {
+        let access = match access {
+            Access::Read => VaultAccess::Read,
+            Access::Write => VaultAccess::Write,
+            Access::Admin => VaultAccess::Snapshot,
+        };
+        (target, access)
+    }
+}
+
+/// The TOML lines that would grant `access` to `path` on `label`.
+pub fn grant_lines(id: &str, label: &str, path: &str, access: VaultAccess) -> String {
+    if access == VaultAccess::Snapshot {
+        return format!(
+            "[[plugins.{id}.vault]]\ntarget = {}\naccess = [\"snapshot\"]",
+            toml_string(label)
+        );
+    }
+    format!(
+        "[[plugins.{id}.vault]]\ntarget = {}\npaths = [{}]\naccess = [\"{}\"]",
+        toml_string(label),
+        toml_string(path),
+        access.name()
+    )
+}
+
+/// The refusal text for `what` on `path` of `label`.
+pub fn denial(id: &str, label: &str, what: &str, path: &str, access: VaultAccess) -> String {
+    let needs = if access == VaultAccess::Snapshot {
+        format!("vault {what} on target `{label}` needs `snapshot` access")
+    } else {
+        format!(
+            "vault {what} of `{path}` on target `{label}` needs `{}` access to a path covering it",
+            access.name()
+        )
+    };
+    format!(
+        "{needs}, which is not granted to plugin `{id}`; to allow it add to drhost.toml:\n{}",
+        grant_lines(id, label, path, access)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants() -> Vec<VaultGrant> {
+        vec![VaultGrant {
+            target: "main".into(),
+            paths: vec!["secret/toolboxai/*".into()],
+            access: [VaultAccess::Read, VaultAccess::Write].into(),
+        }]
+    }
+
+    #[test]
+    fn paths_must_match_a_granted_glob() {
+        let g = grants();
+        assert!(allows_path(&g, "main", "secret/toolboxai/supabase", VaultAccess::Write));
+        assert!(!allows_path(&g, "main", "secret/other/x", VaultAccess::Read));
+        assert!(!allows_path(
+            &g,
+            "main",
+            "secret/toolboxai/supabase",
+            VaultAccess::Reveal
+        ));
+        assert!(!allows_path(&g, "raft", "secret/toolboxai/supabase", VaultAccess::Read));
+        assert!(allows_list(&g, "main", "secret/toolboxai", VaultAccess::Read));
+        assert!(allows_list(&g, "main", "secret/toolboxai/deeper/", VaultAccess::Read));
+        assert!(allows_list(&g, "main", "secret", VaultAccess::Read));
+        assert!(!allows_list(&g, "main", "secret/other", VaultAccess::Read));
+        assert!(!allows_list(&g, "main", "secret/toolboxai", VaultAccess::Reveal));
+        let text = denial("p", "main", "read", "secret/other/x", VaultAccess::Read);
+        assert!(
+            text.contains("[[plugins.p.vault]]\ntarget = \"main\"\npaths = [\"secret/other/x\"]\naccess = [\"read\"]")
+        );
+    }
+
+    #[test]
+    fn listings_show_only_what_leads_to_the_grant() {
+        let g = grants();
+        assert!(lists_key(&g, "main", "secret", "toolboxai/", VaultAccess::Read));
+        assert!(!lists_key(&g, "main", "secret", "other/", VaultAccess::Read));
+        assert!(!lists_key(&g, "main", "secret/", "loose", VaultAccess::Read));
+        assert!(lists_key(&g, "main", "secret/toolboxai", "supabase", VaultAccess::Read));
+        assert!(lists_key(&g, "main", "secret/toolboxai/", "sub/", VaultAccess::Read));
+    }
+
+    #[test]
+    fn paths_split_into_mount_and_key_and_cannot_escape() {
+        assert_eq!(
+            split_path("secret/toolboxai/supabase"),
+            Ok(("secret", "toolboxai/supabase"))
+        );
+        assert_eq!(split_path("/secret/a/"), Ok(("secret", "a")));
+        assert_eq!(split_path("secret"), Ok(("secret", "")));
+        assert!(split_secret_path("secret/").unwrap_err().contains("is a mount"));
+        for bad in [
+            "",
+            "secret//a",
+            "secret/toolboxai/../../sys/raw",
+            "secret/./a",
+            "secret/a?list=true",
+            "secret/a%2e",
+            "secret/a#b",
+            "a\\b",
+            "a\nb",
+        ] {
+            assert!(split_path(bad).is_err(), "{bad:?} was accepted");
+        }
+        // A glob's `*` crosses `/`: the split is what keeps `..` out.
+        assert!(allows_path(
+            &grants(),
+            "main",
+            "secret/toolboxai/../../sys/raw",
+            VaultAccess::Read
+        ));
+    }
+
+    #[test]
+    fn targets_refuse_vault_tokens_and_bad_addresses() {
+        let parse = |text: &str| toml::from_str::<VaultTarget>(text).map_err(|e| e.to_string());
+        assert!(parse("address = \"http://127.0.0.1:8200\"\ntoken = \"env:T\"").is_ok());
+        let e = parse("address = \"http://127.0.0.1:8200\"\ntoken = \"vault:main:secret/a#t\"").unwrap_err();
+        assert!(e.contains("cannot itself be read from Vault"), "{e}");
+        let e = parse("address = \"127.0.0.1:8200\"\ntoken = \"env:T\"").unwrap_err();
+        assert!(e.contains("a Vault address is a URL"), "{e}");
+    }
+}

@@ -1,0 +1,663 @@
+//! Runbook scenario 1's capability calls — `s3.get` (verified downloads),
+//! multipart `s3.put`, `postgres.create-database`, `postgres.restore` and
+//! TLS to Postgres — through the `db-poke` fixture against the lab's real
+//! Postgres and S3 (moto).
+//!
+//! Each test writes its own drhost.toml from `.lab/env` and the lab's secret
+//! files, and asserts what the real services hold afterwards. Postgres is
+//! set up and checked through the lab's unix socket (trusted), so the host
+//! alone goes through TCP, the password and TLS. Only scratch databases
+//! (`drhost_test_*`) and keys under [`PREFIX`] are touched; tests are
+//! serialized by [`LOCK`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use drhost_tests::cli::{self, Outcome};
+use drhost_tests::lab::Lab;
+use sha2::{Digest, Sha256};
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Every key these tests write starts with this.
+const PREFIX: &str = "supabase/test-postgres-s3/";
+/// The database the dumps are taken from.
+const SOURCE: &str = "drhost_test_src";
+/// Target `primary`'s own database in these tests.
+const RESTORE: &str = "drhost_test_restore";
+/// Another database on the same server, reached with `options.database`.
+const RESTORE_B: &str = "drhost_test_restore_b";
+
+/// A CA that signed nothing the lab serves.
+const WRONG_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBlDCCATugAwIBAgIUIMIIagHsEx+IRB5eUxdGizfvFOcwCgYIKoZIzj0EAwIw
+HzEdMBsGA1UEAwwUZHJob3N0IHRlc3Qgd3JvbmcgQ0EwIBcNMjYxMTI3MDc0NzM4
+WhgPMjEyNjExMDMwNzQ3MzhaMB8xHTAbBgNVBAMMFGRyaG9zdCB0ZXN0IHdyb25n
+IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEZdPb8XGiv1+L3sVhaSIY8toi
+eHuPcni+Vsx4n8C2y2P/vCuchOuKWBVOy3Syx47suxsf8k6r39do/u8ANngI16NT
+MFEwHQYDVR0OBBYEFFhZhFxnLhedHfvD5/PqnWl3BOL2MB8GA1UdIwQYMBaAFFhZ
+hFxnLhedHfvD5/PqnWl3BOL2MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID
+RwAwRAIgehlA2lKRMnhAzVT39BapGpSGlRFuEpcf/+xYvpC9l/ACIER09YQKQLR6
+f/jdIRFLvKWmQMZSWp5QrRHXHL7b1IHy
+-----END CERTIFICATE-----
+";
+
+fn lab() -> Lab {
+    Lab::load().expect("the lab is up (make lab)")
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+// --- configuration -----------------------------------------------------------
+
+/// How target `primary` reaches the lab's Postgres.
+enum Pg<'a> {
+    /// Plain TCP with the password.
+    Plain,
+    /// `sslmode=require`, trusting the CA in this file.
+    Tls(&'a Path),
+}
+
+/// `[targets.postgres.primary]` for database `db`.
+fn pg_target(lab: &Lab, db: &str, pg: Pg) -> String {
+    let (query, ca) = match pg {
+        Pg::Plain => (String::new(), String::new()),
+        Pg::Tls(ca) => (
+            "?sslmode=require".to_string(),
+            format!("ca_file = \"{}\"\n", ca.display()),
+        ),
+    };
+    format!(
+        "[targets.postgres.primary]\nurl = \"postgresql://{}@{}:{}/{db}{query}\"\npassword = \"file:{}\"\n{ca}\n",
+        lab.get("PG_USER").unwrap(),
+        lab.get("PG_HOST").unwrap(),
+        lab.port("PG_PORT").unwrap(),
+        lab.get("PG_PASSWORD_FILE").unwrap(),
+    )
+}
+
+/// `[targets.s3.backups]` at `endpoint` (the lab's bucket and credentials).
+fn s3_target(lab: &Lab, endpoint: &str) -> String {
+    let secrets = lab.path(".lab/secrets");
+    format!(
+        "[targets.s3.backups]\nendpoint = \"{endpoint}\"\nregion = \"{}\"\nbucket = \"{}\"\npath_style = true\naccess_key = \"file:{}\"\nsecret_key = \"file:{}\"\n\n",
+        lab.get("S3_REGION").unwrap(),
+        lab.s3_bucket().unwrap(),
+        secrets.join("s3-access-key").display(),
+        secrets.join("s3-secret-key").display(),
+    )
+}
+
+/// The grants of `db-poke`: `pg_access` (and `databases`) on `primary`,
+/// read + write under [`PREFIX`] on `backups`.
+fn grants(pg_access: &[&str], databases: &[&str]) -> String {
+    let list = |items: &[&str]| items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        "[[plugins.db-poke.postgres]]\ntarget = \"primary\"\naccess = [{}]\ndatabases = [{}]\n\n\
+         [[plugins.db-poke.s3]]\ntarget = \"backups\"\nprefixes = [\"{PREFIX}*\"]\naccess = [\"read\", \"write\"]\n",
+        list(pg_access),
+        list(databases)
+    )
+}
+
+/// A drhost.toml with target `primary` on database `db` and the lab's S3.
+fn write_config(lab: &Lab, db: &str, pg: Pg, grants: &str) -> PathBuf {
+    let s3 = s3_target(lab, lab.get("S3_ENDPOINT").unwrap());
+    cli::config(&format!("{}{s3}{grants}", pg_target(lab, db, pg)))
+}
+
+/// `drhost run db-poke.wasm --config CONFIG --json -p NAME=VALUE…`.
+fn poke(config: &Path, params: &[(&str, &str)]) -> Outcome {
+    let plugin = cli::fixture("db-poke").display().to_string();
+    let config = config.display().to_string();
+    let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut args = vec!["run", plugin.as_str(), "--config", config.as_str(), "--json"];
+    for p in &params {
+        args.extend(["-p", p.as_str()]);
+    }
+    let out = cli::drhost(&args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    out
+}
+
+/// The typed error db-poke reported: (failed call, kind, message).
+fn refusal(out: &Outcome) -> (String, String, String) {
+    let fact = |name: &str| {
+        out.fact(name)
+            .unwrap_or_else(|| panic!("no `{name}` fact: the call succeeded:\n{}", out.stdout))
+    };
+    (fact("failed-call"), fact("error-kind"), fact("error"))
+}
+
+/// The journal's `call` events named `name`.
+fn calls(out: &Outcome, name: &str) -> Vec<serde_json::Value> {
+    out.journal()
+        .into_iter()
+        .filter(|e| e["event"] == "call" && e["call"] == name)
+        .collect()
+}
+
+/// The raw text of the run's only journal.
+fn journal_text(out: &Outcome) -> String {
+    let file = std::fs::read_dir(&out.journal_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .next()
+        .expect("a journal");
+    std::fs::read_to_string(file).unwrap()
+}
+
+// --- the lab's services, directly --------------------------------------------
+
+/// A client for database `db` through the lab's unix socket (trusted).
+async fn admin(lab: &Lab, db: &str) -> tokio_postgres::Client {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host_path(lab.get("PG_SOCKET_DIR").unwrap())
+        .port(lab.port("PG_PORT").unwrap())
+        .user(lab.get("PG_USER").unwrap())
+        .dbname(db);
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+async fn drop_database(lab: &Lab, name: &str) {
+    admin(lab, "postgres")
+        .await
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
+}
+
+async fn fresh_database(lab: &Lab, name: &str) {
+    drop_database(lab, name).await;
+    admin(lab, "postgres")
+        .await
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .unwrap();
+}
+
+async fn database_exists(lab: &Lab, name: &str) -> bool {
+    let sql = "SELECT 1 FROM pg_database WHERE datname = $1";
+    admin(lab, "postgres")
+        .await
+        .query_opt(sql, &[&name])
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// Rows per table of the restored schema (`None` when the table is missing).
+async fn row_counts(lab: &Lab, db: &str) -> Vec<(String, Option<i64>)> {
+    let client = admin(lab, db).await;
+    let mut counts = Vec::new();
+    for table in ["users", "orders"] {
+        let sql = format!("SELECT count(*) FROM {table}");
+        counts.push((
+            table.to_string(),
+            client.query_one(&sql, &[]).await.ok().map(|r| r.get(0)),
+        ));
+    }
+    counts
+}
+
+/// Builds [`SOURCE`] (two tables, a view, a grant) and returns its
+/// `pg_dump -Fc`, taken through the socket.
+async fn source_dump(lab: &Lab) -> Vec<u8> {
+    fresh_database(lab, SOURCE).await;
+    admin(lab, SOURCE)
+        .await
+        .batch_execute(
+            "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL UNIQUE);
+             CREATE TABLE orders (id serial PRIMARY KEY, user_id int NOT NULL REFERENCES users (id), total numeric);
+             INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, 250) g;
+             INSERT INTO orders (user_id, total) SELECT g % 250 + 1, g * 1.5 FROM generate_series(1, 1200) g;
+             CREATE VIEW big_orders AS SELECT * FROM orders WHERE total > 1000;
+             GRANT SELECT ON users TO PUBLIC;",
+        )
+        .await
+        .unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let status = tokio::process::Command::new("pg_dump")
+        .args(["-Fc", "-h", lab.get("PG_SOCKET_DIR").unwrap(), "-p"])
+        .arg(lab.port("PG_PORT").unwrap().to_string())
+        .args(["-U", lab.get("PG_USER").unwrap(), "-d", SOURCE, "-f"])
+        .arg(file.path())
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "pg_dump of {SOURCE} failed");
+    std::fs::read(file.path()).unwrap()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Puts `bytes` as `key` with user metadata, straight into the lab's bucket.
+async fn put_object(lab: &Lab, key: &str, bytes: Vec<u8>, metadata: &[(&str, &str)]) {
+    let mut request = lab
+        .s3_client()
+        .unwrap()
+        .put_object()
+        .bucket(lab.s3_bucket().unwrap())
+        .key(key)
+        .body(bytes.into());
+    for (k, v) in metadata {
+        request = request.metadata(*k, *v);
+    }
+    request.send().await.unwrap();
+}
+
+/// An object's size, SHA-256 (streamed) and user metadata.
+async fn object(lab: &Lab, key: &str) -> (u64, String, std::collections::HashMap<String, String>) {
+    let mut out = lab
+        .s3_client()
+        .unwrap()
+        .get_object()
+        .bucket(lab.s3_bucket().unwrap())
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let metadata = out.metadata().cloned().unwrap_or_default();
+    let (mut hasher, mut size) = (Sha256::new(), 0u64);
+    while let Some(chunk) = out.body.try_next().await.unwrap() {
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+    }
+    (size, hex::encode(hasher.finalize()), metadata)
+}
+
+async fn delete_objects(lab: &Lab, keys: &[&str]) {
+    let s3 = lab.s3_client().unwrap();
+    for key in keys {
+        let _ = s3
+            .delete_object()
+            .bucket(lab.s3_bucket().unwrap())
+            .key(*key)
+            .send()
+            .await;
+    }
+}
+
+/// The restore options of the runbook: clean, if-exists, no-owner, no-privileges.
+const RUNBOOK_OPTIONS: [(&str, &str); 4] = [
+    ("clean", "true"),
+    ("if-exists", "true"),
+    ("no-owner", "true"),
+    ("no-privileges", "true"),
+];
+
+// --- s3 get --------------------------------------------------------------------
+
+#[test]
+fn get_checks_the_download_against_the_expected_or_recorded_sha256() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+    let body = b"the real backup bytes".to_vec();
+    let sha = sha256_hex(&body);
+    let (good, tampered, bare) = (
+        format!("{PREFIX}good.bin"),
+        format!("{PREFIX}tampered.bin"),
+        format!("{PREFIX}bare.bin"),
+    );
+    rt.block_on(async {
+        put_object(&lab, &good, body.clone(), &[("sha256", &sha)]).await;
+        let other = sha256_hex(b"what the backup job wrote");
+        put_object(&lab, &tampered, body.clone(), &[("sha256", &other)]).await;
+        put_object(&lab, &bare, body.clone(), &[]).await;
+    });
+    let config = write_config(&lab, RESTORE, Pg::Plain, &grants(&["read"], &[]));
+    let get = |key: &str, expect: &str| poke(&config, &[("op", "s3-get"), ("key", key), ("sha256", expect)]);
+
+    // Checked against the metadata, against what the plugin expects, or only by size.
+    for (key, expect, verified) in [
+        (&good, "", "metadata"),
+        (&good, sha.as_str(), "expected"),
+        (&bare, "", "none"),
+    ] {
+        let out = get(key, expect);
+        assert_eq!(out.fact("sha256").as_deref(), Some(sha.as_str()), "{}", out.stdout);
+        assert_eq!(out.fact("size"), Some(body.len().to_string()));
+        let call = &calls(&out, "s3.get")[0];
+        assert_eq!(call["outcome"]["ok"]["verified"], verified, "{call}");
+        assert_eq!(call["outcome"]["ok"]["sha256"], sha.as_str(), "{call}");
+    }
+
+    // A tampered object (its sha256 metadata does not match) is a conflict naming both.
+    let out = get(&tampered, "");
+    let (call, kind, message) = refusal(&out);
+    assert_eq!((call.as_str(), kind.as_str()), ("s3.get", "conflict"), "{message}");
+    let recorded = sha256_hex(b"what the backup job wrote");
+    assert!(message.contains(&format!("expected {recorded}")), "{message}");
+    assert!(message.contains(&format!("got {sha}")), "{message}");
+    assert!(message.contains("nothing was kept"), "{message}");
+
+    // So is a plugin expecting other bytes, even when the metadata matches.
+    let out = get(&good, &"0".repeat(64));
+    assert_eq!(refusal(&out).1, "conflict", "{}", out.stdout);
+
+    rt.block_on(delete_objects(&lab, &[&good, &tampered, &bare]));
+}
+
+#[test]
+fn get_of_a_missing_key_is_not_found_and_outside_the_prefix_is_denied() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let config = write_config(&lab, RESTORE, Pg::Plain, &grants(&["read"], &[]));
+
+    let missing = format!("{PREFIX}no-such-object.dump");
+    let out = poke(&config, &[("op", "s3-get"), ("key", &missing)]);
+    let (call, kind, message) = refusal(&out);
+    assert_eq!((call.as_str(), kind.as_str()), ("s3.get", "not-found"), "{message}");
+
+    let out = poke(&config, &[("op", "s3-get"), ("key", "other/test-postgres-s3/x.dump")]);
+    let (_, kind, message) = refusal(&out);
+    assert_eq!(kind, "access-denied", "{message}");
+    assert!(
+        message.contains(
+            "[[plugins.db-poke.s3]]\ntarget = \"backups\"\nprefixes = [\"other/test-postgres-s3/x.dump\"]\naccess = [\"read\"]"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unreachable_s3_endpoint_is_unavailable() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let text = format!(
+        "{}{}{}",
+        pg_target(&lab, RESTORE, Pg::Plain),
+        s3_target(&lab, "http://127.0.0.1:1"),
+        grants(&["read"], &[])
+    );
+    let config = cli::config(&text);
+    let key = format!("{PREFIX}good.bin");
+    let out = poke(&config, &[("op", "s3-get"), ("key", &key)]);
+    let (call, kind, message) = refusal(&out);
+    assert_eq!((call.as_str(), kind.as_str()), ("s3.get", "unavailable"), "{message}");
+}
+
+// --- s3 put ----------------------------------------------------------------------
+
+#[test]
+fn a_large_blob_goes_up_as_a_multipart_upload_and_round_trips() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+    // 80 MiB + 123 bytes of xorshift noise: five full 16 MiB parts and a short sixth.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let body: Vec<u8> = (0..(80 << 20) + 123)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let (size, sha) = (body.len() as u64, sha256_hex(&body));
+    let (source, copy) = (format!("{PREFIX}big.src"), format!("{PREFIX}big.copy"));
+    rt.block_on(async {
+        delete_objects(&lab, &[&copy]).await;
+        put_object(&lab, &source, body, &[("sha256", &sha)]).await;
+    });
+
+    let config = write_config(&lab, RESTORE, Pg::Plain, &grants(&["read"], &[]));
+    let out = poke(&config, &[("op", "s3-copy"), ("key", &source), ("dest", &copy)]);
+    assert_eq!(out.fact("size"), Some(size.to_string()), "{}", out.stdout);
+    let etag = out.fact("etag").unwrap();
+    assert!(etag.ends_with("-6"), "not a six-part multipart ETag: {etag}");
+
+    let (got_size, got_sha, metadata) = rt.block_on(object(&lab, &copy));
+    assert_eq!((got_size, got_sha.as_str()), (size, sha.as_str()));
+    assert_eq!(metadata.get("sha256"), Some(&sha), "{metadata:?}");
+    let put = &calls(&out, "s3.put")[0];
+    assert_eq!(put["args"]["multipart"], true, "{put}");
+    assert_eq!(calls(&out, "s3.get")[0]["outcome"]["ok"]["verified"], "metadata");
+
+    rt.block_on(delete_objects(&lab, &[&source, &copy]));
+}
+
+// --- postgres ------------------------------------------------------------------
+
+#[test]
+fn create_database_creates_a_dropped_database_once() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+    // Mixed case and a dash: created only if the name is quoted.
+    let name = "drhost_test_Created-Db";
+    rt.block_on(drop_database(&lab, name));
+
+    let denied = write_config(&lab, name, Pg::Plain, &grants(&["read"], &[]));
+    let out = poke(&denied, &[("op", "create-database")]);
+    let (_, kind, message) = refusal(&out);
+    assert_eq!(kind, "access-denied", "{message}");
+    assert!(
+        message.contains("[[plugins.db-poke.postgres]]\ntarget = \"primary\"\naccess = [\"admin\"]"),
+        "{message}"
+    );
+    assert!(!rt.block_on(database_exists(&lab, name)));
+
+    let config = write_config(&lab, name, Pg::Plain, &grants(&["read", "admin"], &[]));
+    let out = poke(&config, &[("op", "create-database")]);
+    assert_eq!(out.fact("created").as_deref(), Some("true"), "{}", out.stdout);
+    assert!(rt.block_on(database_exists(&lab, name)), "{name} was not created");
+    let call = &calls(&out, "postgres.create-database")[0];
+    assert_eq!(call["args"]["database"], name, "{call}");
+    assert_eq!(call["outcome"]["ok"]["created"], true, "{call}");
+
+    let out = poke(&config, &[("op", "create-database")]);
+    assert_eq!(out.fact("created").as_deref(), Some("false"), "{}", out.stdout);
+
+    rt.block_on(drop_database(&lab, name));
+}
+
+#[test]
+fn restore_of_a_real_dump_gives_the_same_rows() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+    let key = format!("{PREFIX}backup.dump");
+    let expected = rt.block_on(async {
+        let dump = source_dump(&lab).await;
+        let sha = sha256_hex(&dump);
+        put_object(&lab, &key, dump, &[("sha256", &sha)]).await;
+        fresh_database(&lab, RESTORE_B).await;
+        row_counts(&lab, SOURCE).await
+    });
+    assert_eq!(expected, [("users".into(), Some(250)), ("orders".into(), Some(1200))]);
+
+    // Into another database than the target's, granted by a `databases` glob;
+    // twice, so the second restore cleans what the first one made.
+    let config = write_config(
+        &lab,
+        RESTORE,
+        Pg::Plain,
+        &grants(&["read", "restore"], &["drhost_test_restore_*"]),
+    );
+    let mut params = vec![("op", "restore"), ("key", key.as_str()), ("database", RESTORE_B)];
+    params.extend(RUNBOOK_OPTIONS);
+    for _ in 0..2 {
+        let out = poke(&config, &params);
+        assert_eq!(out.fact("database").as_deref(), Some(RESTORE_B), "{}", out.stdout);
+        assert_eq!(rt.block_on(row_counts(&lab, RESTORE_B)), expected);
+
+        let call = &calls(&out, "postgres.restore")[0];
+        assert_eq!(call["args"]["database"], RESTORE_B, "{call}");
+        assert_eq!(call["args"]["options"]["clean"], true, "{call}");
+        assert_eq!(call["args"]["options"]["no_privileges"], true, "{call}");
+        assert!(call["args"]["sha256"].as_str().is_some_and(|s| s.len() == 64), "{call}");
+        assert!(call["outcome"]["ok"]["duration_ms"].is_u64(), "{call}");
+        assert!(call["outcome"]["ok"]["warnings"].is_u64(), "{call}");
+        let password = std::fs::read_to_string(lab.get("PG_PASSWORD_FILE").unwrap()).unwrap();
+        assert!(
+            !journal_text(&out).contains(password.trim()),
+            "the Postgres password is in the journal"
+        );
+    }
+    // no-privileges: the source's GRANT to PUBLIC was not restored.
+    let granted: bool = rt.block_on(async {
+        let sql = "SELECT has_table_privilege('public', 'users', 'SELECT')";
+        admin(&lab, RESTORE_B).await.query_one(sql, &[]).await.unwrap().get(0)
+    });
+    assert!(!granted, "--no-privileges did not apply");
+
+    rt.block_on(async {
+        drop_database(&lab, RESTORE_B).await;
+        drop_database(&lab, SOURCE).await;
+        delete_objects(&lab, &[&key]).await;
+    });
+}
+
+#[test]
+fn restore_into_a_database_the_grant_does_not_list_is_denied() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+    let key = format!("{PREFIX}small.dump");
+    rt.block_on(put_object(&lab, &key, b"unused".to_vec(), &[]));
+    let mut params = vec![
+        ("op", "restore"),
+        ("key", key.as_str()),
+        ("database", "drhost_forbidden"),
+    ];
+    params.extend(RUNBOOK_OPTIONS);
+
+    let config = write_config(
+        &lab,
+        RESTORE,
+        Pg::Plain,
+        &grants(&["read", "restore"], &["drhost_test_restore_*"]),
+    );
+    let out = poke(&config, &params);
+    let (call, kind, message) = refusal(&out);
+    assert_eq!(
+        (call.as_str(), kind.as_str()),
+        ("postgres.restore", "access-denied"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(
+            "[[plugins.db-poke.postgres]]\ntarget = \"primary\"\naccess = [\"restore\"]\ndatabases = [\"drhost_forbidden\"]"
+        ),
+        "{message}"
+    );
+
+    // Without `restore` at all, even the target's own database is denied.
+    let config = write_config(&lab, RESTORE, Pg::Plain, &grants(&["read"], &[]));
+    let out = poke(&config, &[("op", "restore"), ("key", key.as_str())]);
+    let (_, kind, message) = refusal(&out);
+    assert_eq!(kind, "access-denied", "{message}");
+    assert!(message.contains("access = [\"restore\"]"), "{message}");
+
+    rt.block_on(delete_objects(&lab, &[&key]));
+}
+
+#[test]
+fn restore_of_a_blob_that_is_not_a_dump_fails_with_one_readable_line() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+    let key = format!("{PREFIX}not-a-dump.dump");
+    rt.block_on(async {
+        put_object(&lab, &key, b"this is a README, not a pg_dump archive\n".repeat(50), &[]).await;
+        fresh_database(&lab, RESTORE).await;
+    });
+    let config = write_config(&lab, RESTORE, Pg::Plain, &grants(&["read", "restore"], &[]));
+    let mut params = vec![("op", "restore"), ("key", key.as_str())];
+    params.extend(RUNBOOK_OPTIONS);
+    let out = poke(&config, &params);
+    let (call, kind, message) = refusal(&out);
+    assert_eq!(
+        (call.as_str(), kind.as_str()),
+        ("postgres.restore", "failed"),
+        "{message}"
+    );
+    assert!(!message.contains('\n'), "{message:?}");
+    assert!(
+        message.starts_with(&format!(
+            "pg_restore into database `{RESTORE}` of target `primary` failed: "
+        )),
+        "{message}"
+    );
+    assert!(message.contains("valid archive"), "{message}");
+
+    rt.block_on(async {
+        drop_database(&lab, RESTORE).await;
+        delete_objects(&lab, &[&key]).await;
+    });
+}
+
+// --- TLS -------------------------------------------------------------------------
+
+#[test]
+fn tls_with_the_lab_ca_connects_encrypted_and_a_wrong_ca_is_one_clear_line() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+    let ca = PathBuf::from(lab.get("PG_CA_FILE").expect("the lab's Postgres has TLS (PG_CA_FILE)"));
+    let expected = rt.block_on(async {
+        source_dump(&lab).await;
+        fresh_database(&lab, RESTORE).await;
+        row_counts(&lab, SOURCE).await
+    });
+
+    let grants = grants(&["read", "dump", "restore"], &[RESTORE]);
+    let config = write_config(&lab, SOURCE, Pg::Tls(&ca), &grants);
+    let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    let out = poke(&config, &[("op", "query"), ("sql", sql)]);
+    assert_eq!(out.fact("value").as_deref(), Some("true"), "{}", out.stdout);
+    let out = poke(&config, &[("op", "info")]);
+    assert_eq!(out.fact("tls").as_deref(), Some("true"), "{}", out.stdout);
+
+    // pg_dump and pg_restore over TLS too (verify-full against the same CA, by IP).
+    let key = format!("{PREFIX}tls-backup.dump");
+    let out = poke(&config, &[("op", "dump"), ("key", &key)]);
+    let sha = out.fact("sha256").unwrap_or_else(|| panic!("no dump:\n{}", out.stdout));
+    assert_eq!(rt.block_on(object(&lab, &key)).1, sha);
+    let mut restore = vec![("op", "restore"), ("key", key.as_str()), ("database", RESTORE)];
+    restore.extend(RUNBOOK_OPTIONS);
+    let out = poke(&config, &restore);
+    assert_eq!(out.fact("database").as_deref(), Some(RESTORE), "{}", out.stdout);
+    assert_eq!(rt.block_on(row_counts(&lab, RESTORE)), expected);
+
+    // A CA that did not sign the server's certificate: refused, one line.
+    let wrong = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(wrong.path(), WRONG_CA).unwrap();
+    let config = write_config(&lab, SOURCE, Pg::Tls(wrong.path()), &grants);
+    let out = poke(&config, &[("op", "query"), ("sql", sql)]);
+    let (call, kind, message) = refusal(&out);
+    assert_eq!((call.as_str(), kind.as_str()), ("postgres.open", "failed"), "{message}");
+    assert!(!message.contains('\n'), "{message:?}");
+    assert!(message.contains("TLS certificate was refused"), "{message}");
+    assert!(message.contains(&wrong.path().display().to_string()), "{message}");
+    let out = poke(&config, &restore);
+    let (call, kind, message) = refusal(&out);
+    assert_eq!(
+        (call.as_str(), kind.as_str()),
+        ("postgres.restore", "failed"),
+        "{message}"
+    );
+    assert!(!message.contains('\n'), "{message:?}");
+    assert!(message.contains("certificate verify failed"), "{message}");
+
+    rt.block_on(async {
+        drop_database(&lab, RESTORE).await;
+        drop_database(&lab, SOURCE).await;
+        delete_objects(&lab, &[&key]).await;
+    });
+}
