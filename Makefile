@@ -65,11 +65,13 @@ demo: lab build
 	$(DRHOST) run plugins/service-recover.wasm --config $(LAB_CONFIG)
 	$(DRHOST) run plugins/status.wasm --config $(LAB_CONFIG)
 
-## bench: print the performance figures (foundation; scenario 4 drhost vs. the runbook's docker CLI; redis)
+## bench: print the performance figures (foundation; scenario 4 drhost vs. the runbook's docker CLI; redis;
+## scenario 1's 1 GiB restore vs. aws s3 cp + pg_restore)
 bench: build
 	$(CARGO) bench -p drhost-tests --bench foundation
 	$(CARGO) bench -p drhost-tests --bench docker
 	$(CARGO) bench -p drhost-tests --bench redis
+	$(CARGO) bench -p drhost-tests --bench db_restore
 
 lint:
 	$(CARGO) fmt --all --check

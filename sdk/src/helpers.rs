@@ -38,6 +38,21 @@ impl Params {
         })
     }
 
+    /// The value of `name` as a duration: `250ms`, `30s` (or a bare number
+    /// of seconds), `5m`.
+    pub fn duration(&self, name: &str) -> Result<std::time::Duration, Failure> {
+        let text = self.get(name)?;
+        let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+        let bad = || fail(format!("parameter `{name}`: `{text}` is not a duration like 30s or 5m"));
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        Ok(match unit {
+            "ms" => std::time::Duration::from_millis(n),
+            "" | "s" => std::time::Duration::from_secs(n),
+            "m" => std::time::Duration::from_secs(n * 60),
+            _ => return Err(bad()),
+        })
+    }
+
     /// The value of `name`, or `None` when it is empty.
     pub fn optional(&self, name: &str) -> Result<Option<&str>, Failure> {
         self.get(name).map(|v| if v.is_empty() { None } else { Some(v) })

@@ -168,3 +168,492 @@ fn a_put_outside_the_granted_prefixes_is_denied_and_writes_nothing() {
         "{message}"
     );
 }
+
+// --- Scenario 1: db-restore (option B) and db-outage (option A) -------------
+
+const APP_PATH: &str = "toolboxai/supabase";
+
+/// `drhost run plugins/<id>.wasm --config .lab/drhost.toml --json --yes PARAMS…`.
+fn run_plugin(lab: &Lab, id: &str, config: Option<&std::path::Path>, params: &[&str]) -> Outcome {
+    let plugin = cli::plugin(id).display().to_string();
+    let config = config
+        .map(|c| c.to_path_buf())
+        .unwrap_or_else(|| lab.path(".lab/drhost.toml"))
+        .display()
+        .to_string();
+    let mut args = vec!["run", plugin.as_str(), "--config", config.as_str(), "--json", "--yes"];
+    for p in params {
+        args.extend(["--param", p]);
+    }
+    cli::drhost(&args)
+}
+
+/// Runs a lab shell snippet with lab/lib.sh sourced (as root, like make lab).
+fn lab_shell(lab: &Lab, script: &str) {
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail; source lab/lib.sh; {script}"))
+        .current_dir(lab.root())
+        .status()
+        .expect("bash runs");
+    assert!(status.success(), "lab shell failed: {script}");
+}
+
+/// Stops the lab's Postgres: `fast` (clean) or `immediate` (a crash: every
+/// backend is killed at once, no checkpoint).
+fn stop_postgres(lab: &Lab, mode: &str) {
+    lab_shell(
+        lab,
+        &format!("runuser -u postgres -- \"$LAB_PGBIN/pg_ctl\" -D \"$LAB_DIR/pg/data\" -w stop -m {mode} >/dev/null"),
+    );
+}
+
+/// Starts the lab's Postgres again (its own service script, idempotent).
+fn start_postgres(lab: &Lab) {
+    lab_shell(lab, "bash lab/services/postgres.sh >/dev/null");
+}
+
+/// Puts Postgres back whatever a test did (runs on panic too).
+struct PostgresBack<'a>(&'a Lab);
+
+impl Drop for PostgresBack<'_> {
+    fn drop(&mut self) {
+        start_postgres(self.0);
+    }
+}
+
+async fn scalar(pg: &tokio_postgres::Client, sql: &str) -> i64 {
+    pg.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// The application's settings in the lab's Vault, and their version.
+async fn app_settings(lab: &Lab) -> (std::collections::HashMap<String, String>, u64) {
+    let vault = lab.vault_client().unwrap();
+    let data = vaultrs::kv2::read(&vault, "secret", APP_PATH).await.unwrap();
+    let meta = vaultrs::kv2::read_metadata(&vault, "secret", APP_PATH).await.unwrap();
+    (data, meta.current_version)
+}
+
+/// Percent-encodes a URL's password part (RFC 3986 unreserved kept).
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn backend_health(lab: &Lab) -> Vec<u16> {
+    let http = lab.http();
+    let mut codes = Vec::new();
+    for url in lab.backend_urls().unwrap() {
+        let code = match http.get(format!("{url}/health")).send().await {
+            Ok(r) => r.status().as_u16(),
+            Err(_) => 0,
+        };
+        codes.push(code);
+    }
+    codes
+}
+
+/// No secret of the lab's appears anywhere the run wrote.
+fn assert_no_secret(lab: &Lab, out: &Outcome) {
+    let password = std::fs::read_to_string(lab.get("PG_PASSWORD_FILE").unwrap()).unwrap();
+    let password = password.trim();
+    assert!(
+        password.len() >= 12,
+        "the lab's Postgres password is too short to search for"
+    );
+    for (name, text) in [
+        ("journal", journal_text(out)),
+        ("stdout", out.stdout.clone()),
+        ("stderr", out.stderr.clone()),
+    ] {
+        assert!(!text.contains(password), "the database password is in the {name}");
+        assert!(
+            !text.contains(&url_encoded(password)),
+            "the encoded database password is in the {name}"
+        );
+        assert!(
+            !text.contains(lab.get("VAULT_TOKEN").unwrap()),
+            "the Vault token is in the {name}"
+        );
+        assert!(
+            !text.contains(lab.get("AWS_SECRET_ACCESS_KEY").unwrap()),
+            "the S3 secret key is in the {name}"
+        );
+    }
+}
+
+#[test]
+fn db_restore_brings_back_a_dropped_database_and_repoints_the_app() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+
+    // Seed: rows that exist only in this backup; a stale database_url in Vault.
+    let users = rt.block_on(async {
+        let pg = lab.pg_client().await.unwrap();
+        pg.execute("DELETE FROM users WHERE email LIKE 'restore-test-%'", &[]).await.unwrap();
+        pg.execute(
+            "INSERT INTO users (email, name, plan, created_at) SELECT 'restore-test-' || g || '@example.com', 'restore test ' || g, 'free', now() FROM generate_series(1, 7) g",
+            &[],
+        )
+        .await
+        .unwrap();
+        scalar(&pg, "SELECT count(*) FROM users").await
+    });
+    let backup = run_plugin(&lab, "db-backup", None, &[]);
+    assert_eq!(backup.code, 0, "{}\n{}", backup.stdout, backup.stderr);
+    let key = backup.fact("key").unwrap();
+    assert_eq!(backup.fact("rows-users").as_deref(), Some(users.to_string().as_str()));
+    let vault = lab.vault_client().unwrap();
+    let (before, version_before) = rt.block_on(async {
+        let (mut data, _) = app_settings(&lab).await;
+        data.insert(
+            "database_url".into(),
+            "postgresql://postgres@db.stale.example:5432/gone".into(),
+        );
+        vaultrs::kv2::set(&vault, "secret", APP_PATH, &data).await.unwrap();
+        app_settings(&lab).await
+    });
+
+    // Disaster: the database is gone; the backends notice.
+    rt.block_on(async {
+        let pg = lab.pg_client_for("postgres").await.unwrap();
+        pg.execute("DROP DATABASE toolboxai WITH (FORCE)", &[]).await.unwrap();
+    });
+    assert!(
+        rt.block_on(backend_health(&lab)).iter().all(|c| *c != 200),
+        "backends healthy without a database"
+    );
+
+    let out = run_plugin(&lab, "db-restore", None, &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("backup").as_deref(), Some(key.as_str()));
+    assert_eq!(out.fact("verified").as_deref(), Some("sha256"));
+    assert_eq!(out.fact("rows-users").as_deref(), Some(users.to_string().as_str()));
+
+    // The real database holds the backup's rows.
+    rt.block_on(async {
+        let pg = lab.pg_client().await.unwrap();
+        assert_eq!(scalar(&pg, "SELECT count(*) FROM users").await, users);
+        assert_eq!(
+            scalar(&pg, "SELECT count(*) FROM users WHERE email LIKE 'restore-test-%'").await,
+            7
+        );
+        pg.execute("DELETE FROM users WHERE email LIKE 'restore-test-%'", &[])
+            .await
+            .unwrap();
+    });
+    // Vault points the application at it, with the real password, composed
+    // in the host; the other fields are kept.
+    let (after, version_after) = rt.block_on(app_settings(&lab));
+    let password = std::fs::read_to_string(lab.get("PG_PASSWORD_FILE").unwrap()).unwrap();
+    let expected = format!(
+        "postgresql://postgres:{}@127.0.0.1:{}/toolboxai",
+        url_encoded(password.trim()),
+        lab.get("PG_PORT").unwrap()
+    );
+    assert_eq!(after.get("database_url"), Some(&expected));
+    assert_eq!(after.get("url"), before.get("url"));
+    assert_eq!(version_after, version_before + 1);
+    assert_eq!(out.fact("vault-version"), Some(version_after.to_string()));
+    // The backends were restarted and are healthy.
+    assert_eq!(rt.block_on(backend_health(&lab)), vec![200; 3]);
+
+    let journal = out.journal();
+    for call in ["s3.get", "postgres.create-database", "postgres.restore", "vault.patch"] {
+        let found = calls(&journal, call);
+        assert_eq!(found.len(), 1, "{call}: {journal:?}");
+        assert!(
+            found[0]["outcome"]["ok"].is_object() || !found[0]["outcome"]["ok"].is_null(),
+            "{:?}",
+            found[0]
+        );
+    }
+    assert_eq!(calls(&journal, "docker.restart-container").len(), 3);
+    assert_eq!(calls(&journal, "vault.reveal").len(), 0);
+    assert_no_secret(&lab, &out);
+}
+
+#[test]
+fn a_missing_backup_fails_with_one_clear_line_and_touches_nothing() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let out = run_plugin(&lab, "db-restore", None, &["backup=backup_19990101_000000.dump"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    let summary = report["summary"].as_str().unwrap();
+    assert_eq!(
+        summary,
+        "backup supabase/backup_19990101_000000.dump does not exist in s3 target `backups`"
+    );
+    assert!(report["hint"].as_str().unwrap().contains("--param backup="), "{report}");
+    let journal = out.journal();
+    assert!(calls(&journal, "postgres.restore").is_empty());
+    assert!(calls(&journal, "s3.get").is_empty());
+    let end = journal.last().unwrap();
+    assert_eq!(end["event"], "run-end");
+}
+
+#[test]
+fn s3_or_vault_outside_the_grant_is_denied() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+    let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
+
+    // S3: the backups' prefix is not granted — nothing is listed or restored.
+    let s3_grant = "[[plugins.db-restore.s3]]\ntarget = \"backups\"\nprefixes = [\"supabase/*\"]";
+    assert!(base.contains(s3_grant), "lab config changed shape");
+    let config = cli::config(&base.replace(
+        s3_grant,
+        "[[plugins.db-restore.s3]]\ntarget = \"backups\"\nprefixes = [\"other/*\"]",
+    ));
+    let out = run_plugin(&lab, "db-restore", Some(&config), &[]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let journal = out.journal();
+    let listed = calls(&journal, "s3.list");
+    assert_eq!(listed[0]["outcome"]["error"]["kind"], "access-denied", "{listed:?}");
+    assert!(listed[0]["outcome"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("[[plugins.db-restore.s3]]"));
+    assert!(calls(&journal, "postgres.restore").is_empty());
+
+    // Vault: the credentials path is outside the grant — read denied, the
+    // application's settings keep their version.
+    let vault_grant = "[[plugins.db-restore.vault]]\ntarget = \"main\"\npaths = [\"secret/toolboxai/*\"]";
+    assert!(base.contains(vault_grant), "lab config changed shape");
+    let config = cli::config(&base.replace(
+        vault_grant,
+        "[[plugins.db-restore.vault]]\ntarget = \"main\"\npaths = [\"secret/toolboxai/supabase\"]",
+    ));
+    let (_, version_before) = rt.block_on(app_settings(&lab));
+    let out = run_plugin(&lab, "db-restore", Some(&config), &[]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let journal = out.journal();
+    let read = calls(&journal, "vault.read");
+    assert_eq!(read.len(), 1, "{journal:?}");
+    assert_eq!(read[0]["outcome"]["error"]["kind"], "access-denied", "{read:?}");
+    assert!(read[0]["outcome"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("paths = [\"secret/toolboxai/postgres\"]"));
+    assert!(calls(&journal, "vault.patch").is_empty());
+    assert!(
+        calls(&journal, "postgres.restore").is_empty(),
+        "restored before checking Vault"
+    );
+    assert_eq!(rt.block_on(app_settings(&lab)).1, version_before);
+    assert_no_secret(&lab, &out);
+}
+
+#[test]
+fn s3_or_vault_down_is_unavailable_with_one_line() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
+    let s3 = lab.get("S3_ENDPOINT").unwrap();
+    let vault = lab.get("VAULT_ADDR").unwrap();
+    for (service, real, call) in [("s3", s3, "s3.list"), ("vault", vault, "vault.read")] {
+        assert!(base.contains(real), "lab config changed shape");
+        let config = cli::config(&base.replace(real, "http://127.0.0.1:1"));
+        let out = run_plugin(&lab, "db-restore", Some(&config), &[]);
+        assert_eq!(out.code, 1, "{service}: {}\n{}", out.stdout, out.stderr);
+        let journal = out.journal();
+        let failed = calls(&journal, call);
+        assert_eq!(
+            failed[0]["outcome"]["error"]["kind"], "unavailable",
+            "{service}: {failed:?}"
+        );
+        let summary = out.json()["summary"].as_str().unwrap().to_string();
+        assert!(
+            summary.starts_with("unavailable: ") && summary.contains("127.0.0.1:1"),
+            "{service}: {summary}"
+        );
+        assert!(
+            !summary.contains('\n') && summary.len() < 300,
+            "{service}: not one clear line: {summary}"
+        );
+        assert!(
+            calls(&journal, "postgres.restore").is_empty(),
+            "{service}: restored before checking"
+        );
+        assert_eq!(journal.last().unwrap()["event"], "run-end");
+    }
+}
+
+#[test]
+fn postgres_killed_during_restore_fails_cleanly_and_a_rerun_succeeds() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+    let prefix = "prefix=supabase/drill/";
+    const BULK: i64 = 1_000_000;
+
+    // A backup big enough for the restore to be caught mid-way.
+    rt.block_on(async {
+        let pg = lab.pg_client().await.unwrap();
+        pg.batch_execute(&format!(
+            "DROP TABLE IF EXISTS bulk; CREATE TABLE bulk AS SELECT g AS id, md5(g::text) AS payload FROM generate_series(1, {BULK}) g; ALTER TABLE bulk ADD PRIMARY KEY (id);"
+        ))
+        .await
+        .unwrap();
+    });
+    let backup = run_plugin(&lab, "db-backup", None, &[prefix]);
+    assert_eq!(backup.code, 0, "{}\n{}", backup.stdout, backup.stderr);
+    assert_eq!(backup.fact("rows-bulk"), Some(BULK.to_string()));
+
+    let postgres_back = PostgresBack(&lab);
+    let restore = std::thread::scope(|scope| {
+        let run = scope.spawn(|| run_plugin(&lab, "db-restore", None, &[prefix]));
+        // Kill Postgres as soon as pg_restore is loading the big table.
+        let watcher = rt.block_on(async {
+            let pg = lab.pg_client_for("postgres").await.unwrap();
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while std::time::Instant::now() < until {
+                let copying = pg
+                    .query(
+                        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'pg_restore' AND query ILIKE 'COPY public.bulk%'",
+                        &[],
+                    )
+                    .await
+                    .map(|r| !r.is_empty())
+                    .unwrap_or(false);
+                if copying {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            false
+        });
+        assert!(watcher, "pg_restore never started loading table bulk");
+        stop_postgres(&lab, "immediate");
+        run.join().unwrap()
+    });
+    assert_eq!(restore.code, 1, "{}\n{}", restore.stdout, restore.stderr);
+    let report = restore.json();
+    assert!(
+        report["failed_step"].as_str().unwrap().starts_with("pg_restore"),
+        "{report}"
+    );
+    let journal = restore.journal();
+    let restored = calls(&journal, "postgres.restore");
+    assert_eq!(restored.len(), 1, "{journal:?}");
+    let kind = restored[0]["outcome"]["error"]["kind"].as_str().unwrap();
+    assert!(kind == "unavailable" || kind == "failed", "{:?}", restored[0]);
+    let end = journal.last().unwrap();
+    assert_eq!(end["event"], "run-end");
+    assert_eq!(end["exit_code"], 1, "{end:?}");
+    assert!(
+        calls(&journal, "vault.patch").is_empty(),
+        "Vault was updated after a failed restore"
+    );
+
+    // The operator brings Postgres back and runs the same command again.
+    drop(postgres_back);
+    let rerun = run_plugin(&lab, "db-restore", None, &[prefix]);
+    assert_eq!(rerun.code, 0, "{}\n{}", rerun.stdout, rerun.stderr);
+    assert_eq!(rerun.fact("rows-bulk"), Some(BULK.to_string()));
+    rt.block_on(async {
+        let pg = lab.pg_client().await.unwrap();
+        assert_eq!(scalar(&pg, "SELECT count(*) FROM bulk").await, BULK);
+        pg.execute("DROP TABLE bulk", &[]).await.unwrap();
+        let s3 = lab.s3_client().unwrap();
+        for key in keys(&lab, "supabase/drill/").await {
+            s3.delete_object()
+                .bucket(lab.s3_bucket().unwrap())
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    assert_no_secret(&lab, &rerun);
+}
+
+/// What the lab's proxy answers on `/health`: status and whether it is the
+/// maintenance page.
+async fn proxy(lab: &Lab) -> (u16, bool) {
+    let url = format!("{}/health", lab.nginx_url().unwrap());
+    match lab.http().get(&url).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap_or_default();
+            (status, body.contains("under maintenance"))
+        }
+        Err(_) => (0, false),
+    }
+}
+
+#[test]
+fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+    assert_eq!(
+        rt.block_on(proxy(&lab)),
+        (200, false),
+        "the proxy is not healthy before the test"
+    );
+
+    // Nothing to do while the database answers.
+    let out = run_plugin(&lab, "db-outage", None, &["interval=200ms", "wait=30s"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("maintenance").as_deref(), Some("not-needed"));
+    assert!(calls(&out.journal(), "docker.exec").is_empty());
+
+    // The database goes down; the database comes back once the proxy shows
+    // the maintenance page.
+    let postgres_back = PostgresBack(&lab);
+    stop_postgres(&lab, "fast");
+    let (out, seen) = std::thread::scope(|scope| {
+        let run = scope.spawn(|| run_plugin(&lab, "db-outage", None, &["interval=200ms", "wait=60s"]));
+        let seen = rt.block_on(async {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while std::time::Instant::now() < until {
+                let answer = proxy(&lab).await;
+                if answer == (503, true) {
+                    return Some(answer);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            None
+        });
+        start_postgres(&lab);
+        (run.join().unwrap(), seen)
+    });
+    drop(postgres_back);
+    assert_eq!(seen, Some((503, true)), "the proxy never served the maintenance page");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("maintenance").as_deref(), Some("done"));
+    assert_eq!(rt.block_on(proxy(&lab)), (200, false));
+    let journal = out.journal();
+    let execs: Vec<String> = calls(&journal, "docker.exec")
+        .iter()
+        .map(|c| c["args"]["argv"].to_string())
+        .collect();
+    assert_eq!(execs.len(), 6, "{execs:?}");
+    assert!(
+        execs[0].contains("maintenance.conf") && execs[3].contains("toolboxai.conf.backup"),
+        "{execs:?}"
+    );
+
+    // A run that gives up leaves the proxy in maintenance (the safe state);
+    // the next run, with the database back, switches it back.
+    let postgres_back = PostgresBack(&lab);
+    stop_postgres(&lab, "fast");
+    let out = run_plugin(&lab, "db-outage", None, &["interval=200ms", "wait=1s"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let summary = out.json()["summary"].as_str().unwrap().to_string();
+    assert!(summary.contains("stays in maintenance mode"), "{summary}");
+    assert_eq!(rt.block_on(proxy(&lab)), (503, true));
+    drop(postgres_back);
+    let out = run_plugin(&lab, "db-outage", None, &["interval=200ms", "wait=30s"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("maintenance").as_deref(), Some("done"));
+    assert_eq!(rt.block_on(proxy(&lab)), (200, false));
+}

@@ -2,7 +2,8 @@
 //! -Fc` of the `primary` database (run by the host, streamed to a host-side
 //! file), uploaded to the `backups` bucket as
 //! `<prefix>backup_<YYYYMMDD_HHMMSS>.dump` (UTC) with `sha256` and
-//! `rows-users` metadata, then again as `<prefix>backup_latest.dump`.
+//! `rows-<table>` metadata (every table of the public schema), then again as
+//! `<prefix>backup_latest.dump`.
 //! The dump never enters the plugin: it holds a blob handle.
 
 use drhost_sdk::postgres::Database;
@@ -36,16 +37,39 @@ fn utc_stamp(secs: u64) -> String {
     )
 }
 
+/// Exact row counts of every table in the `public` schema, by name. Names
+/// come back from `quote_ident` already safe to put into SQL.
+fn count_rows(db: &Database) -> Result<Vec<(String, String)>, Error> {
+    let tables = db.query(
+        "SELECT tablename, quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+        &[],
+    )?;
+    let mut counts = Vec::new();
+    for row in &tables.rows {
+        let (Some(Some(name)), Some(Some(quoted))) = (row.first(), row.get(1)) else {
+            continue;
+        };
+        let rows = db.query(&format!("SELECT count(*) FROM public.{quoted}"), &[])?;
+        let n = rows
+            .rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .unwrap_or_default();
+        counts.push((name.clone(), n));
+    }
+    Ok(counts)
+}
+
 impl Plugin for DbBackup {
     fn describe() -> Manifest {
         manifest(
             "db-backup",
             env!("CARGO_PKG_VERSION"),
-            "Backs up the primary database to S3: pg_dump (custom format) under a timestamped key with checksum and row-count metadata, plus a backup_latest copy",
+            "Backs up the primary database to S3: pg_dump (custom format) under a timestamped key with checksum and per-table row-count metadata, plus a backup_latest copy",
         )
         .param("prefix", "key prefix in the bucket", Some("supabase/"))
-        .need("postgres", DATABASE, Access::Read, "counts the users table for the backup's metadata")
-        .need("postgres", DATABASE, Access::Admin, "runs pg_dump (the `dump` grant)")
+        .need("postgres", DATABASE, Access::Read, "counts every table's rows for the backup's metadata")
+        .need("postgres", &format!("dump:{DATABASE}"), Access::Admin, "runs pg_dump (the `dump` grant)")
         .need("s3", BUCKET, Access::Write, "uploads the dump and the backup_latest copy")
         .build()
     }
@@ -64,16 +88,11 @@ impl Plugin for DbBackup {
         let db = Database::open(DATABASE).map_err(|e| Failure::from(e).in_step(step.name()))?;
         step.ok();
 
-        let step = Step::start("count rows of users");
-        let rows = db
-            .query("SELECT count(*) FROM users", &[])
-            .map_err(|e| Failure::from(e).in_step(step.name()))?;
-        let users = rows
-            .rows
-            .first()
-            .and_then(|r| r.first().cloned().flatten())
-            .ok_or_else(|| fail("SELECT count(*) FROM users returned no row").in_step(step.name()))?;
-        step.note(format!("users: {users}"));
+        let step = Step::start("count the rows of every table");
+        let counts = count_rows(&db).map_err(|e| Failure::from(e).in_step(step.name()))?;
+        for (table, rows) in &counts {
+            step.note(format!("{table}: {rows}"));
+        }
         step.ok();
 
         let step = Step::start("pg_dump -Fc");
@@ -82,10 +101,12 @@ impl Plugin for DbBackup {
         step.note(format!("{size} bytes, sha256 {sha256}"));
         step.ok();
 
-        let metadata = vec![
-            ("sha256".to_string(), sha256.clone()),
-            ("rows-users".to_string(), users.clone()),
-        ];
+        let mut metadata = vec![("sha256".to_string(), sha256.clone())];
+        metadata.extend(
+            counts
+                .iter()
+                .map(|(table, rows)| (format!("rows-{table}"), rows.clone())),
+        );
         let step = Step::start(format!("upload to s3 `{BUCKET}` as {key}"));
         let bucket = Bucket::open(BUCKET).map_err(|e| Failure::from(e).in_step(step.name()))?;
         let put = bucket
@@ -100,15 +121,18 @@ impl Plugin for DbBackup {
             .map_err(|e| Failure::from(e).in_step(step.name()))?;
         step.ok();
 
-        Ok(
-            outcome(format!("backed up `{DATABASE}` ({size} bytes, {users} users) to {key}"))
-                .fact("key", &key)
-                .fact("latest", &latest)
-                .fact("size", size)
-                .fact("sha256", &sha256)
-                .fact("rows-users", &users)
-                .fact("duration", format!("{:.3}s", started.elapsed().as_secs_f64())),
-        )
+        let mut out = outcome(format!(
+            "backed up `{DATABASE}` ({size} bytes, {} tables) to {key}",
+            counts.len()
+        ))
+        .fact("key", &key)
+        .fact("latest", &latest)
+        .fact("size", size)
+        .fact("sha256", &sha256);
+        for (table, rows) in &counts {
+            out = out.fact(&format!("rows-{table}"), rows);
+        }
+        Ok(out.fact("duration", format!("{:.3}s", started.elapsed().as_secs_f64())))
     }
 }
 

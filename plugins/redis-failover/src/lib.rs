@@ -66,24 +66,6 @@ fn same(a: &Address, b: &Address) -> bool {
     a.host == b.host && a.port == b.port
 }
 
-fn duration(params: &Params, name: &str) -> Result<Duration, Failure> {
-    let text = params.get(name)?;
-    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| fail(format!("parameter `{name}`: `{text}` is not a duration like 10s")))?;
-    Ok(match unit {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        _ => {
-            return Err(fail(format!(
-                "parameter `{name}`: `{text}` is not a duration like 10s or 2m"
-            )))
-        }
-    })
-}
-
 /// What the Sentinels say the master is.
 struct View {
     /// Sentinels that answered.
@@ -303,7 +285,7 @@ impl<'p> Runbook<'p> {
             (old_master.clone(), "A", failed)
         } else {
             let step = Step::start("wait for Sentinel's automatic failover");
-            let wait = duration(self.params, "auto-failover-wait")?;
+            let wait = self.params.duration("auto-failover-wait")?;
             match self.wait_new_master(&old_master, wait, false)? {
                 Some(m) => {
                     step.note(format!("Sentinel promoted {} after {} ms", addr(&m), self.ms()));
@@ -582,7 +564,7 @@ impl<'p> Runbook<'p> {
             .insert("failover-by", format!("drhost via sentinel {}", addr(&by)));
 
         let step = Step::start("wait for the Sentinels to agree");
-        let wait = duration(self.params, "failover-timeout")?;
+        let wait = self.params.duration("failover-timeout")?;
         match self.wait_new_master(old, wait, true)? {
             Some(m) => {
                 step.note(format!(
@@ -638,7 +620,7 @@ impl<'p> Runbook<'p> {
         step.ok();
 
         let step = Step::start(format!("wait for {} to rejoin as a replica", addr(node)));
-        let until = Instant::now() + duration(self.params, "rejoin-timeout")?;
+        let until = Instant::now() + self.params.duration("rejoin-timeout")?;
         loop {
             self.probe.tick(&self.label, Some(master));
             if let Ok(r) = self.replication(node) {

@@ -1,0 +1,234 @@
+//! `db-outage`: runbook scenario 1, option A — the database is down and we
+//! wait for it.
+//!
+//! 1. check the database (`SELECT 1`); when it answers there is nothing to
+//!    do — unless an earlier run left the proxy in maintenance mode, which
+//!    is then switched back (step 4);
+//! 2. maintenance mode: copy the maintenance site over the proxy's active
+//!    site, `nginx -t`, `nginx -s reload`, and check the proxy now answers
+//!    503 with the maintenance page;
+//! 3. poll the database every `interval` until it answers, for at most
+//!    `wait` — on timeout the proxy stays in maintenance mode (the safe
+//!    state) and the run fails saying so;
+//! 4. switch back: copy the saved site over the active one, `nginx -t`,
+//!    reload, and check the proxy's health URL answers 200 again.
+
+use std::time::{Duration, Instant};
+
+use drhost_sdk::docker;
+use drhost_sdk::postgres::Database;
+use drhost_sdk::prelude::*;
+
+const DATABASE: &str = "primary";
+/// What the maintenance page says (lab/stack/nginx/maintenance.html).
+const MAINTENANCE_MARKER: &str = "maintenance";
+
+struct DbOutage;
+
+struct Settings {
+    proxy: String,
+    active_site: String,
+    maintenance_site: String,
+    saved_site: String,
+    proxy_port: String,
+    health_path: String,
+    interval: Duration,
+    wait: Duration,
+}
+
+impl Settings {
+    fn read(params: &Params) -> Result<Settings, Failure> {
+        Ok(Settings {
+            proxy: params.get("proxy")?.to_string(),
+            active_site: params.get("active-site")?.to_string(),
+            maintenance_site: params.get("maintenance-site")?.to_string(),
+            saved_site: params.get("saved-site")?.to_string(),
+            proxy_port: params.get("proxy-port")?.to_string(),
+            health_path: params.get("health-path")?.to_string(),
+            interval: params.duration("interval")?,
+            wait: params.duration("wait")?,
+        })
+    }
+}
+
+/// `Ok` when the database answers `SELECT 1`; otherwise why not.
+fn database_answers() -> Result<(), Error> {
+    Database::open(DATABASE)?.query("SELECT 1", &[]).map(|_| ())
+}
+
+/// Runs `argv` in the proxy; a non-zero exit is a failure naming the command.
+fn in_proxy(s: &Settings, argv: &[&str], step: &Step) -> Result<(), Failure> {
+    let done = docker_exec(&s.proxy, argv, 15_000).map_err(|e| Failure::from(e).in_step(step.name()))?;
+    if done.exit_code != Some(0) {
+        let output = format!("{}{}", done.stdout, done.stderr);
+        return Err(fail(format!(
+            "`{}` in {} exited with {:?}: {}",
+            argv.join(" "),
+            s.proxy,
+            done.exit_code,
+            output.trim()
+        ))
+        .in_step(step.name()));
+    }
+    step.note(format!("{}: ok", argv.join(" ")));
+    Ok(())
+}
+
+/// Makes `site` the proxy's active site and reloads nginx (after `nginx -t`).
+fn switch_site(s: &Settings, site: &str, step: &Step) -> Result<(), Failure> {
+    in_proxy(s, &["cp", site, &s.active_site], step)?;
+    in_proxy(s, &["nginx", "-t"], step)?;
+    in_proxy(s, &["nginx", "-s", "reload"], step)
+}
+
+/// Polls the proxy's URL until `ok` accepts its answer (nginx reloads
+/// asynchronously), for at most ten seconds.
+fn wait_for_proxy(url: &str, ok: impl Fn(&http::Response) -> bool, step: &Step) -> Result<http::Response, Failure> {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = http::get(url, Some(2000));
+        match answer {
+            Ok(r) if ok(&r) => return Ok(r),
+            _ if Instant::now() < until => std::thread::sleep(Duration::from_millis(100)),
+            Ok(r) => {
+                return Err(fail(format!(
+                    "{url} answered {}: {}",
+                    r.status,
+                    r.body.trim().chars().take(200).collect::<String>()
+                ))
+                .in_step(step.name()))
+            }
+            Err(e) => return Err(Failure::from(e).in_step(step.name())),
+        }
+    }
+}
+
+/// Puts the normal site back and checks the proxy's health URL answers 200.
+fn switch_back(s: &Settings, url: &str) -> Result<(), Failure> {
+    let step = Step::start(format!("switch {} back to the normal site", s.proxy));
+    switch_site(s, &s.saved_site, &step)?;
+    let answer = wait_for_proxy(url, |r| r.status == 200, &step)?;
+    step.note(format!("{url} answered {}", answer.status));
+    step.ok();
+    Ok(())
+}
+
+/// The database answers: nothing to do, unless an earlier run gave up
+/// waiting and left the proxy in maintenance mode — then finish its job.
+fn finish_if_left_in_maintenance(s: &Settings, url: &str) -> Result<Outcome, Failure> {
+    let step = Step::start(format!("check what {} serves", s.proxy));
+    let serving = http::get(url, Some(2000)).map_err(|e| Failure::from(e).in_step(step.name()))?;
+    step.note(format!("{url} answered {}", serving.status));
+    step.ok();
+    if !is_maintenance(&serving) {
+        return Ok(
+            outcome("the database answers: maintenance mode is not needed, nothing was changed")
+                .fact("maintenance", "not-needed"),
+        );
+    }
+    switch_back(s, url)?;
+    Ok(outcome(format!(
+        "the database answers and {} was still in maintenance mode: switched back to the normal site",
+        s.proxy
+    ))
+    .fact("maintenance", "done"))
+}
+
+fn is_maintenance(r: &http::Response) -> bool {
+    r.status == 503 && r.body.to_lowercase().contains(MAINTENANCE_MARKER)
+}
+
+impl Plugin for DbOutage {
+    fn describe() -> Manifest {
+        manifest(
+            "db-outage",
+            env!("CARGO_PKG_VERSION"),
+            "Runbook scenario 1 option A: while the database is down, serves the maintenance page, polls the database until it is back (bounded), then switches the proxy back and verifies",
+        )
+        .param("proxy", "the nginx proxy container", Some("toolboxai-nginx-proxy"))
+        .param("active-site", "the site nginx serves", Some("/etc/nginx/sites-enabled/default.conf"))
+        .param("maintenance-site", "the maintenance site", Some("/etc/nginx/maintenance.conf"))
+        .param("saved-site", "the normal site, put back afterwards", Some("/etc/nginx/sites-enabled/toolboxai.conf.backup"))
+        .param("proxy-port", "the proxy's container port published on the host", Some("80/tcp"))
+        .param("health-path", "the path that answers 200 through the proxy when the service is up", Some("/health"))
+        .param("interval", "how often to test the database", Some("30s"))
+        .param("wait", "how long to wait for the database before giving up (the proxy stays in maintenance mode)", Some("15m"))
+        .need("postgres", DATABASE, Access::Read, "tests the database with SELECT 1")
+        .need("docker", "toolboxai-nginx-proxy", Access::Write, "switches the proxy's site and reloads nginx")
+        .need("http", "127.0.0.1:*", Access::Read, "checks what the proxy serves")
+        .build()
+    }
+
+    fn run(params: Params) -> Result<Outcome, Failure> {
+        let s = Settings::read(&params)?;
+        let started = Instant::now();
+
+        let info = docker::inspect_container(&s.proxy)?;
+        let url = published_url(&info, &s.proxy_port, &s.health_path)
+            .ok_or_else(|| fail(format!("{} publishes no host port for {}", s.proxy, s.proxy_port)))?;
+
+        let step = Step::start(format!("check database `{DATABASE}`"));
+        if let Err(down) = database_answers() {
+            step.note(format!("down: {}", down.describe()));
+        } else {
+            step.note("SELECT 1 answered");
+            step.ok();
+            return finish_if_left_in_maintenance(&s, &url);
+        }
+        step.ok();
+
+        let step = Step::start(format!("enable maintenance mode on {}", s.proxy));
+        switch_site(&s, &s.maintenance_site, &step)?;
+        wait_for_proxy(&url, is_maintenance, &step)?;
+        step.note(format!("{url} serves the maintenance page (503)"));
+        step.ok();
+        let maintenance_since = Instant::now();
+
+        let step = Step::start(format!(
+            "wait for the database (every {:?}, at most {:?})",
+            s.interval, s.wait
+        ));
+        let until = Instant::now() + s.wait;
+        let mut attempts = 1u32;
+        loop {
+            std::thread::sleep(s.interval.min(until.saturating_duration_since(Instant::now())));
+            attempts += 1;
+            match database_answers() {
+                Ok(()) => break,
+                Err(e) if Instant::now() >= until => {
+                    return Err(fail(format!(
+                        "the database is still down after {:?} ({attempts} attempts; last: {}); the proxy stays in maintenance mode",
+                        s.wait,
+                        e.describe()
+                    ))
+                    .in_step(step.name())
+                    .hint("re-run db-outage to keep waiting, or restore from a backup with db-restore"));
+                }
+                Err(e) if attempts % 10 == 0 => step.note(format!("attempt {attempts}: {}", e.describe())),
+                Err(_) => {}
+            }
+        }
+        step.note(format!("answered after {attempts} attempts"));
+        step.ok();
+
+        switch_back(&s, &url)?;
+
+        Ok(outcome(format!(
+            "the database is back; {} served the maintenance page for {:.1}s and is back to normal",
+            s.proxy,
+            maintenance_since.elapsed().as_secs_f64()
+        ))
+        .fact("maintenance", "done")
+        .fact("attempts", attempts)
+        .fact(
+            "maintenance-seconds",
+            format!("{:.1}", maintenance_since.elapsed().as_secs_f64()),
+        )
+        .fact(
+            "outage-handled-seconds",
+            format!("{:.1}", started.elapsed().as_secs_f64()),
+        ))
+    }
+}
+
+export_plugin!(DbOutage);

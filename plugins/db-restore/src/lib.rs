@@ -1,0 +1,429 @@
+//! `db-restore`: runbook scenario 1, option B — restore from backup.
+//!
+//! 1. find the backup in the `backups` bucket: the newest
+//!    `<prefix>backup_<stamp>.dump` (else `<prefix>backup_latest.dump`), or
+//!    the one named by `--param backup=`;
+//! 2. download it into the host (the dump never enters the plugin), checked
+//!    against its `sha256` metadata, and check it is a `pg_dump -Fc` archive;
+//! 3. ask, then create the database if it is gone and `pg_restore --clean
+//!    --if-exists --no-owner --no-privileges` into it;
+//! 4. verify: `SELECT 1`, and every table's row count against the backup's
+//!    `rows-<table>` metadata (written by `db-backup`);
+//! 5. update the application's credentials in Vault (checked, with the
+//!    backends, before anything changes): `database_url` is
+//!    composed in the host from the target's address and the password
+//!    handle read from Vault — the plugin never sees the password;
+//! 6. restart the backends and wait for their health endpoints.
+
+use std::time::{Duration, Instant};
+
+use drhost_sdk::postgres::{self, Database, RestoreOptions, TargetInfo};
+use drhost_sdk::prelude::*;
+use drhost_sdk::s3::{Bucket, ObjectHead};
+use drhost_sdk::vault::{ComposePart, FieldValue, Secret, Store};
+use drhost_sdk::{confirm, docker};
+
+const DATABASE: &str = "primary";
+const BUCKET: &str = "backups";
+const VAULT: &str = "main";
+/// Metadata keys `db-backup` writes: the dump's checksum, and one row count per table.
+const SHA256_KEY: &str = "sha256";
+const ROWS_PREFIX: &str = "rows-";
+
+struct DbRestore;
+
+/// The operator's choices, read once.
+struct Settings {
+    backup: Option<String>,
+    prefix: String,
+    jobs: u32,
+    credentials_path: String,
+    app_path: String,
+    services: String,
+    health_port: String,
+    health_path: String,
+    wait: Duration,
+}
+
+impl Settings {
+    fn read(params: &Params) -> Result<Settings, Failure> {
+        Ok(Settings {
+            backup: params.optional("backup")?.filter(|b| *b != "latest").map(String::from),
+            prefix: params.get("prefix")?.to_string(),
+            jobs: params.parse("jobs")?,
+            credentials_path: params.get("credentials-path")?.to_string(),
+            app_path: params.get("app-path")?.to_string(),
+            services: params.get("services")?.to_string(),
+            health_port: params.get("health-port")?.to_string(),
+            health_path: params.get("health-path")?.to_string(),
+            wait: params.duration("wait")?,
+        })
+    }
+}
+
+/// `YYYYMMDD_HHMMSS` stamped backups sort by key; `backup_latest` is the
+/// fallback when there is none.
+fn choose_latest(keys: &[String], prefix: &str) -> Option<String> {
+    let stamped = keys
+        .iter()
+        .filter(|k| {
+            k.strip_prefix(prefix)
+                .and_then(|name| name.strip_prefix("backup_"))
+                .and_then(|rest| rest.strip_suffix(".dump"))
+                .is_some_and(|stamp| stamp.len() == 15 && stamp.as_bytes()[8] == b'_')
+        })
+        .max();
+    let latest = format!("{prefix}backup_latest.dump");
+    stamped.cloned().or_else(|| keys.contains(&latest).then_some(latest))
+}
+
+/// A table name from `rows-<table>` metadata, only when it is a plain
+/// identifier (it is put into SQL).
+fn table_of(key: &str) -> Option<&str> {
+    let table = key.strip_prefix(ROWS_PREFIX)?;
+    let plain = !table.is_empty()
+        && table
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !table.starts_with(|c: char| c.is_ascii_digit());
+    plain.then_some(table)
+}
+
+fn metadata<'a>(head: &'a ObjectHead, key: &str) -> Option<&'a str> {
+    head.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// Step 1: which backup, and its metadata.
+fn find_backup(bucket: &Bucket, s: &Settings) -> Result<ObjectHead, Failure> {
+    let step = Step::start(format!("find the backup in s3 `{BUCKET}` under {}", s.prefix));
+    let key = match &s.backup {
+        Some(name) if name.contains('/') => name.clone(),
+        Some(name) => format!("{}{name}", s.prefix),
+        None => {
+            let keys: Vec<String> = bucket.list(&s.prefix)?.into_iter().map(|o| o.key).collect();
+            step.note(format!("{} objects under {}", keys.len(), s.prefix));
+            choose_latest(&keys, &s.prefix).ok_or_else(|| {
+                fail(format!("no backup found under {} in s3 target `{BUCKET}`", s.prefix))
+                    .in_step(step.name())
+                    .hint("run db-backup first, or name one with --param backup=KEY")
+            })?
+        }
+    };
+    let head = bucket.head(&key).map_err(|e| match e {
+        Error::NotFound(_) => fail(format!("backup {key} does not exist in s3 target `{BUCKET}`"))
+            .in_step(step.name())
+            .hint(format!(
+                "list the backups under {} and pass one with --param backup=KEY",
+                s.prefix
+            )),
+        other => Failure::from(other).in_step(step.name()),
+    })?;
+    step.note(format!(
+        "{key}: {} bytes, modified {}",
+        head.info.size, head.info.last_modified
+    ));
+    step.ok();
+    Ok(head)
+}
+
+/// Step 2: download into the host, verified; the dump stays in the host.
+fn download(bucket: &Bucket, head: &ObjectHead) -> Result<drhost_sdk::blob::Blob, Failure> {
+    let key = &head.info.key;
+    let step = Step::start(format!("download {key} and verify it"));
+    let expected = metadata(head, SHA256_KEY);
+    let blob = bucket
+        .get(key, expected)
+        .map_err(|e| Failure::from(e).in_step(step.name()))?;
+    let magic = blob.read(0, 5).map_err(|e| Failure::from(e).in_step(step.name()))?;
+    if magic != b"PGDMP" {
+        return Err(fail(format!("{key} is not a pg_dump custom-format archive"))
+            .in_step(step.name())
+            .hint("db-restore restores dumps made with pg_dump -Fc (db-backup makes them)"));
+    }
+    match expected {
+        Some(sha) => step.note(format!("{} bytes, sha256 {sha} verified", blob.size())),
+        None => {
+            warn(format!(
+                "{key} has no sha256 metadata: its integrity cannot be verified"
+            ));
+            step.note(format!(
+                "{} bytes, sha256 {} (no checksum to verify)",
+                blob.size(),
+                blob.sha256()
+            ));
+        }
+    }
+    step.ok();
+    Ok(blob)
+}
+
+/// Step 3: the database exists (created when gone), then `pg_restore`.
+fn restore(blob: &drhost_sdk::blob::Blob, target: &TargetInfo, s: &Settings) -> Result<u64, Failure> {
+    let step = Step::start(format!("create database {} if missing", target.database));
+    let created = postgres::create_database(DATABASE).map_err(|e| Failure::from(e).in_step(step.name()))?;
+    step.note(if created { "created" } else { "exists" });
+    step.ok();
+
+    let step = Step::start(format!(
+        "pg_restore --clean --if-exists --no-owner --no-privileges into {}",
+        target.database
+    ));
+    let options = RestoreOptions {
+        clean: true,
+        if_exists: true,
+        no_owner: true,
+        no_privileges: true,
+        jobs: s.jobs,
+        database: None,
+    };
+    let report = postgres::restore(DATABASE, blob, &options).map_err(|e| Failure::from(e).in_step(step.name()))?;
+    for w in &report.warnings {
+        step.note(format!("pg_restore: {w}"));
+    }
+    step.note(format!("{} ms", report.duration_ms));
+    step.ok();
+    Ok(report.duration_ms)
+}
+
+/// Step 4: the database answers and holds what the backup held.
+fn verify_database(head: &ObjectHead) -> Result<Vec<(String, String)>, Failure> {
+    let step = Step::start("verify: SELECT 1 and row counts against the backup");
+    let db = Database::open(DATABASE).map_err(|e| Failure::from(e).in_step(step.name()))?;
+    db.query("SELECT 1", &[])
+        .map_err(|e| Failure::from(e).in_step(step.name()))?;
+    let mut counts = Vec::new();
+    for (key, expected) in &head.metadata {
+        let Some(table) = table_of(key) else { continue };
+        let rows = db
+            .query(&format!("SELECT count(*) FROM \"{table}\""), &[])
+            .map_err(|e| Failure::from(e).in_step(step.name()))?;
+        let got = rows
+            .rows
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .unwrap_or_default();
+        if &got != expected {
+            return Err(fail(format!(
+                "table {table} has {got} rows after the restore; the backup recorded {expected}"
+            ))
+            .in_step(step.name())
+            .hint("the restore is incomplete: check the journal's pg_restore warnings, then re-run db-restore"));
+        }
+        step.note(format!("{table}: {got} rows"));
+        counts.push((table.to_string(), got));
+    }
+    if counts.is_empty() {
+        warn("the backup has no rows-<table> metadata: only SELECT 1 was verified");
+    }
+    step.ok();
+    Ok(counts)
+}
+
+/// Before anything changes: Vault answers and holds the password (read as
+/// a handle), and the backends to restart are there. Failing here leaves
+/// the database untouched.
+fn preflight(s: &Settings) -> Result<(Store, Secret, Vec<String>), Failure> {
+    let step = Step::start(format!("preflight: vault `{VAULT}` and the backends"));
+    let fail_here = |e: Error| Failure::from(e).in_step(step.name());
+    let store = Store::open(VAULT).map_err(fail_here)?;
+    let password = store
+        .read(&s.credentials_path)
+        .map_err(fail_here)?
+        .into_iter()
+        .find(|(name, _)| name == "password")
+        .map(|(_, secret)| secret)
+        .ok_or_else(|| {
+            fail(format!("{} has no `password` field", s.credentials_path))
+                .in_step(step.name())
+                .hint("store the database password there: vault kv patch <path> password=...")
+        })?;
+    step.note(format!("{}#password: {}", s.credentials_path, password.origin()));
+    let backends: Vec<String> = docker::list_containers(&containers_named(&s.services))
+        .map_err(fail_here)?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    step.note(format!("backends: {}", backends.join(", ")));
+    step.ok();
+    Ok((store, password, backends))
+}
+
+/// Step 5: the application's `database_url` in Vault, composed in the host
+/// around the password handle. Returns the new version.
+fn update_vault(store: &Store, password: &Secret, target: &TargetInfo, s: &Settings) -> Result<u64, Failure> {
+    let step = Step::start(format!("update {} in vault `{VAULT}`", s.app_path));
+    let fail_here = |e: Error| Failure::from(e).in_step(step.name());
+    let tls = if target.tls { "?sslmode=require" } else { "" };
+    let head = format!("postgresql://{}:", target.user);
+    let tail = format!("@{}:{}/{}{tls}", target.host, target.port, target.database);
+    let url = Secret::compose(&[
+        ComposePart::Text(head),
+        ComposePart::UrlEncoded(password),
+        ComposePart::Text(tail),
+    ])
+    .map_err(fail_here)?;
+    let version = store
+        .patch(&s.app_path, &[("database_url".to_string(), FieldValue::Secret(&url))])
+        .map_err(fail_here)?;
+    step.note(format!(
+        "database_url now points at {}:{}/{} (version {version})",
+        target.host, target.port, target.database
+    ));
+    step.ok();
+    Ok(version)
+}
+
+/// Step 6: restart the backends so they reconnect, and wait for health.
+fn restart_backends(names: &[String], s: &Settings) -> Result<(), Failure> {
+    let step = Step::start(format!("restart {}", s.services));
+    let fail_here = |e: Error| Failure::from(e).in_step(step.name());
+    for name in names {
+        docker::restart_container(name, Some(10)).map_err(fail_here)?;
+        step.note(format!("{name} restarted"));
+    }
+    step.ok();
+
+    let step = Step::start("verify: backends' health endpoints answer 200");
+    let until = Instant::now() + s.wait;
+    for name in names {
+        let info = docker::inspect_container(name).map_err(|e| Failure::from(e).in_step(step.name()))?;
+        let url = published_url(&info, &s.health_port, &s.health_path)
+            .ok_or_else(|| fail(format!("{name} publishes no host port for {}", s.health_port)).in_step(step.name()))?;
+        loop {
+            let answer = http::get(&url, Some(2000));
+            if matches!(&answer, Ok(r) if r.status == 200) {
+                step.note(format!("{name}: {url} 200"));
+                break;
+            }
+            if Instant::now() >= until {
+                let why = match answer {
+                    Ok(r) => format!("answered {}", r.status),
+                    Err(e) => e.describe(),
+                };
+                return Err(fail(format!(
+                    "{name} is not healthy {:?} after the restart: {url} {why}",
+                    s.wait
+                ))
+                .in_step(step.name())
+                .hint("the database is restored and Vault updated; run service-recover for this backend"));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    step.ok();
+    Ok(())
+}
+
+impl Plugin for DbRestore {
+    fn describe() -> Manifest {
+        manifest(
+            "db-restore",
+            env!("CARGO_PKG_VERSION"),
+            "Runbook scenario 1 option B: restores the primary database from the latest (or a named) S3 backup, verified, then updates the application's database_url in Vault and restarts the backends",
+        )
+        .param("backup", "`latest`, or the backup's key (or name under the prefix)", Some("latest"))
+        .param("prefix", "where the backups are in the bucket", Some("supabase/"))
+        .param("jobs", "pg_restore parallel jobs", Some("2"))
+        .param("credentials-path", "Vault KV path holding the database `password`", Some("secret/toolboxai/postgres"))
+        .param("app-path", "Vault KV path of the application's settings; its database_url is updated", Some("secret/toolboxai/supabase"))
+        .param("services", "glob over the backend containers to restart", Some("toolboxai-backend*"))
+        .param("health-port", "container port whose published host port serves the health endpoint", Some("8000/tcp"))
+        .param("health-path", "HTTP path that answers 200 when a backend is healthy", Some("/health"))
+        .param("wait", "how long the backends may take to turn healthy", Some("60s"))
+        .need("s3", BUCKET, Access::Read, "lists the backups and downloads one")
+        .need("postgres", DATABASE, Access::Read, "verifies the restore: SELECT 1 and row counts")
+        .need("postgres", &format!("admin:{DATABASE}"), Access::Admin, "creates the database when it is gone")
+        .need("postgres", &format!("restore:{DATABASE}"), Access::Admin, "runs pg_restore --clean into it")
+        .need("vault", VAULT, Access::Read, "reads the database password as a handle (never its value)")
+        .need("vault", VAULT, Access::Write, "updates the application's database_url")
+        .need("docker", "toolboxai-backend*", Access::Write, "restarts the backends")
+        .need("http", "127.0.0.1:*", Access::Read, "checks the backends' health endpoints")
+        .build()
+    }
+
+    fn run(params: Params) -> Result<Outcome, Failure> {
+        let started = Instant::now();
+        let s = Settings::read(&params)?;
+        let target = postgres::info(DATABASE)?;
+        let bucket = Bucket::open(BUCKET)?;
+
+        let head = find_backup(&bucket, &s)?;
+        let (store, password, backends) = preflight(&s)?;
+        let blob = download(&bucket, &head)?;
+        let key = head.info.key.clone();
+
+        let question = format!(
+            "Restore {key} ({} bytes, {}) into database {} on {}:{}? Existing objects in it are dropped and recreated (--clean).",
+            head.info.size, head.info.last_modified, target.database, target.host, target.port
+        );
+        if !confirm::ask(&question)? {
+            return Err(fail("the operator declined the restore; nothing was changed").in_step("confirm restore"));
+        }
+        let restore_ms = restore(&blob, &target, &s)?;
+        let counts = verify_database(&head)?;
+        let version = update_vault(&store, &password, &target, &s)?;
+        restart_backends(&backends, &s)?;
+
+        let mut out = outcome(format!(
+            "restored {key} into {} ({} tables verified), updated {} (version {version}), restarted {} backends",
+            target.database,
+            counts.len(),
+            s.app_path,
+            backends.len()
+        ))
+        .fact("backup", &key)
+        .fact("size", blob.size())
+        .fact("sha256", blob.sha256())
+        .fact(
+            "verified",
+            if metadata(&head, SHA256_KEY).is_some() {
+                "sha256"
+            } else {
+                "none"
+            },
+        )
+        .fact("restore-ms", restore_ms)
+        .fact("vault-version", version)
+        .fact("backends", backends.join(","));
+        for (table, rows) in &counts {
+            out = out.fact(&format!("rows-{table}"), rows);
+        }
+        Ok(out.fact("rto", format!("{:.3}s", started.elapsed().as_secs_f64())))
+    }
+}
+
+export_plugin!(DbRestore);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_stamped_backup_wins_then_backup_latest() {
+        let keys: Vec<String> = [
+            "supabase/backup_20260101_000000.dump",
+            "supabase/backup_20261127_071500.dump",
+            "supabase/backup_latest.dump",
+            "supabase/notes.txt",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            choose_latest(&keys, "supabase/").as_deref(),
+            Some("supabase/backup_20261127_071500.dump")
+        );
+        let only_latest = vec!["supabase/backup_latest.dump".to_string()];
+        assert_eq!(
+            choose_latest(&only_latest, "supabase/").as_deref(),
+            Some("supabase/backup_latest.dump")
+        );
+        assert_eq!(choose_latest(&[], "supabase/"), None);
+    }
+
+    #[test]
+    fn only_plain_table_names_reach_sql() {
+        assert_eq!(table_of("rows-users"), Some("users"));
+        assert_eq!(table_of("rows-x\"; drop"), None);
+        assert_eq!(table_of("sha256"), None);
+    }
+}
