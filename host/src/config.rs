@@ -106,7 +106,7 @@ pub struct PluginGrants {
     /// by [`Config::grants_for`]; never journaled.
     #[serde(skip)]
     pub redis_targets: std::collections::BTreeMap<String, RedisTarget>,
-    /// `[[plugins.<id>.postgres]]`: `read` / `write` / `dump` per Postgres target label.
+    /// `[[plugins.<id>.postgres]]`: `read` / `write` / `dump` / `restore` / `admin` per Postgres target label.
     #[serde(default)]
     pub postgres: Vec<PostgresGrant>,
     /// The `[targets.postgres.<label>]` of the labels granted above (filled

@@ -657,3 +657,76 @@ fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
     assert_eq!(out.fact("maintenance").as_deref(), Some("done"));
     assert_eq!(rt.block_on(proxy(&lab)), (200, false));
 }
+
+/// The lab config with the fixtures `vault-poke` and `db-poke` given exactly
+/// what `db-restore` is granted.
+fn config_with_db_restore_grants_for_the_fixtures(lab: &Lab) -> PathBuf {
+    let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
+    let start = base.find("[[plugins.db-restore.").expect("db-restore grants in the lab config");
+    let end = base[start..]
+        .find("\n# ")
+        .map(|i| start + i)
+        .unwrap_or(base.len());
+    let grants = &base[start..end];
+    let mut text = base.clone();
+    for id in ["vault-poke", "db-poke"] {
+        text.push('\n');
+        text.push_str(&grants.replace("plugins.db-restore.", &format!("plugins.{id}.")));
+    }
+    cli::config(&text)
+}
+
+#[test]
+fn no_call_gives_a_plugin_the_database_password() {
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab();
+    let rt = rt();
+    let config = config_with_db_restore_grants_for_the_fixtures(&lab);
+    let config = config.to_str().unwrap();
+    let leak = "secret/toolboxai/drhost-leak-test";
+    let attempts: &[(&str, &[&str], Option<&str>)] = &[
+        // Vault: the value itself, and through a composed secret.
+        ("vault-poke", &["op=reveal", "path=secret/toolboxai/postgres", "field=password"], Some("access-denied")),
+        ("vault-poke", &["op=reveal", "path=secret/toolboxai/supabase", "field=database_url"], Some("access-denied")),
+        (
+            "vault-poke",
+            &["op=reveal-composed", "path=secret/toolboxai/postgres", "field=password"],
+            Some("access-denied"),
+        ),
+        // Copy it somewhere granted, then read it back: handles only.
+        (
+            "vault-poke",
+            &["op=write-composed", "path=secret/toolboxai/postgres", "field=password", &format!("to={leak}")],
+            None,
+        ),
+        ("vault-poke", &["op=read", &format!("path={leak}")], None),
+        ("vault-poke", &["op=reveal", &format!("path={leak}"), "field=url"], Some("access-denied")),
+        // Postgres: where the target is, and what the server will say.
+        ("db-poke", &["op=info"], None),
+        ("db-poke", &["op=query", "sql=SELECT current_user || ' ' || inet_server_addr()::text"], None),
+        ("db-poke", &["op=query", "sql=SELECT rolpassword FROM pg_authid WHERE rolname = 'postgres'"], None),
+    ];
+    for (fixture, params, denied) in attempts {
+        let wasm = cli::fixture(fixture).display().to_string();
+        let mut args = vec!["run", wasm.as_str(), "--config", config, "--json", "--yes"];
+        for p in params.iter() {
+            args.extend(["--param", p]);
+        }
+        let out = cli::drhost(&args);
+        assert_eq!(out.code, 0, "{fixture} {params:?}: {}\n{}", out.stdout, out.stderr);
+        match denied {
+            Some(kind) => assert_eq!(out.fact("error-kind").as_deref(), Some(*kind), "{fixture} {params:?}"),
+            None => assert_eq!(out.fact("error-kind"), None, "{fixture} {params:?}: {}", out.stdout),
+        }
+        assert_no_secret(&lab, &out);
+    }
+    // The copy exists in Vault — the plugin moved the password without seeing it.
+    rt.block_on(async {
+        let vault = lab.vault_client().unwrap();
+        let copy: std::collections::HashMap<String, String> =
+            vaultrs::kv2::read(&vault, "secret", "toolboxai/drhost-leak-test").await.unwrap();
+        let password = lab.pg_password().unwrap();
+        assert_eq!(copy.get("password"), Some(&password));
+        vaultrs::kv2::delete_metadata(&vault, "secret", "toolboxai/drhost-leak-test").await.unwrap();
+    });
+}
