@@ -262,9 +262,14 @@ fn update_vault(store: &Store, password: &Secret, target: &TargetInfo, s: &Setti
         ComposePart::Text(tail),
     ])
     .map_err(fail_here)?;
-    let version = store
-        .patch(&s.app_path, &[("database_url".to_string(), FieldValue::Secret(&url))])
-        .map_err(fail_here)?;
+    // Patch keeps the application's other settings; a path that does not
+    // exist yet is created, as `vault kv put` would.
+    let fields = [("database_url".to_string(), FieldValue::Secret(&url))];
+    let version = match store.patch(&s.app_path, &fields) {
+        Err(Error::NotFound(_)) => store.write(&s.app_path, &fields),
+        other => other,
+    }
+    .map_err(fail_here)?;
     step.note(format!(
         "database_url now points at {}:{}/{} (version {version})",
         target.host, target.port, target.database
