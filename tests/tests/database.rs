@@ -662,11 +662,10 @@ fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
 /// what `db-restore` is granted.
 fn config_with_db_restore_grants_for_the_fixtures(lab: &Lab) -> PathBuf {
     let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
-    let start = base.find("[[plugins.db-restore.").expect("db-restore grants in the lab config");
-    let end = base[start..]
-        .find("\n# ")
-        .map(|i| start + i)
-        .unwrap_or(base.len());
+    let start = base
+        .find("[[plugins.db-restore.")
+        .expect("db-restore grants in the lab config");
+    let end = base[start..].find("\n# ").map(|i| start + i).unwrap_or(base.len());
     let grants = &base[start..end];
     let mut text = base.clone();
     for id in ["vault-poke", "db-poke"] {
@@ -686,8 +685,16 @@ fn no_call_gives_a_plugin_the_database_password() {
     let leak = "secret/toolboxai/drhost-leak-test";
     let attempts: &[(&str, &[&str], Option<&str>)] = &[
         // Vault: the value itself, and through a composed secret.
-        ("vault-poke", &["op=reveal", "path=secret/toolboxai/postgres", "field=password"], Some("access-denied")),
-        ("vault-poke", &["op=reveal", "path=secret/toolboxai/supabase", "field=database_url"], Some("access-denied")),
+        (
+            "vault-poke",
+            &["op=reveal", "path=secret/toolboxai/postgres", "field=password"],
+            Some("access-denied"),
+        ),
+        (
+            "vault-poke",
+            &["op=reveal", "path=secret/toolboxai/supabase", "field=database_url"],
+            Some("access-denied"),
+        ),
         (
             "vault-poke",
             &["op=reveal-composed", "path=secret/toolboxai/postgres", "field=password"],
@@ -696,15 +703,35 @@ fn no_call_gives_a_plugin_the_database_password() {
         // Copy it somewhere granted, then read it back: handles only.
         (
             "vault-poke",
-            &["op=write-composed", "path=secret/toolboxai/postgres", "field=password", &format!("to={leak}")],
+            &[
+                "op=write-composed",
+                "path=secret/toolboxai/postgres",
+                "field=password",
+                &format!("to={leak}"),
+            ],
             None,
         ),
         ("vault-poke", &["op=read", &format!("path={leak}")], None),
-        ("vault-poke", &["op=reveal", &format!("path={leak}"), "field=url"], Some("access-denied")),
+        (
+            "vault-poke",
+            &["op=reveal", &format!("path={leak}"), "field=url"],
+            Some("access-denied"),
+        ),
         // Postgres: where the target is, and what the server will say.
         ("db-poke", &["op=info"], None),
-        ("db-poke", &["op=query", "sql=SELECT current_user || ' ' || inet_server_addr()::text"], None),
-        ("db-poke", &["op=query", "sql=SELECT rolpassword FROM pg_authid WHERE rolname = 'postgres'"], None),
+        (
+            "db-poke",
+            &["op=query", "sql=SELECT current_user || ' ' || inet_server_addr()::text"],
+            None,
+        ),
+        (
+            "db-poke",
+            &[
+                "op=query",
+                "sql=SELECT rolpassword FROM pg_authid WHERE rolname = 'postgres'",
+            ],
+            None,
+        ),
     ];
     for (fixture, params, denied) in attempts {
         let wasm = cli::fixture(fixture).display().to_string();
@@ -724,9 +751,13 @@ fn no_call_gives_a_plugin_the_database_password() {
     rt.block_on(async {
         let vault = lab.vault_client().unwrap();
         let copy: std::collections::HashMap<String, String> =
-            vaultrs::kv2::read(&vault, "secret", "toolboxai/drhost-leak-test").await.unwrap();
+            vaultrs::kv2::read(&vault, "secret", "toolboxai/drhost-leak-test")
+                .await
+                .unwrap();
         let password = lab.pg_password().unwrap();
         assert_eq!(copy.get("password"), Some(&password));
-        vaultrs::kv2::delete_metadata(&vault, "secret", "toolboxai/drhost-leak-test").await.unwrap();
+        vaultrs::kv2::delete_metadata(&vault, "secret", "toolboxai/drhost-leak-test")
+            .await
+            .unwrap();
     });
 }
