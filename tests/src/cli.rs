@@ -84,6 +84,17 @@ impl Outcome {
         read_journal(&files[0])
     }
 
+    /// The raw text of the journal, to search for what must never be in it.
+    pub fn journal_text(&self) -> String {
+        let file = std::fs::read_dir(&self.journal_dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+            .expect("a journal");
+        std::fs::read_to_string(file).unwrap()
+    }
+
     /// The facts of a `--json` report as (name, value) pairs.
     pub fn fact(&self, name: &str) -> Option<String> {
         let json = self.json();
@@ -174,6 +185,14 @@ pub fn config(text: &str) -> PathBuf {
     let path = dir.join("drhost.toml");
     std::fs::write(&path, text).expect("write config");
     path
+}
+
+/// The `call` events of capability call `call` (e.g. `s3.put`) in a journal.
+pub fn calls<'a>(journal: &'a [Value], call: &str) -> Vec<&'a Value> {
+    events(journal, "call")
+        .into_iter()
+        .filter(|e| e["call"] == call)
+        .collect()
 }
 
 /// The events named `event` in a journal.

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use drhost_tests::cli::{self, Outcome};
+use drhost_tests::cli::{self, calls, Outcome};
 use drhost_tests::lab::Lab;
 use sha2::{Digest, Sha256};
 
@@ -33,24 +33,6 @@ fn run_backup(lab: &Lab, config: Option<PathBuf>) -> Outcome {
         .display()
         .to_string();
     cli::drhost(&["run", plugin.as_str(), "--config", config.as_str(), "--json", "--yes"])
-}
-
-fn calls<'a>(journal: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Value> {
-    journal
-        .iter()
-        .filter(|e| e["event"] == "call" && e["call"] == name)
-        .collect()
-}
-
-/// The raw text of the run's only journal.
-fn journal_text(out: &Outcome) -> String {
-    let file = std::fs::read_dir(&out.journal_dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .next()
-        .expect("a journal");
-    std::fs::read_to_string(file).unwrap()
 }
 
 /// Every key under `prefix` in the lab's bucket.
@@ -127,7 +109,7 @@ fn db_backup_dumps_to_s3_with_checksum_and_row_count() {
     assert_eq!(puts[1]["args"]["key"], "supabase/backup_latest.dump");
     // No credential in the journal: the S3 secret key (and the access key
     // as a value) never appear.
-    let text = journal_text(&out);
+    let text = out.journal_text();
     let secret = lab.get("AWS_SECRET_ACCESS_KEY").unwrap();
     assert!(!text.contains(secret), "the S3 secret key is in the journal");
     let access = lab.get("AWS_ACCESS_KEY_ID").unwrap();
@@ -266,7 +248,7 @@ fn assert_no_secret(lab: &Lab, out: &Outcome) {
         "the lab's Postgres password is too short to search for"
     );
     for (name, text) in [
-        ("journal", journal_text(out)),
+        ("journal", out.journal_text()),
         ("stdout", out.stdout.clone()),
         ("stderr", out.stderr.clone()),
     ] {

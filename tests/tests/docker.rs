@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters as q;
-use drhost_tests::cli::{config, drhost_with, events, fixture, plugin, Outcome};
+use drhost_tests::cli::{calls, config, drhost_with, events, fixture, plugin, Outcome};
 use drhost_tests::lab::Lab;
 use serde_json::Value;
 
@@ -211,13 +211,6 @@ impl Drop for Restore {
 fn fact(out: &Outcome, name: &str) -> String {
     out.fact(name)
         .unwrap_or_else(|| panic!("no fact `{name}` in {}\nstderr:\n{}", out.stdout, out.stderr))
-}
-
-fn calls<'a>(journal: &'a [Value], call: &str) -> Vec<&'a Value> {
-    events(journal, "call")
-        .into_iter()
-        .filter(|e| e["call"] == call)
-        .collect()
 }
 
 #[test]

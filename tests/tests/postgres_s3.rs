@@ -136,21 +136,7 @@ fn refusal(out: &Outcome) -> (String, String, String) {
 
 /// The journal's `call` events named `name`.
 fn calls(out: &Outcome, name: &str) -> Vec<serde_json::Value> {
-    out.journal()
-        .into_iter()
-        .filter(|e| e["event"] == "call" && e["call"] == name)
-        .collect()
-}
-
-/// The raw text of the run's only journal.
-fn journal_text(out: &Outcome) -> String {
-    let file = std::fs::read_dir(&out.journal_dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .next()
-        .expect("a journal");
-    std::fs::read_to_string(file).unwrap()
+    cli::calls(&out.journal(), name).into_iter().cloned().collect()
 }
 
 // --- the lab's services, directly --------------------------------------------
@@ -505,7 +491,7 @@ fn restore_of_a_real_dump_gives_the_same_rows() {
         assert!(call["outcome"]["ok"]["warnings"].is_u64(), "{call}");
         let password = std::fs::read_to_string(lab.get("PG_PASSWORD_FILE").unwrap()).unwrap();
         assert!(
-            !journal_text(&out).contains(password.trim()),
+            !out.journal_text().contains(password.trim()),
             "the Postgres password is in the journal"
         );
     }

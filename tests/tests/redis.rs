@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use drhost_tests::cli::{self, events, Outcome};
+use drhost_tests::cli::{self, calls, Outcome};
 use drhost_tests::lab::Lab;
 
 /// One fault at a time: every test here changes the one Sentinel set.
@@ -111,13 +111,6 @@ fn run(lab: &Lab, plugin: PathBuf, config: Option<PathBuf>, params: &[String]) -
         args.push(p);
     }
     cli::drhost(&args)
-}
-
-fn calls<'a>(journal: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Value> {
-    events(journal, "call")
-        .into_iter()
-        .filter(|c| c["call"] == name)
-        .collect()
 }
 
 async fn role_of(lab: &Lab, port: u16) -> String {

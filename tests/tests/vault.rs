@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use drhost_tests::cli::{self, events, Outcome};
+use drhost_tests::cli::{self, calls, events, Outcome};
 use drhost_tests::lab::Lab;
 use serde_json::{json, Value};
 use vaultrs::client::VaultClient;
@@ -159,24 +159,6 @@ fn run_poke(config: &Path, params: &[(&str, &str)], json: bool) -> Outcome {
     cli::drhost(&args)
 }
 
-fn calls<'a>(journal: &'a [Value], name: &str) -> Vec<&'a Value> {
-    events(journal, "call")
-        .into_iter()
-        .filter(|c| c["call"] == name)
-        .collect()
-}
-
-/// The raw text of the run's only journal.
-fn journal_text(out: &Outcome) -> String {
-    let file = std::fs::read_dir(&out.journal_dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .expect("a journal");
-    std::fs::read_to_string(file).unwrap()
-}
-
 fn show(out: &Outcome) -> String {
     format!("exit {}\nstdout:\n{}\nstderr:\n{}", out.code, out.stdout, out.stderr)
 }
@@ -266,7 +248,7 @@ fn read_compose_write_stores_the_composed_secret_and_never_shows_it() {
     assert_eq!(dest["note"], "written by vault-poke");
 
     // No value anywhere the operator or the journal reader sees.
-    let journal = journal_text(&out);
+    let journal = out.journal_text();
     for text in [&journal, &out.stdout, &out.stderr] {
         for value in [password.as_str(), encoded.as_str(), "written by vault-poke", "w%rd"] {
             assert!(!text.contains(value), "`{value}` leaked:\n{text}");
@@ -392,7 +374,7 @@ fn reveal_needs_its_own_grant_and_is_journaled_without_the_value() {
         message.contains("paths = [\"secret/drhost-test/reveal/s\"]\naccess = [\"reveal\"]"),
         "{message}"
     );
-    for text in [&journal_text(&out), &out.stdout, &out.stderr] {
+    for text in [&out.journal_text(), &out.stdout, &out.stderr] {
         assert!(!text.contains(&value), "the value leaked:\n{text}");
     }
 
@@ -653,7 +635,7 @@ fn a_token_policy_refusal_is_failed_not_access_denied() {
         message.contains("Vault refused the token (permission denied)"),
         "{message}"
     );
-    assert!(!message.contains(&token) && !journal_text(&out).contains(&token));
+    assert!(!message.contains(&token) && !out.journal_text().contains(&token));
     assert_eq!(get(Server::Dev, "drhost-test/policy/s"), None);
 }
 

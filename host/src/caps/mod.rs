@@ -28,6 +28,23 @@ pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     crate::bindings::Plugin::add_to_linker::<RunState, HasSelf<RunState>>(linker, |state| state)
 }
 
+/// Whether `text` matches the grant glob `pattern` (`*` matches `/` too: a
+/// key, path or name is one string). A malformed glob matches nothing.
+pub(crate) fn glob_matches(pattern: &str, text: &str) -> bool {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .build()
+        .map(|g| g.compile_matcher().is_match(text))
+        .unwrap_or(false)
+}
+
+/// The part of a grant glob before its first wildcard (`supabase/` for
+/// `supabase/*`): what a listing's prefix must start with.
+pub(crate) fn literal_head(pattern: &str) -> &str {
+    let end = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
+    &pattern[..end]
+}
+
 /// The journal's name for a typed capability error, and its text.
 pub(crate) fn error_parts(error: &CapError) -> (&'static str, &str) {
     match error {

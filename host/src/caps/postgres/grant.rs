@@ -11,6 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::Access;
+use crate::caps::glob_matches;
 use crate::caps::shell::toml_string;
 use crate::config::PluginGrants;
 use crate::secret::SecretRef;
@@ -199,12 +200,6 @@ pub fn allows_database(grants: &[PostgresGrant], label: &str, database: &str) ->
         .iter()
         .filter(|g| g.target == label && g.access.contains(&PgAccess::Restore))
         .any(|g| g.databases.iter().any(|glob| glob_matches(glob, database)))
-}
-
-fn glob_matches(pattern: &str, name: &str) -> bool {
-    globset::Glob::new(pattern)
-        .map(|g| g.compile_matcher().is_match(name))
-        .unwrap_or(false)
 }
 
 /// Whether a manifest need (`LABEL`, `dump:LABEL`, `restore:LABEL`,

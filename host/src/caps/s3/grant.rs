@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::Access;
 use crate::caps::shell::toml_string;
+use crate::caps::{glob_matches, literal_head};
 use crate::config::PluginGrants;
 use crate::secret::SecretRef;
 
@@ -62,20 +63,6 @@ impl S3Access {
             S3Access::Write => "write",
         }
     }
-}
-
-fn glob_matches(pattern: &str, key: &str) -> bool {
-    globset::GlobBuilder::new(pattern)
-        .literal_separator(false)
-        .build()
-        .map(|g| g.compile_matcher().is_match(key))
-        .unwrap_or(false)
-}
-
-/// The part of a glob before its first wildcard.
-fn literal_head(pattern: &str) -> &str {
-    let end = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
-    &pattern[..end]
 }
 
 /// Whether `grants` give `access` to `key` on `label`.
