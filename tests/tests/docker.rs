@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use bollard::query_parameters as q;
 use drhost_tests::cli::{calls, config, drhost_with, events, fixture, plugin, Outcome};
 use drhost_tests::lab::Lab;
-use serde_json::Value;
 
 /// Faulting tests run one at a time: they share one Docker stack.
 static LOCK: Mutex<()> = Mutex::new(());

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{self, calls, events, Outcome};
 use drhost_tests::lab::Lab;
-use serde_json::{json, Value};
+use serde_json::json;
 use vaultrs::client::VaultClient;
 
 static LOCK: Mutex<()> = Mutex::new(());
