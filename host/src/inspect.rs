@@ -7,8 +7,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::bindings::types::Access;
+use crate::console::plugin_text;
 use crate::engine::{default_cache_dir, Runtime};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::journal::Journal;
 use crate::plugin::{self, PluginFile};
 
@@ -65,14 +66,10 @@ pub struct CapabilityReport {
 pub async fn inspect(path: &Path, cache_dir: Option<PathBuf>) -> Result<PluginReport> {
     let file = PluginFile::read(path)?;
     file.check_is_component()?;
-    let runtime = Runtime::new(Some(cache_dir.unwrap_or_else(default_cache_dir)))?;
+    let runtime = Runtime::new(cache_dir.or_else(default_cache_dir))?;
     let (component, _) = runtime.load(&file.bytes, &file.digest)?;
     let shape = plugin::check_shape(&runtime, &component, path)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("drhost-inspect-")
-        .tempdir()
-        .map_err(|e| Error::Internal(format!("cannot create a scratch directory: {e}")))?;
-    let manifest = plugin::describe(&runtime, &component, scratch.path(), Arc::new(Journal::disabled())).await?;
+    let manifest = plugin::describe(&runtime, &component, Arc::new(Journal::disabled())).await?;
     Ok(PluginReport {
         id: manifest.id,
         version: manifest.version,
@@ -110,7 +107,9 @@ pub async fn inspect(path: &Path, cache_dir: Option<PathBuf>) -> Result<PluginRe
 
 impl std::fmt::Display for PluginReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{} {}  —  {}", self.id, self.version, self.description)?;
+        // Every string here but the id (validated) and digest is the plugin's own.
+        let t = |s: &str| plugin_text(s).into_owned();
+        writeln!(f, "{} {}  —  {}", self.id, t(&self.version), t(&self.description))?;
         writeln!(
             f,
             "  contract  drhost:runbook@{}",
@@ -126,15 +125,22 @@ impl std::fmt::Display for PluginReport {
             let default = p
                 .default
                 .as_deref()
-                .map_or("required".to_string(), |d| format!("default {d:?}"));
-            writeln!(f, "  {:<16} {} ({default})", p.name, p.description)?;
+                .map_or("required".to_string(), |d| format!("default {:?}", t(d)));
+            writeln!(f, "  {:<16} {} ({default})", t(&p.name), t(&p.description))?;
         }
         writeln!(f, "needs:")?;
         if self.capabilities.is_empty() {
             writeln!(f, "  (nothing)")?;
         }
         for c in &self.capabilities {
-            writeln!(f, "  {:<6} {:<8} {:<24} {}", c.access, c.capability, c.target, c.why)?;
+            writeln!(
+                f,
+                "  {:<6} {:<8} {:<24} {}",
+                c.access,
+                t(&c.capability),
+                t(&c.target),
+                t(&c.why)
+            )?;
         }
         writeln!(f, "imports:")?;
         for i in &self.imports {

@@ -18,7 +18,7 @@ use crate::console::Console;
 use crate::engine::{first_line, Runtime};
 use crate::error::{Error, Result};
 use crate::journal::Journal;
-use crate::sandbox::{new_store, Limits, RunContext};
+use crate::sandbox::{new_store, Limits, RunContext, RunDirs};
 
 /// How long `describe` may take.
 pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -126,20 +126,18 @@ fn is_supported(version: &str) -> bool {
     }
 }
 
-/// Instantiates the plugin with no grants at all and calls `describe`.
-pub async fn describe(
-    runtime: &Runtime,
-    component: &Component,
-    scratch: &Path,
-    journal: Arc<Journal>,
-) -> Result<Manifest> {
+/// Instantiates the plugin with no grants at all and calls `describe`, in
+/// directories of its own that are removed when it returns: nothing a
+/// plugin does while describing itself outlives the call or reaches the run.
+pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Journal>) -> Result<Manifest> {
+    let dirs = RunDirs::create("drhost-describe-")?;
     let ctx = Arc::new(RunContext {
         plugin_id: "?".into(),
         grants: PluginGrants::default(),
         journal,
         console: Console::new(true),
-        scratch: scratch.to_owned(),
-        blob_dir: scratch.join(".blobs-describe"),
+        scratch: dirs.scratch().to_owned(),
+        blob_dir: dirs.blobs().to_owned(),
         deadline: Instant::now() + DESCRIBE_TIMEOUT,
         confirm: ConfirmPolicy::Nobody,
     });
@@ -179,17 +177,24 @@ pub async fn instantiate(
         })
 }
 
-fn validate_manifest(manifest: &Manifest) -> Result<()> {
-    let id_ok = !manifest.id.is_empty()
-        && manifest.id.len() <= 64
-        && manifest
-            .id
+/// Whether `id` is a valid plugin id: 1-64 lowercase ASCII letters, digits
+/// and dashes, not starting with a dash. Ids become file names (`pull`
+/// writes `<id>.wasm`), TOML keys and journal names, so every place that
+/// takes an id from a plugin or a signed section checks it here.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('-')
+        && id
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !id_ok {
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn validate_manifest(manifest: &Manifest) -> Result<()> {
+    if !is_valid_id(&manifest.id) {
         return Err(Error::Refused(format!(
             "the plugin's id `{}` is not valid: use 1-64 lowercase letters, digits and dashes",
-            manifest.id
+            crate::console::plugin_text(&manifest.id)
         )));
     }
     if manifest.version.is_empty() {
@@ -200,6 +205,26 @@ fn validate_manifest(manifest: &Manifest) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ids_that_could_become_paths_are_invalid() {
+        for ok in ["hello", "db-restore", "a1"] {
+            assert!(super::is_valid_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../x",
+            "/etc/x",
+            "A",
+            "a b",
+            "-rf",
+            "a/b",
+            "a.wasm",
+            &"a".repeat(65),
+        ] {
+            assert!(!super::is_valid_id(bad), "{bad}");
+        }
+    }
+
     #[test]
     fn supported_versions() {
         assert!(super::is_supported("0.1.0"));

@@ -21,7 +21,7 @@ use crate::error::{Error, EXIT_OK, EXIT_PLUGIN_FAILED};
 use crate::journal::{self, Journal};
 use crate::plugin::{self, PluginFile};
 use crate::policy;
-use crate::sandbox::{new_store, DeadlineExceeded, Limits, MemoryLimitReached, RunContext, RunState};
+use crate::sandbox::{new_store, DeadlineExceeded, Limits, MemoryLimitReached, RunContext, RunDirs, RunState};
 use crate::trust;
 
 /// The default deadline: the runbook's 15-minute RTO.
@@ -131,11 +131,15 @@ pub async fn run(opts: RunOptions) -> RunReport {
     let run_id = journal::new_run_id(&opts.plugin);
     let config_path = config::locate(opts.config.as_deref());
     let config = config_path.as_deref().map(Config::load).transpose();
-    let journal_dir = opts
+    let journal_dir = match opts
         .journal_dir
         .clone()
         .or_else(|| config.as_ref().ok().and_then(|c| c.as_ref()?.run.journal_dir.clone()))
-        .unwrap_or_else(journal::default_dir);
+        .map_or_else(journal::default_dir, Ok)
+    {
+        Ok(dir) => dir,
+        Err(error) => return RunReport::from_error(run_id, None, None, &error, started),
+    };
     let journal = match Journal::create(&journal_dir, &run_id) {
         Ok(journal) => Arc::new(journal),
         Err(error) => return RunReport::from_error(run_id, None, None, &error, started),
@@ -297,24 +301,15 @@ impl Attempt<'_> {
             .cache_dir
             .clone()
             .or(config.run.cache_dir.clone())
-            .unwrap_or_else(default_cache_dir);
-        let runtime = Runtime::new(Some(cache_dir))?;
+            .or_else(default_cache_dir);
+        let runtime = Runtime::new(cache_dir)?;
         let (component, _cached) = runtime.load(&file.bytes, &file.digest)?;
         let shape = plugin::check_shape(&runtime, &component, &opts.plugin)?;
         if let Some(identity) = self.identity.as_mut() {
             identity.contract = shape.contract.clone();
         }
 
-        let scratch = tempfile::Builder::new()
-            .prefix("drhost-run-")
-            .tempdir()
-            .map_err(|e| Error::Internal(format!("cannot create the run's scratch directory: {e}")))?;
-        let guest_dir = scratch.path().join("scratch");
-        let blob_dir = scratch.path().join("blobs");
-        std::fs::create_dir_all(&guest_dir)
-            .map_err(|e| Error::Internal(format!("cannot create {}: {e}", guest_dir.display())))?;
-
-        let manifest = plugin::describe(&runtime, &component, &guest_dir, self.journal.clone()).await?;
+        let manifest = plugin::describe(&runtime, &component, self.journal.clone()).await?;
         if let Some(identity) = self.identity.as_mut() {
             identity.id = Some(manifest.id.clone());
             identity.version = Some(manifest.version.clone());
@@ -341,13 +336,14 @@ impl Attempt<'_> {
             memory: opts.memory.or(config.run.memory).unwrap_or(DEFAULT_MEMORY),
         };
         let deadline = Instant::now() + limits.timeout;
+        let dirs = RunDirs::create("drhost-run-")?;
         let ctx = Arc::new(RunContext {
             plugin_id: manifest.id.clone(),
             grants,
             journal: self.journal.clone(),
             console: Console::new(opts.quiet),
-            scratch: guest_dir,
-            blob_dir,
+            scratch: dirs.scratch().to_owned(),
+            blob_dir: dirs.blobs().to_owned(),
             deadline,
             confirm: if opts.yes {
                 ConfirmPolicy::ApproveAll

@@ -6,7 +6,8 @@
 //! memory; a wall-clock deadline enforced through epoch interruption. Grants
 //! reach capabilities only through [`RunContext`].
 
-use std::path::PathBuf;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,54 @@ use crate::journal::Journal;
 pub const SCRATCH_GUEST_PATH: &str = "/scratch";
 /// Guest stdout/stderr kept per stream; the rest is dropped (and noted).
 pub const GUEST_OUTPUT_CAP: usize = 64 * 1024;
+
+/// The host directories of one plugin instance: a private root (0700,
+/// created by this process, removed on drop) holding `scratch`, preopened
+/// for the guest, and `blobs`, which the guest can never name. Nothing the
+/// host writes for itself lives under `scratch`, so a link the guest makes
+/// there can never steer a host write (issue: `inspect` of a hostile plugin
+/// wrote through a link in its own scratch).
+pub struct RunDirs {
+    root: tempfile::TempDir,
+    scratch: PathBuf,
+    blobs: PathBuf,
+}
+
+impl RunDirs {
+    /// Creates a fresh private root under the system temp directory, named
+    /// `PREFIX…`, with empty `scratch/` and `blobs/` inside.
+    pub fn create(prefix: &str) -> Result<RunDirs, crate::Error> {
+        let root = tempfile::Builder::new()
+            .prefix(prefix)
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| crate::Error::Internal(format!("cannot create a private run directory: {e}")))?;
+        let scratch = root.path().join("scratch");
+        let blobs = root.path().join("blobs");
+        for dir in [&scratch, &blobs] {
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| crate::Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        Ok(RunDirs { root, scratch, blobs })
+    }
+
+    /// The guest's scratch directory (preopened as [`SCRATCH_GUEST_PATH`]).
+    pub fn scratch(&self) -> &Path {
+        &self.scratch
+    }
+
+    /// The host-only blob directory.
+    pub fn blobs(&self) -> &Path {
+        &self.blobs
+    }
+
+    /// The private root holding both.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+}
 
 /// Everything a run's capabilities share: who runs, what is granted, where
 /// things go. Immutable once the run starts.

@@ -1,0 +1,48 @@
+//! `describe-escape`: attacks the host from `describe`, which runs for
+//! `drhost inspect`, `sign` and before every `run`, with no grants at all.
+//!
+//! It plants relative links in its scratch directory where the first wave's
+//! host kept its describe-time blob directory (`/scratch/.blobs-describe`),
+//! and one named `blobs` beside it, pointing out of the sandbox at
+//! `../drhost-escape-target` (a directory the test creates next to the
+//! host's per-run directories), then stores a blob. A host that writes blobs
+//! through a path the guest can shape leaves a file in that directory.
+
+use drhost_sdk::prelude::*;
+
+struct DescribeEscape;
+
+fn plant_links() {
+    // std's `symlink_path` is unstable on WASI: call `symlink-at` directly.
+    for (dir, name) in wasip2::filesystem::preopens::get_directories() {
+        if name != "/scratch" {
+            continue;
+        }
+        for (link, target) in [
+            (".blobs-describe", "../drhost-escape-target"),
+            ("blobs", "../../drhost-escape-target"),
+        ] {
+            let _ = dir.symlink_at(target, link);
+        }
+    }
+    let _ = drhost_sdk::blob::Blob::from_bytes(b"written by describe-escape");
+}
+
+impl Plugin for DescribeEscape {
+    fn describe() -> Manifest {
+        plant_links();
+        manifest(
+            "describe-escape",
+            env!("CARGO_PKG_VERSION"),
+            "Tries to write outside its sandbox while describing itself (tests only)",
+        )
+        .build()
+    }
+
+    fn run(_params: Params) -> Result<Outcome, Failure> {
+        plant_links();
+        Ok(outcome("planted links and stored a blob"))
+    }
+}
+
+export_plugin!(DescribeEscape);

@@ -1,0 +1,83 @@
+//! Attacks on the host's own files from inside the sandbox.
+
+use std::path::{Path, PathBuf};
+
+use drhost_tests::cli::{drhost_with, fixture};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A private temp directory that drhost uses as `TMPDIR`, holding the
+/// directory the hostile plugin's links point at.
+struct Tmp {
+    dir: tempfile::TempDir,
+}
+
+impl Tmp {
+    fn new() -> Tmp {
+        let dir = tempfile::Builder::new()
+            .prefix("drhost-hostile-")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::create_dir(dir.path().join("drhost-escape-target")).expect("target dir");
+        Tmp { dir }
+    }
+
+    fn env(&self) -> [(&str, &str); 1] {
+        [("TMPDIR", s(self.dir.path()))]
+    }
+
+    /// What the plugin managed to write outside its sandbox.
+    fn escaped(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.dir.path().join("drhost-escape-target"))
+            .expect("target dir")
+            .map(|e| e.expect("entry").path())
+            .collect()
+    }
+
+    /// What drhost left behind in TMPDIR besides the target directory.
+    fn leftovers(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.dir.path())
+            .expect("tmp dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| !p.ends_with("drhost-escape-target"))
+            .collect()
+    }
+}
+
+/// issue 11, item 1: `describe` runs for `inspect` of any file, signed or
+/// not. The first wave kept its describe-time blob directory inside the
+/// guest's scratch, so a relative link planted there made `blob.from-bytes`
+/// write a host file outside the sandbox.
+#[test]
+fn inspect_of_a_hostile_plugin_writes_nothing_outside_its_sandbox() {
+    let tmp = Tmp::new();
+    let wasm = fixture("describe-escape");
+    let out = drhost_with(&["inspect", s(&wasm)], &tmp.env());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("describe-escape"), "{}", out.stdout);
+    assert_eq!(
+        tmp.escaped(),
+        Vec::<PathBuf>::new(),
+        "inspect wrote through a guest-made link"
+    );
+    assert_eq!(tmp.leftovers(), Vec::<PathBuf>::new(), "inspect left files behind");
+}
+
+/// The same plugin through `run` (its describe and its run both plant links
+/// and store blobs): nothing lands outside, nothing is left behind.
+#[test]
+fn run_of_a_hostile_plugin_writes_nothing_outside_its_sandbox() {
+    let tmp = Tmp::new();
+    let wasm = fixture("describe-escape");
+    let out = drhost_with(&["run", s(&wasm), "--json"], &tmp.env());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.json()["summary"], "planted links and stored a blob");
+    assert_eq!(
+        tmp.escaped(),
+        Vec::<PathBuf>::new(),
+        "run wrote through a guest-made link"
+    );
+    assert_eq!(tmp.leftovers(), Vec::<PathBuf>::new(), "run left files behind");
+}
