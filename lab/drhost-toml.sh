@@ -113,6 +113,9 @@ access = ["read"]
 [targets.postgres.primary]
 url = "$PG_URL"
 password = "file:$LAB_DIR/secrets/pg-password"
+# Plugins granted only "read" log in as this read-only role.
+read_user = "drhost_reader"
+read_password = "file:$LAB_DIR/secrets/pg-reader-password"
 
 [targets.s3.backups]
 endpoint = "$S3_ENDPOINT"

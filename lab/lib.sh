@@ -35,6 +35,7 @@ LAB_BACKEND_PORTS="${LAB_BACKEND_PORTS:-27081,27082,27083}"
 LAB_PGBIN="${LAB_PGBIN:-/usr/lib/postgresql/15/bin}"
 LAB_PG_SOCKET_DIR="$LAB_DIR/pg/socket"
 LAB_PG_PASSWORD_FILE="$LAB_SECRETS/pg-password"
+LAB_PG_READER_PASSWORD_FILE="$LAB_SECRETS/pg-reader-password"
 LAB_PG_TLS_DIR="$LAB_DIR/pg/tls"
 
 mkdir -p "$LAB_RUN" "$LAB_LOG" "$LAB_ENVD"
@@ -161,8 +162,16 @@ secret_put() {
 # pg_password: the lab's Postgres password (24 url-safe characters), made
 # once into LAB_PG_PASSWORD_FILE. postgres.sh and both vault scripts call it
 # in parallel: the first link wins and every caller reads the same value.
-pg_password() {
-	local file="$LAB_PG_PASSWORD_FILE" tmp
+pg_password() { random_secret "$LAB_PG_PASSWORD_FILE"; }
+
+# pg_reader_password: the password of the lab's read-only role drhost_reader
+# (what `read_user` in drhost.toml logs in as), made once like pg_password.
+pg_reader_password() { random_secret "$LAB_PG_READER_PASSWORD_FILE"; }
+
+# random_secret FILE: 24 url-safe random characters, made once into FILE
+# (0600, in the 0700 secrets directory); prints them.
+random_secret() {
+	local file="$1" tmp
 	if [[ ! -s "$file" ]]; then
 		mkdir -p "$LAB_SECRETS" && chmod 700 "$LAB_SECRETS"
 		tmp="$file.new.$$"

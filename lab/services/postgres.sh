@@ -27,6 +27,7 @@ mkdir -p "$pgdir" "$LAB_PG_SOCKET_DIR"
 chown postgres:postgres "$pgdir" "$LAB_PG_SOCKET_DIR"
 touch "$log" && chown postgres:postgres "$log"
 password="$(pg_password)" || lab_fail postgres "cannot create $LAB_PG_PASSWORD_FILE" "$log"
+reader_password="$(pg_reader_password)" || lab_fail postgres "cannot create $LAB_PG_READER_PASSWORD_FILE" "$log"
 
 # The lab CA and the server's certificate, made once (10 years). The server
 # key belongs to the cluster's user with mode 0600, as Postgres insists.
@@ -89,11 +90,21 @@ ssl_key_file = '$tls/server.key'" && changed=0
 # set_password: the postgres user's password, every run, through the socket
 # (which needs none). Sent on stdin, and the session keeps statements out of
 # the server log, errors included, so the value never lands there.
+# The read-only role drhost_reader (pg_read_all_data, nothing else: no
+# superuser, no server files, no COPY TO PROGRAM) is what `read_user` in the
+# lab's drhost.toml logs in as for plugins granted only `read`.
 set_password() {
 	psql_lab -d postgres >>"$log" 2>&1 <<SQL || lab_fail postgres "cannot set the postgres user's password" "$log"
 SET log_min_error_statement = panic;
 SET log_statement = none;
 ALTER USER postgres PASSWORD '$password';
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'drhost_reader') THEN
+    CREATE ROLE drhost_reader LOGIN;
+  END IF;
+END \$\$;
+ALTER ROLE drhost_reader LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT PASSWORD '$reader_password';
+GRANT pg_read_all_data TO drhost_reader;
 SQL
 }
 
@@ -179,6 +190,8 @@ env_put PG_DATABASE toolboxai
 env_put PG_SOCKET_DIR "$LAB_PG_SOCKET_DIR"
 env_put PG_URL "postgresql://postgres@127.0.0.1:$port/toolboxai"
 env_put PG_PASSWORD_FILE "$LAB_PG_PASSWORD_FILE"
+env_put PG_READER_USER drhost_reader
+env_put PG_READER_PASSWORD_FILE "$LAB_PG_READER_PASSWORD_FILE"
 env_put PG_CA_FILE "$tls/ca.crt"
 env_put PG_SEED_USERS "$LAB_PG_USERS"
 env_put PG_DUMP_FILE "$dump"

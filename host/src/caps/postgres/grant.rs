@@ -30,6 +30,15 @@ pub struct PostgresTarget {
     /// (`webpki-roots`) for drhost's own connections, the system bundle for
     /// `pg_dump` / `pg_restore`.
     pub ca_file: Option<PathBuf>,
+    /// A role with read rights only (e.g. a member of `pg_read_all_data`,
+    /// never a superuser) that drhost logs in as for plugins granted `read`
+    /// but not `write` on this target. Without it, `read` is enforced by a
+    /// read-only transaction alone, which stops DDL and DML but not what a
+    /// privileged role can do from a query (`COPY … TO PROGRAM`,
+    /// `lo_export`, `pg_read_file`): configure one for production.
+    pub read_user: Option<String>,
+    /// `read_user`'s password: `env:NAME`, `file:PATH` or `vault:…`.
+    pub read_password: Option<SecretRef>,
 }
 
 /// The fields of `[targets.postgres.<label>]` as written, before the check
@@ -42,6 +51,10 @@ struct TargetFields {
     password: Option<SecretRef>,
     #[serde(default)]
     ca_file: Option<PathBuf>,
+    #[serde(default)]
+    read_user: Option<String>,
+    #[serde(default)]
+    read_password: Option<SecretRef>,
 }
 
 impl TryFrom<TargetFields> for PostgresTarget {
@@ -50,10 +63,24 @@ impl TryFrom<TargetFields> for PostgresTarget {
         if fields.ca_file.is_some() && !fields.url.tls {
             return Err("ca_file is set but the URL does not ask for TLS; add ?sslmode=require to the url".to_string());
         }
+        if fields.read_password.is_some() && fields.read_user.is_none() {
+            return Err(
+                "read_password is set without read_user; add read_user = \"ROLE\" (a read-only role)".to_string(),
+            );
+        }
+        if fields
+            .read_user
+            .as_deref()
+            .is_some_and(|u| u.is_empty() || u.contains('\0'))
+        {
+            return Err("read_user must be a role name".to_string());
+        }
         Ok(PostgresTarget {
             url: fields.url,
             password: fields.password,
             ca_file: fields.ca_file,
+            read_user: fields.read_user,
+            read_password: fields.read_password,
         })
     }
 }
@@ -237,8 +264,100 @@ pub fn database_denial(id: &str, label: &str, database: &str) -> String {
     )
 }
 
+/// Statements `query` runs: those that only read (inside a read-only
+/// transaction as well). Anything else — `COPY`, `DO`, `CALL`, `SET`,
+/// `LOCK`, DDL, DML, transaction control — goes through `execute`.
+const READ_STATEMENTS: [&str; 6] = ["SELECT", "WITH", "VALUES", "TABLE", "SHOW", "EXPLAIN"];
+
+/// Checks that `sql` starts (after white space, comments and opening
+/// parentheses) with a reading statement; the error names what it found.
+pub fn check_read_statement(sql: &str) -> Result<(), String> {
+    let mut rest = sql;
+    loop {
+        let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(after) = trimmed.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(after) = trimmed.strip_prefix("/*") {
+            // Postgres nests block comments.
+            let mut depth = 1;
+            let mut chars = after.char_indices().peekable();
+            let mut end = after.len();
+            while let Some((i, c)) = chars.next() {
+                match (c, chars.peek().map(|(_, n)| *n)) {
+                    ('/', Some('*')) => {
+                        depth += 1;
+                        chars.next();
+                    }
+                    ('*', Some('/')) => {
+                        depth -= 1;
+                        chars.next();
+                        if depth == 0 {
+                            end = i + 2;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            rest = &after[end.min(after.len())..];
+        } else {
+            rest = trimmed;
+            break;
+        }
+    }
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if READ_STATEMENTS.contains(&word.as_str()) {
+        Ok(())
+    } else {
+        let found = if word.is_empty() {
+            "no statement".to_string()
+        } else {
+            format!("`{word}`")
+        };
+        Err(format!(
+            "`query` runs only statements that read ({}), and this one starts with {found}; statements that change anything go through `execute`, which needs `write` access",
+            READ_STATEMENTS.join(", ")
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn query_runs_only_reading_statements() {
+        use super::check_read_statement as check;
+        for ok in [
+            "SELECT 1",
+            "  select count(*) from users",
+            "(SELECT 1) UNION (SELECT 2)",
+            "-- a comment\nWITH x AS (SELECT 1) SELECT * FROM x",
+            "/* outer /* nested */ still */ SHOW server_version",
+            "VALUES (1)",
+            "TABLE users",
+            "explain select 1",
+        ] {
+            assert_eq!(check(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "COPY (SELECT 1) TO PROGRAM 'touch /tmp/x'",
+            "/* SELECT */ COPY users TO '/tmp/x'",
+            "-- SELECT\nDO $$ BEGIN END $$",
+            "CREATE TABLE t (x int)",
+            "SET ROLE postgres",
+            "COMMIT",
+            "CALL p()",
+            "",
+            "/* unterminated SELECT",
+            "SELECTED",
+        ] {
+            assert!(check(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -196,7 +196,9 @@ mod operations {
     use tokio_postgres_rustls::MakeRustlsConnect;
 
     use super::super::tools::{self, dbname_arg};
-    use super::super::{allows, allows_database, database_denial, denial, Database, PgAccess, PostgresTarget};
+    use super::super::{
+        allows, allows_database, check_read_statement, database_denial, denial, Database, PgAccess, PostgresTarget,
+    };
     use crate::bindings::drhost::runbook::postgres::{RestoreOptions, RestoreReport, Rows, TargetInfo};
     use crate::bindings::types::Error as CapError;
     use crate::caps::blob::Blob;
@@ -245,9 +247,16 @@ mod operations {
         ctx.grants.postgres_targets.get(label).map(|t| t.url.dbname.clone())
     }
 
+    /// Opens target `label`'s database. A plugin granted `read` but not
+    /// `write` logs in as the target's `read_user` when one is configured.
     pub(super) async fn open(ctx: &RunContext, label: &str) -> Result<Database, CapError> {
         let target = target(ctx, label, "open")?;
-        let client = connect(ctx, label, target, &target.url.dbname).await?;
+        let login = if allows(&ctx.grants.postgres, label, PgAccess::Write) {
+            Login::Owner
+        } else {
+            Login::Reader
+        };
+        let client = connect_as(ctx, label, target, &target.url.dbname, login).await?;
         Ok(Database {
             label: label.to_string(),
             client,
@@ -262,9 +271,33 @@ mod operations {
         target: &PostgresTarget,
         dbname: &str,
     ) -> Result<tokio_postgres::Client, CapError> {
+        connect_as(ctx, label, target, dbname, Login::Owner).await
+    }
+
+    /// Which of a target's roles a connection logs in as.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Login {
+        /// The URL's user, with `password`.
+        Owner,
+        /// `read_user` with `read_password` when configured, else the owner.
+        Reader,
+    }
+
+    async fn connect_as(
+        ctx: &RunContext,
+        label: &str,
+        target: &PostgresTarget,
+        dbname: &str,
+        login: Login,
+    ) -> Result<tokio_postgres::Client, CapError> {
         let mut config = target.url.config.clone();
         config.dbname(dbname);
-        if let Some(secret) = &target.password {
+        let mut password = target.password.as_ref();
+        if let (Login::Reader, Some(reader)) = (login, &target.read_user) {
+            config.user(reader);
+            password = target.read_password.as_ref();
+        }
+        if let Some(secret) = password {
             config.password(
                 secret
                     .resolve(&ctx.grants.secret_vaults)
@@ -338,6 +371,12 @@ mod operations {
 
     fn classify(label: &str, target: &PostgresTarget, e: tokio_postgres::Error) -> CapError {
         if let Some(db) = e.as_db_error() {
+            if db.code() == &SqlState::READ_ONLY_SQL_TRANSACTION {
+                return CapError::AccessDenied(format!(
+                    "Postgres target `{label}`: `query` is read-only and the statement writes ({}); writes go through `execute`, which needs `write` access on the target",
+                    db.message()
+                ));
+            }
             return CapError::Failed(format!(
                 "Postgres target `{label}`: {} ({})",
                 db.message(),
@@ -406,8 +445,17 @@ mod operations {
         sql: &str,
         params: &[String],
     ) -> Result<Rows, CapError> {
-        let stmt = prepare(ctx, client, sql, params, label).await?;
-        let rows = bounded(ctx, "query", client.query(&stmt, &params_ref(params)), label).await?;
+        // `read` is enforced by the server: the statement runs inside a
+        // read-only transaction that is always rolled back. The `SELECT 1`
+        // takes the transaction's first snapshot, after which Postgres
+        // refuses `SET TRANSACTION READ WRITE`; the extended protocol
+        // allows one statement only, so nothing can follow a `COMMIT`.
+        check_read_statement(sql).map_err(|why| CapError::AccessDenied(format!("Postgres target `{label}`: {why}")))?;
+        bounded(ctx, "query", client.batch_execute(READ_ONLY_BEGIN), label).await?;
+        let result = read_only_query(ctx, client, label, sql, params).await;
+        let rollback = bounded(ctx, "query", client.batch_execute("ROLLBACK"), label).await;
+        let (stmt, rows) = result?;
+        rollback?;
         let columns = stmt.columns().iter().map(|c| c.name().to_string()).collect::<Vec<_>>();
         let rows = rows
             .iter()
@@ -418,6 +466,21 @@ mod operations {
             })
             .collect();
         Ok(Rows { columns, rows })
+    }
+
+    /// Opens the read-only transaction of a `query`.
+    const READ_ONLY_BEGIN: &str = "BEGIN TRANSACTION ISOLATION LEVEL READ COMMITTED READ ONLY; SELECT 1";
+
+    async fn read_only_query(
+        ctx: &RunContext,
+        client: &tokio_postgres::Client,
+        label: &str,
+        sql: &str,
+        params: &[String],
+    ) -> Result<(tokio_postgres::Statement, Vec<tokio_postgres::Row>), CapError> {
+        let stmt = prepare(ctx, client, sql, params, label).await?;
+        let rows = bounded(ctx, "query", client.query(&stmt, &params_ref(params)), label).await?;
+        Ok((stmt, rows))
     }
 
     pub(super) async fn execute(

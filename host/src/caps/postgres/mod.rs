@@ -20,8 +20,8 @@ mod host;
 mod tools;
 
 pub use grant::{
-    allows, allows_database, covers, database_denial, denial, grant_lines, need_access, PgAccess, PgUrl, PostgresGrant,
-    PostgresTarget,
+    allows, allows_database, check_read_statement, covers, database_denial, denial, grant_lines, need_access, PgAccess,
+    PgUrl, PostgresGrant, PostgresTarget,
 };
 
 /// An open connection to one database target, held in the run's resource table.

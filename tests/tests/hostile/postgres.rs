@@ -1,0 +1,216 @@
+//! Attacks through a Postgres `read` grant (issue 11, item 2): a plugin
+//! allowed to read must not change the database or reach the server's
+//! machine, whatever single statement it sends to `query`.
+//!
+//! Each test runs the `db-poke` fixture through the real binary against a
+//! scratch database `drhost_hostile_pg` on the lab's real Postgres and
+//! checks the server afterwards through the lab's own connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use drhost_tests::cli::{self, Outcome};
+use drhost_tests::lab::Lab;
+
+static LOCK: Mutex<()> = Mutex::new(());
+const DB: &str = "drhost_hostile_pg";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Whether target `primary` names the lab's read-only role.
+#[derive(Clone, Copy)]
+enum Reader {
+    /// The URL's superuser only: `read` rests on the read-only transaction.
+    None,
+    /// `read_user = "drhost_reader"` with its password file.
+    Configured,
+}
+
+fn config(lab: &Lab, reader: Reader) -> PathBuf {
+    let reader = match reader {
+        Reader::None => String::new(),
+        Reader::Configured => format!(
+            "read_user = \"{}\"\nread_password = \"file:{}\"\n",
+            lab.get("PG_READER_USER").unwrap(),
+            lab.get("PG_READER_PASSWORD_FILE").unwrap()
+        ),
+    };
+    cli::config(&format!(
+        "[targets.postgres.primary]\nurl = \"postgresql://{}@{}:{}/{DB}\"\npassword = \"file:{}\"\n{reader}\n\
+         [[plugins.db-poke.postgres]]\ntarget = \"primary\"\naccess = [\"read\"]\n\n\
+         [targets.s3.backups]\nendpoint = \"http://127.0.0.1:1\"\nregion = \"us-east-1\"\nbucket = \"none\"\npath_style = true\n\
+         access_key = \"env:NONE\"\nsecret_key = \"env:NONE\"\n\n\
+         [[plugins.db-poke.s3]]\ntarget = \"backups\"\nprefixes = [\"none/*\"]\naccess = [\"read\"]\n",
+        lab.get("PG_USER").unwrap(),
+        lab.get("PG_HOST").unwrap(),
+        lab.port("PG_PORT").unwrap(),
+        lab.get("PG_PASSWORD_FILE").unwrap(),
+    ))
+}
+
+/// A fresh scratch database with one table, dropped again on drop.
+struct Scratch {
+    lab: Lab,
+}
+
+impl Scratch {
+    fn new(lab: &Lab) -> Scratch {
+        rt().block_on(async {
+            let admin = lab.pg_client_for("postgres").await.unwrap();
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))
+                .await
+                .unwrap();
+            admin.batch_execute(&format!("CREATE DATABASE {DB}")).await.unwrap();
+            let db = lab.pg_client_for(DB).await.unwrap();
+            db.batch_execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1), (2)")
+                .await
+                .unwrap();
+        });
+        Scratch { lab: lab.clone() }
+    }
+
+    /// Whether table `name` exists, and how many rows `kept` has.
+    fn state(&self, table: &str) -> (bool, i64) {
+        rt().block_on(async {
+            let db = self.lab.pg_client_for(DB).await.unwrap();
+            let exists = db
+                .query_opt("SELECT 1 FROM pg_tables WHERE tablename = $1", &[&table])
+                .await
+                .unwrap()
+                .is_some();
+            let kept: i64 = db.query_one("SELECT count(*) FROM kept", &[]).await.unwrap().get(0);
+            (exists, kept)
+        })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let lab = self.lab.clone();
+        let _ = std::thread::spawn(move || {
+            rt().block_on(async {
+                if let Ok(admin) = lab.pg_client_for("postgres").await {
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {DB} WITH (FORCE)"))
+                        .await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+fn query(config: &Path, sql: &str) -> Outcome {
+    let plugin = cli::fixture("db-poke").display().to_string();
+    let sql = format!("sql={sql}");
+    let out = cli::drhost(&[
+        "run",
+        &plugin,
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+        "-p",
+        "op=query",
+        "-p",
+        &sql,
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    out
+}
+
+/// The journal's one `postgres.query` call: its error kind, if it failed.
+fn query_error_kind(out: &Outcome) -> Option<String> {
+    let journal = out.journal();
+    let calls = cli::calls(&journal, "postgres.query");
+    assert_eq!(calls.len(), 1, "{journal:?}");
+    calls[0]["outcome"]["error"]["kind"].as_str().map(String::from)
+}
+
+#[test]
+fn a_read_grant_cannot_change_the_database() {
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let lab = Lab::load().unwrap();
+    let scratch = Scratch::new(&lab);
+    let config = config(&lab, Reader::None);
+    for sql in [
+        "CREATE TABLE planted (x int)",
+        "DO $$ BEGIN CREATE TABLE planted (x int); END $$",
+        "WITH gone AS (DELETE FROM kept RETURNING id) SELECT count(*) FROM gone",
+        "SELECT * INTO planted FROM kept",
+        "COMMIT",
+        "SET TRANSACTION READ WRITE",
+    ] {
+        let out = query(&config, sql);
+        assert_eq!(
+            out.fact("error-kind").as_deref(),
+            Some("access-denied"),
+            "{sql}: {}",
+            out.stdout
+        );
+        assert_eq!(query_error_kind(&out).as_deref(), Some("access-denied"), "{sql}");
+        assert_eq!(scratch.state("planted"), (false, 2), "{sql} changed the database");
+    }
+    // Reading still works, and runs in a read-only transaction.
+    let out = query(&config, "SELECT current_setting('transaction_read_only')");
+    assert_eq!(out.fact("value").as_deref(), Some("on"), "{}", out.stdout);
+    assert_eq!(query_error_kind(&out), None);
+}
+
+#[test]
+fn a_read_grant_cannot_reach_the_server_machine() {
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let lab = Lab::load().unwrap();
+    let _scratch = Scratch::new(&lab);
+    let marker = std::env::temp_dir().join(format!("drhost-hostile-pg-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    for reader in [Reader::None, Reader::Configured] {
+        let config = config(&lab, reader);
+        for sql in [
+            format!("COPY (SELECT 1) TO PROGRAM 'touch {}'", marker.display()),
+            format!("/* SELECT */ COPY kept TO '{}'", marker.display()),
+        ] {
+            let out = query(&config, &sql);
+            assert_eq!(
+                out.fact("error-kind").as_deref(),
+                Some("access-denied"),
+                "{sql}: {}",
+                out.stdout
+            );
+            assert!(
+                !marker.exists(),
+                "{sql} wrote {} on the server's machine",
+                marker.display()
+            );
+        }
+    }
+    // With the read-only role, what a superuser could do from a SELECT fails
+    // on the server's own privileges.
+    let config = config(&lab, Reader::Configured);
+    let out = query(&config, "SELECT current_user");
+    assert_eq!(out.fact("value").as_deref(), Some("drhost_reader"), "{}", out.stdout);
+    for sql in [
+        format!("SELECT lo_export(0, '{}')", marker.display()),
+        "SELECT pg_read_file('/etc/hostname')".to_string(),
+        "SELECT set_config('role', 'postgres', false)".to_string(),
+    ] {
+        let out = query(&config, &sql);
+        assert_eq!(
+            out.fact("error-kind").as_deref(),
+            Some("failed"),
+            "{sql}: {}",
+            out.stdout
+        );
+        assert!(
+            out.fact("error").unwrap_or_default().contains("permission denied"),
+            "{sql}: {}",
+            out.stdout
+        );
+        assert!(!marker.exists());
+    }
+}
