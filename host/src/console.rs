@@ -1,51 +1,142 @@
 //! What the operator sees while a plugin runs: steps, logs and refusals on
 //! stderr (stdout is kept for the result, and for `--json`).
+//!
+//! Every string a plugin supplies (step names, notes, log lines, error texts
+//! that echo its arguments, summaries, facts, hints, manifest text) reaches
+//! the terminal only through [`plugin_text`]: one line, no control or
+//! invisible formatting characters, bounded length, so a plugin can neither
+//! clear the screen nor print a line that looks like the host's own. The
+//! console also stops drawing plugin lines after [`TERMINAL_LINES`] and says
+//! how many more are in the journal.
 
+use std::borrow::Cow;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+/// Plugin-supplied lines drawn per run; the rest are only journaled.
+pub const TERMINAL_LINES: usize = 500;
+/// Characters of one plugin-supplied string shown on the terminal.
+pub const TERMINAL_TEXT: usize = 2000;
+
+/// `text` made safe to print: control characters (C0, DEL, C1 — ESC
+/// included), bidirectional overrides and invisible format characters are
+/// shown as `\u{…}` escapes (a newline as `\n`), and anything past
+/// [`TERMINAL_TEXT`] characters is cut with `…`.
+pub fn plugin_text(text: &str) -> Cow<'_, str> {
+    let clean = |c: char| !(c.is_control() || is_invisible_format(c));
+    if text.chars().count() <= TERMINAL_TEXT && text.chars().all(clean) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len().min(TERMINAL_TEXT * 2));
+    for (shown, c) in text.chars().enumerate() {
+        if shown == TERMINAL_TEXT {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push(' '),
+            c if clean(c) => out.push(c),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Unicode format characters that reorder or hide text on a terminal.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
 /// Draws progress on stderr, or nothing when quiet.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Console {
     quiet: bool,
+    /// Plugin-supplied lines so far (drawn or not).
+    lines: Arc<AtomicUsize>,
 }
 
 impl Console {
     /// A console that prints (`quiet = false`) or stays silent.
     pub fn new(quiet: bool) -> Console {
-        Console { quiet }
+        Console {
+            quiet,
+            lines: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
-    fn line(&self, text: std::fmt::Arguments<'_>) {
-        if !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "{text}");
+    /// Draws one plugin-supplied line while the run's budget lasts; the
+    /// first line over it says so once.
+    fn plugin_line(&self, text: std::fmt::Arguments<'_>) {
+        if self.quiet {
+            return;
         }
+        let n = self.lines.fetch_add(1, Ordering::Relaxed);
+        if n < TERMINAL_LINES {
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
+        } else if n == TERMINAL_LINES {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "    … the plugin's further lines are only in the journal (over {TERMINAL_LINES} lines)"
+            );
+        }
+    }
+
+    /// Plugin lines that were journaled but not drawn.
+    pub fn lines_not_drawn(&self) -> usize {
+        self.lines.load(Ordering::Relaxed).saturating_sub(TERMINAL_LINES)
     }
 
     /// A step began.
     pub fn step_start(&self, name: &str) {
-        self.line(format_args!("  ▸ {name}"));
+        self.plugin_line(format_args!("  ▸ {}", plugin_text(name)));
     }
 
     /// A detail line for the current step.
     pub fn step_note(&self, message: &str) {
-        self.line(format_args!("      {message}"));
+        self.plugin_line(format_args!("      {}", plugin_text(message)));
     }
 
     /// A step ended.
     pub fn step_end(&self, name: &str, ok: bool, elapsed: Duration) {
         let mark = if ok { "✓" } else { "✗" };
-        self.line(format_args!("  {mark} {name} ({:.1}s)", elapsed.as_secs_f64()));
+        self.plugin_line(format_args!(
+            "  {mark} {} ({:.1}s)",
+            plugin_text(name),
+            elapsed.as_secs_f64()
+        ));
     }
 
     /// A plugin log line.
     pub fn log(&self, level: &str, message: &str) {
-        self.line(format_args!("    [{level}] {message}"));
+        self.plugin_line(format_args!("    [{level}] {}", plugin_text(message)));
     }
 
-    /// A capability call that returned an error.
+    /// A capability call that returned an error (its text may echo the
+    /// plugin's arguments).
     pub fn call_error(&self, call: &str, kind: &str, message: &str) {
         let first = message.lines().next().unwrap_or_default();
-        self.line(format_args!("    ! {call}: {kind}: {first}"));
+        self.plugin_line(format_args!("    ! {call}: {kind}: {}", plugin_text(first)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plugin_text;
+
+    #[test]
+    fn plugin_text_cannot_drive_the_terminal() {
+        assert_eq!(plugin_text("restored 12 rows"), "restored 12 rows");
+        assert_eq!(plugin_text("héllo ✓ ünïcode"), "héllo ✓ ünïcode");
+        assert_eq!(
+            plugin_text("ok\u{1b}[2J\rdrhost: plugin verified\nfake"),
+            "ok\\u{1b}[2J\\u{d}drhost: plugin verified\\nfake"
+        );
+        assert_eq!(plugin_text("a\u{202e}b\u{9b}c\u{7f}"), "a\\u{202e}b\\u{9b}c\\u{7f}");
+        let long = "x".repeat(5000);
+        assert_eq!(plugin_text(&long).chars().count(), super::TERMINAL_TEXT + 1);
     }
 }

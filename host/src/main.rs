@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use drhost::config::{parse_duration, parse_size};
+use drhost::console::plugin_text;
 use drhost::error::EXIT_USAGE;
 use drhost::run::{RunOptions, RunReport, Status};
 use drhost::trust::{signature, TrustPaths};
@@ -278,8 +279,18 @@ fn main() -> ExitCode {
 }
 
 fn fail(error: &drhost::Error) -> i32 {
-    eprintln!("drhost: {error}");
+    eprintln!("drhost: {}", shown(&error.to_string()));
     error.exit_code()
+}
+
+/// A message that may quote plugin text, line by line through
+/// [`plugin_text`]: the host's own line breaks stay, nothing else can move
+/// the cursor or colour the screen.
+fn shown(text: &str) -> String {
+    text.lines()
+        .map(|l| plugin_text(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn print_json(value: &impl serde::Serialize) {
@@ -456,28 +467,36 @@ fn print_report(report: &RunReport, json: bool) {
     let name = report
         .plugin
         .as_ref()
-        .and_then(|p| Some(format!("{} {}", p.id.as_ref()?, p.version.as_deref().unwrap_or(""))))
+        .and_then(|p| {
+            Some(format!(
+                "{} {}",
+                p.id.as_ref()?,
+                plugin_text(p.version.as_deref().unwrap_or(""))
+            ))
+        })
         .unwrap_or_else(|| "plugin".to_string());
+    // Everything below but the name's id (validated) and the numbers is the plugin's text.
+    let summary = plugin_text(&report.summary);
     let seconds = report.wall_ms as f64 / 1000.0;
     match report.status {
         Status::Recovered => {
-            println!("✓ {name}: {} ({seconds:.1}s)", report.summary);
+            println!("✓ {name}: {summary} ({seconds:.1}s)");
             for fact in &report.facts {
-                println!("    {}: {}", fact.name, fact.value);
+                println!("    {}: {}", plugin_text(&fact.name), plugin_text(&fact.value));
             }
         }
         Status::Failed => {
             let step = report
                 .failed_step
                 .as_deref()
-                .map(|s| format!(" in step `{s}`"))
+                .map(|s| format!(" in step `{}`", plugin_text(s)))
                 .unwrap_or_default();
-            eprintln!("✗ {name} failed{step}: {} ({seconds:.1}s)", report.summary);
+            eprintln!("✗ {name} failed{step}: {summary} ({seconds:.1}s)");
             if let Some(hint) = &report.hint {
-                eprintln!("  hint: {hint}");
+                eprintln!("  hint: {}", plugin_text(hint));
             }
         }
-        _ => eprintln!("drhost: {}", report.summary),
+        _ => eprintln!("drhost: {}", shown(&report.summary)),
     }
     if let Some(journal) = &report.journal {
         eprintln!("  journal: {}", journal.display());

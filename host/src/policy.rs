@@ -55,7 +55,7 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
             _ => None,
         };
         missing.push(MissingGrant {
-            what: format!("{capability} {target}"),
+            what: format!("{} {}", one_line(capability), one_line(target)),
             why: need.why.clone(),
             toml,
         });
@@ -79,7 +79,8 @@ fn postgres_lines(grants: &PluginGrants, id: &str, target: &str, access: Access)
     let mut lines = crate::caps::postgres::grant_lines(id, label, access);
     if !grants.postgres_targets.contains_key(label) {
         lines.push_str(&format!(
-            "\n[targets.postgres.{label}]\nurl = \"postgresql://USER@HOST:5432/DB\"\npassword = \"env:PGPASSWORD\""
+            "\n[targets.postgres.{}]\nurl = \"postgresql://USER@HOST:5432/DB\"\npassword = \"env:PGPASSWORD\"",
+            toml_key(label)
         ));
     }
     lines
@@ -94,7 +95,8 @@ fn s3_lines(grants: &PluginGrants, id: &str, label: &str, access: Access) -> Str
     let mut lines = crate::caps::s3::grant_lines(id, label, "PREFIX/*", access);
     if !grants.s3_targets.contains_key(label) {
         lines.push_str(&format!(
-            "\n[targets.s3.{label}]\nendpoint = \"https://S3-ENDPOINT\"\nregion = \"REGION\"\nbucket = \"BUCKET\"\naccess_key = \"env:AWS_ACCESS_KEY_ID\"\nsecret_key = \"env:AWS_SECRET_ACCESS_KEY\""
+            "\n[targets.s3.{}]\nendpoint = \"https://S3-ENDPOINT\"\nregion = \"REGION\"\nbucket = \"BUCKET\"\naccess_key = \"env:AWS_ACCESS_KEY_ID\"\nsecret_key = \"env:AWS_SECRET_ACCESS_KEY\"",
+            toml_key(label)
         ));
     }
     lines
@@ -107,7 +109,8 @@ fn vault_lines(grants: &PluginGrants, id: &str, target: &str, access: Access) ->
     let mut lines = crate::caps::vault::grant_lines(id, label, "MOUNT/PATH/*", access);
     if !grants.vault_targets.contains_key(label) {
         lines.push_str(&format!(
-            "\n[targets.vault.{label}]\naddress = \"https://VAULT:8200\"\ntoken = \"env:VAULT_TOKEN\""
+            "\n[targets.vault.{}]\naddress = \"https://VAULT:8200\"\ntoken = \"env:VAULT_TOKEN\"",
+            toml_key(label)
         ));
     }
     lines
@@ -124,6 +127,17 @@ fn http_lines(id: &str, host_port: &str) -> String {
     crate::caps::http::grant_lines(id, host_port)
 }
 
+/// `key` as a TOML key: bare when it is one (letters, digits, `-`, `_`),
+/// else quoted and escaped, so a plugin-chosen label can never close the
+/// table header it is printed in and start lines of its own.
+pub(crate) fn toml_key(key: &str) -> String {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        key.to_string()
+    } else {
+        crate::caps::shell::toml_string(key)
+    }
+}
+
 /// Renders the refusal: one line saying what is missing, then the TOML.
 pub fn refusal(id: &str, config: Option<&std::path::Path>, missing: &[MissingGrant]) -> String {
     let file = config.map_or_else(|| "drhost.toml".to_string(), |p| p.display().to_string());
@@ -136,7 +150,8 @@ pub fn refusal(id: &str, config: Option<&std::path::Path>, missing: &[MissingGra
     let mut impossible = Vec::new();
     for m in missing {
         match &m.toml {
-            Some(toml) => lines.push_str(&format!("\n# {}\n{toml}\n", m.why)),
+            // The plugin's `why` is one comment line, whatever it holds.
+            Some(toml) => lines.push_str(&format!("\n# {}\n{toml}\n", one_line(&m.why))),
             None => impossible.push(m.what.clone()),
         }
     }
@@ -154,9 +169,32 @@ pub fn refusal(id: &str, config: Option<&std::path::Path>, missing: &[MissingGra
     text
 }
 
+/// Plugin text as one line of printable characters (see
+/// [`crate::console::plugin_text`]).
+fn one_line(text: &str) -> String {
+    crate::console::plugin_text(text).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advice_cannot_be_steered_by_the_plugin() {
+        let needs = [Need {
+            capability: "postgres".into(),
+            target: "x]\n[[plugins.evil.shell]]\nprogram = \"sh\"\n#".into(),
+            access: Access::Read,
+            why: "restores\n[[plugins.evil.shell]]\nprogram = \"sh\"\u{1b}[2J".into(),
+        }];
+        let text = refusal("p", None, &missing_grants("p", &needs, &PluginGrants::default()));
+        let advice = text.split_once(":\n").unwrap().1;
+        assert!(!advice.contains("\n[[plugins.evil"), "{advice}");
+        assert!(!advice.contains('\u{1b}'), "{advice}");
+        let parsed: toml::Table = toml::from_str(advice).expect("the advice is TOML");
+        let plugins = parsed["plugins"].as_table().unwrap();
+        assert_eq!(plugins.keys().collect::<Vec<_>>(), ["p"], "{advice}");
+    }
 
     fn need(capability: &str, target: &str) -> Need {
         Need {

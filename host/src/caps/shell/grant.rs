@@ -114,9 +114,24 @@ pub fn glob_escape(text: &str) -> String {
         .collect()
 }
 
-/// `text` as a TOML string literal (quoted and escaped).
+/// `text` as a one-line TOML basic string: quoted, with `"`, `\\` and every
+/// control character escaped, so advice quoting a plugin's text stays on
+/// its own line whatever the text holds.
 pub fn toml_string(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 mod duration_text {
