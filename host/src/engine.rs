@@ -10,6 +10,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sha2::Digest;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
@@ -73,11 +74,12 @@ impl Runtime {
     pub fn load(&self, bytes: &[u8], digest: &str) -> Result<(Component, bool)> {
         let cached = self.cache_path(digest);
         if let Some(path) = &cached {
-            if path.exists() {
-                // SAFETY: the file was written by `Component::serialize` of this
-                // engine configuration (the name carries the compatibility hash)
-                // into the operator's own cache directory.
-                if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, path) } {
+            if let Some(compiled) = read_verified(path) {
+                // SAFETY: these bytes were written by `Component::serialize` of
+                // this engine configuration (the name carries the compatibility
+                // hash) into a private directory of this user, and they still
+                // have the SHA-256 recorded beside them when they were written.
+                if let Ok(component) = unsafe { Component::deserialize(&self.engine, &compiled) } {
                     return Ok((component, true));
                 }
                 let _ = std::fs::remove_file(path);
@@ -95,36 +97,64 @@ impl Runtime {
         Ok((component, false))
     }
 
+    /// Where the compilation of `digest` is cached; `None` without a cache,
+    /// or when the cache directory is not private (said once on stderr: a
+    /// directory others can write could hand this process native code).
     fn cache_path(&self, digest: &str) -> Option<PathBuf> {
         let dir = self.cache_dir.as_ref()?;
+        if let Err(why) = crate::private_dir::ensure(dir) {
+            eprintln!("drhost: warning: not using the compile cache: {why}");
+            return None;
+        }
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut hasher);
         Some(dir.join(format!("{digest}-{:016x}.cwasm", hasher.finish())))
     }
 }
 
+/// The file beside a cached compilation that holds its SHA-256.
+fn sum_path(path: &Path) -> PathBuf {
+    path.with_extension("cwasm.sha256")
+}
+
+/// A cached compilation's bytes, when the file is a regular file of this
+/// user (not a link) and its SHA-256 is the one recorded beside it.
+fn read_verified(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let expected = std::fs::read_to_string(sum_path(path)).ok()?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if !meta.is_file() || meta.uid() != unsafe { libc::geteuid() } || meta.mode() & 0o022 != 0 {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes).ok()?;
+    (hex::encode(sha2::Sha256::digest(&bytes)) == expected.trim()).then_some(bytes)
+}
+
 fn store_atomically(path: &Path, component: &Component) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let dir = path.parent().ok_or("cache path has no parent")?;
-    std::fs::create_dir_all(dir)?;
     let bytes = component.serialize().map_err(|e| e.to_string())?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, &bytes)?;
-    tmp.persist(path)?;
+    let sum = hex::encode(sha2::Sha256::digest(&bytes));
+    // The sum first: a compilation never stands without the sum that vouches for it.
+    for (target, content) in [(sum_path(path), sum.as_bytes()), (path.to_owned(), &bytes[..])] {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, content)?;
+        tmp.persist(target)?;
+    }
     Ok(())
 }
 
-/// `$XDG_CACHE_HOME/drhost/components`, else `~/.cache/drhost/components`.
-pub fn default_cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| "/tmp".into())
-                .join(".cache")
-        });
-    base.join("drhost").join("components")
+/// `$XDG_CACHE_HOME/drhost/components`, else `~/.cache/drhost/components`;
+/// `None` (no compile cache) when neither variable is set.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    crate::private_dir::user_base("XDG_CACHE_HOME", ".cache").map(|base| base.join("drhost").join("components"))
 }
 
 pub(crate) fn first_line(text: &str) -> &str {

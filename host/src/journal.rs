@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -20,26 +21,40 @@ pub struct Journal {
     run_id: String,
     path: Option<PathBuf>,
     file: Mutex<Option<File>>,
+    budget: Mutex<Budget>,
 }
 
 impl Journal {
-    /// Creates `<dir>/<run_id>.jsonl` (and `dir`); fails before anything runs.
+    /// Creates `<dir>/<run_id>.jsonl` (mode 0600) in `dir` (created 0700,
+    /// refused when it is not private: see [`crate::private_dir`]); fails
+    /// before anything runs.
     pub fn create(dir: &Path, run_id: &str) -> Result<Journal> {
-        let fail = |e: std::io::Error| Error::Journal {
+        Journal::create_with_budget(dir, run_id, JOURNAL_BUDGET)
+    }
+
+    /// [`Journal::create`] with a byte budget for the events a plugin causes.
+    pub fn create_with_budget(dir: &Path, run_id: &str, budget: u64) -> Result<Journal> {
+        let fail = |reason: String| Error::Journal {
             path: dir.to_owned(),
-            reason: e.to_string(),
+            reason,
         };
-        std::fs::create_dir_all(dir).map_err(fail)?;
+        crate::private_dir::ensure(dir).map_err(fail)?;
         let path = dir.join(format!("{run_id}.jsonl"));
         let file = std::fs::OpenOptions::new()
             .create_new(true)
             .append(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
-            .map_err(fail)?;
+            .map_err(|e| fail(e.to_string()))?;
         Ok(Journal {
             run_id: run_id.to_string(),
             path: Some(path),
             file: Mutex::new(Some(file)),
+            budget: Mutex::new(Budget {
+                left: budget,
+                dropped: 0,
+            }),
         })
     }
 
@@ -49,6 +64,7 @@ impl Journal {
             run_id: String::new(),
             path: None,
             file: Mutex::new(None),
+            budget: Mutex::new(Budget { left: 0, dropped: 0 }),
         }
     }
 
@@ -62,10 +78,25 @@ impl Journal {
         self.path.as_deref()
     }
 
-    /// Appends one event. `fields` must be a JSON object.
-    pub fn record(&self, event: &str, fields: serde_json::Value) {
+    /// Appends one event. `fields` must be a JSON object. Long strings and
+    /// arrays in it are cut (see [`FIELD_CAP`], [`ARRAY_CAP`]); once the
+    /// run's budget is spent, events other than `run-start` and `run-end`
+    /// are counted instead of written, after one `journal-truncated` event.
+    pub fn record(&self, event: &str, mut fields: serde_json::Value) {
         let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
         let Some(file) = guard.as_mut() else { return };
+        cap_value(&mut fields);
+        let always = matches!(event, "run-start" | "run-end");
+        let mut budget = self.budget.lock().unwrap_or_else(|p| p.into_inner());
+        if budget.left == 0 && !always {
+            budget.dropped += 1;
+            return;
+        }
+        if event == "run-end" && budget.dropped > 0 {
+            if let serde_json::Value::Object(map) = &mut fields {
+                map.insert("journal_events_dropped".into(), budget.dropped.into());
+            }
+        }
         let mut line = serde_json::Map::new();
         line.insert(
             "ts".into(),
@@ -78,11 +109,71 @@ impl Journal {
         }
         let mut text = serde_json::Value::Object(line).to_string();
         text.push('\n');
+        if !always {
+            match budget.left.checked_sub(text.len() as u64) {
+                Some(left) => budget.left = left,
+                None => {
+                    budget.left = 0;
+                    budget.dropped += 1;
+                    text = truncated_line(&self.run_id);
+                }
+            }
+        }
         if let Err(e) = file.write_all(text.as_bytes()) {
             // Keep the run going (it may be mid-recovery) but say so once.
             eprintln!("drhost: journal write failed ({e}); further events are not recorded");
             *guard = None;
         }
+    }
+}
+
+/// Bytes a run's events may take in its journal, `run-start` and `run-end`
+/// aside (which are always written).
+pub const JOURNAL_BUDGET: u64 = 64 << 20;
+/// Bytes of one string value in an event; the rest is cut and counted.
+pub const FIELD_CAP: usize = 16 << 10;
+/// Elements of one array in an event; the rest are cut and counted.
+pub const ARRAY_CAP: usize = 1000;
+
+/// What is left of a run's journal budget, and what was not written.
+struct Budget {
+    left: u64,
+    dropped: u64,
+}
+
+/// The one event written when the budget runs out.
+fn truncated_line(run_id: &str) -> String {
+    let line = serde_json::json!({
+        "ts": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        "run": run_id,
+        "event": "journal-truncated",
+        "message": format!("the run's journal reached its budget of {} MiB; further events are counted, not written, until run-end", JOURNAL_BUDGET >> 20),
+    });
+    format!("{line}\n")
+}
+
+/// Cuts long strings and arrays inside `value`, saying how much was cut.
+fn cap_value(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) if text.len() > FIELD_CAP => {
+            let mut end = FIELD_CAP;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let cut = text.len() - end;
+            text.truncate(end);
+            text.push_str(&format!("…[{cut} more bytes not journaled]"));
+        }
+        serde_json::Value::Array(items) => {
+            if items.len() > ARRAY_CAP {
+                let cut = items.len() - ARRAY_CAP;
+                items.truncate(ARRAY_CAP);
+                items.push(format!("…[{cut} more items not journaled]").into());
+            }
+            items.iter_mut().for_each(cap_value);
+        }
+        serde_json::Value::Object(map) => map.values_mut().for_each(cap_value),
+        _ => {}
     }
 }
 
@@ -109,17 +200,54 @@ pub fn new_run_id(plugin_path: &Path) -> String {
     format!("{stamp}-{stem}-{suffix:04x}")
 }
 
-/// `$XDG_STATE_HOME/drhost/runs`, else `~/.local/state/drhost/runs`.
-pub fn default_dir() -> PathBuf {
-    state_home().join("drhost").join("runs")
+/// `$XDG_STATE_HOME/drhost/runs`, else `~/.local/state/drhost/runs`; an
+/// error naming the fix when neither variable is set (never a shared
+/// directory such as `/tmp`).
+pub fn default_dir() -> Result<PathBuf> {
+    crate::private_dir::user_base("XDG_STATE_HOME", ".local/state")
+        .map(|base| base.join("drhost").join("runs"))
+        .ok_or_else(|| Error::Usage("neither HOME nor XDG_STATE_HOME is set, so drhost has no private place for the run's journal: set one, or pass --journal-dir DIR (or [run] journal_dir)".into()))
 }
 
-fn state_home() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_fields_are_cut_and_the_budget_ends_in_one_truncated_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create_with_budget(dir.path(), "r", 4096).unwrap();
+        journal.record("run-start", serde_json::json!({}));
+        journal.record("log", serde_json::json!({ "message": "x".repeat(FIELD_CAP * 2) }));
+        for _ in 0..100 {
+            journal.record("log", serde_json::json!({ "message": "y".repeat(100) }));
+        }
+        journal.record("run-end", serde_json::json!({ "status": "recovered" }));
+        let text = std::fs::read_to_string(journal.path().unwrap()).unwrap();
+        let events: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+        assert_eq!(names, ["run-start", "journal-truncated", "run-end"], "{text}");
+        assert_eq!(events[2]["journal_events_dropped"], 101);
+        let meta = std::fs::metadata(journal.path().unwrap()).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+            0o600
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "r").unwrap();
+        journal.record(
+            "log",
+            serde_json::json!({ "message": "x".repeat(FIELD_CAP * 2), "args": vec![1; 5000] }),
+        );
+        let text = std::fs::read_to_string(journal.path().unwrap()).unwrap();
+        let event: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        let message = event["message"].as_str().unwrap();
+        assert!(
+            message.ends_with(&format!("…[{FIELD_CAP} more bytes not journaled]")),
+            "{}",
+            &message[FIELD_CAP - 10..]
+        );
+        assert_eq!(event["args"].as_array().unwrap().len(), ARRAY_CAP + 1);
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    home.join(".local").join("state")
 }

@@ -21,6 +21,7 @@ pub mod journal;
 pub mod oci;
 pub mod plugin;
 pub mod policy;
+pub mod private_dir;
 pub mod run;
 pub mod sandbox;
 pub mod secret;

@@ -191,7 +191,11 @@ impl TrustPaths {
             flag.map(Path::to_path_buf)
                 .or_else(|| configured.map(|p| base.join(p)))
                 .or_else(|| std::env::var_os(env).filter(|v| !v.is_empty()).map(PathBuf::from))
-                .or_else(|| Some(config_home().join("drhost").join(default_name)).filter(|p| p.exists()))
+                .or_else(|| {
+                    config_home()
+                        .map(|h| h.join("drhost").join(default_name))
+                        .filter(|p| p.exists())
+                })
         };
         TrustPaths {
             trust: pick(trust_flag, config.trust.file.as_ref(), TRUST_ENV, "trust.toml"),
@@ -199,11 +203,13 @@ impl TrustPaths {
         }
     }
 
-    /// Where a new lock goes when none is configured.
-    pub fn lock_or_default(&self) -> PathBuf {
+    /// Where a new lock goes when none is configured; an error naming the
+    /// fix when there is no lock and no `HOME` to put one in.
+    pub fn lock_or_default(&self) -> Result<PathBuf, Error> {
         self.lock
             .clone()
-            .unwrap_or_else(|| config_home().join("drhost").join("drhost.lock"))
+            .or_else(|| config_home().map(|h| h.join("drhost").join("drhost.lock")))
+            .ok_or_else(|| Error::Usage("no lock file is configured and neither HOME nor XDG_CONFIG_HOME is set: pass --lock FILE (or [trust] lock in drhost.toml)".into()))
     }
 
     /// Reads the trust file (none configured: trusts nothing).
@@ -225,14 +231,9 @@ impl TrustPaths {
     }
 }
 
-fn config_home() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(".config")
+/// `$XDG_CONFIG_HOME`, else `~/.config`; never a shared directory.
+fn config_home() -> Option<PathBuf> {
+    crate::private_dir::user_base("XDG_CONFIG_HOME", ".config")
 }
 
 /// One signature as judged against the trust file.
@@ -620,7 +621,7 @@ pub fn assess_for_pinning(
 /// `drhost lock PLUGIN`: verifies the plugin and pins it in the lock.
 pub fn pin(file: &PluginFile, paths: &TrustPaths, source: &str) -> Result<(Verdict, PathBuf), Error> {
     let trust = paths.load_trust()?;
-    let lock_path = paths.lock_or_default();
+    let lock_path = paths.lock_or_default()?;
     let mut lock = Lock::load(&lock_path)?;
     // Re-pinning is the point: judge the signature, not the old pin.
     let (verdict, identity) = assess_for_pinning(file, &trust, &lock_path, true)?;
