@@ -28,6 +28,10 @@ pub const WASM_MEDIA_TYPE: &str = "application/wasm";
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
 const TIMEOUT: Duration = Duration::from_secs(120);
+/// Largest manifest `pull` reads (real ones are under 1 KiB).
+pub const MANIFEST_CAP: u64 = 64 << 10;
+/// Largest plugin `pull` reads (a Python plugin is about 18 MB).
+pub const PLUGIN_CAP: u64 = 256 << 20;
 
 /// Talking to a registry failed, or what it served is not what was asked for.
 #[derive(Debug, thiserror::Error)]
@@ -227,17 +231,33 @@ impl Registry {
         Ok(())
     }
 
-    async fn get(&self, path: &str, accept: &str, what: &str) -> Result<Vec<u8>, RegistryError> {
+    /// GETs `path`, reading at most `cap` bytes: a registry that sends more
+    /// (or announces more) is refused before the rest is read.
+    async fn get(&self, path: &str, accept: &str, what: &str, cap: u64) -> Result<Vec<u8>, RegistryError> {
+        use futures_util::StreamExt;
         let request = self
             .client
             .get(format!("{}/{path}", self.at.base()))
             .header(reqwest::header::ACCEPT, accept);
         let response = self.send(request, what).await?;
-        response
-            .bytes()
-            .await
-            .map(|b| b.to_vec())
-            .map_err(|e| self.fail(format!("{what}: {e}")))
+        let too_big = || {
+            self.fail(format!(
+                "{what}: the registry sent more than {cap} bytes, the most drhost accepts"
+            ))
+        };
+        if response.content_length().is_some_and(|n| n > cap) {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.fail(format!("{what}: {e}")))?;
+            if body.len() as u64 + chunk.len() as u64 > cap {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }
 
@@ -343,7 +363,7 @@ pub async fn pull(
 ) -> Result<PullReport, Error> {
     let at = OciRef::parse(reference)?;
     let trust_file = paths.load_trust()?;
-    let lock_path = paths.lock_or_default();
+    let lock_path = paths.lock_or_default()?;
     let mut lock = Lock::load(&lock_path)?;
 
     let registry = Registry::new(&at)?;
@@ -353,6 +373,7 @@ pub async fn pull(
             &format!("manifests/{}", at.reference),
             MANIFEST_MEDIA_TYPE,
             "fetching the manifest",
+            MANIFEST_CAP,
         )
         .await?;
     let manifest_digest = sha256_digest(&manifest_bytes);
@@ -390,7 +411,12 @@ pub async fn pull(
         .filter(|d| d.starts_with("sha256:"))
         .ok_or_else(|| not_plugin("its layer has no sha256 digest"))?;
     let bytes = registry
-        .get(&format!("blobs/{layer_digest}"), WASM_MEDIA_TYPE, "fetching the plugin")
+        .get(
+            &format!("blobs/{layer_digest}"),
+            WASM_MEDIA_TYPE,
+            "fetching the plugin",
+            PLUGIN_CAP,
+        )
         .await?;
     let actual = sha256_digest(&bytes);
     if actual != layer_digest {
@@ -424,6 +450,11 @@ pub async fn pull(
         path: out_dir.to_owned(),
         reason: e.to_string(),
     })?;
+    // The signed identity's id was checked when it was read; checked again
+    // here because this is where it becomes a path.
+    if !crate::plugin::is_valid_id(&identity.id) {
+        return Err(not_plugin("its signed id is not a plugin id").into());
+    }
     let path = out_dir.join(format!("{}.wasm", identity.id));
     signature::write_atomically(&path, &file.bytes)?;
     let source = at.pinned(&manifest_digest);

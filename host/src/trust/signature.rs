@@ -191,12 +191,20 @@ fn read_identity(path: &Path, sections: &[Section]) -> Result<Option<Identity>, 
             reason: format!("it has more than one `{IDENTITY_SECTION}` section"),
         });
     }
-    serde_json::from_slice(payload)
-        .map(Some)
-        .map_err(|e| TrustError::Corrupt {
+    let identity: Identity = serde_json::from_slice(payload).map_err(|e| TrustError::Corrupt {
+        path: path.to_owned(),
+        reason: format!("its `{IDENTITY_SECTION}` section is not valid ({e})"),
+    })?;
+    if !crate::plugin::is_valid_id(&identity.id) {
+        return Err(TrustError::Corrupt {
             path: path.to_owned(),
-            reason: format!("its `{IDENTITY_SECTION}` section is not valid ({e})"),
-        })
+            reason: format!(
+                "its `{IDENTITY_SECTION}` section names id `{}`, which is not a plugin id (1-64 lowercase letters, digits and dashes)",
+                crate::console::plugin_text(&identity.id)
+            ),
+        });
+    }
+    Ok(Some(identity))
 }
 
 fn entries(path: &Path, payload: &[u8]) -> Result<Vec<SignatureEntry>, TrustError> {
