@@ -101,6 +101,30 @@ impl VaultAccess {
     }
 }
 
+/// Why `grants` would let a plugin launder a secret into plain sight, if
+/// they do: with `write` and `reveal` on one target, a plugin can copy a
+/// secret it may only *read* (as a handle) into a path it may reveal, read
+/// it back and reveal it. So whoever may write and reveal on a target must
+/// also be granted `reveal` wherever it may `read`; otherwise every reveal
+/// is refused. (Globs are compared as written: a `read` glob is covered
+/// when some `reveal` glob of the same target matches its text.)
+pub fn laundering(grants: &[VaultGrant]) -> Option<String> {
+    let has = |label: &str, access: VaultAccess| grants.iter().any(|g| g.target == label && g.access.contains(&access));
+    let writes_and_reveals = grants
+        .iter()
+        .map(|g| g.target.as_str())
+        .find(|label| has(label, VaultAccess::Write) && has(label, VaultAccess::Reveal))?;
+    let unrevealable = grants
+        .iter()
+        .filter(|g| g.access.contains(&VaultAccess::Read))
+        .flat_map(|g| g.paths.iter().map(move |p| (g.target.as_str(), p.as_str())))
+        .find(|(label, path)| !granted_globs(grants, label, VaultAccess::Reveal).any(|r| glob_matches(r, path)))?;
+    Some(format!(
+        "it may write and reveal on Vault target `{writes_and_reveals}` but only read `{}` on target `{}`, so a reveal could show a copy of a secret it may not see; grant `reveal` on every path it may read, or take `write` or `reveal` away",
+        unrevealable.1, unrevealable.0
+    ))
+}
+
 /// Whether `grants` give `access` to `path` on `label`.
 pub fn allows_path(grants: &[VaultGrant], label: &str, path: &str, access: VaultAccess) -> bool {
     let path = path.trim_matches('/');
@@ -272,6 +296,31 @@ mod tests {
         assert!(
             text.contains("[[plugins.p.vault]]\ntarget = \"main\"\npaths = [\"secret/other/x\"]\naccess = [\"read\"]")
         );
+    }
+
+    #[test]
+    fn write_and_reveal_need_reveal_wherever_reading_is_granted() {
+        let grant = |paths: &[&str], access: &[VaultAccess]| VaultGrant {
+            target: "main".into(),
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            access: access.iter().copied().collect(),
+        };
+        use VaultAccess::{Read, Reveal, Write};
+        // read + write without reveal (db-restore), and read + reveal without write: fine.
+        assert_eq!(laundering(&grants()), None);
+        assert_eq!(laundering(&[grant(&["secret/a/*"], &[Read, Reveal])]), None);
+        // write + reveal with reveal covering every read: fine.
+        assert_eq!(
+            laundering(&[grant(&["secret/a/*"], &[Read]), grant(&["secret/*"], &[Write, Reveal])]),
+            None
+        );
+        // write + reveal while some read is not revealable: refused.
+        let why = laundering(&[
+            grant(&["secret/src/*"], &[Read]),
+            grant(&["secret/dst/*"], &[Read, Write, Reveal]),
+        ])
+        .unwrap();
+        assert!(why.contains("only read `secret/src/*`"), "{why}");
     }
 
     #[test]

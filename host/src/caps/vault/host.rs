@@ -279,8 +279,18 @@ async fn put(
     let args = json!({ "target": label, "path": path, "fields": describe_fields(&state.table, &fields)? });
     let checked = operations::check_path(&state.ctx, &label, what, &path, VaultAccess::Write)
         .and(field_values(&state.table, &fields)?);
+    let carries_secret = fields.iter().any(|(_, v)| matches!(v, FieldValue::Secret(_)));
     let result = match checked {
-        Ok(values) => operations::put(store, &path, values, patch, operations::limit(&state.ctx)).await,
+        Ok(values) => {
+            let limit = operations::limit(&state.ctx);
+            operations::put(store, &path, values, patch, limit).await.map_err(|e| {
+                if carries_secret {
+                    withheld(e)
+                } else {
+                    e
+                }
+            })
+        }
         Err(e) => Err(e),
     };
     journal_call(
@@ -378,6 +388,22 @@ fn field_values(
         }
     }
     Ok(Ok(values))
+}
+
+/// A failed write that carried secret values keeps its kind and Vault's
+/// status, but not Vault's own words: a message that may quote what was
+/// sent, redacted or not, would tell a plugin whether a text it chose equals
+/// a secret it cannot read.
+fn withheld(error: CapError) -> CapError {
+    operations::with_message(error, |m| {
+        let status = m
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|n| n.len() == 3 && matches!(n.as_bytes()[0], b'4' | b'5'))
+            .map(|n| format!(" (HTTP {n})"))
+            .unwrap_or_default();
+        let head = m.split_once(": ").map_or(m, |(head, _)| head);
+        format!("{head}: Vault refused it{status}; its message is withheld because the write carried secret values")
+    })
 }
 
 /// `text` with every occurrence of a value replaced by `<redacted>`: Vault's
@@ -483,7 +509,16 @@ mod operations {
                 "the secret `{}` cannot be revealed: it was composed, and no single Vault path's `reveal` grant covers a composed value; reveal the secrets it was made from instead",
                 secret.origin
             ))),
-            Some((label, path)) => check_path(ctx, label, "reveal", path, VaultAccess::Reveal),
+            Some((label, path)) => {
+                check_path(ctx, label, "reveal", path, VaultAccess::Reveal)?;
+                match super::super::grant::laundering(&ctx.grants.vault) {
+                    None => Ok(()),
+                    Some(why) => Err(CapError::AccessDenied(format!(
+                        "no secret can be revealed to plugin `{}`: {why}",
+                        ctx.plugin_id
+                    ))),
+                }
+            }
         }
     }
 
@@ -846,7 +881,7 @@ mod operations {
     }
 
     /// `e` with its message rewritten by `f`.
-    fn with_message(e: CapError, f: impl FnOnce(&str) -> String) -> CapError {
+    pub(super) fn with_message(e: CapError, f: impl FnOnce(&str) -> String) -> CapError {
         match e {
             CapError::AccessDenied(m) => CapError::AccessDenied(f(&m)),
             CapError::NotFound(m) => CapError::NotFound(f(&m)),
@@ -935,6 +970,20 @@ mod tests {
             field_values(&table, &twice).unwrap(),
             Err(CapError::InvalidArgument(_))
         ));
+    }
+
+    #[test]
+    fn a_failed_write_with_secrets_withholds_vault_s_words() {
+        let e = CapError::Failed(
+            "vault write of `secret/a` on target `main`: Vault answered 400: bad value hunter2".into(),
+        );
+        let CapError::Failed(m) = withheld(e) else {
+            panic!("kind changed")
+        };
+        assert_eq!(
+            m,
+            "vault write of `secret/a` on target `main`: Vault refused it (HTTP 400); its message is withheld because the write carried secret values"
+        );
     }
 
     #[test]
