@@ -77,7 +77,7 @@ pub struct RunDefaults {
     /// Wall-clock deadline for a run, e.g. "15m" (`--timeout`).
     #[serde(default, deserialize_with = "de_duration")]
     pub timeout: Option<Duration>,
-    /// Memory cap per linear memory, e.g. "256MiB" (`--memory`).
+    /// Memory cap for all of a plugin's linear memories together, e.g. "256MiB" (`--memory`).
     #[serde(default, deserialize_with = "de_size")]
     pub memory: Option<u64>,
     /// Where run journals go (`--journal-dir`).

@@ -49,7 +49,7 @@ enum Command {
         /// Wall-clock deadline for the whole run, e.g. 90s, 15m [default: 15m].
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         timeout: Option<Duration>,
-        /// Memory cap per plugin memory, e.g. 256MiB [default: 256MiB].
+        /// Memory cap for all of the plugin's memories together, e.g. 256MiB [default: 256MiB].
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]
         memory: Option<u64>,
         /// Where the run journal goes [default: $XDG_STATE_HOME/drhost/runs].

@@ -167,14 +167,21 @@ pub async fn instantiate(
     component: &Component,
     store: &mut wasmtime::Store<crate::sandbox::RunState>,
 ) -> Result<bindings::Plugin> {
-    bindings::Plugin::instantiate_async(&mut *store, component, runtime.linker())
-        .await
-        .map_err(|e| {
-            Error::Refused(format!(
-                "the plugin does not fit the {CONTRACT_PACKAGE}@{CONTRACT_VERSION} contract: {}",
-                first_line(&format!("{e:#}"))
-            ))
-        })
+    let instantiated = bindings::Plugin::instantiate_async(&mut *store, component, runtime.linker()).await;
+    instantiated.map_err(|e| {
+        // A memory the plugin starts with can already be over the cap: that
+        // is a limit to raise (exit 4), not an incompatible plugin.
+        if let Some((limit, _)) = store.data().memory_limit_hit() {
+            return Error::Sandbox(format!(
+                "the plugin needs more memory than the limit of {} MiB just to start (raise it with --memory or [run] memory)",
+                limit >> 20
+            ));
+        }
+        Error::Refused(format!(
+            "the plugin does not fit the {CONTRACT_PACKAGE}@{CONTRACT_VERSION} contract: {}",
+            first_line(&format!("{e:#}"))
+        ))
+    })
 }
 
 /// Whether `id` is a valid plugin id: 1-64 lowercase ASCII letters, digits

@@ -26,7 +26,7 @@ use crate::trust;
 
 /// The default deadline: the runbook's 15-minute RTO.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-/// The default memory cap per linear memory.
+/// The default memory cap (all of a plugin's linear memories together).
 pub const DEFAULT_MEMORY: u64 = 256 << 20;
 
 /// What `drhost run` was asked to do.
@@ -432,6 +432,12 @@ pub(crate) fn sandbox_error(
 ) -> Error {
     if trap.downcast_ref::<DeadlineExceeded>().is_some() {
         return deadline_error(id, limits.timeout);
+    }
+    if trap.downcast_ref::<wasmtime::component::ResourceTableError>().is_some() {
+        return Error::Sandbox(format!(
+            "plugin `{id}` held more than {} handles at once (steps, blobs, connections, secrets, files) and was stopped: it leaks them",
+            crate::sandbox::MAX_LIVE_RESOURCES
+        ));
     }
     if trap.downcast_ref::<MemoryLimitReached>().is_some() || store.data().memory_limit_hit().is_some() {
         return Error::Sandbox(format!(

@@ -2,7 +2,7 @@
 //!
 //! Built up from nothing, like `WasiCtxBuilder`: no inherited env, args,
 //! stdin, sockets or files; one fresh scratch directory preopened as
-//! `/scratch`; stdout/stderr captured and capped; a memory cap per linear
+//! `/scratch`; stdout/stderr captured and capped; one memory cap over every linear
 //! memory; a wall-clock deadline enforced through epoch interruption. Grants
 //! reach capabilities only through [`RunContext`].
 
@@ -21,6 +21,10 @@ use crate::config::PluginGrants;
 use crate::console::Console;
 use crate::engine::Runtime;
 use crate::journal::Journal;
+
+/// Handles a plugin may hold at once: steps, blobs, connections, secrets,
+/// WASI streams and files. Past it the call traps and the run stops (exit 4).
+pub const MAX_LIVE_RESOURCES: usize = 10_000;
 
 /// Where the scratch directory appears inside the guest.
 pub const SCRATCH_GUEST_PATH: &str = "/scratch";
@@ -101,7 +105,7 @@ pub struct RunContext {
 pub struct Limits {
     /// Wall-clock time for the whole run.
     pub timeout: Duration,
-    /// Bytes per linear memory.
+    /// Bytes of all the plugin's linear memories together.
     pub memory: u64,
 }
 
@@ -172,13 +176,16 @@ pub fn new_store(runtime: &Runtime, ctx: Arc<RunContext>, limits: Limits) -> Res
             ))
         })?;
     let deadline = ctx.deadline;
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_LIVE_RESOURCES);
     let state = RunState {
         wasi: wasi.build(),
-        table: ResourceTable::new(),
+        table,
         ctx,
         log_lines: 0,
         memory: MemoryCap {
             limit: limits.memory,
+            used: 0,
             hit: None,
         },
         http: None,
@@ -204,33 +211,61 @@ pub fn new_store(runtime: &Runtime, ctx: Arc<RunContext>, limits: Limits) -> Res
 #[error("the run's deadline passed")]
 pub struct DeadlineExceeded;
 
-/// The trap raised when a linear memory would grow past the cap.
+/// The trap raised when the plugin's memories would grow past the cap.
 #[derive(Debug, thiserror::Error)]
-#[error("memory limit of {limit} bytes reached (the plugin asked for {desired})")]
+#[error("memory limit of {limit} bytes reached (the plugin's memories would take {desired})")]
 pub struct MemoryLimitReached {
     limit: u64,
     desired: usize,
 }
 
+/// The plugin's memory budget: the sum over every linear memory of the
+/// instance (a component has several core instances, each may have its
+/// own), so the cap is per plugin, not per memory; and bounds on how many
+/// instances, memories and tables it may create.
 struct MemoryCap {
     limit: u64,
+    /// Bytes of every linear memory together.
+    used: u64,
     hit: Option<usize>,
 }
 
+/// Core instances, linear memories and tables one plugin may create; a
+/// Rust plugin uses a handful, a Python one a few dozen.
+const MAX_INSTANCES: usize = 200;
+const MAX_MEMORIES: usize = 100;
+const MAX_TABLES: usize = 200;
+/// Elements of all tables of one plugin.
+const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired as u64 > self.limit {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.used.saturating_sub(current as u64).saturating_add(desired as u64);
+        if total > self.limit {
             self.hit = Some(desired);
             return Err(wasmtime::Error::new(MemoryLimitReached {
                 limit: self.limit,
-                desired,
+                desired: usize::try_from(total).unwrap_or(usize::MAX),
             }));
         }
+        self.used = total;
         Ok(true)
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }
 
@@ -296,5 +331,24 @@ impl tokio::io::AsyncWrite for BoundedOutput {
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_cap_counts_every_memory_of_the_plugin() {
+        let mut cap = MemoryCap {
+            limit: 100,
+            used: 0,
+            hit: None,
+        };
+        assert!(cap.memory_growing(0, 60, None).unwrap());
+        assert!(cap.memory_growing(60, 70, None).unwrap()); // the same memory grows: 70 in all
+        assert!(cap.memory_growing(0, 30, None).unwrap()); // a second memory: 100 in all
+        assert!(cap.memory_growing(0, 1, None).is_err()); // a third byte too many
+        assert_eq!(cap.hit, Some(1));
     }
 }

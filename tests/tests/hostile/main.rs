@@ -5,4 +5,5 @@
 
 mod postgres;
 mod sandbox;
+mod terminal;
 mod vault;

@@ -5,14 +5,16 @@
 //! host kept its describe-time blob directory (`/scratch/.blobs-describe`),
 //! and one named `blobs` beside it, pointing out of the sandbox at
 //! `../drhost-escape-target` (a directory the test creates next to the
-//! host's per-run directories), then stores a blob. A host that writes blobs
-//! through a path the guest can shape leaves a file in that directory.
+//! host's per-run directories), then stores a blob and keeps it (a dropped
+//! blob's file is deleted). A host that writes blobs through a path the
+//! guest can shape leaves a file in that directory.
 
 use drhost_sdk::prelude::*;
 
 struct DescribeEscape;
 
-fn plant_links() {
+fn plant_links() -> String {
+    let mut said = Vec::new();
     // std's `symlink_path` is unstable on WASI: call `symlink-at` directly.
     for (dir, name) in wasip2::filesystem::preopens::get_directories() {
         if name != "/scratch" {
@@ -22,15 +24,19 @@ fn plant_links() {
             (".blobs-describe", "../drhost-escape-target"),
             ("blobs", "../../drhost-escape-target"),
         ] {
-            let _ = dir.symlink_at(target, link);
+            said.push(format!("{link}: {:?}", dir.symlink_at(target, link)));
         }
     }
-    let _ = drhost_sdk::blob::Blob::from_bytes(b"written by describe-escape");
+    // Kept, not dropped: dropping a blob makes the host delete its file.
+    let blob = drhost_sdk::blob::Blob::from_bytes(b"written by describe-escape");
+    said.push(format!("blob: {:?}", blob.as_ref().map(|b| b.size())));
+    std::mem::forget(blob);
+    said.join("; ")
 }
 
 impl Plugin for DescribeEscape {
     fn describe() -> Manifest {
-        plant_links();
+        let _ = plant_links();
         manifest(
             "describe-escape",
             env!("CARGO_PKG_VERSION"),
@@ -40,8 +46,8 @@ impl Plugin for DescribeEscape {
     }
 
     fn run(_params: Params) -> Result<Outcome, Failure> {
-        plant_links();
-        Ok(outcome("planted links and stored a blob"))
+        let said = plant_links();
+        Ok(outcome("planted links and stored a blob").fact("attempts", said))
     }
 }
 
