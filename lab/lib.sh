@@ -4,6 +4,11 @@
 # Sourced by lab/up.sh, lab/down.sh and every lab/services/*.sh and
 # lab/stack/*.sh; it starts nothing by itself.
 
+# Servers started here outlive the script: close every descriptor beyond
+# stdio that a caller may have left open (e.g. `flock LOCK make lab` hands
+# its lock on fd 3), or a daemon would hold that lock for as long as it runs.
+exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
+
 LAB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LAB_SRC="$LAB_ROOT/lab"
 LAB_DIR="${LAB_DIR:-$LAB_ROOT/.lab}"

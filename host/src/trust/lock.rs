@@ -106,7 +106,9 @@ pub fn bundle_lock(dir: &Path) -> PathBuf {
 }
 
 /// `a < b` by semver precedence (numeric major.minor.patch; a pre-release is
-/// older than its release). Unparsable versions are never "older".
+/// older than its release). A version that does not parse is older than one
+/// that does (it cannot prove it is newer, so replacing a pinned release with
+/// it needs `--allow-downgrade`); two unparsable versions are never "older".
 pub fn is_older(a: &str, b: &str) -> bool {
     fn parse(v: &str) -> Option<((u64, u64, u64), bool)> {
         let v = v.trim().trim_start_matches('v');
@@ -119,6 +121,7 @@ pub fn is_older(a: &str, b: &str) -> bool {
     }
     match (parse(a), parse(b)) {
         (Some((ca, pa)), Some((cb, pb))) => ca < cb || (ca == cb && pa && !pb),
+        (None, Some(_)) => true,
         _ => false,
     }
 }
@@ -134,7 +137,10 @@ mod tests {
         assert!(is_older("1.0.0-rc1", "1.0.0"));
         assert!(!is_older("1.0.0", "1.0.0"));
         assert!(!is_older("2.0.0", "1.9.0"));
-        assert!(!is_older("junk", "1.0.0"));
+        assert!(is_older("junk", "1.0.0"));
+        assert!(is_older("", "0.1.0"));
+        assert!(!is_older("1.0.0", "junk"));
+        assert!(!is_older("junk", "other"));
     }
 
     #[test]

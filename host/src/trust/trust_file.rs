@@ -131,6 +131,17 @@ impl TrustFile {
                 return Err(bad(at("id"), format!("key id `{}` appears twice", k.id)));
             }
             let key = parse_public_key(&k.public_key).map_err(|e| bad(at("public_key"), e))?;
+            // One key, one entry: with the same key under two ids, revoking
+            // one id (or narrowing its scope) would leave the other vouching.
+            if let Some(other) = keys.iter().find(|other| other.key == key) {
+                return Err(bad(
+                    at("public_key"),
+                    format!(
+                        "key `{}` has the same public key as key `{}`; list each key once (revoke or rescope it in one place)",
+                        k.id, other.id
+                    ),
+                ));
+            }
             if k.scope.is_empty() {
                 return Err(bad(
                     at("scope"),
@@ -255,8 +266,9 @@ mod tests {
     #[test]
     fn standing_checks_revocation_window_and_scope() {
         let text = format!(
-            "[[key]]\nid = \"a\"\npublic_key = \"{k}\"\nscope = [\"db-*\"]\nnot_before = 2020-01-01T00:00:00Z\nnot_after = \"2030-01-01\"\n\n[revoked]\nkeys = [\"b\"]\n\n[[key]]\nid = \"b\"\npublic_key = \"{k}\"\nscope = [\"*\"]\n",
-            k = key_line()
+            "[[key]]\nid = \"a\"\npublic_key = \"{k}\"\nscope = [\"db-*\"]\nnot_before = 2020-01-01T00:00:00Z\nnot_after = \"2030-01-01\"\n\n[revoked]\nkeys = [\"b\"]\n\n[[key]]\nid = \"b\"\npublic_key = \"{k2}\"\nscope = [\"*\"]\n",
+            k = key_line(),
+            k2 = key_line()
         );
         let trust = TrustFile::parse(Path::new("t.toml"), &text).unwrap();
         let now = humantime::parse_rfc3339("2026-06-01T00:00:00Z").unwrap();
@@ -276,6 +288,17 @@ mod tests {
             KeyStanding::NotYetValid(_)
         ));
         assert_eq!(trust.standing(&trust.keys[1], "hello", now), KeyStanding::Revoked);
+    }
+
+    #[test]
+    fn one_key_cannot_stand_under_two_ids() {
+        // Revoking `old` must not leave the same key trusted as `new`.
+        let text = format!(
+            "[revoked]\nkeys = [\"old\"]\n\n[[key]]\nid = \"old\"\npublic_key = \"{k}\"\nscope = [\"*\"]\n\n[[key]]\nid = \"new\"\npublic_key = \"{k}\"\nscope = [\"*\"]\n",
+            k = key_line()
+        );
+        let err = TrustFile::parse(Path::new("t.toml"), &text).unwrap_err().to_string();
+        assert!(err.contains("key `new` has the same public key as key `old`"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! refused or contained, what the operator saw, the journal and the exit code.
 
 mod postgres;
+mod s3;
 mod sandbox;
 mod terminal;
 mod vault;

@@ -65,21 +65,41 @@ impl S3Access {
     }
 }
 
-/// Whether `grants` give `access` to `key` on `label`.
+/// Whether `key` names one object plainly: no `.` or `..` segment, no empty
+/// segment (`a//b`, a leading `/`), no control character. S3 itself treats
+/// keys as opaque, but an HTTP layer or an S3-compatible server that maps
+/// keys to files may resolve `supabase/../other/x` to `other/x`, outside the
+/// glob the text matched; such keys are refused whatever the grant says.
+pub fn is_plain_key(key: &str) -> bool {
+    !key.chars().any(char::is_control)
+        && key
+            .split('/')
+            .enumerate()
+            .all(|(i, segment)| match segment {
+                "." | ".." => false,
+                // A trailing `/` (a folder marker or listing prefix) is fine.
+                "" => i > 0 && key.ends_with('/') && i == key.split('/').count() - 1,
+                _ => true,
+            })
+}
+
+/// Whether `grants` give `access` to `key` on `label` (and the key is plain).
 pub fn allows_key(grants: &[S3Grant], label: &str, key: &str, access: S3Access) -> bool {
-    grants
-        .iter()
-        .filter(|g| g.target == label && g.access.contains(&access))
-        .any(|g| g.prefixes.iter().any(|p| glob_matches(p, key)))
+    is_plain_key(key)
+        && grants
+            .iter()
+            .filter(|g| g.target == label && g.access.contains(&access))
+            .any(|g| g.prefixes.iter().any(|p| glob_matches(p, key)))
 }
 
 /// Whether a listing of `prefix` stays inside a granted glob: the prefix
 /// must start with a granted glob's literal head (`supabase/` for `supabase/*`).
 pub fn allows_prefix(grants: &[S3Grant], label: &str, prefix: &str, access: S3Access) -> bool {
-    grants
-        .iter()
-        .filter(|g| g.target == label && g.access.contains(&access))
-        .any(|g| g.prefixes.iter().any(|p| prefix.starts_with(literal_head(p))))
+    (prefix.is_empty() || is_plain_key(prefix))
+        && grants
+            .iter()
+            .filter(|g| g.target == label && g.access.contains(&access))
+            .any(|g| g.prefixes.iter().any(|p| prefix.starts_with(literal_head(p))))
 }
 
 /// Whether a manifest need on `label` is covered (and the target configured).
@@ -108,6 +128,11 @@ pub fn grant_lines(id: &str, label: &str, key: &str, access: S3Access) -> String
 
 /// The refusal text for `what` on `key` of `label`.
 pub fn denial(id: &str, label: &str, what: &str, key: &str, access: S3Access) -> String {
+    if !is_plain_key(key) {
+        return format!(
+            "s3 {what} of `{key}` on target `{label}` is refused: a key must not contain `.` or `..` segments, empty segments or control characters, whatever the grant"
+        );
+    }
     format!(
         "s3 {what} of `{key}` on target `{label}` needs `{}` access to a prefix covering that key, which is not granted to plugin `{id}`; to allow it add to drhost.toml:\n{}",
         access.name(),
@@ -117,6 +142,17 @@ pub fn denial(id: &str, label: &str, what: &str, key: &str, access: S3Access) ->
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keys_that_a_path_layer_could_resolve_are_refused() {
+        use super::is_plain_key;
+        for ok in ["supabase/backup_latest.dump", "supabase/", "a/b/c", "a..b/c", ".hidden/x"] {
+            assert!(is_plain_key(ok), "{ok}");
+        }
+        for bad in ["supabase/../other/x", "supabase/./x", "supabase//x", "/supabase/x", "..", "a/\u{0}", "a\nb", "//"] {
+            assert!(!is_plain_key(bad), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn grants() -> Vec<S3Grant> {

@@ -558,7 +558,13 @@ mod operations {
             .build()
             .map_err(|e| invalid(e.to_string()))?;
         let kv = vaultrs::client::VaultClient::new(settings).map_err(|e| invalid(e.to_string()))?;
-        let http = reqwest::Client::builder().build().map_err(|e| invalid(e.to_string()))?;
+        // Never follow a redirect (it would carry X-Vault-Token to wherever it
+        // points) and never use a proxy from the environment.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
         Ok(Store {
             label: label.to_string(),
             address: target.address.trim_end_matches('/').to_string(),
