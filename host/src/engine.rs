@@ -59,6 +59,11 @@ impl Runtime {
         })
     }
 
+    /// Whether compilations are cached on disk.
+    pub fn caches(&self) -> bool {
+        self.cache_dir.is_some()
+    }
+
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine

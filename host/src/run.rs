@@ -150,6 +150,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         config_path,
         identity: None,
         trust: None,
+        compile_cache: "off",
         started_recorded: false,
     };
     let ended = match config {
@@ -243,6 +244,8 @@ struct Attempt<'a> {
     config_path: Option<PathBuf>,
     identity: Option<PluginIdentity>,
     trust: Option<trust::Verdict>,
+    /// `hit` (a verified cached compilation), `miss` (compiled now) or `off`.
+    compile_cache: &'static str,
     started_recorded: bool,
 }
 
@@ -263,6 +266,7 @@ impl Attempt<'_> {
                     "signers": self.trust.as_ref().map(|t| &t.signers),
                 },
                 "trust": self.trust,
+                "compile_cache": self.compile_cache,
                 "config": self.config_path,
                 "params": self.opts.params.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
                 "grants": grants,
@@ -303,7 +307,12 @@ impl Attempt<'_> {
             .or(config.run.cache_dir.clone())
             .or_else(default_cache_dir);
         let runtime = Runtime::new(cache_dir)?;
-        let (component, _cached) = runtime.load(&file.bytes, &file.digest)?;
+        let (component, cached) = runtime.load(&file.bytes, &file.digest)?;
+        self.compile_cache = match (cached, runtime.caches()) {
+            (true, _) => "hit",
+            (false, true) => "miss",
+            (false, false) => "off",
+        };
         let shape = plugin::check_shape(&runtime, &component, &opts.plugin)?;
         if let Some(identity) = self.identity.as_mut() {
             identity.contract = shape.contract.clone();

@@ -15,26 +15,69 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `target/release/drhost`; panics with the fix when it is missing.
+/// `target/release/drhost`; panics with the fix when it is missing or older
+/// than the host's sources (`cargo test` alone does not rebuild it).
 pub fn drhost_bin() -> PathBuf {
-    let bin = repo_root().join("target/release/drhost");
-    assert!(bin.exists(), "{} is missing: run `make build` first", bin.display());
-    bin
+    built(repo_root().join("target/release/drhost"), &["host", "wit"])
 }
 
-/// A built plugin: `plugins/<id>.wasm`.
+/// A built plugin: `plugins/<id>.wasm`, no older than its sources.
 pub fn plugin(id: &str) -> PathBuf {
-    built(repo_root().join("plugins").join(format!("{id}.wasm")))
+    built(
+        repo_root().join("plugins").join(format!("{id}.wasm")),
+        &[&format!("plugins/{id}"), "sdk", "wit"],
+    )
 }
 
-/// A built test fixture: `tests/plugins/<name>.wasm`.
+/// A built test fixture: `tests/plugins/<name>.wasm`, no older than its sources.
 pub fn fixture(name: &str) -> PathBuf {
-    built(repo_root().join("tests/plugins").join(format!("{name}.wasm")))
+    built(
+        repo_root().join("tests/plugins").join(format!("{name}.wasm")),
+        &[&format!("tests/plugins/{name}"), "sdk", "wit"],
+    )
 }
 
-fn built(path: PathBuf) -> PathBuf {
-    assert!(path.exists(), "{} is missing: run `make build` first", path.display());
+/// `path`, after checking that it exists and that no file under `sources`
+/// (directories relative to the repository) was changed after it was built.
+fn built(path: PathBuf, sources: &[&str]) -> PathBuf {
+    let made = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: run `make build` first", path.display()));
+    for dir in sources {
+        if let Some((newer, _)) = newest_source(&repo_root().join(dir)).filter(|(_, t)| *t > made) {
+            panic!(
+                "{} is older than {}: run `make build` (cargo test alone does not rebuild plugins or the binary the tests run)",
+                path.display(),
+                newer.display()
+            );
+        }
+    }
     path
+}
+
+/// The most recently modified source file (`.rs`, `.wit`, `Cargo.toml`) under `dir`.
+fn newest_source(dir: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
+    let mut newest: Option<(PathBuf, std::time::SystemTime)> = None;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                if !path.ends_with("target") {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let is_source = path.extension().is_some_and(|e| e == "rs" || e == "wit") || path.ends_with("Cargo.toml");
+            if let (true, Ok(t)) = (is_source, meta.modified()) {
+                if newest.as_ref().is_none_or(|(_, n)| t > *n) {
+                    newest = Some((path, t));
+                }
+            }
+        }
+    }
+    newest
 }
 
 /// `.lab/trust.toml`, written by `make build`: trusts the development key
@@ -122,6 +165,13 @@ pub fn read_journal(path: &Path) -> Vec<Value> {
                 v.is_object() && v["event"].is_string() && v["ts"].is_string(),
                 "bad journal line: {line}"
             );
+            if v["event"] == "call" {
+                let name = v["call"].as_str().unwrap_or_default();
+                assert!(
+                    KNOWN_CALLS.contains(&name),
+                    "the journal has a call named `{name}` that KNOWN_CALLS lacks: add it there"
+                );
+            }
             v
         })
         .collect()
@@ -187,8 +237,75 @@ pub fn config(text: &str) -> PathBuf {
     path
 }
 
+/// Every capability call name the host journals. [`calls`] refuses any
+/// other name, and [`read_journal`] any journal holding another, so a test
+/// that counts calls the host never writes (`vault.reveal` for
+/// `vault.secret.reveal`) fails instead of passing vacuously.
+pub const KNOWN_CALLS: &[&str] = &[
+    "confirm.ask",
+    "docker.connect-network",
+    "docker.container-logs",
+    "docker.container-stats",
+    "docker.create-network",
+    "docker.disconnect-network",
+    "docker.exec",
+    "docker.inspect-container",
+    "docker.inspect-network",
+    "docker.list-containers",
+    "docker.list-networks",
+    "docker.recreate-with-image",
+    "docker.remove-network",
+    "docker.restart-container",
+    "docker.start-container",
+    "docker.stop-container",
+    "docker.tag-image",
+    "http.get",
+    "postgres.create-database",
+    "postgres.dump",
+    "postgres.execute",
+    "postgres.info",
+    "postgres.open",
+    "postgres.query",
+    "postgres.restore",
+    "redis.command",
+    "redis.info",
+    "redis.open",
+    "redis.open-master",
+    "redis.open-node",
+    "redis.ping",
+    "redis.replication",
+    "redis.sentinel.ckquorum",
+    "redis.sentinel.failover",
+    "redis.sentinel.master-address",
+    "redis.sentinel.master-state",
+    "redis.sentinel.open",
+    "redis.sentinel.replicas",
+    "redis.sentinel.sentinels",
+    "s3.get",
+    "s3.head",
+    "s3.list",
+    "s3.open",
+    "s3.put",
+    "shell.run",
+    "vault.list",
+    "vault.metadata",
+    "vault.open",
+    "vault.patch",
+    "vault.read",
+    "vault.secret.compose",
+    "vault.secret.reveal",
+    "vault.snapshot-restore",
+    "vault.snapshot-save",
+    "vault.write",
+];
+
 /// The `call` events of capability call `call` (e.g. `s3.put`) in a journal.
+/// Panics when the host never journals a call by that name.
 pub fn calls<'a>(journal: &'a [Value], call: &str) -> Vec<&'a Value> {
+    assert!(
+        KNOWN_CALLS.contains(&call),
+        "the host never journals a call named `{call}` (see KNOWN_CALLS): this count would be vacuous"
+    );
     events(journal, "call")
         .into_iter()
         .filter(|e| e["call"] == call)

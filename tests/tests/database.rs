@@ -350,13 +350,13 @@ fn db_restore_brings_back_a_dropped_database_and_repoints_the_app() {
         let found = calls(&journal, call);
         assert_eq!(found.len(), 1, "{call}: {journal:?}");
         assert!(
-            found[0]["outcome"]["ok"].is_object() || !found[0]["outcome"]["ok"].is_null(),
+            found[0]["outcome"]["error"].is_null() && found[0]["outcome"]["ok"].is_object(),
             "{:?}",
             found[0]
         );
     }
     assert_eq!(calls(&journal, "docker.restart-container").len(), 3);
-    assert_eq!(calls(&journal, "vault.reveal").len(), 0);
+    assert_eq!(calls(&journal, "vault.secret.reveal").len(), 0);
     assert_no_secret(&lab, &out);
 }
 
@@ -526,7 +526,8 @@ fn postgres_killed_during_restore_fails_cleanly_and_a_rerun_succeeds() {
     let restored = calls(&journal, "postgres.restore");
     assert_eq!(restored.len(), 1, "{journal:?}");
     let kind = restored[0]["outcome"]["error"]["kind"].as_str().unwrap();
-    assert!(kind == "unavailable" || kind == "failed", "{:?}", restored[0]);
+    // The server went away under pg_restore: the service is down, not a bad dump.
+    assert_eq!(kind, "unavailable", "{:?}", restored[0]);
     let end = journal.last().unwrap();
     assert_eq!(end["event"], "run-end");
     assert_eq!(end["exit_code"], 1, "{end:?}");
@@ -706,14 +707,6 @@ fn no_call_gives_a_plugin_the_database_password() {
             &["op=query", "sql=SELECT current_user || ' ' || inet_server_addr()::text"],
             None,
         ),
-        (
-            "db-poke",
-            &[
-                "op=query",
-                "sql=SELECT rolpassword FROM pg_authid WHERE rolname = 'postgres'",
-            ],
-            None,
-        ),
     ];
     for (fixture, params, denied) in attempts {
         let wasm = cli::fixture(fixture).display().to_string();
@@ -729,6 +722,32 @@ fn no_call_gives_a_plugin_the_database_password() {
         }
         assert_no_secret(&lab, &out);
     }
+    // What a `read` grant does expose, stated rather than hidden: db-restore
+    // has no `write`, so its queries log in as the lab's read_user
+    // (drhost_reader, member of pg_read_all_data), which can read the SCRAM
+    // verifiers in pg_authid. A verifier is not the password (SCRAM cannot be
+    // replayed from it) but allows an offline guessing attack; README's
+    // security model advises SELECT on the application's schemas instead.
+    let wasm = cli::fixture("db-poke").display().to_string();
+    let out = cli::drhost(&[
+        "run",
+        &wasm,
+        "--config",
+        config,
+        "--json",
+        "--param",
+        "op=query",
+        "--param",
+        "sql=SELECT current_user || ' ' || left(rolpassword, 14) FROM pg_authid WHERE rolname = 'postgres'",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.fact("value").as_deref(),
+        Some("drhost_reader SCRAM-SHA-256$"),
+        "{}",
+        out.stdout
+    );
+    assert_no_secret(&lab, &out);
     // The copy exists in Vault — the plugin moved the password without seeing it.
     rt.block_on(async {
         let vault = lab.vault_client().unwrap();

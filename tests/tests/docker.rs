@@ -229,7 +229,17 @@ fn status_reports_a_healthy_lab() {
     let master = format!("127.0.0.1:{}", lab.get("REDIS_MASTER_PORT").unwrap());
     assert!(table.contains(&format!("redis master {master}")), "{table}");
     assert!(table.contains("role master"), "{table}");
-    assert!(table.contains("3/3 answer") && table.contains("agree"), "{table}");
+    let sentinels = table
+        .lines()
+        .find(|l| l.starts_with("sentinels "))
+        .unwrap_or_else(|| panic!("no sentinels row: {table}"));
+    let columns: Vec<&str> = sentinels.split_whitespace().collect();
+    assert!(sentinels.contains("3/3 answer"), "{sentinels}");
+    assert!(
+        columns.contains(&"agree") && !columns.contains(&"disagree"),
+        "{sentinels}"
+    );
+    assert!(sentinels.ends_with(&format!("master {master}")), "{sentinels}");
 }
 
 #[test]

@@ -451,19 +451,47 @@ fn second_run_uses_the_compile_cache() {
         "--cache-dir",
         cache.path().to_str().unwrap(),
     ];
-    assert_eq!(drhost(&args).code, 0);
-    let cached: Vec<_> = std::fs::read_dir(cache.path())
+    let compile_cache = |out: &drhost_tests::cli::Outcome| {
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        events(&out.journal(), "run-start")[0]["compile_cache"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(compile_cache(&drhost(&args)), "miss", "the first run compiles");
+    let mut cached: Vec<String> = std::fs::read_dir(cache.path())
         .unwrap()
-        .filter_map(|e| e.ok())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(cached.len(), 1, "one compiled component in the cache");
-    let name = cached[0].file_name().into_string().unwrap();
+    cached.sort();
     let digest = drhost(&["inspect", path(&hello), "--json"]).json()["digest"]
         .as_str()
         .unwrap()
         .to_string();
-    assert!(name.starts_with(&digest) && name.ends_with(".cwasm"), "{name}");
-    assert_eq!(drhost(&args).code, 0, "a cached component runs");
+    assert_eq!(cached.len(), 2, "a compiled component and its checksum: {cached:?}");
+    assert!(
+        cached[0].starts_with(&digest) && cached[0].ends_with(".cwasm"),
+        "{cached:?}"
+    );
+    assert_eq!(cached[1], format!("{}.sha256", cached[0]));
+    assert_eq!(
+        compile_cache(&drhost(&args)),
+        "hit",
+        "the second run loads the cached compilation"
+    );
+    // A compilation changed on disk is native code nobody vouches for: it
+    // is not loaded; the plugin is compiled again (and the cache repaired).
+    let compiled = cache.path().join(&cached[0]);
+    let mut bytes = std::fs::read(&compiled).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&compiled, &bytes).unwrap();
+    assert_eq!(
+        compile_cache(&drhost(&args)),
+        "miss",
+        "a tampered compilation is not loaded"
+    );
+    assert_eq!(compile_cache(&drhost(&args)), "hit", "the cache was repaired");
 }
 
 /// Serves `count` HTTP requests on 127.0.0.1 with `status`, then stops.

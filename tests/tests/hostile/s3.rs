@@ -40,9 +40,16 @@ fn dot_segments_cannot_leave_the_granted_prefix() {
             &key,
         ]);
         assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-        assert_eq!(out.fact("error-kind").as_deref(), Some("access-denied"), "{op} {key}: {}", out.stdout);
+        assert_eq!(
+            out.fact("error-kind").as_deref(),
+            Some("access-denied"),
+            "{op} {key}: {}",
+            out.stdout
+        );
         assert!(
-            out.fact("error").unwrap().contains("must not contain `.` or `..` segments"),
+            out.fact("error")
+                .unwrap()
+                .contains("must not contain `.` or `..` segments"),
             "{}",
             out.stdout
         );
