@@ -13,6 +13,52 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+/// Held while a test uses the shared lab: an in-process mutex (tests of one
+/// binary run on threads) and an exclusive `flock` on `.lab/tests.lock`
+/// (test binaries, or `cargo nextest` processes, run side by side), so a
+/// test that faults the lab — kills a backend, drops the database, fails
+/// Redis over — never overlaps another test anywhere. Released on drop,
+/// also while a failed test unwinds.
+pub struct Serial {
+    _thread: std::sync::MutexGuard<'static, ()>,
+    _file: std::fs::File,
+}
+
+/// Waits for the lab: see [`Serial`].
+pub fn serial() -> Serial {
+    use std::os::unix::io::AsRawFd;
+    static THREADS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let thread = THREADS.lock().unwrap_or_else(|p| p.into_inner());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let dir = root.join(".lab");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("tests.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open the lab lock {}: {e}", path.display()));
+    // SAFETY: flock on a descriptor we own; it blocks until the lock is ours.
+    // The descriptor is close-on-exec (std opens with O_CLOEXEC), so no
+    // server a test starts inherits the lock.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(
+        locked,
+        0,
+        "cannot lock {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    Serial {
+        _thread: thread,
+        _file: file,
+    }
+}
+
 /// The running lab, as described by `.lab/env`.
 #[derive(Clone, Debug)]
 pub struct Lab {

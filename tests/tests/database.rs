@@ -2,17 +2,14 @@
 //! reference "database backup") against the lab's real Postgres and S3.
 //!
 //! Each test runs the real `drhost` binary and asserts what it wrote to the
-//! real bucket. Tests are serialized by [`LOCK`] (they share the bucket).
+//! real bucket. Tests are serialized by [`drhost_tests::lab::serial`] (they share the bucket).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use drhost_tests::cli::{self, calls, Outcome};
 use drhost_tests::lab::Lab;
 use sha2::{Digest, Sha256};
-
-static LOCK: Mutex<()> = Mutex::new(());
 
 fn lab() -> Lab {
     Lab::load().expect("the lab is up (make lab)")
@@ -60,7 +57,7 @@ async fn keys(lab: &Lab, prefix: &str) -> BTreeSet<String> {
 
 #[test]
 fn db_backup_dumps_to_s3_with_checksum_and_row_count() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     let users: i64 = rt.block_on(async {
@@ -126,7 +123,7 @@ fn db_backup_dumps_to_s3_with_checksum_and_row_count() {
 
 #[test]
 fn a_put_outside_the_granted_prefixes_is_denied_and_writes_nothing() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
@@ -270,7 +267,7 @@ fn assert_no_secret(lab: &Lab, out: &Outcome) {
 
 #[test]
 fn db_restore_brings_back_a_dropped_database_and_repoints_the_app() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
 
@@ -362,7 +359,7 @@ fn db_restore_brings_back_a_dropped_database_and_repoints_the_app() {
 
 #[test]
 fn a_missing_backup_fails_with_one_clear_line_and_touches_nothing() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let out = run_plugin(&lab, "db-restore", None, &["backup=backup_19990101_000000.dump"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
@@ -382,7 +379,7 @@ fn a_missing_backup_fails_with_one_clear_line_and_touches_nothing() {
 
 #[test]
 fn s3_or_vault_outside_the_grant_is_denied() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
@@ -435,7 +432,7 @@ fn s3_or_vault_outside_the_grant_is_denied() {
 
 #[test]
 fn s3_or_vault_down_is_unavailable_with_one_line() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
     let s3 = lab.get("S3_ENDPOINT").unwrap();
@@ -470,7 +467,7 @@ fn s3_or_vault_down_is_unavailable_with_one_line() {
 
 #[test]
 fn postgres_killed_during_restore_fails_cleanly_and_a_rerun_succeeds() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     let prefix = "prefix=supabase/drill/";
@@ -574,7 +571,7 @@ async fn proxy(lab: &Lab) -> (u16, bool) {
 
 #[test]
 fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     assert_eq!(
@@ -660,7 +657,7 @@ fn config_with_db_restore_grants_for_the_fixtures(lab: &Lab) -> PathBuf {
 
 #[test]
 fn no_call_gives_a_plugin_the_database_password() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     let config = config_with_db_restore_grants_for_the_fixtures(&lab);

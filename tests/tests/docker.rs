@@ -2,30 +2,22 @@
 //! Docker Engine and ToolboxAI stack: service-recover (restart, rollback),
 //! network-recover, status, grants at the call, dockerd unreachable.
 //!
-//! Tests that fault the shared lab hold [`LOCK`] and a [`Restore`] guard:
+//! Tests that fault the shared lab hold [`drhost_tests::lab::serial`] and a [`Restore`] guard:
 //! whatever happens, the images, networks and containers are put back and
 //! the stack is healthy again when the test ends.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters as q;
 use drhost_tests::cli::{calls, config, drhost_with, events, fixture, plugin, Outcome};
-use drhost_tests::lab::Lab;
-
-/// Faulting tests run one at a time: they share one Docker stack.
-static LOCK: Mutex<()> = Mutex::new(());
+use drhost_tests::lab::{serial, Lab};
 
 const BACKEND2: &str = "toolboxai-backend2";
 const NGINX: &str = "toolboxai-nginx-proxy";
 const LATEST: &str = "toolboxai/backend:latest";
 const PREVIOUS: &str = "toolboxai/backend:previous";
-
-fn serial() -> MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()

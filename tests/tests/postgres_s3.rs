@@ -8,16 +8,13 @@
 //! set up and checked through the lab's unix socket (trusted), so the host
 //! alone goes through TCP, the password and TLS. Only scratch databases
 //! (`drhost_test_*`) and keys under [`PREFIX`] are touched; tests are
-//! serialized by [`LOCK`].
+//! serialized by [`drhost_tests::lab::serial`].
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use drhost_tests::cli::{self, Outcome};
 use drhost_tests::lab::Lab;
 use sha2::{Digest, Sha256};
-
-static LOCK: Mutex<()> = Mutex::new(());
 
 /// Every key these tests write starts with this.
 const PREFIX: &str = "supabase/test-postgres-s3/";
@@ -289,7 +286,7 @@ const RUNBOOK_OPTIONS: [(&str, &str); 4] = [
 
 #[test]
 fn get_checks_the_download_against_the_expected_or_recorded_sha256() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     let body = b"the real backup bytes".to_vec();
@@ -340,7 +337,7 @@ fn get_checks_the_download_against_the_expected_or_recorded_sha256() {
 
 #[test]
 fn get_of_a_missing_key_is_not_found_and_outside_the_prefix_is_denied() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let config = write_config(&lab, RESTORE, Pg::Plain, &grants(&["read"], &[]));
 
@@ -362,7 +359,7 @@ fn get_of_a_missing_key_is_not_found_and_outside_the_prefix_is_denied() {
 
 #[test]
 fn an_unreachable_s3_endpoint_is_unavailable() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let text = format!(
         "{}{}{}",
@@ -381,7 +378,7 @@ fn an_unreachable_s3_endpoint_is_unavailable() {
 
 #[test]
 fn a_large_blob_goes_up_as_a_multipart_upload_and_round_trips() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     // 80 MiB + 123 bytes of xorshift noise: five full 16 MiB parts and a short sixth.
@@ -421,7 +418,7 @@ fn a_large_blob_goes_up_as_a_multipart_upload_and_round_trips() {
 
 #[test]
 fn create_database_creates_a_dropped_database_once() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     // Mixed case and a dash: created only if the name is quoted.
@@ -454,7 +451,7 @@ fn create_database_creates_a_dropped_database_once() {
 
 #[test]
 fn restore_of_a_real_dump_gives_the_same_rows() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     let key = format!("{PREFIX}backup.dump");
@@ -511,7 +508,7 @@ fn restore_of_a_real_dump_gives_the_same_rows() {
 
 #[test]
 fn restore_into_a_database_the_grant_does_not_list_is_denied() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     let key = format!("{PREFIX}small.dump");
@@ -555,7 +552,7 @@ fn restore_into_a_database_the_grant_does_not_list_is_denied() {
 
 #[test]
 fn restore_of_a_blob_that_is_not_a_dump_fails_with_one_readable_line() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     let key = format!("{PREFIX}not-a-dump.dump");
@@ -592,7 +589,7 @@ fn restore_of_a_blob_that_is_not_a_dump_fails_with_one_readable_line() {
 
 #[test]
 fn tls_with_the_lab_ca_connects_encrypted_and_a_wrong_ca_is_one_clear_line() {
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     let ca = PathBuf::from(lab.get("PG_CA_FILE").expect("the lab's Postgres has TLS (PG_CA_FILE)"));

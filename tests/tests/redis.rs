@@ -3,19 +3,17 @@
 //!
 //! Every test injects a real fault (SIGKILL, SIGSTOP, Sentinels stopped),
 //! runs the real `drhost` binary, and asserts what changed in the real
-//! servers. Tests are serialized by [`LOCK`]; each ends by putting the lab
+//! servers. Tests are serialized by [`drhost_tests::lab::serial`]; each ends by putting the lab
 //! back in its canonical shape (`lab/up.sh`), even when it fails.
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use drhost_tests::cli::{self, calls, Outcome};
 use drhost_tests::lab::Lab;
 
 /// One fault at a time: every test here changes the one Sentinel set.
-static LOCK: Mutex<()> = Mutex::new(());
 
 /// Puts the lab back when dropped: resumes stopped processes, restores
 /// Sentinel's down-after, then `lab/up.sh` (restarts Redis from fresh
@@ -160,7 +158,7 @@ fn fact_ms(out: &Outcome, name: &str) -> u64 {
 
 #[test]
 fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let _restore = RestoreLab(lab.clone());
     let master = lab.port("REDIS_MASTER_PORT").unwrap();
@@ -220,7 +218,7 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
 
 #[test]
 fn paused_master_without_failover_is_failed_over_by_the_plugin() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let _restore = RestoreLab(lab.clone());
     let master = lab.port("REDIS_MASTER_PORT").unwrap();
@@ -279,7 +277,7 @@ fn paused_master_without_failover_is_failed_over_by_the_plugin() {
 
 #[test]
 fn sentinels_below_quorum_refuse_and_change_nothing() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let _restore = RestoreLab(lab.clone());
     let master = lab.port("REDIS_MASTER_PORT").unwrap();
@@ -323,7 +321,7 @@ fn sentinels_below_quorum_refuse_and_change_nothing() {
 
 #[test]
 fn command_outside_the_grant_is_a_typed_denial() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
     rt.block_on(async {

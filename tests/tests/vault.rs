@@ -5,19 +5,16 @@
 //! Each test writes its own `drhost.toml` (`[targets.vault.main]` with a
 //! `file:` token, and its own grants), seeds and cleans its own paths under
 //! `secret/drhost-test/`, and asserts what Vault holds afterwards, the
-//! journal and the exit code. Tests are serialized by [`LOCK`].
+//! journal and the exit code. Tests are serialized by [`drhost_tests::lab::serial`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{self, calls, events, Outcome};
 use drhost_tests::lab::Lab;
 use serde_json::json;
 use vaultrs::client::VaultClient;
-
-static LOCK: Mutex<()> = Mutex::new(());
 
 /// The KV v2 mount of both lab servers.
 const MOUNT: &str = "secret";
@@ -208,7 +205,7 @@ fn unique(prefix: &str) -> String {
 
 #[test]
 fn read_compose_write_stores_the_composed_secret_and_never_shows_it() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let _scratch = Scratch::new(Server::Dev, &["drhost-test/compose/source", "drhost-test/compose/dest"]);
     let password = format!("{}:p@ss/w%rd é+~", unique("pw"));
     put(
@@ -278,7 +275,7 @@ fn read_compose_write_stores_the_composed_secret_and_never_shows_it() {
 
 #[test]
 fn reads_and_writes_outside_the_grant_are_denied_with_the_toml_to_add() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let _scratch = Scratch::new(Server::Dev, &["drhost-test/outside/secret"]);
     put(Server::Dev, "drhost-test/outside/secret", &[("v", "kept")]);
     let config = config(
@@ -350,7 +347,7 @@ fn reads_and_writes_outside_the_grant_are_denied_with_the_toml_to_add() {
 
 #[test]
 fn reveal_needs_its_own_grant_and_is_journaled_without_the_value() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let _scratch = Scratch::new(Server::Dev, &["drhost-test/reveal/s"]);
     let value = unique("revealed-token");
     put(Server::Dev, "drhost-test/reveal/s", &[("token", value.as_str())]);
@@ -416,7 +413,7 @@ fn reveal_needs_its_own_grant_and_is_journaled_without_the_value() {
 
 #[test]
 fn patch_keeps_other_fields_and_list_and_metadata_show_real_data() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let _scratch = Scratch::new(Server::Dev, &["drhost-test/patch/s", "drhost-test/patch/other"]);
     put(Server::Dev, "drhost-test/patch/s", &[("a", "1"), ("b", "2")]);
     put(Server::Dev, "drhost-test/patch/other", &[("x", "y")]);
@@ -475,7 +472,7 @@ fn patch_keeps_other_fields_and_list_and_metadata_show_real_data() {
 
 #[test]
 fn raft_snapshot_restore_undoes_a_later_write() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let _scratch = Scratch::new(Server::Raft, &["drhost-test/snapshot/k"]);
     assert_eq!(put(Server::Raft, "drhost-test/snapshot/k", &[("k", "v1")]), 1);
@@ -553,7 +550,7 @@ fn wait_until_active(lab: &Lab, address: &str) {
 
 #[test]
 fn vault_down_is_unavailable_naming_the_target() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let config = config_at(
         "http://127.0.0.1:1",
         "not-a-real-token",
@@ -593,7 +590,7 @@ fn vault_down_is_unavailable_naming_the_target() {
 
 #[test]
 fn a_token_policy_refusal_is_failed_not_access_denied() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let _scratch = Scratch::new(Server::Dev, &["drhost-test/policy/s"]);
     let root = Server::Dev.client(&lab);
@@ -665,7 +662,7 @@ fn a_vault_token_cannot_itself_come_from_vault() {
 
 #[test]
 fn vault_secret_references_resolve_to_one_field() {
-    let _serial = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let _scratch = Scratch::new(Server::Dev, &["drhost-test/ref/db"]);
     let password = unique("ref-password");

@@ -7,12 +7,10 @@
 //! checks the server afterwards through the lab's own connection.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use drhost_tests::cli::{self, Outcome};
 use drhost_tests::lab::Lab;
 
-static LOCK: Mutex<()> = Mutex::new(());
 const DB: &str = "drhost_hostile_pg";
 
 fn rt() -> tokio::runtime::Runtime {
@@ -134,7 +132,7 @@ fn query_error_kind(out: &Outcome) -> Option<String> {
 
 #[test]
 fn a_read_grant_cannot_change_the_database() {
-    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = Lab::load().unwrap();
     let scratch = Scratch::new(&lab);
     let config = config(&lab, Reader::None);
@@ -164,7 +162,7 @@ fn a_read_grant_cannot_change_the_database() {
 
 #[test]
 fn a_read_grant_cannot_reach_the_server_machine() {
-    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let _guard = drhost_tests::lab::serial();
     let lab = Lab::load().unwrap();
     let _scratch = Scratch::new(&lab);
     let marker = std::env::temp_dir().join(format!("drhost-hostile-pg-{}", std::process::id()));

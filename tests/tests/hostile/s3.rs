@@ -6,6 +6,7 @@ use drhost_tests::lab::Lab;
 
 #[test]
 fn dot_segments_cannot_leave_the_granted_prefix() {
+    let _serial = drhost_tests::lab::serial();
     let lab = Lab::load().unwrap();
     let secrets = lab.path(".lab/secrets");
     let config = cli::config(&format!(

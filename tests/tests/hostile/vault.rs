@@ -39,6 +39,7 @@ impl Drop for Secrets {
 
 #[test]
 fn a_secret_read_as_a_handle_cannot_be_revealed_through_a_copy() {
+    let _serial = drhost_tests::lab::serial();
     let lab = Lab::load().unwrap();
     let secrets = Secrets(lab.clone());
     secrets.clean();
