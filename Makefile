@@ -16,19 +16,23 @@ DEV_KEY := .lab/keys/$(DEV_KEY_ID).key
 DEV_TRUST := .lab/trust.toml
 SIGNED := plugins/*.wasm tests/plugins/*.wasm examples/*/*.wasm
 
-.PHONY: build host plugins fixtures examples sign test lab lab-down demo bench lint clean
+.PHONY: build toolchain host plugins fixtures examples sign test lab lab-down demo bench lint clean
 
 ## build: the host (target/release/drhost), every plugin (plugins/<id>.wasm), test fixtures, examples
 build: host plugins fixtures examples sign
 
+## toolchain: the wasm32-wasip2 target the plugins build for (a fresh machine lacks it; idempotent)
+toolchain:
+	rustup target add $(WASM_TARGET)
+
 host:
 	$(CARGO) build --release --workspace
 
-plugins:
+plugins: toolchain
 	cd plugins && CARGO_TARGET_DIR=../target/wasm $(CARGO) build --release --target $(WASM_TARGET)
 	for id in $(PLUGINS); do cp $(WASM_OUT)/$${id//-/_}.wasm plugins/$$id.wasm; done
 
-fixtures:
+fixtures: toolchain
 	cd tests/plugins && CARGO_TARGET_DIR=../../target/wasm $(CARGO) build --release --target $(WASM_TARGET)
 	# a cdylib is named with underscores, a bin (not-a-plugin) keeps its dashes
 	for f in $(FIXTURES); do src=$(WASM_OUT)/$${f//-/_}.wasm; [[ -f $$src ]] || src=$(WASM_OUT)/$$f.wasm; cp $$src tests/plugins/$$f.wasm; done

@@ -72,15 +72,12 @@ impl S3Access {
 /// glob the text matched; such keys are refused whatever the grant says.
 pub fn is_plain_key(key: &str) -> bool {
     !key.chars().any(char::is_control)
-        && key
-            .split('/')
-            .enumerate()
-            .all(|(i, segment)| match segment {
-                "." | ".." => false,
-                // A trailing `/` (a folder marker or listing prefix) is fine.
-                "" => i > 0 && key.ends_with('/') && i == key.split('/').count() - 1,
-                _ => true,
-            })
+        && key.split('/').enumerate().all(|(i, segment)| match segment {
+            "." | ".." => false,
+            // A trailing `/` (a folder marker or listing prefix) is fine.
+            "" => i > 0 && key.ends_with('/') && i == key.split('/').count() - 1,
+            _ => true,
+        })
 }
 
 /// Whether `grants` give `access` to `key` on `label` (and the key is plain).
@@ -145,10 +142,25 @@ mod tests {
     #[test]
     fn keys_that_a_path_layer_could_resolve_are_refused() {
         use super::is_plain_key;
-        for ok in ["supabase/backup_latest.dump", "supabase/", "a/b/c", "a..b/c", ".hidden/x"] {
+        for ok in [
+            "supabase/backup_latest.dump",
+            "supabase/",
+            "a/b/c",
+            "a..b/c",
+            ".hidden/x",
+        ] {
             assert!(is_plain_key(ok), "{ok}");
         }
-        for bad in ["supabase/../other/x", "supabase/./x", "supabase//x", "/supabase/x", "..", "a/\u{0}", "a\nb", "//"] {
+        for bad in [
+            "supabase/../other/x",
+            "supabase/./x",
+            "supabase//x",
+            "/supabase/x",
+            "..",
+            "a/\u{0}",
+            "a\nb",
+            "//",
+        ] {
             assert!(!is_plain_key(bad), "{bad}");
         }
     }
