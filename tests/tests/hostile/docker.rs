@@ -208,9 +208,10 @@ async fn attachments(docker: &bollard::Docker, container: &str) -> HashMap<Strin
 fn exec_environment_outside_the_grant_never_reaches_the_process() {
     let lab = lab();
     let scratch = Scratch::new(&lab, "env", "exec sleep 600");
-    let cfg = scratch.grant("exec = [[\"env\"]]\nexec_env = [\"LANG\"]");
+    // The argv is granted; no variable is (the default).
+    let cfg = scratch.grant("exec = [[\"env\"]]");
 
-    // PGOPTIONS is not granted: the whole exec is refused, naming the line.
+    // Setting variables is refused, naming the line that would allow them.
     let out = poke(
         &lab,
         &cfg,
@@ -223,10 +224,11 @@ fn exec_environment_outside_the_grant_never_reaches_the_process() {
     );
     assert_denied(&out, "docker.exec", "exec_env = [\"LANG\", \"PGOPTIONS\"]");
     let (_, message, args) = refusal(&out, "docker.exec");
-    assert!(message.contains("`PGOPTIONS`"), "{message}");
-    // The journal names the variables, never their values.
+    assert!(message.contains("`LANG`"), "{message}");
+    // The call's journal entry names the variables, never their values.
     assert_eq!(args["env"], serde_json::json!(["LANG", "PGOPTIONS"]), "{args}");
-    assert!(!out.journal_text().contains("drhost_hostile"));
+    let journal = out.journal();
+    assert!(!calls(&journal, "docker.exec")[0].to_string().contains("drhost_hostile"));
 
     // A name no shell would take as a variable (bash function import) is
     // refused as an invalid argument before any grant is consulted.
@@ -244,8 +246,24 @@ fn exec_environment_outside_the_grant_never_reaches_the_process() {
     assert_eq!(kind, "invalid-argument", "{message}");
     assert_eq!(out.code, 1);
 
-    // What the grant allows does reach the process, and nothing else does:
-    // the real `env` inside the container shows LANG and no PGOPTIONS.
+    // With LANG granted, PGOPTIONS alone is refused…
+    let cfg = scratch.grant("exec = [[\"env\"]]\nexec_env = [\"LANG\"]");
+    let out = poke(
+        &lab,
+        &cfg,
+        &[
+            ("ops", "exec-env"),
+            ("name", &scratch.name),
+            ("strict", "true"),
+            ("env", "LANG=C.drhost;PGOPTIONS=-c drhost_hostile=1"),
+        ],
+    );
+    assert_denied(&out, "docker.exec", "exec_env = [\"LANG\", \"PGOPTIONS\"]");
+    let (_, message, _) = refusal(&out, "docker.exec");
+    assert!(message.contains("`PGOPTIONS`"), "{message}");
+
+    // …and what the grant allows does reach the process, nothing else: the
+    // real `env` inside the container shows LANG and no PGOPTIONS.
     let out = poke(
         &lab,
         &cfg,
@@ -264,18 +282,9 @@ fn exec_environment_outside_the_grant_never_reaches_the_process() {
 fn network_create_needs_a_granted_driver_options_and_subnet() {
     let lab = lab();
     let scratch = Scratch::new(&lab, "netspec", "exec sleep 600");
-    let cfg = scratch.grant("network_subnets = [\"172.29.0.0/16\"]");
+    // Networks by name only: default drivers (bridge), no options, no subnets.
+    let cfg = scratch.grant("");
     let docker_state = |name: &str| rt().block_on(async { network_exists(&lab.docker().await.unwrap(), name).await });
-
-    // A driver outside network_drivers (default: bridge only).
-    let name = scratch.net("macvlan");
-    let out = poke(
-        &lab,
-        &cfg,
-        &[("ops", "create-network"), ("network", &name), ("driver", "macvlan"), ("strict", "true")],
-    );
-    assert_denied(&out, "docker.create-network", "network_drivers = [\"macvlan\"]");
-    assert!(!docker_state(&name), "no {name} on the engine");
 
     // A driver option outside network_options (default: none): turning
     // off masquerading, renaming the host bridge, routed gateways…
@@ -312,7 +321,18 @@ fn network_create_needs_a_granted_driver_options_and_subnet() {
     assert_denied(&out, "docker.create-network", "network_subnets = [\"10.213.77.0/24\"]");
     assert!(!docker_state(&name), "no {name} on the engine");
 
+    // A driver outside network_drivers (default: bridge only).
+    let name = scratch.net("macvlan");
+    let out = poke(
+        &lab,
+        &cfg,
+        &[("ops", "create-network"), ("network", &name), ("driver", "macvlan"), ("strict", "true")],
+    );
+    assert_denied(&out, "docker.create-network", "network_drivers = [\"macvlan\"]");
+    assert!(!docker_state(&name), "no {name} on the engine");
+
     // A gateway outside its own subnet is malformed.
+    let cfg = scratch.grant("network_subnets = [\"172.29.0.0/16\"]");
     let out = poke(
         &lab,
         &cfg,
