@@ -126,9 +126,7 @@ impl Scratch {
                 }
             }
             for tag in tags {
-                let _ = docker
-                    .remove_image(&tag, None::<q::RemoveImageOptions>, None)
-                    .await;
+                let _ = docker.remove_image(&tag, None::<q::RemoveImageOptions>, None).await;
             }
         });
     }
@@ -272,10 +270,7 @@ fn exec_environment_outside_the_grant_never_reaches_the_process() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let said = out.fact("exec-env").expect("an exec-env fact");
     assert!(said.starts_with("ok: ") && said.contains("LANG=C.drhost"), "{said}");
-    assert!(
-        !said.contains("PGOPTIONS") && !said.contains("BASH_FUNC"),
-        "{said}"
-    );
+    assert!(!said.contains("PGOPTIONS") && !said.contains("BASH_FUNC"), "{said}");
 }
 
 #[test]
@@ -326,7 +321,12 @@ fn network_create_needs_a_granted_driver_options_and_subnet() {
     let out = poke(
         &lab,
         &cfg,
-        &[("ops", "create-network"), ("network", &name), ("driver", "macvlan"), ("strict", "true")],
+        &[
+            ("ops", "create-network"),
+            ("network", &name),
+            ("driver", "macvlan"),
+            ("strict", "true"),
+        ],
     );
     assert_denied(&out, "docker.create-network", "network_drivers = [\"macvlan\"]");
     assert!(!docker_state(&name), "no {name} on the engine");
@@ -402,7 +402,12 @@ fn network_ids_and_aliases_do_not_widen_the_grant() {
     let out = poke(
         &lab,
         &cfg,
-        &[("ops", "connect"), ("name", &scratch.name), ("network", by_id), ("strict", "true")],
+        &[
+            ("ops", "connect"),
+            ("name", &scratch.name),
+            ("network", by_id),
+            ("strict", "true"),
+        ],
     );
     assert_denied(&out, "docker.connect-network", &format!("networks = [\"{victim}\"]"));
     assert!(!attached().contains_key(&victim), "not attached to {victim}");
@@ -425,7 +430,12 @@ fn network_ids_and_aliases_do_not_widen_the_grant() {
     let out = poke(
         &lab,
         &cfg,
-        &[("ops", "disconnect"), ("name", &scratch.name), ("network", by_id), ("strict", "true")],
+        &[
+            ("ops", "disconnect"),
+            ("name", &scratch.name),
+            ("network", by_id),
+            ("strict", "true"),
+        ],
     );
     assert_denied(&out, "docker.disconnect-network", &format!("networks = [\"{victim}\"]"));
     assert!(attached().contains_key(&victim), "still attached to {victim}");
@@ -489,11 +499,19 @@ fn image_references_with_digests_are_refused() {
     let out = poke(
         &lab,
         &cfg,
-        &[("ops", "tag"), ("image", &source), ("target", &target), ("strict", "true")],
+        &[
+            ("ops", "tag"),
+            ("image", &source),
+            ("target", &target),
+            ("strict", "true"),
+        ],
     );
     let (kind, message, _) = refusal(&out, "docker.tag-image");
     assert_eq!(kind, "invalid-argument", "{message}");
-    assert!(message.contains("digest") && message.contains("REPOSITORY[:TAG]"), "{message}");
+    assert!(
+        message.contains("digest") && message.contains("REPOSITORY[:TAG]"),
+        "{message}"
+    );
     assert_eq!(out.code, 1);
     let tagged = rt().block_on(async { lab.docker().await.unwrap().inspect_image(&target).await.is_ok() });
     assert!(!tagged, "{target} was not created");
@@ -526,7 +544,10 @@ fn a_huge_log_tail_is_capped() {
         if lines.trim() == "12000" {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "the scratch container logged {lines:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the scratch container logged {lines:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let cfg = scratch.grant("");

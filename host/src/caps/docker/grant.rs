@@ -377,7 +377,10 @@ impl NetworkRefusal {
         match self {
             NetworkRefusal::Driver(d) => format!("network_drivers = [{}]", toml_string(d)),
             NetworkRefusal::Option(k, v) => {
-                format!("network_options = [{}]", toml_string(&format!("{k}={}", glob_escape(v))))
+                format!(
+                    "network_options = [{}]",
+                    toml_string(&format!("{k}={}", glob_escape(v)))
+                )
             }
             NetworkRefusal::Range(r) => format!("network_subnets = [{}]", toml_string(&r.to_string())),
         }
@@ -455,8 +458,7 @@ pub fn check_image_reference(reference: &str) -> Result<(), String> {
     if reference.contains('@') {
         return bad("has a digest");
     }
-    if reference.starts_with("sha256:") || (reference.len() >= 12 && reference.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
+    if reference.starts_with("sha256:") || (reference.len() >= 12 && reference.bytes().all(|b| b.is_ascii_hexdigit())) {
         return bad("looks like an image id");
     }
     let (name, tag) = match reference.rsplit_once(':') {
@@ -467,7 +469,9 @@ pub fn check_image_reference(reference: &str) -> Result<(), String> {
         let ok = !tag.is_empty()
             && tag.len() <= 128
             && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !ok {
             return bad("has an invalid tag");
         }
@@ -665,7 +669,12 @@ mod tests {
 
     #[test]
     fn suggested_lines_parse_back_and_allow() {
-        let lines = exec_lines("p", "toolboxai-backend1", &argv(&["ping", "-c1", "backend*2"]), &["LANG"]);
+        let lines = exec_lines(
+            "p",
+            "toolboxai-backend1",
+            &argv(&["ping", "-c1", "backend*2"]),
+            &["LANG"],
+        );
         let table: toml::Value = toml::from_str(&lines.replace("[[plugins.p.docker]]\n", "")).unwrap();
         let g: DockerGrant = table.try_into().unwrap();
         let lang = vec![("LANG".to_string(), "C".to_string())];
@@ -688,8 +697,13 @@ mod tests {
         let lines = network_spec_lines("p", "net_a", &NetworkRefusal::Option("k.x".into(), "v*".into()).line());
         let table: toml::Value = toml::from_str(&lines.replace("[[plugins.p.docker]]\n", "")).unwrap();
         let g: DockerGrant = table.try_into().unwrap();
-        assert_eq!(g.refuses_network_spec("bridge", &[("k.x".into(), "v*".into())], &[]), None);
-        assert!(g.refuses_network_spec("bridge", &[("k.x".into(), "vv".into())], &[]).is_some());
+        assert_eq!(
+            g.refuses_network_spec("bridge", &[("k.x".into(), "v*".into())], &[]),
+            None
+        );
+        assert!(g
+            .refuses_network_spec("bridge", &[("k.x".into(), "vv".into())], &[])
+            .is_some());
         let lines = container_lines("p", "toolboxai-nginx-proxy", true, DockerAccess::Write);
         assert!(
             lines.contains("containers = [\"toolboxai-nginx-proxy\"]") && lines.contains("\"write\""),
@@ -722,7 +736,15 @@ mod tests {
             parse_exec_env(&strings(&["A=1", "B_2=x=y", "C="])).unwrap(),
             env(&[("A", "1"), ("B_2", "x=y"), ("C", "")])
         );
-        for bad in ["BASH_FUNC_x%%=() { id; }", "NOEQUALS", "=v", "1A=v", "A B=v", "A-B=v", "A=\0"] {
+        for bad in [
+            "BASH_FUNC_x%%=() { id; }",
+            "NOEQUALS",
+            "=v",
+            "1A=v",
+            "A B=v",
+            "A-B=v",
+            "A=\0",
+        ] {
             assert!(parse_exec_env(&strings(&[bad])).is_err(), "{bad}");
         }
         assert!(parse_exec_env(&vec!["A=1".to_string(); MAX_EXEC_ENV + 1]).is_err());
@@ -742,7 +764,10 @@ mod tests {
             Some(NetworkRefusal::Option(opt[0].0.clone(), opt[0].1.clone()))
         );
         let r = Cidr::parse("172.18.0.0/16").unwrap();
-        assert_eq!(g.refuses_network_spec("bridge", &[], &[r]), Some(NetworkRefusal::Range(r)));
+        assert_eq!(
+            g.refuses_network_spec("bridge", &[], &[r]),
+            Some(NetworkRefusal::Range(r))
+        );
 
         let g = parse("networks = [\"n_*\"]\naccess = [\"write\"]\nnetwork_drivers = [\"bridge\", \"overlay\"]\nnetwork_options = [\"com.docker.network.driver.mtu=1[0-9][0-9][0-9]\"]\nnetwork_subnets = [\"172.16.0.0/12\", \"fd00::/8\"]");
         assert_eq!(g.refuses_network_spec("overlay", &[], &[]), None);
@@ -753,11 +778,25 @@ mod tests {
             let r = Cidr::parse(inside).unwrap();
             assert_eq!(g.refuses_network_spec("bridge", &[], &[r]), None, "{inside}");
         }
-        for outside in ["172.0.0.0/8", "169.254.169.0/24", "10.0.0.0/8", "0.0.0.0/0", "192.168.1.0/24", "2001:db8::/32"] {
+        for outside in [
+            "172.0.0.0/8",
+            "169.254.169.0/24",
+            "10.0.0.0/8",
+            "0.0.0.0/0",
+            "192.168.1.0/24",
+            "2001:db8::/32",
+        ] {
             let r = Cidr::parse(outside).unwrap();
             assert!(g.refuses_network_spec("bridge", &[], &[r]).is_some(), "{outside}");
         }
-        for bad in ["172.16.0.0/33", "172.16.0.0/", "172.16/12", "nope", "::/129", "1.2.3.4/+1"] {
+        for bad in [
+            "172.16.0.0/33",
+            "172.16.0.0/",
+            "172.16/12",
+            "nope",
+            "::/129",
+            "1.2.3.4/+1",
+        ] {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Cidr::parse("0.0.0.0/0").unwrap().to_string(), "0.0.0.0/0");

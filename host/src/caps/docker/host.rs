@@ -326,7 +326,10 @@ impl Host for RunState {
             operations::check_network(&ctx, &name, Write)?;
             let docker = self.docker_client().await?;
             let network = operations::inspect_network(&ctx, &docker, &name, Write).await?;
-            docker.remove_network(&network.id).await.map_err(operations::engine_error)
+            docker
+                .remove_network(&network.id)
+                .await
+                .map_err(operations::engine_error)
         }
         .await;
         journal_call(
@@ -433,7 +436,10 @@ mod operations {
     /// name the plugin gave may be re-pointed (rename) between the check and
     /// the call.
     pub(super) fn id_of(raw: &ContainerInspectResponse, fallback: &str) -> String {
-        raw.id.clone().filter(|id| !id.is_empty()).unwrap_or_else(|| fallback.to_string())
+        raw.id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| fallback.to_string())
     }
     /// Used when the plugin sets no exec timeout.
     const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -596,9 +602,11 @@ mod operations {
                 spec.name
             )));
         }
-        if let Some(l) = spec.labels.iter().chain(&spec.options).find(|l| {
-            l.key.is_empty() || l.key.len() > crate::caps::docker::grant::MAX_KEY_LEN || l.value.len() > 4096
-        }) {
+        if let Some(l) =
+            spec.labels.iter().chain(&spec.options).find(|l| {
+                l.key.is_empty() || l.key.len() > crate::caps::docker::grant::MAX_KEY_LEN || l.value.len() > 4096
+            })
+        {
             return Err(CapError::InvalidArgument(format!(
                 "network `{}`: label or option `{}` is empty or too long (names up to {} bytes, values up to 4096)",
                 spec.name,
@@ -606,21 +614,23 @@ mod operations {
                 crate::caps::docker::grant::MAX_KEY_LEN
             )));
         }
-        let driver = spec.driver.clone().filter(|d| !d.is_empty()).unwrap_or_else(|| "bridge".into());
+        let driver = spec
+            .driver
+            .clone()
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "bridge".into());
         let options: Vec<(String, String)> = spec.options.iter().map(|l| (l.key.clone(), l.value.clone())).collect();
         let mut ranges = Vec::new();
         for pool in &spec.ipam {
-            let subnet = Cidr::parse(&pool.subnet).map_err(|e| {
-                CapError::InvalidArgument(format!("network `{}`: IPAM subnet {e}", spec.name))
-            })?;
+            let subnet = Cidr::parse(&pool.subnet)
+                .map_err(|e| CapError::InvalidArgument(format!("network `{}`: IPAM subnet {e}", spec.name)))?;
             ranges.push(subnet);
             for (what, text) in [("gateway", &pool.gateway), ("ip-range", &pool.ip_range)] {
                 let Some(text) = text.as_deref().filter(|t| !t.is_empty()) else {
                     continue;
                 };
-                let inner = Cidr::parse(text).map_err(|e| {
-                    CapError::InvalidArgument(format!("network `{}`: IPAM {what} {e}", spec.name))
-                })?;
+                let inner = Cidr::parse(text)
+                    .map_err(|e| CapError::InvalidArgument(format!("network `{}`: IPAM {what} {e}", spec.name)))?;
                 if !subnet.contains(&inner) {
                     return Err(CapError::InvalidArgument(format!(
                         "network `{}`: IPAM {what} {text} is outside its subnet {subnet}",
@@ -1456,7 +1466,12 @@ mod operations {
         };
         let request = NetworkCreateRequest {
             name: spec.name.clone(),
-            driver: Some(spec.driver.clone().filter(|d| !d.is_empty()).unwrap_or_else(|| "bridge".into())),
+            driver: Some(
+                spec.driver
+                    .clone()
+                    .filter(|d| !d.is_empty())
+                    .unwrap_or_else(|| "bridge".into()),
+            ),
             internal: Some(spec.internal),
             attachable: Some(spec.attachable),
             ipam: Some(ipam),

@@ -127,10 +127,9 @@ impl Plugin for DockerPoke {
                 "disconnect" => text(docker::disconnect_network(network, name, true), |_| {
                     "disconnected".into()
                 }),
-                "tag" => text(
-                    docker::tag_image(params.get("image")?, params.get("target")?),
-                    |_| "tagged".into(),
-                ),
+                "tag" => text(docker::tag_image(params.get("image")?, params.get("target")?), |_| {
+                    "tagged".into()
+                }),
                 "recreate" => text(docker::recreate_with_image(name, params.get("image")?, Some(1)), |c| {
                     c.image
                 }),
