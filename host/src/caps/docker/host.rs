@@ -354,7 +354,12 @@ impl Host for RunState {
             operations::connect(&docker, &net.id, &operations::id_of(&raw, &container), &aliases).await
         }
         .await;
-        let args = json!({ "network": network, "container": container, "aliases": aliases });
+        let shown: Vec<String> = aliases
+            .iter()
+            .take(operations::MAX_ALIASES + 1)
+            .map(|a| crate::caps::docker::grant::shorten(a, 128))
+            .collect();
+        let args = json!({ "network": network, "container": container, "aliases": shown });
         journal_call(self, "docker.connect-network", args, started, &result, |_| json!(null));
         Ok(result)
     }
@@ -430,7 +435,7 @@ mod operations {
     /// Most labels, driver options, IPAM pools or aliases one call may pass.
     pub(super) const MAX_SPEC_LABELS: usize = 64;
     const MAX_POOLS: usize = 8;
-    const MAX_ALIASES: usize = 16;
+    pub(super) const MAX_ALIASES: usize = 16;
 
     /// The id of an inspected container, to address it by from then on: the
     /// name the plugin gave may be re-pointed (rename) between the check and
