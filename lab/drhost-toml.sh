@@ -94,6 +94,10 @@ compose_project = "$COMPOSE_PROJECT"
 access = ["read", "write"]
 exec = [["ping", "-c", "1", "-W", "1", "*"], ["nginx", "-s", "reload"]]
 networks = ["toolboxai_*"]
+# It recreates a network as it was: bridge (the default network_drivers),
+# no driver options, and the subnet the engine gave it from its default
+# address pools (172.17.0.0/16 … 172.31.0.0/16, then /20s of 192.168.0.0/16).
+network_subnets = ["172.16.0.0/12", "192.168.0.0/16"]
 
 # status (quick reference): read-only look at every container of the stack.
 [[plugins.status.docker]]

@@ -2,7 +2,9 @@
 //! grant could try, run through the real binary (and, where the attack aims
 //! at a service, against the lab's real service), asserting that it was
 //! refused or contained, what the operator saw, the journal and the exit code.
+//! One module per area.
 
+mod docker;
 mod postgres;
 mod s3;
 mod sandbox;

@@ -42,8 +42,165 @@ pub struct DockerGrant {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<ArgPattern>,
     /// Globs over image references for tag and recreate, e.g. `["toolboxai/backend:*"]`.
+    /// A reference is always `name[:tag]`: digests (`@sha256:…`) and image
+    /// ids are refused, whatever the glob says.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<ArgPattern>,
+    /// Environment variables an `exec` of this grant may set: `NAME` (any
+    /// value) or `NAME=GLOB` (values matching the glob), e.g.
+    /// `["LANG", "PGCONNECT_TIMEOUT=[0-9]*"]`. Names are exact. Empty (the
+    /// default): an exec may set none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exec_env: Vec<KeyPattern>,
+    /// Drivers `create-network` may use (exact names). Default `["bridge"]`.
+    #[serde(default = "bridge_only")]
+    pub network_drivers: Vec<String>,
+    /// Driver options `create-network` may set: `KEY` (any value) or
+    /// `KEY=GLOB`, e.g. `["com.docker.network.driver.mtu=1[0-9][0-9][0-9]"]`.
+    /// Empty (the default): none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_options: Vec<KeyPattern>,
+    /// Address ranges (CIDR) IPAM subnets, gateways and ip ranges of
+    /// `create-network` must lie in, e.g. `["172.16.0.0/12"]`. Empty (the
+    /// default): the plugin may not choose addresses; the engine picks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_subnets: Vec<Cidr>,
+    /// Globs over DNS aliases `connect-network` may give a container on the
+    /// networks of this grant, besides its own name and compose service
+    /// (always allowed). Empty (the default): only those two.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_aliases: Vec<ArgPattern>,
+}
+
+fn bridge_only() -> Vec<String> {
+    vec!["bridge".to_string()]
+}
+
+/// `KEY` or `KEY=GLOB` in a grant: a key the plugin may set (exactly), and
+/// optionally which values it may set it to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KeyPattern {
+    text: String,
+    key: String,
+    value: Option<ArgPattern>,
+}
+
+impl TryFrom<String> for KeyPattern {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let (key, value) = match text.split_once('=') {
+            Some((k, v)) => (k, Some(ArgPattern::try_from(v.to_string())?)),
+            None => (text.as_str(), None),
+        };
+        let key_ok = !key.is_empty()
+            && key.len() <= MAX_KEY_LEN
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'));
+        if !key_ok {
+            return Err(format!(
+                "`{text}` is not `NAME` or `NAME=GLOB`: the name is letters, digits, `_`, `.`, `-` or `/`, \
+                 given exactly (no globs)"
+            ));
+        }
+        Ok(KeyPattern {
+            key: key.to_string(),
+            value,
+            text,
+        })
+    }
+}
+
+impl From<KeyPattern> for String {
+    fn from(pattern: KeyPattern) -> String {
+        pattern.text
+    }
+}
+
+impl KeyPattern {
+    /// Whether `key=value` is allowed.
+    pub fn allows(&self, key: &str, value: &str) -> bool {
+        self.key == key && self.value.as_ref().is_none_or(|g| g.matches(value))
+    }
+}
+
+/// Longest environment variable or option name accepted.
+pub const MAX_KEY_LEN: usize = 256;
+
+/// An IP address range, `ADDRESS/PREFIX` (IPv4 or IPv6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Cidr {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl TryFrom<String> for Cidr {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Cidr::parse(&text)
+    }
+}
+
+impl From<Cidr> for String {
+    fn from(cidr: Cidr) -> String {
+        format!("{}/{}", cidr.addr, cidr.prefix)
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Cidr {
+    /// Parses `ADDRESS/PREFIX`; a bare address is a single host (`/32`, `/128`).
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let bad = || format!("`{text}` is not an address range such as 172.16.0.0/12 or fd00::/8");
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+        let bits = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().map_err(|_| bad())?
+            }
+            Some(_) => return Err(bad()),
+            None => bits,
+        };
+        if prefix > bits {
+            return Err(bad());
+        }
+        Ok(Cidr { addr, prefix })
+    }
+
+    fn bits(addr: std::net::IpAddr) -> (u128, u8) {
+        match addr {
+            std::net::IpAddr::V4(a) => (u32::from(a) as u128, 32),
+            std::net::IpAddr::V6(a) => (u128::from(a), 128),
+        }
+    }
+
+    fn masked(addr: std::net::IpAddr, prefix: u8) -> u128 {
+        let (value, bits) = Cidr::bits(addr);
+        let host = bits - prefix;
+        if host >= 128 {
+            0
+        } else {
+            value >> host << host
+        }
+    }
+
+    /// Whether every address of `other` is in this range (same family).
+    pub fn contains(&self, other: &Cidr) -> bool {
+        self.addr.is_ipv4() == other.addr.is_ipv4()
+            && other.prefix >= self.prefix
+            && Cidr::masked(other.addr, self.prefix) == Cidr::masked(self.addr, self.prefix)
+    }
 }
 
 /// An operation class a docker grant allows.
@@ -110,9 +267,55 @@ impl DockerGrant {
         self.allows_access(access) && self.selects(container)
     }
 
-    /// Whether this grant allows exec of `argv` in the container.
-    pub fn allows_exec(&self, container: &ContainerIdentity, argv: &[String]) -> bool {
+    /// Whether this grant allows exec of `argv` in the container, whatever
+    /// the environment.
+    pub fn allows_exec_argv(&self, container: &ContainerIdentity, argv: &[String]) -> bool {
         self.allows_container(container, DockerAccess::Write) && self.exec.iter().any(|p| argv_matches(p, argv))
+    }
+
+    /// Whether an exec of this grant may set variable `name` to `value`.
+    pub fn allows_exec_env(&self, name: &str, value: &str) -> bool {
+        self.exec_env.iter().any(|p| p.allows(name, value))
+    }
+
+    /// Whether this grant allows exec of `argv` in the container with the
+    /// environment `env` (`(name, value)` pairs) added: the same grant must
+    /// allow the argv and every variable.
+    pub fn allows_exec(&self, container: &ContainerIdentity, argv: &[String], env: &[(String, String)]) -> bool {
+        self.allows_exec_argv(container, argv) && env.iter().all(|(k, v)| self.allows_exec_env(k, v))
+    }
+
+    /// Why this grant would not let a network be created with `driver`,
+    /// `options` and the address ranges `ranges` (None: it would). The
+    /// network's name is checked separately ([`DockerGrant::allows_network`]).
+    pub fn refuses_network_spec(
+        &self,
+        driver: &str,
+        options: &[(String, String)],
+        ranges: &[Cidr],
+    ) -> Option<NetworkRefusal> {
+        if !self.network_drivers.iter().any(|d| d == driver) {
+            return Some(NetworkRefusal::Driver(driver.to_string()));
+        }
+        if let Some((k, v)) = options
+            .iter()
+            .find(|(k, v)| !self.network_options.iter().any(|p| p.allows(k, v)))
+        {
+            return Some(NetworkRefusal::Option(k.clone(), v.clone()));
+        }
+        if let Some(r) = ranges
+            .iter()
+            .find(|r| !self.network_subnets.iter().any(|g| g.contains(r)))
+        {
+            return Some(NetworkRefusal::Range(*r));
+        }
+        None
+    }
+
+    /// Whether this grant lets `alias` be given on its networks (the
+    /// container's own name and compose service are checked by the caller).
+    pub fn allows_alias(&self, alias: &str) -> bool {
+        self.network_aliases.iter().any(|g| g.matches(alias))
     }
 
     /// Whether this grant allows `access` on network `name`.
@@ -146,6 +349,148 @@ impl DockerGrant {
             covered(&self.containers, target)
         }
     }
+}
+
+/// What part of a network spec a grant refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkRefusal {
+    /// The driver is not in `network_drivers`.
+    Driver(String),
+    /// The driver option `key=value` is not in `network_options`.
+    Option(String, String),
+    /// The address range is in none of `network_subnets`.
+    Range(Cidr),
+}
+
+impl NetworkRefusal {
+    /// What is refused, for the error line.
+    pub fn what(&self) -> String {
+        match self {
+            NetworkRefusal::Driver(d) => format!("network driver `{d}`"),
+            NetworkRefusal::Option(k, v) => format!("network driver option `{k}={v}`"),
+            NetworkRefusal::Range(r) => format!("network addresses {r}"),
+        }
+    }
+
+    /// The grant line that would allow it.
+    pub fn line(&self) -> String {
+        match self {
+            NetworkRefusal::Driver(d) => format!("network_drivers = [{}]", toml_string(d)),
+            NetworkRefusal::Option(k, v) => {
+                format!(
+                    "network_options = [{}]",
+                    toml_string(&format!("{k}={}", glob_escape(v)))
+                )
+            }
+            NetworkRefusal::Range(r) => format!("network_subnets = [{}]", toml_string(&r.to_string())),
+        }
+    }
+}
+
+/// Splits plugin-supplied `NAME=value` environment entries, refusing
+/// entries without `=`, names that are not `[A-Za-z_][A-Za-z0-9_]*` (so no
+/// `BASH_FUNC_x%%`), and more than [`MAX_EXEC_ENV`] entries.
+pub fn parse_exec_env(env: &[String]) -> Result<Vec<(String, String)>, String> {
+    if env.len() > MAX_EXEC_ENV {
+        return Err(format!(
+            "exec sets {} environment variables; at most {MAX_EXEC_ENV} are accepted",
+            env.len()
+        ));
+    }
+    env.iter()
+        .map(|entry| {
+            let Some((name, value)) = entry.split_once('=') else {
+                return Err(format!(
+                    "exec environment entry `{}` is not NAME=value",
+                    shorten(entry, 64)
+                ));
+            };
+            let valid = !name.is_empty()
+                && name.len() <= MAX_KEY_LEN
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(format!(
+                    "exec environment variable name `{}` is not letters, digits and `_`",
+                    shorten(name, 64)
+                ));
+            }
+            if value.len() > MAX_ENV_VALUE || value.contains('\0') {
+                return Err(format!(
+                    "exec environment variable `{name}`: the value is longer than {MAX_ENV_VALUE} bytes or holds NUL"
+                ));
+            }
+            Ok((name.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// Most environment variables one exec may set.
+pub const MAX_EXEC_ENV: usize = 64;
+/// Longest environment value one exec may set.
+pub const MAX_ENV_VALUE: usize = 32 * 1024;
+
+/// `text` cut to at most `max` bytes (on a char boundary), with `…` when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// Checks an image reference a plugin names for tag or recreate: `name[:tag]`
+/// only, lowercase name components, no digest (`@…`) and no bare image id —
+/// so the text the `images` globs match is the reference the engine uses.
+pub fn check_image_reference(reference: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "image reference `{}` {why}: name it as REPOSITORY[:TAG]",
+            shorten(reference, 128)
+        ))
+    };
+    if reference.is_empty() || reference.len() > 255 {
+        return bad("is empty or longer than 255 characters");
+    }
+    if reference.contains('@') {
+        return bad("has a digest");
+    }
+    if reference.starts_with("sha256:") || (reference.len() >= 12 && reference.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return bad("looks like an image id");
+    }
+    let (name, tag) = match reference.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, Some(t)),
+        _ => (reference, None),
+    };
+    if let Some(tag) = tag {
+        let ok = !tag.is_empty()
+            && tag.len() <= 128
+            && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !ok {
+            return bad("has an invalid tag");
+        }
+    }
+    let name_ok = !name.is_empty()
+        && name.split('/').enumerate().all(|(i, part)| {
+            !part.is_empty()
+                && part.chars().all(|c| {
+                    c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || matches!(c, '.' | '_' | '-')
+                        // A registry host may carry a port and capitals.
+                        || (i == 0 && (c == ':' || c.is_ascii_uppercase()))
+                })
+        });
+    if !name_ok {
+        return bad("has an invalid name");
+    }
+    Ok(())
 }
 
 /// Whether `argv` matches the per-position globs of `patterns`.
@@ -183,18 +528,30 @@ pub fn container_lines(id: &str, container: &str, literal: bool, access: DockerA
     )
 }
 
-/// The TOML that would grant exec of `argv` in `container`.
-pub fn exec_lines(id: &str, container: &str, argv: &[String]) -> String {
+/// The TOML that would grant exec of `argv` in `container`, setting the
+/// environment variables named `env` (any value).
+pub fn exec_lines(id: &str, container: &str, argv: &[String], env: &[&str]) -> String {
     let argv = argv
         .iter()
         .map(|a| toml_string(&glob_escape(a)))
         .collect::<Vec<_>>()
         .join(", ");
-    format!(
+    let mut lines = format!(
         "[[plugins.{id}.docker]]\ncontainers = [{}]\n{}\nexec = [[{argv}]]",
         toml_string(&glob_escape(container)),
         access_line(DockerAccess::Write)
-    )
+    );
+    if !env.is_empty() {
+        let names = env.iter().map(|n| toml_string(n)).collect::<Vec<_>>().join(", ");
+        lines.push_str(&format!("\nexec_env = [{names}]"));
+    }
+    lines
+}
+
+/// The TOML that would let network `network` be written with `extra` (one
+/// more grant line, e.g. `network_drivers = ["macvlan"]`).
+pub fn network_spec_lines(id: &str, network: &str, extra: &str) -> String {
+    format!("{}\n{extra}", network_lines(id, network, true, DockerAccess::Write))
 }
 
 /// The TOML that would grant `access` on network `network` (literal or glob).
@@ -289,12 +646,12 @@ mod tests {
     fn exec_needs_write_and_a_matching_argv() {
         let g = parse("containers = [\"toolboxai-*\"]\naccess = [\"read\", \"write\"]\nexec = [[\"nc\", \"-z\", \"-w\", \"*\", \"*\", \"*\"], [\"ping\", \"**\"]]");
         let b1 = container("toolboxai-backend1", None);
-        assert!(g.allows_exec(&b1, &argv(&["nc", "-z", "-w", "2", "redis", "6379"])));
-        assert!(g.allows_exec(&b1, &argv(&["ping", "-c1", "backend2"])));
-        assert!(!g.allows_exec(&b1, &argv(&["sh", "-c", "rm -rf /"])));
-        assert!(!g.allows_exec(&b1, &argv(&["nc", "-z"])));
+        assert!(g.allows_exec_argv(&b1, &argv(&["nc", "-z", "-w", "2", "redis", "6379"])));
+        assert!(g.allows_exec_argv(&b1, &argv(&["ping", "-c1", "backend2"])));
+        assert!(!g.allows_exec_argv(&b1, &argv(&["sh", "-c", "rm -rf /"])));
+        assert!(!g.allows_exec_argv(&b1, &argv(&["nc", "-z"])));
         let read = parse("containers = [\"toolboxai-*\"]\nexec = [[\"**\"]]");
-        assert!(!read.allows_exec(&b1, &argv(&["true"])));
+        assert!(!read.allows_exec_argv(&b1, &argv(&["true"])));
     }
 
     #[test]
@@ -312,21 +669,170 @@ mod tests {
 
     #[test]
     fn suggested_lines_parse_back_and_allow() {
-        let lines = exec_lines("p", "toolboxai-backend1", &argv(&["ping", "-c1", "backend*2"]));
+        let lines = exec_lines(
+            "p",
+            "toolboxai-backend1",
+            &argv(&["ping", "-c1", "backend*2"]),
+            &["LANG"],
+        );
         let table: toml::Value = toml::from_str(&lines.replace("[[plugins.p.docker]]\n", "")).unwrap();
         let g: DockerGrant = table.try_into().unwrap();
+        let lang = vec![("LANG".to_string(), "C".to_string())];
         assert!(g.allows_exec(
             &container("toolboxai-backend1", None),
-            &argv(&["ping", "-c1", "backend*2"])
+            &argv(&["ping", "-c1", "backend*2"]),
+            &lang
         ));
         assert!(!g.allows_exec(
             &container("toolboxai-backend1", None),
-            &argv(&["ping", "-c1", "backend22"])
+            &argv(&["ping", "-c1", "backend22"]),
+            &lang
         ));
+        let preload = vec![("LD_PRELOAD".to_string(), "/x.so".to_string())];
+        assert!(!g.allows_exec(
+            &container("toolboxai-backend1", None),
+            &argv(&["ping", "-c1", "backend*2"]),
+            &preload
+        ));
+        let lines = network_spec_lines("p", "net_a", &NetworkRefusal::Option("k.x".into(), "v*".into()).line());
+        let table: toml::Value = toml::from_str(&lines.replace("[[plugins.p.docker]]\n", "")).unwrap();
+        let g: DockerGrant = table.try_into().unwrap();
+        assert_eq!(
+            g.refuses_network_spec("bridge", &[("k.x".into(), "v*".into())], &[]),
+            None
+        );
+        assert!(g
+            .refuses_network_spec("bridge", &[("k.x".into(), "vv".into())], &[])
+            .is_some());
         let lines = container_lines("p", "toolboxai-nginx-proxy", true, DockerAccess::Write);
         assert!(
             lines.contains("containers = [\"toolboxai-nginx-proxy\"]") && lines.contains("\"write\""),
             "{lines}"
         );
+    }
+
+    #[test]
+    fn exec_env_is_denied_unless_listed_and_names_are_strict() {
+        let g = parse("containers = [\"c\"]\naccess = [\"read\", \"write\"]\nexec = [[\"env\"]]\nexec_env = [\"LANG\", \"PGCONNECT_TIMEOUT=[0-9]*\"]");
+        let c = container("c", None);
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert!(g.allows_exec(&c, &argv(&["env"]), &[]));
+        assert!(g.allows_exec(&c, &argv(&["env"]), &env(&[("LANG", "anything at all")])));
+        assert!(g.allows_exec(&c, &argv(&["env"]), &env(&[("PGCONNECT_TIMEOUT", "5")])));
+        assert!(!g.allows_exec(&c, &argv(&["env"]), &env(&[("PGCONNECT_TIMEOUT", "x")])));
+        for name in ["LD_PRELOAD", "PATH", "PGOPTIONS", "lang", "LANGUAGE"] {
+            assert!(!g.allows_exec(&c, &argv(&["env"]), &env(&[(name, "v")])), "{name}");
+        }
+        let none = parse("containers = [\"c\"]\naccess = [\"write\"]\nexec = [[\"**\"]]");
+        assert!(!none.allows_exec(&c, &argv(&["env"]), &env(&[("LANG", "C")])));
+        // Names are exact: globs in a grant's names are refused at load.
+        assert!(toml::from_str::<DockerGrant>("exec_env = [\"LD_*\"]").is_err());
+        assert!(toml::from_str::<DockerGrant>("exec_env = [\"\"]").is_err());
+
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_exec_env(&strings(&["A=1", "B_2=x=y", "C="])).unwrap(),
+            env(&[("A", "1"), ("B_2", "x=y"), ("C", "")])
+        );
+        for bad in [
+            "BASH_FUNC_x%%=() { id; }",
+            "NOEQUALS",
+            "=v",
+            "1A=v",
+            "A B=v",
+            "A-B=v",
+            "A=\0",
+        ] {
+            assert!(parse_exec_env(&strings(&[bad])).is_err(), "{bad}");
+        }
+        assert!(parse_exec_env(&vec!["A=1".to_string(); MAX_EXEC_ENV + 1]).is_err());
+    }
+
+    #[test]
+    fn network_specs_need_granted_driver_options_and_ranges() {
+        let g = parse("networks = [\"n_*\"]\naccess = [\"write\"]");
+        assert_eq!(g.refuses_network_spec("bridge", &[], &[]), None);
+        assert_eq!(
+            g.refuses_network_spec("macvlan", &[], &[]),
+            Some(NetworkRefusal::Driver("macvlan".into()))
+        );
+        let opt = vec![("com.docker.network.bridge.name".to_string(), "eth0".to_string())];
+        assert_eq!(
+            g.refuses_network_spec("bridge", &opt, &[]),
+            Some(NetworkRefusal::Option(opt[0].0.clone(), opt[0].1.clone()))
+        );
+        let r = Cidr::parse("172.18.0.0/16").unwrap();
+        assert_eq!(
+            g.refuses_network_spec("bridge", &[], &[r]),
+            Some(NetworkRefusal::Range(r))
+        );
+
+        let g = parse("networks = [\"n_*\"]\naccess = [\"write\"]\nnetwork_drivers = [\"bridge\", \"overlay\"]\nnetwork_options = [\"com.docker.network.driver.mtu=1[0-9][0-9][0-9]\"]\nnetwork_subnets = [\"172.16.0.0/12\", \"fd00::/8\"]");
+        assert_eq!(g.refuses_network_spec("overlay", &[], &[]), None);
+        let mtu = |v: &str| vec![("com.docker.network.driver.mtu".to_string(), v.to_string())];
+        assert_eq!(g.refuses_network_spec("bridge", &mtu("1400"), &[]), None);
+        assert!(g.refuses_network_spec("bridge", &mtu("65000"), &[]).is_some());
+        for inside in ["172.18.0.0/16", "172.31.255.0/24", "172.18.0.1", "fd12:3456::/64"] {
+            let r = Cidr::parse(inside).unwrap();
+            assert_eq!(g.refuses_network_spec("bridge", &[], &[r]), None, "{inside}");
+        }
+        for outside in [
+            "172.0.0.0/8",
+            "169.254.169.0/24",
+            "10.0.0.0/8",
+            "0.0.0.0/0",
+            "192.168.1.0/24",
+            "2001:db8::/32",
+        ] {
+            let r = Cidr::parse(outside).unwrap();
+            assert!(g.refuses_network_spec("bridge", &[], &[r]).is_some(), "{outside}");
+        }
+        for bad in [
+            "172.16.0.0/33",
+            "172.16.0.0/",
+            "172.16/12",
+            "nope",
+            "::/129",
+            "1.2.3.4/+1",
+        ] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Cidr::parse("0.0.0.0/0").unwrap().to_string(), "0.0.0.0/0");
+    }
+
+    #[test]
+    fn image_references_are_plain_names_and_tags() {
+        for ok in [
+            "toolboxai/backend:latest",
+            "toolboxai/backend",
+            "127.0.0.1:27500/toolboxai/backend:v1.2",
+            "Registry.example:5000/app",
+        ] {
+            assert!(check_image_reference(ok).is_ok(), "{ok}");
+        }
+        let id = "sha256:ac2ad3823eef54221ef66f3618dba2f1731ac332c7daefda9538f21de7c9e8b4";
+        for bad in [
+            format!("toolboxai/backend:latest@{id}"),
+            format!("toolboxai/backend@{id}"),
+            id.to_string(),
+            "ac2ad3823eef".to_string(),
+            "toolboxai/Backend:latest".to_string(),
+            "toolboxai/backend:".to_string(),
+            "toolboxai//backend".to_string(),
+            "toolboxai/backend:-x".to_string(),
+            String::new(),
+        ] {
+            assert!(check_image_reference(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn aliases_beyond_name_and_service_need_a_glob() {
+        let g = parse("networks = [\"n\"]\naccess = [\"write\"]\nnetwork_aliases = [\"api-*\"]");
+        assert!(g.allows_alias("api-1"));
+        assert!(!g.allows_alias("redis"));
+        assert!(!parse("networks = [\"n\"]").allows_alias("redis"));
     }
 }

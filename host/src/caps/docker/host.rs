@@ -76,9 +76,10 @@ impl Host for RunState {
         max_bytes: Option<u32>,
     ) -> Answer<LogOutput> {
         let started = Instant::now();
+        let ctx = self.ctx.clone();
         let result = async {
-            let (docker, _) = self.granted_container(&name, Read).await?;
-            operations::logs(&docker, &name, tail, since, max_bytes).await
+            let (docker, raw) = self.granted_container(&name, Read).await?;
+            operations::logs(&ctx, &docker, &operations::id_of(&raw, &name), tail, since, max_bytes).await
         }
         .await;
         let args = json!({ "name": name, "tail": tail, "since": since, "max_bytes": max_bytes });
@@ -96,8 +97,8 @@ impl Host for RunState {
     async fn container_stats(&mut self, name: String) -> Answer<StatsSample> {
         let started = Instant::now();
         let result = async {
-            let (docker, _) = self.granted_container(&name, Read).await?;
-            operations::stats(&docker, &name).await
+            let (docker, raw) = self.granted_container(&name, Read).await?;
+            operations::stats(&docker, &operations::id_of(&raw, &name)).await
         }
         .await;
         journal_call(
@@ -114,9 +115,12 @@ impl Host for RunState {
     async fn start_container(&mut self, name: String) -> Answer<()> {
         let started = Instant::now();
         let result = async {
-            let (docker, _) = self.granted_container(&name, Write).await?;
+            let (docker, raw) = self.granted_container(&name, Write).await?;
             docker
-                .start_container(&name, None::<bollard::query_parameters::StartContainerOptions>)
+                .start_container(
+                    &operations::id_of(&raw, &name),
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
                 .await
                 .map_err(operations::engine_error)
         }
@@ -135,13 +139,13 @@ impl Host for RunState {
     async fn stop_container(&mut self, name: String, timeout_secs: Option<u32>) -> Answer<()> {
         let started = Instant::now();
         let result = async {
-            let (docker, _) = self.granted_container(&name, Write).await?;
+            let (docker, raw) = self.granted_container(&name, Write).await?;
             let options = bollard::query_parameters::StopContainerOptions {
                 t: Some(operations::grace(timeout_secs)),
                 signal: None,
             };
             docker
-                .stop_container(&name, Some(options))
+                .stop_container(&operations::id_of(&raw, &name), Some(options))
                 .await
                 .map_err(operations::engine_error)
         }
@@ -160,13 +164,13 @@ impl Host for RunState {
     async fn restart_container(&mut self, name: String, timeout_secs: Option<u32>) -> Answer<()> {
         let started = Instant::now();
         let result = async {
-            let (docker, _) = self.granted_container(&name, Write).await?;
+            let (docker, raw) = self.granted_container(&name, Write).await?;
             let options = bollard::query_parameters::RestartContainerOptions {
                 t: Some(operations::grace(timeout_secs)),
                 signal: None,
             };
             docker
-                .restart_container(&name, Some(options))
+                .restart_container(&operations::id_of(&raw, &name), Some(options))
                 .await
                 .map_err(operations::engine_error)
         }
@@ -186,17 +190,20 @@ impl Host for RunState {
         let started = Instant::now();
         let ctx = self.ctx.clone();
         let result = async {
-            operations::precheck_exec(&ctx, &name, &request.argv)?;
+            let env = crate::caps::docker::grant::parse_exec_env(&request.env).map_err(CapError::InvalidArgument)?;
+            operations::precheck_exec(&ctx, &name, &request.argv, &env)?;
             let docker = self.docker_client().await?;
-            operations::authorize_exec(&ctx, &docker, &name, &request.argv).await?;
-            operations::exec(&ctx, &docker, &name, &request).await
+            let id = operations::authorize_exec(&ctx, &docker, &name, &request.argv, &env).await?;
+            operations::exec(&ctx, &docker, &id, &name, &request).await
         }
         .await;
-        // Environment values may hold secrets: journal the names only.
-        let env_names: Vec<&str> = request
+        // Environment values may hold secrets: journal the names only, cut
+        // to a readable length (a refused name may be anything).
+        let env_names: Vec<String> = request
             .env
             .iter()
-            .map(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k))
+            .take(crate::caps::docker::grant::MAX_EXEC_ENV + 1)
+            .map(|e| crate::caps::docker::grant::shorten(e.split_once('=').map_or(e.as_str(), |(k, _)| k), 128))
             .collect();
         let args = json!({ "name": name, "argv": request.argv, "env": env_names, "timeout_ms": request.timeout_ms });
         journal_call(
@@ -278,7 +285,7 @@ impl Host for RunState {
         let result = async {
             operations::check_network(&ctx, &name, Read)?;
             let docker = self.docker_client().await?;
-            operations::inspect_network(&ctx, &docker, &name).await
+            operations::inspect_network(&ctx, &docker, &name, Read).await
         }
         .await;
         journal_call(
@@ -297,6 +304,7 @@ impl Host for RunState {
         let ctx = self.ctx.clone();
         let result = async {
             operations::check_network(&ctx, &spec.name, Write)?;
+            operations::check_network_spec(&ctx, &spec)?;
             let docker = self.docker_client().await?;
             operations::create_network(&ctx, &docker, &spec).await
         }
@@ -304,7 +312,8 @@ impl Host for RunState {
         let args = json!({
             "name": spec.name, "driver": spec.driver, "internal": spec.internal, "attachable": spec.attachable,
             "ipam": spec.ipam.iter().map(|p| json!({ "subnet": p.subnet, "gateway": p.gateway, "ip_range": p.ip_range })).collect::<Vec<_>>(),
-            "labels": spec.labels.iter().map(|l| format!("{}={}", l.key, l.value)).collect::<Vec<_>>(),
+            "labels": spec.labels.iter().take(operations::MAX_SPEC_LABELS + 1).map(|l| crate::caps::docker::grant::shorten(&format!("{}={}", l.key, l.value), 256)).collect::<Vec<_>>(),
+            "options": spec.options.iter().take(operations::MAX_SPEC_LABELS + 1).map(|l| crate::caps::docker::grant::shorten(&format!("{}={}", l.key, l.value), 256)).collect::<Vec<_>>(),
         });
         journal_call(self, "docker.create-network", args, started, &result, network_summary);
         Ok(result)
@@ -316,8 +325,11 @@ impl Host for RunState {
         let result = async {
             operations::check_network(&ctx, &name, Write)?;
             let docker = self.docker_client().await?;
-            operations::inspect_network(&ctx, &docker, &name).await?;
-            docker.remove_network(&name).await.map_err(operations::engine_error)
+            let network = operations::inspect_network(&ctx, &docker, &name, Write).await?;
+            docker
+                .remove_network(&network.id)
+                .await
+                .map_err(operations::engine_error)
         }
         .await;
         journal_call(
@@ -336,11 +348,18 @@ impl Host for RunState {
         let ctx = self.ctx.clone();
         let result = async {
             operations::check_network(&ctx, &network, Write)?;
-            let (docker, _) = self.granted_container(&container, Write).await?;
-            operations::connect(&docker, &network, &container, &aliases).await
+            let (docker, raw) = self.granted_container(&container, Write).await?;
+            let net = operations::inspect_network(&ctx, &docker, &network, Write).await?;
+            operations::check_aliases(&ctx, &net.name, &raw, &aliases)?;
+            operations::connect(&docker, &net.id, &operations::id_of(&raw, &container), &aliases).await
         }
         .await;
-        let args = json!({ "network": network, "container": container, "aliases": aliases });
+        let shown: Vec<String> = aliases
+            .iter()
+            .take(operations::MAX_ALIASES + 1)
+            .map(|a| crate::caps::docker::grant::shorten(a, 128))
+            .collect();
+        let args = json!({ "network": network, "container": container, "aliases": shown });
         journal_call(self, "docker.connect-network", args, started, &result, |_| json!(null));
         Ok(result)
     }
@@ -350,13 +369,14 @@ impl Host for RunState {
         let ctx = self.ctx.clone();
         let result = async {
             operations::check_network(&ctx, &network, Write)?;
-            let (docker, _) = self.granted_container(&container, Write).await?;
+            let (docker, raw) = self.granted_container(&container, Write).await?;
+            let net = operations::inspect_network(&ctx, &docker, &network, Write).await?;
             let request = bollard::models::NetworkDisconnectRequest {
-                container: Some(container.clone()),
+                container: Some(operations::id_of(&raw, &container)),
                 force: Some(force),
             };
             docker
-                .disconnect_network(&network, request)
+                .disconnect_network(&net.id, request)
                 .await
                 .map_err(operations::engine_error)
         }
@@ -400,8 +420,8 @@ mod operations {
     use super::*;
     use crate::bindings::drhost::runbook::docker::{Endpoint, IpamPool, Label, NetworkMember, PortBinding};
     use crate::caps::docker::grant::{
-        container_lines, exec_lines, image_lines, network_lines, ContainerIdentity, DockerAccess, COMPOSE_PROJECT,
-        COMPOSE_SERVICE,
+        check_image_reference, container_lines, exec_lines, image_lines, network_lines, network_spec_lines, shorten,
+        Cidr, ContainerIdentity, DockerAccess, NetworkRefusal, COMPOSE_PROJECT, COMPOSE_SERVICE,
     };
     use crate::sandbox::RunContext;
 
@@ -409,6 +429,23 @@ mod operations {
     const EXEC_OUTPUT_CAP: usize = 256 * 1024;
     /// Default and largest log size handed to the plugin.
     const LOG_CAP: usize = 256 * 1024;
+    /// Most log lines asked of the engine: a larger `tail` would make it
+    /// read (and this host discard) a log of any size.
+    pub(super) const MAX_LOG_TAIL: u32 = 10_000;
+    /// Most labels, driver options, IPAM pools or aliases one call may pass.
+    pub(super) const MAX_SPEC_LABELS: usize = 64;
+    const MAX_POOLS: usize = 8;
+    pub(super) const MAX_ALIASES: usize = 16;
+
+    /// The id of an inspected container, to address it by from then on: the
+    /// name the plugin gave may be re-pointed (rename) between the check and
+    /// the call.
+    pub(super) fn id_of(raw: &ContainerInspectResponse, fallback: &str) -> String {
+        raw.id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| fallback.to_string())
+    }
     /// Used when the plugin sets no exec timeout.
     const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
     /// Stop grace period when the plugin sets none (docker's own default).
@@ -491,27 +528,51 @@ mod operations {
         ))
     }
 
-    pub(super) fn precheck_exec(ctx: &RunContext, name: &str, argv: &[String]) -> Result<(), CapError> {
+    fn env_names(env: &[(String, String)]) -> Vec<&str> {
+        env.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    pub(super) fn precheck_exec(
+        ctx: &RunContext,
+        name: &str,
+        argv: &[String],
+        env: &[(String, String)],
+    ) -> Result<(), CapError> {
         if argv.is_empty() {
             return Err(CapError::InvalidArgument("exec needs a program: argv is empty".into()));
         }
         precheck_container(ctx, name, DockerAccess::Write)?;
-        if ctx
+        let named = name.trim_start_matches('/');
+        let exec_grants: Vec<_> = ctx
             .grants
             .docker
             .iter()
-            .any(|g| g.allows_access(DockerAccess::Write) && !g.exec.is_empty())
-        {
-            return Ok(());
+            .filter(|g| g.allows_access(DockerAccess::Write) && !g.exec.is_empty())
+            .collect();
+        if exec_grants.is_empty() {
+            return Err(denied(
+                ctx,
+                format!("docker exec of {argv:?} in container `{name}`"),
+                exec_lines(&ctx.plugin_id, named, argv, &env_names(env)),
+            ));
         }
-        Err(denied(
-            ctx,
-            format!("docker exec of {argv:?} in container `{name}`"),
-            exec_lines(&ctx.plugin_id, name, argv),
-        ))
+        // Every variable must be allowed by one grant that can exec at all;
+        // the full check (same grant for argv and environment) follows.
+        if let Some((var, _)) = env
+            .iter()
+            .find(|(k, v)| !exec_grants.iter().any(|g| g.allows_exec_env(k, v)))
+        {
+            return Err(denied(
+                ctx,
+                format!("docker exec of {argv:?} in container `{name}` setting environment variable `{var}`"),
+                exec_lines(&ctx.plugin_id, named, argv, &env_names(env)),
+            ));
+        }
+        Ok(())
     }
 
     pub(super) fn check_image(ctx: &RunContext, image: &str) -> Result<(), CapError> {
+        check_image_reference(image).map_err(CapError::InvalidArgument)?;
         if ctx.grants.docker.iter().any(|g| g.allows_image(image)) {
             return Ok(());
         }
@@ -531,6 +592,124 @@ mod operations {
             format!("docker {} on network `{name}`", access_word(access)),
             network_lines(&ctx.plugin_id, name, true, access),
         ))
+    }
+
+    /// What the grant says about a network to create beyond its name: its
+    /// driver, driver options and addresses must be allowed by one grant
+    /// that allows writing the name. Labels are metadata (no grant is
+    /// decided by a network's labels) and only capped in size; `internal`
+    /// only takes connectivity away and `attachable` only matters to swarm
+    /// drivers, which need `network_drivers` anyway.
+    pub(super) fn check_network_spec(ctx: &RunContext, spec: &NetworkSpec) -> Result<(), CapError> {
+        if spec.labels.len() > MAX_SPEC_LABELS || spec.options.len() > MAX_SPEC_LABELS || spec.ipam.len() > MAX_POOLS {
+            return Err(CapError::InvalidArgument(format!(
+                "network `{}`: at most {MAX_SPEC_LABELS} labels, {MAX_SPEC_LABELS} options and {MAX_POOLS} IPAM pools",
+                spec.name
+            )));
+        }
+        if let Some(l) =
+            spec.labels.iter().chain(&spec.options).find(|l| {
+                l.key.is_empty() || l.key.len() > crate::caps::docker::grant::MAX_KEY_LEN || l.value.len() > 4096
+            })
+        {
+            return Err(CapError::InvalidArgument(format!(
+                "network `{}`: label or option `{}` is empty or too long (names up to {} bytes, values up to 4096)",
+                spec.name,
+                shorten(&l.key, 64),
+                crate::caps::docker::grant::MAX_KEY_LEN
+            )));
+        }
+        let driver = spec
+            .driver
+            .clone()
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| "bridge".into());
+        let options: Vec<(String, String)> = spec.options.iter().map(|l| (l.key.clone(), l.value.clone())).collect();
+        let mut ranges = Vec::new();
+        for pool in &spec.ipam {
+            let subnet = Cidr::parse(&pool.subnet)
+                .map_err(|e| CapError::InvalidArgument(format!("network `{}`: IPAM subnet {e}", spec.name)))?;
+            ranges.push(subnet);
+            for (what, text) in [("gateway", &pool.gateway), ("ip-range", &pool.ip_range)] {
+                let Some(text) = text.as_deref().filter(|t| !t.is_empty()) else {
+                    continue;
+                };
+                let inner = Cidr::parse(text)
+                    .map_err(|e| CapError::InvalidArgument(format!("network `{}`: IPAM {what} {e}", spec.name)))?;
+                if !subnet.contains(&inner) {
+                    return Err(CapError::InvalidArgument(format!(
+                        "network `{}`: IPAM {what} {text} is outside its subnet {subnet}",
+                        spec.name
+                    )));
+                }
+            }
+        }
+        let candidates: Vec<_> = ctx
+            .grants
+            .docker
+            .iter()
+            .filter(|g| g.allows_network(&spec.name, DockerAccess::Write))
+            .collect();
+        let mut refusal = None;
+        for g in &candidates {
+            match g.refuses_network_spec(&driver, &options, &ranges) {
+                None => return Ok(()),
+                Some(r) => {
+                    refusal.get_or_insert(r);
+                }
+            }
+        }
+        let refusal = refusal.unwrap_or(NetworkRefusal::Driver(driver));
+        Err(denied(
+            ctx,
+            format!("{} for network `{}`", refusal.what(), spec.name),
+            network_spec_lines(&ctx.plugin_id, &spec.name, &refusal.line()),
+        ))
+    }
+
+    /// Aliases on a network are DNS names every container there resolves:
+    /// besides the container's own name and compose service, an alias must
+    /// match a `network_aliases` glob of a grant that allows writing the
+    /// network (else a plugin could answer for `postgres` or `redis`).
+    pub(super) fn check_aliases(
+        ctx: &RunContext,
+        network: &str,
+        container: &ContainerInspectResponse,
+        aliases: &[String],
+    ) -> Result<(), CapError> {
+        if aliases.len() > MAX_ALIASES {
+            return Err(CapError::InvalidArgument(format!(
+                "at most {MAX_ALIASES} aliases per connection, not {}",
+                aliases.len()
+            )));
+        }
+        let who = identity(container);
+        for alias in aliases {
+            let own = *alias == who.name || who.compose_service() == Some(alias.as_str());
+            if own
+                || ctx
+                    .grants
+                    .docker
+                    .iter()
+                    .any(|g| g.allows_network(network, DockerAccess::Write) && g.allows_alias(alias))
+            {
+                continue;
+            }
+            let line = format!(
+                "network_aliases = [{}]",
+                crate::caps::shell::toml_string(&crate::caps::shell::glob_escape(alias))
+            );
+            return Err(denied(
+                ctx,
+                format!(
+                    "docker alias `{}` for container `{}` on network `{network}`",
+                    shorten(alias, 128),
+                    who.name
+                ),
+                network_spec_lines(&ctx.plugin_id, network, &line),
+            ));
+        }
+        Ok(())
     }
 
     pub(super) fn precheck_any_network(ctx: &RunContext) -> Result<(), CapError> {
@@ -585,21 +764,33 @@ mod operations {
         ))
     }
 
+    /// Checks exec of `argv` with `env` in the container as inspected: one
+    /// grant must select it, match the argv and allow every variable.
+    /// Returns the container's id, to exec in.
     pub(super) async fn authorize_exec(
         ctx: &RunContext,
         docker: &bollard::Docker,
         name: &str,
         argv: &[String],
-    ) -> Result<(), CapError> {
+        env: &[(String, String)],
+    ) -> Result<String, CapError> {
         let raw = authorize_container(ctx, docker, name, DockerAccess::Write).await?;
         let who = identity(&raw);
-        if ctx.grants.docker.iter().any(|g| g.allows_exec(&who, argv)) {
-            return Ok(());
+        if ctx.grants.docker.iter().any(|g| g.allows_exec(&who, argv, env)) {
+            return Ok(id_of(&raw, name));
         }
+        let argv_grant = ctx.grants.docker.iter().find(|g| g.allows_exec_argv(&who, argv));
+        let what = match argv_grant.and_then(|g| env.iter().find(|(k, v)| !g.allows_exec_env(k, v))) {
+            Some((var, _)) => format!(
+                "docker exec of {argv:?} in container `{}` setting environment variable `{var}`",
+                who.name
+            ),
+            None => format!("docker exec of {argv:?} in container `{}`", who.name),
+        };
         Err(denied(
             ctx,
-            format!("docker exec of {argv:?} in container `{}`", who.name),
-            exec_lines(&ctx.plugin_id, &who.name, argv),
+            what,
+            exec_lines(&ctx.plugin_id, &who.name, argv, &env_names(env)),
         ))
     }
 
@@ -731,12 +922,19 @@ mod operations {
         let found = docker.list_containers(Some(options)).await.map_err(engine_error)?;
         let mut list = Vec::new();
         for c in found {
+            // `Names` also holds legacy link aliases (`/web/db`): the
+            // container's own name is the one without an inner `/`.
             let name = c
                 .names
                 .as_ref()
-                .and_then(|n| n.first())
-                .map(|n| n.trim_start_matches('/').to_string())
-                .unwrap_or_default();
+                .and_then(|names| {
+                    names
+                        .iter()
+                        .map(|n| n.trim_start_matches('/'))
+                        .find(|n| !n.contains('/'))
+                })
+                .unwrap_or_default()
+                .to_string();
             let who = ContainerIdentity {
                 name: name.clone(),
                 labels: c.labels.clone().unwrap_or_default(),
@@ -773,6 +971,7 @@ mod operations {
     }
 
     pub(super) async fn logs(
+        ctx: &RunContext,
         docker: &bollard::Docker,
         name: &str,
         tail: Option<u32>,
@@ -780,27 +979,41 @@ mod operations {
         max_bytes: Option<u32>,
     ) -> Result<LogOutput, CapError> {
         let cap = max_bytes.map_or(LOG_CAP, |b| (b as usize).min(LOG_CAP));
+        let wanted = tail.unwrap_or(100);
         let options = q::LogsOptions {
             stdout: true,
             stderr: true,
-            tail: tail.unwrap_or(100).to_string(),
+            tail: wanted.min(MAX_LOG_TAIL).to_string(),
             since: since.unwrap_or(0).clamp(0, i32::MAX as i64) as i32,
             ..Default::default()
         };
         let mut stream = docker.logs(name, Some(options));
         let mut text = Vec::new();
-        while let Some(item) = stream.next().await {
-            let item = item.map_err(engine_error)?;
-            text.extend_from_slice(&item.into_bytes());
-            // Keep at most twice the cap in memory; the newest bytes win.
-            if text.len() > 2 * cap {
-                text.drain(..text.len() - cap);
+        let read = async {
+            while let Some(item) = stream.next().await {
+                let item = item.map_err(engine_error)?;
+                text.extend_from_slice(&item.into_bytes());
+                // Keep at most twice the cap in memory; the newest bytes win.
+                if text.len() > 2 * cap {
+                    text.drain(..text.len() - cap);
+                }
+            }
+            Ok::<_, CapError>(())
+        };
+        let left = ctx.deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, read).await {
+            Ok(done) => done?,
+            Err(_) => {
+                return Err(CapError::Timeout(format!(
+                    "the logs of `{name}` did not arrive before the run's deadline"
+                )))
             }
         }
         let text = String::from_utf8_lossy(&text).into_owned();
         let mut lines: Vec<String> = text.lines().map(String::from).collect();
         let mut total: usize = lines.iter().map(|l| l.len() + 1).sum();
-        let mut truncated = false;
+        // Lines beyond the tail limit were never asked for: say so.
+        let mut truncated = wanted > MAX_LOG_TAIL && lines.len() >= MAX_LOG_TAIL as usize;
         while total > cap && !lines.is_empty() {
             total -= lines.remove(0).len() + 1;
             truncated = true;
@@ -843,9 +1056,14 @@ mod operations {
         })
     }
 
+    /// Runs the (checked) request in container `id`; `name` is for messages.
+    /// The exec runs as the container's user, unprivileged, in its working
+    /// directory: the contract has no way to ask otherwise, and this host
+    /// sets them explicitly so no engine default can change that.
     pub(super) async fn exec(
         ctx: &RunContext,
         docker: &bollard::Docker,
+        id: &str,
         name: &str,
         request: &ExecRequest,
     ) -> Result<ExecResult, CapError> {
@@ -861,9 +1079,12 @@ mod operations {
             attach_stderr: Some(true),
             cmd: Some(request.argv.clone()),
             env: (!request.env.is_empty()).then(|| request.env.clone()),
+            privileged: Some(false),
+            attach_stdin: Some(false),
+            tty: Some(false),
             ..Default::default()
         };
-        let created = docker.create_exec(name, options).await.map_err(engine_error)?;
+        let created = docker.create_exec(id, options).await.map_err(engine_error)?;
         let run = async {
             let mut out = (Vec::new(), false);
             let mut err = (Vec::new(), false);
@@ -1171,18 +1392,22 @@ mod operations {
         }
     }
 
+    /// Inspects network `name` (a name, id or id prefix to the engine) and
+    /// checks `access` against its real name: a glob over names must never
+    /// reach another network through an id that happens to match it. Calls
+    /// that change the network then address it by the returned id.
     pub(super) async fn inspect_network(
         ctx: &RunContext,
         docker: &bollard::Docker,
         name: &str,
+        access: DockerAccess,
     ) -> Result<NetworkInfo, CapError> {
         let n = docker
             .inspect_network(name, None::<q::InspectNetworkOptions>)
             .await
             .map_err(engine_error)?;
         let info = network_info(n);
-        // The plugin may have passed an id: check the real name too.
-        check_network(ctx, &info.name, DockerAccess::Read)?;
+        check_network(ctx, &info.name, access)?;
         Ok(info)
     }
 
@@ -1246,7 +1471,12 @@ mod operations {
         };
         let request = NetworkCreateRequest {
             name: spec.name.clone(),
-            driver: Some(spec.driver.clone().unwrap_or_else(|| "bridge".into())),
+            driver: Some(
+                spec.driver
+                    .clone()
+                    .filter(|d| !d.is_empty())
+                    .unwrap_or_else(|| "bridge".into()),
+            ),
             internal: Some(spec.internal),
             attachable: Some(spec.attachable),
             ipam: Some(ipam),
@@ -1254,7 +1484,7 @@ mod operations {
             options: Some(to_map(&spec.options)),
             ..Default::default()
         };
-        docker.create_network(request).await.map_err(engine_error)?;
-        inspect_network(ctx, docker, &spec.name).await
+        let created = docker.create_network(request).await.map_err(engine_error)?;
+        inspect_network(ctx, docker, &created.id, DockerAccess::Write).await
     }
 }
