@@ -204,6 +204,7 @@ async fn attachments(docker: &bollard::Docker, container: &str) -> HashMap<Strin
 
 #[test]
 fn exec_environment_outside_the_grant_never_reaches_the_process() {
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let scratch = Scratch::new(&lab, "env", "exec sleep 600");
     // The argv is granted; no variable is (the default).
@@ -275,6 +276,7 @@ fn exec_environment_outside_the_grant_never_reaches_the_process() {
 
 #[test]
 fn network_create_needs_a_granted_driver_options_and_subnet() {
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let scratch = Scratch::new(&lab, "netspec", "exec sleep 600");
     // Networks by name only: default drivers (bridge), no options, no subnets.
@@ -365,6 +367,7 @@ fn network_create_needs_a_granted_driver_options_and_subnet() {
 
 #[test]
 fn network_ids_and_aliases_do_not_widen_the_grant() {
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let scratch = Scratch::new(&lab, "netid", "exec sleep 600");
     // A network outside the grant's names (`v` is no hex digit: no glob
@@ -478,6 +481,7 @@ fn network_ids_and_aliases_do_not_widen_the_grant() {
 
 #[test]
 fn image_references_with_digests_are_refused() {
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let mut scratch = Scratch::new(&lab, "image", "exec sleep 600");
     let target = format!("toolboxai/backend:{}", scratch.name);
@@ -519,6 +523,7 @@ fn image_references_with_digests_are_refused() {
 
 #[test]
 fn a_huge_log_tail_is_capped() {
+    let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let scratch = Scratch::new(&lab, "logs", "seq 1 12000; exec sleep 600");
     // Wait until the engine has every line.
