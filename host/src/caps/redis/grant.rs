@@ -301,6 +301,10 @@ const DEBUG: &str = "DEBUG can crash, stall or corrupt the server";
 const SENTINEL_CONFIG: &str = "it changes what Sentinel monitors or how it votes, which the operator configures (drhost.toml names the master); use redis-cli";
 const RESERVED_CHANNEL: &str = "channels starting with `__` belong to Redis and Sentinel (a message on `__sentinel__:hello` can move Sentinel's idea of the master)";
 const FILE_SETTING: &str = "it points the server at files on its own host";
+const GROWS: &str = "its offset would make the server allocate a string beyond 16 MiB (up to 512 MiB from a few bytes of arguments); write smaller values";
+
+/// Largest string a `SETRANGE`/`SETBIT`/`BITFIELD` offset may grow (bytes).
+const MAX_GROWTH: u64 = 16 * 1024 * 1024;
 
 /// Every command drhost knows, by name. Anything not here needs `admin`.
 /// The README's "Redis commands" table is this table.
@@ -777,6 +781,7 @@ pub fn classify(args: &[String]) -> CommandClass {
         {
             return CommandClass::Refused(FILE_SETTING)
         }
+        "SETRANGE" | "SETBIT" | "BITFIELD" if grows_too_far(&name, args) => return CommandClass::Refused(GROWS),
         _ => {}
     }
     COMMANDS
@@ -784,6 +789,31 @@ pub fn classify(args: &[String]) -> CommandClass {
         .find(|(n, _)| *n == name)
         .map(|(_, rule)| apply(*rule, args, 0))
         .unwrap_or(CommandClass::Needs(RedisAccess::Admin))
+}
+
+/// Whether a `SETRANGE key offset value`, `SETBIT key offset bit` or
+/// `BITFIELD key … SET|INCRBY type offset …` would grow the string past
+/// [`MAX_GROWTH`]. Unparsable offsets are left to the server to refuse.
+fn grows_too_far(name: &str, args: &[String]) -> bool {
+    let number = |i: usize| args.get(i).and_then(|a| a.parse::<u64>().ok());
+    match name {
+        "SETRANGE" => {
+            number(2).is_some_and(|o| o.saturating_add(args.get(3).map_or(0, |v| v.len() as u64)) > MAX_GROWTH)
+        }
+        "SETBIT" => number(2).is_some_and(|bit| bit / 8 >= MAX_GROWTH),
+        _ => (2..args.len()).any(|i| {
+            let op = args[i].to_ascii_uppercase();
+            if op != "SET" && op != "INCRBY" {
+                return false;
+            }
+            let width: u64 = args.get(i + 1).and_then(|t| t.get(1..)?.parse().ok()).unwrap_or(0);
+            let offset = args.get(i + 2).and_then(|o| match o.strip_prefix('#') {
+                Some(n) => n.parse::<u64>().ok().map(|n| n.saturating_mul(width)),
+                None => o.parse::<u64>().ok(),
+            });
+            offset.is_some_and(|o| o.saturating_add(width) / 8 >= MAX_GROWTH)
+        }),
+    }
 }
 
 /// The command as errors name it: `NAME`, or `NAME SUB` when the
@@ -795,6 +825,7 @@ pub fn command_name(args: &[String]) -> String {
         Some(sub) if has_sub => format!("{name} {}", sub.to_ascii_uppercase()),
         _ => name,
     };
+    let shown: String = shown.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
     crate::caps::log::truncate(&shown, 64).to_string()
 }
 
@@ -832,7 +863,9 @@ pub fn redacted_args(args: &[String]) -> Vec<String> {
         }
         _ => None,
     };
-    args.iter()
+    let mut shown: Vec<String> = args
+        .iter()
+        .take(MAX_JOURNALED_ARGS)
         .enumerate()
         .map(|(i, a)| match secret_from {
             Some(from) if i >= from => "<redacted>".to_string(),
@@ -841,8 +874,15 @@ pub fn redacted_args(args: &[String]) -> Vec<String> {
             }
             _ => a.clone(),
         })
-        .collect()
+        .collect();
+    if args.len() > MAX_JOURNALED_ARGS {
+        shown.push(format!("…({} more arguments)", args.len() - MAX_JOURNALED_ARGS));
+    }
+    shown
 }
+
+/// Arguments of one command the journal shows (the rest are counted).
+const MAX_JOURNALED_ARGS: usize = 32;
 
 /// A `redis` need from `describe`: its target is `LABEL` (the access comes
 /// from the need) or `LABEL:sentinel-failover`.
@@ -1041,6 +1081,48 @@ mod tests {
         // Blocking commands are classified like their non-blocking form.
         assert_eq!(class(&["BLPOP", "k", "0"]), write);
         assert_eq!(class(&["WAIT", "1", "0"]), read);
+    }
+
+    #[test]
+    fn offsets_cannot_grow_a_string_past_the_cap() {
+        let refused = |a: &[&str]| matches!(classify(&argv(a)), CommandClass::Refused(_));
+        assert!(refused(&["SETRANGE", "k", "536870000", "x"]));
+        assert!(refused(&["setbit", "k", "4294967295", "1"]));
+        assert!(refused(&[
+            "BITFIELD",
+            "k",
+            "GET",
+            "u8",
+            "0",
+            "set",
+            "u8",
+            "#100000000",
+            "1"
+        ]));
+        assert!(refused(&["bitfield", "k", "INCRBY", "i5", "4000000000", "1"]));
+        assert_eq!(
+            classify(&argv(&["SETRANGE", "k", "10", "abc"])),
+            CommandClass::Needs(RedisAccess::Write)
+        );
+        assert_eq!(
+            classify(&argv(&["SETBIT", "k", "7", "1"])),
+            CommandClass::Needs(RedisAccess::Write)
+        );
+        assert_eq!(
+            classify(&argv(&["BITFIELD", "k", "SET", "u8", "#3", "1"])),
+            CommandClass::Needs(RedisAccess::Write)
+        );
+    }
+
+    #[test]
+    fn the_journal_shows_a_bounded_number_of_arguments() {
+        let args: Vec<String> = std::iter::once("MSET".to_string())
+            .chain((0..1000).map(|i| i.to_string()))
+            .collect();
+        let shown = redacted_args(&args);
+        assert_eq!(shown.len(), 33);
+        assert_eq!(shown[32], "…(969 more arguments)");
+        assert_eq!(command_name(&argv(&["GET\u{1b}[2J"])), "GET?[2J");
     }
 
     #[test]
