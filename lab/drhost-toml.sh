@@ -56,6 +56,9 @@ host = "127.0.0.1:*"
 url = "redis://$REDIS_HOST:$REDIS_MASTER_PORT"
 sentinels = [$(echo "$SENTINEL_PORTS" | sed -E "s/([0-9]+)/\"$REDIS_HOST:\1\"/g; s/,/, /g")]
 master_name = "$REDIS_MASTER_NAME"
+# Every node Sentinel may report (master or replica): the only addresses
+# besides url that drhost connects to (and would send a password to).
+nodes = ["$REDIS_HOST:$REDIS_MASTER_PORT", "$REDIS_HOST:$REDIS_REPLICA_PORT"]
 timeout = "1s"   # loopback: a node that does not answer within 1 s is unhealthy
 
 # redis-failover: runbook scenario 2. It may read, write its probe key and

@@ -6,6 +6,7 @@
 
 mod docker;
 mod postgres;
+mod redis;
 mod s3;
 mod sandbox;
 mod terminal;

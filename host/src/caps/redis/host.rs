@@ -1,9 +1,14 @@
 //! The `redis` interface: one small function per WIT function; the checks
 //! and the real client calls are in the inner `operations` module.
 
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wasmtime::component::Resource;
 
 use super::{Connection, SentinelSet};
@@ -16,6 +21,67 @@ use crate::caps::journal_call;
 use crate::sandbox::RunState;
 
 impl Host for RunState {}
+
+/// What the reply in flight on one connection may still read from the
+/// socket: set before each call, spent by [`Metered`]; when it runs out the
+/// read fails, the connection is dropped and the call says why.
+#[derive(Debug, Default)]
+pub struct ReplyBudget {
+    left: AtomicI64,
+    exceeded: AtomicBool,
+}
+
+impl ReplyBudget {
+    /// A fresh budget of [`super::MAX_REPLY_BYTES`].
+    pub fn full() -> Arc<ReplyBudget> {
+        Arc::new(ReplyBudget {
+            left: AtomicI64::new(super::MAX_REPLY_BYTES),
+            exceeded: AtomicBool::new(false),
+        })
+    }
+
+    fn refill(&self) {
+        self.exceeded.store(false, Ordering::SeqCst);
+        self.left.store(super::MAX_REPLY_BYTES, Ordering::SeqCst);
+    }
+
+    fn exceeded(&self) -> bool {
+        self.exceeded.load(Ordering::SeqCst)
+    }
+}
+
+/// A socket (TCP or TLS) whose reads spend a [`ReplyBudget`].
+struct Metered<S> {
+    inner: S,
+    budget: Arc<ReplyBudget>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &polled {
+            let read = (buf.filled().len() - before) as i64;
+            if self.budget.left.fetch_sub(read, Ordering::SeqCst) - read < 0 {
+                self.budget.exceeded.store(true, Ordering::SeqCst);
+                return Poll::Ready(Err(std::io::Error::other("the reply exceeds drhost's cap")));
+            }
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
 
 fn addr_json(a: &Address) -> String {
     format!("{}:{}", a.host, a.port)
@@ -195,17 +261,18 @@ impl RunState {
         cmd: redis::Cmd,
     ) -> wasmtime::Result<Result<redis::Value, CapError>> {
         let ctx = self.ctx.clone();
-        let (label, link, client, host, port) = {
+        let (label, link, client, budget, host, port) = {
             let c = self.table.get(conn)?;
             (
                 c.label.clone(),
                 c.link.clone(),
                 c.client.clone(),
+                c.budget.clone(),
                 c.host.clone(),
                 c.port,
             )
         };
-        let (result, link) = operations::query(&ctx, &label, &client, link, &host, port, cmd).await;
+        let (result, link) = operations::query(&ctx, &label, &client, &budget, link, &host, port, cmd).await;
         self.table.get_mut(conn)?.link = link;
         Ok(result)
     }
@@ -407,7 +474,7 @@ mod operations {
     use super::*;
     use crate::bindings::drhost::runbook::redis::{MasterState, PeerState, ReplicaLink, ReplicaState, Scalar};
     use crate::caps::redis::grant::{denial, split_host_port};
-    use crate::caps::redis::{allows, classify, CommandClass, RedisAccess, RedisTarget};
+    use crate::caps::redis::{allows, classify, command_name, replicaof_node, CommandClass, RedisAccess, RedisTarget};
     use crate::sandbox::RunContext;
 
     /// Which node `open` connects to.
@@ -439,16 +506,31 @@ mod operations {
     }
 
     pub(super) fn check_command(ctx: &RunContext, label: &str, args: &[String]) -> Result<(), CapError> {
-        let Some(name) = args.first() else {
+        if args.is_empty() {
             return Err(CapError::InvalidArgument("a command needs at least its name".into()));
-        };
+        }
+        let shown = command_name(args);
         match classify(args) {
-            CommandClass::Refused(why) => Err(CapError::InvalidArgument(format!(
-                "redis command `{}` is not allowed: {why}",
-                name.to_ascii_uppercase()
+            CommandClass::Unsupported(why) => Err(CapError::InvalidArgument(format!(
+                "redis command `{shown}` is not available through `command`: {why}"
+            ))),
+            CommandClass::Refused(why) => Err(CapError::AccessDenied(format!(
+                "redis command `{shown}` on target `{label}` is refused to every plugin: {why}; no drhost.toml grant allows it"
             ))),
             CommandClass::Needs(access) => {
-                check(ctx, label, &format!("command `{}`", name.to_ascii_uppercase()), access)
+                check(ctx, label, &format!("command `{shown}`"), access)?;
+                if let Some((host, port)) = replicaof_node(args) {
+                    let target = target(ctx, label)?;
+                    let allowed = port.parse().is_ok_and(|port| target.allows_node(&host, port));
+                    if !allowed {
+                        return Err(CapError::AccessDenied(format!(
+                            "redis `{shown}` on target `{label}`: {} is neither its url nor in its `nodes`, and the server would send its masterauth there; if that node belongs to the set, add to [targets.redis.{label}] in drhost.toml: {}",
+                            crate::caps::shell::toml_string(&format!("{host}:{port}")),
+                            port.parse().map(|p| target.nodes_line_with(&host, p)).unwrap_or_else(|_| "nodes = [\"HOST:PORT\"]".into())
+                        )));
+                    }
+                }
+                Ok(())
             }
         }
     }
@@ -516,19 +598,92 @@ mod operations {
         redis::Client::open(info).map_err(|e| CapError::Failed(format!("redis client for {host}:{port}: {e}")))
     }
 
-    async fn connect(client: &redis::Client, timeout: Duration) -> Result<MultiplexedConnection, CapError> {
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(timeout)
-            .set_response_timeout(timeout);
-        let addr = client.get_connection_info().addr.to_string();
-        match tokio::time::timeout(timeout, client.get_multiplexed_async_connection_with_config(&config)).await {
+    /// Connects to the client's node (TCP, or TLS with the system's roots,
+    /// as the redis crate would) through a [`Metered`] socket, then
+    /// authenticates and selects the database.
+    async fn connect(
+        client: &redis::Client,
+        budget: &Arc<ReplyBudget>,
+        timeout: Duration,
+    ) -> Result<MultiplexedConnection, CapError> {
+        let info = client.get_connection_info();
+        let addr = info.addr.to_string();
+        budget.refill();
+        let setup = async {
+            let config = redis::AsyncConnectionConfig::new().set_response_timeout(timeout);
+            let (con, driver) = match &info.addr {
+                redis::ConnectionAddr::Tcp(host, port) => {
+                    let tcp = tokio::net::TcpStream::connect((host.as_str(), *port))
+                        .await
+                        .map_err(|e| CapError::Unavailable(format!("redis at {addr}: {e}")))?;
+                    let _ = tcp.set_nodelay(true);
+                    let stream = Metered {
+                        inner: tcp,
+                        budget: budget.clone(),
+                    };
+                    let (con, driver) = MultiplexedConnection::new_with_config(&info.redis, stream, config)
+                        .await
+                        .map_err(|e| error(&addr, &e))?;
+                    (con, tokio::spawn(driver))
+                }
+                redis::ConnectionAddr::TcpTls { host, port, .. } => {
+                    let tcp = tokio::net::TcpStream::connect((host.as_str(), *port))
+                        .await
+                        .map_err(|e| CapError::Unavailable(format!("redis at {addr}: {e}")))?;
+                    let _ = tcp.set_nodelay(true);
+                    let name = rustls::pki_types::ServerName::try_from(host.clone())
+                        .map_err(|e| CapError::Failed(format!("redis at {addr}: {e}")))?;
+                    let tls = tls_connector()
+                        .map_err(|e| CapError::Failed(format!("redis at {addr}: TLS setup: {e}")))?
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| CapError::Unavailable(format!("redis at {addr}: TLS: {e}")))?;
+                    let stream = Metered {
+                        inner: tls,
+                        budget: budget.clone(),
+                    };
+                    let (con, driver) = MultiplexedConnection::new_with_config(&info.redis, stream, config)
+                        .await
+                        .map_err(|e| error(&addr, &e))?;
+                    (con, tokio::spawn(driver))
+                }
+                _ => {
+                    return Err(CapError::Failed(format!(
+                        "redis at {addr}: only TCP and TLS are supported"
+                    )))
+                }
+            };
+            // The driver ends when the last handle to the connection is dropped.
+            drop(driver);
+            Ok::<_, CapError>(con)
+        };
+        match tokio::time::timeout(timeout, setup).await {
             Err(_) => Err(CapError::Timeout(format!(
                 "connecting to redis at {addr}: no answer within {}",
                 humantime::format_duration(timeout)
             ))),
-            Ok(Err(e)) => Err(error(&addr, &e)),
-            Ok(Ok(con)) => Ok(con),
+            Ok(result) => result,
         }
+    }
+
+    /// TLS with the system's root certificates (what the redis crate uses).
+    fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            let _ = roots.add(cert);
+        }
+        if roots.is_empty() {
+            return Err(format!(
+                "no usable root certificates on this system ({} errors loading them)",
+                native.errors.len()
+            ));
+        }
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
     }
 
     /// Maps a client error to a typed error; the text never holds a secret.
@@ -566,7 +721,7 @@ mod operations {
                         *votes.entry((addr.host.clone(), addr.port)).or_default() += 1;
                     }
                 }
-                votes
+                let (host, port) = votes
                     .into_iter()
                     .max_by_key(|(_, n)| *n)
                     .map(|(a, _)| a)
@@ -575,53 +730,48 @@ mod operations {
                             "no Sentinel of target `{label}` reported master `{}`",
                             set.master_name
                         ))
-                    })?
+                    })?;
+                let what = format!("its Sentinels report master `{}` at", set.master_name);
+                check_node(label, target, &what, &host, port)?;
+                (host, port)
             }
             Node::Given(host, port) => {
-                let is_url = host == target.url.host && port == target.url.port;
-                if !is_url && !known_node(ctx, label, &host, port).await? {
-                    return Err(CapError::AccessDenied(format!(
-                        "{host}:{port} is neither the url of target `{label}` nor a node its Sentinels report for `{}`",
-                        target.master_name.as_deref().unwrap_or("?")
-                    )));
-                }
+                check_node(label, target, "the plugin asked for", &host, port)?;
                 (host, port)
             }
         };
         let client = client(ctx, target, &host, port, target.url.db, false).await?;
-        let link = connect(&client, timeout).await?;
+        let budget = ReplyBudget::full();
+        let link = connect(&client, &budget, timeout).await?;
         Ok(Connection {
             label: label.to_string(),
             host,
             port,
             client,
+            budget,
             link: Some(link),
         })
     }
 
-    /// Whether the target's Sentinels report `host:port` as its master or a replica.
-    async fn known_node(ctx: &RunContext, label: &str, host: &str, port: u16) -> Result<bool, CapError> {
-        let Ok(set) = open_sentinels(ctx, label) else {
-            return Ok(false);
-        };
-        let name = set.master_name.clone();
-        let masters = master_address(ctx, label, &name, &set.members, &name, None).await?;
-        if masters
-            .iter()
-            .any(|a| matches!(&a.answer, Ok(Some(m)) if m.host == host && m.port == port))
-        {
-            return Ok(true);
+    /// Refuses, before anything connects, an address the target's
+    /// credentials may not go to (not its `url`, not in its `nodes`).
+    fn check_node(label: &str, target: &RedisTarget, what: &str, host: &str, port: u16) -> Result<(), CapError> {
+        if target.allows_node(host, port) {
+            return Ok(());
         }
-        let replicas = replicas(ctx, label, &name, &set.members, &name, None).await?;
-        Ok(replicas.iter().any(
-            |a| matches!(&a.answer, Ok(list) if list.iter().any(|r| r.address.host == host && r.address.port == port)),
-        ))
+        let shown = crate::caps::shell::toml_string(&format!("{host}:{port}"));
+        Err(CapError::AccessDenied(format!(
+            "redis target `{label}`: {what} {shown}, which is neither its url nor in its `nodes`, so drhost will not send it the target's credentials; if that node belongs to the set, add to [targets.redis.{label}] in drhost.toml: {}",
+            target.nodes_line_with(host, port)
+        )))
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn query(
         ctx: &RunContext,
         label: &str,
         client: &redis::Client,
+        reply_budget: &Arc<ReplyBudget>,
         link: Option<MultiplexedConnection>,
         host: &str,
         port: u16,
@@ -640,12 +790,24 @@ mod operations {
         };
         let mut con = match link {
             Some(con) => con,
-            None => match connect(client, timeout).await {
+            None => match connect(client, reply_budget, timeout).await {
                 Ok(con) => con,
                 Err(e) => return (Err(e), None),
             },
         };
-        match tokio::time::timeout(timeout, cmd.query_async::<Value>(&mut con)).await {
+        reply_budget.refill();
+        let answer = tokio::time::timeout(timeout, cmd.query_async::<Value>(&mut con)).await;
+        if reply_budget.exceeded() {
+            return (Err(too_large(&addr)), None);
+        }
+        match answer {
+            Ok(Ok(value)) if elements(&value) > super::super::MAX_REPLY_ELEMENTS => (
+                Err(CapError::InvalidArgument(format!(
+                    "redis at {addr}: the reply has more than {} elements, drhost's cap per call; ask in parts (SCAN/HSCAN/SSCAN/ZSCAN with COUNT, LRANGE/ZRANGE with bounds)",
+                    super::super::MAX_REPLY_ELEMENTS
+                ))),
+                Some(con),
+            ),
             Err(_) => (
                 Err(CapError::Timeout(format!(
                     "redis at {addr}: no reply within {}",
@@ -658,6 +820,25 @@ mod operations {
                 (Err(error(&addr, &e)), if broken { None } else { Some(con) })
             }
             Ok(Ok(value)) => (Ok(value), Some(con)),
+        }
+    }
+
+    fn too_large(addr: &str) -> CapError {
+        CapError::InvalidArgument(format!(
+            "redis at {addr}: the reply is larger than {} MiB, drhost's cap per call; ask in parts (GETRANGE, LRANGE/ZRANGE with bounds, HSCAN/SSCAN/ZSCAN with COUNT)",
+            super::super::MAX_REPLY_BYTES / (1024 * 1024)
+        ))
+    }
+
+    /// The number of elements in a reply, nested ones included.
+    fn elements(value: &Value) -> usize {
+        match value {
+            Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => {
+                items.len() + items.iter().map(elements).sum::<usize>()
+            }
+            Value::Map(pairs) => 2 * pairs.len() + pairs.iter().map(|(k, v)| elements(k) + elements(v)).sum::<usize>(),
+            Value::Attribute { data, .. } => elements(data),
+            _ => 0,
         }
     }
 
@@ -885,8 +1066,13 @@ mod operations {
             let addr = format!("{host}:{port}");
             tasks.spawn(async move {
                 let result = async {
-                    let mut con = connect(&client, timeout).await?;
-                    match tokio::time::timeout(timeout, cmd.query_async::<Value>(&mut con)).await {
+                    let reply_budget = ReplyBudget::full();
+                    let mut con = connect(&client, &reply_budget, timeout).await?;
+                    let answer = tokio::time::timeout(timeout, cmd.query_async::<Value>(&mut con)).await;
+                    if reply_budget.exceeded() {
+                        return Err(too_large(&addr));
+                    }
+                    match answer {
                         Err(_) => Err(CapError::Timeout(format!(
                             "sentinel {addr}: no reply within {}",
                             humantime::format_duration(timeout)

@@ -4,18 +4,28 @@
 //! The operator's `[targets.redis.<label>]` says where a label is and how to
 //! authenticate (`env:`/`file:` secrets, read here and only here, when
 //! connecting); `[[plugins.<id>.redis]]` grants operation classes per label.
-//! Every command is classified (read / write / admin; unknown = admin) and
+//! Every command is classified by one table (read / write / admin /
+//! sentinel-failover, or refused to every plugin; unknown = admin) and
 //! checked at the call; every call has a timeout bounded by the run's
-//! deadline and is journaled with credentials redacted. This module never
-//! hands a password, the URL's credentials or a TLS setting to the plugin.
+//! deadline, a cap on its reply's bytes and elements, and is journaled with
+//! credentials redacted. This module never hands a password, the URL's
+//! credentials or a TLS setting to the plugin, and sends them only to the
+//! target's `url` and `nodes` (the Sentinels get `sentinel_password`).
 
 mod grant;
 mod host;
 
 pub use grant::{
-    allows, classify, covers, grant_lines, need_lines, redacted_args, CommandClass, NodeUrl, RedisAccess, RedisGrant,
-    RedisTarget,
+    allows, classify, command_name, covers, grant_lines, need_lines, redacted_args, replicaof_node, CommandClass,
+    NodePattern, NodeUrl, RedisAccess, RedisGrant, RedisTarget,
 };
+
+/// Most bytes one reply may take on the wire; past it the connection is
+/// dropped and the call fails with `invalid-argument` (ask in parts).
+pub const MAX_REPLY_BYTES: i64 = 16 * 1024 * 1024;
+
+/// Most elements (counting nested ones) one reply may hold.
+pub const MAX_REPLY_ELEMENTS: usize = 100_000;
 
 /// An open connection to one Redis node, held in the run's resource table.
 pub struct Connection {
@@ -23,6 +33,8 @@ pub struct Connection {
     host: String,
     port: u16,
     client: redis::Client,
+    /// What the reply in flight may still read.
+    budget: std::sync::Arc<host::ReplyBudget>,
     /// Dropped after an I/O error and reopened on the next call.
     link: Option<redis::aio::MultiplexedConnection>,
 }
