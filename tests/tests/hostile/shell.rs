@@ -206,7 +206,7 @@ fn star_does_not_smuggle_an_option() {
 #[test]
 fn children_run_in_an_empty_host_only_directory() {
     // The guest writes into /scratch, then lists the child's directory.
-    let grants = grant("ls", &["-A"], None) + &grant("pwd", &[], None);
+    let grants = grant("ls", &["-A"], None) + &grant("pwd", &[], None) + &grant("stat", &["-c", "%a", "."], None);
     let out = run(&grants, "ls", &["-A"], &["scratch-file=guest-wrote-this"], &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -226,6 +226,14 @@ fn children_run_in_an_empty_host_only_directory() {
     );
     assert!(Path::new(&cwd).is_absolute(), "{cwd}");
     assert!(!Path::new(&cwd).exists(), "removed when the call returned: {cwd}");
+
+    let out = run(&grants, "stat", &["-c", "%a", "."], &[], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.fact("stdout").as_deref(),
+        Some("700"),
+        "only the host's user may enter it"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::ops::{Deref, DerefMut};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Instant;
@@ -117,6 +117,7 @@ pub(super) async fn command(ctx: &RunContext, target: &PostgresTarget, program: 
         );
         let dir = tempfile::Builder::new()
             .prefix("drhost-pg-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .map_err(|e| CapError::Failed(format!("{program}: cannot create a private directory: {e}")))?;
         let file = dir.path().join("pgpass");

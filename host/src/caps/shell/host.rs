@@ -28,6 +28,7 @@ impl Host for RunState {
 }
 
 mod operations {
+    use std::os::unix::fs::PermissionsExt;
     use std::path::{Path, PathBuf};
     use std::process::Stdio;
     use std::time::{Duration, Instant};
@@ -80,6 +81,7 @@ mod operations {
         // the call returns): never the scratch, which the guest can fill.
         let workdir = tempfile::Builder::new()
             .prefix("drhost-shell-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .map_err(|e| CapError::Failed(format!("cannot create a working directory for `{}`: {e}", cmd.program)))?;
         let mut child = tokio::process::Command::new(&path)
