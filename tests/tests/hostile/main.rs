@@ -9,5 +9,6 @@ mod postgres;
 mod redis;
 mod s3;
 mod sandbox;
+mod shell;
 mod terminal;
 mod vault;

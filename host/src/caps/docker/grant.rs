@@ -493,17 +493,11 @@ pub fn check_image_reference(reference: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether `argv` matches the per-position globs of `patterns`.
+/// Whether `argv` matches the per-position globs of `patterns`, under the
+/// same argument rules as `shell` grants (no NUL, no option through `*`,
+/// normal paths only against a path pattern).
 fn argv_matches(patterns: &[ArgPattern], argv: &[String]) -> bool {
-    let mut it = patterns.iter();
-    for (i, arg) in argv.iter().enumerate() {
-        match it.next() {
-            Some(p) if p.as_str() == "**" && i + 1 >= patterns.len() => return true,
-            Some(p) if p.matches(arg) => continue,
-            _ => return false,
-        }
-    }
-    it.all(|p| p.as_str() == "**")
+    crate::caps::shell::check_argv(patterns, argv).is_ok()
 }
 
 fn access_line(access: DockerAccess) -> &'static str {

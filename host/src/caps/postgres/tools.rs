@@ -1,15 +1,22 @@
 //! The PostgreSQL client tools the host runs for plugins: `pg_dump` and
 //! `pg_restore`. One builder gives both the target's connection settings
-//! (host, port, user, TLS) with the password in the child's environment
-//! only; one runner bounds the child by the run's deadline and reads its
+//! (host, port, user, TLS) with the password in a 0600 `PGPASSFILE` in a
+//! private host-only directory (never in the child's environment, where
+//! `/proc/PID/environ` would show it); one runner bounds the child by the run's deadline and reads its
 //! stderr into a bounded [`ToolLog`], from which a failure becomes one
 //! readable, classified line.
 //!
 //! This module never journals and never puts a credential on a command line.
 
 use std::ffi::OsString;
+use std::io::Write;
+use std::ops::{Deref, DerefMut};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Instant;
+
+use zeroize::Zeroizing;
 
 use tokio::io::AsyncReadExt;
 
@@ -32,22 +39,42 @@ const WARNINGS_KEPT: usize = 20;
 /// Seconds libpq may spend connecting (`PGCONNECT_TIMEOUT`).
 const CONNECT_TIMEOUT_SECS: &str = "10";
 
+/// A pg tool's command and what must outlive its child: the private
+/// directory holding its `PGPASSFILE`, removed when this is dropped (after
+/// [`run`]). Derefs to the command, so arguments are added as usual.
+pub(super) struct ToolCommand {
+    cmd: tokio::process::Command,
+    _private: Option<tempfile::TempDir>,
+}
+
+impl Deref for ToolCommand {
+    type Target = tokio::process::Command;
+    fn deref(&self) -> &Self::Target {
+        &self.cmd
+    }
+}
+
+impl DerefMut for ToolCommand {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.cmd
+    }
+}
+
 /// `program --no-password -h HOST -p PORT -U USER` for `target`, with
 /// stdin and stdout closed, stderr piped and the child killed when dropped.
 ///
-/// The child's environment carries none of drhost's own `PG*` variables;
-/// it gets `PGPASSWORD` (when the target has a password), `PGSSLMODE`,
-/// `PGCONNECT_TIMEOUT` and, with TLS, `PGSSLROOTCERT`. TLS is `verify-full`: the certificate must
+/// The child's environment is cleared: it gets drhost's `PATH` (to find
+/// the tools), `PGPASSFILE` (when the target has a password: a 0600 file
+/// in a fresh 0700 directory of its own, removed after the run),
+/// `PGSSLMODE`, `PGCONNECT_TIMEOUT` and, with TLS, `PGSSLROOTCERT` — no
+/// password and none of drhost's other variables (`env:` secrets live
+/// there). TLS is `verify-full`: the certificate must
 /// chain to `ca_file` (else the system bundle) and name the host, as
 /// drhost's own connections check it. libpq 15+ matches an IP address
 /// host against the certificate's IP SANs, so connecting by IP works when
 /// the certificate lists it. Without TLS, `PGSSLMODE=disable`: the child
 /// connects as drhost does.
-pub(super) async fn command(
-    ctx: &RunContext,
-    target: &PostgresTarget,
-    program: &str,
-) -> Result<tokio::process::Command, CapError> {
+pub(super) async fn command(ctx: &RunContext, target: &PostgresTarget, program: &str) -> Result<ToolCommand, CapError> {
     let url = &target.url;
     let mut cmd = tokio::process::Command::new(program);
     cmd.arg("--no-password")
@@ -60,11 +87,10 @@ pub(super) async fn command(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("PG") {
-            cmd.env_remove(name);
-        }
+        .kill_on_drop(true)
+        .env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
     }
     cmd.env("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT_SECS);
     if url.tls {
@@ -81,14 +107,57 @@ pub(super) async fn command(
     } else {
         cmd.env("PGSSLMODE", "disable");
     }
+    let mut private = None;
     if let Some(secret) = &target.password {
-        let password = secret
-            .resolve(&ctx.grants.secret_vaults)
-            .await
-            .map_err(CapError::Unavailable)?;
-        cmd.env("PGPASSWORD", password);
+        let password = Zeroizing::new(
+            secret
+                .resolve(&ctx.grants.secret_vaults)
+                .await
+                .map_err(CapError::Unavailable)?,
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("drhost-pg-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| CapError::Failed(format!("{program}: cannot create a private directory: {e}")))?;
+        let file = dir.path().join("pgpass");
+        write_passfile(&file, &password).map_err(|e| {
+            CapError::Failed(format!(
+                "{program}: cannot write the password file for {}@{}: {e}",
+                url.user, url.host
+            ))
+        })?;
+        cmd.env("PGPASSFILE", &file);
+        private = Some(dir);
     }
-    Ok(cmd)
+    Ok(ToolCommand { cmd, _private: private })
+}
+
+/// Writes a `.pgpass` file holding only `password` for any host, port,
+/// database and user, created new with mode 0600 (libpq ignores a file
+/// others can read). A password with a line break cannot be written.
+fn write_passfile(path: &Path, password: &str) -> std::io::Result<()> {
+    if password.contains(['\n', '\r']) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the password holds a line break, which a PGPASSFILE cannot carry",
+        ));
+    }
+    let mut line = Zeroizing::new(String::from("*:*:*:*:"));
+    for c in password.chars() {
+        if matches!(c, '\\' | ':') {
+            line.push('\\');
+        }
+        line.push(c);
+    }
+    line.push('\n');
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(line.as_bytes())?;
+    file.sync_all()
 }
 
 /// The value of `-d` for database `name`: a connection string setting only
@@ -101,7 +170,7 @@ pub(super) fn dbname_arg(name: &str) -> String {
 /// Runs `cmd` until it exits or the run's deadline passes (then it is
 /// killed). `what` names the job in messages, e.g. "pg_restore into
 /// database `app` of target `primary`". Ok carries what stderr said.
-pub(super) async fn run(ctx: &RunContext, mut cmd: tokio::process::Command, what: &str) -> Result<ToolLog, CapError> {
+pub(super) async fn run(ctx: &RunContext, mut cmd: ToolCommand, what: &str) -> Result<ToolLog, CapError> {
     let program = cmd.as_std().get_program().to_string_lossy().into_owned();
     let mut child = cmd.spawn().map_err(|e| {
         CapError::Unavailable(format!(
@@ -344,5 +413,19 @@ mod tests {
         assert_eq!(dbname_arg("app"), "dbname='app'");
         assert_eq!(dbname_arg("x' host='evil"), "dbname='x\\' host=\\'evil'");
         assert_eq!(dbname_arg("a\\b"), "dbname='a\\\\b'");
+    }
+
+    #[test]
+    fn the_password_file_is_private_and_escaped() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pgpass");
+        write_passfile(&path, "p:a\\ss*").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "*:*:*:*:p\\:a\\\\ss*\n");
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(write_passfile(&path, "again").is_err(), "never overwrites a file");
+        let other = dir.path().join("other");
+        assert!(write_passfile(&other, "two\nlines").is_err());
+        assert!(!other.exists());
     }
 }

@@ -28,6 +28,7 @@ impl Host for RunState {
 }
 
 mod operations {
+    use std::os::unix::fs::PermissionsExt;
     use std::path::{Path, PathBuf};
     use std::process::Stdio;
     use std::time::{Duration, Instant};
@@ -35,7 +36,7 @@ mod operations {
     use tokio::io::{AsyncRead, AsyncReadExt};
 
     use super::*;
-    use crate::caps::shell::grant::grant_lines;
+    use crate::caps::shell::grant::denial;
     use crate::sandbox::RunContext;
 
     /// Output kept per stream; the rest is read and discarded.
@@ -47,35 +48,57 @@ mod operations {
 
     pub(super) async fn run(ctx: &RunContext, cmd: &Command) -> Result<Completed, CapError> {
         let Some(grant) = ctx.grants.shell.iter().find(|g| g.allows(&cmd.program, &cmd.args)) else {
-            return Err(CapError::AccessDenied(format!(
-                "shell program `{}` with args {:?} is not granted to plugin `{}`; to allow it add to drhost.toml:\n{}",
-                cmd.program,
-                cmd.args,
-                ctx.plugin_id,
-                grant_lines(&ctx.plugin_id, &cmd.program, Some(&cmd.args)),
+            return Err(CapError::AccessDenied(denial(
+                &ctx.plugin_id,
+                &ctx.grants.shell,
+                &cmd.program,
+                &cmd.args,
             )));
         };
         let path = resolve(&cmd.program)?;
+        // The shortest of: the plugin's timeout (else the default), the
+        // grant's cap and the run's deadline, with what set it for messages.
         let mut timeout = cmd
             .timeout_ms
             .map(|ms| Duration::from_millis(ms.into()))
             .unwrap_or(DEFAULT_TIMEOUT);
-        if let Some(cap) = grant.timeout {
-            timeout = timeout.min(cap);
+        let mut limit = if cmd.timeout_ms.is_some() {
+            "the plugin's timeout-ms".to_string()
+        } else {
+            "the default timeout; the plugin may ask for another with timeout-ms".to_string()
+        };
+        if let Some(cap) = grant.timeout.filter(|cap| *cap < timeout) {
+            timeout = cap;
+            limit = format!("the timeout of grant `{}`", grant.line(&ctx.plugin_id));
         }
-        timeout = timeout.min(ctx.deadline.saturating_duration_since(Instant::now()));
+        let left = ctx.deadline.saturating_duration_since(Instant::now());
+        if left < timeout {
+            timeout = left;
+            limit = "the run's deadline".to_string();
+        }
 
+        // A fresh, empty directory only the host knows (0700, removed when
+        // the call returns): never the scratch, which the guest can fill.
+        let workdir = tempfile::Builder::new()
+            .prefix("drhost-shell-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| CapError::Failed(format!("cannot create a working directory for `{}`: {e}", cmd.program)))?;
         let mut child = tokio::process::Command::new(&path)
             .args(&cmd.args)
             .env_clear()
             .env("PATH", SEARCH_PATH.join(":"))
-            .current_dir(&ctx.scratch)
+            .current_dir(workdir.path())
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| CapError::Failed(format!("cannot start `{}`: {e}", path.display())))?;
+        // Declared after `child`, so dropped before it: the group is killed
+        // while the child is not yet reaped and its id still names the group.
+        let mut group = ProcessGroup(child.id());
 
         let started = Instant::now();
         let stdout = child.stdout.take().map(read_capped);
@@ -99,13 +122,17 @@ mod operations {
         })
         .await;
         let Ok((status, (out, out_cut), (err, err_cut))) = waited else {
-            // Dropping the future dropped `child`, which kills it.
+            // The child and everything it started in its group.
+            group.kill();
             return Err(CapError::Timeout(format!(
-                "`{}` did not finish within {}",
+                "`{}` did not finish within {} ({limit}) and was killed with every process it started in its group",
                 cmd.program,
                 humantime::format_duration(Duration::from_millis(timeout.as_millis() as u64))
             )));
         };
+        // Exited (and reaped): its id may be reused, so the group is left
+        // alone. Whatever it started and left behind is the grant's business.
+        group.disarm();
         let status = status.map_err(|e| CapError::Failed(format!("waiting for `{}`: {e}", cmd.program)))?;
         Ok(Completed {
             exit_code: status.code(),
@@ -114,6 +141,41 @@ mod operations {
             truncated: out_cut || err_cut,
             duration_ms: started.elapsed().as_millis() as u64,
         })
+    }
+
+    /// The process group a child leads (`process_group(0)`): killed with
+    /// SIGKILL on timeout, or when the call is dropped before the child
+    /// was waited for (the run's deadline, a cancelled instance).
+    struct ProcessGroup(Option<u32>);
+
+    impl ProcessGroup {
+        /// Kills every process of the group, once.
+        fn kill(&mut self) {
+            if let Some(pgid) = self
+                .0
+                .take()
+                .and_then(|id| libc::pid_t::try_from(id).ok())
+                .filter(|&pgid| pgid > 1)
+            {
+                // SAFETY: killpg takes two integers and touches no memory.
+                // `pgid` is the id of our own child, not yet reaped, so it
+                // still names the group it leads (a zombie keeps its id).
+                unsafe {
+                    libc::killpg(pgid, libc::SIGKILL);
+                }
+            }
+        }
+
+        /// Leaves the group alone from now on.
+        fn disarm(&mut self) {
+            self.0 = None;
+        }
+    }
+
+    impl Drop for ProcessGroup {
+        fn drop(&mut self) {
+            self.kill();
+        }
     }
 
     /// Reads a stream to its end, keeping the first [`OUTPUT_CAP`] bytes.

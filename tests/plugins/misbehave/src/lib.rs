@@ -19,7 +19,16 @@ impl Plugin for Misbehave {
         )
         .param("count", "host calls to make for mode=calls", Some("1000000"))
         .param("program", "program for mode=shell", Some("echo"))
-        .param("args", "arguments for mode=shell, separated by |", Some(""))
+        .param(
+            "args",
+            "arguments for mode=shell, separated by |; a literal \\0 becomes a NUL byte",
+            Some(""),
+        )
+        .param(
+            "scratch-file",
+            "for mode=shell: a file to write in /scratch before running the program",
+            Some(""),
+        )
         .build()
     }
 
@@ -86,14 +95,26 @@ fn verdict<T, E: std::fmt::Display>(result: &Result<T, E>) -> String {
 
 fn shell(params: &Params) -> Result<Outcome, Failure> {
     let program = params.get("program")?;
-    let args: Vec<&str> = params.get("args")?.split('|').filter(|a| !a.is_empty()).collect();
+    let scratch_file = params.get("scratch-file")?;
+    if !scratch_file.is_empty() {
+        std::fs::write(format!("/scratch/{scratch_file}"), b"written by the guest")
+            .map_err(|e| fail(format!("cannot write /scratch/{scratch_file}: {e}")))?;
+    }
+    let args: Vec<String> = params
+        .get("args")?
+        .split('|')
+        .filter(|a| !a.is_empty())
+        .map(|a| a.replace("\\0", "\0"))
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match run_program(program, &args) {
         Ok(done) => Ok(outcome("ran")
             .fact(
                 "exit-code",
                 done.exit_code.map_or("signal".to_string(), |c| c.to_string()),
             )
-            .fact("stdout", done.stdout.trim_end())),
+            .fact("stdout", done.stdout.trim_end())
+            .fact("stderr", done.stderr.trim_end())),
         Err(e) => Err(fail(format!("shell refused: {}", e.describe()))),
     }
 }
