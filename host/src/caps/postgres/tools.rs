@@ -77,6 +77,7 @@ impl DerefMut for ToolCommand {
 pub(super) async fn command(ctx: &RunContext, target: &PostgresTarget, program: &str) -> Result<ToolCommand, CapError> {
     let url = &target.url;
     let mut cmd = tokio::process::Command::new(program);
+    crate::caps::only_stdio(&mut cmd);
     cmd.arg("--no-password")
         .arg("-h")
         .arg(&url.host)

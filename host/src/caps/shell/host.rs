@@ -84,7 +84,9 @@ mod operations {
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .map_err(|e| CapError::Failed(format!("cannot create a working directory for `{}`: {e}", cmd.program)))?;
-        let mut child = tokio::process::Command::new(&path)
+        let mut command = tokio::process::Command::new(&path);
+        crate::caps::only_stdio(&mut command);
+        let mut child = command
             .args(&cmd.args)
             .env_clear()
             .env("PATH", SEARCH_PATH.join(":"))
