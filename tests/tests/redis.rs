@@ -13,8 +13,6 @@ use std::time::Duration;
 use drhost_tests::cli::{self, calls, Outcome};
 use drhost_tests::lab::Lab;
 
-/// One fault at a time: every test here changes the one Sentinel set.
-
 /// Puts the lab back when dropped: resumes stopped processes, restores
 /// Sentinel's down-after, then `lab/up.sh` (restarts Redis from fresh
 /// configs when it is not in its canonical shape).

@@ -14,8 +14,6 @@ use std::time::Duration;
 use drhost_tests::cli::{self, calls, Outcome};
 use drhost_tests::lab::Lab;
 
-/// The lab's Redis is shared: one of these tests at a time.
-
 fn lab() -> Lab {
     Lab::load().expect("the lab is up (make lab)")
 }
