@@ -140,6 +140,7 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
         blob_dir: dirs.blobs().to_owned(),
         deadline: Instant::now() + DESCRIBE_TIMEOUT,
         confirm: ConfirmPolicy::Nobody,
+        steps: Default::default(),
     });
     let limits = Limits {
         timeout: DESCRIBE_TIMEOUT,

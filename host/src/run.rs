@@ -6,7 +6,7 @@
 //! `run-end`. Errors before the journal exists are returned without one.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -21,7 +21,9 @@ use crate::error::{Error, EXIT_OK, EXIT_PLUGIN_FAILED};
 use crate::journal::{self, Journal};
 use crate::plugin::{self, PluginFile};
 use crate::policy;
-use crate::sandbox::{new_store, DeadlineExceeded, Limits, MemoryLimitReached, RunContext, RunDirs, RunState};
+use crate::sandbox::{
+    new_store, DeadlineExceeded, Limits, MemoryLimitReached, RunContext, RunDirs, RunState, StepTrail,
+};
 use crate::trust;
 
 /// The default deadline: the runbook's 15-minute RTO.
@@ -151,6 +153,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         identity: None,
         trust: None,
         compile_cache: "off",
+        steps: Default::default(),
         started_recorded: false,
     };
     let ended = match config {
@@ -189,11 +192,20 @@ pub async fn run(opts: RunOptions) -> RunReport {
             exit_code: EXIT_PLUGIN_FAILED,
             summary: failure.summary,
             facts: Vec::new(),
-            failed_step: failure.step,
+            // A plugin that does not name its step is blamed for the one the
+            // host saw open, or failed last.
+            failed_step: failure.step.or_else(|| attempt.blamed_step()),
             hint: failure.hint,
             wall_ms: started.elapsed().as_millis() as u64,
         },
-        Err(error) => RunReport::from_error(run_id, journal.path().map(ToOwned::to_owned), identity, &error, started),
+        Err(error) => {
+            let mut report =
+                RunReport::from_error(run_id, journal.path().map(ToOwned::to_owned), identity, &error, started);
+            if report.status == Status::SandboxLimit {
+                report.failed_step = attempt.blamed_step();
+            }
+            report
+        }
     };
     journal.record(
         "run-end",
@@ -238,6 +250,12 @@ impl RunReport {
     }
 }
 
+impl Attempt<'_> {
+    fn blamed_step(&self) -> Option<String> {
+        self.steps.lock().unwrap_or_else(|p| p.into_inner()).blamed()
+    }
+}
+
 struct Attempt<'a> {
     opts: &'a RunOptions,
     journal: Arc<Journal>,
@@ -246,6 +264,8 @@ struct Attempt<'a> {
     trust: Option<trust::Verdict>,
     /// `hit` (a verified cached compilation), `miss` (compiled now) or `off`.
     compile_cache: &'static str,
+    /// The plugin's steps, as the host saw them.
+    steps: Arc<Mutex<StepTrail>>,
     started_recorded: bool,
 }
 
@@ -359,16 +379,49 @@ impl Attempt<'_> {
             } else {
                 ConfirmPolicy::AskOperator
             },
+            steps: self.steps.clone(),
         });
         let mut store = new_store(&runtime, ctx, limits)?;
         let instance = plugin::instantiate(&runtime, &component, &mut store).await?;
         let grace = Duration::from_millis(500);
         let result = tokio::time::timeout_at((deadline + grace).into(), instance.call_run(&mut store, &params)).await;
         record_guest_output(&self.journal, store.data());
-        match result {
-            Ok(Ok(ended)) => Ok(ended),
-            Ok(Err(trap)) => Err(sandbox_error(&trap, &store, &manifest.id, limits)),
-            Err(_) => Err(deadline_error(&manifest.id, limits.timeout)),
+        let stopped = match result {
+            Ok(Ok(ended)) => return Ok(ended),
+            Ok(Err(trap)) => sandbox_error(&trap, &store, &manifest.id, limits),
+            Err(_) => deadline_error(&manifest.id, limits.timeout),
+        };
+        Err(self.close_open_steps(stopped))
+    }
+}
+
+impl Attempt<'_> {
+    /// After the sandbox stopped the plugin: every step it left open ends
+    /// failed in the journal (the plugin can no longer end them), and the
+    /// message names the innermost one and how long it had run.
+    fn close_open_steps(&self, stopped: Error) -> Error {
+        let open = self.steps.lock().unwrap_or_else(|p| p.into_inner()).open_steps();
+        let Some((innermost, ran)) = open.first().cloned() else {
+            return stopped;
+        };
+        for (name, elapsed) in &open {
+            self.journal.record(
+                "step-end",
+                json!({
+                    "step": name,
+                    "ok": false,
+                    "duration_ms": elapsed.as_secs_f64() * 1000.0,
+                    "reason": "the sandbox stopped the plugin",
+                }),
+            );
+        }
+        match stopped {
+            Error::Sandbox(message) => Error::Sandbox(format!(
+                "{message}; it was in step `{}`, running for {}",
+                crate::console::plugin_text(&innermost),
+                humantime::format_duration(Duration::from_millis(ran.as_millis() as u64))
+            )),
+            other => other,
         }
     }
 }

@@ -79,6 +79,50 @@ impl RunDirs {
     }
 }
 
+/// The plugin's steps as the host saw them: which are still open (oldest
+/// first) and which one last ended failed. The host reads it when a run
+/// fails without naming its step, or is stopped mid-step by the sandbox.
+#[derive(Debug, Default)]
+pub struct StepTrail {
+    open: Vec<(String, Instant)>,
+    last_failed: Option<String>,
+}
+
+impl StepTrail {
+    /// A step began.
+    pub fn started(&mut self, name: &str) {
+        self.open.push((name.to_string(), Instant::now()));
+    }
+
+    /// A step ended (the innermost open one of that name).
+    pub fn ended(&mut self, name: &str, ok: bool) {
+        if let Some(i) = self.open.iter().rposition(|(n, _)| n == name) {
+            self.open.remove(i);
+        }
+        if !ok {
+            self.last_failed = Some(name.to_string());
+        }
+    }
+
+    /// The innermost step still open, with how long it has run.
+    pub fn innermost_open(&self) -> Option<(&str, Duration)> {
+        self.open.last().map(|(n, t)| (n.as_str(), t.elapsed()))
+    }
+
+    /// Every step still open, innermost first, with how long each has run.
+    pub fn open_steps(&self) -> Vec<(String, Duration)> {
+        self.open.iter().rev().map(|(n, t)| (n.clone(), t.elapsed())).collect()
+    }
+
+    /// The step to blame for a failure: the innermost open one, else the
+    /// last that ended failed.
+    pub fn blamed(&self) -> Option<String> {
+        self.innermost_open()
+            .map(|(n, _)| n.to_string())
+            .or_else(|| self.last_failed.clone())
+    }
+}
+
 /// Everything a run's capabilities share: who runs, what is granted, where
 /// things go. Immutable once the run starts.
 pub struct RunContext {
@@ -98,6 +142,8 @@ pub struct RunContext {
     pub deadline: Instant,
     /// How `confirm.ask` is answered.
     pub confirm: ConfirmPolicy,
+    /// The plugin's steps, as `progress` reports them.
+    pub steps: Arc<Mutex<StepTrail>>,
 }
 
 /// Limits for one instance.

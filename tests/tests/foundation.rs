@@ -338,6 +338,61 @@ fn dropped_step_is_journaled_as_failed() {
     assert_eq!(end.len(), 1);
     assert_eq!(end[0]["ok"], false);
     assert!(end[0]["reason"].as_str().unwrap().contains("without finishing"));
+    // The plugin named no step in its failure: the host names the one it saw fail.
+    assert_eq!(journal.last().unwrap()["failed_step"], "never finished");
+    assert!(out.stderr.contains("failed in step `never finished`"), "{}", out.stderr);
+}
+
+/// Seconds since midnight of a journal `ts` (`…THH:MM:SS.mmmZ`), counting
+/// whole days from `base`'s date so two stamps can be subtracted.
+fn seconds(ts: &serde_json::Value, base: &serde_json::Value) -> f64 {
+    let parse = |v: &serde_json::Value| {
+        let text = v.as_str().expect("ts");
+        let (date, time) = text.split_once('T').expect("RFC 3339");
+        let time = time.trim_end_matches('Z');
+        let mut parts = time.split(':').map(|p| p.parse::<f64>().expect("number"));
+        let (h, m, s) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        (date.to_string(), h * 3600.0 + m * 60.0 + s)
+    };
+    let ((date, t), (base_date, _)) = (parse(ts), parse(base));
+    if date == base_date {
+        t
+    } else {
+        t + 86_400.0
+    }
+}
+
+#[test]
+fn a_deadline_names_the_step_it_interrupted() {
+    let out = drhost(&[
+        "run",
+        path(&fixture("misbehave")),
+        "-p",
+        "mode=spin-in-step",
+        "--timeout",
+        "2s",
+        "--json",
+    ]);
+    assert_eq!(out.code, 4, "{}", out.stdout);
+    let report = out.json();
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("deadline of 2s"), "{summary}");
+    assert!(summary.contains("in step `waiting forever`, running for"), "{summary}");
+    assert_eq!(report["failed_step"], "waiting forever");
+    let journal = out.journal();
+    let end = events(&journal, "step-end");
+    assert_eq!(end.len(), 1, "the open step is closed by the host");
+    assert_eq!(end[0]["ok"], false);
+    assert_eq!(end[0]["reason"], "the sandbox stopped the plugin");
+    // What the deadline measures: from the plugin's first step (the run
+    // starts just before it) to the stop, not the process with its set-up.
+    let start = events(&journal, "step-start")[0];
+    let stopped = seconds(&end[0]["ts"], &start["ts"]) - seconds(&start["ts"], &start["ts"]);
+    assert!(
+        (1.9..2.6).contains(&stopped),
+        "stopped {stopped:.2}s after the step began"
+    );
+    assert_eq!(journal.last().unwrap()["failed_step"], "waiting forever");
 }
 
 #[test]

@@ -25,6 +25,7 @@ impl HostStep for RunState {
     async fn new(&mut self, name: String) -> wasmtime::Result<Resource<Step>> {
         let name = truncate(&name, 256).to_string();
         self.ctx.journal.record("step-start", json!({ "step": name }));
+        self.ctx.steps.lock().unwrap_or_else(|p| p.into_inner()).started(&name);
         self.ctx.console.step_start(&name);
         Ok(self.table.push(Step {
             name,
@@ -71,6 +72,7 @@ impl HostStep for RunState {
 impl RunState {
     fn end_step(&mut self, name: &str, elapsed: std::time::Duration, ok: bool, reason: Option<&str>) {
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        self.ctx.steps.lock().unwrap_or_else(|p| p.into_inner()).ended(name, ok);
         self.ctx.journal.record(
             "step-end",
             json!({ "step": name, "ok": ok, "duration_ms": duration_ms, "reason": reason }),

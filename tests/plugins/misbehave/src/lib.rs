@@ -14,7 +14,7 @@ impl Plugin for Misbehave {
         )
         .param(
             "mode",
-            "spin | memory | panic | sandbox | shell | step-dropped | calls",
+            "spin | spin-in-step | memory | panic | sandbox | shell | step-dropped | calls",
             None,
         )
         .param("count", "host calls to make for mode=calls", Some("1000000"))
@@ -40,6 +40,10 @@ impl Plugin for Misbehave {
             "sandbox" => Ok(sandbox_probe()),
             "shell" => shell(&params),
             "calls" => calls(params.parse("count")?),
+            "spin-in-step" => {
+                let _step = Step::start("waiting forever");
+                spin()
+            }
             "step-dropped" => {
                 let _step = Step::start("never finished");
                 Err(fail("left a step open"))
