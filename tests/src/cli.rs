@@ -183,8 +183,18 @@ pub fn drhost(args: &[&str]) -> Outcome {
     drhost_with(args, &[])
 }
 
+/// Like [`drhost`], with `input` written to drhost's standard input
+/// through a pipe (which stays open until all of it is written).
+pub fn drhost_with_stdin(args: &[&str], input: &[u8]) -> Outcome {
+    run_drhost(args, &[], Some(input))
+}
+
 /// Like [`drhost`], with extra environment variables.
 pub fn drhost_with(args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    run_drhost(args, env, None)
+}
+
+fn run_drhost(args: &[&str], env: &[(&str, &str)], input: Option<&[u8]>) -> Outcome {
     let journal_dir = tempfile::Builder::new()
         .prefix("drhost-journal-")
         .tempdir()
@@ -209,7 +219,25 @@ pub fn drhost_with(args: &[&str], env: &[(&str, &str)]) -> Outcome {
         cmd.env(k, v);
     }
     let started = Instant::now();
-    let output = cmd.output().expect("drhost runs");
+    let output = match input {
+        None => cmd.output().expect("drhost runs"),
+        Some(input) => {
+            use std::io::Write;
+            cmd.stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut child = cmd.spawn().expect("drhost runs");
+            let mut stdin = child.stdin.take().expect("a stdin pipe");
+            let input = input.to_vec();
+            // Written from a thread: drhost may never read it.
+            let writer = std::thread::spawn(move || {
+                let _ = stdin.write_all(&input);
+            });
+            let output = child.wait_with_output().expect("drhost runs");
+            let _ = writer.join();
+            output
+        }
+    };
     let outcome = Outcome {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -197,8 +197,29 @@ fn guest_panic_is_a_trap_carrying_the_guests_message() {
 
 #[test]
 fn the_sandbox_has_no_ambient_authority() {
-    let out = drhost(&["run", path(&fixture("misbehave")), "-p", "mode=sandbox", "--json"]);
+    // A listener the test owns: a socket that is "denied" must not be a
+    // closed port refusing, and nothing may reach this one.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = format!("socket-port={}", listener.local_addr().unwrap().port());
+    // drhost's own stdin carries data: the plugin must not see it.
+    let out = drhost_tests::cli::drhost_with_stdin(
+        &[
+            "run",
+            path(&fixture("misbehave")),
+            "-p",
+            "mode=sandbox",
+            "-p",
+            &port,
+            "--json",
+        ],
+        b"operator input the plugin must never read\n",
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the plugin reached a listener on 127.0.0.1"
+    );
     for denied in ["etc-passwd", "scratch-parent", "dotdot-escape", "socket"] {
         let verdict = out.fact(denied).unwrap();
         assert!(verdict.starts_with("denied"), "{denied}: {verdict}");

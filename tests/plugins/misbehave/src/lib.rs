@@ -18,6 +18,7 @@ impl Plugin for Misbehave {
             None,
         )
         .param("count", "host calls to make for mode=calls", Some("1000000"))
+        .param("socket-port", "mode=sandbox: a 127.0.0.1 port to try to connect to", Some("22"))
         .param("program", "program for mode=shell", Some("echo"))
         .param(
             "args",
@@ -37,7 +38,7 @@ impl Plugin for Misbehave {
             "spin" => spin(),
             "memory" => memory_bomb(),
             "panic" => panic!("the plugin gave up on purpose"),
-            "sandbox" => Ok(sandbox_probe()),
+            "sandbox" => Ok(sandbox_probe(&params)),
             "shell" => shell(&params),
             "calls" => calls(params.parse("count")?),
             "spin-in-step" => {
@@ -69,7 +70,7 @@ fn memory_bomb() -> Result<Outcome, Failure> {
 }
 
 /// Tries everything a sandbox must refuse and reports what happened.
-fn sandbox_probe() -> Outcome {
+fn sandbox_probe(params: &Params) -> Outcome {
     let passwd = std::fs::read_to_string("/etc/passwd");
     let parent = std::fs::read_dir("/scratch/..").map(|d| d.count());
     let escape = std::fs::read_to_string("/scratch/../../etc/passwd");
@@ -78,7 +79,10 @@ fn sandbox_probe() -> Outcome {
     let scratch_write = std::fs::write("/scratch/probe.txt", b"ok").and_then(|_| std::fs::read("/scratch/probe.txt"));
     let mut stdin = String::new();
     let stdin_read = std::io::Read::read_to_string(&mut std::io::stdin(), &mut stdin);
-    let socket = std::net::TcpStream::connect("127.0.0.1:22");
+    // The test passes the port of a listener it owns, so "denied" cannot be
+    // a closed port's "connection refused".
+    let port: u16 = params.parse("socket-port").unwrap_or(22);
+    let socket = std::net::TcpStream::connect(("127.0.0.1", port));
     outcome("probed the sandbox")
         .fact("etc-passwd", verdict(&passwd))
         .fact("scratch-parent", verdict(&parent))
