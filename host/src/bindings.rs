@@ -23,9 +23,18 @@ wasmtime::component::bindgen!({
 
 pub use self::drhost::runbook::types;
 
+/// The contract version this host implements, as a literal (for `concat!`,
+/// e.g. in `drhost --version`); [`CONTRACT_VERSION`] is the same.
+#[macro_export]
+macro_rules! contract_version {
+    () => {
+        "0.1.2"
+    };
+}
+
 /// The contract version this host implements. Plugins built against
 /// `0.1.x` with `x <=` this patch level are accepted (semver-compatible).
-pub const CONTRACT_VERSION: &str = "0.1.2";
+pub const CONTRACT_VERSION: &str = contract_version!();
 
 /// The WIT package name of the contract.
 pub const CONTRACT_PACKAGE: &str = "drhost:runbook";

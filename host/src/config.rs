@@ -75,7 +75,7 @@ pub struct Targets {
 #[serde(deny_unknown_fields)]
 pub struct RunDefaults {
     /// Wall-clock deadline for a run, e.g. "15m" (`--timeout`).
-    #[serde(default, deserialize_with = "de_duration")]
+    #[serde(default, deserialize_with = "de_deadline")]
     pub timeout: Option<Duration>,
     /// Memory cap for all of a plugin's linear memories together, e.g. "256MiB" (`--memory`).
     #[serde(default, deserialize_with = "de_size")]
@@ -233,6 +233,17 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
         .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"90s\", \"15m\" or \"1h\""))
 }
 
+/// Parses a run's deadline: a duration, and not zero (a run that must end
+/// before it starts is a typo, not a limit).
+pub fn parse_deadline(text: &str) -> std::result::Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!(
+            "`{text}` is no time at all; give the run a real deadline, e.g. \"90s\" or \"15m\""
+        )),
+        d => Ok(d),
+    }
+}
+
 /// Parses "256MiB", "64M", "1GiB", "4096" (bytes) into a byte count.
 pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
     let t = text.trim();
@@ -253,9 +264,9 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is not a size; write e.g. \"256MiB\" or \"1GiB\""))
 }
 
-fn de_duration<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Duration>, D::Error> {
+fn de_deadline<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Duration>, D::Error> {
     let text = String::deserialize(d)?;
-    parse_duration(&text).map(Some).map_err(serde::de::Error::custom)
+    parse_deadline(&text).map(Some).map_err(serde::de::Error::custom)
 }
 
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
@@ -293,6 +304,10 @@ mod tests {
 
     #[test]
     fn bad_duration_names_the_key() {
+        let err = Config::parse(Path::new("d.toml"), "[run]\ntimeout = \"0s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no time at all"), "{err}");
         let err = Config::parse(Path::new("d.toml"), "[run]\ntimeout = \"soon\"\n")
             .unwrap_err()
             .to_string();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use drhost::config::{parse_duration, parse_size};
+use drhost::config::{parse_deadline, parse_size};
 use drhost::console::plugin_text;
 use drhost::error::EXIT_USAGE;
 use drhost::run::{RunOptions, RunReport, Status};
@@ -22,9 +22,17 @@ Exit codes:
      no trusted signature, tampered, revoked, not the file the lock pins
   4  sandbox limit or trap: deadline, memory, guest panic";
 
+/// `drhost --version`: the program and the plugin contract it implements.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (plugin contract drhost:runbook@",
+    drhost::contract_version!(),
+    ")"
+);
+
 /// Runs disaster-recovery runbooks as sandboxed WebAssembly plugins.
 #[derive(Parser)]
-#[command(name = "drhost", version, about, after_help = EXIT_CODES)]
+#[command(name = "drhost", version = VERSION, about, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,7 +55,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Wall-clock deadline for the whole run, e.g. 90s, 15m [default: 15m].
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        #[arg(long, value_name = "DURATION", value_parser = parse_deadline)]
         timeout: Option<Duration>,
         /// Memory cap for all of the plugin's memories together, e.g. 256MiB [default: 256MiB].
         #[arg(long, value_name = "SIZE", value_parser = parse_size)]

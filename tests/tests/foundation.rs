@@ -629,3 +629,15 @@ fn a_python_plugin_runs_under_the_same_contract() {
     assert!(out.json()["summary"].as_str().unwrap().contains(&url));
     server.join().unwrap();
 }
+
+#[test]
+fn version_names_the_contract_and_a_zero_deadline_is_a_usage_error() {
+    let out = drhost(&["--version"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(out.stdout.trim(), "drhost 0.1.0 (plugin contract drhost:runbook@0.1.2)");
+    let out = drhost(&["run", path(&plugin("hello")), "--timeout", "0s"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("`0s` is no time at all"), "{}", out.stderr);
+    let journals = std::fs::read_dir(&out.journal_dir).unwrap().count();
+    assert_eq!(journals, 0, "a usage error writes no journal");
+}
