@@ -641,3 +641,23 @@ fn version_names_the_contract_and_a_zero_deadline_is_a_usage_error() {
     let journals = std::fs::read_dir(&out.journal_dir).unwrap().count();
     assert_eq!(journals, 0, "a usage error writes no journal");
 }
+
+#[test]
+fn a_plugin_over_the_memory_cap_at_start_is_a_limit_not_an_incompatible_plugin() {
+    // misbehave's initial memory is about 1.1 MiB.
+    let out = drhost(&[
+        "run",
+        path(&fixture("misbehave")),
+        "-p",
+        "mode=panic",
+        "--memory",
+        "1MiB",
+        "--json",
+    ]);
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    let summary = out.json()["summary"].as_str().unwrap().to_string();
+    assert_eq!(
+        summary,
+        "the plugin needs more memory than the limit of 1 MiB just to start (raise it with --memory or [run] memory)"
+    );
+}
