@@ -116,10 +116,17 @@ impl Console {
     }
 
     /// A capability call that returned an error (its text may echo the
-    /// plugin's arguments).
+    /// plugin's arguments). A denial shows every line: after the first come
+    /// the drhost.toml lines that would allow the call.
     pub fn call_error(&self, call: &str, kind: &str, message: &str) {
-        let first = message.lines().next().unwrap_or_default();
+        let mut lines = message.lines();
+        let first = lines.next().unwrap_or_default();
         self.plugin_line(format_args!("    ! {call}: {kind}: {}", plugin_text(first)));
+        if kind == "access-denied" {
+            for line in lines {
+                self.plugin_line(format_args!("        {}", plugin_text(line)));
+            }
+        }
     }
 }
 

@@ -101,6 +101,27 @@ fn denied_program_is_a_typed_refusal_naming_the_grant_and_runs_nothing() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["outcome"]["error"]["kind"], "access-denied");
     assert_eq!(journal.last().unwrap()["exit_code"], 1);
+    // On the terminal the denial shows the whole advice, not its first line.
+    let out = drhost(&[
+        "run",
+        path(&fixture("misbehave")),
+        "--config",
+        path(&cfg),
+        "-p",
+        "mode=shell",
+        "-p",
+        "program=touch",
+        "-p",
+        &format!("args={}", canary.display()),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("    ! shell.run: access-denied: "))
+        .unwrap_or_else(|| panic!("no denial line:\n{}", out.stderr));
+    assert_eq!(lines[at + 1], "        [[plugins.misbehave.shell]]", "{}", out.stderr);
+    assert_eq!(lines[at + 2], "        program = \"touch\"", "{}", out.stderr);
 }
 
 #[test]
