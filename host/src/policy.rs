@@ -148,10 +148,15 @@ pub fn refusal(id: &str, config: Option<&std::path::Path>, missing: &[MissingGra
     );
     let mut lines = String::new();
     let mut impossible = Vec::new();
+    let mut tables = std::collections::HashSet::new();
     for m in missing {
         match &m.toml {
             // The plugin's `why` is one comment line, whatever it holds.
-            Some(toml) => lines.push_str(&format!("\n# {}\n{toml}\n", one_line(&m.why))),
+            Some(toml) => lines.push_str(&format!(
+                "\n# {}\n{}\n",
+                one_line(&m.why),
+                without_repeated_tables(toml, &mut tables)
+            )),
             None => impossible.push(m.what.clone()),
         }
     }
@@ -169,6 +174,26 @@ pub fn refusal(id: &str, config: Option<&std::path::Path>, missing: &[MissingGra
     text
 }
 
+/// `toml` without the plain tables (`[targets.redis.cache]`, with their
+/// keys) already printed for an earlier need: several needs on one target
+/// each say which target table they want, and TOML allows a table once.
+/// Arrays of tables (`[[plugins.…]]`) may repeat and are kept.
+fn without_repeated_tables(toml: &str, printed: &mut std::collections::HashSet<String>) -> String {
+    let mut kept = Vec::new();
+    let mut skipping = false;
+    for line in toml.lines() {
+        if line.starts_with('[') {
+            let plain = !line.starts_with("[[");
+            let header = line.split('#').next().unwrap_or(line).trim().to_string();
+            skipping = plain && !printed.insert(header);
+        }
+        if !skipping {
+            kept.push(line);
+        }
+    }
+    kept.join("\n")
+}
+
 /// Plugin text as one line of printable characters (see
 /// [`crate::console::plugin_text`]).
 fn one_line(text: &str) -> String {
@@ -178,6 +203,30 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advice_for_several_accesses_on_one_target_is_valid_toml() {
+        let needs: Vec<Need> = [
+            ("postgres", "primary", Access::Read),
+            ("postgres", "dump:primary", Access::Admin),
+        ]
+        .into_iter()
+        .map(|(capability, target, access)| Need {
+            capability: capability.into(),
+            target: target.into(),
+            access,
+            why: "w".into(),
+        })
+        .collect();
+        let text = refusal("p", None, &missing_grants("p", &needs, &PluginGrants::default()));
+        let advice = text.split_once(":\n").unwrap().1;
+        let config = crate::config::Config::parse(std::path::Path::new("advice.toml"), advice).expect("valid TOML");
+        assert!(
+            missing_grants("p", &needs, &config.grants_for("p")).is_empty(),
+            "{advice}"
+        );
+        assert_eq!(advice.matches("[targets.postgres.primary]").count(), 1, "{advice}");
+    }
 
     #[test]
     fn advice_cannot_be_steered_by_the_plugin() {

@@ -682,3 +682,60 @@ fn a_plugin_over_the_memory_cap_at_start_is_a_limit_not_an_incompatible_plugin()
         "the plugin needs more memory than the limit of 1 MiB just to start (raise it with --memory or [run] memory)"
     );
 }
+
+/// The TOML printed with a refusal is valid and grants what was missing, for
+/// every shipped plugin: pasted into an empty drhost.toml, nothing is left
+/// to refuse (checked with the host's own policy, without running anything).
+#[test]
+fn the_refusal_advice_of_every_shipped_plugin_is_valid_toml_that_grants_its_needs() {
+    use drhost::bindings::types::{Access, Need};
+    let plugins = std::fs::read_dir(drhost_tests::cli::repo_root().join("plugins")).unwrap();
+    let mut checked = 0;
+    for entry in plugins {
+        let file = entry.unwrap().path();
+        if file.extension().is_none_or(|e| e != "wasm") {
+            continue;
+        }
+        let id = file.file_stem().unwrap().to_str().unwrap().to_string();
+        let wasm = plugin(&id);
+        let empty = config("");
+        let out = drhost(&["run", path(&wasm), "--config", path(&empty)]);
+        assert_eq!(out.code, 3, "{id}: {}", out.stderr);
+        let advice: String = out
+            .stderr
+            .split_once("add to ")
+            .and_then(|(_, rest)| rest.split_once(":\n"))
+            .map(|(_, toml)| {
+                toml.lines()
+                    .filter(|l| !l.starts_with("  journal: "))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_else(|| panic!("{id}: no advice in {}", out.stderr));
+        let pasted = drhost::config::Config::parse(std::path::Path::new("pasted.toml"), &advice)
+            .unwrap_or_else(|e| panic!("{id}: the advice is not a valid drhost.toml ({e}):\n{advice}"));
+        let described = drhost(&["inspect", path(&wasm), "--json"]).json();
+        let needs: Vec<Need> = described["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| Need {
+                capability: c["capability"].as_str().unwrap().into(),
+                target: c["target"].as_str().unwrap().into(),
+                access: match c["access"].as_str().unwrap() {
+                    "read" => Access::Read,
+                    "write" => Access::Write,
+                    _ => Access::Admin,
+                },
+                why: String::new(),
+            })
+            .collect();
+        let left = drhost::policy::missing_grants(&id, &needs, &pasted.grants_for(&id));
+        assert!(
+            left.is_empty(),
+            "{id}: still missing after pasting the advice: {left:?}\n{advice}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} shipped plugins found");
+}
