@@ -537,6 +537,60 @@ fn removed_network_and_disconnected_container_are_recovered() {
         .any(|c| c["args"]["container"] == BACKEND2 && c["args"]["aliases"][0] == "backend2"));
 }
 
+/// A probe the host refuses proves nothing about the network: with its
+/// `ping` exec not granted, network-recover stops before it changes
+/// anything. (The first wave read the denials as a partition, removed
+/// `toolboxai_backend` and then could not create it again.)
+#[test]
+fn a_denied_probe_is_not_a_partition() {
+    let _serial = serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    let ids = || {
+        rt().block_on(async {
+            let docker = lab.docker().await.unwrap();
+            let mut ids = Vec::new();
+            for net in ["toolboxai_backend", "toolboxai_cache"] {
+                let info = docker
+                    .inspect_network(net, None::<q::InspectNetworkOptions>)
+                    .await
+                    .unwrap();
+                ids.push(info.id.unwrap());
+            }
+            ids
+        })
+    };
+    let before = ids();
+    let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
+    let without_exec: String = base
+        .lines()
+        .filter(|l| !(l.starts_with("exec = ") && l.contains("\"ping\"")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(
+        without_exec.len(),
+        base.trim_end().len(),
+        "the lab grants network-recover its ping"
+    );
+    let cfg = config(&without_exec);
+    let out = run_with(&lab, &cfg, &plugin("network-recover"), &[]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(report["failed_step"], "test connectivity", "{report}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.starts_with("cannot test connectivity from "), "{summary}");
+    assert!(summary.contains("so nothing was changed"), "{summary}");
+    let journal = out.journal();
+    for write in [
+        "docker.disconnect-network",
+        "docker.remove-network",
+        "docker.create-network",
+    ] {
+        assert_eq!(calls(&journal, write).len(), 0, "{write} was called");
+    }
+    assert_eq!(ids(), before, "the networks were not touched");
+}
+
 #[test]
 fn a_backend_grant_cannot_touch_the_proxy() {
     let _serial = serial();

@@ -85,17 +85,28 @@ fn settings(params: &Params) -> Result<Settings, Failure> {
     })
 }
 
-/// Runs every probe once; returns the failing ones as text.
-fn probe_all(s: &Settings) -> Vec<String> {
+/// Runs every probe once; returns the failing ones as text. A probe the
+/// host refuses (not granted, or malformed) proves nothing about the
+/// network: the run stops there, before anything is changed.
+fn probe_all(s: &Settings) -> Result<Vec<String>, Failure> {
     let mut failing = Vec::new();
     for p in &s.probes {
         match docker_exec(&p.from, &["ping", "-c", "1", "-W", "1", &p.to], 5000) {
             Ok(r) if r.exit_code == Some(0) => {}
             Ok(r) => failing.push(format!("{} -> {}: {}", p.from, p.to, first_line(&r.stderr, &r.stdout))),
+            Err(e @ (Error::AccessDenied(_) | Error::InvalidArgument(_))) => {
+                return Err(fail(format!(
+                    "cannot test connectivity from {} to {}, so nothing was changed: {}",
+                    p.from,
+                    p.to,
+                    e.describe()
+                ))
+                .hint("grant the ping exec (the refusal above names the drhost.toml lines), then run again"));
+            }
             Err(e) => failing.push(format!("{} -> {}: {}", p.from, p.to, e.describe())),
         }
     }
-    failing
+    Ok(failing)
 }
 
 fn first_line(a: &str, b: &str) -> String {
@@ -292,7 +303,7 @@ impl Plugin for NetworkRecover {
         let s = settings(&params)?;
 
         let step = Step::start("test connectivity");
-        let failing = probe_all(&s);
+        let failing = probe_all(&s).map_err(|f| f.in_step(step.name()))?;
         for f in &failing {
             step.note(format!("FAILING: {f}"));
         }
@@ -357,10 +368,10 @@ impl Plugin for NetworkRecover {
 
         let step = Step::start("verify connectivity");
         let verify_started = Instant::now();
-        let mut still = probe_all(&s);
+        let mut still = probe_all(&s).map_err(|f| f.in_step(step.name()))?;
         while !still.is_empty() && verify_started.elapsed() < s.wait {
             std::thread::sleep(Duration::from_millis(200));
-            still = probe_all(&s);
+            still = probe_all(&s).map_err(|f| f.in_step(step.name()))?;
         }
         if !still.is_empty() {
             for f in &still {

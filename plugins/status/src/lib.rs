@@ -72,7 +72,13 @@ fn redis_rows(label: &str) -> Vec<Row> {
     let sentinel = match Sentinel::open(label) {
         Ok(s) => s,
         Err(e) => {
-            rows.push(Row { name: format!("redis {label}"), state: e.kind().into(), health: "-".into(), http: "-".into(), healthy: false });
+            rows.push(Row {
+                name: format!("redis {label}"),
+                state: e.kind().into(),
+                health: "-".into(),
+                http: "-".into(),
+                healthy: false,
+            });
             return rows;
         }
     };
@@ -92,13 +98,21 @@ fn redis_rows(label: &str) -> Vec<Row> {
             Some(_) => "agree".into(),
             None => "disagree".into(),
         },
-        http: agreed.clone().map_or_else(|| seen.join(" / "), |a| format!("master {a}")),
+        http: agreed
+            .clone()
+            .map_or_else(|| seen.join(" / "), |a| format!("master {a}")),
         healthy: agreed.is_some() && seen.len() >= majority,
     });
     let master = match Connection::open_master(label) {
         Ok(conn) => conn,
         Err(e) => {
-            rows.push(Row { name: format!("redis master {name}"), state: e.kind().into(), health: "-".into(), http: "-".into(), healthy: false });
+            rows.push(Row {
+                name: format!("redis master {name}"),
+                state: e.kind().into(),
+                health: "-".into(),
+                http: "-".into(),
+                healthy: false,
+            });
             return rows;
         }
     };
