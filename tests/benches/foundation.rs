@@ -100,6 +100,7 @@ fn main() {
                 blob_dir: scratch.path().join("blobs"),
                 deadline: Instant::now() + Duration::from_secs(60),
                 confirm: ConfirmPolicy::Nobody,
+                steps: Default::default(),
             });
             let started = Instant::now();
             let limits = Limits {
