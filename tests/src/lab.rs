@@ -59,6 +59,19 @@ pub fn serial() -> Serial {
     }
 }
 
+/// A single-threaded tokio runtime for a test's calls to the lab's clients.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// The lab, for a test: panics naming `make lab` when it is not up.
+pub fn up() -> Lab {
+    Lab::load().expect("the lab is up (make lab)")
+}
+
 /// The running lab, as described by `.lab/env`.
 #[derive(Clone, Debug)]
 pub struct Lab {

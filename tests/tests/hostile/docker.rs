@@ -17,6 +17,7 @@ use bollard::models::{ContainerCreateBody, NetworkCreateRequest};
 use bollard::query_parameters as q;
 use drhost_tests::cli::{calls, config, drhost_with, fixture, Outcome};
 use drhost_tests::lab::Lab;
+use drhost_tests::lab::{runtime as rt, up as lab};
 use serde_json::Value;
 
 const IMAGE: &str = "toolboxai/backend:latest";
@@ -24,17 +25,6 @@ const PROJECT_LABEL: &str = "com.docker.compose.project";
 const SERVICE_LABEL: &str = "com.docker.compose.service";
 /// The compose service label of every scratch container.
 const SERVICE: &str = "poke";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
 
 /// One scratch container (and the networks and tags a test makes), removed
 /// on drop.

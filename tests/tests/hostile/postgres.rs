@@ -9,16 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use drhost_tests::cli::{self, Outcome};
+use drhost_tests::lab::runtime as rt;
 use drhost_tests::lab::Lab;
 
 const DB: &str = "drhost_hostile_pg";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Whether target `primary` names the lab's read-only role.
 #[derive(Clone, Copy)]

@@ -13,17 +13,7 @@ use std::time::Duration;
 
 use drhost_tests::cli::{self, calls, Outcome};
 use drhost_tests::lab::Lab;
-
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
+use drhost_tests::lab::{runtime as rt, up as lab};
 
 /// The current master's port, as the real Sentinels report it.
 fn master_port(lab: &Lab) -> u16 {

@@ -5,17 +5,11 @@
 use std::collections::BTreeMap;
 
 use drhost_tests::cli;
+use drhost_tests::lab::runtime as rt;
 use drhost_tests::lab::Lab;
 
 const SOURCE: &str = "drhost-hostile/source/db";
 const COPY: &str = "drhost-hostile/copy/db";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Removes both secrets from the lab's dev Vault, now and on drop.
 struct Secrets(Lab);
