@@ -15,6 +15,9 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_REFUSED: i32 = 3;
 /// Exit code: the sandbox stopped the plugin (deadline, memory, trap).
 pub const EXIT_SANDBOX: i32 = 4;
+/// Exit code: the operator interrupted the run (SIGINT or SIGTERM), as
+/// shells report a command ended by Ctrl-C (128 + SIGINT).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Why a `drhost` command did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,10 @@ pub enum Error {
     /// The sandbox stopped the plugin: deadline, memory cap, or a trap.
     #[error("{0}")]
     Sandbox(String),
+
+    /// The operator interrupted the run (Ctrl-C, or SIGTERM from a supervisor).
+    #[error("{0}")]
+    Interrupted(String),
 
     /// The journal could not be written; drhost stops rather than run blind.
     #[error("cannot write the journal at {path}: {reason} (choose another place with --journal-dir)")]
@@ -95,6 +102,7 @@ impl Error {
             Error::Journal { .. } | Error::Internal(_) => EXIT_USAGE,
             Error::Refused(_) => EXIT_REFUSED,
             Error::Sandbox(_) => EXIT_SANDBOX,
+            Error::Interrupted(_) => EXIT_INTERRUPTED,
             Error::Trust(e) => e.exit_code(),
             Error::Registry(e) => e.exit_code(),
         }
@@ -108,6 +116,7 @@ impl Error {
             Error::PluginFile { .. } => "plugin-file",
             Error::Refused(_) => "refused",
             Error::Sandbox(_) => "sandbox",
+            Error::Interrupted(_) => "interrupted",
             Error::Journal { .. } => "journal",
             Error::Internal(_) => "internal",
             Error::Trust(_) => "trust",

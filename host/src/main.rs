@@ -20,7 +20,8 @@ Exit codes:
   2  usage or configuration error; nothing ran
   3  refused: missing grant, not a plugin, incompatible contract version,
      no trusted signature, tampered, revoked, not the file the lock pins
-  4  sandbox limit or trap: deadline, memory, guest panic";
+  4  sandbox limit or trap: deadline, memory, guest panic
+130  interrupted by the operator (Ctrl-C or SIGTERM); the journal ends with run-end";
 
 /// `drhost --version`: the program and the plugin contract it implements.
 const VERSION: &str = concat!(

@@ -76,6 +76,8 @@ pub enum Status {
     Refused,
     /// Stopped by the sandbox (exit 4).
     SandboxLimit,
+    /// Interrupted by the operator: SIGINT or SIGTERM (exit 130).
+    Interrupted,
 }
 
 /// The plugin as identified by its digest and `describe`.
@@ -154,6 +156,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         trust: None,
         compile_cache: "off",
         steps: Default::default(),
+        interrupted_by: None,
         started_recorded: false,
     };
     let ended = match config {
@@ -201,7 +204,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         Err(error) => {
             let mut report =
                 RunReport::from_error(run_id, journal.path().map(ToOwned::to_owned), identity, &error, started);
-            if report.status == Status::SandboxLimit {
+            if matches!(report.status, Status::SandboxLimit | Status::Interrupted) {
                 report.failed_step = attempt.blamed_step();
             }
             report
@@ -233,6 +236,7 @@ impl RunReport {
         let status = match error.exit_code() {
             crate::error::EXIT_REFUSED => Status::Refused,
             crate::error::EXIT_SANDBOX => Status::SandboxLimit,
+            crate::error::EXIT_INTERRUPTED => Status::Interrupted,
             _ => Status::Usage,
         };
         RunReport {
@@ -266,6 +270,8 @@ struct Attempt<'a> {
     compile_cache: &'static str,
     /// The plugin's steps, as the host saw them.
     steps: Arc<Mutex<StepTrail>>,
+    /// The signal that interrupted the run, if one did.
+    interrupted_by: Option<&'static str>,
     started_recorded: bool,
 }
 
@@ -384,12 +390,24 @@ impl Attempt<'_> {
         let mut store = new_store(&runtime, ctx, limits)?;
         let instance = plugin::instantiate(&runtime, &component, &mut store).await?;
         let grace = Duration::from_millis(500);
-        let result = tokio::time::timeout_at((deadline + grace).into(), instance.call_run(&mut store, &params)).await;
+        let interrupted = operator_interrupt()?;
+        let result = tokio::select! {
+            ended = tokio::time::timeout_at((deadline + grace).into(), instance.call_run(&mut store, &params)) => Some(ended),
+            signal = interrupted => {
+                self.interrupted_by = Some(signal);
+                None
+            }
+        };
         record_guest_output(&self.journal, store.data());
         let stopped = match result {
-            Ok(Ok(ended)) => return Ok(ended),
-            Ok(Err(trap)) => sandbox_error(&trap, &store, &manifest.id, limits),
-            Err(_) => deadline_error(&manifest.id, limits.timeout),
+            Some(Ok(Ok(ended))) => return Ok(ended),
+            Some(Ok(Err(trap))) => sandbox_error(&trap, &store, &manifest.id, limits),
+            Some(Err(_)) => deadline_error(&manifest.id, limits.timeout),
+            None => Error::Interrupted(format!(
+                "run of plugin `{}` interrupted by {}: the plugin was stopped; what it had done is in the journal",
+                manifest.id,
+                self.interrupted_by.unwrap_or("a signal")
+            )),
         };
         Err(self.close_open_steps(stopped))
     }
@@ -411,19 +429,42 @@ impl Attempt<'_> {
                     "step": name,
                     "ok": false,
                     "duration_ms": elapsed.as_secs_f64() * 1000.0,
-                    "reason": "the sandbox stopped the plugin",
+                    "reason": match self.interrupted_by {
+                        Some(signal) => format!("interrupted by {signal}"),
+                        None => "the sandbox stopped the plugin".to_string(),
+                    },
                 }),
             );
         }
+        let in_step = format!(
+            "; it was in step `{}`, running for {}",
+            crate::console::plugin_text(&innermost),
+            humantime::format_duration(Duration::from_millis(ran.as_millis() as u64))
+        );
         match stopped {
-            Error::Sandbox(message) => Error::Sandbox(format!(
-                "{message}; it was in step `{}`, running for {}",
-                crate::console::plugin_text(&innermost),
-                humantime::format_duration(Duration::from_millis(ran.as_millis() as u64))
-            )),
+            Error::Sandbox(message) => Error::Sandbox(format!("{message}{in_step}")),
+            Error::Interrupted(message) => Error::Interrupted(format!("{message}{in_step}")),
             other => other,
         }
     }
+}
+
+/// Resolves with the signal's name when the operator interrupts the run
+/// (SIGINT: Ctrl-C; SIGTERM: a supervisor or `kill`). While it is pending,
+/// the signals no longer end the process at once: the run ends through
+/// `run-end` instead. A second Ctrl-C still reaches the handler only once
+/// the plugin has stopped, which takes at most one epoch tick.
+fn operator_interrupt() -> Result<impl std::future::Future<Output = &'static str>, Error> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listen =
+        |kind: SignalKind| signal(kind).map_err(|e| Error::Internal(format!("cannot listen for interrupts: {e}")));
+    let (mut int, mut term) = (listen(SignalKind::interrupt())?, listen(SignalKind::terminate())?);
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => "SIGINT (Ctrl-C)",
+            _ = term.recv() => "SIGTERM",
+        }
+    })
 }
 
 fn record_guest_output(journal: &Journal, state: &RunState) {

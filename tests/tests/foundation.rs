@@ -739,3 +739,70 @@ fn the_refusal_advice_of_every_shipped_plugin_is_valid_toml_that_grants_its_need
     }
     assert!(checked >= 8, "only {checked} shipped plugins found");
 }
+
+/// Ctrl-C at 3 a.m.: the run ends through `run-end` (status `interrupted`,
+/// exit 130), the open step is closed in the journal, and the operator is
+/// told which step was interrupted.
+#[test]
+fn ctrl_c_ends_the_run_with_a_complete_journal() {
+    use drhost_tests::cli::{dev_trust_file, drhost_bin, read_journal, shared_cache_dir};
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(drhost_bin())
+        .args([
+            "run",
+            path(&fixture("misbehave")),
+            "-p",
+            "mode=spin-in-step",
+            "--timeout",
+            "60s",
+        ])
+        .arg("--journal-dir")
+        .arg(dir.path())
+        .arg("--cache-dir")
+        .arg(shared_cache_dir())
+        .env("DRHOST_TRUST", dev_trust_file())
+        .env("DRHOST_LOCK", dir.path().join("drhost.lock"))
+        .env_remove("DRHOST_CONFIG")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the plugin is inside its step, then press Ctrl-C.
+    let journal_file = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let in_step = journal_file()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .is_some_and(|t| t.contains("\"step-start\""));
+        if in_step {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the plugin never started its step"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signals our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT (Ctrl-C)"), "{stderr}");
+    assert!(stderr.contains("it was in step `waiting forever`"), "{stderr}");
+    let journal = read_journal(&journal_file().unwrap());
+    let end = journal.last().unwrap();
+    assert_eq!(end["event"], "run-end", "the journal ends with run-end");
+    assert_eq!(end["status"], "interrupted");
+    assert_eq!(end["exit_code"], 130);
+    assert_eq!(end["failed_step"], "waiting forever");
+    let step_end = events(&journal, "step-end");
+    assert_eq!(step_end.len(), 1);
+    assert_eq!(step_end[0]["reason"], "interrupted by SIGINT (Ctrl-C)");
+}
