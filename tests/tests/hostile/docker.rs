@@ -323,15 +323,36 @@ fn network_create_needs_a_granted_driver_options_and_subnet() {
     assert_denied(&out, "docker.create-network", "network_drivers = [\"macvlan\"]");
     assert!(!docker_state(&name), "no {name} on the engine");
 
+    // A /16 of the engine's default pool that no network uses now (the lab's
+    // networks move when they are recreated): granted below, so a subnet
+    // inside it can really be created.
+    let free = rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        let used: Vec<String> = docker
+            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|n| n.ipam.and_then(|i| i.config).unwrap_or_default())
+            .filter_map(|c| c.subnet)
+            .collect();
+        (16..32)
+            .rev()
+            .find(|x| !used.iter().any(|s| s.starts_with(&format!("172.{x}."))))
+            .expect("a free 172.x.0.0/16")
+    });
+    let granted = format!("network_subnets = [\"172.{free}.0.0/16\"]");
+    let inside = format!("172.{free}.213.0/24");
+
     // A gateway outside its own subnet is malformed.
-    let cfg = scratch.grant("network_subnets = [\"172.29.0.0/16\"]");
+    let cfg = scratch.grant(&granted);
     let out = poke(
         &lab,
         &cfg,
         &[
             ("ops", "create-network"),
             ("network", &name),
-            ("subnet", "172.29.213.0/24"),
+            ("subnet", &inside),
             ("gateway", "10.213.77.1"),
             ("strict", "true"),
         ],
@@ -347,7 +368,7 @@ fn network_create_needs_a_granted_driver_options_and_subnet() {
         &[
             ("ops", "create-network"),
             ("network", &name),
-            ("subnet", "172.29.213.0/24"),
+            ("subnet", &inside),
             ("strict", "true"),
         ],
     );
