@@ -126,7 +126,7 @@ fn sum_path(path: &Path) -> PathBuf {
 /// user (not a link) and its SHA-256 is the one recorded beside it.
 fn read_verified(path: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let expected = std::fs::read_to_string(sum_path(path)).ok()?;
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -134,8 +134,7 @@ fn read_verified(path: &Path) -> Option<Vec<u8>> {
         .open(path)
         .ok()?;
     let meta = file.metadata().ok()?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if !meta.is_file() || meta.uid() != unsafe { libc::geteuid() } || meta.mode() & 0o022 != 0 {
+    if !meta.is_file() || !crate::private_dir::owned_privately(&meta) {
         return None;
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);

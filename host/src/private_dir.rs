@@ -38,16 +38,15 @@ pub fn check(dir: &Path) -> Result<(), String> {
     if !meta.is_dir() {
         return Err(format!("{} is not a directory (a link is not accepted)", dir.display()));
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
+    if meta.uid() != my_uid() {
         return Err(format!(
-            "{} belongs to uid {}, not to this user (uid {me}); use a directory of your own",
+            "{} belongs to uid {}, not to this user (uid {}); use a directory of your own",
             dir.display(),
-            meta.uid()
+            meta.uid(),
+            my_uid()
         ));
     }
-    if meta.mode() & 0o022 != 0 {
+    if !owned_privately(&meta) {
         return Err(format!(
             "{} is writable by group or others (mode {:o}); run `chmod go-w {}` or use a private directory",
             dir.display(),
@@ -56,6 +55,17 @@ pub fn check(dir: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Whether a file or directory belongs to this user and nobody else may
+/// write it (no group or other write bit).
+pub fn owned_privately(meta: &std::fs::Metadata) -> bool {
+    meta.uid() == my_uid() && meta.mode() & 0o022 == 0
+}
+
+fn my_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 #[cfg(test)]

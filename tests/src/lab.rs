@@ -254,6 +254,32 @@ impl Lab {
     /// The current master's address as the Sentinels report it (the first
     /// Sentinel that answers) — after a failover this is no longer
     /// `REDIS_MASTER_PORT`.
+    /// Each Sentinel's `get-master-addr-by-name` port for the lab's master
+    /// name, in `sentinel_ports` order (`None` when one does not answer
+    /// within 2 s or knows no master).
+    pub async fn sentinel_views(&self) -> Vec<Option<u16>> {
+        let name = self.redis_master_name().unwrap_or_default().to_string();
+        let mut views = Vec::new();
+        for port in self.sentinel_ports().unwrap_or_default() {
+            let view = async {
+                let mut con = tokio::time::timeout(Duration::from_secs(2), self.redis_at(port))
+                    .await
+                    .ok()?
+                    .ok()?;
+                let addr: Option<(String, u16)> = redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg(&name)
+                    .query_async(&mut con)
+                    .await
+                    .ok()?;
+                addr.map(|(_, p)| p)
+            }
+            .await;
+            views.push(view);
+        }
+        views
+    }
+
     pub async fn redis_master_addr(&self) -> Result<(String, u16)> {
         let name = self.redis_master_name()?;
         let mut errors = Vec::new();

@@ -8,7 +8,6 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use drhost_tests::cli::{self, calls, Outcome};
 use drhost_tests::lab::Lab;
@@ -123,30 +122,6 @@ async fn role_of(lab: &Lab, port: u16) -> String {
         .join(" ")
 }
 
-/// Each Sentinel's `get-master-addr-by-name` port (None when it does not answer).
-async fn sentinel_views(lab: &Lab) -> Vec<Option<u16>> {
-    let name = lab.redis_master_name().unwrap().to_string();
-    let mut views = Vec::new();
-    for port in lab.sentinel_ports().unwrap() {
-        let view = async {
-            let mut con = tokio::time::timeout(Duration::from_secs(2), lab.redis_at(port))
-                .await
-                .ok()?
-                .ok()?;
-            let addr: Option<(String, u16)> = redis::cmd("SENTINEL")
-                .arg("get-master-addr-by-name")
-                .arg(&name)
-                .query_async(&mut con)
-                .await
-                .ok()?;
-            addr.map(|(_, p)| p)
-        }
-        .await;
-        views.push(view);
-    }
-    views
-}
-
 fn fact_ms(out: &Outcome, name: &str) -> u64 {
     out.fact(name)
         .unwrap_or_else(|| panic!("no fact {name}: {}", out.stdout))
@@ -202,7 +177,7 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
         format!("role:slave master_port:{replica}")
     );
     assert_eq!(rt.block_on(role_of(&lab, replica)), "role:master");
-    assert_eq!(rt.block_on(sentinel_views(&lab)), vec![Some(replica); 3]);
+    assert_eq!(rt.block_on(lab.sentinel_views()), vec![Some(replica); 3]);
     let journal = out.journal();
     assert!(!calls(&journal, "redis.sentinel.master-address").is_empty());
     assert!(
@@ -270,7 +245,7 @@ fn paused_master_without_failover_is_failed_over_by_the_plugin() {
     assert_eq!(confirm[0]["outcome"]["ok"]["approved"], true);
     assert!(!calls(&journal, "redis.sentinel.ckquorum").is_empty());
     assert_eq!(rt.block_on(role_of(&lab, replica)), "role:master");
-    assert_eq!(rt.block_on(sentinel_views(&lab)), vec![Some(replica); 3]);
+    assert_eq!(rt.block_on(lab.sentinel_views()), vec![Some(replica); 3]);
 }
 
 #[test]
@@ -310,7 +285,7 @@ fn sentinels_below_quorum_refuse_and_change_nothing() {
     // Nothing changed: the surviving Sentinel still names the old master and
     // the replica is still a replica.
     let rt = rt();
-    assert_eq!(rt.block_on(sentinel_views(&lab))[0], Some(master));
+    assert_eq!(rt.block_on(lab.sentinel_views())[0], Some(master));
     assert_eq!(
         rt.block_on(role_of(&lab, replica)),
         format!("role:slave master_port:{master}")

@@ -72,27 +72,9 @@ fn assert_denied(out: &Outcome, i: usize, says: &str) {
     assert_eq!(call["outcome"]["error"]["kind"], "access-denied", "{call}");
 }
 
-/// Each Sentinel's `get-master-addr-by-name` port.
+/// Each Sentinel's view of the master's port (see [`Lab::sentinel_views`]).
 fn sentinel_views(lab: &Lab) -> Vec<Option<u16>> {
-    let name = lab.redis_master_name().unwrap().to_string();
-    rt().block_on(async {
-        let mut views = Vec::new();
-        for port in lab.sentinel_ports().unwrap() {
-            let view = async {
-                let mut con = lab.redis_at(port).await.ok()?;
-                let addr: Option<(String, u16)> = redis::cmd("SENTINEL")
-                    .arg("get-master-addr-by-name")
-                    .arg(&name)
-                    .query_async(&mut con)
-                    .await
-                    .ok()?;
-                addr.map(|(_, p)| p)
-            }
-            .await;
-            views.push(view);
-        }
-        views
-    })
+    rt().block_on(lab.sentinel_views())
 }
 
 /// Runs `cmd` on the lab node at `port`, database `db`.
