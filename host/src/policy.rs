@@ -5,6 +5,7 @@
 //! checked again at the call, whatever `describe` said.
 
 use crate::bindings::types::{Access, Need};
+use crate::caps::kit::text::toml_key;
 use crate::config::PluginGrants;
 
 /// Capabilities that need no grant: they touch nothing outside the run.
@@ -125,17 +126,6 @@ fn shell_lines(id: &str, program: &str) -> String {
 
 fn http_lines(id: &str, host_port: &str) -> String {
     crate::caps::http::grant_lines(id, host_port)
-}
-
-/// `key` as a TOML key: bare when it is one (letters, digits, `-`, `_`),
-/// else quoted and escaped, so a plugin-chosen label can never close the
-/// table header it is printed in and start lines of its own.
-pub(crate) fn toml_key(key: &str) -> String {
-    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        key.to_string()
-    } else {
-        crate::caps::shell::toml_string(key)
-    }
 }
 
 /// Renders the refusal: one line saying what is missing, then the TOML.

@@ -146,6 +146,19 @@ pub struct RunContext {
     pub steps: Arc<Mutex<StepTrail>>,
 }
 
+impl RunContext {
+    /// How long the run may still take: what every call's own timeout is
+    /// capped by.
+    pub fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// [`RunContext::time_left`], but at most `cap`.
+    pub fn time_left_within(&self, cap: Duration) -> Duration {
+        self.time_left().min(cap)
+    }
+}
+
 /// Limits for one instance.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {

@@ -8,6 +8,7 @@ pub mod blob;
 pub mod confirm;
 pub mod docker;
 pub mod http;
+pub mod kit;
 pub mod log;
 pub mod postgres;
 pub mod progress;
@@ -26,45 +27,6 @@ use crate::sandbox::RunState;
 /// Adds every drhost capability to `linker`; WASI is added by the sandbox.
 pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     crate::bindings::Plugin::add_to_linker::<RunState, HasSelf<RunState>>(linker, |state| state)
-}
-
-/// Whether `text` matches the grant glob `pattern` (`*` matches `/` too: a
-/// key, path or name is one string). A malformed glob matches nothing.
-pub(crate) fn glob_matches(pattern: &str, text: &str) -> bool {
-    globset::GlobBuilder::new(pattern)
-        .literal_separator(false)
-        .build()
-        .map(|g| g.compile_matcher().is_match(text))
-        .unwrap_or(false)
-}
-
-/// The part of a grant glob before its first wildcard (`supabase/` for
-/// `supabase/*`): what a listing's prefix must start with.
-pub(crate) fn literal_head(pattern: &str) -> &str {
-    let end = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
-    &pattern[..end]
-}
-
-/// Makes a child process hold only stdin, stdout and stderr of what drhost
-/// has open: every other descriptor drhost inherited or opened (a caller's
-/// lock, a socket, a file) is marked close-on-exec in the child before it
-/// runs. Without this a daemon that a shell grant restarts keeps, for as
-/// long as it runs, whatever drhost's own caller left open (seen: a lab
-/// lock held by a restarted Redis).
-pub(crate) fn only_stdio(cmd: &mut tokio::process::Command) {
-    // SAFETY: runs in the forked child before exec and calls only
-    // async-signal-safe functions (close_range, fcntl); nothing allocates.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) != 0 {
-                // Kernels before 5.11: mark them one by one.
-                for fd in 3..4096 {
-                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                }
-            }
-            Ok(())
-        });
-    }
 }
 
 /// The journal's name for a typed capability error, and its text.

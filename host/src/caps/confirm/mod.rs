@@ -26,7 +26,7 @@ pub enum ConfirmPolicy {
 impl Host for RunState {
     async fn ask(&mut self, question: String) -> wasmtime::Result<Result<bool, CapError>> {
         let started = Instant::now();
-        let question = crate::caps::log::truncate(&question, 1024).to_string();
+        let question = crate::caps::kit::text::truncate(&question, 1024).to_string();
         let result = match self.ctx.confirm {
             ConfirmPolicy::ApproveAll => Ok(true),
             ConfirmPolicy::Nobody => Err(CapError::AccessDenied(

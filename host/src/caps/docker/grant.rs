@@ -9,7 +9,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::caps::shell::{glob_escape, toml_string, ArgPattern};
+use crate::caps::kit::pattern::{glob_escape, ArgPattern};
+use crate::caps::kit::text::toml_string;
 
 /// The compose label naming the project.
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";
@@ -497,7 +498,7 @@ pub fn check_image_reference(reference: &str) -> Result<(), String> {
 /// same argument rules as `shell` grants (no NUL, no option through `*`,
 /// normal paths only against a path pattern).
 fn argv_matches(patterns: &[ArgPattern], argv: &[String]) -> bool {
-    crate::caps::shell::check_argv(patterns, argv).is_ok()
+    crate::caps::kit::pattern::check_argv(patterns, argv).is_ok()
 }
 
 fn access_line(access: DockerAccess) -> &'static str {

@@ -477,10 +477,7 @@ mod operations {
     }
 
     fn denied(ctx: &RunContext, what: String, lines: String) -> CapError {
-        CapError::AccessDenied(format!(
-            "{what} is not granted to plugin `{}`; to allow it add to drhost.toml:\n{lines}",
-            ctx.plugin_id
-        ))
+        CapError::AccessDenied(crate::caps::kit::text::not_granted(&what, &ctx.plugin_id, &lines))
     }
 
     fn access_word(access: DockerAccess) -> &'static str {
@@ -697,7 +694,7 @@ mod operations {
             }
             let line = format!(
                 "network_aliases = [{}]",
-                crate::caps::shell::toml_string(&crate::caps::shell::glob_escape(alias))
+                crate::caps::kit::text::toml_string(&crate::caps::kit::pattern::glob_escape(alias))
             );
             return Err(denied(
                 ctx,
@@ -897,13 +894,13 @@ mod operations {
     ) -> Result<Vec<ContainerSummary>, CapError> {
         let name_glob = match &filter.name {
             Some(glob) => {
-                Some(crate::caps::shell::ArgPattern::try_from(glob.clone()).map_err(CapError::InvalidArgument)?)
+                Some(crate::caps::kit::pattern::ArgPattern::try_from(glob.clone()).map_err(CapError::InvalidArgument)?)
             }
             None => None,
         };
         let service_glob = match &filter.compose_service {
             Some(glob) => {
-                Some(crate::caps::shell::ArgPattern::try_from(glob.clone()).map_err(CapError::InvalidArgument)?)
+                Some(crate::caps::kit::pattern::ArgPattern::try_from(glob.clone()).map_err(CapError::InvalidArgument)?)
             }
             None => None,
         };
@@ -1000,7 +997,7 @@ mod operations {
             }
             Ok::<_, CapError>(())
         };
-        let left = ctx.deadline.saturating_duration_since(Instant::now());
+        let left = ctx.time_left();
         match tokio::time::timeout(left, read).await {
             Ok(done) => done?,
             Err(_) => {
@@ -1072,7 +1069,7 @@ mod operations {
         let timeout = request
             .timeout_ms
             .map_or(EXEC_TIMEOUT, |ms| Duration::from_millis(ms.into()))
-            .min(ctx.deadline.saturating_duration_since(Instant::now()));
+            .min(ctx.time_left());
         let started = Instant::now();
         let options = CreateExecOptions {
             attach_stdout: Some(true),
@@ -1417,9 +1414,9 @@ mod operations {
         glob: Option<&str>,
     ) -> Result<Vec<NetworkInfo>, CapError> {
         let glob = match glob {
-            Some(g) => {
-                Some(crate::caps::shell::ArgPattern::try_from(g.to_string()).map_err(CapError::InvalidArgument)?)
-            }
+            Some(g) => Some(
+                crate::caps::kit::pattern::ArgPattern::try_from(g.to_string()).map_err(CapError::InvalidArgument)?,
+            ),
             None => None,
         };
         let found = docker

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::caps::shell::ArgPattern;
+use crate::caps::kit::pattern::ArgPattern;
 
 /// `[[plugins.<id>.http]]`: hosts a plugin may probe.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -28,6 +28,6 @@ impl HttpGrant {
 pub fn grant_lines(id: &str, host_port: &str) -> String {
     format!(
         "[[plugins.{id}.http]]\nhost = {}",
-        crate::caps::shell::toml_string(host_port)
+        crate::caps::kit::text::toml_string(host_port)
     )
 }

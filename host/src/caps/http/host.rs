@@ -34,6 +34,7 @@ mod operations {
 
     use super::*;
     use crate::caps::http::grant::grant_lines;
+    use crate::caps::kit::text::not_granted;
     use crate::sandbox::RunContext;
 
     const BODY_CAP: usize = 64 * 1024;
@@ -56,16 +57,16 @@ mod operations {
         let port = parsed.port_or_known_default().unwrap_or(80);
         let host_port = format!("{host}:{port}");
         if !ctx.grants.http.iter().any(|g| g.allows(&host_port)) {
-            return Err(CapError::AccessDenied(format!(
-                "http host `{host_port}` is not granted to plugin `{}`; to allow it add to drhost.toml:\n{}",
-                ctx.plugin_id,
-                grant_lines(&ctx.plugin_id, &host_port)
+            return Err(CapError::AccessDenied(not_granted(
+                &format!("http host `{host_port}`"),
+                &ctx.plugin_id,
+                &grant_lines(&ctx.plugin_id, &host_port),
             )));
         }
         let timeout = timeout_ms
             .map(|ms| Duration::from_millis(ms.into()))
             .unwrap_or(DEFAULT_TIMEOUT)
-            .min(ctx.deadline.saturating_duration_since(Instant::now()));
+            .min(ctx.time_left());
         let started = Instant::now();
         let request = async {
             let mut response = client.get(parsed).send().await?;

@@ -4,6 +4,7 @@
 //! lines, so a chatty or hostile plugin cannot fill the disk.
 
 use crate::bindings::drhost::runbook::log::{Host, Level};
+use crate::caps::kit::text::truncate;
 use crate::sandbox::RunState;
 
 const MESSAGE_CAP: usize = 4 * 1024;
@@ -31,16 +32,4 @@ impl Host for RunState {
         self.ctx.console.log(level, message);
         Ok(())
     }
-}
-
-/// Cuts `text` to at most `cap` bytes on a character boundary.
-pub(crate) fn truncate(text: &str, cap: usize) -> &str {
-    if text.len() <= cap {
-        return text;
-    }
-    let mut end = cap;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }

@@ -11,8 +11,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::Access;
-use crate::caps::glob_matches;
-use crate::caps::shell::toml_string;
+use crate::caps::kit::pattern::glob_matches;
+use crate::caps::kit::text::{not_granted, toml_string};
 use crate::config::PluginGrants;
 use crate::secret::SecretRef;
 
@@ -247,21 +247,25 @@ pub fn grant_lines(id: &str, label: &str, access: PgAccess) -> String {
 
 /// The refusal text for `what` on `label`.
 pub fn denial(id: &str, label: &str, what: &str, access: PgAccess) -> String {
-    format!(
-        "postgres {what} on target `{label}` needs `{}` access, which is not granted to plugin `{id}`; to allow it add to drhost.toml:\n{}",
-        access.name(),
-        grant_lines(id, label, access)
-    )
+    let subject = format!(
+        "postgres {what} on target `{label}` needs `{}` access, which",
+        access.name()
+    );
+    not_granted(&subject, id, &grant_lines(id, label, access))
 }
 
 /// The refusal text for a restore on `label` into `database`, another
 /// database than the target's own.
 pub fn database_denial(id: &str, label: &str, database: &str) -> String {
-    format!(
-        "postgres restore on target `{label}` into database `{database}` (not the target's own) needs `restore` access listing it in `databases`, which is not granted to plugin `{id}`; to allow it add to drhost.toml:\n{}\ndatabases = [{}]",
+    let subject = format!(
+        "postgres restore on target `{label}` into database `{database}` (not the target's own) needs `restore` access listing it in `databases`, which"
+    );
+    let grant = format!(
+        "{}\ndatabases = [{}]",
         grant_lines(id, label, PgAccess::Restore),
         toml_string(database)
-    )
+    );
+    not_granted(&subject, id, &grant)
 }
 
 /// Statements `query` runs: those that only read (inside a read-only

@@ -213,10 +213,6 @@ mod operations {
     /// Most `pg_restore --jobs` a plugin may ask for.
     const MAX_JOBS: u32 = 32;
 
-    fn remaining(ctx: &RunContext, cap: Duration) -> Duration {
-        ctx.deadline.saturating_duration_since(Instant::now()).min(cap)
-    }
-
     pub(super) fn check(ctx: &RunContext, label: &str, what: &str, access: PgAccess) -> Result<(), CapError> {
         if allows(&ctx.grants.postgres, label, access) {
             Ok(())
@@ -305,7 +301,7 @@ mod operations {
                     .map_err(CapError::Unavailable)?,
             );
         }
-        let limit = remaining(ctx, CONNECT_TIMEOUT);
+        let limit = ctx.time_left_within(CONNECT_TIMEOUT);
         let connected = if target.url.tls {
             let tls = tls_connector(label, target)?;
             tokio::time::timeout(limit, connect_with(&config, tls)).await
@@ -415,7 +411,7 @@ mod operations {
         fut: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
         label: &str,
     ) -> Result<T, CapError> {
-        let limit = remaining(ctx, CALL_TIMEOUT);
+        let limit = ctx.time_left_within(CALL_TIMEOUT);
         match tokio::time::timeout(limit, fut).await {
             Err(_) => Err(CapError::Timeout(format!(
                 "postgres {what} on `{label}` took over {limit:?}"
@@ -525,7 +521,7 @@ mod operations {
             return Ok(false);
         }
         let create = format!("CREATE DATABASE {}", quote_ident(name));
-        let limit = remaining(ctx, CALL_TIMEOUT);
+        let limit = ctx.time_left_within(CALL_TIMEOUT);
         match tokio::time::timeout(limit, client.batch_execute(&create)).await {
             Err(_) => Err(CapError::Timeout(format!(
                 "postgres create-database on `{label}` took over {limit:?}"

@@ -14,7 +14,6 @@ use std::ops::{Deref, DerefMut};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Instant;
 
 use zeroize::Zeroizing;
 
@@ -77,7 +76,7 @@ impl DerefMut for ToolCommand {
 pub(super) async fn command(ctx: &RunContext, target: &PostgresTarget, program: &str) -> Result<ToolCommand, CapError> {
     let url = &target.url;
     let mut cmd = tokio::process::Command::new(program);
-    crate::caps::only_stdio(&mut cmd);
+    crate::caps::kit::process::only_stdio(&mut cmd);
     cmd.arg("--no-password")
         .arg("-h")
         .arg(&url.host)
@@ -195,7 +194,7 @@ pub(super) async fn run(ctx: &RunContext, mut cmd: ToolCommand, what: &str) -> R
         let status = child.wait().await?;
         Ok::<_, std::io::Error>((status, log))
     };
-    let limit = ctx.deadline.saturating_duration_since(Instant::now());
+    let limit = ctx.time_left();
     match tokio::time::timeout(limit, finished).await {
         Err(_) => Err(CapError::Timeout(format!(
             "{what} did not finish before the run's deadline"

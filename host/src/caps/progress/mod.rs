@@ -9,7 +9,7 @@ use serde_json::json;
 use wasmtime::component::Resource;
 
 use crate::bindings::drhost::runbook::progress::{Host, HostStep};
-use crate::caps::log::truncate;
+use crate::caps::kit::text::truncate;
 use crate::sandbox::RunState;
 
 /// A step in progress, held in the run's resource table.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::caps::shell::toml_string;
+use crate::caps::kit::text::{not_granted, toml_string};
 use crate::secret::SecretRef;
 
 /// `[targets.redis.<label>]`: one Redis deployment a plugin may open by label.
@@ -96,10 +96,9 @@ impl NodePattern {
         let (pattern, labels): (Vec<&str>, Vec<&str>) = (self.host.split('.').collect(), host.split('.').collect());
         port == self.port
             && pattern.len() == labels.len()
-            && pattern
-                .iter()
-                .zip(&labels)
-                .all(|(p, l)| !l.is_empty() && (p == l || (p.contains('*') && crate::caps::glob_matches(p, l))))
+            && pattern.iter().zip(&labels).all(|(p, l)| {
+                !l.is_empty() && (p == l || (p.contains('*') && crate::caps::kit::pattern::glob_matches(p, l)))
+            })
     }
 }
 
@@ -244,11 +243,11 @@ pub fn grant_lines(id: &str, label: &str, access: RedisAccess) -> String {
 
 /// The refusal text for `what` (a command or Sentinel operation).
 pub fn denial(id: &str, label: &str, what: &str, access: RedisAccess) -> String {
-    format!(
-        "redis {what} on target `{label}` needs `{}` access, which is not granted to plugin `{id}`; to allow it add to drhost.toml:\n{}",
-        access.name(),
-        grant_lines(id, label, access)
-    )
+    let subject = format!(
+        "redis {what} on target `{label}` needs `{}` access, which",
+        access.name()
+    );
+    not_granted(&subject, id, &grant_lines(id, label, access))
 }
 
 /// How a command is treated before its class is checked.
@@ -826,7 +825,7 @@ pub fn command_name(args: &[String]) -> String {
         _ => name,
     };
     let shown: String = shown.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
-    crate::caps::log::truncate(&shown, 64).to_string()
+    crate::caps::kit::text::truncate(&shown, 64).to_string()
 }
 
 /// The node a `REPLICAOF`/`SLAVEOF` would make the server replicate from
@@ -870,7 +869,7 @@ pub fn redacted_args(args: &[String]) -> Vec<String> {
         .map(|(i, a)| match secret_from {
             Some(from) if i >= from => "<redacted>".to_string(),
             _ if a.len() > 256 => {
-                format!("{}…({} bytes)", crate::caps::log::truncate(a, 256), a.len())
+                format!("{}…({} bytes)", crate::caps::kit::text::truncate(a, 256), a.len())
             }
             _ => a.clone(),
         })

@@ -466,7 +466,7 @@ impl HostSentinel for RunState {
 
 mod operations {
     use std::collections::BTreeMap;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use redis::aio::MultiplexedConnection;
     use redis::Value;
@@ -489,7 +489,7 @@ mod operations {
         match reply {
             Reply::Nil => json!("nil"),
             Reply::Int(n) => json!({ "int": n }),
-            Reply::Text(t) => json!({ "text": crate::caps::log::truncate(t, 64) }),
+            Reply::Text(t) => json!({ "text": crate::caps::kit::text::truncate(t, 64) }),
             Reply::Bulk(b) => json!({ "bulk_bytes": b.len() }),
             Reply::Double(d) => json!({ "double": d }),
             Reply::Boolean(b) => json!({ "boolean": b }),
@@ -525,7 +525,7 @@ mod operations {
                     if !allowed {
                         return Err(CapError::AccessDenied(format!(
                             "redis `{shown}` on target `{label}`: {} is neither its url nor in its `nodes`, and the server would send its masterauth there; if that node belongs to the set, add to [targets.redis.{label}] in drhost.toml: {}",
-                            crate::caps::shell::toml_string(&format!("{host}:{port}")),
+                            crate::caps::kit::text::toml_string(&format!("{host}:{port}")),
                             port.parse().map(|p| target.nodes_line_with(&host, p)).unwrap_or_else(|_| "nodes = [\"HOST:PORT\"]".into())
                         )));
                     }
@@ -551,7 +551,7 @@ mod operations {
 
     /// The call's timeout: the target's, never beyond the run's deadline.
     fn budget(ctx: &RunContext, target: &RedisTarget) -> Result<Duration, CapError> {
-        let left = ctx.deadline.saturating_duration_since(Instant::now());
+        let left = ctx.time_left();
         if left.is_zero() {
             return Err(CapError::Timeout("the run's deadline has passed".into()));
         }
@@ -759,7 +759,7 @@ mod operations {
         if target.allows_node(host, port) {
             return Ok(());
         }
-        let shown = crate::caps::shell::toml_string(&format!("{host}:{port}"));
+        let shown = crate::caps::kit::text::toml_string(&format!("{host}:{port}"));
         Err(CapError::AccessDenied(format!(
             "redis target `{label}`: {what} {shown}, which is neither its url nor in its `nodes`, so drhost will not send it the target's credentials; if that node belongs to the set, add to [targets.redis.{label}] in drhost.toml: {}",
             target.nodes_line_with(host, port)

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::Access;
-use crate::caps::shell::toml_string;
-use crate::caps::{glob_matches, literal_head};
+use crate::caps::kit::pattern::{glob_matches, literal_head};
+use crate::caps::kit::text::{not_granted, toml_string};
 use crate::config::PluginGrants;
 use crate::secret::SecretRef;
 
@@ -130,11 +130,11 @@ pub fn denial(id: &str, label: &str, what: &str, key: &str, access: S3Access) ->
             "s3 {what} of `{key}` on target `{label}` is refused: a key must not contain `.` or `..` segments, empty segments or control characters, whatever the grant"
         );
     }
-    format!(
-        "s3 {what} of `{key}` on target `{label}` needs `{}` access to a prefix covering that key, which is not granted to plugin `{id}`; to allow it add to drhost.toml:\n{}",
-        access.name(),
-        grant_lines(id, label, key, access)
-    )
+    let subject = format!(
+        "s3 {what} of `{key}` on target `{label}` needs `{}` access to a prefix covering that key, which",
+        access.name()
+    );
+    not_granted(&subject, id, &grant_lines(id, label, key, access))
 }
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ impl HostBucket for RunState {
 
 mod operations {
     use std::path::Path;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use aws_sdk_s3::config::http::HttpResponse;
     use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
@@ -197,10 +197,10 @@ mod operations {
 
     pub(super) async fn open(ctx: &RunContext, label: &str) -> Result<Bucket, CapError> {
         if !ctx.grants.s3.iter().any(|g| g.target == label) {
-            return Err(CapError::AccessDenied(format!(
-                "s3 target `{label}` is not granted to plugin `{}`; to allow it add to drhost.toml:\n{}",
-                ctx.plugin_id,
-                super::super::grant_lines(&ctx.plugin_id, label, "*", S3Access::Read)
+            return Err(CapError::AccessDenied(crate::caps::kit::text::not_granted(
+                &format!("s3 target `{label}`"),
+                &ctx.plugin_id,
+                &super::super::grant_lines(&ctx.plugin_id, label, "*", S3Access::Read),
             )));
         }
         let target = ctx.grants.s3_targets.get(label).ok_or_else(|| {
@@ -226,10 +226,6 @@ mod operations {
             endpoint: target.endpoint.clone(),
             client: aws_sdk_s3::Client::from_conf(config),
         })
-    }
-
-    fn limit(ctx: &RunContext, cap: Duration) -> Duration {
-        ctx.deadline.saturating_duration_since(Instant::now()).min(cap)
     }
 
     fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
@@ -318,7 +314,7 @@ mod operations {
                 .bucket(&b.bucket)
                 .prefix(prefix)
                 .set_continuation_token(token.take());
-            let page = bounded("list", b, limit(ctx, CALL_TIMEOUT), request.send()).await?;
+            let page = bounded("list", b, ctx.time_left_within(CALL_TIMEOUT), request.send()).await?;
             for o in page.contents() {
                 let key = o.key().unwrap_or_default();
                 // Only keys inside the grant are shown.
@@ -342,7 +338,7 @@ mod operations {
 
     pub(super) async fn head(ctx: &RunContext, b: &Bucket, key: &str) -> Result<ObjectHead, CapError> {
         let request = b.client.head_object().bucket(&b.bucket).key(key);
-        let out = bounded("head", b, limit(ctx, CALL_TIMEOUT), request.send()).await?;
+        let out = bounded("head", b, ctx.time_left_within(CALL_TIMEOUT), request.send()).await?;
         let mut metadata: Vec<(String, String)> = out
             .metadata()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -376,14 +372,14 @@ mod operations {
             None => None,
         };
         let request = b.client.get_object().bucket(&b.bucket).key(key);
-        let out = bounded("get", b, limit(ctx, CALL_TIMEOUT), request.send()).await?;
+        let out = bounded("get", b, ctx.time_left_within(CALL_TIMEOUT), request.send()).await?;
         let check = expected.or_else(|| {
             let text = out.metadata()?.get("sha256")?;
             Some((text.trim().to_ascii_lowercase(), Verified::Metadata))
         });
         let length = out.content_length().map(|n| n.max(0) as u64);
         let what = format!("s3 get of `{key}` on `{}`", b.label);
-        let until_deadline = ctx.deadline.saturating_duration_since(Instant::now());
+        let until_deadline = ctx.time_left();
         let saved = save(out.body, &ctx.blob_dir, length, check, &what);
         match tokio::time::timeout(until_deadline, saved).await {
             Err(_) => Err(CapError::Timeout(format!(
@@ -420,7 +416,7 @@ mod operations {
                 .content_length(size as i64)
                 .set_metadata(Some(metadata.into_iter().collect()))
                 .body(body);
-            let until_deadline = ctx.deadline.saturating_duration_since(Instant::now());
+            let until_deadline = ctx.time_left();
             let out = bounded("put", b, until_deadline, request.send()).await?;
             out.e_tag().unwrap_or_default().to_string()
         };
@@ -452,7 +448,7 @@ mod operations {
         let created = bounded(
             "put (create multipart upload)",
             b,
-            limit(ctx, CALL_TIMEOUT),
+            ctx.time_left_within(CALL_TIMEOUT),
             create.send(),
         )
         .await?;
@@ -460,7 +456,7 @@ mod operations {
             .upload_id()
             .ok_or_else(|| CapError::Failed(format!("s3 put of `{key}` on `{}`: no upload id", b.label)))?
             .to_string();
-        let until_deadline = ctx.deadline.saturating_duration_since(Instant::now());
+        let until_deadline = ctx.time_left();
         let uploaded = match tokio::time::timeout(until_deadline, upload_parts(b, key, &upload_id, path, size)).await {
             Err(_) => Err(CapError::Timeout(format!(
                 "s3 put of `{key}` on `{}` did not finish before the run's deadline",

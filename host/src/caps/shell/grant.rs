@@ -1,26 +1,17 @@
 //! What the operator grants for `shell`, and the check made at every call.
 //!
-//! Argument rules, on top of the per-position globs (the same for `docker`
-//! exec argv, which reuses [`ArgPattern::matches_arg`]):
-//!
-//! - **No NUL.** An argument holding a NUL byte matches nothing, `**` included.
-//! - **No smuggled options.** An argument starting with `-` matches only a
-//!   pattern that itself starts with `-` (`"-n"`, `"-*"`, `"--format=*"`);
-//!   `*`, `?*`, `[a-z]*`… never match an option. `**` (the rest) still
-//!   matches anything: that is what it says.
-//! - **Paths are taken as written, never normalised for the program.** When
-//!   the pattern contains `/` it is a path pattern, and the argument must
-//!   already be in normal form: every `/`-separated segment is a name — not
-//!   empty (`//`), not `.`, not `..`. One leading `/` (absolute), one
-//!   trailing `/` (a directory) and the `//` right after a URL scheme
-//!   (`https://`) are fine. Anything else is refused outright, so
-//!   `/tmp/allowed/*` never matches `/tmp/allowed/../../proc/self/environ`.
-//!   Symbolic links are not resolved (a check-then-use race would make that
-//!   no guarantee, and legitimate paths go through links): a path grant is
-//!   only as good as the directory it names, so grant directories that the
-//!   plugin — through any program it may run — cannot write or link into.
+//! Arguments are matched under the rules of [`crate::caps::kit::pattern`]
+//! (no NUL, no smuggled options, paths taken as written), so
+//! `/tmp/allowed/*` never matches `/tmp/allowed/../../proc/self/environ`.
+//! Symbolic links are not resolved (a check-then-use race would make that
+//! no guarantee, and legitimate paths go through links): a path grant is
+//! only as good as the directory it names, so grant directories that the
+//! plugin — through any program it may run — cannot write or link into.
 
 use serde::{Deserialize, Serialize};
+
+use crate::caps::kit::pattern::{check_argv, glob_escape, path_flaw, ArgPattern, ArgRefusal, ArgvRefusal};
+use crate::caps::kit::text::{not_granted, toml_string};
 
 /// `[[plugins.<id>.shell]]`: one program the plugin may run.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -34,192 +25,8 @@ pub struct ShellGrant {
     #[serde(default)]
     pub args: Vec<ArgPattern>,
     /// Longest the program may run, e.g. "30s" (default: 60s).
-    #[serde(default, with = "duration_text")]
+    #[serde(default, with = "crate::caps::kit::text::duration_text")]
     pub timeout: Option<std::time::Duration>,
-}
-
-/// A glob over one argument (`*` matches anything, spaces, `;` and `/`
-/// included: no shell ever sees it). `**` alone means "any remaining
-/// arguments". As an argument pattern it also applies the rules in the
-/// module docs ([`ArgPattern::check_arg`]); as a name glob (containers,
-/// images, hosts) it is a plain glob ([`ArgPattern::matches`]).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ArgPattern {
-    text: String,
-    matcher: globset::GlobMatcher,
-}
-
-impl TryFrom<String> for ArgPattern {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
-        let glob = globset::GlobBuilder::new(&text)
-            .literal_separator(false)
-            .backslash_escape(true)
-            .build()
-            .map_err(|e| format!("`{text}` is not a valid argument pattern: {e}"))?;
-        Ok(ArgPattern {
-            matcher: glob.compile_matcher(),
-            text,
-        })
-    }
-}
-
-impl From<ArgPattern> for String {
-    fn from(pattern: ArgPattern) -> String {
-        pattern.text
-    }
-}
-
-/// Why one argument does not match one argument pattern.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArgRefusal {
-    /// The glob does not match it.
-    Mismatch,
-    /// It holds a NUL byte: no pattern matches it.
-    Nul,
-    /// The glob matches, but the argument is an option (starts with `-`)
-    /// and the pattern does not start with `-`.
-    Option,
-    /// The glob matches, but the pattern is a path pattern and the
-    /// argument is not a normal path; says what is wrong with it.
-    NotNormal(&'static str),
-}
-
-impl ArgRefusal {
-    /// The rule, as a clause for a message ("… is refused: CLAUSE").
-    pub fn rule(&self) -> String {
-        match self {
-            ArgRefusal::Mismatch => "no pattern matches it".into(),
-            ArgRefusal::Nul => "it holds a NUL byte, which no grant allows".into(),
-            ArgRefusal::Option => {
-                "it is an option (starts with `-`) and only a pattern starting with `-` (e.g. \"-*\") matches an option"
-                    .into()
-            }
-            ArgRefusal::NotNormal(flaw) => format!(
-                "it has {flaw}, and an argument matched against a path pattern must be a normal path (no `..`, `.` or empty segments); pass the path without them"
-            ),
-        }
-    }
-}
-
-impl ArgPattern {
-    /// The glob as the operator wrote it.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// Whether `text` matches this glob, as a plain glob (names, hosts,
-    /// image references). Arguments go through [`ArgPattern::check_arg`].
-    pub fn matches(&self, text: &str) -> bool {
-        self.matcher.is_match(text)
-    }
-
-    /// Whether argument `arg` matches this pattern under the argument rules.
-    pub fn matches_arg(&self, arg: &str) -> bool {
-        self.check_arg(arg).is_ok()
-    }
-
-    /// Checks argument `arg` against this pattern: no NUL, the glob
-    /// matches, an option only for a pattern starting with `-`, and a
-    /// normal path for a path pattern (one containing `/`).
-    pub fn check_arg(&self, arg: &str) -> Result<(), ArgRefusal> {
-        if arg.contains('\0') {
-            return Err(ArgRefusal::Nul);
-        }
-        if !self.matcher.is_match(arg) {
-            return Err(ArgRefusal::Mismatch);
-        }
-        if arg.starts_with('-') && !self.text.starts_with('-') {
-            return Err(ArgRefusal::Option);
-        }
-        if self.is_path() {
-            if let Some(flaw) = path_flaw(arg) {
-                return Err(ArgRefusal::NotNormal(flaw));
-            }
-        }
-        Ok(())
-    }
-
-    /// A path pattern: one containing `/`.
-    pub fn is_path(&self) -> bool {
-        self.text.contains('/')
-    }
-
-    fn is_rest(&self) -> bool {
-        self.text == "**"
-    }
-}
-
-/// What keeps `arg` from being a normal path, if anything: `"a `..`
-/// segment"`, `"a `.` segment"` or `"an empty segment (`//`)"`. One
-/// leading `/`, one trailing `/` and the `//` after a URL scheme
-/// (`https://`) are normal. Nothing is decoded (`%2e` stays as written).
-pub fn path_flaw(arg: &str) -> Option<&'static str> {
-    let body = match arg.split_once("://") {
-        Some((scheme, rest)) if is_scheme(scheme) => rest,
-        _ => arg,
-    };
-    if body.contains("//") {
-        return Some("an empty segment (`//`)");
-    }
-    let body = body.strip_prefix('/').unwrap_or(body);
-    let body = body.strip_suffix('/').unwrap_or(body);
-    body.split('/').find_map(|segment| match segment {
-        ".." => Some("a `..` segment"),
-        "." => Some("a `.` segment"),
-        _ => None,
-    })
-}
-
-/// RFC 3986: a letter, then letters, digits, `+`, `-`, `.`.
-fn is_scheme(text: &str) -> bool {
-    let mut chars = text.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-}
-
-/// Why an argv does not match a list of per-position patterns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArgvRefusal {
-    /// More arguments than patterns (and no `**` last).
-    TooMany,
-    /// Fewer arguments than patterns (the missing ones are not `**`).
-    TooFew,
-    /// Argument `index` (from 0) is refused by its pattern.
-    Arg {
-        /// Position in the argv, from 0.
-        index: usize,
-        /// What the pattern refused.
-        why: ArgRefusal,
-    },
-}
-
-/// Checks `argv` against one pattern per position (`"**"` as the last
-/// pattern matches any remaining arguments, NUL excepted), under the
-/// argument rules. Shared by `shell` grants and `docker` exec grants.
-pub fn check_argv(patterns: &[ArgPattern], argv: &[String]) -> Result<(), ArgvRefusal> {
-    for (index, arg) in argv.iter().enumerate() {
-        match patterns.get(index) {
-            Some(p) if p.is_rest() && index + 1 == patterns.len() => {
-                return match argv[index..].iter().position(|a| a.contains('\0')) {
-                    Some(at) => Err(ArgvRefusal::Arg {
-                        index: index + at,
-                        why: ArgRefusal::Nul,
-                    }),
-                    None => Ok(()),
-                };
-            }
-            Some(p) => p.check_arg(arg).map_err(|why| ArgvRefusal::Arg { index, why })?,
-            None => return Err(ArgvRefusal::TooMany),
-        }
-    }
-    // Every argument matched; the remaining patterns must be optional.
-    if patterns.iter().skip(argv.len()).all(ArgPattern::is_rest) {
-        Ok(())
-    } else {
-        Err(ArgvRefusal::TooFew)
-    }
 }
 
 impl ShellGrant {
@@ -260,7 +67,8 @@ impl ShellGrant {
 /// (NUL, a path with `..`, `.` or `//`) is named with its rule; otherwise
 /// the message ends with the TOML lines that would grant exactly this call.
 pub fn denial(id: &str, grants: &[ShellGrant], program: &str, args: &[String]) -> String {
-    let head = format!("shell program `{program}` with args {args:?} is not granted to plugin `{id}`");
+    let subject = format!("shell program `{program}` with args {args:?}");
+    let head = format!("{subject} is not granted to plugin `{id}`");
     for grant in grants {
         let Some(ArgvRefusal::Arg { index, why }) = grant.refusal(program, args) else {
             continue;
@@ -300,10 +108,7 @@ pub fn denial(id: &str, grants: &[ShellGrant], program: &str, args: &[String]) -
             why.rule()
         );
     }
-    format!(
-        "{head}; to allow it add to drhost.toml:\n{}",
-        grant_lines(id, program, Some(args))
-    )
+    not_granted(&subject, id, &grant_lines(id, program, Some(args)))
 }
 
 /// The TOML lines that would grant `program` with any arguments.
@@ -325,55 +130,6 @@ pub fn grant_lines(id: &str, program: &str, args: Option<&[String]>) -> String {
         "[[plugins.{id}.shell]]\nprogram = {}\nargs = [{args}]",
         toml_string(program)
     )
-}
-
-/// `text` as a glob that matches only itself (glob characters escaped).
-pub fn glob_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| match c {
-            '*' | '?' | '[' | ']' | '{' | '}' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect()
-}
-
-/// `text` as a one-line TOML basic string: quoted, with `"`, `\\` and every
-/// control character escaped, so advice quoting a plugin's text stays on
-/// its own line whatever the text holds.
-pub fn toml_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
-                out.push_str(&format!("\\u{:04X}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-mod duration_text {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(d)?;
-        crate::config::parse_duration(&text)
-            .map(Some)
-            .map_err(serde::de::Error::custom)
-    }
-
-    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
-            None => s.serialize_none(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -71,7 +71,7 @@ mod operations {
             timeout = cap;
             limit = format!("the timeout of grant `{}`", grant.line(&ctx.plugin_id));
         }
-        let left = ctx.deadline.saturating_duration_since(Instant::now());
+        let left = ctx.time_left();
         if left < timeout {
             timeout = left;
             limit = "the run's deadline".to_string();
@@ -85,7 +85,7 @@ mod operations {
             .tempdir()
             .map_err(|e| CapError::Failed(format!("cannot create a working directory for `{}`: {e}", cmd.program)))?;
         let mut command = tokio::process::Command::new(&path);
-        crate::caps::only_stdio(&mut command);
+        crate::caps::kit::process::only_stdio(&mut command);
         let mut child = command
             .args(&cmd.args)
             .env_clear()

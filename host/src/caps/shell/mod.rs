@@ -1,7 +1,7 @@
 //! `shell`: runs allow-listed programs with argv only, never a shell string.
 //!
 //! The grant names the program and a glob per argument position, checked
-//! under the argument rules of `grant.rs` (no NUL, no option through `*`,
+//! under the argument rules of `caps::kit::pattern` (no NUL, no option through `*`,
 //! normal paths only against a path pattern). The child gets an empty
 //! environment (only `PATH=/usr/local/bin:/usr/bin:/bin`, so programs that
 //! run others find them), no stdin, a fresh empty host-only working
@@ -11,6 +11,4 @@
 mod grant;
 mod host;
 
-pub use grant::{
-    check_argv, glob_escape, grant_lines_any, path_flaw, toml_string, ArgPattern, ArgRefusal, ArgvRefusal, ShellGrant,
-};
+pub use grant::{grant_lines_any, ShellGrant};

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::types::Access;
-use crate::caps::shell::toml_string;
-use crate::caps::{glob_matches, literal_head};
+use crate::caps::kit::pattern::{glob_matches, literal_head};
+use crate::caps::kit::text::{not_granted, toml_string};
 use crate::config::PluginGrants;
 use crate::secret::SecretRef;
 
@@ -257,10 +257,7 @@ pub fn denial(id: &str, label: &str, what: &str, path: &str, access: VaultAccess
             access.name()
         )
     };
-    format!(
-        "{needs}, which is not granted to plugin `{id}`; to allow it add to drhost.toml:\n{}",
-        grant_lines(id, label, path, access)
-    )
+    not_granted(&format!("{needs}, which"), id, &grant_lines(id, label, path, access))
 }
 
 #[cfg(test)]

@@ -209,7 +209,7 @@ impl HostStore for RunState {
         let store = self.table.get(&s)?;
         let label = store.label.clone();
         let result = match operations::check_target(&self.ctx, &label, "snapshot-save") {
-            Ok(()) => operations::snapshot_save(store, &self.ctx.blob_dir, operations::until_deadline(&self.ctx)).await,
+            Ok(()) => operations::snapshot_save(store, &self.ctx.blob_dir, self.ctx.time_left()).await,
             Err(e) => Err(e),
         };
         journal_call(
@@ -240,7 +240,7 @@ impl HostStore for RunState {
         let args = json!({ "target": label, "size": size, "sha256": sha256, "force": force });
         let result = match operations::check_target(&self.ctx, &label, "snapshot-restore") {
             Ok(()) => {
-                let limit = operations::until_deadline(&self.ctx);
+                let limit = self.ctx.time_left();
                 operations::snapshot_restore(store, &file, size, force, limit).await
             }
             Err(e) => Err(e),
@@ -417,7 +417,7 @@ fn redact<'a>(text: &str, values: impl IntoIterator<Item = &'a str>) -> String {
 
 mod operations {
     use std::path::Path;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use reqwest::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
     use reqwest::Method;
@@ -444,12 +444,7 @@ mod operations {
 
     /// Time for one KV call: the cap, or what is left of the run.
     pub(super) fn limit(ctx: &RunContext) -> Duration {
-        until_deadline(ctx).min(CALL_TIMEOUT)
-    }
-
-    /// What is left of the run.
-    pub(super) fn until_deadline(ctx: &RunContext) -> Duration {
-        ctx.deadline.saturating_duration_since(Instant::now())
+        ctx.time_left().min(CALL_TIMEOUT)
     }
 
     pub(super) fn check_path(
@@ -526,10 +521,10 @@ mod operations {
     /// yet: an unreachable server shows at the first call.
     pub(super) fn open(ctx: &RunContext, label: &str) -> Result<Store, CapError> {
         if !ctx.grants.vault.iter().any(|g| g.target == label) {
-            return Err(CapError::AccessDenied(format!(
-                "vault target `{label}` is not granted to plugin `{}`; to allow it add to drhost.toml:\n{}",
-                ctx.plugin_id,
-                grant_lines(&ctx.plugin_id, label, "MOUNT/PATH/*", VaultAccess::Read)
+            return Err(CapError::AccessDenied(crate::caps::kit::text::not_granted(
+                &format!("vault target `{label}`"),
+                &ctx.plugin_id,
+                &grant_lines(&ctx.plugin_id, label, "MOUNT/PATH/*", VaultAccess::Read),
             )));
         }
         let target = ctx.grants.vault_targets.get(label).ok_or_else(|| {

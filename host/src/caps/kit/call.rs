@@ -1,0 +1,131 @@
+//! The one path every capability call takes, spelled the same everywhere:
+//!
+//! ```ignore
+//! async fn stop_container(&mut self, name: String, timeout: Option<u32>) -> Answer<()> {
+//!     let ctx = self.ctx.clone();
+//!     ctx.audited("docker.stop-container", json!({ "name": name }), |_| json!(null), async {
+//!         let (docker, raw) = self.granted_container(&name, Write).await?; // check
+//!         docker.stop_container(..).await.map_err(engine_error)?;        // call
+//!         Ok(())
+//!     })
+//!     .await
+//! }
+//! ```
+//!
+//! The arguments (redacted by the caller: never a secret's value) are
+//! written first, then the grant is checked and the real call made inside
+//! the `async` block; [`RunContext::audited`] times it and is the only
+//! writer of the call's journal event and of its line on the console, so
+//! the journal budgets and the console's sanitising apply to every call.
+//!
+//! A call ends in a value, a typed [`CapError`] the plugin handles, or a
+//! trap ([`CallError::Trap`]: a full resource table, a host bug) that stops
+//! the run. Both travel as [`CallError`], so `?` works on either.
+
+use std::future::Future;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::bindings::types::Error as CapError;
+use crate::sandbox::{RunContext, RunState};
+
+/// What a capability function returns.
+pub type Answer<T> = Result<T, CallError>;
+
+/// Why a capability call did not return a value.
+#[derive(Debug)]
+pub enum CallError {
+    /// A typed error the plugin sees and may handle.
+    Typed(CapError),
+    /// The plugin is stopped (a host fault, a resource limit).
+    Trap(wasmtime::Error),
+}
+
+impl From<CapError> for CallError {
+    fn from(error: CapError) -> Self {
+        CallError::Typed(error)
+    }
+}
+
+impl From<wasmtime::component::ResourceTableError> for CallError {
+    fn from(error: wasmtime::component::ResourceTableError) -> Self {
+        CallError::Trap(error.into())
+    }
+}
+
+impl From<wasmtime::Error> for CallError {
+    fn from(error: wasmtime::Error) -> Self {
+        CallError::Trap(error)
+    }
+}
+
+impl crate::bindings::types::Host for RunState {
+    fn convert_error(&mut self, error: CallError) -> wasmtime::Result<CapError> {
+        match error {
+            CallError::Typed(error) => Ok(error),
+            CallError::Trap(trap) => Err(trap),
+        }
+    }
+}
+
+/// The journal's name for a typed capability error, and its text.
+pub(crate) fn error_parts(error: &CapError) -> (&'static str, &str) {
+    match error {
+        CapError::AccessDenied(m) => ("access-denied", m),
+        CapError::NotFound(m) => ("not-found", m),
+        CapError::InvalidArgument(m) => ("invalid-argument", m),
+        CapError::Unavailable(m) => ("unavailable", m),
+        CapError::Timeout(m) => ("timeout", m),
+        CapError::Conflict(m) => ("conflict", m),
+        CapError::Failed(m) => ("failed", m),
+    }
+}
+
+impl RunContext {
+    /// Runs one capability call `work` (grant check, then the real call),
+    /// then journals it: `call`, its `args`, how long it took, and its
+    /// outcome (`summarize` of the value, or the error); a typed error also
+    /// goes to the operator's console.
+    pub(crate) async fn audited<T>(
+        &self,
+        call: &str,
+        args: Value,
+        summarize: impl FnOnce(&T) -> Value,
+        work: impl Future<Output = Answer<T>>,
+    ) -> Answer<T> {
+        let started = Instant::now();
+        let result = work.await;
+        self.journal_call(call, args, started, &result, summarize);
+        result
+    }
+
+    /// Journals one finished call (see [`RunContext::audited`]); for calls
+    /// whose work cannot be one `async` block.
+    pub(crate) fn journal_call<T>(
+        &self,
+        call: &str,
+        args: Value,
+        started: Instant,
+        result: &Answer<T>,
+        summarize: impl FnOnce(&T) -> Value,
+    ) {
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let outcome = match result {
+            Ok(value) => json!({ "ok": summarize(value) }),
+            Err(CallError::Typed(error)) => {
+                let (kind, message) = error_parts(error);
+                json!({ "error": { "kind": kind, "message": message } })
+            }
+            Err(CallError::Trap(trap)) => json!({ "error": { "kind": "trap", "message": format!("{trap:#}") } }),
+        };
+        self.journal.record(
+            "call",
+            json!({ "call": call, "args": args, "duration_ms": duration_ms, "outcome": outcome }),
+        );
+        if let Err(CallError::Typed(error)) = result {
+            let (kind, message) = error_parts(error);
+            self.console.call_error(call, kind, message);
+        }
+    }
+}

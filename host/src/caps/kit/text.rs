@@ -1,0 +1,72 @@
+//! Text every capability writes for the operator: TOML advice that cannot
+//! be broken out of, cut-down plugin text, the refusal sentence.
+
+/// `text` as a one-line TOML basic string: quoted, with `"`, `\\` and every
+/// control character escaped, so advice quoting a plugin's text stays on
+/// its own line whatever the text holds.
+pub(crate) fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `key` as a TOML key: bare when it is one (letters, digits, `-`, `_`),
+/// else quoted and escaped, so a plugin-chosen label can never close the
+/// table header it is printed in and start lines of its own.
+pub(crate) fn toml_key(key: &str) -> String {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        key.to_string()
+    } else {
+        toml_string(key)
+    }
+}
+
+/// Cuts `text` to at most `cap` bytes on a character boundary.
+pub(crate) fn truncate(text: &str, cap: usize) -> &str {
+    if text.len() <= cap {
+        return text;
+    }
+    let mut end = cap;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The one refusal of every capability: `SUBJECT is not granted to plugin
+/// `ID`; to allow it add to drhost.toml:` followed by the TOML `grant`.
+/// `subject` says what was asked, e.g. "http host `db:5432`", or ends in
+/// ", which" when it names an access ("… needs `write` access, which").
+pub(crate) fn not_granted(subject: &str, plugin_id: &str, grant: &str) -> String {
+    format!("{subject} is not granted to plugin `{plugin_id}`; to allow it add to drhost.toml:\n{grant}")
+}
+
+pub(crate) mod duration_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::config::parse_duration(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
+            None => s.serialize_none(),
+        }
+    }
+}
