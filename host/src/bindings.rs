@@ -2,13 +2,16 @@
 //!
 //! One `bindgen!` per supported contract version; today there is one. Every
 //! import is async (the host does real I/O) and trappable (a host bug traps
-//! the plugin instead of panicking the host); typed errors are values.
+//! the plugin instead of panicking the host); a function returning
+//! `result<T, error>` returns [`crate::caps::kit::Answer<T>`], so `?` takes
+//! either a typed error or a trap.
 
 wasmtime::component::bindgen!({
     world: "plugin",
     path: "../wit",
     imports: { default: async | trappable },
     exports: { default: async },
+    trappable_error_type: { "drhost:runbook/types.error" => crate::caps::kit::CallError },
     with: {
         "drhost:runbook/progress.step": crate::caps::progress::Step,
         "drhost:runbook/blob.blob": crate::caps::blob::Blob,

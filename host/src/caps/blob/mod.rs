@@ -9,6 +9,7 @@ use wasmtime::component::Resource;
 
 use crate::bindings::drhost::runbook::blob::{Host, HostBlob};
 use crate::bindings::types::Error as CapError;
+use crate::caps::kit::Answer;
 use crate::sandbox::RunState;
 
 /// Largest range one `read` returns.
@@ -94,18 +95,12 @@ impl HostBlob for RunState {
         Ok(self.table.get(&blob)?.sha256.clone())
     }
 
-    async fn read(
-        &mut self,
-        blob: Resource<Blob>,
-        offset: u64,
-        len: u32,
-    ) -> wasmtime::Result<Result<Vec<u8>, CapError>> {
+    async fn read(&mut self, blob: Resource<Blob>, offset: u64, len: u32) -> Answer<Vec<u8>> {
         let blob = self.table.get(&blob)?;
         if offset > blob.size {
-            return Ok(Err(CapError::InvalidArgument(format!(
-                "offset {offset} is beyond the blob's {} bytes",
-                blob.size
-            ))));
+            return Err(
+                CapError::InvalidArgument(format!("offset {offset} is beyond the blob's {} bytes", blob.size)).into(),
+            );
         }
         let len = len.min(READ_CAP) as u64;
         let len = len.min(blob.size - offset) as usize;
@@ -116,20 +111,20 @@ impl HostBlob for RunState {
             file.read_exact(&mut buf)?;
             Ok::<_, std::io::Error>(buf)
         })();
-        Ok(read.map_err(|e| CapError::Failed(format!("reading blob: {e}"))))
+        Ok(read.map_err(|e| CapError::Failed(format!("reading blob: {e}")))?)
     }
 
-    async fn from_bytes(&mut self, data: Vec<u8>) -> wasmtime::Result<Result<Resource<Blob>, CapError>> {
+    async fn from_bytes(&mut self, data: Vec<u8>) -> Answer<Resource<Blob>> {
         if data.len() > FROM_BYTES_CAP {
-            return Ok(Err(CapError::InvalidArgument(format!(
+            return Err(CapError::InvalidArgument(format!(
                 "blob of {} bytes is over the {FROM_BYTES_CAP}-byte limit of from-bytes",
                 data.len()
-            ))));
+            ))
+            .into());
         }
-        match Blob::create(&self.ctx.blob_dir, &data) {
-            Ok(blob) => Ok(Ok(self.table.push(blob)?)),
-            Err(e) => Ok(Err(CapError::Failed(format!("storing blob: {e}")))),
-        }
+        let blob =
+            Blob::create(&self.ctx.blob_dir, &data).map_err(|e| CapError::Failed(format!("storing blob: {e}")))?;
+        Ok(self.table.push(blob)?)
     }
 
     async fn drop(&mut self, blob: Resource<Blob>) -> wasmtime::Result<()> {

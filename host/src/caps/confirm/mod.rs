@@ -3,13 +3,12 @@
 //! `unavailable`, never a silent yes.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::Instant;
 
 use serde_json::json;
 
 use crate::bindings::drhost::runbook::confirm::Host;
 use crate::bindings::types::Error as CapError;
-use crate::caps::journal_call;
+use crate::caps::kit::Answer;
 use crate::sandbox::RunState;
 
 /// How `confirm.ask` is answered in this run.
@@ -24,37 +23,34 @@ pub enum ConfirmPolicy {
 }
 
 impl Host for RunState {
-    async fn ask(&mut self, question: String) -> wasmtime::Result<Result<bool, CapError>> {
-        let started = Instant::now();
+    async fn ask(&mut self, question: String) -> Answer<bool> {
         let question = crate::caps::kit::text::truncate(&question, 1024).to_string();
-        let result = match self.ctx.confirm {
-            ConfirmPolicy::ApproveAll => Ok(true),
-            ConfirmPolicy::Nobody => Err(CapError::AccessDenied(
-                "no confirmation is possible here (describe/inspect)".into(),
-            )),
-            ConfirmPolicy::AskOperator if std::io::stdin().is_terminal() => {
-                let q = question.clone();
-                tokio::task::spawn_blocking(move || prompt(&q))
-                    .await
-                    .unwrap_or_else(|e| Err(CapError::Failed(format!("prompt failed: {e}"))))
-            }
-            ConfirmPolicy::AskOperator => Err(CapError::Unavailable(
-                "no operator to confirm (stdin is not a terminal); rerun with --yes to approve".into(),
-            )),
-        };
         let how = match self.ctx.confirm {
             ConfirmPolicy::ApproveAll => "--yes",
             _ => "operator",
         };
-        journal_call(
-            self,
-            "confirm.ask",
-            json!({ "question": question }),
-            started,
-            &result,
-            |ok| json!({ "approved": ok, "by": how }),
-        );
-        Ok(result)
+        let summary = |ok: &bool| json!({ "approved": ok, "by": how });
+        let answer = async {
+            match self.ctx.confirm {
+                ConfirmPolicy::ApproveAll => Ok(true),
+                ConfirmPolicy::Nobody => Err(CapError::AccessDenied(
+                    "no confirmation is possible here (describe/inspect)".into(),
+                )),
+                ConfirmPolicy::AskOperator if std::io::stdin().is_terminal() => {
+                    let q = question.clone();
+                    tokio::task::spawn_blocking(move || prompt(&q))
+                        .await
+                        .unwrap_or_else(|e| Err(CapError::Failed(format!("prompt failed: {e}"))))
+                }
+                ConfirmPolicy::AskOperator => Err(CapError::Unavailable(
+                    "no operator to confirm (stdin is not a terminal); rerun with --yes to approve".into(),
+                )),
+            }
+        };
+        let args = json!({ "question": question });
+        self.ctx
+            .audited("confirm.ask", args, summary, async { Ok(answer.await?) })
+            .await
     }
 }
 

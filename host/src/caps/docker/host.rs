@@ -1312,7 +1312,7 @@ mod operations {
                 if was_running {
                     let _ = docker.start_container(&id, None::<q::StartContainerOptions>).await;
                 }
-                let (kind, message) = crate::caps::error_parts(&e);
+                let (kind, message) = crate::caps::kit::call::error_parts(&e);
                 return Err(CapError::Failed(format!(
                     "recreating `{name}` from `{image}` failed ({kind}: {message}); the old container was put back"
                 )));

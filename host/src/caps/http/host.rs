@@ -1,31 +1,21 @@
 //! The `http` interface: one function, `get`.
 
-use std::time::Instant;
-
 use serde_json::json;
 
 use crate::bindings::drhost::runbook::http::{Host, Response};
 use crate::bindings::types::Error as CapError;
-use crate::caps::journal_call;
+use crate::caps::kit::Answer;
 use crate::sandbox::RunState;
 
 impl Host for RunState {
-    async fn get(&mut self, url: String, timeout_ms: Option<u32>) -> wasmtime::Result<Result<Response, CapError>> {
-        let started = Instant::now();
+    async fn get(&mut self, url: String, timeout_ms: Option<u32>) -> Answer<Response> {
         let ctx = self.ctx.clone();
-        let result = match self.http_client() {
-            Ok(client) => operations::get(&ctx, client, &url, timeout_ms).await,
-            Err(e) => Err(e),
-        };
-        journal_call(
-            self,
-            "http.get",
-            json!({ "url": url }),
-            started,
-            &result,
-            |r| json!({ "status": r.status }),
-        );
-        Ok(result)
+        let summary = |r: &Response| json!({ "status": r.status });
+        ctx.audited("http.get", json!({ "url": url }), summary, async {
+            let client = self.http_client()?;
+            Ok(operations::get(&ctx, client, &url, timeout_ms).await?)
+        })
+        .await
     }
 }
 

@@ -15,6 +15,7 @@
 //! `pg_dump` / `pg_restore` get `PGSSLMODE=verify-full`. Any other
 //! `sslmode` means plain TCP for every connection, the tools' included.
 
+mod client;
 mod grant;
 mod host;
 mod tools;

@@ -336,7 +336,7 @@ mod tests {
 
     fn failure(text: &str) -> (&'static str, String) {
         let error = log(text).failure("pg_restore into database `app` of target `primary`", "exit status: 1");
-        let (kind, message) = crate::caps::error_parts(&error);
+        let (kind, message) = crate::caps::kit::call::error_parts(&error);
         assert!(!message.contains('\n'), "{message}");
         (kind, message.to_string())
     }

@@ -343,7 +343,7 @@ impl HostSentinel for RunState {
                     .map(|a| match &a.answer {
                         Ok(Some(addr)) => json!({ "sentinel": addr_json(&a.sentinel), "master": addr_json(addr) }),
                         Ok(None) => json!({ "sentinel": addr_json(&a.sentinel), "master": null }),
-                        Err(e) => json!({ "sentinel": addr_json(&a.sentinel), "error": crate::caps::error_parts(e).0 }),
+                        Err(e) => json!({ "sentinel": addr_json(&a.sentinel), "error": crate::caps::kit::call::error_parts(e).0 }),
                     })
                     .collect::<Vec<_>>())
             },
@@ -366,7 +366,7 @@ impl HostSentinel for RunState {
                 .iter()
                 .map(|a| match &a.answer {
                     Ok(s) => json!({ "sentinel": addr_json(&a.sentinel), "master": addr_json(&s.address), "flags": s.flags }),
-                    Err(e) => json!({ "sentinel": addr_json(&a.sentinel), "error": crate::caps::error_parts(e).0 }),
+                    Err(e) => json!({ "sentinel": addr_json(&a.sentinel), "error": crate::caps::kit::call::error_parts(e).0 }),
                 })
                 .collect::<Vec<_>>())
         });
@@ -430,7 +430,8 @@ impl HostSentinel for RunState {
                 .iter()
                 .map(|a| match &a.answer {
                     Ok(text) => json!({ "sentinel": addr_json(&a.sentinel), "ok": text }),
-                    Err(e) => json!({ "sentinel": addr_json(&a.sentinel), "error": crate::caps::error_parts(e) }),
+                    Err(e) =>
+                        json!({ "sentinel": addr_json(&a.sentinel), "error": crate::caps::kit::call::error_parts(e) }),
                 })
                 .collect::<Vec<_>>())
         });
@@ -1287,7 +1288,7 @@ mod operations {
                     "{}:{}: {}",
                     sentinel.host,
                     sentinel.port,
-                    crate::caps::error_parts(&e).1
+                    crate::caps::kit::call::error_parts(&e).1
                 )),
                 None => {}
             }

@@ -12,6 +12,7 @@
 //! the size before the blob is kept); a put over 64 MiB goes up as a
 //! multipart upload of 16 MiB parts read from the file, a few at a time.
 
+mod client;
 mod download;
 mod grant;
 mod host;

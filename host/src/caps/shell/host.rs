@@ -1,29 +1,21 @@
 //! The `shell` interface: one function, `run`.
 
-use std::time::Instant;
-
 use serde_json::json;
 
 use crate::bindings::drhost::runbook::shell::{Command, Completed, Host};
 use crate::bindings::types::Error as CapError;
-use crate::caps::journal_call;
+use crate::caps::kit::Answer;
 use crate::sandbox::RunState;
 
 impl Host for RunState {
-    async fn run(&mut self, cmd: Command) -> wasmtime::Result<Result<Completed, CapError>> {
-        let started = Instant::now();
+    async fn run(&mut self, cmd: Command) -> Answer<Completed> {
         let ctx = self.ctx.clone();
-        let result = operations::run(&ctx, &cmd).await;
         let args = json!({ "program": cmd.program, "args": cmd.args, "timeout_ms": cmd.timeout_ms });
-        journal_call(
-            self,
-            "shell.run",
-            args,
-            started,
-            &result,
-            |c| json!({ "exit_code": c.exit_code, "truncated": c.truncated }),
-        );
-        Ok(result)
+        let summary = |c: &Completed| json!({ "exit_code": c.exit_code, "truncated": c.truncated });
+        ctx.audited("shell.run", args, summary, async {
+            Ok(operations::run(&ctx, &cmd).await?)
+        })
+        .await
     }
 }
 

@@ -1,0 +1,482 @@
+//! The `postgres` capability's checks and client calls: connecting with the
+//! target's TLS and credentials, reads in a read-only transaction that is
+//! always rolled back, writes, and the `pg_dump` / `pg_restore` runs.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::types::{FromSql, ToSql, Type};
+use tokio_postgres::Socket;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::tools::{self, dbname_arg};
+use super::{
+    allows, allows_database, check_read_statement, database_denial, denial, Database, PgAccess, PostgresTarget,
+};
+use crate::bindings::drhost::runbook::postgres::{RestoreOptions, RestoreReport, Rows, TargetInfo};
+use crate::bindings::types::Error as CapError;
+use crate::caps::blob::Blob;
+use crate::sandbox::RunContext;
+
+/// Longest a statement may take (never beyond the deadline).
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest a connection may take to open (never beyond the deadline).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The database `create-database` connects to.
+const MAINTENANCE_DATABASE: &str = "postgres";
+/// Most `pg_restore --jobs` a plugin may ask for.
+const MAX_JOBS: u32 = 32;
+
+pub(crate) fn check(ctx: &RunContext, label: &str, what: &str, access: PgAccess) -> Result<(), CapError> {
+    if allows(&ctx.grants.postgres, label, access) {
+        Ok(())
+    } else {
+        Err(CapError::AccessDenied(denial(&ctx.plugin_id, label, what, access)))
+    }
+}
+
+/// The configured target `label`, when some grant names it.
+fn target<'a>(ctx: &'a RunContext, label: &str, what: &str) -> Result<&'a PostgresTarget, CapError> {
+    if !ctx.grants.postgres.iter().any(|g| g.target == label) {
+        return Err(CapError::AccessDenied(denial(
+            &ctx.plugin_id,
+            label,
+            what,
+            PgAccess::Read,
+        )));
+    }
+    ctx.grants.postgres_targets.get(label).ok_or_else(|| {
+        CapError::NotFound(format!(
+            "no Postgres target `{label}`: add [targets.postgres.{label}] with url = \"postgresql://user@host:port/db\" to drhost.toml"
+        ))
+    })
+}
+
+/// The database of target `label`, for the journal (none when unknown).
+pub(crate) fn own_database(ctx: &RunContext, label: &str) -> Option<String> {
+    ctx.grants.postgres_targets.get(label).map(|t| t.url.dbname.clone())
+}
+
+/// Opens target `label`'s database. A plugin granted `read` but not
+/// `write` logs in as the target's `read_user` when one is configured.
+pub(crate) async fn open(ctx: &RunContext, label: &str) -> Result<Database, CapError> {
+    let target = target(ctx, label, "open")?;
+    let login = if allows(&ctx.grants.postgres, label, PgAccess::Write) {
+        Login::Owner
+    } else {
+        Login::Reader
+    };
+    let client = connect_as(ctx, label, target, &target.url.dbname, login).await?;
+    Ok(Database {
+        label: label.to_string(),
+        client,
+    })
+}
+
+/// Connects to `dbname` on target `label`'s server with its credentials;
+/// over TLS (see [`tls_connector`]) when its URL says `sslmode=require`.
+async fn connect(
+    ctx: &RunContext,
+    label: &str,
+    target: &PostgresTarget,
+    dbname: &str,
+) -> Result<tokio_postgres::Client, CapError> {
+    connect_as(ctx, label, target, dbname, Login::Owner).await
+}
+
+/// Which of a target's roles a connection logs in as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Login {
+    /// The URL's user, with `password`.
+    Owner,
+    /// `read_user` with `read_password` when configured, else the owner.
+    Reader,
+}
+
+async fn connect_as(
+    ctx: &RunContext,
+    label: &str,
+    target: &PostgresTarget,
+    dbname: &str,
+    login: Login,
+) -> Result<tokio_postgres::Client, CapError> {
+    let mut config = target.url.config.clone();
+    config.dbname(dbname);
+    let mut password = target.password.as_ref();
+    if let (Login::Reader, Some(reader)) = (login, &target.read_user) {
+        config.user(reader);
+        password = target.read_password.as_ref();
+    }
+    if let Some(secret) = password {
+        config.password(
+            secret
+                .resolve(&ctx.grants.secret_vaults)
+                .await
+                .map_err(CapError::Unavailable)?,
+        );
+    }
+    let limit = ctx.time_left_within(CONNECT_TIMEOUT);
+    let connected = if target.url.tls {
+        let tls = tls_connector(label, target)?;
+        tokio::time::timeout(limit, connect_with(&config, tls)).await
+    } else {
+        tokio::time::timeout(limit, connect_with(&config, tokio_postgres::NoTls)).await
+    };
+    match connected {
+        Err(_) => Err(CapError::Timeout(format!(
+            "connecting to Postgres target `{label}` took over {limit:?}"
+        ))),
+        Ok(Err(e)) => Err(classify(label, target, e)),
+        Ok(Ok(client)) => Ok(client),
+    }
+}
+
+/// Connects and drives the connection in its own task.
+async fn connect_with<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// rustls (ring) trusting the target's `ca_file`, else Mozilla's roots.
+/// rustls always checks that the certificate chains to a root *and*
+/// names the host (DNS name or IP address), like libpq's `verify-full`.
+fn tls_connector(label: &str, target: &PostgresTarget) -> Result<MakeRustlsConnect, CapError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match &target.ca_file {
+        Some(path) => {
+            let unreadable = |e: &dyn std::fmt::Display| {
+                CapError::Failed(format!(
+                    "Postgres target `{label}`: cannot read ca_file {} ({e}); fix ca_file in [targets.postgres.{label}]",
+                    path.display()
+                ))
+            };
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| unreadable(&e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| unreadable(&e))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(unreadable(&"no PEM certificate in it"));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CapError::Failed(format!("TLS setup for Postgres target `{label}`: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+fn classify(label: &str, target: &PostgresTarget, e: tokio_postgres::Error) -> CapError {
+    if let Some(db) = e.as_db_error() {
+        if db.code() == &SqlState::READ_ONLY_SQL_TRANSACTION {
+            return CapError::AccessDenied(format!(
+                "Postgres target `{label}`: `query` is read-only and the statement writes ({}); writes go through `execute`, which needs `write` access on the target",
+                db.message()
+            ));
+        }
+        return CapError::Failed(format!(
+            "Postgres target `{label}`: {} ({})",
+            db.message(),
+            db.code().code()
+        ));
+    }
+    if let Some(tls) = rustls_error(&e) {
+        let roots = match &target.ca_file {
+            Some(path) => format!("the CA in ca_file {}", path.display()),
+            None => "the public roots (set ca_file for a private CA)".to_string(),
+        };
+        return CapError::Failed(format!(
+            "Postgres target `{label}`: the server's TLS certificate was refused ({tls}); it must be signed by {roots} and name host {}",
+            target.url.host
+        ));
+    }
+    if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
+        return CapError::Unavailable(format!("Postgres target `{label}` is unreachable: {e}"));
+    }
+    CapError::Failed(format!("Postgres target `{label}`: {e}"))
+}
+
+/// The rustls error under a failed TLS handshake, if that is what failed.
+fn rustls_error(e: &tokio_postgres::Error) -> Option<&rustls::Error> {
+    let io = std::error::Error::source(e)?.downcast_ref::<std::io::Error>()?;
+    io.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+fn params_ref(params: &[String]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+async fn bounded<T>(
+    ctx: &RunContext,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    label: &str,
+) -> Result<T, CapError> {
+    let limit = ctx.time_left_within(CALL_TIMEOUT);
+    match tokio::time::timeout(limit, fut).await {
+        Err(_) => Err(CapError::Timeout(format!(
+            "postgres {what} on `{label}` took over {limit:?}"
+        ))),
+        Ok(r) => r.map_err(|e| match ctx.grants.postgres_targets.get(label) {
+            Some(target) => classify(label, target, e),
+            None => CapError::Failed(format!("Postgres target `{label}`: {e}")),
+        }),
+    }
+}
+
+async fn prepare(
+    ctx: &RunContext,
+    client: &tokio_postgres::Client,
+    sql: &str,
+    params: &[String],
+    label: &str,
+) -> Result<tokio_postgres::Statement, CapError> {
+    let types = vec![Type::TEXT; params.len()];
+    bounded(ctx, "prepare", client.prepare_typed(sql, &types), label).await
+}
+
+pub(crate) async fn query(
+    ctx: &RunContext,
+    client: &tokio_postgres::Client,
+    label: &str,
+    sql: &str,
+    params: &[String],
+) -> Result<Rows, CapError> {
+    // `read` is enforced by the server: the statement runs inside a
+    // read-only transaction that is always rolled back. The `SELECT 1`
+    // takes the transaction's first snapshot, after which Postgres
+    // refuses `SET TRANSACTION READ WRITE`; the extended protocol
+    // allows one statement only, so nothing can follow a `COMMIT`.
+    check_read_statement(sql).map_err(|why| CapError::AccessDenied(format!("Postgres target `{label}`: {why}")))?;
+    bounded(ctx, "query", client.batch_execute(READ_ONLY_BEGIN), label).await?;
+    let result = read_only_query(ctx, client, label, sql, params).await;
+    let rollback = bounded(ctx, "query", client.batch_execute("ROLLBACK"), label).await;
+    let (stmt, rows) = result?;
+    rollback?;
+    let columns = stmt.columns().iter().map(|c| c.name().to_string()).collect::<Vec<_>>();
+    let rows = rows
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| row.try_get::<_, Option<AsText>>(i).ok().flatten().map(|t| t.0))
+                .collect()
+        })
+        .collect();
+    Ok(Rows { columns, rows })
+}
+
+/// Opens the read-only transaction of a `query`.
+const READ_ONLY_BEGIN: &str = "BEGIN TRANSACTION ISOLATION LEVEL READ COMMITTED READ ONLY; SELECT 1";
+
+async fn read_only_query(
+    ctx: &RunContext,
+    client: &tokio_postgres::Client,
+    label: &str,
+    sql: &str,
+    params: &[String],
+) -> Result<(tokio_postgres::Statement, Vec<tokio_postgres::Row>), CapError> {
+    let stmt = prepare(ctx, client, sql, params, label).await?;
+    let rows = bounded(ctx, "query", client.query(&stmt, &params_ref(params)), label).await?;
+    Ok((stmt, rows))
+}
+
+pub(crate) async fn execute(
+    ctx: &RunContext,
+    client: &tokio_postgres::Client,
+    label: &str,
+    sql: &str,
+    params: &[String],
+) -> Result<u64, CapError> {
+    let stmt = prepare(ctx, client, sql, params, label).await?;
+    bounded(ctx, "execute", client.execute(&stmt, &params_ref(params)), label).await
+}
+
+/// Where target `label` is, from the configuration alone.
+pub(crate) fn info(ctx: &RunContext, label: &str) -> Result<TargetInfo, CapError> {
+    let url = &target(ctx, label, "info")?.url;
+    Ok(TargetInfo {
+        host: url.host.clone(),
+        port: url.port,
+        user: url.user.clone(),
+        database: url.dbname.clone(),
+        tls: url.tls,
+    })
+}
+
+/// `name` as an SQL identifier, always quoted (`"a""b"` for `a"b`).
+pub(crate) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Creates target `label`'s database through the server's `postgres`
+/// database unless it exists; true when it created it.
+pub(crate) async fn create_database(ctx: &RunContext, label: &str) -> Result<bool, CapError> {
+    let target = target(ctx, label, "create-database")?;
+    let name = &target.url.dbname;
+    let client = connect(ctx, label, target, MAINTENANCE_DATABASE).await?;
+    let exists = "SELECT 1 FROM pg_database WHERE datname = $1";
+    if bounded(ctx, "create-database", client.query_opt(exists, &[name]), label)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let create = format!("CREATE DATABASE {}", quote_ident(name));
+    let limit = ctx.time_left_within(CALL_TIMEOUT);
+    match tokio::time::timeout(limit, client.batch_execute(&create)).await {
+        Err(_) => Err(CapError::Timeout(format!(
+            "postgres create-database on `{label}` took over {limit:?}"
+        ))),
+        Ok(Ok(())) => Ok(true),
+        // Created by someone else between the check and here.
+        Ok(Err(e)) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(false),
+        Ok(Err(e)) => Err(classify(label, target, e)),
+    }
+}
+
+/// Runs `pg_dump -Fc` into a new file in the run's blob directory.
+pub(crate) async fn dump(ctx: &RunContext, label: &str) -> Result<Blob, CapError> {
+    let target = target(ctx, label, "dump")?;
+    std::fs::create_dir_all(&ctx.blob_dir).map_err(|e| CapError::Failed(format!("blob directory: {e}")))?;
+    // Removed when dropped, unless kept after a successful dump.
+    let file = tempfile::Builder::new()
+        .prefix("pg_dump-")
+        .suffix(".dump")
+        .tempfile_in(&ctx.blob_dir)
+        .map_err(|e| CapError::Failed(format!("creating the dump file: {e}")))?
+        .into_temp_path();
+    let mut cmd = tools::command(ctx, target, "pg_dump").await?;
+    cmd.arg("-Fc")
+        .arg("-d")
+        .arg(dbname_arg(&target.url.dbname))
+        .arg("-f")
+        .arg(&*file);
+    tools::run(ctx, cmd, &format!("pg_dump of target `{label}`")).await?;
+    let path = file
+        .keep()
+        .map_err(|e| CapError::Failed(format!("keeping the dump file: {e}")))?;
+    let path2 = path.clone();
+    tokio::task::spawn_blocking(move || Blob::from_file(path2))
+        .await
+        .map_err(|e| CapError::Failed(format!("checksum task: {e}")))?
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&path);
+            CapError::Failed(format!("reading the dump: {e}"))
+        })
+}
+
+/// Runs `pg_restore` on the blob's file (`path`) into target `label`'s
+/// database or `options.database` (which, when another, a grant must
+/// list in `databases`).
+pub(crate) async fn restore(
+    ctx: &RunContext,
+    label: &str,
+    path: &Path,
+    options: &RestoreOptions,
+) -> Result<RestoreReport, CapError> {
+    let target = target(ctx, label, "restore")?;
+    let database = options.database.as_deref().unwrap_or(&target.url.dbname);
+    if database != target.url.dbname.as_str() && !allows_database(&ctx.grants.postgres, label, database) {
+        return Err(CapError::AccessDenied(database_denial(&ctx.plugin_id, label, database)));
+    }
+    if database.is_empty() || database.contains('\0') {
+        return Err(CapError::InvalidArgument(format!(
+            "restore-options.database {database:?} is not a database name"
+        )));
+    }
+    if options.if_exists && !options.clean {
+        return Err(CapError::InvalidArgument(
+            "restore-options.if-exists needs clean (pg_restore --if-exists works with --clean only)".into(),
+        ));
+    }
+    if options.jobs > MAX_JOBS {
+        return Err(CapError::InvalidArgument(format!(
+            "restore-options.jobs is {}; at most {MAX_JOBS}",
+            options.jobs
+        )));
+    }
+    let mut cmd = tools::command(ctx, target, "pg_restore").await?;
+    cmd.arg("-d").arg(dbname_arg(database));
+    for (on, flag) in [
+        (options.clean, "--clean"),
+        (options.if_exists, "--if-exists"),
+        (options.no_owner, "--no-owner"),
+        (options.no_privileges, "--no-privileges"),
+    ] {
+        if on {
+            cmd.arg(flag);
+        }
+    }
+    if options.jobs > 1 {
+        cmd.arg("--jobs").arg(options.jobs.to_string());
+    }
+    cmd.arg(path);
+    let started = Instant::now();
+    let what = format!("pg_restore into database `{database}` of target `{label}`");
+    let log = tools::run(ctx, cmd, &what).await?;
+    Ok(RestoreReport {
+        database: database.to_string(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        warnings: log.warnings,
+    })
+}
+
+/// Any column value as text: common types formatted, the rest as hex.
+struct AsText(String);
+
+impl<'a> FromSql<'a> for AsText {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let text = match *ty {
+            Type::BOOL => bool::from_sql(ty, raw)?.to_string(),
+            Type::INT2 => i16::from_sql(ty, raw)?.to_string(),
+            Type::INT4 => i32::from_sql(ty, raw)?.to_string(),
+            Type::INT8 => i64::from_sql(ty, raw)?.to_string(),
+            Type::OID => u32::from_sql(ty, raw)?.to_string(),
+            Type::FLOAT4 => f32::from_sql(ty, raw)?.to_string(),
+            Type::FLOAT8 => f64::from_sql(ty, raw)?.to_string(),
+            Type::JSONB if raw.first() == Some(&1) => String::from_utf8_lossy(&raw[1..]).into_owned(),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON | Type::UNKNOWN | Type::XML => {
+                String::from_utf8_lossy(raw).into_owned()
+            }
+            _ => format!("\\x{}", hex::encode(raw)),
+        };
+        Ok(AsText(text))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_ident;
+
+    #[test]
+    fn identifiers_are_always_quoted() {
+        assert_eq!(quote_ident("toolboxai"), "\"toolboxai\"");
+        assert_eq!(quote_ident("Mixed Case"), "\"Mixed Case\"");
+        assert_eq!(
+            quote_ident("a\"; DROP DATABASE x; --"),
+            "\"a\"\"; DROP DATABASE x; --\""
+        );
+    }
+}
