@@ -1,43 +1,22 @@
-//! The `vault` interface: one small function per WIT function; the checks
-//! and the real client calls are in the inner `operations` module, the pure
-//! parts (composing, field values, redaction) at the end.
+//! The `vault` interface as the plugin sees it: one short function per WIT
+//! function, each `args → check → call` through
+//! [`crate::sandbox::RunContext::audited`]; the checks and the HTTP calls are
+//! in `client.rs`, the pure parts (composing, field values, redaction) in
+//! `secrets.rs`.
 //!
 //! What is journaled: the target, the path, field *names*, whether each
 //! written field was text or which secret, versions, sizes. Never a value.
 
-use std::time::Instant;
+use serde_json::json;
+use wasmtime::component::Resource;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde_json::{json, Map, Value};
-use wasmtime::component::{Resource, ResourceTable};
-use zeroize::Zeroizing;
-
-use super::{lists_key, Secret, Store, VaultAccess, VaultTarget};
+use super::client;
+use super::secrets::{compose, describe_fields, describe_parts, field_values, withheld};
+use super::{lists_key, Secret, Store, VaultAccess};
 use crate::bindings::drhost::runbook::vault::{ComposePart, FieldValue, Host, HostSecret, HostStore, Metadata};
-use crate::bindings::types::Error as CapError;
 use crate::caps::blob::Blob;
-use crate::caps::{error_parts, journal_call};
+use crate::caps::kit::Answer;
 use crate::sandbox::RunState;
-
-/// Reads one field of a KV v2 secret for the operator's
-/// `vault:LABEL:MOUNT/PATH#FIELD` references in other targets (a password,
-/// an access key). No grant applies: the operator wrote the reference. The
-/// error names the reference, never a value.
-pub async fn read_field(label: &str, target: &VaultTarget, path: &str, field: &str) -> Result<String, String> {
-    let reference = format!("vault:{label}:{path}#{field}");
-    let explain = |e: CapError| format!("the secret {reference}: {}", error_parts(&e).1);
-    let store = operations::connect(label, target).map_err(explain)?;
-    let fields = operations::read(&store, path, operations::CALL_TIMEOUT)
-        .await
-        .map_err(explain)?;
-    let names = fields.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
-    match fields.iter().find(|(name, _)| name == field) {
-        Some((_, value)) => Ok(value.to_string()),
-        None => Err(format!(
-            "the secret {reference}: `{path}` on Vault target `{label}` has no field `{field}` (its fields: {names})"
-        )),
-    }
-}
 
 impl Host for RunState {}
 
@@ -46,38 +25,26 @@ impl HostSecret for RunState {
         Ok(self.table.get(&s)?.origin.clone())
     }
 
-    async fn reveal(&mut self, s: Resource<Secret>) -> wasmtime::Result<Result<String, CapError>> {
-        let started = Instant::now();
+    async fn reveal(&mut self, s: Resource<Secret>) -> Answer<String> {
+        let ctx = self.ctx.clone();
         let secret = self.table.get(&s)?;
-        let origin = secret.origin.clone();
-        let result = operations::check_reveal(&self.ctx, secret).map(|()| secret.value.to_string());
-        journal_call(
-            self,
-            "vault.secret.reveal",
-            json!({ "origin": origin }),
-            started,
-            &result,
-            |_| json!({ "revealed": true }),
-        );
-        Ok(result)
+        let args = json!({ "origin": secret.origin });
+        ctx.audited("vault.secret.reveal", args, |_| json!({ "revealed": true }), async {
+            client::check_reveal(&ctx, secret)?;
+            Ok(secret.value.to_string())
+        })
+        .await
     }
 
-    async fn compose(&mut self, parts: Vec<ComposePart>) -> wasmtime::Result<Result<Resource<Secret>, CapError>> {
-        let started = Instant::now();
+    async fn compose(&mut self, parts: Vec<ComposePart>) -> Answer<Resource<Secret>> {
+        let ctx = self.ctx.clone();
         let args = json!({ "parts": describe_parts(&self.table, &parts)? });
-        let result: Result<Secret, CapError> = Ok(compose(&self.table, &parts)?);
-        journal_call(
-            self,
-            "vault.secret.compose",
-            args,
-            started,
-            &result,
-            |s: &Secret| json!({ "origin": s.origin }),
-        );
-        Ok(match result {
-            Ok(secret) => Ok(self.table.push(secret)?),
-            Err(e) => Err(e),
-        })
+        let summary = |s: &Secret| json!({ "origin": s.origin });
+        let composed = compose(&self.table, &parts);
+        let secret = ctx
+            .audited("vault.secret.compose", args, summary, async { Ok(composed?) })
+            .await?;
+        Ok(self.table.push(secret)?)
     }
 
     async fn drop(&mut self, s: Resource<Secret>) -> wasmtime::Result<()> {
@@ -87,47 +54,30 @@ impl HostSecret for RunState {
 }
 
 impl HostStore for RunState {
-    async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<Store>, CapError>> {
-        let started = Instant::now();
-        let result = operations::open(&self.ctx, &label);
-        journal_call(
-            self,
-            "vault.open",
-            json!({ "target": label }),
-            started,
-            &result,
-            |s| json!({ "address": s.address }),
-        );
-        Ok(match result {
-            Ok(store) => Ok(self.table.push(store)?),
-            Err(e) => Err(e),
-        })
+    async fn open(&mut self, label: String) -> Answer<Resource<Store>> {
+        let ctx = self.ctx.clone();
+        let summary = |s: &Store| json!({ "address": s.address });
+        let store = ctx
+            .audited("vault.open", json!({ "target": label }), summary, async {
+                Ok(client::open(&ctx, &label)?)
+            })
+            .await?;
+        Ok(self.table.push(store)?)
     }
 
-    async fn read(
-        &mut self,
-        s: Resource<Store>,
-        path: String,
-    ) -> wasmtime::Result<Result<Vec<(String, Resource<Secret>)>, CapError>> {
-        let started = Instant::now();
+    async fn read(&mut self, s: Resource<Store>, path: String) -> Answer<Vec<(String, Resource<Secret>)>> {
+        let ctx = self.ctx.clone();
         let store = self.table.get(&s)?;
         let label = store.label.clone();
-        let result = match operations::check_path(&self.ctx, &label, "read", &path, VaultAccess::Read) {
-            Ok(()) => operations::read(store, &path, operations::limit(&self.ctx)).await,
-            Err(e) => Err(e),
-        };
-        journal_call(
-            self,
-            "vault.read",
-            json!({ "target": label, "path": path }),
-            started,
-            &result,
-            |fields| json!({ "fields": fields.iter().map(|(name, _)| name).collect::<Vec<_>>() }),
-        );
-        let fields = match result {
-            Ok(fields) => fields,
-            Err(e) => return Ok(Err(e)),
-        };
+        let args = json!({ "target": label, "path": path });
+        let summary =
+            |fields: &Vec<(String, _)>| json!({ "fields": fields.iter().map(|(name, _)| name).collect::<Vec<_>>() });
+        let fields = ctx
+            .audited("vault.read", args, summary, async {
+                client::check_path(&ctx, &label, "read", &path, VaultAccess::Read)?;
+                Ok(client::read(store, &path, client::limit(&ctx)).await?)
+            })
+            .await?;
         let path = path.trim_matches('/');
         let mut handles = Vec::with_capacity(fields.len());
         for (name, value) in fields {
@@ -138,122 +88,76 @@ impl HostStore for RunState {
             };
             handles.push((name, self.table.push(secret)?));
         }
-        Ok(Ok(handles))
+        Ok(handles)
     }
 
-    async fn write(
-        &mut self,
-        s: Resource<Store>,
-        path: String,
-        fields: Vec<(String, FieldValue)>,
-    ) -> wasmtime::Result<Result<u64, CapError>> {
+    async fn write(&mut self, s: Resource<Store>, path: String, fields: Vec<(String, FieldValue)>) -> Answer<u64> {
         put(self, s, path, fields, false).await
     }
 
-    async fn patch(
-        &mut self,
-        s: Resource<Store>,
-        path: String,
-        fields: Vec<(String, FieldValue)>,
-    ) -> wasmtime::Result<Result<u64, CapError>> {
+    async fn patch(&mut self, s: Resource<Store>, path: String, fields: Vec<(String, FieldValue)>) -> Answer<u64> {
         put(self, s, path, fields, true).await
     }
 
-    async fn list(&mut self, s: Resource<Store>, path: String) -> wasmtime::Result<Result<Vec<String>, CapError>> {
-        let started = Instant::now();
+    async fn list(&mut self, s: Resource<Store>, path: String) -> Answer<Vec<String>> {
+        let ctx = self.ctx.clone();
         let store = self.table.get(&s)?;
-        let label = store.label.clone();
-        let grants = &self.ctx.grants.vault;
-        let result = match operations::check_list(&self.ctx, &label, &path) {
-            Ok(()) => operations::list(store, &path, operations::limit(&self.ctx))
-                .await
-                .map(|keys| {
-                    keys.into_iter()
-                        .filter(|k| lists_key(grants, &label, &path, k, VaultAccess::Read))
-                        .collect()
-                }),
-            Err(e) => Err(e),
-        };
-        journal_call(
-            self,
-            "vault.list",
-            json!({ "target": label, "path": path }),
-            started,
-            &result,
-            |keys: &Vec<String>| json!({ "keys": keys.len() }),
-        );
-        Ok(result)
-    }
-
-    async fn metadata(&mut self, s: Resource<Store>, path: String) -> wasmtime::Result<Result<Metadata, CapError>> {
-        let started = Instant::now();
-        let store = self.table.get(&s)?;
-        let label = store.label.clone();
-        let result = match operations::check_path(&self.ctx, &label, "metadata", &path, VaultAccess::Read) {
-            Ok(()) => operations::metadata(store, &path, operations::limit(&self.ctx)).await,
-            Err(e) => Err(e),
-        };
-        journal_call(
-            self,
-            "vault.metadata",
-            json!({ "target": label, "path": path }),
-            started,
-            &result,
-            |m| json!({ "current_version": m.current_version, "versions": m.versions.len() }),
-        );
-        Ok(result)
-    }
-
-    async fn snapshot_save(&mut self, s: Resource<Store>) -> wasmtime::Result<Result<Resource<Blob>, CapError>> {
-        let started = Instant::now();
-        let store = self.table.get(&s)?;
-        let label = store.label.clone();
-        let result = match operations::check_target(&self.ctx, &label, "snapshot-save") {
-            Ok(()) => operations::snapshot_save(store, &self.ctx.blob_dir, self.ctx.time_left()).await,
-            Err(e) => Err(e),
-        };
-        journal_call(
-            self,
-            "vault.snapshot-save",
-            json!({ "target": label }),
-            started,
-            &result,
-            |b| json!({ "size": b.size(), "sha256": b.sha256() }),
-        );
-        Ok(match result {
-            Ok(blob) => Ok(self.table.push(blob)?),
-            Err(e) => Err(e),
+        let args = json!({ "target": store.label, "path": path });
+        let summary = |keys: &Vec<String>| json!({ "keys": keys.len() });
+        ctx.audited("vault.list", args, summary, async {
+            client::check_list(&ctx, &store.label, &path)?;
+            let keys = client::list(store, &path, client::limit(&ctx)).await?;
+            let grants = &ctx.grants.vault;
+            Ok(keys
+                .into_iter()
+                .filter(|k| lists_key(grants, &store.label, &path, k, VaultAccess::Read))
+                .collect())
         })
+        .await
     }
 
-    async fn snapshot_restore(
-        &mut self,
-        s: Resource<Store>,
-        data: Resource<Blob>,
-        force: bool,
-    ) -> wasmtime::Result<Result<(), CapError>> {
-        let started = Instant::now();
+    async fn metadata(&mut self, s: Resource<Store>, path: String) -> Answer<Metadata> {
+        let ctx = self.ctx.clone();
+        let store = self.table.get(&s)?;
+        let args = json!({ "target": store.label, "path": path });
+        let summary = |m: &Metadata| json!({ "current_version": m.current_version, "versions": m.versions.len() });
+        ctx.audited("vault.metadata", args, summary, async {
+            client::check_path(&ctx, &store.label, "metadata", &path, VaultAccess::Read)?;
+            Ok(client::metadata(store, &path, client::limit(&ctx)).await?)
+        })
+        .await
+    }
+
+    async fn snapshot_save(&mut self, s: Resource<Store>) -> Answer<Resource<Blob>> {
+        let ctx = self.ctx.clone();
+        let store = self.table.get(&s)?;
+        let args = json!({ "target": store.label });
+        let summary = |b: &Blob| json!({ "size": b.size(), "sha256": b.sha256() });
+        let blob = ctx
+            .audited("vault.snapshot-save", args, summary, async {
+                client::check_target(&ctx, &store.label, "snapshot-save")?;
+                Ok(client::snapshot_save(store, &ctx.blob_dir, ctx.time_left()).await?)
+            })
+            .await?;
+        Ok(self.table.push(blob)?)
+    }
+
+    async fn snapshot_restore(&mut self, s: Resource<Store>, data: Resource<Blob>, force: bool) -> Answer<()> {
+        let ctx = self.ctx.clone();
         let blob = self.table.get(&data)?;
         let (file, size, sha256) = (blob.path().to_owned(), blob.size(), blob.sha256().to_string());
         let store = self.table.get(&s)?;
-        let label = store.label.clone();
-        let args = json!({ "target": label, "size": size, "sha256": sha256, "force": force });
-        let result = match operations::check_target(&self.ctx, &label, "snapshot-restore") {
-            Ok(()) => {
-                let limit = self.ctx.time_left();
-                operations::snapshot_restore(store, &file, size, force, limit).await
-            }
-            Err(e) => Err(e),
-        };
-        journal_call(
-            self,
+        let args = json!({ "target": store.label, "size": size, "sha256": sha256, "force": force });
+        ctx.audited(
             "vault.snapshot-restore",
             args,
-            started,
-            &result,
             |()| json!({ "restored": true }),
-        );
-        Ok(result)
+            async {
+                client::check_target(&ctx, &store.label, "snapshot-restore")?;
+                Ok(client::snapshot_restore(store, &file, size, force, ctx.time_left()).await?)
+            },
+        )
+        .await
     }
 
     async fn drop(&mut self, s: Resource<Store>) -> wasmtime::Result<()> {
@@ -271,725 +175,20 @@ async fn put(
     path: String,
     fields: Vec<(String, FieldValue)>,
     patch: bool,
-) -> wasmtime::Result<Result<u64, CapError>> {
-    let started = Instant::now();
+) -> Answer<u64> {
+    let ctx = state.ctx.clone();
     let what = if patch { "patch" } else { "write" };
     let store = state.table.get(&s)?;
-    let label = store.label.clone();
-    let args = json!({ "target": label, "path": path, "fields": describe_fields(&state.table, &fields)? });
-    let checked = operations::check_path(&state.ctx, &label, what, &path, VaultAccess::Write)
-        .and(field_values(&state.table, &fields)?);
+    let args = json!({ "target": store.label, "path": path, "fields": describe_fields(&state.table, &fields)? });
     let carries_secret = fields.iter().any(|(_, v)| matches!(v, FieldValue::Secret(_)));
-    let result = match checked {
-        Ok(values) => {
-            let limit = operations::limit(&state.ctx);
-            operations::put(store, &path, values, patch, limit).await.map_err(|e| {
-                if carries_secret {
-                    withheld(e)
-                } else {
-                    e
-                }
-            })
-        }
-        Err(e) => Err(e),
-    };
-    journal_call(
-        state,
-        &format!("vault.{what}"),
-        args,
-        started,
-        &result,
-        |version| json!({ "version": version }),
-    );
-    Ok(result)
-}
-
-/// RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) stay; every
-/// other byte of the UTF-8 is percent-encoded, so the value is safe as a
-/// URL's user or password part.
-const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-/// A value percent-encoded for a URL's user or password part.
-fn url_encoded(value: &str) -> impl Iterator<Item = &str> {
-    utf8_percent_encode(value, USERINFO)
-}
-
-/// The new secret made of `parts`, in one buffer sized up front (so no
-/// partial copy of a value is left behind in a reallocated one).
-fn compose(table: &ResourceTable, parts: &[ComposePart]) -> wasmtime::Result<Secret> {
-    let mut capacity = 0;
-    for part in parts {
-        capacity += match part {
-            ComposePart::Text(text) => text.len(),
-            ComposePart::Secret(s) => table.get(s)?.value.len(),
-            ComposePart::UrlEncoded(s) => 3 * table.get(s)?.value.len(),
-        };
-    }
-    let mut value = Zeroizing::new(String::with_capacity(capacity));
-    for part in parts {
-        match part {
-            ComposePart::Text(text) => value.push_str(text),
-            ComposePart::Secret(s) => value.push_str(&table.get(s)?.value),
-            ComposePart::UrlEncoded(s) => url_encoded(&table.get(s)?.value).for_each(|piece| value.push_str(piece)),
-        }
-    }
-    Ok(Secret {
-        origin: "composed".to_string(),
-        source: None,
-        value,
+    // Read before the call: the table stays on this side of every await.
+    let values = field_values(&state.table, &fields)?;
+    let summary = |version: &u64| json!({ "version": version });
+    ctx.audited(&format!("vault.{what}"), args, summary, async {
+        client::check_path(&ctx, &store.label, what, &path, VaultAccess::Write)?;
+        let values = values?;
+        let written = client::put(store, &path, values, patch, client::limit(&ctx)).await;
+        Ok(written.map_err(|e| if carries_secret { withheld(e) } else { e })?)
     })
-}
-
-/// What the journal says about compose parts: `text`, or which secret and how.
-fn describe_parts(table: &ResourceTable, parts: &[ComposePart]) -> wasmtime::Result<Vec<String>> {
-    parts
-        .iter()
-        .map(|part| {
-            Ok(match part {
-                ComposePart::Text(_) => "text".to_string(),
-                ComposePart::Secret(s) => format!("secret {}", table.get(s)?.origin),
-                ComposePart::UrlEncoded(s) => format!("url-encoded {}", table.get(s)?.origin),
-            })
-        })
-        .collect()
-}
-
-/// What the journal says about written fields: each name, with `text` or
-/// which secret its value came from.
-fn describe_fields(table: &ResourceTable, fields: &[(String, FieldValue)]) -> wasmtime::Result<Map<String, Value>> {
-    fields
-        .iter()
-        .map(|(name, value)| {
-            let from = match value {
-                FieldValue::Text(_) => "text".to_string(),
-                FieldValue::Secret(s) => format!("secret {}", table.get(s)?.origin),
-            };
-            Ok((name.clone(), Value::String(from)))
-        })
-        .collect()
-}
-
-/// The values to send: text as is, secrets by value. Names must be
-/// non-empty and distinct.
-fn field_values(
-    table: &ResourceTable,
-    fields: &[(String, FieldValue)],
-) -> wasmtime::Result<Result<Map<String, Value>, CapError>> {
-    let mut values = Map::new();
-    for (name, value) in fields {
-        let value = match value {
-            FieldValue::Text(text) => text.clone(),
-            FieldValue::Secret(s) => table.get(s)?.value.to_string(),
-        };
-        if name.is_empty() || values.insert(name.clone(), Value::String(value)).is_some() {
-            return Ok(Err(CapError::InvalidArgument(format!(
-                "field names must be non-empty and distinct; `{name}` is not"
-            ))));
-        }
-    }
-    Ok(Ok(values))
-}
-
-/// A failed write that carried secret values keeps its kind and Vault's
-/// status, but not Vault's own words: a message that may quote what was
-/// sent, redacted or not, would tell a plugin whether a text it chose equals
-/// a secret it cannot read.
-fn withheld(error: CapError) -> CapError {
-    operations::with_message(error, |m| {
-        let status = m
-            .split(|c: char| !c.is_ascii_digit())
-            .find(|n| n.len() == 3 && matches!(n.as_bytes()[0], b'4' | b'5'))
-            .map(|n| format!(" (HTTP {n})"))
-            .unwrap_or_default();
-        let head = m.split_once(": ").map_or(m, |(head, _)| head);
-        format!("{head}: Vault refused it{status}; its message is withheld because the write carried secret values")
-    })
-}
-
-/// `text` with every occurrence of a value replaced by `<redacted>`: Vault's
-/// error text must not carry what was being written.
-fn redact<'a>(text: &str, values: impl IntoIterator<Item = &'a str>) -> String {
-    values
-        .into_iter()
-        .filter(|v| !v.is_empty())
-        .fold(text.to_string(), |text, value| text.replace(value, "<redacted>"))
-}
-
-mod operations {
-    use std::path::Path;
-    use std::time::Duration;
-
-    use reqwest::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
-    use reqwest::Method;
-    use serde_json::{json, Map, Value};
-    use tokio::io::AsyncWriteExt;
-    use zeroize::Zeroizing;
-
-    use super::super::grant::check_address;
-    use super::super::{
-        allows_list, allows_path, allows_target, denial, grant_lines, split_path, split_secret_path, Secret, Store,
-        VaultAccess, VaultTarget,
-    };
-    use crate::bindings::drhost::runbook::vault::{Metadata, VersionInfo};
-    use crate::bindings::types::Error as CapError;
-    use crate::caps::blob::Blob;
-    use crate::sandbox::RunContext;
-
-    /// Longest a KV call may take (never beyond the run's deadline);
-    /// snapshots may take until the deadline.
-    pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-
-    /// Largest error body read from Vault (it is one short JSON object).
-    const ERROR_BODY_CAP: usize = 16 << 10;
-
-    /// Time for one KV call: the cap, or what is left of the run.
-    pub(super) fn limit(ctx: &RunContext) -> Duration {
-        ctx.time_left().min(CALL_TIMEOUT)
-    }
-
-    pub(super) fn check_path(
-        ctx: &RunContext,
-        label: &str,
-        what: &str,
-        path: &str,
-        access: VaultAccess,
-    ) -> Result<(), CapError> {
-        if allows_path(&ctx.grants.vault, label, path, access) {
-            Ok(())
-        } else {
-            Err(CapError::AccessDenied(denial(
-                &ctx.plugin_id,
-                label,
-                what,
-                path,
-                access,
-            )))
-        }
-    }
-
-    pub(super) fn check_list(ctx: &RunContext, label: &str, path: &str) -> Result<(), CapError> {
-        if allows_list(&ctx.grants.vault, label, path, VaultAccess::Read) {
-            Ok(())
-        } else {
-            let folder = format!("{}/*", path.trim_matches('/'));
-            Err(CapError::AccessDenied(denial(
-                &ctx.plugin_id,
-                label,
-                "list",
-                &folder,
-                VaultAccess::Read,
-            )))
-        }
-    }
-
-    pub(super) fn check_target(ctx: &RunContext, label: &str, what: &str) -> Result<(), CapError> {
-        if allows_target(&ctx.grants.vault, label, VaultAccess::Snapshot) {
-            Ok(())
-        } else {
-            Err(CapError::AccessDenied(denial(
-                &ctx.plugin_id,
-                label,
-                what,
-                "",
-                VaultAccess::Snapshot,
-            )))
-        }
-    }
-
-    /// `reveal` on the path the secret was read from; a composed secret has
-    /// no such path.
-    pub(super) fn check_reveal(ctx: &RunContext, secret: &Secret) -> Result<(), CapError> {
-        match &secret.source {
-            None => Err(CapError::AccessDenied(format!(
-                "the secret `{}` cannot be revealed: it was composed, and no single Vault path's `reveal` grant covers a composed value; reveal the secrets it was made from instead",
-                secret.origin
-            ))),
-            Some((label, path)) => {
-                check_path(ctx, label, "reveal", path, VaultAccess::Reveal)?;
-                match super::super::grant::laundering(&ctx.grants.vault) {
-                    None => Ok(()),
-                    Some(why) => Err(CapError::AccessDenied(format!(
-                        "no secret can be revealed to plugin `{}`: {why}",
-                        ctx.plugin_id
-                    ))),
-                }
-            }
-        }
-    }
-
-    /// A granted, configured target with its token read. Nothing is sent
-    /// yet: an unreachable server shows at the first call.
-    pub(super) fn open(ctx: &RunContext, label: &str) -> Result<Store, CapError> {
-        if !ctx.grants.vault.iter().any(|g| g.target == label) {
-            return Err(CapError::AccessDenied(crate::caps::kit::text::not_granted(
-                &format!("vault target `{label}`"),
-                &ctx.plugin_id,
-                &grant_lines(&ctx.plugin_id, label, "MOUNT/PATH/*", VaultAccess::Read),
-            )));
-        }
-        let target = ctx.grants.vault_targets.get(label).ok_or_else(|| {
-            CapError::NotFound(format!(
-                "no Vault target `{label}`: add [targets.vault.{label}] with address = \"https://VAULT:8200\" and token = \"env:VAULT_TOKEN\" (or \"file:PATH\") to drhost.toml"
-            ))
-        })?;
-        connect(label, target)
-    }
-
-    /// The clients of `target`, with its token (`env:`/`file:` only).
-    pub(crate) fn connect(label: &str, target: &VaultTarget) -> Result<Store, CapError> {
-        let invalid = |e: String| CapError::InvalidArgument(format!("Vault target `{label}`: {e}"));
-        check_address(&target.address).map_err(invalid)?;
-        let token = target.token.resolve_local();
-        let token = Zeroizing::new(token.map_err(|e| CapError::Unavailable(format!("Vault target `{label}`: {e}")))?);
-        let settings = vaultrs::client::VaultClientSettingsBuilder::default()
-            // Every setting explicit: none may come from drhost's own VAULT_* environment.
-            .address(&target.address)
-            .token(token.as_str())
-            .namespace(target.namespace.clone())
-            .ca_certs(Vec::new())
-            .identity(None)
-            .verify(true)
-            .timeout(None)
-            .build()
-            .map_err(|e| invalid(e.to_string()))?;
-        let kv = vaultrs::client::VaultClient::new(settings).map_err(|e| invalid(e.to_string()))?;
-        // Never follow a redirect (it would carry X-Vault-Token to wherever it
-        // points) and never use a proxy from the environment.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .map_err(|e| invalid(e.to_string()))?;
-        Ok(Store {
-            label: label.to_string(),
-            address: target.address.trim_end_matches('/').to_string(),
-            namespace: target.namespace.clone(),
-            token,
-            kv,
-            http,
-        })
-    }
-
-    /// The latest version's fields; non-string values as JSON text.
-    pub(crate) async fn read(
-        store: &Store,
-        path: &str,
-        limit: Duration,
-    ) -> Result<Vec<(String, Zeroizing<String>)>, CapError> {
-        let (mount, key) = split_secret_path(path).map_err(CapError::InvalidArgument)?;
-        let what = format!("read of `{path}`");
-        let data: Map<String, Value> = kv(store, &what, limit, vaultrs::kv2::read(&store.kv, mount, key)).await?;
-        let text = |value: Value| match value {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        Ok(data
-            .into_iter()
-            .map(|(name, v)| (name, Zeroizing::new(text(v))))
-            .collect())
-    }
-
-    /// A new version: exactly `values` (write) or `values` merged into the
-    /// latest (patch, which vaultrs lacks: a JSON merge patch). Vault's
-    /// error text is redacted of every value sent.
-    pub(super) async fn put(
-        store: &Store,
-        path: &str,
-        values: Map<String, Value>,
-        patch: bool,
-        limit: Duration,
-    ) -> Result<u64, CapError> {
-        let (mount, key) = split_secret_path(path).map_err(CapError::InvalidArgument)?;
-        let what = format!("{} of `{path}`", if patch { "patch" } else { "write" });
-        let result = if patch {
-            let url = format!("{}/v1/{mount}/data/{key}", store.address);
-            let body = serde_json::to_vec(&json!({ "data": &values })).unwrap_or_default();
-            let request = request(store, Method::PATCH, &url)?
-                .header(CONTENT_TYPE, "application/merge-patch+json")
-                .body(body);
-            bounded(store, &what, limit, patched_version(store, &what, request)).await
-        } else {
-            let set = vaultrs::kv2::set(&store.kv, mount, key, &values);
-            kv(store, &what, limit, set).await.map(|v| v.version)
-        };
-        let sent = values.values().filter_map(Value::as_str);
-        result.map_err(|e| with_message(e, |m| super::redact(m, sent)))
-    }
-
-    async fn patched_version(store: &Store, what: &str, request: reqwest::RequestBuilder) -> Result<u64, CapError> {
-        let reply = send(store, what, request).await?;
-        let body = reply.bytes().await.map_err(|e| from_reqwest(store, what, e))?;
-        let reply: Value = serde_json::from_slice(&body).unwrap_or_default();
-        reply["data"]["version"].as_u64().ok_or_else(|| {
-            CapError::Failed(format!(
-                "vault {what} on target `{}`: Vault's reply has no new version",
-                store.label
-            ))
-        })
-    }
-
-    /// The keys under a folder (sub-folders end with `/`).
-    pub(super) async fn list(store: &Store, path: &str, limit: Duration) -> Result<Vec<String>, CapError> {
-        let (mount, key) = split_path(path).map_err(CapError::InvalidArgument)?;
-        let what = format!("list of `{path}`");
-        kv(store, &what, limit, vaultrs::kv2::list(&store.kv, mount, key)).await
-    }
-
-    /// The secret's versions, oldest first.
-    pub(super) async fn metadata(store: &Store, path: &str, limit: Duration) -> Result<Metadata, CapError> {
-        let (mount, key) = split_secret_path(path).map_err(CapError::InvalidArgument)?;
-        let what = format!("metadata of `{path}`");
-        let m = kv(store, &what, limit, vaultrs::kv2::read_metadata(&store.kv, mount, key)).await?;
-        let mut versions: Vec<VersionInfo> = m
-            .versions
-            .into_iter()
-            .filter_map(|(number, v)| {
-                Some(VersionInfo {
-                    version: number.parse().ok()?,
-                    created_time: v.created_time,
-                    deletion_time: v.deletion_time,
-                    destroyed: v.destroyed,
-                })
-            })
-            .collect();
-        versions.sort_by_key(|v| v.version);
-        Ok(Metadata {
-            current_version: m.current_version,
-            oldest_version: m.oldest_version,
-            created_time: m.created_time,
-            updated_time: m.updated_time,
-            versions,
-        })
-    }
-
-    /// Streams `GET sys/storage/raft/snapshot` into a new file in
-    /// `blob_dir` (removed again if anything fails), chunk by chunk.
-    pub(super) async fn snapshot_save(store: &Store, blob_dir: &Path, limit: Duration) -> Result<Blob, CapError> {
-        let what = "raft snapshot save";
-        let failed = |e: std::io::Error| CapError::Failed(format!("vault {what}: the snapshot file: {e}"));
-        std::fs::create_dir_all(blob_dir).map_err(failed)?;
-        let file = tempfile::Builder::new()
-            .prefix("vault-snapshot-")
-            .suffix(".snap")
-            .tempfile_in(blob_dir)
-            .map_err(failed)?;
-        let out = tokio::fs::File::from_std(file.as_file().try_clone().map_err(failed)?);
-        let url = format!("{}/v1/sys/storage/raft/snapshot", store.address);
-        let request = request(store, Method::GET, &url)?;
-        let size = bounded(store, what, limit, download(store, what, request, out)).await?;
-        if size == 0 {
-            return Err(CapError::Failed(format!(
-                "vault {what} on target `{}`: Vault sent an empty snapshot",
-                store.label
-            )));
-        }
-        let (_, path) = file.keep().map_err(|e| failed(e.error))?;
-        let from_file = tokio::task::spawn_blocking(move || Blob::from_file(path)).await;
-        from_file
-            .map_err(|e| CapError::Failed(format!("vault {what}: checksum task: {e}")))?
-            .map_err(failed)
-    }
-
-    /// Copies the reply's body into `out`; returns the bytes written.
-    async fn download(
-        store: &Store,
-        what: &str,
-        request: reqwest::RequestBuilder,
-        mut out: tokio::fs::File,
-    ) -> Result<u64, CapError> {
-        let mut reply = send(store, what, request).await?;
-        let write_failed =
-            |e: std::io::Error| CapError::Failed(format!("vault {what}: writing the snapshot file: {e}"));
-        let mut size = 0;
-        while let Some(chunk) = reply.chunk().await.map_err(|e| from_reqwest(store, what, e))? {
-            out.write_all(&chunk).await.map_err(write_failed)?;
-            size += chunk.len() as u64;
-        }
-        out.flush().await.map_err(write_failed)?;
-        Ok(size)
-    }
-
-    /// Streams the blob's file as the body of `POST sys/storage/raft/snapshot`
-    /// (or `snapshot-force`, for a snapshot of another cluster).
-    pub(super) async fn snapshot_restore(
-        store: &Store,
-        file: &Path,
-        size: u64,
-        force: bool,
-        limit: Duration,
-    ) -> Result<(), CapError> {
-        let endpoint = if force { "snapshot-force" } else { "snapshot" };
-        let what = format!("raft {endpoint} restore");
-        let body = tokio::fs::File::open(file)
-            .await
-            .map_err(|e| CapError::Failed(format!("vault {what}: reading the blob: {e}")))?;
-        let url = format!("{}/v1/sys/storage/raft/{endpoint}", store.address);
-        let request = request(store, Method::POST, &url)?
-            .header(CONTENT_LENGTH, size)
-            .body(reqwest::Body::from(body));
-        bounded(store, &what, limit, async {
-            send(store, &what, request).await.map(|_| ())
-        })
-        .await
-    }
-
-    /// A request carrying the token (a header marked sensitive) and the namespace.
-    fn request(store: &Store, method: Method, url: &str) -> Result<reqwest::RequestBuilder, CapError> {
-        let mut token = HeaderValue::from_str(&store.token).map_err(|_| {
-            CapError::InvalidArgument(format!(
-                "the token of Vault target `{}` is not a valid HTTP header value",
-                store.label
-            ))
-        })?;
-        token.set_sensitive(true);
-        let mut request = store.http.request(method, url).header("X-Vault-Token", token);
-        if let Some(namespace) = &store.namespace {
-            request = request.header("X-Vault-Namespace", namespace);
-        }
-        Ok(request)
-    }
-
-    /// Sends `request`; any status but 2xx becomes a typed error.
-    async fn send(store: &Store, what: &str, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CapError> {
-        let mut reply = request.send().await.map_err(|e| from_reqwest(store, what, e))?;
-        if reply.status().is_success() {
-            return Ok(reply);
-        }
-        let mut body = Vec::new();
-        while let Ok(Some(chunk)) = reply.chunk().await {
-            body.extend_from_slice(&chunk);
-            if body.len() > ERROR_BODY_CAP {
-                break;
-            }
-        }
-        let errors = errors_of(&String::from_utf8_lossy(&body));
-        Err(by_status(store, what, reply.status().as_u16(), &errors))
-    }
-
-    /// `fut` within `limit`, else a timeout naming the call.
-    async fn bounded<T>(
-        store: &Store,
-        what: &str,
-        limit: Duration,
-        fut: impl std::future::Future<Output = Result<T, CapError>>,
-    ) -> Result<T, CapError> {
-        tokio::time::timeout(limit, fut).await.unwrap_or_else(|_| {
-            Err(CapError::Timeout(format!(
-                "vault {what} on target `{}` took over {:.1}s (the call's cap, or what was left of the run)",
-                store.label,
-                limit.as_secs_f64()
-            )))
-        })
-    }
-
-    /// A vaultrs call within `limit`, its error typed.
-    async fn kv<T>(
-        store: &Store,
-        what: &str,
-        limit: Duration,
-        fut: impl std::future::Future<Output = Result<T, vaultrs::error::ClientError>>,
-    ) -> Result<T, CapError> {
-        bounded(store, what, limit, async {
-            fut.await.map_err(|e| from_vaultrs(store, what, e))
-        })
-        .await
-    }
-
-    fn from_vaultrs(store: &Store, what: &str, e: vaultrs::error::ClientError) -> CapError {
-        use rustify::errors::ClientError as Http;
-        use vaultrs::error::ClientError as Kv;
-        match e {
-            Kv::APIError { code, errors } => by_status(store, what, code, &one_line(&errors.join("; "))),
-            Kv::RestClientError {
-                source: Http::ServerResponseError { code, content },
-            } => by_status(store, what, code, &errors_of(content.as_deref().unwrap_or_default())),
-            Kv::RestClientError {
-                source: e @ Http::RequestError { .. },
-            } => unreachable(store, what, &e),
-            other => CapError::Failed(format!("vault {what} on target `{}`: {}", store.label, chain(&other))),
-        }
-    }
-
-    fn from_reqwest(store: &Store, what: &str, e: reqwest::Error) -> CapError {
-        if e.is_timeout() {
-            CapError::Timeout(format!("vault {what} on target `{}`: {}", store.label, chain(&e)))
-        } else if e.is_connect() || e.is_request() || e.is_body() {
-            unreachable(store, what, &e)
-        } else {
-            CapError::Failed(format!("vault {what} on target `{}`: {}", store.label, chain(&e)))
-        }
-    }
-
-    /// Connection refused, DNS, reset: the server is not there.
-    fn unreachable(store: &Store, what: &str, e: &dyn std::error::Error) -> CapError {
-        let mut cause = e;
-        while let Some(next) = cause.source() {
-            cause = next;
-        }
-        CapError::Unavailable(format!(
-            "Vault target `{}` at {} is unreachable ({what}): {cause}",
-            store.label, store.address
-        ))
-    }
-
-    /// The error for an HTTP status from Vault; `errors` is Vault's own text.
-    fn by_status(store: &Store, what: &str, code: u16, errors: &str) -> CapError {
-        let at = format!("vault {what} on target `{}`", store.label);
-        let detail = if errors.is_empty() {
-            String::new()
-        } else {
-            format!(" ({errors})")
-        };
-        match code {
-            403 => CapError::Failed(format!(
-                "{at}: Vault refused the token (permission denied): its policy does not allow this{detail}"
-            )),
-            404 => CapError::NotFound(format!("{at}: Vault has nothing there (HTTP 404){detail}")),
-            412 => CapError::Conflict(format!("{at}: Vault reports a version conflict (HTTP 412){detail}")),
-            429 | 502 | 503 | 504 => CapError::Unavailable(format!(
-                "{at}: Vault at {} is not ready (HTTP {code}: sealed, standby or overloaded){detail}",
-                store.address
-            )),
-            _ => CapError::Failed(format!("{at}: Vault answered HTTP {code}{detail}")),
-        }
-    }
-
-    /// Vault's `{"errors": [...]}` as one line, or the start of a body that is not that.
-    fn errors_of(body: &str) -> String {
-        let parsed: Option<Vec<String>> = serde_json::from_str::<Value>(body)
-            .ok()
-            .and_then(|v| serde_json::from_value(v["errors"].clone()).ok());
-        match parsed {
-            Some(errors) => one_line(&errors.join("; ")),
-            None => one_line(&body.chars().take(200).collect::<String>()),
-        }
-    }
-
-    fn one_line(text: &str) -> String {
-        text.split_whitespace().collect::<Vec<_>>().join(" ")
-    }
-
-    /// An error and its sources, as one line.
-    fn chain(e: &dyn std::error::Error) -> String {
-        let mut text = e.to_string();
-        let mut source = e.source();
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        one_line(&text)
-    }
-
-    /// `e` with its message rewritten by `f`.
-    pub(super) fn with_message(e: CapError, f: impl FnOnce(&str) -> String) -> CapError {
-        match e {
-            CapError::AccessDenied(m) => CapError::AccessDenied(f(&m)),
-            CapError::NotFound(m) => CapError::NotFound(f(&m)),
-            CapError::InvalidArgument(m) => CapError::InvalidArgument(f(&m)),
-            CapError::Unavailable(m) => CapError::Unavailable(f(&m)),
-            CapError::Timeout(m) => CapError::Timeout(f(&m)),
-            CapError::Conflict(m) => CapError::Conflict(f(&m)),
-            CapError::Failed(m) => CapError::Failed(f(&m)),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn secret(value: &str) -> Secret {
-        Secret {
-            origin: "secret/app/db#password".into(),
-            source: Some(("main".into(), "secret/app/db".into())),
-            value: Zeroizing::new(value.into()),
-        }
-    }
-
-    #[test]
-    fn url_encoding_keeps_only_unreserved_characters() {
-        let encoded: String = url_encoded("p@ss:w/rd?#[]% é-._~Az09").collect();
-        assert_eq!(encoded, "p%40ss%3Aw%2Frd%3F%23%5B%5D%25%20%C3%A9-._~Az09");
-    }
-
-    #[test]
-    fn compose_joins_text_and_secrets_and_cannot_be_revealed() {
-        let mut table = ResourceTable::new();
-        let password: Resource<Secret> = table.push(secret("p@ss/word")).unwrap();
-        let borrow = || Resource::<Secret>::new_borrow(password.rep());
-        let parts = vec![
-            ComposePart::Text("postgresql://app:".into()),
-            ComposePart::UrlEncoded(borrow()),
-            ComposePart::Text("@db:5432/app?raw=".into()),
-            ComposePart::Secret(borrow()),
-        ];
-        let composed = compose(&table, &parts).unwrap();
-        assert_eq!(
-            composed.value.as_str(),
-            "postgresql://app:p%40ss%2Fword@db:5432/app?raw=p@ss/word"
-        );
-        assert_eq!(composed.origin, "composed");
-        assert!(composed.source.is_none());
-        let described = describe_parts(&table, &parts).unwrap();
-        assert_eq!(
-            described,
-            [
-                "text",
-                "url-encoded secret/app/db#password",
-                "text",
-                "secret secret/app/db#password"
-            ]
-        );
-        assert!(!format!("{composed:?}").contains("word"));
-    }
-
-    #[test]
-    fn written_fields_are_described_without_values() {
-        let mut table = ResourceTable::new();
-        let password: Resource<Secret> = table.push(secret("hunter2")).unwrap();
-        let fields = vec![
-            ("user".to_string(), FieldValue::Text("app".into())),
-            (
-                "password".to_string(),
-                FieldValue::Secret(Resource::new_borrow(password.rep())),
-            ),
-        ];
-        let described = Value::Object(describe_fields(&table, &fields).unwrap()).to_string();
-        assert!(
-            !described.contains("hunter2") && !described.contains("app\""),
-            "{described}"
-        );
-        assert!(described.contains("secret secret/app/db#password"));
-        let values = field_values(&table, &fields).unwrap().unwrap();
-        assert_eq!(values["password"], "hunter2");
-        let twice = vec![
-            ("a".to_string(), FieldValue::Text("1".into())),
-            ("a".to_string(), FieldValue::Text("2".into())),
-        ];
-        assert!(matches!(
-            field_values(&table, &twice).unwrap(),
-            Err(CapError::InvalidArgument(_))
-        ));
-    }
-
-    #[test]
-    fn a_failed_write_with_secrets_withholds_vault_s_words() {
-        let e = CapError::Failed(
-            "vault write of `secret/a` on target `main`: Vault answered 400: bad value hunter2".into(),
-        );
-        let CapError::Failed(m) = withheld(e) else {
-            panic!("kind changed")
-        };
-        assert_eq!(
-            m,
-            "vault write of `secret/a` on target `main`: Vault refused it (HTTP 400); its message is withheld because the write carried secret values"
-        );
-    }
-
-    #[test]
-    fn redaction_removes_every_value() {
-        let text = redact("bad value hunter2 for hunter2; empty ok", ["hunter2", ""]);
-        assert_eq!(text, "bad value <redacted> for <redacted>; empty ok");
-    }
+    .await
 }

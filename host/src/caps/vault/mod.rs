@@ -10,15 +10,17 @@
 //! grant and is journaled (without the value). No value — secret or plain
 //! text written to Vault — is ever journaled, logged or put in an error.
 
+mod client;
 mod grant;
 mod host;
+mod secrets;
 
+pub use client::read_field;
 pub(crate) use grant::TOKEN_NOT_IN_VAULT;
 pub use grant::{
     allows_list, allows_path, allows_target, covers, denial, grant_lines, lists_key, need_access, split_path,
     split_secret_path, VaultAccess, VaultGrant, VaultTarget,
 };
-pub use host::read_field;
 use zeroize::Zeroizing;
 
 /// One Vault server opened by label, held in the run's resource table: the

@@ -1,0 +1,228 @@
+//! The pure parts of `vault`: composing a secret from parts, what the
+//! journal may say about secrets and written fields (names and origins,
+//! never values), and keeping Vault's words out of errors about secrets.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde_json::{Map, Value};
+use wasmtime::component::ResourceTable;
+use zeroize::Zeroizing;
+
+use super::client::with_message;
+use super::Secret;
+use crate::bindings::drhost::runbook::vault::{ComposePart, FieldValue};
+use crate::bindings::types::Error as CapError;
+
+/// RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) stay; every
+/// other byte of the UTF-8 is percent-encoded, so the value is safe as a
+/// URL's user or password part.
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// A value percent-encoded for a URL's user or password part.
+fn url_encoded(value: &str) -> impl Iterator<Item = &str> {
+    utf8_percent_encode(value, USERINFO)
+}
+
+/// The new secret made of `parts`, in one buffer sized up front (so no
+/// partial copy of a value is left behind in a reallocated one).
+pub(crate) fn compose(table: &ResourceTable, parts: &[ComposePart]) -> wasmtime::Result<Secret> {
+    let mut capacity = 0;
+    for part in parts {
+        capacity += match part {
+            ComposePart::Text(text) => text.len(),
+            ComposePart::Secret(s) => table.get(s)?.value.len(),
+            ComposePart::UrlEncoded(s) => 3 * table.get(s)?.value.len(),
+        };
+    }
+    let mut value = Zeroizing::new(String::with_capacity(capacity));
+    for part in parts {
+        match part {
+            ComposePart::Text(text) => value.push_str(text),
+            ComposePart::Secret(s) => value.push_str(&table.get(s)?.value),
+            ComposePart::UrlEncoded(s) => url_encoded(&table.get(s)?.value).for_each(|piece| value.push_str(piece)),
+        }
+    }
+    Ok(Secret {
+        origin: "composed".to_string(),
+        source: None,
+        value,
+    })
+}
+
+/// What the journal says about compose parts: `text`, or which secret and how.
+pub(crate) fn describe_parts(table: &ResourceTable, parts: &[ComposePart]) -> wasmtime::Result<Vec<String>> {
+    parts
+        .iter()
+        .map(|part| {
+            Ok(match part {
+                ComposePart::Text(_) => "text".to_string(),
+                ComposePart::Secret(s) => format!("secret {}", table.get(s)?.origin),
+                ComposePart::UrlEncoded(s) => format!("url-encoded {}", table.get(s)?.origin),
+            })
+        })
+        .collect()
+}
+
+/// What the journal says about written fields: each name, with `text` or
+/// which secret its value came from.
+pub(crate) fn describe_fields(
+    table: &ResourceTable,
+    fields: &[(String, FieldValue)],
+) -> wasmtime::Result<Map<String, Value>> {
+    fields
+        .iter()
+        .map(|(name, value)| {
+            let from = match value {
+                FieldValue::Text(_) => "text".to_string(),
+                FieldValue::Secret(s) => format!("secret {}", table.get(s)?.origin),
+            };
+            Ok((name.clone(), Value::String(from)))
+        })
+        .collect()
+}
+
+/// The values to send: text as is, secrets by value. Names must be
+/// non-empty and distinct.
+pub(crate) fn field_values(
+    table: &ResourceTable,
+    fields: &[(String, FieldValue)],
+) -> wasmtime::Result<Result<Map<String, Value>, CapError>> {
+    let mut values = Map::new();
+    for (name, value) in fields {
+        let value = match value {
+            FieldValue::Text(text) => text.clone(),
+            FieldValue::Secret(s) => table.get(s)?.value.to_string(),
+        };
+        if name.is_empty() || values.insert(name.clone(), Value::String(value)).is_some() {
+            return Ok(Err(CapError::InvalidArgument(format!(
+                "field names must be non-empty and distinct; `{name}` is not"
+            ))));
+        }
+    }
+    Ok(Ok(values))
+}
+
+/// A failed write that carried secret values keeps its kind and Vault's
+/// status, but not Vault's own words: a message that may quote what was
+/// sent, redacted or not, would tell a plugin whether a text it chose equals
+/// a secret it cannot read.
+pub(crate) fn withheld(error: CapError) -> CapError {
+    with_message(error, |m| {
+        let status = m
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|n| n.len() == 3 && matches!(n.as_bytes()[0], b'4' | b'5'))
+            .map(|n| format!(" (HTTP {n})"))
+            .unwrap_or_default();
+        let head = m.split_once(": ").map_or(m, |(head, _)| head);
+        format!("{head}: Vault refused it{status}; its message is withheld because the write carried secret values")
+    })
+}
+
+/// `text` with every occurrence of a value replaced by `<redacted>`: Vault's
+/// error text must not carry what was being written.
+pub(crate) fn redact<'a>(text: &str, values: impl IntoIterator<Item = &'a str>) -> String {
+    values
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .fold(text.to_string(), |text, value| text.replace(value, "<redacted>"))
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::component::Resource;
+
+    use super::*;
+
+    fn secret(value: &str) -> Secret {
+        Secret {
+            origin: "secret/app/db#password".into(),
+            source: Some(("main".into(), "secret/app/db".into())),
+            value: Zeroizing::new(value.into()),
+        }
+    }
+
+    #[test]
+    fn url_encoding_keeps_only_unreserved_characters() {
+        let encoded: String = url_encoded("p@ss:w/rd?#[]% é-._~Az09").collect();
+        assert_eq!(encoded, "p%40ss%3Aw%2Frd%3F%23%5B%5D%25%20%C3%A9-._~Az09");
+    }
+
+    #[test]
+    fn compose_joins_text_and_secrets_and_cannot_be_revealed() {
+        let mut table = ResourceTable::new();
+        let password: Resource<Secret> = table.push(secret("p@ss/word")).unwrap();
+        let borrow = || Resource::<Secret>::new_borrow(password.rep());
+        let parts = vec![
+            ComposePart::Text("postgresql://app:".into()),
+            ComposePart::UrlEncoded(borrow()),
+            ComposePart::Text("@db:5432/app?raw=".into()),
+            ComposePart::Secret(borrow()),
+        ];
+        let composed = compose(&table, &parts).unwrap();
+        assert_eq!(
+            composed.value.as_str(),
+            "postgresql://app:p%40ss%2Fword@db:5432/app?raw=p@ss/word"
+        );
+        assert_eq!(composed.origin, "composed");
+        assert!(composed.source.is_none());
+        let described = describe_parts(&table, &parts).unwrap();
+        assert_eq!(
+            described,
+            [
+                "text",
+                "url-encoded secret/app/db#password",
+                "text",
+                "secret secret/app/db#password"
+            ]
+        );
+        assert!(!format!("{composed:?}").contains("word"));
+    }
+
+    #[test]
+    fn written_fields_are_described_without_values() {
+        let mut table = ResourceTable::new();
+        let password: Resource<Secret> = table.push(secret("hunter2")).unwrap();
+        let fields = vec![
+            ("user".to_string(), FieldValue::Text("app".into())),
+            (
+                "password".to_string(),
+                FieldValue::Secret(Resource::new_borrow(password.rep())),
+            ),
+        ];
+        let described = Value::Object(describe_fields(&table, &fields).unwrap()).to_string();
+        assert!(
+            !described.contains("hunter2") && !described.contains("app\""),
+            "{described}"
+        );
+        assert!(described.contains("secret secret/app/db#password"));
+        let values = field_values(&table, &fields).unwrap().unwrap();
+        assert_eq!(values["password"], "hunter2");
+        let twice = vec![
+            ("a".to_string(), FieldValue::Text("1".into())),
+            ("a".to_string(), FieldValue::Text("2".into())),
+        ];
+        assert!(matches!(
+            field_values(&table, &twice).unwrap(),
+            Err(CapError::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
+    fn a_failed_write_with_secrets_withholds_vault_s_words() {
+        let e = CapError::Failed(
+            "vault write of `secret/a` on target `main`: Vault answered 400: bad value hunter2".into(),
+        );
+        let CapError::Failed(m) = withheld(e) else {
+            panic!("kind changed")
+        };
+        assert_eq!(
+            m,
+            "vault write of `secret/a` on target `main`: Vault refused it (HTTP 400); its message is withheld because the write carried secret values"
+        );
+    }
+
+    #[test]
+    fn redaction_removes_every_value() {
+        let text = redact("bad value hunter2 for hunter2; empty ok", ["hunter2", ""]);
+        assert_eq!(text, "bad value <redacted> for <redacted>; empty ok");
+    }
+}
