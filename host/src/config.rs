@@ -4,6 +4,7 @@
 //! This module parses and validates; it never decides a call (that is each
 //! capability's `grant` module) and never reads a secret's value.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ pub struct Config {
     pub run: RunDefaults,
     /// Grants per plugin id.
     #[serde(default)]
-    pub plugins: std::collections::BTreeMap<String, PluginGrants>,
+    pub plugins: BTreeMap<String, PluginGrants>,
     /// `[targets.<capability>.<label>]`: what each target label means.
     #[serde(default)]
     pub targets: Targets,
@@ -58,16 +59,16 @@ pub struct TrustConfig {
 pub struct Targets {
     /// `[targets.redis.<label>]`.
     #[serde(default)]
-    pub redis: std::collections::BTreeMap<String, RedisTarget>,
+    pub redis: BTreeMap<String, RedisTarget>,
     /// `[targets.postgres.<label>]`.
     #[serde(default)]
-    pub postgres: std::collections::BTreeMap<String, PostgresTarget>,
+    pub postgres: BTreeMap<String, PostgresTarget>,
     /// `[targets.s3.<label>]`.
     #[serde(default)]
-    pub s3: std::collections::BTreeMap<String, S3Target>,
+    pub s3: BTreeMap<String, S3Target>,
     /// `[targets.vault.<label>]`.
     #[serde(default)]
-    pub vault: std::collections::BTreeMap<String, VaultTarget>,
+    pub vault: BTreeMap<String, VaultTarget>,
 }
 
 /// `[run]`: limits and places, overridden by the matching flags.
@@ -105,33 +106,33 @@ pub struct PluginGrants {
     /// The `[targets.redis.<label>]` of the labels granted above, filled in
     /// by [`Config::grants_for`]; never journaled.
     #[serde(skip)]
-    pub redis_targets: std::collections::BTreeMap<String, RedisTarget>,
+    pub redis_targets: BTreeMap<String, RedisTarget>,
     /// `[[plugins.<id>.postgres]]`: `read` / `write` / `dump` / `restore` / `admin` per Postgres target label.
     #[serde(default)]
     pub postgres: Vec<PostgresGrant>,
     /// The `[targets.postgres.<label>]` of the labels granted above (filled
     /// in by [`Config::grants_for`]; never journaled).
     #[serde(skip)]
-    pub postgres_targets: std::collections::BTreeMap<String, PostgresTarget>,
+    pub postgres_targets: BTreeMap<String, PostgresTarget>,
     /// `[[plugins.<id>.s3]]`: key-prefix globs with `read` / `write` per S3 target label.
     #[serde(default)]
     pub s3: Vec<S3Grant>,
     /// The `[targets.s3.<label>]` of the labels granted above (filled in by
     /// [`Config::grants_for`]; never journaled).
     #[serde(skip)]
-    pub s3_targets: std::collections::BTreeMap<String, S3Target>,
+    pub s3_targets: BTreeMap<String, S3Target>,
     /// `[[plugins.<id>.vault]]`: path globs with `read` / `write` / `reveal` / `snapshot` per Vault target label.
     #[serde(default)]
     pub vault: Vec<VaultGrant>,
     /// The `[targets.vault.<label>]` of the labels granted above (filled in
     /// by [`Config::grants_for`]; never journaled).
     #[serde(skip)]
-    pub vault_targets: std::collections::BTreeMap<String, VaultTarget>,
+    pub vault_targets: BTreeMap<String, VaultTarget>,
     /// Every `[targets.vault.<label>]`, for resolving the operator's
     /// `vault:` secret references in other targets. Plugins cannot reach
     /// these: the `vault` capability uses `vault` and `vault_targets` only.
     #[serde(skip)]
-    pub secret_vaults: std::collections::BTreeMap<String, VaultTarget>,
+    pub secret_vaults: BTreeMap<String, VaultTarget>,
 }
 
 impl Config {
@@ -156,29 +157,23 @@ impl Config {
     pub fn grants_for(&self, id: &str) -> PluginGrants {
         let mut grants = self.plugins.get(id).cloned().unwrap_or_default();
         // Only the targets the plugin was granted travel with its grants.
-        grants.redis_targets = grants
-            .redis
-            .iter()
-            .filter_map(|g| Some((g.target.clone(), self.targets.redis.get(&g.target)?.clone())))
-            .collect();
-        grants.postgres_targets = grants
-            .postgres
-            .iter()
-            .filter_map(|g| Some((g.target.clone(), self.targets.postgres.get(&g.target)?.clone())))
-            .collect();
-        grants.s3_targets = grants
-            .s3
-            .iter()
-            .filter_map(|g| Some((g.target.clone(), self.targets.s3.get(&g.target)?.clone())))
-            .collect();
-        grants.vault_targets = grants
-            .vault
-            .iter()
-            .filter_map(|g| Some((g.target.clone(), self.targets.vault.get(&g.target)?.clone())))
-            .collect();
+        grants.redis_targets = granted(&self.targets.redis, grants.redis.iter().map(|g| &g.target));
+        grants.postgres_targets = granted(&self.targets.postgres, grants.postgres.iter().map(|g| &g.target));
+        grants.s3_targets = granted(&self.targets.s3, grants.s3.iter().map(|g| &g.target));
+        grants.vault_targets = granted(&self.targets.vault, grants.vault.iter().map(|g| &g.target));
         grants.secret_vaults = self.targets.vault.clone();
         grants
     }
+}
+
+/// The entries of `targets` whose labels are in `labels`.
+fn granted<'a, T: Clone>(
+    targets: &BTreeMap<String, T>,
+    labels: impl Iterator<Item = &'a String>,
+) -> BTreeMap<String, T> {
+    labels
+        .filter_map(|label| Some((label.clone(), targets.get(label)?.clone())))
+        .collect()
 }
 
 /// Parses a TOML file of drhost's (config, trust file, lock) into `T`; errors

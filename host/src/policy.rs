@@ -4,12 +4,9 @@
 //! anything changes. It is not the enforcement: every capability call is
 //! checked again at the call, whatever `describe` said.
 
-use crate::bindings::types::{Access, Need};
-use crate::caps::kit::text::toml_key;
+use crate::bindings::types::Need;
+use crate::caps::{GATES, UNGATED};
 use crate::config::PluginGrants;
-
-/// Capabilities that need no grant: they touch nothing outside the run.
-const UNGATED: &[&str] = &["log", "progress", "blob", "confirm"];
 
 /// One need the grants do not cover, with the TOML that would cover it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,33 +25,12 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
     for need in needs {
         let capability = need.capability.as_str();
         let target = need.target.as_str();
-        let covered = match capability {
-            c if UNGATED.contains(&c) => true,
-            "shell" => grants.shell.iter().any(|g| g.program == target),
-            "http" => grants.http.iter().any(|g| g.allows(target)),
-            "docker" => grants
-                .docker
-                .iter()
-                .any(|g| g.covers(target, docker_access(need.access))),
-            "redis" => crate::caps::redis::covers(grants, target, need.access),
-            "postgres" => crate::caps::postgres::covers(grants, target, need.access),
-            "s3" => crate::caps::s3::covers(grants, target, need.access),
-            "vault" => crate::caps::vault::covers(grants, target, need.access),
-            _ => false,
-        };
+        let gate = GATES.iter().find(|g| g.capability == capability);
+        let covered = UNGATED.contains(&capability) || gate.is_some_and(|g| (g.covers)(grants, target, need.access));
         if covered {
             continue;
         }
-        let toml = match capability {
-            "shell" => Some(shell_lines(id, target)),
-            "http" => Some(http_lines(id, target)),
-            "docker" => Some(crate::caps::docker::need_lines(id, target, docker_access(need.access))),
-            "redis" => Some(crate::caps::redis::need_lines(grants, id, target, need.access)),
-            "postgres" => Some(postgres_lines(grants, id, target, need.access)),
-            "s3" => Some(s3_lines(grants, id, target, need.access)),
-            "vault" => Some(vault_lines(grants, id, target, need.access)),
-            _ => None,
-        };
+        let toml = gate.map(|g| (g.advice)(grants, id, target, need.access));
         missing.push(MissingGrant {
             what: format!("{} {}", one_line(capability), one_line(target)),
             why: need.why.clone(),
@@ -62,70 +38,6 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
         });
     }
     missing
-}
-
-/// Docker has read and write; an `admin` need asks for write.
-fn docker_access(access: Access) -> crate::caps::docker::DockerAccess {
-    match access {
-        Access::Read => crate::caps::docker::DockerAccess::Read,
-        Access::Write | Access::Admin => crate::caps::docker::DockerAccess::Write,
-    }
-}
-
-/// The TOML that would cover a `postgres` need (`LABEL`, `dump:LABEL`,
-/// `restore:LABEL`, `admin:LABEL`): the grant, and the target when it is
-/// not configured.
-fn postgres_lines(grants: &PluginGrants, id: &str, target: &str, access: Access) -> String {
-    let (label, access) = crate::caps::postgres::need_access(target, access);
-    let mut lines = crate::caps::postgres::grant_lines(id, label, access);
-    if !grants.postgres_targets.contains_key(label) {
-        lines.push_str(&format!(
-            "\n[targets.postgres.{}]\nurl = \"postgresql://USER@HOST:5432/DB\"\npassword = \"env:PGPASSWORD\"",
-            toml_key(label)
-        ));
-    }
-    lines
-}
-
-/// The TOML that would cover an `s3` need (`admin` asks for write).
-fn s3_lines(grants: &PluginGrants, id: &str, label: &str, access: Access) -> String {
-    let access = match access {
-        Access::Read => crate::caps::s3::S3Access::Read,
-        Access::Write | Access::Admin => crate::caps::s3::S3Access::Write,
-    };
-    let mut lines = crate::caps::s3::grant_lines(id, label, "PREFIX/*", access);
-    if !grants.s3_targets.contains_key(label) {
-        lines.push_str(&format!(
-            "\n[targets.s3.{}]\nendpoint = \"https://S3-ENDPOINT\"\nregion = \"REGION\"\nbucket = \"BUCKET\"\naccess_key = \"env:AWS_ACCESS_KEY_ID\"\nsecret_key = \"env:AWS_SECRET_ACCESS_KEY\"",
-            toml_key(label)
-        ));
-    }
-    lines
-}
-
-/// The TOML that would cover a `vault` need (`reveal:LABEL`,
-/// `snapshot:LABEL`, or a label with read / write).
-fn vault_lines(grants: &PluginGrants, id: &str, target: &str, access: Access) -> String {
-    let (label, access) = crate::caps::vault::need_access(target, access);
-    let mut lines = crate::caps::vault::grant_lines(id, label, "MOUNT/PATH/*", access);
-    if !grants.vault_targets.contains_key(label) {
-        lines.push_str(&format!(
-            "\n[targets.vault.{}]\naddress = \"https://VAULT:8200\"\ntoken = \"env:VAULT_TOKEN\"",
-            toml_key(label)
-        ));
-    }
-    lines
-}
-
-fn shell_lines(id: &str, program: &str) -> String {
-    format!(
-        "{}  # narrow the arguments to what you expect",
-        crate::caps::shell::grant_lines_any(id, program)
-    )
-}
-
-fn http_lines(id: &str, host_port: &str) -> String {
-    crate::caps::http::grant_lines(id, host_port)
 }
 
 /// Renders the refusal: one line saying what is missing, then the TOML.
@@ -193,6 +105,7 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::types::Access;
 
     #[test]
     fn advice_for_several_accesses_on_one_target_is_valid_toml() {

@@ -19,9 +19,26 @@ pub mod vault;
 
 use wasmtime::component::{HasSelf, Linker};
 
+use crate::caps::kit::gate::Gate;
+
 use crate::sandbox::RunState;
 
 /// Adds every drhost capability to `linker`; WASI is added by the sandbox.
 pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     crate::bindings::Plugin::add_to_linker::<RunState, HasSelf<RunState>>(linker, |state| state)
 }
+
+/// Every capability that needs a grant: what the up-front check asks of
+/// each. A new capability with grants adds its `GATE` here.
+pub(crate) const GATES: &[Gate] = &[
+    shell::GATE,
+    http::GATE,
+    docker::GATE,
+    redis::GATE,
+    postgres::GATE,
+    s3::GATE,
+    vault::GATE,
+];
+
+/// Capabilities that need no grant: they touch nothing outside the run.
+pub(crate) const UNGATED: &[&str] = &["log", "progress", "blob", "confirm"];

@@ -64,3 +64,19 @@ impl RunState {
         Ok(client)
     }
 }
+
+/// `docker` needs: a container name, `network:NAME`, `image:REF`; `admin`
+/// asks for write.
+pub(crate) const GATE: crate::caps::kit::gate::Gate = crate::caps::kit::gate::Gate {
+    capability: "docker",
+    covers: |grants, target, access| grants.docker.iter().any(|g| g.covers(target, docker_access(access))),
+    advice: |_, id, target, access| need_lines(id, target, docker_access(access)),
+};
+
+/// Docker has read and write; an `admin` need asks for write.
+fn docker_access(access: crate::bindings::types::Access) -> DockerAccess {
+    match access {
+        crate::bindings::types::Access::Read => DockerAccess::Read,
+        crate::bindings::types::Access::Write | crate::bindings::types::Access::Admin => DockerAccess::Write,
+    }
+}

@@ -50,11 +50,7 @@ fn target<'a>(ctx: &'a RunContext, label: &str, what: &str) -> Result<&'a Postgr
             PgAccess::Read,
         )));
     }
-    ctx.grants.postgres_targets.get(label).ok_or_else(|| {
-        CapError::NotFound(format!(
-            "no Postgres target `{label}`: add [targets.postgres.{label}] with url = \"postgresql://user@host:port/db\" to drhost.toml"
-        ))
-    })
+    super::TARGETS.lookup(&ctx.grants.postgres_targets, label)
 }
 
 /// The database of target `label`, for the journal (none when unknown).

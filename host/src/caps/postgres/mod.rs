@@ -15,6 +15,10 @@
 //! `pg_dump` / `pg_restore` get `PGSSLMODE=verify-full`. Any other
 //! `sslmode` means plain TCP for every connection, the tools' included.
 
+use crate::bindings::types::Access;
+use crate::caps::kit::gate::{Gate, TargetTable};
+use crate::config::PluginGrants;
+
 mod client;
 mod grant;
 mod host;
@@ -29,4 +33,25 @@ pub use grant::{
 pub struct Database {
     label: String,
     client: tokio_postgres::Client,
+}
+
+/// `[targets.postgres.LABEL]`.
+pub(crate) const TARGETS: TargetTable = TargetTable {
+    capability: "postgres",
+    title: "Postgres",
+    keys: "url = \"postgresql://USER@HOST:5432/DB\"\npassword = \"env:PGPASSWORD\"",
+};
+
+/// `postgres` needs: `LABEL`, `dump:LABEL`, `restore:LABEL`, `admin:LABEL`.
+pub(crate) const GATE: Gate = Gate {
+    capability: "postgres",
+    covers,
+    advice: need_lines,
+};
+
+/// The TOML that would cover a `postgres` need: the grant, and the target
+/// when it is not configured.
+fn need_lines(grants: &PluginGrants, id: &str, target: &str, access: Access) -> String {
+    let (label, access) = need_access(target, access);
+    TARGETS.with_table(grant_lines(id, label, access), &grants.postgres_targets, label)
 }

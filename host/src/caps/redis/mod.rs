@@ -45,3 +45,10 @@ pub struct SentinelSet {
     master_name: String,
     members: Vec<(String, u16)>,
 }
+
+/// `redis` needs: `LABEL` (read / write / admin), `LABEL:sentinel-failover`.
+pub(crate) const GATE: crate::caps::kit::gate::Gate = crate::caps::kit::gate::Gate {
+    capability: "redis",
+    covers,
+    advice: need_lines,
+};

@@ -39,11 +39,7 @@ pub(crate) async fn open(ctx: &RunContext, label: &str) -> Result<Bucket, CapErr
             &super::grant_lines(&ctx.plugin_id, label, "*", S3Access::Read),
         )));
     }
-    let target = ctx.grants.s3_targets.get(label).ok_or_else(|| {
-        CapError::NotFound(format!(
-            "no S3 target `{label}`: add [targets.s3.{label}] with endpoint, region, bucket, access_key and secret_key to drhost.toml"
-        ))
-    })?;
+    let target = super::TARGETS.lookup(&ctx.grants.s3_targets, label)?;
     let vaults = &ctx.grants.secret_vaults;
     let access_key = target.access_key.resolve(vaults).await.map_err(CapError::Unavailable)?;
     let secret_key = target.secret_key.resolve(vaults).await.map_err(CapError::Unavailable)?;

@@ -12,6 +12,10 @@
 //! the size before the blob is kept); a put over 64 MiB goes up as a
 //! multipart upload of 16 MiB parts read from the file, a few at a time.
 
+use crate::bindings::types::Access;
+use crate::caps::kit::gate::{Gate, TargetTable};
+use crate::config::PluginGrants;
+
 mod client;
 mod download;
 mod grant;
@@ -26,4 +30,28 @@ pub struct Bucket {
     /// The service's endpoint, for messages.
     endpoint: String,
     client: aws_sdk_s3::Client,
+}
+
+/// `[targets.s3.LABEL]`.
+pub(crate) const TARGETS: TargetTable = TargetTable {
+    capability: "s3",
+    title: "S3",
+    keys: "endpoint = \"https://S3-ENDPOINT\"\nregion = \"REGION\"\nbucket = \"BUCKET\"\naccess_key = \"env:AWS_ACCESS_KEY_ID\"\nsecret_key = \"env:AWS_SECRET_ACCESS_KEY\"",
+};
+
+/// `s3` needs: a target label; `admin` asks for write.
+pub(crate) const GATE: Gate = Gate {
+    capability: "s3",
+    covers,
+    advice: need_lines,
+};
+
+/// The TOML that would cover an `s3` need: the grant, and the target when
+/// it is not configured.
+fn need_lines(grants: &PluginGrants, id: &str, label: &str, access: Access) -> String {
+    let access = match access {
+        Access::Read => S3Access::Read,
+        Access::Write | Access::Admin => S3Access::Write,
+    };
+    TARGETS.with_table(grant_lines(id, label, "PREFIX/*", access), &grants.s3_targets, label)
 }

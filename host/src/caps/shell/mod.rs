@@ -8,7 +8,21 @@
 //! directory (0700, removed afterwards; never the guest's scratch), its own
 //! process group (killed whole on timeout), a timeout, and capped output.
 
+use crate::caps::kit::gate::Gate;
+
 mod grant;
 mod host;
 
 pub use grant::{grant_lines_any, ShellGrant};
+
+/// `shell` needs: the program, by name or path.
+pub(crate) const GATE: Gate = Gate {
+    capability: "shell",
+    covers: |grants, program, _| grants.shell.iter().any(|g| g.program == program),
+    advice: |_, id, program, _| {
+        format!(
+            "{}  # narrow the arguments to what you expect",
+            grant_lines_any(id, program)
+        )
+    },
+};

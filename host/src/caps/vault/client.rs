@@ -132,11 +132,7 @@ pub(crate) fn open(ctx: &RunContext, label: &str) -> Result<Store, CapError> {
             &grant_lines(&ctx.plugin_id, label, "MOUNT/PATH/*", VaultAccess::Read),
         )));
     }
-    let target = ctx.grants.vault_targets.get(label).ok_or_else(|| {
-        CapError::NotFound(format!(
-            "no Vault target `{label}`: add [targets.vault.{label}] with address = \"https://VAULT:8200\" and token = \"env:VAULT_TOKEN\" (or \"file:PATH\") to drhost.toml"
-        ))
-    })?;
+    let target = super::TARGETS.lookup(&ctx.grants.vault_targets, label)?;
     connect(label, target)
 }
 

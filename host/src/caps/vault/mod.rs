@@ -10,6 +10,10 @@
 //! grant and is journaled (without the value). No value — secret or plain
 //! text written to Vault — is ever journaled, logged or put in an error.
 
+use crate::bindings::types::Access;
+use crate::caps::kit::gate::{Gate, TargetTable};
+use crate::config::PluginGrants;
+
 mod client;
 mod grant;
 mod host;
@@ -52,4 +56,29 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Secret({} = <redacted>)", self.origin)
     }
+}
+
+/// `[targets.vault.LABEL]`.
+pub(crate) const TARGETS: TargetTable = TargetTable {
+    capability: "vault",
+    title: "Vault",
+    keys: "address = \"https://VAULT:8200\"\ntoken = \"env:VAULT_TOKEN\"",
+};
+
+/// `vault` needs: `LABEL` (read / write), `reveal:LABEL`, `snapshot:LABEL`.
+pub(crate) const GATE: Gate = Gate {
+    capability: "vault",
+    covers,
+    advice: need_lines,
+};
+
+/// The TOML that would cover a `vault` need: the grant, and the target when
+/// it is not configured.
+fn need_lines(grants: &PluginGrants, id: &str, target: &str, access: Access) -> String {
+    let (label, access) = need_access(target, access);
+    TARGETS.with_table(
+        grant_lines(id, label, "MOUNT/PATH/*", access),
+        &grants.vault_targets,
+        label,
+    )
 }

@@ -1,0 +1,60 @@
+//! What a capability tells the up-front check ([`crate::policy`]) and the
+//! operator: whether the grants cover a need `describe` listed, the
+//! drhost.toml lines that would, and — for capabilities whose grants name
+//! operator-configured targets — the `[targets.CAP.LABEL]` table a label
+//! needs.
+
+use std::collections::BTreeMap;
+
+use crate::bindings::types::{Access, Error as CapError};
+use crate::caps::kit::text::toml_key;
+use crate::config::PluginGrants;
+
+/// One capability that needs a grant, as the up-front check sees it. Each
+/// capability's `mod.rs` defines its `GATE`; [`crate::caps::GATES`] lists them.
+pub(crate) struct Gate {
+    /// The capability's name in a `describe` need, e.g. `postgres`.
+    pub capability: &'static str,
+    /// Whether `grants` cover a need (`target`, `access`) of this capability.
+    pub covers: fn(grants: &PluginGrants, target: &str, access: Access) -> bool,
+    /// The drhost.toml lines that would cover it for plugin `id`.
+    pub advice: fn(grants: &PluginGrants, id: &str, target: &str, access: Access) -> String,
+}
+
+/// The `[targets.CAP.LABEL]` tables of one capability: how a missing one is
+/// reported at a call and printed in advice.
+pub(crate) struct TargetTable {
+    /// The capability, e.g. `postgres`.
+    pub capability: &'static str,
+    /// Its name in a sentence, e.g. `Postgres`.
+    pub title: &'static str,
+    /// The keys to fill in, as TOML lines with placeholders.
+    pub keys: &'static str,
+}
+
+impl TargetTable {
+    /// The table to add for `label`: header and placeholder keys.
+    pub fn table(&self, label: &str) -> String {
+        format!("[targets.{}.{}]\n{}", self.capability, toml_key(label), self.keys)
+    }
+
+    /// `targets[label]`, or `not-found` naming the table to add.
+    pub fn lookup<'a, T>(&self, targets: &'a BTreeMap<String, T>, label: &str) -> Result<&'a T, CapError> {
+        targets.get(label).ok_or_else(|| {
+            CapError::NotFound(format!(
+                "no {} target `{label}`; add to drhost.toml:\n{}",
+                self.title,
+                self.table(label)
+            ))
+        })
+    }
+
+    /// `grant` advice followed by the table for `label` when `targets` lack it.
+    pub fn with_table<T>(&self, grant: String, targets: &BTreeMap<String, T>, label: &str) -> String {
+        if targets.contains_key(label) {
+            grant
+        } else {
+            format!("{grant}\n{}", self.table(label))
+        }
+    }
+}
