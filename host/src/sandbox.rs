@@ -6,6 +6,8 @@
 //! memory; a wall-clock deadline enforced through epoch interruption. Grants
 //! reach capabilities only through [`RunContext`].
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -173,11 +175,10 @@ pub struct RunState {
     wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) ctx: Arc<RunContext>,
-    pub(crate) log_lines: usize,
     memory: MemoryCap,
-    http: Option<reqwest::Client>,
-    /// The run's Docker client, connected on first use (`caps::docker`).
-    pub(crate) docker: Option<bollard::Docker>,
+    /// What each capability keeps for the run (a client, a counter), one
+    /// value per type: see [`RunState::kept`].
+    kept: HashMap<TypeId, Box<dyn Any + Send>>,
     /// Captured guest stdout.
     pub stdout: BoundedOutput,
     /// Captured guest stderr.
@@ -194,20 +195,15 @@ impl WasiView for RunState {
 }
 
 impl RunState {
-    /// The run's HTTP client, built on first use (no redirects, no proxies
-    /// from the environment).
-    pub(crate) fn http_client(&mut self) -> Result<reqwest::Client, crate::bindings::types::Error> {
-        if let Some(client) = &self.http {
-            return Ok(client.clone());
-        }
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("drhost/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| crate::bindings::types::Error::Failed(format!("HTTP client: {e}")))?;
-        self.http = Some(client.clone());
-        Ok(client)
+    /// What a capability keeps for the whole run, of its own type `T` (a
+    /// client connected on first use, a counter): `T::default()` the first
+    /// time. Each capability names its own type, so none sees another's.
+    pub(crate) fn kept<T: Default + Send + 'static>(&mut self) -> &mut T {
+        self.kept
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()))
+            .downcast_mut()
+            .expect("kept values are stored under their own type")
     }
 
     /// The memory limit this instance hit, if it hit one.
@@ -241,14 +237,12 @@ pub fn new_store(runtime: &Runtime, ctx: Arc<RunContext>, limits: Limits) -> Res
         wasi: wasi.build(),
         table,
         ctx,
-        log_lines: 0,
         memory: MemoryCap {
             limit: limits.memory,
             used: 0,
             hit: None,
         },
-        http: None,
-        docker: None,
+        kept: HashMap::new(),
         stdout,
         stderr,
     };

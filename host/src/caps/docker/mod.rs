@@ -35,10 +35,14 @@ pub(crate) fn unreachable(host: &str, cause: &str) -> CapError {
     ))
 }
 
+/// The run's Docker client, connected on first use.
+#[derive(Default)]
+struct Client(Option<bollard::Docker>);
+
 impl RunState {
     /// The run's Docker client, connected and version-negotiated on first use.
     pub(crate) async fn docker_client(&mut self) -> Result<bollard::Docker, CapError> {
-        if let Some(client) = &self.docker {
+        if let Client(Some(client)) = self.kept::<Client>() {
             return Ok(client.clone());
         }
         let host = docker_host();
@@ -60,7 +64,7 @@ impl RunState {
             Ok(Err(e)) => return Err(unreachable(&host, &e.to_string())),
             Err(_) => return Err(unreachable(&host, "no answer within 10s")),
         };
-        self.docker = Some(client.clone());
+        self.kept::<Client>().0 = Some(client.clone());
         Ok(client)
     }
 }

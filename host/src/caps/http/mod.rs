@@ -16,3 +16,26 @@ pub(crate) const GATE: Gate = Gate {
     covers: |grants, host_port, _| grants.http.iter().any(|g| g.allows(host_port)),
     advice: |_, id, host_port, _| grant_lines(id, host_port),
 };
+
+/// The run's HTTP client, built on first use.
+#[derive(Default)]
+struct Client(Option<reqwest::Client>);
+
+impl crate::sandbox::RunState {
+    /// The run's HTTP client: no redirects followed, no proxies from the
+    /// environment.
+    pub(crate) fn http_client(&mut self) -> Result<reqwest::Client, crate::bindings::types::Error> {
+        let Client(kept) = self.kept::<Client>();
+        if let Some(client) = kept {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("drhost/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| crate::bindings::types::Error::Failed(format!("HTTP client: {e}")))?;
+        *kept = Some(client.clone());
+        Ok(client)
+    }
+}

@@ -10,11 +10,17 @@ use crate::sandbox::RunState;
 const MESSAGE_CAP: usize = 4 * 1024;
 const LINES_CAP: usize = 10_000;
 
+/// Log lines the plugin wrote this run.
+#[derive(Default)]
+struct LinesWritten(usize);
+
 impl Host for RunState {
     async fn write(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        self.log_lines += 1;
-        if self.log_lines > LINES_CAP {
-            if self.log_lines == LINES_CAP + 1 {
+        let LinesWritten(lines) = self.kept::<LinesWritten>();
+        *lines += 1;
+        let lines = *lines;
+        if lines > LINES_CAP {
+            if lines == LINES_CAP + 1 {
                 self.ctx.journal.record("log", serde_json::json!({ "level": "warn", "message": "log limit reached: further plugin log lines are dropped" }));
             }
             return Ok(());
