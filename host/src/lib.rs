@@ -4,8 +4,12 @@
 //!
 //! Data flows one way: CLI → [`plugin`] (load & verify) → [`policy`] →
 //! [`sandbox`] / [`engine`] (instantiate, limits) → plugin code → a
-//! capability in [`caps`] (checked at the call) → the real client →
-//! [`journal`].
+//! capability in [`caps`] (`host.rs`: checked at the call through the one
+//! audited call path in [`caps::kit::call`]) → the real client →
+//! [`journal`] and [`console`].
+//!
+//! Before a run, [`policy`] asks each capability's `GATE` ([`caps::GATES`])
+//! whether the grants in [`config`] cover what `describe` declared.
 
 #![warn(missing_docs)]
 

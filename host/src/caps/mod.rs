@@ -1,8 +1,21 @@
 //! The capabilities a plugin can import, one folder each, the same shape
-//! every time: `mod.rs` wires the interface into the linker, `host.rs`
-//! implements the WIT functions (the real work in an inner `operations`
-//! module), and `grant.rs` (where the capability touches the world) holds
-//! what the operator configures and the check made at every call.
+//! every time:
+//!
+//! - `mod.rs` — what the capability is (module doc), its resource types,
+//!   its `GATE` (whether grants cover a `describe` need and the drhost.toml
+//!   lines that would) and, for capabilities with operator-configured
+//!   targets, its `TARGETS` table;
+//! - `host.rs` — the WIT surface: one short function per WIT function,
+//!   each `args → check → call` through [`crate::sandbox::RunContext::audited`],
+//!   which times, journals and reports every call;
+//! - `grant.rs` — what the operator configures (`[[plugins.<id>.CAP]]`,
+//!   `[targets.CAP.<label>]`) and the check made at every call;
+//! - the client code, in files named for what they do (`client.rs`,
+//!   `containers.rs`, `sentinel.rs`, …).
+//!
+//! What every capability needs and none owns is in [`kit`]. Capabilities
+//! with nothing to grant (`log`, `progress`, `blob`, `confirm`) are one
+//! `mod.rs`. To add a capability, see "Adding a capability" in the README.
 
 pub mod blob;
 pub mod confirm;
