@@ -1,14 +1,16 @@
-//! What the operator grants for `docker`, and the checks made at every call.
+//! What the operator grants for `docker`, and what one grant allows.
 //!
 //! One `[[plugins.<id>.docker]]` table selects containers (name globs and/or
 //! compose project/service labels), says what may be done to them
 //! (`access`), which argv may be exec'd in them, which networks and which
-//! image references the plugin may use. Several tables add up.
+//! image references the plugin may use. Several tables add up. The checks
+//! a call makes against all of a plugin's grants are in `check.rs`.
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::syntax::{Cidr, KeyPattern};
 use crate::caps::kit::pattern::{glob_escape, ArgPattern};
 use crate::caps::kit::text::toml_string;
 
@@ -75,133 +77,6 @@ pub struct DockerGrant {
 
 fn bridge_only() -> Vec<String> {
     vec!["bridge".to_string()]
-}
-
-/// `KEY` or `KEY=GLOB` in a grant: a key the plugin may set (exactly), and
-/// optionally which values it may set it to.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct KeyPattern {
-    text: String,
-    key: String,
-    value: Option<ArgPattern>,
-}
-
-impl TryFrom<String> for KeyPattern {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
-        let (key, value) = match text.split_once('=') {
-            Some((k, v)) => (k, Some(ArgPattern::try_from(v.to_string())?)),
-            None => (text.as_str(), None),
-        };
-        let key_ok = !key.is_empty()
-            && key.len() <= MAX_KEY_LEN
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'));
-        if !key_ok {
-            return Err(format!(
-                "`{text}` is not `NAME` or `NAME=GLOB`: the name is letters, digits, `_`, `.`, `-` or `/`, \
-                 given exactly (no globs)"
-            ));
-        }
-        Ok(KeyPattern {
-            key: key.to_string(),
-            value,
-            text,
-        })
-    }
-}
-
-impl From<KeyPattern> for String {
-    fn from(pattern: KeyPattern) -> String {
-        pattern.text
-    }
-}
-
-impl KeyPattern {
-    /// Whether `key=value` is allowed.
-    pub fn allows(&self, key: &str, value: &str) -> bool {
-        self.key == key && self.value.as_ref().is_none_or(|g| g.matches(value))
-    }
-}
-
-/// Longest environment variable or option name accepted.
-pub const MAX_KEY_LEN: usize = 256;
-
-/// An IP address range, `ADDRESS/PREFIX` (IPv4 or IPv6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Cidr {
-    addr: std::net::IpAddr,
-    prefix: u8,
-}
-
-impl TryFrom<String> for Cidr {
-    type Error = String;
-    fn try_from(text: String) -> Result<Self, String> {
-        Cidr::parse(&text)
-    }
-}
-
-impl From<Cidr> for String {
-    fn from(cidr: Cidr) -> String {
-        format!("{}/{}", cidr.addr, cidr.prefix)
-    }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-impl Cidr {
-    /// Parses `ADDRESS/PREFIX`; a bare address is a single host (`/32`, `/128`).
-    pub fn parse(text: &str) -> Result<Cidr, String> {
-        let bad = || format!("`{text}` is not an address range such as 172.16.0.0/12 or fd00::/8");
-        let (addr, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
-        };
-        let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
-        let bits = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
-                p.parse::<u8>().map_err(|_| bad())?
-            }
-            Some(_) => return Err(bad()),
-            None => bits,
-        };
-        if prefix > bits {
-            return Err(bad());
-        }
-        Ok(Cidr { addr, prefix })
-    }
-
-    fn bits(addr: std::net::IpAddr) -> (u128, u8) {
-        match addr {
-            std::net::IpAddr::V4(a) => (u32::from(a) as u128, 32),
-            std::net::IpAddr::V6(a) => (u128::from(a), 128),
-        }
-    }
-
-    fn masked(addr: std::net::IpAddr, prefix: u8) -> u128 {
-        let (value, bits) = Cidr::bits(addr);
-        let host = bits - prefix;
-        if host >= 128 {
-            0
-        } else {
-            value >> host << host
-        }
-    }
-
-    /// Whether every address of `other` is in this range (same family).
-    pub fn contains(&self, other: &Cidr) -> bool {
-        self.addr.is_ipv4() == other.addr.is_ipv4()
-            && other.prefix >= self.prefix
-            && Cidr::masked(other.addr, self.prefix) == Cidr::masked(self.addr, self.prefix)
-    }
 }
 
 /// An operation class a docker grant allows.
@@ -388,112 +263,6 @@ impl NetworkRefusal {
     }
 }
 
-/// Splits plugin-supplied `NAME=value` environment entries, refusing
-/// entries without `=`, names that are not `[A-Za-z_][A-Za-z0-9_]*` (so no
-/// `BASH_FUNC_x%%`), and more than [`MAX_EXEC_ENV`] entries.
-pub fn parse_exec_env(env: &[String]) -> Result<Vec<(String, String)>, String> {
-    if env.len() > MAX_EXEC_ENV {
-        return Err(format!(
-            "exec sets {} environment variables; at most {MAX_EXEC_ENV} are accepted",
-            env.len()
-        ));
-    }
-    env.iter()
-        .map(|entry| {
-            let Some((name, value)) = entry.split_once('=') else {
-                return Err(format!(
-                    "exec environment entry `{}` is not NAME=value",
-                    shorten(entry, 64)
-                ));
-            };
-            let valid = !name.is_empty()
-                && name.len() <= MAX_KEY_LEN
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                return Err(format!(
-                    "exec environment variable name `{}` is not letters, digits and `_`",
-                    shorten(name, 64)
-                ));
-            }
-            if value.len() > MAX_ENV_VALUE || value.contains('\0') {
-                return Err(format!(
-                    "exec environment variable `{name}`: the value is longer than {MAX_ENV_VALUE} bytes or holds NUL"
-                ));
-            }
-            Ok((name.to_string(), value.to_string()))
-        })
-        .collect()
-}
-
-/// Most environment variables one exec may set.
-pub const MAX_EXEC_ENV: usize = 64;
-/// Longest environment value one exec may set.
-pub const MAX_ENV_VALUE: usize = 32 * 1024;
-
-/// `text` cut to at most `max` bytes (on a char boundary), with `…` when cut.
-pub fn shorten(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
-
-/// Checks an image reference a plugin names for tag or recreate: `name[:tag]`
-/// only, lowercase name components, no digest (`@…`) and no bare image id —
-/// so the text the `images` globs match is the reference the engine uses.
-pub fn check_image_reference(reference: &str) -> Result<(), String> {
-    let bad = |why: &str| {
-        Err(format!(
-            "image reference `{}` {why}: name it as REPOSITORY[:TAG]",
-            shorten(reference, 128)
-        ))
-    };
-    if reference.is_empty() || reference.len() > 255 {
-        return bad("is empty or longer than 255 characters");
-    }
-    if reference.contains('@') {
-        return bad("has a digest");
-    }
-    if reference.starts_with("sha256:") || (reference.len() >= 12 && reference.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return bad("looks like an image id");
-    }
-    let (name, tag) = match reference.rsplit_once(':') {
-        Some((n, t)) if !t.contains('/') => (n, Some(t)),
-        _ => (reference, None),
-    };
-    if let Some(tag) = tag {
-        let ok = !tag.is_empty()
-            && tag.len() <= 128
-            && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            && tag
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-        if !ok {
-            return bad("has an invalid tag");
-        }
-    }
-    let name_ok = !name.is_empty()
-        && name.split('/').enumerate().all(|(i, part)| {
-            !part.is_empty()
-                && part.chars().all(|c| {
-                    c.is_ascii_lowercase()
-                        || c.is_ascii_digit()
-                        || matches!(c, '.' | '_' | '-')
-                        // A registry host may carry a port and capitals.
-                        || (i == 0 && (c == ':' || c.is_ascii_uppercase()))
-                })
-        });
-    if !name_ok {
-        return bad("has an invalid name");
-    }
-    Ok(())
-}
-
 /// Whether `argv` matches the per-position globs of `patterns`, under the
 /// same argument rules as `shell` grants (no NUL, no option through `*`,
 /// normal paths only against a path pattern).
@@ -501,92 +270,10 @@ fn argv_matches(patterns: &[ArgPattern], argv: &[String]) -> bool {
     crate::caps::kit::pattern::check_argv(patterns, argv).is_ok()
 }
 
-fn access_line(access: DockerAccess) -> &'static str {
-    match access {
-        DockerAccess::Read => "access = [\"read\"]",
-        DockerAccess::Write => "access = [\"read\", \"write\"]",
-    }
-}
-
-/// The TOML that would grant `access` on a container named `name` (given
-/// literally) or on the containers matching glob `glob`.
-pub fn container_lines(id: &str, container: &str, literal: bool, access: DockerAccess) -> String {
-    let glob = if literal {
-        glob_escape(container)
-    } else {
-        container.to_string()
-    };
-    format!(
-        "[[plugins.{id}.docker]]\ncontainers = [{}]\n{}",
-        toml_string(&glob),
-        access_line(access)
-    )
-}
-
-/// The TOML that would grant exec of `argv` in `container`, setting the
-/// environment variables named `env` (any value).
-pub fn exec_lines(id: &str, container: &str, argv: &[String], env: &[&str]) -> String {
-    let argv = argv
-        .iter()
-        .map(|a| toml_string(&glob_escape(a)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut lines = format!(
-        "[[plugins.{id}.docker]]\ncontainers = [{}]\n{}\nexec = [[{argv}]]",
-        toml_string(&glob_escape(container)),
-        access_line(DockerAccess::Write)
-    );
-    if !env.is_empty() {
-        let names = env.iter().map(|n| toml_string(n)).collect::<Vec<_>>().join(", ");
-        lines.push_str(&format!("\nexec_env = [{names}]"));
-    }
-    lines
-}
-
-/// The TOML that would let network `network` be written with `extra` (one
-/// more grant line, e.g. `network_drivers = ["macvlan"]`).
-pub fn network_spec_lines(id: &str, network: &str, extra: &str) -> String {
-    format!("{}\n{extra}", network_lines(id, network, true, DockerAccess::Write))
-}
-
-/// The TOML that would grant `access` on network `network` (literal or glob).
-pub fn network_lines(id: &str, network: &str, literal: bool, access: DockerAccess) -> String {
-    let glob = if literal {
-        glob_escape(network)
-    } else {
-        network.to_string()
-    };
-    format!(
-        "[[plugins.{id}.docker]]\nnetworks = [{}]\n{}",
-        toml_string(&glob),
-        access_line(access)
-    )
-}
-
-/// The TOML that would grant writing image reference `image` (literal or glob).
-pub fn image_lines(id: &str, image: &str, literal: bool) -> String {
-    let glob = if literal { glob_escape(image) } else { image.to_string() };
-    format!(
-        "[[plugins.{id}.docker]]\nimages = [{}]\n{}",
-        toml_string(&glob),
-        access_line(DockerAccess::Write)
-    )
-}
-
-/// The TOML that would cover a `describe` need (see [`DockerGrant::covers`]).
-pub fn need_lines(id: &str, target: &str, access: DockerAccess) -> String {
-    if let Some(network) = target.strip_prefix("network:") {
-        network_lines(id, network, false, access)
-    } else if let Some(image) = target.strip_prefix("image:") {
-        image_lines(id, image, false)
-    } else {
-        container_lines(id, target, false, access)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::docker::syntax::{parse_exec_env, MAX_EXEC_ENV};
 
     fn parse(text: &str) -> DockerGrant {
         toml::from_str(text).unwrap()
@@ -660,50 +347,6 @@ mod tests {
         let r = parse("containers = [\"*\"]");
         assert!(r.covers("toolboxai-*", DockerAccess::Read));
         assert!(!r.covers("toolboxai-*", DockerAccess::Write));
-    }
-
-    #[test]
-    fn suggested_lines_parse_back_and_allow() {
-        let lines = exec_lines(
-            "p",
-            "toolboxai-backend1",
-            &argv(&["ping", "-c1", "backend*2"]),
-            &["LANG"],
-        );
-        let table: toml::Value = toml::from_str(&lines.replace("[[plugins.p.docker]]\n", "")).unwrap();
-        let g: DockerGrant = table.try_into().unwrap();
-        let lang = vec![("LANG".to_string(), "C".to_string())];
-        assert!(g.allows_exec(
-            &container("toolboxai-backend1", None),
-            &argv(&["ping", "-c1", "backend*2"]),
-            &lang
-        ));
-        assert!(!g.allows_exec(
-            &container("toolboxai-backend1", None),
-            &argv(&["ping", "-c1", "backend22"]),
-            &lang
-        ));
-        let preload = vec![("LD_PRELOAD".to_string(), "/x.so".to_string())];
-        assert!(!g.allows_exec(
-            &container("toolboxai-backend1", None),
-            &argv(&["ping", "-c1", "backend*2"]),
-            &preload
-        ));
-        let lines = network_spec_lines("p", "net_a", &NetworkRefusal::Option("k.x".into(), "v*".into()).line());
-        let table: toml::Value = toml::from_str(&lines.replace("[[plugins.p.docker]]\n", "")).unwrap();
-        let g: DockerGrant = table.try_into().unwrap();
-        assert_eq!(
-            g.refuses_network_spec("bridge", &[("k.x".into(), "v*".into())], &[]),
-            None
-        );
-        assert!(g
-            .refuses_network_spec("bridge", &[("k.x".into(), "vv".into())], &[])
-            .is_some());
-        let lines = container_lines("p", "toolboxai-nginx-proxy", true, DockerAccess::Write);
-        assert!(
-            lines.contains("containers = [\"toolboxai-nginx-proxy\"]") && lines.contains("\"write\""),
-            "{lines}"
-        );
     }
 
     #[test]
@@ -795,32 +438,6 @@ mod tests {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Cidr::parse("0.0.0.0/0").unwrap().to_string(), "0.0.0.0/0");
-    }
-
-    #[test]
-    fn image_references_are_plain_names_and_tags() {
-        for ok in [
-            "toolboxai/backend:latest",
-            "toolboxai/backend",
-            "127.0.0.1:27500/toolboxai/backend:v1.2",
-            "Registry.example:5000/app",
-        ] {
-            assert!(check_image_reference(ok).is_ok(), "{ok}");
-        }
-        let id = "sha256:ac2ad3823eef54221ef66f3618dba2f1731ac332c7daefda9538f21de7c9e8b4";
-        for bad in [
-            format!("toolboxai/backend:latest@{id}"),
-            format!("toolboxai/backend@{id}"),
-            id.to_string(),
-            "ac2ad3823eef".to_string(),
-            "toolboxai/Backend:latest".to_string(),
-            "toolboxai/backend:".to_string(),
-            "toolboxai//backend".to_string(),
-            "toolboxai/backend:-x".to_string(),
-            String::new(),
-        ] {
-            assert!(check_image_reference(&bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -8,11 +8,25 @@
 //! is named by the plugin and identified by inspecting it (name and labels),
 //! which changes nothing. This module never pulls images and never touches a
 //! container or network the grant does not cover.
+//!
+//! The files: `host.rs` is the interface as the plugin sees it, one short
+//! function per WIT function; `check.rs` the grant checks every call makes;
+//! `containers.rs`, `exec.rs`, `images.rs` and `networks.rs` the Engine
+//! calls; `grant.rs` what the operator grants, `syntax.rs` the rules for
+//! what grants and plugins write, `advice.rs` the TOML a refusal suggests.
 
+mod advice;
+mod check;
+mod containers;
+mod exec;
 mod grant;
 mod host;
+mod images;
+mod networks;
+mod syntax;
 
-pub use grant::{need_lines, ContainerIdentity, DockerAccess, DockerGrant, COMPOSE_PROJECT, COMPOSE_SERVICE};
+pub use advice::need_lines;
+pub use grant::{ContainerIdentity, DockerAccess, DockerGrant, COMPOSE_PROJECT, COMPOSE_SERVICE};
 
 use crate::bindings::types::Error as CapError;
 use crate::sandbox::RunState;
@@ -33,6 +47,24 @@ pub(crate) fn unreachable(host: &str, cause: &str) -> CapError {
     CapError::Unavailable(format!(
         "Docker Engine at {host} does not answer: is dockerd running? ({cause})"
     ))
+}
+
+/// Maps an Engine error to the contract's typed error.
+pub(crate) fn engine_error(error: bollard::errors::Error) -> CapError {
+    use bollard::errors::Error as E;
+    match error {
+        E::DockerResponseServerError { status_code, message } => match status_code {
+            404 => CapError::NotFound(message),
+            409 => CapError::Conflict(message),
+            400 => CapError::InvalidArgument(message),
+            _ => CapError::Failed(format!("Docker Engine answered {status_code}: {message}")),
+        },
+        E::RequestTimeoutError => CapError::Timeout("the Docker Engine did not answer in time".into()),
+        E::SocketNotFoundError(_) | E::IOError { .. } | E::HyperResponseError { .. } | E::HyperLegacyError { .. } => {
+            unreachable(&docker_host(), &error.to_string())
+        }
+        other => CapError::Failed(format!("Docker Engine: {other}")),
+    }
 }
 
 /// The run's Docker client, connected on first use.

@@ -1,0 +1,160 @@
+//! The TOML a `docker` refusal suggests: the `[[plugins.<id>.docker]]`
+//! table that would allow what was asked, and the one that covers a need
+//! a plugin declares in `describe`.
+
+use super::grant::DockerAccess;
+use crate::caps::kit::pattern::glob_escape;
+use crate::caps::kit::text::toml_string;
+
+fn access_line(access: DockerAccess) -> &'static str {
+    match access {
+        DockerAccess::Read => "access = [\"read\"]",
+        DockerAccess::Write => "access = [\"read\", \"write\"]",
+    }
+}
+
+/// The TOML that would grant `access` on a container named `name` (given
+/// literally) or on the containers matching glob `glob`.
+pub fn container_lines(id: &str, container: &str, literal: bool, access: DockerAccess) -> String {
+    let glob = if literal {
+        glob_escape(container)
+    } else {
+        container.to_string()
+    };
+    format!(
+        "[[plugins.{id}.docker]]\ncontainers = [{}]\n{}",
+        toml_string(&glob),
+        access_line(access)
+    )
+}
+
+/// The TOML that would grant exec of `argv` in `container`, setting the
+/// environment variables named `env` (any value).
+pub fn exec_lines(id: &str, container: &str, argv: &[String], env: &[&str]) -> String {
+    let argv = argv
+        .iter()
+        .map(|a| toml_string(&glob_escape(a)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut lines = format!(
+        "[[plugins.{id}.docker]]\ncontainers = [{}]\n{}\nexec = [[{argv}]]",
+        toml_string(&glob_escape(container)),
+        access_line(DockerAccess::Write)
+    );
+    if !env.is_empty() {
+        let names = env.iter().map(|n| toml_string(n)).collect::<Vec<_>>().join(", ");
+        lines.push_str(&format!("\nexec_env = [{names}]"));
+    }
+    lines
+}
+
+/// The TOML that would let network `network` be written with `extra` (one
+/// more grant line, e.g. `network_drivers = ["macvlan"]`).
+pub fn network_spec_lines(id: &str, network: &str, extra: &str) -> String {
+    format!("{}\n{extra}", network_lines(id, network, true, DockerAccess::Write))
+}
+
+/// The TOML that would grant `access` on network `network` (literal or glob).
+pub fn network_lines(id: &str, network: &str, literal: bool, access: DockerAccess) -> String {
+    let glob = if literal {
+        glob_escape(network)
+    } else {
+        network.to_string()
+    };
+    format!(
+        "[[plugins.{id}.docker]]\nnetworks = [{}]\n{}",
+        toml_string(&glob),
+        access_line(access)
+    )
+}
+
+/// The TOML that would grant writing image reference `image` (literal or glob).
+pub fn image_lines(id: &str, image: &str, literal: bool) -> String {
+    let glob = if literal { glob_escape(image) } else { image.to_string() };
+    format!(
+        "[[plugins.{id}.docker]]\nimages = [{}]\n{}",
+        toml_string(&glob),
+        access_line(DockerAccess::Write)
+    )
+}
+
+/// The TOML that would cover a `describe` need (see [`DockerGrant::covers`]).
+pub fn need_lines(id: &str, target: &str, access: DockerAccess) -> String {
+    if let Some(network) = target.strip_prefix("network:") {
+        network_lines(id, network, false, access)
+    } else if let Some(image) = target.strip_prefix("image:") {
+        image_lines(id, image, false)
+    } else {
+        container_lines(id, target, false, access)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::caps::docker::grant::{
+        ContainerIdentity, DockerGrant, NetworkRefusal, COMPOSE_PROJECT, COMPOSE_SERVICE,
+    };
+
+    fn container(name: &str, service: Option<&str>) -> ContainerIdentity {
+        let mut labels = HashMap::new();
+        if let Some(s) = service {
+            labels.insert(COMPOSE_PROJECT.to_string(), "toolboxai".to_string());
+            labels.insert(COMPOSE_SERVICE.to_string(), s.to_string());
+        }
+        ContainerIdentity {
+            name: name.into(),
+            labels,
+        }
+    }
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn suggested_lines_parse_back_and_allow() {
+        let lines = exec_lines(
+            "p",
+            "toolboxai-backend1",
+            &argv(&["ping", "-c1", "backend*2"]),
+            &["LANG"],
+        );
+        let table: toml::Value = toml::from_str(&lines.replace("[[plugins.p.docker]]\n", "")).unwrap();
+        let g: DockerGrant = table.try_into().unwrap();
+        let lang = vec![("LANG".to_string(), "C".to_string())];
+        assert!(g.allows_exec(
+            &container("toolboxai-backend1", None),
+            &argv(&["ping", "-c1", "backend*2"]),
+            &lang
+        ));
+        assert!(!g.allows_exec(
+            &container("toolboxai-backend1", None),
+            &argv(&["ping", "-c1", "backend22"]),
+            &lang
+        ));
+        let preload = vec![("LD_PRELOAD".to_string(), "/x.so".to_string())];
+        assert!(!g.allows_exec(
+            &container("toolboxai-backend1", None),
+            &argv(&["ping", "-c1", "backend*2"]),
+            &preload
+        ));
+        let lines = network_spec_lines("p", "net_a", &NetworkRefusal::Option("k.x".into(), "v*".into()).line());
+        let table: toml::Value = toml::from_str(&lines.replace("[[plugins.p.docker]]\n", "")).unwrap();
+        let g: DockerGrant = table.try_into().unwrap();
+        assert_eq!(
+            g.refuses_network_spec("bridge", &[("k.x".into(), "v*".into())], &[]),
+            None
+        );
+        assert!(g
+            .refuses_network_spec("bridge", &[("k.x".into(), "vv".into())], &[])
+            .is_some());
+        let lines = container_lines("p", "toolboxai-nginx-proxy", true, DockerAccess::Write);
+        assert!(
+            lines.contains("containers = [\"toolboxai-nginx-proxy\"]") && lines.contains("\"write\""),
+            "{lines}"
+        );
+    }
+}
