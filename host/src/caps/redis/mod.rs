@@ -12,13 +12,18 @@
 //! credentials or a TLS setting to the plugin, and sends them only to the
 //! target's `url` and `nodes` (the Sentinels get `sentinel_password`).
 
+mod budget;
+mod classify;
+mod client;
+mod commands;
 mod grant;
 mod host;
+mod replies;
+mod sentinel;
 
-pub use grant::{
-    allows, classify, command_name, covers, grant_lines, need_lines, redacted_args, replicaof_node, CommandClass,
-    NodePattern, NodeUrl, RedisAccess, RedisGrant, RedisTarget,
-};
+pub use classify::{classify, command_name, redacted_args, replicaof_node};
+pub use commands::CommandClass;
+pub use grant::{allows, covers, grant_lines, need_lines, NodePattern, NodeUrl, RedisAccess, RedisGrant, RedisTarget};
 
 /// Most bytes one reply may take on the wire; past it the connection is
 /// dropped and the call fails with `invalid-argument` (ask in parts).
@@ -34,9 +39,16 @@ pub struct Connection {
     port: u16,
     client: redis::Client,
     /// What the reply in flight may still read.
-    budget: std::sync::Arc<host::ReplyBudget>,
+    budget: std::sync::Arc<budget::ReplyBudget>,
     /// Dropped after an I/O error and reopened on the next call.
     link: Option<redis::aio::MultiplexedConnection>,
+}
+
+impl Connection {
+    /// `host:port` of the node, as the journal shows it.
+    fn node(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
 }
 
 /// The Sentinels of one target, held in the run's resource table.
