@@ -32,7 +32,53 @@ pub(crate) struct TargetTable {
     pub keys: &'static str,
 }
 
+/// A grant on one operator-configured target label with a set of accesses
+/// (`[[plugins.<id>.redis]] target = "cache" access = ["read"]`): redis,
+/// postgres, s3 and vault grants.
+pub(crate) trait TargetGrant {
+    /// The capability's access classes.
+    type Access: Ord;
+    /// The target label the grant names.
+    fn target(&self) -> &str;
+    /// The accesses it gives on that target.
+    fn access(&self) -> &std::collections::BTreeSet<Self::Access>;
+}
+
+/// Whether any of `grants` names target `label`, with any access.
+pub(crate) fn names_target<G: TargetGrant>(grants: &[G], label: &str) -> bool {
+    grants.iter().any(|g| g.target() == label)
+}
+
+/// Whether any of `grants` gives `access` on target `label`.
+pub(crate) fn allows_access<G: TargetGrant>(grants: &[G], label: &str, access: &G::Access) -> bool {
+    grants
+        .iter()
+        .any(|g| g.target() == label && g.access().contains(access))
+}
+
+/// `Ok` when `allowed`, else `access-denied` with the capability's refusal text.
+pub(crate) fn require(allowed: bool, refusal: impl FnOnce() -> String) -> Result<(), CapError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(CapError::AccessDenied(refusal()))
+    }
+}
+
 impl TargetTable {
+    /// The configured target `label`, when one of `grants` names it: else
+    /// `access-denied` with `refusal()`, or `not-found` naming the table to add.
+    pub fn granted<'a, G: TargetGrant, T>(
+        &self,
+        grants: &[G],
+        targets: &'a BTreeMap<String, T>,
+        label: &str,
+        refusal: impl FnOnce() -> String,
+    ) -> Result<&'a T, CapError> {
+        require(names_target(grants, label), refusal)?;
+        self.lookup(targets, label)
+    }
+
     /// The table to add for `label`: header and placeholder keys.
     pub fn table(&self, label: &str) -> String {
         format!("[targets.{}.{}]\n{}", self.capability, toml_key(label), self.keys)

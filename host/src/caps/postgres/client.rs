@@ -21,6 +21,7 @@ use super::{
 use crate::bindings::drhost::runbook::postgres::{RestoreOptions, RestoreReport, Rows, TargetInfo};
 use crate::bindings::types::Error as CapError;
 use crate::caps::blob::Blob;
+use crate::caps::kit::gate::require;
 use crate::sandbox::RunContext;
 
 /// Longest a statement may take (never beyond the deadline).
@@ -33,24 +34,15 @@ const MAINTENANCE_DATABASE: &str = "postgres";
 const MAX_JOBS: u32 = 32;
 
 pub(crate) fn check(ctx: &RunContext, label: &str, what: &str, access: PgAccess) -> Result<(), CapError> {
-    if allows(&ctx.grants.postgres, label, access) {
-        Ok(())
-    } else {
-        Err(CapError::AccessDenied(denial(&ctx.plugin_id, label, what, access)))
-    }
+    require(allows(&ctx.grants.postgres, label, access), || {
+        denial(&ctx.plugin_id, label, what, access)
+    })
 }
 
 /// The configured target `label`, when some grant names it.
 fn target<'a>(ctx: &'a RunContext, label: &str, what: &str) -> Result<&'a PostgresTarget, CapError> {
-    if !ctx.grants.postgres.iter().any(|g| g.target == label) {
-        return Err(CapError::AccessDenied(denial(
-            &ctx.plugin_id,
-            label,
-            what,
-            PgAccess::Read,
-        )));
-    }
-    super::TARGETS.lookup(&ctx.grants.postgres_targets, label)
+    let refusal = || denial(&ctx.plugin_id, label, what, PgAccess::Read);
+    super::TARGETS.granted(&ctx.grants.postgres, &ctx.grants.postgres_targets, label, refusal)
 }
 
 /// The database of target `label`, for the journal (none when unknown).

@@ -217,7 +217,7 @@ pub fn need_access(target: &str, access: Access) -> (&str, PgAccess) {
 
 /// Whether `grants` give `access` on target `label`.
 pub fn allows(grants: &[PostgresGrant], label: &str, access: PgAccess) -> bool {
-    grants.iter().any(|g| g.target == label && g.access.contains(&access))
+    crate::caps::kit::gate::allows_access(grants, label, &access)
 }
 
 /// Whether a restore on `label` may go into `database`, another database
@@ -326,6 +326,16 @@ pub fn check_read_statement(sql: &str) -> Result<(), String> {
             "`query` runs only statements that read ({}), and this one starts with {found}; statements that change anything go through `execute`, which needs `write` access",
             READ_STATEMENTS.join(", ")
         ))
+    }
+}
+
+impl crate::caps::kit::gate::TargetGrant for PostgresGrant {
+    type Access = PgAccess;
+    fn target(&self) -> &str {
+        &self.target
+    }
+    fn access(&self) -> &BTreeSet<PgAccess> {
+        &self.access
     }
 }
 

@@ -19,6 +19,7 @@ use super::{
     MAX_REPLY_ELEMENTS,
 };
 use crate::bindings::types::Error as CapError;
+use crate::caps::kit::gate::require;
 use crate::sandbox::RunContext;
 
 /// Which node `open` connects to.
@@ -31,11 +32,9 @@ pub(crate) enum Node {
 /// Refuses `what` (a command or Sentinel operation) on target `label`
 /// unless a grant gives `access` on it.
 pub(crate) fn check(ctx: &RunContext, label: &str, what: &str, access: RedisAccess) -> Result<(), CapError> {
-    if allows(&ctx.grants.redis, label, access) {
-        Ok(())
-    } else {
-        Err(CapError::AccessDenied(denial(&ctx.plugin_id, label, what, access)))
-    }
+    require(allows(&ctx.grants.redis, label, access), || {
+        denial(&ctx.plugin_id, label, what, access)
+    })
 }
 
 /// Refuses a command its class does not allow: unsupported or refused to
@@ -72,19 +71,8 @@ pub(crate) fn check_command(ctx: &RunContext, label: &str, args: &[String]) -> R
 
 /// The configured target `label`, when some grant names it.
 pub(crate) fn target<'a>(ctx: &'a RunContext, label: &str) -> Result<&'a RedisTarget, CapError> {
-    if !ctx.grants.redis.iter().any(|g| g.target == label) {
-        return Err(CapError::AccessDenied(denial(
-            &ctx.plugin_id,
-            label,
-            "open",
-            RedisAccess::Read,
-        )));
-    }
-    ctx.grants.redis_targets.get(label).ok_or_else(|| {
-        CapError::NotFound(format!(
-            "redis target `{label}` is not defined: add a [targets.redis.{label}] table with its url to drhost.toml"
-        ))
-    })
+    let refusal = || denial(&ctx.plugin_id, label, "open", RedisAccess::Read);
+    super::TARGETS.granted(&ctx.grants.redis, &ctx.grants.redis_targets, label, refusal)
 }
 
 /// The call's timeout: the target's, never beyond the run's deadline

@@ -231,7 +231,7 @@ impl RedisAccess {
 
 /// Whether `grants` give `access` on target `label`.
 pub fn allows(grants: &[RedisGrant], label: &str, access: RedisAccess) -> bool {
-    grants.iter().any(|g| g.target == label && g.access.contains(&access))
+    crate::caps::kit::gate::allows_access(grants, label, &access)
 }
 
 /// The TOML lines that would grant `access` on `label` to plugin `id`.
@@ -296,6 +296,16 @@ pub fn need_lines(
         ));
     }
     lines
+}
+
+impl crate::caps::kit::gate::TargetGrant for RedisGrant {
+    type Access = RedisAccess;
+    fn target(&self) -> &str {
+        &self.target
+    }
+    fn access(&self) -> &BTreeSet<RedisAccess> {
+        &self.access
+    }
 }
 
 #[cfg(test)]

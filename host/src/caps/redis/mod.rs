@@ -64,3 +64,10 @@ pub(crate) const GATE: crate::caps::kit::gate::Gate = crate::caps::kit::gate::Ga
     covers,
     advice: need_lines,
 };
+
+/// `[targets.redis.LABEL]`.
+pub(crate) const TARGETS: crate::caps::kit::gate::TargetTable = crate::caps::kit::gate::TargetTable {
+    capability: "redis",
+    title: "Redis",
+    keys: "url = \"redis://HOST:6379\"",
+};

@@ -32,14 +32,11 @@ const PARTS_IN_FLIGHT: usize = 4;
 const ABORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) async fn open(ctx: &RunContext, label: &str) -> Result<Bucket, CapError> {
-    if !ctx.grants.s3.iter().any(|g| g.target == label) {
-        return Err(CapError::AccessDenied(crate::caps::kit::text::not_granted(
-            &format!("s3 target `{label}`"),
-            &ctx.plugin_id,
-            &super::grant_lines(&ctx.plugin_id, label, "*", S3Access::Read),
-        )));
-    }
-    let target = super::TARGETS.lookup(&ctx.grants.s3_targets, label)?;
+    let refusal = || {
+        let grant = super::grant_lines(&ctx.plugin_id, label, "*", S3Access::Read);
+        crate::caps::kit::text::not_granted(&format!("s3 target `{label}`"), &ctx.plugin_id, &grant)
+    };
+    let target = super::TARGETS.granted(&ctx.grants.s3, &ctx.grants.s3_targets, label, refusal)?;
     let vaults = &ctx.grants.secret_vaults;
     let access_key = target.access_key.resolve(vaults).await.map_err(CapError::Unavailable)?;
     let secret_key = target.secret_key.resolve(vaults).await.map_err(CapError::Unavailable)?;

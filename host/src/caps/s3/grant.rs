@@ -106,11 +106,7 @@ pub fn covers(grants: &PluginGrants, label: &str, access: Access) -> bool {
         Access::Read => S3Access::Read,
         Access::Write | Access::Admin => S3Access::Write,
     };
-    grants
-        .s3
-        .iter()
-        .any(|g| g.target == label && g.access.contains(&access))
-        && grants.s3_targets.contains_key(label)
+    crate::caps::kit::gate::allows_access(&grants.s3, label, &access) && grants.s3_targets.contains_key(label)
 }
 
 /// The TOML lines that would grant `access` to `key` on `label`.
@@ -135,6 +131,16 @@ pub fn denial(id: &str, label: &str, what: &str, key: &str, access: S3Access) ->
         access.name()
     );
     not_granted(&subject, id, &grant_lines(id, label, key, access))
+}
+
+impl crate::caps::kit::gate::TargetGrant for S3Grant {
+    type Access = S3Access;
+    fn target(&self) -> &str {
+        &self.target
+    }
+    fn access(&self) -> &BTreeSet<S3Access> {
+        &self.access
+    }
 }
 
 #[cfg(test)]

@@ -125,14 +125,11 @@ pub(crate) fn check_reveal(ctx: &RunContext, secret: &Secret) -> Result<(), CapE
 /// A granted, configured target with its token read. Nothing is sent
 /// yet: an unreachable server shows at the first call.
 pub(crate) fn open(ctx: &RunContext, label: &str) -> Result<Store, CapError> {
-    if !ctx.grants.vault.iter().any(|g| g.target == label) {
-        return Err(CapError::AccessDenied(crate::caps::kit::text::not_granted(
-            &format!("vault target `{label}`"),
-            &ctx.plugin_id,
-            &grant_lines(&ctx.plugin_id, label, "MOUNT/PATH/*", VaultAccess::Read),
-        )));
-    }
-    let target = super::TARGETS.lookup(&ctx.grants.vault_targets, label)?;
+    let refusal = || {
+        let grant = grant_lines(&ctx.plugin_id, label, "MOUNT/PATH/*", VaultAccess::Read);
+        crate::caps::kit::text::not_granted(&format!("vault target `{label}`"), &ctx.plugin_id, &grant)
+    };
+    let target = super::TARGETS.granted(&ctx.grants.vault, &ctx.grants.vault_targets, label, refusal)?;
     connect(label, target)
 }
 

@@ -204,7 +204,7 @@ pub fn split_secret_path(path: &str) -> Result<(&str, &str), String> {
 
 /// Whether `grants` give `access` on `label` at all (snapshots are not per path).
 pub fn allows_target(grants: &[VaultGrant], label: &str, access: VaultAccess) -> bool {
-    grants.iter().any(|g| g.target == label && g.access.contains(&access))
+    crate::caps::kit::gate::allows_access(grants, label, &access)
 }
 
 /// Whether a manifest need on `label` is covered (and the target
@@ -258,6 +258,16 @@ pub fn denial(id: &str, label: &str, what: &str, path: &str, access: VaultAccess
         )
     };
     not_granted(&format!("{needs}, which"), id, &grant_lines(id, label, path, access))
+}
+
+impl crate::caps::kit::gate::TargetGrant for VaultGrant {
+    type Access = VaultAccess;
+    fn target(&self) -> &str {
+        &self.target
+    }
+    fn access(&self) -> &BTreeSet<VaultAccess> {
+        &self.access
+    }
 }
 
 #[cfg(test)]
