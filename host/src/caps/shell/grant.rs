@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::caps::kit::pattern::{check_argv, glob_escape, path_flaw, ArgPattern, ArgRefusal, ArgvRefusal};
-use crate::caps::kit::text::{not_granted, toml_string};
+use crate::caps::kit::text::{not_granted, not_granted_head, toml_string};
 
 /// `[[plugins.<id>.shell]]`: one program the plugin may run.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -68,7 +68,7 @@ impl ShellGrant {
 /// the message ends with the TOML lines that would grant exactly this call.
 pub fn denial(id: &str, grants: &[ShellGrant], program: &str, args: &[String]) -> String {
     let subject = format!("shell program `{program}` with args {args:?}");
-    let head = format!("{subject} is not granted to plugin `{id}`");
+    let head = not_granted_head(&subject, id);
     for grant in grants {
         let Some(ArgvRefusal::Arg { index, why }) = grant.refusal(program, args) else {
             continue;
