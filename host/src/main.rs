@@ -82,7 +82,7 @@ enum Command {
         #[arg(long)]
         allow_downgrade: bool,
         #[command(flatten)]
-        trust: TrustArgs,
+        trust: TrustFileArgs,
     },
     /// Create an Ed25519 signing key pair: DIR/NAME.key (0600) and DIR/NAME.pub.
     Keygen {
@@ -182,15 +182,25 @@ enum Command {
 }
 
 /// Where the trust and lock files are (else `[trust]` in drhost.toml, else
-/// $DRHOST_TRUST / $DRHOST_LOCK, else $XDG_CONFIG_HOME/drhost/).
+/// $DRHOST_TRUST / $DRHOST_LOCK, else $XDG_CONFIG_HOME/drhost/). `run`
+/// takes these beside its own `--config`; the other commands through
+/// [`TrustArgs`].
 #[derive(clap::Args)]
-struct TrustArgs {
+struct TrustFileArgs {
     /// The trust file (keys, scopes, revocations).
     #[arg(long = "trust", value_name = "FILE")]
     trust_file: Option<PathBuf>,
     /// The lock file (pinned digests).
     #[arg(long = "lock", value_name = "FILE")]
     lock_file: Option<PathBuf>,
+}
+
+/// The trust and lock files, and the configuration file whose `[trust]`
+/// table names them: for the commands that read no grants.
+#[derive(clap::Args)]
+struct TrustArgs {
+    #[command(flatten)]
+    files: TrustFileArgs,
     /// Configuration file, for its `[trust]` table [default: $DRHOST_CONFIG, else ./drhost.toml].
     #[arg(long = "config", value_name = "FILE")]
     config_file: Option<PathBuf>,
@@ -205,8 +215,8 @@ impl TrustArgs {
             .transpose()?
             .unwrap_or_default();
         Ok(TrustPaths::locate(
-            self.trust_file.as_deref(),
-            self.lock_file.as_deref(),
+            self.files.trust_file.as_deref(),
+            self.files.lock_file.as_deref(),
             &config,
             config_path.as_deref(),
         ))
@@ -509,5 +519,45 @@ fn print_report(report: &RunReport, json: bool) {
     }
     if let Some(journal) = &report.journal {
         eprintln!("  journal: {}", journal.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap's own self-check of the whole command tree. It only checks
+    /// where clap itself is compiled with debug assertions (a debug build;
+    /// `cargo test --release` skips it), hence the test below.
+    #[test]
+    fn clap_finds_the_command_line_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// The first thing clap's self-check looks at, checked in every build:
+    /// no command declares a flag name twice, counting the `--help` and
+    /// `--version` clap adds (`run --config` once was, through the trust flags).
+    #[test]
+    fn no_flag_is_declared_twice() {
+        fn check(command: &clap::Command) {
+            let mut seen = std::collections::HashSet::new();
+            for arg in command.get_arguments() {
+                let longs = arg.get_long_and_visible_aliases().into_iter().flatten();
+                let shorts = arg.get_short_and_visible_aliases().into_iter().flatten();
+                let names = longs.map(|l| format!("--{l}")).chain(shorts.map(|s| format!("-{s}")));
+                for name in names {
+                    assert!(
+                        seen.insert(name.clone()),
+                        "`{} {name}` is declared twice",
+                        command.get_name()
+                    );
+                }
+            }
+            command.get_subcommands().for_each(check);
+        }
+        let mut command = Cli::command();
+        command.build();
+        check(&command);
     }
 }
