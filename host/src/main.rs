@@ -14,7 +14,7 @@ use cli::args::{
 };
 use cli::output::{print_json, print_report, print_verdict, shown};
 use drhost::error::{EXIT_OK, EXIT_USAGE};
-use drhost::trust::signature;
+use drhost::trust::keys;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -74,7 +74,7 @@ async fn inspect(args: InspectArgs) -> Result<(), drhost::Error> {
 }
 
 fn keygen(args: KeygenArgs) -> Result<(), drhost::Error> {
-    let key = signature::keygen(&args.out, &args.id)?;
+    let key = keys::keygen(&args.out, &args.id)?;
     eprintln!(
         "wrote {} (secret, mode 0600) and {}; add this to trust.toml:",
         key.secret.display(),
@@ -92,7 +92,7 @@ fn trust_entry(args: TrustEntryArgs) -> Result<(), drhost::Error> {
             .unwrap_or_default()
     });
     let scope = if scope.is_empty() { vec!["*".to_string()] } else { scope };
-    print!("{}", signature::trust_entry(&key, &id, &scope)?);
+    print!("{}", keys::trust_entry(&key, &id, &scope)?);
     Ok(())
 }
 
@@ -104,7 +104,7 @@ async fn sign(args: SignArgs) -> Result<(), drhost::Error> {
         detached,
         cache_dir,
     } = args;
-    let key = signature::SigningKey::load(&key, key_id)?;
+    let key = keys::SigningKey::load(&key, key_id)?;
     let (outcome, warning) = drhost::trust::sign(&plugin, &key, detached, cache_dir).await?;
     if let Some(warning) = warning {
         eprintln!("warning: {}: {warning}", plugin.display());

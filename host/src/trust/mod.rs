@@ -2,15 +2,17 @@
 //!
 //! A plugin carries Ed25519 signatures in the WebAssembly tool-conventions
 //! format ([`signature`]) over all of its sections, including drhost's
-//! identity section (id, version, contract, capabilities). The operator's
-//! [`trust_file`] says which keys count, for which plugin ids and when, and
-//! what is revoked; the [`lock`] pins each plugin id to one file digest.
+//! identity section (id, version, contract, capabilities), made with
+//! [`keys`]. The operator's [`trust_file`] says which keys count, for which
+//! plugin ids and when, and what is revoked; the [`lock`] pins each plugin id
+//! to one file digest.
 //!
 //! [`assess`] turns a plugin file into a [`Verdict`] or a one-line
 //! [`TrustError`]. This module decides; it never runs a plugin and never
 //! touches the network (that is [`crate::oci`]).
 
 mod error;
+pub mod keys;
 pub mod lock;
 mod paths;
 pub mod signature;
