@@ -1,224 +1,20 @@
 //! The `drhost` command: parses arguments, calls the library, maps errors to
-//! exit codes. Nothing else happens here.
+//! exit codes. Nothing else happens here: the flags are defined in
+//! [`cli::args`], what is printed in [`cli::output`].
 
-use std::path::PathBuf;
+mod cli;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-use drhost::config::{parse_deadline, parse_size};
-use drhost::console::plugin_text;
-use drhost::error::EXIT_USAGE;
-use drhost::run::{RunOptions, RunReport, Status};
-use drhost::trust::{signature, TrustPaths};
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  recovered: the plugin reported success
-  1  the plugin ran and reported a failure
-  2  usage or configuration error; nothing ran
-  3  refused: missing grant, not a plugin, incompatible contract version,
-     no trusted signature, tampered, revoked, not the file the lock pins
-  4  sandbox limit or trap: deadline, memory, guest panic
-130  interrupted by the operator (Ctrl-C or SIGTERM); the journal ends with run-end";
-
-/// `drhost --version`: the program and the plugin contract it implements.
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (plugin contract drhost:runbook@",
-    drhost::contract_version!(),
-    ")"
-);
-
-/// Runs disaster-recovery runbooks as sandboxed WebAssembly plugins.
-#[derive(Parser)]
-#[command(name = "drhost", version = VERSION, about, after_help = EXIT_CODES)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run a recovery plugin under the grants in drhost.toml.
-    #[command(after_help = EXIT_CODES)]
-    Run {
-        /// The plugin, e.g. plugins/db-restore.wasm.
-        plugin: PathBuf,
-        /// A plugin parameter, `name=value`; repeat for more.
-        #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
-        params: Vec<(String, String)>,
-        /// Configuration file [default: $DRHOST_CONFIG, else ./drhost.toml].
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
-        /// Print the result as one JSON object on stdout.
-        #[arg(long)]
-        json: bool,
-        /// Wall-clock deadline for the whole run, e.g. 90s, 15m [default: 15m].
-        #[arg(long, value_name = "DURATION", value_parser = parse_deadline)]
-        timeout: Option<Duration>,
-        /// Memory cap for all of the plugin's memories together, e.g. 256MiB [default: 256MiB].
-        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-        memory: Option<u64>,
-        /// Where the run journal goes [default: $XDG_STATE_HOME/drhost/runs].
-        #[arg(long, value_name = "DIR")]
-        journal_dir: Option<PathBuf>,
-        /// Where compiled plugins are cached [default: $XDG_CACHE_HOME/drhost/components].
-        #[arg(long, value_name = "DIR")]
-        cache_dir: Option<PathBuf>,
-        /// Approve every confirmation the plugin asks for (journaled).
-        #[arg(long, short = 'y')]
-        yes: bool,
-        /// Do not draw progress on stderr.
-        #[arg(long, short = 'q')]
-        quiet: bool,
-        /// Run even without a trusted signature (unsigned, unknown, expired or
-        /// revoked key, tampered). Loud, and journaled. Never overrides a
-        /// revoked digest or the lock.
-        #[arg(long)]
-        allow_unsigned: bool,
-        /// Run an older version than drhost.lock pins.
-        #[arg(long)]
-        allow_downgrade: bool,
-        #[command(flatten)]
-        trust: TrustArgs,
-    },
-    /// Create an Ed25519 signing key pair: DIR/NAME.key (0600) and DIR/NAME.pub.
-    Keygen {
-        /// Directory for the key files.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        /// Key id: the file names, and the id signatures carry.
-        #[arg(long, value_name = "NAME")]
-        id: String,
-    },
-    /// Print the trust.toml `[[key]]` entry for a public key file.
-    TrustEntry {
-        /// The public key (NAME.pub from `drhost keygen`).
-        #[arg(long, value_name = "FILE")]
-        key: PathBuf,
-        /// The key's id [default: the file's stem].
-        #[arg(long, value_name = "ID")]
-        id: Option<String>,
-        /// Globs of plugin ids the key may vouch for; repeat for more [default: *].
-        #[arg(long, value_name = "GLOB")]
-        scope: Vec<String>,
-    },
-    /// Sign a plugin (adds a signature, keeps existing ones). Writes the
-    /// plugin's identity (id, version, contract, capabilities) first, so the
-    /// signature covers it.
-    Sign {
-        /// The plugin file.
-        plugin: PathBuf,
-        /// The secret key (NAME.key from `drhost keygen`).
-        #[arg(long, value_name = "FILE")]
-        key: PathBuf,
-        /// The key id stored with the signature [default: the key file's stem].
-        #[arg(long, value_name = "ID")]
-        key_id: Option<String>,
-        /// Write the signature to PLUGIN.sig instead of into the plugin.
-        #[arg(long)]
-        detached: bool,
-        /// Where compiled plugins are cached.
-        #[arg(long, value_name = "DIR")]
-        cache_dir: Option<PathBuf>,
-    },
-    /// Show which trusted keys signed a plugin; exit 3 when none may vouch for it.
-    Verify {
-        /// The plugin file.
-        plugin: PathBuf,
-        /// Print one JSON object on stdout.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        trust: TrustArgs,
-    },
-    /// Verify plugins and pin them (version, digest, signers) in drhost.lock.
-    Lock {
-        /// The plugin files.
-        #[arg(required = true)]
-        plugins: Vec<PathBuf>,
-        #[command(flatten)]
-        trust: TrustArgs,
-    },
-    /// Push a signed plugin to an OCI registry (CNCF Wasm artifact layout).
-    Push {
-        /// The plugin file.
-        plugin: PathBuf,
-        /// oci://HOST[:PORT]/REPO:TAG
-        reference: String,
-        /// Print one JSON object on stdout.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Pull a plugin from an OCI registry: verify it, write DIR/<id>.wasm, pin it in drhost.lock.
-    Pull {
-        /// oci://HOST[:PORT]/REPO:TAG or oci://HOST[:PORT]/REPO@sha256:DIGEST
-        reference: String,
-        /// Directory to write the plugin to.
-        #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
-        out: PathBuf,
-        /// Accept an older version than the lock pins.
-        #[arg(long)]
-        allow_downgrade: bool,
-        /// Print one JSON object on stdout.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        trust: TrustArgs,
-    },
-    /// Show what a plugin is and what it needs, granting it nothing.
-    Inspect {
-        /// The plugin file.
-        plugin: PathBuf,
-        /// Print one JSON object on stdout.
-        #[arg(long)]
-        json: bool,
-        /// Where compiled plugins are cached.
-        #[arg(long, value_name = "DIR")]
-        cache_dir: Option<PathBuf>,
-    },
-}
-
-/// Where the trust and lock files are (else `[trust]` in drhost.toml, else
-/// $DRHOST_TRUST / $DRHOST_LOCK, else $XDG_CONFIG_HOME/drhost/).
-#[derive(clap::Args)]
-struct TrustArgs {
-    /// The trust file (keys, scopes, revocations).
-    #[arg(long = "trust", value_name = "FILE")]
-    trust_file: Option<PathBuf>,
-    /// The lock file (pinned digests).
-    #[arg(long = "lock", value_name = "FILE")]
-    lock_file: Option<PathBuf>,
-    /// Configuration file, for its `[trust]` table [default: $DRHOST_CONFIG, else ./drhost.toml].
-    #[arg(long = "config", value_name = "FILE")]
-    config_file: Option<PathBuf>,
-}
-
-impl TrustArgs {
-    fn paths(&self) -> Result<TrustPaths, drhost::Error> {
-        let config_path = drhost::config::locate(self.config_file.as_deref());
-        let config = config_path
-            .as_deref()
-            .map(drhost::config::Config::load)
-            .transpose()?
-            .unwrap_or_default();
-        Ok(TrustPaths::locate(
-            self.trust_file.as_deref(),
-            self.lock_file.as_deref(),
-            &config,
-            config_path.as_deref(),
-        ))
-    }
-}
-
-fn parse_param(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
-        _ => Err(format!("`{text}` is not NAME=VALUE")),
-    }
-}
+use cli::args::{
+    Cli, Command, InspectArgs, KeygenArgs, LockArgs, PullArgs, PushArgs, RunArgs, SignArgs, TrustEntryArgs, VerifyArgs,
+};
+use cli::output::{print_json, print_report, print_verdict, shown};
+use drhost::error::{EXIT_OK, EXIT_USAGE};
+use drhost::trust::keys;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -231,60 +27,27 @@ fn main() -> ExitCode {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Run {
-                plugin,
-                params,
-                config,
-                json,
-                timeout,
-                memory,
-                journal_dir,
-                cache_dir,
-                yes,
-                quiet,
-                allow_unsigned,
-                allow_downgrade,
-                trust,
-            } => {
-                let opts = RunOptions {
-                    plugin,
-                    params,
-                    config,
-                    timeout,
-                    memory,
-                    journal_dir,
-                    cache_dir,
-                    yes,
-                    quiet: quiet || json,
-                    allow_unsigned,
-                    allow_downgrade,
-                    trust: trust.trust_file,
-                    lock: trust.lock_file,
-                };
-                let report = drhost::run::run(opts).await;
-                print_report(&report, json);
-                report.exit_code
-            }
-            Command::Inspect {
-                plugin,
-                json,
-                cache_dir,
-            } => match drhost::inspect::inspect(&plugin, cache_dir).await {
-                Ok(report) if json => {
-                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-                    0
-                }
-                Ok(report) => {
-                    print!("{report}");
-                    0
-                }
-                Err(error) => fail(&error),
-            },
-            other => distribution(other).await.unwrap_or_else(|error| fail(&error)),
+            Command::Run(args) => run(args).await,
+            Command::Keygen(args) => exit_code(keygen(args)),
+            Command::TrustEntry(args) => exit_code(trust_entry(args)),
+            Command::Sign(args) => exit_code(sign(args).await),
+            Command::Verify(args) => exit_code(verify(args)),
+            Command::Lock(args) => exit_code(lock(args)),
+            Command::Push(args) => exit_code(push(args).await),
+            Command::Pull(args) => exit_code(pull(args).await),
+            Command::Inspect(args) => exit_code(inspect(args).await),
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(100));
     ExitCode::from(code as u8)
+}
+
+/// 0, or the error on stderr and its exit code.
+fn exit_code(done: Result<(), drhost::Error>) -> i32 {
+    match done {
+        Ok(()) => EXIT_OK,
+        Err(error) => fail(&error),
+    }
 }
 
 fn fail(error: &drhost::Error) -> i32 {
@@ -292,222 +55,146 @@ fn fail(error: &drhost::Error) -> i32 {
     error.exit_code()
 }
 
-/// A message that may quote plugin text, line by line through
-/// [`plugin_text`]: the host's own line breaks stay, nothing else can move
-/// the cursor or colour the screen.
-fn shown(text: &str) -> String {
-    text.lines()
-        .map(|l| plugin_text(l).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
+/// `drhost run`: the run always ends in a report, and the report's exit code.
+async fn run(args: RunArgs) -> i32 {
+    let json = args.json;
+    let report = drhost::run::run(args.into()).await;
+    print_report(&report, json);
+    report.exit_code
 }
 
-fn print_json(value: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+async fn inspect(args: InspectArgs) -> Result<(), drhost::Error> {
+    let report = drhost::inspect::inspect(&args.plugin, args.cache_dir).await?;
+    if args.json {
+        print_json(&report);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
 }
 
-/// keygen, trust-entry, sign, verify, lock, push, pull.
-async fn distribution(command: Command) -> Result<i32, drhost::Error> {
-    match command {
-        Command::Keygen { out, id } => {
-            let key = signature::keygen(&out, &id)?;
-            eprintln!(
-                "wrote {} (secret, mode 0600) and {}; add this to trust.toml:",
-                key.secret.display(),
-                key.public.display()
-            );
-            print!("{}", key.trust_entry);
-        }
-        Command::TrustEntry { key, id, scope } => {
-            let id = id.unwrap_or_else(|| {
-                key.file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            });
-            let scope = if scope.is_empty() { vec!["*".to_string()] } else { scope };
-            print!("{}", signature::trust_entry(&key, &id, &scope)?);
-        }
-        Command::Sign {
-            plugin,
-            key,
-            key_id,
-            detached,
-            cache_dir,
-        } => {
-            let key = signature::SigningKey::load(&key, key_id)?;
-            let (outcome, warning) = drhost::trust::sign(&plugin, &key, detached, cache_dir).await?;
-            if let Some(warning) = warning {
-                eprintln!("warning: {}: {warning}", plugin.display());
-            }
-            let what = if outcome.signed { "signed" } else { "already signed" };
-            println!(
-                "{what} {} with `{}` → {} (signers: {})",
-                plugin.display(),
-                outcome.key_id,
-                outcome.written_to.display(),
-                outcome.key_ids.join(", ")
-            );
-        }
-        Command::Verify { plugin, json, trust } => {
-            let paths = trust.paths()?;
-            let file = drhost::plugin::PluginFile::read(&plugin)?;
-            file.check_is_component()?;
-            let (verdict, refusal) = drhost::trust::assess(
-                &file,
-                &paths.load_trust()?,
-                &paths.load_lock()?,
-                paths.lock.as_deref(),
-                false,
-            );
-            if json {
-                print_json(&verdict);
-            } else {
-                print_verdict(&verdict);
-            }
-            if let Some(refusal) = refusal {
-                return Err(refusal.into());
-            }
-        }
-        Command::Lock { plugins, trust } => {
-            let paths = trust.paths()?;
-            for plugin in plugins {
-                let file = drhost::plugin::PluginFile::read(&plugin)?;
-                file.check_is_component()?;
-                let source = std::fs::canonicalize(&plugin)
-                    .unwrap_or(plugin.clone())
-                    .display()
-                    .to_string();
-                let (verdict, lock) = drhost::trust::pin(&file, &paths, &source)?;
-                let id = verdict
-                    .identity
-                    .as_ref()
-                    .map(|i| format!("{} {}", i.id, i.version))
-                    .unwrap_or_default();
-                println!(
-                    "pinned {id} at {} in {} (signers: {})",
-                    verdict.digest,
-                    lock.display(),
-                    verdict.signers.join(", ")
-                );
-            }
-        }
-        Command::Push {
-            plugin,
-            reference,
-            json,
-        } => {
-            let report = drhost::oci::push(&plugin, &reference).await?;
-            if json {
-                print_json(&report);
-            } else {
-                println!("pushed {} → {} ({})", plugin.display(), report.reference, report.pinned);
-            }
-        }
-        Command::Pull {
-            reference,
-            out,
-            allow_downgrade,
-            json,
-            trust,
-        } => {
-            let report = drhost::oci::pull(&reference, &out, &trust.paths()?, allow_downgrade).await?;
-            if json {
-                print_json(&report);
-            } else {
-                println!(
-                    "pulled {} → {} ({}, signed by {}); pinned in {}",
-                    report.source,
-                    report.path.display(),
-                    report.verdict.digest,
-                    report.verdict.signers.join(", "),
-                    report.lock.display()
-                );
-            }
-        }
-        Command::Run { .. } | Command::Inspect { .. } => {}
-    }
-    Ok(0)
+fn keygen(args: KeygenArgs) -> Result<(), drhost::Error> {
+    let key = keys::keygen(&args.out, &args.id)?;
+    eprintln!(
+        "wrote {} (secret, mode 0600) and {}; add this to trust.toml:",
+        key.secret.display(),
+        key.public.display()
+    );
+    print!("{}", key.trust_entry);
+    Ok(())
 }
 
-fn print_verdict(verdict: &drhost::trust::Verdict) {
-    println!("{}  {}", verdict.path.display(), verdict.digest);
-    match &verdict.identity {
-        Some(i) => println!(
-            "  identity  {} {} (contract {})",
-            i.id,
-            i.version,
-            i.contract.as_deref().unwrap_or("?")
-        ),
-        None => println!("  identity  (none signed)"),
+fn trust_entry(args: TrustEntryArgs) -> Result<(), drhost::Error> {
+    let TrustEntryArgs { key, id, scope } = args;
+    let id = id.unwrap_or_else(|| {
+        key.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let scope = if scope.is_empty() { vec!["*".to_string()] } else { scope };
+    print!("{}", keys::trust_entry(&key, &id, &scope)?);
+    Ok(())
+}
+
+async fn sign(args: SignArgs) -> Result<(), drhost::Error> {
+    let SignArgs {
+        plugin,
+        key,
+        key_id,
+        detached,
+        cache_dir,
+    } = args;
+    let key = keys::SigningKey::load(&key, key_id)?;
+    let (outcome, warning) = drhost::trust::sign(&plugin, &key, detached, cache_dir).await?;
+    if let Some(warning) = warning {
+        eprintln!("warning: {}: {warning}", plugin.display());
     }
-    if verdict.signatures.is_empty() {
-        println!("  no signatures");
+    let what = if outcome.signed { "signed" } else { "already signed" };
+    println!(
+        "{what} {} with `{}` → {} (signers: {})",
+        plugin.display(),
+        outcome.key_id,
+        outcome.written_to.display(),
+        outcome.key_ids.join(", ")
+    );
+    Ok(())
+}
+
+fn verify(args: VerifyArgs) -> Result<(), drhost::Error> {
+    let paths = args.trust.paths()?;
+    let file = drhost::plugin::PluginFile::read(&args.plugin)?;
+    file.check_is_component()?;
+    let (verdict, refusal) = drhost::trust::assess(
+        &file,
+        &paths.load_trust()?,
+        &paths.load_lock()?,
+        paths.lock.as_deref(),
+        false,
+    );
+    if args.json {
+        print_json(&verdict);
+    } else {
+        print_verdict(&verdict);
     }
-    for s in &verdict.signatures {
-        let mark = if s.standing == "trusted" { "✓" } else { "✗" };
-        let id = s
-            .signer
-            .clone()
-            .or_else(|| s.key_id.clone())
-            .unwrap_or_else(|| "(no key id)".into());
+    match refusal {
+        Some(refusal) => Err(refusal.into()),
+        None => Ok(()),
+    }
+}
+
+fn lock(args: LockArgs) -> Result<(), drhost::Error> {
+    let paths = args.trust.paths()?;
+    for plugin in args.plugins {
+        let file = drhost::plugin::PluginFile::read(&plugin)?;
+        file.check_is_component()?;
+        let source = std::fs::canonicalize(&plugin)
+            .unwrap_or(plugin.clone())
+            .display()
+            .to_string();
+        let (verdict, lock) = drhost::trust::pin(&file, &paths, &source)?;
+        let id = verdict
+            .identity
+            .as_ref()
+            .map(|i| format!("{} {}", i.id, i.version))
+            .unwrap_or_default();
         println!(
-            "  {mark} {id:<20} {}{}",
-            s.standing,
-            s.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
+            "pinned {id} at {} in {} (signers: {})",
+            verdict.digest,
+            lock.display(),
+            verdict.signers.join(", ")
         );
     }
-    println!("  lock      {}", verdict.lock);
-    println!(
-        "verdict: {}{}",
-        verdict.verdict,
-        if verdict.signers.is_empty() {
-            String::new()
-        } else {
-            format!(" (signed by {})", verdict.signers.join(", "))
-        }
-    );
+    Ok(())
 }
 
-fn print_report(report: &RunReport, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
-        return;
+async fn push(args: PushArgs) -> Result<(), drhost::Error> {
+    let report = drhost::oci::push(&args.plugin, &args.reference).await?;
+    if args.json {
+        print_json(&report);
+    } else {
+        println!(
+            "pushed {} → {} ({})",
+            args.plugin.display(),
+            report.reference,
+            report.pinned
+        );
     }
-    let name = report
-        .plugin
-        .as_ref()
-        .and_then(|p| {
-            Some(format!(
-                "{} {}",
-                p.id.as_ref()?,
-                plugin_text(p.version.as_deref().unwrap_or(""))
-            ))
-        })
-        .unwrap_or_else(|| "plugin".to_string());
-    // Everything below but the name's id (validated) and the numbers is the plugin's text.
-    let summary = plugin_text(&report.summary);
-    let seconds = report.wall_ms as f64 / 1000.0;
-    match report.status {
-        Status::Recovered => {
-            println!("✓ {name}: {summary} ({seconds:.1}s)");
-            for fact in &report.facts {
-                println!("    {}: {}", plugin_text(&fact.name), plugin_text(&fact.value));
-            }
-        }
-        Status::Failed => {
-            let step = report
-                .failed_step
-                .as_deref()
-                .map(|s| format!(" in step `{}`", plugin_text(s)))
-                .unwrap_or_default();
-            eprintln!("✗ {name} failed{step}: {summary} ({seconds:.1}s)");
-            if let Some(hint) = &report.hint {
-                eprintln!("  hint: {}", plugin_text(hint));
-            }
-        }
-        _ => eprintln!("drhost: {}", shown(&report.summary)),
+    Ok(())
+}
+
+async fn pull(args: PullArgs) -> Result<(), drhost::Error> {
+    let report = drhost::oci::pull(&args.reference, &args.out, &args.trust.paths()?, args.allow_downgrade).await?;
+    if args.json {
+        print_json(&report);
+    } else {
+        println!(
+            "pulled {} → {} ({}, signed by {}); pinned in {}",
+            report.source,
+            report.path.display(),
+            report.verdict.digest,
+            report.verdict.signers.join(", "),
+            report.lock.display()
+        );
     }
-    if let Some(journal) = &report.journal {
-        eprintln!("  journal: {}", journal.display());
-    }
+    Ok(())
 }

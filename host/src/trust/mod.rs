@@ -2,17 +2,24 @@
 //!
 //! A plugin carries Ed25519 signatures in the WebAssembly tool-conventions
 //! format ([`signature`]) over all of its sections, including drhost's
-//! identity section (id, version, contract, capabilities). The operator's
-//! [`trust_file`] says which keys count, for which plugin ids and when, and
-//! what is revoked; the [`lock`] pins each plugin id to one file digest.
+//! identity section (id, version, contract, capabilities), made with
+//! [`keys`]. The operator's [`trust_file`] says which keys count, for which
+//! plugin ids and when, and what is revoked; the [`lock`] pins each plugin id
+//! to one file digest.
 //!
 //! [`assess`] turns a plugin file into a [`Verdict`] or a one-line
 //! [`TrustError`]. This module decides; it never runs a plugin and never
 //! touches the network (that is [`crate::oci`]).
 
+mod error;
+pub mod keys;
 pub mod lock;
+mod paths;
 pub mod signature;
 pub mod trust_file;
+
+pub use error::TrustError;
+pub use paths::{TrustPaths, LOCK_ENV, TRUST_ENV};
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -20,221 +27,11 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::bindings::types::{Access, Manifest};
-use crate::config::Config;
-use crate::error::{Error, EXIT_REFUSED, EXIT_USAGE};
+use crate::error::Error;
 use crate::plugin::PluginFile;
 use lock::{Lock, LockCheck};
 use signature::{Identity, Need, SignedPlugin};
 use trust_file::{KeyStanding, TrustFile};
-
-/// Environment variable naming the trust file when drhost.toml has no `[trust] file`.
-pub const TRUST_ENV: &str = "DRHOST_TRUST";
-/// Environment variable naming the lock file when drhost.toml has no `[trust] lock`.
-pub const LOCK_ENV: &str = "DRHOST_LOCK";
-
-/// Why a plugin is not trusted, or a signing/lock operation failed. Each
-/// renders as one line naming the cause and what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum TrustError {
-    /// No signature at all.
-    #[error("{} is not signed: sign it with `drhost sign {} --key KEY`, or run it anyway with --allow-unsigned", .path.display(), .path.display())]
-    Unsigned {
-        /// The plugin.
-        path: PathBuf,
-    },
-    /// Signed by a trusted key, but changed afterwards.
-    #[error("{} was tampered with: {detail}; do not run it, get it again from its source", .path.display())]
-    Tampered {
-        /// The plugin.
-        path: PathBuf,
-        /// Which signature no longer matches.
-        detail: String,
-    },
-    /// Its sections or signature section cannot be parsed.
-    #[error("{} is damaged or was tampered with: {reason}", .path.display())]
-    Corrupt {
-        /// The plugin (or its `.sig`).
-        path: PathBuf,
-        /// What could not be parsed.
-        reason: String,
-    },
-    /// Signed, but by no key that may vouch for it now.
-    #[error("{} has no trusted signature: {reasons} (trust file: {trust})", .path.display())]
-    Untrusted {
-        /// The plugin.
-        path: PathBuf,
-        /// One reason per signature.
-        reasons: String,
-        /// The trust file consulted.
-        trust: String,
-    },
-    /// Its digest is on the revocation list.
-    #[error("{} is revoked: its digest {digest} is listed under [revoked] digests in {trust}", .path.display())]
-    RevokedDigest {
-        /// The plugin.
-        path: PathBuf,
-        /// The revoked digest.
-        digest: String,
-        /// The trust file.
-        trust: String,
-    },
-    /// The lock pins another file for this plugin id.
-    #[error("{} ({digest}) is not the file {lock} pins for plugin `{id}` {pinned}: run the pinned file, or re-pin with `drhost lock` / `drhost pull`", .path.display())]
-    LockDiffers {
-        /// The plugin.
-        path: PathBuf,
-        /// Its digest.
-        digest: String,
-        /// Its id.
-        id: String,
-        /// The pinned version and digest, `0.1.0 (sha256:…)`.
-        pinned: String,
-        /// The lock file.
-        lock: String,
-    },
-    /// An older version than the lock pins, without `--allow-downgrade`.
-    #[error("{} is plugin `{id}` {version}, older than {pinned_version} pinned in {lock}: pass --allow-downgrade to run an older version", .path.display())]
-    Downgrade {
-        /// The plugin.
-        path: PathBuf,
-        /// Its id.
-        id: String,
-        /// Its version.
-        version: String,
-        /// The pinned version.
-        pinned_version: String,
-        /// The lock file.
-        lock: String,
-    },
-    /// `describe` disagrees with the signed identity.
-    #[error("{} does not match its signed identity: {detail}; do not run it, get it again from its source", .path.display())]
-    IdentityMismatch {
-        /// The plugin.
-        path: PathBuf,
-        /// What differs.
-        detail: String,
-    },
-    /// Signed, but without drhost's identity section.
-    #[error("{} is signed but carries no drhost identity (section `{}`): sign the plugin with `drhost sign`", .path.display(), signature::IDENTITY_SECTION)]
-    NoIdentity {
-        /// The plugin.
-        path: PathBuf,
-    },
-    /// A key file is unreadable or not a key.
-    #[error("key {}: {reason}", .path.display())]
-    Key {
-        /// The key file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// Signing failed.
-    #[error("cannot sign {}: {reason}", .path.display())]
-    Sign {
-        /// The plugin.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// A file could not be read or written.
-    #[error("cannot write {}: {reason}", .path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's reason.
-        reason: String,
-    },
-}
-
-impl TrustError {
-    /// Exit code: 3 for refusals, 2 for usage and I/O problems.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            TrustError::Key { .. } | TrustError::Sign { .. } | TrustError::Io { .. } => EXIT_USAGE,
-            _ => EXIT_REFUSED,
-        }
-    }
-
-    /// Whether `--allow-unsigned` may override it (not revocations, not the lock).
-    pub fn overridable(&self) -> bool {
-        matches!(
-            self,
-            TrustError::Unsigned { .. }
-                | TrustError::Tampered { .. }
-                | TrustError::Corrupt { .. }
-                | TrustError::Untrusted { .. }
-        )
-    }
-}
-
-/// Where the trust and lock files are.
-#[derive(Debug, Clone, Default)]
-pub struct TrustPaths {
-    /// The trust file; `None` when none is configured and the default is absent.
-    pub trust: Option<PathBuf>,
-    /// The lock file; `None` when none is configured and the default is absent.
-    pub lock: Option<PathBuf>,
-}
-
-impl TrustPaths {
-    /// Flags, else `[trust]` in drhost.toml (relative to it), else
-    /// `$DRHOST_TRUST` / `$DRHOST_LOCK`, else
-    /// `$XDG_CONFIG_HOME/drhost/{trust.toml,drhost.lock}` when they exist.
-    pub fn locate(
-        trust_flag: Option<&Path>,
-        lock_flag: Option<&Path>,
-        config: &Config,
-        config_path: Option<&Path>,
-    ) -> TrustPaths {
-        let base = config_path.and_then(Path::parent).unwrap_or(Path::new(""));
-        let pick = |flag: Option<&Path>, configured: Option<&PathBuf>, env: &str, default_name: &str| {
-            flag.map(Path::to_path_buf)
-                .or_else(|| configured.map(|p| base.join(p)))
-                .or_else(|| std::env::var_os(env).filter(|v| !v.is_empty()).map(PathBuf::from))
-                .or_else(|| {
-                    config_home()
-                        .map(|h| h.join("drhost").join(default_name))
-                        .filter(|p| p.exists())
-                })
-        };
-        TrustPaths {
-            trust: pick(trust_flag, config.trust.file.as_ref(), TRUST_ENV, "trust.toml"),
-            lock: pick(lock_flag, config.trust.lock.as_ref(), LOCK_ENV, "drhost.lock"),
-        }
-    }
-
-    /// Where a new lock goes when none is configured; an error naming the
-    /// fix when there is no lock and no `HOME` to put one in.
-    pub fn lock_or_default(&self) -> Result<PathBuf, Error> {
-        self.lock
-            .clone()
-            .or_else(|| config_home().map(|h| h.join("drhost").join("drhost.lock")))
-            .ok_or_else(|| Error::Usage("no lock file is configured and neither HOME nor XDG_CONFIG_HOME is set: pass --lock FILE (or [trust] lock in drhost.toml)".into()))
-    }
-
-    /// Reads the trust file (none configured: trusts nothing).
-    pub fn load_trust(&self) -> Result<TrustFile, Error> {
-        self.trust
-            .as_deref()
-            .map(TrustFile::load)
-            .transpose()
-            .map(Option::unwrap_or_default)
-    }
-
-    /// Reads the lock (none configured or absent: pins nothing).
-    pub fn load_lock(&self) -> Result<Lock, Error> {
-        self.lock
-            .as_deref()
-            .map(Lock::load)
-            .transpose()
-            .map(Option::unwrap_or_default)
-    }
-}
-
-/// `$XDG_CONFIG_HOME`, else `~/.config`; never a shared directory.
-fn config_home() -> Option<PathBuf> {
-    crate::private_dir::user_base("XDG_CONFIG_HOME", ".config")
-}
 
 /// One signature as judged against the trust file.
 #[derive(Debug, Clone, Serialize)]

@@ -22,7 +22,7 @@ use std::time::SystemTime;
 
 use serde::Deserialize;
 
-use super::signature::parse_public_key;
+use super::keys::parse_public_key;
 use crate::error::Error;
 
 /// A parsed trust file.

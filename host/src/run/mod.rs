@@ -4,12 +4,17 @@
 //! file → component check → contract check → `describe` (no grants) →
 //! `run-start` → grants vs needs → parameters → `run` (granted, limited) →
 //! `run-end`. Errors before the journal exists are returned without one.
+//!
+//! What a run ended as is in `report.rs`; why the sandbox stopped a plugin,
+//! in words, in `stopped.rs`.
+
+mod report;
+mod stopped;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde_json::json;
 
 use crate::bindings::types::{Failure, Manifest, Outcome, Param};
@@ -21,10 +26,12 @@ use crate::error::{Error, EXIT_OK, EXIT_PLUGIN_FAILED};
 use crate::journal::{self, Journal};
 use crate::plugin::{self, PluginFile};
 use crate::policy;
-use crate::sandbox::{
-    new_store, DeadlineExceeded, Limits, MemoryLimitReached, RunContext, RunDirs, RunState, StepTrail,
-};
+use crate::sandbox::{new_store, Limits, RunContext, RunDirs, RunState, StepTrail};
 use crate::trust;
+
+pub use report::{PluginIdentity, ReportedFact, RunReport, Status};
+use stopped::deadline_error;
+pub(crate) use stopped::sandbox_error;
 
 /// The default deadline: the runbook's 15-minute RTO.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -60,73 +67,6 @@ pub struct RunOptions {
     pub trust: Option<PathBuf>,
     /// `--lock`, overriding `[trust] lock`.
     pub lock: Option<PathBuf>,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// The plugin returned an outcome (exit 0).
-    Recovered,
-    /// The plugin returned a failure (exit 1).
-    Failed,
-    /// Usage or configuration error (exit 2).
-    Usage,
-    /// Refused before running (exit 3).
-    Refused,
-    /// Stopped by the sandbox (exit 4).
-    SandboxLimit,
-    /// Interrupted by the operator: SIGINT or SIGTERM (exit 130).
-    Interrupted,
-}
-
-/// The plugin as identified by its digest and `describe`.
-#[derive(Debug, Clone, Serialize)]
-pub struct PluginIdentity {
-    /// Path it was loaded from.
-    pub path: PathBuf,
-    /// sha256 of the file.
-    pub digest: String,
-    /// From `describe`.
-    pub id: Option<String>,
-    /// From `describe`.
-    pub version: Option<String>,
-    /// The contract version it was built against.
-    pub contract: Option<String>,
-}
-
-/// One fact from the plugin's outcome, e.g. `rows-restored` = `1204`.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReportedFact {
-    /// The fact's name.
-    pub name: String,
-    /// Its value.
-    pub value: String,
-}
-
-/// What happened, for the console, `--json`, and the exit code.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    /// The run id (also the journal's file name).
-    pub run_id: String,
-    /// The journal file, when one was written.
-    pub journal: Option<PathBuf>,
-    /// The plugin, as far as it was identified.
-    pub plugin: Option<PluginIdentity>,
-    /// How the run ended.
-    pub status: Status,
-    /// The process exit code.
-    pub exit_code: i32,
-    /// One line: the outcome's or failure's summary, or the error.
-    pub summary: String,
-    /// Facts the plugin reported with its outcome.
-    pub facts: Vec<ReportedFact>,
-    /// The step the plugin failed in, if it said.
-    pub failed_step: Option<String>,
-    /// What to do next, if the plugin said.
-    pub hint: Option<String>,
-    /// Wall time of the whole command in milliseconds.
-    pub wall_ms: u64,
 }
 
 /// Runs a plugin. Never panics; every outcome is a report with an exit code.
@@ -223,35 +163,6 @@ pub async fn run(opts: RunOptions) -> RunReport {
         }),
     );
     report
-}
-
-impl RunReport {
-    fn from_error(
-        run_id: String,
-        journal: Option<PathBuf>,
-        plugin: Option<PluginIdentity>,
-        error: &Error,
-        started: Instant,
-    ) -> RunReport {
-        let status = match error.exit_code() {
-            crate::error::EXIT_REFUSED => Status::Refused,
-            crate::error::EXIT_SANDBOX => Status::SandboxLimit,
-            crate::error::EXIT_INTERRUPTED => Status::Interrupted,
-            _ => Status::Usage,
-        };
-        RunReport {
-            run_id,
-            journal,
-            plugin,
-            status,
-            exit_code: error.exit_code(),
-            summary: error.to_string(),
-            facts: Vec::new(),
-            failed_step: None,
-            hint: None,
-            wall_ms: started.elapsed().as_millis() as u64,
-        }
-    }
 }
 
 impl Attempt<'_> {
@@ -517,100 +428,4 @@ fn resolve_params(manifest: &Manifest, given: &[(String, String)]) -> Result<Vec
             }
         })
         .collect()
-}
-
-fn deadline_error(id: &str, timeout: Duration) -> Error {
-    Error::Sandbox(format!(
-        "plugin `{id}` ran past its deadline of {} and was stopped (raise it with --timeout or [run] timeout)",
-        humantime::format_duration(timeout)
-    ))
-}
-
-/// Turns a trap into one line naming the limit or the guest's own message.
-pub(crate) fn sandbox_error(
-    trap: &wasmtime::Error,
-    store: &wasmtime::Store<RunState>,
-    id: &str,
-    limits: Limits,
-) -> Error {
-    if trap.downcast_ref::<DeadlineExceeded>().is_some() {
-        return deadline_error(id, limits.timeout);
-    }
-    if trap.downcast_ref::<wasmtime::component::ResourceTableError>().is_some() {
-        return Error::Sandbox(format!(
-            "plugin `{id}` held more than {} handles at once (steps, blobs, connections, secrets, files) and was stopped: it leaks them",
-            crate::sandbox::MAX_LIVE_RESOURCES
-        ));
-    }
-    if trap.downcast_ref::<MemoryLimitReached>().is_some() || store.data().memory_limit_hit().is_some() {
-        return Error::Sandbox(format!(
-            "plugin `{id}` exceeded the memory limit of {} MiB and was stopped (raise it with --memory or [run] memory)",
-            limits.memory >> 20
-        ));
-    }
-    let (stderr, _) = store.data().stderr.contents();
-    let what = match guest_panic(&stderr) {
-        Some(message) => format!("the plugin panicked: {message}"),
-        None => {
-            let trap_text = match trap.downcast_ref::<wasmtime::Trap>() {
-                Some(t) => t.to_string(),
-                None => crate::engine::first_line(&format!("{trap:#}")).to_string(),
-            };
-            match stderr.lines().rev().find(|l| !l.trim().is_empty()) {
-                Some(last) => format!("{trap_text}; its last output: {}", last.trim()),
-                None => trap_text,
-            }
-        }
-    };
-    Error::Sandbox(format!("plugin `{id}` trapped: {what}"))
-}
-
-/// Extracts "message (at file:line:col)" from a Rust guest's panic output.
-fn guest_panic(stderr: &str) -> Option<String> {
-    let start = stderr.rfind("panicked at ")?;
-    let rest = &stderr[start + "panicked at ".len()..];
-    let (location, message) = rest
-        .split_once(":\n")
-        .unwrap_or((rest.lines().next().unwrap_or_default(), ""));
-    let message = message
-        .lines()
-        .take_while(|l| !l.starts_with("note: "))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let message = message.trim();
-    let mut text = if message.is_empty() {
-        format!("at {location}")
-    } else {
-        format!("{message} (at {location})")
-    };
-    // Runtimes for other languages (componentize-py, …) print the language's
-    // own error before their Rust panic: keep its last line.
-    let before = stderr[..start]
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty() && !l.starts_with("thread "));
-    if let Some(cause) = before {
-        text.push_str(&format!("; before that it printed: {}", cause.trim()));
-    }
-    Some(text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn panic_message_is_extracted() {
-        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:12:9:\nboom went the plugin\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
-        assert_eq!(
-            guest_panic(stderr).unwrap(),
-            "boom went the plugin (at src/lib.rs:12:9)"
-        );
-        assert_eq!(guest_panic("nothing here"), None);
-        let python = "Traceback (most recent call last):\n  File \"app.py\", line 3\nValueError: boom\nthread '<unnamed>' panicked at runtime/src/lib.rs:1:2:\nPython function threw an unexpected exception\n";
-        assert_eq!(
-            guest_panic(python).unwrap(),
-            "Python function threw an unexpected exception (at runtime/src/lib.rs:1:2); before that it printed: ValueError: boom"
-        );
-    }
 }

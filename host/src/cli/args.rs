@@ -1,0 +1,332 @@
+//! What the `drhost` command line accepts: every subcommand and flag,
+//! documented where it is defined (that text is what `--help` prints), and
+//! how parsed arguments become the library's options. It parses; it does
+//! not run, print or decide exit codes (that is `main.rs`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use drhost::config::{parse_deadline, parse_size};
+use drhost::run::RunOptions;
+use drhost::trust::TrustPaths;
+
+/// The exit-code table `drhost --help` and `drhost run --help` end with.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  recovered: the plugin reported success
+  1  the plugin ran and reported a failure
+  2  usage or configuration error; nothing ran
+  3  refused: missing grant, not a plugin, incompatible contract version,
+     no trusted signature, tampered, revoked, not the file the lock pins
+  4  sandbox limit or trap: deadline, memory, guest panic
+130  interrupted by the operator (Ctrl-C or SIGTERM); the journal ends with run-end";
+
+/// `drhost --version`: the program and the plugin contract it implements.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (plugin contract drhost:runbook@",
+    drhost::contract_version!(),
+    ")"
+);
+
+/// Runs disaster-recovery runbooks as sandboxed WebAssembly plugins.
+#[derive(Parser)]
+#[command(name = "drhost", version = VERSION, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The subcommand and its arguments.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a recovery plugin under the grants in drhost.toml.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Create an Ed25519 signing key pair: DIR/NAME.key (0600) and DIR/NAME.pub.
+    Keygen(KeygenArgs),
+    /// Print the trust.toml `[[key]]` entry for a public key file.
+    TrustEntry(TrustEntryArgs),
+    /// Sign a plugin (adds a signature, keeps existing ones). Writes the
+    /// plugin's identity (id, version, contract, capabilities) first, so the
+    /// signature covers it.
+    Sign(SignArgs),
+    /// Show which trusted keys signed a plugin; exit 3 when none may vouch for it.
+    Verify(VerifyArgs),
+    /// Verify plugins and pin them (version, digest, signers) in drhost.lock.
+    Lock(LockArgs),
+    /// Push a signed plugin to an OCI registry (CNCF Wasm artifact layout).
+    Push(PushArgs),
+    /// Pull a plugin from an OCI registry: verify it, write DIR/<id>.wasm, pin it in drhost.lock.
+    Pull(PullArgs),
+    /// Show what a plugin is and what it needs, granting it nothing.
+    Inspect(InspectArgs),
+}
+
+/// `drhost run`, as parsed; [`RunOptions`] is what the library runs.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The plugin, e.g. plugins/db-restore.wasm.
+    plugin: PathBuf,
+    /// A plugin parameter, `name=value`; repeat for more.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<(String, String)>,
+    /// Configuration file [default: $DRHOST_CONFIG, else ./drhost.toml].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Wall-clock deadline for the whole run, e.g. 90s, 15m [default: 15m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline)]
+    timeout: Option<Duration>,
+    /// Memory cap for all of the plugin's memories together, e.g. 256MiB [default: 256MiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory: Option<u64>,
+    /// Where the run journal goes [default: $XDG_STATE_HOME/drhost/runs].
+    #[arg(long, value_name = "DIR")]
+    journal_dir: Option<PathBuf>,
+    /// Where compiled plugins are cached [default: $XDG_CACHE_HOME/drhost/components].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Approve every confirmation the plugin asks for (journaled).
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Do not draw progress on stderr.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Run even without a trusted signature (unsigned, unknown, expired or
+    /// revoked key, tampered). Loud, and journaled. Never overrides a
+    /// revoked digest or the lock.
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// Run an older version than drhost.lock pins.
+    #[arg(long)]
+    allow_downgrade: bool,
+    #[command(flatten)]
+    trust: TrustFileArgs,
+}
+
+impl From<RunArgs> for RunOptions {
+    fn from(args: RunArgs) -> RunOptions {
+        RunOptions {
+            plugin: args.plugin,
+            params: args.params,
+            config: args.config,
+            timeout: args.timeout,
+            memory: args.memory,
+            journal_dir: args.journal_dir,
+            cache_dir: args.cache_dir,
+            yes: args.yes,
+            // The JSON report owns stdout; progress on stderr would only be noise.
+            quiet: args.quiet || args.json,
+            allow_unsigned: args.allow_unsigned,
+            allow_downgrade: args.allow_downgrade,
+            trust: args.trust.trust_file,
+            lock: args.trust.lock_file,
+        }
+    }
+}
+
+/// `drhost keygen`.
+#[derive(clap::Args)]
+pub struct KeygenArgs {
+    /// Directory for the key files.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Key id: the file names, and the id signatures carry.
+    #[arg(long, value_name = "NAME")]
+    pub id: String,
+}
+
+/// `drhost trust-entry`.
+#[derive(clap::Args)]
+pub struct TrustEntryArgs {
+    /// The public key (NAME.pub from `drhost keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The key's id [default: the file's stem].
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Globs of plugin ids the key may vouch for; repeat for more [default: *].
+    #[arg(long, value_name = "GLOB")]
+    pub scope: Vec<String>,
+}
+
+/// `drhost sign`.
+#[derive(clap::Args)]
+pub struct SignArgs {
+    /// The plugin file.
+    pub plugin: PathBuf,
+    /// The secret key (NAME.key from `drhost keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The key id stored with the signature [default: the key file's stem].
+    #[arg(long, value_name = "ID")]
+    pub key_id: Option<String>,
+    /// Write the signature to PLUGIN.sig instead of into the plugin.
+    #[arg(long)]
+    pub detached: bool,
+    /// Where compiled plugins are cached.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// `drhost verify`.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The plugin file.
+    pub plugin: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// `drhost lock`.
+#[derive(clap::Args)]
+pub struct LockArgs {
+    /// The plugin files.
+    #[arg(required = true)]
+    pub plugins: Vec<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// `drhost push`.
+#[derive(clap::Args)]
+pub struct PushArgs {
+    /// The plugin file.
+    pub plugin: PathBuf,
+    /// oci://HOST[:PORT]/REPO:TAG
+    pub reference: String,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `drhost pull`.
+#[derive(clap::Args)]
+pub struct PullArgs {
+    /// oci://HOST[:PORT]/REPO:TAG or oci://HOST[:PORT]/REPO@sha256:DIGEST
+    pub reference: String,
+    /// Directory to write the plugin to.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Accept an older version than the lock pins.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// `drhost inspect`.
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// The plugin file.
+    pub plugin: PathBuf,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Where compiled plugins are cached.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Where the trust and lock files are (else `[trust]` in drhost.toml, else
+/// $DRHOST_TRUST / $DRHOST_LOCK, else $XDG_CONFIG_HOME/drhost/). `run`
+/// takes these beside its own `--config`; the other commands through
+/// [`TrustArgs`].
+#[derive(clap::Args)]
+struct TrustFileArgs {
+    /// The trust file (keys, scopes, revocations).
+    #[arg(long = "trust", value_name = "FILE")]
+    trust_file: Option<PathBuf>,
+    /// The lock file (pinned digests).
+    #[arg(long = "lock", value_name = "FILE")]
+    lock_file: Option<PathBuf>,
+}
+
+/// The trust and lock files, and the configuration file whose `[trust]`
+/// table names them: for the commands that read no grants.
+#[derive(clap::Args)]
+pub struct TrustArgs {
+    #[command(flatten)]
+    files: TrustFileArgs,
+    /// Configuration file, for its `[trust]` table [default: $DRHOST_CONFIG, else ./drhost.toml].
+    #[arg(long = "config", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The trust and lock files: the flags, else what the configuration
+    /// file's `[trust]` table names, else the environment and the defaults.
+    pub fn paths(&self) -> Result<TrustPaths, drhost::Error> {
+        let config_path = drhost::config::locate(self.config_file.as_deref());
+        let config = config_path
+            .as_deref()
+            .map(drhost::config::Config::load)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(TrustPaths::locate(
+            self.files.trust_file.as_deref(),
+            self.files.lock_file.as_deref(),
+            &config,
+            config_path.as_deref(),
+        ))
+    }
+}
+
+/// `--param NAME=VALUE`: the name must not be empty; the value may be.
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap's own self-check of the whole command tree. It only checks
+    /// where clap itself is compiled with debug assertions (a debug build;
+    /// `cargo test --release` skips it), hence the test below.
+    #[test]
+    fn clap_finds_the_command_line_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// The first thing clap's self-check looks at, checked in every build:
+    /// no command declares a flag name twice, counting the `--help` and
+    /// `--version` clap adds (`run --config` once was, through the trust flags).
+    #[test]
+    fn no_flag_is_declared_twice() {
+        fn check(command: &clap::Command) {
+            let mut seen = std::collections::HashSet::new();
+            for arg in command.get_arguments() {
+                let longs = arg.get_long_and_visible_aliases().into_iter().flatten();
+                let shorts = arg.get_short_and_visible_aliases().into_iter().flatten();
+                let names = longs.map(|l| format!("--{l}")).chain(shorts.map(|s| format!("-{s}")));
+                for name in names {
+                    assert!(
+                        seen.insert(name.clone()),
+                        "`{} {name}` is declared twice",
+                        command.get_name()
+                    );
+                }
+            }
+            command.get_subcommands().for_each(check);
+        }
+        let mut command = Cli::command();
+        command.build();
+        check(&command);
+    }
+}
