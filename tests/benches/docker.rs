@@ -16,14 +16,10 @@ use std::time::{Duration, Instant};
 use bollard::query_parameters as q;
 use drhost_tests::cli::{dev_trust_file, drhost_bin, plugin, repo_root, shared_cache_dir};
 use drhost_tests::lab::Lab;
+use drhost_tests::util::median;
 
 const ROUNDS: usize = 5;
 const VICTIM: &str = "toolboxai-backend2";
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 fn secs(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())

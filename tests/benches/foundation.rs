@@ -18,16 +18,7 @@ use drhost::engine::Runtime;
 use drhost::journal::Journal;
 use drhost::sandbox::{new_store, Limits, RunContext};
 use drhost_tests::cli::{config, dev_trust_file, drhost_bin, fixture, plugin};
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn p90(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[(samples.len() * 9 / 10).min(samples.len() - 1)]
-}
+use drhost_tests::util::{median, percentile};
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
@@ -77,7 +68,7 @@ fn main() {
     println!(
         "whole-process run, cached:    median {}  p90 {}  (30 runs; target <= 25 ms)",
         ms(median(cached.clone())),
-        ms(p90(cached))
+        ms(percentile(cached, 90))
     );
 
     // Instantiate.

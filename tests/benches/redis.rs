@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{drhost, plugin, repo_root};
 use drhost_tests::lab::Lab;
+use drhost_tests::util::median;
 
 const SAMPLES: usize = 3;
 
@@ -62,11 +63,6 @@ fn restore(lab: &Lab, pid: &str) {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 fn main() {

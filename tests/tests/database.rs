@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use drhost_tests::cli::{self, calls, Outcome};
 use drhost_tests::lab::Lab;
+use drhost_tests::util::percent_encoded;
 use sha2::{Digest, Sha256};
 
 fn lab() -> Lab {
@@ -213,16 +214,6 @@ async fn app_settings(lab: &Lab) -> (std::collections::HashMap<String, String>, 
     (data, meta.current_version)
 }
 
-/// Percent-encodes a URL's password part (RFC 3986 unreserved kept).
-fn url_encoded(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 async fn backend_health(lab: &Lab) -> Vec<u16> {
     let http = lab.http();
     let mut codes = Vec::new();
@@ -251,7 +242,7 @@ fn assert_no_secret(lab: &Lab, out: &Outcome) {
     ] {
         assert!(!text.contains(password), "the database password is in the {name}");
         assert!(
-            !text.contains(&url_encoded(password)),
+            !text.contains(&percent_encoded(password)),
             "the encoded database password is in the {name}"
         );
         assert!(
@@ -332,7 +323,7 @@ fn db_restore_brings_back_a_dropped_database_and_repoints_the_app() {
     let password = std::fs::read_to_string(lab.get("PG_PASSWORD_FILE").unwrap()).unwrap();
     let expected = format!(
         "postgresql://postgres:{}@127.0.0.1:{}/toolboxai",
-        url_encoded(password.trim()),
+        percent_encoded(password.trim()),
         lab.get("PG_PORT").unwrap()
     );
     assert_eq!(after.get("database_url"), Some(&expected));

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use drhost_tests::cli::{drhost, drhost_with, events, plugin, Outcome};
 use drhost_tests::lab::Lab;
+use drhost_tests::util::unique;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -465,14 +466,6 @@ fn registry() -> String {
         .to_string()
 }
 
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("drhost-test/{name}-{}-{nanos:x}", std::process::id())
-}
-
 #[test]
 fn sign_push_pull_run_keeps_the_digest_and_pins_it() {
     let b = Bench::new();
@@ -480,7 +473,7 @@ fn sign_push_pull_run_keeps_the_digest_and_pins_it() {
     let hello = b.hello("hello.wasm");
     b.sign(&hello, "k1");
     let signed_digest = digest_of(&std::fs::read(&hello).unwrap());
-    let reference = format!("oci://{}/{}:0.1.0", registry(), unique("hello"));
+    let reference = format!("oci://{}/drhost-test/{}:0.1.0", registry(), unique("hello"));
 
     let push = drhost(&["push", s(&hello), &reference, "--json"]);
     assert_eq!(push.code, 0, "{}", push.stderr);
@@ -563,7 +556,7 @@ fn a_tampered_artifact_in_the_registry_is_refused_on_pull() {
     b.write_trust(&b.keygen("k1"));
     let hello = b.hello("hello.wasm");
     b.sign(&hello, "k1");
-    let repo = unique("tampered");
+    let repo = format!("drhost-test/{}", unique("tampered"));
     let registry = registry();
     let reference = format!("oci://{registry}/{repo}:0.1.0");
     assert_eq!(drhost(&["push", s(&hello), &reference]).code, 0);

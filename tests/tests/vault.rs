@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{self, calls, events, Outcome};
 use drhost_tests::lab::Lab;
+use drhost_tests::util::{percent_encoded, unique};
 use serde_json::json;
 use vaultrs::client::VaultClient;
 
@@ -182,27 +183,6 @@ fn current_version(server: Server, key: &str) -> u64 {
         .current_version
 }
 
-/// Percent-encoding for a URL's userinfo, written independently of the
-/// host's: RFC 3986 unreserved bytes stay, every other byte is `%XX`.
-fn userinfo_encoded(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A value that is only in this test run.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{nanos}")
-}
-
 #[test]
 fn read_compose_write_stores_the_composed_secret_and_never_shows_it() {
     let _serial = drhost_tests::lab::serial();
@@ -239,7 +219,7 @@ fn read_compose_write_stores_the_composed_secret_and_never_shows_it() {
     // Vault holds the composed URL (password percent-encoded), the raw
     // password, and the text field.
     let dest = get(Server::Dev, "drhost-test/compose/dest").expect("the composed secret was written");
-    let encoded = userinfo_encoded(&password);
+    let encoded = percent_encoded(&password);
     assert_eq!(dest["url"], format!("{prefix}{encoded}{suffix}"));
     assert_eq!(dest["password"], password);
     assert_eq!(dest["note"], "written by vault-poke");

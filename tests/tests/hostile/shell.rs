@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{calls, config, drhost_with, fixture, Outcome};
+use drhost_tests::util::unique;
 
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -75,15 +76,6 @@ fn refused(out: &Outcome, kind: &str) -> String {
     assert!(summary.contains(kind), "{summary}");
     assert_eq!(out.fact("stdout"), None, "nothing ran: {}", out.stdout);
     message
-}
-
-/// A value no other test or process uses.
-fn unique(what: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!("{what}-{}-{nanos}", std::process::id())
 }
 
 /// A granted directory holding `x`, and a file beside it (outside) holding a secret.
