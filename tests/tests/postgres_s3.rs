@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use drhost_tests::cli::{self, Outcome};
+use drhost_tests::cli::{self, Outcome, Run};
 use drhost_tests::lab::Lab;
 use sha2::{Digest, Sha256};
 
@@ -108,16 +108,10 @@ fn write_config(lab: &Lab, db: &str, pg: Pg, grants: &str) -> PathBuf {
     cli::config(&format!("{}{s3}{grants}", pg_target(lab, db, pg)))
 }
 
-/// `drhost run db-poke.wasm --config CONFIG --json -p NAME=VALUE…`.
+/// `drhost run db-poke.wasm --config CONFIG --json --param NAME=VALUE…`,
+/// which must exit 0 (db-poke reports a failed call as facts).
 fn poke(config: &Path, params: &[(&str, &str)]) -> Outcome {
-    let plugin = cli::fixture("db-poke").display().to_string();
-    let config = config.display().to_string();
-    let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut args = vec!["run", plugin.as_str(), "--config", config.as_str(), "--json"];
-    for p in &params {
-        args.extend(["-p", p.as_str()]);
-    }
-    let out = cli::drhost(&args);
+    let out = Run::fixture("db-poke").config(config).json().params(params).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     out
 }

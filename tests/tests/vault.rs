@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use drhost_tests::cli::{self, calls, events, Outcome};
+use drhost_tests::cli::{self, calls, events, Outcome, Run};
 use drhost_tests::lab::Lab;
 use drhost_tests::util::{percent_encoded, unique};
 use serde_json::json;
@@ -136,25 +136,15 @@ fn grant(paths: &[&str], access: &[&str]) -> String {
     )
 }
 
-/// `drhost run tests/plugins/vault-poke.wasm --config CONFIG --json --yes --param K=V…`.
-fn poke(config: &Path, params: &[(&str, &str)]) -> Outcome {
-    run_poke(config, params, true)
+/// `drhost run tests/plugins/vault-poke.wasm --config CONFIG --yes --param K=V…`
+/// (add `.json()` for the report on stdout).
+fn vault_poke(config: &Path, params: &[(&str, &str)]) -> Run {
+    Run::fixture("vault-poke").config(config).yes().params(params)
 }
 
-/// The same run with human output (progress and errors on stderr).
-fn run_poke(config: &Path, params: &[(&str, &str)], json: bool) -> Outcome {
-    let plugin = cli::fixture("vault-poke").display().to_string();
-    let config = config.display().to_string();
-    let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut args = vec!["run", plugin.as_str(), "--config", config.as_str(), "--yes"];
-    if json {
-        args.push("--json");
-    }
-    for p in &params {
-        args.push("--param");
-        args.push(p);
-    }
-    cli::drhost(&args)
+/// The same with `--json`, run.
+fn poke(config: &Path, params: &[(&str, &str)]) -> Outcome {
+    vault_poke(config, params).json().exec()
 }
 
 fn show(out: &Outcome) -> String {
@@ -557,7 +547,7 @@ fn vault_down_is_unavailable_naming_the_target() {
     assert_eq!(read[0]["outcome"]["error"]["kind"], "unavailable");
 
     // The operator sees one line for the call, naming the target.
-    let out = run_poke(&config, &fail, false);
+    let out = vault_poke(&config, &fail).exec();
     assert_eq!(out.code, 1, "{}", show(&out));
     let call_lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains("! vault.read:")).collect();
     assert_eq!(call_lines.len(), 1, "{}", show(&out));

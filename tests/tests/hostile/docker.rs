@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerCreateBody, NetworkCreateRequest};
 use bollard::query_parameters as q;
-use drhost_tests::cli::{calls, config, drhost_with, fixture, Outcome};
+use drhost_tests::cli::{calls, config, Outcome, Run};
 use drhost_tests::lab::Lab;
 use drhost_tests::lab::{runtime as rt, up as lab};
 use serde_json::Value;
@@ -128,23 +128,16 @@ impl Drop for Scratch {
     }
 }
 
-/// `drhost run docker-poke --config CFG --json --quiet -p k=v…`.
+/// `drhost run docker-poke --config CFG --json --quiet --param k=v…` against
+/// the lab's engine.
 fn poke(lab: &Lab, cfg: &std::path::Path, params: &[(&str, &str)]) -> Outcome {
-    let fixture = fixture("docker-poke");
-    let pairs: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut argv = vec![
-        "run",
-        fixture.to_str().unwrap(),
-        "--config",
-        cfg.to_str().unwrap(),
-        "--json",
-        "--quiet",
-    ];
-    for p in &pairs {
-        argv.push("-p");
-        argv.push(p);
-    }
-    drhost_with(&argv, &[("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap())])
+    Run::fixture("docker-poke")
+        .config(cfg)
+        .json()
+        .quiet()
+        .params(params)
+        .env("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap())
+        .exec()
 }
 
 /// The one `call` event of `call`: its error kind and message.

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use drhost_tests::cli::{self, Outcome};
+use drhost_tests::cli::{self, Outcome, Run};
 use drhost_tests::lab::runtime as rt;
 use drhost_tests::lab::Lab;
 
@@ -98,20 +98,15 @@ impl Drop for Scratch {
     }
 }
 
+/// `drhost run db-poke --config CONFIG --json --param op=query --param sql=SQL`,
+/// which must exit 0.
 fn query(config: &Path, sql: &str) -> Outcome {
-    let plugin = cli::fixture("db-poke").display().to_string();
-    let sql = format!("sql={sql}");
-    let out = cli::drhost(&[
-        "run",
-        &plugin,
-        "--config",
-        config.to_str().unwrap(),
-        "--json",
-        "-p",
-        "op=query",
-        "-p",
-        &sql,
-    ]);
+    let out = Run::fixture("db-poke")
+        .config(config)
+        .json()
+        .param("op", "query")
+        .param("sql", sql)
+        .exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     out
 }

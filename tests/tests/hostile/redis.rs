@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use drhost_tests::cli::{self, calls, Outcome};
+use drhost_tests::cli::{self, calls, Outcome, Run};
 use drhost_tests::lab::Lab;
 use drhost_tests::lab::{runtime as rt, up as lab};
 
@@ -45,13 +45,13 @@ fn target_config(lab: &Lab, url_port: u16, extra: &str, access: &str) -> std::pa
 
 /// `drhost run redis-poke --param open=OPEN --param args=ARGS`.
 fn poke(config: &std::path::Path, open: &str, args: &str) -> Outcome {
-    let config = config.display().to_string();
-    let fixture = cli::fixture("redis-poke").display().to_string();
-    let open = format!("open={open}");
-    let args = format!("args={args}");
-    let out = cli::drhost(&[
-        "run", &fixture, "--config", &config, "--json", "--yes", "--param", &open, "--param", &args,
-    ]);
+    let out = Run::fixture("redis-poke")
+        .config(config)
+        .json()
+        .yes()
+        .param("open", open)
+        .param("args", args)
+        .exec();
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     out
 }
