@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use drhost_tests::cli::Run;
 use drhost_tests::lab::Lab;
+use drhost_tests::tmp::TmpDir;
 use sha2::{Digest, Sha256};
 
 const DATABASE: &str = "drhost_bench";
@@ -319,10 +320,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let work = tempfile::Builder::new()
-        .prefix("drhost-bench-")
-        .tempdir()
-        .expect("tempdir");
+    let work = TmpDir::new("drhost-bench-");
     let size = prepare(&lab, &rt, work.path());
     let config = config(&lab, work.path());
     let journals = work.path().join("runs");

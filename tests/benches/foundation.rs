@@ -17,6 +17,7 @@ use drhost::engine::Runtime;
 use drhost::journal::Journal;
 use drhost::sandbox::{new_store, Limits, RunContext};
 use drhost_tests::cli::{config, plugin, Run};
+use drhost_tests::tmp::TmpDir;
 use drhost_tests::util::{median, percentile};
 
 fn ms(d: Duration) -> String {
@@ -45,8 +46,8 @@ fn main() {
 
     // Cached whole-process run.
     let cfg = config("[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n");
-    let cache = tempfile::tempdir().expect("tempdir");
-    let hello_run = Run::wasm(&hello).quiet().config(&cfg).cache_dir(cache.path());
+    let cache = TmpDir::new("drhost-bench-cache-");
+    let hello_run = Run::wasm(&hello).quiet().config(&cfg).cache_dir(&cache);
     let run = || {
         let out = hello_run.exec();
         assert_eq!(out.code, 0, "{}", out.stderr);
@@ -68,7 +69,7 @@ fn main() {
         .expect("tokio");
     let runtime = Runtime::new(None).expect("engine");
     let (component, _) = runtime.load(&bytes, "bench").expect("compile");
-    let scratch = tempfile::tempdir().expect("tempdir");
+    let scratch = TmpDir::new("drhost-bench-scratch-");
     let per_instance: Vec<Duration> = tokio.block_on(async {
         let mut samples = Vec::new();
         for _ in 0..1000 {
@@ -107,7 +108,7 @@ fn main() {
         .json()
         .param("mode", "calls")
         .param("count", "2000000")
-        .cache_dir(cache.path())
+        .cache_dir(&cache)
         .exec();
     let per_call = out.fact("ns-per-call").unwrap_or_else(|| "?".into());
     println!("guest->host call (blob.size): {per_call} ns per call  (2,000,000 calls; target <= 1000 ns)");

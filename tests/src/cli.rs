@@ -5,9 +5,12 @@ use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::tmp::{TmpDir, TmpFile};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -104,12 +107,12 @@ pub fn shared_cache_dir() -> PathBuf {
 /// ```
 ///
 /// Every invocation gets, unless the test says otherwise: a fresh journal
-/// directory (`--journal-dir` for `run`, which also holds the
-/// per-invocation lock `DRHOST_LOCK`, absent unless a test makes one), the
-/// shared compile cache (`--cache-dir` for `run` and `inspect`), the lab's
-/// development trust file (`DRHOST_TRUST`), no `DRHOST_CONFIG`, the temp
-/// directory as its working directory, and no standard input. What it
-/// printed is checked for a Rust panic of the host.
+/// directory (`--journal-dir` for `run`; a [`TmpDir`] the [`Outcome`] owns,
+/// which also holds the per-invocation lock `DRHOST_LOCK`, absent unless a
+/// test makes one), the shared compile cache (`--cache-dir` for `run` and
+/// `inspect`), the lab's development trust file (`DRHOST_TRUST`), no
+/// `DRHOST_CONFIG`, the temp directory as its working directory, and no
+/// standard input. What it printed is checked for a Rust panic of the host.
 #[derive(Clone, Debug)]
 #[must_use = "a Run does nothing until exec() or spawn()"]
 pub struct Run {
@@ -130,6 +133,8 @@ pub struct Run {
     stdin: Option<Vec<u8>>,
     journal_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
+    /// Files the run needs that it owns (see [`Run::config_toml`]).
+    owned: Vec<Arc<TmpFile>>,
 }
 
 impl Run {
@@ -178,6 +183,7 @@ impl Run {
             stdin: None,
             journal_dir: None,
             cache_dir: None,
+            owned: Vec::new(),
         }
     }
 
@@ -187,9 +193,12 @@ impl Run {
         self
     }
 
-    /// `--config` a fresh `drhost.toml` holding `text` (see [`config`]).
+    /// `--config` a fresh `drhost.toml` holding `text` (see [`config`]),
+    /// removed when this `Run` and its clones are dropped.
     pub fn config_toml(mut self, text: &str) -> Run {
-        self.config = Some(config(text));
+        let file = Arc::new(config(text));
+        self.config = Some(file.path().to_path_buf());
+        self.owned.push(file);
         self
     }
 
@@ -287,7 +296,7 @@ impl Run {
     }
 
     /// Journals (and the default `DRHOST_LOCK`) in `dir`, which the test
-    /// owns, instead of a fresh directory.
+    /// owns, instead of a fresh temporary directory.
     pub fn journal_dir(mut self, dir: impl AsRef<Path>) -> Run {
         self.journal_dir = Some(dir.as_ref().to_path_buf());
         self
@@ -354,13 +363,13 @@ impl Run {
     /// Starts drhost and returns at once (to signal it, or watch it run);
     /// [`Running::wait`] gives its [`Outcome`].
     pub fn spawn(&self) -> Running {
-        let journal_dir = self.journal_dir.clone().unwrap_or_else(|| {
-            tempfile::Builder::new()
-                .prefix("drhost-journal-")
-                .tempdir()
-                .expect("tempdir")
-                .keep()
-        });
+        let (journal_dir, journal_tmp) = match &self.journal_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let tmp = TmpDir::new("drhost-journal-");
+                (tmp.path().to_path_buf(), Some(tmp))
+            }
+        };
         let argv = self.argv(&journal_dir);
         let json = argv.iter().any(|a| a == "--json");
         let mut cmd = Command::new(drhost_bin());
@@ -407,6 +416,7 @@ impl Run {
             started,
             json,
             journal_dir,
+            journal_tmp,
             writer,
             stdout,
             stderr,
@@ -421,6 +431,7 @@ pub struct Running {
     started: Instant,
     json: bool,
     journal_dir: PathBuf,
+    journal_tmp: Option<TmpDir>,
     writer: Option<std::thread::JoinHandle<()>>,
     stdout: std::thread::JoinHandle<Vec<u8>>,
     stderr: std::thread::JoinHandle<Vec<u8>>,
@@ -465,6 +476,7 @@ impl Running {
             elapsed,
             journal_dir: self.journal_dir,
             report,
+            _journal_tmp: self.journal_tmp,
         };
         for text in [&outcome.stdout, &outcome.stderr] {
             for bad in ["panicked at", "RUST_BACKTRACE", "stack backtrace", "thread 'main'"] {
@@ -491,6 +503,8 @@ pub struct Outcome {
     /// The `--json` report: stdout parsed, when the run had `--json` and
     /// stdout is JSON ([`Outcome::json`] panics instead).
     pub report: Option<Value>,
+    /// The journal directory when the run made it: removed with the outcome.
+    _journal_tmp: Option<TmpDir>,
 }
 
 impl Outcome {
@@ -571,16 +585,10 @@ pub fn read_journal(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Writes `text` to a fresh `drhost.toml` and returns its path.
-pub fn config(text: &str) -> PathBuf {
-    let dir = tempfile::Builder::new()
-        .prefix("drhost-config-")
-        .tempdir()
-        .expect("tempdir")
-        .keep();
-    let path = dir.join("drhost.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+/// Writes `text` to a fresh `drhost.toml`, removed when the returned file
+/// is dropped.
+pub fn config(text: &str) -> TmpFile {
+    TmpDir::new("drhost-config-").into_file("drhost.toml", text)
 }
 
 /// Every capability call name the host journals. [`calls`] refuses any

@@ -5,10 +5,10 @@
 //! real bucket. Tests are serialized by [`drhost_tests::lab::serial`] (they share the bucket).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use drhost_tests::cli::{self, calls, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::tmp::TmpFile;
 use drhost_tests::util::percent_encoded;
 use sha2::{Digest, Sha256};
 
@@ -619,7 +619,7 @@ fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
 
 /// The lab config with the fixtures `vault-poke` and `db-poke` given exactly
 /// what `db-restore` is granted.
-fn config_with_db_restore_grants_for_the_fixtures(lab: &Lab) -> PathBuf {
+fn config_with_db_restore_grants_for_the_fixtures(lab: &Lab) -> TmpFile {
     let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
     let start = base
         .find("[[plugins.db-restore.")

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use drhost_tests::cli::{config, events, fixture, plugin, Run};
+use drhost_tests::tmp::TmpDir;
 
 const HELLO_GRANTS: &str = r#"
 [[plugins.hello.shell]]
@@ -211,7 +212,7 @@ fn the_sandbox_has_no_ambient_authority() {
 
 #[test]
 fn not_a_component_is_refused_with_one_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TmpDir::new("drhost-not-a-component-");
     let random = dir.path().join("random.wasm");
     std::fs::write(
         &random,
@@ -464,10 +465,10 @@ fn http_probe_reaches_granted_hosts_only() {
 
 #[test]
 fn second_run_uses_the_compile_cache() {
-    let cache = tempfile::tempdir().unwrap();
+    let cache = TmpDir::new("drhost-cache-");
     let hello = plugin("hello");
     let cfg = config(HELLO_GRANTS);
-    let run = Run::wasm(&hello).config(&cfg).cache_dir(cache.path());
+    let run = Run::wasm(&hello).config(&cfg).cache_dir(&cache);
     let compile_cache = |out: &drhost_tests::cli::Outcome| {
         assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
         events(&out.journal(), "run-start")[0]["compile_cache"]

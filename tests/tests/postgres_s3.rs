@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use drhost_tests::cli::{self, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::tmp::{TmpDir, TmpFile};
 use sha2::{Digest, Sha256};
 
 /// Every key these tests write starts with this.
@@ -103,7 +104,7 @@ fn grants(pg_access: &[&str], databases: &[&str]) -> String {
 }
 
 /// A drhost.toml with target `primary` on database `db` and the lab's S3.
-fn write_config(lab: &Lab, db: &str, pg: Pg, grants: &str) -> PathBuf {
+fn write_config(lab: &Lab, db: &str, pg: Pg, grants: &str) -> TmpFile {
     let s3 = s3_target(lab, lab.get("S3_ENDPOINT").unwrap());
     cli::config(&format!("{}{s3}{grants}", pg_target(lab, db, pg)))
 }
@@ -204,17 +205,18 @@ async fn source_dump(lab: &Lab) -> Vec<u8> {
         )
         .await
         .unwrap();
-    let file = tempfile::NamedTempFile::new().unwrap();
+    let dir = TmpDir::new("drhost-pg-dump-");
+    let file = dir.path().join("source.dump");
     let status = tokio::process::Command::new("pg_dump")
         .args(["-Fc", "-h", lab.get("PG_SOCKET_DIR").unwrap(), "-p"])
         .arg(lab.port("PG_PORT").unwrap().to_string())
         .args(["-U", lab.get("PG_USER").unwrap(), "-d", SOURCE, "-f"])
-        .arg(file.path())
+        .arg(&file)
         .status()
         .await
         .unwrap();
     assert!(status.success(), "pg_dump of {SOURCE} failed");
-    std::fs::read(file.path()).unwrap()
+    std::fs::read(&file).unwrap()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -613,9 +615,8 @@ fn tls_with_the_lab_ca_connects_encrypted_and_a_wrong_ca_is_one_clear_line() {
     assert_eq!(rt.block_on(row_counts(&lab, RESTORE)), expected);
 
     // A CA that did not sign the server's certificate: refused, one line.
-    let wrong = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(wrong.path(), WRONG_CA).unwrap();
-    let config = write_config(&lab, SOURCE, Pg::Tls(wrong.path()), &grants);
+    let wrong = TmpDir::new("drhost-wrong-ca-").into_file("ca.pem", WRONG_CA);
+    let config = write_config(&lab, SOURCE, Pg::Tls(&wrong), &grants);
     let out = poke(&config, &[("op", "query"), ("sql", sql)]);
     let (call, kind, message) = refusal(&out);
     assert_eq!((call.as_str(), kind.as_str()), ("postgres.open", "failed"), "{message}");

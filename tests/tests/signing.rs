@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use drhost_tests::cli::{events, plugin, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::tmp::TmpDir;
 use drhost_tests::util::unique;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -23,13 +24,13 @@ fn s(p: &Path) -> &str {
 
 /// A test's own directory with keys, trust file, lock, config and plugins.
 struct Bench {
-    dir: tempfile::TempDir,
+    dir: TmpDir,
 }
 
 impl Bench {
     fn new() -> Bench {
         let bench = Bench {
-            dir: tempfile::Builder::new().prefix("drhost-signing-").tempdir().unwrap(),
+            dir: TmpDir::new("drhost-signing-"),
         };
         std::fs::write(bench.config(), HELLO_GRANTS).unwrap();
         bench

@@ -8,11 +8,12 @@
 //! journal and the exit code. Tests are serialized by [`drhost_tests::lab::serial`].
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{self, calls, events, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::tmp::{TmpDir, TmpFile};
 use drhost_tests::util::{percent_encoded, unique};
 use serde_json::json;
 use vaultrs::client::VaultClient;
@@ -98,31 +99,35 @@ impl Drop for Scratch {
     }
 }
 
-/// A fresh 0600 file holding `token`.
-fn token_file(token: &str) -> PathBuf {
+/// Makes `file` readable by its owner only, as a token file must be.
+fn private(file: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::Builder::new()
-        .prefix("drhost-vault-token-")
-        .tempdir()
-        .unwrap()
-        .keep();
-    let path = dir.join("token");
-    std::fs::write(&path, format!("{token}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
-/// `[targets.vault.main]` at `address` with `token` in a file, and `grants`.
-fn config_at(address: &str, token: &str, grants: &str) -> PathBuf {
-    let token = token_file(token);
-    cli::config(&format!(
-        "[targets.vault.main]\naddress = \"{address}\"\ntoken = \"file:{}\"\n\n{grants}",
-        token.display()
-    ))
+/// A fresh 0600 file holding `token`.
+fn token_file(token: &str) -> TmpFile {
+    let file = TmpDir::new("drhost-vault-token-").into_file("token", format!("{token}\n"));
+    private(&file);
+    file
+}
+
+/// `[targets.vault.main]` at `address` with `token` in a file beside it, and `grants`.
+fn config_at(address: &str, token: &str, grants: &str) -> TmpFile {
+    let dir = TmpDir::new("drhost-vault-config-");
+    let token = dir.write("token", format!("{token}\n"));
+    private(&token);
+    dir.into_file(
+        "drhost.toml",
+        format!(
+            "[targets.vault.main]\naddress = \"{address}\"\ntoken = \"file:{}\"\n\n{grants}",
+            token.display()
+        ),
+    )
 }
 
 /// A config for `server` with `grants`.
-fn config(server: Server, grants: &str) -> PathBuf {
+fn config(server: Server, grants: &str) -> TmpFile {
     let lab = lab();
     config_at(&server.address(&lab), &server.token(&lab), grants)
 }

@@ -10,7 +10,6 @@
 //! whatever happens. The ToolboxAI containers and networks are not touched.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerCreateBody, NetworkCreateRequest};
@@ -18,6 +17,7 @@ use bollard::query_parameters as q;
 use drhost_tests::cli::{calls, config, Outcome, Run};
 use drhost_tests::lab::Lab;
 use drhost_tests::lab::{runtime as rt, up as lab};
+use drhost_tests::tmp::TmpFile;
 use serde_json::Value;
 
 const IMAGE: &str = "toolboxai/backend:latest";
@@ -82,7 +82,7 @@ impl Scratch {
 
     /// A config granting read+write on this container only (by its compose
     /// project), networks `<name>-net-*`, plus `extra` lines.
-    fn grant(&self, extra: &str) -> PathBuf {
+    fn grant(&self, extra: &str) -> TmpFile {
         config(&format!(
             "[[plugins.docker-poke.docker]]\ncompose_project = \"{}\"\naccess = [\"read\", \"write\"]\nnetworks = [\"{}-net-*\"]\n{extra}\n",
             self.name, self.name

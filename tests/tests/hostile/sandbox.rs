@@ -3,19 +3,17 @@
 use std::path::PathBuf;
 
 use drhost_tests::cli::{fixture, Run};
+use drhost_tests::tmp::TmpDir;
 
 /// A private temp directory that drhost uses as `TMPDIR`, holding the
 /// directory the hostile plugin's links point at.
 struct Tmp {
-    dir: tempfile::TempDir,
+    dir: TmpDir,
 }
 
 impl Tmp {
     fn new() -> Tmp {
-        let dir = tempfile::Builder::new()
-            .prefix("drhost-hostile-")
-            .tempdir()
-            .expect("tempdir");
+        let dir = TmpDir::new("drhost-hostile-");
         std::fs::create_dir(dir.path().join("drhost-escape-target")).expect("target dir");
         Tmp { dir }
     }

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{calls, Outcome, Run};
+use drhost_tests::tmp::TmpDir;
 use drhost_tests::util::unique;
 
 /// The TOML of one `misbehave` shell grant.
@@ -61,14 +62,14 @@ fn refused(out: &Outcome, kind: &str) -> String {
 
 /// A granted directory holding `x`, and a file beside it (outside) holding a secret.
 struct Allowed {
-    dir: tempfile::TempDir,
+    dir: TmpDir,
     outside: std::path::PathBuf,
     secret: String,
 }
 
 impl Allowed {
     fn new() -> Allowed {
-        let dir = tempfile::Builder::new().prefix("drhost-allowed-").tempdir().unwrap();
+        let dir = TmpDir::new("drhost-allowed-");
         std::fs::write(dir.path().join("x"), "inside").unwrap();
         let secret = unique("outside-secret");
         let outside = dir.path().with_extension("outside");
