@@ -8,20 +8,10 @@ use std::collections::BTreeSet;
 
 use drhost_tests::cli::{self, calls, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::lab::{runtime as rt, up as lab};
 use drhost_tests::tmp::TmpFile;
 use drhost_tests::util::percent_encoded;
 use sha2::{Digest, Sha256};
-
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// `drhost run plugins/<id>.wasm --config .lab/drhost.toml --json --yes`
 /// (another `.config(…)` replaces the lab's).

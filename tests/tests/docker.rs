@@ -11,23 +11,12 @@ use std::time::{Duration, Instant};
 
 use bollard::query_parameters as q;
 use drhost_tests::cli::{calls, config, events, Outcome, Run};
-use drhost_tests::lab::{serial, Lab};
+use drhost_tests::lab::{runtime as rt, serial, up as lab, Lab};
 
 const BACKEND2: &str = "toolboxai-backend2";
 const NGINX: &str = "toolboxai-nginx-proxy";
 const LATEST: &str = "toolboxai/backend:latest";
 const PREVIOUS: &str = "toolboxai/backend:previous";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
 
 /// `run` with `--config .lab/drhost.toml --json --quiet` against the lab's
 /// engine (`DOCKER_HOST`); another `.config(…)` replaces the lab's.

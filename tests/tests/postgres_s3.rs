@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use drhost_tests::cli::{self, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::lab::{runtime as rt, up as lab};
 use drhost_tests::tmp::{TmpDir, TmpFile};
 use sha2::{Digest, Sha256};
 
@@ -39,17 +40,6 @@ RwAwRAIgehlA2lKRMnhAzVT39BapGpSGlRFuEpcf/+xYvpC9l/ACIER09YQKQLR6
 f/jdIRFLvKWmQMZSWp5QrRHXHL7b1IHy
 -----END CERTIFICATE-----
 ";
-
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 // --- configuration -----------------------------------------------------------
 

@@ -11,6 +11,7 @@ use std::process::Command;
 
 use drhost_tests::cli::{self, calls, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::lab::{runtime as rt, up as lab};
 
 /// Puts the lab back when dropped: resumes stopped processes, restores
 /// Sentinel's down-after, then `lab/up.sh` (restarts Redis from fresh
@@ -43,17 +44,6 @@ impl Drop for RestoreLab {
             eprintln!("lab/up.sh did not restore the lab: {status:?}");
         }
     }
-}
-
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
 }
 
 fn pid_file(lab: &Lab, name: &str) -> PathBuf {

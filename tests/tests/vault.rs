@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{self, calls, events, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::lab::{runtime as rt, up as lab};
 use drhost_tests::tmp::{TmpDir, TmpFile};
 use drhost_tests::util::{percent_encoded, unique};
 use serde_json::json;
@@ -20,17 +21,6 @@ use vaultrs::client::VaultClient;
 
 /// The KV v2 mount of both lab servers.
 const MOUNT: &str = "secret";
-
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// Which lab server a test talks to.
 #[derive(Clone, Copy)]
