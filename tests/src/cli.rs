@@ -99,8 +99,7 @@ pub fn shared_cache_dir() -> PathBuf {
 /// One invocation of the real `drhost`, built up and then run with
 /// [`Run::exec`] (or started with [`Run::spawn`]):
 ///
-/// ```no_run
-/// # use drhost_tests::cli::{config, Run};
+/// ```text
 /// let cfg = config("[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n");
 /// let out = Run::plugin("hello").config(&cfg).param("greeting", "hi").json().exec();
 /// assert_eq!(out.code, 0, "{}", out.stderr);
