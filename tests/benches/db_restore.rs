@@ -14,11 +14,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use drhost_tests::cli::{dev_trust_file, drhost_bin, plugin, shared_cache_dir};
+use drhost_tests::cli::Run;
 use drhost_tests::lab::Lab;
+use drhost_tests::tmp::TmpDir;
 use sha2::{Digest, Sha256};
 
 const DATABASE: &str = "drhost_bench";
@@ -242,6 +243,7 @@ fn phases(journals: &Path) -> (f64, f64) {
     let newest = std::fs::read_dir(journals)
         .unwrap()
         .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
         .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
         .expect("a journal");
     let text = std::fs::read_to_string(newest.path()).unwrap();
@@ -280,34 +282,19 @@ fn config(lab: &Lab, work: &Path) -> PathBuf {
 
 /// `drhost run db-restore` with drhost's peak RSS (VmHWM) sampled.
 fn with_drhost(config: &Path, journals: &Path) -> (Duration, u64) {
-    let wasm = plugin("db-restore");
-    let started = Instant::now();
-    let mut child = Command::new(drhost_bin())
-        .args([
-            "run",
-            wasm.to_str().unwrap(),
-            "--quiet",
-            "--yes",
-            "--config",
-            config.to_str().unwrap(),
+    let mut running = Run::plugin("db-restore")
+        .quiet()
+        .yes()
+        .config(config)
+        .params(&[
+            ("backup", KEY),
+            ("jobs", JOBS),
+            ("app-path", "secret/drhost-bench/app"),
+            ("services", "drhost-bench-no-such-container"),
         ])
-        .args(["--param", &format!("backup={KEY}"), "--param", &format!("jobs={JOBS}")])
-        .args([
-            "--param",
-            "app-path=secret/drhost-bench/app",
-            "--param",
-            "services=drhost-bench-no-such-container",
-        ])
-        .arg("--journal-dir")
-        .arg(journals)
-        .arg("--cache-dir")
-        .arg(shared_cache_dir())
-        .env("DRHOST_TRUST", dev_trust_file())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("drhost runs");
-    let status = format!("/proc/{}/status", child.id());
+        .journal_dir(journals)
+        .spawn();
+    let status = format!("/proc/{}/status", running.id());
     let mut peak_kib = 0u64;
     loop {
         if let Ok(text) = std::fs::read_to_string(&status) {
@@ -317,19 +304,14 @@ fn with_drhost(config: &Path, journals: &Path) -> (Duration, u64) {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
             peak_kib = peak_kib.max(hwm.unwrap_or(0));
         }
-        if child.try_wait().expect("wait").is_some() {
+        if running.finished() {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let elapsed = started.elapsed();
-    let out = child.wait_with_output().expect("drhost output");
-    assert!(
-        out.status.success(),
-        "drhost run db-restore failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (elapsed, peak_kib * 1024)
+    let out = running.wait();
+    assert_eq!(out.code, 0, "drhost run db-restore failed:\n{}", out.stderr);
+    (out.elapsed, peak_kib * 1024)
 }
 
 fn main() {
@@ -338,10 +320,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let work = tempfile::Builder::new()
-        .prefix("drhost-bench-")
-        .tempdir()
-        .expect("tempdir");
+    let work = TmpDir::new("drhost-bench-");
     let size = prepare(&lab, &rt, work.path());
     let config = config(&lab, work.path());
     let journals = work.path().join("runs");

@@ -14,16 +14,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters as q;
-use drhost_tests::cli::{dev_trust_file, drhost_bin, plugin, repo_root, shared_cache_dir};
+use drhost_tests::cli::{repo_root, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::util::median;
 
 const ROUNDS: usize = 5;
 const VICTIM: &str = "toolboxai-backend2";
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 fn secs(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
@@ -61,6 +57,13 @@ async fn fault(lab: &Lab, docker: &bollard::Docker, url: &str) {
     assert_ne!(health(lab, url).await, 200, "the fault took");
 }
 
+/// `drhost` run to the end: its wall time; panics with its output when it fails.
+fn timed_drhost(run: &Run, what: &str) -> Duration {
+    let out = run.exec();
+    assert_eq!(out.code, 0, "{what} failed:\n{}\n{}", out.stdout, out.stderr);
+    out.elapsed
+}
+
 fn timed(mut cmd: Command, what: &str) -> Duration {
     let started = Instant::now();
     let out = cmd.output().unwrap_or_else(|e| panic!("{what} runs: {e}"));
@@ -84,41 +87,25 @@ fn main() {
     let url = lab.get("BACKEND2_URL").expect("BACKEND2_URL").to_string();
     let docker_host = lab.get("DOCKER_HOST").expect("DOCKER_HOST").to_string();
     let config = lab.path(".lab/drhost.toml");
-    let journals = tempfile::tempdir().expect("tempdir");
     let script = repo_root().join("tests/benches/runbook-scenario4.sh");
-    let wasm = plugin("service-recover");
-
-    let drhost = || {
-        let mut cmd = Command::new(drhost_bin());
-        cmd.args([
-            "run",
-            wasm.to_str().unwrap(),
-            "--quiet",
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .arg("--journal-dir")
-        .arg(journals.path())
-        .arg("--cache-dir")
-        .arg(shared_cache_dir())
-        .env("DRHOST_TRUST", dev_trust_file())
+    let drhost = Run::plugin("service-recover")
+        .quiet()
+        .config(&config)
         .env("DOCKER_HOST", &docker_host);
-        cmd
-    };
     let bash = || {
         let mut cmd = Command::new("bash");
         cmd.arg(&script).env("DOCKER_HOST", &docker_host);
         cmd
     };
     // Warm the compile cache so the first drhost round is not a compile.
-    timed(drhost(), "drhost run service-recover (healthy lab, warm-up)");
+    timed_drhost(&drhost, "drhost run service-recover (healthy lab, warm-up)");
 
     println!("scenario 4 benchmark: {VICTIM} killed, recovered to /health 200 ({ROUNDS} rounds each)");
     let mut with_drhost = Vec::new();
     let mut with_bash = Vec::new();
     for round in 1..=ROUNDS {
         rt.block_on(fault(&lab, &docker, &url));
-        let d = timed(drhost(), "drhost run service-recover");
+        let d = timed_drhost(&drhost, "drhost run service-recover");
         assert_eq!(
             rt.block_on(health(&lab, &url)),
             200,

@@ -8,7 +8,6 @@
 //! Run with `make bench` (or `cargo bench -p drhost-tests --bench foundation`)
 //! after `make build`. It measures; it asserts nothing about speed.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,17 +16,9 @@ use drhost::console::Console;
 use drhost::engine::Runtime;
 use drhost::journal::Journal;
 use drhost::sandbox::{new_store, Limits, RunContext};
-use drhost_tests::cli::{config, dev_trust_file, drhost_bin, fixture, plugin};
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn p90(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[(samples.len() * 9 / 10).min(samples.len() - 1)]
-}
+use drhost_tests::cli::{config, plugin, Run};
+use drhost_tests::tmp::TmpDir;
+use drhost_tests::util::{median, percentile};
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
@@ -55,21 +46,12 @@ fn main() {
 
     // Cached whole-process run.
     let cfg = config("[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n");
-    let cache = tempfile::tempdir().expect("tempdir");
-    let journals = tempfile::tempdir().expect("tempdir");
+    let cache = TmpDir::new("drhost-bench-cache-");
+    let hello_run = Run::wasm(&hello).quiet().config(&cfg).cache_dir(&cache);
     let run = || {
-        let started = Instant::now();
-        let status = Command::new(drhost_bin())
-            .args(["run", hello.to_str().unwrap(), "-q", "--config", cfg.to_str().unwrap()])
-            .arg("--cache-dir")
-            .arg(cache.path())
-            .arg("--journal-dir")
-            .arg(journals.path())
-            .env("DRHOST_TRUST", dev_trust_file())
-            .output()
-            .expect("drhost runs");
-        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-        started.elapsed()
+        let out = hello_run.exec();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.elapsed
     };
     let first = run();
     let cached: Vec<Duration> = (0..30).map(|_| run()).collect();
@@ -77,7 +59,7 @@ fn main() {
     println!(
         "whole-process run, cached:    median {}  p90 {}  (30 runs; target <= 25 ms)",
         ms(median(cached.clone())),
-        ms(p90(cached))
+        ms(percentile(cached, 90))
     );
 
     // Instantiate.
@@ -87,7 +69,7 @@ fn main() {
         .expect("tokio");
     let runtime = Runtime::new(None).expect("engine");
     let (component, _) = runtime.load(&bytes, "bench").expect("compile");
-    let scratch = tempfile::tempdir().expect("tempdir");
+    let scratch = TmpDir::new("drhost-bench-scratch-");
     let per_instance: Vec<Duration> = tokio.block_on(async {
         let mut samples = Vec::new();
         for _ in 0..1000 {
@@ -121,30 +103,13 @@ fn main() {
     );
 
     // Guest→host call overhead, timed inside the guest.
-    let out = Command::new(drhost_bin())
-        .args([
-            "run",
-            fixture("misbehave").to_str().unwrap(),
-            "-q",
-            "--json",
-            "-p",
-            "mode=calls",
-            "-p",
-            "count=2000000",
-        ])
-        .arg("--cache-dir")
-        .arg(cache.path())
-        .arg("--journal-dir")
-        .arg(journals.path())
-        .env("DRHOST_TRUST", dev_trust_file())
-        .output()
-        .expect("drhost runs");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
-    let per_call = report["facts"]
-        .as_array()
-        .and_then(|f| f.iter().find(|f| f["name"] == "ns-per-call"))
-        .and_then(|f| f["value"].as_str())
-        .unwrap_or("?")
-        .to_string();
+    let out = Run::fixture("misbehave")
+        .quiet()
+        .json()
+        .param("mode", "calls")
+        .param("count", "2000000")
+        .cache_dir(&cache)
+        .exec();
+    let per_call = out.fact("ns-per-call").unwrap_or_else(|| "?".into());
     println!("guest->host call (blob.size): {per_call} ns per call  (2,000,000 calls; target <= 1000 ns)");
 }

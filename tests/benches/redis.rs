@@ -9,10 +9,11 @@
 //! (`lab/up.sh`) after every sample. It measures; it asserts nothing.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use drhost_tests::cli::{drhost, plugin, repo_root};
+use drhost_tests::cli::{repo_root, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::util::median;
 
 const SAMPLES: usize = 3;
 
@@ -64,15 +65,13 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn main() {
     let lab = Lab::load().expect("the lab is up (make lab)");
-    let config = lab.path(".lab/drhost.toml").display().to_string();
-    let wasm = plugin("redis-failover").display().to_string();
+    let failover = Run::plugin("redis-failover")
+        .config(lab.path(".lab/drhost.toml"))
+        .json()
+        .yes()
+        .param("auto-failover-wait", "0s");
     let name = lab.redis_master_name().unwrap().to_string();
     let sentinels: Vec<String> = lab.sentinel_ports().unwrap().iter().map(u16::to_string).collect();
     let script = repo_root().join("tests/benches/runbook-scenario2.sh");
@@ -81,18 +80,8 @@ fn main() {
     let (mut plugin_master, mut plugin_wall, mut manual) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..SAMPLES {
         let pid = inject(&lab);
-        let started = Instant::now();
-        let out = drhost(&[
-            "run",
-            &wasm,
-            "--config",
-            &config,
-            "--json",
-            "--yes",
-            "--param",
-            "auto-failover-wait=0s",
-        ]);
-        let wall = started.elapsed();
+        let out = failover.exec();
+        let wall = out.elapsed;
         restore(&lab, &pid);
         let Some(to_master) = out.fact("time-to-new-master-ms").and_then(|v| v.parse::<f64>().ok()) else {
             eprintln!(

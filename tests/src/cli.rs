@@ -1,11 +1,16 @@
 //! Runs the real `drhost` binary (built by `make build`) and reads what it
 //! left behind: exit code, stdout, stderr, the `--json` report and the journal.
 
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::tmp::{TmpDir, TmpFile};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -91,6 +96,396 @@ pub fn shared_cache_dir() -> PathBuf {
     repo_root().join("target/drhost-test-cache")
 }
 
+/// One invocation of the real `drhost`, built up and then run with
+/// [`Run::exec`] (or started with [`Run::spawn`]):
+///
+/// ```text
+/// let cfg = config("[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n");
+/// let out = Run::plugin("hello").config(&cfg).param("greeting", "hi").json().exec();
+/// assert_eq!(out.code, 0, "{}", out.stderr);
+/// ```
+///
+/// Every invocation gets, unless the test says otherwise: a fresh journal
+/// directory (`--journal-dir` for `run`; a [`TmpDir`] the [`Outcome`] owns,
+/// which also holds the per-invocation lock `DRHOST_LOCK`, absent unless a
+/// test makes one), the shared compile cache (`--cache-dir` for `run` and
+/// `inspect`), the lab's development trust file (`DRHOST_TRUST`), no
+/// `DRHOST_CONFIG`, the temp directory as its working directory, and no
+/// standard input. What it printed is checked for a Rust panic of the host.
+#[derive(Clone, Debug)]
+#[must_use = "a Run does nothing until exec() or spawn()"]
+pub struct Run {
+    /// `run WASM`, or the arguments given to [`Run::cli`].
+    command: Vec<OsString>,
+    config: Option<PathBuf>,
+    trust: Option<PathBuf>,
+    lock: Option<PathBuf>,
+    json: bool,
+    yes: bool,
+    quiet: bool,
+    allow_unsigned: bool,
+    timeout: Option<String>,
+    memory: Option<String>,
+    params: Vec<String>,
+    extra: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    stdin: Option<Vec<u8>>,
+    journal_dir: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    /// Files the run needs that it owns (see [`Run::config_toml`]).
+    owned: Vec<Arc<TmpFile>>,
+}
+
+impl Run {
+    /// `drhost run plugins/<id>.wasm`: a shipped plugin (see [`plugin`]).
+    pub fn plugin(id: &str) -> Run {
+        Run::wasm(plugin(id))
+    }
+
+    /// `drhost run tests/plugins/<name>.wasm`: a test fixture (see [`fixture`]).
+    pub fn fixture(name: &str) -> Run {
+        Run::wasm(fixture(name))
+    }
+
+    /// `drhost run FILE`: any file, built or not.
+    pub fn wasm(file: impl AsRef<Path>) -> Run {
+        Run::cli([OsStr::new("run"), file.as_ref().as_os_str()])
+    }
+
+    /// `drhost inspect FILE`.
+    pub fn inspect(file: impl AsRef<Path>) -> Run {
+        Run::cli([OsStr::new("inspect"), file.as_ref().as_os_str()])
+    }
+
+    /// `drhost ARGS…` for any other command line (`keygen`,
+    /// `sign`, `verify`, `push`, `pull`, `lock`, `--version`), or a `run`
+    /// spelled out. The options below are added after `ARGS`.
+    pub fn cli<I, A>(args: I) -> Run
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<OsStr>,
+    {
+        Run {
+            command: args.into_iter().map(|a| a.as_ref().to_os_string()).collect(),
+            config: None,
+            trust: None,
+            lock: None,
+            json: false,
+            yes: false,
+            quiet: false,
+            allow_unsigned: false,
+            timeout: None,
+            memory: None,
+            params: Vec::new(),
+            extra: Vec::new(),
+            env: Vec::new(),
+            stdin: None,
+            journal_dir: None,
+            cache_dir: None,
+            owned: Vec::new(),
+        }
+    }
+
+    /// `--config FILE` (a second call replaces the first).
+    pub fn config(mut self, file: impl AsRef<Path>) -> Run {
+        self.config = Some(file.as_ref().to_path_buf());
+        self
+    }
+
+    /// `--config` a fresh `drhost.toml` holding `text` (see [`config`]),
+    /// removed when this `Run` and its clones are dropped.
+    pub fn config_toml(mut self, text: &str) -> Run {
+        let file = Arc::new(config(text));
+        self.config = Some(file.path().to_path_buf());
+        self.owned.push(file);
+        self
+    }
+
+    /// `--trust FILE`.
+    pub fn trust(mut self, file: impl AsRef<Path>) -> Run {
+        self.trust = Some(file.as_ref().to_path_buf());
+        self
+    }
+
+    /// `--lock FILE`.
+    pub fn lock(mut self, file: impl AsRef<Path>) -> Run {
+        self.lock = Some(file.as_ref().to_path_buf());
+        self
+    }
+
+    /// `--param NAME=VALUE`.
+    pub fn param(mut self, name: &str, value: impl AsRef<str>) -> Run {
+        self.params.push(format!("{name}={}", value.as_ref()));
+        self
+    }
+
+    /// `--param NAME=VALUE` for each pair, in order.
+    pub fn params(mut self, pairs: &[(&str, &str)]) -> Run {
+        for (name, value) in pairs {
+            self = self.param(name, value);
+        }
+        self
+    }
+
+    /// `--json`: the report on stdout is JSON ([`Outcome::json`]).
+    pub fn json(mut self) -> Run {
+        self.json = true;
+        self
+    }
+
+    /// `--yes`: every confirmation is approved.
+    pub fn yes(mut self) -> Run {
+        self.yes = true;
+        self
+    }
+
+    /// `--quiet`.
+    pub fn quiet(mut self) -> Run {
+        self.quiet = true;
+        self
+    }
+
+    /// `--allow-unsigned`.
+    pub fn allow_unsigned(mut self) -> Run {
+        self.allow_unsigned = true;
+        self
+    }
+
+    /// `--timeout DURATION` (drhost's deadline for the plugin, e.g. `2s`).
+    pub fn timeout(mut self, duration: &str) -> Run {
+        self.timeout = Some(duration.to_string());
+        self
+    }
+
+    /// `--memory SIZE` (the plugin's memory cap, e.g. `64MiB`).
+    pub fn memory(mut self, size: &str) -> Run {
+        self.memory = Some(size.to_string());
+        self
+    }
+
+    /// One more argument, after every other (e.g. `--allow-downgrade`).
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Run {
+        self.extra.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    /// More arguments, after every other.
+    pub fn args<I, A>(mut self, args: I) -> Run
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<OsStr>,
+    {
+        self.extra.extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+
+    /// An environment variable for drhost (set after the defaults, so it
+    /// can replace `DRHOST_TRUST` or `DRHOST_LOCK`).
+    pub fn env(mut self, name: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Run {
+        self.env
+            .push((name.as_ref().to_os_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    /// `input` on drhost's standard input, through a pipe that stays open
+    /// until all of it is written (drhost need not read it).
+    pub fn stdin(mut self, input: impl AsRef<[u8]>) -> Run {
+        self.stdin = Some(input.as_ref().to_vec());
+        self
+    }
+
+    /// Journals (and the default `DRHOST_LOCK`) in `dir`, which the test
+    /// owns, instead of a fresh temporary directory.
+    pub fn journal_dir(mut self, dir: impl AsRef<Path>) -> Run {
+        self.journal_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// `--cache-dir DIR` instead of the shared compile cache.
+    pub fn cache_dir(mut self, dir: impl AsRef<Path>) -> Run {
+        self.cache_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// The arguments drhost gets, with journals in `journal_dir`.
+    pub fn argv(&self, journal_dir: &Path) -> Vec<OsString> {
+        let mut argv = self.command.clone();
+        let mut add = |args: &[&OsStr]| argv.extend(args.iter().map(|a| a.to_os_string()));
+        for (flag, file) in [
+            ("--config", &self.config),
+            ("--trust", &self.trust),
+            ("--lock", &self.lock),
+        ] {
+            if let Some(file) = file {
+                add(&[OsStr::new(flag), file.as_os_str()]);
+            }
+        }
+        for (flag, on) in [
+            ("--json", self.json),
+            ("--yes", self.yes),
+            ("--quiet", self.quiet),
+            ("--allow-unsigned", self.allow_unsigned),
+        ] {
+            if on {
+                add(&[OsStr::new(flag)]);
+            }
+        }
+        for (flag, value) in [("--timeout", &self.timeout), ("--memory", &self.memory)] {
+            if let Some(value) = value {
+                add(&[OsStr::new(flag), OsStr::new(value)]);
+            }
+        }
+        for param in &self.params {
+            add(&[OsStr::new("--param"), OsStr::new(param)]);
+        }
+        argv.extend(self.extra.iter().cloned());
+        let subcommand = self.command.first().and_then(|c| c.to_str());
+        if subcommand == Some("run") {
+            argv.extend(["--journal-dir".into(), journal_dir.as_os_str().to_os_string()]);
+        }
+        let cache_given = argv.iter().any(|a| a == "--cache-dir");
+        match &self.cache_dir {
+            Some(dir) => argv.extend(["--cache-dir".into(), dir.as_os_str().to_os_string()]),
+            None if matches!(subcommand, Some("run" | "inspect")) && !cache_given => {
+                argv.extend(["--cache-dir".into(), shared_cache_dir().into_os_string()])
+            }
+            None => {}
+        }
+        argv
+    }
+
+    /// Runs drhost to the end: see [`Run`].
+    pub fn exec(&self) -> Outcome {
+        self.spawn().wait()
+    }
+
+    /// Starts drhost and returns at once (to signal it, or watch it run);
+    /// [`Running::wait`] gives its [`Outcome`].
+    pub fn spawn(&self) -> Running {
+        let (journal_dir, journal_tmp) = match &self.journal_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let tmp = TmpDir::new("drhost-journal-");
+                (tmp.path().to_path_buf(), Some(tmp))
+            }
+        };
+        let argv = self.argv(&journal_dir);
+        let json = argv.iter().any(|a| a == "--json");
+        let mut cmd = Command::new(drhost_bin());
+        cmd.args(&argv)
+            .env_remove("DRHOST_CONFIG")
+            .env("RUST_BACKTRACE", "1")
+            .current_dir(std::env::temp_dir())
+            // Plugins are signed by `make build` with the lab's development
+            // key; the lock is per invocation (absent) unless a test names one.
+            .env("DRHOST_TRUST", dev_trust_file())
+            .env("DRHOST_LOCK", journal_dir.join("drhost.lock"))
+            .stdin(match self.stdin {
+                Some(_) => Stdio::piped(),
+                None => Stdio::null(),
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("drhost runs: {e}"));
+        // Written and read from threads: drhost may never read its input,
+        // and a full stdout pipe must not stall it while stderr is read.
+        let writer = self.stdin.clone().map(|input| {
+            let mut pipe = child.stdin.take().expect("a stdin pipe");
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&input);
+            })
+        });
+        let reader = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let stdout = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let stderr = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        Running {
+            child,
+            started,
+            json,
+            journal_dir,
+            journal_tmp,
+            writer,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+/// A `drhost` started by [`Run::spawn`].
+#[must_use = "wait() for it, or it is never reaped"]
+pub struct Running {
+    child: std::process::Child,
+    started: Instant,
+    json: bool,
+    journal_dir: PathBuf,
+    journal_tmp: Option<TmpDir>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    stdout: std::thread::JoinHandle<Vec<u8>>,
+    stderr: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl Running {
+    /// The drhost process's id (to signal it, or read `/proc/<id>`).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Where its journals go.
+    pub fn journal_dir(&self) -> &Path {
+        &self.journal_dir
+    }
+
+    /// Whether it has exited (without waiting).
+    pub fn finished(&mut self) -> bool {
+        self.child.try_wait().expect("wait for drhost").is_some()
+    }
+
+    /// Waits for it to exit and for everything it printed; checks that
+    /// nothing it printed is a Rust panic of the host.
+    pub fn wait(mut self) -> Outcome {
+        let status = self.child.wait().expect("wait for drhost");
+        let elapsed = self.started.elapsed();
+        let stdout = self.stdout.join().expect("stdout reader");
+        let stderr = self.stderr.join().expect("stderr reader");
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+        let stdout = String::from_utf8_lossy(&stdout).into_owned();
+        let report = if self.json {
+            serde_json::from_str(&stdout).ok()
+        } else {
+            None
+        };
+        let outcome = Outcome {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            elapsed,
+            journal_dir: self.journal_dir,
+            report,
+            _journal_tmp: self.journal_tmp,
+        };
+        for text in [&outcome.stdout, &outcome.stderr] {
+            for bad in ["panicked at", "RUST_BACKTRACE", "stack backtrace", "thread 'main'"] {
+                assert!(!text.contains(bad), "drhost printed a Rust panic ({bad}):\n{text}");
+            }
+        }
+        outcome
+    }
+}
+
 /// What one `drhost` invocation did.
 #[derive(Debug)]
 pub struct Outcome {
@@ -104,13 +499,30 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// Where this invocation's journals went.
     pub journal_dir: PathBuf,
+    /// The `--json` report: stdout parsed, when the run had `--json` and
+    /// stdout is JSON ([`Outcome::json`] panics instead).
+    pub report: Option<Value>,
+    /// The journal directory when the run made it: removed with the outcome.
+    _journal_tmp: Option<TmpDir>,
 }
 
 impl Outcome {
     /// stdout parsed as the `--json` report.
     pub fn json(&self) -> Value {
+        if let Some(report) = &self.report {
+            return report.clone();
+        }
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// The journal file (`*.jsonl` in `journal_dir`), if the run wrote one.
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        std::fs::read_dir(&self.journal_dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
     }
 
     /// The journal's events (the only journal in `journal_dir`).
@@ -129,12 +541,7 @@ impl Outcome {
 
     /// The raw text of the journal, to search for what must never be in it.
     pub fn journal_text(&self) -> String {
-        let file = std::fs::read_dir(&self.journal_dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
-            .expect("a journal");
+        let file = self.journal_path().expect("a journal");
         std::fs::read_to_string(file).unwrap()
     }
 
@@ -177,92 +584,10 @@ pub fn read_journal(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Runs `drhost ARGS…` with a fresh journal directory and the shared cache,
-/// and checks that nothing it printed is a Rust panic of the host.
-pub fn drhost(args: &[&str]) -> Outcome {
-    drhost_with(args, &[])
-}
-
-/// Like [`drhost`], with `input` written to drhost's standard input
-/// through a pipe (which stays open until all of it is written).
-pub fn drhost_with_stdin(args: &[&str], input: &[u8]) -> Outcome {
-    run_drhost(args, &[], Some(input))
-}
-
-/// Like [`drhost`], with extra environment variables.
-pub fn drhost_with(args: &[&str], env: &[(&str, &str)]) -> Outcome {
-    run_drhost(args, env, None)
-}
-
-fn run_drhost(args: &[&str], env: &[(&str, &str)], input: Option<&[u8]>) -> Outcome {
-    let journal_dir = tempfile::Builder::new()
-        .prefix("drhost-journal-")
-        .tempdir()
-        .expect("tempdir")
-        .keep();
-    let mut cmd = Command::new(drhost_bin());
-    cmd.args(args)
-        .env_remove("DRHOST_CONFIG")
-        .env("RUST_BACKTRACE", "1")
-        .current_dir(std::env::temp_dir());
-    if args.first() == Some(&"run") {
-        cmd.arg("--journal-dir").arg(&journal_dir);
-    }
-    if matches!(args.first(), Some(&"run") | Some(&"inspect")) && !args.contains(&"--cache-dir") {
-        cmd.arg("--cache-dir").arg(shared_cache_dir());
-    }
-    // Plugins are signed by `make build` with the lab's development key; the
-    // lock is per invocation (absent) unless a test names one.
-    cmd.env("DRHOST_TRUST", dev_trust_file())
-        .env("DRHOST_LOCK", journal_dir.join("drhost.lock"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let started = Instant::now();
-    let output = match input {
-        None => cmd.output().expect("drhost runs"),
-        Some(input) => {
-            use std::io::Write;
-            cmd.stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            let mut child = cmd.spawn().expect("drhost runs");
-            let mut stdin = child.stdin.take().expect("a stdin pipe");
-            let input = input.to_vec();
-            // Written from a thread: drhost may never read it.
-            let writer = std::thread::spawn(move || {
-                let _ = stdin.write_all(&input);
-            });
-            let output = child.wait_with_output().expect("drhost runs");
-            let _ = writer.join();
-            output
-        }
-    };
-    let outcome = Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        elapsed: started.elapsed(),
-        journal_dir,
-    };
-    for text in [&outcome.stdout, &outcome.stderr] {
-        for bad in ["panicked at", "RUST_BACKTRACE", "stack backtrace", "thread 'main'"] {
-            assert!(!text.contains(bad), "drhost printed a Rust panic ({bad}):\n{text}");
-        }
-    }
-    outcome
-}
-
-/// Writes `text` to a fresh `drhost.toml` and returns its path.
-pub fn config(text: &str) -> PathBuf {
-    let dir = tempfile::Builder::new()
-        .prefix("drhost-config-")
-        .tempdir()
-        .expect("tempdir")
-        .keep();
-    let path = dir.join("drhost.toml");
-    std::fs::write(&path, text).expect("write config");
-    path
+/// Writes `text` to a fresh `drhost.toml`, removed when the returned file
+/// is dropped.
+pub fn config(text: &str) -> TmpFile {
+    TmpDir::new("drhost-config-").into_file("drhost.toml", text)
 }
 
 /// Every capability call name the host journals. [`calls`] refuses any
@@ -343,4 +668,58 @@ pub fn calls<'a>(journal: &'a [Value], call: &str) -> Vec<&'a Value> {
 /// The events named `event` in a journal.
 pub fn events<'a>(journal: &'a [Value], event: &str) -> Vec<&'a Value> {
     journal.iter().filter(|e| e["event"] == event).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builder_puts_options_after_the_command_and_adds_the_journal_and_cache() {
+        let run = Run::wasm("/p/x.wasm")
+            .param("sql", "SELECT 1 = 1")
+            .json()
+            .config("/c/one.toml")
+            .config("/c/drhost.toml")
+            .yes()
+            .timeout("2s")
+            .arg("--allow-downgrade")
+            .param("k", "v");
+        let argv: Vec<String> = run
+            .argv(Path::new("/j"))
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        let cache = shared_cache_dir().display().to_string();
+        assert_eq!(
+            argv,
+            [
+                "run",
+                "/p/x.wasm",
+                "--config",
+                "/c/drhost.toml",
+                "--json",
+                "--yes",
+                "--timeout",
+                "2s",
+                "--param",
+                "sql=SELECT 1 = 1",
+                "--param",
+                "k=v",
+                "--allow-downgrade",
+                "--journal-dir",
+                "/j",
+                "--cache-dir",
+                &cache,
+            ]
+        );
+        let argv = Run::cli(["keygen", "--out", "/k"]).argv(Path::new("/j"));
+        assert_eq!(
+            argv,
+            ["keygen", "--out", "/k"],
+            "no journal or cache for other commands"
+        );
+        let argv = Run::cli(["inspect", "x.wasm"]).cache_dir("/own").argv(Path::new("/j"));
+        assert_eq!(argv, ["inspect", "x.wasm", "--cache-dir", "/own"]);
+    }
 }

@@ -5,31 +5,18 @@
 //! real bucket. Tests are serialized by [`drhost_tests::lab::serial`] (they share the bucket).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
-use drhost_tests::cli::{self, calls, Outcome};
+use drhost_tests::cli::{self, calls, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::lab::{runtime as rt, up as lab};
+use drhost_tests::tmp::TmpFile;
+use drhost_tests::util::percent_encoded;
 use sha2::{Digest, Sha256};
 
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// `drhost run plugins/db-backup.wasm --config CONFIG --json --yes`.
-fn run_backup(lab: &Lab, config: Option<PathBuf>) -> Outcome {
-    let plugin = cli::plugin("db-backup").display().to_string();
-    let config = config
-        .unwrap_or_else(|| lab.path(".lab/drhost.toml"))
-        .display()
-        .to_string();
-    cli::drhost(&["run", plugin.as_str(), "--config", config.as_str(), "--json", "--yes"])
+/// `drhost run plugins/<id>.wasm --config .lab/drhost.toml --json --yes`
+/// (another `.config(…)` replaces the lab's).
+fn lab_run(lab: &Lab, id: &str) -> Run {
+    Run::plugin(id).config(lab.path(".lab/drhost.toml")).json().yes()
 }
 
 /// Every key under `prefix` in the lab's bucket.
@@ -65,7 +52,7 @@ fn db_backup_dumps_to_s3_with_checksum_and_row_count() {
         pg.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0)
     });
 
-    let out = run_backup(&lab, None);
+    let out = lab_run(&lab, "db-backup").exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let key = out.fact("key").expect("a key fact");
     assert!(
@@ -131,7 +118,7 @@ fn a_put_outside_the_granted_prefixes_is_denied_and_writes_nothing() {
     let config = cli::config(&base.replace("prefixes = [\"supabase/*\"]", "prefixes = [\"other/*\"]"));
 
     let before = rt.block_on(keys(&lab, "supabase/"));
-    let out = run_backup(&lab, Some(config));
+    let out = lab_run(&lab, "db-backup").config(&config).exec();
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let after = rt.block_on(keys(&lab, "supabase/"));
     assert_eq!(before, after, "an object was written despite the denial");
@@ -151,21 +138,6 @@ fn a_put_outside_the_granted_prefixes_is_denied_and_writes_nothing() {
 // --- Scenario 1: db-restore (option B) and db-outage (option A) -------------
 
 const APP_PATH: &str = "toolboxai/supabase";
-
-/// `drhost run plugins/<id>.wasm --config .lab/drhost.toml --json --yes PARAMS…`.
-fn run_plugin(lab: &Lab, id: &str, config: Option<&std::path::Path>, params: &[&str]) -> Outcome {
-    let plugin = cli::plugin(id).display().to_string();
-    let config = config
-        .map(|c| c.to_path_buf())
-        .unwrap_or_else(|| lab.path(".lab/drhost.toml"))
-        .display()
-        .to_string();
-    let mut args = vec!["run", plugin.as_str(), "--config", config.as_str(), "--json", "--yes"];
-    for p in params {
-        args.extend(["--param", p]);
-    }
-    cli::drhost(&args)
-}
 
 /// Runs a lab shell snippet with lab/lib.sh sourced (as root, like make lab).
 fn lab_shell(lab: &Lab, script: &str) {
@@ -213,16 +185,6 @@ async fn app_settings(lab: &Lab) -> (std::collections::HashMap<String, String>, 
     (data, meta.current_version)
 }
 
-/// Percent-encodes a URL's password part (RFC 3986 unreserved kept).
-fn url_encoded(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 async fn backend_health(lab: &Lab) -> Vec<u16> {
     let http = lab.http();
     let mut codes = Vec::new();
@@ -251,7 +213,7 @@ fn assert_no_secret(lab: &Lab, out: &Outcome) {
     ] {
         assert!(!text.contains(password), "the database password is in the {name}");
         assert!(
-            !text.contains(&url_encoded(password)),
+            !text.contains(&percent_encoded(password)),
             "the encoded database password is in the {name}"
         );
         assert!(
@@ -283,7 +245,7 @@ fn db_restore_brings_back_a_dropped_database_and_repoints_the_app() {
         .unwrap();
         scalar(&pg, "SELECT count(*) FROM users").await
     });
-    let backup = run_plugin(&lab, "db-backup", None, &[]);
+    let backup = lab_run(&lab, "db-backup").exec();
     assert_eq!(backup.code, 0, "{}\n{}", backup.stdout, backup.stderr);
     let key = backup.fact("key").unwrap();
     assert_eq!(backup.fact("rows-users").as_deref(), Some(users.to_string().as_str()));
@@ -308,7 +270,7 @@ fn db_restore_brings_back_a_dropped_database_and_repoints_the_app() {
         "backends healthy without a database"
     );
 
-    let out = run_plugin(&lab, "db-restore", None, &[]);
+    let out = lab_run(&lab, "db-restore").exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("backup").as_deref(), Some(key.as_str()));
     assert_eq!(out.fact("verified").as_deref(), Some("sha256"));
@@ -332,7 +294,7 @@ fn db_restore_brings_back_a_dropped_database_and_repoints_the_app() {
     let password = std::fs::read_to_string(lab.get("PG_PASSWORD_FILE").unwrap()).unwrap();
     let expected = format!(
         "postgresql://postgres:{}@127.0.0.1:{}/toolboxai",
-        url_encoded(password.trim()),
+        percent_encoded(password.trim()),
         lab.get("PG_PORT").unwrap()
     );
     assert_eq!(after.get("database_url"), Some(&expected));
@@ -361,7 +323,9 @@ fn db_restore_brings_back_a_dropped_database_and_repoints_the_app() {
 fn a_missing_backup_fails_with_one_clear_line_and_touches_nothing() {
     let _guard = drhost_tests::lab::serial();
     let lab = lab();
-    let out = run_plugin(&lab, "db-restore", None, &["backup=backup_19990101_000000.dump"]);
+    let out = lab_run(&lab, "db-restore")
+        .param("backup", "backup_19990101_000000.dump")
+        .exec();
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let report = out.json();
     let summary = report["summary"].as_str().unwrap();
@@ -391,7 +355,7 @@ fn s3_or_vault_outside_the_grant_is_denied() {
         s3_grant,
         "[[plugins.db-restore.s3]]\ntarget = \"backups\"\nprefixes = [\"other/*\"]",
     ));
-    let out = run_plugin(&lab, "db-restore", Some(&config), &[]);
+    let out = lab_run(&lab, "db-restore").config(&config).exec();
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let journal = out.journal();
     let listed = calls(&journal, "s3.list");
@@ -411,7 +375,7 @@ fn s3_or_vault_outside_the_grant_is_denied() {
         "[[plugins.db-restore.vault]]\ntarget = \"main\"\npaths = [\"secret/toolboxai/supabase\"]",
     ));
     let (_, version_before) = rt.block_on(app_settings(&lab));
-    let out = run_plugin(&lab, "db-restore", Some(&config), &[]);
+    let out = lab_run(&lab, "db-restore").config(&config).exec();
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let journal = out.journal();
     let read = calls(&journal, "vault.read");
@@ -440,7 +404,7 @@ fn s3_or_vault_down_is_unavailable_with_one_line() {
     for (service, real, call) in [("s3", s3, "s3.list"), ("vault", vault, "vault.read")] {
         assert!(base.contains(real), "lab config changed shape");
         let config = cli::config(&base.replace(real, "http://127.0.0.1:1"));
-        let out = run_plugin(&lab, "db-restore", Some(&config), &[]);
+        let out = lab_run(&lab, "db-restore").config(&config).exec();
         assert_eq!(out.code, 1, "{service}: {}\n{}", out.stdout, out.stderr);
         let journal = out.journal();
         let failed = calls(&journal, call);
@@ -470,7 +434,7 @@ fn postgres_killed_during_restore_fails_cleanly_and_a_rerun_succeeds() {
     let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
-    let prefix = "prefix=supabase/drill/";
+    let prefix = "supabase/drill/";
     const BULK: i64 = 1_000_000;
 
     // A backup big enough for the restore to be caught mid-way.
@@ -482,13 +446,13 @@ fn postgres_killed_during_restore_fails_cleanly_and_a_rerun_succeeds() {
         .await
         .unwrap();
     });
-    let backup = run_plugin(&lab, "db-backup", None, &[prefix]);
+    let backup = lab_run(&lab, "db-backup").param("prefix", prefix).exec();
     assert_eq!(backup.code, 0, "{}\n{}", backup.stdout, backup.stderr);
     assert_eq!(backup.fact("rows-bulk"), Some(BULK.to_string()));
 
     let postgres_back = PostgresBack(&lab);
     let restore = std::thread::scope(|scope| {
-        let run = scope.spawn(|| run_plugin(&lab, "db-restore", None, &[prefix]));
+        let run = scope.spawn(|| lab_run(&lab, "db-restore").param("prefix", prefix).exec());
         // Kill Postgres as soon as pg_restore is loading the big table.
         let watcher = rt.block_on(async {
             let pg = lab.pg_client_for("postgres").await.unwrap();
@@ -535,7 +499,7 @@ fn postgres_killed_during_restore_fails_cleanly_and_a_rerun_succeeds() {
 
     // The operator brings Postgres back and runs the same command again.
     drop(postgres_back);
-    let rerun = run_plugin(&lab, "db-restore", None, &[prefix]);
+    let rerun = lab_run(&lab, "db-restore").param("prefix", prefix).exec();
     assert_eq!(rerun.code, 0, "{}\n{}", rerun.stdout, rerun.stderr);
     assert_eq!(rerun.fact("rows-bulk"), Some(BULK.to_string()));
     rt.block_on(async {
@@ -581,7 +545,12 @@ fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
     );
 
     // Nothing to do while the database answers.
-    let out = run_plugin(&lab, "db-outage", None, &["interval=200ms", "wait=30s"]);
+    let outage = |wait: &str| {
+        lab_run(&lab, "db-outage")
+            .params(&[("interval", "200ms"), ("wait", wait)])
+            .exec()
+    };
+    let out = outage("30s");
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("maintenance").as_deref(), Some("not-needed"));
     assert!(calls(&out.journal(), "docker.exec").is_empty());
@@ -591,7 +560,7 @@ fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
     let postgres_back = PostgresBack(&lab);
     stop_postgres(&lab, "fast");
     let (out, seen) = std::thread::scope(|scope| {
-        let run = scope.spawn(|| run_plugin(&lab, "db-outage", None, &["interval=200ms", "wait=60s"]));
+        let run = scope.spawn(|| outage("60s"));
         let seen = rt.block_on(async {
             let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
             while std::time::Instant::now() < until {
@@ -626,13 +595,13 @@ fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
     // the next run, with the database back, switches it back.
     let postgres_back = PostgresBack(&lab);
     stop_postgres(&lab, "fast");
-    let out = run_plugin(&lab, "db-outage", None, &["interval=200ms", "wait=1s"]);
+    let out = outage("1s");
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let summary = out.json()["summary"].as_str().unwrap().to_string();
     assert!(summary.contains("stays in maintenance mode"), "{summary}");
     assert_eq!(rt.block_on(proxy(&lab)), (503, true));
     drop(postgres_back);
-    let out = run_plugin(&lab, "db-outage", None, &["interval=200ms", "wait=30s"]);
+    let out = outage("30s");
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("maintenance").as_deref(), Some("done"));
     assert_eq!(rt.block_on(proxy(&lab)), (200, false));
@@ -640,7 +609,7 @@ fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
 
 /// The lab config with the fixtures `vault-poke` and `db-poke` given exactly
 /// what `db-restore` is granted.
-fn config_with_db_restore_grants_for_the_fixtures(lab: &Lab) -> PathBuf {
+fn config_with_db_restore_grants_for_the_fixtures(lab: &Lab) -> TmpFile {
     let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
     let start = base
         .find("[[plugins.db-restore.")
@@ -661,7 +630,6 @@ fn no_call_gives_a_plugin_the_database_password() {
     let lab = lab();
     let rt = rt();
     let config = config_with_db_restore_grants_for_the_fixtures(&lab);
-    let config = config.to_str().unwrap();
     let leak = "secret/toolboxai/drhost-leak-test";
     let attempts: &[(&str, &[&str], Option<&str>)] = &[
         // Vault: the value itself, and through a composed secret.
@@ -706,12 +674,12 @@ fn no_call_gives_a_plugin_the_database_password() {
         ),
     ];
     for (fixture, params, denied) in attempts {
-        let wasm = cli::fixture(fixture).display().to_string();
-        let mut args = vec!["run", wasm.as_str(), "--config", config, "--json", "--yes"];
+        let mut run = Run::fixture(fixture).config(&config).json().yes();
         for p in params.iter() {
-            args.extend(["--param", p]);
+            let (name, value) = p.split_once('=').expect("NAME=VALUE");
+            run = run.param(name, value);
         }
-        let out = cli::drhost(&args);
+        let out = run.exec();
         assert_eq!(out.code, 0, "{fixture} {params:?}: {}\n{}", out.stdout, out.stderr);
         match denied {
             Some(kind) => assert_eq!(out.fact("error-kind").as_deref(), Some(*kind), "{fixture} {params:?}"),
@@ -725,18 +693,15 @@ fn no_call_gives_a_plugin_the_database_password() {
     // verifiers in pg_authid. A verifier is not the password (SCRAM cannot be
     // replayed from it) but allows an offline guessing attack; README's
     // security model advises SELECT on the application's schemas instead.
-    let wasm = cli::fixture("db-poke").display().to_string();
-    let out = cli::drhost(&[
-        "run",
-        &wasm,
-        "--config",
-        config,
-        "--json",
-        "--param",
-        "op=query",
-        "--param",
-        "sql=SELECT current_user || ' ' || left(rolpassword, 14) FROM pg_authid WHERE rolname = 'postgres'",
-    ]);
+    let out = Run::fixture("db-poke")
+        .config(&config)
+        .json()
+        .param("op", "query")
+        .param(
+            "sql",
+            "SELECT current_user || ' ' || left(rolpassword, 14) FROM pg_authid WHERE rolname = 'postgres'",
+        )
+        .exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(
         out.fact("value").as_deref(),

@@ -7,46 +7,24 @@
 //! the stack is healthy again when the test ends.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters as q;
-use drhost_tests::cli::{calls, config, drhost_with, events, fixture, plugin, Outcome};
-use drhost_tests::lab::{serial, Lab};
+use drhost_tests::cli::{calls, config, events, Outcome, Run};
+use drhost_tests::lab::{runtime as rt, serial, up as lab, Lab};
 
 const BACKEND2: &str = "toolboxai-backend2";
 const NGINX: &str = "toolboxai-nginx-proxy";
 const LATEST: &str = "toolboxai/backend:latest";
 const PREVIOUS: &str = "toolboxai/backend:previous";
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
-
-/// `drhost run PLUGIN --config .lab/drhost.toml --json ARGS…` against the lab's engine.
-fn run(lab: &Lab, plugin_path: &Path, args: &[&str]) -> Outcome {
-    run_with(lab, &lab.path(".lab/drhost.toml"), plugin_path, args)
-}
-
-/// Like [`run`] with another config (plugins are signed by `make build`).
-fn run_with(lab: &Lab, config: &Path, plugin_path: &Path, args: &[&str]) -> Outcome {
-    let mut argv = vec![
-        "run",
-        plugin_path.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--json",
-        "--quiet",
-    ];
-    argv.extend_from_slice(args);
-    drhost_with(&argv, &[("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap())])
+/// `run` with `--config .lab/drhost.toml --json --quiet` against the lab's
+/// engine (`DOCKER_HOST`); another `.config(…)` replaces the lab's.
+fn on_lab(lab: &Lab, run: Run) -> Run {
+    run.config(lab.path(".lab/drhost.toml"))
+        .json()
+        .quiet()
+        .env("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap())
 }
 
 async fn health(lab: &Lab, url: &str) -> u16 {
@@ -208,7 +186,7 @@ fn fact(out: &Outcome, name: &str) -> String {
 fn status_reports_a_healthy_lab() {
     let _serial = serial();
     let lab = lab();
-    let out = run(&lab, &plugin("status"), &[]);
+    let out = on_lab(&lab, Run::plugin("status")).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(fact(&out, "unhealthy"), "0");
     assert_eq!(fact(&out, "containers"), "4");
@@ -251,7 +229,7 @@ fn killed_backend_is_restarted_and_healthy() {
         assert_ne!(health(&lab, &url).await, 200);
     });
 
-    let out = run(&lab, &plugin("service-recover"), &[]);
+    let out = on_lab(&lab, Run::plugin("service-recover")).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(fact(&out, "recovered"), BACKEND2);
     assert!(fact(&out, "time-to-recovery").ends_with(" s"));
@@ -389,7 +367,9 @@ fn broken_latest_is_rolled_back_to_previous() {
         assert_ne!(health(&lab, &url).await, 200);
     });
 
-    let out = run(&lab, &plugin("service-recover"), &["-p", "wait-seconds=10"]);
+    let out = on_lab(&lab, Run::plugin("service-recover"))
+        .param("wait-seconds", "10")
+        .exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(fact(&out, &format!("action:{BACKEND2}")).contains("rolled back to toolboxai/backend:previous"));
     rt().block_on(async {
@@ -477,7 +457,7 @@ fn removed_network_and_disconnected_container_are_recovered() {
         );
     });
 
-    let out = run(&lab, &plugin("network-recover"), &[]);
+    let out = on_lab(&lab, Run::plugin("network-recover")).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let recreated = fact(&out, "recreated");
     assert!(
@@ -573,7 +553,7 @@ fn a_denied_probe_is_not_a_partition() {
         "the lab grants network-recover its ping"
     );
     let cfg = config(&without_exec);
-    let out = run_with(&lab, &cfg, &plugin("network-recover"), &[]);
+    let out = on_lab(&lab, Run::plugin("network-recover")).config(&cfg).exec();
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let report = out.json();
     assert_eq!(report["failed_step"], "test connectivity", "{report}");
@@ -606,17 +586,11 @@ fn a_backend_grant_cannot_touch_the_proxy() {
     let cfg = config(
         "[[plugins.docker-poke.docker]]\ncontainers = [\"toolboxai-backend*\"]\naccess = [\"read\", \"write\"]\nexec = [[\"true\"]]\n",
     );
-    let out = run_with(
-        &lab,
-        &cfg,
-        &fixture("docker-poke"),
-        &[
-            "-p",
-            "ops=list,inspect,restart,stop,exec",
-            "-p",
-            "name=toolboxai-nginx-proxy",
-        ],
-    );
+    let out = on_lab(&lab, Run::fixture("docker-poke"))
+        .config(&cfg)
+        .param("ops", "list,inspect,restart,stop,exec")
+        .param("name", "toolboxai-nginx-proxy")
+        .exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     // list leaves the proxy out instead of refusing.
     let listed = fact(&out, "list");
@@ -649,15 +623,10 @@ fn unreachable_dockerd_fails_with_one_clear_line() {
     let lab = lab();
     let config = lab.path(".lab/drhost.toml");
     let started = Instant::now();
-    let out = drhost_with(
-        &[
-            "run",
-            plugin("status").to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ],
-        &[("DOCKER_HOST", "unix:///nonexistent.sock")],
-    );
+    let out = Run::plugin("status")
+        .config(&config)
+        .env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .exec();
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let clear: Vec<&str> = out

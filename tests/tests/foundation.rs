@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use drhost_tests::cli::{config, drhost, events, fixture, plugin};
+use drhost_tests::cli::{config, events, fixture, plugin, Run};
+use drhost_tests::tmp::TmpDir;
 
 const HELLO_GRANTS: &str = r#"
 [[plugins.hello.shell]]
@@ -15,23 +16,15 @@ args = ["**"]
 host = "127.0.0.1:*"
 "#;
 
-fn path(p: &std::path::Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
-
 #[test]
 fn granted_shell_runs_and_every_event_is_journaled() {
     let cfg = config(HELLO_GRANTS);
     let hello = plugin("hello");
-    let out = drhost(&[
-        "run",
-        path(&hello),
-        "--config",
-        path(&cfg),
-        "--param",
-        "greeting=hi there",
-        "--json",
-    ]);
+    let out = Run::wasm(&hello)
+        .config(&cfg)
+        .param("greeting", "hi there")
+        .json()
+        .exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let report = out.json();
     assert_eq!(report["status"], "recovered");
@@ -70,19 +63,12 @@ fn denied_program_is_a_typed_refusal_naming_the_grant_and_runs_nothing() {
     let canary = std::env::temp_dir().join(format!("drhost-canary-denied-{}", std::process::id()));
     let _ = std::fs::remove_file(&canary);
     let cfg = config("[[plugins.misbehave.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n");
-    let out = drhost(&[
-        "run",
-        path(&fixture("misbehave")),
-        "--config",
-        path(&cfg),
-        "--json",
-        "-p",
-        "mode=shell",
-        "-p",
-        "program=touch",
-        "-p",
-        &format!("args={}", canary.display()),
-    ]);
+    let touch = Run::fixture("misbehave")
+        .config(&cfg)
+        .param("mode", "shell")
+        .param("program", "touch")
+        .param("args", canary.display().to_string());
+    let out = touch.clone().json().exec();
     assert_eq!(
         out.code, 1,
         "the plugin handles the denial and reports failure: {}",
@@ -102,18 +88,7 @@ fn denied_program_is_a_typed_refusal_naming_the_grant_and_runs_nothing() {
     assert_eq!(calls[0]["outcome"]["error"]["kind"], "access-denied");
     assert_eq!(journal.last().unwrap()["exit_code"], 1);
     // On the terminal the denial shows the whole advice, not its first line.
-    let out = drhost(&[
-        "run",
-        path(&fixture("misbehave")),
-        "--config",
-        path(&cfg),
-        "-p",
-        "mode=shell",
-        "-p",
-        "program=touch",
-        "-p",
-        &format!("args={}", canary.display()),
-    ]);
+    let out = touch.exec();
     assert_eq!(out.code, 1, "{}", out.stderr);
     let lines: Vec<&str> = out.stderr.lines().collect();
     let at = lines
@@ -133,19 +108,13 @@ fn shell_metacharacters_are_plain_arguments() {
         "hi; rm -rf /tmp/nothing; touch {0} && touch {0} > {0} $(touch {0}) `touch {0}`",
         canary.display()
     );
-    let out = drhost(&[
-        "run",
-        path(&fixture("misbehave")),
-        "--config",
-        path(&cfg),
-        "--json",
-        "-p",
-        "mode=shell",
-        "-p",
-        "program=echo",
-        "-p",
-        &format!("args={evil}"),
-    ]);
+    let out = Run::fixture("misbehave")
+        .config(&cfg)
+        .json()
+        .param("mode", "shell")
+        .param("program", "echo")
+        .param("args", &evil)
+        .exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.fact("stdout").as_deref(),
@@ -157,15 +126,11 @@ fn shell_metacharacters_are_plain_arguments() {
 
 #[test]
 fn infinite_loop_is_stopped_at_the_deadline() {
-    let out = drhost(&[
-        "run",
-        path(&fixture("misbehave")),
-        "-p",
-        "mode=spin",
-        "--timeout",
-        "2s",
-        "--json",
-    ]);
+    let out = Run::fixture("misbehave")
+        .param("mode", "spin")
+        .timeout("2s")
+        .json()
+        .exec();
     assert_eq!(out.code, 4, "{}", out.stdout);
     let summary = out.json()["summary"].as_str().unwrap().to_string();
     assert!(
@@ -183,15 +148,11 @@ fn infinite_loop_is_stopped_at_the_deadline() {
 
 #[test]
 fn memory_bomb_is_stopped_naming_the_limit() {
-    let out = drhost(&[
-        "run",
-        path(&fixture("misbehave")),
-        "-p",
-        "mode=memory",
-        "--memory",
-        "64MiB",
-        "--json",
-    ]);
+    let out = Run::fixture("misbehave")
+        .param("mode", "memory")
+        .memory("64MiB")
+        .json()
+        .exec();
     assert_eq!(out.code, 4, "{}", out.stdout);
     let summary = out.json()["summary"].as_str().unwrap().to_string();
     assert!(
@@ -203,7 +164,7 @@ fn memory_bomb_is_stopped_naming_the_limit() {
 
 #[test]
 fn guest_panic_is_a_trap_carrying_the_guests_message() {
-    let out = drhost(&["run", path(&fixture("misbehave")), "-p", "mode=panic"]);
+    let out = Run::fixture("misbehave").param("mode", "panic").exec();
     assert_eq!(out.code, 4);
     let lines = out.message_lines();
     assert_eq!(lines.len(), 1, "one line: {}", out.stderr);
@@ -222,20 +183,14 @@ fn the_sandbox_has_no_ambient_authority() {
     // closed port refusing, and nothing may reach this one.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
-    let port = format!("socket-port={}", listener.local_addr().unwrap().port());
+    let port = listener.local_addr().unwrap().port().to_string();
     // drhost's own stdin carries data: the plugin must not see it.
-    let out = drhost_tests::cli::drhost_with_stdin(
-        &[
-            "run",
-            path(&fixture("misbehave")),
-            "-p",
-            "mode=sandbox",
-            "-p",
-            &port,
-            "--json",
-        ],
-        b"operator input the plugin must never read\n",
-    );
+    let out = Run::fixture("misbehave")
+        .param("mode", "sandbox")
+        .param("socket-port", &port)
+        .json()
+        .stdin(b"operator input the plugin must never read\n")
+        .exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
@@ -257,7 +212,7 @@ fn the_sandbox_has_no_ambient_authority() {
 
 #[test]
 fn not_a_component_is_refused_with_one_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = TmpDir::new("drhost-not-a-component-");
     let random = dir.path().join("random.wasm");
     std::fs::write(
         &random,
@@ -276,7 +231,7 @@ fn not_a_component_is_refused_with_one_line() {
             "is not a drhost plugin: it exports wasi:cli/run",
         ),
     ] {
-        let out = drhost(&["run", path(&file)]);
+        let out = Run::wasm(&file).exec();
         assert_eq!(out.code, 3, "{}: {}", file.display(), out.stderr);
         let lines = out.message_lines();
         assert_eq!(lines.len(), 1, "{}", out.stderr);
@@ -294,7 +249,7 @@ fn not_a_component_is_refused_with_one_line() {
 
 #[test]
 fn unsupported_contract_version_is_refused_naming_both() {
-    let out = drhost(&["run", path(&fixture("future-contract"))]);
+    let out = Run::fixture("future-contract").exec();
     assert_eq!(out.code, 3);
     let line = out.message_lines()[0];
     assert!(
@@ -306,7 +261,7 @@ fn unsupported_contract_version_is_refused_naming_both() {
 #[test]
 fn malformed_config_names_file_line_and_key() {
     let cfg = config("[run]\ntimeout = \"15m\"\n\n[[plugins.hello.shell]]\nprogam = \"echo\"\n");
-    let out = drhost(&["run", path(&plugin("hello")), "--config", path(&cfg)]);
+    let out = Run::plugin("hello").config(&cfg).exec();
     assert_eq!(out.code, 2);
     let line = out.message_lines()[0];
     assert!(line.contains(&format!("{}:5:", cfg.display())), "{line}");
@@ -322,7 +277,7 @@ fn malformed_config_names_file_line_and_key() {
 fn missing_grants_are_refused_with_the_toml_that_grants_them() {
     let hello = plugin("hello");
     let empty = config("");
-    let out = drhost(&["run", path(&hello), "--config", path(&empty)]);
+    let out = Run::wasm(&hello).config(&empty).exec();
     assert_eq!(out.code, 3);
     assert!(out.stderr.contains("shell echo, http 127.0.0.1:*"), "{}", out.stderr);
     assert!(events(&out.journal(), "call").is_empty(), "nothing ran");
@@ -337,7 +292,7 @@ fn missing_grants_are_refused_with_the_toml_that_grants_them() {
         .map(|l| format!("{l}\n"))
         .collect();
     let fixed = config(&toml);
-    let again = drhost(&["run", path(&hello), "--config", path(&fixed)]);
+    let again = Run::wasm(&hello).config(&fixed).exec();
     assert_eq!(
         again.code, 0,
         "pasting the suggested grant works:\n{toml}\n{}",
@@ -348,21 +303,14 @@ fn missing_grants_are_refused_with_the_toml_that_grants_them() {
 #[test]
 fn parameters_are_checked_against_describe() {
     let cfg = config(HELLO_GRANTS);
-    let out = drhost(&[
-        "run",
-        path(&plugin("hello")),
-        "--config",
-        path(&cfg),
-        "-p",
-        "colour=blue",
-    ]);
+    let out = Run::plugin("hello").config(&cfg).param("colour", "blue").exec();
     assert_eq!(out.code, 2);
     assert!(
         out.message_lines()[0].contains("has no parameter `colour`; it takes only greeting, url"),
         "{}",
         out.stderr
     );
-    let out = drhost(&["run", path(&fixture("misbehave"))]);
+    let out = Run::fixture("misbehave").exec();
     assert_eq!(out.code, 2);
     assert!(
         out.message_lines()[0].contains("needs parameter `mode`"),
@@ -373,7 +321,7 @@ fn parameters_are_checked_against_describe() {
 
 #[test]
 fn dropped_step_is_journaled_as_failed() {
-    let out = drhost(&["run", path(&fixture("misbehave")), "-p", "mode=step-dropped"]);
+    let out = Run::fixture("misbehave").param("mode", "step-dropped").exec();
     assert_eq!(out.code, 1);
     let journal = out.journal();
     let end = events(&journal, "step-end");
@@ -406,15 +354,11 @@ fn seconds(ts: &serde_json::Value, base: &serde_json::Value) -> f64 {
 
 #[test]
 fn a_deadline_names_the_step_it_interrupted() {
-    let out = drhost(&[
-        "run",
-        path(&fixture("misbehave")),
-        "-p",
-        "mode=spin-in-step",
-        "--timeout",
-        "2s",
-        "--json",
-    ]);
+    let out = Run::fixture("misbehave")
+        .param("mode", "spin-in-step")
+        .timeout("2s")
+        .json()
+        .exec();
     assert_eq!(out.code, 4, "{}", out.stdout);
     let report = out.json();
     let summary = report["summary"].as_str().unwrap();
@@ -440,7 +384,7 @@ fn a_deadline_names_the_step_it_interrupted() {
 #[test]
 fn inspect_reports_identity_needs_and_imports_without_running() {
     let hello = plugin("hello");
-    let out = drhost(&["inspect", path(&hello), "--json"]);
+    let out = Run::inspect(&hello).json().exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v = out.json();
     assert_eq!(v["id"], "hello");
@@ -459,7 +403,7 @@ fn inspect_reports_identity_needs_and_imports_without_running() {
     let bytes = std::fs::read(&hello).unwrap();
     assert_eq!(v["size"], bytes.len());
     assert_eq!(v["digest"].as_str().unwrap().len(), 64);
-    let out = drhost(&["inspect", path(&fixture("future-contract"))]);
+    let out = Run::inspect(fixture("future-contract")).exec();
     assert_eq!(out.code, 3);
 }
 
@@ -477,30 +421,18 @@ fn http_probe_reaches_granted_hosts_only() {
             .unwrap();
     });
     let cfg = config(HELLO_GRANTS);
-    let url = format!("url=http://127.0.0.1:{port}/health");
-    let out = drhost(&[
-        "run",
-        path(&plugin("hello")),
-        "--config",
-        path(&cfg),
-        "-p",
-        &url,
-        "--json",
-    ]);
+    let url = format!("http://127.0.0.1:{port}/health");
+    let out = Run::plugin("hello").config(&cfg).param("url", &url).json().exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.fact("http-status").as_deref(), Some("200"));
     server.join().unwrap();
 
     let narrow = config("[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n");
-    let out = drhost(&[
-        "run",
-        path(&plugin("hello")),
-        "--config",
-        path(&narrow),
-        "-p",
-        "url=http://localhost:1/",
-        "--json",
-    ]);
+    let out = Run::plugin("hello")
+        .config(&narrow)
+        .param("url", "http://localhost:1/")
+        .json()
+        .exec();
     assert_eq!(out.code, 1);
     let journal = out.journal();
     let call = events(&journal, "call")
@@ -516,15 +448,11 @@ fn http_probe_reaches_granted_hosts_only() {
         .local_addr()
         .unwrap()
         .port();
-    let out = drhost(&[
-        "run",
-        path(&plugin("hello")),
-        "--config",
-        path(&narrow),
-        "-p",
-        &format!("url=http://127.0.0.1:{dead}/"),
-        "--json",
-    ]);
+    let out = Run::plugin("hello")
+        .config(&narrow)
+        .param("url", format!("http://127.0.0.1:{dead}/"))
+        .json()
+        .exec();
     assert_eq!(out.code, 1);
     let journal = out.journal();
     let call = events(&journal, "call")
@@ -537,17 +465,10 @@ fn http_probe_reaches_granted_hosts_only() {
 
 #[test]
 fn second_run_uses_the_compile_cache() {
-    let cache = tempfile::tempdir().unwrap();
+    let cache = TmpDir::new("drhost-cache-");
     let hello = plugin("hello");
     let cfg = config(HELLO_GRANTS);
-    let args = [
-        "run",
-        path(&hello),
-        "--config",
-        path(&cfg),
-        "--cache-dir",
-        cache.path().to_str().unwrap(),
-    ];
+    let run = Run::wasm(&hello).config(&cfg).cache_dir(&cache);
     let compile_cache = |out: &drhost_tests::cli::Outcome| {
         assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
         events(&out.journal(), "run-start")[0]["compile_cache"]
@@ -555,13 +476,13 @@ fn second_run_uses_the_compile_cache() {
             .unwrap()
             .to_string()
     };
-    assert_eq!(compile_cache(&drhost(&args)), "miss", "the first run compiles");
+    assert_eq!(compile_cache(&run.exec()), "miss", "the first run compiles");
     let mut cached: Vec<String> = std::fs::read_dir(cache.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     cached.sort();
-    let digest = drhost(&["inspect", path(&hello), "--json"]).json()["digest"]
+    let digest = Run::inspect(&hello).json().exec().json()["digest"]
         .as_str()
         .unwrap()
         .to_string();
@@ -572,7 +493,7 @@ fn second_run_uses_the_compile_cache() {
     );
     assert_eq!(cached[1], format!("{}.sha256", cached[0]));
     assert_eq!(
-        compile_cache(&drhost(&args)),
+        compile_cache(&run.exec()),
         "hit",
         "the second run loads the cached compilation"
     );
@@ -584,11 +505,11 @@ fn second_run_uses_the_compile_cache() {
     bytes[middle] ^= 0xff;
     std::fs::write(&compiled, &bytes).unwrap();
     assert_eq!(
-        compile_cache(&drhost(&args)),
+        compile_cache(&run.exec()),
         "miss",
         "a tampered compilation is not loaded"
     );
-    assert_eq!(compile_cache(&drhost(&args)), "hit", "the cache was repaired");
+    assert_eq!(compile_cache(&run.exec()), "hit", "the cache was repaired");
 }
 
 /// Serves `count` HTTP requests on 127.0.0.1 with `status`, then stops.
@@ -612,22 +533,14 @@ fn serve(status: u16, count: usize) -> (u16, std::thread::JoinHandle<()>) {
 fn a_python_plugin_runs_under_the_same_contract() {
     let py = drhost_tests::cli::repo_root().join("examples/python-probe/py-probe.wasm");
     assert!(py.exists(), "{} is missing: run `make build`", py.display());
-    let inspect = drhost(&["inspect", path(&py), "--json"]);
+    let inspect = Run::inspect(&py).json().exec();
     assert_eq!(inspect.code, 0, "{}", inspect.stderr);
     assert_eq!(inspect.json()["id"], "py-probe");
 
     let cfg = config("[[plugins.py-probe.http]]\nhost = \"127.0.0.1:*\"\n");
     let (port, server) = serve(200, 1);
     let url = format!("http://127.0.0.1:{port}/health");
-    let out = drhost(&[
-        "run",
-        path(&py),
-        "--config",
-        path(&cfg),
-        "--json",
-        "-p",
-        &format!("urls={url}"),
-    ]);
+    let out = Run::wasm(&py).config(&cfg).json().param("urls", &url).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact(&url).as_deref(), Some("200"));
     server.join().unwrap();
@@ -637,15 +550,7 @@ fn a_python_plugin_runs_under_the_same_contract() {
 
     let (port, server) = serve(503, 1);
     let url = format!("http://127.0.0.1:{port}/health");
-    let out = drhost(&[
-        "run",
-        path(&py),
-        "--config",
-        path(&cfg),
-        "--json",
-        "-p",
-        &format!("urls={url}"),
-    ]);
+    let out = Run::wasm(&py).config(&cfg).json().param("urls", &url).exec();
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.json()["summary"].as_str().unwrap().contains(&url));
     server.join().unwrap();
@@ -653,10 +558,10 @@ fn a_python_plugin_runs_under_the_same_contract() {
 
 #[test]
 fn version_names_the_contract_and_a_zero_deadline_is_a_usage_error() {
-    let out = drhost(&["--version"]);
+    let out = Run::cli(["--version"]).exec();
     assert_eq!(out.code, 0);
     assert_eq!(out.stdout.trim(), "drhost 0.1.0 (plugin contract drhost:runbook@0.1.2)");
-    let out = drhost(&["run", path(&plugin("hello")), "--timeout", "0s"]);
+    let out = Run::plugin("hello").timeout("0s").exec();
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("`0s` is no time at all"), "{}", out.stderr);
     let journals = std::fs::read_dir(&out.journal_dir).unwrap().count();
@@ -666,15 +571,11 @@ fn version_names_the_contract_and_a_zero_deadline_is_a_usage_error() {
 #[test]
 fn a_plugin_over_the_memory_cap_at_start_is_a_limit_not_an_incompatible_plugin() {
     // misbehave's initial memory is about 1.1 MiB.
-    let out = drhost(&[
-        "run",
-        path(&fixture("misbehave")),
-        "-p",
-        "mode=panic",
-        "--memory",
-        "1MiB",
-        "--json",
-    ]);
+    let out = Run::fixture("misbehave")
+        .param("mode", "panic")
+        .memory("1MiB")
+        .json()
+        .exec();
     assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
     let summary = out.json()["summary"].as_str().unwrap().to_string();
     assert_eq!(
@@ -699,7 +600,7 @@ fn the_refusal_advice_of_every_shipped_plugin_is_valid_toml_that_grants_its_need
         let id = file.file_stem().unwrap().to_str().unwrap().to_string();
         let wasm = plugin(&id);
         let empty = config("");
-        let out = drhost(&["run", path(&wasm), "--config", path(&empty)]);
+        let out = Run::wasm(&wasm).config(&empty).exec();
         assert_eq!(out.code, 3, "{id}: {}", out.stderr);
         let advice: String = out
             .stderr
@@ -714,7 +615,7 @@ fn the_refusal_advice_of_every_shipped_plugin_is_valid_toml_that_grants_its_need
             .unwrap_or_else(|| panic!("{id}: no advice in {}", out.stderr));
         let pasted = drhost::config::Config::parse(std::path::Path::new("pasted.toml"), &advice)
             .unwrap_or_else(|e| panic!("{id}: the advice is not a valid drhost.toml ({e}):\n{advice}"));
-        let described = drhost(&["inspect", path(&wasm), "--json"]).json();
+        let described = Run::inspect(&wasm).json().exec().json();
         let needs: Vec<Need> = described["capabilities"]
             .as_array()
             .unwrap()
@@ -745,32 +646,14 @@ fn the_refusal_advice_of_every_shipped_plugin_is_valid_toml_that_grants_its_need
 /// told which step was interrupted.
 #[test]
 fn ctrl_c_ends_the_run_with_a_complete_journal() {
-    use drhost_tests::cli::{dev_trust_file, drhost_bin, read_journal, shared_cache_dir};
-    let dir = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(drhost_bin())
-        .args([
-            "run",
-            path(&fixture("misbehave")),
-            "-p",
-            "mode=spin-in-step",
-            "--timeout",
-            "60s",
-        ])
-        .arg("--journal-dir")
-        .arg(dir.path())
-        .arg("--cache-dir")
-        .arg(shared_cache_dir())
-        .env("DRHOST_TRUST", dev_trust_file())
-        .env("DRHOST_LOCK", dir.path().join("drhost.lock"))
-        .env_remove("DRHOST_CONFIG")
-        .current_dir(std::env::temp_dir())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    use drhost_tests::cli::read_journal;
+    let running = Run::fixture("misbehave")
+        .param("mode", "spin-in-step")
+        .timeout("60s")
+        .spawn();
     // Wait until the plugin is inside its step, then press Ctrl-C.
     let journal_file = || {
-        std::fs::read_dir(dir.path())
+        std::fs::read_dir(running.journal_dir())
             .unwrap()
             .map(|e| e.unwrap().path())
             .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
@@ -790,13 +673,13 @@ fn ctrl_c_ends_the_run_with_a_complete_journal() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // SAFETY: signals our own child process.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(unsafe { libc::kill(running.id() as i32, libc::SIGINT) }, 0);
+    let out = running.wait();
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 130, "{stderr}");
     assert!(stderr.contains("interrupted by SIGINT (Ctrl-C)"), "{stderr}");
     assert!(stderr.contains("it was in step `waiting forever`"), "{stderr}");
-    let journal = read_journal(&journal_file().unwrap());
+    let journal = read_journal(&out.journal_path().unwrap());
     let end = journal.last().unwrap();
     assert_eq!(end["event"], "run-end", "the journal ends with run-end");
     assert_eq!(end["status"], "interrupted");

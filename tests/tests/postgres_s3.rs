@@ -12,8 +12,10 @@
 
 use std::path::{Path, PathBuf};
 
-use drhost_tests::cli::{self, Outcome};
+use drhost_tests::cli::{self, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::lab::{runtime as rt, up as lab};
+use drhost_tests::tmp::{TmpDir, TmpFile};
 use sha2::{Digest, Sha256};
 
 /// Every key these tests write starts with this.
@@ -38,17 +40,6 @@ RwAwRAIgehlA2lKRMnhAzVT39BapGpSGlRFuEpcf/+xYvpC9l/ACIER09YQKQLR6
 f/jdIRFLvKWmQMZSWp5QrRHXHL7b1IHy
 -----END CERTIFICATE-----
 ";
-
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 // --- configuration -----------------------------------------------------------
 
@@ -103,21 +94,15 @@ fn grants(pg_access: &[&str], databases: &[&str]) -> String {
 }
 
 /// A drhost.toml with target `primary` on database `db` and the lab's S3.
-fn write_config(lab: &Lab, db: &str, pg: Pg, grants: &str) -> PathBuf {
+fn write_config(lab: &Lab, db: &str, pg: Pg, grants: &str) -> TmpFile {
     let s3 = s3_target(lab, lab.get("S3_ENDPOINT").unwrap());
     cli::config(&format!("{}{s3}{grants}", pg_target(lab, db, pg)))
 }
 
-/// `drhost run db-poke.wasm --config CONFIG --json -p NAME=VALUE…`.
+/// `drhost run db-poke.wasm --config CONFIG --json --param NAME=VALUE…`,
+/// which must exit 0 (db-poke reports a failed call as facts).
 fn poke(config: &Path, params: &[(&str, &str)]) -> Outcome {
-    let plugin = cli::fixture("db-poke").display().to_string();
-    let config = config.display().to_string();
-    let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut args = vec!["run", plugin.as_str(), "--config", config.as_str(), "--json"];
-    for p in &params {
-        args.extend(["-p", p.as_str()]);
-    }
-    let out = cli::drhost(&args);
+    let out = Run::fixture("db-poke").config(config).json().params(params).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     out
 }
@@ -210,17 +195,18 @@ async fn source_dump(lab: &Lab) -> Vec<u8> {
         )
         .await
         .unwrap();
-    let file = tempfile::NamedTempFile::new().unwrap();
+    let dir = TmpDir::new("drhost-pg-dump-");
+    let file = dir.path().join("source.dump");
     let status = tokio::process::Command::new("pg_dump")
         .args(["-Fc", "-h", lab.get("PG_SOCKET_DIR").unwrap(), "-p"])
         .arg(lab.port("PG_PORT").unwrap().to_string())
         .args(["-U", lab.get("PG_USER").unwrap(), "-d", SOURCE, "-f"])
-        .arg(file.path())
+        .arg(&file)
         .status()
         .await
         .unwrap();
     assert!(status.success(), "pg_dump of {SOURCE} failed");
-    std::fs::read(file.path()).unwrap()
+    std::fs::read(&file).unwrap()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -619,9 +605,8 @@ fn tls_with_the_lab_ca_connects_encrypted_and_a_wrong_ca_is_one_clear_line() {
     assert_eq!(rt.block_on(row_counts(&lab, RESTORE)), expected);
 
     // A CA that did not sign the server's certificate: refused, one line.
-    let wrong = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(wrong.path(), WRONG_CA).unwrap();
-    let config = write_config(&lab, SOURCE, Pg::Tls(wrong.path()), &grants);
+    let wrong = TmpDir::new("drhost-wrong-ca-").into_file("ca.pem", WRONG_CA);
+    let config = write_config(&lab, SOURCE, Pg::Tls(&wrong), &grants);
     let out = poke(&config, &[("op", "query"), ("sql", sql)]);
     let (call, kind, message) = refusal(&out);
     assert_eq!((call.as_str(), kind.as_str()), ("postgres.open", "failed"), "{message}");

@@ -9,8 +9,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use drhost_tests::cli::{self, calls, Outcome};
+use drhost_tests::cli::{self, calls, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::lab::{runtime as rt, up as lab};
 
 /// Puts the lab back when dropped: resumes stopped processes, restores
 /// Sentinel's down-after, then `lab/up.sh` (restarts Redis from fresh
@@ -43,17 +44,6 @@ impl Drop for RestoreLab {
             eprintln!("lab/up.sh did not restore the lab: {status:?}");
         }
     }
-}
-
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
 }
 
 fn pid_file(lab: &Lab, name: &str) -> PathBuf {
@@ -93,19 +83,10 @@ fn signal(pid: u32, sig: &str) {
     assert!(status.success(), "kill {sig} {pid} failed");
 }
 
-/// `drhost run PLUGIN --config .lab/drhost.toml --json --yes PARAMS…`.
-fn run(lab: &Lab, plugin: PathBuf, config: Option<PathBuf>, params: &[String]) -> Outcome {
-    let plugin = plugin.display().to_string();
-    let config = config
-        .unwrap_or_else(|| lab.path(".lab/drhost.toml"))
-        .display()
-        .to_string();
-    let mut args = vec!["run", plugin.as_str(), "--config", config.as_str(), "--json", "--yes"];
-    for p in params {
-        args.push("--param");
-        args.push(p);
-    }
-    cli::drhost(&args)
+/// `run` with `--config .lab/drhost.toml --json --yes` (another
+/// `.config(…)` replaces the lab's).
+fn on_lab(lab: &Lab, run: Run) -> Run {
+    run.config(lab.path(".lab/drhost.toml")).json().yes()
 }
 
 async fn role_of(lab: &Lab, port: u16) -> String {
@@ -147,15 +128,10 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
         .path(&format!(".lab/redis/{master}/redis.conf"))
         .display()
         .to_string();
-    let out = run(
-        &lab,
-        cli::plugin("redis-failover"),
-        None,
-        &[
-            format!("restart-command=redis-server {conf}"),
-            "rejoin-timeout=90s".into(),
-        ],
-    );
+    let out = on_lab(&lab, Run::plugin("redis-failover"))
+        .param("restart-command", format!("redis-server {conf}"))
+        .param("rejoin-timeout", "90s")
+        .exec();
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("path").as_deref(), Some("A"));
     assert_eq!(out.fact("master"), Some(format!("127.0.0.1:{replica}")));
@@ -214,12 +190,9 @@ fn paused_master_without_failover_is_failed_over_by_the_plugin() {
     });
     signal(pid(&lab, &format!("redis-{master}")), "-STOP");
 
-    let out = run(
-        &lab,
-        cli::plugin("redis-failover"),
-        None,
-        &["auto-failover-wait=2s".into()],
-    );
+    let out = on_lab(&lab, Run::plugin("redis-failover"))
+        .param("auto-failover-wait", "2s")
+        .exec();
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("path").as_deref(), Some("B"));
     assert_eq!(out.fact("master"), Some(format!("127.0.0.1:{replica}")));
@@ -261,12 +234,9 @@ fn sentinels_below_quorum_refuse_and_change_nothing() {
     }
     signal(pid(&lab, &format!("redis-{master}")), "-KILL");
 
-    let out = run(
-        &lab,
-        cli::plugin("redis-failover"),
-        None,
-        &["auto-failover-wait=2s".into()],
-    );
+    let out = on_lab(&lab, Run::plugin("redis-failover"))
+        .param("auto-failover-wait", "2s")
+        .exec();
     assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     let report = out.json();
     let summary = report["summary"].as_str().unwrap_or_default();
@@ -311,12 +281,13 @@ fn command_outside_the_grant_is_a_typed_denial() {
         "{base}\n[[plugins.redis-poke.redis]]\ntarget = \"cache\"\naccess = [\"read\"]\n"
     ));
 
-    let out = run(
-        &lab,
-        cli::fixture("redis-poke"),
-        Some(config.clone()),
-        &["args=FLUSHALL".into()],
-    );
+    let poke = |args: &str| {
+        on_lab(&lab, Run::fixture("redis-poke"))
+            .config(&config)
+            .param("args", args)
+            .exec()
+    };
+    let out = poke("FLUSHALL");
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("error-kind").as_deref(), Some("access-denied"));
     let message = out.fact("error").unwrap();
@@ -331,19 +302,9 @@ fn command_outside_the_grant_is_a_typed_denial() {
     assert_eq!(denied[0]["args"]["args"][0], "FLUSHALL");
 
     // The key is still there, and a granted read sees it.
-    let out = run(
-        &lab,
-        cli::fixture("redis-poke"),
-        Some(config.clone()),
-        &["args=GET drhost:test:keep".into()],
-    );
+    let out = poke("GET drhost:test:keep");
     assert_eq!(out.fact("reply").as_deref(), Some("1"), "{}", out.stdout);
-    let out = run(
-        &lab,
-        cli::fixture("redis-poke"),
-        Some(config),
-        &["args=SET drhost:test:keep 2".into()],
-    );
+    let out = poke("SET drhost:test:keep 2");
     assert_eq!(
         out.fact("error-kind").as_deref(),
         Some("access-denied"),
@@ -364,7 +325,7 @@ fn command_outside_the_grant_is_a_typed_denial() {
 fn plugin_without_a_redis_grant_is_refused_with_the_lines_to_add() {
     let lab = lab();
     let config = cli::config("[targets.redis.cache]\nurl = \"redis://127.0.0.1:1\"\n");
-    let out = run(&lab, cli::plugin("redis-failover"), Some(config), &[]);
+    let out = on_lab(&lab, Run::plugin("redis-failover")).config(&config).exec();
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     let text = format!("{}{}", out.stdout, out.stderr);
     assert!(text.contains("[[plugins.redis-failover.redis]]"), "{text}");

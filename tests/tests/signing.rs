@@ -8,8 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use drhost_tests::cli::{drhost, drhost_with, events, plugin, Outcome};
+use drhost_tests::cli::{events, plugin, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::tmp::TmpDir;
+use drhost_tests::util::unique;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -22,13 +24,13 @@ fn s(p: &Path) -> &str {
 
 /// A test's own directory with keys, trust file, lock, config and plugins.
 struct Bench {
-    dir: tempfile::TempDir,
+    dir: TmpDir,
 }
 
 impl Bench {
     fn new() -> Bench {
         let bench = Bench {
-            dir: tempfile::Builder::new().prefix("drhost-signing-").tempdir().unwrap(),
+            dir: TmpDir::new("drhost-signing-"),
         };
         std::fs::write(bench.config(), HELLO_GRANTS).unwrap();
         bench
@@ -52,7 +54,7 @@ impl Bench {
 
     /// `drhost keygen`; returns the `[[key]]` entry it printed.
     fn keygen(&self, id: &str) -> String {
-        let out = drhost(&["keygen", "--out", s(&self.path("keys")), "--id", id]);
+        let out = Run::cli(["keygen", "--out", s(&self.path("keys")), "--id", id]).exec();
         assert_eq!(out.code, 0, "{}", out.stderr);
         let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(self.key(id)).unwrap().permissions());
         assert_eq!(mode & 0o777, 0o600, "the secret key is private");
@@ -83,27 +85,20 @@ impl Bench {
     }
 
     fn sign(&self, plugin: &Path, key_id: &str) -> Outcome {
-        let out = drhost(&["sign", s(plugin), "--key", s(&self.key(key_id))]);
+        let out = Run::cli(["sign", s(plugin), "--key", s(&self.key(key_id))]).exec();
         assert_eq!(out.code, 0, "{}", out.stderr);
         out
     }
 
     /// `drhost run PLUGIN --json` with this bench's config, trust file and lock.
     fn run(&self, plugin: &Path, extra: &[&str]) -> Outcome {
-        let (config, trust, lock) = (self.config(), self.trust(), self.lock());
-        let mut args = vec![
-            "run",
-            s(plugin),
-            "--config",
-            s(&config),
-            "--trust",
-            s(&trust),
-            "--lock",
-            s(&lock),
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        drhost(&args)
+        Run::wasm(plugin)
+            .config(self.config())
+            .trust(self.trust())
+            .lock(self.lock())
+            .json()
+            .args(extra)
+            .exec()
     }
 }
 
@@ -271,7 +266,7 @@ fn a_digest_other_than_the_lock_pins_is_refused() {
     assert!(line.contains(&digest_of(&std::fs::read(&hello).unwrap())), "{line}");
 
     // `drhost lock` re-pins it, and then it runs.
-    let out = drhost(&["lock", s(&hello), "--trust", s(&b.trust()), "--lock", s(&b.lock())]);
+    let out = Run::cli(["lock", s(&hello)]).trust(b.trust()).lock(b.lock()).exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let out = b.run(&hello, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -406,7 +401,7 @@ fn two_signers_one_revoked_still_runs_via_the_other() {
         second.stdout
     );
 
-    let verify = drhost(&["verify", s(&hello), "--trust", s(&b.trust()), "--json"]);
+    let verify = Run::cli(["verify", s(&hello)]).trust(b.trust()).json().exec();
     assert_eq!(verify.code, 0, "{}", verify.stderr);
     let v = verify.json();
     assert_eq!(v["signers"], json!(["k2"]));
@@ -433,7 +428,7 @@ fn two_signers_one_revoked_still_runs_via_the_other() {
 
     // With k2 revoked too, nothing vouches for it: verify says so with exit 3.
     b.write_trust(&format!("{k1}\n{k2}\n[revoked]\nkeys = [\"k1\", \"k2\"]\n"));
-    let verify = drhost(&["verify", s(&hello), "--trust", s(&b.trust())]);
+    let verify = Run::cli(["verify", s(&hello)]).trust(b.trust()).exec();
     assert_eq!(verify.code, 3);
     assert!(
         verify.message_lines()[0].contains("key `k1` is revoked; key `k2` is revoked"),
@@ -447,7 +442,7 @@ fn a_detached_signature_works_beside_the_plugin() {
     let b = Bench::new();
     b.write_trust(&b.keygen("k1"));
     let unsigned = b.unsigned_hello("hello.wasm");
-    let out = drhost(&["sign", s(&unsigned), "--key", s(&b.key("k1")), "--detached"]);
+    let out = Run::cli(["sign", s(&unsigned), "--key", s(&b.key("k1")), "--detached"]).exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(b.path("hello.wasm.sig").exists());
     let out = b.run(&unsigned, &[]);
@@ -465,14 +460,6 @@ fn registry() -> String {
         .to_string()
 }
 
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("drhost-test/{name}-{}-{nanos:x}", std::process::id())
-}
-
 #[test]
 fn sign_push_pull_run_keeps_the_digest_and_pins_it() {
     let b = Bench::new();
@@ -480,25 +467,19 @@ fn sign_push_pull_run_keeps_the_digest_and_pins_it() {
     let hello = b.hello("hello.wasm");
     b.sign(&hello, "k1");
     let signed_digest = digest_of(&std::fs::read(&hello).unwrap());
-    let reference = format!("oci://{}/{}:0.1.0", registry(), unique("hello"));
+    let reference = format!("oci://{}/drhost-test/{}:0.1.0", registry(), unique("hello"));
 
-    let push = drhost(&["push", s(&hello), &reference, "--json"]);
+    let push = Run::cli(["push", s(&hello), &reference]).json().exec();
     assert_eq!(push.code, 0, "{}", push.stderr);
     let pushed = push.json();
     assert_eq!(pushed["digest"], signed_digest.as_str());
 
     let out_dir = b.path("pulled");
-    let pull = drhost(&[
-        "pull",
-        &reference,
-        "-o",
-        s(&out_dir),
-        "--trust",
-        s(&b.trust()),
-        "--lock",
-        s(&b.lock()),
-        "--json",
-    ]);
+    let pull = Run::cli(["pull", &reference, "-o", s(&out_dir)])
+        .trust(b.trust())
+        .lock(b.lock())
+        .json()
+        .exec();
     assert_eq!(pull.code, 0, "{}", pull.stderr);
     let pulled = out_dir.join("hello.wasm");
     assert_eq!(
@@ -520,16 +501,10 @@ fn sign_push_pull_run_keeps_the_digest_and_pins_it() {
     );
 
     // Pull by digest works too, and gives the same file.
-    let by_digest = drhost(&[
-        "pull",
-        pushed["pinned"].as_str().unwrap(),
-        "-o",
-        s(&b.path("again")),
-        "--trust",
-        s(&b.trust()),
-        "--lock",
-        s(&b.lock()),
-    ]);
+    let by_digest = Run::cli(["pull", pushed["pinned"].as_str().unwrap(), "-o", s(&b.path("again"))])
+        .trust(b.trust())
+        .lock(b.lock())
+        .exec();
     assert_eq!(by_digest.code, 0, "{}", by_digest.stderr);
     assert_eq!(
         std::fs::read(b.path("again/hello.wasm")).unwrap(),
@@ -563,10 +538,10 @@ fn a_tampered_artifact_in_the_registry_is_refused_on_pull() {
     b.write_trust(&b.keygen("k1"));
     let hello = b.hello("hello.wasm");
     b.sign(&hello, "k1");
-    let repo = unique("tampered");
+    let repo = format!("drhost-test/{}", unique("tampered"));
     let registry = registry();
     let reference = format!("oci://{registry}/{repo}:0.1.0");
-    assert_eq!(drhost(&["push", s(&hello), &reference]).code, 0);
+    assert_eq!(Run::cli(["push", s(&hello), &reference]).exec().code, 0);
 
     // Replace the tag with a well-formed artifact whose layer has one byte changed.
     let mut bytes = std::fs::read(&hello).unwrap();
@@ -578,16 +553,10 @@ fn a_tampered_artifact_in_the_registry_is_refused_on_pull() {
         .unwrap();
 
     let out_dir = b.path("pulled");
-    let out = drhost(&[
-        "pull",
-        &reference,
-        "-o",
-        s(&out_dir),
-        "--trust",
-        s(&b.trust()),
-        "--lock",
-        s(&b.lock()),
-    ]);
+    let out = Run::cli(["pull", &reference, "-o", s(&out_dir)])
+        .trust(b.trust())
+        .lock(b.lock())
+        .exec();
     assert_eq!(out.code, 3, "{}", out.stderr);
     let lines = out.message_lines();
     assert_eq!(lines.len(), 1, "{}", out.stderr);
@@ -652,7 +621,7 @@ async fn replace_layer(registry: &str, repo: &str, tag: &str, layer: Vec<u8>) ->
 fn keygen_never_overwrites_and_a_bad_trust_file_names_file_and_key() {
     let b = Bench::new();
     b.keygen("k1");
-    let again = drhost(&["keygen", "--out", s(&b.path("keys")), "--id", "k1"]);
+    let again = Run::cli(["keygen", "--out", s(&b.path("keys")), "--id", "k1"]).exec();
     assert_eq!(again.code, 2);
     assert!(again.message_lines()[0].contains("already exists"), "{}", again.stderr);
 
@@ -674,7 +643,7 @@ fn the_trust_table_in_drhost_toml_is_used() {
     b.sign(&hello, "k1");
     std::fs::write(b.config(), format!("{HELLO_GRANTS}\n[trust]\nfile = \"trust.toml\"\n")).unwrap();
     // DRHOST_TRUST (the lab's file, which does not know k1) loses to [trust] file.
-    let out = drhost_with(&["run", s(&hello), "--config", s(&b.config()), "--json"], &[]);
+    let out = Run::wasm(&hello).config(b.config()).json().exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.journal()[0]["trust"]["trust_file"], s(&b.trust()));
 }

@@ -8,27 +8,19 @@
 //! journal and the exit code. Tests are serialized by [`drhost_tests::lab::serial`].
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use drhost_tests::cli::{self, calls, events, Outcome};
+use drhost_tests::cli::{self, calls, events, Outcome, Run};
 use drhost_tests::lab::Lab;
+use drhost_tests::lab::{runtime as rt, up as lab};
+use drhost_tests::tmp::{TmpDir, TmpFile};
+use drhost_tests::util::{percent_encoded, unique};
 use serde_json::json;
 use vaultrs::client::VaultClient;
 
 /// The KV v2 mount of both lab servers.
 const MOUNT: &str = "secret";
-
-fn lab() -> Lab {
-    Lab::load().expect("the lab is up (make lab)")
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// Which lab server a test talks to.
 #[derive(Clone, Copy)]
@@ -97,31 +89,35 @@ impl Drop for Scratch {
     }
 }
 
-/// A fresh 0600 file holding `token`.
-fn token_file(token: &str) -> PathBuf {
+/// Makes `file` readable by its owner only, as a token file must be.
+fn private(file: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::Builder::new()
-        .prefix("drhost-vault-token-")
-        .tempdir()
-        .unwrap()
-        .keep();
-    let path = dir.join("token");
-    std::fs::write(&path, format!("{token}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    path
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
-/// `[targets.vault.main]` at `address` with `token` in a file, and `grants`.
-fn config_at(address: &str, token: &str, grants: &str) -> PathBuf {
-    let token = token_file(token);
-    cli::config(&format!(
-        "[targets.vault.main]\naddress = \"{address}\"\ntoken = \"file:{}\"\n\n{grants}",
-        token.display()
-    ))
+/// A fresh 0600 file holding `token`.
+fn token_file(token: &str) -> TmpFile {
+    let file = TmpDir::new("drhost-vault-token-").into_file("token", format!("{token}\n"));
+    private(&file);
+    file
+}
+
+/// `[targets.vault.main]` at `address` with `token` in a file beside it, and `grants`.
+fn config_at(address: &str, token: &str, grants: &str) -> TmpFile {
+    let dir = TmpDir::new("drhost-vault-config-");
+    let token = dir.write("token", format!("{token}\n"));
+    private(&token);
+    dir.into_file(
+        "drhost.toml",
+        format!(
+            "[targets.vault.main]\naddress = \"{address}\"\ntoken = \"file:{}\"\n\n{grants}",
+            token.display()
+        ),
+    )
 }
 
 /// A config for `server` with `grants`.
-fn config(server: Server, grants: &str) -> PathBuf {
+fn config(server: Server, grants: &str) -> TmpFile {
     let lab = lab();
     config_at(&server.address(&lab), &server.token(&lab), grants)
 }
@@ -135,25 +131,15 @@ fn grant(paths: &[&str], access: &[&str]) -> String {
     )
 }
 
-/// `drhost run tests/plugins/vault-poke.wasm --config CONFIG --json --yes --param K=V…`.
-fn poke(config: &Path, params: &[(&str, &str)]) -> Outcome {
-    run_poke(config, params, true)
+/// `drhost run tests/plugins/vault-poke.wasm --config CONFIG --yes --param K=V…`
+/// (add `.json()` for the report on stdout).
+fn vault_poke(config: &Path, params: &[(&str, &str)]) -> Run {
+    Run::fixture("vault-poke").config(config).yes().params(params)
 }
 
-/// The same run with human output (progress and errors on stderr).
-fn run_poke(config: &Path, params: &[(&str, &str)], json: bool) -> Outcome {
-    let plugin = cli::fixture("vault-poke").display().to_string();
-    let config = config.display().to_string();
-    let params: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut args = vec!["run", plugin.as_str(), "--config", config.as_str(), "--yes"];
-    if json {
-        args.push("--json");
-    }
-    for p in &params {
-        args.push("--param");
-        args.push(p);
-    }
-    cli::drhost(&args)
+/// The same with `--json`, run.
+fn poke(config: &Path, params: &[(&str, &str)]) -> Outcome {
+    vault_poke(config, params).json().exec()
 }
 
 fn show(out: &Outcome) -> String {
@@ -180,27 +166,6 @@ fn current_version(server: Server, key: &str) -> u64 {
     rt().block_on(vaultrs::kv2::read_metadata(&client, MOUNT, key))
         .unwrap()
         .current_version
-}
-
-/// Percent-encoding for a URL's userinfo, written independently of the
-/// host's: RFC 3986 unreserved bytes stay, every other byte is `%XX`.
-fn userinfo_encoded(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// A value that is only in this test run.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{nanos}")
 }
 
 #[test]
@@ -239,7 +204,7 @@ fn read_compose_write_stores_the_composed_secret_and_never_shows_it() {
     // Vault holds the composed URL (password percent-encoded), the raw
     // password, and the text field.
     let dest = get(Server::Dev, "drhost-test/compose/dest").expect("the composed secret was written");
-    let encoded = userinfo_encoded(&password);
+    let encoded = percent_encoded(&password);
     assert_eq!(dest["url"], format!("{prefix}{encoded}{suffix}"));
     assert_eq!(dest["password"], password);
     assert_eq!(dest["note"], "written by vault-poke");
@@ -577,7 +542,7 @@ fn vault_down_is_unavailable_naming_the_target() {
     assert_eq!(read[0]["outcome"]["error"]["kind"], "unavailable");
 
     // The operator sees one line for the call, naming the target.
-    let out = run_poke(&config, &fail, false);
+    let out = vault_poke(&config, &fail).exec();
     assert_eq!(out.code, 1, "{}", show(&out));
     let call_lines: Vec<&str> = out.stderr.lines().filter(|l| l.contains("! vault.read:")).collect();
     assert_eq!(call_lines.len(), 1, "{}", show(&out));

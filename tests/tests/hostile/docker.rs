@@ -10,14 +10,14 @@
 //! whatever happens. The ToolboxAI containers and networks are not touched.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerCreateBody, NetworkCreateRequest};
 use bollard::query_parameters as q;
-use drhost_tests::cli::{calls, config, drhost_with, fixture, Outcome};
+use drhost_tests::cli::{calls, config, Outcome, Run};
 use drhost_tests::lab::Lab;
 use drhost_tests::lab::{runtime as rt, up as lab};
+use drhost_tests::tmp::TmpFile;
 use serde_json::Value;
 
 const IMAGE: &str = "toolboxai/backend:latest";
@@ -82,7 +82,7 @@ impl Scratch {
 
     /// A config granting read+write on this container only (by its compose
     /// project), networks `<name>-net-*`, plus `extra` lines.
-    fn grant(&self, extra: &str) -> PathBuf {
+    fn grant(&self, extra: &str) -> TmpFile {
         config(&format!(
             "[[plugins.docker-poke.docker]]\ncompose_project = \"{}\"\naccess = [\"read\", \"write\"]\nnetworks = [\"{}-net-*\"]\n{extra}\n",
             self.name, self.name
@@ -128,23 +128,16 @@ impl Drop for Scratch {
     }
 }
 
-/// `drhost run docker-poke --config CFG --json --quiet -p k=v…`.
+/// `drhost run docker-poke --config CFG --json --quiet --param k=v…` against
+/// the lab's engine.
 fn poke(lab: &Lab, cfg: &std::path::Path, params: &[(&str, &str)]) -> Outcome {
-    let fixture = fixture("docker-poke");
-    let pairs: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let mut argv = vec![
-        "run",
-        fixture.to_str().unwrap(),
-        "--config",
-        cfg.to_str().unwrap(),
-        "--json",
-        "--quiet",
-    ];
-    for p in &pairs {
-        argv.push("-p");
-        argv.push(p);
-    }
-    drhost_with(&argv, &[("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap())])
+    Run::fixture("docker-poke")
+        .config(cfg)
+        .json()
+        .quiet()
+        .params(params)
+        .env("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap())
+        .exec()
 }
 
 /// The one `call` event of `call`: its error kind and message.

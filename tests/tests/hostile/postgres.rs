@@ -6,11 +6,12 @@
 //! scratch database `drhost_hostile_pg` on the lab's real Postgres and
 //! checks the server afterwards through the lab's own connection.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use drhost_tests::cli::{self, Outcome};
+use drhost_tests::cli::{self, Outcome, Run};
 use drhost_tests::lab::runtime as rt;
 use drhost_tests::lab::Lab;
+use drhost_tests::tmp::TmpFile;
 
 const DB: &str = "drhost_hostile_pg";
 
@@ -23,7 +24,7 @@ enum Reader {
     Configured,
 }
 
-fn config(lab: &Lab, reader: Reader) -> PathBuf {
+fn config(lab: &Lab, reader: Reader) -> TmpFile {
     let reader = match reader {
         Reader::None => String::new(),
         Reader::Configured => format!(
@@ -98,20 +99,15 @@ impl Drop for Scratch {
     }
 }
 
+/// `drhost run db-poke --config CONFIG --json --param op=query --param sql=SQL`,
+/// which must exit 0.
 fn query(config: &Path, sql: &str) -> Outcome {
-    let plugin = cli::fixture("db-poke").display().to_string();
-    let sql = format!("sql={sql}");
-    let out = cli::drhost(&[
-        "run",
-        &plugin,
-        "--config",
-        config.to_str().unwrap(),
-        "--json",
-        "-p",
-        "op=query",
-        "-p",
-        &sql,
-    ]);
+    let out = Run::fixture("db-poke")
+        .config(config)
+        .json()
+        .param("op", "query")
+        .param("sql", sql)
+        .exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     out
 }

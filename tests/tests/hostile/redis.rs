@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use drhost_tests::cli::{self, calls, Outcome};
+use drhost_tests::cli::{self, calls, Outcome, Run};
 use drhost_tests::lab::Lab;
 use drhost_tests::lab::{runtime as rt, up as lab};
+use drhost_tests::tmp::{TmpDir, TmpFile};
 
 /// The current master's port, as the real Sentinels report it.
 fn master_port(lab: &Lab) -> u16 {
@@ -35,7 +36,7 @@ fn sentinels_toml(lab: &Lab) -> String {
 
 /// A config with one target `cache` (its url on `url_port`, `extra` lines)
 /// and one grant of `access` to redis-poke.
-fn target_config(lab: &Lab, url_port: u16, extra: &str, access: &str) -> std::path::PathBuf {
+fn target_config(lab: &Lab, url_port: u16, extra: &str, access: &str) -> TmpFile {
     cli::config(&format!(
         "[targets.redis.cache]\nurl = \"redis://127.0.0.1:{url_port}\"\nsentinels = [{}]\nmaster_name = \"{}\"\ntimeout = \"2s\"\n{extra}\n\n[[plugins.redis-poke.redis]]\ntarget = \"cache\"\naccess = {access}\n",
         sentinels_toml(lab),
@@ -45,13 +46,13 @@ fn target_config(lab: &Lab, url_port: u16, extra: &str, access: &str) -> std::pa
 
 /// `drhost run redis-poke --param open=OPEN --param args=ARGS`.
 fn poke(config: &std::path::Path, open: &str, args: &str) -> Outcome {
-    let config = config.display().to_string();
-    let fixture = cli::fixture("redis-poke").display().to_string();
-    let open = format!("open={open}");
-    let args = format!("args={args}");
-    let out = cli::drhost(&[
-        "run", &fixture, "--config", &config, "--json", "--yes", "--param", &open, "--param", &args,
-    ]);
+    let out = Run::fixture("redis-poke")
+        .config(config)
+        .json()
+        .yes()
+        .param("open", open)
+        .param("args", args)
+        .exec();
     assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     out
 }
@@ -340,9 +341,7 @@ fn a_hostile_sentinel_cannot_draw_the_password_to_its_address() {
     let master = master_port(&lab);
     let trap = Listener::start();
     let sentinel = fake_sentinel(trap.port);
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("redis-password");
-    std::fs::write(&secret, "hostile-test-secret-4711").unwrap();
+    let secret = TmpDir::new("drhost-redis-password-").into_file("redis-password", "hostile-test-secret-4711");
     let config = cli::config(&format!(
         "[targets.redis.cache]\nurl = \"redis://127.0.0.1:{master}\"\nsentinels = [\"127.0.0.1:{sentinel}\"]\nmaster_name = \"{}\"\npassword = \"file:{}\"\ntimeout = \"2s\"\n\n[[plugins.redis-poke.redis]]\ntarget = \"cache\"\naccess = [\"read\"]\n",
         lab.redis_master_name().unwrap(),

@@ -1,7 +1,7 @@
 //! S3 keys that leave their granted prefix through `..` (issue 11, item 10):
 //! refused whatever the grant's glob matches textually.
 
-use drhost_tests::cli;
+use drhost_tests::cli::{self, Run};
 use drhost_tests::lab::Lab;
 
 #[test]
@@ -21,25 +21,18 @@ fn dot_segments_cannot_leave_the_granted_prefix() {
         secrets.join("s3-access-key").display(),
         secrets.join("s3-secret-key").display(),
     ));
-    let plugin = cli::fixture("db-poke").display().to_string();
     for (op, key) in [
         ("s3-get", "supabase/../vault/vault-snapshot.snap"),
         ("s3-get", "supabase/./backup_latest.dump"),
         ("s3-put", "supabase/../planted.txt"),
         ("s3-put", "supabase//planted.txt"),
     ] {
-        let (op, key) = (format!("op={op}"), format!("key={key}"));
-        let out = cli::drhost(&[
-            "run",
-            &plugin,
-            "--config",
-            config.to_str().unwrap(),
-            "--json",
-            "-p",
-            &op,
-            "-p",
-            &key,
-        ]);
+        let out = Run::fixture("db-poke")
+            .config(&config)
+            .json()
+            .param("op", op)
+            .param("key", key)
+            .exec();
         assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
         assert_eq!(
             out.fact("error-kind").as_deref(),

@@ -1,31 +1,26 @@
 //! Attacks on the host's own files from inside the sandbox.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use drhost_tests::cli::{drhost_with, fixture};
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use drhost_tests::cli::{fixture, Run};
+use drhost_tests::tmp::TmpDir;
 
 /// A private temp directory that drhost uses as `TMPDIR`, holding the
 /// directory the hostile plugin's links point at.
 struct Tmp {
-    dir: tempfile::TempDir,
+    dir: TmpDir,
 }
 
 impl Tmp {
     fn new() -> Tmp {
-        let dir = tempfile::Builder::new()
-            .prefix("drhost-hostile-")
-            .tempdir()
-            .expect("tempdir");
+        let dir = TmpDir::new("drhost-hostile-");
         std::fs::create_dir(dir.path().join("drhost-escape-target")).expect("target dir");
         Tmp { dir }
     }
 
-    fn env(&self) -> [(&str, &str); 1] {
-        [("TMPDIR", s(self.dir.path()))]
+    /// `run` with this directory as drhost's `TMPDIR`.
+    fn for_drhost(&self, run: Run) -> Run {
+        run.env("TMPDIR", self.dir.path())
     }
 
     /// What the plugin managed to write outside its sandbox.
@@ -53,8 +48,7 @@ impl Tmp {
 #[test]
 fn inspect_of_a_hostile_plugin_writes_nothing_outside_its_sandbox() {
     let tmp = Tmp::new();
-    let wasm = fixture("describe-escape");
-    let out = drhost_with(&["inspect", s(&wasm)], &tmp.env());
+    let out = tmp.for_drhost(Run::inspect(fixture("describe-escape"))).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("describe-escape"), "{}", out.stdout);
     assert_eq!(
@@ -70,8 +64,7 @@ fn inspect_of_a_hostile_plugin_writes_nothing_outside_its_sandbox() {
 #[test]
 fn run_of_a_hostile_plugin_writes_nothing_outside_its_sandbox() {
     let tmp = Tmp::new();
-    let wasm = fixture("describe-escape");
-    let out = drhost_with(&["run", s(&wasm), "--json"], &tmp.env());
+    let out = tmp.for_drhost(Run::fixture("describe-escape").json()).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.json()["summary"], "planted links and stored a blob");
     assert_eq!(

@@ -7,11 +7,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use drhost_tests::cli::{calls, config, drhost_with, fixture, Outcome};
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
+use drhost_tests::cli::{calls, Outcome, Run};
+use drhost_tests::tmp::TmpDir;
+use drhost_tests::util::unique;
 
 /// The TOML of one `misbehave` shell grant.
 fn grant(program: &str, args: &[&str], timeout: Option<&str>) -> String {
@@ -29,30 +27,15 @@ fn grant_line(program: &str, args: &[&str]) -> String {
     format!("grant `[[plugins.misbehave.shell]] program = {program:?}, args = [{args}]`")
 }
 
-/// Runs `misbehave` (mode=shell) with `program` and `args` under `grants`,
-/// plus extra `-p` parameters and environment for drhost.
-fn run(grants: &str, program: &str, args: &[&str], params: &[&str], env: &[(&str, &str)]) -> Outcome {
-    let cfg = config(grants);
-    let fx = fixture("misbehave");
-    let program = format!("program={program}");
-    let args = format!("args={}", args.join("|"));
-    let mut argv = vec![
-        "run",
-        path(&fx),
-        "--config",
-        path(&cfg),
-        "--json",
-        "-p",
-        "mode=shell",
-        "-p",
-        &program,
-        "-p",
-        &args,
-    ];
-    for p in params {
-        argv.extend(["-p", p]);
-    }
-    drhost_with(&argv, env)
+/// `drhost run misbehave --json` (mode=shell) with `program` and `args`
+/// under `grants`; add parameters, environment for drhost, and exec.
+fn run(grants: &str, program: &str, args: &[&str]) -> Run {
+    Run::fixture("misbehave")
+        .config_toml(grants)
+        .json()
+        .param("mode", "shell")
+        .param("program", program)
+        .param("args", args.join("|"))
 }
 
 /// Asserts the run failed on one `shell.run` call refused as `kind`, and
@@ -77,25 +60,16 @@ fn refused(out: &Outcome, kind: &str) -> String {
     message
 }
 
-/// A value no other test or process uses.
-fn unique(what: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!("{what}-{}-{nanos}", std::process::id())
-}
-
 /// A granted directory holding `x`, and a file beside it (outside) holding a secret.
 struct Allowed {
-    dir: tempfile::TempDir,
+    dir: TmpDir,
     outside: std::path::PathBuf,
     secret: String,
 }
 
 impl Allowed {
     fn new() -> Allowed {
-        let dir = tempfile::Builder::new().prefix("drhost-allowed-").tempdir().unwrap();
+        let dir = TmpDir::new("drhost-allowed-");
         std::fs::write(dir.path().join("x"), "inside").unwrap();
         let secret = unique("outside-secret");
         let outside = dir.path().with_extension("outside");
@@ -128,7 +102,7 @@ fn dot_dot_never_leaves_the_granted_directory() {
         allowed.outside.file_name().and_then(|n| n.to_str()).unwrap()
     );
     for arg in [&environ, &beside] {
-        let out = run(&grants, "cat", &[arg], &[], &[]);
+        let out = run(&grants, "cat", &[arg]).exec();
         let message = refused(&out, "access-denied");
         assert!(message.contains(&grant_line("cat", &[&pattern])), "{message}");
         assert!(
@@ -143,7 +117,7 @@ fn dot_dot_never_leaves_the_granted_directory() {
         assert!(!out.stdout.contains("PATH="), "{}", out.stdout);
     }
     // The grant still works for what it names.
-    let out = run(&grants, "cat", &[&format!("{dir}/x")], &[], &[]);
+    let out = run(&grants, "cat", &[&format!("{dir}/x")]).exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.fact("stdout").as_deref(), Some("inside"));
 }
@@ -161,7 +135,7 @@ fn dot_empty_and_nul_segments_are_refused() {
         // The fixture turns a literal \0 into a NUL byte.
         (format!("{dir}/x\\0/../../etc/passwd"), "holds a NUL byte"),
     ] {
-        let out = run(&grants, "cat", &[&arg], &[], &[]);
+        let out = run(&grants, "cat", &[&arg]).exec();
         if rule == "is a directory" {
             // One trailing slash is normal: the grant allows it and cat says what x is.
             assert_eq!(out.code, 0, "{}", out.stderr);
@@ -181,7 +155,7 @@ fn star_does_not_smuggle_an_option() {
     let grants = grant("sort", &["*"], None);
     // `sort -oFILE` writes FILE: an option where the grant meant a value.
     let option = format!("-o{}", canary.display());
-    let out = run(&grants, "sort", &[&option], &[], &[]);
+    let out = run(&grants, "sort", &[&option]).exec();
     let message = refused(&out, "access-denied");
     assert!(!canary.exists(), "sort never ran");
     assert!(message.contains(&grant_line("sort", &["*"])), "{message}");
@@ -197,7 +171,7 @@ fn star_does_not_smuggle_an_option() {
 
     // A pattern that starts with `-` says options are fine.
     let grants = grant("sort", &["-o*"], None);
-    let out = run(&grants, "sort", &[&option], &[], &[]);
+    let out = run(&grants, "sort", &[&option]).exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(canary.exists());
     let _ = std::fs::remove_file(&canary);
@@ -207,7 +181,9 @@ fn star_does_not_smuggle_an_option() {
 fn children_run_in_an_empty_host_only_directory() {
     // The guest writes into /scratch, then lists the child's directory.
     let grants = grant("ls", &["-A"], None) + &grant("pwd", &[], None) + &grant("stat", &["-c", "%a", "."], None);
-    let out = run(&grants, "ls", &["-A"], &["scratch-file=guest-wrote-this"], &[]);
+    let out = run(&grants, "ls", &["-A"])
+        .param("scratch-file", "guest-wrote-this")
+        .exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.fact("stdout").as_deref(),
@@ -217,7 +193,7 @@ fn children_run_in_an_empty_host_only_directory() {
     let journal = out.journal();
     assert_eq!(calls(&journal, "shell.run")[0]["outcome"]["ok"]["exit_code"], 0);
 
-    let out = run(&grants, "pwd", &[], &[], &[]);
+    let out = run(&grants, "pwd", &[]).exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let cwd = out.fact("stdout").expect("pwd printed its directory");
     assert!(
@@ -227,7 +203,7 @@ fn children_run_in_an_empty_host_only_directory() {
     assert!(Path::new(&cwd).is_absolute(), "{cwd}");
     assert!(!Path::new(&cwd).exists(), "removed when the call returned: {cwd}");
 
-    let out = run(&grants, "stat", &["-c", "%a", "."], &[], &[]);
+    let out = run(&grants, "stat", &["-c", "%a", "."]).exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.fact("stdout").as_deref(),
@@ -239,13 +215,10 @@ fn children_run_in_an_empty_host_only_directory() {
 #[test]
 fn children_get_an_empty_environment() {
     let canary = unique("env-canary");
-    let out = run(
-        &grant("env", &[], None),
-        "env",
-        &[],
-        &[],
-        &[("DRHOST_HOSTILE_CANARY", &canary), ("LD_PRELOAD", "/nonexistent.so")],
-    );
+    let out = run(&grant("env", &[], None), "env", &[])
+        .env("DRHOST_HOSTILE_CANARY", &canary)
+        .env("LD_PRELOAD", "/nonexistent.so")
+        .exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.fact("stdout").as_deref(),
@@ -275,7 +248,7 @@ fn a_timed_out_child_takes_its_whole_process_group_with_it() {
     let marker = format!("31.{}", std::process::id());
     let script = format!("sleep {marker} & sleep {marker}");
     let grants = grant("sh", &["-c", &script], Some("1s"));
-    let out = run(&grants, "sh", &["-c", &script], &[], &[]);
+    let out = run(&grants, "sh", &["-c", &script]).exec();
     // Every sleep of the group is gone (allow a moment for the kernel).
     let gone_by = Instant::now() + Duration::from_secs(3);
     let mut left = processes(&["sleep", &marker]);

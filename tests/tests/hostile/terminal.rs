@@ -1,15 +1,11 @@
 //! Attacks on what the operator reads and what the journal keeps (issue 11,
 //! items 6 and 7), through the real binary with human output.
 
-use drhost_tests::cli::{self, drhost, fixture};
+use drhost_tests::cli::{self, Run};
 
-fn noisy(params: &[&str]) -> cli::Outcome {
-    let wasm = fixture("noisy").display().to_string();
-    let mut args = vec!["run", wasm.as_str()];
-    for p in params {
-        args.extend(["-p", p]);
-    }
-    drhost(&args)
+/// `drhost run noisy --param K=V…`, with human output.
+fn noisy(params: &[(&str, &str)]) -> cli::Outcome {
+    Run::fixture("noisy").params(params).exec()
 }
 
 /// No escape character or bidi override reaches the terminal, and nothing
@@ -34,7 +30,7 @@ fn assert_screen_is_the_hosts(text: &str) {
 
 #[test]
 fn a_plugin_cannot_draw_on_the_operators_terminal() {
-    let out = noisy(&["mode=terminal", "end=fail"]);
+    let out = noisy(&[("mode", "terminal"), ("end", "fail")]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert_screen_is_the_hosts(&out.stdout);
     assert_screen_is_the_hosts(&out.stderr);
@@ -53,7 +49,7 @@ fn a_plugin_cannot_draw_on_the_operators_terminal() {
     let log = cli::events(&journal, "log");
     assert!(log[0]["message"].as_str().unwrap().contains("\u{1b}[2J"));
 
-    let out = noisy(&["mode=terminal", "end=ok"]);
+    let out = noisy(&[("mode", "terminal"), ("end", "ok")]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_screen_is_the_hosts(&out.stdout);
     assert!(out.stdout.contains("    fact \\u{1b}[2J"), "{}", out.stdout);
@@ -62,7 +58,7 @@ fn a_plugin_cannot_draw_on_the_operators_terminal() {
 #[test]
 fn a_plugin_cannot_flood_the_terminal_or_the_journal() {
     // 20,000 notes, log lines and refused calls of 4 KiB: ~240 MiB of events.
-    let out = noisy(&["mode=flood", "count=20000", "size=4096"]);
+    let out = noisy(&[("mode", "flood"), ("count", "20000"), ("size", "4096")]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr.len());
     let shown = out.stderr.lines().count();
     assert!(shown < 520, "{shown} lines reached the terminal");

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use drhost_tests::cli;
+use drhost_tests::cli::{self, Run};
 use drhost_tests::lab::runtime as rt;
 use drhost_tests::lab::Lab;
 
@@ -51,20 +51,13 @@ fn a_secret_read_as_a_handle_cannot_be_revealed_through_a_copy() {
         lab.get("VAULT_ADDR").unwrap(),
         token.display()
     ));
-    let poke = |params: &[&str]| {
-        let plugin = cli::fixture("vault-poke").display().to_string();
-        let mut args = vec![
-            "run",
-            plugin.as_str(),
-            "--config",
-            config.to_str().unwrap(),
-            "--json",
-            "--yes",
-        ];
-        for p in params {
-            args.extend(["-p", p]);
-        }
-        let out = cli::drhost(&args);
+    let poke = |params: &[(&str, &str)]| {
+        let out = Run::fixture("vault-poke")
+            .config(&config)
+            .json()
+            .yes()
+            .params(params)
+            .exec();
         assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
         assert!(
             !out.stdout.contains(&value) && !out.stderr.contains(&value),
@@ -76,15 +69,20 @@ fn a_secret_read_as_a_handle_cannot_be_revealed_through_a_copy() {
     };
 
     // The copy is allowed: the plugin moves a handle, never the value.
-    let copy = format!("to=secret/{COPY}");
-    let path = format!("path=secret/{SOURCE}");
-    let out = poke(&["op=write-composed", &path, "field=password", &copy]);
+    let copy = format!("secret/{COPY}");
+    let path = format!("secret/{SOURCE}");
+    let out = poke(&[
+        ("op", "write-composed"),
+        ("path", &path),
+        ("field", "password"),
+        ("to", &copy),
+    ]);
     assert_eq!(out.fact("error-kind"), None, "{}", out.stdout);
     let copied: BTreeMap<String, String> = rt().block_on(vaultrs::kv2::read(&client, "secret", COPY)).unwrap();
     assert_eq!(copied.get("password"), Some(&value));
 
     // Revealing the copy is refused, naming why.
-    let out = poke(&["op=reveal", &format!("path=secret/{COPY}"), "field=password"]);
+    let out = poke(&[("op", "reveal"), ("path", &copy), ("field", "password")]);
     assert_eq!(
         out.fact("error-kind").as_deref(),
         Some("access-denied"),
