@@ -188,11 +188,7 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Re
             .map(|span| line_and_column(text, span.start))
             .unwrap_or((0, 0));
         let message = inner.message().trim().to_string();
-        let message = if key.is_empty() || key == "." {
-            message
-        } else {
-            format!("{message} (key `{key}`)")
-        };
+        let message = with_key_and_suggestion(&message, &key);
         Error::Config {
             path: path.to_owned(),
             line,
@@ -200,6 +196,31 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Re
             message,
         }
     })
+}
+
+/// A deserializer's `message`, with the `key` it is about and, for an
+/// unknown field or variant close to one it expected, a "did you mean".
+pub fn with_key_and_suggestion(message: &str, key: &str) -> String {
+    let mut text = message.to_string();
+    if !(key.is_empty() || key == ".") {
+        text.push_str(&format!(" (key `{key}`)"));
+    }
+    if let Some((unknown, expected)) = unknown_name(message) {
+        text.push_str(&crate::suggest::did_you_mean(unknown, expected.iter().copied()));
+    }
+    text
+}
+
+/// From serde's "unknown field `X`, expected one of `a`, `b`" (or "unknown
+/// variant …", "expected `a` or `b`"): `X` and the expected names.
+pub fn unknown_name(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (unknown, rest) = rest.split_once('`')?;
+    let expected = rest.split_once("expected").map_or("", |(_, e)| e);
+    let names = expected.split('`').skip(1).step_by(2).collect();
+    Some((unknown, names))
 }
 
 /// Finds the configuration file to use: the flag, else `$DRHOST_CONFIG`, else
@@ -215,7 +236,8 @@ pub fn locate(flag: Option<&Path>) -> Option<PathBuf> {
     local.exists().then_some(local)
 }
 
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+/// The 1-based line and column of byte `offset` in `text`.
+pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
@@ -287,6 +309,28 @@ mod tests {
         assert!(err.starts_with("d.toml:3:"), "{err}");
         assert!(err.contains("progam"), "{err}");
         assert!(err.contains("plugins.hello.shell"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_key_or_section_gets_a_did_you_mean() {
+        let text = "[[plugins.hello.shell]]\nprogam = \"echo\"\n";
+        let err = Config::parse(Path::new("d.toml"), text).unwrap_err().to_string();
+        assert!(err.ends_with("; did you mean `program`?"), "{err}");
+        let err = Config::parse(Path::new("d.toml"), "[target.redis.cache]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did you mean `targets`?"), "{err}");
+        let err = Config::parse(
+            Path::new("d.toml"),
+            "[[plugins.x.redis]]\ntarget = \"c\"\naccess = [\"raed\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("did you mean `read`?"), "{err}");
+        let err = Config::parse(Path::new("d.toml"), "[plugins.x]\ncolour = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("did you mean"), "{err}");
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod private_dir;
 pub mod run;
 pub mod sandbox;
 pub mod secret;
+pub mod suggest;
 pub mod trust;
 
 pub use error::{Error, Result};
