@@ -133,6 +133,11 @@ pub struct PluginGrants {
     /// these: the `vault` capability uses `vault` and `vault_targets` only.
     #[serde(skip)]
     pub secret_vaults: BTreeMap<String, VaultTarget>,
+    /// `[plugins.<id>.params]`: this site's values for the plugin's
+    /// parameters (`name = "value"`), between the plugin's own defaults and
+    /// `--param`. Not a grant: journaled as the run's effective parameters.
+    #[serde(default, skip_serializing)]
+    pub params: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -331,6 +336,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("did you mean"), "{err}");
+    }
+
+    #[test]
+    fn params_are_strings_per_plugin() {
+        let text = "[plugins.redis-failover.params]\nrestart-command = \"redis-server /etc/redis.conf\"\n";
+        let config = Config::parse(Path::new("d.toml"), text).unwrap();
+        let grants = config.grants_for("redis-failover");
+        assert_eq!(grants.params["restart-command"], "redis-server /etc/redis.conf");
+        assert!(serde_json::to_value(&grants).unwrap().get("params").is_none());
+        let err = Config::parse(Path::new("d.toml"), "[plugins.x.params]\nwait = 10\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("plugins.x.params.wait") && err.contains("string"), "{err}");
     }
 
     #[test]

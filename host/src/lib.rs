@@ -23,6 +23,7 @@ pub mod error;
 pub mod inspect;
 pub mod journal;
 pub mod oci;
+pub mod params;
 pub mod plugin;
 pub mod policy;
 pub mod private_dir;

@@ -57,6 +57,9 @@ fn fail(error: &drhost::Error) -> i32 {
 
 /// `drhost run`: the run always ends in a report, and the report's exit code.
 async fn run(args: RunArgs) -> i32 {
+    for warning in args.repeated_param_warnings() {
+        eprintln!("warning: {warning}");
+    }
     let json = args.json;
     let report = drhost::run::run(args.into()).await;
     print_report(&report, json);

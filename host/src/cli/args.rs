@@ -66,6 +66,9 @@ pub enum Command {
 }
 
 /// `drhost run`, as parsed; [`RunOptions`] is what the library runs.
+///
+/// A parameter's value: `--param` (the last one given for a name), else
+/// `[plugins.<id>.params]` in the config, else the plugin's default.
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The plugin, e.g. plugins/db-restore.wasm.
@@ -107,6 +110,18 @@ pub struct RunArgs {
     allow_downgrade: bool,
     #[command(flatten)]
     trust: TrustFileArgs,
+}
+
+impl RunArgs {
+    /// A warning for each `--param` name given more than once (the last wins).
+    pub fn repeated_param_warnings(&self) -> Vec<String> {
+        drhost::params::repeated(&self.params)
+            .into_iter()
+            .map(|(name, times, last)| {
+                format!("--param `{name}` is given {times} times; the last one wins: `{name}={last}`")
+            })
+            .collect()
+    }
 }
 
 impl From<RunArgs> for RunOptions {

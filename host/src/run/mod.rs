@@ -2,8 +2,9 @@
 //!
 //! The order is fixed and every exit path writes `run-end`: config → plugin
 //! file → component check → contract check → `describe` (no grants) →
-//! `run-start` → grants vs needs → parameters → `run` (granted, limited) →
-//! `run-end`. Errors before the journal exists are returned without one.
+//! `run-start` (with the effective parameters) → parameters → grants vs
+//! needs → `run` (granted, limited) → `run-end`. Errors before the journal
+//! exists are returned without one.
 //!
 //! What a run ended as is in `report.rs`; why the sandbox stopped a plugin,
 //! in words, in `stopped.rs`.
@@ -17,13 +18,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::bindings::types::{Failure, Manifest, Outcome, Param};
+use crate::bindings::types::{Failure, Manifest, Outcome};
 use crate::caps::confirm::ConfirmPolicy;
 use crate::config::{self, Config, PluginGrants};
 use crate::console::Console;
 use crate::engine::{default_cache_dir, Runtime};
 use crate::error::{Error, EXIT_OK, EXIT_PLUGIN_FAILED};
 use crate::journal::{self, Journal};
+use crate::params::{self, EffectiveParam};
 use crate::plugin::{self, PluginFile};
 use crate::policy;
 use crate::sandbox::{new_store, Limits, RunContext, RunDirs, RunState, StepTrail};
@@ -104,7 +106,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         Err(error) => Err(error),
     };
     if !attempt.started_recorded {
-        attempt.record_start(None, None);
+        attempt.record_start(None, None, None);
     }
     let identity = attempt.identity.clone();
     let report = match ended {
@@ -187,7 +189,12 @@ struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    fn record_start(&mut self, manifest: Option<&Manifest>, grants: Option<&PluginGrants>) {
+    fn record_start(
+        &mut self,
+        manifest: Option<&Manifest>,
+        grants: Option<&PluginGrants>,
+        effective: Option<&[EffectiveParam]>,
+    ) {
         self.started_recorded = true;
         let identity = self.identity.as_ref();
         self.journal.record(
@@ -206,6 +213,8 @@ impl Attempt<'_> {
                 "compile_cache": self.compile_cache,
                 "config": self.config_path,
                 "params": self.opts.params.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
+                // What the plugin gets: --param > [plugins.<id>.params] > its default.
+                "effective_params": effective,
                 "grants": grants,
             }),
         );
@@ -265,7 +274,20 @@ impl Attempt<'_> {
             let described = trust::identity_of(&manifest, shape.contract.as_deref());
             trust::check_describe(verdict, &described, &trust_paths.load_lock()?, opts.allow_downgrade)?;
         }
-        self.record_start(Some(&manifest), Some(&grants));
+        let config_file = self
+            .config_path
+            .as_deref()
+            .map_or_else(|| config::DEFAULT_CONFIG_FILE.to_string(), |p| p.display().to_string());
+        let params = params::resolve(
+            &manifest.id,
+            &manifest.params,
+            &opts.params,
+            &grants.params,
+            &config_file,
+        );
+        self.record_start(Some(&manifest), Some(&grants), params.as_deref().ok());
+        // A misspelt parameter is fixed before grants are: it is what was typed.
+        let params = params::to_wit(&params?);
 
         let missing = policy::missing_grants(&manifest.id, &manifest.needs, &grants);
         if !missing.is_empty() {
@@ -275,7 +297,6 @@ impl Attempt<'_> {
                 &missing,
             )));
         }
-        let params = resolve_params(&manifest, &opts.params)?;
 
         let limits = Limits {
             timeout: opts.timeout.or(config.run.timeout).unwrap_or(DEFAULT_TIMEOUT),
@@ -388,44 +409,4 @@ fn record_guest_output(journal: &Journal, state: &RunState) {
             );
         }
     }
-}
-
-/// Checks the operator's parameters against the manifest and applies defaults.
-fn resolve_params(manifest: &Manifest, given: &[(String, String)]) -> Result<Vec<Param>, Error> {
-    let known: Vec<&str> = manifest.params.iter().map(|p| p.name.as_str()).collect();
-    for (name, _) in given {
-        if !known.contains(&name.as_str()) {
-            let takes = if known.is_empty() {
-                "no parameters".to_string()
-            } else {
-                format!("only {}", known.join(", "))
-            };
-            return Err(Error::Usage(format!(
-                "plugin `{}` has no parameter `{name}`; it takes {takes} (see `drhost inspect`)",
-                manifest.id
-            )));
-        }
-    }
-    manifest
-        .params
-        .iter()
-        .map(|spec| {
-            let value = given
-                .iter()
-                .rev()
-                .find(|(n, _)| *n == spec.name)
-                .map(|(_, v)| v.clone())
-                .or_else(|| spec.default.clone());
-            match value {
-                Some(value) => Ok(Param {
-                    name: spec.name.clone(),
-                    value,
-                }),
-                None => Err(Error::Usage(format!(
-                    "plugin `{}` needs parameter `{}` ({}): pass --param {}=VALUE",
-                    manifest.id, spec.name, spec.description, spec.name
-                ))),
-            }
-        })
-        .collect()
 }
