@@ -51,6 +51,49 @@ fn is_invisible_format(c: char) -> bool {
         '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
+/// The marks for good and bad in a list (`drhost inspect --config`):
+/// `✓`/`✗` where the terminal speaks UTF-8, else `ok`/`MISSING`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marks {
+    /// Granted, present, fine.
+    pub good: &'static str,
+    /// Missing, refused, wrong.
+    pub bad: &'static str,
+}
+
+impl Marks {
+    /// `✓`/`✗`.
+    pub const UNICODE: Marks = Marks {
+        good: "✓", bad: "✗"
+    };
+    /// `ok`/`MISSING`.
+    pub const ASCII: Marks = Marks {
+        good: "ok",
+        bad: "MISSING",
+    };
+
+    /// Unicode when the locale is UTF-8 (the first set of `LC_ALL`,
+    /// `LC_CTYPE`, `LANG` names UTF-8) and `NO_COLOR` is unset or empty;
+    /// ASCII otherwise.
+    pub fn for_terminal() -> Marks {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let locale = var("LC_ALL").or_else(|| var("LC_CTYPE")).or_else(|| var("LANG"));
+        Marks::choose(locale.as_deref(), var("NO_COLOR").is_some())
+    }
+
+    fn choose(locale: Option<&str>, no_color: bool) -> Marks {
+        let utf8 = locale.is_some_and(|l| {
+            let l = l.to_ascii_lowercase();
+            l.contains("utf-8") || l.contains("utf8")
+        });
+        if utf8 && !no_color {
+            Marks::UNICODE
+        } else {
+            Marks::ASCII
+        }
+    }
+}
+
 /// Draws progress on stderr, or nothing when quiet.
 #[derive(Debug, Clone)]
 pub struct Console {
@@ -132,7 +175,16 @@ impl Console {
 
 #[cfg(test)]
 mod tests {
-    use super::plugin_text;
+    use super::{plugin_text, Marks};
+
+    #[test]
+    fn marks_fall_back_to_ascii() {
+        assert_eq!(Marks::choose(Some("en_GB.UTF-8"), false), Marks::UNICODE);
+        assert_eq!(Marks::choose(Some("C.utf8"), false), Marks::UNICODE);
+        assert_eq!(Marks::choose(Some("en_GB.UTF-8"), true), Marks::ASCII);
+        assert_eq!(Marks::choose(Some("C"), false), Marks::ASCII);
+        assert_eq!(Marks::choose(None, false), Marks::ASCII);
+    }
 
     #[test]
     fn plugin_text_cannot_drive_the_terminal() {

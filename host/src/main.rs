@@ -12,7 +12,7 @@ use clap::Parser;
 use cli::args::{
     Cli, Command, InspectArgs, KeygenArgs, LockArgs, PullArgs, PushArgs, RunArgs, SignArgs, TrustEntryArgs, VerifyArgs,
 };
-use cli::output::{print_json, print_report, print_verdict, shown};
+use cli::output::{error_json, print_json, print_report, print_verdict, shown};
 use drhost::error::{EXIT_OK, EXIT_USAGE};
 use drhost::trust::keys;
 
@@ -31,11 +31,11 @@ fn main() -> ExitCode {
             Command::Keygen(args) => exit_code(keygen(args)),
             Command::TrustEntry(args) => exit_code(trust_entry(args)),
             Command::Sign(args) => exit_code(sign(args).await),
-            Command::Verify(args) => exit_code(verify(args)),
+            Command::Verify(args) => verify(args),
             Command::Lock(args) => exit_code(lock(args)),
             Command::Push(args) => exit_code(push(args).await),
             Command::Pull(args) => exit_code(pull(args).await),
-            Command::Inspect(args) => exit_code(inspect(args).await),
+            Command::Inspect(args) => inspect(args).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -66,14 +66,112 @@ async fn run(args: RunArgs) -> i32 {
     report.exit_code
 }
 
-async fn inspect(args: InspectArgs) -> Result<(), drhost::Error> {
-    let report = drhost::inspect::inspect(&args.plugin, args.cache_dir).await?;
-    if args.json {
-        print_json(&report);
-    } else {
-        print!("{report}");
+/// `drhost inspect`: one block (or JSON object) per plugin; the exit code
+/// of the first that could not be inspected.
+async fn inspect(args: InspectArgs) -> i32 {
+    let files = match drhost::plugin::plugin_files(&args.plugins) {
+        Ok(files) => files,
+        Err(error) => return fail(&error),
+    };
+    let config = match &args.config {
+        Some(path) => match drhost::config::Config::load(path) {
+            Ok(config) => Some((config, path)),
+            Err(error) => return fail(&error),
+        },
+        None => None,
+    };
+    let mut code = EXIT_OK;
+    let mut reports = Vec::new();
+    for file in &files {
+        match drhost::inspect::inspect(file, args.cache_dir.clone()).await {
+            Ok(report) => {
+                let report = match &config {
+                    Some((config, path)) => report.against(config, path),
+                    None => report,
+                };
+                if args.json {
+                    reports.push(serde_json::to_value(&report).unwrap_or_default());
+                } else {
+                    if file != &files[0] {
+                        println!();
+                    }
+                    print!("{report}");
+                }
+            }
+            Err(error) => {
+                reports.push(error_json(file, &error));
+                code = first_failure(code, fail(&error));
+            }
+        }
     }
-    Ok(())
+    print_one_or_all(&args.plugins, args.json, reports);
+    code
+}
+
+/// `drhost verify`: one verdict per plugin; the exit code of the first
+/// that is not trusted (or cannot be read).
+fn verify(args: VerifyArgs) -> i32 {
+    let loaded = args.trust.paths().and_then(|paths| {
+        let files = drhost::plugin::plugin_files(&args.plugins)?;
+        Ok((paths.load_trust()?, paths.load_lock()?, paths, files))
+    });
+    let (trust, lock, paths, files) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return fail(&error),
+    };
+    let mut code = EXIT_OK;
+    let mut verdicts = Vec::new();
+    for file in &files {
+        let read = drhost::plugin::PluginFile::read(file).and_then(|f| f.check_is_component().map(|()| f));
+        let plugin = match read {
+            Ok(plugin) => plugin,
+            Err(error) => {
+                verdicts.push(error_json(file, &error));
+                code = first_failure(code, fail(&error));
+                continue;
+            }
+        };
+        let (verdict, refusal) = drhost::trust::assess(&plugin, &trust, &lock, paths.lock.as_deref(), false);
+        if args.json {
+            verdicts.push(serde_json::to_value(&verdict).unwrap_or_default());
+        } else {
+            if file != &files[0] {
+                println!();
+            }
+            print_verdict(&verdict);
+        }
+        if let Some(refusal) = refusal {
+            code = first_failure(code, fail(&refusal.into()));
+        }
+    }
+    print_one_or_all(&args.plugins, args.json, verdicts);
+    code
+}
+
+/// `code`, unless it is still 0: then `failed`.
+fn first_failure(code: i32, failed: i32) -> i32 {
+    if code == EXIT_OK {
+        failed
+    } else {
+        code
+    }
+}
+
+/// `--json` output of `inspect` and `verify`: for one plugin file the
+/// object alone (nothing when it failed: the error is on stderr); for
+/// several files or a directory, an array with an error object for each
+/// that failed.
+fn print_one_or_all(asked: &[std::path::PathBuf], json: bool, values: Vec<serde_json::Value>) {
+    if !json {
+        return;
+    }
+    if asked.len() == 1 && !asked[0].is_dir() {
+        if let Some(value) = values.first().filter(|v| v.get("error").is_none()) {
+            print_json(value);
+        }
+    } else {
+        print_json(&values);
+    }
 }
 
 fn keygen(args: KeygenArgs) -> Result<(), drhost::Error> {
@@ -121,28 +219,6 @@ async fn sign(args: SignArgs) -> Result<(), drhost::Error> {
         outcome.key_ids.join(", ")
     );
     Ok(())
-}
-
-fn verify(args: VerifyArgs) -> Result<(), drhost::Error> {
-    let paths = args.trust.paths()?;
-    let file = drhost::plugin::PluginFile::read(&args.plugin)?;
-    file.check_is_component()?;
-    let (verdict, refusal) = drhost::trust::assess(
-        &file,
-        &paths.load_trust()?,
-        &paths.load_lock()?,
-        paths.lock.as_deref(),
-        false,
-    );
-    if args.json {
-        print_json(&verdict);
-    } else {
-        print_verdict(&verdict);
-    }
-    match refusal {
-        Some(refusal) => Err(refusal.into()),
-        None => Ok(()),
-    }
 }
 
 fn lock(args: LockArgs) -> Result<(), drhost::Error> {

@@ -67,6 +67,35 @@ impl PluginFile {
     }
 }
 
+/// The plugin files `paths` name: a file as given, a directory as every
+/// `*.wasm` directly in it, sorted. A directory with none is a usage error.
+pub fn plugin_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|e| Error::PluginFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm") && p.is_file())
+            .collect();
+        if found.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} holds no plugins (no *.wasm files): name a plugin file or the directory `make build` or `drhost pull` wrote them to",
+                path.display()
+            )));
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
 /// What a compiled component imports and exports, and which contract it uses.
 pub struct Shape {
     /// Every import name, e.g. `drhost:runbook/shell@0.1.0`.

@@ -1,11 +1,25 @@
 //! The operator's checks before an incident: per-site parameters in
-//! drhost.toml — through the real binary. Runs assert what the plugin really
-//! did (the program's output) and the journal.
+//! drhost.toml, `drhost inspect --config`, several plugins
+//! at once for `inspect` and `verify` — through the real
+//! binary. Runs assert what the plugin really did (the program's output) and
+//! the journal; checks assert the exit code and each problem they name.
 
-use drhost_tests::cli::{calls, events, Outcome, Run};
+use std::path::{Path, PathBuf};
+
+use drhost_tests::cli::{calls, events, plugin, shared_cache_dir, Outcome, Run};
+use drhost_tests::tmp::TmpDir;
+use serde_json::Value;
 
 const HELLO_SHELL: &str = "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n";
 const HELLO_HTTP: &str = "[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n";
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
+}
+
+fn plugins_dir() -> PathBuf {
+    plugin("hello").parent().expect("plugins/").to_path_buf()
+}
 
 /// The effective parameters `run-start` recorded, as (name, value, source).
 fn effective_params(out: &Outcome) -> Vec<(String, String, String)> {
@@ -106,4 +120,166 @@ fn a_config_param_the_plugin_does_not_declare_is_refused_before_anything_runs() 
         "{}",
         out.stderr
     );
+}
+
+/// `inspect --config` is `run`'s up-front check without the run: each need
+/// marked, the TOML for the missing ones — which, pasted, makes the run pass.
+#[test]
+fn inspect_with_config_marks_each_need_and_its_advice_grants_the_rest() {
+    let hello = plugin("hello");
+    let dir = TmpDir::new("drhost-inspect-");
+    let site = format!("{HELLO_SHELL}[plugins.hello.params]\ngreeting = \"from the site\"\n");
+    let cfg = dir.write("drhost.toml", &site);
+    let inspect = Run::inspect(&hello).config(&cfg).env("NO_COLOR", "");
+
+    let out = inspect.clone().env("LC_ALL", "C.UTF-8").exec();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("  ✓ write  shell    echo")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("  ✗ read   http     127.0.0.1:*")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("  greeting")
+                && l.ends_with("(config \"from the site\"; default \"hello from drhost\")")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("  url") && l.ends_with("(default \"\")")),
+        "{}",
+        out.stdout
+    );
+
+    // Not a UTF-8 locale, or NO_COLOR: words instead of marks.
+    let out = inspect.clone().env("LC_ALL", "C").exec();
+    assert!(
+        out.stdout.contains("\n  ok write  shell") && out.stdout.contains("\n  MISSING read   http"),
+        "{}",
+        out.stdout
+    );
+    let out = inspect.clone().env("LC_ALL", "C.UTF-8").env("NO_COLOR", "1").exec();
+    assert!(out.stdout.contains("\n  MISSING read   http"), "{}", out.stdout);
+
+    let advice = out
+        .stdout
+        .split_once(&format!("add to {}:\n", cfg.display()))
+        .map(|(_, toml)| toml.to_string())
+        .unwrap_or_else(|| panic!("no advice:\n{}", out.stdout));
+    std::fs::write(&cfg, format!("{site}{advice}")).unwrap();
+    let out = inspect.clone().env("LC_ALL", "C.UTF-8").exec();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stdout.contains('✗') && out.stdout.contains("  ✓ read   http"),
+        "{advice}\n{}",
+        out.stdout
+    );
+    let ran = Run::wasm(&hello).config(&cfg).json().exec();
+    assert_eq!(
+        ran.code, 0,
+        "the pasted advice is what the run needed:\n{advice}\n{}",
+        ran.stderr
+    );
+    assert_eq!(ran.fact("echo").as_deref(), Some("from the site"));
+
+    let json = inspect.json().exec().json();
+    let granted: Vec<&Value> = json["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["granted"])
+        .collect();
+    assert_eq!(granted, [&Value::Bool(true), &Value::Bool(true)]);
+    assert_eq!(json["parameters"][0]["source"], "config");
+    assert_eq!(json["parameters"][1]["source"], "default");
+    assert!(json.get("advice").is_none(), "{json}");
+
+    // The example the issue asked for: redis-failover's restart command per site.
+    let out = Run::inspect(plugin("redis-failover"))
+        .config_toml("[plugins.redis-failover.params]\nrestart-command = \"redis-server /etc/redis/6380.conf\"\nrestart-comand = \"x\"\n")
+        .json()
+        .exec();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.json();
+    let restart = v["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "restart-command")
+        .unwrap();
+    assert_eq!(restart["value"], "redis-server /etc/redis/6380.conf");
+    assert_eq!(restart["source"], "config");
+    assert_eq!(v["undeclared_params"][0]["name"], "restart-comand");
+    assert_eq!(v["undeclared_params"][0]["did_you_mean"], "restart-command");
+}
+
+#[test]
+fn inspect_and_verify_take_several_files_or_a_directory() {
+    let dir = plugins_dir();
+    let mut shipped: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    shipped.sort();
+    assert!(shipped.len() >= 8, "{shipped:?}");
+
+    let out = Run::inspect(&dir).json().exec();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let ids: Vec<String> = out
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, shipped);
+    let out = Run::inspect(&dir).exec();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.matches("\nneeds:\n").count(),
+        shipped.len(),
+        "one block each"
+    );
+
+    // One that fails: the others are still shown, the exit code is its own.
+    let junk = TmpDir::new("drhost-junk-");
+    let junk = junk.write("junk.wasm", "not WebAssembly");
+    let hello = plugin("hello");
+    let out = Run::cli(["inspect", s(&hello), s(&junk)])
+        .cache_dir(shared_cache_dir())
+        .exec();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stdout.starts_with("hello 0.1.0"), "{}", out.stdout);
+    assert!(out.message_lines()[0].contains("is not WebAssembly"), "{}", out.stderr);
+
+    let status = plugin("status");
+    let out = Run::cli(["verify", s(&hello), s(&status)]).exec();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout.matches("verdict: trusted (signed by lab-dev)").count(),
+        2,
+        "{}",
+        out.stdout
+    );
+    let out = Run::cli(["verify", s(&hello), s(&junk)]).json().exec();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let verdicts = out.json();
+    assert_eq!(verdicts[0]["verdict"], "trusted");
+    assert_eq!(verdicts[1]["error"]["kind"], "refused");
+    assert_eq!(verdicts[1]["error"]["exit_code"], 3);
+    let out = Run::cli(["verify", s(&dir)]).json().exec();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.json().as_array().map(Vec::len), Some(shipped.len()));
 }

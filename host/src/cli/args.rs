@@ -53,7 +53,7 @@ pub enum Command {
     /// plugin's identity (id, version, contract, capabilities) first, so the
     /// signature covers it.
     Sign(SignArgs),
-    /// Show which trusted keys signed a plugin; exit 3 when none may vouch for it.
+    /// Show which trusted keys signed each plugin; exit 3 when none may vouch for one.
     Verify(VerifyArgs),
     /// Verify plugins and pin them (version, digest, signers) in drhost.lock.
     Lock(LockArgs),
@@ -61,7 +61,8 @@ pub enum Command {
     Push(PushArgs),
     /// Pull a plugin from an OCI registry: verify it, write DIR/<id>.wasm, pin it in drhost.lock.
     Pull(PullArgs),
-    /// Show what a plugin is and what it needs, granting it nothing.
+    /// Show what a plugin is and what it needs, granting it nothing; with
+    /// --config, which needs are granted and the TOML for the missing ones.
     Inspect(InspectArgs),
 }
 
@@ -192,8 +193,9 @@ pub struct SignArgs {
 /// `drhost verify`.
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// The plugin file.
-    pub plugin: PathBuf,
+    /// Plugin files, or directories (every *.wasm in them).
+    #[arg(required = true, value_name = "PLUGIN")]
+    pub plugins: Vec<PathBuf>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -244,11 +246,16 @@ pub struct PullArgs {
 /// `drhost inspect`.
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// The plugin file.
-    pub plugin: PathBuf,
-    /// Print one JSON object on stdout.
+    /// Plugin files, or directories (every *.wasm in them).
+    #[arg(required = true, value_name = "PLUGIN")]
+    pub plugins: Vec<PathBuf>,
+    /// Print JSON on stdout: one object for one plugin file, else an array.
     #[arg(long)]
     pub json: bool,
+    /// Check against this configuration: each need granted or missing (with
+    /// the TOML that grants it), each parameter's value and source.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Where compiled plugins are cached.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,

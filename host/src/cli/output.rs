@@ -21,6 +21,19 @@ pub fn print_json(value: &impl serde::Serialize) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
+/// A plugin that could not be inspected or verified, as one element of a
+/// `--json` array: its path and the error (kind, message, exit code).
+pub fn error_json(path: &std::path::Path, error: &drhost::Error) -> serde_json::Value {
+    serde_json::json!({
+        "path": path,
+        "error": {
+            "kind": error.kind(),
+            "message": error.to_string(),
+            "exit_code": error.exit_code(),
+        },
+    })
+}
+
 /// `drhost verify`'s verdict for people: each signature, the lock, the conclusion.
 pub fn print_verdict(verdict: &drhost::trust::Verdict) {
     println!("{}  {}", verdict.path.display(), verdict.digest);
