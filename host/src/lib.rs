@@ -16,6 +16,7 @@
 #[allow(missing_docs)]
 pub mod bindings;
 pub mod caps;
+pub mod check;
 pub mod config;
 pub mod console;
 pub mod engine;

@@ -10,9 +10,10 @@ use std::time::Duration;
 use clap::Parser;
 
 use cli::args::{
-    Cli, Command, InspectArgs, KeygenArgs, LockArgs, PullArgs, PushArgs, RunArgs, SignArgs, TrustEntryArgs, VerifyArgs,
+    CheckArgs, Cli, Command, InspectArgs, KeygenArgs, LockArgs, PullArgs, PushArgs, RunArgs, SignArgs, TrustEntryArgs,
+    VerifyArgs,
 };
-use cli::output::{error_json, print_json, print_report, print_verdict, shown};
+use cli::output::{error_json, print_check, print_json, print_report, print_verdict, shown};
 use drhost::error::{EXIT_OK, EXIT_USAGE};
 use drhost::trust::keys;
 
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
             Command::Push(args) => exit_code(push(args).await),
             Command::Pull(args) => exit_code(pull(args).await),
             Command::Inspect(args) => inspect(args).await,
+            Command::Check(args) => check(args).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -171,6 +173,22 @@ fn print_one_or_all(asked: &[std::path::PathBuf], json: bool, values: Vec<serde_
         }
     } else {
         print_json(&values);
+    }
+}
+
+/// `drhost check`: 0 when the configuration is fine, 2 listing every problem.
+async fn check(args: CheckArgs) -> i32 {
+    let json = args.json;
+    match drhost::check::check(args.into()).await {
+        Ok(report) => {
+            print_check(&report, json);
+            if report.problems.is_empty() {
+                EXIT_OK
+            } else {
+                EXIT_USAGE
+            }
+        }
+        Err(error) => fail(&error),
     }
 }
 

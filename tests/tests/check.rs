@@ -1,12 +1,13 @@
 //! The operator's checks before an incident: per-site parameters in
-//! drhost.toml, `drhost inspect --config`, several plugins
+//! drhost.toml, `drhost check`, `drhost inspect --config`, several plugins
 //! at once for `inspect` and `verify` — through the real
 //! binary. Runs assert what the plugin really did (the program's output) and
 //! the journal; checks assert the exit code and each problem they name.
 
 use std::path::{Path, PathBuf};
 
-use drhost_tests::cli::{calls, events, plugin, shared_cache_dir, Outcome, Run};
+use drhost_tests::cli::{calls, config, events, plugin, repo_root, shared_cache_dir, Outcome, Run};
+use drhost_tests::lab;
 use drhost_tests::tmp::TmpDir;
 use serde_json::Value;
 
@@ -120,6 +121,164 @@ fn a_config_param_the_plugin_does_not_declare_is_refused_before_anything_runs() 
         "{}",
         out.stderr
     );
+}
+
+/// The lab's generated configuration, with both directories its plugins are
+/// in: nothing to report.
+#[test]
+fn check_passes_the_lab_config() {
+    let lab = lab::up();
+    let lab_config = lab.root().join(".lab/drhost.toml");
+    let parsed = drhost::config::Config::load(&lab_config).expect("the lab config parses");
+    let targets = parsed.targets.redis.len()
+        + parsed.targets.postgres.len()
+        + parsed.targets.s3.len()
+        + parsed.targets.vault.len();
+    let examples = repo_root().join("examples/python-probe");
+    let check = Run::cli(["check", "--plugins", s(&plugins_dir()), "--plugins", s(&examples)])
+        .config(&lab_config)
+        .cache_dir(shared_cache_dir());
+    let out = check.clone().exec();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "config OK: {} plugins granted, {targets} targets\n",
+            parsed.plugins.len()
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("plugin ids and params checked against"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    let json = check.json().exec();
+    assert_eq!(json.code, 0);
+    assert_eq!(json.json(), Value::Array(Vec::new()));
+}
+
+const BROKEN: &str = r#"[run]
+timeout = "15m"
+
+[[plugins.hello.shell]]
+progam = "echo"
+args = ["**"]
+
+[[plugins.redis-failvoer.redis]]
+target = "cache"
+access = ["read"]
+
+[[plugins.status.redis]]
+target = "sessions"
+access = ["read"]
+
+[plugins.redis-failover.params]
+restart-comand = "redis-server /etc/redis.conf"
+
+[targets.redis.cache]
+url = "redis://127.0.0.1:6379"
+"#;
+
+#[test]
+fn check_lists_every_problem_of_a_broken_config_with_its_line_and_fix() {
+    let broken = config(BROKEN);
+    let check = Run::cli(["check", "--plugins", s(&plugins_dir())])
+        .config(&broken)
+        .cache_dir(shared_cache_dir());
+    let out = check.clone().exec();
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let file = broken.display().to_string();
+    let problems = out.message_lines();
+    assert_eq!(problems.len(), 5, "4 problems and the count:\n{}", out.stderr);
+    let expect = [
+        (5, "unknown field `progam`", "did you mean `program`?"),
+        (
+            8,
+            "[plugins.redis-failvoer] matches no plugin in",
+            "did you mean `redis-failover`?",
+        ),
+        (
+            13,
+            "grants target `sessions`, which has no [targets.redis.sessions] table",
+            "add the table (below), or fix the label",
+        ),
+        (
+            17,
+            "[plugins.redis-failover.params] sets `restart-comand`, which plugin `redis-failover` does not declare",
+            "did you mean `restart-command`?",
+        ),
+    ];
+    for (problem, (line, what, fix)) in problems.iter().zip(expect) {
+        assert!(
+            problem.starts_with(&format!("drhost: {file}:{line}:")),
+            "line {line}: {problem}"
+        );
+        assert!(problem.contains(what) && problem.ends_with(fix), "{problem}");
+    }
+    assert_eq!(
+        problems[4],
+        format!("drhost: {file}: 4 problems found; nothing was run")
+    );
+
+    let json = check.json().exec();
+    assert_eq!(json.code, 2);
+    let kinds: Vec<Value> = json
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["unknown-key", "unknown-plugin", "missing-target", "unknown-param"]
+    );
+    let missing = &json.json()[2];
+    assert_eq!(missing["key"], "plugins.status.redis[0].target");
+
+    // Fixing each as told (the printed table, the suggested names) leaves nothing to report.
+    let table: String = out
+        .stderr
+        .lines()
+        .skip_while(|l| !l.contains("grants target `sessions`"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
+    assert!(table.starts_with("[targets.redis.sessions]\n"), "{table}");
+    let fixed = BROKEN
+        .replace("progam", "program")
+        .replace("redis-failvoer", "redis-failover")
+        .replace("restart-comand", "restart-command")
+        + &table;
+    let fixed = config(&fixed);
+    let out = Run::cli(["check", "--plugins", s(&plugins_dir())])
+        .config(&fixed)
+        .cache_dir(shared_cache_dir())
+        .exec();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn check_without_a_config_or_with_a_syntax_error_says_so() {
+    let out = Run::cli(["check"]).exec();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.message_lines()[0].contains("no configuration to check"),
+        "{}",
+        out.stderr
+    );
+    let out = Run::cli(["check"]).config_toml("[run\n").exec();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.message_lines()[0].contains("drhost.toml:1:"), "{}", out.stderr);
+    let out = Run::cli(["check", "--plugins", "/nonexistent/plugins"])
+        .config_toml("")
+        .exec();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.message_lines()[0].contains("not a directory"), "{}", out.stderr);
 }
 
 /// `inspect --config` is `run`'s up-front check without the run: each need

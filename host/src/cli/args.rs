@@ -64,6 +64,8 @@ pub enum Command {
     /// Show what a plugin is and what it needs, granting it nothing; with
     /// --config, which needs are granted and the TOML for the missing ones.
     Inspect(InspectArgs),
+    /// Validate a drhost.toml without running anything; list every problem.
+    Check(CheckArgs),
 }
 
 /// `drhost run`, as parsed; [`RunOptions`] is what the library runs.
@@ -259,6 +261,34 @@ pub struct InspectArgs {
     /// Where compiled plugins are cached.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+}
+
+/// `drhost check`.
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Configuration file [default: $DRHOST_CONFIG, else ./drhost.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Compare `[plugins.<id>]` ids and params with the plugins in DIR;
+    /// repeat for more [default: ./plugins if it exists].
+    #[arg(long, value_name = "DIR")]
+    pub plugins: Vec<PathBuf>,
+    /// Print the problems as a JSON array on stdout (empty when none).
+    #[arg(long)]
+    pub json: bool,
+    /// Where compiled plugins are cached.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl From<CheckArgs> for drhost::check::CheckOptions {
+    fn from(args: CheckArgs) -> drhost::check::CheckOptions {
+        drhost::check::CheckOptions {
+            config: args.config,
+            plugins: args.plugins,
+            cache_dir: args.cache_dir,
+        }
+    }
 }
 
 /// Where the trust and lock files are (else `[trust]` in drhost.toml, else

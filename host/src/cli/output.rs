@@ -34,6 +34,45 @@ pub fn error_json(path: &std::path::Path, error: &drhost::Error) -> serde_json::
     })
 }
 
+/// `drhost check`'s findings: `--json` prints the problems as an array on
+/// stdout; else "config OK" on stdout, or each problem (and the TOML that
+/// fixes it) on stderr, then how many.
+pub fn print_check(report: &drhost::check::CheckReport, json: bool) {
+    if json {
+        print_json(&report.problems);
+        return;
+    }
+    if report.problems.is_empty() {
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        println!(
+            "config OK: {} granted, {}",
+            plural(report.plugins, "plugin"),
+            plural(report.targets, "target")
+        );
+        if report.plugin_dirs.is_empty() {
+            println!("  plugin ids not checked: no ./plugins directory (pass --plugins DIR)");
+        } else {
+            let dirs: Vec<String> = report.plugin_dirs.iter().map(|d| d.display().to_string()).collect();
+            println!("  plugin ids and params checked against {}", dirs.join(", "));
+        }
+        return;
+    }
+    for problem in &report.problems {
+        eprintln!("drhost: {}", shown(&problem.to_string()));
+        if let Some(fix) = &problem.fix {
+            for line in fix.lines() {
+                eprintln!("    {}", plugin_text(line));
+            }
+        }
+    }
+    let n = report.problems.len();
+    eprintln!(
+        "drhost: {}: {n} problem{} found; nothing was run",
+        report.config.display(),
+        if n == 1 { "" } else { "s" }
+    );
+}
+
 /// `drhost verify`'s verdict for people: each signature, the lock, the conclusion.
 pub fn print_verdict(verdict: &drhost::trust::Verdict) {
     println!("{}  {}", verdict.path.display(), verdict.digest);

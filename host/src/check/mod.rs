@@ -1,0 +1,357 @@
+//! `drhost check`: validates a drhost.toml without running anything, and
+//! lists every problem it finds, not only the first:
+//!
+//! - what does not parse: a syntax error, a value of the wrong kind, and
+//!   every unknown key, with "did you mean" ([`parse`]);
+//! - grants naming a target label that has no `[targets.CAP.LABEL]` table;
+//! - with plugin directories: `[plugins.<id>]` ids that match no plugin in
+//!   them, and `[plugins.<id>.params]` names the plugin does not declare.
+//!
+//! A plugin's id comes from its signed identity section when it has one
+//! (nothing runs); its parameters, and the id of a plugin without that
+//! section, from `describe`, run as `inspect` runs it (no grants). This
+//! module finds problems; it never changes the file and never prints.
+
+mod parse;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::caps::kit::gate::{TargetGrant, TargetTable};
+use crate::config;
+use crate::error::{Error, Result};
+use crate::plugin::PluginFile;
+use crate::suggest::closest;
+
+/// The plugin directory `check` compares ids with when `--plugins` is not given.
+pub const DEFAULT_PLUGIN_DIR: &str = "plugins";
+
+/// What `drhost check` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// `--config`, else `$DRHOST_CONFIG`, else `./drhost.toml`.
+    pub config: Option<PathBuf>,
+    /// `--plugins DIR`…, else `./plugins` when it is a directory.
+    pub plugins: Vec<PathBuf>,
+    /// Where compiled plugins are cached (for `describe`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// `syntax`, `invalid`, `unknown-key`, `missing-target`,
+    /// `unknown-plugin`, `unknown-param`, `plugin-file` or `unreadable`.
+    pub kind: &'static str,
+    /// The file it is in.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// The key it is about, e.g. `plugins.hello.shell[0]`.
+    pub key: Option<String>,
+    /// What is wrong and how to fix it, on one line.
+    pub message: String,
+    /// TOML that would fix it, when there is some to add.
+    pub fix: Option<String>,
+}
+
+impl Problem {
+    fn new(kind: &'static str, file: &Path, at: Option<(usize, usize)>, key: Option<&str>, message: String) -> Problem {
+        let at = at.filter(|(line, _)| *line > 0);
+        Problem {
+            kind,
+            file: file.to_owned(),
+            line: at.map(|(line, _)| line),
+            column: at.map(|(_, column)| column),
+            key: key.filter(|k| !k.is_empty() && *k != ".").map(str::to_string),
+            message,
+            fix: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    /// `FILE:LINE:COLUMN: MESSAGE`, as `run` reports a configuration error.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, ":{line}:{column}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What `drhost check` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// The file checked.
+    pub config: PathBuf,
+    /// The plugin directories ids were compared with (none: not compared).
+    pub plugin_dirs: Vec<PathBuf>,
+    /// How many `[plugins.<id>]` tables it has.
+    pub plugins: usize,
+    /// How many `[targets.CAP.LABEL]` tables it has.
+    pub targets: usize,
+    /// Everything wrong, in file order; empty when the file is fine.
+    pub problems: Vec<Problem>,
+}
+
+/// Checks the configuration `opts` names. `Err` only when there is none to
+/// check or the plugin directory given cannot be read; everything wrong
+/// with the file itself is a [`Problem`].
+pub async fn check(opts: CheckOptions) -> Result<CheckReport> {
+    let path = config::locate(opts.config.as_deref()).ok_or_else(|| {
+        Error::Usage(format!(
+            "no configuration to check: pass --config FILE, set DRHOST_CONFIG, or run where ./{} is",
+            config::DEFAULT_CONFIG_FILE
+        ))
+    })?;
+    if let Some(dir) = opts.plugins.iter().find(|d| !d.is_dir()) {
+        return Err(Error::Usage(format!(
+            "--plugins {}: not a directory; name a directory holding *.wasm plugins",
+            dir.display()
+        )));
+    }
+    let plugin_dirs = match opts.plugins {
+        dirs if dirs.is_empty() => Some(PathBuf::from(DEFAULT_PLUGIN_DIR))
+            .filter(|d| d.is_dir())
+            .into_iter()
+            .collect(),
+        dirs => dirs,
+    };
+    let mut report = CheckReport {
+        config: path.clone(),
+        plugin_dirs,
+        plugins: 0,
+        targets: 0,
+        problems: Vec::new(),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            let message = format!("cannot read the configuration: {e}");
+            report
+                .problems
+                .push(Problem::new("unreadable", &path, None, None, message));
+            return Ok(report);
+        }
+    };
+    let (config, mut problems) = parse::parse_all(&path, &text);
+    let Some(config) = config else {
+        report.problems = problems;
+        return Ok(report);
+    };
+    let positions = parse::Positions::new(&text);
+    report.plugins = config.plugins.len();
+    report.targets = config.targets.redis.len()
+        + config.targets.postgres.len()
+        + config.targets.s3.len()
+        + config.targets.vault.len();
+
+    for (id, grants) in &config.plugins {
+        let t = &config.targets;
+        use crate::caps::{postgres, redis, s3, vault};
+        missing_targets(
+            &path,
+            id,
+            &grants.redis,
+            &t.redis,
+            &redis::TARGETS,
+            &positions,
+            &mut problems,
+        );
+        missing_targets(
+            &path,
+            id,
+            &grants.postgres,
+            &t.postgres,
+            &postgres::TARGETS,
+            &positions,
+            &mut problems,
+        );
+        missing_targets(&path, id, &grants.s3, &t.s3, &s3::TARGETS, &positions, &mut problems);
+        missing_targets(
+            &path,
+            id,
+            &grants.vault,
+            &t.vault,
+            &vault::TARGETS,
+            &positions,
+            &mut problems,
+        );
+    }
+
+    if !report.plugin_dirs.is_empty() {
+        let (found, unreadable) = plugins_in(&report.plugin_dirs, opts.cache_dir.clone()).await;
+        problems.extend(unreadable);
+        let dirs: Vec<String> = report.plugin_dirs.iter().map(|d| d.display().to_string()).collect();
+        let ids: Vec<&str> = found.keys().map(String::as_str).collect();
+        for (id, grants) in &config.plugins {
+            let Some(file) = found.get(id) else {
+                let holds = if ids.is_empty() {
+                    "none".to_string()
+                } else {
+                    ids.join(", ")
+                };
+                let message = format!(
+                    "[plugins.{id}] matches no plugin in {} (found: {holds}){}",
+                    dirs.join(", "),
+                    match closest(id, ids.iter().copied()) {
+                        Some(near) => format!("; did you mean `{near}`?"),
+                        None => "; fix the id, or pass --plugins DIR for each directory that holds plugins".to_string(),
+                    }
+                );
+                let key = format!("plugins.{id}");
+                problems.push(Problem::new(
+                    "unknown-plugin",
+                    &path,
+                    positions.at(&["plugins", id], None),
+                    Some(&key),
+                    message,
+                ));
+                continue;
+            };
+            if grants.params.is_empty() {
+                continue;
+            }
+            let described = match crate::inspect::inspect(file, opts.cache_dir.clone()).await {
+                Ok(described) => described.against(&config, &path),
+                Err(error) => {
+                    let message = format!("cannot read the parameters of {}: {error}", file.display());
+                    problems.push(Problem::new("plugin-file", file, None, None, message));
+                    continue;
+                }
+            };
+            let declared: Vec<&str> = described.parameters.iter().map(|p| p.name.as_str()).collect();
+            for undeclared in &described.undeclared_params {
+                let name = &undeclared.name;
+                let near = undeclared
+                    .did_you_mean
+                    .as_deref()
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                let message = format!(
+                    "[plugins.{id}.params] sets `{name}`, which plugin `{id}` does not declare (it takes {}){near}",
+                    if declared.is_empty() {
+                        "no parameters".to_string()
+                    } else {
+                        declared.join(", ")
+                    }
+                );
+                let key = format!("plugins.{id}.params.{name}");
+                let position = positions.at(&["plugins", id, "params"], Some(name));
+                problems.push(Problem::new("unknown-param", &path, position, Some(&key), message));
+            }
+        }
+    }
+    problems.sort_by_key(|p| (p.file != path, p.line.unwrap_or(usize::MAX), p.column));
+    report.problems = problems;
+    Ok(report)
+}
+
+/// A problem for each of plugin `id`'s `grants` of one capability whose
+/// target label has no table in `targets` (described by `table`).
+fn missing_targets<G: TargetGrant, T>(
+    file: &Path,
+    id: &str,
+    grants: &[G],
+    targets: &BTreeMap<String, T>,
+    table: &TargetTable,
+    positions: &parse::Positions<'_>,
+    problems: &mut Vec<Problem>,
+) {
+    let capability = table.capability;
+    for (index, grant) in grants.iter().enumerate() {
+        let label = grant.target();
+        if targets.contains_key(label) {
+            continue;
+        }
+        let near = closest(label, targets.keys().map(String::as_str));
+        let fix = match near {
+            Some(near) => format!("fix the label; did you mean `{near}`?"),
+            None => "add the table (below), or fix the label".to_string(),
+        };
+        let message = format!(
+            "[[plugins.{id}.{capability}]] grants target `{label}`, which has no [targets.{capability}.{label}] table: {fix}"
+        );
+        let index = format!("[{index}]");
+        let key = format!("plugins.{id}.{capability}{index}.target");
+        let position = positions.at(&["plugins", id, capability, &index, "target"], None);
+        let mut problem = Problem::new("missing-target", file, position, Some(&key), message);
+        problem.fix = near.is_none().then(|| table.table(label));
+        problems.push(problem);
+    }
+}
+
+/// The plugins in `dirs` by id, and a problem for each `*.wasm` whose id
+/// cannot be told.
+async fn plugins_in(dirs: &[PathBuf], cache_dir: Option<PathBuf>) -> (BTreeMap<String, PathBuf>, Vec<Problem>) {
+    let mut found = BTreeMap::new();
+    let mut problems = Vec::new();
+    let files = dirs
+        .iter()
+        .flat_map(|dir| crate::plugin::plugin_files(std::slice::from_ref(dir)).unwrap_or_default());
+    for file in files {
+        let signed_id = PluginFile::read(&file)
+            .ok()
+            .and_then(|f| crate::trust::signature::read(&file, &f.bytes).ok())
+            .and_then(|signed| signed.identity)
+            .map(|identity| identity.id);
+        let id = match signed_id {
+            Some(id) => id,
+            None => match crate::inspect::inspect(&file, cache_dir.clone()).await {
+                Ok(described) => described.id,
+                Err(error) => {
+                    let message = format!("cannot tell which plugin this is: {error}");
+                    problems.push(Problem::new("plugin-file", &file, None, None, message));
+                    continue;
+                }
+            },
+        };
+        found.insert(id, file);
+    }
+    (found, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn grants_naming_a_missing_target_are_each_a_problem_with_the_table_to_add() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("drhost.toml");
+        let text = concat!(
+            "[[plugins.a.redis]]\ntarget = \"cahce\"\naccess = [\"read\"]\n\n",
+            "[[plugins.b.postgres]]\ntarget = \"cache\"\naccess = [\"read\"]\n",
+            "[[plugins.b.postgres]]\ntarget = \"primary\"\naccess = [\"read\"]\n\n",
+            "[targets.redis.cache]\nurl = \"redis://127.0.0.1:6379\"\n",
+        );
+        std::fs::write(&file, text).unwrap();
+        let opts = CheckOptions {
+            config: Some(file),
+            plugins: Vec::new(),
+            cache_dir: None,
+        };
+        let report = check(opts).await.unwrap();
+        assert_eq!((report.plugins, report.targets), (2, 1));
+        let found: Vec<(Option<usize>, &str)> = report.problems.iter().map(|p| (p.line, p.message.as_str())).collect();
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert_eq!(found[0].0, Some(2));
+        assert!(
+            found[0].1.ends_with("fix the label; did you mean `cache`?"),
+            "{}",
+            found[0].1
+        );
+        assert_eq!(report.problems[0].fix, None);
+        assert_eq!((found[1].0, found[2].0), (Some(6), Some(9)));
+        assert!(found[2].1.contains("[targets.postgres.primary]"), "{}", found[2].1);
+        let fix = report.problems[2].fix.as_deref().unwrap();
+        assert!(fix.starts_with("[targets.postgres.primary]\nurl = "), "{fix}");
+        assert_eq!(report.problems[2].key.as_deref(), Some("plugins.b.postgres[1].target"));
+    }
+}
