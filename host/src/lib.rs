@@ -23,6 +23,7 @@ pub mod engine;
 pub mod error;
 pub mod inspect;
 pub mod journal;
+pub mod list;
 pub mod oci;
 pub mod params;
 pub mod plugin;

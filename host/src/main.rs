@@ -10,10 +10,10 @@ use std::time::Duration;
 use clap::Parser;
 
 use cli::args::{
-    CheckArgs, Cli, Command, InspectArgs, KeygenArgs, LockArgs, PullArgs, PushArgs, RunArgs, SignArgs, TrustEntryArgs,
-    VerifyArgs,
+    CheckArgs, Cli, Command, InspectArgs, KeygenArgs, ListArgs, LockArgs, PullArgs, PushArgs, RunArgs, SignArgs,
+    TrustEntryArgs, VerifyArgs,
 };
-use cli::output::{error_json, print_check, print_json, print_report, print_verdict, shown};
+use cli::output::{error_json, print_check, print_json, print_list, print_report, print_verdict, shown};
 use drhost::error::{EXIT_OK, EXIT_USAGE};
 use drhost::trust::keys;
 
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             Command::Pull(args) => exit_code(pull(args).await),
             Command::Inspect(args) => inspect(args).await,
             Command::Check(args) => check(args).await,
+            Command::List(args) => list(args).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -187,6 +188,26 @@ async fn check(args: CheckArgs) -> i32 {
             } else {
                 EXIT_USAGE
             }
+        }
+        Err(error) => fail(&error),
+    }
+}
+
+/// `drhost list`: one line per plugin; the exit code of the first that
+/// could not be described.
+async fn list(args: ListArgs) -> i32 {
+    let listed = match args.trust.paths() {
+        Ok(paths) => drhost::list::list(&args.dir, &paths, args.cache_dir).await,
+        Err(error) => Err(error),
+    };
+    match listed {
+        Ok(listed) => {
+            print_list(&listed, args.json);
+            listed
+                .iter()
+                .map(|p| p.exit_code)
+                .find(|c| *c != EXIT_OK)
+                .unwrap_or(EXIT_OK)
         }
         Err(error) => fail(&error),
     }

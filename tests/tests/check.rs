@@ -1,6 +1,6 @@
 //! The operator's checks before an incident: per-site parameters in
 //! drhost.toml, `drhost check`, `drhost inspect --config`, several plugins
-//! at once for `inspect` and `verify` — through the real
+//! at once for `inspect` and `verify`, and `drhost list` — through the real
 //! binary. Runs assert what the plugin really did (the program's output) and
 //! the journal; checks assert the exit code and each problem they name.
 
@@ -441,4 +441,49 @@ fn inspect_and_verify_take_several_files_or_a_directory() {
     let out = Run::cli(["verify", s(&dir)]).json().exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json().as_array().map(Vec::len), Some(shipped.len()));
+}
+
+#[test]
+fn list_shows_each_plugin_with_its_signer_and_runbook_scenario() {
+    let dir = plugins_dir();
+    let out = Run::cli(["list", s(&dir)]).cache_dir(shared_cache_dir()).exec();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let line = |id: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .unwrap_or_else(|| panic!("no line for {id}:\n{}", out.stdout))
+            .to_string()
+    };
+    for (id, scenario) in [
+        ("redis-failover", "2: Redis failure"),
+        ("db-restore", "1B: database failure, restore from backup"),
+        ("db-outage", "1A: database failure, wait for recovery"),
+        ("service-recover", "4: application service failure"),
+        ("network-recover", "5: network partition"),
+        ("status", "quick reference: check all service health"),
+        ("db-backup", "quick reference: database backup"),
+        ("hello", "—"),
+    ] {
+        let line = line(id);
+        assert!(line.contains("signed by lab-dev") && line.ends_with(scenario), "{line}");
+    }
+
+    // Judged as verify judges: with a trust file that trusts nobody, each is refused.
+    let nobody = TmpDir::new("drhost-trust-");
+    let nobody = nobody.write("trust.toml", "");
+    let out = Run::cli(["list", s(&dir)])
+        .trust(&nobody)
+        .cache_dir(shared_cache_dir())
+        .json()
+        .exec();
+    assert_eq!(out.code, 0, "listing is not running: {}", out.stderr);
+    let listed = out.json();
+    let hello = listed.as_array().unwrap().iter().find(|p| p["id"] == "hello").unwrap();
+    assert_eq!(hello["trust"], "refused");
+    assert!(
+        hello["refused_because"].as_str().unwrap().contains("lab-dev"),
+        "{hello}"
+    );
+    assert_eq!(hello["scenario"], Value::Null);
 }

@@ -66,6 +66,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Validate a drhost.toml without running anything; list every problem.
     Check(CheckArgs),
+    /// One line per plugin in a directory: id, version, signers, runbook scenario.
+    List(ListArgs),
 }
 
 /// `drhost run`, as parsed; [`RunOptions`] is what the library runs.
@@ -289,6 +291,22 @@ impl From<CheckArgs> for drhost::check::CheckOptions {
             cache_dir: args.cache_dir,
         }
     }
+}
+
+/// `drhost list`.
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// The plugin directory.
+    #[arg(default_value = "plugins", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Print a JSON array on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Where compiled plugins are cached.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 /// Where the trust and lock files are (else `[trust]` in drhost.toml, else

@@ -73,6 +73,34 @@ pub fn print_check(report: &drhost::check::CheckReport, json: bool) {
     );
 }
 
+/// `drhost list`: a JSON array, or one line per plugin (id, version,
+/// trust, scenario) under a header.
+pub fn print_list(listed: &[drhost::list::ListedPlugin], json: bool) {
+    if json {
+        print_json(&listed);
+        return;
+    }
+    println!("{:<18} {:<9} {:<32} RUNBOOK SCENARIO", "PLUGIN", "VERSION", "TRUST");
+    for plugin in listed {
+        let file = plugin.path.display().to_string();
+        if let Some(error) = &plugin.error {
+            println!("{file:<18} {:<9} {}", "?", shown(error));
+            continue;
+        }
+        let trust = match &plugin.refused_because {
+            None => format!("signed by {}", plugin.signers.join(", ")),
+            Some(why) => format!("REFUSED: {why}"),
+        };
+        println!(
+            "{:<18} {:<9} {:<32} {}",
+            plugin.id.as_deref().unwrap_or(&file),
+            plugin_text(plugin.version.as_deref().unwrap_or("?")),
+            plugin_text(&trust),
+            plugin.scenario.as_deref().unwrap_or("—")
+        );
+    }
+}
+
 /// `drhost verify`'s verdict for people: each signature, the lock, the conclusion.
 pub fn print_verdict(verdict: &drhost::trust::Verdict) {
     println!("{}  {}", verdict.path.display(), verdict.digest);
