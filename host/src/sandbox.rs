@@ -19,6 +19,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::caps::confirm::ConfirmPolicy;
+use crate::caps::kit::capped::Capped;
 use crate::config::PluginGrants;
 use crate::console::Console;
 use crate::engine::Runtime;
@@ -326,22 +327,20 @@ impl ResourceLimiter for MemoryCap {
 /// are accepted and dropped, so a noisy guest neither fails nor fills memory.
 #[derive(Clone)]
 pub struct BoundedOutput {
-    inner: Arc<Mutex<(Vec<u8>, bool)>>,
-    cap: usize,
+    inner: Arc<Mutex<Capped>>,
 }
 
 impl BoundedOutput {
     fn new(cap: usize) -> Self {
         BoundedOutput {
-            inner: Arc::new(Mutex::new((Vec::new(), false))),
-            cap,
+            inner: Arc::new(Mutex::new(Capped::new(cap))),
         }
     }
 
     /// What the guest wrote (lossy UTF-8) and whether some was dropped.
     pub fn contents(&self) -> (String, bool) {
         let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        (String::from_utf8_lossy(&guard.0).into_owned(), guard.1)
+        (String::from_utf8_lossy(guard.bytes()).into_owned(), guard.was_cut())
     }
 }
 
@@ -364,11 +363,7 @@ impl tokio::io::AsyncWrite for BoundedOutput {
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let room = self.cap.saturating_sub(guard.0.len());
-        if buf.len() > room {
-            guard.1 = true;
-        }
-        guard.0.extend_from_slice(&buf[..buf.len().min(room)]);
+        guard.push(buf);
         std::task::Poll::Ready(Ok(buf.len()))
     }
 

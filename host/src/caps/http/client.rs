@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use crate::bindings::drhost::runbook::http::Response;
 use crate::bindings::types::Error as CapError;
 use crate::caps::http::grant::grant_lines;
+use crate::caps::kit::capped::Capped;
 use crate::caps::kit::text::not_granted;
 use crate::sandbox::RunContext;
 
@@ -51,17 +52,13 @@ pub(crate) async fn get(
     let request = async {
         let mut response = client.get(parsed).send().await?;
         let status = response.status().as_u16();
-        let mut body = Vec::new();
-        let mut truncated = false;
+        let mut body = Capped::new(BODY_CAP);
         while let Some(chunk) = response.chunk().await? {
-            let room = BODY_CAP - body.len();
-            if chunk.len() > room {
-                body.extend_from_slice(&chunk[..room]);
-                truncated = true;
+            if !body.push(&chunk) {
                 break;
             }
-            body.extend_from_slice(&chunk);
         }
+        let (body, truncated) = body.into_parts();
         Ok::<_, reqwest::Error>((status, body, truncated))
     };
     match tokio::time::timeout(timeout, request).await {

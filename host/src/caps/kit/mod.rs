@@ -5,6 +5,7 @@
 //! call may still take is [`crate::sandbox::RunContext::time_left`].
 
 pub mod call;
+pub mod capped;
 pub mod gate;
 pub mod pattern;
 pub mod process;

@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::bindings::drhost::runbook::shell::{Command, Completed};
 use crate::bindings::types::Error as CapError;
+use crate::caps::kit::capped::Capped;
 use crate::caps::shell::grant::denial;
 use crate::caps::shell::ShellGrant;
 use crate::sandbox::RunContext;
@@ -158,22 +159,17 @@ impl Drop for ProcessGroup {
 
 /// Reads a stream to its end, keeping the first [`OUTPUT_CAP`] bytes.
 async fn read_capped(mut stream: impl AsyncRead + Unpin) -> (Vec<u8>, bool) {
-    let mut kept = Vec::new();
-    let mut cut = false;
+    let mut kept = Capped::new(OUTPUT_CAP);
     let mut buf = [0u8; 16 * 1024];
     loop {
         match stream.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                let room = OUTPUT_CAP - kept.len();
-                if n > room {
-                    cut = true;
-                }
-                kept.extend_from_slice(&buf[..n.min(room)]);
+                kept.push(&buf[..n]);
             }
         }
     }
-    (kept, cut)
+    kept.into_parts()
 }
 
 /// Finds the program: absolute paths as they are, bare names only in
