@@ -689,3 +689,83 @@ fn ctrl_c_ends_the_run_with_a_complete_journal() {
     assert_eq!(step_end.len(), 1);
     assert_eq!(step_end[0]["reason"], "interrupted by SIGINT (Ctrl-C)");
 }
+
+/// The one `confirm.ask` call of a misbehave `mode=confirm` run.
+fn confirm_call(out: &drhost_tests::cli::Outcome) -> serde_json::Value {
+    let journal = out.journal();
+    let asked = drhost_tests::cli::calls(&journal, "confirm.ask");
+    assert_eq!(asked.len(), 1, "{}", out.journal_text());
+    asked[0].clone()
+}
+
+#[test]
+fn yes_approves_and_the_journal_says_it_was_yes() {
+    let out = Run::fixture("misbehave").param("mode", "confirm").yes().json().exec();
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(out.fact("approved").as_deref(), Some("yes"));
+    let call = confirm_call(&out);
+    assert_eq!(call["args"]["question"], "drop the pretend table?");
+    assert_eq!(
+        call["outcome"]["ok"],
+        serde_json::json!({ "approved": true, "by": "--yes" })
+    );
+}
+
+#[test]
+fn without_a_terminal_and_without_yes_the_answer_is_never_a_silent_yes() {
+    // "y" arrives on a pipe: no terminal, so nobody was asked and nothing
+    // may be read as an approval.
+    let out = Run::fixture("misbehave")
+        .param("mode", "confirm")
+        .stdin("y\n")
+        .json()
+        .exec();
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let summary = out.json()["summary"].as_str().unwrap().to_string();
+    assert!(summary.contains("no answer") && summary.contains("--yes"), "{summary}");
+    let call = confirm_call(&out);
+    assert_eq!(call["outcome"]["error"]["kind"], "unavailable", "{call}");
+    assert!(out.fact("approved").is_none());
+}
+
+#[test]
+fn the_operator_at_a_terminal_declines_or_approves() {
+    let declined = Run::fixture("misbehave")
+        .param("mode", "confirm")
+        .terminal()
+        .stdin("n\n")
+        .exec();
+    assert_eq!(declined.code, 1, "{}", declined.stdout);
+    assert!(
+        declined.stdout.contains("? drop the pretend table? [y/N]"),
+        "{}",
+        declined.stdout
+    );
+    assert!(declined.stdout.contains("the operator declined"), "{}", declined.stdout);
+    let call = confirm_call(&declined);
+    assert_eq!(
+        call["outcome"]["ok"],
+        serde_json::json!({ "approved": false, "by": "operator" })
+    );
+
+    // Anything but y/yes is a no, an empty line included.
+    let empty = Run::fixture("misbehave")
+        .param("mode", "confirm")
+        .terminal()
+        .stdin("\n")
+        .exec();
+    assert_eq!(empty.code, 1, "{}", empty.stdout);
+    assert_eq!(confirm_call(&empty)["outcome"]["ok"]["approved"], false);
+
+    let approved = Run::fixture("misbehave")
+        .param("mode", "confirm")
+        .terminal()
+        .stdin("yes\n")
+        .exec();
+    assert_eq!(approved.code, 0, "{}", approved.stdout);
+    let call = confirm_call(&approved);
+    assert_eq!(
+        call["outcome"]["ok"],
+        serde_json::json!({ "approved": true, "by": "operator" })
+    );
+}

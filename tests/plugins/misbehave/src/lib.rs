@@ -14,7 +14,7 @@ impl Plugin for Misbehave {
         )
         .param(
             "mode",
-            "spin | spin-in-step | memory | panic | sandbox | shell | step-dropped | calls",
+            "spin | spin-in-step | memory | panic | sandbox | shell | step-dropped | calls | confirm",
             None,
         )
         .param("count", "host calls to make for mode=calls", Some("1000000"))
@@ -49,6 +49,7 @@ impl Plugin for Misbehave {
                 let _step = Step::start("never finished");
                 Err(fail("left a step open"))
             }
+            "confirm" => ask_first(),
             other => Err(fail(format!("unknown mode `{other}`"))),
         }
     }
@@ -148,3 +149,14 @@ fn calls(count: u64) -> Result<Outcome, Failure> {
 }
 
 export_plugin!(Misbehave);
+
+/// Asks before a (pretend) hard-to-undo change and reports the answer: an
+/// approval is a success, a refusal or no answer at all a failure.
+fn ask_first() -> Result<Outcome, Failure> {
+    match drhost_sdk::confirm::ask("drop the pretend table?") {
+        Ok(true) => Ok(outcome("approved: the change would go ahead").fact("approved", "yes")),
+        Ok(false) => Err(fail("the operator declined: nothing changed")),
+        Err(e) => Err(fail(format!("no answer: {}", e.describe()))),
+    }
+}
+
