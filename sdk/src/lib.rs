@@ -5,7 +5,7 @@
 //! `cargo build --release --target wasm32-wasip2` and run it with
 //! `drhost run target/wasm32-wasip2/release/<name>.wasm`.
 //!
-//! ```ignore
+//! ```text
 //! use drhost_sdk::prelude::*;
 //!
 //! struct Hello;

@@ -1,6 +1,6 @@
 //! The one path every capability call takes, spelled the same everywhere:
 //!
-//! ```ignore
+//! ```text
 //! async fn stop_container(&mut self, name: String, timeout: Option<u32>) -> Answer<()> {
 //!     let ctx = self.ctx.clone();
 //!     ctx.audited("docker.stop-container", json!({ "name": name }), |_| json!(null), async {
