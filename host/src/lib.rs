@@ -10,6 +10,7 @@
 //!
 //! Before a run, [`policy`] asks each capability's `GATE` ([`caps::GATES`])
 //! whether the grants in [`config`] cover what `describe` declared.
+//! Afterwards, [`history`] reads the journals back (`drhost runs`, `drhost show`).
 
 #![warn(missing_docs)]
 
@@ -20,6 +21,7 @@ pub mod config;
 pub mod console;
 pub mod engine;
 pub mod error;
+pub mod history;
 pub mod inspect;
 pub mod journal;
 pub mod oci;

@@ -10,9 +10,10 @@ use std::time::Duration;
 use clap::Parser;
 
 use cli::args::{
-    Cli, Command, InspectArgs, KeygenArgs, LockArgs, PullArgs, PushArgs, RunArgs, SignArgs, TrustEntryArgs, VerifyArgs,
+    Cli, Command, InspectArgs, KeygenArgs, LockArgs, PullArgs, PushArgs, RunArgs, RunsArgs, ShowArgs, SignArgs,
+    TrustEntryArgs, VerifyArgs,
 };
-use cli::output::{print_json, print_report, print_verdict, shown};
+use cli::output::{print_json, print_report, print_runs, print_show_line, print_verdict, shown, warn};
 use drhost::error::{EXIT_OK, EXIT_USAGE};
 use drhost::trust::keys;
 
@@ -36,6 +37,8 @@ fn main() -> ExitCode {
             Command::Push(args) => exit_code(push(args).await),
             Command::Pull(args) => exit_code(pull(args).await),
             Command::Inspect(args) => exit_code(inspect(args).await),
+            Command::Runs(args) => exit_code(runs(args)),
+            Command::Show(args) => exit_code(show(args)),
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -71,6 +74,33 @@ async fn inspect(args: InspectArgs) -> Result<(), drhost::Error> {
         print!("{report}");
     }
     Ok(())
+}
+
+/// Where `runs` and `show` read journals; a configuration that cannot be
+/// read is a warning (the journals are where `drhost run` put them anyway).
+fn journal_dir(args: &cli::args::JournalArgs) -> Result<std::path::PathBuf, drhost::Error> {
+    let dir = drhost::history::locate(args.journal_dir.as_deref(), args.config.as_deref())?;
+    if let Some(warning) = &dir.warning {
+        warn(warning);
+    }
+    Ok(dir.path)
+}
+
+fn runs(args: RunsArgs) -> Result<(), drhost::Error> {
+    let dir = journal_dir(&args.journals)?;
+    let listing = drhost::history::list(&dir, args.limit, args.plugin.as_deref())?;
+    print_runs(&listing, &dir, args.json, args.plugin.as_deref());
+    Ok(())
+}
+
+fn show(args: ShowArgs) -> Result<(), drhost::Error> {
+    let dir = journal_dir(&args.journals)?;
+    let path = drhost::history::find_run(&dir, &args.run)?;
+    let options = drhost::history::ShowOptions {
+        json: args.json,
+        follow: args.follow,
+    };
+    drhost::history::show(&path, options, &mut print_show_line)
 }
 
 fn keygen(args: KeygenArgs) -> Result<(), drhost::Error> {

@@ -63,6 +63,12 @@ pub enum Command {
     Pull(PullArgs),
     /// Show what a plugin is and what it needs, granting it nothing.
     Inspect(InspectArgs),
+    /// List recent runs, newest first: when, which plugin, how it ended,
+    /// how long it took, its time to recovery.
+    Runs(RunsArgs),
+    /// Show one run's journal as a timeline: steps, calls (polling
+    /// collapsed), logs, confirmations, facts and how it ended.
+    Show(ShowArgs),
 }
 
 /// `drhost run`, as parsed; [`RunOptions`] is what the library runs.
@@ -237,6 +243,49 @@ pub struct InspectArgs {
     /// Where compiled plugins are cached.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+}
+
+/// Where `runs` and `show` read journals: where `drhost run` writes them.
+#[derive(clap::Args)]
+pub struct JournalArgs {
+    /// The journal directory [default: [run] journal_dir in the configuration, else $XDG_STATE_HOME/drhost/runs].
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+    /// Configuration file, for its `[run] journal_dir` [default: $DRHOST_CONFIG, else ./drhost.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `drhost runs`.
+#[derive(clap::Args)]
+pub struct RunsArgs {
+    /// Show at most N runs; 0 shows all.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Only the runs of this plugin id.
+    #[arg(long, value_name = "ID")]
+    pub plugin: Option<String>,
+    /// Print a JSON array of runs on stdout (each object has a `schema` version).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub journals: JournalArgs,
+}
+
+/// `drhost show`.
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// A run id, a unique prefix of one, a journal file, or `latest`.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// Print the journal's events as a JSON array (with --follow: one event a line).
+    #[arg(long)]
+    pub json: bool,
+    /// Keep reading a run still in progress until its run-end (or Ctrl-C).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    #[command(flatten)]
+    pub journals: JournalArgs,
 }
 
 /// Where the trust and lock files are (else `[trust]` in drhost.toml, else

@@ -1,7 +1,7 @@
-//! What the `drhost` commands print: the run report, the trust verdict, JSON
-//! on stdout. What a plugin said (summary, facts, step, hint, version) goes
-//! through [`plugin_text`] before it reaches the terminal. Nothing here
-//! decides an exit code.
+//! What the `drhost` commands print: the run report, the trust verdict, the
+//! run history, JSON on stdout. What a plugin said (summary, facts, step,
+//! hint, version) goes through [`plugin_text`] before it reaches the
+//! terminal. Nothing here decides an exit code.
 
 use drhost::console::plugin_text;
 use drhost::run::{RunReport, Status};
@@ -104,5 +104,53 @@ pub fn print_report(report: &RunReport, json: bool) {
     }
     if let Some(journal) = &report.journal {
         eprintln!("  journal: {}", journal.display());
+    }
+}
+
+/// One warning line on stderr.
+pub fn warn(text: &str) {
+    eprintln!("drhost: warning: {}", plugin_text(text));
+}
+
+/// `drhost runs`: the table (or the JSON array) on stdout; on stderr, one
+/// warning per file that is not a journal, and what the limit left out.
+pub fn print_runs(listing: &drhost::history::Listing, dir: &std::path::Path, json: bool, plugin: Option<&str>) {
+    let skipped = &listing.skipped;
+    for skip in skipped.iter().take(SKIPPED_SHOWN) {
+        warn(&format!("skipped {}: {}", skip.path.display(), skip.reason));
+    }
+    if skipped.len() > SKIPPED_SHOWN {
+        warn(&format!(
+            "… and {} more files in {} that are not journals",
+            skipped.len() - SKIPPED_SHOWN,
+            dir.display()
+        ));
+    }
+    if json {
+        print_json(&listing.runs);
+    } else if listing.runs.is_empty() {
+        let of = plugin
+            .map(|p| format!(" of plugin `{}`", plugin_text(p)))
+            .unwrap_or_default();
+        eprintln!("no runs{of} in {}", dir.display());
+    } else {
+        print!("{}", drhost::history::list::table(&listing.runs));
+    }
+    if listing.more > 0 && !json {
+        eprintln!(
+            "({} older runs not shown; --limit N shows more, --limit 0 all)",
+            listing.more
+        );
+    }
+}
+
+/// Warnings about files past this many are counted, not listed.
+const SKIPPED_SHOWN: usize = 10;
+
+/// One line of `drhost show`: the timeline or JSON on stdout, warnings on stderr.
+pub fn print_show_line(line: drhost::history::Line) {
+    match line {
+        drhost::history::Line::Out(text) => println!("{text}"),
+        drhost::history::Line::Warn(text) => warn(&text),
     }
 }

@@ -75,12 +75,8 @@ pub async fn run(opts: RunOptions) -> RunReport {
     let run_id = journal::new_run_id(&opts.plugin);
     let config_path = config::locate(opts.config.as_deref());
     let config = config_path.as_deref().map(Config::load).transpose();
-    let journal_dir = match opts
-        .journal_dir
-        .clone()
-        .or_else(|| config.as_ref().ok().and_then(|c| c.as_ref()?.run.journal_dir.clone()))
-        .map_or_else(journal::default_dir, Ok)
-    {
+    let config_read = config.as_ref().ok().and_then(Option::as_ref);
+    let journal_dir = match journal::resolve_dir(opts.journal_dir.as_deref(), config_read) {
         Ok(dir) => dir,
         Err(error) => return RunReport::from_error(run_id, None, None, &error, started),
     };
