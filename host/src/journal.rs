@@ -200,11 +200,10 @@ pub fn new_run_id(plugin_path: &Path) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let suffix = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
+    // RandomState is seeded from the OS's randomness in each process, so two
+    // runs started in the same second (even the same nanosecond) differ.
+    use std::hash::BuildHasher;
+    let suffix = std::collections::hash_map::RandomState::new().hash_one(std::process::id()) & 0xffff;
     format!("{stamp}-{stem}-{suffix:04x}")
 }
 
