@@ -27,11 +27,11 @@ pub enum Error {
     Usage(String),
 
     /// The configuration file is unreadable or malformed.
-    #[error("{path}:{line}:{column}: {message}")]
+    #[error("{}", config_message(path, *line, *column, message))]
     Config {
         /// The file that is wrong.
         path: PathBuf,
-        /// 1-based line of the problem (0 when unknown).
+        /// 1-based line of the problem (0 when unknown: then no place is shown).
         line: usize,
         /// 1-based column of the problem (0 when unknown).
         column: usize,
@@ -122,6 +122,16 @@ impl Error {
             Error::Trust(_) => "trust",
             Error::Registry(_) => "registry",
         }
+    }
+}
+
+/// `PATH:LINE:COLUMN: MESSAGE`, or `PATH: MESSAGE` when no place in the
+/// file is known (it could not be read at all).
+fn config_message(path: &std::path::Path, line: usize, column: usize, message: &str) -> String {
+    match (line, column) {
+        (0, _) => format!("{}: {message}", path.display()),
+        (line, 0) => format!("{}:{line}: {message}", path.display()),
+        (line, column) => format!("{}:{line}:{column}: {message}", path.display()),
     }
 }
 

@@ -38,7 +38,7 @@ impl PluginFile {
     pub fn read(path: &Path) -> Result<PluginFile> {
         let bytes = std::fs::read(path).map_err(|e| Error::PluginFile {
             path: path.to_owned(),
-            reason: e.to_string(),
+            reason: crate::config::os_reason(&e),
         })?;
         Ok(PluginFile::from_bytes(path.to_owned(), bytes))
     }
