@@ -43,6 +43,11 @@ impl PluginFile {
         Ok(PluginFile::from_bytes(path.to_owned(), bytes))
     }
 
+    /// The digest as every output writes it: `sha256:<hex>`.
+    pub fn typed_digest(&self) -> String {
+        format!("sha256:{}", self.digest)
+    }
+
     /// A plugin already in memory (e.g. pulled from a registry); `path` is
     /// where it is shown as coming from.
     pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> PluginFile {
