@@ -30,7 +30,7 @@ pub struct PluginReport {
     pub capabilities: Vec<CapabilityReport>,
     /// Every interface it imports (WASI included).
     pub imports: Vec<String>,
-    /// sha256 of the file, lowercase hex.
+    /// sha256 of the file, `sha256:<hex>`.
     pub digest: String,
     /// Size of the file in bytes.
     pub size: u64,
@@ -67,7 +67,12 @@ pub async fn inspect(path: &Path, cache_dir: Option<PathBuf>) -> Result<PluginRe
     let file = PluginFile::read(path)?;
     file.check_is_component()?;
     let runtime = Runtime::new(cache_dir.or_else(default_cache_dir))?;
-    let (component, _) = runtime.load(&file.bytes, &file.digest)?;
+    let (component, _) = runtime.load_announced(&file.bytes, &file.digest, |caching| {
+        eprintln!(
+            "{}",
+            crate::run::compiling_line(path, caching, crate::console::Style::stderr())
+        )
+    })?;
     let shape = plugin::check_shape(&runtime, &component, path)?;
     let manifest = plugin::describe(&runtime, &component, Arc::new(Journal::disabled())).await?;
     Ok(PluginReport {
@@ -99,7 +104,7 @@ pub async fn inspect(path: &Path, cache_dir: Option<PathBuf>) -> Result<PluginRe
             })
             .collect(),
         imports: shape.imports,
-        digest: file.digest,
+        digest: file.typed_digest(),
         size: file.bytes.len() as u64,
         path: path.to_owned(),
     })
@@ -115,7 +120,7 @@ impl std::fmt::Display for PluginReport {
             "  contract  drhost:runbook@{}",
             self.contract.as_deref().unwrap_or("?")
         )?;
-        writeln!(f, "  digest    sha256:{}", self.digest)?;
+        writeln!(f, "  digest    {}", self.digest)?;
         writeln!(f, "  size      {} bytes", self.size)?;
         writeln!(f, "parameters:")?;
         if self.parameters.is_empty() {

@@ -86,6 +86,18 @@ impl Journal {
         self.path.as_deref()
     }
 
+    /// Closes the journal and removes its file: for a run that ended in a
+    /// usage or configuration error, where nothing ran and nothing is worth
+    /// keeping. Later events are not recorded.
+    pub fn discard(&self) {
+        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.take().is_some() {
+            if let Some(path) = &self.path {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
     /// Appends one event. `fields` must be a JSON object. Long strings and
     /// arrays in it are cut (see [`FIELD_CAP`], [`ARRAY_CAP`]); once the
     /// run's budget is spent, events other than `run-start` and `run-end`

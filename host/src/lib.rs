@@ -27,6 +27,7 @@ pub mod journal;
 pub mod oci;
 pub mod plugin;
 pub mod policy;
+pub mod prepare;
 pub mod private_dir;
 pub mod run;
 pub mod sandbox;

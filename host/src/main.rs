@@ -10,10 +10,14 @@ use std::time::Duration;
 use clap::Parser;
 
 use cli::args::{
-    Cli, Command, InspectArgs, KeygenArgs, LockArgs, PullArgs, PushArgs, RunArgs, RunsArgs, ShowArgs, SignArgs,
-    TrustEntryArgs, VerifyArgs,
+    Cli, Command, InspectArgs, KeygenArgs, LockArgs, PrepareArgs, PullArgs, PushArgs, RunArgs, RunsArgs, ShowArgs,
+    SignArgs, TrustEntryArgs, VerifyArgs,
 };
-use cli::output::{print_json, print_report, print_runs, print_show_line, print_verdict, shown, warn};
+use cli::output::{
+    print_error, print_json, print_json_error, print_json_with_error, print_report, print_runs, print_show_line,
+    print_verdict, warn,
+};
+use drhost::console::Style;
 use drhost::error::{EXIT_OK, EXIT_USAGE};
 use drhost::trust::keys;
 
@@ -32,11 +36,20 @@ fn main() -> ExitCode {
             Command::Keygen(args) => exit_code(keygen(args)),
             Command::TrustEntry(args) => exit_code(trust_entry(args)),
             Command::Sign(args) => exit_code(sign(args).await),
-            Command::Verify(args) => exit_code(verify(args)),
+            Command::Verify(args) => verify(args),
             Command::Lock(args) => exit_code(lock(args)),
             Command::Push(args) => exit_code(push(args).await),
             Command::Pull(args) => exit_code(pull(args).await),
-            Command::Inspect(args) => exit_code(inspect(args).await),
+            Command::Inspect(args) => {
+                let json = args.json;
+                exit_code_as(inspect(args).await, json)
+            }
+            Command::Prepare(args) => prepare(args),
+            Command::Completions(args) => {
+                cli::docs::completions(args.shell);
+                EXIT_OK
+            }
+            Command::Man(args) => exit_code(cli::docs::man(args.subcommand.as_deref())),
             Command::Runs(args) => exit_code(runs(args)),
             Command::Show(args) => exit_code(show(args)),
         }
@@ -54,8 +67,22 @@ fn exit_code(done: Result<(), drhost::Error>) -> i32 {
 }
 
 fn fail(error: &drhost::Error) -> i32 {
-    eprintln!("drhost: {}", shown(&error.to_string()));
+    print_error(error);
     error.exit_code()
+}
+
+/// [`exit_code`] for a command with `--json`: then its error is a JSON
+/// object on stdout (`{"schema", "error": {kind, exit_code, message}}`),
+/// not a line on stderr.
+fn exit_code_as(done: Result<(), drhost::Error>, json: bool) -> i32 {
+    match done {
+        Ok(()) => EXIT_OK,
+        Err(error) if json => {
+            print_json_error(&error);
+            error.exit_code()
+        }
+        Err(error) => fail(&error),
+    }
 }
 
 /// `drhost run`: the run always ends in a report, and the report's exit code.
@@ -141,35 +168,88 @@ async fn sign(args: SignArgs) -> Result<(), drhost::Error> {
     }
     let what = if outcome.signed { "signed" } else { "already signed" };
     println!(
-        "{what} {} with `{}` → {} (signers: {})",
+        "{what} {} with `{}` {} {} (signers: {})",
         plugin.display(),
         outcome.key_id,
+        Style::stdout().arrow(),
         outcome.written_to.display(),
         outcome.key_ids.join(", ")
     );
     Ok(())
 }
 
-fn verify(args: VerifyArgs) -> Result<(), drhost::Error> {
-    let paths = args.trust.paths()?;
-    let file = drhost::plugin::PluginFile::read(&args.plugin)?;
-    file.check_is_component()?;
-    let (verdict, refusal) = drhost::trust::assess(
-        &file,
-        &paths.load_trust()?,
-        &paths.load_lock()?,
-        paths.lock.as_deref(),
-        false,
-    );
+/// `drhost verify`: the verdict on stdout; exit 3 when no trusted key
+/// vouches for the plugin. With `--json`, the verdict carries the refusal as
+/// its `error`, and a failure before any verdict is an error object.
+fn verify(args: VerifyArgs) -> i32 {
+    let assessed = (|| -> Result<_, drhost::Error> {
+        let paths = args.trust.paths()?;
+        let file = drhost::plugin::PluginFile::read(&args.plugin)?;
+        file.check_is_component()?;
+        Ok(drhost::trust::assess(
+            &file,
+            &paths.load_trust()?,
+            &paths.load_lock()?,
+            paths.lock.as_deref(),
+            false,
+        ))
+    })();
+    let (verdict, refusal) = match assessed {
+        Ok(assessed) => assessed,
+        Err(error) => return exit_code_as(Err(error), args.json),
+    };
+    let refusal = refusal.map(drhost::Error::from);
     if args.json {
-        print_json(&verdict);
-    } else {
-        print_verdict(&verdict);
+        print_json_with_error(&verdict, refusal.as_ref());
+        return refusal.map_or(EXIT_OK, |r| r.exit_code());
     }
-    match refusal {
-        Some(refusal) => Err(refusal.into()),
-        None => Ok(()),
+    print_verdict(&verdict);
+    refusal.map_or(EXIT_OK, |r| fail(&r))
+}
+
+/// `drhost prepare`: one line per plugin; the exit code of the first that
+/// failed (the others are still prepared).
+fn prepare(args: PrepareArgs) -> i32 {
+    let set_up = (|| -> Result<_, drhost::Error> {
+        let files = drhost::prepare::plugin_files(&args.plugins)?;
+        let (paths, config) = args.trust.paths_and_config()?;
+        let cache_dir = args
+            .cache_dir
+            .clone()
+            .or(config.run.cache_dir.clone())
+            .or_else(drhost::engine::default_cache_dir)
+            .ok_or_else(|| {
+                drhost::Error::Usage(
+                    "there is no compile cache to prepare: neither HOME nor XDG_CACHE_HOME is set; pass --cache-dir DIR (or [run] cache_dir)"
+                        .into(),
+                )
+            })?;
+        let runtime = drhost::engine::Runtime::new(Some(cache_dir))?;
+        Ok((files, paths.load_trust()?, paths.load_lock()?, paths.lock, runtime))
+    })();
+    let (files, trust, lock, lock_path, runtime) = match set_up {
+        Ok(set_up) => set_up,
+        Err(error) => return fail(&error),
+    };
+    let checks = drhost::prepare::Checks {
+        trust: &trust,
+        lock: &lock,
+        lock_path: lock_path.as_deref(),
+    };
+    let mut code = EXIT_OK;
+    for file in files {
+        let prepared = drhost::prepare::prepare(&runtime, &file, &checks).map_err(|e| (file, e));
+        if let Err((_, error)) = &prepared {
+            if code == EXIT_OK {
+                code = error.exit_code();
+            }
+        }
+        cli::output::print_prepared(&prepared);
     }
+    if let Some(dir) = runtime.cache_dir() {
+        eprintln!("  cache: {}", dir.display());
+    }
+    code
 }
 
 fn lock(args: LockArgs) -> Result<(), drhost::Error> {
@@ -203,8 +283,9 @@ async fn push(args: PushArgs) -> Result<(), drhost::Error> {
         print_json(&report);
     } else {
         println!(
-            "pushed {} → {} ({})",
+            "pushed {} {} {} ({})",
             args.plugin.display(),
+            Style::stdout().arrow(),
             report.reference,
             report.pinned
         );
@@ -218,8 +299,9 @@ async fn pull(args: PullArgs) -> Result<(), drhost::Error> {
         print_json(&report);
     } else {
         println!(
-            "pulled {} → {} ({}, signed by {}); pinned in {}",
+            "pulled {} {} {} ({}, signed by {}); pinned in {}",
             report.source,
+            Style::stdout().arrow(),
             report.path.display(),
             report.verdict.digest,
             report.verdict.signers.join(", "),

@@ -38,9 +38,14 @@ impl PluginFile {
     pub fn read(path: &Path) -> Result<PluginFile> {
         let bytes = std::fs::read(path).map_err(|e| Error::PluginFile {
             path: path.to_owned(),
-            reason: e.to_string(),
+            reason: crate::config::os_reason(&e),
         })?;
         Ok(PluginFile::from_bytes(path.to_owned(), bytes))
+    }
+
+    /// The digest as every output writes it: `sha256:<hex>`.
+    pub fn typed_digest(&self) -> String {
+        format!("sha256:{}", self.digest)
     }
 
     /// A plugin already in memory (e.g. pulled from a registry); `path` is

@@ -83,12 +83,30 @@ impl RunDirs {
 }
 
 /// The plugin's steps as the host saw them: which are still open (oldest
-/// first) and which one last ended failed. The host reads it when a run
-/// fails without naming its step, or is stopped mid-step by the sandbox.
+/// first), which one last ended failed, and every ended step in order (the
+/// first [`STEPS_KEPT`]). The host reads it when a run fails without naming
+/// its step, is stopped mid-step by the sandbox, and for the report's steps.
 #[derive(Debug, Default)]
 pub struct StepTrail {
     open: Vec<(String, Instant)>,
     last_failed: Option<String>,
+    ended: Vec<EndedStep>,
+    /// Ended steps past [`STEPS_KEPT`], counted only.
+    not_kept: usize,
+}
+
+/// Ended steps a [`StepTrail`] keeps for the report; the rest are counted.
+pub const STEPS_KEPT: usize = 1000;
+
+/// A step that ended: its name, whether it succeeded, how long it ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndedStep {
+    /// The step's name.
+    pub name: String,
+    /// Whether it ended well.
+    pub ok: bool,
+    /// How long it ran.
+    pub ran: Duration,
 }
 
 impl StepTrail {
@@ -97,24 +115,57 @@ impl StepTrail {
         self.open.push((name.to_string(), Instant::now()));
     }
 
-    /// A step ended (the innermost open one of that name).
-    pub fn ended(&mut self, name: &str, ok: bool) {
+    /// A step ended (the innermost open one of that name) after `ran`.
+    pub fn ended(&mut self, name: &str, ok: bool, ran: Duration) {
         if let Some(i) = self.open.iter().rposition(|(n, _)| n == name) {
             self.open.remove(i);
         }
         if !ok {
             self.last_failed = Some(name.to_string());
         }
+        self.keep(EndedStep {
+            name: name.to_string(),
+            ok,
+            ran,
+        });
+    }
+
+    fn keep(&mut self, step: EndedStep) {
+        if self.ended.len() < STEPS_KEPT {
+            self.ended.push(step);
+        } else {
+            self.not_kept += 1;
+        }
+    }
+
+    /// Ends every open step as failed (the sandbox stopped the plugin, which
+    /// can no longer end them) and returns them, innermost first, with how
+    /// long each had run. The innermost stays the one to blame.
+    pub fn close_open(&mut self) -> Vec<(String, Duration)> {
+        let closed: Vec<(String, Duration)> = self.open.iter().rev().map(|(n, t)| (n.clone(), t.elapsed())).collect();
+        if let Some((innermost, _)) = closed.first() {
+            self.last_failed = Some(innermost.clone());
+        }
+        self.open.clear();
+        for (name, ran) in &closed {
+            self.keep(EndedStep {
+                name: name.clone(),
+                ok: false,
+                ran: *ran,
+            });
+        }
+        closed
+    }
+
+    /// The ended steps kept, in the order they ended, and how many more
+    /// ended than were kept.
+    pub fn ended_steps(&self) -> (&[EndedStep], usize) {
+        (&self.ended, self.not_kept)
     }
 
     /// The innermost step still open, with how long it has run.
     pub fn innermost_open(&self) -> Option<(&str, Duration)> {
         self.open.last().map(|(n, t)| (n.as_str(), t.elapsed()))
-    }
-
-    /// Every step still open, innermost first, with how long each has run.
-    pub fn open_steps(&self) -> Vec<(String, Duration)> {
-        self.open.iter().rev().map(|(n, t)| (n.clone(), t.elapsed())).collect()
     }
 
     /// The step to blame for a failure: the innermost open one, else the

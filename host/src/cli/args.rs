@@ -13,7 +13,9 @@ use drhost::run::RunOptions;
 use drhost::trust::TrustPaths;
 
 /// The exit-code table `drhost --help` and `drhost run --help` end with.
-const EXIT_CODES: &str = "\
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit codes:
   0  recovered: the plugin reported success
   1  the plugin ran and reported a failure
@@ -21,7 +23,47 @@ Exit codes:
   3  refused: missing grant, not a plugin, incompatible contract version,
      no trusted signature, tampered, revoked, not the file the lock pins
   4  sandbox limit or trap: deadline, memory, guest panic
-130  interrupted by the operator (Ctrl-C or SIGTERM); the journal ends with run-end";
+130  interrupted by the operator (Ctrl-C or SIGTERM); the journal ends with run-end"
+    };
+}
+
+/// `drhost --help`: examples, then the exit codes.
+const MAIN_AFTER_HELP: &str = concat!(
+    "\
+Examples:
+  drhost inspect plugins/status.wasm
+      what it is and what it needs; grants nothing, runs nothing
+  drhost run plugins/status.wasm --config drhost.toml
+      a read-only health check of every service
+  drhost run plugins/db-restore.wasm -p backup=latest --yes --json > result.json
+      a recovery, its result as JSON in a file (see `drhost run --help`)
+  drhost prepare plugins/
+      verify and compile every plugin ahead of an incident
+  drhost verify plugins/db-restore.wasm
+      who signed it, and whether it is the file the lock pins
+  drhost completions bash > ~/.local/share/bash-completion/completions/drhost
+      tab completion; `drhost man | man -l -` for the manual
+
+",
+    exit_codes!()
+);
+
+/// `drhost run --help`: examples, then the exit codes.
+const RUN_AFTER_HELP: &str = concat!(
+    "\
+Examples:
+  drhost run plugins/status.wasm --config drhost.toml
+      a read-only look at every service: progress on stderr, results on stdout
+  drhost run plugins/service-recover.wasm -p services='toolboxai-backend*'
+      restart (or roll back) the failing backends among those containers
+  drhost run plugins/db-restore.wasm -p backup=latest --yes --json > result.json
+      approve every confirmation (journaled); the JSON result goes to the file
+  drhost run plugins/redis-failover.wasm --timeout 5m -q
+      a tighter deadline; -q draws no progress (errors still go to stderr)
+
+",
+    exit_codes!()
+);
 
 /// `drhost --version`: the program and the plugin contract it implements.
 const VERSION: &str = concat!(
@@ -33,7 +75,7 @@ const VERSION: &str = concat!(
 
 /// Runs disaster-recovery runbooks as sandboxed WebAssembly plugins.
 #[derive(Parser)]
-#[command(name = "drhost", version = VERSION, about, after_help = EXIT_CODES)]
+#[command(name = "drhost", version = VERSION, about, after_help = MAIN_AFTER_HELP)]
 pub struct Cli {
     /// The subcommand and its arguments.
     #[command(subcommand)]
@@ -43,7 +85,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run a recovery plugin under the grants in drhost.toml.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = RUN_AFTER_HELP)]
     Run(RunArgs),
     /// Create an Ed25519 signing key pair: DIR/NAME.key (0600) and DIR/NAME.pub.
     Keygen(KeygenArgs),
@@ -69,6 +111,13 @@ pub enum Command {
     /// Show one run's journal as a timeline: steps, calls (polling
     /// collapsed), logs, confirmations, facts and how it ended.
     Show(ShowArgs),
+    /// Verify plugins and compile them into the cache ahead of an incident,
+    /// so the first run starts at once: one line per plugin.
+    Prepare(PrepareArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout: `drhost man | man -l -`.
+    Man(ManArgs),
 }
 
 /// `drhost run`, as parsed; [`RunOptions`] is what the library runs.
@@ -82,7 +131,8 @@ pub struct RunArgs {
     /// Configuration file [default: $DRHOST_CONFIG, else ./drhost.toml].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Print the result as one JSON object on stdout.
+    /// Print the result as one JSON object on stdout (progress is still
+    /// drawn on stderr; add -q for none).
     #[arg(long)]
     pub json: bool,
     /// Wall-clock deadline for the whole run, e.g. 90s, 15m [default: 15m].
@@ -100,7 +150,7 @@ pub struct RunArgs {
     /// Approve every confirmation the plugin asks for (journaled).
     #[arg(long, short = 'y')]
     yes: bool,
-    /// Do not draw progress on stderr.
+    /// Do not draw progress on stderr (errors and warnings still appear).
     #[arg(long, short = 'q')]
     quiet: bool,
     /// Run even without a trusted signature (unsigned, unknown, expired or
@@ -126,8 +176,9 @@ impl From<RunArgs> for RunOptions {
             journal_dir: args.journal_dir,
             cache_dir: args.cache_dir,
             yes: args.yes,
-            // The JSON report owns stdout; progress on stderr would only be noise.
-            quiet: args.quiet || args.json,
+            // Progress goes to stderr, the result (JSON or not) to stdout:
+            // --json does not silence progress, -q does.
+            quiet: args.quiet,
             allow_unsigned: args.allow_unsigned,
             allow_downgrade: args.allow_downgrade,
             trust: args.trust.trust_file,
@@ -288,6 +339,35 @@ pub struct ShowArgs {
     pub journals: JournalArgs,
 }
 
+/// `drhost prepare`.
+#[derive(clap::Args)]
+pub struct PrepareArgs {
+    /// Plugin files, or directories of them (every *.wasm directly inside).
+    #[arg(required = true, value_name = "PLUGIN|DIR")]
+    pub plugins: Vec<PathBuf>,
+    /// Where compiled plugins are cached [default: [run] cache_dir, else $XDG_CACHE_HOME/drhost/components].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// `drhost completions`.
+#[derive(clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `drhost man`.
+#[derive(clap::Args)]
+pub struct ManArgs {
+    /// A subcommand's own page (`drhost-run(1)`) instead of `drhost(1)`.
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
+}
+
 /// Where the trust and lock files are (else `[trust]` in drhost.toml, else
 /// $DRHOST_TRUST / $DRHOST_LOCK, else $XDG_CONFIG_HOME/drhost/). `run`
 /// takes these beside its own `--config`; the other commands through
@@ -317,18 +397,25 @@ impl TrustArgs {
     /// The trust and lock files: the flags, else what the configuration
     /// file's `[trust]` table names, else the environment and the defaults.
     pub fn paths(&self) -> Result<TrustPaths, drhost::Error> {
+        Ok(self.paths_and_config()?.0)
+    }
+
+    /// [`TrustArgs::paths`], and the configuration they were read from
+    /// (empty when there is none).
+    pub fn paths_and_config(&self) -> Result<(TrustPaths, drhost::config::Config), drhost::Error> {
         let config_path = drhost::config::locate(self.config_file.as_deref());
         let config = config_path
             .as_deref()
             .map(drhost::config::Config::load)
             .transpose()?
             .unwrap_or_default();
-        Ok(TrustPaths::locate(
+        let paths = TrustPaths::locate(
             self.files.trust_file.as_deref(),
             self.files.lock_file.as_deref(),
             &config,
             config_path.as_deref(),
-        ))
+        );
+        Ok((paths, config))
     }
 }
 

@@ -1,10 +1,39 @@
-//! What the `drhost` commands print: the run report, the trust verdict, the
-//! run history, JSON on stdout. What a plugin said (summary, facts, step,
-//! hint, version) goes through [`plugin_text`] before it reaches the
-//! terminal. Nothing here decides an exit code.
+//! What the `drhost` commands print (the run report, verdicts, the run
+//! history). Results go to stdout (the run report
+//! whether the plugin recovered or failed, `--json`, verdicts, listings);
+//! progress, warnings and drhost's own errors (`drhost: …`) to stderr. What
+//! a plugin said (summary, facts, step, hint, version) goes through
+//! [`plugin_text`] before it reaches the terminal. Marks are coloured on a
+//! terminal only and ASCII outside a UTF-8 locale ([`Style`]). Nothing here
+//! decides an exit code.
 
-use drhost::console::plugin_text;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use drhost::console::{plugin_text, style, Style};
+use drhost::error::ErrorReport;
 use drhost::run::{RunReport, Status};
+
+/// The version of every JSON object drhost prints (its `schema` field):
+/// raised when a field changes meaning or goes away, not when one is added.
+pub const JSON_SCHEMA: u32 = 1;
+
+/// A JSON output: `schema` first, then the object's own fields.
+#[derive(Serialize)]
+struct Versioned<'a, T: Serialize> {
+    schema: u32,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// An object with the `error` that ended the command (`null` if none).
+#[derive(Serialize)]
+struct WithError<'a, T: Serialize> {
+    #[serde(flatten)]
+    body: &'a T,
+    error: Option<ErrorReport>,
+}
 
 /// A message that may quote plugin text, line by line through
 /// [`plugin_text`]: the host's own line breaks stay, nothing else can move
@@ -16,13 +45,42 @@ pub fn shown(text: &str) -> String {
         .join("\n")
 }
 
-/// `value` as pretty JSON on stdout.
-pub fn print_json(value: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+/// drhost's own error on stderr: `drhost: MESSAGE`.
+pub fn print_error(error: &drhost::Error) {
+    eprintln!("{} {}", Style::stderr().error("drhost:"), shown(&error.to_string()));
+}
+
+/// `value` as pretty JSON on stdout, with the `schema` version first.
+pub fn print_json(value: &impl Serialize) {
+    let versioned = Versioned {
+        schema: JSON_SCHEMA,
+        body: value,
+    };
+    println!("{}", serde_json::to_string_pretty(&versioned).unwrap_or_default());
+}
+
+/// `value` as [`print_json`] does, with the `error` that ended the command.
+pub fn print_json_with_error(value: &impl Serialize, error: Option<&drhost::Error>) {
+    print_json(&WithError {
+        body: value,
+        error: error.map(ErrorReport::of),
+    });
+}
+
+/// A command's failure as JSON on stdout: `{"schema": 1, "error": {kind, exit_code, message}}`.
+pub fn print_json_error(error: &drhost::Error) {
+    #[derive(Serialize)]
+    struct Failed {
+        error: ErrorReport,
+    }
+    print_json(&Failed {
+        error: ErrorReport::of(error),
+    });
 }
 
 /// `drhost verify`'s verdict for people: each signature, the lock, the conclusion.
 pub fn print_verdict(verdict: &drhost::trust::Verdict) {
+    let out = Style::stdout();
     println!("{}  {}", verdict.path.display(), verdict.digest);
     match &verdict.identity {
         Some(i) => println!(
@@ -37,7 +95,11 @@ pub fn print_verdict(verdict: &drhost::trust::Verdict) {
         println!("  no signatures");
     }
     for s in &verdict.signatures {
-        let mark = if s.standing == "trusted" { "✓" } else { "✗" };
+        let mark = if s.standing == "trusted" {
+            out.ok()
+        } else {
+            out.failed()
+        };
         let id = s
             .signer
             .clone()
@@ -61,11 +123,39 @@ pub fn print_verdict(verdict: &drhost::trust::Verdict) {
     );
 }
 
-/// A run's report: JSON on stdout, else the outcome and its facts on stdout
-/// or the failure on stderr, then where the journal is.
+/// One line for a prepared plugin (stdout), or for one that could not be (stderr).
+pub fn print_prepared(prepared: &Result<drhost::prepare::Prepared, (std::path::PathBuf, drhost::Error)>) {
+    match prepared {
+        Ok(p) => {
+            let did = if p.compiled {
+                format!("compiled ({})", style::duration(p.took))
+            } else {
+                "already compiled".to_string()
+            };
+            println!(
+                "{} {}  {}  {}  {did}",
+                Style::stdout().ok(),
+                p.path.display(),
+                p.name,
+                p.digest
+            );
+        }
+        Err((path, error)) => eprintln!(
+            "{} {}: {}",
+            Style::stderr().failed(),
+            path.display(),
+            shown(&error.to_string())
+        ),
+    }
+}
+
+/// A run's report. `--json`: the JSON object on stdout. Otherwise, when the
+/// plugin ended (recovered or failed): the outcome or the failure, its facts
+/// or hint, and the journal, all on stdout; when drhost stopped or refused
+/// the run: the error and the journal on stderr.
 pub fn print_report(report: &RunReport, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        print_json(report);
         return;
     }
     let name = report
@@ -81,13 +171,16 @@ pub fn print_report(report: &RunReport, json: bool) {
         .unwrap_or_else(|| "plugin".to_string());
     // Everything below but the name's id (validated) and the numbers is the plugin's text.
     let summary = plugin_text(&report.summary);
-    let seconds = report.wall_ms as f64 / 1000.0;
+    let took = style::duration(Duration::from_millis(report.wall_ms));
+    let out = Style::stdout();
+    let journal = report.journal.as_ref().map(|j| format!("  journal: {}", j.display()));
     match report.status {
         Status::Recovered => {
-            println!("✓ {name}: {summary} ({seconds:.1}s)");
+            println!("{} {name}: {summary} ({took})", out.ok());
             for fact in &report.facts {
                 println!("    {}: {}", plugin_text(&fact.name), plugin_text(&fact.value));
             }
+            journal.iter().for_each(|j| println!("{j}"));
         }
         Status::Failed => {
             let step = report
@@ -95,15 +188,16 @@ pub fn print_report(report: &RunReport, json: bool) {
                 .as_deref()
                 .map(|s| format!(" in step `{}`", plugin_text(s)))
                 .unwrap_or_default();
-            eprintln!("✗ {name} failed{step}: {summary} ({seconds:.1}s)");
+            println!("{} {name} failed{step}: {summary} ({took})", out.failed());
             if let Some(hint) = &report.hint {
-                eprintln!("  hint: {}", plugin_text(hint));
+                println!("  hint: {}", plugin_text(hint));
             }
+            journal.iter().for_each(|j| println!("{j}"));
         }
-        _ => eprintln!("drhost: {}", shown(&report.summary)),
-    }
-    if let Some(journal) = &report.journal {
-        eprintln!("  journal: {}", journal.display());
+        _ => {
+            eprintln!("{} {}", Style::stderr().error("drhost:"), shown(&report.summary));
+            journal.iter().for_each(|j| eprintln!("{j}"));
+        }
     }
 }
 

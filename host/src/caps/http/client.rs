@@ -8,6 +8,7 @@ use crate::bindings::types::Error as CapError;
 use crate::caps::http::grant::grant_lines;
 use crate::caps::kit::capped::Capped;
 use crate::caps::kit::text::not_granted;
+use crate::caps::kit::text::root_cause;
 use crate::sandbox::RunContext;
 
 const BODY_CAP: usize = 64 * 1024;
@@ -66,8 +67,8 @@ pub(crate) async fn get(
             "GET {url}: no answer within {}",
             humantime::format_duration(timeout)
         ))),
-        Ok(Err(e)) if e.is_timeout() => Err(CapError::Timeout(format!("GET {url}: {e}"))),
-        Ok(Err(e)) => Err(CapError::Unavailable(format!("GET {url}: {}", error_chain(&e)))),
+        Ok(Err(e)) if e.is_timeout() => Err(CapError::Timeout(format!("GET {url}: {}", root_cause(&e)))),
+        Ok(Err(e)) => Err(CapError::Unavailable(format!("GET {url}: {}", root_cause(&e)))),
         Ok(Ok((status, body, truncated))) => Ok(Response {
             status,
             body: String::from_utf8_lossy(&body).into_owned(),
@@ -75,15 +76,4 @@ pub(crate) async fn get(
             duration_ms: started.elapsed().as_millis() as u64,
         }),
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }

@@ -197,7 +197,12 @@ fn classify(label: &str, target: &PostgresTarget, e: tokio_postgres::Error) -> C
         ));
     }
     if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
-        return CapError::Unavailable(format!("Postgres target `{label}` is unreachable: {e}"));
+        return CapError::Unavailable(format!(
+            "Postgres target `{label}` at {}:{} is unreachable: {}",
+            target.url.host,
+            target.url.port,
+            crate::caps::kit::text::root_cause(&e)
+        ));
     }
     CapError::Failed(format!("Postgres target `{label}`: {e}"))
 }
@@ -221,7 +226,8 @@ async fn bounded<T>(
     let limit = ctx.time_left_within(CALL_TIMEOUT);
     match tokio::time::timeout(limit, fut).await {
         Err(_) => Err(CapError::Timeout(format!(
-            "postgres {what} on `{label}` took over {limit:?}"
+            "postgres {what} on `{label}` took over {}",
+            crate::console::style::duration(limit)
         ))),
         Ok(r) => r.map_err(|e| match ctx.grants.postgres_targets.get(label) {
             Some(target) => classify(label, target, e),

@@ -99,18 +99,10 @@ fn reason<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &SdkError<E,
             }
         }
         SdkError::TimeoutError(_) => "the request timed out".to_string(),
-        other => {
-            let mut cause: &dyn std::error::Error = other;
-            while let Some(next) = cause.source() {
-                cause = next;
-            }
-            let text = cause.to_string();
-            if text.is_empty() {
-                DisplayErrorContext(other).to_string()
-            } else {
-                text
-            }
-        }
+        other => match crate::caps::kit::text::root_cause(other) {
+            text if text.is_empty() => DisplayErrorContext(other).to_string(),
+            text => text,
+        },
     }
 }
 

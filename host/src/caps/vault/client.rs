@@ -419,13 +419,11 @@ fn from_reqwest(store: &Store, what: &str, e: reqwest::Error) -> CapError {
 
 /// Connection refused, DNS, reset: the server is not there.
 fn unreachable(store: &Store, what: &str, e: &dyn std::error::Error) -> CapError {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
     CapError::Unavailable(format!(
-        "Vault target `{}` at {} is unreachable ({what}): {cause}",
-        store.label, store.address
+        "Vault target `{}` at {} is unreachable ({what}): {}",
+        store.label,
+        store.address,
+        crate::caps::kit::text::root_cause(e)
     ))
 }
 
