@@ -221,7 +221,9 @@ pub fn print_runs(listing: &drhost::history::Listing, dir: &std::path::Path, jso
         ));
     }
     if json {
-        print_json(&listing.runs);
+        // An array: each run carries its own `schema` (a flattened version
+        // field cannot wrap a list).
+        println!("{}", serde_json::to_string_pretty(&listing.runs).unwrap_or_default());
     } else if listing.runs.is_empty() {
         let of = plugin
             .map(|p| format!(" of plugin `{}`", plugin_text(p)))
