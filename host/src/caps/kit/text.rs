@@ -49,7 +49,10 @@ pub(crate) fn truncate(text: &str, cap: usize) -> &str {
 /// `subject` says what was asked, e.g. "http host `db:5432`", or ends in
 /// ", which" when it names an access ("… needs `write` access, which").
 pub(crate) fn not_granted(subject: &str, plugin_id: &str, grant: &str) -> String {
-    format!("{}; to allow it add to drhost.toml:\n{grant}", not_granted_head(subject, plugin_id))
+    format!(
+        "{}; to allow it add to drhost.toml:\n{grant}",
+        not_granted_head(subject, plugin_id)
+    )
 }
 
 /// The refusal's first clause alone, for a refusal that explains a rule
