@@ -4,6 +4,7 @@
 //! refused or contained, what the operator saw, the journal and the exit code.
 //! One module per area.
 
+mod disk;
 mod docker;
 mod postgres;
 mod redis;

@@ -370,9 +370,14 @@ pub(crate) async fn create_database(ctx: &RunContext, label: &str) -> Result<boo
     }
 }
 
-/// Runs `pg_dump -Fc` into a new file in the run's blob directory.
+/// Runs `pg_dump -Fc` into a new file in the run's blob directory; the
+/// tool cannot write more than is left of the run's disk budget.
 pub(crate) async fn dump(ctx: &RunContext, label: &str) -> Result<Blob, CapError> {
     let target = target(ctx, label, "dump")?;
+    let what = format!("pg_dump of target `{label}`");
+    let mut charge = ctx.disk.charge(&what);
+    charge.expect(1)?;
+    let allowance = charge.left();
     std::fs::create_dir_all(&ctx.blob_dir).map_err(|e| CapError::Failed(format!("blob directory: {e}")))?;
     // Removed when dropped, unless kept after a successful dump.
     let file = tempfile::Builder::new()
@@ -382,23 +387,37 @@ pub(crate) async fn dump(ctx: &RunContext, label: &str) -> Result<Blob, CapError
         .map_err(|e| CapError::Failed(format!("creating the dump file: {e}")))?
         .into_temp_path();
     let mut cmd = tools::command(ctx, target, "pg_dump").await?;
+    crate::caps::kit::process::file_size_limit(&mut cmd, allowance);
     cmd.arg("-Fc")
         .arg("-d")
         .arg(dbname_arg(&target.url.dbname))
         .arg("-f")
         .arg(&*file);
-    tools::run(ctx, cmd, &format!("pg_dump of target `{label}`")).await?;
+    let ran = tools::run(ctx, cmd, &what).await;
+    let written = std::fs::metadata(&*file).map(|m| m.len()).unwrap_or(0);
+    if let Err(error) = ran {
+        // Stopped at the file size limit: say so, not only the tool's words.
+        let over_budget = written >= allowance;
+        return Err(if over_budget {
+            charge.expect(written.saturating_add(1)).err().unwrap_or(error)
+        } else {
+            error
+        });
+    }
+    charge.add(written)?;
     let path = file
         .keep()
         .map_err(|e| CapError::Failed(format!("keeping the dump file: {e}")))?;
     let path2 = path.clone();
-    tokio::task::spawn_blocking(move || Blob::from_file(path2))
+    let blob = tokio::task::spawn_blocking(move || Blob::from_file(path2))
         .await
         .map_err(|e| CapError::Failed(format!("checksum task: {e}")))?
         .map_err(|e| {
             let _ = std::fs::remove_file(&path);
             CapError::Failed(format!("reading the dump: {e}"))
-        })
+        })?;
+    charge.keep();
+    Ok(blob)
 }
 
 /// Runs `pg_restore` on the blob's file (`path`) into target `label`'s

@@ -225,7 +225,8 @@ pub(crate) async fn get(
     let length = out.content_length().map(|n| n.max(0) as u64);
     let what = format!("s3 get of `{key}` on `{}`", b.label);
     let until_deadline = ctx.time_left();
-    let saved = save(out.body, &ctx.blob_dir, length, check, &what);
+    let charge = ctx.disk.charge(&what);
+    let saved = save(out.body, &ctx.blob_dir, length, check, &what, charge);
     match tokio::time::timeout(until_deadline, saved).await {
         Err(_) => Err(CapError::Timeout(format!(
             "{what} did not finish before the run's deadline; nothing was kept"
