@@ -11,5 +11,6 @@ mod redis;
 mod s3;
 mod sandbox;
 mod shell;
+mod signing;
 mod terminal;
 mod vault;
