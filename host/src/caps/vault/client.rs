@@ -3,6 +3,7 @@
 //! carries it (no redirects, no proxies, nothing from drhost's own
 //! environment). The calls themselves are in `kv.rs` and `snapshot.rs`.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use zeroize::Zeroizing;
@@ -132,6 +133,7 @@ pub(crate) fn connect(label: &str, target: &VaultTarget) -> Result<Store, CapErr
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
+        .use_preconfigured_tls(tls_config().map_err(invalid)?)
         .build()
         .map_err(|e| invalid(e.to_string()))?;
     Ok(Store {
@@ -141,4 +143,26 @@ pub(crate) fn connect(label: &str, target: &VaultTarget) -> Result<Store, CapErr
         token,
         http,
     })
+}
+
+/// TLS for every Vault call, trusting the system's root certificates (what
+/// vaultrs, which the KV calls used before, trusted: a Vault with the
+/// organisation's own CA keeps working) and Mozilla's (what the snapshot
+/// calls trusted). The roots are loaded once.
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    static ROOTS: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
+    let roots = ROOTS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        Arc::new(roots)
+    });
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_root_certificates(roots.clone())
+        .with_no_client_auth())
 }
