@@ -81,6 +81,9 @@ pub struct RunDefaults {
     /// Memory cap for all of a plugin's linear memories together, e.g. "256MiB" (`--memory`).
     #[serde(default, deserialize_with = "de_size")]
     pub memory: Option<u64>,
+    /// Disk budget for a run's blobs and scratch together, e.g. "8GiB" (`--disk`).
+    #[serde(default, deserialize_with = "de_size")]
+    pub disk: Option<u64>,
     /// Where run journals go (`--journal-dir`).
     pub journal_dir: Option<PathBuf>,
     /// Where compiled plugins are cached (`--cache-dir`).

@@ -64,7 +64,13 @@ pub struct CapabilityReport {
 
 /// Loads and describes a plugin.
 pub async fn inspect(path: &Path, cache_dir: Option<PathBuf>) -> Result<PluginReport> {
-    let file = PluginFile::read(path)?;
+    inspect_file(&PluginFile::read(path)?, cache_dir).await
+}
+
+/// Describes a plugin already read (`sign` describes the very bytes it
+/// signs, never the file again).
+pub async fn inspect_file(file: &PluginFile, cache_dir: Option<PathBuf>) -> Result<PluginReport> {
+    let path = file.path.as_path();
     file.check_is_component()?;
     let runtime = Runtime::new(cache_dir.or_else(default_cache_dir))?;
     let (component, _) = runtime.load_announced(&file.bytes, &file.digest, |caching| {

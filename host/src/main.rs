@@ -168,11 +168,13 @@ async fn sign(args: SignArgs) -> Result<(), drhost::Error> {
     }
     let what = if outcome.signed { "signed" } else { "already signed" };
     println!(
-        "{what} {} with `{}` {} {} (signers: {})",
+        "{what} {} ({} as read) with `{}` {} {}, now {} (signers: {})",
         plugin.display(),
+        outcome.read_digest,
         outcome.key_id,
         Style::stdout().arrow(),
         outcome.written_to.display(),
+        outcome.plugin_digest,
         outcome.key_ids.join(", ")
     );
     Ok(())

@@ -13,6 +13,7 @@ use wasmtime::component::Component;
 
 use crate::bindings::{self, types::Manifest, CONTRACT_PACKAGE, CONTRACT_VERSION};
 use crate::caps::confirm::ConfirmPolicy;
+use crate::caps::kit::disk::DiskBudget;
 use crate::config::PluginGrants;
 use crate::console::Console;
 use crate::engine::{first_line, Runtime};
@@ -22,6 +23,9 @@ use crate::sandbox::{new_store, Limits, RunContext, RunDirs};
 
 /// How long `describe` may take.
 pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// What `describe`'s blobs and scratch may take together: it only has to
+/// return a manifest.
+pub const DESCRIBE_DISK: u64 = 64 << 20;
 
 /// A plugin file read from disk.
 pub struct PluginFile {
@@ -146,11 +150,14 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
         deadline: Instant::now() + DESCRIBE_TIMEOUT,
         confirm: ConfirmPolicy::Nobody,
         steps: Default::default(),
+        disk: DiskBudget::new(DESCRIBE_DISK, dirs.scratch()),
     });
     let limits = Limits {
         timeout: DESCRIBE_TIMEOUT,
         memory: 64 << 20,
+        disk: DESCRIBE_DISK,
     };
+    let _watch = ctx.disk.watch();
     let mut store = new_store(runtime, ctx, limits)?;
     let plugin = instantiate(runtime, component, &mut store).await?;
     let call = plugin.call_describe(&mut store);

@@ -3,7 +3,8 @@
 //! Built up from nothing, like `WasiCtxBuilder`: no inherited env, args,
 //! stdin, sockets or files; one fresh scratch directory preopened as
 //! `/scratch`; stdout/stderr captured and capped; one memory cap over every linear
-//! memory; a wall-clock deadline enforced through epoch interruption. Grants
+//! memory; a wall-clock deadline and the disk budget (blobs and scratch,
+//! see [`crate::caps::kit::disk`]) enforced at each epoch tick. Grants
 //! reach capabilities only through [`RunContext`].
 
 use std::any::{Any, TypeId};
@@ -20,6 +21,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::caps::confirm::ConfirmPolicy;
 use crate::caps::kit::capped::Capped;
+use crate::caps::kit::disk::DiskBudget;
 use crate::config::PluginGrants;
 use crate::console::Console;
 use crate::engine::Runtime;
@@ -198,6 +200,8 @@ pub struct RunContext {
     pub confirm: ConfirmPolicy,
     /// The plugin's steps, as `progress` reports them.
     pub steps: Arc<Mutex<StepTrail>>,
+    /// What blobs and the scratch directory may take together.
+    pub disk: Arc<DiskBudget>,
 }
 
 impl RunContext {
@@ -220,6 +224,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// Bytes of all the plugin's linear memories together.
     pub memory: u64,
+    /// Bytes of blobs and scratch together.
+    pub disk: u64,
 }
 
 /// The store data of one plugin instance.
@@ -283,6 +289,7 @@ pub fn new_store(runtime: &Runtime, ctx: Arc<RunContext>, limits: Limits) -> Res
             ))
         })?;
     let deadline = ctx.deadline;
+    let disk = ctx.disk.clone();
     let mut table = ResourceTable::new();
     table.set_max_capacity(MAX_LIVE_RESOURCES);
     let state = RunState {
@@ -304,6 +311,8 @@ pub fn new_store(runtime: &Runtime, ctx: Arc<RunContext>, limits: Limits) -> Res
     store.epoch_deadline_callback(move |_| {
         if Instant::now() >= deadline {
             Err(wasmtime::Error::new(DeadlineExceeded))
+        } else if let Some(over) = disk.exceeded() {
+            Err(wasmtime::Error::new(over))
         } else {
             Ok(UpdateDeadline::Yield(1))
         }

@@ -22,7 +22,7 @@ Exit codes:
   2  usage or configuration error; nothing ran
   3  refused: missing grant, not a plugin, incompatible contract version,
      no trusted signature, tampered, revoked, not the file the lock pins
-  4  sandbox limit or trap: deadline, memory, guest panic
+  4  sandbox limit or trap: deadline, memory, disk budget, guest panic
 130  interrupted by the operator (Ctrl-C or SIGTERM); the journal ends with run-end"
     };
 }
@@ -141,6 +141,10 @@ pub struct RunArgs {
     /// Memory cap for all of the plugin's memories together, e.g. 256MiB [default: 256MiB].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     memory: Option<u64>,
+    /// Disk budget for the run's blobs (downloads, dumps, snapshots) and the
+    /// plugin's scratch directory together, e.g. 20GiB [default: 8GiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    disk: Option<u64>,
     /// Where the run journal goes [default: $XDG_STATE_HOME/drhost/runs].
     #[arg(long, value_name = "DIR")]
     journal_dir: Option<PathBuf>,
@@ -173,6 +177,7 @@ impl From<RunArgs> for RunOptions {
             config: args.config,
             timeout: args.timeout,
             memory: args.memory,
+            disk: args.disk,
             journal_dir: args.journal_dir,
             cache_dir: args.cache_dir,
             yes: args.yes,

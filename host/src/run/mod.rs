@@ -19,6 +19,8 @@ use serde_json::json;
 
 use crate::bindings::types::{Failure, Manifest, Outcome, Param};
 use crate::caps::confirm::ConfirmPolicy;
+use crate::caps::kit::disk::DiskBudget;
+pub use crate::caps::kit::disk::DEFAULT_DISK;
 use crate::config::{self, Config, PluginGrants};
 use crate::console::{Console, Style};
 use crate::engine::{default_cache_dir, CacheUse, Runtime};
@@ -30,8 +32,8 @@ use crate::sandbox::{new_store, Limits, RunContext, RunDirs, RunState, StepTrail
 use crate::trust;
 
 pub use report::{PluginIdentity, ReportedFact, RunReport, Started, Status, StepReport};
-use stopped::deadline_error;
 pub(crate) use stopped::sandbox_error;
+use stopped::{deadline_error, disk_error};
 
 /// The default deadline: the runbook's 15-minute RTO.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -51,6 +53,8 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// `--memory`, overriding `[run] memory`.
     pub memory: Option<u64>,
+    /// `--disk`, overriding `[run] disk`.
+    pub disk: Option<u64>,
     /// `--journal-dir`, overriding `[run] journal_dir`.
     pub journal_dir: Option<PathBuf>,
     /// `--cache-dir`, overriding `[run] cache_dir`.
@@ -286,6 +290,7 @@ impl Attempt<'_> {
         let limits = Limits {
             timeout: opts.timeout.or(config.run.timeout).unwrap_or(DEFAULT_TIMEOUT),
             memory: opts.memory.or(config.run.memory).unwrap_or(DEFAULT_MEMORY),
+            disk: opts.disk.or(config.run.disk).unwrap_or(DEFAULT_DISK),
         };
         let deadline = Instant::now() + limits.timeout;
         let dirs = RunDirs::create("drhost-run-")?;
@@ -304,7 +309,10 @@ impl Attempt<'_> {
                 ConfirmPolicy::AskOperator
             },
             steps: self.steps.clone(),
+            disk: DiskBudget::new(limits.disk, dirs.scratch()),
         });
+        let disk = ctx.disk.clone();
+        let _watch = disk.watch();
         let mut store = new_store(&runtime, ctx, limits)?;
         let instance = plugin::instantiate(&runtime, &component, &mut store).await?;
         let grace = Duration::from_millis(500);
@@ -318,7 +326,10 @@ impl Attempt<'_> {
         };
         console.settle();
         record_guest_output(&self.journal, store.data());
+        // What the plugin left in scratch counts too, however it ended.
+        disk.measure_scratch();
         let stopped = match result {
+            Some(Ok(Ok(_))) if disk.exceeded().is_some() => disk_error(&manifest.id, disk.exceeded()),
             Some(Ok(Ok(ended))) => return Ok(ended),
             Some(Ok(Err(trap))) => sandbox_error(&trap, &store, &manifest.id, limits),
             Some(Err(_)) => deadline_error(&manifest.id, limits.timeout),

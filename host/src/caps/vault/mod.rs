@@ -17,7 +17,10 @@ use crate::config::PluginGrants;
 mod client;
 mod grant;
 mod host;
+mod http;
+mod kv;
 mod secrets;
+mod snapshot;
 
 pub use client::read_field;
 pub(crate) use grant::TOKEN_NOT_IN_VAULT;
@@ -27,17 +30,17 @@ pub use grant::{
 };
 use zeroize::Zeroizing;
 
+pub use kv::{MAX_KV_REPLY, MAX_SECRET_FIELDS};
+
 /// One Vault server opened by label, held in the run's resource table: the
-/// token (read from the operator's `env:`/`file:` when opening) and the
-/// clients that send it.
+/// token (read from the operator's `env:`/`file:` when opening) and the one
+/// HTTP client that sends it (see `http.rs`).
 pub struct Store {
     label: String,
     address: String,
     namespace: Option<String>,
     token: Zeroizing<String>,
-    /// KV v2 read, write, list and metadata.
-    kv: vaultrs::client::VaultClient,
-    /// What vaultrs lacks: KV v2 patch and streamed raft snapshots.
+    /// Every call: KV v2 and raft snapshots. Follows no redirect, uses no proxy.
     http: reqwest::Client,
 }
 

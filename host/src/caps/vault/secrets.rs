@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use wasmtime::component::ResourceTable;
 use zeroize::Zeroizing;
 
-use super::client::with_message;
+use super::http::with_message;
 use super::Secret;
 use crate::bindings::drhost::runbook::vault::{ComposePart, FieldValue};
 use crate::bindings::types::Error as CapError;
