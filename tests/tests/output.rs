@@ -677,7 +677,8 @@ fn completions_a_man_page_and_examples_in_help() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    assert_eq!(complete("drhost ru"), "run");
+    assert_eq!(complete("drhost ru"), "run runs");
+    assert_eq!(complete("drhost prep"), "prepare");
     assert_eq!(complete("drhost run --allow-"), "--allow-unsigned --allow-downgrade");
     for shell in ["zsh", "fish"] {
         let out = Run::cli(["completions", shell]).exec();
