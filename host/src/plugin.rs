@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
+use wasmtime::Store;
 
-use crate::bindings::{self, types::Manifest, CONTRACT_PACKAGE, CONTRACT_VERSION};
+use crate::bindings::types::{Failure, Manifest, Outcome, Param};
+use crate::bindings::{self, CONTRACT_PACKAGE, CONTRACT_VERSION, SUPPORTED};
 use crate::caps::confirm::ConfirmPolicy;
 use crate::caps::kit::disk::DiskBudget;
 use crate::config::PluginGrants;
@@ -19,7 +21,7 @@ use crate::console::Console;
 use crate::engine::{first_line, Runtime};
 use crate::error::{Error, Result};
 use crate::journal::Journal;
-use crate::sandbox::{new_store, Limits, RunContext, RunDirs};
+use crate::sandbox::{new_store, Limits, RunContext, RunDirs, RunState};
 
 /// How long `describe` may take.
 pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -97,8 +99,9 @@ pub fn check_shape(runtime: &Runtime, component: &Component, path: &Path) -> Res
             let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("unversioned");
             if !is_supported(version) {
                 return Err(Error::Refused(format!(
-                    "{} was built against {CONTRACT_PACKAGE}@{version}, but this drhost supports {CONTRACT_PACKAGE}@{CONTRACT_VERSION}: rebuild the plugin against {CONTRACT_VERSION} or use a drhost that supports {version}",
-                    path.display()
+                    "{} was built against {CONTRACT_PACKAGE}@{version}, but this drhost supports {CONTRACT_PACKAGE}@{}: rebuild the plugin against {CONTRACT_VERSION} or use a drhost that supports {version}",
+                    path.display(),
+                    supported_text()
                 )));
             }
             contract.get_or_insert_with(|| version.to_string());
@@ -123,16 +126,22 @@ pub fn check_shape(runtime: &Runtime, component: &Component, path: &Path) -> Res
     Ok(Shape { imports, contract })
 }
 
-/// Same major.minor as ours and a patch level we have (semver for 0.x).
+/// For one of [`SUPPORTED`]: the same major.minor and a patch level we
+/// have (semver for 0.x).
 fn is_supported(version: &str) -> bool {
     let parse = |v: &str| -> Option<(u64, u64, u64)> {
         let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
         Some((parts.next()??, parts.next()??, parts.next()??))
     };
-    match (parse(version), parse(CONTRACT_VERSION)) {
+    SUPPORTED.iter().any(|ours| match (parse(version), parse(ours)) {
         (Some((a, b, c)), Some((x, y, z))) => a == x && b == y && c <= z,
         _ => false,
-    }
+    })
+}
+
+/// The supported versions as the operator reads them: `0.1.2 or 0.2.0`.
+fn supported_text() -> String {
+    SUPPORTED.join(" or ")
 }
 
 /// Instantiates the plugin with no grants at all and calls `describe`, in
@@ -174,13 +183,76 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
     }
 }
 
-/// Instantiates `component` into `store` against the host's linker.
-pub async fn instantiate(
-    runtime: &Runtime,
-    component: &Component,
-    store: &mut wasmtime::Store<crate::sandbox::RunState>,
-) -> Result<bindings::Plugin> {
-    let instantiated = bindings::Plugin::instantiate_async(&mut *store, component, runtime.linker()).await;
+/// A plugin instantiated against the contract version it was built for.
+pub enum Instance {
+    /// `drhost:runbook@0.2.x`, the latest.
+    Latest(bindings::Plugin),
+    /// `drhost:runbook@0.1.x`, through [`bindings::v0_1`].
+    V0_1(bindings::v0_1::Plugin),
+}
+
+impl Instance {
+    /// Calls `describe`; a 0.1 manifest is converted to the latest.
+    pub async fn call_describe(&self, store: &mut Store<RunState>) -> wasmtime::Result<Manifest> {
+        use bindings::v0_1::Conv;
+        match self {
+            Instance::Latest(plugin) => plugin.call_describe(store).await,
+            Instance::V0_1(plugin) => Ok(plugin.call_describe(store).await?.conv()),
+        }
+    }
+
+    /// Calls `run`; a 0.1 outcome or failure is converted to the latest.
+    pub async fn call_run(
+        &self,
+        store: &mut Store<RunState>,
+        params: &[Param],
+    ) -> wasmtime::Result<std::result::Result<Outcome, Failure>> {
+        use bindings::v0_1::Conv;
+        match self {
+            Instance::Latest(plugin) => plugin.call_run(store, params).await,
+            Instance::V0_1(plugin) => {
+                let params: Vec<_> = params.iter().cloned().map(Conv::conv).collect();
+                Ok(plugin
+                    .call_run(store, &params)
+                    .await?
+                    .map(Conv::conv)
+                    .map_err(Conv::conv))
+            }
+        }
+    }
+}
+
+/// The contract version of a plugin's `drhost:runbook` imports, if any.
+fn contract_of(runtime: &Runtime, component: &Component) -> Option<String> {
+    let engine = runtime.engine();
+    component.component_type().imports(engine).find_map(|(name, _)| {
+        let rest = name.strip_prefix(CONTRACT_PACKAGE)?.strip_prefix('/')?;
+        Some(rest.split_once('@').map_or("unversioned", |(_, v)| v).to_string())
+    })
+}
+
+/// Instantiates `component` into `store` against the host's linker, as the
+/// contract version it imports (a plugin that imports no capability is
+/// tried as the latest, then as 0.1).
+pub async fn instantiate(runtime: &Runtime, component: &Component, store: &mut Store<RunState>) -> Result<Instance> {
+    let linker = runtime.linker();
+    let version = contract_of(runtime, component);
+    let is_0_1 = version.as_deref().is_some_and(|v| v.starts_with("0.1."));
+    let mut instantiated = if is_0_1 {
+        bindings::v0_1::Plugin::instantiate_async(&mut *store, component, linker)
+            .await
+            .map(Instance::V0_1)
+    } else {
+        bindings::Plugin::instantiate_async(&mut *store, component, linker)
+            .await
+            .map(Instance::Latest)
+    };
+    if instantiated.is_err() && version.is_none() {
+        if let Ok(old) = bindings::v0_1::Plugin::instantiate_async(&mut *store, component, linker).await {
+            instantiated = Ok(Instance::V0_1(old));
+        }
+    }
+    let shown = version.unwrap_or_else(|| CONTRACT_VERSION.to_string());
     instantiated.map_err(|e| {
         // A memory the plugin starts with can already be over the cap: that
         // is a limit to raise (exit 4), not an incompatible plugin.
@@ -191,7 +263,7 @@ pub async fn instantiate(
             ));
         }
         Error::Refused(format!(
-            "the plugin does not fit the {CONTRACT_PACKAGE}@{CONTRACT_VERSION} contract: {}",
+            "the plugin does not fit the {CONTRACT_PACKAGE}@{shown} contract: {}",
             first_line(&format!("{e:#}"))
         ))
     })
@@ -251,7 +323,9 @@ mod tests {
         assert!(super::is_supported("0.1.1"));
         assert!(super::is_supported("0.1.2"));
         assert!(!super::is_supported("0.1.3"));
-        assert!(!super::is_supported("0.2.0"));
+        assert!(super::is_supported("0.2.0"));
+        assert!(!super::is_supported("0.2.1"));
+        assert!(!super::is_supported("0.3.0"));
         assert!(!super::is_supported("1.0.0"));
         assert!(!super::is_supported("junk"));
     }

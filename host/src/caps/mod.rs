@@ -18,15 +18,20 @@
 //! `mod.rs`. To add a capability, see "Adding a capability" in the README.
 
 pub mod blob;
+pub mod compose;
 pub mod confirm;
 pub mod docker;
+pub mod files;
 pub mod http;
 pub mod kit;
 pub mod log;
+pub mod notify;
 pub mod postgres;
 pub mod progress;
 pub mod redis;
+pub mod run_info;
 pub mod s3;
+pub mod secret;
 pub mod shell;
 pub mod vault;
 
@@ -37,8 +42,10 @@ use crate::caps::kit::gate::Gate;
 use crate::sandbox::RunState;
 
 /// Adds every drhost capability to `linker`; WASI is added by the sandbox.
+/// Both contract versions: the latest, and 0.1.x through its conversions.
 pub fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
-    crate::bindings::Plugin::add_to_linker::<RunState, HasSelf<RunState>>(linker, |state| state)
+    crate::bindings::Plugin::add_to_linker::<RunState, HasSelf<RunState>>(linker, |state| state)?;
+    crate::bindings::v0_1::Plugin::add_to_linker::<RunState, HasSelf<RunState>>(linker, |state| state)
 }
 
 /// Every capability that needs a grant: what the up-front check asks of
@@ -54,4 +61,4 @@ pub(crate) const GATES: &[Gate] = &[
 ];
 
 /// Capabilities that need no grant: they touch nothing outside the run.
-pub(crate) const UNGATED: &[&str] = &["log", "progress", "blob", "confirm"];
+pub(crate) const UNGATED: &[&str] = &["log", "progress", "blob", "confirm", "run-info", "secret"];

@@ -79,6 +79,7 @@ pub(crate) fn error_parts(error: &CapError) -> (&'static str, &str) {
         CapError::Timeout(m) => ("timeout", m),
         CapError::Conflict(m) => ("conflict", m),
         CapError::Failed(m) => ("failed", m),
+        CapError::Planned(m) => ("planned", m),
     }
 }
 

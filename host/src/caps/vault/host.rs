@@ -10,48 +10,15 @@
 use serde_json::json;
 use wasmtime::component::Resource;
 
-use super::secrets::{compose, describe_fields, describe_parts, field_values, withheld};
+use super::secrets::{describe_fields, field_values, withheld};
 use super::{client, kv, snapshot};
 use super::{lists_key, Secret, Store, VaultAccess};
-use crate::bindings::drhost::runbook::vault::{ComposePart, FieldValue, Host, HostSecret, HostStore, Metadata};
+use crate::bindings::drhost::runbook::vault::{FieldValue, Host, HostStore, Metadata};
 use crate::caps::blob::Blob;
 use crate::caps::kit::Answer;
 use crate::sandbox::RunState;
 
 impl Host for RunState {}
-
-impl HostSecret for RunState {
-    async fn origin(&mut self, s: Resource<Secret>) -> wasmtime::Result<String> {
-        Ok(self.table.get(&s)?.origin.clone())
-    }
-
-    async fn reveal(&mut self, s: Resource<Secret>) -> Answer<String> {
-        let ctx = self.ctx.clone();
-        let secret = self.table.get(&s)?;
-        let args = json!({ "origin": secret.origin });
-        ctx.audited("vault.secret.reveal", args, |_| json!({ "revealed": true }), async {
-            client::check_reveal(&ctx, secret)?;
-            Ok(secret.value.to_string())
-        })
-        .await
-    }
-
-    async fn compose(&mut self, parts: Vec<ComposePart>) -> Answer<Resource<Secret>> {
-        let ctx = self.ctx.clone();
-        let args = json!({ "parts": describe_parts(&self.table, &parts)? });
-        let summary = |s: &Secret| json!({ "origin": s.origin });
-        let composed = compose(&self.table, &parts);
-        let secret = ctx
-            .audited("vault.secret.compose", args, summary, async { Ok(composed?) })
-            .await?;
-        Ok(self.table.push(secret)?)
-    }
-
-    async fn drop(&mut self, s: Resource<Secret>) -> wasmtime::Result<()> {
-        self.table.delete(s)?;
-        Ok(())
-    }
-}
 
 impl HostStore for RunState {
     async fn open(&mut self, label: String) -> Answer<Resource<Store>> {
@@ -163,6 +130,17 @@ impl HostStore for RunState {
     async fn drop(&mut self, s: Resource<Store>) -> wasmtime::Result<()> {
         self.table.delete(s)?;
         Ok(())
+    }
+
+    // SKELETON
+    async fn seal_status(
+        &mut self,
+        _s: Resource<Store>,
+    ) -> Answer<crate::bindings::drhost::runbook::vault::SealStatus> {
+        Err(crate::caps::kit::not_built("vault.seal-status"))
+    }
+    async fn unseal(&mut self, _s: Resource<Store>) -> Answer<crate::bindings::drhost::runbook::vault::SealStatus> {
+        Err(crate::caps::kit::not_built("vault.unseal"))
     }
 }
 

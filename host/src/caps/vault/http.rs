@@ -221,6 +221,7 @@ pub(crate) fn with_message(e: CapError, f: impl FnOnce(&str) -> String) -> CapEr
         CapError::Timeout(m) => CapError::Timeout(f(&m)),
         CapError::Conflict(m) => CapError::Conflict(f(&m)),
         CapError::Failed(m) => CapError::Failed(f(&m)),
+        CapError::Planned(m) => CapError::Planned(f(&m)),
     }
 }
 

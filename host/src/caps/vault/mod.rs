@@ -22,6 +22,7 @@ mod kv;
 mod secrets;
 mod snapshot;
 
+pub(crate) use client::check_reveal;
 pub use client::read_field;
 pub(crate) use grant::TOKEN_NOT_IN_VAULT;
 pub use grant::{
@@ -29,6 +30,8 @@ pub use grant::{
     split_secret_path, VaultAccess, VaultGrant, VaultTarget,
 };
 use zeroize::Zeroizing;
+
+pub use crate::caps::secret::Secret;
 
 pub use kv::{MAX_KV_REPLY, MAX_SECRET_FIELDS};
 
@@ -42,23 +45,6 @@ pub struct Store {
     token: Zeroizing<String>,
     /// Every call: KV v2 and raft snapshots. Follows no redirect, uses no proxy.
     http: reqwest::Client,
-}
-
-/// A secret value held by the host; the plugin holds a handle. The value is
-/// wiped from memory when the handle is dropped.
-pub struct Secret {
-    /// `mount/path#field`, or `composed`.
-    origin: String,
-    /// The Vault target and path it was read from, for the `reveal` grant
-    /// check (`None` when composed: composed secrets cannot be revealed).
-    source: Option<(String, String)>,
-    value: Zeroizing<String>,
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Secret({} = <redacted>)", self.origin)
-    }
 }
 
 /// `[targets.vault.LABEL]`.
