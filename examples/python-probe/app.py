@@ -52,10 +52,10 @@ class WitWorld(wit_world.WitWorld):
         args = {p.name: p.value for p in params}
         urls = [u.strip() for u in args.get("urls", "").split(",") if u.strip()]
         if not urls:
-            raise Err(Failure("no URL to probe", None, "pass --param urls=http://127.0.0.1:PORT/health"))
+            raise Err(Failure("no URL to probe", None, "pass --param urls=http://127.0.0.1:PORT/health", [], []))
         expect = args.get("expect", "200")  # the host applied the default already
         if not expect.isdigit():
-            raise Err(Failure(f"expect={expect!r} is not an HTTP status", None, "pass e.g. --param expect=204"))
+            raise Err(Failure(f"expect={expect!r} is not an HTTP status", None, "pass e.g. --param expect=204", [], []))
         expect = int(expect)
 
         facts, failing, first_error = [], [], None
@@ -82,5 +82,5 @@ class WitWorld(wit_world.WitWorld):
 
         if failing:
             raise Err(Failure(f"unhealthy (expected {expect}): {', '.join(failing)}",
-                              f"probe {failing[0]}", hint_for(first_error)))
-        return Outcome(f"{len(urls)} URL(s) answered {expect}", facts)
+                              f"probe {failing[0]}", hint_for(first_error), facts, []))
+        return Outcome(f"{len(urls)} URL(s) answered {expect}", facts, [], [])

@@ -81,6 +81,9 @@ pub struct RunDefaults {
     /// Memory cap for all of a plugin's linear memories together, e.g. "256MiB" (`--memory`).
     #[serde(default, deserialize_with = "de_size")]
     pub memory: Option<u64>,
+    /// Disk budget for a run's blobs and scratch together, e.g. "8GiB" (`--disk`).
+    #[serde(default, deserialize_with = "de_size")]
+    pub disk: Option<u64>,
     /// Where run journals go (`--journal-dir`).
     pub journal_dir: Option<PathBuf>,
     /// Where compiled plugins are cached (`--cache-dir`).
@@ -148,7 +151,7 @@ impl Config {
             path: path.to_owned(),
             line: 0,
             column: 0,
-            message: format!("cannot read the configuration: {e} (pass --config FILE or set DRHOST_CONFIG)"),
+            message: unreadable(&e),
         })?;
         Self::parse(path, &text)
     }
@@ -192,8 +195,7 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Re
             .span()
             .map(|span| line_and_column(text, span.start))
             .unwrap_or((0, 0));
-        let message = inner.message().trim().to_string();
-        let message = with_key_and_suggestion(&message, &key);
+        let message = with_key_and_suggestion(&one_line(inner.message()), &key);
         Error::Config {
             path: path.to_owned(),
             line,
@@ -226,6 +228,41 @@ pub fn unknown_name(message: &str) -> Option<(&str, Vec<&str>)> {
     let expected = rest.split_once("expected").map_or("", |(_, e)| e);
     let names = expected.split('`').skip(1).step_by(2).collect();
     Some((unknown, names))
+}
+
+/// Why a configuration file cannot be read, and the fix: the OS's reason
+/// without its error number.
+pub(crate) fn unreadable(e: &std::io::Error) -> String {
+    let reason = os_reason(e);
+    let fix = match e.kind() {
+        std::io::ErrorKind::NotFound => "check the path, or pass --config FILE / set DRHOST_CONFIG",
+        std::io::ErrorKind::PermissionDenied => "make it readable by this user, or pass --config FILE",
+        _ => "pass --config FILE (a readable TOML file) or set DRHOST_CONFIG",
+    };
+    format!("cannot read the configuration: {reason}; {fix}")
+}
+
+/// An I/O error's text without the trailing ` (os error N)`.
+pub fn os_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
+}
+
+/// A parser's message on one line: the toml crate puts what it expected on
+/// lines of their own (`invalid table header\nexpected `.`, `]``), which
+/// become `invalid table header (expected `.`, `]`)`.
+pub(crate) fn one_line(message: &str) -> String {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default().to_string();
+    let rest: Vec<&str> = lines.collect();
+    if rest.is_empty() {
+        first
+    } else {
+        format!("{first} ({})", rest.join("; "))
+    }
 }
 
 /// Finds the configuration file to use: the flag, else `$DRHOST_CONFIG`, else
@@ -349,6 +386,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("plugins.x.params.wait") && err.contains("string"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_and_unreadable_files_are_one_line_without_a_zero_place() {
+        let err = Config::parse(Path::new("d.toml"), "[run\ntimeout = \"1s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "d.toml:1:5: invalid table header (expected `.`, `]`)");
+        let err = Config::load(Path::new("/nonexistent/drhost.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "/nonexistent/drhost.toml: cannot read the configuration: No such file or directory; check the path, or pass --config FILE / set DRHOST_CONFIG"
+        );
     }
 
     #[test]

@@ -8,12 +8,20 @@
 //! clear the screen nor print a line that looks like the host's own. The
 //! console also stops drawing plugin lines after [`TERMINAL_LINES`] and says
 //! how many more are in the journal.
+//!
+//! How the host's marks look (colour, ASCII in a non-UTF-8 locale, durations)
+//! is [`style`]; the elapsed counter of a long step on a terminal is `live`.
+
+mod live;
+pub mod style;
 
 use std::borrow::Cow;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use style::Style;
 
 /// Plugin-supplied lines drawn per run; the rest are only journaled.
 pub const TERMINAL_LINES: usize = 500;
@@ -95,19 +103,54 @@ impl Marks {
 }
 
 /// Draws progress on stderr, or nothing when quiet.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Console {
     quiet: bool,
+    style: Style,
     /// Plugin-supplied lines so far (drawn or not).
     lines: Arc<AtomicUsize>,
+    /// The elapsed counter of a long step, on a terminal only.
+    live: Option<Arc<live::Live>>,
+}
+
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console")
+            .field("quiet", &self.quiet)
+            .field("style", &self.style)
+            .field("live", &self.live.is_some())
+            .finish()
+    }
 }
 
 impl Console {
-    /// A console that prints (`quiet = false`) or stays silent.
+    /// A console that prints (`quiet = false`) or stays silent. On a
+    /// terminal it also keeps a live elapsed counter for long steps.
     pub fn new(quiet: bool) -> Console {
+        let style = Style::stderr();
+        let live = (!quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .then(|| live::Live::start(style))
+            .flatten();
         Console {
             quiet,
+            style,
             lines: Arc::new(AtomicUsize::new(0)),
+            live,
+        }
+    }
+
+    /// How the host's marks look on stderr.
+    pub fn style(&self) -> Style {
+        self.style
+    }
+
+    /// Writes one line on stderr (erasing the live counter first).
+    fn line(&self, text: std::fmt::Arguments<'_>) {
+        match &self.live {
+            Some(live) => live.line(text),
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
+            }
         }
     }
 
@@ -119,12 +162,12 @@ impl Console {
         }
         let n = self.lines.fetch_add(1, Ordering::Relaxed);
         if n < TERMINAL_LINES {
-            let _ = writeln!(std::io::stderr().lock(), "{text}");
+            self.line(text);
         } else if n == TERMINAL_LINES {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "    … the plugin's further lines are only in the journal (over {TERMINAL_LINES} lines)"
-            );
+            self.line(format_args!(
+                "    {} the plugin's further lines are only in the journal (over {TERMINAL_LINES} lines)",
+                self.style.more()
+            ));
         }
     }
 
@@ -135,7 +178,10 @@ impl Console {
 
     /// A step began.
     pub fn step_start(&self, name: &str) {
-        self.plugin_line(format_args!("  ▸ {}", plugin_text(name)));
+        if let Some(live) = &self.live {
+            live.started(name);
+        }
+        self.plugin_line(format_args!("  {} {}", self.style.step(), plugin_text(name)));
     }
 
     /// A detail line for the current step.
@@ -145,11 +191,14 @@ impl Console {
 
     /// A step ended.
     pub fn step_end(&self, name: &str, ok: bool, elapsed: Duration) {
-        let mark = if ok { "✓" } else { "✗" };
+        if let Some(live) = &self.live {
+            live.ended(name);
+        }
+        let mark = if ok { self.style.ok() } else { self.style.failed() };
         self.plugin_line(format_args!(
-            "  {mark} {} ({:.1}s)",
+            "  {mark} {} ({})",
             plugin_text(name),
-            elapsed.as_secs_f64()
+            style::duration(elapsed)
         ));
     }
 
@@ -164,11 +213,29 @@ impl Console {
     pub fn call_error(&self, call: &str, kind: &str, message: &str) {
         let mut lines = message.lines();
         let first = lines.next().unwrap_or_default();
-        self.plugin_line(format_args!("    ! {call}: {kind}: {}", plugin_text(first)));
+        let bang = self.style.warning("!");
+        self.plugin_line(format_args!("    {bang} {call}: {kind}: {}", plugin_text(first)));
         if kind == "access-denied" {
             for line in lines {
                 self.plugin_line(format_args!("        {}", plugin_text(line)));
             }
+        }
+    }
+
+    /// Runs `ask` (a question to the operator on the terminal) with the live
+    /// counter erased and held, so it cannot draw over the prompt.
+    pub fn prompting<T>(&self, ask: impl FnOnce() -> T) -> T {
+        match &self.live {
+            Some(live) => live.hold(ask),
+            None => ask(),
+        }
+    }
+
+    /// The plugin has stopped: the live counter is erased for good, so the
+    /// report starts on a clean line.
+    pub fn settle(&self) {
+        if let Some(live) = &self.live {
+            live.end();
         }
     }
 }

@@ -64,6 +64,11 @@ impl Runtime {
         self.cache_dir.is_some()
     }
 
+    /// Where compilations are cached, if they are.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
+    }
+
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -77,6 +82,19 @@ impl Runtime {
     /// Compiles `bytes` (a component whose sha256 is `digest`), or loads the
     /// cached compilation. Returns the component and whether it was cached.
     pub fn load(&self, bytes: &[u8], digest: &str) -> Result<(Component, bool)> {
+        let (component, cache) = self.load_announced(bytes, digest, |_| {})?;
+        Ok((component, cache == CacheUse::Hit))
+    }
+
+    /// [`Runtime::load`], calling `compiling` just before a compilation
+    /// starts (a cache miss: seconds for a large plugin), with whether the
+    /// result will be cached; and saying what the cache did.
+    pub fn load_announced(
+        &self,
+        bytes: &[u8],
+        digest: &str,
+        compiling: impl FnOnce(bool),
+    ) -> Result<(Component, CacheUse)> {
         let cached = self.cache_path(digest);
         if let Some(path) = &cached {
             if let Some(compiled) = read_verified(path) {
@@ -85,21 +103,27 @@ impl Runtime {
                 // hash) into a private directory of this user, and they still
                 // have the SHA-256 recorded beside them when they were written.
                 if let Ok(component) = unsafe { Component::deserialize(&self.engine, &compiled) } {
-                    return Ok((component, true));
+                    return Ok((component, CacheUse::Hit));
                 }
                 let _ = std::fs::remove_file(path);
             }
         }
+        compiling(cached.is_some());
         let component = Component::new(&self.engine, bytes).map_err(|e| {
             Error::Refused(format!(
                 "the plugin is not a valid component: {}",
                 first_line(&format!("{e:#}"))
             ))
         })?;
-        if let Some(path) = cached {
-            let _ = store_atomically(&path, &component);
-        }
-        Ok((component, false))
+        let cache = match cached {
+            None if self.cache_dir.is_none() => CacheUse::NotStored("the compile cache is off".into()),
+            None => CacheUse::NotStored("the cache directory is not private".into()),
+            Some(path) => match store_atomically(&path, &component) {
+                Ok(()) => CacheUse::Stored,
+                Err(e) => CacheUse::NotStored(format!("cannot write {}: {e}", path.display())),
+            },
+        };
+        Ok((component, cache))
     }
 
     /// Where the compilation of `digest` is cached; `None` without a cache,
@@ -115,6 +139,17 @@ impl Runtime {
         self.engine.precompile_compatibility_hash().hash(&mut hasher);
         Some(dir.join(format!("{digest}-{:016x}.cwasm", hasher.finish())))
     }
+}
+
+/// What the compile cache did for one [`Runtime::load_announced`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheUse {
+    /// A verified cached compilation was loaded: no compiling.
+    Hit,
+    /// Compiled now, and stored for the next run.
+    Stored,
+    /// Compiled now, not stored: why.
+    NotStored(String),
 }
 
 /// The file beside a cached compilation that holds its SHA-256.

@@ -27,11 +27,11 @@ pub enum Error {
     Usage(String),
 
     /// The configuration file is unreadable or malformed.
-    #[error("{path}:{line}:{column}: {message}")]
+    #[error("{}", config_message(path, *line, *column, message))]
     Config {
         /// The file that is wrong.
         path: PathBuf,
-        /// 1-based line of the problem (0 when unknown).
+        /// 1-based line of the problem (0 when unknown: then no place is shown).
         line: usize,
         /// 1-based column of the problem (0 when unknown).
         column: usize,
@@ -121,6 +121,58 @@ impl Error {
             Error::Internal(_) => "internal",
             Error::Trust(_) => "trust",
             Error::Registry(_) => "registry",
+        }
+    }
+}
+
+/// `PATH:LINE:COLUMN: MESSAGE`, or `PATH: MESSAGE` when no place in the
+/// file is known (it could not be read at all).
+fn config_message(path: &std::path::Path, line: usize, column: usize, message: &str) -> String {
+    match (line, column) {
+        (0, _) => format!("{}: {message}", path.display()),
+        (line, 0) => format!("{}:{line}: {message}", path.display()),
+        (line, column) => format!("{}:{line}:{column}: {message}", path.display()),
+    }
+}
+
+/// The class of a failed command for machines: one name per exit code,
+/// `plugin-failure` (1), `usage` (2), `refused` (3), `sandbox` (4),
+/// `interrupted` (130); `None` for success.
+pub fn error_kind(exit_code: i32) -> Option<&'static str> {
+    match exit_code {
+        EXIT_OK => None,
+        EXIT_PLUGIN_FAILED => Some("plugin-failure"),
+        EXIT_REFUSED => Some("refused"),
+        EXIT_SANDBOX => Some("sandbox"),
+        EXIT_INTERRUPTED => Some("interrupted"),
+        _ => Some("usage"),
+    }
+}
+
+/// The `error` object of every `--json` output: the class (see
+/// [`error_kind`]), the exit code and the one-line message.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ErrorReport {
+    /// `plugin-failure`, `usage`, `refused`, `sandbox` or `interrupted`.
+    pub kind: &'static str,
+    /// The process exit code it ends with.
+    pub exit_code: i32,
+    /// What went wrong and what to do, as the terminal shows it.
+    pub message: String,
+}
+
+impl ErrorReport {
+    /// The report of `error`.
+    pub fn of(error: &Error) -> ErrorReport {
+        ErrorReport::new(error.exit_code(), error.to_string())
+    }
+
+    /// The report of a failure that exits with `exit_code` (not 0).
+    pub fn new(exit_code: i32, message: String) -> ErrorReport {
+        ErrorReport {
+            kind: error_kind(exit_code).unwrap_or("usage"),
+            exit_code,
+            message,
         }
     }
 }

@@ -36,7 +36,7 @@ pub struct PluginReport {
     pub capabilities: Vec<CapabilityReport>,
     /// Every interface it imports (WASI included).
     pub imports: Vec<String>,
-    /// sha256 of the file, lowercase hex.
+    /// sha256 of the file, `sha256:<hex>`.
     pub digest: String,
     /// Size of the file in bytes.
     pub size: u64,
@@ -104,10 +104,21 @@ pub struct CapabilityReport {
 
 /// Loads and describes a plugin.
 pub async fn inspect(path: &Path, cache_dir: Option<PathBuf>) -> Result<PluginReport> {
-    let file = PluginFile::read(path)?;
+    inspect_file(&PluginFile::read(path)?, cache_dir).await
+}
+
+/// Describes a plugin already read (`sign` describes the very bytes it
+/// signs, never the file again).
+pub async fn inspect_file(file: &PluginFile, cache_dir: Option<PathBuf>) -> Result<PluginReport> {
+    let path = file.path.as_path();
     file.check_is_component()?;
     let runtime = Runtime::new(cache_dir.or_else(default_cache_dir))?;
-    let (component, _) = runtime.load(&file.bytes, &file.digest)?;
+    let (component, _) = runtime.load_announced(&file.bytes, &file.digest, |caching| {
+        eprintln!(
+            "{}",
+            crate::run::compiling_line(path, caching, crate::console::Style::stderr())
+        )
+    })?;
     let shape = plugin::check_shape(&runtime, &component, path)?;
     let manifest = plugin::describe(&runtime, &component, Arc::new(Journal::disabled())).await?;
     Ok(PluginReport {
@@ -142,7 +153,7 @@ pub async fn inspect(path: &Path, cache_dir: Option<PathBuf>) -> Result<PluginRe
             })
             .collect(),
         imports: shape.imports,
-        digest: file.digest,
+        digest: file.typed_digest(),
         size: file.bytes.len() as u64,
         path: path.to_owned(),
         config: None,
@@ -195,7 +206,7 @@ impl std::fmt::Display for PluginReport {
             "  contract  drhost:runbook@{}",
             self.contract.as_deref().unwrap_or("?")
         )?;
-        writeln!(f, "  digest    sha256:{}", self.digest)?;
+        writeln!(f, "  digest    {}", self.digest)?;
         writeln!(f, "  size      {} bytes", self.size)?;
         writeln!(f, "parameters:")?;
         if self.parameters.is_empty() {

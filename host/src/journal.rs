@@ -6,6 +6,11 @@
 //! `write` call, so a crash loses at most the event being written. Callers
 //! redact secrets before they get here; the journal never sees a value it
 //! was not handed.
+//!
+//! While a run writes its journal, drhost holds an exclusive `flock` on the
+//! file, which the kernel drops when the process ends however it ends:
+//! [`writer_alive`] tells a run still being written from one whose drhost
+//! died before `run-end` (the journal's format does not change).
 
 use std::fs::File;
 use std::io::Write;
@@ -47,6 +52,9 @@ impl Journal {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| fail(e.to_string()))?;
+        // The file is new, so nobody else holds it. Where the filesystem has
+        // no locks the run goes on, and `drhost runs` cannot tell it is alive.
+        let _ = file.try_lock();
         Ok(Journal {
             run_id: run_id.to_string(),
             path: Some(path),
@@ -76,6 +84,18 @@ impl Journal {
     /// The journal file, when there is one.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// Closes the journal and removes its file: for a run that ended in a
+    /// usage or configuration error, where nothing ran and nothing is worth
+    /// keeping. Later events are not recorded.
+    pub fn discard(&self) {
+        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.take().is_some() {
+            if let Some(path) = &self.path {
+                let _ = std::fs::remove_file(path);
+            }
+        }
     }
 
     /// Appends one event. `fields` must be a JSON object. Long strings and
@@ -192,12 +212,35 @@ pub fn new_run_id(plugin_path: &Path) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let suffix = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
+    // RandomState is seeded from the OS's randomness in each process, so two
+    // runs started in the same second (even the same nanosecond) differ.
+    use std::hash::BuildHasher;
+    let suffix = std::collections::hash_map::RandomState::new().hash_one(std::process::id()) & 0xffff;
     format!("{stamp}-{stem}-{suffix:04x}")
+}
+
+/// Whether a drhost process is still writing the journal at `path`: `Some(true)`
+/// while the run that writes it holds its lock (see the module's
+/// documentation), `Some(false)` once that process is gone, `None` when the
+/// file cannot be opened or the filesystem has no locks.
+pub fn writer_alive(path: &Path) -> Option<bool> {
+    let file = File::open(path).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => Some(false),
+        Err(std::fs::TryLockError::WouldBlock) => Some(true),
+        Err(std::fs::TryLockError::Error(_)) => None,
+    }
+}
+
+/// Where run journals are: `--journal-dir` (`flag`), else `[run]
+/// journal_dir` of the configuration, else [`default_dir`]. `drhost run`
+/// writes there and `drhost runs` / `drhost show` read there, through this
+/// one function.
+pub fn resolve_dir(flag: Option<&Path>, config: Option<&crate::config::Config>) -> Result<PathBuf> {
+    match flag.or_else(|| config?.run.journal_dir.as_deref()) {
+        Some(dir) => Ok(dir.to_owned()),
+        None => default_dir(),
+    }
 }
 
 /// `$XDG_STATE_HOME/drhost/runs`, else `~/.local/state/drhost/runs`; an
@@ -249,5 +292,29 @@ mod tests {
             &message[FIELD_CAP - 10..]
         );
         assert_eq!(event["args"].as_array().unwrap().len(), ARRAY_CAP + 1);
+    }
+
+    #[test]
+    fn a_journal_is_known_alive_while_its_writer_holds_it_and_dead_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "r").unwrap();
+        let path = journal.path().unwrap().to_owned();
+        assert_eq!(writer_alive(&path), Some(true));
+        drop(journal);
+        assert_eq!(writer_alive(&path), Some(false));
+        assert_eq!(writer_alive(&dir.path().join("absent.jsonl")), None);
+    }
+
+    #[test]
+    fn the_journal_dir_is_the_flag_else_the_config_else_the_default() {
+        let config: crate::config::Config = toml::from_str("[run]\njournal_dir = \"/from/config\"\n").unwrap();
+        let flag = Path::new("/from/flag");
+        assert_eq!(resolve_dir(Some(flag), Some(&config)).unwrap(), flag);
+        assert_eq!(resolve_dir(None, Some(&config)).unwrap(), Path::new("/from/config"));
+        assert_eq!(
+            resolve_dir(None, None).ok(),
+            default_dir().ok(),
+            "no flag, no config: the default"
+        );
     }
 }

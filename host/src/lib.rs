@@ -10,6 +10,7 @@
 //!
 //! Before a run, [`policy`] asks each capability's `GATE` ([`caps::GATES`])
 //! whether the grants in [`config`] cover what `describe` declared.
+//! Afterwards, [`history`] reads the journals back (`drhost runs`, `drhost show`).
 
 #![warn(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod config;
 pub mod console;
 pub mod engine;
 pub mod error;
+pub mod history;
 pub mod inspect;
 pub mod journal;
 pub mod list;
@@ -28,6 +30,7 @@ pub mod oci;
 pub mod params;
 pub mod plugin;
 pub mod policy;
+pub mod prepare;
 pub mod private_dir;
 pub mod run;
 pub mod sandbox;

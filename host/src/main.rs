@@ -10,10 +10,14 @@ use std::time::Duration;
 use clap::Parser;
 
 use cli::args::{
-    CheckArgs, Cli, Command, InspectArgs, KeygenArgs, ListArgs, LockArgs, PullArgs, PushArgs, RunArgs, SignArgs,
-    TrustEntryArgs, VerifyArgs,
+    CheckArgs, Cli, Command, InspectArgs, KeygenArgs, ListArgs, LockArgs, PrepareArgs, PullArgs, PushArgs, RunArgs,
+    RunsArgs, ShowArgs, SignArgs, TrustEntryArgs, VerifyArgs,
 };
-use cli::output::{error_json, print_check, print_json, print_list, print_report, print_verdict, shown};
+use cli::output::{
+    print_check, print_error, print_json, print_json_error, print_list, print_plugin_results, print_report, print_runs,
+    print_show_line, print_verdict, warn, PluginResult, WithError,
+};
+use drhost::console::Style;
 use drhost::error::{EXIT_OK, EXIT_USAGE};
 use drhost::trust::keys;
 
@@ -39,6 +43,14 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect(args).await,
             Command::Check(args) => check(args).await,
             Command::List(args) => list(args).await,
+            Command::Prepare(args) => prepare(args),
+            Command::Completions(args) => {
+                cli::docs::completions(args.shell);
+                EXIT_OK
+            }
+            Command::Man(args) => exit_code(cli::docs::man(args.subcommand.as_deref())),
+            Command::Runs(args) => exit_code(runs(args)),
+            Command::Show(args) => exit_code(show(args)),
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -54,8 +66,22 @@ fn exit_code(done: Result<(), drhost::Error>) -> i32 {
 }
 
 fn fail(error: &drhost::Error) -> i32 {
-    eprintln!("drhost: {}", shown(&error.to_string()));
+    print_error(error);
     error.exit_code()
+}
+
+/// [`exit_code`] for a command with `--json`: then its error is a JSON
+/// object on stdout (`{"schema", "error": {kind, exit_code, message}}`),
+/// not a line on stderr.
+fn exit_code_as(done: Result<(), drhost::Error>, json: bool) -> i32 {
+    match done {
+        Ok(()) => EXIT_OK,
+        Err(error) if json => {
+            print_json_error(&error);
+            error.exit_code()
+        }
+        Err(error) => fail(&error),
+    }
 }
 
 /// `drhost run`: the run always ends in a report, and the report's exit code.
@@ -69,111 +95,145 @@ async fn run(args: RunArgs) -> i32 {
     report.exit_code
 }
 
-/// `drhost inspect`: one block (or JSON object) per plugin; the exit code
-/// of the first that could not be inspected.
+/// `drhost inspect`: one block per plugin on stdout, or `--json` (see
+/// [`print_plugin_results`]); the exit code of the first plugin that could
+/// not be inspected, the others are still inspected.
 async fn inspect(args: InspectArgs) -> i32 {
-    let files = match drhost::plugin::plugin_files(&args.plugins) {
-        Ok(files) => files,
-        Err(error) => return fail(&error),
+    let mut batch = Batch::new(&args.plugins, args.json);
+    let set_up = drhost::plugin::plugin_files(&args.plugins).and_then(|files| {
+        let config = match &args.config {
+            Some(path) => Some((drhost::config::Config::load(path)?, path)),
+            None => None,
+        };
+        Ok((files, config))
+    });
+    let (files, config) = match set_up {
+        Ok(set_up) => set_up,
+        Err(error) => return exit_code_as(Err(error), args.json),
     };
-    let config = match &args.config {
-        Some(path) => match drhost::config::Config::load(path) {
-            Ok(config) => Some((config, path)),
-            Err(error) => return fail(&error),
-        },
-        None => None,
-    };
-    let mut code = EXIT_OK;
-    let mut reports = Vec::new();
     for file in &files {
-        match drhost::inspect::inspect(file, args.cache_dir.clone()).await {
+        let inspected = drhost::inspect::inspect(file, args.cache_dir.clone())
+            .await
+            .map(|report| match &config {
+                Some((config, path)) => report.against(config, path),
+                None => report,
+            });
+        match inspected {
+            Ok(report) if args.json => batch.done(report),
             Ok(report) => {
-                let report = match &config {
-                    Some((config, path)) => report.against(config, path),
-                    None => report,
-                };
-                if args.json {
-                    reports.push(serde_json::to_value(&report).unwrap_or_default());
-                } else {
-                    if file != &files[0] {
-                        println!();
-                    }
-                    print!("{report}");
-                }
+                batch.separate();
+                print!("{report}");
             }
-            Err(error) => {
-                reports.push(error_json(file, &error));
-                code = first_failure(code, fail(&error));
-            }
+            Err(error) => batch.failed(file, &error),
         }
     }
-    print_one_or_all(&args.plugins, args.json, reports);
-    code
+    batch.finish()
 }
 
-/// `drhost verify`: one verdict per plugin; the exit code of the first
-/// that is not trusted (or cannot be read).
+/// `drhost verify`: each plugin's verdict on stdout, or `--json` (see
+/// [`print_plugin_results`]; a verdict carries its refusal as its
+/// `error`); the exit code of the first plugin that is not trusted or
+/// cannot be read (exit 3 when no trusted key vouches for one).
 fn verify(args: VerifyArgs) -> i32 {
+    let mut batch = Batch::new(&args.plugins, args.json);
     let loaded = args.trust.paths().and_then(|paths| {
         let files = drhost::plugin::plugin_files(&args.plugins)?;
         Ok((paths.load_trust()?, paths.load_lock()?, paths, files))
     });
     let (trust, lock, paths, files) = match loaded {
         Ok(loaded) => loaded,
-        Err(error) => return fail(&error),
+        Err(error) => return exit_code_as(Err(error), args.json),
     };
-    let mut code = EXIT_OK;
-    let mut verdicts = Vec::new();
     for file in &files {
         let read = drhost::plugin::PluginFile::read(file).and_then(|f| f.check_is_component().map(|()| f));
         let plugin = match read {
             Ok(plugin) => plugin,
             Err(error) => {
-                verdicts.push(error_json(file, &error));
-                code = first_failure(code, fail(&error));
+                batch.failed(file, &error);
                 continue;
             }
         };
         let (verdict, refusal) = drhost::trust::assess(&plugin, &trust, &lock, paths.lock.as_deref(), false);
+        let refusal = refusal.map(drhost::Error::from);
         if args.json {
-            verdicts.push(serde_json::to_value(&verdict).unwrap_or_default());
+            batch.done(WithError::new(verdict, refusal.as_ref()));
         } else {
-            if file != &files[0] {
-                println!();
-            }
+            batch.separate();
             print_verdict(&verdict);
         }
-        if let Some(refusal) = refusal {
-            code = first_failure(code, fail(&refusal.into()));
+        if let Some(refusal) = &refusal {
+            batch.refused(refusal);
         }
     }
-    print_one_or_all(&args.plugins, args.json, verdicts);
-    code
+    batch.finish()
 }
 
-/// `code`, unless it is still 0: then `failed`.
-fn first_failure(code: i32, failed: i32) -> i32 {
-    if code == EXIT_OK {
-        failed
-    } else {
-        code
-    }
+/// What `inspect` and `verify` gather over several plugins: the `--json`
+/// results, and the exit code of the first plugin that failed.
+struct Batch<T: serde::Serialize> {
+    json: bool,
+    /// One plugin file was named (not a directory): `--json` prints one object.
+    one_file: bool,
+    results: Vec<PluginResult<T>>,
+    code: i32,
+    printed: bool,
 }
 
-/// `--json` output of `inspect` and `verify`: for one plugin file the
-/// object alone (nothing when it failed: the error is on stderr); for
-/// several files or a directory, an array with an error object for each
-/// that failed.
-fn print_one_or_all(asked: &[std::path::PathBuf], json: bool, values: Vec<serde_json::Value>) {
-    if !json {
-        return;
-    }
-    if asked.len() == 1 && !asked[0].is_dir() {
-        if let Some(value) = values.first().filter(|v| v.get("error").is_none()) {
-            print_json(value);
+impl<T: serde::Serialize> Batch<T> {
+    fn new(asked: &[std::path::PathBuf], json: bool) -> Batch<T> {
+        Batch {
+            json,
+            one_file: asked.len() == 1 && !asked[0].is_dir(),
+            results: Vec::new(),
+            code: EXIT_OK,
+            printed: false,
         }
-    } else {
-        print_json(&values);
+    }
+
+    /// A blank line between two plugins' blocks on stdout.
+    fn separate(&mut self) {
+        if self.printed {
+            println!();
+        }
+        self.printed = true;
+    }
+
+    /// A plugin's `--json` object.
+    fn done(&mut self, value: T) {
+        self.results.push(PluginResult::Done(value));
+    }
+
+    /// A plugin that could not be read: in the JSON, else on stderr.
+    fn failed(&mut self, path: &std::path::Path, error: &drhost::Error) {
+        if self.json {
+            self.results.push(PluginResult::failed(path, error));
+        } else {
+            print_error(error);
+        }
+        self.first_failure(error.exit_code());
+    }
+
+    /// A plugin refused after its verdict was shown: the verdict carries it
+    /// in the JSON, else it is on stderr.
+    fn refused(&mut self, refusal: &drhost::Error) {
+        if !self.json {
+            print_error(refusal);
+        }
+        self.first_failure(refusal.exit_code());
+    }
+
+    fn first_failure(&mut self, code: i32) {
+        if self.code == EXIT_OK {
+            self.code = code;
+        }
+    }
+
+    /// Prints the JSON (when asked for) and returns the exit code.
+    fn finish(self) -> i32 {
+        if self.json {
+            print_plugin_results(&self.results, self.one_file);
+        }
+        self.code
     }
 }
 
@@ -211,6 +271,33 @@ async fn list(args: ListArgs) -> i32 {
         }
         Err(error) => fail(&error),
     }
+}
+
+/// Where `runs` and `show` read journals; a configuration that cannot be
+/// read is a warning (the journals are where `drhost run` put them anyway).
+fn journal_dir(args: &cli::args::JournalArgs) -> Result<std::path::PathBuf, drhost::Error> {
+    let dir = drhost::history::locate(args.journal_dir.as_deref(), args.config.as_deref())?;
+    if let Some(warning) = &dir.warning {
+        warn(warning);
+    }
+    Ok(dir.path)
+}
+
+fn runs(args: RunsArgs) -> Result<(), drhost::Error> {
+    let dir = journal_dir(&args.journals)?;
+    let listing = drhost::history::list(&dir, args.limit, args.plugin.as_deref())?;
+    print_runs(&listing, &dir, args.json, args.plugin.as_deref());
+    Ok(())
+}
+
+fn show(args: ShowArgs) -> Result<(), drhost::Error> {
+    let dir = journal_dir(&args.journals)?;
+    let path = drhost::history::find_run(&dir, &args.run)?;
+    let options = drhost::history::ShowOptions {
+        json: args.json,
+        follow: args.follow,
+    };
+    drhost::history::show(&path, options, &mut print_show_line)
 }
 
 fn keygen(args: KeygenArgs) -> Result<(), drhost::Error> {
@@ -251,13 +338,61 @@ async fn sign(args: SignArgs) -> Result<(), drhost::Error> {
     }
     let what = if outcome.signed { "signed" } else { "already signed" };
     println!(
-        "{what} {} with `{}` → {} (signers: {})",
+        "{what} {} ({} as read) with `{}` {} {}, now {} (signers: {})",
         plugin.display(),
+        outcome.read_digest,
         outcome.key_id,
+        Style::stdout().arrow(),
         outcome.written_to.display(),
+        outcome.plugin_digest,
         outcome.key_ids.join(", ")
     );
     Ok(())
+}
+
+/// `drhost prepare`: one line per plugin; the exit code of the first that
+/// failed (the others are still prepared).
+fn prepare(args: PrepareArgs) -> i32 {
+    let set_up = (|| -> Result<_, drhost::Error> {
+        let files = drhost::plugin::plugin_files(&args.plugins)?;
+        let (paths, config) = args.trust.paths_and_config()?;
+        let cache_dir = args
+            .cache_dir
+            .clone()
+            .or(config.run.cache_dir.clone())
+            .or_else(drhost::engine::default_cache_dir)
+            .ok_or_else(|| {
+                drhost::Error::Usage(
+                    "there is no compile cache to prepare: neither HOME nor XDG_CACHE_HOME is set; pass --cache-dir DIR (or [run] cache_dir)"
+                        .into(),
+                )
+            })?;
+        let runtime = drhost::engine::Runtime::new(Some(cache_dir))?;
+        Ok((files, paths.load_trust()?, paths.load_lock()?, paths.lock, runtime))
+    })();
+    let (files, trust, lock, lock_path, runtime) = match set_up {
+        Ok(set_up) => set_up,
+        Err(error) => return fail(&error),
+    };
+    let checks = drhost::prepare::Checks {
+        trust: &trust,
+        lock: &lock,
+        lock_path: lock_path.as_deref(),
+    };
+    let mut code = EXIT_OK;
+    for file in files {
+        let prepared = drhost::prepare::prepare(&runtime, &file, &checks).map_err(|e| (file, e));
+        if let Err((_, error)) = &prepared {
+            if code == EXIT_OK {
+                code = error.exit_code();
+            }
+        }
+        cli::output::print_prepared(&prepared);
+    }
+    if let Some(dir) = runtime.cache_dir() {
+        eprintln!("  cache: {}", dir.display());
+    }
+    code
 }
 
 fn lock(args: LockArgs) -> Result<(), drhost::Error> {
@@ -291,8 +426,9 @@ async fn push(args: PushArgs) -> Result<(), drhost::Error> {
         print_json(&report);
     } else {
         println!(
-            "pushed {} → {} ({})",
+            "pushed {} {} {} ({})",
             args.plugin.display(),
+            Style::stdout().arrow(),
             report.reference,
             report.pinned
         );
@@ -306,8 +442,9 @@ async fn pull(args: PullArgs) -> Result<(), drhost::Error> {
         print_json(&report);
     } else {
         println!(
-            "pulled {} → {} ({}, signed by {}); pinned in {}",
+            "pulled {} {} {} ({}, signed by {}); pinned in {}",
             report.source,
+            Style::stdout().arrow(),
             report.path.display(),
             report.verdict.digest,
             report.verdict.signers.join(", "),

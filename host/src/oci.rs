@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::caps::kit::text::root_cause;
 use crate::error::{Error, EXIT_REFUSED, EXIT_USAGE};
 use crate::plugin::PluginFile;
 use crate::trust::lock::{Lock, LockCheck, LockEntry};
@@ -183,7 +184,8 @@ impl Registry {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> Result<reqwest::Response, RegistryError> {
-        let response = request.send().await.map_err(|e| self.fail(format!("{what}: {e}")))?;
+        let sent = request.send().await;
+        let response = sent.map_err(|e| self.fail(format!("{what}: {}", root_cause(&e))))?;
         if response.status().is_success() {
             return Ok(response);
         }

@@ -10,18 +10,24 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
+use wasmtime::Store;
 
-use crate::bindings::{self, types::Manifest, CONTRACT_PACKAGE, CONTRACT_VERSION};
+use crate::bindings::types::{Failure, Manifest, Outcome, Param};
+use crate::bindings::{self, CONTRACT_PACKAGE, CONTRACT_VERSION, SUPPORTED};
 use crate::caps::confirm::ConfirmPolicy;
+use crate::caps::kit::disk::DiskBudget;
 use crate::config::PluginGrants;
 use crate::console::Console;
 use crate::engine::{first_line, Runtime};
 use crate::error::{Error, Result};
 use crate::journal::Journal;
-use crate::sandbox::{new_store, Limits, RunContext, RunDirs};
+use crate::sandbox::{new_store, Limits, RunContext, RunDirs, RunState};
 
 /// How long `describe` may take.
 pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// What `describe`'s blobs and scratch may take together: it only has to
+/// return a manifest.
+pub const DESCRIBE_DISK: u64 = 64 << 20;
 
 /// A plugin file read from disk.
 pub struct PluginFile {
@@ -38,9 +44,14 @@ impl PluginFile {
     pub fn read(path: &Path) -> Result<PluginFile> {
         let bytes = std::fs::read(path).map_err(|e| Error::PluginFile {
             path: path.to_owned(),
-            reason: e.to_string(),
+            reason: crate::config::os_reason(&e),
         })?;
         Ok(PluginFile::from_bytes(path.to_owned(), bytes))
+    }
+
+    /// The digest as every output writes it: `sha256:<hex>`.
+    pub fn typed_digest(&self) -> String {
+        format!("sha256:{}", self.digest)
     }
 
     /// A plugin already in memory (e.g. pulled from a registry); `path` is
@@ -78,7 +89,7 @@ pub fn plugin_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         }
         let entries = std::fs::read_dir(path).map_err(|e| Error::PluginFile {
             path: path.clone(),
-            reason: e.to_string(),
+            reason: crate::config::os_reason(&e),
         })?;
         let mut found: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -86,7 +97,7 @@ pub fn plugin_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             .collect();
         if found.is_empty() {
             return Err(Error::Usage(format!(
-                "{} holds no plugins (no *.wasm files): name a plugin file or the directory `make build` or `drhost pull` wrote them to",
+                "{} holds no *.wasm plugin: name plugin files, or the directory `make build` or `drhost pull` wrote them to",
                 path.display()
             )));
         }
@@ -117,8 +128,9 @@ pub fn check_shape(runtime: &Runtime, component: &Component, path: &Path) -> Res
             let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("unversioned");
             if !is_supported(version) {
                 return Err(Error::Refused(format!(
-                    "{} was built against {CONTRACT_PACKAGE}@{version}, but this drhost supports {CONTRACT_PACKAGE}@{CONTRACT_VERSION}: rebuild the plugin against {CONTRACT_VERSION} or use a drhost that supports {version}",
-                    path.display()
+                    "{} was built against {CONTRACT_PACKAGE}@{version}, but this drhost supports {CONTRACT_PACKAGE}@{}: rebuild the plugin against {CONTRACT_VERSION} or use a drhost that supports {version}",
+                    path.display(),
+                    supported_text()
                 )));
             }
             contract.get_or_insert_with(|| version.to_string());
@@ -143,16 +155,22 @@ pub fn check_shape(runtime: &Runtime, component: &Component, path: &Path) -> Res
     Ok(Shape { imports, contract })
 }
 
-/// Same major.minor as ours and a patch level we have (semver for 0.x).
+/// For one of [`SUPPORTED`]: the same major.minor and a patch level we
+/// have (semver for 0.x).
 fn is_supported(version: &str) -> bool {
     let parse = |v: &str| -> Option<(u64, u64, u64)> {
         let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
         Some((parts.next()??, parts.next()??, parts.next()??))
     };
-    match (parse(version), parse(CONTRACT_VERSION)) {
+    SUPPORTED.iter().any(|ours| match (parse(version), parse(ours)) {
         (Some((a, b, c)), Some((x, y, z))) => a == x && b == y && c <= z,
         _ => false,
-    }
+    })
+}
+
+/// The supported versions as the operator reads them: `0.1.2 or 0.2.0`.
+fn supported_text() -> String {
+    SUPPORTED.join(" or ")
 }
 
 /// Instantiates the plugin with no grants at all and calls `describe`, in
@@ -170,11 +188,14 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
         deadline: Instant::now() + DESCRIBE_TIMEOUT,
         confirm: ConfirmPolicy::Nobody,
         steps: Default::default(),
+        disk: DiskBudget::new(DESCRIBE_DISK, dirs.scratch()),
     });
     let limits = Limits {
         timeout: DESCRIBE_TIMEOUT,
         memory: 64 << 20,
+        disk: DESCRIBE_DISK,
     };
+    let _watch = ctx.disk.watch();
     let mut store = new_store(runtime, ctx, limits)?;
     let plugin = instantiate(runtime, component, &mut store).await?;
     let call = plugin.call_describe(&mut store);
@@ -191,13 +212,76 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
     }
 }
 
-/// Instantiates `component` into `store` against the host's linker.
-pub async fn instantiate(
-    runtime: &Runtime,
-    component: &Component,
-    store: &mut wasmtime::Store<crate::sandbox::RunState>,
-) -> Result<bindings::Plugin> {
-    let instantiated = bindings::Plugin::instantiate_async(&mut *store, component, runtime.linker()).await;
+/// A plugin instantiated against the contract version it was built for.
+pub enum Instance {
+    /// `drhost:runbook@0.2.x`, the latest.
+    Latest(bindings::Plugin),
+    /// `drhost:runbook@0.1.x`, through [`bindings::v0_1`].
+    V0_1(bindings::v0_1::Plugin),
+}
+
+impl Instance {
+    /// Calls `describe`; a 0.1 manifest is converted to the latest.
+    pub async fn call_describe(&self, store: &mut Store<RunState>) -> wasmtime::Result<Manifest> {
+        use bindings::v0_1::Conv;
+        match self {
+            Instance::Latest(plugin) => plugin.call_describe(store).await,
+            Instance::V0_1(plugin) => Ok(plugin.call_describe(store).await?.conv()),
+        }
+    }
+
+    /// Calls `run`; a 0.1 outcome or failure is converted to the latest.
+    pub async fn call_run(
+        &self,
+        store: &mut Store<RunState>,
+        params: &[Param],
+    ) -> wasmtime::Result<std::result::Result<Outcome, Failure>> {
+        use bindings::v0_1::Conv;
+        match self {
+            Instance::Latest(plugin) => plugin.call_run(store, params).await,
+            Instance::V0_1(plugin) => {
+                let params: Vec<_> = params.iter().cloned().map(Conv::conv).collect();
+                Ok(plugin
+                    .call_run(store, &params)
+                    .await?
+                    .map(Conv::conv)
+                    .map_err(Conv::conv))
+            }
+        }
+    }
+}
+
+/// The contract version of a plugin's `drhost:runbook` imports, if any.
+fn contract_of(runtime: &Runtime, component: &Component) -> Option<String> {
+    let engine = runtime.engine();
+    component.component_type().imports(engine).find_map(|(name, _)| {
+        let rest = name.strip_prefix(CONTRACT_PACKAGE)?.strip_prefix('/')?;
+        Some(rest.split_once('@').map_or("unversioned", |(_, v)| v).to_string())
+    })
+}
+
+/// Instantiates `component` into `store` against the host's linker, as the
+/// contract version it imports (a plugin that imports no capability is
+/// tried as the latest, then as 0.1).
+pub async fn instantiate(runtime: &Runtime, component: &Component, store: &mut Store<RunState>) -> Result<Instance> {
+    let linker = runtime.linker();
+    let version = contract_of(runtime, component);
+    let is_0_1 = version.as_deref().is_some_and(|v| v.starts_with("0.1."));
+    let mut instantiated = if is_0_1 {
+        bindings::v0_1::Plugin::instantiate_async(&mut *store, component, linker)
+            .await
+            .map(Instance::V0_1)
+    } else {
+        bindings::Plugin::instantiate_async(&mut *store, component, linker)
+            .await
+            .map(Instance::Latest)
+    };
+    if instantiated.is_err() && version.is_none() {
+        if let Ok(old) = bindings::v0_1::Plugin::instantiate_async(&mut *store, component, linker).await {
+            instantiated = Ok(Instance::V0_1(old));
+        }
+    }
+    let shown = version.unwrap_or_else(|| CONTRACT_VERSION.to_string());
     instantiated.map_err(|e| {
         // A memory the plugin starts with can already be over the cap: that
         // is a limit to raise (exit 4), not an incompatible plugin.
@@ -208,7 +292,7 @@ pub async fn instantiate(
             ));
         }
         Error::Refused(format!(
-            "the plugin does not fit the {CONTRACT_PACKAGE}@{CONTRACT_VERSION} contract: {}",
+            "the plugin does not fit the {CONTRACT_PACKAGE}@{shown} contract: {}",
             first_line(&format!("{e:#}"))
         ))
     })
@@ -243,6 +327,28 @@ fn validate_manifest(manifest: &Manifest) -> Result<()> {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_directory_means_its_wasm_files_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.wasm", "a.wasm", "notes.txt"] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub.wasm")).unwrap();
+        let files = super::plugin_files(&[dir.path().to_owned(), std::path::PathBuf::from("x.wasm")]).unwrap();
+        assert_eq!(
+            files,
+            [
+                dir.path().join("a.wasm"),
+                dir.path().join("b.wasm"),
+                std::path::PathBuf::from("x.wasm")
+            ]
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let err = super::plugin_files(&[empty.path().to_owned()]).unwrap_err();
+        assert!(err.to_string().contains("holds no *.wasm plugin"), "{err}");
+        assert_eq!(err.exit_code(), crate::error::EXIT_USAGE);
+    }
+
+    #[test]
     fn ids_that_could_become_paths_are_invalid() {
         for ok in ["hello", "db-restore", "a1"] {
             assert!(super::is_valid_id(ok), "{ok}");
@@ -268,7 +374,9 @@ mod tests {
         assert!(super::is_supported("0.1.1"));
         assert!(super::is_supported("0.1.2"));
         assert!(!super::is_supported("0.1.3"));
-        assert!(!super::is_supported("0.2.0"));
+        assert!(super::is_supported("0.2.0"));
+        assert!(!super::is_supported("0.2.1"));
+        assert!(!super::is_supported("0.3.0"));
         assert!(!super::is_supported("1.0.0"));
         assert!(!super::is_supported("junk"));
     }

@@ -3,7 +3,8 @@
 //! Built up from nothing, like `WasiCtxBuilder`: no inherited env, args,
 //! stdin, sockets or files; one fresh scratch directory preopened as
 //! `/scratch`; stdout/stderr captured and capped; one memory cap over every linear
-//! memory; a wall-clock deadline enforced through epoch interruption. Grants
+//! memory; a wall-clock deadline and the disk budget (blobs and scratch,
+//! see [`crate::caps::kit::disk`]) enforced at each epoch tick. Grants
 //! reach capabilities only through [`RunContext`].
 
 use std::any::{Any, TypeId};
@@ -19,6 +20,8 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::caps::confirm::ConfirmPolicy;
+use crate::caps::kit::capped::Capped;
+use crate::caps::kit::disk::DiskBudget;
 use crate::config::PluginGrants;
 use crate::console::Console;
 use crate::engine::Runtime;
@@ -82,12 +85,30 @@ impl RunDirs {
 }
 
 /// The plugin's steps as the host saw them: which are still open (oldest
-/// first) and which one last ended failed. The host reads it when a run
-/// fails without naming its step, or is stopped mid-step by the sandbox.
+/// first), which one last ended failed, and every ended step in order (the
+/// first [`STEPS_KEPT`]). The host reads it when a run fails without naming
+/// its step, is stopped mid-step by the sandbox, and for the report's steps.
 #[derive(Debug, Default)]
 pub struct StepTrail {
     open: Vec<(String, Instant)>,
     last_failed: Option<String>,
+    ended: Vec<EndedStep>,
+    /// Ended steps past [`STEPS_KEPT`], counted only.
+    not_kept: usize,
+}
+
+/// Ended steps a [`StepTrail`] keeps for the report; the rest are counted.
+pub const STEPS_KEPT: usize = 1000;
+
+/// A step that ended: its name, whether it succeeded, how long it ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndedStep {
+    /// The step's name.
+    pub name: String,
+    /// Whether it ended well.
+    pub ok: bool,
+    /// How long it ran.
+    pub ran: Duration,
 }
 
 impl StepTrail {
@@ -96,24 +117,57 @@ impl StepTrail {
         self.open.push((name.to_string(), Instant::now()));
     }
 
-    /// A step ended (the innermost open one of that name).
-    pub fn ended(&mut self, name: &str, ok: bool) {
+    /// A step ended (the innermost open one of that name) after `ran`.
+    pub fn ended(&mut self, name: &str, ok: bool, ran: Duration) {
         if let Some(i) = self.open.iter().rposition(|(n, _)| n == name) {
             self.open.remove(i);
         }
         if !ok {
             self.last_failed = Some(name.to_string());
         }
+        self.keep(EndedStep {
+            name: name.to_string(),
+            ok,
+            ran,
+        });
+    }
+
+    fn keep(&mut self, step: EndedStep) {
+        if self.ended.len() < STEPS_KEPT {
+            self.ended.push(step);
+        } else {
+            self.not_kept += 1;
+        }
+    }
+
+    /// Ends every open step as failed (the sandbox stopped the plugin, which
+    /// can no longer end them) and returns them, innermost first, with how
+    /// long each had run. The innermost stays the one to blame.
+    pub fn close_open(&mut self) -> Vec<(String, Duration)> {
+        let closed: Vec<(String, Duration)> = self.open.iter().rev().map(|(n, t)| (n.clone(), t.elapsed())).collect();
+        if let Some((innermost, _)) = closed.first() {
+            self.last_failed = Some(innermost.clone());
+        }
+        self.open.clear();
+        for (name, ran) in &closed {
+            self.keep(EndedStep {
+                name: name.clone(),
+                ok: false,
+                ran: *ran,
+            });
+        }
+        closed
+    }
+
+    /// The ended steps kept, in the order they ended, and how many more
+    /// ended than were kept.
+    pub fn ended_steps(&self) -> (&[EndedStep], usize) {
+        (&self.ended, self.not_kept)
     }
 
     /// The innermost step still open, with how long it has run.
     pub fn innermost_open(&self) -> Option<(&str, Duration)> {
         self.open.last().map(|(n, t)| (n.as_str(), t.elapsed()))
-    }
-
-    /// Every step still open, innermost first, with how long each has run.
-    pub fn open_steps(&self) -> Vec<(String, Duration)> {
-        self.open.iter().rev().map(|(n, t)| (n.clone(), t.elapsed())).collect()
     }
 
     /// The step to blame for a failure: the innermost open one, else the
@@ -146,6 +200,8 @@ pub struct RunContext {
     pub confirm: ConfirmPolicy,
     /// The plugin's steps, as `progress` reports them.
     pub steps: Arc<Mutex<StepTrail>>,
+    /// What blobs and the scratch directory may take together.
+    pub disk: Arc<DiskBudget>,
 }
 
 impl RunContext {
@@ -168,6 +224,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// Bytes of all the plugin's linear memories together.
     pub memory: u64,
+    /// Bytes of blobs and scratch together.
+    pub disk: u64,
 }
 
 /// The store data of one plugin instance.
@@ -231,6 +289,7 @@ pub fn new_store(runtime: &Runtime, ctx: Arc<RunContext>, limits: Limits) -> Res
             ))
         })?;
     let deadline = ctx.deadline;
+    let disk = ctx.disk.clone();
     let mut table = ResourceTable::new();
     table.set_max_capacity(MAX_LIVE_RESOURCES);
     let state = RunState {
@@ -252,6 +311,8 @@ pub fn new_store(runtime: &Runtime, ctx: Arc<RunContext>, limits: Limits) -> Res
     store.epoch_deadline_callback(move |_| {
         if Instant::now() >= deadline {
             Err(wasmtime::Error::new(DeadlineExceeded))
+        } else if let Some(over) = disk.exceeded() {
+            Err(wasmtime::Error::new(over))
         } else {
             Ok(UpdateDeadline::Yield(1))
         }
@@ -326,22 +387,20 @@ impl ResourceLimiter for MemoryCap {
 /// are accepted and dropped, so a noisy guest neither fails nor fills memory.
 #[derive(Clone)]
 pub struct BoundedOutput {
-    inner: Arc<Mutex<(Vec<u8>, bool)>>,
-    cap: usize,
+    inner: Arc<Mutex<Capped>>,
 }
 
 impl BoundedOutput {
     fn new(cap: usize) -> Self {
         BoundedOutput {
-            inner: Arc::new(Mutex::new((Vec::new(), false))),
-            cap,
+            inner: Arc::new(Mutex::new(Capped::new(cap))),
         }
     }
 
     /// What the guest wrote (lossy UTF-8) and whether some was dropped.
     pub fn contents(&self) -> (String, bool) {
         let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        (String::from_utf8_lossy(&guard.0).into_owned(), guard.1)
+        (String::from_utf8_lossy(guard.bytes()).into_owned(), guard.was_cut())
     }
 }
 
@@ -364,11 +423,7 @@ impl tokio::io::AsyncWrite for BoundedOutput {
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let room = self.cap.saturating_sub(guard.0.len());
-        if buf.len() > room {
-            guard.1 = true;
-        }
-        guard.0.extend_from_slice(&buf[..buf.len().min(room)]);
+        guard.push(buf);
         std::task::Poll::Ready(Ok(buf.len()))
     }
 

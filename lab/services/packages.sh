@@ -32,6 +32,7 @@ wanted=(
 	"busybox-static:/bin/busybox"
 	"nginx:/usr/sbin/nginx"
 	"curl:curl"
+	"bsdutils:script" # the tests give drhost a terminal with script(1)
 	"python3-venv:$py"
 )
 

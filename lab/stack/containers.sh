@@ -90,7 +90,12 @@ recreated_backend=""
 for i in 1 2 3; do
 	name="toolboxai-backend$i"
 	port="${backend_ports[$((i - 1))]}"
-	if ! keep "$name" toolboxai/backend:latest "${project}_backend" "${project}_cache"; then
+	# A backend mounting another tree's sockets (a lab started from a git
+	# worktree) cannot reach this lab's Postgres or Redis: recreate it.
+	# shellcheck disable=SC2016 # a Go template, not shell
+	mounts="$(dk inspect "$name" --format '{{range .Mounts}}{{.Source}} {{end}}' 2>/dev/null || true)"
+	if [[ " $mounts " != *" $LAB_PG_SOCKET_DIR "* || " $mounts " != *" $LAB_RUN "* ]] ||
+		! keep "$name" toolboxai/backend:latest "${project}_backend" "${project}_cache"; then
 		dk rm -f "$name" >/dev/null 2>&1 || true
 		require_free_port "$name" "$port" "$log"
 		recreate "$name" "backend$i" "${project}_backend ${project}_cache" \

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use crate::bindings::drhost::runbook::log::{write, Level};
 use crate::bindings::drhost::runbook::progress;
-use crate::{Access, Error, Fact, Failure, Manifest, Need, Outcome, Param, ParamSpec};
+use crate::{Access, Error, Fact, Failure, FollowUp, Manifest, Need, Outcome, Param, ParamSpec, Table};
 
 /// The operator's parameters, with defaults applied by the host.
 #[derive(Debug, Clone)]
@@ -144,13 +144,37 @@ pub fn outcome(summary: impl Into<String>) -> Outcome {
     Outcome {
         summary: summary.into(),
         facts: Vec::new(),
+        tables: Vec::new(),
+        follow_ups: Vec::new(),
     }
 }
 
-/// Adds facts to an [`Outcome`].
+/// A [`Table`] with a title and column names; add rows with [`Table::row`].
+pub fn table(title: &str, columns: &[&str]) -> Table {
+    Table {
+        title: title.into(),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        rows: Vec::new(),
+    }
+}
+
+impl Table {
+    /// Adds a row, one cell per column.
+    pub fn row<S: ToString>(mut self, cells: &[S]) -> Self {
+        self.rows.push(cells.iter().map(ToString::to_string).collect());
+        self
+    }
+}
+
+/// Adds facts, tables and follow-ups to an [`Outcome`].
 pub trait OutcomeExt {
     /// Adds `name = value`.
     fn fact(self, name: &str, value: impl ToString) -> Self;
+    /// Adds a table for the operator.
+    fn table(self, table: Table) -> Self;
+    /// Adds something the operator must still do by hand, and why; the run
+    /// then ends "recovered, follow-up required" (exit 5).
+    fn follow_up(self, action: impl Into<String>, why: impl Into<String>) -> Self;
 }
 
 impl OutcomeExt for Outcome {
@@ -158,6 +182,17 @@ impl OutcomeExt for Outcome {
         self.facts.push(Fact {
             name: name.into(),
             value: value.to_string(),
+        });
+        self
+    }
+    fn table(mut self, table: Table) -> Self {
+        self.tables.push(table);
+        self
+    }
+    fn follow_up(mut self, action: impl Into<String>, why: impl Into<String>) -> Self {
+        self.follow_ups.push(FollowUp {
+            action: action.into(),
+            why: why.into(),
         });
         self
     }
@@ -169,6 +204,8 @@ pub fn fail(summary: impl Into<String>) -> Failure {
         summary: summary.into(),
         step: None,
         hint: None,
+        facts: Vec::new(),
+        tables: Vec::new(),
     }
 }
 
@@ -178,6 +215,10 @@ pub trait FailureExt {
     fn in_step(self, step: &str) -> Self;
     /// Tells the operator what to do next.
     fn hint(self, hint: impl Into<String>) -> Self;
+    /// Adds what was measured or seen before the failure.
+    fn fact(self, name: &str, value: impl ToString) -> Self;
+    /// Adds a table for the operator (e.g. the checks that failed).
+    fn table(self, table: Table) -> Self;
 }
 
 impl FailureExt for Failure {
@@ -187,6 +228,17 @@ impl FailureExt for Failure {
     }
     fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+    fn fact(mut self, name: &str, value: impl ToString) -> Self {
+        self.facts.push(Fact {
+            name: name.into(),
+            value: value.to_string(),
+        });
+        self
+    }
+    fn table(mut self, table: Table) -> Self {
+        self.tables.push(table);
         self
     }
 }
@@ -202,6 +254,7 @@ impl Error {
             Error::Timeout(_) => "timeout",
             Error::Conflict(_) => "conflict",
             Error::Failed(_) => "failed",
+            Error::Planned(_) => "planned",
         }
     }
 
@@ -219,7 +272,8 @@ impl Error {
             | Error::Unavailable(m)
             | Error::Timeout(m)
             | Error::Conflict(m)
-            | Error::Failed(m) => m,
+            | Error::Failed(m)
+            | Error::Planned(m) => m,
         }
     }
 }
@@ -242,6 +296,8 @@ impl From<Error> for Failure {
             summary: error.describe(),
             step: None,
             hint,
+            facts: Vec::new(),
+            tables: Vec::new(),
         }
     }
 }

@@ -83,11 +83,13 @@ fn main() {
                 deadline: Instant::now() + Duration::from_secs(60),
                 confirm: ConfirmPolicy::Nobody,
                 steps: Default::default(),
+                disk: drhost::caps::kit::disk::DiskBudget::new(1 << 30, scratch.path()),
             });
             let started = Instant::now();
             let limits = Limits {
                 timeout: Duration::from_secs(60),
                 memory: 256 << 20,
+                disk: 1 << 30,
             };
             let mut store = new_store(&runtime, ctx, limits).expect("store");
             drhost::plugin::instantiate(&runtime, &component, &mut store)

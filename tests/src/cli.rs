@@ -130,6 +130,7 @@ pub struct Run {
     extra: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     stdin: Option<Vec<u8>>,
+    terminal: bool,
     journal_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
     /// Files the run needs that it owns (see [`Run::config_toml`]).
@@ -180,6 +181,7 @@ impl Run {
             extra: Vec::new(),
             env: Vec::new(),
             stdin: None,
+            terminal: false,
             journal_dir: None,
             cache_dir: None,
             owned: Vec::new(),
@@ -294,6 +296,15 @@ impl Run {
         self
     }
 
+    /// drhost on a terminal: it runs under `script(1)`, which gives it a
+    /// pseudo-terminal for stdin, stdout and stderr and forwards the
+    /// [`Run::stdin`] bytes as typed keys. Its stdout and stderr arrive
+    /// merged in [`Outcome::stdout`] (as the terminal showed them).
+    pub fn terminal(mut self) -> Run {
+        self.terminal = true;
+        self
+    }
+
     /// Journals (and the default `DRHOST_LOCK`) in `dir`, which the test
     /// owns, instead of a fresh temporary directory.
     pub fn journal_dir(mut self, dir: impl AsRef<Path>) -> Run {
@@ -371,9 +382,21 @@ impl Run {
         };
         let argv = self.argv(&journal_dir);
         let json = argv.iter().any(|a| a == "--json");
-        let mut cmd = Command::new(drhost_bin());
-        cmd.args(&argv)
-            .env_remove("DRHOST_CONFIG")
+        let mut cmd = if self.terminal {
+            let mut script = Command::new("script");
+            let line: Vec<String> = std::iter::once(drhost_bin().into_os_string())
+                .chain(argv.iter().cloned())
+                .map(|a| shell_quoted(&a.to_string_lossy()))
+                .collect();
+            script.args(["--quiet", "--return", "--command", &line.join(" "), "/dev/null"]);
+            script.env("SHELL", "/bin/sh");
+            script
+        } else {
+            let mut drhost = Command::new(drhost_bin());
+            drhost.args(&argv);
+            drhost
+        };
+        cmd.env_remove("DRHOST_CONFIG")
             .env("RUST_BACKTRACE", "1")
             .current_dir(std::env::temp_dir())
             // Plugins are signed by `make build` with the lab's development
@@ -421,6 +444,11 @@ impl Run {
             stderr,
         }
     }
+}
+
+/// `text` as one word for `/bin/sh`.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// A `drhost` started by [`Run::spawn`].

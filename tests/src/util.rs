@@ -41,3 +41,36 @@ pub fn percentile<T: PartialOrd + Copy>(mut samples: Vec<T>, pct: usize) -> T {
 pub fn median<T: PartialOrd + Copy>(samples: Vec<T>) -> T {
     percentile(samples, 50)
 }
+
+/// A WebAssembly module or component's bytes without its custom sections
+/// named in `names` (e.g. `signature`, `drhost-identity`): an unsigned
+/// copy of a built plugin. Written independently of the host's parser.
+pub fn without_custom_sections(bytes: &[u8], names: &[&str]) -> Vec<u8> {
+    fn leb(bytes: &[u8]) -> (usize, usize) {
+        let (mut value, mut shift) = (0usize, 0);
+        for (i, b) in bytes.iter().enumerate() {
+            value |= ((b & 0x7f) as usize) << shift;
+            if b & 0x80 == 0 {
+                return (value, i + 1);
+            }
+            shift += 7;
+        }
+        panic!("bad LEB128 in a section header");
+    }
+    let mut out = bytes[..8].to_vec();
+    let mut at = 8;
+    while at < bytes.len() {
+        let (size, used) = leb(&bytes[at + 1..]);
+        let end = at + 1 + used + size;
+        let payload = &bytes[at + 1 + used..end];
+        let named = bytes[at] == 0 && {
+            let (n, u) = leb(payload);
+            names.iter().any(|name| &payload[u..u + n] == name.as_bytes())
+        };
+        if !named {
+            out.extend_from_slice(&bytes[at..end]);
+        }
+        at = end;
+    }
+    out
+}

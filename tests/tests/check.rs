@@ -106,9 +106,8 @@ fn a_config_param_the_plugin_does_not_declare_is_refused_before_anything_runs() 
         "{line}"
     );
     assert!(line.contains("drhost.toml: "), "names the file: {line}");
-    let journal = out.journal();
-    assert!(events(&journal, "call").is_empty(), "echo never ran");
-    assert_eq!(journal.last().unwrap()["exit_code"], 2);
+    // A usage error: nothing ran, so there is no journal (main's convention).
+    assert_eq!(out.journal_path(), None, "nothing ran, no journal");
 
     // Misspelt on the command line: the same suggestion.
     let out = Run::plugin("hello")
@@ -238,6 +237,10 @@ fn check_lists_every_problem_of_a_broken_config_with_its_line_and_fix() {
     );
     let missing = &json.json()[2];
     assert_eq!(missing["key"], "plugins.status.redis[0].target");
+    assert!(
+        json.json().as_array().unwrap().iter().all(|p| p["schema"] == 1),
+        "each problem carries its schema version"
+    );
 
     // Fixing each as told (the printed table, the suggested names) leaves nothing to report.
     let table: String = out
@@ -422,6 +425,30 @@ fn inspect_and_verify_take_several_files_or_a_directory() {
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stdout.starts_with("hello 0.1.0"), "{}", out.stdout);
     assert!(out.message_lines()[0].contains("is not WebAssembly"), "{}", out.stderr);
+    let out = Run::cli(["inspect", s(&hello), s(&junk)])
+        .cache_dir(shared_cache_dir())
+        .json()
+        .exec();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.is_empty(),
+        "with --json the errors are in the JSON: {}",
+        out.stderr
+    );
+    let reports = out.json();
+    assert_eq!((&reports[0]["schema"], &reports[0]["id"]), (&1.into(), &"hello".into()));
+    assert_eq!(
+        (&reports[1]["schema"], &reports[1]["path"]),
+        (&1.into(), &s(&junk).into())
+    );
+    assert_eq!(reports[1]["error"]["exit_code"], 3);
+    assert!(
+        reports[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not WebAssembly"),
+        "{reports}"
+    );
 
     let status = plugin("status");
     let out = Run::cli(["verify", s(&hello), s(&status)]).exec();
@@ -434,10 +461,23 @@ fn inspect_and_verify_take_several_files_or_a_directory() {
     );
     let out = Run::cli(["verify", s(&hello), s(&junk)]).json().exec();
     assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.is_empty(),
+        "with --json the errors are in the JSON: {}",
+        out.stderr
+    );
     let verdicts = out.json();
     assert_eq!(verdicts[0]["verdict"], "trusted");
+    assert_eq!(verdicts[0]["error"], Value::Null);
+    assert_eq!((&verdicts[0]["schema"], &verdicts[1]["schema"]), (&1.into(), &1.into()));
+    assert_eq!(verdicts[1]["path"], s(&junk));
     assert_eq!(verdicts[1]["error"]["kind"], "refused");
     assert_eq!(verdicts[1]["error"]["exit_code"], 3);
+    // One file that fails is one error object, as `verify --json` prints for any failure.
+    let out = Run::cli(["verify", s(&junk)]).json().exec();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.json().get("path").is_none(), "{}", out.stdout);
+    assert_eq!(out.json()["error"]["kind"], "refused");
     let out = Run::cli(["verify", s(&dir)]).json().exec();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.json().as_array().map(Vec::len), Some(shipped.len()));
@@ -480,6 +520,7 @@ fn list_shows_each_plugin_with_its_signer_and_runbook_scenario() {
     assert_eq!(out.code, 0, "listing is not running: {}", out.stderr);
     let listed = out.json();
     let hello = listed.as_array().unwrap().iter().find(|p| p["id"] == "hello").unwrap();
+    assert_eq!(hello["schema"], 1);
     assert_eq!(hello["trust"], "refused");
     assert!(
         hello["refused_because"].as_str().unwrap().contains("lab-dev"),

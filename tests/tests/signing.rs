@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use drhost_tests::cli::{events, plugin, Outcome, Run};
 use drhost_tests::lab::Lab;
 use drhost_tests::tmp::TmpDir;
-use drhost_tests::util::unique;
+use drhost_tests::util::{unique, without_custom_sections};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -102,31 +102,9 @@ impl Bench {
     }
 }
 
-/// Removes the leading `signature` custom section, if any.
+/// The plugin without its `signature` sections (its identity is kept).
 fn strip_signatures(bytes: &[u8]) -> Vec<u8> {
-    let mut at = 8;
-    let (size, used) = leb(&bytes[at + 1..]);
-    let payload = &bytes[at + 1 + used..at + 1 + used + size];
-    let (name_len, name_used) = leb(payload);
-    if bytes[at] == 0 && &payload[name_used..name_used + name_len] == b"signature" {
-        at += 1 + used + size;
-        let mut out = bytes[..8].to_vec();
-        out.extend_from_slice(&bytes[at..]);
-        return out;
-    }
-    bytes.to_vec()
-}
-
-fn leb(bytes: &[u8]) -> (usize, usize) {
-    let (mut value, mut shift) = (0usize, 0);
-    for (i, b) in bytes.iter().enumerate() {
-        value |= ((b & 0x7f) as usize) << shift;
-        if b & 0x80 == 0 {
-            return (value, i + 1);
-        }
-        shift += 7;
-    }
-    panic!("bad LEB128");
+    without_custom_sections(bytes, &["signature"])
 }
 
 fn digest_of(bytes: &[u8]) -> String {
@@ -305,7 +283,7 @@ fn describe_must_agree_with_the_signed_identity() {
     let stripped = drhost::trust::signature::read(&hello, &bytes).unwrap();
     let mut forged = stripped.identity.clone().unwrap();
     forged.version = "9.9.9".into();
-    let without_identity = remove_custom_section(&bytes, drhost::trust::signature::IDENTITY_SECTION);
+    let without_identity = without_custom_sections(&bytes, &[drhost::trust::signature::IDENTITY_SECTION]);
     let mut with_forged = without_identity;
     let payload = serde_json::to_vec(&forged).unwrap();
     append_custom_section(&mut with_forged, drhost::trust::signature::IDENTITY_SECTION, &payload);
@@ -316,25 +294,6 @@ fn describe_must_agree_with_the_signed_identity() {
         &b.run(&hello, &[]),
         "does not match its signed identity: describe says `hello` 0.1.0 but the signed identity says `hello` 9.9.9",
     );
-}
-
-fn remove_custom_section(bytes: &[u8], name: &str) -> Vec<u8> {
-    let mut out = bytes[..8].to_vec();
-    let mut at = 8;
-    while at < bytes.len() {
-        let (size, used) = leb(&bytes[at + 1..]);
-        let end = at + 1 + used + size;
-        let payload = &bytes[at + 1 + used..end];
-        let is_it = bytes[at] == 0 && {
-            let (n, u) = leb(payload);
-            &payload[u..u + n] == name.as_bytes()
-        };
-        if !is_it {
-            out.extend_from_slice(&bytes[at..end]);
-        }
-        at = end;
-    }
-    out
 }
 
 fn append_custom_section(bytes: &mut Vec<u8>, name: &str, payload: &[u8]) {
@@ -422,7 +381,8 @@ fn two_signers_one_revoked_still_runs_via_the_other() {
     assert_eq!(start["plugin"]["signers"], json!(["k2"]));
     assert_eq!(
         start["plugin"]["digest"].as_str().unwrap(),
-        digest_of(&std::fs::read(&hello).unwrap()).trim_start_matches("sha256:")
+        digest_of(&std::fs::read(&hello).unwrap()),
+        "the journal writes digests as `sha256:<hex>`, as the trust verdict does"
     );
     assert_eq!(start["trust"]["verdict"], "trusted");
 
@@ -514,10 +474,7 @@ fn sign_push_pull_run_keeps_the_digest_and_pins_it() {
     let out = b.run(&pulled, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let start = &out.journal()[0];
-    assert_eq!(
-        format!("sha256:{}", start["plugin"]["digest"].as_str().unwrap()),
-        signed_digest
-    );
+    assert_eq!(start["plugin"]["digest"], signed_digest.as_str());
     assert_eq!(start["plugin"]["signers"], json!(["k1"]));
     assert_eq!(start["trust"]["lock"], "matches");
 

@@ -3,7 +3,8 @@
 //!
 //! - what does not parse: a syntax error, a value of the wrong kind, and
 //!   every unknown key, with "did you mean" ([`parse`]);
-//! - grants naming a target label that has no `[targets.CAP.LABEL]` table;
+//! - grants naming a target label that has no `[targets.CAP.LABEL]` table,
+//!   for every capability in [`crate::caps::TARGET_TABLES`];
 //! - with plugin directories: `[plugins.<id>]` ids that match no plugin in
 //!   them, and `[plugins.<id>.params]` names the plugin does not declare.
 //!
@@ -11,6 +12,12 @@
 //! (nothing runs); its parameters, and the id of a plugin without that
 //! section, from `describe`, run as `inspect` runs it (no grants). This
 //! module finds problems; it never changes the file and never prints.
+//!
+//! It names no capability and no key itself: which sections and keys are
+//! valid comes from the configuration's own types ([`crate::config::Config`]
+//! and the grant and target types each capability defines, through serde),
+//! and which grants name targets from [`crate::caps::TARGET_TABLES`], so a
+//! new capability is checked once it is in the configuration and there.
 
 mod parse;
 
@@ -19,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::caps::kit::gate::{TargetGrant, TargetTable};
+use crate::caps::kit::gate::TargetTable;
 use crate::config;
 use crate::error::{Error, Result};
 use crate::plugin::PluginFile;
@@ -133,56 +140,23 @@ pub async fn check(opts: CheckOptions) -> Result<CheckReport> {
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) => {
-            let message = format!("cannot read the configuration: {e}");
+            let message = config::unreadable(&e);
             report
                 .problems
                 .push(Problem::new("unreadable", &path, None, None, message));
             return Ok(report);
         }
     };
-    let (config, mut problems) = parse::parse_all(&path, &text);
-    let Some(config) = config else {
+    let (parsed, mut problems) = parse::parse_all(&path, &text);
+    let Some(parse::Parsed { config, table }) = parsed else {
         report.problems = problems;
         return Ok(report);
     };
     let positions = parse::Positions::new(&text);
     report.plugins = config.plugins.len();
-    report.targets = config.targets.redis.len()
-        + config.targets.postgres.len()
-        + config.targets.s3.len()
-        + config.targets.vault.len();
-
-    for (id, grants) in &config.plugins {
-        let t = &config.targets;
-        use crate::caps::{postgres, redis, s3, vault};
-        missing_targets(
-            &path,
-            id,
-            &grants.redis,
-            &t.redis,
-            &redis::TARGETS,
-            &positions,
-            &mut problems,
-        );
-        missing_targets(
-            &path,
-            id,
-            &grants.postgres,
-            &t.postgres,
-            &postgres::TARGETS,
-            &positions,
-            &mut problems,
-        );
-        missing_targets(&path, id, &grants.s3, &t.s3, &s3::TARGETS, &positions, &mut problems);
-        missing_targets(
-            &path,
-            id,
-            &grants.vault,
-            &t.vault,
-            &vault::TARGETS,
-            &positions,
-            &mut problems,
-        );
+    report.targets = sections(&table, "targets").map(|(_, labels)| labels.len()).sum();
+    for targets in crate::caps::TARGET_TABLES {
+        missing_targets(&path, &table, targets, &positions, &mut problems);
     }
 
     if !report.plugin_dirs.is_empty() {
@@ -253,37 +227,57 @@ pub async fn check(opts: CheckOptions) -> Result<CheckReport> {
     Ok(report)
 }
 
-/// A problem for each of plugin `id`'s `grants` of one capability whose
-/// target label has no table in `targets` (described by `table`).
-fn missing_targets<G: TargetGrant, T>(
+/// The tables directly inside `table[key]`, by name: `[targets.redis]`,
+/// `[targets.s3]`, … for `targets`; `[plugins.hello]`, … for `plugins`.
+fn sections<'a>(table: &'a toml::Table, key: &str) -> impl Iterator<Item = (&'a str, &'a toml::Table)> {
+    table
+        .get(key)
+        .and_then(toml::Value::as_table)
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, value)| Some((name.as_str(), value.as_table()?)))
+}
+
+/// A problem for each `[[plugins.<id>.CAP]]` grant whose `target` label has
+/// no `[targets.CAP.LABEL]` table, for the capability `targets` describes.
+/// Read from the TOML, so a capability is checked as soon as it is listed
+/// in [`crate::caps::TARGET_TABLES`].
+fn missing_targets(
     file: &Path,
-    id: &str,
-    grants: &[G],
-    targets: &BTreeMap<String, T>,
-    table: &TargetTable,
+    table: &toml::Table,
+    targets: &TargetTable,
     positions: &parse::Positions<'_>,
     problems: &mut Vec<Problem>,
 ) {
-    let capability = table.capability;
-    for (index, grant) in grants.iter().enumerate() {
-        let label = grant.target();
-        if targets.contains_key(label) {
-            continue;
+    let capability = targets.capability;
+    let defined: Vec<&str> = sections(table, "targets")
+        .find(|(name, _)| *name == capability)
+        .map(|(_, labels)| labels.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    for (id, grants) in sections(table, "plugins") {
+        let grants = grants.get(capability).and_then(toml::Value::as_array);
+        for (index, grant) in grants.into_iter().flatten().enumerate() {
+            let Some(label) = grant.get("target").and_then(toml::Value::as_str) else {
+                continue;
+            };
+            if defined.contains(&label) {
+                continue;
+            }
+            let near = closest(label, defined.iter().copied());
+            let fix = match near {
+                Some(near) => format!("fix the label; did you mean `{near}`?"),
+                None => "add the table (below), or fix the label".to_string(),
+            };
+            let message = format!(
+                "[[plugins.{id}.{capability}]] grants target `{label}`, which has no [targets.{capability}.{label}] table: {fix}"
+            );
+            let index = format!("[{index}]");
+            let key = format!("plugins.{id}.{capability}{index}.target");
+            let position = positions.at(&["plugins", id, capability, &index, "target"], None);
+            let mut problem = Problem::new("missing-target", file, position, Some(&key), message);
+            problem.fix = near.is_none().then(|| targets.table(label));
+            problems.push(problem);
         }
-        let near = closest(label, targets.keys().map(String::as_str));
-        let fix = match near {
-            Some(near) => format!("fix the label; did you mean `{near}`?"),
-            None => "add the table (below), or fix the label".to_string(),
-        };
-        let message = format!(
-            "[[plugins.{id}.{capability}]] grants target `{label}`, which has no [targets.{capability}.{label}] table: {fix}"
-        );
-        let index = format!("[{index}]");
-        let key = format!("plugins.{id}.{capability}{index}.target");
-        let position = positions.at(&["plugins", id, capability, &index, "target"], None);
-        let mut problem = Problem::new("missing-target", file, position, Some(&key), message);
-        problem.fix = near.is_none().then(|| table.table(label));
-        problems.push(problem);
     }
 }
 
@@ -320,6 +314,26 @@ async fn plugins_in(dirs: &[PathBuf], cache_dir: Option<PathBuf>) -> (BTreeMap<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_capability_with_targets_is_checked() {
+        assert!(!crate::caps::TARGET_TABLES.is_empty());
+        for targets in crate::caps::TARGET_TABLES {
+            let cap = targets.capability;
+            let text = format!(
+                "[[plugins.p.{cap}]]\ntarget = \"here\"\n[[plugins.p.{cap}]]\ntarget = \"nowhere\"\n\n[targets.{cap}.here]\n"
+            );
+            let table: toml::Table = text.parse().unwrap();
+            let mut problems = Vec::new();
+            let positions = parse::Positions::new(&text);
+            missing_targets(Path::new("d.toml"), &table, targets, &positions, &mut problems);
+            assert_eq!(problems.len(), 1, "{cap}: {problems:#?}");
+            assert_eq!((problems[0].line, problems[0].column), (Some(5), Some(1)), "{cap}");
+            assert_eq!(problems[0].key.as_deref(), Some(&*format!("plugins.p.{cap}[1].target")));
+            let fix = problems[0].fix.as_deref().unwrap_or_default();
+            assert!(fix.starts_with(&format!("[targets.{cap}.nowhere]\n")), "{cap}: {fix}");
+        }
+    }
 
     #[tokio::test]
     async fn grants_naming_a_missing_target_are_each_a_problem_with_the_table_to_add() {

@@ -16,17 +16,29 @@ use serde_path_to_error::Segment;
 use toml_edit::{ImDocument, Item, Table, TableLike, Value};
 
 use super::Problem;
-use crate::config::{line_and_column, unknown_name, with_key_and_suggestion, Config};
+use crate::config::{line_and_column, one_line, unknown_name, with_key_and_suggestion, Config};
 use crate::error::Error;
 
 /// How many unknown keys are set aside before giving up on a file.
 const MAX_UNKNOWN: usize = 100;
 
+/// A configuration that parsed: typed, and as the TOML it was read from
+/// (with misspelt keys read as the keys they are closest to).
+pub(super) struct Parsed {
+    /// The configuration.
+    pub config: Config,
+    /// The same, as a TOML table.
+    pub table: toml::Table,
+}
+
 /// The configuration (when what is left after setting unknown keys aside
 /// parses) and every problem parsing found.
-pub(super) fn parse_all(path: &Path, text: &str) -> (Option<Config>, Vec<Problem>) {
+pub(super) fn parse_all(path: &Path, text: &str) -> (Option<Parsed>, Vec<Problem>) {
     let first = match Config::parse(path, text) {
-        Ok(config) => return (Some(config), Vec::new()),
+        Ok(config) => {
+            let table = text.parse::<toml::Table>().unwrap_or_default();
+            return (Some(Parsed { config, table }), Vec::new());
+        }
         Err(error) => error,
     };
     let (Ok(document), Ok(mut table)) = (ImDocument::parse(text), text.parse::<toml::Table>()) else {
@@ -36,11 +48,11 @@ pub(super) fn parse_all(path: &Path, text: &str) -> (Option<Config>, Vec<Problem
     for _ in 0..MAX_UNKNOWN {
         let value = toml::Value::Table(table.clone());
         let error = match serde_path_to_error::deserialize::<_, Config>(value) {
-            Ok(config) => return (Some(config), problems),
+            Ok(config) => return (Some(Parsed { config, table }), problems),
             Err(error) => error,
         };
         let mut segments: Vec<Segment> = error.path().iter().cloned().collect();
-        let message = error.into_inner().message().trim().to_string();
+        let message = one_line(error.into_inner().message());
         let unknown = unknown_name(&message)
             .filter(|_| message.starts_with("unknown field"))
             .map(|(name, expected)| (name, crate::suggest::closest(name, expected)));
@@ -235,7 +247,8 @@ mod tests {
         let (config, problems) = parse_all(Path::new("d.toml"), text);
         let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
         assert_eq!(problems.len(), 3, "{shown:#?}");
-        let config = config.expect("read with the keys they are closest to");
+        let parsed = config.expect("read with the keys they are closest to");
+        let config = &parsed.config;
         assert_eq!(config.plugins["hello"].shell[0].program, "echo");
         assert!(config.targets.redis.contains_key("cache"));
         let lines: Vec<usize> = problems.iter().filter_map(|p| p.line).collect();
@@ -243,6 +256,11 @@ mod tests {
         assert!(shown[0].contains("did you mean `program`?"), "{}", shown[0]);
         assert!(shown[1].contains("did you mean `timeout`?"), "{}", shown[1]);
         assert!(shown[2].contains("did you mean `targets`?"), "{}", shown[2]);
+        assert!(
+            parsed.table["targets"]["redis"].get("cache").is_some(),
+            "the table as read"
+        );
+        assert!(parsed.table.get("target").is_none());
     }
 
     #[test]
@@ -251,7 +269,7 @@ mod tests {
         let (config, problems) = parse_all(Path::new("d.toml"), text);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, Some(3));
-        assert_eq!(config.unwrap().plugins["hello"].shell.len(), 1);
+        assert_eq!(config.unwrap().config.plugins["hello"].shell.len(), 1);
     }
 
     #[test]
@@ -269,6 +287,10 @@ mod tests {
         assert!(config.is_none());
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].kind, "syntax");
+        assert_eq!(
+            problems[0].to_string(),
+            "d.toml:1:5: invalid table header (expected `.`, `]`)"
+        );
     }
 
     #[test]

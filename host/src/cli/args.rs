@@ -13,15 +13,59 @@ use drhost::run::RunOptions;
 use drhost::trust::TrustPaths;
 
 /// The exit-code table `drhost --help` and `drhost run --help` end with.
-const EXIT_CODES: &str = "\
+macro_rules! exit_codes {
+    () => {
+        "\
 Exit codes:
   0  recovered: the plugin reported success
   1  the plugin ran and reported a failure
   2  usage or configuration error; nothing ran
   3  refused: missing grant, not a plugin, incompatible contract version,
      no trusted signature, tampered, revoked, not the file the lock pins
-  4  sandbox limit or trap: deadline, memory, guest panic
-130  interrupted by the operator (Ctrl-C or SIGTERM); the journal ends with run-end";
+  4  sandbox limit or trap: deadline, memory, disk budget, guest panic
+130  interrupted by the operator (Ctrl-C or SIGTERM); the journal ends with run-end"
+    };
+}
+
+/// `drhost --help`: examples, then the exit codes.
+const MAIN_AFTER_HELP: &str = concat!(
+    "\
+Examples:
+  drhost inspect plugins/status.wasm
+      what it is and what it needs; grants nothing, runs nothing
+  drhost check --config drhost.toml
+      every problem of the configuration at once, each with its line and fix
+  drhost run plugins/status.wasm --config drhost.toml
+      a read-only health check of every service
+  drhost run plugins/db-restore.wasm -p backup=latest --yes --json > result.json
+      a recovery, its result as JSON in a file (see `drhost run --help`)
+  drhost prepare plugins/
+      verify and compile every plugin ahead of an incident
+  drhost verify plugins/db-restore.wasm
+      who signed it, and whether it is the file the lock pins
+  drhost completions bash > ~/.local/share/bash-completion/completions/drhost
+      tab completion; `drhost man | man -l -` for the manual
+
+",
+    exit_codes!()
+);
+
+/// `drhost run --help`: examples, then the exit codes.
+const RUN_AFTER_HELP: &str = concat!(
+    "\
+Examples:
+  drhost run plugins/status.wasm --config drhost.toml
+      a read-only look at every service: progress on stderr, results on stdout
+  drhost run plugins/service-recover.wasm -p services='toolboxai-backend*'
+      restart (or roll back) the failing backends among those containers
+  drhost run plugins/db-restore.wasm -p backup=latest --yes --json > result.json
+      approve every confirmation (journaled); the JSON result goes to the file
+  drhost run plugins/redis-failover.wasm --timeout 5m -q
+      a tighter deadline; -q draws no progress (errors still go to stderr)
+
+",
+    exit_codes!()
+);
 
 /// `drhost --version`: the program and the plugin contract it implements.
 const VERSION: &str = concat!(
@@ -33,7 +77,7 @@ const VERSION: &str = concat!(
 
 /// Runs disaster-recovery runbooks as sandboxed WebAssembly plugins.
 #[derive(Parser)]
-#[command(name = "drhost", version = VERSION, about, after_help = EXIT_CODES)]
+#[command(name = "drhost", version = VERSION, about, after_help = MAIN_AFTER_HELP)]
 pub struct Cli {
     /// The subcommand and its arguments.
     #[command(subcommand)]
@@ -43,7 +87,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run a recovery plugin under the grants in drhost.toml.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = RUN_AFTER_HELP)]
     Run(RunArgs),
     /// Create an Ed25519 signing key pair: DIR/NAME.key (0600) and DIR/NAME.pub.
     Keygen(KeygenArgs),
@@ -68,6 +112,19 @@ pub enum Command {
     Check(CheckArgs),
     /// One line per plugin in a directory: id, version, signers, runbook scenario.
     List(ListArgs),
+    /// List recent runs, newest first: when, which plugin, how it ended,
+    /// how long it took, its time to recovery.
+    Runs(RunsArgs),
+    /// Show one run's journal as a timeline: steps, calls (polling
+    /// collapsed), logs, confirmations, facts and how it ended.
+    Show(ShowArgs),
+    /// Verify plugins and compile them into the cache ahead of an incident,
+    /// so the first run starts at once: one line per plugin.
+    Prepare(PrepareArgs),
+    /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout: `drhost man | man -l -`.
+    Man(ManArgs),
 }
 
 /// `drhost run`, as parsed; [`RunOptions`] is what the library runs.
@@ -84,7 +141,8 @@ pub struct RunArgs {
     /// Configuration file [default: $DRHOST_CONFIG, else ./drhost.toml].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Print the result as one JSON object on stdout.
+    /// Print the result as one JSON object on stdout (progress is still
+    /// drawn on stderr; add -q for none).
     #[arg(long)]
     pub json: bool,
     /// Wall-clock deadline for the whole run, e.g. 90s, 15m [default: 15m].
@@ -93,6 +151,10 @@ pub struct RunArgs {
     /// Memory cap for all of the plugin's memories together, e.g. 256MiB [default: 256MiB].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     memory: Option<u64>,
+    /// Disk budget for the run's blobs (downloads, dumps, snapshots) and the
+    /// plugin's scratch directory together, e.g. 20GiB [default: 8GiB].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    disk: Option<u64>,
     /// Where the run journal goes [default: $XDG_STATE_HOME/drhost/runs].
     #[arg(long, value_name = "DIR")]
     journal_dir: Option<PathBuf>,
@@ -102,7 +164,7 @@ pub struct RunArgs {
     /// Approve every confirmation the plugin asks for (journaled).
     #[arg(long, short = 'y')]
     yes: bool,
-    /// Do not draw progress on stderr.
+    /// Do not draw progress on stderr (errors and warnings still appear).
     #[arg(long, short = 'q')]
     quiet: bool,
     /// Run even without a trusted signature (unsigned, unknown, expired or
@@ -137,11 +199,13 @@ impl From<RunArgs> for RunOptions {
             config: args.config,
             timeout: args.timeout,
             memory: args.memory,
+            disk: args.disk,
             journal_dir: args.journal_dir,
             cache_dir: args.cache_dir,
             yes: args.yes,
-            // The JSON report owns stdout; progress on stderr would only be noise.
-            quiet: args.quiet || args.json,
+            // Progress goes to stderr, the result (JSON or not) to stdout:
+            // --json does not silence progress, -q does.
+            quiet: args.quiet,
             allow_unsigned: args.allow_unsigned,
             allow_downgrade: args.allow_downgrade,
             trust: args.trust.trust_file,
@@ -309,6 +373,78 @@ pub struct ListArgs {
     pub trust: TrustArgs,
 }
 
+/// Where `runs` and `show` read journals: where `drhost run` writes them.
+#[derive(clap::Args)]
+pub struct JournalArgs {
+    /// The journal directory [default: [run] journal_dir in the configuration, else $XDG_STATE_HOME/drhost/runs].
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+    /// Configuration file, for its `[run] journal_dir` [default: $DRHOST_CONFIG, else ./drhost.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `drhost runs`.
+#[derive(clap::Args)]
+pub struct RunsArgs {
+    /// Show at most N runs; 0 shows all.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Only the runs of this plugin id.
+    #[arg(long, value_name = "ID")]
+    pub plugin: Option<String>,
+    /// Print a JSON array of runs on stdout (each object has a `schema` version).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub journals: JournalArgs,
+}
+
+/// `drhost show`.
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// A run id, a unique prefix of one, a journal file, or `latest`.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// Print the journal's events as a JSON array (with --follow: one event a line).
+    #[arg(long)]
+    pub json: bool,
+    /// Keep reading a run still in progress until its run-end (or Ctrl-C).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    #[command(flatten)]
+    pub journals: JournalArgs,
+}
+
+/// `drhost prepare`.
+#[derive(clap::Args)]
+pub struct PrepareArgs {
+    /// Plugin files, or directories of them (every *.wasm directly inside).
+    #[arg(required = true, value_name = "PLUGIN|DIR")]
+    pub plugins: Vec<PathBuf>,
+    /// Where compiled plugins are cached [default: [run] cache_dir, else $XDG_CACHE_HOME/drhost/components].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// `drhost completions`.
+#[derive(clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `drhost man`.
+#[derive(clap::Args)]
+pub struct ManArgs {
+    /// A subcommand's own page (`drhost-run(1)`) instead of `drhost(1)`.
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
+}
+
 /// Where the trust and lock files are (else `[trust]` in drhost.toml, else
 /// $DRHOST_TRUST / $DRHOST_LOCK, else $XDG_CONFIG_HOME/drhost/). `run`
 /// takes these beside its own `--config`; the other commands through
@@ -338,18 +474,25 @@ impl TrustArgs {
     /// The trust and lock files: the flags, else what the configuration
     /// file's `[trust]` table names, else the environment and the defaults.
     pub fn paths(&self) -> Result<TrustPaths, drhost::Error> {
+        Ok(self.paths_and_config()?.0)
+    }
+
+    /// [`TrustArgs::paths`], and the configuration they were read from
+    /// (empty when there is none).
+    pub fn paths_and_config(&self) -> Result<(TrustPaths, drhost::config::Config), drhost::Error> {
         let config_path = drhost::config::locate(self.config_file.as_deref());
         let config = config_path
             .as_deref()
             .map(drhost::config::Config::load)
             .transpose()?
             .unwrap_or_default();
-        Ok(TrustPaths::locate(
+        let paths = TrustPaths::locate(
             self.files.trust_file.as_deref(),
             self.files.lock_file.as_deref(),
             &config,
             config_path.as_deref(),
-        ))
+        );
+        Ok((paths, config))
     }
 }
 

@@ -1,10 +1,81 @@
-//! What the `drhost` commands print: the run report, the trust verdict, JSON
-//! on stdout. What a plugin said (summary, facts, step, hint, version) goes
-//! through [`plugin_text`] before it reaches the terminal. Nothing here
+//! What the `drhost` commands print (the run report, verdicts, the run
+//! history). Results go to stdout (the run report
+//! whether the plugin recovered or failed, `--json`, verdicts, listings);
+//! progress, warnings and drhost's own errors (`drhost: …`) to stderr. What
+//! a plugin said (summary, facts, step, hint, version) goes through
+//! [`plugin_text`] before it reaches the terminal. Marks are coloured on a
+//! terminal only and ASCII outside a UTF-8 locale ([`Style`]). Nothing here
 //! decides an exit code.
 
-use drhost::console::plugin_text;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use drhost::console::{plugin_text, style, Style};
+use drhost::error::ErrorReport;
 use drhost::run::{RunReport, Status};
+
+/// The version of every JSON object drhost prints (its `schema` field):
+/// raised when a field changes meaning or goes away, not when one is added.
+pub const JSON_SCHEMA: u32 = 1;
+
+/// A JSON output: `schema` first, then the object's own fields.
+#[derive(Serialize)]
+struct Versioned<'a, T: Serialize> {
+    schema: u32,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// An object with the `error` that ended the command (`null` if none).
+#[derive(Serialize)]
+pub struct WithError<T: Serialize> {
+    #[serde(flatten)]
+    body: T,
+    error: Option<ErrorReport>,
+}
+
+impl<T: Serialize> WithError<T> {
+    /// `body` with `error` (the refusal of a verdict, say).
+    pub fn new(body: T, error: Option<&drhost::Error>) -> WithError<T> {
+        WithError {
+            body,
+            error: error.map(ErrorReport::of),
+        }
+    }
+}
+
+/// An object with only the `error` that ended the command.
+#[derive(Serialize)]
+struct Failed {
+    error: ErrorReport,
+}
+
+/// One plugin's result in `inspect --json` / `verify --json`: its object,
+/// or the path and the error that stopped it.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum PluginResult<T: Serialize> {
+    /// The plugin's object (report or verdict).
+    Done(T),
+    /// It could not be inspected or verified.
+    Failed {
+        /// The file named.
+        path: std::path::PathBuf,
+        /// Why.
+        error: ErrorReport,
+    },
+}
+
+impl<T: Serialize> PluginResult<T> {
+    /// The result for `path` that failed with `error`.
+    pub fn failed(path: &std::path::Path, error: &drhost::Error) -> PluginResult<T> {
+        PluginResult::Failed {
+            path: path.to_owned(),
+            error: ErrorReport::of(error),
+        }
+    }
+}
 
 /// A message that may quote plugin text, line by line through
 /// [`plugin_text`]: the host's own line breaks stay, nothing else can move
@@ -16,22 +87,55 @@ pub fn shown(text: &str) -> String {
         .join("\n")
 }
 
-/// `value` as pretty JSON on stdout.
-pub fn print_json(value: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+/// drhost's own error on stderr: `drhost: MESSAGE`.
+pub fn print_error(error: &drhost::Error) {
+    eprintln!("{} {}", Style::stderr().error("drhost:"), shown(&error.to_string()));
 }
 
-/// A plugin that could not be inspected or verified, as one element of a
-/// `--json` array: its path and the error (kind, message, exit code).
-pub fn error_json(path: &std::path::Path, error: &drhost::Error) -> serde_json::Value {
-    serde_json::json!({
-        "path": path,
-        "error": {
-            "kind": error.kind(),
-            "message": error.to_string(),
-            "exit_code": error.exit_code(),
-        },
-    })
+/// `value` as pretty JSON on stdout, with the `schema` version first.
+pub fn print_json(value: &impl Serialize) {
+    let versioned = Versioned {
+        schema: JSON_SCHEMA,
+        body: value,
+    };
+    println!("{}", serde_json::to_string_pretty(&versioned).unwrap_or_default());
+}
+
+/// `items` as a pretty JSON array on stdout, each element an object with its
+/// own `schema` version first (a version field cannot wrap a list).
+pub fn print_json_each<T: Serialize>(items: impl IntoIterator<Item = T>) {
+    let items: Vec<T> = items.into_iter().collect();
+    let versioned: Vec<Versioned<'_, T>> = items
+        .iter()
+        .map(|body| Versioned {
+            schema: JSON_SCHEMA,
+            body,
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&versioned).unwrap_or_default());
+}
+
+/// A command's failure as JSON on stdout: `{"schema": 1, "error": {kind, exit_code, message}}`.
+pub fn print_json_error(error: &drhost::Error) {
+    print_json(&Failed {
+        error: ErrorReport::of(error),
+    });
+}
+
+/// `inspect --json` / `verify --json`: for one plugin file, its object (or
+/// `{"schema", "error"}` when it failed, as any command's failure); for
+/// several files or a directory, an array of them, a plugin that failed as
+/// `{"schema", "path", "error"}`.
+pub fn print_plugin_results<T: Serialize>(results: &[PluginResult<T>], one_file: bool) {
+    if !one_file {
+        print_json_each(results);
+        return;
+    }
+    match results.first() {
+        Some(PluginResult::Done(value)) => print_json(value),
+        Some(PluginResult::Failed { error, .. }) => print_json(&Failed { error: error.clone() }),
+        None => {}
+    }
 }
 
 /// `drhost check`'s findings: `--json` prints the problems as an array on
@@ -39,7 +143,7 @@ pub fn error_json(path: &std::path::Path, error: &drhost::Error) -> serde_json::
 /// fixes it) on stderr, then how many.
 pub fn print_check(report: &drhost::check::CheckReport, json: bool) {
     if json {
-        print_json(&report.problems);
+        print_json_each(&report.problems);
         return;
     }
     if report.problems.is_empty() {
@@ -77,7 +181,7 @@ pub fn print_check(report: &drhost::check::CheckReport, json: bool) {
 /// trust, scenario) under a header.
 pub fn print_list(listed: &[drhost::list::ListedPlugin], json: bool) {
     if json {
-        print_json(&listed);
+        print_json_each(listed);
         return;
     }
     println!("{:<18} {:<9} {:<32} RUNBOOK SCENARIO", "PLUGIN", "VERSION", "TRUST");
@@ -103,6 +207,7 @@ pub fn print_list(listed: &[drhost::list::ListedPlugin], json: bool) {
 
 /// `drhost verify`'s verdict for people: each signature, the lock, the conclusion.
 pub fn print_verdict(verdict: &drhost::trust::Verdict) {
+    let out = Style::stdout();
     println!("{}  {}", verdict.path.display(), verdict.digest);
     match &verdict.identity {
         Some(i) => println!(
@@ -117,7 +222,11 @@ pub fn print_verdict(verdict: &drhost::trust::Verdict) {
         println!("  no signatures");
     }
     for s in &verdict.signatures {
-        let mark = if s.standing == "trusted" { "✓" } else { "✗" };
+        let mark = if s.standing == "trusted" {
+            out.ok()
+        } else {
+            out.failed()
+        };
         let id = s
             .signer
             .clone()
@@ -141,11 +250,39 @@ pub fn print_verdict(verdict: &drhost::trust::Verdict) {
     );
 }
 
-/// A run's report: JSON on stdout, else the outcome and its facts on stdout
-/// or the failure on stderr, then where the journal is.
+/// One line for a prepared plugin (stdout), or for one that could not be (stderr).
+pub fn print_prepared(prepared: &Result<drhost::prepare::Prepared, (std::path::PathBuf, drhost::Error)>) {
+    match prepared {
+        Ok(p) => {
+            let did = if p.compiled {
+                format!("compiled ({})", style::duration(p.took))
+            } else {
+                "already compiled".to_string()
+            };
+            println!(
+                "{} {}  {}  {}  {did}",
+                Style::stdout().ok(),
+                p.path.display(),
+                p.name,
+                p.digest
+            );
+        }
+        Err((path, error)) => eprintln!(
+            "{} {}: {}",
+            Style::stderr().failed(),
+            path.display(),
+            shown(&error.to_string())
+        ),
+    }
+}
+
+/// A run's report. `--json`: the JSON object on stdout. Otherwise, when the
+/// plugin ended (recovered or failed): the outcome or the failure, its facts
+/// or hint, and the journal, all on stdout; when drhost stopped or refused
+/// the run: the error and the journal on stderr.
 pub fn print_report(report: &RunReport, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        print_json(report);
         return;
     }
     let name = report
@@ -161,13 +298,16 @@ pub fn print_report(report: &RunReport, json: bool) {
         .unwrap_or_else(|| "plugin".to_string());
     // Everything below but the name's id (validated) and the numbers is the plugin's text.
     let summary = plugin_text(&report.summary);
-    let seconds = report.wall_ms as f64 / 1000.0;
+    let took = style::duration(Duration::from_millis(report.wall_ms));
+    let out = Style::stdout();
+    let journal = report.journal.as_ref().map(|j| format!("  journal: {}", j.display()));
     match report.status {
         Status::Recovered => {
-            println!("✓ {name}: {summary} ({seconds:.1}s)");
+            println!("{} {name}: {summary} ({took})", out.ok());
             for fact in &report.facts {
                 println!("    {}: {}", plugin_text(&fact.name), plugin_text(&fact.value));
             }
+            journal.iter().for_each(|j| println!("{j}"));
         }
         Status::Failed => {
             let step = report
@@ -175,14 +315,65 @@ pub fn print_report(report: &RunReport, json: bool) {
                 .as_deref()
                 .map(|s| format!(" in step `{}`", plugin_text(s)))
                 .unwrap_or_default();
-            eprintln!("✗ {name} failed{step}: {summary} ({seconds:.1}s)");
+            println!("{} {name} failed{step}: {summary} ({took})", out.failed());
             if let Some(hint) = &report.hint {
-                eprintln!("  hint: {}", plugin_text(hint));
+                println!("  hint: {}", plugin_text(hint));
             }
+            journal.iter().for_each(|j| println!("{j}"));
         }
-        _ => eprintln!("drhost: {}", shown(&report.summary)),
+        _ => {
+            eprintln!("{} {}", Style::stderr().error("drhost:"), shown(&report.summary));
+            journal.iter().for_each(|j| eprintln!("{j}"));
+        }
     }
-    if let Some(journal) = &report.journal {
-        eprintln!("  journal: {}", journal.display());
+}
+
+/// One warning line on stderr.
+pub fn warn(text: &str) {
+    eprintln!("drhost: warning: {}", plugin_text(text));
+}
+
+/// `drhost runs`: the table (or the JSON array) on stdout; on stderr, one
+/// warning per file that is not a journal, and what the limit left out.
+pub fn print_runs(listing: &drhost::history::Listing, dir: &std::path::Path, json: bool, plugin: Option<&str>) {
+    let skipped = &listing.skipped;
+    for skip in skipped.iter().take(SKIPPED_SHOWN) {
+        warn(&format!("skipped {}: {}", skip.path.display(), skip.reason));
+    }
+    if skipped.len() > SKIPPED_SHOWN {
+        warn(&format!(
+            "… and {} more files in {} that are not journals",
+            skipped.len() - SKIPPED_SHOWN,
+            dir.display()
+        ));
+    }
+    if json {
+        // An array: each run carries its own `schema` (a flattened version
+        // field cannot wrap a list).
+        println!("{}", serde_json::to_string_pretty(&listing.runs).unwrap_or_default());
+    } else if listing.runs.is_empty() {
+        let of = plugin
+            .map(|p| format!(" of plugin `{}`", plugin_text(p)))
+            .unwrap_or_default();
+        eprintln!("no runs{of} in {}", dir.display());
+    } else {
+        print!("{}", drhost::history::list::table(&listing.runs));
+    }
+    if listing.more > 0 && !json {
+        eprintln!(
+            "({} older runs not shown; --limit N shows more, --limit 0 all)",
+            listing.more
+        );
+    }
+}
+
+/// Warnings about files past this many are counted, not listed.
+const SKIPPED_SHOWN: usize = 10;
+
+/// One line of `drhost show`: the timeline or JSON on stdout, warnings on stderr.
+pub fn print_show_line(line: drhost::history::Line) {
+    match line {
+        drhost::history::Line::Out(text) => println!("{text}"),
+        drhost::history::Line::Warn(text) => warn(&text),
     }
 }

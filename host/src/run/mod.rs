@@ -20,10 +20,12 @@ use serde_json::json;
 
 use crate::bindings::types::{Failure, Manifest, Outcome};
 use crate::caps::confirm::ConfirmPolicy;
+use crate::caps::kit::disk::DiskBudget;
+pub use crate::caps::kit::disk::DEFAULT_DISK;
 use crate::config::{self, Config, PluginGrants};
-use crate::console::Console;
-use crate::engine::{default_cache_dir, Runtime};
-use crate::error::{Error, EXIT_OK, EXIT_PLUGIN_FAILED};
+use crate::console::{Console, Style};
+use crate::engine::{default_cache_dir, CacheUse, Runtime};
+use crate::error::{Error, EXIT_OK, EXIT_PLUGIN_FAILED, EXIT_USAGE};
 use crate::journal::{self, Journal};
 use crate::params::{self, EffectiveParam};
 use crate::plugin::{self, PluginFile};
@@ -31,9 +33,9 @@ use crate::policy;
 use crate::sandbox::{new_store, Limits, RunContext, RunDirs, RunState, StepTrail};
 use crate::trust;
 
-pub use report::{PluginIdentity, ReportedFact, RunReport, Status};
-use stopped::deadline_error;
+pub use report::{PluginIdentity, ReportedFact, RunReport, Started, Status, StepReport};
 pub(crate) use stopped::sandbox_error;
+use stopped::{deadline_error, disk_error};
 
 /// The default deadline: the runbook's 15-minute RTO.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -53,6 +55,8 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// `--memory`, overriding `[run] memory`.
     pub memory: Option<u64>,
+    /// `--disk`, overriding `[run] disk`.
+    pub disk: Option<u64>,
     /// `--journal-dir`, overriding `[run] journal_dir`.
     pub journal_dir: Option<PathBuf>,
     /// `--cache-dir`, overriding `[run] cache_dir`.
@@ -72,23 +76,21 @@ pub struct RunOptions {
 }
 
 /// Runs a plugin. Never panics; every outcome is a report with an exit code.
+/// A run that ends in a usage or configuration error (exit 2: nothing ran)
+/// leaves no journal.
 pub async fn run(opts: RunOptions) -> RunReport {
-    let started = Instant::now();
+    let started = Started::now();
     let run_id = journal::new_run_id(&opts.plugin);
     let config_path = config::locate(opts.config.as_deref());
     let config = config_path.as_deref().map(Config::load).transpose();
-    let journal_dir = match opts
-        .journal_dir
-        .clone()
-        .or_else(|| config.as_ref().ok().and_then(|c| c.as_ref()?.run.journal_dir.clone()))
-        .map_or_else(journal::default_dir, Ok)
-    {
+    let config_read = config.as_ref().ok().and_then(Option::as_ref);
+    let journal_dir = match journal::resolve_dir(opts.journal_dir.as_deref(), config_read) {
         Ok(dir) => dir,
-        Err(error) => return RunReport::from_error(run_id, None, None, &error, started),
+        Err(error) => return RunReport::from_error(run_id, None, None, &error, &started),
     };
     let journal = match Journal::create(&journal_dir, &run_id) {
         Ok(journal) => Arc::new(journal),
-        Err(error) => return RunReport::from_error(run_id, None, None, &error, started),
+        Err(error) => return RunReport::from_error(run_id, None, None, &error, &started),
     };
     let mut attempt = Attempt {
         opts: &opts,
@@ -109,49 +111,53 @@ pub async fn run(opts: RunOptions) -> RunReport {
         attempt.record_start(None, None, None);
     }
     let identity = attempt.identity.clone();
+    let journal_path = journal.path().map(ToOwned::to_owned);
     let report = match ended {
-        Ok(Ok(outcome)) => RunReport {
-            run_id,
-            journal: journal.path().map(ToOwned::to_owned),
-            plugin: identity,
-            status: Status::Recovered,
-            exit_code: EXIT_OK,
-            summary: outcome.summary,
-            facts: outcome
+        Ok(Ok(outcome)) => {
+            let mut report = RunReport::new(
+                run_id,
+                journal_path,
+                identity,
+                (Status::Recovered, EXIT_OK),
+                outcome.summary,
+                &started,
+            );
+            report.facts = outcome
                 .facts
                 .into_iter()
-                .map(|f| ReportedFact {
-                    name: f.name,
-                    value: f.value,
-                })
-                .collect(),
-            failed_step: None,
-            hint: None,
-            wall_ms: started.elapsed().as_millis() as u64,
-        },
-        Ok(Err(failure)) => RunReport {
-            run_id,
-            journal: journal.path().map(ToOwned::to_owned),
-            plugin: identity,
-            status: Status::Failed,
-            exit_code: EXIT_PLUGIN_FAILED,
-            summary: failure.summary,
-            facts: Vec::new(),
+                .map(|f| ReportedFact::new(f.name, f.value))
+                .collect();
+            report
+        }
+        Ok(Err(failure)) => {
+            let mut report = RunReport::new(
+                run_id,
+                journal_path,
+                identity,
+                (Status::Failed, EXIT_PLUGIN_FAILED),
+                failure.summary,
+                &started,
+            );
             // A plugin that does not name its step is blamed for the one the
             // host saw open, or failed last.
-            failed_step: failure.step.or_else(|| attempt.blamed_step()),
-            hint: failure.hint,
-            wall_ms: started.elapsed().as_millis() as u64,
-        },
+            report.failed_step = failure.step.or_else(|| attempt.blamed_step());
+            report.hint = failure.hint;
+            report
+        }
         Err(error) => {
-            let mut report =
-                RunReport::from_error(run_id, journal.path().map(ToOwned::to_owned), identity, &error, started);
+            let mut report = RunReport::from_error(run_id, journal_path, identity, &error, &started);
             if matches!(report.status, Status::SandboxLimit | Status::Interrupted) {
                 report.failed_step = attempt.blamed_step();
             }
             report
         }
     };
+    let mut report = report.with_steps(&attempt.steps.lock().unwrap_or_else(|p| p.into_inner()));
+    if report.exit_code == EXIT_USAGE {
+        journal.discard();
+        report.journal = None;
+        return report;
+    }
     journal.record(
         "run-end",
         json!({
@@ -225,7 +231,7 @@ impl Attempt<'_> {
         let file = PluginFile::read(&opts.plugin)?;
         self.identity = Some(PluginIdentity {
             path: opts.plugin.clone(),
-            digest: file.digest.clone(),
+            digest: file.typed_digest(),
             id: None,
             version: None,
             contract: None,
@@ -253,11 +259,15 @@ impl Attempt<'_> {
             .or(config.run.cache_dir.clone())
             .or_else(default_cache_dir);
         let runtime = Runtime::new(cache_dir)?;
-        let (component, cached) = runtime.load(&file.bytes, &file.digest)?;
-        self.compile_cache = match (cached, runtime.caches()) {
-            (true, _) => "hit",
-            (false, true) => "miss",
-            (false, false) => "off",
+        let (component, cache) = runtime.load_announced(&file.bytes, &file.digest, |caching| {
+            if !opts.quiet {
+                eprintln!("{}", compiling_line(&opts.plugin, caching, Style::stderr()));
+            }
+        })?;
+        self.compile_cache = match (cache, runtime.caches()) {
+            (CacheUse::Hit, _) => "hit",
+            (_, true) => "miss",
+            (_, false) => "off",
         };
         let shape = plugin::check_shape(&runtime, &component, &opts.plugin)?;
         if let Some(identity) = self.identity.as_mut() {
@@ -301,14 +311,16 @@ impl Attempt<'_> {
         let limits = Limits {
             timeout: opts.timeout.or(config.run.timeout).unwrap_or(DEFAULT_TIMEOUT),
             memory: opts.memory.or(config.run.memory).unwrap_or(DEFAULT_MEMORY),
+            disk: opts.disk.or(config.run.disk).unwrap_or(DEFAULT_DISK),
         };
         let deadline = Instant::now() + limits.timeout;
         let dirs = RunDirs::create("drhost-run-")?;
+        let console = Console::new(opts.quiet);
         let ctx = Arc::new(RunContext {
             plugin_id: manifest.id.clone(),
             grants,
             journal: self.journal.clone(),
-            console: Console::new(opts.quiet),
+            console: console.clone(),
             scratch: dirs.scratch().to_owned(),
             blob_dir: dirs.blobs().to_owned(),
             deadline,
@@ -318,7 +330,10 @@ impl Attempt<'_> {
                 ConfirmPolicy::AskOperator
             },
             steps: self.steps.clone(),
+            disk: DiskBudget::new(limits.disk, dirs.scratch()),
         });
+        let disk = ctx.disk.clone();
+        let _watch = disk.watch();
         let mut store = new_store(&runtime, ctx, limits)?;
         let instance = plugin::instantiate(&runtime, &component, &mut store).await?;
         let grace = Duration::from_millis(500);
@@ -330,8 +345,12 @@ impl Attempt<'_> {
                 None
             }
         };
+        console.settle();
         record_guest_output(&self.journal, store.data());
+        // What the plugin left in scratch counts too, however it ended.
+        disk.measure_scratch();
         let stopped = match result {
+            Some(Ok(Ok(_))) if disk.exceeded().is_some() => disk_error(&manifest.id, disk.exceeded()),
             Some(Ok(Ok(ended))) => return Ok(ended),
             Some(Ok(Err(trap))) => sandbox_error(&trap, &store, &manifest.id, limits),
             Some(Err(_)) => deadline_error(&manifest.id, limits.timeout),
@@ -350,7 +369,7 @@ impl Attempt<'_> {
     /// failed in the journal (the plugin can no longer end them), and the
     /// message names the innermost one and how long it had run.
     fn close_open_steps(&self, stopped: Error) -> Error {
-        let open = self.steps.lock().unwrap_or_else(|p| p.into_inner()).open_steps();
+        let open = self.steps.lock().unwrap_or_else(|p| p.into_inner()).close_open();
         let Some((innermost, ran)) = open.first().cloned() else {
             return stopped;
         };
@@ -371,7 +390,7 @@ impl Attempt<'_> {
         let in_step = format!(
             "; it was in step `{}`, running for {}",
             crate::console::plugin_text(&innermost),
-            humantime::format_duration(Duration::from_millis(ran.as_millis() as u64))
+            crate::console::style::duration(ran)
         );
         match stopped {
             Error::Sandbox(message) => Error::Sandbox(format!("{message}{in_step}")),
@@ -379,6 +398,18 @@ impl Attempt<'_> {
             other => other,
         }
     }
+}
+
+/// The line said before a plugin is compiled (a cache miss: seconds for a
+/// large plugin, tens of seconds for a Python one), so the wait is not silence.
+pub fn compiling_line(plugin: &std::path::Path, caching: bool, style: Style) -> String {
+    let name = plugin.file_name().unwrap_or(plugin.as_os_str()).to_string_lossy();
+    let when = if caching {
+        "first run only"
+    } else {
+        "the compile cache is off: every run"
+    };
+    format!("compiling {name} ({when}){}", style.more())
 }
 
 /// Resolves with the signal's name when the operator interrupts the run

@@ -3,11 +3,12 @@
 //! write the journal (that is [`super::run`]).
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorReport};
+use crate::sandbox::StepTrail;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,7 +33,7 @@ pub enum Status {
 pub struct PluginIdentity {
     /// Path it was loaded from.
     pub path: PathBuf,
-    /// sha256 of the file.
+    /// sha256 of the file, `sha256:<hex>`.
     pub digest: String,
     /// From `describe`.
     pub id: Option<String>,
@@ -47,8 +48,61 @@ pub struct PluginIdentity {
 pub struct ReportedFact {
     /// The fact's name.
     pub name: String,
-    /// Its value.
+    /// Its value, exactly as the plugin reported it (always a string).
     pub value: String,
+    /// The value as a JSON number, when it is one (`1204`, `-3`, `0.25`,
+    /// `1e3`; not `007`, ` 12`, `12ms`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<serde_json::Number>,
+}
+
+impl ReportedFact {
+    /// A fact, typed as a number too when its text is one.
+    pub fn new(name: String, value: String) -> ReportedFact {
+        let number = (value.trim() == value)
+            .then(|| serde_json::from_str::<serde_json::Number>(&value).ok())
+            .flatten();
+        ReportedFact { name, value, number }
+    }
+}
+
+/// One step of the run, as the host saw it end.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    /// The step's name.
+    pub name: String,
+    /// Whether it ended well (a step the sandbox stopped did not).
+    pub ok: bool,
+    /// How long it ran, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// When a run started, by the wall clock (for the report) and by the
+/// monotonic one (for its duration).
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    at: SystemTime,
+    instant: Instant,
+}
+
+impl Started {
+    /// Now.
+    pub fn now() -> Started {
+        Started {
+            at: SystemTime::now(),
+            instant: Instant::now(),
+        }
+    }
+
+    /// The monotonic start, for deadlines and durations.
+    pub fn instant(&self) -> Instant {
+        self.instant
+    }
+}
+
+/// An RFC 3339 UTC timestamp with milliseconds, as the journal writes them.
+fn rfc3339(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
 }
 
 /// What happened, for the console, `--json`, and the exit code.
@@ -66,17 +120,61 @@ pub struct RunReport {
     pub exit_code: i32,
     /// One line: the outcome's or failure's summary, or the error.
     pub summary: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When it ended (RFC 3339, UTC).
+    pub ended_at: String,
+    /// Wall time of the whole command in milliseconds.
+    pub wall_ms: u64,
+    /// The plugin's steps in the order they ended (the first 1000).
+    pub steps: Vec<StepReport>,
+    /// Steps that ended beyond those listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub steps_not_listed: usize,
     /// Facts the plugin reported with its outcome.
     pub facts: Vec<ReportedFact>,
     /// The step the plugin failed in, if it said.
     pub failed_step: Option<String>,
     /// What to do next, if the plugin said.
     pub hint: Option<String>,
-    /// Wall time of the whole command in milliseconds.
-    pub wall_ms: u64,
+    /// Why the run did not recover (absent, `null`, when it did).
+    pub error: Option<ErrorReport>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl RunReport {
+    /// A report of a run that started at `started` and ends now with
+    /// `status` and `exit_code`; no facts, steps, step or hint yet.
+    pub(super) fn new(
+        run_id: String,
+        journal: Option<PathBuf>,
+        plugin: Option<PluginIdentity>,
+        (status, exit_code): (Status, i32),
+        summary: String,
+        started: &Started,
+    ) -> RunReport {
+        RunReport {
+            run_id,
+            journal,
+            plugin,
+            status,
+            exit_code,
+            error: (exit_code != crate::error::EXIT_OK).then(|| ErrorReport::new(exit_code, summary.clone())),
+            summary,
+            started_at: rfc3339(started.at),
+            ended_at: rfc3339(SystemTime::now()),
+            wall_ms: started.instant.elapsed().as_millis() as u64,
+            steps: Vec::new(),
+            steps_not_listed: 0,
+            facts: Vec::new(),
+            failed_step: None,
+            hint: None,
+        }
+    }
+
     /// The report of a run that ended in `error` (before, or instead of, an
     /// outcome): its status and exit code follow from the error's.
     pub(super) fn from_error(
@@ -84,7 +182,7 @@ impl RunReport {
         journal: Option<PathBuf>,
         plugin: Option<PluginIdentity>,
         error: &Error,
-        started: Instant,
+        started: &Started,
     ) -> RunReport {
         let status = match error.exit_code() {
             crate::error::EXIT_REFUSED => Status::Refused,
@@ -92,17 +190,49 @@ impl RunReport {
             crate::error::EXIT_INTERRUPTED => Status::Interrupted,
             _ => Status::Usage,
         };
-        RunReport {
+        let mut report = RunReport::new(
             run_id,
             journal,
             plugin,
-            status,
-            exit_code: error.exit_code(),
-            summary: error.to_string(),
-            facts: Vec::new(),
-            failed_step: None,
-            hint: None,
-            wall_ms: started.elapsed().as_millis() as u64,
+            (status, error.exit_code()),
+            error.to_string(),
+            started,
+        );
+        report.error = Some(ErrorReport::of(error));
+        report
+    }
+
+    /// Lists the steps the host saw end.
+    pub(super) fn with_steps(mut self, trail: &StepTrail) -> RunReport {
+        let (ended, not_kept) = trail.ended_steps();
+        self.steps = ended
+            .iter()
+            .map(|s| StepReport {
+                name: s.name.clone(),
+                ok: s.ok,
+                duration_ms: s.ran.as_millis() as u64,
+            })
+            .collect();
+        self.steps_not_listed = not_kept;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReportedFact;
+
+    #[test]
+    fn facts_that_are_numbers_are_typed_as_numbers() {
+        let number = |v: &str| ReportedFact::new("f".into(), v.into()).number.map(|n| n.to_string());
+        assert_eq!(number("1204").as_deref(), Some("1204"));
+        assert_eq!(number("-3").as_deref(), Some("-3"));
+        assert_eq!(number("0.25").as_deref(), Some("0.25"));
+        assert_eq!(number("1e3").as_deref(), Some("1000.0"));
+        for text in ["007", " 12", "12 ", "12ms", "", "NaN", "0x10", "+1", "1.", "true"] {
+            assert_eq!(number(text), None, "{text:?}");
         }
+        let json = serde_json::to_value(ReportedFact::new("rows".into(), "42".into())).unwrap();
+        assert_eq!(json, serde_json::json!({ "name": "rows", "value": "42", "number": 42 }));
     }
 }

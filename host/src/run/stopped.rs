@@ -1,10 +1,11 @@
 //! Why the sandbox stopped a plugin, in one line for the operator: the
-//! deadline, the memory cap, leaked handles, the guest's own panic message,
+//! deadline, the memory cap, the disk budget, leaked handles, the guest's own panic message,
 //! or the trap with the plugin's last output. It reads the trap and the
 //! store; it does not stop anything.
 
 use std::time::Duration;
 
+use crate::caps::kit::disk::DiskBudgetExceeded;
 use crate::error::Error;
 use crate::sandbox::{DeadlineExceeded, Limits, MemoryLimitReached, RunState};
 
@@ -13,6 +14,14 @@ pub(super) fn deadline_error(id: &str, timeout: Duration) -> Error {
     Error::Sandbox(format!(
         "plugin `{id}` ran past its deadline of {} and was stopped (raise it with --timeout or [run] timeout)",
         humantime::format_duration(timeout)
+    ))
+}
+
+/// The plugin's scratch took the run over its disk budget (`over`, when known).
+pub(super) fn disk_error(id: &str, over: Option<DiskBudgetExceeded>) -> Error {
+    let why = over.map_or_else(|| "the run's disk budget is used up".to_string(), |o| o.to_string());
+    Error::Sandbox(format!(
+        "plugin `{id}` was stopped: {why} (blobs are refused before they are written; scratch files are what went over: remove them as the plugin goes, or raise the budget with --disk or [run] disk)"
     ))
 }
 
@@ -25,6 +34,16 @@ pub(crate) fn sandbox_error(
 ) -> Error {
     if trap.downcast_ref::<DeadlineExceeded>().is_some() {
         return deadline_error(id, limits.timeout);
+    }
+    if let Some(over) = trap.downcast_ref::<DiskBudgetExceeded>() {
+        return disk_error(
+            id,
+            Some(DiskBudgetExceeded {
+                limit: over.limit,
+                scratch: over.scratch,
+                blobs: over.blobs,
+            }),
+        );
     }
     if trap.downcast_ref::<wasmtime::component::ResourceTableError>().is_some() {
         return Error::Sandbox(format!(

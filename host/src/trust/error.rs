@@ -13,13 +13,13 @@ use crate::error::{EXIT_REFUSED, EXIT_USAGE};
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
     /// No signature at all.
-    #[error("{} is not signed: sign it with `drhost sign {} --key KEY`, or run it anyway with --allow-unsigned", .path.display(), .path.display())]
+    #[error("{} is not signed: sign it with `drhost sign {} --key KEY`, or (break-glass) run it anyway with `drhost run --allow-unsigned`, which is journaled", .path.display(), .path.display())]
     Unsigned {
         /// The plugin.
         path: PathBuf,
     },
     /// Signed by a trusted key, but changed afterwards.
-    #[error("{} was tampered with: {detail}; do not run it, get it again from its source", .path.display())]
+    #[error("{} was tampered with: {detail}; do not run it, get it again from its source (break-glass only: `drhost run --allow-unsigned` runs it anyway, journaled)", .path.display())]
     Tampered {
         /// The plugin.
         path: PathBuf,
@@ -27,7 +27,7 @@ pub enum TrustError {
         detail: String,
     },
     /// Its sections or signature section cannot be parsed.
-    #[error("{} is damaged or was tampered with: {reason}", .path.display())]
+    #[error("{} is damaged or was tampered with: {reason}; get it again from its source (break-glass only: `drhost run --allow-unsigned` runs it anyway, journaled)", .path.display())]
     Corrupt {
         /// The plugin (or its `.sig`).
         path: PathBuf,
@@ -35,7 +35,7 @@ pub enum TrustError {
         reason: String,
     },
     /// Signed, but by no key that may vouch for it now.
-    #[error("{} has no trusted signature: {reasons} (trust file: {trust})", .path.display())]
+    #[error("{} has no trusted signature: {reasons} (trust file: {trust}); trust a key that signed it, or (break-glass) run it anyway with `drhost run --allow-unsigned`, which is journaled", .path.display())]
     Untrusted {
         /// The plugin.
         path: PathBuf,

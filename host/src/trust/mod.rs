@@ -15,6 +15,7 @@ mod error;
 pub mod keys;
 pub mod lock;
 mod paths;
+mod sign;
 pub mod signature;
 pub mod trust_file;
 
@@ -349,9 +350,12 @@ pub fn override_warning(verdict: &Verdict) -> String {
     )
 }
 
-/// `drhost sign`: describes the plugin (when it is one), writes its identity
-/// section if missing, and adds `key`'s signature. Returns what was done and
-/// a warning when the file is a component but not a loadable plugin.
+/// `drhost sign`: reads the plugin once, describes those bytes (when they
+/// are a plugin), writes their identity section if missing, and adds
+/// `key`'s signature over them. Nothing is read from the file again, so a
+/// file swapped while this runs cannot be described as one plugin and
+/// signed as another. Returns what was done and a warning when the file is
+/// a component but not a loadable plugin.
 pub async fn sign(
     plugin: &Path,
     key: &signature::SigningKey,
@@ -360,7 +364,7 @@ pub async fn sign(
 ) -> Result<(signature::SignOutcome, Option<String>), Error> {
     let file = PluginFile::read(plugin)?;
     file.check_is_component()?;
-    let (identity, warning) = match crate::inspect::inspect(plugin, cache_dir).await {
+    let (identity, warning) = match crate::inspect::inspect_file(&file, cache_dir).await {
         Ok(report) => {
             let mut capabilities: Vec<Need> = report
                 .capabilities
@@ -390,7 +394,7 @@ pub async fn sign(
         ),
         Err(e) => return Err(e),
     };
-    let outcome = signature::sign(plugin, key, identity.as_ref(), detached)?;
+    let outcome = signature::sign_bytes(plugin, &file.bytes, key, identity.as_ref(), detached)?;
     Ok((outcome, warning))
 }
 

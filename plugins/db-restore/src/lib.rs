@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use drhost_sdk::postgres::{self, Database, RestoreOptions, TargetInfo};
 use drhost_sdk::prelude::*;
 use drhost_sdk::s3::{Bucket, ObjectHead};
-use drhost_sdk::vault::{ComposePart, FieldValue, Secret, Store};
+use drhost_sdk::secret::{ComposePart, Secret};
+use drhost_sdk::vault::{FieldValue, Store};
 use drhost_sdk::{confirm, docker};
 
 const DATABASE: &str = "primary";

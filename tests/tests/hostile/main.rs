@@ -4,11 +4,13 @@
 //! refused or contained, what the operator saw, the journal and the exit code.
 //! One module per area.
 
+mod disk;
 mod docker;
 mod postgres;
 mod redis;
 mod s3;
 mod sandbox;
 mod shell;
+mod signing;
 mod terminal;
 mod vault;

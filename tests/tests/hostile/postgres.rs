@@ -7,6 +7,7 @@
 //! checks the server afterwards through the lab's own connection.
 
 use std::path::Path;
+use std::time::Duration;
 
 use drhost_tests::cli::{self, Outcome, Run};
 use drhost_tests::lab::runtime as rt;
@@ -201,4 +202,67 @@ fn a_read_grant_cannot_reach_the_server_machine() {
         );
         assert!(!marker.exists());
     }
+}
+
+#[test]
+fn a_query_result_is_capped_in_rows_and_bytes() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = Lab::load().unwrap();
+    let _scratch = Scratch::new(&lab);
+    let rows = drhost::caps::postgres::MAX_QUERY_ROWS;
+    rt().block_on(async {
+        let db = lab.pg_client_for(DB).await.unwrap();
+        db.batch_execute(&format!(
+            "CREATE TABLE many AS SELECT g AS id FROM generate_series(1, {}) g; GRANT SELECT ON many TO PUBLIC",
+            rows + 1
+        ))
+        .await
+        .unwrap();
+    });
+    let config = config(&lab, Reader::Configured);
+    let capped = |sql: &str, expect: &str| {
+        let started = std::time::Instant::now();
+        let out = query(&config, sql);
+        assert_eq!(
+            out.fact("error-kind").as_deref(),
+            Some("invalid-argument"),
+            "{sql}: {}",
+            out.stdout
+        );
+        let message = out.fact("error").unwrap();
+        assert!(
+            message.contains(expect) && message.contains("nothing was returned"),
+            "{sql}: {message}"
+        );
+        assert_eq!(query_error_kind(&out).as_deref(), Some("invalid-argument"));
+        started.elapsed()
+    };
+
+    // One row more than the cap: refused whole, naming the cap.
+    capped(
+        "SELECT * FROM many",
+        &format!("more than {rows} rows, drhost's cap per query"),
+    );
+    // The cap itself is fine.
+    let out = query(&config, &format!("SELECT * FROM many ORDER BY id LIMIT {rows}"));
+    assert_eq!(
+        out.fact("rows").as_deref(),
+        Some(rows.to_string().as_str()),
+        "{}",
+        out.stdout
+    );
+    // Bytes: 17 values of 1 MiB are over 16 MiB; 15 are not.
+    capped(
+        "SELECT repeat('x', 1048576) FROM generate_series(1, 17)",
+        "more than 16 MiB of values, drhost's cap per query",
+    );
+    let out = query(&config, "SELECT repeat('x', 1048576) FROM generate_series(1, 15)");
+    assert_eq!(out.fact("rows").as_deref(), Some("15"), "{}", out.stdout);
+    // A huge result stops at the cap: the server is told to stop too, so the
+    // call does not wait for (or hold) the rest.
+    let took = capped(
+        "SELECT g, repeat('y', 100) FROM generate_series(1, 20000000) g",
+        "drhost's cap per query",
+    );
+    assert!(took < Duration::from_secs(20), "the capped query took {took:?}");
 }

@@ -34,15 +34,13 @@ fn a_plugin_cannot_draw_on_the_operators_terminal() {
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert_screen_is_the_hosts(&out.stdout);
     assert_screen_is_the_hosts(&out.stderr);
-    // What the plugin said is still shown, visibly escaped.
-    for shown in [
-        "▸ step \\u{1b}[2J",
-        "      note \\u{1b}[2J",
-        "[info] log \\u{1b}[2J",
-        "summary \\u{1b}[2J",
-        "hint: hint \\u{1b}[2J",
-    ] {
+    // What the plugin said is still shown, visibly escaped: its progress on
+    // stderr, its failure (the result) on stdout.
+    for shown in ["▸ step \\u{1b}[2J", "      note \\u{1b}[2J", "[info] log \\u{1b}[2J"] {
         assert!(out.stderr.contains(shown), "missing {shown:?}:\n{}", out.stderr);
+    }
+    for shown in ["summary \\u{1b}[2J", "hint: hint \\u{1b}[2J"] {
+        assert!(out.stdout.contains(shown), "missing {shown:?}:\n{}", out.stdout);
     }
     // The journal keeps the plugin's exact text (JSON-escaped).
     let journal = out.journal();

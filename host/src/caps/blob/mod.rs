@@ -1,5 +1,9 @@
 //! `blob`: bulk data kept by the host in the run's private directory (never
 //! the guest's scratch). The guest holds a handle and reads bounded ranges.
+//!
+//! Every blob is charged to the run's disk budget
+//! ([`crate::caps::kit::disk`]) before it is written, by whichever call makes
+//! it, and released when the guest drops it.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -122,14 +126,18 @@ impl HostBlob for RunState {
             ))
             .into());
         }
+        let mut charge = self.ctx.disk.charge("blob from-bytes");
+        charge.add(data.len() as u64)?;
         let blob =
             Blob::create(&self.ctx.blob_dir, &data).map_err(|e| CapError::Failed(format!("storing blob: {e}")))?;
+        charge.keep();
         Ok(self.table.push(blob)?)
     }
 
     async fn drop(&mut self, blob: Resource<Blob>) -> wasmtime::Result<()> {
         let blob = self.table.delete(blob)?;
         let _ = std::fs::remove_file(&blob.path);
+        self.ctx.disk.release(blob.size);
         Ok(())
     }
 }

@@ -37,8 +37,8 @@ impl Host for RunState {
                     "no confirmation is possible here (describe/inspect)".into(),
                 )),
                 ConfirmPolicy::AskOperator if std::io::stdin().is_terminal() => {
-                    let q = question.clone();
-                    tokio::task::spawn_blocking(move || prompt(&q))
+                    let (q, console) = (question.clone(), self.ctx.console.clone());
+                    tokio::task::spawn_blocking(move || console.prompting(|| prompt(&q)))
                         .await
                         .unwrap_or_else(|e| Err(CapError::Failed(format!("prompt failed: {e}"))))
                 }

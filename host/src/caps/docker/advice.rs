@@ -91,28 +91,9 @@ pub fn need_lines(id: &str, target: &str, access: DockerAccess) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-    use crate::caps::docker::grant::{
-        ContainerIdentity, DockerGrant, NetworkRefusal, COMPOSE_PROJECT, COMPOSE_SERVICE,
-    };
-
-    fn container(name: &str, service: Option<&str>) -> ContainerIdentity {
-        let mut labels = HashMap::new();
-        if let Some(s) = service {
-            labels.insert(COMPOSE_PROJECT.to_string(), "toolboxai".to_string());
-            labels.insert(COMPOSE_SERVICE.to_string(), s.to_string());
-        }
-        ContainerIdentity {
-            name: name.into(),
-            labels,
-        }
-    }
-
-    fn argv(args: &[&str]) -> Vec<String> {
-        args.iter().map(|a| a.to_string()).collect()
-    }
+    use crate::caps::docker::grant::tests::{argv, container};
+    use crate::caps::docker::grant::{DockerGrant, NetworkRefusal};
 
     #[test]
     fn suggested_lines_parse_back_and_allow() {

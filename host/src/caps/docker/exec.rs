@@ -2,6 +2,7 @@
 //! environment run as the container's user, unprivileged, output kept up
 //! to a cap per stream, bounded by the plugin's timeout and the deadline.
 
+use crate::caps::kit::capped::Capped;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -46,8 +47,8 @@ pub(crate) async fn exec(
     };
     let created = docker.create_exec(id, options).await.map_err(engine_error)?;
     let run = async {
-        let mut out = (Vec::new(), false);
-        let mut err = (Vec::new(), false);
+        let mut out = Capped::new(EXEC_OUTPUT_CAP);
+        let mut err = Capped::new(EXEC_OUTPUT_CAP);
         if let StartExecResults::Attached { mut output, .. } =
             docker.start_exec(&created.id, None).await.map_err(engine_error)?
         {
@@ -57,14 +58,10 @@ pub(crate) async fn exec(
                     Out::StdOut { message } | Out::Console { message } => (&mut out, message),
                     Out::StdIn { .. } => continue,
                 };
-                let room = EXEC_OUTPUT_CAP - buf.0.len();
-                if cut.len() > room {
-                    buf.1 = true;
-                }
-                buf.0.extend_from_slice(&cut[..cut.len().min(room)]);
+                buf.push(&cut);
             }
         }
-        Ok::<_, CapError>((out, err))
+        Ok::<_, CapError>((out.into_parts(), err.into_parts()))
     };
     let ((out, out_cut), (err, err_cut)) = match tokio::time::timeout(timeout, run).await {
         Ok(done) => done?,

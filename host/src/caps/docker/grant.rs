@@ -271,7 +271,7 @@ fn argv_matches(patterns: &[ArgPattern], argv: &[String]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::caps::docker::syntax::{parse_exec_env, MAX_EXEC_ENV};
 
@@ -279,7 +279,8 @@ mod tests {
         toml::from_str(text).unwrap()
     }
 
-    fn container(name: &str, service: Option<&str>) -> ContainerIdentity {
+    /// A container named `name`, in compose service `service` of `toolboxai`.
+    pub(crate) fn container(name: &str, service: Option<&str>) -> ContainerIdentity {
         let mut labels = HashMap::new();
         if let Some(s) = service {
             labels.insert(COMPOSE_PROJECT.to_string(), "toolboxai".to_string());
@@ -291,7 +292,7 @@ mod tests {
         }
     }
 
-    fn argv(args: &[&str]) -> Vec<String> {
+    pub(crate) fn argv(args: &[&str]) -> Vec<String> {
         args.iter().map(|a| a.to_string()).collect()
     }
 

@@ -238,4 +238,29 @@ impl Host for RunState {
         })
         .await
     }
+
+    // SKELETON: swarm and secrets.
+    async fn swarm_inspect(&mut self) -> Answer<Option<crate::bindings::drhost::runbook::docker::SwarmInfo>> {
+        Err(crate::caps::kit::not_built("docker.swarm-inspect"))
+    }
+    async fn swarm_init(
+        &mut self,
+        _advertise_addr: Option<String>,
+    ) -> Answer<crate::bindings::drhost::runbook::docker::SwarmInfo> {
+        Err(crate::caps::kit::not_built("docker.swarm-init"))
+    }
+    async fn list_secrets(&mut self) -> Answer<Vec<crate::bindings::drhost::runbook::docker::SecretInfo>> {
+        Err(crate::caps::kit::not_built("docker.list-secrets"))
+    }
+    async fn create_secret(
+        &mut self,
+        _name: String,
+        _value: wasmtime::component::Resource<crate::caps::secret::Secret>,
+        _labels: Vec<crate::bindings::drhost::runbook::docker::Label>,
+    ) -> Answer<crate::bindings::drhost::runbook::docker::SecretInfo> {
+        Err(crate::caps::kit::not_built("docker.create-secret"))
+    }
+    async fn remove_secret(&mut self, _name: String) -> Answer<bool> {
+        Err(crate::caps::kit::not_built("docker.remove-secret"))
+    }
 }

@@ -5,6 +5,7 @@
 
 use crate::caps::kit::gate::Gate;
 
+mod client;
 mod grant;
 mod host;
 

@@ -1,6 +1,6 @@
 //! The one path every capability call takes, spelled the same everywhere:
 //!
-//! ```ignore
+//! ```text
 //! async fn stop_container(&mut self, name: String, timeout: Option<u32>) -> Answer<()> {
 //!     let ctx = self.ctx.clone();
 //!     ctx.audited("docker.stop-container", json!({ "name": name }), |_| json!(null), async {
@@ -79,14 +79,16 @@ pub(crate) fn error_parts(error: &CapError) -> (&'static str, &str) {
         CapError::Timeout(m) => ("timeout", m),
         CapError::Conflict(m) => ("conflict", m),
         CapError::Failed(m) => ("failed", m),
+        CapError::Planned(m) => ("planned", m),
     }
 }
 
 impl RunContext {
-    /// Runs one capability call `work` (grant check, then the real call),
-    /// then journals it: `call`, its `args`, how long it took, and its
-    /// outcome (`summarize` of the value, or the error); a typed error also
-    /// goes to the operator's console.
+    /// Runs one capability call `work` (grant check, then the real call)
+    /// unless the run is over its disk budget (then the call traps), and
+    /// journals it: `call`, its `args`, how long it took, and its outcome
+    /// (`summarize` of the value, or the error); a typed error also goes to
+    /// the operator's console.
     pub(crate) async fn audited<T>(
         &self,
         call: &str,
@@ -95,7 +97,13 @@ impl RunContext {
         work: impl Future<Output = Answer<T>>,
     ) -> Answer<T> {
         let started = Instant::now();
-        let result = work.await;
+        // The scratch directory is measured at every call: a run its
+        // plugin took over the disk budget stops here (exit 4).
+        self.disk.measure_scratch();
+        let result = match self.disk.exceeded() {
+            Some(over) => Err(CallError::Trap(over.into())),
+            None => work.await,
+        };
         self.journal_call(call, args, started, &result, summarize);
         result
     }

@@ -21,3 +21,25 @@ pub(crate) fn only_stdio(cmd: &mut tokio::process::Command) {
         });
     }
 }
+
+/// Makes a child unable to make any file larger than `bytes`
+/// (`RLIMIT_FSIZE`; `SIGXFSZ` ignored, so the write past it fails with
+/// `EFBIG` and the tool reports it): a tool writing a blob (`pg_dump`)
+/// stays within what is left of the run's disk budget.
+pub(crate) fn file_size_limit(cmd: &mut tokio::process::Command, bytes: u64) {
+    // SAFETY: runs in the forked child before exec and calls only
+    // async-signal-safe functions (setrlimit, signal); nothing allocates.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes as libc::rlim_t,
+                rlim_max: bytes as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+}

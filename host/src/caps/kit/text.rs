@@ -32,6 +32,29 @@ pub(crate) fn toml_key(key: &str) -> String {
     }
 }
 
+/// What a failed connection or request came down to, e.g. `Connection
+/// refused`: the innermost cause of `error`, without the wrappers that
+/// repeat the URL (`error sending request for url (…)`, `client error
+/// (Connect)`, `tcp connect error`) and without the ` (os error N)`
+/// suffix. The caller names the target once, in its own words.
+pub(crate) fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let text = cause.to_string();
+    let text = match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => &text[..at],
+        _ => text.as_str(),
+    };
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        error.to_string()
+    } else {
+        text
+    }
+}
+
 /// Cuts `text` to at most `cap` bytes on a character boundary.
 pub(crate) fn truncate(text: &str, cap: usize) -> &str {
     if text.len() <= cap {

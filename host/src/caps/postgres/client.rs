@@ -10,10 +10,11 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
-use tokio_postgres::types::{FromSql, ToSql, Type};
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Socket;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::rows::{self, Stopped};
 use super::tools::{self, dbname_arg};
 use super::{
     allows, allows_database, check_read_statement, database_denial, denial, Database, PgAccess, PostgresTarget,
@@ -32,6 +33,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAINTENANCE_DATABASE: &str = "postgres";
 /// Most `pg_restore --jobs` a plugin may ask for.
 const MAX_JOBS: u32 = 32;
+/// Longest a cancel request for a query stopped early may take.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) fn check(ctx: &RunContext, label: &str, what: &str, access: PgAccess) -> Result<(), CapError> {
     require(allows(&ctx.grants.postgres, label, access), || {
@@ -197,7 +200,12 @@ fn classify(label: &str, target: &PostgresTarget, e: tokio_postgres::Error) -> C
         ));
     }
     if e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) {
-        return CapError::Unavailable(format!("Postgres target `{label}` is unreachable: {e}"));
+        return CapError::Unavailable(format!(
+            "Postgres target `{label}` at {}:{} is unreachable: {}",
+            target.url.host,
+            target.url.port,
+            crate::caps::kit::text::root_cause(&e)
+        ));
     }
     CapError::Failed(format!("Postgres target `{label}`: {e}"))
 }
@@ -221,12 +229,18 @@ async fn bounded<T>(
     let limit = ctx.time_left_within(CALL_TIMEOUT);
     match tokio::time::timeout(limit, fut).await {
         Err(_) => Err(CapError::Timeout(format!(
-            "postgres {what} on `{label}` took over {limit:?}"
+            "postgres {what} on `{label}` took over {}",
+            crate::console::style::duration(limit)
         ))),
-        Ok(r) => r.map_err(|e| match ctx.grants.postgres_targets.get(label) {
-            Some(target) => classify(label, target, e),
-            None => CapError::Failed(format!("Postgres target `{label}`: {e}")),
-        }),
+        Ok(r) => r.map_err(|e| classify_for(ctx, label, e)),
+    }
+}
+
+/// [`classify`] for target `label` of this run.
+fn classify_for(ctx: &RunContext, label: &str, e: tokio_postgres::Error) -> CapError {
+    match ctx.grants.postgres_targets.get(label) {
+        Some(target) => classify(label, target, e),
+        None => CapError::Failed(format!("Postgres target `{label}`: {e}")),
     }
 }
 
@@ -257,33 +271,55 @@ pub(crate) async fn query(
     bounded(ctx, "query", client.batch_execute(READ_ONLY_BEGIN), label).await?;
     let result = read_only_query(ctx, client, label, sql, params).await;
     let rollback = bounded(ctx, "query", client.batch_execute("ROLLBACK"), label).await;
-    let (stmt, rows) = result?;
+    let rows = result?;
     rollback?;
-    let columns = stmt.columns().iter().map(|c| c.name().to_string()).collect::<Vec<_>>();
-    let rows = rows
-        .iter()
-        .map(|row| {
-            (0..row.len())
-                .map(|i| row.try_get::<_, Option<AsText>>(i).ok().flatten().map(|t| t.0))
-                .collect()
-        })
-        .collect();
-    Ok(Rows { columns, rows })
+    Ok(rows)
 }
 
 /// Opens the read-only transaction of a `query`.
 const READ_ONLY_BEGIN: &str = "BEGIN TRANSACTION ISOLATION LEVEL READ COMMITTED READ ONLY; SELECT 1";
 
+/// Runs the statement and reads its rows as a stream, within the caps of
+/// [`rows`]; a query stopped at a cap or at the deadline is cancelled on
+/// the server, so the `ROLLBACK` after it need not wait for the rest.
 async fn read_only_query(
     ctx: &RunContext,
     client: &tokio_postgres::Client,
     label: &str,
     sql: &str,
     params: &[String],
-) -> Result<(tokio_postgres::Statement, Vec<tokio_postgres::Row>), CapError> {
+) -> Result<Rows, CapError> {
     let stmt = prepare(ctx, client, sql, params, label).await?;
-    let rows = bounded(ctx, "query", client.query(&stmt, &params_ref(params)), label).await?;
-    Ok((stmt, rows))
+    let limit = ctx.time_left_within(CALL_TIMEOUT);
+    let stream = bounded(ctx, "query", client.query_raw(&stmt, params.iter()), label).await?;
+    let stopped = match tokio::time::timeout(limit, rows::collect(stream, label)).await {
+        Ok(Ok(rows)) => {
+            let columns = stmt.columns().iter().map(|c| c.name().to_string()).collect();
+            return Ok(Rows { columns, rows });
+        }
+        Ok(Err(Stopped::Server(e))) => return Err(classify_for(ctx, label, e)),
+        Ok(Err(Stopped::Capped(e))) => e,
+        Err(_) => CapError::Timeout(format!("postgres query on `{label}` took over {limit:?}")),
+    };
+    cancel(ctx, client, label).await;
+    Err(stopped)
+}
+
+/// Asks the server to stop the statement running on `client` (best effort,
+/// over a connection of its own with the target's TLS, within a few seconds).
+async fn cancel(ctx: &RunContext, client: &tokio_postgres::Client, label: &str) {
+    let Some(target) = ctx.grants.postgres_targets.get(label) else {
+        return;
+    };
+    let token = client.cancel_token();
+    let limit = ctx.time_left_within(CANCEL_TIMEOUT);
+    if target.url.tls {
+        if let Ok(tls) = tls_connector(label, target) {
+            let _ = tokio::time::timeout(limit, token.cancel_query(tls)).await;
+        }
+    } else {
+        let _ = tokio::time::timeout(limit, token.cancel_query(tokio_postgres::NoTls)).await;
+    }
 }
 
 pub(crate) async fn execute(
@@ -340,9 +376,14 @@ pub(crate) async fn create_database(ctx: &RunContext, label: &str) -> Result<boo
     }
 }
 
-/// Runs `pg_dump -Fc` into a new file in the run's blob directory.
+/// Runs `pg_dump -Fc` into a new file in the run's blob directory; the
+/// tool cannot write more than is left of the run's disk budget.
 pub(crate) async fn dump(ctx: &RunContext, label: &str) -> Result<Blob, CapError> {
     let target = target(ctx, label, "dump")?;
+    let what = format!("pg_dump of target `{label}`");
+    let mut charge = ctx.disk.charge(&what);
+    charge.expect(1)?;
+    let allowance = charge.left();
     std::fs::create_dir_all(&ctx.blob_dir).map_err(|e| CapError::Failed(format!("blob directory: {e}")))?;
     // Removed when dropped, unless kept after a successful dump.
     let file = tempfile::Builder::new()
@@ -352,23 +393,37 @@ pub(crate) async fn dump(ctx: &RunContext, label: &str) -> Result<Blob, CapError
         .map_err(|e| CapError::Failed(format!("creating the dump file: {e}")))?
         .into_temp_path();
     let mut cmd = tools::command(ctx, target, "pg_dump").await?;
+    crate::caps::kit::process::file_size_limit(&mut cmd, allowance);
     cmd.arg("-Fc")
         .arg("-d")
         .arg(dbname_arg(&target.url.dbname))
         .arg("-f")
         .arg(&*file);
-    tools::run(ctx, cmd, &format!("pg_dump of target `{label}`")).await?;
+    let ran = tools::run(ctx, cmd, &what).await;
+    let written = std::fs::metadata(&*file).map(|m| m.len()).unwrap_or(0);
+    if let Err(error) = ran {
+        // Stopped at the file size limit: say so, not only the tool's words.
+        let over_budget = written >= allowance;
+        return Err(if over_budget {
+            charge.expect(written.saturating_add(1)).err().unwrap_or(error)
+        } else {
+            error
+        });
+    }
+    charge.add(written)?;
     let path = file
         .keep()
         .map_err(|e| CapError::Failed(format!("keeping the dump file: {e}")))?;
     let path2 = path.clone();
-    tokio::task::spawn_blocking(move || Blob::from_file(path2))
+    let blob = tokio::task::spawn_blocking(move || Blob::from_file(path2))
         .await
         .map_err(|e| CapError::Failed(format!("checksum task: {e}")))?
         .map_err(|e| {
             let _ = std::fs::remove_file(&path);
             CapError::Failed(format!("reading the dump: {e}"))
-        })
+        })?;
+    charge.keep();
+    Ok(blob)
 }
 
 /// Runs `pg_restore` on the blob's file (`path`) into target `label`'s
@@ -425,33 +480,6 @@ pub(crate) async fn restore(
         duration_ms: started.elapsed().as_millis() as u64,
         warnings: log.warnings,
     })
-}
-
-/// Any column value as text: common types formatted, the rest as hex.
-struct AsText(String);
-
-impl<'a> FromSql<'a> for AsText {
-    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        let text = match *ty {
-            Type::BOOL => bool::from_sql(ty, raw)?.to_string(),
-            Type::INT2 => i16::from_sql(ty, raw)?.to_string(),
-            Type::INT4 => i32::from_sql(ty, raw)?.to_string(),
-            Type::INT8 => i64::from_sql(ty, raw)?.to_string(),
-            Type::OID => u32::from_sql(ty, raw)?.to_string(),
-            Type::FLOAT4 => f32::from_sql(ty, raw)?.to_string(),
-            Type::FLOAT8 => f64::from_sql(ty, raw)?.to_string(),
-            Type::JSONB if raw.first() == Some(&1) => String::from_utf8_lossy(&raw[1..]).into_owned(),
-            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON | Type::UNKNOWN | Type::XML => {
-                String::from_utf8_lossy(raw).into_owned()
-            }
-            _ => format!("\\x{}", hex::encode(raw)),
-        };
-        Ok(AsText(text))
-    }
-
-    fn accepts(_: &Type) -> bool {
-        true
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! info), `write` (execute), `dump`, `restore` (plus `databases` globs for
 //! restoring elsewhere than the target's database) and `admin`
 //! (create-database) per label. Every call is checked, bounded by the run's
-//! deadline and journaled without credentials or parameter values.
+//! deadline and journaled without credentials or parameter values; a
+//! query's result is bounded too (`rows.rs`).
 //!
 //! A URL with `sslmode=require` connects over TLS (rustls) and verifies the
 //! server's certificate and host name — stricter than libpq's `require`;
@@ -22,7 +23,10 @@ use crate::config::PluginGrants;
 mod client;
 mod grant;
 mod host;
+mod rows;
 mod tools;
+
+pub use rows::{MAX_QUERY_BYTES, MAX_QUERY_ROWS};
 
 pub use grant::{
     allows, allows_database, check_read_statement, covers, database_denial, denial, grant_lines, need_access, PgAccess,

@@ -72,7 +72,11 @@ impl HostStep for RunState {
 impl RunState {
     fn end_step(&mut self, name: &str, elapsed: std::time::Duration, ok: bool, reason: Option<&str>) {
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
-        self.ctx.steps.lock().unwrap_or_else(|p| p.into_inner()).ended(name, ok);
+        self.ctx
+            .steps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .ended(name, ok, elapsed);
         self.ctx.journal.record(
             "step-end",
             json!({ "step": name, "ok": ok, "duration_ms": duration_ms, "reason": reason }),

@@ -20,6 +20,7 @@ use super::{
 };
 use crate::bindings::types::Error as CapError;
 use crate::caps::kit::gate::require;
+use crate::caps::kit::text::root_cause;
 use crate::sandbox::RunContext;
 
 /// Which node `open` connects to.
@@ -143,7 +144,7 @@ pub(crate) async fn connect(
             redis::ConnectionAddr::Tcp(host, port) => {
                 let tcp = tokio::net::TcpStream::connect((host.as_str(), *port))
                     .await
-                    .map_err(|e| CapError::Unavailable(format!("redis at {addr}: {e}")))?;
+                    .map_err(|e| CapError::Unavailable(format!("redis at {addr}: {}", root_cause(&e))))?;
                 let _ = tcp.set_nodelay(true);
                 let stream = Metered {
                     inner: tcp,
@@ -157,7 +158,7 @@ pub(crate) async fn connect(
             redis::ConnectionAddr::TcpTls { host, port, .. } => {
                 let tcp = tokio::net::TcpStream::connect((host.as_str(), *port))
                     .await
-                    .map_err(|e| CapError::Unavailable(format!("redis at {addr}: {e}")))?;
+                    .map_err(|e| CapError::Unavailable(format!("redis at {addr}: {}", root_cause(&e))))?;
                 let _ = tcp.set_nodelay(true);
                 let name = rustls::pki_types::ServerName::try_from(host.clone())
                     .map_err(|e| CapError::Failed(format!("redis at {addr}: {e}")))?;

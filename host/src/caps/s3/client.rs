@@ -30,6 +30,10 @@ const PART_SIZE: u64 = 16 << 20;
 const PARTS_IN_FLIGHT: usize = 4;
 /// How long aborting a failed multipart upload may take.
 const ABORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most keys one `list` reads (the grants may then show fewer).
+pub const MAX_LIST_KEYS: usize = 10_000;
+/// Keys asked for per page of a listing (S3's own maximum).
+const LIST_PAGE: i32 = 1_000;
 
 pub(crate) async fn open(ctx: &RunContext, label: &str) -> Result<Bucket, CapError> {
     let refusal = || {
@@ -99,18 +103,10 @@ fn reason<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &SdkError<E,
             }
         }
         SdkError::TimeoutError(_) => "the request timed out".to_string(),
-        other => {
-            let mut cause: &dyn std::error::Error = other;
-            while let Some(next) = cause.source() {
-                cause = next;
-            }
-            let text = cause.to_string();
-            if text.is_empty() {
-                DisplayErrorContext(other).to_string()
-            } else {
-                text
-            }
-        }
+        other => match crate::caps::kit::text::root_cause(other) {
+            text if text.is_empty() => DisplayErrorContext(other).to_string(),
+            text => text,
+        },
     }
 }
 
@@ -133,8 +129,12 @@ fn rfc3339(t: Option<&DateTime>) -> String {
     t.and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()).unwrap_or_default()
 }
 
+/// The objects under `prefix` the grants show, page by page; paging stops
+/// once the listing has gone past [`MAX_LIST_KEYS`] keys, and the call then
+/// fails whole (`list` has no room to say "truncated").
 pub(crate) async fn list(ctx: &RunContext, b: &Bucket, prefix: &str) -> Result<Vec<ObjectInfo>, CapError> {
     let mut objects = Vec::new();
+    let mut seen = 0usize;
     let mut token = None;
     loop {
         let request = b
@@ -142,8 +142,16 @@ pub(crate) async fn list(ctx: &RunContext, b: &Bucket, prefix: &str) -> Result<V
             .list_objects_v2()
             .bucket(&b.bucket)
             .prefix(prefix)
+            .max_keys(LIST_PAGE)
             .set_continuation_token(token.take());
         let page = bounded("list", b, ctx.time_left_within(CALL_TIMEOUT), request.send()).await?;
+        seen += page.contents().len();
+        if seen > MAX_LIST_KEYS {
+            return Err(CapError::InvalidArgument(format!(
+                "s3 list of `{prefix}` on `{}`: more than {MAX_LIST_KEYS} keys start with it, drhost's cap per call; the listing stopped there and nothing was returned: list a longer prefix (e.g. `{prefix}backup_2026-`)",
+                b.label
+            )));
+        }
         for o in page.contents() {
             let key = o.key().unwrap_or_default();
             // Only keys inside the grant are shown.
@@ -209,7 +217,8 @@ pub(crate) async fn get(
     let length = out.content_length().map(|n| n.max(0) as u64);
     let what = format!("s3 get of `{key}` on `{}`", b.label);
     let until_deadline = ctx.time_left();
-    let saved = save(out.body, &ctx.blob_dir, length, check, &what);
+    let charge = ctx.disk.charge(&what);
+    let saved = save(out.body, &ctx.blob_dir, length, check, &what, charge);
     match tokio::time::timeout(until_deadline, saved).await {
         Err(_) => Err(CapError::Timeout(format!(
             "{what} did not finish before the run's deadline; nothing was kept"

@@ -15,6 +15,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::bindings::types::Error as CapError;
 use crate::caps::blob::Blob;
+use crate::caps::kit::disk::Charge;
 
 /// The write buffer of a download.
 const DOWNLOAD_BUFFER: usize = 1 << 20;
@@ -48,15 +49,21 @@ pub(super) fn sha256_hex(text: &str) -> Option<String> {
 }
 
 /// Streams `body` into a new file in `dir`, hashing it as chunks
-/// arrive, then checks the byte count against `length` and the SHA-256
-/// against `check`. On any failure the file is removed.
+/// arrive and charging each to the disk budget before it is written, then
+/// checks the byte count against `length` and the SHA-256 against `check`.
+/// On any failure the file is removed (and its charge given back); an
+/// announced `length` the budget cannot hold is refused before any byte.
 pub(super) async fn save(
     mut body: ByteStream,
     dir: &Path,
     length: Option<u64>,
     check: Option<(String, Verified)>,
     what: &str,
+    mut charge: Charge,
 ) -> Result<(Blob, Verified), CapError> {
+    if let Some(length) = length {
+        charge.expect(length)?;
+    }
     let failed = |doing: &str, e: std::io::Error| CapError::Failed(format!("{what}: {doing} the blob file: {e}"));
     std::fs::create_dir_all(dir).map_err(|e| failed("creating the directory of", e))?;
     // The file is removed when `temp` is dropped, unless kept at the end.
@@ -76,6 +83,7 @@ pub(super) async fn save(
             ))
         })?;
         let Some(chunk) = chunk else { break };
+        charge.add(chunk.len() as u64)?;
         hasher.update(&chunk);
         size += chunk.len() as u64;
         out.write_all(&chunk).await.map_err(|e| failed("writing", e))?;
@@ -102,12 +110,14 @@ pub(super) async fn save(
         None => Verified::None,
     };
     let path = temp.keep().map_err(|e| failed("keeping", e.error))?;
+    charge.keep();
     Ok((Blob::from_parts(path, size, sha256), verified))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::kit::disk::DiskBudget;
 
     const HELLO_SHA: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 
@@ -116,15 +126,20 @@ mod tests {
         length: Option<u64>,
         check: Option<(&str, Verified)>,
     ) -> Result<(Blob, Verified), CapError> {
+        let budget = DiskBudget::new(1 << 20, &dir.join("scratch"));
+        save_within(&budget, dir, length, check).await
+    }
+
+    async fn save_within(
+        budget: &std::sync::Arc<DiskBudget>,
+        dir: &Path,
+        length: Option<u64>,
+        check: Option<(&str, Verified)>,
+    ) -> Result<(Blob, Verified), CapError> {
         let check = check.map(|(h, v)| (h.to_string(), v));
-        save(
-            ByteStream::from_static(b"hello"),
-            dir,
-            length,
-            check,
-            "s3 get of `k` on `b`",
-        )
-        .await
+        let what = "s3 get of `k` on `b`";
+        let charge = budget.charge(what);
+        save(ByteStream::from_static(b"hello"), dir, length, check, what, charge).await
     }
 
     fn files(dir: &Path) -> usize {
@@ -167,6 +182,23 @@ mod tests {
             "{error:?}"
         );
         assert_eq!(files(dir.path()), 0);
+    }
+
+    #[tokio::test]
+    async fn a_download_over_the_disk_budget_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = DiskBudget::new(4, &dir.path().join("scratch"));
+        for length in [Some(5), None] {
+            let error = save_within(&budget, dir.path(), length, None).await.err().unwrap();
+            assert!(
+                matches!(&error, CapError::Failed(m) if m.contains("disk budget of 4 B would be exceeded")),
+                "{error:?}"
+            );
+            assert_eq!((files(dir.path()), budget.left()), (0, 4));
+        }
+        let budget = DiskBudget::new(5, &dir.path().join("scratch"));
+        let (blob, _) = save_within(&budget, dir.path(), Some(5), None).await.unwrap();
+        assert_eq!((blob.size(), budget.left()), (5, 0), "a kept blob stays charged");
     }
 
     #[test]

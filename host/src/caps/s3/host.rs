@@ -101,4 +101,14 @@ impl HostBucket for RunState {
         self.table.delete(bucket)?;
         Ok(())
     }
+
+    // SKELETON
+    async fn get_secret(
+        &mut self,
+        _b: Resource<Bucket>,
+        _key: String,
+        _expect_sha256: Option<String>,
+    ) -> Answer<Resource<crate::caps::secret::Secret>> {
+        Err(crate::caps::kit::not_built("s3.get-secret"))
+    }
 }

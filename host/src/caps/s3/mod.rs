@@ -11,6 +11,7 @@
 //! chunk by chunk (and checked against the expected or recorded SHA-256 and
 //! the size before the blob is kept); a put over 64 MiB goes up as a
 //! multipart upload of 16 MiB parts read from the file, a few at a time.
+//! A listing reads at most 10,000 keys (`client::MAX_LIST_KEYS`).
 
 use crate::bindings::types::Access;
 use crate::caps::kit::gate::{Gate, TargetTable};
@@ -21,6 +22,7 @@ mod download;
 mod grant;
 mod host;
 
+pub use client::MAX_LIST_KEYS;
 pub use grant::{allows_key, allows_prefix, covers, denial, grant_lines, S3Access, S3Grant, S3Target};
 
 /// The client of one target's bucket, held in the run's resource table.

@@ -12,6 +12,7 @@ use crate::caps::kit::gate::Gate;
 
 mod grant;
 mod host;
+mod program;
 
 pub use grant::{grant_lines_any, ShellGrant};
 

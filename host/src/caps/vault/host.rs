@@ -1,8 +1,8 @@
 //! The `vault` interface as the plugin sees it: one short function per WIT
 //! function, each `args → check → call` through
-//! [`crate::sandbox::RunContext::audited`]; the checks and the HTTP calls are
-//! in `client.rs`, the pure parts (composing, field values, redaction) in
-//! `secrets.rs`.
+//! [`crate::sandbox::RunContext::audited`]; the checks are in `client.rs`,
+//! the calls in `kv.rs` and `snapshot.rs` (over `http.rs`), the pure parts
+//! (composing, field values, redaction) in `secrets.rs`.
 //!
 //! What is journaled: the target, the path, field *names*, whether each
 //! written field was text or which secret, versions, sizes. Never a value.
@@ -10,48 +10,15 @@
 use serde_json::json;
 use wasmtime::component::Resource;
 
-use super::client;
-use super::secrets::{compose, describe_fields, describe_parts, field_values, withheld};
+use super::secrets::{describe_fields, field_values, withheld};
+use super::{client, kv, snapshot};
 use super::{lists_key, Secret, Store, VaultAccess};
-use crate::bindings::drhost::runbook::vault::{ComposePart, FieldValue, Host, HostSecret, HostStore, Metadata};
+use crate::bindings::drhost::runbook::vault::{FieldValue, Host, HostStore, Metadata};
 use crate::caps::blob::Blob;
 use crate::caps::kit::Answer;
 use crate::sandbox::RunState;
 
 impl Host for RunState {}
-
-impl HostSecret for RunState {
-    async fn origin(&mut self, s: Resource<Secret>) -> wasmtime::Result<String> {
-        Ok(self.table.get(&s)?.origin.clone())
-    }
-
-    async fn reveal(&mut self, s: Resource<Secret>) -> Answer<String> {
-        let ctx = self.ctx.clone();
-        let secret = self.table.get(&s)?;
-        let args = json!({ "origin": secret.origin });
-        ctx.audited("vault.secret.reveal", args, |_| json!({ "revealed": true }), async {
-            client::check_reveal(&ctx, secret)?;
-            Ok(secret.value.to_string())
-        })
-        .await
-    }
-
-    async fn compose(&mut self, parts: Vec<ComposePart>) -> Answer<Resource<Secret>> {
-        let ctx = self.ctx.clone();
-        let args = json!({ "parts": describe_parts(&self.table, &parts)? });
-        let summary = |s: &Secret| json!({ "origin": s.origin });
-        let composed = compose(&self.table, &parts);
-        let secret = ctx
-            .audited("vault.secret.compose", args, summary, async { Ok(composed?) })
-            .await?;
-        Ok(self.table.push(secret)?)
-    }
-
-    async fn drop(&mut self, s: Resource<Secret>) -> wasmtime::Result<()> {
-        self.table.delete(s)?;
-        Ok(())
-    }
-}
 
 impl HostStore for RunState {
     async fn open(&mut self, label: String) -> Answer<Resource<Store>> {
@@ -75,7 +42,7 @@ impl HostStore for RunState {
         let fields = ctx
             .audited("vault.read", args, summary, async {
                 client::check_path(&ctx, &label, "read", &path, VaultAccess::Read)?;
-                Ok(client::read(store, &path, client::limit(&ctx)).await?)
+                Ok(kv::read(store, &path, client::limit(&ctx)).await?)
             })
             .await?;
         let path = path.trim_matches('/');
@@ -106,7 +73,7 @@ impl HostStore for RunState {
         let summary = |keys: &Vec<String>| json!({ "keys": keys.len() });
         ctx.audited("vault.list", args, summary, async {
             client::check_list(&ctx, &store.label, &path)?;
-            let keys = client::list(store, &path, client::limit(&ctx)).await?;
+            let keys = kv::list(store, &path, client::limit(&ctx)).await?;
             let grants = &ctx.grants.vault;
             Ok(keys
                 .into_iter()
@@ -123,7 +90,7 @@ impl HostStore for RunState {
         let summary = |m: &Metadata| json!({ "current_version": m.current_version, "versions": m.versions.len() });
         ctx.audited("vault.metadata", args, summary, async {
             client::check_path(&ctx, &store.label, "metadata", &path, VaultAccess::Read)?;
-            Ok(client::metadata(store, &path, client::limit(&ctx)).await?)
+            Ok(kv::metadata(store, &path, client::limit(&ctx)).await?)
         })
         .await
     }
@@ -136,7 +103,7 @@ impl HostStore for RunState {
         let blob = ctx
             .audited("vault.snapshot-save", args, summary, async {
                 client::check_target(&ctx, &store.label, "snapshot-save")?;
-                Ok(client::snapshot_save(store, &ctx.blob_dir, ctx.time_left()).await?)
+                Ok(snapshot::snapshot_save(store, &ctx.blob_dir, &ctx.disk, ctx.time_left()).await?)
             })
             .await?;
         Ok(self.table.push(blob)?)
@@ -154,7 +121,7 @@ impl HostStore for RunState {
             |()| json!({ "restored": true }),
             async {
                 client::check_target(&ctx, &store.label, "snapshot-restore")?;
-                Ok(client::snapshot_restore(store, &file, size, force, ctx.time_left()).await?)
+                Ok(snapshot::snapshot_restore(store, &file, size, force, ctx.time_left()).await?)
             },
         )
         .await
@@ -163,6 +130,17 @@ impl HostStore for RunState {
     async fn drop(&mut self, s: Resource<Store>) -> wasmtime::Result<()> {
         self.table.delete(s)?;
         Ok(())
+    }
+
+    // SKELETON
+    async fn seal_status(
+        &mut self,
+        _s: Resource<Store>,
+    ) -> Answer<crate::bindings::drhost::runbook::vault::SealStatus> {
+        Err(crate::caps::kit::not_built("vault.seal-status"))
+    }
+    async fn unseal(&mut self, _s: Resource<Store>) -> Answer<crate::bindings::drhost::runbook::vault::SealStatus> {
+        Err(crate::caps::kit::not_built("vault.unseal"))
     }
 }
 
@@ -187,7 +165,7 @@ async fn put(
     ctx.audited(&format!("vault.{what}"), args, summary, async {
         client::check_path(&ctx, &store.label, what, &path, VaultAccess::Write)?;
         let values = values?;
-        let written = client::put(store, &path, values, patch, client::limit(&ctx)).await;
+        let written = kv::put(store, &path, values, patch, client::limit(&ctx)).await;
         Ok(written.map_err(|e| if carries_secret { withheld(e) } else { e })?)
     })
     .await

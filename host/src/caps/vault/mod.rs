@@ -17,8 +17,12 @@ use crate::config::PluginGrants;
 mod client;
 mod grant;
 mod host;
+mod http;
+mod kv;
 mod secrets;
+mod snapshot;
 
+pub(crate) use client::check_reveal;
 pub use client::read_field;
 pub(crate) use grant::TOKEN_NOT_IN_VAULT;
 pub use grant::{
@@ -27,35 +31,20 @@ pub use grant::{
 };
 use zeroize::Zeroizing;
 
+pub use crate::caps::secret::Secret;
+
+pub use kv::{MAX_KV_REPLY, MAX_SECRET_FIELDS};
+
 /// One Vault server opened by label, held in the run's resource table: the
-/// token (read from the operator's `env:`/`file:` when opening) and the
-/// clients that send it.
+/// token (read from the operator's `env:`/`file:` when opening) and the one
+/// HTTP client that sends it (see `http.rs`).
 pub struct Store {
     label: String,
     address: String,
     namespace: Option<String>,
     token: Zeroizing<String>,
-    /// KV v2 read, write, list and metadata.
-    kv: vaultrs::client::VaultClient,
-    /// What vaultrs lacks: KV v2 patch and streamed raft snapshots.
+    /// Every call: KV v2 and raft snapshots. Follows no redirect, uses no proxy.
     http: reqwest::Client,
-}
-
-/// A secret value held by the host; the plugin holds a handle. The value is
-/// wiped from memory when the handle is dropped.
-pub struct Secret {
-    /// `mount/path#field`, or `composed`.
-    origin: String,
-    /// The Vault target and path it was read from, for the `reveal` grant
-    /// check (`None` when composed: composed secrets cannot be revealed).
-    source: Option<(String, String)>,
-    value: Zeroizing<String>,
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Secret({} = <redacted>)", self.origin)
-    }
 }
 
 /// `[targets.vault.LABEL]`.

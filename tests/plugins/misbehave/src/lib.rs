@@ -14,8 +14,18 @@ impl Plugin for Misbehave {
         )
         .param(
             "mode",
-            "spin | spin-in-step | memory | panic | sandbox | shell | step-dropped | calls",
+            "spin | spin-in-step | memory | panic | sandbox | shell | step-dropped | calls | confirm | fill-scratch | blobs",
             None,
+        )
+        .param(
+            "bytes",
+            "fill-scratch: bytes to write into /scratch; blobs: the size of each blob",
+            Some("1048576"),
+        )
+        .param(
+            "then",
+            "fill-scratch: after writing, `call` (one host call) or `spin` (no call at all)",
+            Some("call"),
         )
         .param("count", "host calls to make for mode=calls", Some("1000000"))
         .param("socket-port", "mode=sandbox: a 127.0.0.1 port to try to connect to", Some("22"))
@@ -41,6 +51,8 @@ impl Plugin for Misbehave {
             "sandbox" => Ok(sandbox_probe(&params)),
             "shell" => shell(&params),
             "calls" => calls(params.parse("count")?),
+            "fill-scratch" => fill_scratch(params.parse("bytes")?, params.get("then")?),
+            "blobs" => blobs(params.parse("bytes")?),
             "spin-in-step" => {
                 let _step = Step::start("waiting forever");
                 spin()
@@ -49,6 +61,7 @@ impl Plugin for Misbehave {
                 let _step = Step::start("never finished");
                 Err(fail("left a step open"))
             }
+            "confirm" => ask_first(),
             other => Err(fail(format!("unknown mode `{other}`"))),
         }
     }
@@ -147,4 +160,71 @@ fn calls(count: u64) -> Result<Outcome, Failure> {
         .fact("ns-per-call", format!("{per_call:.1}")))
 }
 
+/// Writes `bytes` into `/scratch/fill` (1 MiB at a time, as a plugin that
+/// downloads or unpacks would), then makes one host call (`then=call`: a
+/// shell call it is not granted, which still goes through the host) or
+/// spins without calling the host again (`then=spin`).
+fn fill_scratch(bytes: u64, then: &str) -> Result<Outcome, Failure> {
+    use std::io::Write;
+    let step = Step::start("fill the scratch directory");
+    let mut file = std::fs::File::create("/scratch/fill").map_err(|e| fail(format!("cannot create: {e}")))?;
+    let chunk = vec![0x5au8; 1 << 20];
+    let mut written = 0u64;
+    while written < bytes {
+        let n = chunk.len().min((bytes - written) as usize);
+        file.write_all(&chunk[..n])
+            .map_err(|e| fail(format!("write failed after {written} bytes: {e}")))?;
+        written += n as u64;
+    }
+    file.flush().map_err(|e| fail(format!("flush failed: {e}")))?;
+    step.ok();
+    if then == "spin" {
+        return spin();
+    }
+    let call = run_program("true", &[]).map(|_| "ran".to_string()).unwrap_or_else(|e| e.kind().to_string());
+    Ok(outcome("filled the scratch directory")
+        .fact("written", written)
+        .fact("call", call))
+}
+
+/// Makes blobs of `bytes` each (`from-bytes`), keeping every one, until
+/// the host refuses; then drops one and makes one more. Reports how many it
+/// kept, the refusal, and whether the retry after the drop worked.
+fn blobs(bytes: usize) -> Result<Outcome, Failure> {
+    use drhost_sdk::blob::Blob;
+    let data = vec![0xa5u8; bytes];
+    let mut kept = Vec::new();
+    let refusal = loop {
+        match Blob::from_bytes(&data) {
+            Ok(blob) => kept.push(blob),
+            Err(e) => break e,
+        }
+        if kept.len() > 10_000 {
+            return Err(fail("the host never refused a blob"));
+        }
+    };
+    let count = kept.len();
+    kept.pop();
+    let retry = match Blob::from_bytes(&data) {
+        Ok(_) => "ok".to_string(),
+        Err(e) => format!("{}: {}", e.kind(), e.message()),
+    };
+    Ok(outcome("made blobs until refused")
+        .fact("kept", count)
+        .fact("error-kind", refusal.kind())
+        .fact("error", refusal.message())
+        .fact("after-drop", retry))
+}
+
 export_plugin!(Misbehave);
+
+/// Asks before a (pretend) hard-to-undo change and reports the answer: an
+/// approval is a success, a refusal or no answer at all a failure.
+fn ask_first() -> Result<Outcome, Failure> {
+    match drhost_sdk::confirm::ask("drop the pretend table?") {
+        Ok(true) => Ok(outcome("approved: the change would go ahead").fact("approved", "yes")),
+        Ok(false) => Err(fail("the operator declined: nothing changed")),
+        Err(e) => Err(fail(format!("no answer: {}", e.describe()))),
+    }
+}
+

@@ -7,7 +7,8 @@
 
 use drhost_sdk::blob::Blob;
 use drhost_sdk::prelude::*;
-use drhost_sdk::vault::{ComposePart, FieldValue, Secret, Store};
+use drhost_sdk::secret::{ComposePart, Secret};
+use drhost_sdk::vault::{FieldValue, Store};
 
 struct VaultPoke;
 

@@ -1,0 +1,196 @@
+//! Running one granted program for `shell`: argv only (never a shell), an
+//! empty environment but `PATH`, a fresh private working directory, its own
+//! process group (killed whole on timeout), capped output.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::bindings::drhost::runbook::shell::{Command, Completed};
+use crate::bindings::types::Error as CapError;
+use crate::caps::kit::capped::Capped;
+use crate::caps::shell::grant::denial;
+use crate::caps::shell::ShellGrant;
+use crate::sandbox::RunContext;
+
+/// Output kept per stream; the rest is read and discarded.
+const OUTPUT_CAP: usize = 1 << 20;
+/// Used when neither the plugin nor the grant sets a timeout.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The only directories bare program names are looked up in.
+const SEARCH_PATH: &[&str] = &["/usr/local/bin", "/usr/bin", "/bin"];
+
+/// The grant that allows `cmd`, or the refusal naming what would.
+pub(crate) fn check<'a>(ctx: &'a RunContext, cmd: &Command) -> Result<&'a ShellGrant, CapError> {
+    let grants = &ctx.grants.shell;
+    let grant = grants.iter().find(|g| g.allows(&cmd.program, &cmd.args));
+    grant.ok_or_else(|| CapError::AccessDenied(denial(&ctx.plugin_id, grants, &cmd.program, &cmd.args)))
+}
+
+/// Runs `cmd` under `grant` (its timeout applies when the plugin sets none).
+pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> Result<Completed, CapError> {
+    let path = resolve(&cmd.program)?;
+    // The shortest of: the plugin's timeout (else the default), the
+    // grant's cap and the run's deadline, with what set it for messages.
+    let mut timeout = cmd
+        .timeout_ms
+        .map(|ms| Duration::from_millis(ms.into()))
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let mut limit = if cmd.timeout_ms.is_some() {
+        "the plugin's timeout-ms".to_string()
+    } else {
+        "the default timeout; the plugin may ask for another with timeout-ms".to_string()
+    };
+    if let Some(cap) = grant.timeout.filter(|cap| *cap < timeout) {
+        timeout = cap;
+        limit = format!("the timeout of grant `{}`", grant.line(&ctx.plugin_id));
+    }
+    let left = ctx.time_left();
+    if left < timeout {
+        timeout = left;
+        limit = "the run's deadline".to_string();
+    }
+
+    // A fresh, empty directory only the host knows (0700, removed when
+    // the call returns): never the scratch, which the guest can fill.
+    let workdir = tempfile::Builder::new()
+        .prefix("drhost-shell-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(|e| CapError::Failed(format!("cannot create a working directory for `{}`: {e}", cmd.program)))?;
+    let mut command = tokio::process::Command::new(&path);
+    crate::caps::kit::process::only_stdio(&mut command);
+    let mut child = command
+        .args(&cmd.args)
+        .env_clear()
+        .env("PATH", SEARCH_PATH.join(":"))
+        .current_dir(workdir.path())
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| CapError::Failed(format!("cannot start `{}`: {e}", path.display())))?;
+    // Declared after `child`, so dropped before it: the group is killed
+    // while the child is not yet reaped and its id still names the group.
+    let mut group = ProcessGroup(child.id());
+
+    let started = Instant::now();
+    let stdout = child.stdout.take().map(read_capped);
+    let stderr = child.stderr.take().map(read_capped);
+    let waited = tokio::time::timeout(timeout, async {
+        let (out, err) = tokio::join!(
+            async {
+                match stdout {
+                    Some(f) => f.await,
+                    None => (Vec::new(), false),
+                }
+            },
+            async {
+                match stderr {
+                    Some(f) => f.await,
+                    None => (Vec::new(), false),
+                }
+            },
+        );
+        (child.wait().await, out, err)
+    })
+    .await;
+    let Ok((status, (out, out_cut), (err, err_cut))) = waited else {
+        // The child and everything it started in its group.
+        group.kill();
+        return Err(CapError::Timeout(format!(
+            "`{}` did not finish within {} ({limit}) and was killed with every process it started in its group",
+            cmd.program,
+            humantime::format_duration(Duration::from_millis(timeout.as_millis() as u64))
+        )));
+    };
+    // Exited (and reaped): its id may be reused, so the group is left
+    // alone. Whatever it started and left behind is the grant's business.
+    group.disarm();
+    let status = status.map_err(|e| CapError::Failed(format!("waiting for `{}`: {e}", cmd.program)))?;
+    Ok(Completed {
+        exit_code: status.code(),
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+        truncated: out_cut || err_cut,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The process group a child leads (`process_group(0)`): killed with
+/// SIGKILL on timeout, or when the call is dropped before the child
+/// was waited for (the run's deadline, a cancelled instance).
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    /// Kills every process of the group, once.
+    fn kill(&mut self) {
+        if let Some(pgid) = self
+            .0
+            .take()
+            .and_then(|id| libc::pid_t::try_from(id).ok())
+            .filter(|&pgid| pgid > 1)
+        {
+            // SAFETY: killpg takes two integers and touches no memory.
+            // `pgid` is the id of our own child, not yet reaped, so it
+            // still names the group it leads (a zombie keeps its id).
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
+    }
+
+    /// Leaves the group alone from now on.
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Reads a stream to its end, keeping the first [`OUTPUT_CAP`] bytes.
+async fn read_capped(mut stream: impl AsyncRead + Unpin) -> (Vec<u8>, bool) {
+    let mut kept = Capped::new(OUTPUT_CAP);
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                kept.push(&buf[..n]);
+            }
+        }
+    }
+    kept.into_parts()
+}
+
+/// Finds the program: absolute paths as they are, bare names only in
+/// [`SEARCH_PATH`] (never the caller's `$PATH`).
+fn resolve(program: &str) -> Result<PathBuf, CapError> {
+    if program.contains('/') {
+        let path = Path::new(program);
+        if !path.is_absolute() {
+            return Err(CapError::InvalidArgument(format!(
+                "program `{program}` must be a bare name or an absolute path"
+            )));
+        }
+        return if path.is_file() {
+            Ok(path.to_owned())
+        } else {
+            Err(CapError::NotFound(format!("program `{program}` does not exist")))
+        };
+    }
+    SEARCH_PATH
+        .iter()
+        .map(|dir| Path::new(dir).join(program))
+        .find(|p| p.is_file())
+        .ok_or_else(|| CapError::NotFound(format!("program `{program}` is not in {}", SEARCH_PATH.join(", "))))
+}
