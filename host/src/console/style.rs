@@ -135,6 +135,35 @@ impl Style {
     }
 }
 
+/// Rows under a header in left-aligned columns two spaces apart, each line
+/// ending in `\n` without trailing spaces. A row with fewer cells than the
+/// header leaves the rest empty; cells past the header are dropped.
+pub fn columns(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut out = String::new();
+        for (i, w) in widths.iter().enumerate() {
+            let cell = cells.get(i).map_or("", String::as_str);
+            if i + 1 == widths.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header);
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
 /// A duration as a person reads it: `12ms` under 0.1 s (`<1ms` below a
 /// millisecond), `4.2s` under a minute, `3m05s` under an hour, `1h02m` beyond.
 pub fn duration(d: Duration) -> String {

@@ -9,6 +9,7 @@
 //! in words, in `stopped.rs`.
 
 mod report;
+mod reported;
 mod stopped;
 
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ pub use crate::caps::kit::disk::DEFAULT_DISK;
 use crate::config::{self, Config, PluginGrants};
 use crate::console::{Console, Style};
 use crate::engine::{default_cache_dir, CacheUse, Runtime};
-use crate::error::{Error, EXIT_OK, EXIT_PLUGIN_FAILED, EXIT_USAGE};
+use crate::error::{Error, EXIT_FOLLOW_UP, EXIT_OK, EXIT_PLUGIN_FAILED, EXIT_USAGE};
 use crate::journal::{self, Journal};
 use crate::plugin::{self, PluginFile};
 use crate::policy;
@@ -32,6 +33,7 @@ use crate::sandbox::{new_store, Limits, RunContext, RunDirs, RunState, StepTrail
 use crate::trust;
 
 pub use report::{PluginIdentity, ReportedFact, RunReport, Started, Status, StepReport};
+pub use reported::{ReportedFollowUp, ReportedTable};
 pub(crate) use stopped::sandbox_error;
 use stopped::{deadline_error, disk_error};
 
@@ -112,19 +114,16 @@ pub async fn run(opts: RunOptions) -> RunReport {
     let journal_path = journal.path().map(ToOwned::to_owned);
     let report = match ended {
         Ok(Ok(outcome)) => {
-            let mut report = RunReport::new(
-                run_id,
-                journal_path,
-                identity,
-                (Status::Recovered, EXIT_OK),
-                outcome.summary,
-                &started,
-            );
-            report.facts = outcome
-                .facts
-                .into_iter()
-                .map(|f| ReportedFact::new(f.name, f.value))
-                .collect();
+            let follow_ups = reported::follow_ups(outcome.follow_ups);
+            let ended = if follow_ups.is_empty() {
+                (Status::Recovered, EXIT_OK)
+            } else {
+                (Status::FollowUp, EXIT_FOLLOW_UP)
+            };
+            let mut report = RunReport::new(run_id, journal_path, identity, ended, outcome.summary, &started);
+            report.facts = reported::facts(outcome.facts);
+            report.tables = reported::tables(outcome.tables);
+            report.follow_ups = follow_ups;
             report
         }
         Ok(Err(failure)) => {
@@ -140,6 +139,8 @@ pub async fn run(opts: RunOptions) -> RunReport {
             // host saw open, or failed last.
             report.failed_step = failure.step.or_else(|| attempt.blamed_step());
             report.hint = failure.hint;
+            report.facts = reported::facts(failure.facts);
+            report.tables = reported::tables(failure.tables);
             report
         }
         Err(error) => {
@@ -163,6 +164,8 @@ pub async fn run(opts: RunOptions) -> RunReport {
             "exit_code": report.exit_code,
             "summary": report.summary,
             "facts": report.facts,
+            "tables": report.tables,
+            "follow_ups": report.follow_ups,
             "failed_step": report.failed_step,
             "hint": report.hint,
             "wall_ms": report.wall_ms,
