@@ -159,6 +159,20 @@ impl Console {
         ));
     }
 
+    /// drhost's own line about the run (not the plugin's), unless quiet.
+    pub fn notice(&self, message: &str) {
+        if !self.quiet {
+            self.line(format_args!("{}", self.style.warning(message)));
+        }
+    }
+
+    /// A change plan mode recorded instead of making (it may quote the
+    /// plugin's arguments).
+    pub fn planned(&self, change: &str) {
+        let mark = self.style.warning(self.style.glyph("◦", "o"));
+        self.plugin_line(format_args!("    {mark} would {}", plugin_text(change)));
+    }
+
     /// A plugin log line.
     pub fn log(&self, level: &str, message: &str) {
         self.plugin_line(format_args!("    [{level}] {}", plugin_text(message)));

@@ -160,6 +160,8 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
         confirm: ConfirmPolicy::Nobody,
         steps: Default::default(),
         disk: DiskBudget::new(DESCRIBE_DISK, dirs.scratch()),
+        config_file: None,
+        plan: None,
     });
     let limits = Limits {
         timeout: DESCRIBE_TIMEOUT,

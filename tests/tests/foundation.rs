@@ -96,6 +96,13 @@ fn denied_program_is_a_typed_refusal_naming_the_grant_and_runs_nothing() {
         .iter()
         .position(|l| l.starts_with("    ! shell.run: access-denied: "))
         .unwrap_or_else(|| panic!("no denial line:\n{}", out.stderr));
+    // The operator's screen names the config file this run read; the
+    // plugin's copy (the summary above) says drhost.toml.
+    assert!(
+        lines[at].ends_with(&format!("to allow it add to {}:", cfg.display())),
+        "{}",
+        out.stderr
+    );
     assert_eq!(lines[at + 1], "        [[plugins.misbehave.shell]]", "{}", out.stderr);
     assert_eq!(lines[at + 2], "        program = \"touch\"", "{}", out.stderr);
 }
@@ -686,6 +693,7 @@ fn ctrl_c_ends_the_run_with_a_complete_journal() {
     assert_eq!(out.code, 130, "{stderr}");
     assert!(stderr.contains("interrupted by SIGINT (Ctrl-C)"), "{stderr}");
     assert!(stderr.contains("it was in step `waiting forever`"), "{stderr}");
+    assert!(stderr.contains("(Ctrl-C again to force)"), "{stderr}");
     let journal = read_journal(&out.journal_path().unwrap());
     let end = journal.last().unwrap();
     assert_eq!(end["event"], "run-end", "the journal ends with run-end");
@@ -775,4 +783,42 @@ fn the_operator_at_a_terminal_declines_or_approves() {
         call["outcome"]["ok"],
         serde_json::json!({ "approved": true, "by": "operator" })
     );
+}
+
+/// Plan mode answers a plugin's `confirm` itself (nobody is asked; the
+/// question is listed) and records a granted program instead of running it.
+#[test]
+fn plan_mode_runs_no_program_and_asks_nobody() {
+    let canary = std::env::temp_dir().join(format!("drhost-canary-plan-{}", std::process::id()));
+    let _ = std::fs::remove_file(&canary);
+    let cfg = config("[[plugins.misbehave.shell]]\nprogram = \"touch\"\nargs = [\"**\"]\n");
+    let out = Run::fixture("misbehave")
+        .config(&cfg)
+        .param("mode", "shell")
+        .param("program", "touch")
+        .param("args", canary.display().to_string())
+        .arg("--plan")
+        .json()
+        .exec();
+    assert!(!canary.exists(), "plan mode ran the program");
+    let report = out.json();
+    assert_eq!(report["plan"]["total"], 1, "{report}");
+    let change = report["plan"]["changes"][0].as_str().unwrap();
+    assert!(change.starts_with("shell.run ") && change.contains("touch"), "{change}");
+    let journal = out.journal();
+    let run = events(&journal, "call");
+    assert_eq!(run[0]["outcome"]["error"]["kind"], "planned", "{}", run[0]);
+
+    // No terminal and no --yes: a live run's confirm is refused; a plan's is
+    // answered by the plan, and listed.
+    let out = Run::fixture("misbehave").param("mode", "confirm").arg("--plan").exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("would ask the operator: drop the pretend table?"),
+        "{}",
+        out.stderr
+    );
+    let journal = out.journal();
+    let asked = events(&journal, "call");
+    assert_eq!(asked[0]["outcome"]["ok"]["by"], "plan", "{}", asked[0]);
 }

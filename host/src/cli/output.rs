@@ -178,6 +178,7 @@ pub fn print_report(report: &RunReport, json: bool) {
         Status::Recovered | Status::FollowUp => {
             println!("{} {name}: {summary} ({took})", out.ok());
             print_facts_and_tables(report);
+            print_plan(report, &out);
             print_follow_ups(report, &out);
             journal.iter().for_each(|j| println!("{j}"));
         }
@@ -189,6 +190,7 @@ pub fn print_report(report: &RunReport, json: bool) {
                 .unwrap_or_default();
             println!("{} {name} failed{step}: {summary} ({took})", out.failed());
             print_facts_and_tables(report);
+            print_plan(report, &out);
             if let Some(hint) = &report.hint {
                 println!("  hint: {}", plugin_text(hint));
             }
@@ -220,6 +222,30 @@ fn print_facts_and_tables(report: &RunReport) {
                 table.rows_not_listed
             );
         }
+    }
+}
+
+/// Plan mode: the changes the run would have made, in order.
+fn print_plan(report: &RunReport, out: &Style) {
+    let Some(plan) = &report.plan else { return };
+    println!();
+    if plan.total == 0 {
+        println!("{}", out.warning("PLAN: no change would be made (nothing was changed)"));
+        return;
+    }
+    println!(
+        "{}",
+        out.warning(&format!("PLAN: {} change(s) would be made (none was):", plan.total))
+    );
+    for (n, change) in plan.changes.iter().enumerate() {
+        println!("  {}. {}", n + 1, plugin_text(change));
+    }
+    if plan.total > plan.changes.len() {
+        println!(
+            "  {} and {} more in the journal",
+            out.more(),
+            plan.total - plan.changes.len()
+        );
     }
 }
 

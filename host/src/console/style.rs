@@ -86,7 +86,8 @@ impl Style {
         }
     }
 
-    fn glyph(&self, unicode: &'static str, ascii: &'static str) -> &'static str {
+    /// `unicode` in a UTF-8 locale, else `ascii`.
+    pub fn glyph(&self, unicode: &'static str, ascii: &'static str) -> &'static str {
         if self.unicode {
             unicode
         } else {

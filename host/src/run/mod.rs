@@ -32,7 +32,7 @@ use crate::policy;
 use crate::sandbox::{new_store, Limits, RunContext, RunDirs, RunState, StepTrail};
 use crate::trust;
 
-pub use report::{PluginIdentity, ReportedFact, RunReport, Started, Status, StepReport};
+pub use report::{PlanReport, PluginIdentity, ReportedFact, RunReport, Started, Status, StepReport};
 pub use reported::{ReportedFollowUp, ReportedTable};
 pub(crate) use stopped::sandbox_error;
 use stopped::{deadline_error, disk_error};
@@ -63,6 +63,8 @@ pub struct RunOptions {
     pub cache_dir: Option<PathBuf>,
     /// `--yes`: approve every confirmation.
     pub yes: bool,
+    /// `--plan`: make no change; record what would change.
+    pub plan: bool,
     /// Draw no progress on stderr.
     pub quiet: bool,
     /// `--allow-unsigned`: run a plugin without a trusted signature (loud, journaled).
@@ -102,6 +104,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         steps: Default::default(),
         interrupted_by: None,
         started_recorded: false,
+        plan: opts.plan.then(Default::default),
     };
     let ended = match config {
         Ok(config) => attempt.run(config.unwrap_or_default()).await,
@@ -152,6 +155,13 @@ pub async fn run(opts: RunOptions) -> RunReport {
         }
     };
     let mut report = report.with_steps(&attempt.steps.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Some(plan) = &attempt.plan {
+        let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
+        report.plan = Some(PlanReport {
+            changes: plan.changes.clone(),
+            total: plan.total,
+        });
+    }
     if report.exit_code == EXIT_USAGE {
         journal.discard();
         report.journal = None;
@@ -166,6 +176,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
             "facts": report.facts,
             "tables": report.tables,
             "follow_ups": report.follow_ups,
+            "plan": report.plan,
             "failed_step": report.failed_step,
             "hint": report.hint,
             "wall_ms": report.wall_ms,
@@ -193,6 +204,8 @@ struct Attempt<'a> {
     /// The signal that interrupted the run, if one did.
     interrupted_by: Option<&'static str>,
     started_recorded: bool,
+    /// Plan mode: the changes recorded instead of made.
+    plan: Option<Arc<Mutex<crate::caps::kit::call::Plan>>>,
 }
 
 impl Attempt<'_> {
@@ -203,6 +216,7 @@ impl Attempt<'_> {
             "run-start",
             json!({
                 "drhost": env!("CARGO_PKG_VERSION"),
+                "mode": if self.opts.plan { "plan" } else { "live" },
                 "plugin": {
                     "path": self.opts.plugin,
                     "digest": identity.map(|i| &i.digest),
@@ -313,6 +327,8 @@ impl Attempt<'_> {
             },
             steps: self.steps.clone(),
             disk: DiskBudget::new(limits.disk, dirs.scratch()),
+            config_file: self.config_path.clone(),
+            plan: self.plan.clone(),
         });
         let disk = ctx.disk.clone();
         let _watch = disk.watch();
@@ -324,6 +340,7 @@ impl Attempt<'_> {
             ended = tokio::time::timeout_at((deadline + grace).into(), instance.call_run(&mut store, &params)) => Some(ended),
             signal = interrupted => {
                 self.interrupted_by = Some(signal);
+                force_on_second_signal(self.journal.clone(), &console)?;
                 None
             }
         };
@@ -392,6 +409,23 @@ pub fn compiling_line(plugin: &std::path::Path, caching: bool, style: Style) -> 
         "the compile cache is off: every run"
     };
     format!("compiling {name} ({when}){}", style.more())
+}
+
+/// After the first interrupt the plugin is being stopped and the journal
+/// closed, which takes a moment; a second Ctrl-C (or SIGTERM) forces the
+/// exit at once, journaling that it did.
+fn force_on_second_signal(journal: Arc<Journal>, console: &Console) -> Result<(), Error> {
+    let second = operator_interrupt()?;
+    console.notice("stopping the plugin and closing the journal (Ctrl-C again to force)");
+    tokio::spawn(async move {
+        let signal = second.await;
+        journal.record(
+            "forced",
+            json!({ "signal": signal, "message": "the operator forced the exit before the run ended" }),
+        );
+        std::process::exit(crate::error::EXIT_INTERRUPTED);
+    });
+    Ok(())
 }
 
 /// Resolves with the signal's name when the operator interrupts the run

@@ -70,6 +70,16 @@ impl ReportedFact {
     }
 }
 
+/// What a plan-mode run would have changed, in order.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport {
+    /// Each change (the first 1000), as `call arg=value …` with the
+    /// journal's redactions.
+    pub changes: Vec<String>,
+    /// How many changes there were in all.
+    pub total: usize,
+}
+
 /// One step of the run, as the host saw it end.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
@@ -141,6 +151,9 @@ pub struct RunReport {
     pub tables: Vec<ReportedTable>,
     /// What the operator must still do by hand (status `follow-up`).
     pub follow_ups: Vec<ReportedFollowUp>,
+    /// Plan mode (`--plan`): the changes recorded instead of made; absent
+    /// (`null`) in a live run.
+    pub plan: Option<PlanReport>,
     /// The step the plugin failed in, if it said.
     pub failed_step: Option<String>,
     /// What to do next, if the plugin said.
@@ -180,6 +193,7 @@ impl RunReport {
             facts: Vec::new(),
             tables: Vec::new(),
             follow_ups: Vec::new(),
+            plan: None,
             failed_step: None,
             hint: None,
         }
