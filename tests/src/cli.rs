@@ -42,6 +42,24 @@ pub fn fixture(name: &str) -> PathBuf {
     )
 }
 
+/// A shipped plugin as built for contract 0.1.2 from an older commit by
+/// `make compat` (`tests/compat/build-0.1.sh`, which pins the commit):
+/// `tests/plugins/compat-0.1/<id>.wasm`, no older than that script.
+pub fn compat_plugin(id: &str) -> PathBuf {
+    let path = repo_root().join("tests/plugins/compat-0.1").join(format!("{id}.wasm"));
+    let script = repo_root().join("tests/compat/build-0.1.sh");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified());
+    let made = modified(&path).unwrap_or_else(|_| panic!("{} is missing: run `make build` first", path.display()));
+    if modified(&script).is_ok_and(|t| t > made) {
+        panic!(
+            "{} is older than {}: run `make build`",
+            path.display(),
+            script.display()
+        );
+    }
+    path
+}
+
 /// `path`, after checking that it exists and that no file under `sources`
 /// (directories relative to the repository) was changed after it was built.
 fn built(path: PathBuf, sources: &[&str]) -> PathBuf {
@@ -667,6 +685,8 @@ pub const KNOWN_CALLS: &[&str] = &[
     "s3.list",
     "s3.open",
     "s3.put",
+    "secret.compose",
+    "secret.reveal",
     "shell.run",
     "vault.list",
     "vault.metadata",
