@@ -639,7 +639,7 @@ pub fn config(text: &str) -> TmpFile {
 /// Every capability call name the host journals. [`calls`] refuses any
 /// other name, and [`read_journal`] any journal holding another, so a test
 /// that counts calls the host never writes (`vault.reveal` for
-/// `vault.secret.reveal`) fails instead of passing vacuously.
+/// `secret.reveal`) fails instead of passing vacuously.
 pub const KNOWN_CALLS: &[&str] = &[
     "confirm.ask",
     "docker.connect-network",
@@ -693,8 +693,6 @@ pub const KNOWN_CALLS: &[&str] = &[
     "vault.open",
     "vault.patch",
     "vault.read",
-    "vault.secret.compose",
-    "vault.secret.reveal",
     "vault.snapshot-restore",
     "vault.snapshot-save",
     "vault.write",
