@@ -43,7 +43,7 @@ examples:
 
 ## compat: shipped plugins as built for contract 0.1.2, from the commit pinned in
 ## tests/compat/build-0.1.sh, into tests/plugins/compat-0.1/<id>.wasm (fast when up to date)
-compat: toolchain
+compat: toolchain plugins
 	CARGO=$(CARGO) bash tests/compat/build-0.1.sh
 
 ## sign: sign every built plugin, fixture and example with the development key; write .lab/trust.toml

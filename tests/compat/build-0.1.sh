@@ -5,10 +5,10 @@
 # host to prove 0.1.x plugins keep running unchanged.
 #
 # Idempotent: does nothing when every output is newer than this script (the
-# pin lives here). Offline and --locked, from the commit's own Cargo.lock
+# pin lives here). --locked, from the commit's own Cargo.lock
 # (its crates, wit-bindgen 0.63, are those today's plugins already fetched).
 # Its own target directory (target/wasm-0.1), so the main build's cache is
-# untouched. Run by `make compat` (and so by `make build` and `make test`).
+# untouched. Run by `make compat` (after `make plugins`, whose crates it shares) (and so by `make build` and `make test`).
 set -euo pipefail
 
 # The last commit whose sdk/, wit/ and plugins/ are contract 0.1.2: the next
@@ -60,8 +60,8 @@ fi
 packages=()
 for id in "${PLUGINS[@]}"; do packages+=(-p "$id"); done
 if ! (cd "$work/src/plugins" && CARGO_TARGET_DIR="$root/target/wasm-0.1" \
-	"$cargo" build --quiet --offline --locked --release --target wasm32-wasip2 "${packages[@]}"); then
-	say "building the 0.1.2 plugins of ${COMMIT:0:7} offline failed (above); if a crate is missing, fetch once with \`cargo fetch --manifest-path target/compat-0.1/src/plugins/Cargo.toml\` and retry"
+	"$cargo" build --quiet --locked --release --target wasm32-wasip2 "${packages[@]}"); then
+	say "building the 0.1.2 plugins of ${COMMIT:0:7} failed (above): check the network for crates.io, or fetch once with \`cargo fetch --manifest-path target/compat-0.1/src/plugins/Cargo.toml\`, and retry"
 	exit 1
 fi
 
