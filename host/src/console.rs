@@ -60,7 +60,8 @@ fn is_invisible_format(c: char) -> bool {
 }
 
 /// The marks for good and bad in a list (`drhost inspect --config`):
-/// `✓`/`✗` where the terminal speaks UTF-8, else `ok`/`MISSING`.
+/// `✓`/`✗` where stdout's [`Style`] uses glyphs (a UTF-8 locale), else
+/// `ok`/`MISSING`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Marks {
     /// Granted, present, fine.
@@ -80,21 +81,14 @@ impl Marks {
         bad: "MISSING",
     };
 
-    /// Unicode when the locale is UTF-8 (the first set of `LC_ALL`,
-    /// `LC_CTYPE`, `LANG` names UTF-8) and `NO_COLOR` is unset or empty;
-    /// ASCII otherwise.
+    /// The marks for stdout, as [`Style::stdout`] decides glyphs.
     pub fn for_terminal() -> Marks {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let locale = var("LC_ALL").or_else(|| var("LC_CTYPE")).or_else(|| var("LANG"));
-        Marks::choose(locale.as_deref(), var("NO_COLOR").is_some())
+        Marks::of(Style::stdout())
     }
 
-    fn choose(locale: Option<&str>, no_color: bool) -> Marks {
-        let utf8 = locale.is_some_and(|l| {
-            let l = l.to_ascii_lowercase();
-            l.contains("utf-8") || l.contains("utf8")
-        });
-        if utf8 && !no_color {
+    /// Unicode where `style` uses glyphs, else ASCII.
+    pub fn of(style: Style) -> Marks {
+        if style.unicode() {
             Marks::UNICODE
         } else {
             Marks::ASCII
@@ -202,6 +196,20 @@ impl Console {
         ));
     }
 
+    /// drhost's own line about the run (not the plugin's), unless quiet.
+    pub fn notice(&self, message: &str) {
+        if !self.quiet {
+            self.line(format_args!("{}", self.style.warning(message)));
+        }
+    }
+
+    /// A change plan mode recorded instead of making (it may quote the
+    /// plugin's arguments).
+    pub fn planned(&self, change: &str) {
+        let mark = self.style.warning(self.style.glyph("◦", "o"));
+        self.plugin_line(format_args!("    {mark} would {}", plugin_text(change)));
+    }
+
     /// A plugin log line.
     pub fn log(&self, level: &str, message: &str) {
         self.plugin_line(format_args!("    [{level}] {}", plugin_text(message)));
@@ -242,15 +250,19 @@ impl Console {
 
 #[cfg(test)]
 mod tests {
-    use super::{plugin_text, Marks};
+    use super::{plugin_text, Marks, Style};
 
     #[test]
-    fn marks_fall_back_to_ascii() {
-        assert_eq!(Marks::choose(Some("en_GB.UTF-8"), false), Marks::UNICODE);
-        assert_eq!(Marks::choose(Some("C.utf8"), false), Marks::UNICODE);
-        assert_eq!(Marks::choose(Some("en_GB.UTF-8"), true), Marks::ASCII);
-        assert_eq!(Marks::choose(Some("C"), false), Marks::ASCII);
-        assert_eq!(Marks::choose(None, false), Marks::ASCII);
+    fn marks_follow_the_locale_as_the_other_glyphs_do() {
+        let marks = |vars: &'static [(&str, &str)]| {
+            let var = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string());
+            Marks::of(Style::from_env(false, &var))
+        };
+        assert_eq!(marks(&[("LANG", "en_GB.UTF-8")]), Marks::UNICODE);
+        assert_eq!(marks(&[("LC_ALL", "C.utf8")]), Marks::UNICODE);
+        assert_eq!(marks(&[("LANG", "en_GB.UTF-8"), ("NO_COLOR", "1")]), Marks::UNICODE);
+        assert_eq!(marks(&[("LC_ALL", "C"), ("LANG", "en_GB.UTF-8")]), Marks::ASCII);
+        assert_eq!(marks(&[]), Marks::ASCII);
     }
 
     #[test]

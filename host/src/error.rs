@@ -15,6 +15,9 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_REFUSED: i32 = 3;
 /// Exit code: the sandbox stopped the plugin (deadline, memory, trap).
 pub const EXIT_SANDBOX: i32 = 4;
+/// Exit code: the plugin recovered, and reported follow-ups the operator
+/// must still do by hand ("recovered, follow-up required").
+pub const EXIT_FOLLOW_UP: i32 = 5;
 /// Exit code: the operator interrupted the run (SIGINT or SIGTERM), as
 /// shells report a command ended by Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -137,10 +140,11 @@ fn config_message(path: &std::path::Path, line: usize, column: usize, message: &
 
 /// The class of a failed command for machines: one name per exit code,
 /// `plugin-failure` (1), `usage` (2), `refused` (3), `sandbox` (4),
-/// `interrupted` (130); `None` for success.
+/// `interrupted` (130); `None` for success (0, and 5: recovered with
+/// follow-ups).
 pub fn error_kind(exit_code: i32) -> Option<&'static str> {
     match exit_code {
-        EXIT_OK => None,
+        EXIT_OK | EXIT_FOLLOW_UP => None,
         EXIT_PLUGIN_FAILED => Some("plugin-failure"),
         EXIT_REFUSED => Some("refused"),
         EXIT_SANDBOX => Some("sandbox"),

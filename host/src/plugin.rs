@@ -122,25 +122,7 @@ pub fn check_shape(runtime: &Runtime, component: &Component, path: &Path) -> Res
     let engine = runtime.engine();
     let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
-    let mut contract = None;
-    for name in &imports {
-        if let Some(rest) = name.strip_prefix(&format!("{CONTRACT_PACKAGE}/")) {
-            let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("unversioned");
-            if !is_supported(version) {
-                return Err(Error::Refused(format!(
-                    "{} was built against {CONTRACT_PACKAGE}@{version}, but this drhost supports {CONTRACT_PACKAGE}@{}: rebuild the plugin against {CONTRACT_VERSION} or use a drhost that supports {version}",
-                    path.display(),
-                    supported_text()
-                )));
-            }
-            contract.get_or_insert_with(|| version.to_string());
-        } else if !name.starts_with("wasi:") {
-            return Err(Error::Refused(format!(
-                "{} imports `{name}`, which drhost does not provide: a plugin may import only {CONTRACT_PACKAGE} and wasi interfaces",
-                path.display()
-            )));
-        }
-    }
+    let contract = contract_of_imports(&imports).map_err(|why| Error::Refused(format!("{} {why}", path.display())))?;
     if !(exports.iter().any(|e| e == "describe") && exports.iter().any(|e| e == "run")) {
         let found = if exports.is_empty() {
             "nothing".to_string()
@@ -153,6 +135,52 @@ pub fn check_shape(runtime: &Runtime, component: &Component, path: &Path) -> Res
         )));
     }
     Ok(Shape { imports, contract })
+}
+
+/// The one contract version a plugin's import names are built against
+/// (`None` when it imports no `drhost:runbook` interface), or why they are
+/// refused, as words to follow the plugin's path: an unsupported version,
+/// an import drhost does not provide, or imports from two contract lines
+/// (0.1.x and 0.2.x) — the host instantiates a plugin as one version, and
+/// each line has its own types, so a mix is never linked half one way.
+fn contract_of_imports(imports: &[String]) -> std::result::Result<Option<String>, String> {
+    let mut contract: Option<(&str, &str)> = None;
+    for name in imports {
+        if let Some(rest) = name.strip_prefix(&format!("{CONTRACT_PACKAGE}/")) {
+            let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("unversioned");
+            if !is_supported(version) {
+                return Err(format!(
+                    "was built against {CONTRACT_PACKAGE}@{version}, but this drhost supports {CONTRACT_PACKAGE}@{}: rebuild the plugin against {CONTRACT_VERSION} or use a drhost that supports {version}",
+                    supported_text()
+                ));
+            }
+            match contract {
+                None => contract = Some((version, name)),
+                Some((first, first_name)) if line_of(first) != line_of(version) => {
+                    return Err(format!(
+                        "imports two contract versions, `{first_name}` and `{name}`: a plugin is built against one; rebuild it with one SDK (one wit/ folder), against {CONTRACT_PACKAGE}@{CONTRACT_VERSION}"
+                    ));
+                }
+                Some(_) => {}
+            }
+        } else if !name.starts_with("wasi:") {
+            return Err(format!(
+                "imports `{name}`, which drhost does not provide: a plugin may import only {CONTRACT_PACKAGE} and wasi interfaces"
+            ));
+        }
+    }
+    Ok(contract.map(|(version, _)| version.to_string()))
+}
+
+/// A version's semver-compatible line: `0.1` for `0.1.2` (for 0.x the
+/// minor breaks), `1` for `1.4.0`.
+fn line_of(version: &str) -> &str {
+    let mut parts = version.splitn(3, '.');
+    let major = parts.next().unwrap_or_default();
+    match (major, parts.next()) {
+        ("0", Some(minor)) => &version[..major.len() + 1 + minor.len()],
+        _ => major,
+    }
 }
 
 /// For one of [`SUPPORTED`]: the same major.minor and a patch level we
@@ -189,6 +217,8 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
         confirm: ConfirmPolicy::Nobody,
         steps: Default::default(),
         disk: DiskBudget::new(DESCRIBE_DISK, dirs.scratch()),
+        config_file: None,
+        plan: None,
     });
     let limits = Limits {
         timeout: DESCRIBE_TIMEOUT,
@@ -366,6 +396,69 @@ mod tests {
         ] {
             assert!(!super::is_valid_id(bad), "{bad}");
         }
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn one_contract_version_is_the_plugins() {
+        let contract = |list: &[&str]| super::contract_of_imports(&names(list));
+        assert_eq!(
+            contract(&[
+                "drhost:runbook/log@0.1.2",
+                "wasi:io/poll@0.2.6",
+                "drhost:runbook/vault@0.1.2"
+            ]),
+            Ok(Some("0.1.2".into()))
+        );
+        assert_eq!(
+            contract(&["drhost:runbook/log@0.2.0", "drhost:runbook/secret@0.2.0"]),
+            Ok(Some("0.2.0".into()))
+        );
+        // Patch levels of one line link to the same bindings.
+        assert_eq!(
+            contract(&["drhost:runbook/log@0.1.0", "drhost:runbook/shell@0.1.2"]),
+            Ok(Some("0.1.0".into()))
+        );
+        assert_eq!(contract(&["wasi:cli/stdout@0.2.6"]), Ok(None));
+    }
+
+    #[test]
+    fn imports_of_two_contract_lines_are_refused_naming_both() {
+        let why = super::contract_of_imports(&names(&[
+            "drhost:runbook/log@0.1.2",
+            "wasi:io/poll@0.2.6",
+            "drhost:runbook/secret@0.2.0",
+        ]))
+        .unwrap_err();
+        assert!(
+            why.starts_with(
+                "imports two contract versions, `drhost:runbook/log@0.1.2` and `drhost:runbook/secret@0.2.0`"
+            ),
+            "{why}"
+        );
+        assert!(why.contains("rebuild it") && !why.contains('\n'), "{why}");
+    }
+
+    #[test]
+    fn unknown_versions_and_foreign_imports_are_refused() {
+        let why = super::contract_of_imports(&names(&["drhost:runbook/log@0.9.0"])).unwrap_err();
+        assert!(
+            why.contains("drhost:runbook@0.9.0") && why.contains("0.1.2 or 0.2.0"),
+            "{why}"
+        );
+        let why = super::contract_of_imports(&names(&["evil:net/socket@1.0.0"])).unwrap_err();
+        assert!(why.contains("`evil:net/socket@1.0.0`"), "{why}");
+    }
+
+    #[test]
+    fn contract_lines() {
+        assert_eq!(super::line_of("0.1.2"), "0.1");
+        assert_eq!(super::line_of("0.2.0"), "0.2");
+        assert_eq!(super::line_of("1.4.0"), "1");
+        assert_eq!(super::line_of("junk"), "junk");
     }
 
     #[test]

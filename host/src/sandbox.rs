@@ -202,6 +202,12 @@ pub struct RunContext {
     pub steps: Arc<Mutex<StepTrail>>,
     /// What blobs and the scratch directory may take together.
     pub disk: Arc<DiskBudget>,
+    /// The operator's config file, named in refusals shown to the operator
+    /// (the plugin's copy of a refusal says `drhost.toml`).
+    pub config_file: Option<PathBuf>,
+    /// Plan mode (`drhost run --plan`): the changes recorded instead of
+    /// made; `None` in a live run.
+    pub plan: Option<Arc<Mutex<crate::caps::kit::call::Plan>>>,
 }
 
 impl RunContext {

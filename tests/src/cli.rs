@@ -42,6 +42,24 @@ pub fn fixture(name: &str) -> PathBuf {
     )
 }
 
+/// A shipped plugin as built for contract 0.1.2 from an older commit by
+/// `make compat` (`tests/compat/build-0.1.sh`, which pins the commit):
+/// `tests/plugins/compat-0.1/<id>.wasm`, no older than that script.
+pub fn compat_plugin(id: &str) -> PathBuf {
+    let path = repo_root().join("tests/plugins/compat-0.1").join(format!("{id}.wasm"));
+    let script = repo_root().join("tests/compat/build-0.1.sh");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified());
+    let made = modified(&path).unwrap_or_else(|_| panic!("{} is missing: run `make build` first", path.display()));
+    if modified(&script).is_ok_and(|t| t > made) {
+        panic!(
+            "{} is older than {}: run `make build`",
+            path.display(),
+            script.display()
+        );
+    }
+    path
+}
+
 /// `path`, after checking that it exists and that no file under `sources`
 /// (directories relative to the repository) was changed after it was built.
 fn built(path: PathBuf, sources: &[&str]) -> PathBuf {
@@ -621,7 +639,7 @@ pub fn config(text: &str) -> TmpFile {
 /// Every capability call name the host journals. [`calls`] refuses any
 /// other name, and [`read_journal`] any journal holding another, so a test
 /// that counts calls the host never writes (`vault.reveal` for
-/// `vault.secret.reveal`) fails instead of passing vacuously.
+/// `secret.reveal`) fails instead of passing vacuously.
 pub const KNOWN_CALLS: &[&str] = &[
     "confirm.ask",
     "docker.connect-network",
@@ -667,14 +685,14 @@ pub const KNOWN_CALLS: &[&str] = &[
     "s3.list",
     "s3.open",
     "s3.put",
+    "secret.compose",
+    "secret.reveal",
     "shell.run",
     "vault.list",
     "vault.metadata",
     "vault.open",
     "vault.patch",
     "vault.read",
-    "vault.secret.compose",
-    "vault.secret.reveal",
     "vault.snapshot-restore",
     "vault.snapshot-save",
     "vault.write",

@@ -323,15 +323,16 @@ fn inspect_with_config_marks_each_need_and_its_advice_grants_the_rest() {
         out.stdout
     );
 
-    // Not a UTF-8 locale, or NO_COLOR: words instead of marks.
+    // Not a UTF-8 locale: words instead of marks (as every other glyph).
     let out = inspect.clone().env("LC_ALL", "C").exec();
     assert!(
         out.stdout.contains("\n  ok write  shell") && out.stdout.contains("\n  MISSING read   http"),
         "{}",
         out.stdout
     );
+    // NO_COLOR takes colour away, not the marks.
     let out = inspect.clone().env("LC_ALL", "C.UTF-8").env("NO_COLOR", "1").exec();
-    assert!(out.stdout.contains("\n  MISSING read   http"), "{}", out.stdout);
+    assert!(out.stdout.contains("\n  ✗ read   http"), "{}", out.stdout);
 
     let advice = out
         .stdout

@@ -652,3 +652,69 @@ fn unreachable_dockerd_fails_with_one_clear_line() {
         "{end}"
     );
 }
+
+/// `drhost run --plan`: reads run for real, the restart and the stop are
+/// recorded instead of made (the container keeps running, not restarted),
+/// the plugin is told `planned`, and the plan lists both changes in order.
+#[test]
+fn plan_mode_changes_nothing_and_lists_the_changes() {
+    let _serial = serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    let state = || rt().block_on(async { inspect(&lab.docker().await.unwrap(), BACKEND2).await.state.unwrap() });
+    let before = state();
+    let cfg = config(
+        "[[plugins.docker-poke.docker]]\ncontainers = [\"toolboxai-backend*\"]\naccess = [\"read\", \"write\"]\n",
+    );
+    let planned = Run::fixture("docker-poke")
+        .config(&cfg)
+        .env("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap())
+        .param("ops", "inspect,restart,stop")
+        .param("name", BACKEND2)
+        .arg("--plan");
+    let out = planned.clone().json().quiet().exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fact(&out, "inspect"), "ok: running", "reads run for real");
+    for op in ["restart", "stop"] {
+        let said = fact(&out, op);
+        assert!(said.starts_with("planned: docker."), "{op}: {said}");
+    }
+    let after = state();
+    assert_eq!(after.started_at, before.started_at, "not restarted");
+    assert_eq!(after.running, Some(true), "not stopped");
+    let report = out.json();
+    assert_eq!(report["plan"]["total"], 2, "{report}");
+    assert_eq!(
+        report["plan"]["changes"][0],
+        format!("docker.restart-container name={BACKEND2} timeout_secs=1")
+    );
+    assert!(report["plan"]["changes"][1]
+        .as_str()
+        .unwrap()
+        .starts_with("docker.stop-container"));
+    let journal = out.journal();
+    assert_eq!(journal[0]["mode"], "plan", "run-start records the mode");
+    let restarts = calls(&journal, "docker.restart-container");
+    assert_eq!(restarts[0]["outcome"]["error"]["kind"], "planned", "{}", restarts[0]);
+    assert_eq!(journal.last().unwrap()["plan"]["total"], 2);
+    // The terminal lists the plan after the outcome.
+    let text = planned.exec();
+    assert!(
+        text.stdout.contains("PLAN: 2 change(s) would be made (none was):"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .contains(&format!("  1. docker.restart-container name={BACKEND2}")),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stderr
+            .contains(&format!("would docker.restart-container name={BACKEND2}")),
+        "{}",
+        text.stderr
+    );
+    assert_eq!(state().started_at, before.started_at);
+}

@@ -96,6 +96,13 @@ fn denied_program_is_a_typed_refusal_naming_the_grant_and_runs_nothing() {
         .iter()
         .position(|l| l.starts_with("    ! shell.run: access-denied: "))
         .unwrap_or_else(|| panic!("no denial line:\n{}", out.stderr));
+    // The operator's screen names the config file this run read; the
+    // plugin's copy (the summary above) says drhost.toml.
+    assert!(
+        lines[at].ends_with(&format!("to allow it add to {}:", cfg.display())),
+        "{}",
+        out.stderr
+    );
     assert_eq!(lines[at + 1], "        [[plugins.misbehave.shell]]", "{}", out.stderr);
     assert_eq!(lines[at + 2], "        program = \"touch\"", "{}", out.stderr);
 }
@@ -394,7 +401,7 @@ fn inspect_reports_identity_needs_and_imports_without_running() {
     let v = out.json();
     assert_eq!(v["id"], "hello");
     assert_eq!(v["version"], "0.1.0");
-    assert_eq!(v["contract"], "0.1.2");
+    assert_eq!(v["contract"], "0.2.0");
     assert!(v["description"].as_str().unwrap().contains("echo"));
     assert_eq!(v["parameters"][0]["name"], "greeting");
     assert_eq!(v["parameters"][0]["default"], "hello from drhost");
@@ -404,7 +411,7 @@ fn inspect_reports_identity_needs_and_imports_without_running() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|i| i == "drhost:runbook/shell@0.1.2"));
+        .any(|i| i == "drhost:runbook/shell@0.2.0"));
     let bytes = std::fs::read(&hello).unwrap();
     assert_eq!(v["size"], bytes.len());
     let digest = v["digest"].as_str().unwrap();
@@ -567,7 +574,7 @@ fn a_python_plugin_runs_under_the_same_contract() {
 fn version_names_the_contract_and_a_zero_deadline_is_a_usage_error() {
     let out = Run::cli(["--version"]).exec();
     assert_eq!(out.code, 0);
-    assert_eq!(out.stdout.trim(), "drhost 0.1.0 (plugin contract drhost:runbook@0.1.2)");
+    assert_eq!(out.stdout.trim(), "drhost 0.1.0 (plugin contract drhost:runbook@0.2.0)");
     let out = Run::plugin("hello").timeout("0s").exec();
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("`0s` is no time at all"), "{}", out.stderr);
@@ -686,6 +693,7 @@ fn ctrl_c_ends_the_run_with_a_complete_journal() {
     assert_eq!(out.code, 130, "{stderr}");
     assert!(stderr.contains("interrupted by SIGINT (Ctrl-C)"), "{stderr}");
     assert!(stderr.contains("it was in step `waiting forever`"), "{stderr}");
+    assert!(stderr.contains("(Ctrl-C again to force)"), "{stderr}");
     let journal = read_journal(&out.journal_path().unwrap());
     let end = journal.last().unwrap();
     assert_eq!(end["event"], "run-end", "the journal ends with run-end");
@@ -775,4 +783,42 @@ fn the_operator_at_a_terminal_declines_or_approves() {
         call["outcome"]["ok"],
         serde_json::json!({ "approved": true, "by": "operator" })
     );
+}
+
+/// Plan mode answers a plugin's `confirm` itself (nobody is asked; the
+/// question is listed) and records a granted program instead of running it.
+#[test]
+fn plan_mode_runs_no_program_and_asks_nobody() {
+    let canary = std::env::temp_dir().join(format!("drhost-canary-plan-{}", std::process::id()));
+    let _ = std::fs::remove_file(&canary);
+    let cfg = config("[[plugins.misbehave.shell]]\nprogram = \"touch\"\nargs = [\"**\"]\n");
+    let out = Run::fixture("misbehave")
+        .config(&cfg)
+        .param("mode", "shell")
+        .param("program", "touch")
+        .param("args", canary.display().to_string())
+        .arg("--plan")
+        .json()
+        .exec();
+    assert!(!canary.exists(), "plan mode ran the program");
+    let report = out.json();
+    assert_eq!(report["plan"]["total"], 1, "{report}");
+    let change = report["plan"]["changes"][0].as_str().unwrap();
+    assert!(change.starts_with("shell.run ") && change.contains("touch"), "{change}");
+    let journal = out.journal();
+    let run = events(&journal, "call");
+    assert_eq!(run[0]["outcome"]["error"]["kind"], "planned", "{}", run[0]);
+
+    // No terminal and no --yes: a live run's confirm is refused; a plan's is
+    // answered by the plan, and listed.
+    let out = Run::fixture("misbehave").param("mode", "confirm").arg("--plan").exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("would ask the operator: drop the pretend table?"),
+        "{}",
+        out.stderr
+    );
+    let journal = out.journal();
+    let asked = events(&journal, "call");
+    assert_eq!(asked[0]["outcome"]["ok"]["by"], "plan", "{}", asked[0]);
 }

@@ -321,17 +321,17 @@ mod tests {
         for targets in crate::caps::TARGET_TABLES {
             let cap = targets.capability;
             let text = format!(
-                "[[plugins.p.{cap}]]\ntarget = \"here\"\n[[plugins.p.{cap}]]\ntarget = \"nowhere\"\n\n[targets.{cap}.here]\n"
+                "[[plugins.p.{cap}]]\ntarget = \"primary-site\"\n[[plugins.p.{cap}]]\ntarget = \"q9x\"\n\n[targets.{cap}.primary-site]\n"
             );
             let table: toml::Table = text.parse().unwrap();
             let mut problems = Vec::new();
             let positions = parse::Positions::new(&text);
             missing_targets(Path::new("d.toml"), &table, targets, &positions, &mut problems);
             assert_eq!(problems.len(), 1, "{cap}: {problems:#?}");
-            assert_eq!((problems[0].line, problems[0].column), (Some(5), Some(1)), "{cap}");
+            assert_eq!((problems[0].line, problems[0].column), (Some(4), Some(1)), "{cap}");
             assert_eq!(problems[0].key.as_deref(), Some(&*format!("plugins.p.{cap}[1].target")));
             let fix = problems[0].fix.as_deref().unwrap_or_default();
-            assert!(fix.starts_with(&format!("[targets.{cap}.nowhere]\n")), "{cap}: {fix}");
+            assert!(fix.starts_with(&format!("[targets.{cap}.q9x]\n")), "{cap}: {fix}");
         }
     }
 

@@ -164,6 +164,10 @@ pub struct RunArgs {
     /// Approve every confirmation the plugin asks for (journaled).
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Make no change: reads run for real, every change is recorded and
+    /// listed instead of made (the plugin is told, as `error.planned`).
+    #[arg(long)]
+    plan: bool,
     /// Do not draw progress on stderr (errors and warnings still appear).
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -203,6 +207,7 @@ impl From<RunArgs> for RunOptions {
             journal_dir: args.journal_dir,
             cache_dir: args.cache_dir,
             yes: args.yes,
+            plan: args.plan,
             // Progress goes to stderr, the result (JSON or not) to stdout:
             // --json does not silence progress, -q does.
             quiet: args.quiet,

@@ -302,11 +302,11 @@ pub fn print_report(report: &RunReport, json: bool) {
     let out = Style::stdout();
     let journal = report.journal.as_ref().map(|j| format!("  journal: {}", j.display()));
     match report.status {
-        Status::Recovered => {
+        Status::Recovered | Status::FollowUp => {
             println!("{} {name}: {summary} ({took})", out.ok());
-            for fact in &report.facts {
-                println!("    {}: {}", plugin_text(&fact.name), plugin_text(&fact.value));
-            }
+            print_facts_and_tables(report);
+            print_plan(report, &out);
+            print_follow_ups(report, &out);
             journal.iter().for_each(|j| println!("{j}"));
         }
         Status::Failed => {
@@ -316,6 +316,8 @@ pub fn print_report(report: &RunReport, json: bool) {
                 .map(|s| format!(" in step `{}`", plugin_text(s)))
                 .unwrap_or_default();
             println!("{} {name} failed{step}: {summary} ({took})", out.failed());
+            print_facts_and_tables(report);
+            print_plan(report, &out);
             if let Some(hint) = &report.hint {
                 println!("  hint: {}", plugin_text(hint));
             }
@@ -324,6 +326,71 @@ pub fn print_report(report: &RunReport, json: bool) {
         _ => {
             eprintln!("{} {}", Style::stderr().error("drhost:"), shown(&report.summary));
             journal.iter().for_each(|j| eprintln!("{j}"));
+        }
+    }
+}
+
+/// The plugin's facts, then each table under its title (plugin text).
+fn print_facts_and_tables(report: &RunReport) {
+    for fact in &report.facts {
+        println!("    {}: {}", plugin_text(&fact.name), plugin_text(&fact.value));
+    }
+    for table in &report.tables {
+        println!();
+        println!("  {}", plugin_text(&table.title));
+        let clean = |cells: &[String]| cells.iter().map(|c| plugin_text(c).into_owned()).collect::<Vec<_>>();
+        let rows: Vec<Vec<String>> = table.rows.iter().map(|r| clean(r)).collect();
+        for line in style::columns(&clean(&table.columns), &rows).lines() {
+            println!("    {line}");
+        }
+        if table.rows_not_listed > 0 {
+            println!(
+                "    ({} more rows in the journal's plugin output were not kept)",
+                table.rows_not_listed
+            );
+        }
+    }
+}
+
+/// Plan mode: the changes the run would have made, in order.
+fn print_plan(report: &RunReport, out: &Style) {
+    let Some(plan) = &report.plan else { return };
+    println!();
+    if plan.total == 0 {
+        println!("{}", out.warning("PLAN: no change would be made (nothing was changed)"));
+        return;
+    }
+    println!(
+        "{}",
+        out.warning(&format!("PLAN: {} change(s) would be made (none was):", plan.total))
+    );
+    for (n, change) in plan.changes.iter().enumerate() {
+        println!("  {}. {}", n + 1, plugin_text(change));
+    }
+    if plan.total > plan.changes.len() {
+        println!(
+            "  {} and {} more in the journal",
+            out.more(),
+            plan.total - plan.changes.len()
+        );
+    }
+}
+
+/// What the operator must still do, last and prominently: a run with
+/// follow-ups is not over when drhost exits.
+fn print_follow_ups(report: &RunReport, out: &Style) {
+    if report.follow_ups.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "{}",
+        out.warning("FOLLOW-UP REQUIRED: recovered, but not finished until you:")
+    );
+    for (n, follow_up) in report.follow_ups.iter().enumerate() {
+        println!("  {}. {}", n + 1, plugin_text(&follow_up.action));
+        if !follow_up.why.is_empty() {
+            println!("     why: {}", plugin_text(&follow_up.why));
         }
     }
 }

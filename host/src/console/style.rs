@@ -86,7 +86,8 @@ impl Style {
         }
     }
 
-    fn glyph(&self, unicode: &'static str, ascii: &'static str) -> &'static str {
+    /// `unicode` in a UTF-8 locale, else `ascii`.
+    pub fn glyph(&self, unicode: &'static str, ascii: &'static str) -> &'static str {
         if self.unicode {
             unicode
         } else {
@@ -133,6 +134,35 @@ impl Style {
     pub fn dim(&self, text: &str) -> String {
         self.paint(Paint::Dim, text)
     }
+}
+
+/// Rows under a header in left-aligned columns two spaces apart, each line
+/// ending in `\n` without trailing spaces. A row with fewer cells than the
+/// header leaves the rest empty; cells past the header are dropped.
+pub fn columns(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut out = String::new();
+        for (i, w) in widths.iter().enumerate() {
+            let cell = cells.get(i).map_or("", String::as_str);
+            if i + 1 == widths.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header);
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
 }
 
 /// A duration as a person reads it: `12ms` under 0.1 s (`<1ms` below a

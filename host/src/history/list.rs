@@ -323,34 +323,15 @@ pub fn table(runs: &[RunSummary]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let mut out = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        out.trim_end().to_owned() + "\n"
-    };
-    let mut out = line(&header.map(String::from));
-    for row in &rows {
-        out.push_str(&line(row));
-    }
-    out
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    crate::console::style::columns(&header.map(String::from), &rows)
 }
 
 /// A status as `drhost runs` shows it.
 pub fn status_text(status: &str) -> String {
     match status {
         "no-run-end" => "ended without run-end (crashed?)".into(),
+        "follow-up" => "recovered, follow-up required".into(),
         other => clip(other, 30),
     }
 }

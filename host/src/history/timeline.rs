@@ -220,7 +220,11 @@ impl Timeline {
         self.ended = true;
         self.depth = 0;
         let status = event["status"].as_str().unwrap_or("?");
-        let mark = if status == "recovered" { "✓" } else { "✗" };
+        let mark = if matches!(status, "recovered" | "follow-up") {
+            "✓"
+        } else {
+            "✗"
+        };
         let step = event["failed_step"]
             .as_str()
             .map(|s| format!(" in step `{}`", clip(s, MESSAGE_CHARS)))
@@ -252,6 +256,15 @@ impl Timeline {
                     "{indent}{}: {}",
                     clip(fact["name"].as_str().unwrap_or("?"), 60),
                     clip(fact["value"].as_str().unwrap_or(""), MESSAGE_CHARS)
+                ))
+                .into_owned(),
+            );
+        }
+        for follow_up in event["follow_ups"].as_array().into_iter().flatten() {
+            lines.push(
+                plugin_text(&format!(
+                    "{indent}FOLLOW-UP: {}",
+                    clip(follow_up["action"].as_str().unwrap_or("?"), MESSAGE_CHARS)
                 ))
                 .into_owned(),
             );

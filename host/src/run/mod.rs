@@ -10,6 +10,7 @@
 //! in words, in `stopped.rs`.
 
 mod report;
+mod reported;
 mod stopped;
 
 use std::path::PathBuf;
@@ -25,7 +26,7 @@ pub use crate::caps::kit::disk::DEFAULT_DISK;
 use crate::config::{self, Config, PluginGrants};
 use crate::console::{Console, Style};
 use crate::engine::{default_cache_dir, CacheUse, Runtime};
-use crate::error::{Error, EXIT_OK, EXIT_PLUGIN_FAILED, EXIT_USAGE};
+use crate::error::{Error, EXIT_FOLLOW_UP, EXIT_OK, EXIT_PLUGIN_FAILED, EXIT_USAGE};
 use crate::journal::{self, Journal};
 use crate::params::{self, EffectiveParam};
 use crate::plugin::{self, PluginFile};
@@ -33,7 +34,8 @@ use crate::policy;
 use crate::sandbox::{new_store, Limits, RunContext, RunDirs, RunState, StepTrail};
 use crate::trust;
 
-pub use report::{PluginIdentity, ReportedFact, RunReport, Started, Status, StepReport};
+pub use report::{PlanReport, PluginIdentity, ReportedFact, RunReport, Started, Status, StepReport};
+pub use reported::{ReportedFollowUp, ReportedTable};
 pub(crate) use stopped::sandbox_error;
 use stopped::{deadline_error, disk_error};
 
@@ -63,6 +65,8 @@ pub struct RunOptions {
     pub cache_dir: Option<PathBuf>,
     /// `--yes`: approve every confirmation.
     pub yes: bool,
+    /// `--plan`: make no change; record what would change.
+    pub plan: bool,
     /// Draw no progress on stderr.
     pub quiet: bool,
     /// `--allow-unsigned`: run a plugin without a trusted signature (loud, journaled).
@@ -102,6 +106,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         steps: Default::default(),
         interrupted_by: None,
         started_recorded: false,
+        plan: opts.plan.then(Default::default),
     };
     let ended = match config {
         Ok(config) => attempt.run(config.unwrap_or_default()).await,
@@ -114,19 +119,16 @@ pub async fn run(opts: RunOptions) -> RunReport {
     let journal_path = journal.path().map(ToOwned::to_owned);
     let report = match ended {
         Ok(Ok(outcome)) => {
-            let mut report = RunReport::new(
-                run_id,
-                journal_path,
-                identity,
-                (Status::Recovered, EXIT_OK),
-                outcome.summary,
-                &started,
-            );
-            report.facts = outcome
-                .facts
-                .into_iter()
-                .map(|f| ReportedFact::new(f.name, f.value))
-                .collect();
+            let follow_ups = reported::follow_ups(outcome.follow_ups);
+            let ended = if follow_ups.is_empty() {
+                (Status::Recovered, EXIT_OK)
+            } else {
+                (Status::FollowUp, EXIT_FOLLOW_UP)
+            };
+            let mut report = RunReport::new(run_id, journal_path, identity, ended, outcome.summary, &started);
+            report.facts = reported::facts(outcome.facts);
+            report.tables = reported::tables(outcome.tables);
+            report.follow_ups = follow_ups;
             report
         }
         Ok(Err(failure)) => {
@@ -142,6 +144,8 @@ pub async fn run(opts: RunOptions) -> RunReport {
             // host saw open, or failed last.
             report.failed_step = failure.step.or_else(|| attempt.blamed_step());
             report.hint = failure.hint;
+            report.facts = reported::facts(failure.facts);
+            report.tables = reported::tables(failure.tables);
             report
         }
         Err(error) => {
@@ -153,6 +157,13 @@ pub async fn run(opts: RunOptions) -> RunReport {
         }
     };
     let mut report = report.with_steps(&attempt.steps.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Some(plan) = &attempt.plan {
+        let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
+        report.plan = Some(PlanReport {
+            changes: plan.changes.clone(),
+            total: plan.total,
+        });
+    }
     if report.exit_code == EXIT_USAGE {
         journal.discard();
         report.journal = None;
@@ -165,6 +176,9 @@ pub async fn run(opts: RunOptions) -> RunReport {
             "exit_code": report.exit_code,
             "summary": report.summary,
             "facts": report.facts,
+            "tables": report.tables,
+            "follow_ups": report.follow_ups,
+            "plan": report.plan,
             "failed_step": report.failed_step,
             "hint": report.hint,
             "wall_ms": report.wall_ms,
@@ -192,6 +206,8 @@ struct Attempt<'a> {
     /// The signal that interrupted the run, if one did.
     interrupted_by: Option<&'static str>,
     started_recorded: bool,
+    /// Plan mode: the changes recorded instead of made.
+    plan: Option<Arc<Mutex<crate::caps::kit::call::Plan>>>,
 }
 
 impl Attempt<'_> {
@@ -207,6 +223,7 @@ impl Attempt<'_> {
             "run-start",
             json!({
                 "drhost": env!("CARGO_PKG_VERSION"),
+                "mode": if self.opts.plan { "plan" } else { "live" },
                 "plugin": {
                     "path": self.opts.plugin,
                     "digest": identity.map(|i| &i.digest),
@@ -331,6 +348,8 @@ impl Attempt<'_> {
             },
             steps: self.steps.clone(),
             disk: DiskBudget::new(limits.disk, dirs.scratch()),
+            config_file: self.config_path.clone(),
+            plan: self.plan.clone(),
         });
         let disk = ctx.disk.clone();
         let _watch = disk.watch();
@@ -342,6 +361,7 @@ impl Attempt<'_> {
             ended = tokio::time::timeout_at((deadline + grace).into(), instance.call_run(&mut store, &params)) => Some(ended),
             signal = interrupted => {
                 self.interrupted_by = Some(signal);
+                force_on_second_signal(self.journal.clone(), &console)?;
                 None
             }
         };
@@ -410,6 +430,23 @@ pub fn compiling_line(plugin: &std::path::Path, caching: bool, style: Style) -> 
         "the compile cache is off: every run"
     };
     format!("compiling {name} ({when}){}", style.more())
+}
+
+/// After the first interrupt the plugin is being stopped and the journal
+/// closed, which takes a moment; a second Ctrl-C (or SIGTERM) forces the
+/// exit at once, journaling that it did.
+fn force_on_second_signal(journal: Arc<Journal>, console: &Console) -> Result<(), Error> {
+    let second = operator_interrupt()?;
+    console.notice("stopping the plugin and closing the journal (Ctrl-C again to force)");
+    tokio::spawn(async move {
+        let signal = second.await;
+        journal.record(
+            "forced",
+            json!({ "signal": signal, "message": "the operator forced the exit before the run ended" }),
+        );
+        std::process::exit(crate::error::EXIT_INTERRUPTED);
+    });
+    Ok(())
 }
 
 /// Resolves with the signal's name when the operator interrupts the run

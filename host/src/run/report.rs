@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
+use super::reported::{ReportedFollowUp, ReportedTable};
 use crate::error::{Error, ErrorReport};
 use crate::sandbox::StepTrail;
 
@@ -16,6 +17,9 @@ use crate::sandbox::StepTrail;
 pub enum Status {
     /// The plugin returned an outcome (exit 0).
     Recovered,
+    /// The plugin returned an outcome with follow-ups the operator must
+    /// still do (exit 5).
+    FollowUp,
     /// The plugin returned a failure (exit 1).
     Failed,
     /// Usage or configuration error (exit 2).
@@ -64,6 +68,16 @@ impl ReportedFact {
             .flatten();
         ReportedFact { name, value, number }
     }
+}
+
+/// What a plan-mode run would have changed, in order.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanReport {
+    /// Each change (the first 1000), as `call arg=value …` with the
+    /// journal's redactions.
+    pub changes: Vec<String>,
+    /// How many changes there were in all.
+    pub total: usize,
 }
 
 /// One step of the run, as the host saw it end.
@@ -131,8 +145,15 @@ pub struct RunReport {
     /// Steps that ended beyond those listed.
     #[serde(skip_serializing_if = "is_zero")]
     pub steps_not_listed: usize,
-    /// Facts the plugin reported with its outcome.
+    /// Facts the plugin reported with its outcome or failure.
     pub facts: Vec<ReportedFact>,
+    /// Tables the plugin reported with its outcome or failure.
+    pub tables: Vec<ReportedTable>,
+    /// What the operator must still do by hand (status `follow-up`).
+    pub follow_ups: Vec<ReportedFollowUp>,
+    /// Plan mode (`--plan`): the changes recorded instead of made; absent
+    /// (`null`) in a live run.
+    pub plan: Option<PlanReport>,
     /// The step the plugin failed in, if it said.
     pub failed_step: Option<String>,
     /// What to do next, if the plugin said.
@@ -162,7 +183,7 @@ impl RunReport {
             plugin,
             status,
             exit_code,
-            error: (exit_code != crate::error::EXIT_OK).then(|| ErrorReport::new(exit_code, summary.clone())),
+            error: crate::error::error_kind(exit_code).map(|_| ErrorReport::new(exit_code, summary.clone())),
             summary,
             started_at: rfc3339(started.at),
             ended_at: rfc3339(SystemTime::now()),
@@ -170,6 +191,9 @@ impl RunReport {
             steps: Vec::new(),
             steps_not_listed: 0,
             facts: Vec::new(),
+            tables: Vec::new(),
+            follow_ups: Vec::new(),
+            plan: None,
             failed_step: None,
             hint: None,
         }

@@ -25,13 +25,21 @@ pub enum ConfirmPolicy {
 impl Host for RunState {
     async fn ask(&mut self, question: String) -> Answer<bool> {
         let question = crate::caps::kit::text::truncate(&question, 1024).to_string();
+        // A plan asks nobody: it answers yes to see what would follow, and
+        // lists the question (the live run asks it).
+        let planning = self.ctx.plan.is_some();
         let how = match self.ctx.confirm {
+            _ if planning => "plan",
             ConfirmPolicy::ApproveAll => "--yes",
             _ => "operator",
         };
         let summary = |ok: &bool| json!({ "approved": ok, "by": how });
         let answer = async {
             match self.ctx.confirm {
+                _ if planning => {
+                    self.ctx.console.planned(&format!("ask the operator: {question}"));
+                    Ok(true)
+                }
                 ConfirmPolicy::ApproveAll => Ok(true),
                 ConfirmPolicy::Nobody => Err(CapError::AccessDenied(
                     "no confirmation is possible here (describe/inspect)".into(),

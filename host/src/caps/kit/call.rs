@@ -28,6 +28,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use crate::bindings::types::Error as CapError;
+use crate::caps::kit::plan;
 use crate::sandbox::{RunContext, RunState};
 
 /// What a capability function returns.
@@ -69,6 +70,18 @@ impl crate::bindings::types::Host for RunState {
     }
 }
 
+/// Changes a plan keeps for its report.
+pub const MAX_PLANNED: usize = 1000;
+
+/// The changes plan mode recorded instead of making, in order.
+#[derive(Debug, Default, Clone)]
+pub struct Plan {
+    /// What would have changed, as [`plan::describe`] says it.
+    pub changes: Vec<String>,
+    /// Every change, including those past [`MAX_PLANNED`].
+    pub total: usize,
+}
+
 /// The journal's name for a typed capability error, and its text.
 pub(crate) fn error_parts(error: &CapError) -> (&'static str, &str) {
     match error {
@@ -84,6 +97,32 @@ pub(crate) fn error_parts(error: &CapError) -> (&'static str, &str) {
 }
 
 impl RunContext {
+    /// A refusal as the operator reads it: naming the config file this run
+    /// read, where the plugin's copy says `drhost.toml`.
+    pub(crate) fn for_operator<'a>(&self, message: &'a str) -> std::borrow::Cow<'a, str> {
+        match &self.config_file {
+            Some(path) if message.contains(crate::caps::kit::text::ADD_TO_CONFIG) => message
+                .replace(
+                    crate::caps::kit::text::ADD_TO_CONFIG,
+                    &format!("to allow it add to {}:", path.display()),
+                )
+                .into(),
+            _ => message.into(),
+        }
+    }
+
+    /// Records one change plan mode did not make (the first
+    /// [`MAX_PLANNED`] are kept for the report; the journal has them all).
+    fn plan_change(&self, change: &str) {
+        if let Some(plan) = &self.plan {
+            let mut plan = plan.lock().unwrap_or_else(|p| p.into_inner());
+            plan.total += 1;
+            if plan.changes.len() < MAX_PLANNED {
+                plan.changes.push(change.to_string());
+            }
+        }
+    }
+
     /// Runs one capability call `work` (grant check, then the real call)
     /// unless the run is over its disk budget (then the call traps), and
     /// journals it: `call`, its `args`, how long it took, and its outcome
@@ -102,6 +141,11 @@ impl RunContext {
         self.disk.measure_scratch();
         let result = match self.disk.exceeded() {
             Some(over) => Err(CallError::Trap(over.into())),
+            None if self.plan.is_some() && plan::changes_state(call, &args) => {
+                let change = plan::describe(call, &args);
+                self.plan_change(&change);
+                Err(CallError::Typed(CapError::Planned(change)))
+            }
             None => work.await,
         };
         self.journal_call(call, args, started, &result, summarize);
@@ -131,9 +175,13 @@ impl RunContext {
             "call",
             json!({ "call": call, "args": args, "duration_ms": duration_ms, "outcome": outcome }),
         );
-        if let Err(CallError::Typed(error)) = result {
-            let (kind, message) = error_parts(error);
-            self.console.call_error(call, kind, message);
+        match result {
+            Err(CallError::Typed(CapError::Planned(change))) => self.console.planned(change),
+            Err(CallError::Typed(error)) => {
+                let (kind, message) = error_parts(error);
+                self.console.call_error(call, kind, &self.for_operator(message));
+            }
+            _ => {}
         }
     }
 }

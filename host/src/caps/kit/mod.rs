@@ -2,7 +2,8 @@
 //! ([`call`]), grant globs ([`pattern`]), operator-facing text and the
 //! refusal sentence ([`text`]), child processes ([`process`]), the run's
 //! disk budget for blobs and scratch ([`disk`]), and what a capability tells
-//! the up-front check ([`gate`]). The time a
+//! the up-front check ([`gate`]), and which calls plan mode records
+//! instead of making ([`plan`]). The time a
 //! call may still take is [`crate::sandbox::RunContext::time_left`].
 
 pub mod call;
@@ -10,6 +11,7 @@ pub mod capped;
 pub mod disk;
 pub mod gate;
 pub mod pattern;
+pub mod plan;
 pub mod process;
 pub mod text;
 

@@ -72,11 +72,12 @@ pub(crate) fn truncate(text: &str, cap: usize) -> &str {
 /// `subject` says what was asked, e.g. "http host `db:5432`", or ends in
 /// ", which" when it names an access ("… needs `write` access, which").
 pub(crate) fn not_granted(subject: &str, plugin_id: &str, grant: &str) -> String {
-    format!(
-        "{}; to allow it add to drhost.toml:\n{grant}",
-        not_granted_head(subject, plugin_id)
-    )
+    format!("{}; {ADD_TO_CONFIG}\n{grant}", not_granted_head(subject, plugin_id))
 }
+
+/// The words of [`not_granted`] before the TOML; the operator's console
+/// names the real config file there (see `RunContext::for_operator`).
+pub(crate) const ADD_TO_CONFIG: &str = "to allow it add to drhost.toml:";
 
 /// The refusal's first clause alone, for a refusal that explains a rule
 /// instead of offering TOML: `SUBJECT is not granted to plugin `ID``.

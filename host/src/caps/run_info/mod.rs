@@ -8,7 +8,11 @@ use crate::sandbox::RunState;
 
 impl Host for RunState {
     async fn mode(&mut self) -> wasmtime::Result<RunMode> {
-        Ok(RunMode::Live)
+        Ok(if self.ctx.plan.is_some() {
+            RunMode::Plan
+        } else {
+            RunMode::Live
+        })
     }
 
     async fn time_left_ms(&mut self) -> wasmtime::Result<u64> {
