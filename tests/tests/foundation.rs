@@ -394,7 +394,7 @@ fn inspect_reports_identity_needs_and_imports_without_running() {
     let v = out.json();
     assert_eq!(v["id"], "hello");
     assert_eq!(v["version"], "0.1.0");
-    assert_eq!(v["contract"], "0.1.2");
+    assert_eq!(v["contract"], "0.2.0");
     assert!(v["description"].as_str().unwrap().contains("echo"));
     assert_eq!(v["parameters"][0]["name"], "greeting");
     assert_eq!(v["parameters"][0]["default"], "hello from drhost");
@@ -404,7 +404,7 @@ fn inspect_reports_identity_needs_and_imports_without_running() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|i| i == "drhost:runbook/shell@0.1.2"));
+        .any(|i| i == "drhost:runbook/shell@0.2.0"));
     let bytes = std::fs::read(&hello).unwrap();
     assert_eq!(v["size"], bytes.len());
     let digest = v["digest"].as_str().unwrap();
@@ -567,7 +567,7 @@ fn a_python_plugin_runs_under_the_same_contract() {
 fn version_names_the_contract_and_a_zero_deadline_is_a_usage_error() {
     let out = Run::cli(["--version"]).exec();
     assert_eq!(out.code, 0);
-    assert_eq!(out.stdout.trim(), "drhost 0.1.0 (plugin contract drhost:runbook@0.1.2)");
+    assert_eq!(out.stdout.trim(), "drhost 0.1.0 (plugin contract drhost:runbook@0.2.0)");
     let out = Run::plugin("hello").timeout("0s").exec();
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("`0s` is no time at all"), "{}", out.stderr);
