@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::caps::docker::DockerGrant;
+use crate::caps::files::{FilesGrant, FilesTarget};
 use crate::caps::http::HttpGrant;
 use crate::caps::postgres::{PostgresGrant, PostgresTarget};
 use crate::caps::redis::{RedisGrant, RedisTarget};
@@ -69,6 +70,9 @@ pub struct Targets {
     /// `[targets.vault.<label>]`.
     #[serde(default)]
     pub vault: BTreeMap<String, VaultTarget>,
+    /// `[targets.files.<label>]`.
+    #[serde(default)]
+    pub files: BTreeMap<String, FilesTarget>,
 }
 
 /// `[run]`: limits and places, overridden by the matching flags.
@@ -136,6 +140,13 @@ pub struct PluginGrants {
     /// these: the `vault` capability uses `vault` and `vault_targets` only.
     #[serde(skip)]
     pub secret_vaults: BTreeMap<String, VaultTarget>,
+    /// `[[plugins.<id>.files]]`: path globs with `read` / `write` per files target label.
+    #[serde(default)]
+    pub files: Vec<FilesGrant>,
+    /// The `[targets.files.<label>]` of the labels granted above (filled in
+    /// by [`Config::grants_for`]; never journaled).
+    #[serde(skip)]
+    pub files_targets: BTreeMap<String, FilesTarget>,
 }
 
 impl Config {
@@ -165,6 +176,7 @@ impl Config {
         grants.s3_targets = granted(&self.targets.s3, grants.s3.iter().map(|g| &g.target));
         grants.vault_targets = granted(&self.targets.vault, grants.vault.iter().map(|g| &g.target));
         grants.secret_vaults = self.targets.vault.clone();
+        grants.files_targets = granted(&self.targets.files, grants.files.iter().map(|g| &g.target));
         grants
     }
 }
