@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::caps::docker::DockerGrant;
 use crate::caps::files::{FilesGrant, FilesTarget};
 use crate::caps::http::HttpGrant;
+use crate::caps::notify::{NotifyGrant, NotifyTarget};
 use crate::caps::postgres::{PostgresGrant, PostgresTarget};
 use crate::caps::redis::{RedisGrant, RedisTarget};
 use crate::caps::s3::{S3Grant, S3Target};
@@ -73,6 +74,9 @@ pub struct Targets {
     /// `[targets.files.<label>]`.
     #[serde(default)]
     pub files: BTreeMap<String, FilesTarget>,
+    /// `[targets.notify.<label>]`.
+    #[serde(default)]
+    pub notify: BTreeMap<String, NotifyTarget>,
 }
 
 /// `[run]`: limits and places, overridden by the matching flags.
@@ -147,6 +151,13 @@ pub struct PluginGrants {
     /// by [`Config::grants_for`]; never journaled).
     #[serde(skip)]
     pub files_targets: BTreeMap<String, FilesTarget>,
+    /// `[[plugins.<id>.notify]]`: notify channel labels.
+    #[serde(default)]
+    pub notify: Vec<NotifyGrant>,
+    /// The `[targets.notify.<label>]` of the labels granted above (filled in
+    /// by [`Config::grants_for`]; never journaled).
+    #[serde(skip)]
+    pub notify_targets: BTreeMap<String, NotifyTarget>,
 }
 
 impl Config {
@@ -177,6 +188,7 @@ impl Config {
         grants.vault_targets = granted(&self.targets.vault, grants.vault.iter().map(|g| &g.target));
         grants.secret_vaults = self.targets.vault.clone();
         grants.files_targets = granted(&self.targets.files, grants.files.iter().map(|g| &g.target));
+        grants.notify_targets = granted(&self.targets.notify, grants.notify.iter().flat_map(|g| g.labels()));
         grants
     }
 }

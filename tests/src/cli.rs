@@ -647,6 +647,7 @@ pub const KNOWN_CALLS: &[&str] = &[
     "files.stat",
     "files.write",
     "http.get",
+    "notify.post",
     "postgres.create-database",
     "postgres.dump",
     "postgres.execute",

@@ -59,6 +59,7 @@ pub(crate) const GATES: &[Gate] = &[
     s3::GATE,
     vault::GATE,
     files::GATE,
+    notify::GATE,
 ];
 
 /// Capabilities that need no grant: they touch nothing outside the run.
