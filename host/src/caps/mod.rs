@@ -58,6 +58,8 @@ pub(crate) const GATES: &[Gate] = &[
     postgres::GATE,
     s3::GATE,
     vault::GATE,
+    files::GATE,
+    notify::GATE,
 ];
 
 /// Capabilities that need no grant: they touch nothing outside the run.
