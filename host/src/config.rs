@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::caps::docker::DockerGrant;
+use crate::caps::files::{FilesGrant, FilesTarget};
 use crate::caps::http::HttpGrant;
+use crate::caps::notify::{NotifyGrant, NotifyTarget};
 use crate::caps::postgres::{PostgresGrant, PostgresTarget};
 use crate::caps::redis::{RedisGrant, RedisTarget};
 use crate::caps::s3::{S3Grant, S3Target};
@@ -69,6 +71,12 @@ pub struct Targets {
     /// `[targets.vault.<label>]`.
     #[serde(default)]
     pub vault: BTreeMap<String, VaultTarget>,
+    /// `[targets.files.<label>]`.
+    #[serde(default)]
+    pub files: BTreeMap<String, FilesTarget>,
+    /// `[targets.notify.<label>]`.
+    #[serde(default)]
+    pub notify: BTreeMap<String, NotifyTarget>,
 }
 
 /// `[run]`: limits and places, overridden by the matching flags.
@@ -136,6 +144,20 @@ pub struct PluginGrants {
     /// these: the `vault` capability uses `vault` and `vault_targets` only.
     #[serde(skip)]
     pub secret_vaults: BTreeMap<String, VaultTarget>,
+    /// `[[plugins.<id>.files]]`: path globs with `read` / `write` per files target label.
+    #[serde(default)]
+    pub files: Vec<FilesGrant>,
+    /// The `[targets.files.<label>]` of the labels granted above (filled in
+    /// by [`Config::grants_for`]; never journaled).
+    #[serde(skip)]
+    pub files_targets: BTreeMap<String, FilesTarget>,
+    /// `[[plugins.<id>.notify]]`: notify channel labels.
+    #[serde(default)]
+    pub notify: Vec<NotifyGrant>,
+    /// The `[targets.notify.<label>]` of the labels granted above (filled in
+    /// by [`Config::grants_for`]; never journaled).
+    #[serde(skip)]
+    pub notify_targets: BTreeMap<String, NotifyTarget>,
     /// `[plugins.<id>.params]`: this site's values for the plugin's
     /// parameters (`name = "value"`), between the plugin's own defaults and
     /// `--param`. Not a grant: journaled as the run's effective parameters.
@@ -170,6 +192,8 @@ impl Config {
         grants.s3_targets = granted(&self.targets.s3, grants.s3.iter().map(|g| &g.target));
         grants.vault_targets = granted(&self.targets.vault, grants.vault.iter().map(|g| &g.target));
         grants.secret_vaults = self.targets.vault.clone();
+        grants.files_targets = granted(&self.targets.files, grants.files.iter().map(|g| &g.target));
+        grants.notify_targets = granted(&self.targets.notify, grants.notify.iter().flat_map(|g| g.labels()));
         grants
     }
 }

@@ -21,8 +21,23 @@ use drhost::console::Style;
 use drhost::error::{EXIT_OK, EXIT_USAGE};
 use drhost::trust::keys;
 
+/// `drhost runs | head`: when the reader goes away, end quietly as `ls` and
+/// `git log` do (the default for SIGPIPE), not with a panic about a broken
+/// pipe. Not for `run`: a closed pipe must never end a recovery half-way;
+/// its journal is complete before anything is printed to stdout.
+fn quiet_on_closed_pipe() {
+    // SAFETY: restores the default disposition of one signal before any
+    // thread is started; no handler is installed.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_)) {
+        quiet_on_closed_pipe();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

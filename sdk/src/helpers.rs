@@ -24,7 +24,12 @@ impl Params {
             .iter()
             .find(|p| p.name == name)
             .map(|p| p.value.as_str())
-            .ok_or_else(|| fail(format!("parameter `{name}` was not passed; declare it in describe()")))
+            .ok_or_else(|| {
+                fail(format!(
+                    "this plugin reads a parameter `{name}` it does not declare, so drhost cannot pass it"
+                ))
+                .hint("a bug in the plugin: tell its author (`drhost inspect` lists the parameters it declares)")
+            })
     }
 
     /// The value of `name` parsed as `T` (numbers, bools…).
@@ -33,24 +38,23 @@ impl Params {
         T::Err: fmt::Display,
     {
         let text = self.get(name)?;
-        text.parse().map_err(|e| {
-            fail(format!("parameter `{name}`: `{text}` is not valid: {e}")).hint(format!("pass --param {name}=VALUE"))
+        text.trim().parse().map_err(|_| {
+            fail(format!("--param {name}={text}: not {}", expected::<T>()))
+                .hint(format!("pass --param {name}=VALUE with VALUE {}", expected::<T>()))
         })
     }
 
     /// The value of `name` as a duration: `250ms`, `30s` (or a bare number
-    /// of seconds), `5m`.
+    /// of seconds), `5m`, `1h`.
     pub fn duration(&self, name: &str) -> Result<std::time::Duration, Failure> {
         let text = self.get(name)?;
-        let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-        let bad = || fail(format!("parameter `{name}`: `{text}` is not a duration like 30s or 5m"));
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        Ok(match unit {
-            "ms" => std::time::Duration::from_millis(n),
-            "" | "s" => std::time::Duration::from_secs(n),
-            "m" => std::time::Duration::from_secs(n * 60),
-            _ => return Err(bad()),
-        })
+        let bad = || {
+            fail(format!(
+                "--param {name}={text}: not a duration like 500ms, 30s, 5m or 1h"
+            ))
+            .hint(format!("pass --param {name}=30s (ms, s, m or h)"))
+        };
+        parse_duration(text.trim()).ok_or_else(bad)
     }
 
     /// The value of `name`, or `None` when it is empty.
@@ -258,6 +262,13 @@ impl Error {
         }
     }
 
+    /// Whether this is plan mode's answer to a change: recorded, not made
+    /// (`drhost run --plan`). Treat the change as done and skip waits that
+    /// only make sense after a real one.
+    pub fn is_planned(&self) -> bool {
+        matches!(self, Error::Planned(_))
+    }
+
     /// `kind: message`, the way the operator should read it.
     pub fn describe(&self) -> String {
         format!("{}: {}", self.kind(), self.message())
@@ -281,15 +292,13 @@ impl Error {
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
         let hint = match &error {
-            Error::AccessDenied(_) => {
-                Some("the operator's drhost.toml does not grant this; see the message for the lines to add".to_string())
-            }
-            Error::Unavailable(_) => {
-                Some("the service did not answer: check that it is running and reachable".to_string())
-            }
-            Error::Timeout(_) => {
-                Some("the call timed out: the service may be overloaded, or raise the timeout".to_string())
-            }
+            Error::AccessDenied(_) => Some("add the grant the message names to drhost.toml, then run again".to_string()),
+            Error::Unavailable(_) => Some("check that the service is running and reachable, then run again".to_string()),
+            Error::Timeout(_) => Some("the service may be overloaded: run again, or give the run more time".to_string()),
+            Error::Planned(_) => Some(
+                "this run is a plan (drhost run --plan): the change was recorded, not made, and the plugin stopped there; run without --plan to make it"
+                    .to_string(),
+            ),
             _ => None,
         };
         Failure {
@@ -299,6 +308,42 @@ impl From<Error> for Failure {
             facts: Vec::new(),
             tables: Vec::new(),
         }
+    }
+}
+
+/// What a parameter of type `T` must be, for a message.
+fn expected<T>() -> &'static str {
+    match std::any::type_name::<T>() {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number of 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "bool" => "true or false",
+        _ => "a valid value",
+    }
+}
+
+/// `250ms`, `30s`, `30` (seconds), `5m`, `1h`; `None` for anything else
+/// (or a duration too long to hold).
+fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let secs = |factor: u64| n.checked_mul(factor).map(std::time::Duration::from_secs);
+    match unit {
+        "ms" => Some(std::time::Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" | "min" => secs(60),
+        "h" => secs(3600),
+        _ => None,
+    }
+}
+
+/// How a program ended, for a message: `exited 0`, `exited 3`, or `was
+/// killed by a signal` (no exit code).
+pub fn exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(code) => format!("exited {code}"),
+        None => "was killed by a signal".to_string(),
     }
 }
 
@@ -321,4 +366,38 @@ pub fn warn(message: impl AsRef<str>) {
 /// Logs at error level.
 pub fn error(message: impl AsRef<str>) {
     log(Level::Error, message.as_ref());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_every_unit_and_refuse_the_rest() {
+        let d = std::time::Duration::from_millis;
+        assert_eq!(parse_duration("250ms"), Some(d(250)));
+        assert_eq!(parse_duration("30"), Some(d(30_000)));
+        assert_eq!(parse_duration("30s"), Some(d(30_000)));
+        assert_eq!(parse_duration("5m"), Some(d(300_000)));
+        assert_eq!(parse_duration("1h"), Some(d(3_600_000)));
+        for bad in [
+            "",
+            "s",
+            "1.5s",
+            "-1s",
+            "10x",
+            "99999999999999999999s",
+            "18446744073709551615m",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn exit_codes_and_types_read_as_words() {
+        assert_eq!(exit_text(Some(0)), "exited 0");
+        assert_eq!(exit_text(None), "was killed by a signal");
+        assert_eq!(expected::<u32>(), "a whole number of 0 or more");
+        assert_eq!(expected::<f64>(), "a number");
+    }
 }

@@ -31,6 +31,14 @@
 //!
 //! Every capability call returns [`Error`] on failure; `?` turns it into a
 //! [`Failure`] that names the call, so the operator sees what went wrong.
+//!
+//! A run has a deadline (`drhost run --timeout`, 15 min by default). Bound
+//! every wait with [`Wait::up_to`], which ends it before the deadline so the
+//! plugin can still report and leave a safe state; [`time_left`] says how
+//! long the run has. Write durations with [`duration_text`] (`2.5 s`,
+//! `15 min`) and program exits with [`exit_text`] (`exited 0`), never with
+//! `{:?}`. Report work the operator must still do by hand with
+//! [`OutcomeExt::follow_up`], rows with [`table`].
 
 #![warn(missing_docs)]
 
@@ -47,6 +55,7 @@ pub mod bindings {
 }
 
 mod helpers;
+mod time;
 
 pub use bindings::drhost::runbook::types::{
     Access, Error, Fact, Failure, FollowUp, Manifest, Need, Outcome, Param, ParamSpec, Table,
@@ -55,12 +64,14 @@ pub use bindings::drhost::runbook::{
     blob, compose, confirm, docker, files, http, log, notify, postgres, progress, redis, run_info, s3, secret, shell,
     vault,
 };
-pub use helpers::{fail, manifest, outcome, table, ManifestBuilder, Params, Step};
+pub use helpers::{exit_text, fail, manifest, outcome, table, ManifestBuilder, Params, Step};
+pub use time::{duration_text, time_left, Wait};
 
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {
     pub use crate::helpers::{debug, error, info, warn};
-    pub use crate::helpers::{fail, manifest, outcome, table, FailureExt, OutcomeExt, Params, Step};
+    pub use crate::helpers::{exit_text, fail, manifest, outcome, table, FailureExt, OutcomeExt, Params, Step};
+    pub use crate::time::{duration_text, time_left, Wait};
     pub use crate::{
         containers_named, docker, docker_exec, export_plugin, http, http_get, published_url, run_program, shell,
         Access, Error, Failure, Manifest, Outcome, Plugin,

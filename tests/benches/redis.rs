@@ -93,7 +93,7 @@ fn main() {
         // Time from the process start: the plugin's clock starts after load.
         let startup = ms(wall)
             - out
-                .fact("rto-ms")
+                .fact("time-to-recovery-ms")
                 .and_then(|v| v.parse::<f64>().ok())
                 .unwrap_or(ms(wall));
         plugin_master.push(to_master + startup);

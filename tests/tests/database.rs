@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use drhost_tests::cli::{self, calls, Outcome, Run};
+use drhost_tests::cli::{self, calls, events, Outcome, Run};
 use drhost_tests::lab::Lab;
 use drhost_tests::lab::{runtime as rt, up as lab};
 use drhost_tests::tmp::TmpFile;
@@ -61,7 +61,7 @@ fn db_backup_dumps_to_s3_with_checksum_and_row_count() {
     );
     let sha_fact = out.fact("sha256").unwrap();
     let size_fact: u64 = out.fact("size").unwrap().parse().unwrap();
-    assert!(out.fact("duration").is_some());
+    assert!(out.fact("duration-ms").is_some_and(|ms| ms.parse::<u64>().is_ok()));
 
     rt.block_on(async {
         let s3 = lab.s3_client().unwrap();
@@ -602,6 +602,80 @@ fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
     assert_eq!(rt.block_on(proxy(&lab)), (503, true));
     drop(postgres_back);
     let out = outage("30s");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("maintenance").as_deref(), Some("done"));
+    assert_eq!(rt.block_on(proxy(&lab)), (200, false));
+}
+
+/// db-outage's `wait` defaults to 15 min, as long as a default run's
+/// deadline: the plugin must end its wait itself, before the deadline, and
+/// leave its safe state (the proxy in maintenance mode) with its own message
+/// — a plugin failure (exit 1) naming its step, not the sandbox stopping it
+/// (exit 4). Then, with the database back, the next run switches back.
+#[test]
+fn db_outage_ends_its_wait_before_the_run_deadline_with_its_own_message() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    assert_eq!(
+        rt.block_on(proxy(&lab)),
+        (200, false),
+        "the proxy is not healthy before the test"
+    );
+    let postgres_back = PostgresBack(&lab);
+    stop_postgres(&lab, "fast");
+
+    let out = lab_run(&lab, "db-outage").timeout("20s").param("interval", "1s").exec();
+    assert_eq!(
+        out.code, 1,
+        "a plugin failure, not the deadline:\n{}\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.elapsed < std::time::Duration::from_secs(20),
+        "ran {:?}, past its deadline",
+        out.elapsed
+    );
+    let report = out.json();
+    assert_eq!(report["status"], "failed");
+    let step = report["failed_step"].as_str().unwrap_or_default();
+    assert!(
+        step.starts_with("wait for the database (every 1 s, at most ") && step.ends_with("before the run's deadline)"),
+        "{report:#}"
+    );
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("the database is still down after ")
+            && summary.contains("the run's deadline left no time for the 15 min asked for")
+            && summary.contains("the proxy stays in maintenance mode"),
+        "{summary}"
+    );
+    assert!(!summary.contains("Some(") && !summary.contains("ms }"), "{summary}");
+    let hint = report["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("--timeout"), "{hint}");
+    assert_eq!(out.fact("maintenance").as_deref(), Some("on"));
+    let journal = out.journal();
+    let end = journal.last().unwrap();
+    assert_eq!(end["event"], "run-end");
+    assert_eq!(end["status"], "failed");
+    assert_eq!(end["exit_code"], 1);
+    let wait_end = events(&journal, "step-end")
+        .into_iter()
+        .find(|e| {
+            e["step"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("wait for the database")
+        })
+        .unwrap_or_else(|| panic!("the wait step never ended: {journal:?}"));
+    assert_eq!(wait_end["ok"], false, "{wait_end}");
+    // The safe state it promised: the maintenance page.
+    assert_eq!(rt.block_on(proxy(&lab)), (503, true));
+
+    drop(postgres_back);
+    let out = lab_run(&lab, "db-outage")
+        .params(&[("interval", "200ms"), ("wait", "30s")])
+        .exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("maintenance").as_deref(), Some("done"));
     assert_eq!(rt.block_on(proxy(&lab)), (200, false));

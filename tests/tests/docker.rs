@@ -182,34 +182,192 @@ fn fact(out: &Outcome, name: &str) -> String {
         .unwrap_or_else(|| panic!("no fact `{name}` in {}\nstderr:\n{}", out.stdout, out.stderr))
 }
 
+/// The rows of the `--json` report's first table, each as column → cell.
+fn table_rows(out: &Outcome) -> Vec<HashMap<String, String>> {
+    let report = out.json();
+    let table = &report["tables"][0];
+    let columns: Vec<String> = table["columns"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no table in {report:#}"))
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            columns
+                .iter()
+                .cloned()
+                .zip(row.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// A `--json` fact as the JSON number it is typed as.
+fn number(out: &Outcome, name: &str) -> u64 {
+    let report = out.json();
+    report["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .and_then(|f| f["number"].as_u64())
+        .unwrap_or_else(|| panic!("no number fact `{name}` in {report:#}"))
+}
+
+/// `status` as the operator runs it: text on stdout, progress on stderr.
+fn status_text(lab: &Lab) -> Run {
+    Run::plugin("status")
+        .config(lab.path(".lab/drhost.toml"))
+        .env("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap())
+}
+
 #[test]
-fn status_reports_a_healthy_lab() {
+fn status_reports_a_healthy_lab_in_one_table() {
     let _serial = serial();
     let lab = lab();
+    let master = format!("127.0.0.1:{}", lab.get("REDIS_MASTER_PORT").unwrap());
+
+    // What the operator reads: each check once, in one table on stdout.
+    let out = status_text(&lab).exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let everything = format!("{}{}", out.stdout, out.stderr);
+    for name in ["toolboxai-backend1", "toolboxai-backend2", "toolboxai-backend3", NGINX] {
+        let lines: Vec<&str> = everything.lines().filter(|l| l.contains(name)).collect();
+        assert_eq!(lines.len(), 1, "{name} is printed once:\n{everything}");
+        assert!(out.stdout.contains(lines[0]), "its row is on stdout:\n{}", out.stdout);
+    }
+    for check in ["redis master", "sentinels"] {
+        let rows = out
+            .stdout
+            .lines()
+            .filter(|l| l.contains(&format!("  {check}  ")))
+            .count();
+        assert_eq!(rows, 1, "one {check} row:\n{}", out.stdout);
+    }
+    assert_eq!(out.stdout.matches("service health").count(), 1, "{}", out.stdout);
+    let header = out
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("OK  "))
+        .unwrap_or_else(|| panic!("no table header:\n{}", out.stdout));
+    for column in ["CHECK", "TARGET", "STATE", "HEALTH", "DETAIL"] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(
+        !everything.contains("| health"),
+        "no per-row facts or notes:\n{everything}"
+    );
+
+    // What a script reads: the rows and the counts, typed.
     let out = on_lab(&lab, Run::plugin("status")).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(fact(&out, "unhealthy"), "0");
-    assert_eq!(fact(&out, "containers"), "4");
-    let table = fact(&out, "table");
+    assert_eq!(out.json()["status"], "recovered");
+    assert_eq!(number(&out, "unhealthy"), 0);
+    assert_eq!(number(&out, "containers"), 4);
+    let rows = table_rows(&out);
+    assert_eq!(number(&out, "checks"), rows.len() as u64);
+    assert_eq!(number(&out, "healthy"), rows.len() as u64);
+    assert!(rows.iter().all(|r| r["OK"] == "yes"), "{rows:?}");
+    let facts = out.json()["facts"].as_array().unwrap().len();
+    assert!(facts <= 4, "a few counts, not a fact per row: {facts}");
+    let row = |check: &str, target: &str| {
+        rows.iter()
+            .find(|r| r["CHECK"] == check && r["TARGET"] == target)
+            .unwrap_or_else(|| panic!("no {check} {target} row in {rows:?}"))
+            .clone()
+    };
     for name in ["toolboxai-backend1", "toolboxai-backend2", "toolboxai-backend3", NGINX] {
-        assert!(table.contains(name), "{table}");
+        let r = row("container", name);
+        assert_eq!(r["STATE"], "running", "{r:?}");
     }
-    assert!(fact(&out, BACKEND2).contains("/health 200"), "{}", fact(&out, BACKEND2));
-    // Redis rows (issue 6): the master through the Sentinels' view.
-    let master = format!("127.0.0.1:{}", lab.get("REDIS_MASTER_PORT").unwrap());
-    assert!(table.contains(&format!("redis master {master}")), "{table}");
-    assert!(table.contains("role master"), "{table}");
-    let sentinels = table
-        .lines()
-        .find(|l| l.starts_with("sentinels "))
-        .unwrap_or_else(|| panic!("no sentinels row: {table}"));
-    let columns: Vec<&str> = sentinels.split_whitespace().collect();
-    assert!(sentinels.contains("3/3 answer"), "{sentinels}");
     assert!(
-        columns.contains(&"agree") && !columns.contains(&"disagree"),
-        "{sentinels}"
+        row("container", BACKEND2)["DETAIL"].ends_with("/health 200"),
+        "{rows:?}"
     );
-    assert!(sentinels.ends_with(&format!("master {master}")), "{sentinels}");
+    // Redis rows (issue 6): the master through the Sentinels' view.
+    let name = lab.redis_master_name().unwrap();
+    let sentinels = row("sentinels", name);
+    assert_eq!(sentinels["STATE"], "3/3 answer", "{sentinels:?}");
+    assert_eq!(sentinels["HEALTH"], "agree", "{sentinels:?}");
+    assert_eq!(sentinels["DETAIL"], format!("master {master}"), "{sentinels:?}");
+    assert_eq!(row("redis master", &master)["STATE"], "role master");
+}
+
+/// One backend stopped: the run fails (exit 1) and the failure carries the
+/// same table and the counts — on stdout with `-q`, and as rows in `--json`.
+#[test]
+fn status_with_a_stopped_backend_fails_with_the_table() {
+    let _serial = serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    let url = lab.get("BACKEND2_URL").unwrap().to_string();
+    let rt = rt();
+    rt.block_on(async {
+        let docker = lab.docker().await.unwrap();
+        docker
+            .stop_container(BACKEND2, None::<q::StopContainerOptions>)
+            .await
+            .expect("stop backend2");
+    });
+
+    let out = status_text(&lab).quiet().exec();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let first = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("status") && first.contains("failed") && first.contains(&format!("container {BACKEND2}")),
+        "{}",
+        out.stdout
+    );
+    let row: Vec<&str> = out.stdout.lines().filter(|l| l.contains(BACKEND2)).skip(1).collect();
+    assert_eq!(row.len(), 1, "the summary, then its row once:\n{}", out.stdout);
+    let cells: Vec<&str> = row[0].split_whitespace().collect();
+    assert_eq!(&cells[..4], ["NO", "container", BACKEND2, "exited"], "{}", row[0]);
+    assert!(out.stdout.contains("service health"), "{}", out.stdout);
+    assert!(!out.stdout.contains("see the table above"), "{}", out.stdout);
+    assert!(out.stdout.contains("unhealthy: 1"), "the counts:\n{}", out.stdout);
+
+    let out = on_lab(&lab, Run::plugin("status")).exec();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(report["status"], "failed");
+    assert_eq!(number(&out, "unhealthy"), 1);
+    assert_eq!(number(&out, "containers"), 4);
+    let rows = table_rows(&out);
+    assert_eq!(number(&out, "healthy"), rows.len() as u64 - 1);
+    let failing: Vec<_> = rows.iter().filter(|r| r["OK"] == "NO").collect();
+    assert_eq!(failing.len(), 1, "{rows:?}");
+    assert_eq!(failing[0]["TARGET"], BACKEND2);
+    assert!(failing[0]["STATE"].starts_with("exited (exit code"), "{:?}", failing[0]);
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("1 of {} checks unhealthy: container {BACKEND2}", rows.len())),
+        "{report:#}"
+    );
+    // Read-only: nothing was started or restarted.
+    let journal = out.journal();
+    for call in ["docker.start-container", "docker.restart-container"] {
+        assert!(calls(&journal, call).is_empty(), "{call}");
+    }
+
+    // Put it back: the test stopped it, the test starts it.
+    rt.block_on(async {
+        let docker = lab.docker().await.unwrap();
+        docker
+            .start_container(BACKEND2, None::<q::StartContainerOptions>)
+            .await
+            .expect("start backend2");
+        let until = Instant::now() + Duration::from_secs(60);
+        while health(&lab, &url).await != 200 {
+            assert!(Instant::now() < until, "{BACKEND2} did not turn healthy again");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
 }
 
 #[test]
@@ -232,7 +390,8 @@ fn killed_backend_is_restarted_and_healthy() {
     let out = on_lab(&lab, Run::plugin("service-recover")).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(fact(&out, "recovered"), BACKEND2);
-    assert!(fact(&out, "time-to-recovery").ends_with(" s"));
+    assert!(number(&out, "time-to-recovery-ms") > 0);
+    assert_eq!(out.fact("time-to-recovery"), None, "one name: time-to-recovery-ms");
     assert!(out.json()["summary"]
         .as_str()
         .unwrap()

@@ -714,3 +714,23 @@ fn completions_a_man_page_and_examples_in_help() {
         assert!(examples < exit_codes, "{}", out.stdout);
     }
 }
+
+/// `drhost completions bash | true`: the reader is gone before drhost
+/// writes; drhost ends quietly (killed by SIGPIPE, as `ls` would be), never
+/// with a panic message.
+#[test]
+fn a_reader_that_leaves_early_gets_no_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = std::process::Command::new(cli::drhost_bin())
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed at once: drhost has not started writing yet.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.signal() == Some(libc::SIGPIPE), "{:?}: {stderr}", out.status);
+}

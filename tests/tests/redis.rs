@@ -124,10 +124,10 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
     );
 
     signal(pid(&lab, &format!("redis-{master}")), "-KILL");
-    let conf = lab
-        .path(&format!(".lab/redis/{master}/redis.conf"))
-        .display()
-        .to_string();
+    // The lab's grant names the real path (`.lab` may be a symbolic link
+    // in a worktree).
+    let conf = lab.path(&format!(".lab/redis/{master}/redis.conf"));
+    let conf = std::fs::canonicalize(&conf).unwrap_or(conf).display().to_string();
     let out = on_lab(&lab, Run::plugin("redis-failover"))
         .param("restart-command", format!("redis-server {conf}"))
         .param("rejoin-timeout", "90s")
@@ -138,7 +138,13 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
     assert_eq!(out.fact("rejoined-as-replica"), Some(format!("127.0.0.1:{master}")));
     assert_eq!(out.fact("sentinels-agreeing").as_deref(), Some("3/3"));
     let to_master = fact_ms(&out, "time-to-new-master-ms");
-    let rto = fact_ms(&out, "rto-ms");
+    let rto = fact_ms(&out, "time-to-recovery-ms");
+    assert_eq!(
+        out.json()["follow_ups"],
+        serde_json::json!([]),
+        "restarted and rejoined: nothing left to do"
+    );
+    assert_eq!(out.json()["status"], "recovered");
     assert!(
         to_master > 0 && to_master < 30_000 && rto >= to_master,
         "{to_master} ms, {rto} ms"
@@ -193,17 +199,24 @@ fn paused_master_without_failover_is_failed_over_by_the_plugin() {
     let out = on_lab(&lab, Run::plugin("redis-failover"))
         .param("auto-failover-wait", "2s")
         .exec();
-    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    // The paused master cannot be restarted by the plugin (no
+    // restart-command): recovered, with a follow-up naming it.
+    assert_eq!(out.code, 5, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("path").as_deref(), Some("B"));
     assert_eq!(out.fact("master"), Some(format!("127.0.0.1:{replica}")));
     assert!(out
         .fact("failover-by")
         .unwrap_or_default()
         .starts_with("drhost via sentinel"));
-    assert!(out
-        .fact("failed-node-action")
-        .unwrap_or_default()
-        .contains(&format!("127.0.0.1:{master}")));
+    let follow_ups = out.json()["follow_ups"].clone();
+    assert_eq!(follow_ups.as_array().map(Vec::len), Some(1), "{follow_ups}");
+    assert!(
+        follow_ups[0]["action"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("127.0.0.1:{master}")),
+        "{follow_ups}"
+    );
     eprintln!(
         "pause → Option B: new master after {} ms",
         fact_ms(&out, "time-to-new-master-ms")
@@ -219,6 +232,141 @@ fn paused_master_without_failover_is_failed_over_by_the_plugin() {
     assert!(!calls(&journal, "redis.sentinel.ckquorum").is_empty());
     assert_eq!(rt.block_on(role_of(&lab, replica)), "role:master");
     assert_eq!(rt.block_on(lab.sentinel_views()), vec![Some(replica); 3]);
+}
+
+/// Sentinel failed over a killed master and the plugin has no
+/// restart-command: the run is recovered but not finished. It ends with
+/// status `follow-up` and exit 5, the follow-up (start the old master) is
+/// the last thing printed and the `follow_ups` list of `--json`, not a fact
+/// among others. Running it again says the same; the test then starts the
+/// node itself, as the follow-up says, and sees it rejoin as a replica.
+#[test]
+fn without_a_restart_command_the_old_master_is_a_follow_up_exit_5() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = RestoreLab(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    let rt = rt();
+    assert_eq!(
+        rt.block_on(lab.redis_master_addr()).unwrap().1,
+        master,
+        "the lab starts canonical"
+    );
+    signal(pid(&lab, &format!("redis-{master}")), "-KILL");
+
+    let out = on_lab(&lab, Run::plugin("redis-failover")).exec();
+    assert_eq!(out.code, 5, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(report["status"], "follow-up");
+    assert_eq!(report["exit_code"], 5);
+    assert_eq!(out.fact("master"), Some(format!("127.0.0.1:{replica}")));
+    assert_eq!(out.fact("rejoined-as-replica").as_deref(), Some("no"));
+    assert_eq!(
+        out.fact("failed-node-action"),
+        None,
+        "the action is a follow-up, not a fact"
+    );
+    let ttr = report["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "time-to-recovery-ms")
+        .unwrap_or_else(|| panic!("no time-to-recovery-ms: {report:#}"));
+    assert!(
+        ttr["number"].as_u64().is_some_and(|ms| ms > 0),
+        "typed in --json: {ttr}"
+    );
+    for old in ["rto-ms", "rto", "time-to-recovery"] {
+        assert_eq!(out.fact(old), None, "{old} is no longer reported");
+    }
+    let follow_ups = report["follow_ups"].as_array().expect("a follow_ups list");
+    assert_eq!(follow_ups.len(), 1, "{follow_ups:?}");
+    let action = follow_ups[0]["action"].as_str().unwrap();
+    assert!(
+        action.starts_with(&format!(
+            "start the Redis node at 127.0.0.1:{master} again (redis-server"
+        )),
+        "{action}"
+    );
+    assert!(action.contains(&format!("replica of 127.0.0.1:{replica}")), "{action}");
+    let why = follow_ups[0]["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("until then") && why.contains("no failover target"),
+        "{why}"
+    );
+    let journal = out.journal();
+    assert!(calls(&journal, "shell.run").is_empty(), "nothing was restarted");
+    let end = journal.last().unwrap();
+    assert_eq!(end["event"], "run-end");
+    assert_eq!(end["status"], "follow-up");
+    assert_eq!(end["exit_code"], 5);
+
+    // Again, as the operator would read it: the follow-up is printed last.
+    let out = Run::plugin("redis-failover")
+        .config(lab.path(".lab/drhost.toml"))
+        .yes()
+        .exec();
+    assert_eq!(out.code, 5, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("FOLLOW-UP REQUIRED"))
+        .unwrap_or_else(|| panic!("no FOLLOW-UP REQUIRED in stdout:\n{}", out.stdout));
+    assert_eq!(out.stdout.matches("FOLLOW-UP REQUIRED").count(), 1, "{}", out.stdout);
+    let after: Vec<&str> = lines[at + 1..].iter().map(|l| l.trim()).collect();
+    assert_eq!(
+        after.len(),
+        3,
+        "the action, why, and the journal close the output:\n{}",
+        out.stdout
+    );
+    assert!(
+        after[0].starts_with(&format!("1. start the Redis node at 127.0.0.1:{master} again")),
+        "{}",
+        out.stdout
+    );
+    assert!(after[1].starts_with("why: until then"), "{}", out.stdout);
+    assert!(after[2].starts_with("journal: "), "{}", out.stdout);
+    assert!(
+        lines[..at].iter().any(|l| l.contains("time-to-recovery-ms: ")),
+        "facts come before the follow-up:\n{}",
+        out.stdout
+    );
+
+    // The test does what the follow-up says, once every Sentinel agrees on
+    // the new master (LAB-NOTES: restarting earlier can promote the empty node).
+    let agreed = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while rt.block_on(lab.sentinel_views()) != vec![Some(replica); 3] {
+        assert!(
+            std::time::Instant::now() < agreed,
+            "the Sentinels never agreed on {replica}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let conf = lab.path(&format!(".lab/redis/{master}/redis.conf"));
+    let started = Command::new("redis-server")
+        .arg(&conf)
+        .status()
+        .expect("redis-server runs");
+    assert!(started.success(), "redis-server {} failed", conf.display());
+    let rejoined = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let role = rt.block_on(async {
+            match lab.redis_at(master).await {
+                Ok(_) => Some(role_of(&lab, master).await),
+                Err(_) => None,
+            }
+        });
+        if role.as_deref() == Some(&format!("role:slave master_port:{replica}")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < rejoined,
+            "the restarted node did not rejoin as a replica of {replica}: {role:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
 }
 
 #[test]

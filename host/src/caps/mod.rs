@@ -58,6 +58,8 @@ pub(crate) const GATES: &[Gate] = &[
     postgres::GATE,
     s3::GATE,
     vault::GATE,
+    files::GATE,
+    notify::GATE,
 ];
 
 /// Capabilities that need no grant: they touch nothing outside the run.
@@ -68,8 +70,14 @@ pub(crate) const UNGATED: &[&str] = &["log", "progress", "blob", "confirm", "run
 /// `drhost check` reports a grant whose label has no table, with the table
 /// to add. A new capability with a `[targets.CAP.*]` section adds its
 /// `TARGETS` here (the tests below fail until it does).
-pub(crate) const TARGET_TABLES: &[&kit::gate::TargetTable] =
-    &[&redis::TARGETS, &postgres::TARGETS, &s3::TARGETS, &vault::TARGETS];
+pub(crate) const TARGET_TABLES: &[&kit::gate::TargetTable] = &[
+    &redis::TARGETS,
+    &postgres::TARGETS,
+    &s3::TARGETS,
+    &vault::TARGETS,
+    &files::TARGETS,
+    &notify::TARGETS,
+];
 
 #[cfg(test)]
 mod tests {

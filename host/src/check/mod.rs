@@ -241,7 +241,8 @@ fn sections<'a>(table: &'a toml::Table, key: &str) -> impl Iterator<Item = (&'a 
 /// A problem for each `[[plugins.<id>.CAP]]` grant whose `target` label has
 /// no `[targets.CAP.LABEL]` table, for the capability `targets` describes.
 /// Read from the TOML, so a capability is checked as soon as it is listed
-/// in [`crate::caps::TARGET_TABLES`].
+/// in [`crate::caps::TARGET_TABLES`]; `target` is one label, or (notify)
+/// a list of them.
 fn missing_targets(
     file: &Path,
     table: &toml::Table,
@@ -257,28 +258,57 @@ fn missing_targets(
     for (id, grants) in sections(table, "plugins") {
         let grants = grants.get(capability).and_then(toml::Value::as_array);
         for (index, grant) in grants.into_iter().flatten().enumerate() {
-            let Some(label) = grant.get("target").and_then(toml::Value::as_str) else {
-                continue;
+            let grant_at = ["plugins", id, capability, &format!("[{index}]"), "target"].map(str::to_string);
+            let labels: Vec<(Vec<String>, &str)> = match grant.get("target") {
+                Some(toml::Value::String(label)) => vec![(grant_at.to_vec(), label.as_str())],
+                Some(toml::Value::Array(labels)) => labels
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, label)| {
+                        let at = grant_at.iter().cloned().chain([format!("[{i}]")]).collect();
+                        Some((at, label.as_str()?))
+                    })
+                    .collect(),
+                _ => Vec::new(),
             };
-            if defined.contains(&label) {
-                continue;
+            for (at, label) in labels.into_iter().filter(|(_, label)| !defined.contains(label)) {
+                problems.push(missing_target(file, targets, &defined, label, &at, positions));
             }
-            let near = closest(label, defined.iter().copied());
-            let fix = match near {
-                Some(near) => format!("fix the label; did you mean `{near}`?"),
-                None => "add the table (below), or fix the label".to_string(),
-            };
-            let message = format!(
-                "[[plugins.{id}.{capability}]] grants target `{label}`, which has no [targets.{capability}.{label}] table: {fix}"
-            );
-            let index = format!("[{index}]");
-            let key = format!("plugins.{id}.{capability}{index}.target");
-            let position = positions.at(&["plugins", id, capability, &index, "target"], None);
-            let mut problem = Problem::new("missing-target", file, position, Some(&key), message);
-            problem.fix = near.is_none().then(|| targets.table(label));
-            problems.push(problem);
         }
     }
+}
+
+/// The problem of the grant `target` at `at` (`plugins`, id, capability,
+/// `[N]`, `target`, and `[M]` in a list) naming `label`, which is none of
+/// the `defined` labels.
+fn missing_target(
+    file: &Path,
+    targets: &TargetTable,
+    defined: &[&str],
+    label: &str,
+    at: &[String],
+    positions: &parse::Positions<'_>,
+) -> Problem {
+    let capability = targets.capability;
+    let id = &at[1];
+    let near = closest(label, defined.iter().copied());
+    let fix = match near {
+        Some(near) => format!("fix the label; did you mean `{near}`?"),
+        None => "add the table (below), or fix the label".to_string(),
+    };
+    let message = format!(
+        "[[plugins.{id}.{capability}]] grants target `{label}`, which has no [targets.{capability}.{label}] table: {fix}"
+    );
+    let key = at.iter().fold(String::new(), |key, part| {
+        match (key.is_empty(), part.starts_with('[')) {
+            (true, _) | (_, true) => key + part,
+            (false, false) => key + "." + part,
+        }
+    });
+    let at: Vec<&str> = at.iter().map(String::as_str).collect();
+    let mut problem = Problem::new("missing-target", file, positions.at(&at, None), Some(&key), message);
+    problem.fix = near.is_none().then(|| targets.table(label));
+    problem
 }
 
 /// The plugins in `dirs` by id, and a problem for each `*.wasm` whose id
@@ -333,6 +363,29 @@ mod tests {
             let fix = problems[0].fix.as_deref().unwrap_or_default();
             assert!(fix.starts_with(&format!("[targets.{cap}.q9x]\n")), "{cap}: {fix}");
         }
+    }
+
+    #[test]
+    fn each_label_of_a_list_of_targets_is_checked() {
+        let text = "[[plugins.p.notify]]\ntarget = [\"ops\",\n  \"q9x\"]\n\n[targets.notify.ops]\n";
+        let table: toml::Table = text.parse().unwrap();
+        let mut problems = Vec::new();
+        let positions = parse::Positions::new(text);
+        missing_targets(
+            Path::new("d.toml"),
+            &table,
+            &crate::caps::notify::TARGETS,
+            &positions,
+            &mut problems,
+        );
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_eq!(problems[0].key.as_deref(), Some("plugins.p.notify[0].target[1]"));
+        assert_eq!((problems[0].line, problems[0].column), (Some(3), Some(3)));
+        assert!(
+            problems[0].message.contains("grants target `q9x`"),
+            "{}",
+            problems[0].message
+        );
     }
 
     #[tokio::test]

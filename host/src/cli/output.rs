@@ -409,7 +409,8 @@ pub fn print_runs(listing: &drhost::history::Listing, dir: &std::path::Path, jso
     }
     if skipped.len() > SKIPPED_SHOWN {
         warn(&format!(
-            "… and {} more files in {} that are not journals",
+            "{} and {} more files in {} that are not journals",
+            Style::stderr().more(),
             skipped.len() - SKIPPED_SHOWN,
             dir.display()
         ));
@@ -424,7 +425,10 @@ pub fn print_runs(listing: &drhost::history::Listing, dir: &std::path::Path, jso
             .unwrap_or_default();
         eprintln!("no runs{of} in {}", dir.display());
     } else {
-        print!("{}", drhost::history::list::table(&listing.runs));
+        print!(
+            "{}",
+            Style::stdout().plain(&drhost::history::list::table(&listing.runs))
+        );
     }
     if listing.more > 0 && !json {
         eprintln!(
@@ -440,7 +444,7 @@ const SKIPPED_SHOWN: usize = 10;
 /// One line of `drhost show`: the timeline or JSON on stdout, warnings on stderr.
 pub fn print_show_line(line: drhost::history::Line) {
     match line {
-        drhost::history::Line::Out(text) => println!("{text}"),
+        drhost::history::Line::Out(text) => println!("{}", Style::stdout().plain(&text)),
         drhost::history::Line::Warn(text) => warn(&text),
     }
 }

@@ -110,6 +110,32 @@ impl Style {
         self.paint(Paint::Cyan, self.glyph("▸", ">"))
     }
 
+    /// `text` with the glyphs drhost draws (`✓ ✗ ▸ … → ◦ ≥`) spelt in
+    /// ASCII outside a UTF-8 locale, for lines built without a style (the
+    /// run history); other text is left as it is.
+    pub fn plain<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        const GLYPHS: [(char, &str); 7] = [
+            ('✓', "ok"),
+            ('✗', "FAIL"),
+            ('▸', ">"),
+            ('…', "..."),
+            ('→', "->"),
+            ('◦', "o"),
+            ('≥', ">="),
+        ];
+        if self.unicode || !text.chars().any(|c| GLYPHS.iter().any(|(g, _)| *g == c)) {
+            return text.into();
+        }
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            match GLYPHS.iter().find(|(g, _)| *g == c) {
+                Some((_, ascii)) => out.push_str(ascii),
+                None => out.push(c),
+            }
+        }
+        out.into()
+    }
+
     /// An ellipsis: `…`, or `...`.
     pub fn more(&self) -> &'static str {
         self.glyph("…", "...")
@@ -219,6 +245,7 @@ mod tests {
                 (s.ok(), s.failed(), s.step(), s.more()),
                 ("✓".into(), "✗".into(), "▸".into(), "…")
             );
+            assert_eq!(s.plain("✓ …"), "✓ …");
         }
         for ascii in [
             &[][..],
@@ -233,6 +260,8 @@ mod tests {
                 (s.ok(), s.failed(), s.step(), s.more(), s.arrow()),
                 ("ok".into(), "FAIL".into(), ">".into(), "...", "->")
             );
+            assert_eq!(s.plain("✓ recovered … ≥ 2s → ✗"), "ok recovered ... >= 2s -> FAIL");
+            assert_eq!(s.plain("plain é"), "plain é", "only drhost's glyphs change");
         }
         let empty_lc_all = style(false, &[("LC_ALL", ""), ("LANG", "C.UTF-8")]);
         assert!(empty_lc_all.unicode(), "an empty LC_ALL is unset");

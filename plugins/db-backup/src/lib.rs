@@ -132,7 +132,7 @@ impl Plugin for DbBackup {
         for (table, rows) in &counts {
             out = out.fact(&format!("rows-{table}"), rows);
         }
-        Ok(out.fact("duration", format!("{:.3}s", started.elapsed().as_secs_f64())))
+        Ok(out.fact("duration-ms", started.elapsed().as_millis()))
     }
 }
 

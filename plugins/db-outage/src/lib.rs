@@ -8,8 +8,9 @@
 //!    site, `nginx -t`, `nginx -s reload`, and check the proxy now answers
 //!    503 with the maintenance page;
 //! 3. poll the database every `interval` until it answers, for at most
-//!    `wait` — on timeout the proxy stays in maintenance mode (the safe
-//!    state) and the run fails saying so;
+//!    `wait`, and never past the run's deadline (less a margin) — when the
+//!    wait ends the proxy stays in maintenance mode (the safe state) and the
+//!    run fails saying so, before the sandbox would stop it;
 //! 4. switch back: copy the saved site over the active one, `nginx -t`,
 //!    reload, and check the proxy's health URL answers 200 again.
 
@@ -20,6 +21,8 @@ use drhost_sdk::postgres::Database;
 use drhost_sdk::prelude::*;
 
 const DATABASE: &str = "primary";
+/// How long nginx may take to serve the switched site.
+const PROXY_SETTLE: Duration = Duration::from_secs(10);
 /// What the maintenance page says (lab/stack/nginx/maintenance.html).
 const MAINTENANCE_MARKER: &str = "maintenance";
 
@@ -45,7 +48,7 @@ impl Settings {
             saved_site: params.get("saved-site")?.to_string(),
             proxy_port: params.get("proxy-port")?.to_string(),
             health_path: params.get("health-path")?.to_string(),
-            interval: params.duration("interval")?,
+            interval: params.duration("interval")?.max(Duration::from_millis(100)),
             wait: params.duration("wait")?,
         })
     }
@@ -62,10 +65,10 @@ fn in_proxy(s: &Settings, argv: &[&str], step: &Step) -> Result<(), Failure> {
     if done.exit_code != Some(0) {
         let output = format!("{}{}", done.stdout, done.stderr);
         return Err(fail(format!(
-            "`{}` in {} exited with {:?}: {}",
+            "`{}` in {} {}: {}",
             argv.join(" "),
             s.proxy,
-            done.exit_code,
+            exit_text(done.exit_code),
             output.trim()
         ))
         .in_step(step.name()));
@@ -82,14 +85,14 @@ fn switch_site(s: &Settings, site: &str, step: &Step) -> Result<(), Failure> {
 }
 
 /// Polls the proxy's URL until `ok` accepts its answer (nginx reloads
-/// asynchronously), for at most ten seconds.
+/// asynchronously), for at most ten seconds (less near the run's deadline).
 fn wait_for_proxy(url: &str, ok: impl Fn(&http::Response) -> bool, step: &Step) -> Result<http::Response, Failure> {
-    let until = Instant::now() + Duration::from_secs(10);
+    let wait = Wait::up_to(PROXY_SETTLE);
     loop {
         let answer = http::get(url, Some(2000));
         match answer {
             Ok(r) if ok(&r) => return Ok(r),
-            _ if Instant::now() < until => std::thread::sleep(Duration::from_millis(100)),
+            _ if !wait.over() => wait.sleep(Duration::from_millis(100)),
             Ok(r) => {
                 return Err(fail(format!(
                     "{url} answered {}: {}",
@@ -152,7 +155,7 @@ impl Plugin for DbOutage {
         .param("proxy-port", "the proxy's container port published on the host", Some("80/tcp"))
         .param("health-path", "the path that answers 200 through the proxy when the service is up", Some("/health"))
         .param("interval", "how often to test the database", Some("30s"))
-        .param("wait", "how long to wait for the database before giving up (the proxy stays in maintenance mode)", Some("15m"))
+        .param("wait", "how long to wait for the database before giving up (the proxy stays in maintenance mode); the wait always ends before the run's deadline (--timeout)", Some("15m"))
         .need("postgres", DATABASE, Access::Read, "tests the database with SELECT 1")
         .need("docker", "toolboxai-nginx-proxy", Access::Write, "switches the proxy's site and reloads nginx")
         .need("http", "127.0.0.1:*", Access::Read, "checks what the proxy serves")
@@ -184,27 +187,40 @@ impl Plugin for DbOutage {
         step.ok();
         let maintenance_since = Instant::now();
 
+        // The wait ends before the run's deadline, with time left to say so:
+        // the sandbox stopping the plugin mid-wait would leave no message.
+        let wait = Wait::up_to(s.wait);
         let step = Step::start(format!(
-            "wait for the database (every {:?}, at most {:?})",
-            s.interval, s.wait
+            "wait for the database (every {}, {})",
+            duration_text(s.interval),
+            wait.plan_text()
         ));
-        let until = Instant::now() + s.wait;
         let mut attempts = 1u32;
         loop {
-            std::thread::sleep(s.interval.min(until.saturating_duration_since(Instant::now())));
+            wait.sleep(s.interval);
             attempts += 1;
             match database_answers() {
                 Ok(()) => break,
-                Err(e) if Instant::now() >= until => {
+                Err(e) if wait.over() => {
+                    let more = if wait.cut_short() {
+                        "re-run db-outage with a longer --timeout to keep waiting"
+                    } else {
+                        "re-run db-outage to keep waiting"
+                    };
                     return Err(fail(format!(
-                        "the database is still down after {:?} ({attempts} attempts; last: {}); the proxy stays in maintenance mode",
-                        s.wait,
+                        "the database is still down after {} ({attempts} attempts; last: {}); the proxy stays in maintenance mode, serving the maintenance page",
+                        wait.waited_text(),
                         e.describe()
                     ))
                     .in_step(step.name())
-                    .hint("re-run db-outage to keep waiting, or restore from a backup with db-restore"));
+                    .hint(format!(
+                        "{more} (it switches the proxy back once the database answers), or restore from a backup with db-restore"
+                    ))
+                    .fact("maintenance", "on")
+                    .fact("attempts", attempts)
+                    .fact("waited-ms", wait.waited().as_millis()));
                 }
-                Err(e) if attempts % 10 == 0 => step.note(format!("attempt {attempts}: {}", e.describe())),
+                Err(e) if attempts.is_multiple_of(10) => step.note(format!("attempt {attempts}: {}", e.describe())),
                 Err(_) => {}
             }
         }
@@ -213,21 +229,16 @@ impl Plugin for DbOutage {
 
         switch_back(&s, &url)?;
 
+        let maintenance = maintenance_since.elapsed();
         Ok(outcome(format!(
-            "the database is back; {} served the maintenance page for {:.1}s and is back to normal",
+            "the database is back; {} served the maintenance page for {} and is back to normal",
             s.proxy,
-            maintenance_since.elapsed().as_secs_f64()
+            duration_text(maintenance)
         ))
         .fact("maintenance", "done")
         .fact("attempts", attempts)
-        .fact(
-            "maintenance-seconds",
-            format!("{:.1}", maintenance_since.elapsed().as_secs_f64()),
-        )
-        .fact(
-            "outage-handled-seconds",
-            format!("{:.1}", started.elapsed().as_secs_f64()),
-        ))
+        .fact("maintenance-ms", maintenance.as_millis())
+        .fact("time-to-recovery-ms", started.elapsed().as_millis()))
     }
 }
 

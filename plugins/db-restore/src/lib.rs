@@ -290,7 +290,7 @@ fn restart_backends(names: &[String], s: &Settings) -> Result<(), Failure> {
     step.ok();
 
     let step = Step::start("verify: backends' health endpoints answer 200");
-    let until = Instant::now() + s.wait;
+    let wait = Wait::up_to(s.wait);
     for name in names {
         let info = docker::inspect_container(name).map_err(|e| Failure::from(e).in_step(step.name()))?;
         let url = published_url(&info, &s.health_port, &s.health_path)
@@ -301,19 +301,19 @@ fn restart_backends(names: &[String], s: &Settings) -> Result<(), Failure> {
                 step.note(format!("{name}: {url} 200"));
                 break;
             }
-            if Instant::now() >= until {
+            if wait.over() {
                 let why = match answer {
                     Ok(r) => format!("answered {}", r.status),
                     Err(e) => e.describe(),
                 };
                 return Err(fail(format!(
-                    "{name} is not healthy {:?} after the restart: {url} {why}",
-                    s.wait
+                    "{name} is not healthy {} after the restart: {url} {why}",
+                    wait.waited_text()
                 ))
                 .in_step(step.name())
                 .hint("the database is restored and Vault updated; run service-recover for this backend"));
             }
-            std::thread::sleep(Duration::from_millis(250));
+            wait.sleep(Duration::from_millis(250));
         }
     }
     step.ok();
@@ -394,7 +394,7 @@ impl Plugin for DbRestore {
         for (table, rows) in &counts {
             out = out.fact(&format!("rows-{table}"), rows);
         }
-        Ok(out.fact("rto", format!("{:.3}s", started.elapsed().as_secs_f64())))
+        Ok(out.fact("time-to-recovery-ms", started.elapsed().as_millis()))
     }
 }
 

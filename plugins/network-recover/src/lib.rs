@@ -94,14 +94,19 @@ fn probe_all(s: &Settings) -> Result<Vec<String>, Failure> {
         match docker_exec(&p.from, &["ping", "-c", "1", "-W", "1", &p.to], 5000) {
             Ok(r) if r.exit_code == Some(0) => {}
             Ok(r) => failing.push(format!("{} -> {}: {}", p.from, p.to, first_line(&r.stderr, &r.stdout))),
-            Err(e @ (Error::AccessDenied(_) | Error::InvalidArgument(_))) => {
+            Err(e @ (Error::AccessDenied(_) | Error::InvalidArgument(_) | Error::Planned(_))) => {
+                let hint = if e.is_planned() {
+                    "plan mode records a docker exec instead of running it, so connectivity cannot be tested in a plan; run without --plan"
+                } else {
+                    "grant the ping exec (the refusal above names the drhost.toml lines), then run again"
+                };
                 return Err(fail(format!(
                     "cannot test connectivity from {} to {}, so nothing was changed: {}",
                     p.from,
                     p.to,
                     e.describe()
                 ))
-                .hint("grant the ping exec (the refusal above names the drhost.toml lines), then run again"));
+                .hint(hint));
             }
             Err(e) => failing.push(format!("{} -> {}: {}", p.from, p.to, e.describe())),
         }
@@ -334,8 +339,7 @@ impl Plugin for NetworkRecover {
                 s.networks.len()
             ))
             .fact("probes", s.probes.len())
-            .fact("recreated", "")
-            .fact("time-to-recovery", "0 s (nothing was down)"));
+            .fact("recreated", ""));
         }
         // Probes fail but every network looks complete: the runbook's answer
         // is to recreate them all.
@@ -361,16 +365,16 @@ impl Plugin for NetworkRecover {
             for (c, argv) in &s.after {
                 let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
                 let r = docker_exec(c, &argv, 15000).map_err(|e| Failure::from(e).in_step(step.name()))?;
-                step.note(format!("{c}: `{}` exited {:?}", argv.join(" "), r.exit_code));
+                step.note(format!("{c}: `{}` {}", argv.join(" "), exit_text(r.exit_code)));
             }
             step.ok();
         }
 
         let step = Step::start("verify connectivity");
-        let verify_started = Instant::now();
+        let wait = Wait::up_to(s.wait);
         let mut still = probe_all(&s).map_err(|f| f.in_step(step.name()))?;
-        while !still.is_empty() && verify_started.elapsed() < s.wait {
-            std::thread::sleep(Duration::from_millis(200));
+        while !still.is_empty() && !wait.over() {
+            wait.sleep(Duration::from_millis(200));
             still = probe_all(&s).map_err(|f| f.in_step(step.name()))?;
         }
         if !still.is_empty() {
@@ -378,7 +382,7 @@ impl Plugin for NetworkRecover {
                 step.note(format!("FAILING: {f}"));
             }
             step.fail();
-            return Err(fail(format!("connectivity still broken after recreating {}: {}", targets.join(", "), still.join("; ")))
+            return Err(fail(format!("connectivity still broken {} after recreating {}: {}", wait.waited_text(), targets.join(", "), still.join("; ")))
                 .in_step("verify connectivity")
                 .hint("check `docker network inspect` and the containers' network settings; a full `docker-compose down && up -d` may be needed"));
         }
@@ -386,13 +390,12 @@ impl Plugin for NetworkRecover {
         step.ok();
         let ttr = started.elapsed();
         Ok(outcome(format!(
-            "recreated {} and restored connectivity in {:.1} s",
+            "recreated {} and restored connectivity in {}",
             targets.join(", "),
-            ttr.as_secs_f64()
+            duration_text(ttr)
         ))
         .fact("probes", s.probes.len())
         .fact("recreated", targets.join(","))
-        .fact("time-to-recovery", format!("{:.1} s", ttr.as_secs_f64()))
         .fact("time-to-recovery-ms", ttr.as_millis()))
     }
 }

@@ -5,10 +5,12 @@
 //! answers as master) or Option B (master down, no failover: CKQUORUM and
 //! replica offsets, refuse when a failover could lose data or split the
 //! brain, else confirm and `SENTINEL FAILOVER`, wait for agreement) →
-//! restart the failed node (a granted program, else say what to run) and
-//! wait until it rejoins as a replica → restart backends when asked.
+//! restart the failed node (a granted program; without one, the run ends
+//! "recovered, follow-up required" naming the node to start) and wait until
+//! it rejoins as a replica → restart backends when asked. Every wait ends
+//! before the run's deadline.
 //! A write probe (INCR on the master) runs through it all; the outcome
-//! reports time to recovery (RTO) and acknowledged writes lost (RPO).
+//! reports `time-to-recovery-ms` (RTO) and acknowledged writes lost (RPO).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -35,7 +37,7 @@ impl Plugin for RedisFailover {
         .param("max-link-down-seconds", "refuse a failover when the best replica lost its master longer ago than this", Some("60"))
         .param(
             "restart-command",
-            "argv (space-separated) that restarts the failed node, e.g. `redis-server /path/redis.conf`; needs a matching [[plugins.redis-failover.shell]] grant; empty: report what to run",
+            "argv (space-separated) that restarts the failed node, e.g. `redis-server /path/redis.conf`; needs a matching [[plugins.redis-failover.shell]] grant; empty: the run ends with a follow-up naming the node to start",
             Some(""),
         )
         .param("rejoin-timeout", "how long to wait for the failed node to rejoin as a replica", Some("60s"))
@@ -147,6 +149,8 @@ struct Runbook<'p> {
     started: Instant,
     probe: Probe,
     facts: BTreeMap<&'static str, String>,
+    /// (action, why) the operator must still do by hand.
+    follow_ups: Vec<(String, String)>,
 }
 
 impl<'p> Runbook<'p> {
@@ -171,6 +175,7 @@ impl<'p> Runbook<'p> {
                 failed_writes: 0,
             },
             facts: BTreeMap::new(),
+            follow_ups: Vec::new(),
         })
     }
 
@@ -285,15 +290,19 @@ impl<'p> Runbook<'p> {
             (old_master.clone(), "A", failed)
         } else {
             let step = Step::start("wait for Sentinel's automatic failover");
-            let wait = self.params.duration("auto-failover-wait")?;
-            match self.wait_new_master(&old_master, wait, false)? {
+            let wait = Wait::up_to(self.params.duration("auto-failover-wait")?);
+            match self.wait_new_master(&old_master, &wait, false)? {
                 Some(m) => {
-                    step.note(format!("Sentinel promoted {} after {} ms", addr(&m), self.ms()));
+                    step.note(format!(
+                        "Sentinel promoted {} after {}",
+                        addr(&m),
+                        duration_text(self.started.elapsed())
+                    ));
                     step.ok();
                     (m, "A", vec![old_master.clone()])
                 }
                 None => {
-                    step.note(format!("no automatic failover within {}s", wait.as_secs()));
+                    step.note(format!("no automatic failover within {}", wait.waited_text()));
                     step.ok();
                     let m = self.option_b(&old_master, master_health.ok())?;
                     (m, "B", vec![old_master.clone()])
@@ -356,8 +365,8 @@ impl<'p> Runbook<'p> {
         // --- the failed node ----------------------------------------------------
         let mut rejoined = Vec::new();
         for node in &failed {
-            if let Some(action) = self.restart_failed(node, &new_master)? {
-                self.facts.insert("failed-node-action", action);
+            if let Some(follow_up) = self.restart_failed(node, &new_master)? {
+                self.follow_ups.push(follow_up);
             } else {
                 rejoined.push(addr(node));
             }
@@ -423,9 +432,9 @@ impl<'p> Runbook<'p> {
     }
 
     /// Polls until a quorum of Sentinels names a master other than `old`
-    /// that answers as master (and, with `all`, every answering Sentinel agrees).
-    fn wait_new_master(&mut self, old: &Address, wait: Duration, all: bool) -> Result<Option<Address>, Failure> {
-        let until = Instant::now() + wait;
+    /// that answers as master (and, with `all`, every answering Sentinel
+    /// agrees); `None` when `wait` is over first.
+    fn wait_new_master(&mut self, old: &Address, wait: &Wait, all: bool) -> Result<Option<Address>, Failure> {
         loop {
             let view = self.view()?;
             self.probe.tick(&self.label, view.majority.as_ref().map(|(m, _)| m));
@@ -435,10 +444,10 @@ impl<'p> Runbook<'p> {
                     return Ok(Some(m.clone()));
                 }
             }
-            if Instant::now() >= until {
+            if wait.over() {
                 return Ok(None);
             }
-            std::thread::sleep(POLL);
+            wait.sleep(POLL);
         }
     }
 
@@ -564,13 +573,13 @@ impl<'p> Runbook<'p> {
             .insert("failover-by", format!("drhost via sentinel {}", addr(&by)));
 
         let step = Step::start("wait for the Sentinels to agree");
-        let wait = self.params.duration("failover-timeout")?;
-        match self.wait_new_master(old, wait, true)? {
+        let wait = Wait::up_to(self.params.duration("failover-timeout")?);
+        match self.wait_new_master(old, &wait, true)? {
             Some(m) => {
                 step.note(format!(
-                    "every answering Sentinel names {} after {} ms",
+                    "every answering Sentinel names {} after {}",
                     addr(&m),
-                    self.ms()
+                    duration_text(self.started.elapsed())
                 ));
                 step.ok();
                 Ok(m)
@@ -578,49 +587,88 @@ impl<'p> Runbook<'p> {
             None => {
                 step.fail();
                 Err(fail(format!(
-                    "the Sentinels did not agree on a new master within {}s",
-                    wait.as_secs()
+                    "the Sentinels did not agree on a new master within {}; the failover was requested",
+                    wait.waited_text()
                 ))
                 .in_step("wait for the Sentinels to agree")
-                .hint("check the Sentinel logs for +failover-end or -failover-abort"))
+                .hint("check the Sentinel logs for +failover-end or -failover-abort, then rerun redis-failover"))
             }
         }
     }
 
+    /// What the operator must do when `node` stays down, and why it
+    /// matters: what the set lacks until then.
+    fn follow_up_for(&self, node: &Address, master: &Address) -> (String, String) {
+        let action = format!(
+            "start the Redis node at {} again (redis-server with its redis.conf, or docker start its container); Sentinel then makes it a replica of {}",
+            addr(node),
+            addr(master)
+        );
+        let replicas = self.replication(master).map(|m| {
+            m.replicas
+                .iter()
+                .filter(|r| r.state == "online" && !same(&r.address, node))
+                .count()
+        });
+        let why = match replicas {
+            Ok(0) => format!(
+                "until then {} has no replica: Sentinel has no failover target, and if {} fails too, Redis is down",
+                addr(master),
+                addr(master)
+            ),
+            Ok(n) => format!("until then the set has one replica fewer ({n} online)"),
+            Err(_) => "until then the set has one replica fewer, and maybe no failover target".to_string(),
+        };
+        (action, why)
+    }
+
     /// Restarts (when granted) and waits for `node` to rejoin as a replica of
-    /// `master`. `Some(action)` when it is not back: what the operator must do.
-    fn restart_failed(&mut self, node: &Address, master: &Address) -> Result<Option<String>, Failure> {
+    /// `master`. `Some((action, why))` when it stays down: what the operator
+    /// must still do by hand.
+    fn restart_failed(&mut self, node: &Address, master: &Address) -> Result<Option<(String, String)>, Failure> {
         let step = Step::start(format!("restart failed node {}", addr(node)));
         let answers = Connection::open_node(&self.label, node).and_then(|c| c.ping()).is_ok();
         if !answers {
             let command = self.params.get("restart-command")?.to_string();
             if command.trim().is_empty() {
-                let action = format!("start the Redis node at {} again (e.g. `redis-server <its redis.conf>` or `docker restart <its container>`); Sentinel will make it a replica of {}", addr(node), addr(master));
-                step.note(&action);
+                step.note(
+                    "not restarted: no --param restart-command was given; starting it is the operator's follow-up",
+                );
                 step.ok();
-                return Ok(Some(action));
+                return Ok(Some(self.follow_up_for(node, master)));
             }
             // LAB-NOTES: restarting before every Sentinel agrees let a second
             // failover promote the empty node.
-            if self.wait_new_master(node, Duration::from_secs(30), true)?.is_none() {
+            let agree = Wait::up_to(Duration::from_secs(30));
+            if self.wait_new_master(node, &agree, true)?.is_none() {
                 step.fail();
-                return Err(
-                    fail("the Sentinels do not all agree on the new master; not restarting the old one yet")
-                        .in_step("restart failed node"),
-                );
+                return Err(fail(format!(
+                    "the Sentinels do not all agree on the new master after {}; not restarting the old one yet",
+                    agree.waited_text()
+                ))
+                .in_step("restart failed node")
+                .hint(format!(
+                    "rerun redis-failover once the Sentinels agree, or start {} by hand then",
+                    addr(node)
+                )));
             }
             let argv: Vec<&str> = command.split_whitespace().collect();
             let done = run_program(argv[0], &argv[1..]).map_err(|e| Failure::from(e).in_step("restart failed node"))?;
-            step.note(format!("`{command}` exited {:?}", done.exit_code));
+            step.note(format!("`{command}` {}", exit_text(done.exit_code)));
             if done.exit_code != Some(0) {
                 step.fail();
-                return Err(fail(format!("`{command}` failed: {}", done.stderr.trim())).in_step("restart failed node"));
+                return Err(fail(format!(
+                    "`{command}` {}: {}",
+                    exit_text(done.exit_code),
+                    done.stderr.trim()
+                ))
+                .in_step("restart failed node"));
             }
         }
         step.ok();
 
         let step = Step::start(format!("wait for {} to rejoin as a replica", addr(node)));
-        let until = Instant::now() + self.params.duration("rejoin-timeout")?;
+        let wait = Wait::up_to(self.params.duration("rejoin-timeout")?);
         loop {
             self.probe.tick(&self.label, Some(master));
             if let Ok(r) = self.replication(node) {
@@ -638,17 +686,19 @@ impl<'p> Runbook<'p> {
                     break;
                 }
             }
-            if Instant::now() >= until {
+            if wait.over() {
                 step.fail();
                 return Err(fail(format!(
-                    "{} did not rejoin as a replica of {} in time",
+                    "{} did not rejoin as a replica of {} within {}; {} is master",
                     addr(node),
+                    addr(master),
+                    wait.waited_text(),
                     addr(master)
                 ))
                 .in_step("wait for rejoin")
                 .hint("check the node's log; Sentinel reconfigures it with REPLICAOF once it sees it"));
             }
-            std::thread::sleep(POLL);
+            wait.sleep(POLL);
         }
         // Replication carries the probe's writes to the rejoined node.
         let m = self.replication(master)?;
@@ -668,7 +718,7 @@ impl<'p> Runbook<'p> {
         let mut result = outcome(summary)
             .fact("path", path)
             .fact("master", addr(master))
-            .fact("rto-ms", self.ms())
+            .fact("time-to-recovery-ms", self.ms())
             .fact("rpo-lost-writes", lost)
             .fact("probe-acked-writes", self.probe.acks.len())
             .fact("probe-failed-writes", self.probe.failed_writes)
@@ -677,6 +727,9 @@ impl<'p> Runbook<'p> {
             if *k != "path" {
                 result = result.fact(k, v);
             }
+        }
+        for (action, why) in &self.follow_ups {
+            result = result.follow_up(action, why);
         }
         result
     }

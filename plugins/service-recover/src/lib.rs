@@ -6,7 +6,9 @@
 //! dependency reachability from inside the container), restart and verify;
 //! when restarts do not make it healthy, roll back (tag the previous image
 //! as the one the service runs, recreate the container from it) and verify
-//! again. Healthy services are never touched.
+//! again. Healthy services are never touched. Every wait for health ends
+//! before the run's deadline: a service still starting then is reported,
+//! not escalated to a rollback.
 
 use std::time::{Duration, Instant};
 
@@ -67,21 +69,33 @@ fn problem(info: &ContainerInfo, s: &Settings) -> Option<String> {
     }
 }
 
-/// Polls until the service is healthy or `wait` passes. Gives up early when
-/// the container stops running after having been given a moment to start.
-fn wait_healthy(name: &str, s: &Settings) -> Result<(ContainerInfo, Option<String>), Error> {
-    let started = Instant::now();
+/// Polls until the service is healthy (`None`) or the wait is over (why it
+/// is not). Gives up early when the container stops running after having
+/// been given a moment to start. A wait the run's deadline cut short is a
+/// failure: the service may only be slow, so nothing further is tried.
+fn wait_healthy(name: &str, s: &Settings, step: &str) -> Result<Option<String>, Failure> {
+    let wait = Wait::up_to(s.wait);
     loop {
-        let info = docker::inspect_container(name)?;
-        let why = problem(&info, s);
-        if why.is_none() {
-            return Ok((info, None));
+        let info = docker::inspect_container(name).map_err(|e| Failure::from(e).in_step(step))?;
+        let Some(why) = problem(&info, s) else {
+            return Ok(None);
+        };
+        if !info.running && wait.waited() > Duration::from_millis(500) {
+            return Ok(Some(why));
         }
-        let exited = !info.running && started.elapsed() > Duration::from_millis(500);
-        if exited || started.elapsed() >= s.wait {
-            return Ok((info, why));
+        if !wait.over() {
+            wait.sleep(Duration::from_millis(100));
+            continue;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        if wait.cut_short() {
+            return Err(fail(format!(
+                "{name} is not healthy after {}: {why}; nothing further was tried",
+                wait.waited_text()
+            ))
+            .in_step(step)
+            .hint("run service-recover again (with a longer --timeout) once it has had time to start"));
+        }
+        return Ok(Some(why));
     }
 }
 
@@ -140,8 +154,8 @@ fn diagnose(name: &str, info: &ContainerInfo, s: &Settings) -> Result<Vec<String
             notes.push(match reached {
                 Ok(r) if r.exit_code == Some(0) => format!("dependency {host}:{port} reachable"),
                 Ok(r) => format!(
-                    "dependency {host}:{port} NOT reachable (nc exit {:?}) {}",
-                    r.exit_code,
+                    "dependency {host}:{port} NOT reachable (nc {}) {}",
+                    exit_text(r.exit_code),
                     r.stderr.trim()
                 ),
                 Err(e) => format!("dependency {host}:{port} not checked: {}", e.describe()),
@@ -161,6 +175,8 @@ fn diagnose(name: &str, info: &ContainerInfo, s: &Settings) -> Result<Vec<String
 struct Recovery {
     name: String,
     action: String,
+    /// Plan mode recorded the change instead of making it.
+    planned: bool,
 }
 
 fn recover(name: &str, why: &str, info: &ContainerInfo, s: &Settings) -> Result<Recovery, Failure> {
@@ -171,23 +187,34 @@ fn recover(name: &str, why: &str, info: &ContainerInfo, s: &Settings) -> Result<
     for attempt in 1..=s.attempts {
         let label = format!("restart {name} (attempt {attempt}/{})", s.attempts);
         let step = Step::start(&label);
-        if let Err(e) = docker::restart_container(name, Some(10)) {
-            if matches!(e, Error::AccessDenied(_) | Error::Unavailable(_)) {
-                return Err(Failure::from(e).in_step(&label));
+        match docker::restart_container(name, Some(10)) {
+            Ok(()) => {}
+            Err(Error::Planned(what)) => {
+                // Plan mode: recorded, not done; nothing to wait for.
+                step.note(format!("plan: {what}"));
+                step.ok();
+                return Ok(Recovery {
+                    name: name.into(),
+                    action: "restart planned".into(),
+                    planned: true,
+                });
             }
-            step.note(format!("restart failed: {}", e.describe()));
-            last = e.describe();
-            step.fail();
-            continue;
+            Err(e @ (Error::AccessDenied(_) | Error::Unavailable(_))) => return Err(Failure::from(e).in_step(&label)),
+            Err(e) => {
+                step.note(format!("restart failed: {}", e.describe()));
+                last = e.describe();
+                step.fail();
+                continue;
+            }
         }
-        let (_, still) = wait_healthy(name, s).map_err(|e| Failure::from(e).in_step(&label))?;
-        match still {
+        match wait_healthy(name, s, &label)? {
             None => {
                 step.note("healthy");
                 step.ok();
                 return Ok(Recovery {
                     name: name.into(),
                     action: format!("restarted (attempt {attempt})"),
+                    planned: false,
                 });
             }
             Some(why) => {
@@ -208,8 +235,7 @@ fn recover(name: &str, why: &str, info: &ContainerInfo, s: &Settings) -> Result<
     }
     let new = docker::recreate_with_image(name, &current, Some(10)).map_err(in_step)?;
     step.note(format!("recreated {name} from {current} ({})", new.image_id));
-    let (_, still) = wait_healthy(name, s).map_err(in_step)?;
-    if let Some(why) = still {
+    if let Some(why) = wait_healthy(name, s, &label)? {
         step.note(format!("still failing: {why}"));
         step.fail();
         return Err(fail(format!(
@@ -230,6 +256,7 @@ fn recover(name: &str, why: &str, info: &ContainerInfo, s: &Settings) -> Result<
             "rolled back to {} after {} failed restart(s)",
             s.rollback_image, s.attempts
         ),
+        planned: false,
     })
 }
 
@@ -255,10 +282,6 @@ fn settings(params: &Params) -> Result<Settings, Failure> {
         dependencies,
         log_lines: params.parse("log-lines")?,
     })
-}
-
-fn seconds(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
 }
 
 impl Plugin for ServiceRecover {
@@ -312,13 +335,21 @@ impl Plugin for ServiceRecover {
                 s.services
             ))
             .fact("checked", checked)
-            .fact("failing", 0)
-            .fact("time-to-recovery", "0 s (nothing was down)"));
+            .fact("failing", 0));
         }
 
         let mut recovered = Vec::new();
         for (name, why, info) in &failing {
             recovered.push(recover(name, why, info, &s)?);
+        }
+        if recovered.iter().any(|r| r.planned) {
+            return Ok(outcome(format!(
+                "plan: {} failing; would restart {}",
+                failing.len(),
+                recovered.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+            ))
+            .fact("checked", checked)
+            .fact("failing", failing.len()));
         }
 
         let step = Step::start("verify every service");
@@ -346,7 +377,7 @@ impl Plugin for ServiceRecover {
         let mut result = outcome(format!(
             "recovered {} in {}: {}",
             names.join(", "),
-            seconds(ttr),
+            duration_text(ttr),
             recovered
                 .iter()
                 .map(|r| format!("{} {}", r.name, r.action))
@@ -356,7 +387,6 @@ impl Plugin for ServiceRecover {
         .fact("checked", checked)
         .fact("failing", failing.len())
         .fact("recovered", names.join(","))
-        .fact("time-to-recovery", seconds(ttr))
         .fact("time-to-recovery-ms", ttr.as_millis());
         for r in &recovered {
             result = result.fact(&format!("action:{}", r.name), &r.action);

@@ -1,9 +1,10 @@
 //! `status`: the runbook's quick reference "check all service health" —
 //! every granted container's state and Docker health, the HTTP health
 //! endpoint on each published port, and the Redis master and its Sentinels,
-//! as one table. Changes nothing.
-//! Exit 0 when everything is healthy; a failure listing the unhealthy ones
-//! otherwise.
+//! as one table (one row per check, printed once; its rows are in `--json`).
+//! Changes nothing.
+//! Exit 0 when everything is healthy; otherwise a failure naming the
+//! unhealthy checks that carries the same table and the counts.
 
 use drhost_sdk::docker::{self, ContainerInfo};
 use drhost_sdk::prelude::*;
@@ -11,12 +12,45 @@ use drhost_sdk::redis::{Address, Connection, Sentinel};
 
 struct Status;
 
+/// One check: what was checked, on what, what it found.
 struct Row {
-    name: String,
+    /// `container`, `sentinels` or `redis master`.
+    check: &'static str,
+    /// The container, the master name, or the node's address.
+    target: String,
     state: String,
+    /// Docker health, Sentinel agreement, the master's replicas.
     health: String,
-    http: String,
+    /// HTTP probes, the agreed master, the replication offset.
+    detail: String,
     healthy: bool,
+}
+
+impl Row {
+    /// A check that could not be made: the error's kind as its state, its
+    /// message (cut) as the detail.
+    fn unreachable(check: &'static str, target: String, error: &Error) -> Row {
+        Row {
+            check,
+            target,
+            state: error.kind().into(),
+            health: "-".into(),
+            detail: error.message().chars().take(120).collect(),
+            healthy: false,
+        }
+    }
+
+    /// The table's cells: OK, CHECK, TARGET, STATE, HEALTH, DETAIL.
+    fn cells(&self) -> [&str; 6] {
+        [
+            if self.healthy { "yes" } else { "NO" },
+            self.check,
+            &self.target,
+            &self.state,
+            &self.health,
+            &self.detail,
+        ]
+    }
 }
 
 fn check(info: &ContainerInfo, path: &str) -> Row {
@@ -46,13 +80,14 @@ fn check(info: &ContainerInfo, path: &str) -> Row {
     let state = if info.running {
         info.state.clone()
     } else {
-        format!("{} (exit {})", info.state, info.exit_code)
+        format!("{} (exit code {})", info.state, info.exit_code)
     };
     Row {
-        name: info.name.clone(),
+        check: "container",
+        target: info.name.clone(),
         state,
         health: info.health.clone().unwrap_or_else(|| "-".into()),
-        http: if probes.is_empty() {
+        detail: if probes.is_empty() {
             "-".into()
         } else {
             probes.join(", ")
@@ -72,13 +107,7 @@ fn redis_rows(label: &str) -> Vec<Row> {
     let sentinel = match Sentinel::open(label) {
         Ok(s) => s,
         Err(e) => {
-            rows.push(Row {
-                name: format!("redis {label}"),
-                state: e.kind().into(),
-                health: "-".into(),
-                http: "-".into(),
-                healthy: false,
-            });
+            rows.push(Row::unreachable("sentinels", format!("target {label}"), &e));
             return rows;
         }
     };
@@ -92,13 +121,14 @@ fn redis_rows(label: &str) -> Vec<Row> {
     let agreed = seen.first().filter(|first| seen.iter().all(|s| s == *first)).cloned();
     let majority = members / 2 + 1;
     rows.push(Row {
-        name: format!("sentinels {name}"),
+        check: "sentinels",
+        target: name.clone(),
         state: format!("{}/{members} answer", seen.len()),
         health: match &agreed {
             Some(_) => "agree".into(),
             None => "disagree".into(),
         },
-        http: agreed
+        detail: agreed
             .clone()
             .map_or_else(|| seen.join(" / "), |a| format!("master {a}")),
         healthy: agreed.is_some() && seen.len() >= majority,
@@ -106,13 +136,7 @@ fn redis_rows(label: &str) -> Vec<Row> {
     let master = match Connection::open_master(label) {
         Ok(conn) => conn,
         Err(e) => {
-            rows.push(Row {
-                name: format!("redis master {name}"),
-                state: e.kind().into(),
-                health: "-".into(),
-                http: "-".into(),
-                healthy: false,
-            });
+            rows.push(Row::unreachable("redis master", name, &e));
             return rows;
         }
     };
@@ -120,20 +144,15 @@ fn redis_rows(label: &str) -> Vec<Row> {
         (Ok(_), Ok(info)) => {
             let online = info.replicas.iter().filter(|r| r.state == "online").count();
             Row {
-                name: format!("redis master {}", addr(&master.address())),
+                check: "redis master",
+                target: addr(&master.address()),
                 state: format!("role {}", info.role),
-                health: format!("{online} replica(s)"),
-                http: format!("offset {}", info.master_repl_offset),
+                health: format!("{online} replica(s) online"),
+                detail: format!("offset {}", info.master_repl_offset),
                 healthy: info.role == "master",
             }
         }
-        (Err(e), _) | (_, Err(e)) => Row {
-            name: format!("redis master {}", addr(&master.address())),
-            state: e.kind().into(),
-            health: "-".into(),
-            http: "-".into(),
-            healthy: false,
-        },
+        (Err(e), _) | (_, Err(e)) => Row::unreachable("redis master", addr(&master.address()), &e),
     };
     rows.push(row);
     rows
@@ -160,57 +179,63 @@ impl Plugin for Status {
         let mut rows = Vec::new();
         for c in &containers {
             let info = docker::inspect_container(&c.name).map_err(|e| Failure::from(e).in_step(step.name()))?;
-            let row = check(&info, path);
-            step.note(format!(
-                "{}: {} | health {} | {}",
-                row.name, row.state, row.health, row.http
-            ));
-            rows.push(row);
+            rows.push(check(&info, path));
         }
+        step.note(count(&rows));
         step.ok();
         let containers_checked = rows.len();
         if let Some(label) = params.optional("redis")? {
             let step = Step::start(format!("check redis {label}"));
-            for row in redis_rows(label) {
-                step.note(format!("{}: {} | {} | {}", row.name, row.state, row.health, row.http));
-                rows.push(row);
-            }
+            let redis = redis_rows(label);
+            step.note(count(&redis));
+            rows.extend(redis);
             step.ok();
         }
 
-        let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(9).max(9);
-        let mut table = vec![format!("{:width$}  {:18}  {:9}  DETAIL", "CHECK", "STATE", "HEALTH")];
+        let mut table = table(
+            "service health",
+            &["OK", "CHECK", "TARGET", "STATE", "HEALTH", "DETAIL"],
+        );
         for r in &rows {
-            table.push(format!("{:width$}  {:18}  {:9}  {}", r.name, r.state, r.health, r.http));
+            table = table.row(&r.cells());
         }
-        info(format!("service health\n{}", table.join("\n")));
-
         let unhealthy: Vec<&Row> = rows.iter().filter(|r| !r.healthy).collect();
+        let healthy = rows.len() - unhealthy.len();
         if containers_checked == 0 {
             return Err(fail(format!("no container matches `{glob}` (or none is granted)"))
-                .hint("check --param containers and the [[plugins.status.docker]] grant"));
+                .hint("check --param containers and the [[plugins.status.docker]] grant")
+                .fact("checks", rows.len())
+                .fact("containers", 0)
+                .table(table));
         }
         if !unhealthy.is_empty() {
+            let names: Vec<String> = unhealthy.iter().map(|r| format!("{} {}", r.check, r.target)).collect();
             return Err(fail(format!(
-                "{} of {} unhealthy: {}",
+                "{} of {} checks unhealthy: {}",
                 unhealthy.len(),
                 rows.len(),
-                unhealthy
-                    .iter()
-                    .map(|r| format!("{} ({}; {})", r.name, r.state, r.http))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                names.join(", ")
             ))
-            .hint("run service-recover for failing backends; see the table above"));
-        }
-        let mut result = outcome(format!("all {} checks healthy", rows.len()))
+            .hint("the rows marked NO say why; run service-recover for failing containers, redis-failover for Redis")
+            .fact("checks", rows.len())
             .fact("containers", containers_checked)
-            .fact("unhealthy", 0);
-        for r in &rows {
-            result = result.fact(&r.name, format!("{} | health {} | {}", r.state, r.health, r.http));
+            .fact("healthy", healthy)
+            .fact("unhealthy", unhealthy.len())
+            .table(table));
         }
-        Ok(result.fact("table", table.join("\n")))
+        Ok(outcome(format!("all {} checks healthy", rows.len()))
+            .fact("checks", rows.len())
+            .fact("containers", containers_checked)
+            .fact("healthy", healthy)
+            .fact("unhealthy", 0)
+            .table(table))
     }
+}
+
+/// `N checked, M unhealthy` for a step note (the rows go in the table).
+fn count(rows: &[Row]) -> String {
+    let bad = rows.iter().filter(|r| !r.healthy).count();
+    format!("{} checked, {bad} unhealthy", rows.len())
 }
 
 export_plugin!(Status);

@@ -215,11 +215,18 @@ pub(crate) fn glob_escape(text: &str) -> String {
 /// Whether `text` matches the grant glob `pattern` (`*` matches `/` too: a
 /// key, path or name is one string). A malformed glob matches nothing.
 pub(crate) fn glob_matches(pattern: &str, text: &str) -> bool {
+    grant_glob(pattern).is_some_and(|g| g.is_match(text))
+}
+
+/// The grant glob `pattern` compiled once, for matching many texts (a
+/// directory walk) under the rules of [`glob_matches`]; `None` when it is
+/// malformed (it then matches nothing).
+pub(crate) fn grant_glob(pattern: &str) -> Option<globset::GlobMatcher> {
     globset::GlobBuilder::new(pattern)
         .literal_separator(false)
         .build()
-        .map(|g| g.compile_matcher().is_match(text))
-        .unwrap_or(false)
+        .ok()
+        .map(|g| g.compile_matcher())
 }
 
 /// The part of a grant glob before its first wildcard (`supabase/` for

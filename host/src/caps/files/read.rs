@@ -1,0 +1,96 @@
+//! `read`: a file of a target copied into a new blob, chunk by chunk, each
+//! charged to the run's disk budget before it is written and hashed as it
+//! goes. Memory stays at one buffer whatever the file's size; a copy that
+//! fails keeps nothing.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::time::Instant;
+
+use rustix::fs::{Mode, OFlags};
+use sha2::{Digest, Sha256};
+
+use super::nofollow::{is_file, lstat, not_a_file, walk, Place};
+use super::path::RelPath;
+use crate::bindings::types::Error as CapError;
+use crate::caps::blob::Blob;
+use crate::caps::kit::disk::Charge;
+
+/// The copy buffer.
+pub(super) const CHUNK: usize = 1 << 20;
+
+/// How a file is opened for reading: never through a link, and without
+/// waiting on a named pipe that nobody writes (it is refused right after).
+const READ_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::NOCTTY);
+
+/// What a read kept: the blob, and the file's permission bits.
+pub(super) struct Copied {
+    pub blob: Blob,
+    pub mode: u32,
+}
+
+/// Copies the regular file at `path` under `root` into a new blob in
+/// `blob_dir`, within `charge` and before `deadline`.
+pub(super) fn read(
+    root: &OwnedFd,
+    path: &RelPath,
+    place: &Place,
+    blob_dir: &Path,
+    mut charge: Charge,
+    deadline: Instant,
+) -> Result<Copied, CapError> {
+    let (dirs, name) = path.split();
+    let (parent, _) = walk(root, &dirs, false, place)?;
+    let seen = lstat(&parent, name).map_err(|e| place.os("reading", path.as_str(), e))?;
+    if !is_file(&seen) {
+        return Err(not_a_file(place, path.as_str(), &seen));
+    }
+    let fd = rustix::fs::openat(&parent, name, READ_FLAGS, Mode::empty())
+        .map_err(|e| place.os("opening", path.as_str(), e))?;
+    let opened = rustix::fs::fstat(&fd).map_err(|e| place.os("reading", path.as_str(), e))?;
+    if !is_file(&opened) || (opened.st_dev, opened.st_ino) != (seen.st_dev, seen.st_ino) {
+        return Err(place.conflict(format!("`{}` changed while drhost opened it", path.as_str())));
+    }
+    let size = u64::try_from(opened.st_size).unwrap_or(0);
+    charge.expect(size)?;
+    let failed = |doing: &str, e: std::io::Error| place.failed(format!("{doing} the blob file: {e}"));
+    std::fs::create_dir_all(blob_dir).map_err(|e| failed("creating the directory of", e))?;
+    // Removed when `temp` is dropped, unless kept at the end.
+    let (mut out, temp) = tempfile::Builder::new()
+        .prefix("files-read-")
+        .tempfile_in(blob_dir)
+        .map_err(|e| failed("creating", e))?
+        .into_parts();
+    let mut file = std::fs::File::from(fd);
+    let mut hasher = Sha256::new();
+    let mut copied = 0u64;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        if Instant::now() >= deadline {
+            return Err(place.timeout(copied));
+        }
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(place.failed(format!("reading `{}`: {e}", path.as_str()))),
+        };
+        charge.add(n as u64)?;
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(|e| failed("writing", e))?;
+        copied += n as u64;
+    }
+    out.flush().map_err(|e| failed("writing", e))?;
+    drop(out);
+    let kept = temp.keep().map_err(|e| failed("keeping", e.error))?;
+    charge.keep();
+    Ok(Copied {
+        blob: Blob::from_parts(kept, copied, hex::encode(hasher.finalize())),
+        mode: opened.st_mode & 0o7777,
+    })
+}
