@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::caps::compose::{ComposeGrant, ComposeTarget};
 use crate::caps::docker::DockerGrant;
 use crate::caps::http::HttpGrant;
 use crate::caps::postgres::{PostgresGrant, PostgresTarget};
@@ -69,6 +70,9 @@ pub struct Targets {
     /// `[targets.vault.<label>]`.
     #[serde(default)]
     pub vault: BTreeMap<String, VaultTarget>,
+    /// `[targets.compose.<label>]`.
+    #[serde(default)]
+    pub compose: BTreeMap<String, ComposeTarget>,
 }
 
 /// `[run]`: limits and places, overridden by the matching flags.
@@ -136,6 +140,13 @@ pub struct PluginGrants {
     /// these: the `vault` capability uses `vault` and `vault_targets` only.
     #[serde(skip)]
     pub secret_vaults: BTreeMap<String, VaultTarget>,
+    /// `[[plugins.<id>.compose]]`: `read` / `restart` / `up` / `down` per compose target label.
+    #[serde(default)]
+    pub compose: Vec<ComposeGrant>,
+    /// The `[targets.compose.<label>]` of the labels granted above (filled
+    /// in by [`Config::grants_for`]; never journaled).
+    #[serde(skip)]
+    pub compose_targets: BTreeMap<String, ComposeTarget>,
 }
 
 impl Config {
@@ -164,6 +175,7 @@ impl Config {
         grants.postgres_targets = granted(&self.targets.postgres, grants.postgres.iter().map(|g| &g.target));
         grants.s3_targets = granted(&self.targets.s3, grants.s3.iter().map(|g| &g.target));
         grants.vault_targets = granted(&self.targets.vault, grants.vault.iter().map(|g| &g.target));
+        grants.compose_targets = granted(&self.targets.compose, grants.compose.iter().map(|g| &g.target));
         grants.secret_vaults = self.targets.vault.clone();
         grants
     }

@@ -58,6 +58,7 @@ pub(crate) const GATES: &[Gate] = &[
     postgres::GATE,
     s3::GATE,
     vault::GATE,
+    compose::GATE,
 ];
 
 /// Capabilities that need no grant: they touch nothing outside the run.
