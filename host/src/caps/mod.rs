@@ -60,6 +60,7 @@ pub(crate) const GATES: &[Gate] = &[
     vault::GATE,
     files::GATE,
     notify::GATE,
+    compose::GATE,
 ];
 
 /// Capabilities that need no grant: they touch nothing outside the run.
