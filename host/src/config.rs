@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::caps::compose::{ComposeGrant, ComposeTarget};
 use crate::caps::docker::DockerGrant;
 use crate::caps::files::{FilesGrant, FilesTarget};
 use crate::caps::http::HttpGrant;
@@ -77,6 +78,9 @@ pub struct Targets {
     /// `[targets.notify.<label>]`.
     #[serde(default)]
     pub notify: BTreeMap<String, NotifyTarget>,
+    /// `[targets.compose.<label>]`.
+    #[serde(default)]
+    pub compose: BTreeMap<String, ComposeTarget>,
 }
 
 /// `[run]`: limits and places, overridden by the matching flags.
@@ -102,6 +106,10 @@ pub struct RunDefaults {
 #[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginGrants {
+    /// The `[targets.CAP.LABEL]` tables the config defines, granted or not
+    /// (filled in by [`Config::grants_for`]): advice never repeats one.
+    #[serde(skip)]
+    pub configured_tables: std::collections::BTreeSet<String>,
     /// `[[plugins.<id>.shell]]`: programs with argument patterns.
     #[serde(default)]
     pub shell: Vec<ShellGrant>,
@@ -158,6 +166,13 @@ pub struct PluginGrants {
     /// by [`Config::grants_for`]; never journaled).
     #[serde(skip)]
     pub notify_targets: BTreeMap<String, NotifyTarget>,
+    /// `[[plugins.<id>.compose]]`: `read` / `restart` / `up` / `down` per compose target label.
+    #[serde(default)]
+    pub compose: Vec<ComposeGrant>,
+    /// The `[targets.compose.<label>]` of the labels granted above (filled
+    /// in by [`Config::grants_for`]; never journaled).
+    #[serde(skip)]
+    pub compose_targets: BTreeMap<String, ComposeTarget>,
     /// `[plugins.<id>.params]`: this site's values for the plugin's
     /// parameters (`name = "value"`), between the plugin's own defaults and
     /// `--param`. Not a grant: journaled as the run's effective parameters.
@@ -191,10 +206,30 @@ impl Config {
         grants.postgres_targets = granted(&self.targets.postgres, grants.postgres.iter().map(|g| &g.target));
         grants.s3_targets = granted(&self.targets.s3, grants.s3.iter().map(|g| &g.target));
         grants.vault_targets = granted(&self.targets.vault, grants.vault.iter().map(|g| &g.target));
+        grants.compose_targets = granted(&self.targets.compose, grants.compose.iter().map(|g| &g.target));
         grants.secret_vaults = self.targets.vault.clone();
         grants.files_targets = granted(&self.targets.files, grants.files.iter().map(|g| &g.target));
         grants.notify_targets = granted(&self.targets.notify, grants.notify.iter().flat_map(|g| g.labels()));
+        grants.configured_tables = self.targets.tables();
         grants
+    }
+}
+
+impl Targets {
+    /// Every `[targets.CAP.LABEL]` table header this config defines.
+    pub fn tables(&self) -> std::collections::BTreeSet<String> {
+        fn headers<'a, T>(cap: &str, labels: &'a BTreeMap<String, T>) -> impl Iterator<Item = String> + 'a {
+            let cap = cap.to_string();
+            labels.keys().map(move |label| format!("[targets.{cap}.{label}]"))
+        }
+        headers("redis", &self.redis)
+            .chain(headers("postgres", &self.postgres))
+            .chain(headers("s3", &self.s3))
+            .chain(headers("vault", &self.vault))
+            .chain(headers("files", &self.files))
+            .chain(headers("notify", &self.notify))
+            .chain(headers("compose", &self.compose))
+            .collect()
     }
 }
 

@@ -30,7 +30,12 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
         if covered {
             continue;
         }
-        let toml = gate.map(|g| (g.advice)(grants, id, target, need.access));
+        // A target table the config already defines is not advised again
+        // (pasting it would define it twice), granted or not.
+        let toml = gate.map(|g| {
+            let advice = (g.advice)(grants, id, target, need.access);
+            without_repeated_tables(&advice, &mut grants.configured_tables.clone().into_iter().collect())
+        });
         missing.push(MissingGrant {
             what: format!("{} {}", one_line(capability), one_line(target)),
             why: need.why.clone(),
@@ -129,6 +134,39 @@ mod tests {
             "{advice}"
         );
         assert_eq!(advice.matches("[targets.postgres.primary]").count(), 1, "{advice}");
+    }
+
+    /// A target the config defines but does not grant: the advice is the
+    /// grant alone, and the config with it pasted in is valid and enough.
+    #[test]
+    fn advice_does_not_repeat_a_target_the_config_defines() {
+        let needs = [
+            ("redis", "cache", Access::Read),
+            ("s3", "backups", Access::Read),
+            ("vault", "main", Access::Read),
+            ("postgres", "primary", Access::Read),
+        ]
+        .map(|(capability, target, access)| Need {
+            capability: capability.into(),
+            target: target.into(),
+            access,
+            why: "w".into(),
+        });
+        let defined = "[targets.redis.cache]\nurl = \"redis://127.0.0.1:6379\"\n\
+            [targets.s3.backups]\nendpoint = \"http://127.0.0.1:9000\"\nregion = \"us-east-1\"\nbucket = \"b\"\naccess_key = \"env:A\"\nsecret_key = \"env:S\"\n\
+            [targets.vault.main]\naddress = \"http://127.0.0.1:8200\"\ntoken = \"env:T\"\n\
+            [targets.postgres.primary]\nurl = \"postgresql://app@127.0.0.1:5432/app\"\n";
+        let path = std::path::Path::new("drhost.toml");
+        let config = crate::config::Config::parse(path, defined).expect("valid base");
+        let text = refusal("p", None, &missing_grants("p", &needs, &config.grants_for("p")));
+        let advice = text.split_once(":\n").unwrap().1;
+        assert!(!advice.contains("[targets."), "{advice}");
+        let pasted = format!("{defined}\n{advice}");
+        let config = crate::config::Config::parse(path, &pasted).unwrap_or_else(|e| panic!("{e}\n{pasted}"));
+        assert!(
+            missing_grants("p", &needs, &config.grants_for("p")).is_empty(),
+            "{pasted}"
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ wanted=(
 	"redis-sentinel:redis-sentinel"
 	"redis-tools:redis-cli"
 	"docker.io:dockerd"
+	"docker-compose:docker-compose" # the compose capability's CLI (v1 1.29; Debian has no v2 plugin)
 	"docker-registry:docker-registry"
 	"busybox-static:/bin/busybox"
 	"nginx:/usr/sbin/nginx"

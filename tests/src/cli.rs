@@ -641,6 +641,12 @@ pub fn config(text: &str) -> TmpFile {
 /// that counts calls the host never writes (`vault.reveal` for
 /// `secret.reveal`) fails instead of passing vacuously.
 pub const KNOWN_CALLS: &[&str] = &[
+    "compose.down",
+    "compose.logs",
+    "compose.open",
+    "compose.ps",
+    "compose.restart",
+    "compose.up",
     "confirm.ask",
     "docker.connect-network",
     "docker.container-logs",

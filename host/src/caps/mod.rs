@@ -60,6 +60,7 @@ pub(crate) const GATES: &[Gate] = &[
     vault::GATE,
     files::GATE,
     notify::GATE,
+    compose::GATE,
 ];
 
 /// Capabilities that need no grant: they touch nothing outside the run.
@@ -77,6 +78,7 @@ pub(crate) const TARGET_TABLES: &[&kit::gate::TargetTable] = &[
     &vault::TARGETS,
     &files::TARGETS,
     &notify::TARGETS,
+    &compose::TARGETS,
 ];
 
 #[cfg(test)]

@@ -1,37 +1,68 @@
-//! `compose`: SKELETON — replaced by the compose work.
+//! `compose`: the application's Docker Compose project by label — `ps`,
+//! `up`, `down`, `restart`, `logs` — through the real compose CLI.
+//!
+//! The operator's `[targets.compose.<label>]` names the compose file, the
+//! project name and optionally the project directory; the plugin opens the
+//! label and names services, never a file, a project or an option.
+//! `[[plugins.<id>.compose]]` grants operations per label: `read` (`ps`,
+//! `logs`), `restart`, `up`, `down`; `open` needs a grant naming the label.
+//!
+//! The CLI is `docker compose` when the Docker CLI has the plugin, else
+//! `docker-compose` (found once per run; see `cli.rs` for the command
+//! line, the child's environment and its limits). A service name must be
+//! one of compose's names (`[a-zA-Z0-9._-]`, not starting with `-` or `.`)
+//! and one the file defines (`config --services`, read when the label is
+//! opened), so nothing a plugin sends becomes an option. `ps` asks the CLI
+//! for the project's container ids (`ps -a -q`) and reads each container
+//! from the Docker Engine (the run's Docker client): typed states, not a
+//! parsed table. `up` is `up -d --no-build` and then waits until each
+//! named service (every one when none is named) runs; `down` is `down
+//! --remove-orphans` (with `-v` when asked); `logs` is `logs --no-color
+//! --no-log-prefix --tail N`. Every call is bounded by the target's
+//! `timeout` (default 5m) and the run's deadline, and journaled with its
+//! arguments.
+//!
+//! `describe` needs: `compose` with target `LABEL` asks by its access —
+//! `read` → `read`, `write` → `restart` and `up`, `admin` → `restart`,
+//! `up` and `down` — or `OP:LABEL` (`read:`, `restart:`, `up:`, `down:`)
+//! for exactly that operation.
+//!
+//! The files: `host.rs` is the interface as the plugin sees it;
+//! `grant.rs` what the operator configures and the checks; `cli.rs` the
+//! CLI; `project.rs` the operations.
 
-use wasmtime::component::Resource;
+mod cli;
+mod grant;
+mod host;
+mod project;
 
-use crate::bindings::drhost::runbook::compose::{Host, HostProject, ServiceState};
-use crate::caps::kit::{not_built, Answer};
-use crate::sandbox::RunState;
+pub use grant::{ComposeAccess, ComposeGrant, ComposeTarget};
 
-/// One compose project.
-pub struct Project;
+use crate::caps::kit::gate::{Gate, TargetTable};
+use cli::ComposeCli;
+use grant::{covers, need_lines};
 
-impl Host for RunState {}
-
-impl HostProject for RunState {
-    async fn open(&mut self, _label: String) -> Answer<Resource<Project>> {
-        Err(not_built("compose.open"))
-    }
-    async fn ps(&mut self, _p: Resource<Project>) -> Answer<Vec<ServiceState>> {
-        Err(not_built("compose.ps"))
-    }
-    async fn up(&mut self, _p: Resource<Project>, _services: Vec<String>) -> Answer<Vec<ServiceState>> {
-        Err(not_built("compose.up"))
-    }
-    async fn down(&mut self, _p: Resource<Project>, _volumes: bool) -> Answer<()> {
-        Err(not_built("compose.down"))
-    }
-    async fn restart(&mut self, _p: Resource<Project>, _services: Vec<String>) -> Answer<Vec<ServiceState>> {
-        Err(not_built("compose.restart"))
-    }
-    async fn logs(&mut self, _p: Resource<Project>, _service: String, _tail: u32) -> Answer<Vec<String>> {
-        Err(not_built("compose.logs"))
-    }
-    async fn drop(&mut self, p: Resource<Project>) -> wasmtime::Result<()> {
-        self.table.delete(p)?;
-        Ok(())
-    }
+/// One opened compose project, held in the run's resource table: the
+/// label, the operator's target, the CLI that drives it and the services
+/// its file defines (read at `open`).
+#[derive(Debug, Clone)]
+pub struct Project {
+    label: String,
+    target: ComposeTarget,
+    cli: ComposeCli,
+    services: Vec<String>,
 }
+
+/// `[targets.compose.LABEL]`.
+pub(crate) const TARGETS: TargetTable = TargetTable {
+    capability: "compose",
+    title: "compose",
+    keys: "file = \"/path/to/docker-compose.yml\"\nproject = \"project-name\"",
+};
+
+/// `compose` needs: `LABEL` (read / write / admin), `OP:LABEL`.
+pub(crate) const GATE: Gate = Gate {
+    capability: "compose",
+    covers,
+    advice: need_lines,
+};

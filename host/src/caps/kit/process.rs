@@ -1,4 +1,6 @@
-//! Child processes the capabilities start (`shell` programs, Postgres tools).
+//! Child processes the capabilities start (`shell` programs, Postgres
+//! tools, the compose CLI): what they inherit, how big a file they may
+//! write, and the process group killed whole when a call ends early.
 
 /// Makes a child process hold only stdin, stdout and stderr of what drhost
 /// has open: every other descriptor drhost inherited or opened (a caller's
@@ -41,5 +43,54 @@ pub(crate) fn file_size_limit(cmd: &mut tokio::process::Command, bytes: u64) {
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
             Ok(())
         });
+    }
+}
+
+/// The process group a child leads (spawned with `process_group(0)`):
+/// every process in it is killed with SIGKILL when this is dropped — on a
+/// timeout, or when the call is dropped before the child was waited for
+/// (the run's deadline, a cancelled instance) — unless
+/// [`ProcessGroup::disarm`] was called after the child exited. A CLI that
+/// runs its work in a child of its own (`docker compose` runs the compose
+/// plugin) is stopped whole, not just its first process.
+///
+/// Declare it after the `Child` it watches, so it is dropped first: the
+/// group is killed while the child is not yet reaped and its id still
+/// names the group.
+pub(crate) struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    /// The group `child` leads.
+    pub(crate) fn of(child: &tokio::process::Child) -> ProcessGroup {
+        ProcessGroup(child.id())
+    }
+
+    /// Kills every process of the group, once.
+    pub(crate) fn kill(&mut self) {
+        if let Some(pgid) = self
+            .0
+            .take()
+            .and_then(|id| libc::pid_t::try_from(id).ok())
+            .filter(|&pgid| pgid > 1)
+        {
+            // SAFETY: killpg takes two integers and touches no memory.
+            // `pgid` is the id of our own child, not yet reaped, so it
+            // still names the group it leads (a zombie keeps its id).
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
+    }
+
+    /// Leaves the group alone from now on (the child exited and was
+    /// reaped: its id may be reused).
+    pub(crate) fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
