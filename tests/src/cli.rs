@@ -621,7 +621,7 @@ pub fn config(text: &str) -> TmpFile {
 /// Every capability call name the host journals. [`calls`] refuses any
 /// other name, and [`read_journal`] any journal holding another, so a test
 /// that counts calls the host never writes (`vault.reveal` for
-/// `vault.secret.reveal`) fails instead of passing vacuously.
+/// `secret.reveal`) fails instead of passing vacuously.
 pub const KNOWN_CALLS: &[&str] = &[
     "confirm.ask",
     "docker.connect-network",
@@ -667,14 +667,14 @@ pub const KNOWN_CALLS: &[&str] = &[
     "s3.list",
     "s3.open",
     "s3.put",
+    "secret.compose",
+    "secret.reveal",
     "shell.run",
     "vault.list",
     "vault.metadata",
     "vault.open",
     "vault.patch",
     "vault.read",
-    "vault.secret.compose",
-    "vault.secret.reveal",
     "vault.snapshot-restore",
     "vault.snapshot-save",
     "vault.write",

@@ -315,7 +315,7 @@ fn db_restore_brings_back_a_dropped_database_and_repoints_the_app() {
         );
     }
     assert_eq!(calls(&journal, "docker.restart-container").len(), 3);
-    assert_eq!(calls(&journal, "vault.secret.reveal").len(), 0);
+    assert_eq!(calls(&journal, "secret.reveal").len(), 0);
     assert_no_secret(&lab, &out);
 }
 

@@ -229,7 +229,7 @@ fn read_compose_write_stores_the_composed_secret_and_never_shows_it() {
         })
     );
     assert_eq!(write[0]["outcome"]["ok"]["version"], 1);
-    let compose = calls(&journal, "vault.secret.compose");
+    let compose = calls(&journal, "secret.compose");
     assert_eq!(
         compose[0]["args"]["parts"],
         json!(["text", "url-encoded secret/drhost-test/compose/source#password", "text"])
@@ -349,7 +349,7 @@ fn reveal_needs_its_own_grant_and_is_journaled_without_the_value() {
     assert_eq!(out.code, 0, "{}", show(&out));
     assert_eq!(out.fact("value"), Some(value.clone()), "{}", show(&out));
     let journal = out.journal();
-    let reveal = calls(&journal, "vault.secret.reveal");
+    let reveal = calls(&journal, "secret.reveal");
     assert_eq!(reveal.len(), 1);
     assert_eq!(reveal[0]["args"]["origin"], "secret/drhost-test/reveal/s#token");
     assert_eq!(reveal[0]["outcome"]["ok"]["revealed"], true);

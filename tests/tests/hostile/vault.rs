@@ -101,7 +101,7 @@ fn a_secret_read_as_a_handle_cannot_be_revealed_through_a_copy() {
         "{message}"
     );
     let journal = out.journal();
-    let reveals = cli::calls(&journal, "vault.secret.reveal");
+    let reveals = cli::calls(&journal, "secret.reveal");
     assert_eq!(reveals.len(), 1);
     assert_eq!(reveals[0]["outcome"]["error"]["kind"], "access-denied");
 }
