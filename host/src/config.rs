@@ -15,6 +15,7 @@ use crate::caps::http::HttpGrant;
 use crate::caps::postgres::{PostgresGrant, PostgresTarget};
 use crate::caps::redis::{RedisGrant, RedisTarget};
 use crate::caps::s3::{S3Grant, S3Target};
+use crate::caps::secret::{OperatorSecret, SecretGrant};
 use crate::caps::shell::ShellGrant;
 use crate::caps::vault::{VaultGrant, VaultTarget};
 use crate::error::{Error, Result};
@@ -39,6 +40,10 @@ pub struct Config {
     /// `[trust]`: where the trust and lock files are.
     #[serde(default)]
     pub trust: TrustConfig,
+    /// `[secrets]`: the operator's own secrets by name (`env:`/`file:`),
+    /// which plugins granted them hold as handles (`secret.operator`).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, OperatorSecret>,
 }
 
 /// `[trust]`: the trust file (keys, scopes, revocations) and the lock file
@@ -136,6 +141,14 @@ pub struct PluginGrants {
     /// these: the `vault` capability uses `vault` and `vault_targets` only.
     #[serde(skip)]
     pub secret_vaults: BTreeMap<String, VaultTarget>,
+    /// `[[plugins.<id>.secret]]`: the operator secrets (`[secrets]`) it may
+    /// hold, and reveal.
+    #[serde(default)]
+    pub secret: Vec<SecretGrant>,
+    /// The `[secrets]` entries of the names granted above (filled in by
+    /// [`Config::grants_for`]; never journaled).
+    #[serde(skip)]
+    pub operator_secrets: BTreeMap<String, OperatorSecret>,
 }
 
 impl Config {
@@ -165,6 +178,7 @@ impl Config {
         grants.s3_targets = granted(&self.targets.s3, grants.s3.iter().map(|g| &g.target));
         grants.vault_targets = granted(&self.targets.vault, grants.vault.iter().map(|g| &g.target));
         grants.secret_vaults = self.targets.vault.clone();
+        grants.operator_secrets = crate::caps::secret::granted_secrets(&self.secrets, &grants.secret);
         grants
     }
 }

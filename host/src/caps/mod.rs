@@ -58,7 +58,8 @@ pub(crate) const GATES: &[Gate] = &[
     postgres::GATE,
     s3::GATE,
     vault::GATE,
+    secret::GATE,
 ];
 
 /// Capabilities that need no grant: they touch nothing outside the run.
-pub(crate) const UNGATED: &[&str] = &["log", "progress", "blob", "confirm", "run-info", "secret"];
+pub(crate) const UNGATED: &[&str] = &["log", "progress", "blob", "confirm", "run-info"];
