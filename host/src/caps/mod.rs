@@ -61,7 +61,8 @@ pub(crate) const GATES: &[Gate] = &[
     files::GATE,
     notify::GATE,
     compose::GATE,
+    secret::GATE,
 ];
 
 /// Capabilities that need no grant: they touch nothing outside the run.
-pub(crate) const UNGATED: &[&str] = &["log", "progress", "blob", "confirm", "run-info", "secret"];
+pub(crate) const UNGATED: &[&str] = &["log", "progress", "blob", "confirm", "run-info"];
