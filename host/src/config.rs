@@ -18,6 +18,7 @@ use crate::caps::notify::{NotifyGrant, NotifyTarget};
 use crate::caps::postgres::{PostgresGrant, PostgresTarget};
 use crate::caps::redis::{RedisGrant, RedisTarget};
 use crate::caps::s3::{S3Grant, S3Target};
+use crate::caps::secret::{OperatorSecret, SecretGrant};
 use crate::caps::shell::ShellGrant;
 use crate::caps::vault::{VaultGrant, VaultTarget};
 use crate::error::{Error, Result};
@@ -42,6 +43,10 @@ pub struct Config {
     /// `[trust]`: where the trust and lock files are.
     #[serde(default)]
     pub trust: TrustConfig,
+    /// `[secrets]`: the operator's own secrets by name (`env:`/`file:`),
+    /// which plugins granted them hold as handles (`secret.operator`).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, OperatorSecret>,
 }
 
 /// `[trust]`: the trust file (keys, scopes, revocations) and the lock file
@@ -173,6 +178,14 @@ pub struct PluginGrants {
     /// in by [`Config::grants_for`]; never journaled).
     #[serde(skip)]
     pub compose_targets: BTreeMap<String, ComposeTarget>,
+    /// `[[plugins.<id>.secret]]`: the operator secrets (`[secrets]`) it may
+    /// hold, and reveal.
+    #[serde(default)]
+    pub secret: Vec<SecretGrant>,
+    /// The `[secrets]` entries of the names granted above (filled in by
+    /// [`Config::grants_for`]; never journaled).
+    #[serde(skip)]
+    pub operator_secrets: BTreeMap<String, OperatorSecret>,
     /// `[plugins.<id>.params]`: this site's values for the plugin's
     /// parameters (`name = "value"`), between the plugin's own defaults and
     /// `--param`. Not a grant: journaled as the run's effective parameters.
@@ -211,6 +224,7 @@ impl Config {
         grants.files_targets = granted(&self.targets.files, grants.files.iter().map(|g| &g.target));
         grants.notify_targets = granted(&self.targets.notify, grants.notify.iter().flat_map(|g| g.labels()));
         grants.configured_tables = self.targets.tables();
+        grants.operator_secrets = crate::caps::secret::granted_secrets(&self.secrets, &grants.secret);
         grants
     }
 }

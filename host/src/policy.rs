@@ -34,7 +34,7 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
         // (pasting it would define it twice), granted or not.
         let toml = gate.map(|g| {
             let advice = (g.advice)(grants, id, target, need.access);
-            without_repeated_tables(&advice, &mut grants.configured_tables.clone().into_iter().collect())
+            without_tables(&advice, &grants.configured_tables)
         });
         missing.push(MissingGrant {
             what: format!("{} {}", one_line(capability), one_line(target)),
@@ -55,18 +55,15 @@ pub fn refusal(id: &str, config: Option<&std::path::Path>, missing: &[MissingGra
     );
     let mut lines = String::new();
     let mut impossible = Vec::new();
-    let mut tables = std::collections::HashSet::new();
+    let mut tables = PlainTables::default();
     for m in missing {
         match &m.toml {
             // The plugin's `why` is one comment line, whatever it holds.
-            Some(toml) => lines.push_str(&format!(
-                "\n# {}\n{}\n",
-                one_line(&m.why),
-                without_repeated_tables(toml, &mut tables)
-            )),
+            Some(toml) => lines.push_str(&format!("\n# {}\n{}\n", one_line(&m.why), tables.take_from(toml))),
             None => impossible.push(m.what.clone()),
         }
     }
+    lines.push_str(&tables.render());
     if !lines.is_empty() {
         text.push_str(&format!("\nTo grant them, add to {file}:\n{lines}"));
     }
@@ -81,18 +78,69 @@ pub fn refusal(id: &str, config: Option<&std::path::Path>, missing: &[MissingGra
     text
 }
 
-/// `toml` without the plain tables (`[targets.redis.cache]`, with their
-/// keys) already printed for an earlier need: several needs on one target
-/// each say which target table they want, and TOML allows a table once.
-/// Arrays of tables (`[[plugins.…]]`) may repeat and are kept.
-fn without_repeated_tables(toml: &str, printed: &mut std::collections::HashSet<String>) -> String {
+/// The plain tables (`[targets.redis.cache]`, `[secrets]`, with their keys)
+/// of all the advice, printed once each after the grants: several needs on
+/// one target each say which target table they want, needs for several
+/// operator secrets each add a line to `[secrets]`, and TOML allows a
+/// table once. Arrays of tables (`[[plugins.…]]`) may repeat and stay with
+/// their need.
+#[derive(Default)]
+struct PlainTables {
+    /// Header and its distinct lines, in the order first seen.
+    tables: Vec<(String, Vec<String>)>,
+}
+
+impl PlainTables {
+    /// `toml` without its plain tables, which are kept for [`PlainTables::render`].
+    fn take_from(&mut self, toml: &str) -> String {
+        let mut kept = Vec::new();
+        let mut table: Option<usize> = None;
+        for line in toml.lines() {
+            if line.starts_with('[') {
+                table = None;
+                if !line.starts_with("[[") {
+                    // The whole line: a quoted label may hold `#`.
+                    let header = line.trim().to_string();
+                    let at = match self.tables.iter().position(|(h, _)| *h == header) {
+                        Some(at) => at,
+                        None => {
+                            self.tables.push((header, Vec::new()));
+                            self.tables.len() - 1
+                        }
+                    };
+                    table = Some(at);
+                    continue;
+                }
+            }
+            match table {
+                Some(at) => {
+                    let body = &mut self.tables[at].1;
+                    if !body.iter().any(|l| l == line) {
+                        body.push(line.to_string());
+                    }
+                }
+                None => kept.push(line),
+            }
+        }
+        kept.join("\n")
+    }
+
+    /// The plain tables, each once, with every line any need gave it.
+    fn render(&self) -> String {
+        self.tables
+            .iter()
+            .map(|(header, body)| format!("\n{header}\n{}\n", body.join("\n")))
+            .collect()
+    }
+}
+
+/// `toml` without the plain tables (with their keys) named in `defined`.
+fn without_tables(toml: &str, defined: &std::collections::BTreeSet<String>) -> String {
     let mut kept = Vec::new();
     let mut skipping = false;
     for line in toml.lines() {
         if line.starts_with('[') {
-            let plain = !line.starts_with("[[");
-            let header = line.split('#').next().unwrap_or(line).trim().to_string();
-            skipping = plain && !printed.insert(header);
+            skipping = !line.starts_with("[[") && defined.contains(line.trim());
         }
         if !skipping {
             kept.push(line);
@@ -166,6 +214,58 @@ mod tests {
         assert!(
             missing_grants("p", &needs, &config.grants_for("p")).is_empty(),
             "{pasted}"
+        );
+    }
+
+    #[test]
+    fn unseal_advice_configures_the_keys_in_the_one_target_table() {
+        let needs = [
+            need("vault", "main"),
+            Need {
+                access: Access::Admin,
+                ..need("vault", "unseal:main")
+            },
+        ];
+        let text = refusal("p", None, &missing_grants("p", &needs, &PluginGrants::default()));
+        let advice = text.split_once(":\n").unwrap().1;
+        assert_eq!(advice.matches("[targets.vault.main]").count(), 1, "{advice}");
+        assert!(advice.contains("access = [\"unseal\"]"), "{advice}");
+        let config = crate::config::Config::parse(std::path::Path::new("advice.toml"), advice).expect("valid TOML");
+        assert!(config.targets.vault["main"].unseal_keys.is_some(), "{advice}");
+        assert!(
+            missing_grants("p", &needs, &config.grants_for("p")).is_empty(),
+            "{advice}"
+        );
+        // A target without keys: the unseal need is not covered, and the
+        // advice says which line to add to it.
+        let config = crate::config::Config::parse(
+            std::path::Path::new("t.toml"),
+            "[targets.vault.main]\naddress = \"http://127.0.0.1:1\"\ntoken = \"env:T\"\n[[plugins.p.vault]]\ntarget = \"main\"\naccess = [\"unseal\"]\n",
+        )
+        .unwrap();
+        let missing = missing_grants("p", &needs[1..], &config.grants_for("p"));
+        let toml = missing[0].toml.as_deref().unwrap();
+        assert!(toml.contains("# unseal_keys = \"file:"), "{toml}");
+    }
+
+    #[test]
+    fn operator_secret_needs_are_refused_with_grant_and_secrets_lines() {
+        let needs = [
+            need("secret", "root-token"),
+            need("secret", "reveal:unseal-key"),
+            need("secret", ""),
+        ];
+        let missing = missing_grants("p", &needs, &PluginGrants::default());
+        let what: Vec<_> = missing.iter().map(|m| m.what.as_str()).collect();
+        assert_eq!(what, ["secret root-token", "secret reveal:unseal-key"]);
+        let text = refusal("p", None, &missing);
+        let advice = text.split_once(":\n").unwrap().1;
+        assert_eq!(advice.matches("[secrets]").count(), 1, "{advice}");
+        let config = crate::config::Config::parse(std::path::Path::new("advice.toml"), advice).expect("valid TOML");
+        assert_eq!(config.secrets.len(), 2, "{advice}");
+        assert!(
+            missing_grants("p", &needs, &config.grants_for("p")).is_empty(),
+            "{advice}"
         );
     }
 

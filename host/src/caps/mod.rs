@@ -61,10 +61,11 @@ pub(crate) const GATES: &[Gate] = &[
     files::GATE,
     notify::GATE,
     compose::GATE,
+    secret::GATE,
 ];
 
 /// Capabilities that need no grant: they touch nothing outside the run.
-pub(crate) const UNGATED: &[&str] = &["log", "progress", "blob", "confirm", "run-info", "secret"];
+pub(crate) const UNGATED: &[&str] = &["log", "progress", "blob", "confirm", "run-info"];
 
 /// Every capability whose grants name operator-configured targets
 /// (`[[plugins.<id>.CAP]] target = "LABEL"` and `[targets.CAP.LABEL]`):

@@ -78,12 +78,31 @@ pub fn image_lines(id: &str, image: &str, literal: bool) -> String {
     )
 }
 
+/// The TOML that would grant `access` on Docker secret `name` (literal or glob).
+pub fn secret_lines(id: &str, name: &str, literal: bool, access: DockerAccess) -> String {
+    let glob = if literal { glob_escape(name) } else { name.to_string() };
+    format!(
+        "[[plugins.{id}.docker]]\nsecrets = [{}]\n{}",
+        toml_string(&glob),
+        access_line(access)
+    )
+}
+
+/// The TOML that would let the plugin make the engine a swarm manager.
+pub fn swarm_lines(id: &str) -> String {
+    format!("[[plugins.{id}.docker]]\nswarm = true")
+}
+
 /// The TOML that would cover a `describe` need (see [`DockerGrant::covers`]).
 pub fn need_lines(id: &str, target: &str, access: DockerAccess) -> String {
     if let Some(network) = target.strip_prefix("network:") {
         network_lines(id, network, false, access)
     } else if let Some(image) = target.strip_prefix("image:") {
         image_lines(id, image, false)
+    } else if let Some(secret) = target.strip_prefix("secret:") {
+        secret_lines(id, secret, false, access)
+    } else if target == "swarm" {
+        swarm_lines(id)
     } else {
         container_lines(id, target, false, access)
     }
@@ -132,6 +151,26 @@ mod tests {
         assert!(g
             .refuses_network_spec("bridge", &[("k.x".into(), "vv".into())], &[])
             .is_some());
+        for (lines, name) in [
+            (
+                secret_lines("p", "toolboxai-db*", true, DockerAccess::Write),
+                "toolboxai-db*",
+            ),
+            (
+                need_lines("p", "secret:toolboxai-*", DockerAccess::Write),
+                "toolboxai-db",
+            ),
+        ] {
+            let table: toml::Value = toml::from_str(&lines.replace("[[plugins.p.docker]]\n", "")).unwrap();
+            let g: DockerGrant = table.try_into().unwrap();
+            assert!(g.allows_secret(name, DockerAccess::Write), "{lines}");
+            assert!(!g.allows_secret("toolboxai-dbx", DockerAccess::Write) || name != "toolboxai-db*");
+        }
+        let table: toml::Value =
+            toml::from_str(&need_lines("p", "swarm", DockerAccess::Write).replace("[[plugins.p.docker]]\n", ""))
+                .unwrap();
+        let g: DockerGrant = table.try_into().unwrap();
+        assert!(g.covers("swarm", DockerAccess::Write));
         let lines = container_lines("p", "toolboxai-nginx-proxy", true, DockerAccess::Write);
         assert!(
             lines.contains("containers = [\"toolboxai-nginx-proxy\"]") && lines.contains("\"write\""),

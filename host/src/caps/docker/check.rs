@@ -7,11 +7,13 @@
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters as q;
 
-use super::advice::{container_lines, exec_lines, image_lines, network_lines, network_spec_lines};
+use super::advice::{
+    container_lines, exec_lines, image_lines, network_lines, network_spec_lines, secret_lines, swarm_lines,
+};
 use super::engine_error;
 use super::grant::{ContainerIdentity, DockerAccess, NetworkRefusal};
-use super::syntax::{check_image_reference, shorten, Cidr, MAX_KEY_LEN};
-use crate::bindings::drhost::runbook::docker::NetworkSpec;
+use super::syntax::{check_image_reference, check_secret_name, shorten, Cidr, MAX_KEY_LEN};
+use crate::bindings::drhost::runbook::docker::{Label, NetworkSpec};
 use crate::bindings::types::Error as CapError;
 use crate::caps::kit::pattern::glob_escape;
 use crate::caps::kit::text::{not_granted, toml_string};
@@ -162,6 +164,76 @@ pub(crate) fn check_network(ctx: &RunContext, name: &str, access: DockerAccess) 
         format!("docker {} on network `{name}`", access_word(access)),
         network_lines(&ctx.plugin_id, name, true, access),
     ))
+}
+
+/// Docker secret `name` (checked to be a name the engine accepts) needs a
+/// grant whose `secrets` globs match it, with `access`.
+pub(crate) fn check_secret(ctx: &RunContext, name: &str, access: DockerAccess) -> Result<(), CapError> {
+    check_secret_name(name).map_err(CapError::InvalidArgument)?;
+    if ctx.grants.docker.iter().any(|g| g.allows_secret(name, access)) {
+        return Ok(());
+    }
+    Err(denied(
+        ctx,
+        format!("docker {} on secret `{name}`", access_word(access)),
+        secret_lines(&ctx.plugin_id, name, true, access),
+    ))
+}
+
+/// Listing secrets needs a grant with `secrets` globs.
+pub(crate) fn precheck_any_secret(ctx: &RunContext) -> Result<(), CapError> {
+    if ctx
+        .grants
+        .docker
+        .iter()
+        .any(|g| g.allows_access(DockerAccess::Read) && !g.secrets.is_empty())
+    {
+        return Ok(());
+    }
+    Err(denied(
+        ctx,
+        "docker read on secrets".into(),
+        secret_lines(&ctx.plugin_id, "NAME-GLOB", false, DockerAccess::Read),
+    ))
+}
+
+/// `swarm-inspect` needs `swarm = true` or some `secrets`; `swarm-init`
+/// (`write`) needs `swarm = true`.
+pub(crate) fn check_swarm(ctx: &RunContext, access: DockerAccess) -> Result<(), CapError> {
+    let allowed = ctx.grants.docker.iter().any(|g| match access {
+        DockerAccess::Read => g.allows_swarm_inspect(),
+        DockerAccess::Write => g.swarm,
+    });
+    if allowed {
+        return Ok(());
+    }
+    let what = match access {
+        DockerAccess::Read => "docker swarm-inspect",
+        DockerAccess::Write => "docker swarm-init, which makes the engine a swarm manager for every user of it,",
+    };
+    Err(denied(ctx, what.into(), swarm_lines(&ctx.plugin_id)))
+}
+
+/// Labels a plugin puts on what it creates (a network, a secret): at most
+/// [`MAX_SPEC_LABELS`], names non-empty and at most [`MAX_KEY_LEN`] bytes,
+/// values at most 4096. `what` names the object for the message.
+pub(crate) fn check_labels(what: &str, labels: &[Label]) -> Result<(), CapError> {
+    if labels.len() > MAX_SPEC_LABELS {
+        return Err(CapError::InvalidArgument(format!(
+            "{what}: at most {MAX_SPEC_LABELS} labels, not {}",
+            labels.len()
+        )));
+    }
+    match labels
+        .iter()
+        .find(|l| l.key.is_empty() || l.key.len() > MAX_KEY_LEN || l.value.len() > 4096)
+    {
+        None => Ok(()),
+        Some(l) => Err(CapError::InvalidArgument(format!(
+            "{what}: label `{}` is empty or too long (names up to {MAX_KEY_LEN} bytes, values up to 4096)",
+            shorten(&l.key, 64)
+        ))),
+    }
 }
 
 /// What the grant says about a network to create beyond its name: its

@@ -2,8 +2,9 @@
 //!
 //! One `[[plugins.<id>.docker]]` table selects containers (name globs and/or
 //! compose project/service labels), says what may be done to them
-//! (`access`), which argv may be exec'd in them, which networks and which
-//! image references the plugin may use. Several tables add up. The checks
+//! (`access`), which argv may be exec'd in them, which networks, image
+//! references and Docker secrets the plugin may use, and whether it may
+//! make the engine a swarm manager. Several tables add up. The checks
 //! a call makes against all of a plugin's grants are in `check.rs`.
 
 use std::collections::HashMap;
@@ -73,6 +74,17 @@ pub struct DockerGrant {
     /// (always allowed). Empty (the default): only those two.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network_aliases: Vec<ArgPattern>,
+    /// Globs over Docker secret names, e.g. `["toolboxai-*"]`: `read` lists
+    /// them (never a value: Docker does not return one), `write` creates
+    /// them from host-held secrets and removes them. Also lets the plugin
+    /// see whether the engine is a swarm manager (`swarm-inspect`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<ArgPattern>,
+    /// `true`: the plugin may make the engine a single-node swarm manager
+    /// (`swarm-init`, which changes the engine for every user of it) and
+    /// inspect the swarm. Default `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub swarm: bool,
 }
 
 fn bridge_only() -> Vec<String> {
@@ -199,18 +211,37 @@ impl DockerGrant {
         self.allows_access(access) && self.networks.iter().any(|g| g.matches(name))
     }
 
+    /// Whether this grant allows `access` on the Docker secret `name`.
+    pub fn allows_secret(&self, name: &str, access: DockerAccess) -> bool {
+        self.allows_access(access) && self.secrets.iter().any(|g| g.matches(name))
+    }
+
+    /// Whether this grant lets the plugin see the swarm (`swarm-inspect`):
+    /// `swarm = true`, or any Docker secrets.
+    pub fn allows_swarm_inspect(&self) -> bool {
+        self.swarm || !self.secrets.is_empty()
+    }
+
     /// Whether this grant allows writing image reference `reference`.
     pub fn allows_image(&self, reference: &str) -> bool {
         self.allows_access(DockerAccess::Write) && self.images.iter().any(|g| g.matches(reference))
     }
 
     /// Whether this grant covers a need declared in `describe`: `target` is
-    /// a container-name glob, `network:GLOB` or `image:GLOB`. A glob covers
+    /// a container-name glob, `network:GLOB`, `image:GLOB`, `secret:GLOB`,
+    /// or `swarm` (read: see the swarm; write or admin: `swarm = true`). A glob covers
     /// a need when it is the same text or matches the need's text literally
     /// (`toolboxai-*` covers `toolboxai-backend*`). A grant selecting by
     /// compose labels only covers any container need; the call-time check
     /// still applies.
     pub fn covers(&self, target: &str, access: DockerAccess) -> bool {
+        // `swarm` is its own grant, whatever `access` says.
+        if target == "swarm" {
+            return match access {
+                DockerAccess::Read => self.allows_swarm_inspect(),
+                DockerAccess::Write => self.swarm,
+            };
+        }
         if !self.allows_access(access) {
             return false;
         }
@@ -219,6 +250,8 @@ impl DockerGrant {
             covered(&self.networks, network)
         } else if let Some(image) = target.strip_prefix("image:") {
             covered(&self.images, image)
+        } else if let Some(secret) = target.strip_prefix("secret:") {
+            covered(&self.secrets, secret)
         } else if self.containers.is_empty() {
             self.compose_project.is_some() || self.compose_service.is_some()
         } else {
@@ -439,6 +472,28 @@ pub(crate) mod tests {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Cidr::parse("0.0.0.0/0").unwrap().to_string(), "0.0.0.0/0");
+    }
+
+    #[test]
+    fn secrets_need_a_glob_and_swarm_its_own_grant() {
+        let g = parse("secrets = [\"toolboxai-*\"]\naccess = [\"read\", \"write\"]");
+        assert!(g.allows_secret("toolboxai-db", DockerAccess::Write));
+        assert!(!g.allows_secret("other-db", DockerAccess::Read));
+        assert!(g.allows_swarm_inspect() && !g.swarm);
+        assert!(
+            !g.selects(&container("toolboxai-db", None)),
+            "secret globs select no container"
+        );
+        let r = parse("secrets = [\"toolboxai-*\"]");
+        assert!(r.allows_secret("toolboxai-db", DockerAccess::Read));
+        assert!(!r.allows_secret("toolboxai-db", DockerAccess::Write));
+        assert!(g.covers("secret:toolboxai-db*", DockerAccess::Write));
+        assert!(!r.covers("secret:toolboxai-db*", DockerAccess::Write));
+        assert!(g.covers("swarm", DockerAccess::Read) && !g.covers("swarm", DockerAccess::Write));
+        let s = parse("swarm = true");
+        assert!(s.covers("swarm", DockerAccess::Write) && s.allows_swarm_inspect());
+        assert!(!s.allows_secret("toolboxai-db", DockerAccess::Read));
+        assert!(!parse("containers = [\"*\"]\naccess = [\"write\"]").covers("swarm", DockerAccess::Read));
     }
 
     #[test]

@@ -1,29 +1,37 @@
 //! The `docker` interface as the plugin sees it: one short function per
 //! WIT function, each `args → check → call` through
 //! [`crate::sandbox::RunContext::audited`]; the grant checks are in
-//! `check.rs`, the Engine calls in `containers.rs`, `exec.rs`, `images.rs`
-//! and `networks.rs`.
+//! `check.rs`, the Engine calls in `containers.rs`, `exec.rs`, `images.rs`,
+//! `networks.rs` and `swarm.rs`. A Docker secret is journaled by name,
+//! labels and where its value came from, never by value.
 //!
 //! Order of every call: grant pre-check on what the plugin named (no
 //! connection yet) → client (connect once per run) → identify the target by
 //! inspecting it (changes nothing) → full grant check → the call → journal.
 
 use serde_json::json;
+use wasmtime::component::Resource;
+use zeroize::Zeroizing;
 
 use super::check::{self, id_of, MAX_ALIASES, MAX_SPEC_LABELS};
 use super::grant::DockerAccess::{Read, Write};
 use super::syntax::{parse_exec_env, shorten, MAX_EXEC_ENV};
-use super::{containers, exec, images, networks};
+use super::{containers, exec, images, networks, swarm};
 use crate::bindings::drhost::runbook::docker::{
-    ContainerFilter, ContainerInfo, ContainerSummary, ExecRequest, ExecResult, Host, LogOutput, NetworkInfo,
-    NetworkSpec, StatsSample,
+    ContainerFilter, ContainerInfo, ContainerSummary, ExecRequest, ExecResult, Host, Label, LogOutput, NetworkInfo,
+    NetworkSpec, SecretInfo, StatsSample, SwarmInfo,
 };
 use crate::bindings::types::Error as CapError;
 use crate::caps::kit::Answer;
+use crate::caps::secret::Secret;
 use crate::sandbox::RunState;
 
 fn info_summary(c: &ContainerInfo) -> serde_json::Value {
     json!({ "name": c.name, "state": c.state, "health": c.health, "image": c.image })
+}
+
+fn swarm_summary(s: &SwarmInfo) -> serde_json::Value {
+    json!({ "node_id": s.node_id, "cluster_id": s.cluster_id, "managers": s.managers, "nodes": s.nodes })
 }
 
 fn network_summary(n: &NetworkInfo) -> serde_json::Value {
@@ -239,28 +247,75 @@ impl Host for RunState {
         .await
     }
 
-    // SKELETON: swarm and secrets.
-    async fn swarm_inspect(&mut self) -> Answer<Option<crate::bindings::drhost::runbook::docker::SwarmInfo>> {
-        Err(crate::caps::kit::not_built("docker.swarm-inspect"))
+    async fn swarm_inspect(&mut self) -> Answer<Option<SwarmInfo>> {
+        let ctx = self.ctx.clone();
+        let summary =
+            |s: &Option<SwarmInfo>| json!({ "manager": s.is_some(), "cluster_id": s.as_ref().map(|s| &s.cluster_id) });
+        ctx.audited("docker.swarm-inspect", json!({}), summary, async {
+            check::check_swarm(&ctx, Read)?;
+            let docker = self.docker_client().await?;
+            Ok(swarm::inspect(&docker).await?)
+        })
+        .await
     }
-    async fn swarm_init(
-        &mut self,
-        _advertise_addr: Option<String>,
-    ) -> Answer<crate::bindings::drhost::runbook::docker::SwarmInfo> {
-        Err(crate::caps::kit::not_built("docker.swarm-init"))
+
+    async fn swarm_init(&mut self, advertise_addr: Option<String>) -> Answer<SwarmInfo> {
+        let ctx = self.ctx.clone();
+        let args = json!({ "advertise_addr": advertise_addr });
+        ctx.audited("docker.swarm-init", args, swarm_summary, async {
+            check::check_swarm(&ctx, Write)?;
+            let docker = self.docker_client().await?;
+            Ok(swarm::init(&docker, advertise_addr.as_deref()).await?)
+        })
+        .await
     }
-    async fn list_secrets(&mut self) -> Answer<Vec<crate::bindings::drhost::runbook::docker::SecretInfo>> {
-        Err(crate::caps::kit::not_built("docker.list-secrets"))
+
+    async fn list_secrets(&mut self) -> Answer<Vec<SecretInfo>> {
+        let ctx = self.ctx.clone();
+        let summary = |list: &Vec<SecretInfo>| json!({ "secrets": list.iter().map(|s| &s.name).collect::<Vec<_>>() });
+        ctx.audited("docker.list-secrets", json!({}), summary, async {
+            check::precheck_any_secret(&ctx)?;
+            let docker = self.docker_client().await?;
+            Ok(swarm::list(&ctx, &docker).await?)
+        })
+        .await
     }
-    async fn create_secret(
-        &mut self,
-        _name: String,
-        _value: wasmtime::component::Resource<crate::caps::secret::Secret>,
-        _labels: Vec<crate::bindings::drhost::runbook::docker::Label>,
-    ) -> Answer<crate::bindings::drhost::runbook::docker::SecretInfo> {
-        Err(crate::caps::kit::not_built("docker.create-secret"))
+
+    async fn create_secret(&mut self, name: String, value: Resource<Secret>, labels: Vec<Label>) -> Answer<SecretInfo> {
+        let ctx = self.ctx.clone();
+        let secret = self.table.get(&value)?;
+        // Where the value came from and the labels; never the value.
+        let args = json!({
+            "name": name,
+            "value": secret.origin,
+            "labels": labels.iter().take(MAX_SPEC_LABELS + 1).map(|l| shorten(&format!("{}={}", l.key, l.value), 256)).collect::<Vec<_>>(),
+        });
+        let summary = |s: &SecretInfo| json!({ "id": s.id, "name": s.name });
+        // Copied out before the call (the table stays on this side of every
+        // await), into memory wiped when the call ends.
+        let value = Zeroizing::new(secret.value.to_string());
+        ctx.audited("docker.create-secret", args, summary, async {
+            check::check_secret(&ctx, &name, Write)?;
+            check::check_labels(&format!("Docker secret `{name}`"), &labels)?;
+            let docker = self.docker_client().await?;
+            Ok(swarm::create(&docker, &name, &value, &labels).await?)
+        })
+        .await
     }
-    async fn remove_secret(&mut self, _name: String) -> Answer<bool> {
-        Err(crate::caps::kit::not_built("docker.remove-secret"))
+
+    async fn remove_secret(&mut self, name: String) -> Answer<bool> {
+        let ctx = self.ctx.clone();
+        let args = json!({ "name": name });
+        ctx.audited(
+            "docker.remove-secret",
+            args,
+            |removed| json!({ "removed": removed }),
+            async {
+                check::check_secret(&ctx, &name, Write)?;
+                let docker = self.docker_client().await?;
+                Ok(swarm::remove(&ctx, &docker, &name).await?)
+            },
+        )
+        .await
     }
 }

@@ -1,6 +1,6 @@
-//! `docker`: containers, compose services (by label), images and networks
-//! through the Docker Engine API (bollard), on `DOCKER_HOST` or the default
-//! socket.
+//! `docker`: containers, compose services (by label), images, networks,
+//! the swarm and its secrets through the Docker Engine API (bollard), on
+//! `DOCKER_HOST` or the default socket.
 //!
 //! The client is built once per run, on the first call, and the API version
 //! negotiated then. Every call is checked against the plugin's
@@ -11,8 +11,8 @@
 //!
 //! The files: `host.rs` is the interface as the plugin sees it, one short
 //! function per WIT function; `check.rs` the grant checks every call makes;
-//! `containers.rs`, `exec.rs`, `images.rs` and `networks.rs` the Engine
-//! calls; `grant.rs` what the operator grants, `syntax.rs` the rules for
+//! `containers.rs`, `exec.rs`, `images.rs`, `networks.rs` and `swarm.rs`
+//! the Engine calls; `grant.rs` what the operator grants, `syntax.rs` the rules for
 //! what grants and plugins write, `advice.rs` the TOML a refusal suggests.
 
 mod advice;
@@ -23,6 +23,7 @@ mod grant;
 mod host;
 mod images;
 mod networks;
+mod swarm;
 mod syntax;
 
 pub use advice::need_lines;
@@ -101,8 +102,8 @@ impl RunState {
     }
 }
 
-/// `docker` needs: a container name, `network:NAME`, `image:REF`; `admin`
-/// asks for write.
+/// `docker` needs: a container name, `network:NAME`, `image:REF`,
+/// `secret:NAME`, `swarm`; `admin` asks for write (for `swarm`: `swarm = true`).
 pub(crate) const GATE: crate::caps::kit::gate::Gate = crate::caps::kit::gate::Gate {
     capability: "docker",
     covers: |grants, target, access| grants.docker.iter().any(|g| g.covers(target, docker_access(access))),

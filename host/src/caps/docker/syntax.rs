@@ -236,9 +236,40 @@ pub fn check_image_reference(reference: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a Docker secret name as the engine would (letters and digits,
+/// then also `-`, `_`, `.`, ending in a letter or digit; at most 64) —
+/// before any grant is asked, so a name the `secrets` globs match is the
+/// name the engine stores.
+pub fn check_secret_name(name: &str) -> Result<(), String> {
+    let inner = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(inner);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a Docker secret name: 1 to 64 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit",
+            shorten(&name.escape_debug().to_string(), 128)
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_names_are_what_the_engine_accepts() {
+        for ok in ["toolboxai-db", "a", "A.b_c-9", &"x".repeat(64)] {
+            assert!(check_secret_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-x", "x-", "a/b", "a b", "../x", "a\0", "é", &"x".repeat(65)] {
+            assert!(check_secret_name(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn image_references_are_plain_names_and_tags() {

@@ -16,11 +16,3 @@ pub mod process;
 pub mod text;
 
 pub use call::{Answer, CallError};
-
-/// SKELETON (removed before the contract lands): a contract function the
-/// host does not implement yet answers `unavailable`.
-pub(crate) fn not_built(call: &str) -> CallError {
-    CallError::Typed(crate::bindings::types::Error::Unavailable(format!(
-        "`{call}` is not implemented by this drhost yet"
-    )))
-}

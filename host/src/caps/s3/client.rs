@@ -1,6 +1,7 @@
 //! The `s3` capability's checks and client calls: opening a bucket with the
 //! target's credentials, listing, heads, streamed downloads into blobs
-//! (checked against the expected sha256) and single or multipart uploads.
+//! (checked against the expected sha256), small objects read into secrets,
+//! and single or multipart uploads.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,8 +12,9 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime, DateTimeFormat, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use futures_util::{StreamExt, TryStreamExt};
+use zeroize::Zeroizing;
 
-use super::download::{save, sha256_hex, Verified};
+use super::download::{read_secret, save, sha256_hex, Verified};
 use super::{allows_key, Bucket, S3Access};
 use crate::bindings::drhost::runbook::s3::{ObjectHead, ObjectInfo};
 use crate::bindings::types::Error as CapError;
@@ -200,20 +202,10 @@ pub(crate) async fn get(
     key: &str,
     expect: Option<&str>,
 ) -> Result<(Blob, Verified), CapError> {
-    let expected = match expect {
-        Some(text) => Some(sha256_hex(text).map(|h| (h, Verified::Expected)).ok_or_else(|| {
-            CapError::InvalidArgument(format!(
-                "expect-sha256 {text:?} is not a SHA-256 in hex (64 characters)"
-            ))
-        })?),
-        None => None,
-    };
+    let expected = expected_sha256(expect)?;
     let request = b.client.get_object().bucket(&b.bucket).key(key);
     let out = bounded("get", b, ctx.time_left_within(CALL_TIMEOUT), request.send()).await?;
-    let check = expected.or_else(|| {
-        let text = out.metadata()?.get("sha256")?;
-        Some((text.trim().to_ascii_lowercase(), Verified::Metadata))
-    });
+    let check = checksum_to_match(expected, &out);
     let length = out.content_length().map(|n| n.max(0) as u64);
     let what = format!("s3 get of `{key}` on `{}`", b.label);
     let until_deadline = ctx.time_left();
@@ -225,6 +217,52 @@ pub(crate) async fn get(
         ))),
         Ok(r) => r,
     }
+}
+
+/// Reads `key`, at most 64 KiB, into memory that is
+/// wiped when dropped, checked like [`get`]; the text of a secret.
+pub(crate) async fn get_secret(
+    ctx: &RunContext,
+    b: &Bucket,
+    key: &str,
+    expect: Option<&str>,
+) -> Result<(Zeroizing<String>, Verified), CapError> {
+    let expected = expected_sha256(expect)?;
+    let request = b.client.get_object().bucket(&b.bucket).key(key);
+    let out = bounded("get-secret", b, ctx.time_left_within(CALL_TIMEOUT), request.send()).await?;
+    let check = checksum_to_match(expected, &out);
+    let length = out.content_length().map(|n| n.max(0) as u64);
+    let what = format!("s3 get-secret of `{key}` on `{}`", b.label);
+    let read = read_secret(out.body, length, check, &what);
+    match tokio::time::timeout(ctx.time_left_within(CALL_TIMEOUT), read).await {
+        Err(_) => Err(CapError::Timeout(format!("{what} took over {CALL_TIMEOUT:?}"))),
+        Ok(r) => r,
+    }
+}
+
+/// The plugin's `expect-sha256`, checked to be a SHA-256 in hex.
+fn expected_sha256(expect: Option<&str>) -> Result<Option<(String, Verified)>, CapError> {
+    expect
+        .map(|text| {
+            sha256_hex(text).map(|h| (h, Verified::Expected)).ok_or_else(|| {
+                CapError::InvalidArgument(format!(
+                    "expect-sha256 {text:?} is not a SHA-256 in hex (64 characters)"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// What a download is checked against: `expected`, else the object's
+/// `sha256` user metadata, if any.
+fn checksum_to_match(
+    expected: Option<(String, Verified)>,
+    out: &aws_sdk_s3::operation::get_object::GetObjectOutput,
+) -> Option<(String, Verified)> {
+    expected.or_else(|| {
+        let text = out.metadata()?.get("sha256")?;
+        Some((text.trim().to_ascii_lowercase(), Verified::Metadata))
+    })
 }
 
 /// Whether a blob of `size` bytes goes up as a multipart upload.

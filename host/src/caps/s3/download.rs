@@ -5,6 +5,9 @@
 //!
 //! Memory stays at about one write buffer whatever the object's size. A
 //! download that fails any check is removed: nothing half-checked is kept.
+//!
+//! A small object read as a secret ([`read_secret`]) is checked the same
+//! way, but kept in memory that is wiped when dropped, never on disk.
 
 use std::path::Path;
 
@@ -12,6 +15,7 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
+use zeroize::Zeroizing;
 
 use crate::bindings::types::Error as CapError;
 use crate::caps::blob::Blob;
@@ -114,6 +118,75 @@ pub(super) async fn save(
     Ok((Blob::from_parts(path, size, sha256), verified))
 }
 
+/// Largest object `get-secret` reads.
+pub(super) const MAX_SECRET_OBJECT: u64 = 64 << 10;
+
+/// Reads `body` (at most [`MAX_SECRET_OBJECT`] bytes, UTF-8) into wiped
+/// memory, then checks it like [`save`]. Larger objects are
+/// `invalid-argument` (before any byte is read when `length` says so);
+/// errors never quote the content.
+pub(super) async fn read_secret(
+    mut body: ByteStream,
+    length: Option<u64>,
+    check: Option<(String, Verified)>,
+    what: &str,
+) -> Result<(Zeroizing<String>, Verified), CapError> {
+    let too_large = || {
+        CapError::InvalidArgument(format!(
+            "{what}: the object is larger than {} KiB, the most a secret may hold; use `get` for data",
+            MAX_SECRET_OBJECT >> 10
+        ))
+    };
+    if length.is_some_and(|n| n > MAX_SECRET_OBJECT) {
+        return Err(too_large());
+    }
+    // Sized once, so no partial copy is left behind in a reallocated buffer.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_SECRET_OBJECT as usize));
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = body.try_next().await.map_err(|e| {
+        CapError::Unavailable(format!(
+            "{what}: the download broke off after {} bytes: {}",
+            bytes.len(),
+            DisplayErrorContext(&e)
+        ))
+    })? {
+        if (bytes.len() + chunk.len()) as u64 > MAX_SECRET_OBJECT {
+            return Err(too_large());
+        }
+        hasher.update(&chunk);
+        bytes.extend_from_slice(&chunk);
+    }
+    let size = bytes.len() as u64;
+    if let Some(expected) = length.filter(|&n| n != size) {
+        return Err(CapError::Conflict(format!(
+            "{what}: expected {expected} bytes (Content-Length), got {size}; nothing was kept"
+        )));
+    }
+    let sha256 = hex::encode(hasher.finalize());
+    let verified = match check {
+        Some((expected, how)) if expected != sha256 => {
+            let source = match how {
+                Verified::Expected => "expect-sha256",
+                _ => "the object's sha256 metadata",
+            };
+            return Err(CapError::Conflict(format!(
+                "{what}: SHA-256 mismatch: the object does not match {source}; nothing was kept"
+            )));
+        }
+        Some((_, how)) => how,
+        None => Verified::None,
+    };
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Ok((Zeroizing::new(text), verified)),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(CapError::InvalidArgument(format!(
+                "{what}: the object is not UTF-8 text; a secret holds text (store binary keys base64-encoded)"
+            )))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +272,41 @@ mod tests {
         let budget = DiskBudget::new(5, &dir.path().join("scratch"));
         let (blob, _) = save_within(&budget, dir.path(), Some(5), None).await.unwrap();
         assert_eq!((blob.size(), budget.left()), (5, 0), "a kept blob stays charged");
+    }
+
+    #[tokio::test]
+    async fn a_secret_is_read_checked_and_capped() {
+        let read = |body: Vec<u8>, length: Option<u64>, check: Option<(&str, Verified)>| {
+            let check = check.map(|(h, v)| (h.to_string(), v));
+            read_secret(ByteStream::from(body), length, check, "s3 get-secret of `k` on `b`")
+        };
+        let (value, verified) = read(b"hello".to_vec(), Some(5), Some((HELLO_SHA, Verified::Metadata)))
+            .await
+            .unwrap();
+        assert_eq!((value.as_str(), verified), ("hello", Verified::Metadata));
+        let wrong = "0".repeat(64);
+        let err = read(b"hello".to_vec(), None, Some((&wrong, Verified::Expected)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, CapError::Conflict(m) if m.contains("expect-sha256") && !m.contains(HELLO_SHA) && !m.contains("hello")),
+            "{err:?}"
+        );
+        let big = vec![b'a'; MAX_SECRET_OBJECT as usize + 1];
+        for length in [Some(big.len() as u64), None] {
+            let err = read(big.clone(), length, None).await.unwrap_err();
+            assert!(
+                matches!(&err, CapError::InvalidArgument(m) if m.contains("64 KiB")),
+                "{err:?}"
+            );
+        }
+        let (value, _) = read(vec![b'a'; MAX_SECRET_OBJECT as usize], None, None).await.unwrap();
+        assert_eq!(value.len(), MAX_SECRET_OBJECT as usize);
+        let err = read(vec![0xff, 0xfe], None, None).await.unwrap_err();
+        assert!(
+            matches!(&err, CapError::InvalidArgument(m) if m.contains("not UTF-8")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -41,7 +41,8 @@ pub struct S3Grant {
     pub target: String,
     /// Key globs, e.g. `supabase/*` (`*` matches any characters, `/` too).
     pub prefixes: Vec<String>,
-    /// `read` (list, head, get), `write` (put).
+    /// `read` (list, head, get, get-secret, and revealing what get-secret
+    /// read), `write` (put).
     pub access: BTreeSet<S3Access>,
 }
 
@@ -49,7 +50,7 @@ pub struct S3Grant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum S3Access {
-    /// list, head, get.
+    /// list, head, get, get-secret (and reveal of its secrets).
     Read,
     /// put.
     Write,

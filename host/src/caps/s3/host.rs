@@ -2,6 +2,9 @@
 //! function, each `args → check → call` through
 //! [`crate::sandbox::RunContext::audited`]; the checks and the real client
 //! calls are in `client.rs`.
+//!
+//! `get-secret` journals the key and whether the value was verified, never
+//! the value, its size or its checksum.
 
 use serde_json::json;
 use wasmtime::component::Resource;
@@ -11,6 +14,7 @@ use super::{Bucket, S3Access};
 use crate::bindings::drhost::runbook::s3::{Host, HostBucket, ObjectHead, ObjectInfo};
 use crate::caps::blob::Blob;
 use crate::caps::kit::Answer;
+use crate::caps::secret::{Secret, Source};
 use crate::sandbox::RunState;
 
 impl Host for RunState {}
@@ -102,13 +106,32 @@ impl HostBucket for RunState {
         Ok(())
     }
 
-    // SKELETON
     async fn get_secret(
         &mut self,
-        _b: Resource<Bucket>,
-        _key: String,
-        _expect_sha256: Option<String>,
-    ) -> Answer<Resource<crate::caps::secret::Secret>> {
-        Err(crate::caps::kit::not_built("s3.get-secret"))
+        bucket: Resource<Bucket>,
+        key: String,
+        expect_sha256: Option<String>,
+    ) -> Answer<Resource<Secret>> {
+        let ctx = self.ctx.clone();
+        let b = self.table.get(&bucket)?;
+        let args = json!({ "target": b.label, "key": key, "expect_sha256": expect_sha256 });
+        // The value's size and checksum stay out of the journal too.
+        let summary = |(s, verified): &(Secret, super::download::Verified)| json!({ "origin": s.origin, "verified": verified.name() });
+        let (secret, _) = ctx
+            .audited("s3.get-secret", args, summary, async {
+                client::check_key(&ctx, &b.label, "get-secret", &key, S3Access::Read)?;
+                let (value, verified) = client::get_secret(&ctx, b, &key, expect_sha256.as_deref()).await?;
+                let secret = Secret {
+                    origin: format!("s3:{}/{key}", b.label),
+                    source: Source::S3 {
+                        label: b.label.clone(),
+                        key: key.clone(),
+                    },
+                    value,
+                };
+                Ok((secret, verified))
+            })
+            .await?;
+        Ok(self.table.push(secret)?)
     }
 }

@@ -1,5 +1,6 @@
-//! `s3`: list, head, get (streamed into a blob's host file) and put
-//! (streamed from one) on an S3-compatible bucket by target label.
+//! `s3`: list, head, get (streamed into a blob's host file), get-secret
+//! (a small object into a host-held secret) and put (streamed from a blob)
+//! on an S3-compatible bucket by target label.
 //!
 //! The operator's `[targets.s3.<label>]` gives endpoint, region, bucket,
 //! path style and the credentials' places (`env:`/`file:`/`vault:`, read
@@ -22,6 +23,7 @@ mod download;
 mod grant;
 mod host;
 
+pub(crate) use client::check_key;
 pub use client::MAX_LIST_KEYS;
 pub use grant::{allows_key, allows_prefix, covers, denial, grant_lines, S3Access, S3Grant, S3Target};
 

@@ -5,7 +5,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use wasmtime::component::ResourceTable;
 use zeroize::Zeroizing;
 
-use super::Secret;
+use super::{Secret, Source};
 use crate::bindings::drhost::runbook::secret::ComposePart;
 
 /// RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) stay; every
@@ -39,7 +39,7 @@ pub(crate) fn compose(table: &ResourceTable, parts: &[ComposePart]) -> wasmtime:
     }
     Ok(Secret {
         origin: "composed".to_string(),
-        source: None,
+        source: Source::Composed,
         value,
     })
 }
@@ -67,7 +67,10 @@ mod tests {
     fn secret(value: &str) -> Secret {
         Secret {
             origin: "secret/app/db#password".into(),
-            source: Some(("main".into(), "secret/app/db".into())),
+            source: Source::Vault {
+                label: "main".into(),
+                path: "secret/app/db".into(),
+            },
             value: Zeroizing::new(value.into()),
         }
     }
@@ -95,7 +98,7 @@ mod tests {
             "postgresql://app:p%40ss%2Fword@db:5432/app?raw=p@ss/word"
         );
         assert_eq!(composed.origin, "composed");
-        assert!(composed.source.is_none());
+        assert_eq!(composed.source, Source::Composed);
         let described = describe_parts(&table, &parts).unwrap();
         assert_eq!(
             described,

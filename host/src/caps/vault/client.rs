@@ -9,7 +9,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use super::grant::check_address;
-use super::{allows_list, allows_path, allows_target, denial, grant_lines, Secret, Store, VaultAccess, VaultTarget};
+use super::{allows_list, allows_path, allows_target, denial, grant_lines, Store, VaultAccess, VaultTarget};
 use crate::bindings::types::Error as CapError;
 use crate::caps::kit::call::error_parts;
 use crate::sandbox::RunContext;
@@ -76,40 +76,46 @@ pub(crate) fn check_list(ctx: &RunContext, label: &str, path: &str) -> Result<()
     }
 }
 
-pub(crate) fn check_target(ctx: &RunContext, label: &str, what: &str) -> Result<(), CapError> {
-    if allows_target(&ctx.grants.vault, label, VaultAccess::Snapshot) {
+/// Refuses `what` on `label` unless a grant gives the target-wide `access`
+/// (`snapshot`, `unseal`).
+pub(crate) fn check_target(ctx: &RunContext, label: &str, what: &str, access: VaultAccess) -> Result<(), CapError> {
+    if allows_target(&ctx.grants.vault, label, access) {
         Ok(())
     } else {
-        Err(CapError::AccessDenied(denial(
-            &ctx.plugin_id,
-            label,
-            what,
-            "",
-            VaultAccess::Snapshot,
-        )))
+        Err(CapError::AccessDenied(denial(&ctx.plugin_id, label, what, "", access)))
     }
 }
 
-/// `reveal` on the path the secret was read from; a composed secret has
-/// no such path.
-pub(crate) fn check_reveal(ctx: &RunContext, secret: &Secret) -> Result<(), CapError> {
-    match &secret.source {
-        None => Err(CapError::AccessDenied(format!(
-            "the secret `{}` cannot be revealed: it was composed, and no single Vault path's `reveal` grant covers a composed value; reveal the secrets it was made from instead",
-            secret.origin
-        ))),
-        Some((label, path)) => {
-            check_path(ctx, label, "reveal", path, VaultAccess::Reveal)?;
-            match super::grant::laundering(&ctx.grants.vault) {
-                None => Ok(()),
-                Some(why) => Err(CapError::AccessDenied(format!(
-                    "no secret can be revealed to plugin `{}`: {why}",
-                    ctx.plugin_id
-                ))),
-            }
-        }
-    }
+/// `reveal` on the Vault path a secret was read from (the laundering rule
+/// over every origin is the `secret` capability's, which calls this).
+pub(crate) fn check_reveal_path(ctx: &RunContext, label: &str, path: &str) -> Result<(), CapError> {
+    check_path(ctx, label, "reveal", path, VaultAccess::Reveal)
 }
+
+/// The unseal keys of target `label`, read from the operator's
+/// `unseal_keys` (after the `unseal` grant check): `not-found` naming the
+/// line to add when it has none, `unavailable` when they cannot be read.
+/// Errors say where the keys are, never a key.
+pub(crate) fn unseal_keys(ctx: &RunContext, label: &str) -> Result<Vec<Zeroizing<String>>, CapError> {
+    let target = super::TARGETS.lookup(&ctx.grants.vault_targets, label)?;
+    let reference = target.unseal_keys.as_ref().ok_or_else(|| {
+        CapError::NotFound(format!(
+            "Vault target `{label}` has no unseal keys; add to [targets.vault.{}] in drhost.toml:\n{UNSEAL_KEYS_LINE}",
+            crate::caps::kit::text::toml_key(label)
+        ))
+    })?;
+    let text = Zeroizing::new(
+        reference
+            .resolve_local()
+            .map_err(|e| CapError::Unavailable(format!("the unseal keys of Vault target `{label}`: {e}")))?,
+    );
+    super::unseal::parse_keys(&text)
+        .map_err(|e| CapError::InvalidArgument(format!("the unseal keys of Vault target `{label}`: {e}")))
+}
+
+/// The `unseal_keys` line to add to a target.
+pub(crate) const UNSEAL_KEYS_LINE: &str =
+    "unseal_keys = \"file:/PATH/unseal-keys.json\"   # `operator init -format=json` output, or one key per line";
 
 /// A granted, configured target with its token read. Nothing is sent
 /// yet: an unreachable server shows at the first call.

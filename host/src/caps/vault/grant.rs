@@ -28,6 +28,11 @@ pub struct VaultTarget {
     /// A Vault Enterprise / OpenBao namespace, sent as `X-Vault-Namespace`.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// Where the unseal keys are, for `unseal`: `env:NAME` or `file:PATH`
+    /// (never `vault:`: a sealed Vault cannot hold its own keys), holding one
+    /// key per line or the JSON `operator init -format=json` writes.
+    #[serde(default, alias = "unseal-keys", deserialize_with = "de_unseal_keys")]
+    pub unseal_keys: Option<SecretRef>,
 }
 
 /// Why a token cannot be a `vault:` reference, for config and call errors.
@@ -60,6 +65,16 @@ fn de_token<'de, D: serde::Deserializer<'de>>(de: D) -> Result<SecretRef, D::Err
     }
 }
 
+/// `env:` or `file:`, not `vault:`.
+fn de_unseal_keys<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<SecretRef>, D::Error> {
+    match SecretRef::deserialize(de)? {
+        SecretRef::Vault { .. } => Err(serde::de::Error::custom(
+            "unseal keys must be given as \"env:NAME\" or \"file:PATH\": a sealed Vault cannot give out its own keys",
+        )),
+        keys => Ok(Some(keys)),
+    }
+}
+
 /// `[[plugins.<id>.vault]]`: what a plugin may do with some paths of one target.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -67,11 +82,12 @@ pub struct VaultGrant {
     /// The target label (`[targets.vault.<label>]`).
     pub target: String,
     /// Path globs with the mount first, e.g. `secret/toolboxai/*` (`*`
-    /// matches `/` too). Not needed for `snapshot`.
+    /// matches `/` too). Not needed for `snapshot` or `unseal`.
     #[serde(default)]
     pub paths: Vec<String>,
     /// `read` (read, list, metadata), `write` (write, patch), `reveal`
-    /// (secret.reveal), `snapshot` (raft snapshot save and restore).
+    /// (secret.reveal), `snapshot` (raft snapshot save and restore),
+    /// `unseal` (unseal with the target's `unseal_keys`).
     pub access: BTreeSet<VaultAccess>,
 }
 
@@ -87,6 +103,8 @@ pub enum VaultAccess {
     Reveal,
     /// raft snapshot save and restore.
     Snapshot,
+    /// unseal, with the keys the target's `unseal_keys` references.
+    Unseal,
 }
 
 impl VaultAccess {
@@ -97,7 +115,13 @@ impl VaultAccess {
             VaultAccess::Write => "write",
             VaultAccess::Reveal => "reveal",
             VaultAccess::Snapshot => "snapshot",
+            VaultAccess::Unseal => "unseal",
         }
+    }
+
+    /// Whether the access is on the whole target, not on paths.
+    pub fn is_target_wide(self) -> bool {
+        matches!(self, VaultAccess::Snapshot | VaultAccess::Unseal)
     }
 }
 
@@ -208,11 +232,16 @@ pub fn allows_target(grants: &[VaultGrant], label: &str, access: VaultAccess) ->
 }
 
 /// Whether a manifest need on `label` is covered (and the target
-/// configured). Needs name the label, or `reveal:LABEL` / `snapshot:LABEL`;
-/// `admin` on a plain label asks for `snapshot`.
+/// configured, with `unseal_keys` for `unseal`). Needs name the label, or
+/// `reveal:LABEL` / `snapshot:LABEL` / `unseal:LABEL`; `admin` on a plain
+/// label asks for `snapshot`.
 pub fn covers(grants: &PluginGrants, target: &str, access: Access) -> bool {
     let (label, access) = need_access(target, access);
-    allows_target(&grants.vault, label, access) && grants.vault_targets.contains_key(label)
+    let configured = grants
+        .vault_targets
+        .get(label)
+        .is_some_and(|t| access != VaultAccess::Unseal || t.unseal_keys.is_some());
+    allows_target(&grants.vault, label, access) && configured
 }
 
 /// The label and grant a manifest need asks for.
@@ -221,6 +250,8 @@ pub fn need_access(target: &str, access: Access) -> (&str, VaultAccess) {
         (label, VaultAccess::Reveal)
     } else if let Some(label) = target.strip_prefix("snapshot:") {
         (label, VaultAccess::Snapshot)
+    } else if let Some(label) = target.strip_prefix("unseal:") {
+        (label, VaultAccess::Unseal)
     } else {
         let access = match access {
             Access::Read => VaultAccess::Read,
@@ -233,10 +264,11 @@ pub fn need_access(target: &str, access: Access) -> (&str, VaultAccess) {
 
 /// The TOML lines that would grant `access` to `path` on `label`.
 pub fn grant_lines(id: &str, label: &str, path: &str, access: VaultAccess) -> String {
-    if access == VaultAccess::Snapshot {
+    if access.is_target_wide() {
         return format!(
-            "[[plugins.{id}.vault]]\ntarget = {}\naccess = [\"snapshot\"]",
-            toml_string(label)
+            "[[plugins.{id}.vault]]\ntarget = {}\naccess = [\"{}\"]",
+            toml_string(label),
+            access.name()
         );
     }
     format!(
@@ -249,8 +281,8 @@ pub fn grant_lines(id: &str, label: &str, path: &str, access: VaultAccess) -> St
 
 /// The refusal text for `what` on `path` of `label`.
 pub fn denial(id: &str, label: &str, what: &str, path: &str, access: VaultAccess) -> String {
-    let needs = if access == VaultAccess::Snapshot {
-        format!("vault {what} on target `{label}` needs `snapshot` access")
+    let needs = if access.is_target_wide() {
+        format!("vault {what} on target `{label}` needs `{}` access", access.name())
     } else {
         format!(
             "vault {what} of `{path}` on target `{label}` needs `{}` access to a path covering it",

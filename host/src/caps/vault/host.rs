@@ -1,21 +1,23 @@
 //! The `vault` interface as the plugin sees it: one short function per WIT
 //! function, each `args → check → call` through
 //! [`crate::sandbox::RunContext::audited`]; the checks are in `client.rs`,
-//! the calls in `kv.rs` and `snapshot.rs` (over `http.rs`), the pure parts
-//! (composing, field values, redaction) in `secrets.rs`.
+//! the calls in `kv.rs`, `snapshot.rs` and `unseal.rs` (over `http.rs`),
+//! the pure parts (composing, field values, redaction) in `secrets.rs`.
 //!
 //! What is journaled: the target, the path, field *names*, whether each
-//! written field was text or which secret, versions, sizes. Never a value.
+//! written field was text or which secret, versions, sizes, seal status.
+//! Never a value, never an unseal key.
 
 use serde_json::json;
 use wasmtime::component::Resource;
 
 use super::secrets::{describe_fields, field_values, withheld};
-use super::{client, kv, snapshot};
+use super::{client, kv, snapshot, unseal};
 use super::{lists_key, Secret, Store, VaultAccess};
-use crate::bindings::drhost::runbook::vault::{FieldValue, Host, HostStore, Metadata};
+use crate::bindings::drhost::runbook::vault::{FieldValue, Host, HostStore, Metadata, SealStatus};
 use crate::caps::blob::Blob;
 use crate::caps::kit::Answer;
+use crate::caps::secret::Source;
 use crate::sandbox::RunState;
 
 impl Host for RunState {}
@@ -50,7 +52,10 @@ impl HostStore for RunState {
         for (name, value) in fields {
             let secret = Secret {
                 origin: format!("{path}#{name}"),
-                source: Some((label.clone(), path.to_string())),
+                source: Source::Vault {
+                    label: label.clone(),
+                    path: path.to_string(),
+                },
                 value,
             };
             handles.push((name, self.table.push(secret)?));
@@ -102,7 +107,7 @@ impl HostStore for RunState {
         let summary = |b: &Blob| json!({ "size": b.size(), "sha256": b.sha256() });
         let blob = ctx
             .audited("vault.snapshot-save", args, summary, async {
-                client::check_target(&ctx, &store.label, "snapshot-save")?;
+                client::check_target(&ctx, &store.label, "snapshot-save", VaultAccess::Snapshot)?;
                 Ok(snapshot::snapshot_save(store, &ctx.blob_dir, &ctx.disk, ctx.time_left()).await?)
             })
             .await?;
@@ -120,7 +125,7 @@ impl HostStore for RunState {
             args,
             |()| json!({ "restored": true }),
             async {
-                client::check_target(&ctx, &store.label, "snapshot-restore")?;
+                client::check_target(&ctx, &store.label, "snapshot-restore", VaultAccess::Snapshot)?;
                 Ok(snapshot::snapshot_restore(store, &file, size, force, ctx.time_left()).await?)
             },
         )
@@ -132,16 +137,32 @@ impl HostStore for RunState {
         Ok(())
     }
 
-    // SKELETON
-    async fn seal_status(
-        &mut self,
-        _s: Resource<Store>,
-    ) -> Answer<crate::bindings::drhost::runbook::vault::SealStatus> {
-        Err(crate::caps::kit::not_built("vault.seal-status"))
+    async fn seal_status(&mut self, s: Resource<Store>) -> Answer<SealStatus> {
+        let ctx = self.ctx.clone();
+        let store = self.table.get(&s)?;
+        let args = json!({ "target": store.label });
+        ctx.audited("vault.seal-status", args, status_summary, async {
+            Ok(unseal::seal_status(store, client::limit(&ctx)).await?)
+        })
+        .await
     }
-    async fn unseal(&mut self, _s: Resource<Store>) -> Answer<crate::bindings::drhost::runbook::vault::SealStatus> {
-        Err(crate::caps::kit::not_built("vault.unseal"))
+
+    async fn unseal(&mut self, s: Resource<Store>) -> Answer<SealStatus> {
+        let ctx = self.ctx.clone();
+        let store = self.table.get(&s)?;
+        let args = json!({ "target": store.label });
+        ctx.audited("vault.unseal", args, status_summary, async {
+            client::check_target(&ctx, &store.label, "unseal", VaultAccess::Unseal)?;
+            let keys = client::unseal_keys(&ctx, &store.label)?;
+            Ok(unseal::unseal(store, &keys, client::limit(&ctx)).await?)
+        })
+        .await
     }
+}
+
+/// What the journal says about a seal status (all of it: no secret in it).
+fn status_summary(s: &SealStatus) -> serde_json::Value {
+    json!({ "initialized": s.initialized, "sealed": s.sealed, "progress": s.progress, "threshold": s.threshold })
 }
 
 /// `write` (exactly these fields) or `patch` (these fields changed, the

@@ -1,10 +1,10 @@
-//! `vault`: KV v2 secrets as handles, secrets composed in the host, and raft
-//! snapshots, by target label.
+//! `vault`: KV v2 secrets as handles, raft snapshots, and the seal (status
+//! and unseal with the operator's keys), by target label.
 //!
 //! The operator's `[targets.vault.<label>]` says where a server is and where
-//! its token is (`env:`/`file:`, read here and only here);
+//! its token and unseal keys are (`env:`/`file:`, read here and only here);
 //! `[[plugins.<id>.vault]]` grants path globs with `read`, `write`,
-//! `reveal` and `snapshot`. A value read from Vault stays in the host as a
+//! `reveal`, and the whole target with `snapshot` and `unseal`. A value read from Vault stays in the host as a
 //! [`Secret`]; the plugin gets a handle it can compose into new secrets and
 //! write back, and sees the value only through `reveal`, which needs its own
 //! grant and is journaled (without the value). No value — secret or plain
@@ -21,13 +21,14 @@ mod http;
 mod kv;
 mod secrets;
 mod snapshot;
+mod unseal;
 
-pub(crate) use client::check_reveal;
+pub(crate) use client::check_reveal_path;
 pub use client::read_field;
 pub(crate) use grant::TOKEN_NOT_IN_VAULT;
 pub use grant::{
-    allows_list, allows_path, allows_target, covers, denial, grant_lines, lists_key, need_access, split_path,
-    split_secret_path, VaultAccess, VaultGrant, VaultTarget,
+    allows_list, allows_path, allows_target, covers, denial, grant_lines, laundering, lists_key, need_access,
+    split_path, split_secret_path, VaultAccess, VaultGrant, VaultTarget,
 };
 use zeroize::Zeroizing;
 
@@ -54,7 +55,8 @@ pub(crate) const TARGETS: TargetTable = TargetTable {
     keys: "address = \"https://VAULT:8200\"\ntoken = \"env:VAULT_TOKEN\"",
 };
 
-/// `vault` needs: `LABEL` (read / write), `reveal:LABEL`, `snapshot:LABEL`.
+/// `vault` needs: `LABEL` (read / write), `reveal:LABEL`, `snapshot:LABEL`,
+/// `unseal:LABEL`.
 pub(crate) const GATE: Gate = Gate {
     capability: "vault",
     covers,
@@ -65,9 +67,22 @@ pub(crate) const GATE: Gate = Gate {
 /// it is not configured.
 fn need_lines(grants: &PluginGrants, id: &str, target: &str, access: Access) -> String {
     let (label, access) = need_access(target, access);
-    TARGETS.with_table(
+    let lines = TARGETS.with_table(
         grant_lines(id, label, "MOUNT/PATH/*", access),
         &grants.vault_targets,
         label,
-    )
+    );
+    if access != VaultAccess::Unseal {
+        return lines;
+    }
+    match grants.vault_targets.get(label) {
+        // The table printed last: the line lands in it.
+        None => format!("{lines}\n{}", client::UNSEAL_KEYS_LINE),
+        Some(t) if t.unseal_keys.is_none() => format!(
+            "{lines}\n# and in the existing [targets.vault.{}]:\n# {}",
+            crate::caps::kit::text::toml_key(label),
+            client::UNSEAL_KEYS_LINE
+        ),
+        Some(_) => lines,
+    }
 }

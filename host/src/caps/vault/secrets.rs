@@ -85,7 +85,10 @@ mod tests {
     fn secret(value: &str) -> Secret {
         Secret {
             origin: "secret/app/db#password".into(),
-            source: Some(("main".into(), "secret/app/db".into())),
+            source: crate::caps::secret::Source::Vault {
+                label: "main".into(),
+                path: "secret/app/db".into(),
+            },
             value: Zeroizing::new(value.into()),
         }
     }
