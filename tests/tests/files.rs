@@ -409,16 +409,21 @@ fn paths_outside_the_grant_and_writes_without_write_access_are_denied() {
 #[test]
 fn no_grant_is_refused_before_the_run_with_the_toml_to_add() {
     let tree = Tree::new();
-    for config in [tree.config(""), String::new()] {
+    let grant = "[[plugins.files-poke.files]]\ntarget = \"certs\"\npaths = [\"PATH/*\"]\naccess = [\"read\"]\n";
+    let target = "[targets.files.certs]\npath = \"/ABSOLUTE/DIRECTORY\"";
+    // With the target already configured, only the grant is advised; with
+    // nothing configured, the target's table follows the grant.
+    for (config, advises_target) in [(tree.config(""), false), (String::new(), true)] {
         let out = poke(&config, &[("op", "stat")]);
         assert_eq!(out.code, 3, "{}", show(&out));
         let message = out.json()["error"]["message"].as_str().unwrap().to_string();
-        assert!(
-            message.contains(
-                "[[plugins.files-poke.files]]\ntarget = \"certs\"\npaths = [\"PATH/*\"]\naccess = [\"read\"]\n[targets.files.certs]\npath = \"/ABSOLUTE/DIRECTORY\""
-            ),
+        assert!(message.contains(grant), "{message}");
+        assert_eq!(
+            message.contains(&format!("{grant}\n{target}")),
+            advises_target,
             "{message}"
         );
+        assert_eq!(message.contains("[targets.files.certs]"), advises_target, "{message}");
         assert!(out.journal().iter().all(|e| e["event"] != "call"), "nothing ran");
     }
 }

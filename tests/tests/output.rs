@@ -720,15 +720,21 @@ fn completions_a_man_page_and_examples_in_help() {
 /// with a panic message.
 #[test]
 fn a_reader_that_leaves_early_gets_no_panic() {
+    use std::os::fd::{FromRawFd, OwnedFd};
     use std::os::unix::process::ExitStatusExt;
-    let mut child = std::process::Command::new(cli::drhost_bin())
+    // A pipe whose reading end is closed before drhost starts: its first
+    // write finds no reader, whatever the timing.
+    let mut fds = [0; 2];
+    // SAFETY: pipe(2) fills both descriptors, each owned exactly once below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    let child = std::process::Command::new(cli::drhost_bin())
         .args(["completions", "bash"])
-        .stdout(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::from(writer))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Closed at once: drhost has not started writing yet.
-    drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");

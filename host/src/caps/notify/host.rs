@@ -25,7 +25,8 @@ impl Host for RunState {
             "cut": message.cut_from.is_some(),
         });
         let posted = self.kept::<Posted>().next();
-        let client = self.notify_client()?;
+        // The run's one HTTP client: no redirects followed, no proxies.
+        let client = self.http_client()?;
         let summary = |status: &u16| json!({ "status": status });
         ctx.audited("notify.post", args, summary, async {
             let target = webhook::check(&ctx, &label)?;

@@ -56,26 +56,3 @@ impl Posted {
         self.0
     }
 }
-
-/// The run's webhook client, built on first use.
-#[derive(Default)]
-struct Client(Option<reqwest::Client>);
-
-impl crate::sandbox::RunState {
-    /// The run's webhook client: no redirects followed, no proxies from the
-    /// environment.
-    fn notify_client(&mut self) -> Result<reqwest::Client, crate::bindings::types::Error> {
-        let Client(kept) = self.kept::<Client>();
-        if let Some(client) = kept {
-            return Ok(client.clone());
-        }
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("drhost/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| crate::bindings::types::Error::Failed(format!("notify: HTTP client: {e}")))?;
-        *kept = Some(client.clone());
-        Ok(client)
-    }
-}

@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use crate::bindings::drhost::runbook::shell::{Command, Completed};
 use crate::bindings::types::Error as CapError;
 use crate::caps::kit::capped::Capped;
+use crate::caps::kit::process::ProcessGroup;
 use crate::caps::shell::grant::denial;
 use crate::caps::shell::ShellGrant;
 use crate::sandbox::RunContext;
@@ -77,7 +78,7 @@ pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> 
         .map_err(|e| CapError::Failed(format!("cannot start `{}`: {e}", path.display())))?;
     // Declared after `child`, so dropped before it: the group is killed
     // while the child is not yet reaped and its id still names the group.
-    let mut group = ProcessGroup(child.id());
+    let mut group = ProcessGroup::of(&child);
 
     let started = Instant::now();
     let stdout = child.stdout.take().map(read_capped);
@@ -120,41 +121,6 @@ pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> 
         truncated: out_cut || err_cut,
         duration_ms: started.elapsed().as_millis() as u64,
     })
-}
-
-/// The process group a child leads (`process_group(0)`): killed with
-/// SIGKILL on timeout, or when the call is dropped before the child
-/// was waited for (the run's deadline, a cancelled instance).
-struct ProcessGroup(Option<u32>);
-
-impl ProcessGroup {
-    /// Kills every process of the group, once.
-    fn kill(&mut self) {
-        if let Some(pgid) = self
-            .0
-            .take()
-            .and_then(|id| libc::pid_t::try_from(id).ok())
-            .filter(|&pgid| pgid > 1)
-        {
-            // SAFETY: killpg takes two integers and touches no memory.
-            // `pgid` is the id of our own child, not yet reaped, so it
-            // still names the group it leads (a zombie keeps its id).
-            unsafe {
-                libc::killpg(pgid, libc::SIGKILL);
-            }
-        }
-    }
-
-    /// Leaves the group alone from now on.
-    fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// Reads a stream to its end, keeping the first [`OUTPUT_CAP`] bytes.
