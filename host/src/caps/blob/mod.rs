@@ -13,6 +13,7 @@ use wasmtime::component::Resource;
 
 use crate::bindings::drhost::runbook::blob::{Host, HostBlob};
 use crate::bindings::types::Error as CapError;
+use crate::caps::kit::copy::{self, CopyError};
 use crate::caps::kit::Answer;
 use crate::sandbox::RunState;
 
@@ -47,21 +48,14 @@ impl Blob {
     /// file is removed when the guest drops the blob.
     pub fn from_file(path: PathBuf) -> std::io::Result<Blob> {
         let mut file = std::fs::File::open(&path)?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut size = 0u64;
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
-        }
+        let hashed = copy::hashing(&mut file, &mut std::io::sink(), None, |_| Ok(())).map_err(|e| match e {
+            CopyError::Read(e) | CopyError::Write(e) => e,
+            CopyError::Deadline(_) | CopyError::Refused(_) => std::io::Error::other("the copy stopped"),
+        })?;
         Ok(Blob {
             path,
-            size,
-            sha256: hex::encode(hasher.finalize()),
+            size: hashed.bytes,
+            sha256: hashed.sha256,
         })
     }
 

@@ -3,22 +3,18 @@
 //! goes. Memory stays at one buffer whatever the file's size; a copy that
 //! fails keeps nothing.
 
-use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::Instant;
 
 use rustix::fs::{Mode, OFlags};
-use sha2::{Digest, Sha256};
 
 use super::nofollow::{is_file, lstat, not_a_file, walk, Place};
 use super::path::RelPath;
 use crate::bindings::types::Error as CapError;
 use crate::caps::blob::Blob;
+use crate::caps::kit::copy::{self, CopyError};
 use crate::caps::kit::disk::Charge;
-
-/// The copy buffer.
-pub(super) const CHUNK: usize = 1 << 20;
 
 /// How a file is opened for reading: never through a link, and without
 /// waiting on a named pipe that nobody writes (it is refused right after).
@@ -67,30 +63,17 @@ pub(super) fn read(
         .map_err(|e| failed("creating", e))?
         .into_parts();
     let mut file = std::fs::File::from(fd);
-    let mut hasher = Sha256::new();
-    let mut copied = 0u64;
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        if Instant::now() >= deadline {
-            return Err(place.timeout(copied));
-        }
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(place.failed(format!("reading `{}`: {e}", path.as_str()))),
-        };
-        charge.add(n as u64)?;
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| failed("writing", e))?;
-        copied += n as u64;
-    }
-    out.flush().map_err(|e| failed("writing", e))?;
+    let copied = copy::hashing(&mut file, &mut out, Some(deadline), |n| charge.add(n)).map_err(|e| match e {
+        CopyError::Read(e) => place.failed(format!("reading `{}`: {e}", path.as_str())),
+        CopyError::Write(e) => failed("writing", e),
+        CopyError::Deadline(done) => place.timeout(done),
+        CopyError::Refused(e) => e,
+    })?;
     drop(out);
     let kept = temp.keep().map_err(|e| failed("keeping", e.error))?;
     charge.keep();
     Ok(Copied {
-        blob: Blob::from_parts(kept, copied, hex::encode(hasher.finalize())),
+        blob: Blob::from_parts(kept, copied.bytes, copied.sha256),
         mode: opened.st_mode & 0o7777,
     })
 }

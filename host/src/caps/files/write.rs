@@ -16,7 +16,6 @@
 //! and the rename would itself be replaced: `rename` never writes through
 //! a link.
 
-use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,13 +23,12 @@ use std::time::Instant;
 
 use rustix::fs::{AtFlags, Gid, Mode, OFlags, RenameFlags, Stat, Uid};
 use rustix::io::Errno;
-use sha2::{Digest, Sha256};
 
 use super::nofollow::{entry, is_file, lstat, not_a_file, walk, Place};
 use super::path::RelPath;
-use super::read::CHUNK;
 use crate::bindings::drhost::runbook::files::Entry;
 use crate::bindings::types::Error as CapError;
+use crate::caps::kit::copy::{self, CopyError, Hashed};
 use crate::caps::kit::disk::Charge;
 
 /// Permission bits a write may give; setuid, setgid and sticky are refused
@@ -128,25 +126,13 @@ fn copy(source: &Source, fd: &OwnedFd, temp: &str, place: &Place, deadline: Inst
     let failed = |e: std::io::Error| place.failed(format!("reading the blob: {e}"));
     let mut from = std::fs::File::open(source.file).map_err(failed)?;
     let mut to = std::fs::File::from(fd.try_clone().map_err(|e| place.failed(format!("copying: {e}")))?);
-    let mut hasher = Sha256::new();
-    let mut copied = 0u64;
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        if Instant::now() >= deadline {
-            return Err(place.timeout(copied));
-        }
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(failed(e)),
-        };
-        hasher.update(&buf[..n]);
-        to.write_all(&buf[..n])
-            .map_err(|e| place.failed(format!("writing `{temp}`: {e}")))?;
-        copied += n as u64;
-    }
-    let sha256 = hex::encode(hasher.finalize());
+    let Hashed { bytes: copied, sha256 } =
+        copy::hashing(&mut from, &mut to, Some(deadline), |_| Ok(())).map_err(|e| match e {
+            CopyError::Read(e) => failed(e),
+            CopyError::Write(e) => place.failed(format!("writing `{temp}`: {e}")),
+            CopyError::Deadline(done) => place.timeout(done),
+            CopyError::Refused(e) => e,
+        })?;
     if copied != source.size || sha256 != source.sha256 {
         return Err(place.failed(format!(
             "the blob changed while it was copied ({copied} bytes, SHA-256 {sha256}; expected {} bytes, {}); nothing was written",

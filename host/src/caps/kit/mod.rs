@@ -1,6 +1,7 @@
 //! What every capability needs and none owns: the audited call path
 //! ([`call`]), grant globs ([`pattern`]), operator-facing text and the
-//! refusal sentence ([`text`]), child processes ([`process`]), the run's
+//! refusal sentence ([`text`]), child processes ([`process`]), copying a
+//! file while hashing it ([`copy`]), the run's
 //! disk budget for blobs and scratch ([`disk`]), and what a capability tells
 //! the up-front check ([`gate`]), and which calls plan mode records
 //! instead of making ([`plan`]). The time a
@@ -8,6 +9,7 @@
 
 pub mod call;
 pub mod capped;
+pub mod copy;
 pub mod disk;
 pub mod gate;
 pub mod pattern;
