@@ -496,3 +496,43 @@ mod tests {
         assert!(err.contains("d.toml:2:") && err.contains("run.timeout"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::{parse_deadline, parse_duration, parse_size, Config};
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    /// Lines made of the config's own sections, keys and value shapes, so
+    /// generated files get past the TOML parser into drhost's checks.
+    fn config_text() -> impl Strategy<Value = String> {
+        let line = prop_oneof![
+            Just("[run]".to_string()),
+            Just("[secrets]".to_string()),
+            "\\[targets\\.(docker|postgres|redis|s3|vault|files|compose|http)\\.[a-z./\"]{1,6}\\]",
+            "\\[\\[plugins\\.[a-z-]{1,6}\\.(shell|docker|postgres|redis|s3|vault|files|compose|http|secret|notify)\\]\\]",
+            "\\[plugins\\.[a-z-]{1,6}\\.params\\]",
+            "(timeout|memory|disk|path|url|target|program|access|paths|args|database|host|port|token) = (\"[a-z0-9 ./*:-]{0,12}\"|[0-9]{1,12}|\\[\"[a-z*./-]{0,8}\"\\]|true)",
+        ];
+        proptest::collection::vec(line, 0..12).prop_map(|lines| lines.join("\n"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Any config file gets a config or an error naming the file; no
+        /// input makes drhost panic.
+        #[test]
+        fn any_config_gets_an_answer(text in prop_oneof![config_text(), any::<String>()]) {
+            if let Err(e) = Config::parse(Path::new("drhost.toml"), &text) {
+                prop_assert!(e.to_string().contains("drhost.toml"), "{e}");
+            }
+        }
+
+        /// Durations and sizes never overflow into a panic.
+        #[test]
+        fn durations_and_sizes_get_an_answer(text in "[0-9]{0,24}(ms|s|m|h|d|KiB|MiB|GiB|TiB|)?") {
+            let _ = (parse_duration(&text), parse_deadline(&text), parse_size(&text));
+        }
+    }
+}

@@ -278,3 +278,21 @@ mod tests {
         assert_eq!(plugin_text(&long).chars().count(), super::TERMINAL_TEXT + 1);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Whatever a plugin sends, what reaches the terminal holds no
+        /// control or invisible format character and is cut to size.
+        #[test]
+        fn plugin_text_never_reaches_the_terminal_raw(text in any::<String>()) {
+            let shown = super::plugin_text(&text);
+            prop_assert!(!shown.chars().any(|c| c.is_control() || super::is_invisible_format(c)), "{shown:?}");
+            prop_assert!(shown.chars().filter(|&c| c != '\\').count() <= 12 * super::TERMINAL_TEXT);
+        }
+    }
+}

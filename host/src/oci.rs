@@ -109,13 +109,24 @@ impl OciRef {
                 _ => (path, "latest".to_string()),
             }
         };
+        // Names as the OCI distribution spec writes them, so no part of a
+        // reference can change the URL it becomes (`..`, `?`, `#`, `@`).
         let repo_ok = !repository.is_empty()
             && repository.split('/').all(|c| {
-                !c.is_empty()
+                c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
                     && c.chars()
                         .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
             });
-        if registry.is_empty() || !repo_ok || reference.is_empty() {
+        let registry_ok = registry
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ".-:[]".contains(ch));
+        let tag_ok = reference.starts_with("sha256:")
+            || (reference.len() <= 128
+                && reference.starts_with(|ch: char| ch.is_ascii_alphanumeric() || ch == '_')
+                && reference
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch)));
+        if registry.is_empty() || !registry_ok || !repo_ok || !tag_ok {
             return Err(bad());
         }
         Ok(OciRef {
@@ -497,6 +508,44 @@ mod tests {
         assert_eq!(OciRef::parse("oci://h/x").unwrap().reference, "latest");
         for bad in ["http://h/x:1", "oci://h", "oci://h/X:1", "oci://h/x@sha256:12"] {
             assert!(OciRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::OciRef;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_reference_cannot_reshape_its_url() {
+        for text in [
+            "oci://127.0.0.1:5000/../v2/x:1",
+            "oci://127.0.0.1:5000/drhost/./hello:1",
+            "oci://user@evil.example/drhost/hello:1",
+            "oci://127.0.0.1:5000/drhost/hello:1?x=y",
+            "oci://127.0.0.1:5000/drhost/hello:1#frag",
+            "oci://127.0.0.1:5000/drhost/hello:.hidden",
+        ] {
+            assert!(OciRef::parse(text).is_err(), "{text}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// A reference that parses names a registry and a repository
+        /// without a path that climbs, whatever the text.
+        #[test]
+        fn a_parsed_reference_stays_plain(
+            text in prop_oneof![any::<String>(), "oci://[a-z0-9.:]{1,12}/[a-z./-]{1,16}(:[a-z0-9.]{1,6}|@sha256:[0-9a-f]{64})?"]
+        ) {
+            if let Ok(r) = OciRef::parse(&text) {
+                prop_assert!(!r.registry.is_empty() && !r.repository.is_empty());
+                prop_assert!(!r.repository.split('/').any(|s| matches!(s, "" | "." | "..")), "{}", r.repository);
+                prop_assert!(r.registry.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)));
+                prop_assert!(!r.reference.contains(['/', '?', '#', '@']) || r.reference.starts_with("sha256:"));
+            }
         }
     }
 }

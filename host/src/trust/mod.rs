@@ -13,6 +13,7 @@
 
 mod error;
 pub mod keys;
+mod lengths;
 pub mod lock;
 mod paths;
 mod sign;

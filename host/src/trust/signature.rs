@@ -162,6 +162,10 @@ pub fn detached_path(plugin: &Path) -> PathBuf {
 }
 
 pub(super) fn parse_module(path: &Path, bytes: &[u8]) -> Result<Module, TrustError> {
+    super::lengths::module_fits(bytes, SIGNATURE_SECTION).map_err(|reason| TrustError::Corrupt {
+        path: path.to_owned(),
+        reason,
+    })?;
     Module::deserialize(&mut Cursor::new(bytes)).map_err(|e| TrustError::Corrupt {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -215,6 +219,10 @@ fn read_identity(path: &Path, sections: &[Section]) -> Result<Option<Identity>, 
 }
 
 fn entries(path: &Path, payload: &[u8]) -> Result<Vec<SignatureEntry>, TrustError> {
+    super::lengths::signature_fits(payload).map_err(|e| TrustError::Corrupt {
+        path: path.to_owned(),
+        reason: format!("its signature section cannot be decoded ({e})"),
+    })?;
     let header = CustomSection::new(SIGNATURE_SECTION.to_string(), payload.to_vec());
     let data = header.signature_data().map_err(|e| TrustError::Corrupt {
         path: path.to_owned(),

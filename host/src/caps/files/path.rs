@@ -94,3 +94,30 @@ mod tests {
         assert!(RelPath::parse(&"a/".repeat(MAX_PATH / 2 + 1)).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::{RelPath, MAX_NAME, MAX_PATH};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whatever a plugin names, an accepted path is relative, has only
+        /// plain names and no control character.
+        #[test]
+        fn an_accepted_path_never_leaves_its_directory(
+            text in prop_oneof![any::<String>(), "[a./\\\\\0\n]{0,12}", "(\\.\\.|\\.|a|/){1,8}"]
+        ) {
+            if let Ok(path) = RelPath::parse(&text) {
+                let s = path.as_str();
+                prop_assert!(!s.starts_with('/') && s.len() <= MAX_PATH);
+                prop_assert!(!s.chars().any(char::is_control));
+                prop_assert!(s.split('/').all(|n| !matches!(n, "" | "." | "..") && n.len() <= MAX_NAME), "{s}");
+                let (dirs, last) = path.split();
+                prop_assert_eq!(dirs.len() + 1, s.split('/').count());
+                prop_assert!(!last.is_empty());
+            }
+        }
+    }
+}

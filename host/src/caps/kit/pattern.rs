@@ -235,3 +235,43 @@ pub(crate) fn literal_head(pattern: &str) -> &str {
     let end = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
     &pattern[..end]
 }
+
+#[cfg(test)]
+mod properties {
+    use super::{check_argv, ArgPattern};
+    use proptest::prelude::*;
+
+    fn pattern(text: &str) -> ArgPattern {
+        ArgPattern::try_from(text.to_string()).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// An argument a path pattern accepts is a normal path under it:
+        /// no `..`/`.`/empty segment, no NUL, not an option.
+        #[test]
+        fn a_path_pattern_never_lets_an_argument_climb_out(
+            arg in prop_oneof![any::<String>(), "/backups/[a./\0-]{0,16}", "(/|\\.\\.|\\.|backups|x|-){1,8}"]
+        ) {
+            if check_argv(&[pattern("/backups/*")], std::slice::from_ref(&arg)).is_ok() {
+                prop_assert!(arg.starts_with("/backups/"));
+                prop_assert!(!arg.contains('\0'));
+                prop_assert!(arg.split('/').skip(1).all(|s| !matches!(s, "" | "." | "..")), "{arg}");
+            }
+        }
+
+        /// An option is only ever accepted by a pattern that starts with `-`.
+        #[test]
+        fn an_option_needs_a_dash_pattern(arg in "-[a-z=-]{0,10}", glob in "[a-z*?]{1,6}") {
+            prop_assert!(check_argv(&[pattern(&glob)], &[arg]).is_err());
+        }
+
+        /// `**` takes any number of further arguments, but never one with NUL.
+        #[test]
+        fn rest_takes_anything_but_nul(args in proptest::collection::vec(any::<String>(), 0..6)) {
+            let ok = check_argv(&[pattern("status"), pattern("**")], &[vec!["status".to_string()], args.clone()].concat()).is_ok();
+            prop_assert_eq!(ok, !args.iter().any(|a| a.contains('\0')));
+        }
+    }
+}

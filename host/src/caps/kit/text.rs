@@ -103,3 +103,36 @@ pub(crate) mod duration_text {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::{toml_key, toml_string};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// Advice quoting any plugin text is one line of valid TOML that
+        /// reads back as exactly that text.
+        #[test]
+        fn a_quoted_string_reads_back_whole(text in any::<String>()) {
+            let quoted = toml_string(&text);
+            prop_assert!(!quoted.contains('\n') && !quoted.contains('\r'));
+            let table: toml::Table = toml::from_str(&format!("k = {quoted}\nafter = 1")).unwrap();
+            prop_assert_eq!(table["k"].as_str(), Some(text.as_str()));
+            prop_assert_eq!(table.len(), 2);
+        }
+
+        /// A plugin-chosen label printed as a key never closes its table
+        /// header or adds a table of its own.
+        #[test]
+        fn a_key_never_breaks_out_of_its_header(key in any::<String>()) {
+            let text = format!("[targets.{}]\npath = 1", toml_key(&key));
+            let table: toml::Table = toml::from_str(&text).unwrap();
+            let targets = table["targets"].as_table().unwrap();
+            prop_assert_eq!(table.len(), 1);
+            prop_assert_eq!(targets.len(), 1);
+            prop_assert!(targets.contains_key(&key));
+        }
+    }
+}

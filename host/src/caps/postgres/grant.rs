@@ -481,3 +481,68 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::check_read_statement;
+    use proptest::prelude::*;
+
+    /// Whitespace, comments (nested too) and parentheses a statement may
+    /// start with.
+    fn lead() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just(" ".to_string()),
+                Just("\n\t".to_string()),
+                Just("(".to_string()),
+                Just("-- SELECT\n".to_string()),
+                Just("/* SELECT */".to_string()),
+                Just("/* a /* nested */ SELECT */".to_string()),
+            ],
+            0..5,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    /// `word` in a random mix of upper and lower case.
+    fn cased(word: &'static str) -> impl Strategy<Value = String> {
+        proptest::collection::vec(any::<bool>(), word.len()).prop_map(move |upper| {
+            word.chars()
+                .zip(upper)
+                .map(|(c, u)| {
+                    if u {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// A statement that changes anything is refused however it is
+        /// cased, commented or parenthesised.
+        #[test]
+        fn a_changing_statement_is_never_a_read(
+            lead in lead(),
+            word in prop_oneof![
+                cased("delete"), cased("drop"), cased("insert"), cased("update"), cased("copy"),
+                cased("do"), cased("call"), cased("set"), cased("alter"), cased("truncate"),
+                cased("grant"), cased("create"), cased("lock"), cased("begin"), cased("selectx"),
+            ],
+            rest in "[ a-z;*]{0,20}",
+        ) {
+            let sql = format!("{lead}{word} {rest}");
+            prop_assert!(check_read_statement(&sql).is_err(), "{sql}");
+        }
+
+        /// Any text gets an answer.
+        #[test]
+        fn any_text_gets_an_answer(sql in any::<String>()) {
+            let _ = check_read_statement(&sql);
+        }
+    }
+}

@@ -384,3 +384,35 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::super::commands::{CommandClass, COMMANDS};
+    use super::super::RedisAccess;
+    use super::{classify, command_name};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// A command the table does not know needs `admin`, whatever its
+        /// arguments; every argv gets a class and a printable name.
+        #[test]
+        fn an_unknown_command_needs_admin(name in "[A-Za-z]{1,12}", args in proptest::collection::vec(any::<String>(), 0..4)) {
+            let argv: Vec<String> = std::iter::once(name.clone()).chain(args).collect();
+            let class = classify(&argv);
+            if !COMMANDS.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                prop_assert_eq!(class, CommandClass::Needs(RedisAccess::Admin));
+            }
+            prop_assert!(!command_name(&argv).chars().any(char::is_control));
+        }
+
+        /// Case never changes a command's class.
+        #[test]
+        fn case_never_changes_the_class(index in 0..COMMANDS.len(), upper in proptest::collection::vec(any::<bool>(), 32), arg in "[a-z]{0,8}") {
+            let name = COMMANDS[index].0;
+            let mixed: String = name.chars().zip(upper.iter().cycle()).map(|(c, &u)| if u { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect();
+            prop_assert_eq!(classify(&[mixed, arg.clone()]), classify(&[name.to_string(), arg]));
+        }
+    }
+}

@@ -197,3 +197,27 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::is_plain_key;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// A key the grant check accepts never steps up or sideways in a
+        /// server that maps keys to paths.
+        #[test]
+        fn a_plain_key_has_no_dot_segment_and_no_control(
+            key in prop_oneof![any::<String>(), "[a./\n]{0,12}", "(\\.\\.|\\.|a|/){1,8}"]
+        ) {
+            if is_plain_key(&key) {
+                prop_assert!(!key.starts_with('/'));
+                prop_assert!(!key.chars().any(char::is_control));
+                prop_assert!(!key.contains("//"));
+                prop_assert!(key.split('/').all(|s| s != "." && s != ".."), "{key}");
+            }
+        }
+    }
+}
