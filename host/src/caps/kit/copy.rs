@@ -14,6 +14,7 @@ const CHUNK: usize = 1 << 20;
 
 /// What a finished copy saw.
 pub struct Hashed {
+    /// Bytes copied.
     pub bytes: u64,
     /// Lowercase hex SHA-256 of every byte copied.
     pub sha256: String,
