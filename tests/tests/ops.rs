@@ -428,6 +428,51 @@ fn restart_all_names_the_service_that_does_not_come_back() {
     assert_eq!(restarted(&out.journal()), ["db", "api"]);
 }
 
+#[test]
+fn restart_all_waits_for_each_http_probe() {
+    use drhost_tests::stub::{http_reply, HttpStub};
+    let stack = stack_up();
+    let ok = HttpStub::start(|_| http_reply("200 OK", "", "text/plain", "ok"));
+    let failing = HttpStub::start(|_| http_reply("503 Service Unavailable", "", "text/plain", "down"));
+    let before = stack.containers();
+    let probes = format!(
+        "db=http://127.0.0.1:{}/health,api=http://127.0.0.1:{}/health",
+        ok.port, failing.port
+    );
+    let out = Run::plugin("restart-all")
+        .config_toml(&format!(
+            "{}\n[[plugins.restart-all.http]]\nhost = \"127.0.0.1:*\"\n",
+            config(&stack, "restart-all", r#"["read", "restart"]"#)
+        ))
+        .env("DOCKER_HOST", stack.docker_host())
+        .params(&[("probes", probes.as_str()), ("wait", "4s")])
+        .yes()
+        .json()
+        .quiet()
+        .exec();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(report["failed_step"], "restart api", "{report}");
+    let message = report["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("answered 503"), "{message}");
+    // Both probes were asked; web, after api, was not restarted.
+    assert!(ok.heads().iter().any(|h| h.starts_with("get /health ")));
+    assert!(failing.heads().len() >= 2, "polled until the wait was over");
+    let after = stack.containers();
+    assert_ne!(after["db"].started_at, before["db"].started_at);
+    assert_eq!(after["web"].started_at, before["web"].started_at);
+    assert_eq!(restarted(&out.journal()), ["db", "api"]);
+    // A probe naming no service of the project is refused before anything restarts.
+    let out = run(&stack, "restart-all", r#"["read", "restart"]"#)
+        .param("probes", "ghost=http://127.0.0.1:1/")
+        .yes()
+        .json()
+        .quiet()
+        .exec();
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(restarted(&out.journal()).is_empty());
+}
+
 // --------------------------------------------------------- full-restart
 
 #[test]
