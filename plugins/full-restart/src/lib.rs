@@ -207,7 +207,7 @@ impl Plugin for FullRestart {
         for (service, why) in &still {
             result = result.follow_up(
                 format!(
-                    "bring `{service}` up: read its logs (drhost run logs --param services={service}), fix the cause, then run full-restart again"
+                    "bring `{service}` up: read its logs (the logs plugin with --param services={service}), fix the cause, then run full-restart again"
                 ),
                 format!("after down and up -d it is {why}"),
             );

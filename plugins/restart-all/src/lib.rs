@@ -270,7 +270,7 @@ fn hint(service: &str, rest: &[String]) -> String {
     } else {
         format!("; {} were not restarted", rest.join(", "))
     };
-    format!("read its logs (drhost run logs --param services={service}) and fix it, then run restart-all again{after}")
+    format!("read its logs (the logs plugin with --param services={service}) and fix it, then run restart-all again{after}")
 }
 
 export_plugin!(RestartAll);
