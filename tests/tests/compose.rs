@@ -8,14 +8,10 @@
 //! holds afterwards, the journal and the exit code. No test touches the
 //! lab's own `toolboxai` containers.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bollard::query_parameters as q;
 use drhost_tests::cli::{calls, repo_root, Outcome, Run};
-use drhost_tests::lab::{runtime as rt, up as lab, Lab};
-use drhost_tests::util::unique;
+use drhost_tests::compose::Stack;
 
 /// Every operation.
 const ALL: &str = r#"["read", "restart", "up", "down"]"#;
@@ -25,42 +21,30 @@ fn grant(access: &str) -> String {
     format!("[[plugins.compose-poke.compose]]\ntarget = \"app\"\naccess = {access}\n")
 }
 
-/// A compose project a test owns, named uniquely; taken down with its
-/// volumes by the real CLI when dropped.
-struct Stack {
-    lab: Lab,
-    project: String,
+/// A project of its own over `tests/fixtures/compose/two-services.yml`.
+fn new_stack() -> Stack {
+    Stack::over(
+        "drhost-compose",
+        repo_root().join("tests/fixtures/compose/two-services.yml"),
+    )
 }
 
-/// One container of a project, as the engine reports it.
-#[derive(Debug, Clone)]
-struct Seen {
-    state: String,
-    started_at: String,
-}
-
-impl Stack {
-    fn new() -> Stack {
-        Stack {
-            lab: lab(),
-            project: unique("drhost-compose"),
-        }
-    }
-
-    fn file() -> PathBuf {
-        repo_root().join("tests/fixtures/compose/two-services.yml")
-    }
-
+/// What these tests do with a [`Stack`]: run `compose-poke` on it.
+trait Poke {
     /// A drhost.toml with `[targets.compose.app]` for this project, and `grants`.
+    fn config(&self, grants: &str) -> String;
+    /// `drhost run compose-poke --json` with `grants` and `params`.
+    fn poke(&self, grants: &str, params: &[(&str, &str)]) -> Outcome;
+    fn run(&self, grants: &str, params: &[(&str, &str)]) -> Run;
+    /// Brings alpha and beta up from the test itself and waits until both run.
+    fn up_from_the_test(&self);
+}
+
+impl Poke for Stack {
     fn config(&self, grants: &str) -> String {
-        format!(
-            "[targets.compose.app]\nfile = \"{}\"\nproject = \"{}\"\ntimeout = \"60s\"\n\n{grants}",
-            Stack::file().display(),
-            self.project
-        )
+        format!("{}\n{grants}", self.target_toml("app"))
     }
 
-    /// `drhost run compose-poke --json` with `grants` and `params`.
     fn poke(&self, grants: &str, params: &[(&str, &str)]) -> Outcome {
         self.run(grants, params).exec()
     }
@@ -70,94 +54,15 @@ impl Stack {
             .config_toml(&self.config(grants))
             .json()
             .quiet()
-            .env("DOCKER_HOST", self.lab.get("DOCKER_HOST").unwrap())
+            .env("DOCKER_HOST", self.docker_host())
             .params(params)
     }
 
-    /// The real CLI, from the test, on this project.
-    fn compose(&self, args: &[&str]) -> std::process::Output {
-        let file = Stack::file();
-        std::process::Command::new("docker-compose")
-            .args(["--ansi", "never", "-f"])
-            .arg(&file)
-            .args(["-p", &self.project])
-            .args(args)
-            .env("DOCKER_HOST", self.lab.get("DOCKER_HOST").unwrap())
-            .output()
-            .expect("docker-compose runs (apt-get install docker-compose)")
-    }
-
-    /// Service → its container, for every container of the project.
-    fn containers(&self) -> HashMap<String, Seen> {
-        let project = self.project.clone();
-        rt().block_on(async {
-            let docker = self.lab.docker().await.expect("docker");
-            let filters = HashMap::from([(
-                "label".to_string(),
-                vec![format!("com.docker.compose.project={project}")],
-            )]);
-            let list = docker
-                .list_containers(Some(q::ListContainersOptions {
-                    all: true,
-                    filters: Some(filters),
-                    ..Default::default()
-                }))
-                .await
-                .expect("list containers");
-            let mut seen = HashMap::new();
-            for c in list {
-                let id = c.id.unwrap_or_default();
-                let raw = docker
-                    .inspect_container(&id, None::<q::InspectContainerOptions>)
-                    .await
-                    .expect("inspect");
-                let service = raw
-                    .config
-                    .and_then(|c| c.labels)
-                    .and_then(|l| l.get("com.docker.compose.service").cloned())
-                    .unwrap_or_default();
-                let state = raw.state.unwrap_or_default();
-                seen.insert(
-                    service,
-                    Seen {
-                        state: state.status.map(|s| s.to_string()).unwrap_or_default(),
-                        started_at: state.started_at.unwrap_or_default(),
-                    },
-                );
-            }
-            seen
-        })
-    }
-
-    /// Whether the project's named volume exists.
-    fn volume_exists(&self) -> bool {
-        let name = format!("{}_data", self.project);
-        rt().block_on(async {
-            let docker = self.lab.docker().await.expect("docker");
-            docker.inspect_volume(&name).await.is_ok()
-        })
-    }
-
-    /// Brings alpha and beta up from the test itself and waits until both run.
     fn up_from_the_test(&self) {
-        let out = self.compose(&["up", "-d", "--no-build"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        self.up();
         let running = self.containers();
         for service in ["alpha", "beta"] {
             assert_eq!(running[service].state, "running", "{running:?}");
-        }
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let out = self.compose(&["down", "-v", "--remove-orphans"]);
-        if !out.status.success() {
-            eprintln!(
-                "cleanup of compose project {}: {}",
-                self.project,
-                String::from_utf8_lossy(&out.stderr)
-            );
         }
     }
 }
@@ -169,7 +74,7 @@ fn fact(out: &Outcome, name: &str) -> String {
 
 #[test]
 fn up_ps_restart_logs_and_down_change_the_real_containers() {
-    let stack = Stack::new();
+    let stack = new_stack();
     let all = grant(ALL);
 
     // up of beta brings alpha first (depends_on) and waits until both run.
@@ -215,7 +120,13 @@ fn up_ps_restart_logs_and_down_change_the_real_containers() {
     let logs = fact(&out, "logs");
     let lines: Vec<&str> = logs.lines().collect();
     assert_eq!(lines[0], "ok: 3 lines", "{logs}");
-    assert!(lines[1..].iter().all(|l| l.starts_with("alpha-")), "{logs}");
+    // Each line starts with its RFC 3339 time (`--timestamps`).
+    assert!(
+        lines[1..].iter().all(|l| l
+            .split_once(' ')
+            .is_some_and(|(time, text)| time.len() >= 20 && time.ends_with('Z') && text.starts_with("alpha-"))),
+        "{logs}"
+    );
     let journal = out.journal();
     let restart = calls(&journal, "compose.restart");
     assert_eq!(restart[0]["args"]["services"], serde_json::json!(["alpha"]));
@@ -228,7 +139,7 @@ fn up_ps_restart_logs_and_down_change_the_real_containers() {
     let out = stack.poke(&all, &[("ops", "down")]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(stack.containers().is_empty(), "{:?}", stack.containers());
-    assert!(stack.volume_exists(), "down without volumes keeps them");
+    assert!(stack.volume_exists("data"), "down without volumes keeps them");
     assert_eq!(calls(&out.journal(), "compose.down")[0]["args"]["volumes"], false);
 
     // up of everything (empty list), then down -v.
@@ -238,13 +149,13 @@ fn up_ps_restart_logs_and_down_change_the_real_containers() {
     assert_eq!(fact(&out, "down-volumes"), "ok: down -v");
     assert_eq!(fact(&out, "ps"), "ok: ");
     assert!(stack.containers().is_empty());
-    assert!(!stack.volume_exists(), "down -v removed the volume");
+    assert!(!stack.volume_exists("data"), "down -v removed the volume");
     assert_eq!(calls(&out.journal(), "compose.down")[0]["args"]["volumes"], true);
 }
 
 #[test]
 fn a_service_that_exits_fails_up_with_its_exit_code() {
-    let stack = Stack::new();
+    let stack = new_stack();
     let out = stack.poke(&grant(ALL), &[("ops", "up,ps"), ("services", "broken")]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(fact(&out, "up-kind"), "failed");
@@ -270,7 +181,7 @@ fn a_service_that_exits_fails_up_with_its_exit_code() {
 
 #[test]
 fn hostile_service_names_never_reach_the_cli() {
-    let stack = Stack::new();
+    let stack = new_stack();
     for name in ["--volumes", "-v", "../x", "a b", "--remove-orphans", "alpha;down"] {
         let out = stack.poke(
             &grant(ALL),
@@ -303,7 +214,7 @@ fn hostile_service_names_never_reach_the_cli() {
 
 #[test]
 fn hostile_names_leave_a_running_project_alone() {
-    let stack = Stack::new();
+    let stack = new_stack();
     stack.up_from_the_test();
     let before = stack.containers();
     let out = stack.poke(&grant(r#"["restart"]"#), &[("ops", "restart"), ("services", "-v")]);
@@ -320,12 +231,12 @@ fn hostile_names_leave_a_running_project_alone() {
             "{service} untouched"
         );
     }
-    assert!(stack.volume_exists());
+    assert!(stack.volume_exists("data"));
 }
 
 #[test]
 fn a_restart_grant_cannot_take_the_project_down() {
-    let stack = Stack::new();
+    let stack = new_stack();
     stack.up_from_the_test();
     let before = stack.containers();
     let out = stack.poke(
@@ -358,7 +269,7 @@ fn a_restart_grant_cannot_take_the_project_down() {
     let after = stack.containers();
     assert_eq!(after["alpha"].started_at, before["alpha"].started_at);
     assert_ne!(after["beta"].started_at, before["beta"].started_at);
-    assert!(stack.volume_exists());
+    assert!(stack.volume_exists("data"));
     let journal = out.journal();
     let down = calls(&journal, "compose.down");
     assert_eq!(down.len(), 2);
@@ -374,7 +285,7 @@ fn a_restart_grant_cannot_take_the_project_down() {
 
 #[test]
 fn labels_must_be_granted_and_defined() {
-    let stack = Stack::new();
+    let stack = new_stack();
     // A label no grant names: refused, with the grant to add.
     let out = stack.poke(&grant(ALL), &[("target", "other")]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -404,7 +315,7 @@ fn labels_must_be_granted_and_defined() {
 
 #[test]
 fn no_grant_is_refused_up_front_with_the_toml_to_add() {
-    let stack = Stack::new();
+    let stack = new_stack();
     let out = stack.poke("", &[("ops", "ps")]);
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     let report = out.json();
@@ -430,7 +341,7 @@ fn no_grant_is_refused_up_front_with_the_toml_to_add() {
 
 #[test]
 fn a_missing_cli_or_engine_is_unavailable() {
-    let stack = Stack::new();
+    let stack = new_stack();
     // No compose CLI in PATH.
     let empty = drhost_tests::tmp::TmpDir::new("drhost-empty-path-");
     let out = stack

@@ -15,10 +15,13 @@
 //! opened), so nothing a plugin sends becomes an option. `ps` asks the CLI
 //! for the project's container ids (`ps -a -q`) and reads each container
 //! from the Docker Engine (the run's Docker client): typed states, not a
-//! parsed table. `up` is `up -d --no-build` and then waits until each
+//! parsed table, listed in the order `config --services` gives the
+//! services (compose's dependency order: a service after the ones it
+//! depends on). `up` is `up -d --no-build` and then waits until each
 //! named service (every one when none is named) runs; `down` is `down
 //! --remove-orphans` (with `-v` when asked); `logs` is `logs --no-color
-//! --no-log-prefix --tail N`. Every call is bounded by the target's
+//! --no-log-prefix --timestamps --tail N`: each line starts with its RFC
+//! 3339 time and a space. Every call is bounded by the target's
 //! `timeout` (default 5m) and the run's deadline, and journaled with its
 //! arguments.
 //!

@@ -142,7 +142,9 @@ impl Project {
 
     /// The project's service containers among `ids` (a container removed
     /// meanwhile, another project's or a one-off `run` is left out),
-    /// ordered by service and name.
+    /// ordered as the file's services are (`config --services`, which
+    /// compose lists in dependency order: a service after those it
+    /// depends on), then by name.
     async fn inspect(
         &self,
         docker: &bollard::Docker,
@@ -168,7 +170,13 @@ impl Project {
                 found.push(container);
             }
         }
-        found.sort_by(|a, b| (&a.service, &a.name).cmp(&(&b.service, &b.name)));
+        let rank = |service: &str| {
+            self.services
+                .iter()
+                .position(|s| s == service)
+                .unwrap_or(self.services.len())
+        };
+        found.sort_by(|a, b| (rank(&a.service), &a.service, &a.name).cmp(&(rank(&b.service), &b.service, &b.name)));
         Ok(found)
     }
 
@@ -262,7 +270,11 @@ impl Project {
     }
 
     /// The last `tail` lines (at most [`MAX_LOG_LINES`]) of `service`'s
-    /// logs, oldest first: `logs --no-color --no-log-prefix --tail N -- SERVICE`.
+    /// logs, oldest first, each starting with the time the engine took it
+    /// (RFC 3339 in UTC with nanoseconds and a space, as `docker logs -t`
+    /// prints it), so a plugin can merge services' lines by time and read
+    /// only what is new: `logs --no-color --no-log-prefix --timestamps
+    /// --tail N -- SERVICE`.
     pub(super) async fn logs(&self, service: &str, tail: u32, budget: Budget) -> Result<Vec<String>, CapError> {
         if tail > MAX_LOG_LINES {
             return Err(CapError::InvalidArgument(format!(
@@ -270,7 +282,16 @@ impl Project {
             )));
         }
         let count = tail.to_string();
-        let args = ["logs", "--no-color", "--no-log-prefix", "--tail", &count, "--", service];
+        let args = [
+            "logs",
+            "--no-color",
+            "--no-log-prefix",
+            "--timestamps",
+            "--tail",
+            &count,
+            "--",
+            service,
+        ];
         let ran = self
             .cli
             .run(&self.label, &self.target, "logs", &args, LOG_BYTES, budget)
