@@ -2,10 +2,12 @@
 //! built binary and plugins are and how to run them ([`cli::Run`]), how to
 //! reach the lab's real services ([`lab`]), temporary files removed on drop
 //! ([`tmp`], kept with `DRHOST_KEEP_TMP=1`), HTTP servers that stand in for
-//! misbehaving services ([`stub`]), a webhook receiver for `notify`
+//! misbehaving services ([`stub`]), the docker runbooks' helpers and lab
+//! restore guard ([`docker`]), a webhook receiver for `notify`
 //! ([`webhook`]), and small shared helpers ([`util`]).
 
 pub mod cli;
+pub mod docker;
 pub mod lab;
 pub mod stub;
 pub mod tmp;
