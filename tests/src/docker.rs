@@ -1,14 +1,15 @@
 //! Docker helpers shared by the tests that run the docker runbooks
 //! (service-recover, network-recover, status) on the lab's real engine:
 //! running a plugin against it, inspecting what changed, reading the
-//! `--json` report, and [`Restore`], the guard that puts the Docker side
+//! `--json` report, [`OwnBackend`] (a backend container of a test's own),
+//! and [`Restore`], the guard that puts the Docker side
 //! of the lab back whatever a test did.
 //!
 //! Nothing here starts or stops the lab itself; [`Restore`] only re-runs
 //! `lab/stack/containers.sh` (idempotent) when the stack is not as it was.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bollard::query_parameters as q;
 
@@ -208,6 +209,169 @@ impl Drop for Restore {
                 panic!("{why}");
             }
         }
+    }
+}
+
+/// A backend container of the test's own, `toolboxai-backend-truth-…` (so
+/// the lab grant `toolboxai-backend*` covers it), labelled with the compose
+/// project, publishing 8000/tcp on an ephemeral loopback port, running
+/// `image` (a tag of the test's own). Whatever happens, drop removes the
+/// container, the one a recreate moved aside, and the test's tags (an
+/// untag: the lab's images stay).
+pub struct OwnBackend {
+    lab: Lab,
+    /// Its container name.
+    pub name: String,
+    tags: Vec<String>,
+}
+
+impl OwnBackend {
+    /// Tags `source` as each of `tags`, then creates and starts the
+    /// container from the first tag with `env`.
+    pub fn start(lab: &Lab, tags: &[(&str, String)], env: &[&str]) -> OwnBackend {
+        let name = crate::util::unique("toolboxai-backend-truth");
+        let own = OwnBackend {
+            lab: lab.clone(),
+            name: name.clone(),
+            tags: tags.iter().map(|(_, t)| t.clone()).collect(),
+        };
+        rt().block_on(async {
+            let docker = lab.docker().await.expect("docker");
+            for (source, target) in tags {
+                let (repo, tag) = target.split_once(':').expect("repo:tag");
+                docker
+                    .tag_image(
+                        source,
+                        Some(q::TagImageOptions {
+                            repo: Some(repo.into()),
+                            tag: Some(tag.into()),
+                        }),
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("tag {source} as {target}: {e}"));
+            }
+            let port = "8000/tcp".to_string();
+            let body = bollard::models::ContainerCreateBody {
+                image: Some(tags[0].1.clone()),
+                env: Some(env.iter().map(|e| e.to_string()).collect()),
+                labels: Some(HashMap::from([
+                    ("com.docker.compose.project".into(), "toolboxai".into()),
+                    ("com.docker.compose.service".into(), "backend-truth".into()),
+                ])),
+                exposed_ports: Some(HashMap::from([(port.clone(), HashMap::new())])),
+                host_config: Some(bollard::models::HostConfig {
+                    port_bindings: Some(HashMap::from([(
+                        port,
+                        Some(vec![bollard::models::PortBinding {
+                            host_ip: Some("127.0.0.1".into()),
+                            host_port: Some(String::new()),
+                        }]),
+                    )])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            docker
+                .create_container(
+                    Some(q::CreateContainerOptions {
+                        name: Some(name.clone()),
+                        ..Default::default()
+                    }),
+                    body,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("create {name}: {e}"));
+            docker
+                .start_container(&name, None::<q::StartContainerOptions>)
+                .await
+                .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        });
+        own
+    }
+
+    /// `http://127.0.0.1:PORT` of its published 8000/tcp, as it is now.
+    pub async fn url(&self, docker: &bollard::Docker) -> String {
+        let c = inspect(docker, &self.name).await;
+        let port = c
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|p| p.get("8000/tcp").cloned().flatten())
+            .and_then(|b| b.first().and_then(|b| b.host_port.clone()))
+            .unwrap_or_else(|| panic!("{} publishes no 8000/tcp", self.name));
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Waits (up to 10 s) until its `/health` answers, then the status.
+    pub async fn health(&self, docker: &bollard::Docker) -> u16 {
+        let url = self.url(docker).await;
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = health(&self.lab, &url).await;
+            if status != 0 || Instant::now() > until {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for OwnBackend {
+    fn drop(&mut self) {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            eprintln!("cleanup: no tokio runtime; remove {} by hand", self.name);
+            return;
+        };
+        rt.block_on(async {
+            let Ok(docker) = self.lab.docker().await else {
+                eprintln!("cleanup: no Docker; remove {} and {:?} by hand", self.name, self.tags);
+                return;
+            };
+            let listed = docker
+                .list_containers(Some(q::ListContainersOptions {
+                    all: true,
+                    filters: Some(HashMap::from([("name".to_string(), vec![self.name.clone()])])),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap_or_default();
+            for c in listed {
+                let own = c
+                    .names
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|n| n.trim_start_matches('/').starts_with(&self.name));
+                if let (true, Some(id)) = (own, c.id) {
+                    let removed = docker
+                        .remove_container(
+                            &id,
+                            Some(q::RemoveContainerOptions {
+                                force: true,
+                                ..Default::default()
+                            }),
+                        )
+                        .await;
+                    if let Err(e) = removed {
+                        eprintln!("cleanup: cannot remove container {id}: {e}");
+                    }
+                }
+            }
+            for tag in &self.tags {
+                // An untag: every one of these ids has a lab tag too.
+                let removed = docker
+                    .remove_image(
+                        tag,
+                        Some(q::RemoveImageOptions {
+                            noprune: true,
+                            ..Default::default()
+                        }),
+                        None,
+                    )
+                    .await;
+                if let Err(e) = removed {
+                    eprintln!("cleanup: cannot untag {tag}: {e}");
+                }
+            }
+        });
     }
 }
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use drhost_tests::cli::{self, calls, events, Outcome, Run};
+use drhost_tests::docker::{inspect, OwnBackend, LATEST};
 use drhost_tests::lab::Lab;
 use drhost_tests::lab::{runtime as rt, up as lab};
 use drhost_tests::tmp::TmpFile;
@@ -1000,4 +1001,80 @@ fn a_backup_without_sha256_metadata_is_restored_as_unverified() {
     assert_eq!(calls(&journal, "docker.restart-container").len(), 3);
     assert_eq!(rt().block_on(users_checksum(&lab)), before);
     assert_eq!(rt().block_on(backend_health(&lab)), vec![200; 3]);
+}
+
+/// The backend db-restore restarts never turns healthy (a container of the
+/// test's own whose `/health` answers 503): the wait ends after `wait`
+/// with exit 1, naming the backend, its URL and the 503 — after the restore
+/// and the Vault update, which it says are done; the lab's backends are
+/// not restarted (the `services` glob names only the test's container).
+#[test]
+fn a_backend_that_stays_unhealthy_ends_the_health_wait_with_exit_1() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let before = rt().block_on(users_checksum(&lab));
+    let dump = dump_of_the_lab(&lab);
+    let object = OwnObject::put(
+        &lab,
+        dump.clone(),
+        &[("sha256", sha256_hex(&dump)), ("rows-users", before.1.to_string())],
+    );
+    let tag = format!("toolboxai/backend:{}", drhost_tests::util::unique("truth-db"));
+    let own = OwnBackend::start(
+        &lab,
+        &[(LATEST, tag)],
+        &["SERVICE_NAME=truth", "PORT=8000", "PG_SOCKET_DIR=/nonexistent"],
+    );
+    let lab_started = || {
+        rt().block_on(async {
+            let docker = lab.docker().await.unwrap();
+            let mut started = Vec::new();
+            for i in 1..=3 {
+                let c = inspect(&docker, &format!("toolboxai-backend{i}")).await;
+                started.push(c.state.and_then(|s| s.started_at));
+            }
+            started
+        })
+    };
+    let lab_before = lab_started();
+
+    let started = std::time::Instant::now();
+    let out = lab_run(&lab, "db-restore")
+        .param("backup", object.name())
+        .param("services", &own.name)
+        .param("wait", "2s")
+        .exec();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "the wait ended");
+    let report = out.json();
+    assert_eq!(report["failed_step"], "verify: backends' health endpoints answer 200");
+    let summary = report["summary"].as_str().unwrap_or_default();
+    let url = rt().block_on(async { own.url(&lab.docker().await.unwrap()).await });
+    assert!(
+        summary.starts_with(&format!("{} is not healthy ", own.name))
+            && summary.ends_with(&format!(" after the restart: {url}/health answered 503")),
+        "{summary}"
+    );
+    assert!(
+        report["hint"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("the database is restored and Vault updated"),
+        "{report:#}"
+    );
+    let journal = out.journal();
+    for call in ["postgres.restore", "vault.patch"] {
+        let found = calls(&journal, call);
+        assert_eq!(found.len(), 1, "{call}");
+        assert!(found[0]["outcome"]["ok"].is_object(), "{}", found[0]);
+    }
+    let restarts = calls(&journal, "docker.restart-container");
+    assert_eq!(restarts.len(), 1, "{restarts:?}");
+    assert_eq!(restarts[0]["args"]["name"], own.name.as_str());
+    assert!(calls(&journal, "http.get")
+        .iter()
+        .all(|g| g["outcome"]["ok"]["status"] == 503));
+    assert_eq!(journal.last().unwrap()["exit_code"], 1);
+    assert_eq!(lab_started(), lab_before, "the lab's backends were not restarted");
+    assert_eq!(rt().block_on(users_checksum(&lab)), before);
 }
