@@ -173,6 +173,29 @@ impl Restore {
                 }
             }
         }
+        // `lab/stack/containers.sh` keeps a network that exists, so one a
+        // recreate left without the labels it gave it (compose's, and
+        // `drhost.lab`, which `lab/down.sh` removes by) is put back with
+        // them here.
+        let mut relabeled = Ok(());
+        for short in ["backend", "cache"] {
+            let net = format!("toolboxai_{short}");
+            let labels = HashMap::from([
+                ("com.docker.compose.project".to_string(), "toolboxai".to_string()),
+                ("com.docker.compose.network".to_string(), short.to_string()),
+                ("drhost.lab".to_string(), "1".to_string()),
+            ]);
+            let now = docker
+                .inspect_network(&net, None::<q::InspectNetworkOptions>)
+                .await
+                .ok()
+                .map(|n| n.labels.unwrap_or_default());
+            if now.is_some_and(|now| now != labels) {
+                if let Err(why) = relabel(&docker, &net, labels).await {
+                    relabeled = relabeled.and(Err(format!("{net} lost its labels and could not get them back: {why}")));
+                }
+            }
+        }
         let result = match self.healthy(&docker).await {
             Ok(()) => Ok(()),
             Err(why) => {
@@ -189,6 +212,7 @@ impl Restore {
                 }
             }
         };
+        let result = relabeled.and(result);
         for image in &self.extra_images {
             let _ = docker.remove_image(image, None::<q::RemoveImageOptions>, None).await;
         }
@@ -373,6 +397,79 @@ impl Drop for OwnBackend {
             }
         });
     }
+}
+
+/// Recreates network `net` as it is (driver, IPAM, options, members with
+/// their aliases) but with `labels`: the engine cannot relabel a network.
+async fn relabel(docker: &bollard::Docker, net: &str, labels: HashMap<String, String>) -> Result<(), String> {
+    let info = docker
+        .inspect_network(net, None::<q::InspectNetworkOptions>)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut members = Vec::new();
+    for c in info.containers.clone().unwrap_or_default().values() {
+        let name = c.name.clone().unwrap_or_default();
+        let detail = docker
+            .inspect_container(&name, None::<q::InspectContainerOptions>)
+            .await
+            .map_err(|e| e.to_string())?;
+        let id = detail.id.clone().unwrap_or_default();
+        let aliases: Vec<String> = detail
+            .network_settings
+            .and_then(|s| s.networks)
+            .and_then(|m| m.get(net).cloned())
+            .and_then(|e| e.aliases)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| !id.starts_with(a.as_str()))
+            .collect();
+        members.push((name, aliases));
+    }
+    for (name, _) in &members {
+        docker
+            .disconnect_network(
+                net,
+                bollard::models::NetworkDisconnectRequest {
+                    container: Some(name.clone()),
+                    force: Some(true),
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    docker.remove_network(net).await.map_err(|e| e.to_string())?;
+    docker
+        .create_network(bollard::models::NetworkCreateRequest {
+            name: net.to_string(),
+            driver: info.driver.clone(),
+            internal: info.internal,
+            attachable: info.attachable,
+            enable_ipv6: info.enable_ipv6,
+            ipam: info.ipam.clone(),
+            options: info.options.clone(),
+            labels: Some(labels),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    for (name, aliases) in members {
+        docker
+            .connect_network(
+                net,
+                bollard::models::NetworkConnectRequest {
+                    container: Some(name.clone()),
+                    endpoint_config: Some(bollard::models::EndpointSettings {
+                        aliases: Some(aliases),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await
+            .map_err(|e| format!("connect {name}: {e}"))?;
+    }
+    // New addresses for the backends on the proxy's network: resolve again.
+    exec(docker, NGINX, &["nginx", "-s", "reload"]).await;
+    Ok(())
 }
 
 /// A `--json` fact as text; panics naming the report when it is absent.
