@@ -662,8 +662,9 @@ impl<'p> Runbook<'p> {
                     .into_iter()
                     .find(|s| !s.is_empty())
                     .unwrap_or("no output");
-                return Err(fail(format!("`{command}` {}: {said}", exit_text(done.exit_code)))
-                .in_step("restart failed node"));
+                return Err(
+                    fail(format!("`{command}` {}: {said}", exit_text(done.exit_code))).in_step("restart failed node")
+                );
             }
         }
         step.ok();
