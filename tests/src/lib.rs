@@ -3,11 +3,13 @@
 //! reach the lab's real services ([`lab`]), temporary files removed on drop
 //! ([`tmp`], kept with `DRHOST_KEEP_TMP=1`), HTTP servers that stand in for
 //! misbehaving services ([`stub`]), compose projects a test owns
-//! ([`compose`]), a webhook receiver for `notify`
-//! ([`webhook`]), and small shared helpers ([`util`]).
+//! ([`compose`]), the docker runbooks' helpers and lab restore guard
+//! ([`docker`]), a webhook receiver for `notify` ([`webhook`]), and small
+//! shared helpers ([`util`]).
 
 pub mod cli;
 pub mod compose;
+pub mod docker;
 pub mod lab;
 pub mod stub;
 pub mod tmp;

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use drhost_tests::cli::{self, calls, events, Outcome, Run};
+use drhost_tests::docker::{inspect, OwnBackend, LATEST};
 use drhost_tests::lab::Lab;
 use drhost_tests::lab::{runtime as rt, up as lab};
 use drhost_tests::tmp::TmpFile;
@@ -797,4 +798,283 @@ fn no_call_gives_a_plugin_the_database_password() {
             .await
             .unwrap();
     });
+}
+
+/// An object the test put in the lab's bucket under `supabase/`, deleted on
+/// drop (also while a failed test unwinds; a failed delete is only reported).
+struct OwnObject {
+    lab: Lab,
+    key: String,
+}
+
+impl OwnObject {
+    /// Puts `body` at `supabase/<unique>.dump` with `metadata`.
+    fn put(lab: &Lab, body: Vec<u8>, metadata: &[(&str, String)]) -> OwnObject {
+        let key = format!("supabase/{}.dump", drhost_tests::util::unique("truth"));
+        rt().block_on(async {
+            let mut put = lab
+                .s3_client()
+                .unwrap()
+                .put_object()
+                .bucket(lab.s3_bucket().unwrap())
+                .key(&key)
+                .body(aws_sdk_s3::primitives::ByteStream::from(body));
+            for (k, v) in metadata {
+                put = put.metadata(*k, v);
+            }
+            put.send().await.unwrap_or_else(|e| panic!("put {key}: {e}"));
+        });
+        OwnObject { lab: lab.clone(), key }
+    }
+
+    /// The name `--param backup=` takes.
+    fn name(&self) -> &str {
+        self.key.trim_start_matches("supabase/")
+    }
+}
+
+impl Drop for OwnObject {
+    fn drop(&mut self) {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        let (Ok(s3), Ok(bucket)) = (self.lab.s3_client(), self.lab.s3_bucket()) else {
+            return;
+        };
+        if let Err(e) = rt.block_on(s3.delete_object().bucket(bucket).key(&self.key).send()) {
+            eprintln!("cleanup: cannot delete {}: {e}", self.key);
+        }
+    }
+}
+
+/// `users` as one checksum and its row count: what "untouched" compares.
+async fn users_checksum(lab: &Lab) -> (String, i64) {
+    let pg = lab.pg_client().await.unwrap();
+    let row = pg
+        .query_one(
+            "SELECT coalesce(md5(string_agg(u::text, '|' ORDER BY u.id)), ''), count(*) FROM users u",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// A `pg_dump -Fc` of the lab's database, made by the test (unix socket).
+fn dump_of_the_lab(lab: &Lab) -> Vec<u8> {
+    let out = std::process::Command::new("pg_dump")
+        .args([
+            "-Fc",
+            "-h",
+            lab.get("PG_SOCKET_DIR").unwrap(),
+            "-p",
+            lab.get("PG_PORT").unwrap(),
+        ])
+        .args(["-U", lab.get("PG_USER").unwrap(), lab.get("PG_DATABASE").unwrap()])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(&out.stdout[..5], b"PGDMP");
+    out.stdout
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// An object in the backup bucket that is not a dump (its sha256 even
+/// matches): db-restore refuses it after the download, before asking, and
+/// the database is exactly as it was — nothing restored, Vault and the
+/// backends untouched.
+#[test]
+fn a_non_dump_object_is_refused_and_the_database_is_untouched() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let body = b"SELECT 'this is not a pg_dump archive';\n".to_vec();
+    let object = OwnObject::put(&lab, body.clone(), &[("sha256", sha256_hex(&body))]);
+    let before = rt().block_on(users_checksum(&lab));
+
+    let out = lab_run(&lab, "db-restore").param("backup", object.name()).exec();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(
+        report["summary"],
+        format!("{} is not a pg_dump custom-format archive", object.key)
+    );
+    assert_eq!(report["failed_step"], format!("download {} and verify it", object.key));
+    let journal = out.journal();
+    let get = calls(&journal, "s3.get");
+    assert_eq!(get.len(), 1);
+    assert_eq!(get[0]["args"]["expect_sha256"], sha256_hex(&body), "{}", get[0]);
+    assert_eq!(get[0]["outcome"]["ok"]["verified"], "expected", "{}", get[0]);
+    for call in [
+        "confirm.ask",
+        "postgres.create-database",
+        "postgres.restore",
+        "vault.patch",
+        "vault.write",
+        "docker.restart-container",
+    ] {
+        assert!(calls(&journal, call).is_empty(), "{call} was called");
+    }
+    assert_eq!(journal.last().unwrap()["exit_code"], 1);
+    assert_eq!(rt().block_on(users_checksum(&lab)), before, "users untouched");
+}
+
+/// A real dump whose `rows-users` metadata says more rows than it holds:
+/// db-restore restores it, counts, and fails with exit 1 naming both
+/// numbers — before it repoints the application in Vault or restarts a
+/// backend. (The dump is of the database as it is, so the rows are the same.)
+#[test]
+fn a_row_count_mismatch_fails_before_vault_and_the_backends() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let before = rt().block_on(users_checksum(&lab));
+    let dump = dump_of_the_lab(&lab);
+    let recorded = before.1 + 1000;
+    let object = OwnObject::put(
+        &lab,
+        dump.clone(),
+        &[("sha256", sha256_hex(&dump)), ("rows-users", recorded.to_string())],
+    );
+    let (_, vault_before) = rt().block_on(app_settings(&lab));
+
+    let out = lab_run(&lab, "db-restore").param("backup", object.name()).exec();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(
+        report["summary"],
+        format!(
+            "table users has {} rows after the restore; the backup recorded {recorded}",
+            before.1
+        )
+    );
+    assert_eq!(
+        report["failed_step"],
+        "verify: SELECT 1 and row counts against the backup"
+    );
+    let journal = out.journal();
+    let restored = calls(&journal, "postgres.restore");
+    assert_eq!(restored.len(), 1, "{journal:?}");
+    assert!(restored[0]["outcome"]["ok"].is_object(), "{}", restored[0]);
+    for call in ["vault.patch", "vault.write", "docker.restart-container"] {
+        assert!(calls(&journal, call).is_empty(), "{call} was called");
+    }
+    assert_eq!(journal.last().unwrap()["exit_code"], 1);
+    assert_eq!(rt().block_on(users_checksum(&lab)), before, "the same rows came back");
+    assert_eq!(rt().block_on(app_settings(&lab)).1, vault_before, "Vault untouched");
+}
+
+/// A real dump without `sha256` metadata: db-restore restores it, but says
+/// so — a warning in the journal and `verified = none` — instead of
+/// claiming a verified backup.
+#[test]
+fn a_backup_without_sha256_metadata_is_restored_as_unverified() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let before = rt().block_on(users_checksum(&lab));
+    let dump = dump_of_the_lab(&lab);
+    let object = OwnObject::put(&lab, dump.clone(), &[("rows-users", before.1.to_string())]);
+
+    let out = lab_run(&lab, "db-restore").param("backup", object.name()).exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("verified").as_deref(), Some("none"));
+    assert_eq!(out.fact("sha256"), Some(sha256_hex(&dump)), "the digest it computed");
+    assert_eq!(out.fact("rows-users"), Some(before.1.to_string()));
+    let journal = out.journal();
+    let warned = events(&journal, "log").into_iter().any(|l| {
+        l["message"].as_str().unwrap_or_default().contains(&format!(
+            "{} has no sha256 metadata: its integrity cannot be verified",
+            object.key
+        ))
+    });
+    assert!(warned, "{journal:?}");
+    let get = calls(&journal, "s3.get");
+    assert_eq!(get.len(), 1);
+    let args = get[0]["args"].as_object().unwrap();
+    assert_eq!(args.get("expect_sha256"), Some(&serde_json::Value::Null), "{}", get[0]);
+    assert_eq!(get[0]["outcome"]["ok"]["verified"], "none", "{}", get[0]);
+    assert_eq!(calls(&journal, "docker.restart-container").len(), 3);
+    assert_eq!(rt().block_on(users_checksum(&lab)), before);
+    assert_eq!(rt().block_on(backend_health(&lab)), vec![200; 3]);
+}
+
+/// The backend db-restore restarts never turns healthy (a container of the
+/// test's own whose `/health` answers 503): the wait ends after `wait`
+/// with exit 1, naming the backend, its URL and the 503 — after the restore
+/// and the Vault update, which it says are done; the lab's backends are
+/// not restarted (the `services` glob names only the test's container).
+#[test]
+fn a_backend_that_stays_unhealthy_ends_the_health_wait_with_exit_1() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let before = rt().block_on(users_checksum(&lab));
+    let dump = dump_of_the_lab(&lab);
+    let object = OwnObject::put(
+        &lab,
+        dump.clone(),
+        &[("sha256", sha256_hex(&dump)), ("rows-users", before.1.to_string())],
+    );
+    let tag = format!("toolboxai/backend:{}", drhost_tests::util::unique("truth-db"));
+    let own = OwnBackend::start(
+        &lab,
+        &[(LATEST, tag)],
+        &["SERVICE_NAME=truth", "PORT=8000", "PG_SOCKET_DIR=/nonexistent"],
+    );
+    let lab_started = || {
+        rt().block_on(async {
+            let docker = lab.docker().await.unwrap();
+            let mut started = Vec::new();
+            for i in 1..=3 {
+                let c = inspect(&docker, &format!("toolboxai-backend{i}")).await;
+                started.push(c.state.and_then(|s| s.started_at));
+            }
+            started
+        })
+    };
+    let lab_before = lab_started();
+
+    let started = std::time::Instant::now();
+    let out = lab_run(&lab, "db-restore")
+        .param("backup", object.name())
+        .param("services", &own.name)
+        .param("wait", "2s")
+        .exec();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "the wait ended");
+    let report = out.json();
+    assert_eq!(report["failed_step"], "verify: backends' health endpoints answer 200");
+    let summary = report["summary"].as_str().unwrap_or_default();
+    let url = rt().block_on(async { own.url(&lab.docker().await.unwrap()).await });
+    assert!(
+        summary.starts_with(&format!("{} is not healthy ", own.name))
+            && summary.ends_with(&format!(" after the restart: {url}/health answered 503")),
+        "{summary}"
+    );
+    assert!(
+        report["hint"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("the database is restored and Vault updated"),
+        "{report:#}"
+    );
+    let journal = out.journal();
+    for call in ["postgres.restore", "vault.patch"] {
+        let found = calls(&journal, call);
+        assert_eq!(found.len(), 1, "{call}");
+        assert!(found[0]["outcome"]["ok"].is_object(), "{}", found[0]);
+    }
+    let restarts = calls(&journal, "docker.restart-container");
+    assert_eq!(restarts.len(), 1, "{restarts:?}");
+    assert_eq!(restarts[0]["args"]["name"], own.name.as_str());
+    assert!(calls(&journal, "http.get")
+        .iter()
+        .all(|g| g["outcome"]["ok"]["status"] == 503));
+    assert_eq!(journal.last().unwrap()["exit_code"], 1);
+    assert_eq!(lab_started(), lab_before, "the lab's backends were not restarted");
+    assert_eq!(rt().block_on(users_checksum(&lab)), before);
 }

@@ -479,3 +479,198 @@ fn plugin_without_a_redis_grant_is_refused_with_the_lines_to_add() {
     assert!(text.contains("[[plugins.redis-failover.redis]]"), "{text}");
     assert!(text.contains("sentinel-failover"), "{text}");
 }
+
+/// Every Sentinel's `down-after-milliseconds` for the lab's master set to
+/// `ms`, so they do not fail over by themselves while a test has the
+/// master paused ([`RestoreLab`] puts 1000 back).
+fn sentinels_down_after(lab: &Lab, ms: u64) {
+    let name = lab.redis_master_name().unwrap().to_string();
+    rt().block_on(async {
+        for port in lab.sentinel_ports().unwrap() {
+            let mut con = lab.redis_at(port).await.unwrap();
+            let _: () = redis::cmd("SENTINEL")
+                .arg("SET")
+                .arg(&name)
+                .arg("down-after-milliseconds")
+                .arg(ms)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+        }
+    });
+}
+
+/// What a refused failover must leave: no `SENTINEL FAILOVER`, no question
+/// asked, every Sentinel still naming `master`, the replica still its replica.
+fn assert_no_failover(lab: &Lab, out: &Outcome, master: u16) {
+    let journal = out.journal();
+    assert!(
+        !calls(&journal, "redis.sentinel.ckquorum").is_empty(),
+        "it checked first"
+    );
+    assert!(
+        calls(&journal, "redis.sentinel.failover").is_empty(),
+        "no failover was attempted"
+    );
+    assert!(calls(&journal, "confirm.ask").is_empty(), "nothing to confirm");
+    assert_eq!(journal.last().unwrap()["exit_code"], 1);
+    assert_eq!(rt().block_on(lab.sentinel_views()), vec![Some(master); 3]);
+}
+
+/// Master paused (the Sentinels hold off for a minute) and its only
+/// replica killed: there is nothing safe to promote, so redis-failover
+/// refuses with exit 1 before asking, and the Sentinels still name the
+/// old master.
+#[test]
+fn no_healthy_replica_is_refused_and_the_master_stays() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = RestoreLab(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    sentinels_down_after(&lab, 60_000);
+    signal(pid(&lab, &format!("redis-{replica}")), "-KILL");
+    signal(pid(&lab, &format!("redis-{master}")), "-STOP");
+
+    let out = on_lab(&lab, Run::plugin("redis-failover"))
+        .param("auto-failover-wait", "2s")
+        .exec();
+    assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(report["failed_step"], "check quorum and replicas");
+    assert_eq!(
+        report["summary"],
+        "refusing to fail over: no healthy replica answers, so there is nothing safe to promote"
+    );
+    assert_eq!(report["hint"], "restart the master or a replica first");
+    assert_no_failover(&lab, &out, master);
+}
+
+/// Master paused and the replica's link to it down for longer than
+/// `max-link-down-seconds` (the replica's `repl-timeout` lowered so the
+/// link really drops): promoting it would lose the writes since, so the
+/// run is refused with exit 1 and nothing changes.
+#[test]
+fn a_replica_whose_link_is_down_too_long_is_refused() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = RestoreLab(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    sentinels_down_after(&lab, 60_000);
+    let rt = rt();
+    let repl_timeout: Vec<String> = rt.block_on(async {
+        let mut con = lab.redis_at(replica).await.unwrap();
+        redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("repl-timeout")
+            .query_async(&mut con)
+            .await
+            .unwrap()
+    });
+    /// Puts the replica's `repl-timeout` back (dropped before RestoreLab).
+    struct ReplTimeout(u16, String);
+    impl Drop for ReplTimeout {
+        fn drop(&mut self) {
+            let _ = Command::new("redis-cli")
+                .args(["-p", &self.0.to_string(), "CONFIG", "SET", "repl-timeout", &self.1])
+                .output();
+        }
+    }
+    let _timeout = ReplTimeout(replica, repl_timeout[1].clone());
+    signal(pid(&lab, &format!("redis-{master}")), "-STOP");
+    let down_since = rt.block_on(async {
+        let mut con = lab.redis_at(replica).await.unwrap();
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("repl-timeout")
+            .arg(1)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            let since = info
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("master_link_down_since_seconds:"))
+                .and_then(|v| v.parse::<i64>().ok());
+            if let Some(s) = since.filter(|s| *s >= 3) {
+                break s;
+            }
+            assert!(std::time::Instant::now() < until, "the link never went down: {info}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    assert!(down_since >= 3);
+
+    let out = on_lab(&lab, Run::plugin("redis-failover"))
+        .param("auto-failover-wait", "1s")
+        .param("max-link-down-seconds", "2")
+        .exec();
+    assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(report["failed_step"], "check quorum and replicas");
+    let summary = report["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.starts_with(&format!(
+            "refusing to fail over: the best replica 127.0.0.1:{replica} lost its master "
+        )) && summary.ends_with("s ago (limit 2s); writes since then would be lost"),
+        "{summary}"
+    );
+    assert_no_failover(&lab, &out, master);
+    assert_eq!(
+        rt.block_on(role_of(&lab, replica)),
+        format!("role:slave master_port:{master}")
+    );
+}
+
+/// Sentinel fails a killed master over by itself (Option A); the granted
+/// restart command then fails (no such config file): the run ends with
+/// exit 1 in "restart failed node", naming the command, its exit code and
+/// its stderr — the new master stands, the old one stays down.
+#[test]
+fn a_failing_restart_command_fails_the_run_and_leaves_the_old_master_down() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = RestoreLab(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    // Within the grant's `.lab/redis/*/redis.conf`, but no such file.
+    let redis_dir = lab.path(".lab/redis");
+    let redis_dir = std::fs::canonicalize(&redis_dir).unwrap_or(redis_dir);
+    let conf = redis_dir.join("0").join("redis.conf").display().to_string();
+    assert!(!std::path::Path::new(&conf).exists());
+    signal(pid(&lab, &format!("redis-{master}")), "-KILL");
+
+    let command = format!("redis-server {conf}");
+    let out = on_lab(&lab, Run::plugin("redis-failover"))
+        .param("restart-command", &command)
+        .param("rejoin-timeout", "5s")
+        .exec();
+    assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(report["failed_step"], "restart failed node");
+    let summary = report["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.starts_with(&format!("`{command}` exited 1: ")) && summary.contains("can't open config file"),
+        "{summary}"
+    );
+    let journal = out.journal();
+    let runs = calls(&journal, "shell.run");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["outcome"]["ok"]["exit_code"], 1, "{}", runs[0]);
+    assert!(calls(&journal, "redis.sentinel.failover").is_empty(), "Option A");
+    assert_eq!(journal.last().unwrap()["exit_code"], 1);
+    let rt = rt();
+    assert_eq!(rt.block_on(lab.sentinel_views()), vec![Some(replica); 3]);
+    assert_eq!(rt.block_on(role_of(&lab, replica)), "role:master");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", master)).is_err(),
+        "the old master was not started"
+    );
+}

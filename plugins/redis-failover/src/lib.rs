@@ -657,12 +657,14 @@ impl<'p> Runbook<'p> {
             step.note(format!("`{command}` {}", exit_text(done.exit_code)));
             if done.exit_code != Some(0) {
                 step.fail();
-                return Err(fail(format!(
-                    "`{command}` {}: {}",
-                    exit_text(done.exit_code),
-                    done.stderr.trim()
-                ))
-                .in_step("restart failed node"));
+                // redis-server prints its fatal errors on stdout.
+                let said = [done.stderr.trim(), done.stdout.trim()]
+                    .into_iter()
+                    .find(|s| !s.is_empty())
+                    .unwrap_or("no output");
+                return Err(
+                    fail(format!("`{command}` {}: {said}", exit_text(done.exit_code))).in_step("restart failed node")
+                );
             }
         }
         step.ok();
