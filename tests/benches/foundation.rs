@@ -84,6 +84,8 @@ fn main() {
                 confirm: ConfirmPolicy::Nobody,
                 steps: Default::default(),
                 disk: drhost::caps::kit::disk::DiskBudget::new(1 << 30, scratch.path()),
+                config_file: None,
+                plan: None,
             });
             let started = Instant::now();
             let limits = Limits {
