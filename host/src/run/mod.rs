@@ -187,7 +187,6 @@ pub async fn run(opts: RunOptions) -> RunReport {
             "wall_ms": report.wall_ms,
         }),
     );
-    let mut report = report;
     report.journal_head = journal.head();
     // Held through run-end, released before the report is printed.
     if let Some(locks) = attempt.locks.take() {
