@@ -11,6 +11,11 @@
 //! file, which the kernel drops when the process ends however it ends:
 //! [`writer_alive`] tells a run still being written from one whose drhost
 //! died before `run-end` (the journal's format does not change).
+//!
+//! Every event carries `prev`, the hash of the line before it, and
+//! `run-end` carries `head`, the hash of the whole chain: see [`chain`].
+
+pub mod chain;
 
 use std::fs::File;
 use std::io::Write;
@@ -62,6 +67,8 @@ impl Journal {
             budget: Mutex::new(Budget {
                 left: budget,
                 dropped: 0,
+                prev: chain::genesis(run_id),
+                head: None,
             }),
         })
     }
@@ -72,13 +79,23 @@ impl Journal {
             run_id: String::new(),
             path: None,
             file: Mutex::new(None),
-            budget: Mutex::new(Budget { left: 0, dropped: 0 }),
+            budget: Mutex::new(Budget {
+                left: 0,
+                dropped: 0,
+                prev: String::new(),
+                head: None,
+            }),
         }
     }
 
     /// The run id.
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// The hash chain's `head`, once `run-end` is written (see [`chain`]).
+    pub fn head(&self) -> Option<String> {
+        self.budget.lock().unwrap_or_else(|p| p.into_inner()).head.clone()
     }
 
     /// The journal file, when there is one.
@@ -127,18 +144,24 @@ impl Journal {
         if let serde_json::Value::Object(fields) = fields {
             line.extend(fields);
         }
-        let mut text = serde_json::Value::Object(line).to_string();
-        text.push('\n');
+        let mut text = budget.chained(line);
         if !always {
-            match budget.left.checked_sub(text.len() as u64) {
+            match budget.left.checked_sub(text.len() as u64 + 1) {
                 Some(left) => budget.left = left,
                 None => {
                     budget.left = 0;
                     budget.dropped += 1;
-                    text = truncated_line(&self.run_id);
+                    text = budget.chained(truncated_line(&self.run_id));
                 }
             }
         }
+        if event == "run-end" {
+            let (sealed, head) = chain::seal(&text);
+            text = sealed;
+            budget.head = Some(head);
+        }
+        budget.prev = chain::hash(text.as_bytes());
+        text.push('\n');
         if let Err(e) = file.write_all(text.as_bytes()) {
             // Keep the run going (it may be mid-recovery) but say so once.
             eprintln!("drhost: journal write failed ({e}); further events are not recorded");
@@ -155,21 +178,37 @@ pub const FIELD_CAP: usize = 16 << 10;
 /// Elements of one array in an event; the rest are cut and counted.
 pub const ARRAY_CAP: usize = 1000;
 
-/// What is left of a run's journal budget, and what was not written.
+/// What is left of a run's journal budget, what was not written, and the
+/// hash chain so far.
 struct Budget {
     left: u64,
     dropped: u64,
+    /// The hash of the last line written (the next line's `prev`).
+    prev: String,
+    /// run-end's `head`, once written.
+    head: Option<String>,
+}
+
+impl Budget {
+    /// `line` with its `prev`, serialized (without the newline).
+    fn chained(&self, mut line: serde_json::Map<String, serde_json::Value>) -> String {
+        line.insert("prev".into(), self.prev.clone().into());
+        serde_json::Value::Object(line).to_string()
+    }
 }
 
 /// The one event written when the budget runs out.
-fn truncated_line(run_id: &str) -> String {
+fn truncated_line(run_id: &str) -> serde_json::Map<String, serde_json::Value> {
     let line = serde_json::json!({
         "ts": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         "run": run_id,
         "event": "journal-truncated",
         "message": format!("the run's journal reached its budget of {} MiB; further events are counted, not written, until run-end", JOURNAL_BUDGET >> 20),
     });
-    format!("{line}\n")
+    match line {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// Cuts long strings and arrays inside `value`, saying how much was cut.

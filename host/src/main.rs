@@ -10,8 +10,8 @@ use std::time::Duration;
 use clap::Parser;
 
 use cli::args::{
-    CheckArgs, Cli, Command, InspectArgs, KeygenArgs, ListArgs, LockArgs, PrepareArgs, PullArgs, PushArgs, RunArgs,
-    RunsArgs, ShowArgs, SignArgs, TrustEntryArgs, VerifyArgs,
+    CheckArgs, Cli, Command, InspectArgs, JournalCommand, JournalVerifyArgs, KeygenArgs, ListArgs, LockArgs,
+    PrepareArgs, PullArgs, PushArgs, RunArgs, RunsArgs, ShowArgs, SignArgs, TrustEntryArgs, VerifyArgs,
 };
 use cli::output::{
     print_check, print_error, print_json, print_json_error, print_list, print_plugin_results, print_report, print_runs,
@@ -66,6 +66,7 @@ fn main() -> ExitCode {
             Command::Man(args) => exit_code(cli::docs::man(args.subcommand.as_deref())),
             Command::Runs(args) => exit_code(runs(args)),
             Command::Show(args) => exit_code(show(args)),
+            Command::Journal(JournalCommand::Verify(args)) => journal_verify(args),
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -313,6 +314,37 @@ fn show(args: ShowArgs) -> Result<(), drhost::Error> {
         follow: args.follow,
     };
     drhost::history::show(&path, options, &mut print_show_line)
+}
+
+/// `drhost journal verify`: the chain's verdict on stdout, its exit code
+/// (0 intact, 1 incomplete, 3 broken).
+fn journal_verify(args: JournalVerifyArgs) -> i32 {
+    let checked = (|| -> Result<_, drhost::Error> {
+        let dir = journal_dir(&args.journals)?;
+        let path = drhost::history::find_run(&dir, &args.run)?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| drhost::Error::Usage(format!("cannot read the journal {}: {e}", path.display())))?;
+        Ok((path, drhost::journal::chain::verify(&bytes)))
+    })();
+    let (path, verdict) = match checked {
+        Ok(checked) => checked,
+        Err(error) => return exit_code_as(Err(error), args.json),
+    };
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Checked<'a> {
+            journal: &'a std::path::Path,
+            #[serde(flatten)]
+            verdict: &'a drhost::journal::chain::Verdict,
+        }
+        print_json(&Checked {
+            journal: &path,
+            verdict: &verdict,
+        });
+    } else {
+        cli::output::print_chain(&path, &verdict);
+    }
+    verdict.exit_code()
 }
 
 fn keygen(args: KeygenArgs) -> Result<(), drhost::Error> {

@@ -573,8 +573,14 @@ impl Outcome {
 
     /// The journal's events (the only journal in `journal_dir`).
     pub fn journal(&self) -> Vec<Value> {
+        // Journals only: a run that locked targets also leaves `.locks/`.
         let files: Vec<_> = std::fs::read_dir(&self.journal_dir)
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+                    .collect()
+            })
             .unwrap_or_default();
         assert_eq!(
             files.len(),

@@ -178,11 +178,12 @@ fn show_prints_each_runs_steps_calls_and_end_status() {
         "✓ recovered (exit 0) after ",
         ": said hello",
         "echo: hello from drhost",
+        "locked shell:echo",
     ] {
         assert!(text.contains(expected), "`{expected}` missing from:\n{text}");
     }
     let stamps = text.lines().filter(|l| l.starts_with("+00:00.")).count();
-    assert_eq!(stamps, 5, "one stamped line per event after run-start:\n{text}");
+    assert_eq!(stamps, 6, "one stamped line per event after run-start:\n{text}");
 
     // A unique prefix, `latest` and the journal's path all name the failed run.
     let prefix = &run_id(&failed)[..run_id(&failed).len() - 2];

@@ -118,6 +118,11 @@ pub enum Command {
     /// Show one run's journal as a timeline: steps, calls (polling
     /// collapsed), logs, confirmations, facts and how it ended.
     Show(ShowArgs),
+    /// Check a run journal's hash chain: exit 0 when intact, 1 when intact
+    /// but without run-end (incomplete), 3 when a line was changed, removed
+    /// or reordered.
+    #[command(subcommand)]
+    Journal(JournalCommand),
     /// Verify plugins and compile them into the cache ahead of an incident,
     /// so the first run starts at once: one line per plugin.
     Prepare(PrepareArgs),
@@ -171,6 +176,10 @@ pub struct RunArgs {
     /// Do not draw progress on stderr (errors and warnings still appear).
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// When another run holds a target this run may change, wait up to
+    /// DURATION (e.g. 30s, 10m) for it instead of refusing at once (exit 3).
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline)]
+    wait: Option<Duration>,
     /// Run even without a trusted signature (unsigned, unknown, expired or
     /// revoked key, tampered). Loud, and journaled. Never overrides a
     /// revoked digest or the lock.
@@ -215,6 +224,7 @@ impl From<RunArgs> for RunOptions {
             allow_downgrade: args.allow_downgrade,
             trust: args.trust.trust_file,
             lock: args.trust.lock_file,
+            wait: args.wait,
         }
     }
 }
@@ -417,6 +427,29 @@ pub struct ShowArgs {
     /// Keep reading a run still in progress until its run-end (or Ctrl-C).
     #[arg(long, short = 'f')]
     pub follow: bool,
+    #[command(flatten)]
+    pub journals: JournalArgs,
+}
+
+/// `drhost journal …`.
+#[derive(Subcommand)]
+pub enum JournalCommand {
+    /// Check a run journal's hash chain and print `ok: N events, head H`,
+    /// or the first broken line and why. Exit 0: intact; 1: intact but no
+    /// run-end (the run is going, was killed, or the journal was cut);
+    /// 3: broken (a line was changed, removed or reordered).
+    Verify(JournalVerifyArgs),
+}
+
+/// `drhost journal verify`.
+#[derive(clap::Args)]
+pub struct JournalVerifyArgs {
+    /// A run id, a unique prefix of one, a journal file, or `latest`.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub journals: JournalArgs,
 }

@@ -448,3 +448,28 @@ pub fn print_show_line(line: drhost::history::Line) {
         drhost::history::Line::Warn(text) => warn(&text),
     }
 }
+
+/// `drhost journal verify` for people: one line saying how the chain
+/// checked out (`ok: N events, head H`, `incomplete: …`, `broken at line N: …`).
+pub fn print_chain(path: &std::path::Path, verdict: &drhost::journal::chain::Verdict) {
+    use drhost::journal::chain::State;
+    let reason = verdict.reason.as_deref().unwrap_or_default();
+    match verdict.state {
+        State::Ok => println!(
+            "ok: {} events, head {} ({})",
+            verdict.events,
+            verdict.head.as_deref().unwrap_or_default(),
+            path.display()
+        ),
+        State::Incomplete => println!(
+            "incomplete: chain intact through line {}; {reason} ({})",
+            verdict.intact_through,
+            path.display()
+        ),
+        State::Broken => println!(
+            "broken at line {}: {reason} ({})",
+            verdict.broken_line.unwrap_or_default(),
+            path.display()
+        ),
+    }
+}

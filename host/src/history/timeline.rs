@@ -164,10 +164,27 @@ impl Timeline {
             "log" => format!("[{}] {}", text("level", 10), text("message", MESSAGE_CHARS)),
             "guest-output" => return self.guest_output(event),
             "journal-truncated" => format!("! {}", text("message", MESSAGE_CHARS)),
+            "lock" => {
+                let names = |list: &Value, key: Option<&str>| {
+                    let items = list.as_array().into_iter().flatten();
+                    let items = items.map(|v| key.map_or(v, |k| &v[k]).as_str().unwrap_or("?"));
+                    clip(&items.collect::<Vec<_>>().join(", "), MESSAGE_CHARS)
+                };
+                let took_over = names(&event["took_over"], Some("run"));
+                format!(
+                    "locked {}{}",
+                    names(&event["targets"], None),
+                    if took_over.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (taken over from the dead run {took_over})")
+                    }
+                )
+            }
             other => {
                 let mut rest = event.clone();
                 if let Value::Object(map) = &mut rest {
-                    for key in ["ts", "run", "event"] {
+                    for key in ["ts", "run", "event", "prev"] {
                         map.remove(key);
                     }
                 }

@@ -9,6 +9,7 @@
 //! What a run ended as is in `report.rs`; why the sandbox stopped a plugin,
 //! in words, in `stopped.rs`.
 
+pub mod lock;
 mod report;
 mod reported;
 mod stopped;
@@ -77,6 +78,9 @@ pub struct RunOptions {
     pub trust: Option<PathBuf>,
     /// `--lock`, overriding `[trust] lock`.
     pub lock: Option<PathBuf>,
+    /// `--wait`: how long to wait for another run's lock on a target
+    /// (`None`: refuse at once).
+    pub wait: Option<Duration>,
 }
 
 /// Runs a plugin. Never panics; every outcome is a report with an exit code.
@@ -107,6 +111,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         interrupted_by: None,
         started_recorded: false,
         plan: opts.plan.then(Default::default),
+        locks: None,
     };
     let ended = match config {
         Ok(config) => attempt.run(config.unwrap_or_default()).await,
@@ -184,6 +189,11 @@ pub async fn run(opts: RunOptions) -> RunReport {
             "wall_ms": report.wall_ms,
         }),
     );
+    report.journal_head = journal.head();
+    // Held through run-end, released before the report is printed.
+    if let Some(locks) = attempt.locks.take() {
+        locks.release();
+    }
     report
 }
 
@@ -208,6 +218,8 @@ struct Attempt<'a> {
     started_recorded: bool,
     /// Plan mode: the changes recorded instead of made.
     plan: Option<Arc<Mutex<crate::caps::kit::call::Plan>>>,
+    /// The targets this run holds (none in plan mode).
+    locks: Option<Arc<lock::Locks>>,
 }
 
 impl Attempt<'_> {
@@ -324,6 +336,12 @@ impl Attempt<'_> {
                 &missing,
             )));
         }
+        // Listened for from here on, so a Ctrl-C while waiting for a lock or
+        // while the plugin is instantiated ends the run through run-end too.
+        let mut interrupted = Box::pin(operator_interrupt()?);
+        if !opts.plan {
+            self.take_locks(&grants, &mut interrupted).await?;
+        }
 
         let limits = Limits {
             timeout: opts.timeout.or(config.run.timeout).unwrap_or(DEFAULT_TIMEOUT),
@@ -356,12 +374,11 @@ impl Attempt<'_> {
         let mut store = new_store(&runtime, ctx, limits)?;
         let instance = plugin::instantiate(&runtime, &component, &mut store).await?;
         let grace = Duration::from_millis(500);
-        let interrupted = operator_interrupt()?;
         let result = tokio::select! {
             ended = tokio::time::timeout_at((deadline + grace).into(), instance.call_run(&mut store, &params)) => Some(ended),
-            signal = interrupted => {
+            signal = &mut interrupted => {
                 self.interrupted_by = Some(signal);
-                force_on_second_signal(self.journal.clone(), &console)?;
+                force_on_second_signal(self.journal.clone(), self.locks.clone(), &console)?;
                 None
             }
         };
@@ -385,6 +402,58 @@ impl Attempt<'_> {
 }
 
 impl Attempt<'_> {
+    /// Locks the targets the grants let the plugin change (see [`lock`]),
+    /// waiting up to `--wait` for another run's, and journals a `lock`
+    /// event. A held target is refused (exit 3) before the plugin starts;
+    /// Ctrl-C while waiting ends the run as interrupted.
+    async fn take_locks(
+        &mut self,
+        grants: &PluginGrants,
+        interrupted: &mut (impl std::future::Future<Output = &'static str> + Unpin),
+    ) -> Result<(), Error> {
+        let targets = lock::targets(grants);
+        if targets.is_empty() {
+            return Ok(());
+        }
+        let Some(journal_dir) = self.journal.path().and_then(|p| p.parent()) else {
+            return Ok(());
+        };
+        let dir = lock::dir_for(journal_dir);
+        let started = Instant::now();
+        let quiet = self.opts.quiet;
+        let wait = self.opts.wait;
+        let waiting = |holder: &lock::Holder| {
+            if !quiet {
+                eprintln!(
+                    "waiting up to {} for `{}`, held by {}",
+                    humantime::format_duration(wait.unwrap_or_default()),
+                    crate::console::plugin_text(&holder.target),
+                    holder.describe()
+                );
+            }
+        };
+        let locks = tokio::select! {
+            locks = lock::take(&dir, &targets, self.journal.run_id(), wait, waiting) => locks?,
+            signal = interrupted => {
+                self.interrupted_by = Some(signal);
+                return Err(Error::Interrupted(format!(
+                    "interrupted by {signal} while waiting for another run's lock; the plugin did not start"
+                )));
+            }
+        };
+        self.journal.record(
+            "lock",
+            json!({
+                "targets": locks.targets,
+                "dir": dir,
+                "waited_ms": started.elapsed().as_secs_f64() * 1000.0,
+                "took_over": locks.took_over,
+            }),
+        );
+        self.locks = Some(Arc::new(locks));
+        Ok(())
+    }
+
     /// After the sandbox stopped the plugin: every step it left open ends
     /// failed in the journal (the plugin can no longer end them), and the
     /// message names the innermost one and how long it had run.
@@ -435,7 +504,11 @@ pub fn compiling_line(plugin: &std::path::Path, caching: bool, style: Style) -> 
 /// After the first interrupt the plugin is being stopped and the journal
 /// closed, which takes a moment; a second Ctrl-C (or SIGTERM) forces the
 /// exit at once, journaling that it did.
-fn force_on_second_signal(journal: Arc<Journal>, console: &Console) -> Result<(), Error> {
+fn force_on_second_signal(
+    journal: Arc<Journal>,
+    locks: Option<Arc<lock::Locks>>,
+    console: &Console,
+) -> Result<(), Error> {
     let second = operator_interrupt()?;
     console.notice("stopping the plugin and closing the journal (Ctrl-C again to force)");
     tokio::spawn(async move {
@@ -444,6 +517,9 @@ fn force_on_second_signal(journal: Arc<Journal>, console: &Console) -> Result<()
             "forced",
             json!({ "signal": signal, "message": "the operator forced the exit before the run ended" }),
         );
+        if let Some(locks) = locks {
+            locks.release();
+        }
         std::process::exit(crate::error::EXIT_INTERRUPTED);
     });
     Ok(())

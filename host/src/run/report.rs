@@ -126,6 +126,9 @@ pub struct RunReport {
     pub run_id: String,
     /// The journal file, when one was written.
     pub journal: Option<PathBuf>,
+    /// The journal's `head` (the hash of its whole chain, see
+    /// `drhost journal verify`), when it ended with run-end.
+    pub journal_head: Option<String>,
     /// The plugin, as far as it was identified.
     pub plugin: Option<PluginIdentity>,
     /// How the run ended.
@@ -180,6 +183,7 @@ impl RunReport {
         RunReport {
             run_id,
             journal,
+            journal_head: None,
             plugin,
             status,
             exit_code,

@@ -68,4 +68,10 @@ pub(crate) const GATE: Gate = Gate {
     capability: "compose",
     covers,
     advice: need_lines,
+    changes: |grants| {
+        crate::caps::kit::gate::changed_targets(
+            &grants.compose,
+            &[ComposeAccess::Restart, ComposeAccess::Up, ComposeAccess::Down],
+        )
+    },
 };

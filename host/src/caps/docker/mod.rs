@@ -108,6 +108,19 @@ pub(crate) const GATE: crate::caps::kit::gate::Gate = crate::caps::kit::gate::Ga
     capability: "docker",
     covers: |grants, target, access| grants.docker.iter().any(|g| g.covers(target, docker_access(access))),
     advice: |_, id, target, access| need_lines(id, target, docker_access(access)),
+    // The container and network globs of grants that write or exec, as written.
+    changes: |grants| {
+        let changing = grants
+            .docker
+            .iter()
+            .filter(|g| g.access.contains(&DockerAccess::Write) || !g.exec.is_empty());
+        changing
+            .flat_map(|g| {
+                let containers = g.containers.iter().map(|c| c.as_str().to_string());
+                containers.chain(g.networks.iter().map(|n| format!("network:{}", n.as_str())))
+            })
+            .collect()
+    },
 };
 
 /// Docker has read and write; an `admin` need asks for write.

@@ -65,6 +65,7 @@ pub(crate) const GATE: Gate = Gate {
     capability: "files",
     covers,
     advice: need_lines,
+    changes: |grants| crate::caps::kit::gate::changed_targets(&grants.files, &[FilesAccess::Write]),
 };
 
 /// The TOML that would cover a `files` need: the grant, and the target

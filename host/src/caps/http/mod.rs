@@ -16,6 +16,8 @@ pub(crate) const GATE: Gate = Gate {
     capability: "http",
     covers: |grants, host_port, _| grants.http.iter().any(|g| g.allows(host_port)),
     advice: |_, id, host_port, _| grant_lines(id, host_port),
+    // Health probes: they look, they change nothing.
+    changes: crate::caps::kit::gate::changes_nothing,
 };
 
 /// The run's HTTP client, built on first use.

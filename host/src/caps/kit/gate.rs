@@ -19,6 +19,25 @@ pub(crate) struct Gate {
     pub covers: fn(grants: &PluginGrants, target: &str, access: Access) -> bool,
     /// The drhost.toml lines that would cover it for plugin `id`.
     pub advice: fn(grants: &PluginGrants, id: &str, target: &str, access: Access) -> String,
+    /// The target labels `grants` let the plugin change (any access beyond
+    /// reading: write, admin, restart, restore, exec, failover…), which a
+    /// live run locks (see [`crate::run::lock`]); empty for read-only grants.
+    pub changes: fn(grants: &PluginGrants) -> Vec<String>,
+}
+
+/// The targets of the `grants` that give any access in `changing`: the
+/// [`Gate::changes`] of a capability whose grants name target labels.
+pub(crate) fn changed_targets<G: TargetGrant>(grants: &[G], changing: &[G::Access]) -> Vec<String> {
+    grants
+        .iter()
+        .filter(|g| changing.iter().any(|a| g.access().contains(a)))
+        .map(|g| g.target().to_string())
+        .collect()
+}
+
+/// [`Gate::changes`] of a capability that changes nothing outside the run.
+pub(crate) fn changes_nothing(_: &PluginGrants) -> Vec<String> {
+    Vec::new()
 }
 
 /// The `[targets.CAP.LABEL]` tables of one capability: how a missing one is

@@ -37,6 +37,8 @@ pub(crate) const GATE: Gate = Gate {
     capability: "notify",
     covers,
     advice: need_lines,
+    // A message sent changes no recovery target: two runs may both notify.
+    changes: crate::caps::kit::gate::changes_nothing,
 };
 
 /// The TOML that would cover a `notify` need: the grant, and the target

@@ -51,6 +51,12 @@ pub(crate) const GATE: Gate = Gate {
     capability: "postgres",
     covers,
     advice: need_lines,
+    changes: |grants| {
+        crate::caps::kit::gate::changed_targets(
+            &grants.postgres,
+            &[PgAccess::Write, PgAccess::Restore, PgAccess::Admin],
+        )
+    },
 };
 
 /// The TOML that would cover a `postgres` need: the grant, and the target

@@ -63,6 +63,10 @@ pub(crate) const GATE: crate::caps::kit::gate::Gate = crate::caps::kit::gate::Ga
     capability: "redis",
     covers,
     advice: need_lines,
+    changes: |grants| {
+        use grant::RedisAccess::{Admin, SentinelFailover, Write};
+        crate::caps::kit::gate::changed_targets(&grants.redis, &[Write, Admin, SentinelFailover])
+    },
 };
 
 /// `[targets.redis.LABEL]`.

@@ -48,6 +48,7 @@ pub(crate) const GATE: Gate = Gate {
     capability: "s3",
     covers,
     advice: need_lines,
+    changes: |grants| crate::caps::kit::gate::changed_targets(&grants.s3, &[S3Access::Write]),
 };
 
 /// The TOML that would cover an `s3` need: the grant, and the target when

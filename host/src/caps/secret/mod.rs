@@ -54,4 +54,5 @@ pub(crate) const GATE: crate::caps::kit::gate::Gate = crate::caps::kit::gate::Ga
     capability: "secret",
     covers,
     advice: grant::need_lines,
+    changes: crate::caps::kit::gate::changes_nothing,
 };

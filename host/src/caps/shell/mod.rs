@@ -26,4 +26,6 @@ pub(crate) const GATE: Gate = Gate {
             grant_lines_any(id, program)
         )
     },
+    // A program may change anything it reaches: every granted program is a target.
+    changes: |grants| grants.shell.iter().map(|g| g.program.clone()).collect(),
 };

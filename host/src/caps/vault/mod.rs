@@ -61,6 +61,12 @@ pub(crate) const GATE: Gate = Gate {
     capability: "vault",
     covers,
     advice: need_lines,
+    changes: |grants| {
+        crate::caps::kit::gate::changed_targets(
+            &grants.vault,
+            &[VaultAccess::Write, VaultAccess::Snapshot, VaultAccess::Unseal],
+        )
+    },
 };
 
 /// The TOML that would cover a `vault` need: the grant, and the target when
