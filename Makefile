@@ -75,8 +75,9 @@ demo: lab build
 	$(DRHOST) run plugins/service-recover.wasm --config $(LAB_CONFIG)
 	$(DRHOST) run plugins/status.wasm --config $(LAB_CONFIG)
 
-## bench: print the performance figures (foundation; scenario 4 drhost vs. the runbook's docker CLI; redis;
-## scenario 1's 1 GiB restore vs. aws s3 cp + pg_restore)
+## bench: print the performance figures (foundation, ending in issue 14's start-up table: --version, cached
+## hello and py-probe runs, verify, inspect, peak RSS, each beside baseline and target; scenario 4 drhost vs.
+## the runbook's docker CLI; redis; scenario 1's 1 GiB restore vs. aws s3 cp + pg_restore)
 bench: build
 	$(CARGO) bench -p drhost-tests --bench foundation
 	$(CARGO) bench -p drhost-tests --bench docker

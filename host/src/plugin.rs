@@ -37,6 +37,9 @@ pub struct PluginFile {
     pub bytes: Vec<u8>,
     /// sha256 of the bytes, lowercase hex.
     pub digest: String,
+    /// What its signatures sign ([`crate::trust::signature::content_hash_of`]),
+    /// computed beside `digest`; `None` when the bytes do not parse.
+    pub(crate) content_hash: Option<Vec<u8>>,
 }
 
 impl PluginFile {
@@ -56,9 +59,33 @@ impl PluginFile {
 
     /// A plugin already in memory (e.g. pulled from a registry); `path` is
     /// where it is shown as coming from.
+    ///
+    /// Verifying a plugin takes two SHA-256 passes over it (the file's
+    /// digest, which the lock pins and the cache is keyed by, and the
+    /// content hash its signatures sign); they run on two threads at once,
+    /// which halves the wait for a large (e.g. 18 MB Python) plugin.
     pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> PluginFile {
-        let digest = hex::encode(Sha256::digest(&bytes));
-        PluginFile { path, bytes, digest }
+        let (digest, content_hash) = if bytes.len() < (1 << 20) {
+            (
+                hex::encode(Sha256::digest(&bytes)),
+                crate::trust::signature::content_hash_of(&bytes),
+            )
+        } else {
+            std::thread::scope(|scope| {
+                let content = scope.spawn(|| crate::trust::signature::content_hash_of(&bytes));
+                let digest = hex::encode(Sha256::digest(&bytes));
+                let content = content
+                    .join()
+                    .unwrap_or_else(|_| crate::trust::signature::content_hash_of(&bytes));
+                (digest, content)
+            })
+        };
+        PluginFile {
+            path,
+            bytes,
+            digest,
+            content_hash,
+        }
     }
 
     /// Refuses anything that is not a WebAssembly component, naming what it is.

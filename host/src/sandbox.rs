@@ -50,7 +50,11 @@ pub struct RunDirs {
 
 impl RunDirs {
     /// Creates a fresh private root under the system temp directory, named
-    /// `PREFIX…`, with empty `scratch/` and `blobs/` inside.
+    /// `PREFIX…`, with an empty `scratch/` inside. `blobs/` is only named:
+    /// whatever stores the first blob creates it (inside the private root),
+    /// so a run that keeps no blob creates and removes one directory less —
+    /// on a file system mounted with `discard`, each removal waits for the
+    /// device (~2 ms measured here).
     pub fn create(prefix: &str) -> Result<RunDirs, crate::Error> {
         let root = tempfile::Builder::new()
             .prefix(prefix)
@@ -59,12 +63,10 @@ impl RunDirs {
             .map_err(|e| crate::Error::Internal(format!("cannot create a private run directory: {e}")))?;
         let scratch = root.path().join("scratch");
         let blobs = root.path().join("blobs");
-        for dir in [&scratch, &blobs] {
-            std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(dir)
-                .map_err(|e| crate::Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
-        }
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&scratch)
+            .map_err(|e| crate::Error::Internal(format!("cannot create {}: {e}", scratch.display())))?;
         Ok(RunDirs { root, scratch, blobs })
     }
 

@@ -1,13 +1,21 @@
-//! Foundation benchmark: prints the figures the foundation promises.
+//! Foundation benchmark: prints the figures the foundation promises, and
+//! ends with one table of issue 14's start-up figures — each next to its
+//! baseline (main before issue 14, as the issue measured it) and its target.
 //!
 //! - cold compile of `plugins/hello.wasm` (no cache)
-//! - cached whole-process `drhost run plugins/hello.wasm` (target ≤ 25 ms)
+//! - whole process, medians of [`RUNS`] runs, alternating: `drhost --version`,
+//!   cached `drhost run plugins/hello.wasm`, `drhost verify`, `drhost inspect`,
+//!   cached `drhost run examples/python-probe/py-probe.wasm` (one probe of a
+//!   local HTTP server), and the peak RSS of both runs (`/usr/bin/time`)
 //! - instantiate: store + WASI context + instance
 //! - guest→host call overhead for a no-I/O call (`blob.size`, target ≤ 1 µs)
 //!
 //! Run with `make bench` (or `cargo bench -p drhost-tests --bench foundation`)
 //! after `make build`. It measures; it asserts nothing about speed.
 
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +24,8 @@ use drhost::console::Console;
 use drhost::engine::Runtime;
 use drhost::journal::Journal;
 use drhost::sandbox::{new_store, Limits, RunContext};
-use drhost_tests::cli::{config, plugin, Run};
+use drhost_tests::cli::{config, dev_trust_file, drhost_bin, plugin, repo_root, Run};
+use drhost_tests::stub::{http_reply, HttpStub};
 use drhost_tests::tmp::TmpDir;
 use drhost_tests::util::{median, percentile};
 
@@ -116,4 +125,126 @@ fn main() {
         .exec();
     let per_call = out.fact("ns-per-call").unwrap_or_else(|| "?".into());
     println!("guest->host call (blob.size): {per_call} ns per call  (2,000,000 calls; target <= 1000 ns)");
+
+    startup_table(&hello, &cache);
+}
+
+/// Whole-process runs per figure in the table.
+const RUNS: usize = 21;
+
+/// One timed whole process: its wall time; panics with its stderr when it fails.
+fn timed(args: &[&OsStr]) -> Duration {
+    let started = Instant::now();
+    let out = Command::new(drhost_bin())
+        .args(args)
+        .env("DRHOST_TRUST", dev_trust_file())
+        .env_remove("DRHOST_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("drhost runs");
+    let elapsed = started.elapsed();
+    assert!(
+        out.status.success(),
+        "drhost {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    elapsed
+}
+
+/// Peak RSS (MiB) of one run, from GNU time (`/usr/bin/time -f %M`): a
+/// parent the size of this bench would leak its own into `wait4`'s figure.
+fn peak_rss(args: &[&OsStr]) -> Option<f64> {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(drhost_bin())
+        .args(args)
+        .env("DRHOST_TRUST", dev_trust_file())
+        .env_remove("DRHOST_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    let kib: f64 = text.lines().last()?.trim().parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn startup_table(hello: &Path, cache: &TmpDir) {
+    let py = repo_root().join("examples/python-probe/py-probe.wasm");
+    let cfg = config(
+        "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n[[plugins.py-probe.http]]\nhost = \"127.0.0.1:*\"\n",
+    );
+    let journals = TmpDir::new("drhost-bench-journal-");
+    let health = HttpStub::start(|_| http_reply("200 OK", "", "text/plain", "ok"));
+    let url = format!("urls=http://127.0.0.1:{}/health", health.port);
+    let run = |plugin: &Path, extra: &[&str]| -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["run".into(), plugin.into(), "--quiet".into()];
+        for (flag, value) in [
+            ("--config", cfg.path().as_os_str()),
+            ("--journal-dir", journals.path().as_os_str()),
+            ("--cache-dir", cache.path().as_os_str()),
+        ] {
+            args.push(flag.into());
+            args.push(value.into());
+        }
+        args.extend(extra.iter().map(OsString::from));
+        args
+    };
+    let version: Vec<OsString> = vec!["--version".into()];
+    let hello_run = run(hello, &[]);
+    let py_run = run(&py, &["--param", url.as_str()]);
+    let verify: Vec<OsString> = vec!["verify".into(), hello.into()];
+    let inspect: Vec<OsString> = vec![
+        "inspect".into(),
+        hello.into(),
+        "--cache-dir".into(),
+        cache.path().into(),
+    ];
+    let commands = [&version, &hello_run, &verify, &inspect, &py_run];
+    let borrowed: Vec<Vec<&OsStr>> = commands
+        .iter()
+        .map(|c| c.iter().map(OsString::as_os_str).collect())
+        .collect();
+    // Warm up: compile into the cache (the Python plugin takes seconds once).
+    for args in &borrowed {
+        timed(args);
+    }
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); commands.len()];
+    for round in 0..RUNS {
+        // Alternate the order, so a noisy neighbour does not favour one.
+        for i in 0..commands.len() {
+            let i = if round % 2 == 0 { i } else { commands.len() - 1 - i };
+            samples[i].push(timed(&borrowed[i]));
+        }
+    }
+    let med: Vec<f64> = samples.into_iter().map(|s| median(s).as_secs_f64() * 1000.0).collect();
+    let rss_hello = peak_rss(&borrowed[1]);
+    let rss_py = peak_rss(&borrowed[4]);
+    let shown = |mib: Option<f64>| mib.map_or("n/a (no /usr/bin/time)".to_string(), |m| format!("{m:.1} MiB"));
+    let ratio = med[4] / med[1];
+    println!();
+    println!("issue 14, start-up ({RUNS} whole-process runs each, alternating; medians):");
+    println!("| figure | baseline (main, issue 14) | target | now |");
+    println!("|---|---|---|---|");
+    println!("| `drhost --version` | 5 ms | <= 2 ms | {:.2} ms |", med[0]);
+    println!(
+        "| cached `drhost run plugins/hello.wasm` | 17 ms | <= 10 ms | {:.2} ms |",
+        med[1]
+    );
+    println!("| `drhost verify plugins/hello.wasm` | 8 ms | - | {:.2} ms |", med[2]);
+    println!("| `drhost inspect plugins/hello.wasm` | 11 ms | - | {:.2} ms |", med[3]);
+    println!(
+        "| cached `drhost run py-probe.wasm` (one probe) | 147 ms (8.6x hello) | <= 3x hello | {:.2} ms ({ratio:.1}x hello) |",
+        med[4]
+    );
+    println!("| peak RSS, hello run | - | - | {} |", shown(rss_hello));
+    println!(
+        "| peak RSS, py-probe run | 60 MiB | <= 2x hello + its heap | {} |",
+        shown(rss_py)
+    );
+    println!(
+        "(scenario 2 and 4, the 1 GiB restore: the docker, redis and db_restore benches below; cold build: the note)"
+    );
 }

@@ -109,7 +109,7 @@ pub fn assess(
         };
         return (verdict, Some(refusal));
     }
-    let signed = match signature::read(&file.path, &file.bytes) {
+    let signed = match signature::read_hashed(&file.path, &file.bytes, file.content_hash.clone()) {
         Ok(signed) => signed,
         Err(e) => return (verdict, Some(e)),
     };

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wasmsign2::{CustomSection, Module, Section, SectionLike};
+use wasmsign2::{CustomSection, Module, Section};
 
 use super::TrustError;
 // The keys that make and check these signatures live in `keys`, and
@@ -176,25 +176,134 @@ pub(super) fn is_signature_header(section: &Section) -> bool {
     matches!(section, Section::Custom(c) if c.name() == SIGNATURE_SECTION)
 }
 
-fn content_hash(path: &Path, sections: &[Section]) -> Result<Vec<u8>, TrustError> {
-    let mut hasher = Sha256::new();
-    let mut buf = Vec::new();
-    for section in sections.iter().filter(|s| !is_signature_header(s)) {
-        buf.clear();
-        section.serialize(&mut buf).map_err(|e| TrustError::Corrupt {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-        hasher.update(&buf);
-    }
-    Ok(hasher.finalize().to_vec())
+/// One section of a plugin as it lies in the file, borrowed (a plugin may
+/// be 18 MB; nothing is copied): its id, and for a custom section its name
+/// and the bytes after the name.
+struct SectionRef<'a> {
+    id: u8,
+    name: Option<&'a str>,
+    data: &'a [u8],
 }
 
-fn read_identity(path: &Path, sections: &[Section]) -> Result<Option<Identity>, TrustError> {
-    let mut found = sections.iter().filter_map(|s| match s {
-        Section::Custom(c) if c.name() == IDENTITY_SECTION => Some(c.payload()),
-        _ => None,
-    });
+/// The sections of a module or component, read the way wasmsign2 reads them
+/// (`Module::deserialize`: the same header check, the same LEB128 reading,
+/// a custom section's name must be UTF-8), but borrowing from `bytes` and
+/// never trusting a declared length beyond the end of the file.
+fn sections(bytes: &[u8]) -> Result<Vec<SectionRef<'_>>, String> {
+    const MODULE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+    const COMPONENT: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+    let header = bytes.get(..8).ok_or("it ends inside the header")?;
+    if header != MODULE && header != COMPONENT {
+        return Err("Unsupported module type".into());
+    }
+    let truncated = || "it ends inside a section".to_string();
+    let leb32 = |at: &mut usize| -> Result<u32, String> {
+        let mut value = 0u32;
+        for i in 0..5 {
+            let byte = *bytes.get(*at).ok_or_else(truncated)?;
+            *at += 1;
+            value |= u32::from(byte & 0x7f) << (i * 7);
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("Parse error".into())
+    };
+    let mut at = 8;
+    let mut found = Vec::new();
+    while let Some(&id) = bytes.get(at) {
+        at += 1;
+        if id & 0x80 != 0 {
+            return Err("Parse error".into());
+        }
+        let len = leb32(&mut at)? as usize;
+        let end = at
+            .checked_add(len)
+            .filter(|&end| end <= bytes.len())
+            .ok_or_else(truncated)?;
+        let (name, data) = if id == 0 {
+            let mut inner = at;
+            let name_len = {
+                let mut value = 0u32;
+                let mut done = false;
+                for i in 0..5 {
+                    let byte = *bytes[..end].get(inner).ok_or_else(truncated)?;
+                    inner += 1;
+                    value |= u32::from(byte & 0x7f) << (i * 7);
+                    if byte & 0x80 == 0 {
+                        done = true;
+                        break;
+                    }
+                }
+                if !done {
+                    return Err("Parse error".into());
+                }
+                value as usize
+            };
+            let name_end = inner
+                .checked_add(name_len)
+                .filter(|&e| e <= end)
+                .ok_or_else(truncated)?;
+            let name = std::str::from_utf8(&bytes[inner..name_end]).map_err(|e| e.to_string())?;
+            (Some(name), &bytes[name_end..end])
+        } else {
+            (None, &bytes[at..end])
+        };
+        found.push(SectionRef { id, name, data });
+        at = end;
+    }
+    Ok(found)
+}
+
+/// LEB128 as wasmsign2 writes it (`varint::put`): the shortest form.
+fn put_leb(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// SHA-256 over every section but the signature section, each as wasmsign2
+/// serialises it (id, length, for a custom section its name, the data):
+/// what a signature signs.
+fn content_hash(sections: &[SectionRef<'_>]) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    let mut head = Vec::with_capacity(32);
+    for section in sections.iter().filter(|s| s.name != Some(SIGNATURE_SECTION)) {
+        head.clear();
+        put_leb(&mut head, u64::from(section.id));
+        match section.name {
+            Some(name) => {
+                let mut named = Vec::with_capacity(8 + name.len());
+                put_leb(&mut named, name.len() as u64);
+                named.extend_from_slice(name.as_bytes());
+                put_leb(&mut head, (named.len() + section.data.len()) as u64);
+                head.extend_from_slice(&named);
+            }
+            None => put_leb(&mut head, section.data.len() as u64),
+        }
+        hasher.update(&head);
+        hasher.update(section.data);
+    }
+    hasher.finalize().to_vec()
+}
+
+/// The content hash of a plugin's bytes (see [`read`]), or `None` when they
+/// are not a module or component [`read`] could parse (it then says why).
+pub fn content_hash_of(bytes: &[u8]) -> Option<Vec<u8>> {
+    sections(bytes).ok().map(|found| content_hash(&found))
+}
+
+fn read_identity(path: &Path, sections: &[SectionRef<'_>]) -> Result<Option<Identity>, TrustError> {
+    let mut found = sections
+        .iter()
+        .filter(|s| s.name == Some(IDENTITY_SECTION))
+        .map(|s| s.data);
     let Some(payload) = found.next() else { return Ok(None) };
     if found.next().is_some() {
         return Err(TrustError::Corrupt {
@@ -253,14 +362,23 @@ fn entries(path: &Path, payload: &[u8]) -> Result<Vec<SignatureEntry>, TrustErro
 /// Reads the signatures (embedded, else `<plugin>.sig` when it exists), the
 /// identity section and the content hash of the plugin at `path`.
 pub fn read(path: &Path, bytes: &[u8]) -> Result<SignedPlugin, TrustError> {
-    let module = parse_module(path, bytes)?;
-    let content_hash = content_hash(path, &module.sections)?;
-    let identity = read_identity(path, &module.sections)?;
-    let embedded = module
-        .sections
+    read_hashed(path, bytes, None)
+}
+
+/// [`read`], with the content hash when it was already computed from these
+/// bytes ([`content_hash_of`], e.g. on another thread while the file's
+/// digest was).
+pub fn read_hashed(path: &Path, bytes: &[u8], hashed: Option<Vec<u8>>) -> Result<SignedPlugin, TrustError> {
+    let found = sections(bytes).map_err(|reason| TrustError::Corrupt {
+        path: path.to_owned(),
+        reason,
+    })?;
+    let content_hash = hashed.unwrap_or_else(|| content_hash(&found));
+    let identity = read_identity(path, &found)?;
+    let embedded = found
         .first()
-        .filter(|s| is_signature_header(s))
-        .map(|s| s.payload().to_vec());
+        .filter(|s| s.name == Some(SIGNATURE_SECTION))
+        .map(|s| s.data.to_vec());
     let (signatures, detached) = match embedded {
         Some(payload) => (entries(path, &payload)?, false),
         None => {
@@ -277,4 +395,53 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<SignedPlugin, TrustError> {
         identity,
         content_hash,
     })
+}
+
+#[cfg(test)]
+mod section_tests {
+    use super::*;
+
+    /// The content hash as wasmsign2's own parse and serialise give it.
+    fn by_wasmsign2(bytes: &[u8]) -> Vec<u8> {
+        let module = parse_module(Path::new("x.wasm"), bytes).unwrap();
+        let mut hasher = Sha256::new();
+        for section in module.sections.iter().filter(|s| !is_signature_header(s)) {
+            let mut buf = Vec::new();
+            section.serialize(&mut buf).unwrap();
+            hasher.update(&buf);
+        }
+        hasher.finalize().to_vec()
+    }
+
+    #[test]
+    fn the_content_hash_is_the_one_wasmsign2_gives() {
+        let mut bytes = vec![0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+        // signature (custom), a standard section with a non-minimal length,
+        // a custom section whose name length is non-minimal, a big one.
+        bytes.extend([0, 12, 9]);
+        bytes.extend(b"signature");
+        bytes.extend([1, 2]);
+        bytes.extend([1, 0x83, 0x00, 1, 2, 3]);
+        bytes.extend([0, 6, 0x82, 0x00, b'h', b'i', 7, 8]);
+        let big = vec![0x5a; 300];
+        bytes.push(11);
+        bytes.extend([0xac, 0x02]);
+        bytes.extend(&big);
+        assert_eq!(content_hash_of(&bytes), Some(by_wasmsign2(&bytes)));
+        let found = sections(&bytes).unwrap();
+        assert_eq!(found.len(), 4);
+        assert_eq!(found[0].name, Some(SIGNATURE_SECTION));
+        assert_eq!(found[2].data, &[7, 8]);
+        // What wasmsign2 refuses is refused: a truncated section, a length
+        // past the end, a bad header, a name that is not UTF-8.
+        assert!(sections(&bytes[..bytes.len() - 1]).is_err());
+        assert!(sections(&[0, 0x61, 0x73, 0x6d, 2, 0, 0, 0]).is_err());
+        let mut huge = bytes[..8].to_vec();
+        huge.extend([1, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+        assert!(sections(&huge).is_err());
+        let mut bad_name = bytes[..8].to_vec();
+        bad_name.extend([0, 2, 1, 0xff]);
+        assert!(sections(&bad_name).is_err());
+        assert!(parse_module(Path::new("x"), &bad_name).is_err());
+    }
 }
