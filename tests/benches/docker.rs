@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use bollard::query_parameters as q;
 use drhost_tests::cli::{repo_root, Run};
+use drhost_tests::docker::health;
 use drhost_tests::lab::Lab;
 use drhost_tests::util::median;
 
@@ -23,19 +24,6 @@ const VICTIM: &str = "toolboxai-backend2";
 
 fn secs(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
-}
-
-async fn health(lab: &Lab, url: &str) -> u16 {
-    match lab
-        .http()
-        .get(format!("{url}/health"))
-        .timeout(Duration::from_secs(3))
-        .send()
-        .await
-    {
-        Ok(r) => r.status().as_u16(),
-        Err(_) => 0,
-    }
 }
 
 /// Kills the backend and waits until the engine reports it exited.

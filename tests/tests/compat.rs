@@ -13,6 +13,7 @@
 use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{calls, compat_plugin, config, events, fixture, plugin, Outcome, Run};
+use drhost_tests::docker::health;
 use drhost_tests::lab::{runtime as rt, serial, up as lab, Lab};
 use drhost_tests::util::percent_encoded;
 
@@ -74,19 +75,6 @@ fn journaled_contract(out: &Outcome) -> String {
     let start = events(&journal, "run-start");
     assert_eq!(start.len(), 1, "{journal:?}");
     start[0]["plugin"]["contract"].as_str().unwrap_or_default().to_string()
-}
-
-async fn health(lab: &Lab, url: &str) -> u16 {
-    match lab
-        .http()
-        .get(format!("{url}/health"))
-        .timeout(Duration::from_secs(3))
-        .send()
-        .await
-    {
-        Ok(r) => r.status().as_u16(),
-        Err(_) => 0,
-    }
 }
 
 #[test]
