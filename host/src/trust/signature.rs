@@ -162,7 +162,9 @@ pub fn detached_path(plugin: &Path) -> PathBuf {
 }
 
 pub(super) fn parse_module(path: &Path, bytes: &[u8]) -> Result<Module, TrustError> {
-    super::lengths::module_fits(bytes, SIGNATURE_SECTION).map_err(|reason| TrustError::Corrupt {
+    // Every section's declared length is checked against the bytes first:
+    // wasmsign2 allocates what a section declares before reading it.
+    sections(bytes).map_err(|reason| TrustError::Corrupt {
         path: path.to_owned(),
         reason,
     })?;
@@ -256,7 +258,7 @@ fn sections(bytes: &[u8]) -> Result<Vec<SectionRef<'_>>, String> {
 }
 
 /// LEB128 as wasmsign2 writes it (`varint::put`): the shortest form.
-fn put_leb(out: &mut Vec<u8>, mut value: u64) {
+pub(super) fn put_leb(out: &mut Vec<u8>, mut value: u64) {
     loop {
         let byte = (value & 0x7f) as u8;
         value >>= 7;
@@ -439,6 +441,8 @@ mod section_tests {
         let mut huge = bytes[..8].to_vec();
         huge.extend([1, 0xff, 0xff, 0xff, 0xff, 0x0f]);
         assert!(sections(&huge).is_err());
+        // A section declaring 4 GiB is refused before wasmsign2 allocates it.
+        assert!(parse_module(Path::new("x"), &huge).is_err());
         let mut bad_name = bytes[..8].to_vec();
         bad_name.extend([0, 2, 1, 0xff]);
         assert!(sections(&bad_name).is_err());
