@@ -386,9 +386,10 @@ fn print_plan(report: &RunReport, out: &Style) {
         for confirm in &report.confirms {
             // The id is the host's (a plugin id and hex); the question is the plugin's.
             println!(
-                "  [{}] {} → {}",
+                "  [{}] {} {} {}",
                 confirm.id,
                 plugin_text(&confirm.question),
+                out.arrow(),
                 plugin_text(confirm.live.as_deref().unwrap_or("?"))
             );
         }
