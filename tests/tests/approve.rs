@@ -136,6 +136,13 @@ fn the_config_approves_a_drill_without_a_terminal_and_says_which_file() {
         let by = format!("config {}", cfg.path().display());
         assert_eq!(asked(&out)[0]["outcome"]["ok"], json!({ "approved": true, "by": by }));
         assert_eq!(out.json()["confirms"][0]["by"], by.as_str());
+        // run-start says which approvals were in force.
+        let start = &drhost_tests::cli::events(&out.journal(), "run-start")[0].clone();
+        assert_eq!(
+            start["approvals"],
+            json!({ "yes": false, "approve": [], "config": [entry] }),
+            "{start}"
+        );
     }
     // --yes still approves everything, and says so.
     let cfg = drhost_tests::cli::config("[run]\napprove = [\"misbehave:*\"]\n");

@@ -115,6 +115,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         plan: opts.plan.then(Default::default),
         locks: None,
         asked: Default::default(),
+        config_approve: Vec::new(),
     };
     let ended = match config {
         Ok(config) => attempt.run(config.unwrap_or_default()).await,
@@ -226,6 +227,8 @@ struct Attempt<'a> {
     locks: Option<Arc<lock::Locks>>,
     /// The questions the plugin asked.
     asked: Arc<Asked>,
+    /// `[run] approve` of the config read, for `run-start`.
+    config_approve: Vec<String>,
 }
 
 impl Attempt<'_> {
@@ -257,12 +260,19 @@ impl Attempt<'_> {
                 // What the plugin gets: --param > [plugins.<id>.params] > its default.
                 "effective_params": effective,
                 "grants": grants,
+                // Who may answer the plugin's questions without asking anyone.
+                "approvals": {
+                    "yes": self.opts.yes,
+                    "approve": self.opts.approve,
+                    "config": self.config_approve,
+                },
             }),
         );
     }
 
     async fn run(&mut self, config: Config) -> Result<Result<Outcome, Failure>, Error> {
         let opts = self.opts;
+        self.config_approve = config.run.approve.iter().map(|p| p.as_str().to_string()).collect();
         let file = PluginFile::read(&opts.plugin)?;
         self.identity = Some(PluginIdentity {
             path: opts.plugin.clone(),
