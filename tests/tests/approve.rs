@@ -280,7 +280,11 @@ fn a_plugin_cannot_make_its_question_look_like_another_plugin_s() {
         "shown escaped, on the host's question line: {}",
         out.stdout
     );
-    assert!(!out.stdout.contains('\u{1b}'), "no escape reaches the terminal");
+    // The host colours its own marks; the plugin's sequence never arrives raw.
+    assert!(
+        !out.stdout.contains("\u{1b}[2K"),
+        "the plugin's escape sequence reached the terminal"
+    );
 
     // Without a terminal the forged id approves nothing: only the host's does.
     let out = asking("")
