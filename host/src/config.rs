@@ -105,6 +105,12 @@ pub struct RunDefaults {
     pub journal_dir: Option<PathBuf>,
     /// Where compiled plugins are cached (`--cache-dir`).
     pub cache_dir: Option<PathBuf>,
+    /// Questions that may be approved without an operator (drills, cron):
+    /// `"<plugin-id>:<question hash>"` or `"<plugin-id>:*"`. Applies only
+    /// when stdin is not a terminal, and only to a plugin with a trusted
+    /// signature (see `caps::confirm`); journaled `by: config <file>`.
+    #[serde(default)]
+    pub approve: Vec<crate::caps::confirm::ApprovalPattern>,
 }
 
 /// `[plugins.<id>]`: everything one plugin may touch. Empty means nothing.

@@ -210,6 +210,17 @@ impl Console {
         self.plugin_line(format_args!("    {mark} would {}", plugin_text(change)));
     }
 
+    /// A question approved without asking anyone (`--yes`, `--approve`,
+    /// the config's policy): which one, by what, and what it said.
+    pub fn approved(&self, id: &str, by: &str, question: &str) {
+        self.plugin_line(format_args!(
+            "    {} approved [{id}] by {}: {}",
+            self.style.ok(),
+            plugin_text(by),
+            plugin_text(question)
+        ));
+    }
+
     /// A plugin log line.
     pub fn log(&self, level: &str, message: &str) {
         self.plugin_line(format_args!("    [{level}] {}", plugin_text(message)));

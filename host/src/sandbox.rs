@@ -19,7 +19,7 @@ use wasmtime::{ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::caps::confirm::ConfirmPolicy;
+use crate::caps::confirm::{Asked, ConfirmPolicy, Signer};
 use crate::caps::kit::capped::Capped;
 use crate::caps::kit::disk::DiskBudget;
 use crate::config::PluginGrants;
@@ -200,6 +200,13 @@ pub struct RunContext {
     pub deadline: Instant,
     /// How `confirm.ask` is answered.
     pub confirm: ConfirmPolicy,
+    /// The plugin's version from `describe`, shown with every question.
+    pub plugin_version: String,
+    /// Who signed the plugin, shown with every question (and required by
+    /// the config's approvals).
+    pub signer: Signer,
+    /// The questions asked so far, for the report.
+    pub asked: Arc<Asked>,
     /// The plugin's steps, as `progress` reports them.
     pub steps: Arc<Mutex<StepTrail>>,
     /// What blobs and the scratch directory may take together.

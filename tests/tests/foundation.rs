@@ -814,7 +814,8 @@ fn plan_mode_runs_no_program_and_asks_nobody() {
     let out = Run::fixture("misbehave").param("mode", "confirm").arg("--plan").exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
-        out.stderr.contains("would ask the operator: drop the pretend table?"),
+        out.stderr
+            .contains("would ask the operator [misbehave:0dfc4618]: drop the pretend table?"),
         "{}",
         out.stderr
     );

@@ -14,8 +14,8 @@
 //!   `containers.rs`, `sentinel.rs`, …).
 //!
 //! What every capability needs and none owns is in [`kit`]. Capabilities
-//! with nothing to grant (`log`, `progress`, `blob`, `confirm`) are one
-//! `mod.rs`. To add a capability, see "Adding a capability" in the README.
+//! with nothing to grant (`log`, `progress`, `blob`) are one `mod.rs`;
+//! `confirm`'s `grant.rs` is who may approve a question without asking. To add a capability, see "Adding a capability" in the README.
 
 pub mod blob;
 pub mod compose;

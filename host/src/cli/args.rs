@@ -60,6 +60,10 @@ Examples:
       restart (or roll back) the failing backends among those containers
   drhost run plugins/db-restore.wasm -p backup=latest --yes --json > result.json
       approve every confirmation (journaled); the JSON result goes to the file
+  drhost run plugins/db-restore.wasm -p backup=latest --plan
+      what would change, and each question's id for --approve
+  drhost run plugins/db-restore.wasm -p backup=latest --approve db-restore:1a2b3c4d
+      approve exactly that question (any other stays unanswered: no)
   drhost run plugins/redis-failover.wasm --timeout 5m -q
       a tighter deadline; -q draws no progress (errors still go to stderr)
 
@@ -169,6 +173,11 @@ pub struct RunArgs {
     /// Approve every confirmation the plugin asks for (journaled).
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Approve exactly the question with this id (shown with the question
+    /// and by --plan, e.g. db-restore:1a2b3c4d), without a terminal;
+    /// repeat for more. Any other question is not approved (journaled).
+    #[arg(long, value_name = "ID", value_parser = parse_question_id)]
+    approve: Vec<String>,
     /// Make no change: reads run for real, every change is recorded and
     /// listed instead of made (the plugin is told, as `error.planned`).
     #[arg(long)]
@@ -216,6 +225,7 @@ impl From<RunArgs> for RunOptions {
             journal_dir: args.journal_dir,
             cache_dir: args.cache_dir,
             yes: args.yes,
+            approve: args.approve,
             plan: args.plan,
             // Progress goes to stderr, the result (JSON or not) to stdout:
             // --json does not silence progress, -q does.
@@ -539,6 +549,17 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok((name.to_string(), value.to_string())),
         _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+/// `--approve ID`: a question id as drhost shows it, `<plugin-id>:<8 hex>`.
+fn parse_question_id(text: &str) -> Result<String, String> {
+    if drhost::caps::confirm::is_question_id(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not a question id: pass the id shown with the question or by --plan, e.g. db-restore:1a2b3c4d (plugin id, colon, 8 hex digits)"
+        ))
     }
 }
 

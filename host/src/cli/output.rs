@@ -352,27 +352,47 @@ fn print_facts_and_tables(report: &RunReport) {
     }
 }
 
-/// Plan mode: the changes the run would have made, in order.
+/// Plan mode: the changes the run would have made, in order, then each
+/// question the plan answered, with its id and who would answer it live.
 fn print_plan(report: &RunReport, out: &Style) {
     let Some(plan) = &report.plan else { return };
     println!();
     if plan.total == 0 {
         println!("{}", out.warning("PLAN: no change would be made (nothing was changed)"));
-        return;
-    }
-    println!(
-        "{}",
-        out.warning(&format!("PLAN: {} change(s) would be made (none was):", plan.total))
-    );
-    for (n, change) in plan.changes.iter().enumerate() {
-        println!("  {}. {}", n + 1, plugin_text(change));
-    }
-    if plan.total > plan.changes.len() {
+    } else {
         println!(
-            "  {} and {} more in the journal",
-            out.more(),
-            plan.total - plan.changes.len()
+            "{}",
+            out.warning(&format!("PLAN: {} change(s) would be made (none was):", plan.total))
         );
+        for (n, change) in plan.changes.iter().enumerate() {
+            println!("  {}. {}", n + 1, plugin_text(change));
+        }
+        if plan.total > plan.changes.len() {
+            println!(
+                "  {} and {} more in the journal",
+                out.more(),
+                plan.total - plan.changes.len()
+            );
+        }
+    }
+    if !report.confirms.is_empty() {
+        println!(
+            "{}",
+            out.warning(&format!(
+                "PLAN: {} question(s) answered yes by the plan; in a live run:",
+                report.confirms.len()
+            ))
+        );
+        for confirm in &report.confirms {
+            // The id is the host's (a plugin id and hex); the question is the plugin's.
+            println!(
+                "  [{}] {} {} {}",
+                confirm.id,
+                plugin_text(&confirm.question),
+                out.arrow(),
+                plugin_text(confirm.live.as_deref().unwrap_or("?"))
+            );
+        }
     }
 }
 

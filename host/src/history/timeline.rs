@@ -341,11 +341,16 @@ fn call_line(call: &Value) -> String {
                 } else {
                     "declined"
                 },
-                clip(ok.get("by").and_then(Value::as_str).unwrap_or("?"), 20)
+                clip(ok.get("by").and_then(Value::as_str).unwrap_or("?"), 120)
             ),
             _ => outcome(&call["outcome"]),
         };
-        return format!("? confirm: {question} → {answer} ({took})");
+        // Journals before question ids have none.
+        let id = match call["args"]["id"].as_str() {
+            Some(id) => format!(" [{}]", clip(id, 80)),
+            None => String::new(),
+        };
+        return format!("? confirm{id}: {question} → {answer} ({took})");
     }
     format!(
         "{} {} → {} ({took})",
@@ -480,14 +485,21 @@ mod tests {
             json!({ "ts": at(10), "event": "log", "level": "info", "message": "evil \u{1b}[2J\r\nline" }),
             json!({ "ts": at(20), "event": "call", "call": "confirm.ask", "args": { "question": "go?" },
                     "duration_ms": 1.0, "outcome": { "ok": { "approved": true, "by": "--yes" } } }),
+            json!({ "ts": at(25), "event": "call", "call": "confirm.ask",
+                    "args": { "id": "x:1a2b3c4d", "question": "more?\n" },
+                    "duration_ms": 1.0, "outcome": { "ok": { "approved": true, "by": "config /etc/drhost.toml" } } }),
             json!({ "ts": at(30), "event": "step-end", "step": "outer", "ok": false, "duration_ms": 30.0, "reason": "dropped" }),
         ];
         let lines = render(&events);
         assert_eq!(lines[0], "+00:00.000  ▸ outer");
         assert_eq!(lines[1], "+00:00.010    [info] evil \\u{1b}[2J\\u{d}\\nline");
         assert_eq!(lines[2], "+00:00.020    ? confirm: go? → approved (by --yes) (1 ms)");
-        assert_eq!(lines[3], "+00:00.030  ✗ outer (30 ms): dropped");
-        assert!(lines[4].contains("ends without run-end"), "{lines:#?}");
+        assert_eq!(
+            lines[3],
+            "+00:00.025    ? confirm [x:1a2b3c4d]: more?\\n → approved (by config /etc/drhost.toml) (1 ms)"
+        );
+        assert_eq!(lines[4], "+00:00.030  ✗ outer (30 ms): dropped");
+        assert!(lines[5].contains("ends without run-end"), "{lines:#?}");
         assert!(lines.iter().all(|l| !l.contains('\u{1b}') && !l.contains('\r')));
     }
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::bindings::types::{Failure, Manifest, Outcome};
-use crate::caps::confirm::ConfirmPolicy;
+use crate::caps::confirm::{Approvals, Asked, ConfirmPolicy, Signer};
 use crate::caps::kit::disk::DiskBudget;
 pub use crate::caps::kit::disk::DEFAULT_DISK;
 use crate::config::{self, Config, PluginGrants};
@@ -66,6 +66,8 @@ pub struct RunOptions {
     pub cache_dir: Option<PathBuf>,
     /// `--yes`: approve every confirmation.
     pub yes: bool,
+    /// `--approve ID`: approve exactly these questions (see [`crate::caps::confirm`]).
+    pub approve: Vec<String>,
     /// `--plan`: make no change; record what would change.
     pub plan: bool,
     /// Draw no progress on stderr.
@@ -112,6 +114,8 @@ pub async fn run(opts: RunOptions) -> RunReport {
         started_recorded: false,
         plan: opts.plan.then(Default::default),
         locks: None,
+        asked: Default::default(),
+        config_approve: Vec::new(),
     };
     let ended = match config {
         Ok(config) => attempt.run(config.unwrap_or_default()).await,
@@ -162,6 +166,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         }
     };
     let mut report = report.with_steps(&attempt.steps.lock().unwrap_or_else(|p| p.into_inner()));
+    report.confirms = attempt.asked.all();
     if let Some(plan) = &attempt.plan {
         let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
         report.plan = Some(PlanReport {
@@ -220,6 +225,10 @@ struct Attempt<'a> {
     plan: Option<Arc<Mutex<crate::caps::kit::call::Plan>>>,
     /// The targets this run holds (none in plan mode).
     locks: Option<Arc<lock::Locks>>,
+    /// The questions the plugin asked.
+    asked: Arc<Asked>,
+    /// `[run] approve` of the config read, for `run-start`.
+    config_approve: Vec<String>,
 }
 
 impl Attempt<'_> {
@@ -251,12 +260,19 @@ impl Attempt<'_> {
                 // What the plugin gets: --param > [plugins.<id>.params] > its default.
                 "effective_params": effective,
                 "grants": grants,
+                // Who may answer the plugin's questions without asking anyone.
+                "approvals": {
+                    "yes": self.opts.yes,
+                    "approve": self.opts.approve,
+                    "config": self.config_approve,
+                },
             }),
         );
     }
 
     async fn run(&mut self, config: Config) -> Result<Result<Outcome, Failure>, Error> {
         let opts = self.opts;
+        self.config_approve = config.run.approve.iter().map(|p| p.as_str().to_string()).collect();
         let file = PluginFile::read(&opts.plugin)?;
         self.identity = Some(PluginIdentity {
             path: opts.plugin.clone(),
@@ -359,11 +375,18 @@ impl Attempt<'_> {
             scratch: dirs.scratch().to_owned(),
             blob_dir: dirs.blobs().to_owned(),
             deadline,
-            confirm: if opts.yes {
-                ConfirmPolicy::ApproveAll
-            } else {
-                ConfirmPolicy::AskOperator
+            confirm: ConfirmPolicy::Run(Approvals {
+                yes: opts.yes,
+                ids: opts.approve.clone(),
+                config: config.run.approve.clone(),
+                config_file: self.config_path.clone(),
+            }),
+            plugin_version: manifest.version.clone(),
+            signer: match self.trust.as_ref() {
+                Some(verdict) if verdict.verdict == "trusted" => Signer::Keys(verdict.signers.clone()),
+                _ => Signer::Unsigned,
             },
+            asked: self.asked.clone(),
             steps: self.steps.clone(),
             disk: DiskBudget::new(limits.disk, dirs.scratch()),
             config_file: self.config_path.clone(),

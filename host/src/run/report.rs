@@ -157,6 +157,9 @@ pub struct RunReport {
     /// Plan mode (`--plan`): the changes recorded instead of made; absent
     /// (`null`) in a live run.
     pub plan: Option<PlanReport>,
+    /// The questions the plugin asked (`confirm`), each with its id, the
+    /// answer and who gave it (the first 100; the journal has them all).
+    pub confirms: Vec<crate::caps::confirm::ConfirmReport>,
     /// The step the plugin failed in, if it said.
     pub failed_step: Option<String>,
     /// What to do next, if the plugin said.
@@ -198,6 +201,7 @@ impl RunReport {
             tables: Vec::new(),
             follow_ups: Vec::new(),
             plan: None,
+            confirms: Vec::new(),
             failed_step: None,
             hint: None,
         }

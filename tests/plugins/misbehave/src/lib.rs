@@ -30,6 +30,12 @@ impl Plugin for Misbehave {
         .param("count", "host calls to make for mode=calls", Some("1000000"))
         .param("socket-port", "mode=sandbox: a 127.0.0.1 port to try to connect to", Some("22"))
         .param("program", "program for mode=shell", Some("echo"))
+        .param("question", "mode=confirm: the question to ask", Some("drop the pretend table?"))
+        .param(
+            "then-ask",
+            "mode=confirm: a second question to ask after an approval (empty: none)",
+            Some(""),
+        )
         .param(
             "args",
             "arguments for mode=shell, separated by |; a literal \\0 becomes a NUL byte",
@@ -61,7 +67,7 @@ impl Plugin for Misbehave {
                 let _step = Step::start("never finished");
                 Err(fail("left a step open"))
             }
-            "confirm" => ask_first(),
+            "confirm" => ask_first(params.get("question")?, params.get("then-ask")?),
             other => Err(fail(format!("unknown mode `{other}`"))),
         }
     }
@@ -219,12 +225,19 @@ fn blobs(bytes: usize) -> Result<Outcome, Failure> {
 export_plugin!(Misbehave);
 
 /// Asks before a (pretend) hard-to-undo change and reports the answer: an
-/// approval is a success, a refusal or no answer at all a failure.
-fn ask_first() -> Result<Outcome, Failure> {
-    match drhost_sdk::confirm::ask("drop the pretend table?") {
-        Ok(true) => Ok(outcome("approved: the change would go ahead").fact("approved", "yes")),
+/// approval is a success, a refusal or no answer at all a failure. With
+/// `then`, a second question follows the first approval and must be
+/// approved too.
+fn ask_first(question: &str, then: &str) -> Result<Outcome, Failure> {
+    let asked = |question: &str| match drhost_sdk::confirm::ask(question) {
+        Ok(true) => Ok(()),
         Ok(false) => Err(fail("the operator declined: nothing changed")),
         Err(e) => Err(fail(format!("no answer: {}", e.describe()))),
+    };
+    asked(question)?;
+    if !then.is_empty() {
+        asked(then)?;
     }
+    Ok(outcome("approved: the change would go ahead").fact("approved", "yes"))
 }
 
