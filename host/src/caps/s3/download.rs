@@ -95,24 +95,7 @@ pub(super) async fn save(
     out.flush().await.map_err(|e| failed("writing", e))?;
     drop(out);
     let sha256 = hex::encode(hasher.finalize());
-    if let Some(expected) = length.filter(|&n| n != size) {
-        return Err(CapError::Conflict(format!(
-            "{what}: expected {expected} bytes (Content-Length), got {size}; nothing was kept"
-        )));
-    }
-    let verified = match check {
-        Some((expected, how)) if expected != sha256 => {
-            let source = match how {
-                Verified::Expected => "expect-sha256",
-                _ => "the object's sha256 metadata",
-            };
-            return Err(CapError::Conflict(format!(
-                "{what}: SHA-256 mismatch: expected {expected} ({source}), got {sha256}; nothing was kept"
-            )));
-        }
-        Some((_, how)) => how,
-        None => Verified::None,
-    };
+    let verified = verify(what, length, size, &sha256, check, Shown::Hashes)?;
     let path = temp.keep().map_err(|e| failed("keeping", e.error))?;
     charge.keep();
     Ok((Blob::from_parts(path, size, sha256), verified))
@@ -156,26 +139,8 @@ pub(super) async fn read_secret(
         hasher.update(&chunk);
         bytes.extend_from_slice(&chunk);
     }
-    let size = bytes.len() as u64;
-    if let Some(expected) = length.filter(|&n| n != size) {
-        return Err(CapError::Conflict(format!(
-            "{what}: expected {expected} bytes (Content-Length), got {size}; nothing was kept"
-        )));
-    }
     let sha256 = hex::encode(hasher.finalize());
-    let verified = match check {
-        Some((expected, how)) if expected != sha256 => {
-            let source = match how {
-                Verified::Expected => "expect-sha256",
-                _ => "the object's sha256 metadata",
-            };
-            return Err(CapError::Conflict(format!(
-                "{what}: SHA-256 mismatch: the object does not match {source}; nothing was kept"
-            )));
-        }
-        Some((_, how)) => how,
-        None => Verified::None,
-    };
+    let verified = verify(what, length, bytes.len() as u64, &sha256, check, Shown::Nothing)?;
     match String::from_utf8(std::mem::take(&mut *bytes)) {
         Ok(text) => Ok((Zeroizing::new(text), verified)),
         Err(e) => {
@@ -184,6 +149,50 @@ pub(super) async fn read_secret(
                 "{what}: the object is not UTF-8 text; a secret holds text (store binary keys base64-encoded)"
             )))
         }
+    }
+}
+
+/// What a SHA-256 mismatch shows: both hashes for data, neither for a
+/// secret (the hash of a secret says something about it).
+#[derive(Clone, Copy)]
+enum Shown {
+    Hashes,
+    Nothing,
+}
+
+/// Checks a finished download of `size` bytes hashing to `sha256` against
+/// its Content-Length (`length`) and the expected SHA-256 (`check`); says
+/// how it was verified.
+fn verify(
+    what: &str,
+    length: Option<u64>,
+    size: u64,
+    sha256: &str,
+    check: Option<(String, Verified)>,
+    shown: Shown,
+) -> Result<Verified, CapError> {
+    if let Some(expected) = length.filter(|&n| n != size) {
+        return Err(CapError::Conflict(format!(
+            "{what}: expected {expected} bytes (Content-Length), got {size}; nothing was kept"
+        )));
+    }
+    match check {
+        Some((expected, how)) if expected != sha256 => {
+            let source = match how {
+                Verified::Expected => "expect-sha256",
+                _ => "the object's sha256 metadata",
+            };
+            Err(CapError::Conflict(match shown {
+                Shown::Hashes => {
+                    format!("{what}: SHA-256 mismatch: expected {expected} ({source}), got {sha256}; nothing was kept")
+                }
+                Shown::Nothing => {
+                    format!("{what}: SHA-256 mismatch: the object does not match {source}; nothing was kept")
+                }
+            }))
+        }
+        Some((_, how)) => Ok(how),
+        None => Ok(Verified::None),
     }
 }
 
