@@ -241,6 +241,33 @@ impl Lab {
             .collect()
     }
 
+    /// The last `lines` lines of the Redis and Sentinel logs
+    /// (`.lab/log/redis-*.log`, `sentinel-*.log`), each under its name: what
+    /// a failed Redis test prints, since CI keeps no lab logs.
+    pub fn redis_log_tails(&self, lines: usize) -> String {
+        let mut names: Vec<String> = ["REDIS_MASTER_PORT", "REDIS_REPLICA_PORT"]
+            .iter()
+            .filter_map(|k| self.get(k).ok().map(|p| format!("redis-{p}.log")))
+            .collect();
+        names.extend(
+            self.sentinel_ports()
+                .unwrap_or_default()
+                .iter()
+                .map(|p| format!("sentinel-{p}.log")),
+        );
+        let mut out = String::new();
+        for name in names {
+            let text = std::fs::read_to_string(self.path(&format!(".lab/log/{name}"))).unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            out.push_str(&format!("--- .lab/log/{name} (last {lines} lines)\n"));
+            for line in &all[all.len().saturating_sub(lines)..] {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// A connection to the Redis server (or Sentinel) on 127.0.0.1:`port`.
     pub async fn redis_at(&self, port: u16) -> Result<redis::aio::MultiplexedConnection> {
         let url = format!("redis://127.0.0.1:{port}");

@@ -132,7 +132,14 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
         .param("restart-command", format!("redis-server {conf}"))
         .param("rejoin-timeout", "90s")
         .exec();
-    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code,
+        0,
+        "stdout:\n{}\nstderr:\n{}\n{}",
+        out.stdout,
+        out.stderr,
+        lab.redis_log_tails(40)
+    );
     assert_eq!(out.fact("path").as_deref(), Some("A"));
     assert_eq!(out.fact("master"), Some(format!("127.0.0.1:{replica}")));
     assert_eq!(out.fact("rejoined-as-replica"), Some(format!("127.0.0.1:{master}")));

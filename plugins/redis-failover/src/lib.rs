@@ -60,6 +60,17 @@ impl Plugin for RedisFailover {
 
 export_plugin!(RedisFailover);
 
+/// Where a node that has not rejoined yet stands, as its INFO says.
+fn rejoin_state(r: &drhost_sdk::redis::ReplicationInfo) -> String {
+    if r.role != "slave" {
+        return format!("it last reported role {} (Sentinel had not sent it REPLICAOF)", r.role);
+    }
+    let of = r.master.as_ref().map(addr).unwrap_or_else(|| "no master".to_string());
+    let link = r.master_link_status.as_deref().unwrap_or("unknown");
+    let sync = if r.master_sync_in_progress { ", full sync in progress" } else { "" };
+    format!("it last reported replica of {of}, link {link}{sync}")
+}
+
 fn addr(a: &Address) -> String {
     format!("{}:{}", a.host, a.port)
 }
@@ -671,34 +682,40 @@ impl<'p> Runbook<'p> {
 
         let step = Step::start(format!("wait for {} to rejoin as a replica", addr(node)));
         let wait = Wait::up_to(self.params.duration("rejoin-timeout")?);
+        // What the node said last, for the failure when it never rejoins.
+        let mut last_seen: String;
         loop {
             self.probe.tick(&self.label, Some(master));
-            if let Ok(r) = self.replication(node) {
-                let following = r.master.as_ref().is_some_and(|m| same(m, master));
-                if r.role == "slave"
-                    && following
-                    && r.master_link_status.as_deref() == Some("up")
-                    && !r.master_sync_in_progress
-                {
-                    step.note(format!(
-                        "replica of {} at offset {}",
-                        addr(master),
-                        r.replica_repl_offset.unwrap_or(r.master_repl_offset)
-                    ));
-                    break;
+            match self.replication(node) {
+                Ok(r) => {
+                    let following = r.master.as_ref().is_some_and(|m| same(m, master));
+                    if r.role == "slave"
+                        && following
+                        && r.master_link_status.as_deref() == Some("up")
+                        && !r.master_sync_in_progress
+                    {
+                        step.note(format!(
+                            "replica of {} at offset {}",
+                            addr(master),
+                            r.replica_repl_offset.unwrap_or(r.master_repl_offset)
+                        ));
+                        break;
+                    }
+                    last_seen = rejoin_state(&r);
                 }
+                Err(e) => last_seen = format!("it last did not answer: {}", e.describe()),
             }
             if wait.over() {
                 step.fail();
                 return Err(fail(format!(
-                    "{} did not rejoin as a replica of {} within {}; {} is master",
+                    "{} did not rejoin as a replica of {} within {}; {} is master; {last_seen}",
                     addr(node),
                     addr(master),
                     wait.waited_text(),
                     addr(master)
                 ))
                 .in_step("wait for rejoin")
-                .hint("check the node's log; Sentinel reconfigures it with REPLICAOF once it sees it"));
+                .hint("check the node's and the Sentinels' logs: Sentinel sends the node REPLICAOF about 10 s after it answers as a master; `redis-cli -h HOST -p PORT REPLICAOF NEW-MASTER-HOST NEW-MASTER-PORT` does it by hand"));
             }
             wait.sleep(POLL);
         }
