@@ -94,6 +94,23 @@ fn status_reports_a_healthy_lab_in_one_table() {
     assert_eq!(sentinels["HEALTH"], "agree", "{sentinels:?}");
     assert_eq!(sentinels["DETAIL"], format!("master {master}"), "{sentinels:?}");
     assert_eq!(row("redis master", &master)["STATE"], "role master");
+    // The database (issue 20): the quick reference's SELECT version(), as
+    // the real server reports it.
+    let server: String = rt().block_on(async {
+        let client = lab.pg_client().await.unwrap();
+        client.query_one("SELECT version()", &[]).await.unwrap().get(0)
+    });
+    let database = row("database", "primary");
+    assert_eq!(database["STATE"], "answers", "{database:?}");
+    let shown = database["DETAIL"].as_str();
+    assert!(
+        shown.starts_with("PostgreSQL ") && server.starts_with(shown),
+        "{shown:?} is the start of {server:?}"
+    );
+    let journal = out.journal();
+    let queries = calls(&journal, "postgres.query");
+    assert_eq!(queries.len(), 1, "{queries:?}");
+    assert_eq!(queries[0]["args"]["sql"], "SELECT version()", "{}", queries[0]);
 }
 
 /// One backend stopped: the run fails (exit 1) and the failure carries the

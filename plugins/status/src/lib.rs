@@ -1,12 +1,14 @@
 //! `status`: the runbook's quick reference "check all service health" —
 //! every granted container's state and Docker health, the HTTP health
-//! endpoint on each published port, and the Redis master and its Sentinels,
-//! as one table (one row per check, printed once; its rows are in `--json`).
+//! endpoint on each published port, the Redis master and its Sentinels, and
+//! the database's `SELECT version()` (the quick reference's "test the
+//! database"), as one table (one row per check, printed once; its rows are in `--json`).
 //! Changes nothing.
 //! Exit 0 when everything is healthy; otherwise a failure naming the
 //! unhealthy checks that carries the same table and the counts.
 
 use drhost_sdk::docker::{self, ContainerInfo};
+use drhost_sdk::postgres::Database;
 use drhost_sdk::prelude::*;
 use drhost_sdk::redis::{Address, Connection, Sentinel};
 
@@ -14,7 +16,7 @@ struct Status;
 
 /// One check: what was checked, on what, what it found.
 struct Row {
-    /// `container`, `sentinels` or `redis master`.
+    /// `container`, `sentinels`, `redis master` or `database`.
     check: &'static str,
     /// The container, the master name, or the node's address.
     target: String,
@@ -158,6 +160,32 @@ fn redis_rows(label: &str) -> Vec<Row> {
     rows
 }
 
+/// The database row: the runbook's `psql "$SUPABASE_DATABASE_URL" -c
+/// "SELECT version()"`, through the read-only grant.
+fn database_row(label: &str) -> Row {
+    let answer = Database::open(label).and_then(|db| db.query("SELECT version()", &[]));
+    match answer {
+        Ok(rows) => {
+            let version = rows
+                .rows
+                .first()
+                .and_then(|r| r.first().cloned().flatten())
+                .unwrap_or_default();
+            // "PostgreSQL 15.18 (Debian 15.18-0+deb12u1) on x86_64-pc-linux-gnu, …"
+            let short = version.split(" on ").next().unwrap_or(&version).chars().take(60).collect();
+            Row {
+                check: "database",
+                target: label.to_string(),
+                state: "answers".into(),
+                health: "SELECT version()".into(),
+                detail: short,
+                healthy: true,
+            }
+        }
+        Err(e) => Row::unreachable("database", label.to_string(), &e),
+    }
+}
+
 impl Plugin for Status {
     fn describe() -> Manifest {
         manifest("status", env!("CARGO_PKG_VERSION"), "Quick reference: every container's state and health and each HTTP health endpoint, as one table; changes nothing")
@@ -167,6 +195,8 @@ impl Plugin for Status {
             .param("redis", "Redis target label whose master and Sentinels to report; empty skips Redis", Some("cache"))
             .need("http", "127.0.0.1:*", Access::Read, "probes the health endpoint on each published port")
             .need("redis", "cache", Access::Read, "reads the Redis master's replication state and the Sentinels' view")
+            .param("database", "Postgres target label to test with SELECT version(); empty skips the database", Some("primary"))
+            .need("postgres", "primary", Access::Read, "tests the database with SELECT version()")
             .build()
     }
 
@@ -189,6 +219,13 @@ impl Plugin for Status {
             let redis = redis_rows(label);
             step.note(count(&redis));
             rows.extend(redis);
+            step.ok();
+        }
+        if let Some(label) = params.optional("database")? {
+            let step = Step::start(format!("check database {label}"));
+            let row = database_row(label);
+            step.note(format!("{}: {}", row.state, row.detail));
+            rows.push(row);
             step.ok();
         }
 
@@ -216,7 +253,7 @@ impl Plugin for Status {
                 rows.len(),
                 names.join(", ")
             ))
-            .hint("the rows marked NO say why; run service-recover for failing containers, redis-failover for Redis")
+            .hint("the rows marked NO say why; run service-recover for failing containers, redis-failover for Redis, db-outage or db-restore for the database")
             .fact("checks", rows.len())
             .fact("containers", containers_checked)
             .fact("healthy", healthy)
