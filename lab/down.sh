@@ -31,6 +31,7 @@ if docker info >/dev/null 2>&1; then
 fi
 
 stop_pid registry "$LAB_RUN/registry.pid" "$LAB_DIR/registry/config.yml"
+stop_pid "status page" "$LAB_RUN/statuspage.pid" "$LAB_DIR/statuspage"
 stop_pid "s3 (moto)" "$LAB_RUN/moto.pid" moto_server
 stop_pid "vault (openbao dev)" "$LAB_RUN/vault.pid" "-dev-listen-address=127.0.0.1:$LAB_VAULT_PORT"
 stop_pid "vault-raft (openbao)" "$LAB_RUN/vault-raft.pid" "-config=$LAB_DIR/vault-raft/config.hcl"

@@ -114,6 +114,10 @@ host = "127.0.0.1:*"
 target = "cache"
 access = ["read"]
 
+[[plugins.status.postgres]]
+target = "primary"
+access = ["read"]
+
 # The lab's database and backup bucket by label. Postgres asks for the
 # password over TCP (scram-sha-256); drhost reads it from the file, the URL
 # carries none.
@@ -195,6 +199,19 @@ exec = [
 
 [[plugins.db-outage.http]]
 host = "127.0.0.1:*"
+
+# Its diagnosis, as the runbook writes it: the provider's status page (the
+# lab serves the same JSON on loopback; the default is Supabase's), and the
+# backends' log lines about the database or connections.
+[[plugins.db-outage.http]]
+host = "status.supabase.com:443"
+
+[[plugins.db-outage.docker]]
+containers = ["toolboxai-backend*"]
+access = ["read"]
+
+[plugins.db-outage.params]
+status-page = "$STATUSPAGE_URL"
 TOML
 
 mv "$tmp" "$out"

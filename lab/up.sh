@@ -46,7 +46,7 @@ wait_jobs() {
 }
 
 start_jobs "services/packages.sh venv" services/postgres.sh services/redis.sh \
-	services/docker.sh stack/images.sh services/registry.sh
+	services/docker.sh stack/images.sh services/registry.sh services/statuspage.sh
 wait_jobs "services/packages.sh venv"
 start_jobs services/s3.sh services/vault.sh services/vault-raft.sh "services/packages.sh tools"
 wait_jobs services/postgres.sh services/redis.sh services/docker.sh stack/images.sh
@@ -56,7 +56,7 @@ wait_jobs
 # .lab/env: KEY=value lines, in a fixed order.
 {
 	echo "LAB_DIR=$LAB_DIR"
-	for part in postgres redis s3 vault vault-raft docker registry stack; do
+	for part in postgres redis s3 vault vault-raft docker registry statuspage stack; do
 		cat "$LAB_ENVD/$part"
 	done
 } >"$LAB_DIR/env.tmp"

@@ -555,6 +555,9 @@ fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("maintenance").as_deref(), Some("not-needed"));
     assert!(calls(&out.journal(), "docker.exec").is_empty());
+    // Its diagnosis (issue 20), as the runbook writes it.
+    assert_eq!(out.fact("provider-status").as_deref(), Some("none"));
+    assert_eq!(out.fact("database").as_deref(), Some("up"));
 
     // The database goes down; the database comes back once the proxy shows
     // the maintenance page.
@@ -593,11 +596,32 @@ fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
     );
 
     // A run that gives up leaves the proxy in maintenance (the safe state);
-    // the next run, with the database back, switches it back.
+    // the next run, with the database back, switches it back. Each backend
+    // is asked for its health first, so each logs why it is degraded: what
+    // the runbook's `docker logs … | grep -i "database\|connection"` finds.
     let postgres_back = PostgresBack(&lab);
     stop_postgres(&lab, "fast");
+    let backends = lab.backend_urls().unwrap();
+    for url in &backends {
+        let status = rt.block_on(drhost_tests::docker::health(&lab, url));
+        assert_eq!(status, 503, "{url} answers 503 without its database");
+    }
     let out = outage("1s");
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("database").as_deref(), Some("down"));
+    let lines: usize = out.fact("backend-database-log-lines").unwrap().parse().unwrap();
+    assert!(lines >= backends.len(), "{lines} lines for {} backends", backends.len());
+    let diagnosis: Vec<String> = events(&out.journal(), "step-note")
+        .iter()
+        .filter(|e| e["step"] == "diagnose")
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        diagnosis
+            .iter()
+            .any(|n| n.starts_with("toolboxai-backend1: ") && n.contains("database connection failed")),
+        "the backend's own log line is quoted: {diagnosis:#?}"
+    );
     let summary = out.json()["summary"].as_str().unwrap().to_string();
     assert!(summary.contains("stays in maintenance mode"), "{summary}");
     assert_eq!(rt.block_on(proxy(&lab)), (503, true));
@@ -606,6 +630,107 @@ fn db_outage_serves_the_maintenance_page_until_the_database_is_back() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.fact("maintenance").as_deref(), Some("done"));
     assert_eq!(rt.block_on(proxy(&lab)), (200, false));
+}
+
+/// Puts the lab's status page back to "All Systems Operational" however the
+/// test ends (`lab/services/statuspage.sh` writes the same file).
+struct StatusPageBack<'a>(&'a Lab, String);
+
+impl<'a> StatusPageBack<'a> {
+    fn new(lab: &'a Lab) -> Self {
+        let file = lab.get("STATUSPAGE_FILE").unwrap().to_string();
+        let saved = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            saved.contains("\"indicator\":\"none\""),
+            "the page starts operational: {saved}"
+        );
+        StatusPageBack(lab, saved)
+    }
+
+    /// Serves `json` as the provider's status.
+    fn serve(&self, json: &str) {
+        let file = self.0.get("STATUSPAGE_FILE").unwrap();
+        std::fs::write(file, json).unwrap();
+    }
+}
+
+impl Drop for StatusPageBack<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.get("STATUSPAGE_FILE").unwrap(), &self.1);
+    }
+}
+
+/// The runbook's first diagnosis line, `curl …/api/v2/status.json`, read by
+/// db-outage from the lab's real status page server: the provider's
+/// indicator becomes a fact; text the page controls never reaches the
+/// operator raw; a page that does not answer is evidence, not a failure;
+/// and the host the default page lives on is a grant like any other.
+#[test]
+fn db_outage_reports_the_providers_status_page_and_never_trusts_it() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let page = StatusPageBack::new(&lab);
+    let run = || lab_run(&lab, "db-outage").params(&[("interval", "200ms"), ("wait", "30s")]);
+    let notes = |out: &Outcome| -> Vec<String> {
+        events(&out.journal(), "step-note")
+            .iter()
+            .filter(|e| e["step"] == "diagnose")
+            .map(|e| e["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    page.serve(r#"{"page":{"id":"lab"},"status":{"indicator":"major","description":"Partial System Outage"}}"#);
+    let out = run().exec();
+    assert_eq!(out.code, 0, "the database answers: {}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("provider-status").as_deref(), Some("major"));
+    assert!(
+        notes(&out).contains(&"status page: major (Partial System Outage)".to_string()),
+        "{:#?}",
+        notes(&out)
+    );
+    let journal = out.journal();
+    let gets = calls(&journal, "http.get");
+    let url = lab.get("STATUSPAGE_URL").unwrap();
+    assert!(gets.iter().any(|g| g["args"]["url"] == url), "{gets:#?}");
+
+    // A hostile page: an escape sequence for an indicator, a description
+    // that clears the screen. Neither reaches the journal or the terminal.
+    page.serve("{\"status\":{\"indicator\":\"none\\u001b[2J\",\"description\":\"ok\\u001b[31m\"}}");
+    let out = run().exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("provider-status").as_deref(), Some("unknown"));
+    for text in [
+        &out.stdout,
+        &out.stderr,
+        &std::fs::read_to_string(out.journal_path().unwrap()).unwrap(),
+    ] {
+        assert!(!text.contains('\u{1b}'), "an escape reached the output: {text}");
+    }
+
+    // No page at all: still a diagnosis, still exit 0.
+    let out = run()
+        .param("status-page", "http://127.0.0.1:1/api/v2/status.json")
+        .exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("provider-status").as_deref(), Some("unknown"));
+    drop(page);
+
+    // Without the grant for the default page's host the run is refused up
+    // front, with the lines to add.
+    let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
+    let without = base.replace(
+        "host = \"status.supabase.com:443\"",
+        "host = \"status.example.invalid:443\"",
+    );
+    assert_ne!(without, base, "the lab grants the status page host");
+    let config = cli::config(&without);
+    let out = run().config(&config).exec();
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let message = out.json()["error"]["message"].as_str().unwrap_or_default().to_string();
+    assert!(
+        message.contains("http status.supabase.com:443") && message.contains("host = \"status.supabase.com:443\""),
+        "{message}"
+    );
 }
 
 /// db-outage's `wait` defaults to 15 min, as long as a default run's

@@ -193,6 +193,20 @@ fn health(config: &Config) -> (u16, String) {
     let pg = check_postgres(config);
     let (redis, master) = check_redis(config);
     let ok = pg.ok && redis.ok;
+    // What the runbook's `docker logs toolboxai-backend1 | grep -i
+    // "database\|connection"` finds during an outage.
+    if !pg.ok {
+        eprintln!(
+            "toolboxai-backend: /health degraded: database connection failed: {}",
+            pg.detail
+        );
+    }
+    if !redis.ok {
+        eprintln!(
+            "toolboxai-backend: /health degraded: redis connection failed: {}",
+            redis.detail
+        );
+    }
     let body = format!(
         "{{\"status\":{},\"service\":{},\"version\":{},\"postgres\":{{\"ok\":{},\"detail\":{}}},\"redis\":{{\"ok\":{},\"master\":{},\"detail\":{}}}}}",
         json_str(if ok { "ok" } else { "degraded" }),

@@ -1,9 +1,10 @@
 //! `db-outage`: runbook scenario 1, option A — the database is down and we
 //! wait for it.
 //!
-//! 1. check the database (`SELECT 1`); when it answers there is nothing to
-//!    do — unless an earlier run left the proxy in maintenance mode, which
-//!    is then switched back (step 4);
+//! 1. diagnose as the runbook does ([`diagnose`]): the provider's status
+//!    page, `SELECT 1`, the backends' log lines about the database; when the
+//!    database answers there is nothing to do — unless an earlier run left
+//!    the proxy in maintenance mode, which is then switched back (step 4);
 //! 2. maintenance mode: copy the maintenance site over the proxy's active
 //!    site, `nginx -t`, `nginx -s reload`, and check the proxy now answers
 //!    503 with the maintenance page;
@@ -13,6 +14,8 @@
 //!    run fails saying so, before the sandbox would stop it;
 //! 4. switch back: copy the saved site over the active one, `nginx -t`,
 //!    reload, and check the proxy's health URL answers 200 again.
+
+mod diagnose;
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +40,9 @@ struct Settings {
     health_path: String,
     interval: Duration,
     wait: Duration,
+    status_page: Option<String>,
+    backends: Option<String>,
+    log_lines: u32,
 }
 
 impl Settings {
@@ -50,6 +56,14 @@ impl Settings {
             health_path: params.get("health-path")?.to_string(),
             interval: params.duration("interval")?.max(Duration::from_millis(100)),
             wait: params.duration("wait")?,
+            status_page: params.optional("status-page")?.map(str::to_string),
+            backends: params.optional("backends")?.map(str::to_string),
+            log_lines: params.get("log-lines")?.parse().map_err(|_| {
+                fail(format!(
+                    "--param log-lines={} is not a number of lines",
+                    params.get("log-lines").unwrap_or_default()
+                ))
+            })?,
         })
     }
 }
@@ -159,6 +173,11 @@ impl Plugin for DbOutage {
         .need("postgres", DATABASE, Access::Read, "tests the database with SELECT 1")
         .need("docker", "toolboxai-nginx-proxy", Access::Write, "switches the proxy's site and reloads nginx")
         .need("http", "127.0.0.1:*", Access::Read, "checks what the proxy serves")
+        .param("status-page", "the database provider's status page (Statuspage JSON); empty skips it", Some("https://status.supabase.com/api/v2/status.json"))
+        .need("http", "status.supabase.com:443", Access::Read, "reads the provider's status page, as the runbook's diagnosis does")
+        .param("backends", "glob over the backend containers whose logs are searched for database or connection errors; empty skips them", Some("toolboxai-backend*"))
+        .param("log-lines", "how many recent log lines of each backend to search", Some("200"))
+        .need("docker", "toolboxai-backend*", Access::Read, "reads the backends' recent logs (the runbook's docker logs | grep database)")
         .build()
     }
 
@@ -170,76 +189,91 @@ impl Plugin for DbOutage {
         let url = published_url(&info, &s.proxy_port, &s.health_path)
             .ok_or_else(|| fail(format!("{} publishes no host port for {}", s.proxy, s.proxy_port)))?;
 
-        let step = Step::start(format!("check database `{DATABASE}`"));
-        if let Err(down) = database_answers() {
-            step.note(format!("down: {}", down.describe()));
-        } else {
-            step.note("SELECT 1 answered");
-            step.ok();
-            return finish_if_left_in_maintenance(&s, &url);
-        }
-        step.ok();
-
-        let step = Step::start(format!("enable maintenance mode on {}", s.proxy));
-        switch_site(&s, &s.maintenance_site, &step)?;
-        wait_for_proxy(&url, is_maintenance, &step)?;
-        step.note(format!("{url} serves the maintenance page (503)"));
-        step.ok();
-        let maintenance_since = Instant::now();
-
-        // The wait ends before the run's deadline, with time left to say so:
-        // the sandbox stopping the plugin mid-wait would leave no message.
-        let wait = Wait::up_to(s.wait);
-        let step = Step::start(format!(
-            "wait for the database (every {}, {})",
-            duration_text(s.interval),
-            wait.plan_text()
-        ));
-        let mut attempts = 1u32;
-        loop {
-            wait.sleep(s.interval);
-            attempts += 1;
-            match database_answers() {
-                Ok(()) => break,
-                Err(e) if wait.over() => {
-                    let more = if wait.cut_short() {
-                        "re-run db-outage with a longer --timeout to keep waiting"
-                    } else {
-                        "re-run db-outage to keep waiting"
-                    };
-                    return Err(fail(format!(
-                        "the database is still down after {} ({attempts} attempts; last: {}); the proxy stays in maintenance mode, serving the maintenance page",
-                        wait.waited_text(),
-                        e.describe()
-                    ))
-                    .in_step(step.name())
-                    .hint(format!(
-                        "{more} (it switches the proxy back once the database answers), or restore from a backup with db-restore"
-                    ))
-                    .fact("maintenance", "on")
-                    .fact("attempts", attempts)
-                    .fact("waited-ms", wait.waited().as_millis()));
-                }
-                Err(e) if attempts.is_multiple_of(10) => step.note(format!("attempt {attempts}: {}", e.describe())),
-                Err(_) => {}
+        let found = diagnose::diagnose(s.status_page.as_deref(), s.backends.as_deref(), s.log_lines, DATABASE);
+        let with_diagnosis = |mut o: Outcome| {
+            for (name, value) in found.facts() {
+                o = o.fact(name, value);
             }
+            o
+        };
+        let failure_with_diagnosis = |mut f: Failure| {
+            for (name, value) in found.facts() {
+                f = f.fact(name, value);
+            }
+            f
+        };
+        if found.database.is_ok() {
+            return finish_if_left_in_maintenance(&s, &url)
+                .map(with_diagnosis)
+                .map_err(failure_with_diagnosis);
         }
-        step.note(format!("answered after {attempts} attempts"));
-        step.ok();
-
-        switch_back(&s, &url)?;
-
-        let maintenance = maintenance_since.elapsed();
-        Ok(outcome(format!(
-            "the database is back; {} served the maintenance page for {} and is back to normal",
-            s.proxy,
-            duration_text(maintenance)
-        ))
-        .fact("maintenance", "done")
-        .fact("attempts", attempts)
-        .fact("maintenance-ms", maintenance.as_millis())
-        .fact("time-to-recovery-ms", started.elapsed().as_millis()))
+        self::run_outage(&s, &url, started)
+            .map(with_diagnosis)
+            .map_err(failure_with_diagnosis)
     }
+}
+
+/// Steps 2–4: maintenance mode, the bounded wait, the switch back.
+fn run_outage(s: &Settings, url: &str, started: Instant) -> Result<Outcome, Failure> {
+    let step = Step::start(format!("enable maintenance mode on {}", s.proxy));
+    switch_site(s, &s.maintenance_site, &step)?;
+    wait_for_proxy(url, is_maintenance, &step)?;
+    step.note(format!("{url} serves the maintenance page (503)"));
+    step.ok();
+    let maintenance_since = Instant::now();
+
+    // The wait ends before the run's deadline, with time left to say so:
+    // the sandbox stopping the plugin mid-wait would leave no message.
+    let wait = Wait::up_to(s.wait);
+    let step = Step::start(format!(
+        "wait for the database (every {}, {})",
+        duration_text(s.interval),
+        wait.plan_text()
+    ));
+    let mut attempts = 1u32;
+    loop {
+        wait.sleep(s.interval);
+        attempts += 1;
+        match database_answers() {
+            Ok(()) => break,
+            Err(e) if wait.over() => {
+                let more = if wait.cut_short() {
+                    "re-run db-outage with a longer --timeout to keep waiting"
+                } else {
+                    "re-run db-outage to keep waiting"
+                };
+                return Err(fail(format!(
+                    "the database is still down after {} ({attempts} attempts; last: {}); the proxy stays in maintenance mode, serving the maintenance page",
+                    wait.waited_text(),
+                    e.describe()
+                ))
+                .in_step(step.name())
+                .hint(format!(
+                    "{more} (it switches the proxy back once the database answers), or restore from a backup with db-restore"
+                ))
+                .fact("maintenance", "on")
+                .fact("attempts", attempts)
+                .fact("waited-ms", wait.waited().as_millis()));
+            }
+            Err(e) if attempts.is_multiple_of(10) => step.note(format!("attempt {attempts}: {}", e.describe())),
+            Err(_) => {}
+        }
+    }
+    step.note(format!("answered after {attempts} attempts"));
+    step.ok();
+
+    switch_back(s, url)?;
+
+    let maintenance = maintenance_since.elapsed();
+    Ok(outcome(format!(
+        "the database is back; {} served the maintenance page for {} and is back to normal",
+        s.proxy,
+        duration_text(maintenance)
+    ))
+    .fact("maintenance", "done")
+    .fact("attempts", attempts)
+    .fact("maintenance-ms", maintenance.as_millis())
+    .fact("time-to-recovery-ms", started.elapsed().as_millis()))
 }
 
 export_plugin!(DbOutage);
