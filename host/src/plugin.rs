@@ -249,6 +249,7 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
         disk: DiskBudget::new(DESCRIBE_DISK, dirs.scratch()),
         config_file: None,
         plan: None,
+        connections: Default::default(),
     });
     let limits = Limits {
         timeout: DESCRIBE_TIMEOUT,

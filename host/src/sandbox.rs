@@ -217,6 +217,8 @@ pub struct RunContext {
     /// Plan mode (`drhost run --plan`): the changes recorded instead of
     /// made; `None` in a live run.
     pub plan: Option<Arc<Mutex<crate::caps::kit::call::Plan>>>,
+    /// The Postgres sessions and Redis links the plugin holds open.
+    pub connections: crate::caps::kit::slots::ConnectionSlots,
 }
 
 impl RunContext {

@@ -629,3 +629,61 @@ fn tls_with_the_lab_ca_connects_encrypted_and_a_wrong_ca_is_one_clear_line() {
         delete_objects(&lab, &[&key]).await;
     });
 }
+
+/// A plugin that opens connections in a loop and holds them (issue 11)
+/// gets at most 16: the 17th open is refused before anything connects
+/// (access-denied, naming the cap), the 16 it holds still answer, the real
+/// server never sees more of its sessions, and they all close with the run.
+#[test]
+fn a_plugin_cannot_hoard_the_databases_connections() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    rt.block_on(fresh_database(&lab, RESTORE));
+    let config = write_config(&lab, RESTORE, Pg::Plain, &grants(&["read"], &[]));
+    let admin_client = rt.block_on(admin(&lab, "postgres"));
+    let sessions = || -> i64 {
+        rt.block_on(admin_client.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",
+            &[&RESTORE],
+        ))
+        .unwrap()
+        .get(0)
+    };
+    let before = sessions();
+
+    let (out, peak) = std::thread::scope(|scope| {
+        let run = scope.spawn(|| poke(&config, &[("op", "hoard"), ("count", "40")]));
+        let mut peak = before;
+        while !run.is_finished() {
+            peak = peak.max(sessions());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        (run.join().unwrap(), peak)
+    });
+    assert_eq!(out.fact("opened").as_deref(), Some("16"), "{}", out.stdout);
+    assert_eq!(out.fact("answering").as_deref(), Some("16"), "{}", out.stdout);
+    assert_eq!(out.fact("error-kind").as_deref(), Some("access-denied"));
+    let error = out.fact("error").unwrap();
+    assert!(
+        error.starts_with("postgres `primary`: this run already holds 16 open connections"),
+        "{error}"
+    );
+    assert!(
+        peak - before <= 16,
+        "the server saw {} sessions of the run",
+        peak - before
+    );
+    assert!(peak - before >= 1, "sampling never saw the run's sessions");
+    // 16 opens journaled as made, the 17th as refused; nothing after it.
+    let opens = calls(&out, "postgres.open");
+    assert_eq!(opens.len(), 17, "{opens:#?}");
+    assert_eq!(opens[16]["outcome"]["error"]["kind"], "access-denied", "{}", opens[16]);
+
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sessions() != before && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(sessions(), before, "the run's sessions closed with it");
+    rt.block_on(drop_database(&lab, RESTORE));
+}

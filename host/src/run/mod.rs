@@ -391,6 +391,7 @@ impl Attempt<'_> {
             disk: DiskBudget::new(limits.disk, dirs.scratch()),
             config_file: self.config_path.clone(),
             plan: self.plan.clone(),
+            connections: Default::default(),
         });
         let disk = ctx.disk.clone();
         let _watch = disk.watch();

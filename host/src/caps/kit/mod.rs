@@ -4,7 +4,8 @@
 //! file while hashing it ([`copy`]), the run's
 //! disk budget for blobs and scratch ([`disk`]), and what a capability tells
 //! the up-front check ([`gate`]), and which calls plan mode records
-//! instead of making ([`plan`]). The time a
+//! instead of making ([`plan`]), and the cap on connections a run holds
+//! open ([`slots`]). The time a
 //! call may still take is [`crate::sandbox::RunContext::time_left`].
 
 pub mod call;
@@ -15,6 +16,7 @@ pub mod gate;
 pub mod pattern;
 pub mod plan;
 pub mod process;
+pub mod slots;
 pub mod text;
 
 pub use call::{Answer, CallError};

@@ -62,10 +62,12 @@ pub(crate) async fn open(ctx: &RunContext, label: &str) -> Result<Database, CapE
     } else {
         Login::Reader
     };
+    let slot = ctx.connections.take(&format!("postgres `{label}`"))?;
     let client = connect_as(ctx, label, target, &target.url.dbname, login).await?;
     Ok(Database {
         label: label.to_string(),
         client,
+        _slot: slot,
     })
 }
 

@@ -37,6 +37,8 @@ pub use grant::{
 pub struct Database {
     label: String,
     client: tokio_postgres::Client,
+    /// Its place among the run's open connections.
+    _slot: crate::caps::kit::slots::Slot,
 }
 
 /// `[targets.postgres.LABEL]`.

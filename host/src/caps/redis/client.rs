@@ -271,6 +271,7 @@ pub(crate) async fn open(ctx: &RunContext, label: &str, node: Node) -> Result<Co
             (host, port)
         }
     };
+    let slot = ctx.connections.take(&format!("redis `{label}`"))?;
     let client = client(ctx, target, &host, port, target.url.db, false).await?;
     let budget = ReplyBudget::full();
     let link = connect(&client, &budget, timeout).await?;
@@ -281,6 +282,7 @@ pub(crate) async fn open(ctx: &RunContext, label: &str, node: Node) -> Result<Co
         client,
         budget,
         link: Some(link),
+        _slot: slot,
     })
 }
 

@@ -42,6 +42,8 @@ pub struct Connection {
     budget: std::sync::Arc<budget::ReplyBudget>,
     /// Dropped after an I/O error and reopened on the next call.
     link: Option<redis::aio::MultiplexedConnection>,
+    /// Its place among the run's open connections.
+    _slot: crate::caps::kit::slots::Slot,
 }
 
 impl Connection {

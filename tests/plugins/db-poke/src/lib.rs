@@ -8,7 +8,8 @@
 //! pg_restore into `target` with the restore parameters), `s3-get` (`key`,
 //! checked against `sha256` when given),
 //! `s3-put` (`text` as `key`), `s3-copy` (get `key`, put it as `dest`),
-//! `s3-list` (`prefix`).
+//! `s3-list` (`prefix`), `hoard` (open `count` connections to `target` and
+//! hold them all, as a plugin that means to starve the database would).
 
 use drhost_sdk::blob::Blob;
 use drhost_sdk::postgres::{self, Database, RestoreOptions};
@@ -97,6 +98,27 @@ fn run_op(params: &Params) -> Result<Result<Outcome, Outcome>, Failure> {
                 let keys: Vec<_> = objects.iter().map(|o| o.key.as_str()).collect();
                 outcome("listed").fact("count", keys.len()).fact("keys", keys.join(","))
             }),
+        "hoard" => {
+            let count: usize = params.parse("count")?;
+            let mut held = Vec::new();
+            let mut refusal = None;
+            for _ in 0..count {
+                match Database::open(target) {
+                    Ok(db) => held.push(db),
+                    Err(e) => {
+                        refusal = Some(e);
+                        break;
+                    }
+                }
+            }
+            // Every handle is still held while the host is asked once more.
+            let still = held.iter().filter(|db| db.query("SELECT 1", &[]).is_ok()).count();
+            let report = outcome("hoarded").fact("opened", held.len()).fact("answering", still);
+            Ok(match refusal {
+                Some(e) => report.fact("error-kind", e.kind()).fact("error", e.message()),
+                None => report,
+            })
+        }
         other => return Err(fail(format!("unknown op `{other}`"))),
     })
 }
@@ -121,7 +143,7 @@ impl Plugin for DbPoke {
         )
         .param(
             "op",
-            "query | info | create-database | dump | restore | s3-get | s3-put | s3-copy | s3-list",
+            "query | info | create-database | dump | restore | s3-get | s3-put | s3-copy | s3-list | hoard",
             Some("info"),
         )
         .param("target", "the Postgres target label", Some("primary"))
@@ -140,6 +162,7 @@ impl Plugin for DbPoke {
         .param("dest", "s3-copy: the key to put the copy at", Some(""))
         .param("text", "s3-put: the object's content", Some("hello"))
         .param("prefix", "s3-list: the key prefix", Some(""))
+        .param("count", "hoard: how many connections to open and hold", Some("40"))
         .param("clean", "restore: --clean", Some("false"))
         .param("if-exists", "restore: --if-exists", Some("false"))
         .param("no-owner", "restore: --no-owner", Some("false"))
