@@ -98,6 +98,7 @@ fn main() {
                 disk: drhost::caps::kit::disk::DiskBudget::new(1 << 30, scratch.path()),
                 config_file: None,
                 plan: None,
+                connections: Default::default(),
             });
             let started = Instant::now();
             let limits = Limits {
