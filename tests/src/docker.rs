@@ -200,9 +200,7 @@ impl Restore {
             Ok(()) => Ok(()),
             Err(why) => {
                 eprintln!("restore: {why}; running lab/stack/containers.sh");
-                let status = std::process::Command::new("bash")
-                    .arg(self.lab.path("lab/stack/containers.sh"))
-                    .status();
+                let status = self.lab.bash().arg("lab/stack/containers.sh").status();
                 if !status.map(|s| s.success()).unwrap_or(false) {
                     Err("lab/stack/containers.sh failed: run `make lab`".to_string())
                 } else {

@@ -121,6 +121,17 @@ impl Lab {
         Ok(Lab { root, vars })
     }
 
+    /// `bash` for running a lab script (`lab/up.sh`, …) on this lab: the
+    /// repository root as its directory and `LAB_DIR` set to this lab's
+    /// `.lab`, whatever the caller's environment says — a relative
+    /// `LAB_DIR` from the shell would otherwise name a second lab under
+    /// `tests/` (cargo runs tests there), which the script would start.
+    pub fn bash(&self) -> std::process::Command {
+        let mut bash = std::process::Command::new("bash");
+        bash.current_dir(&self.root).env("LAB_DIR", self.root.join(".lab"));
+        bash
+    }
+
     /// The repository root (the directory holding `.lab/`).
     pub fn root(&self) -> &Path {
         &self.root

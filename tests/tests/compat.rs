@@ -189,9 +189,7 @@ impl Drop for Backend2Back {
         });
         if !healthy {
             eprintln!("restore: {BACKEND2} is not healthy; running lab/stack/containers.sh");
-            let status = std::process::Command::new("bash")
-                .arg(lab.path("lab/stack/containers.sh"))
-                .status();
+            let status = lab.bash().arg("lab/stack/containers.sh").status();
             assert!(
                 status.map(|s| s.success()).unwrap_or(false),
                 "lab/stack/containers.sh failed: run `make lab`"

@@ -142,10 +142,10 @@ const APP_PATH: &str = "toolboxai/supabase";
 
 /// Runs a lab shell snippet with lab/lib.sh sourced (as root, like make lab).
 fn lab_shell(lab: &Lab, script: &str) {
-    let status = std::process::Command::new("bash")
+    let status = lab
+        .bash()
         .arg("-c")
         .arg(format!("set -euo pipefail; source lab/lib.sh; {script}"))
-        .current_dir(lab.root())
         .status()
         .expect("bash runs");
     assert!(status.success(), "lab shell failed: {script}");

@@ -39,7 +39,7 @@ impl Drop for RestoreLab {
                     .output();
             }
         }
-        let status = Command::new("bash").arg(lab.path("lab/up.sh")).output();
+        let status = lab.bash().arg("lab/up.sh").output();
         if !matches!(&status, Ok(o) if o.status.success()) {
             eprintln!("lab/up.sh did not restore the lab: {status:?}");
         }
