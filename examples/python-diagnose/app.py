@@ -17,7 +17,7 @@ import re
 import time
 
 from drhost_sdk import (
-    Access, Failed, NotFound, Params, Table, Timeout, Unavailable, containers_named,
+    Access, Failed, ManifestBuilder, NotFound, Outcome, Params, Table, Timeout, Unavailable, containers_named,
     docker, export_plugin, fail, http_get, info, manifest, outcome, postgres,
     published_url, step, table, warn,
 )
@@ -27,7 +27,7 @@ from drhost_sdk import (
 SERVICE_FAULTS = (Unavailable, Timeout, NotFound, Failed)
 
 
-def describe():
+def describe() -> ManifestBuilder:
     return (
         manifest(
             "db-diagnose", "0.1.0",
@@ -139,7 +139,7 @@ def backend_health(container: docker.ContainerInfo, path: str) -> tuple[bool, st
     return healthy, ", ".join(seen)
 
 
-def run(params: Params):
+def run(params: Params) -> Outcome:
     label = params.get("database")
     diagnosis = Diagnosis()
     database_ok = diagnosis.test_database(label)

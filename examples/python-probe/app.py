@@ -7,7 +7,7 @@ Build it with `build.sh` (componentize-py against the repo's `wit/0.2.0` and
 """
 
 from drhost_sdk import (
-    Access, AccessDenied, CapabilityError, Params, Timeout, Unavailable,
+    Access, AccessDenied, CapabilityError, ManifestBuilder, Outcome, Params, Timeout, Unavailable,
     error, export_plugin, fail, http_get, info, manifest, outcome, step, warn,
 )
 
@@ -25,7 +25,7 @@ def hint_for(problem: CapabilityError | None) -> str:
             return "see the error in the step's log"
 
 
-def describe():
+def describe() -> ManifestBuilder:
     return (
         manifest("py-probe", "0.1.0", "Probes health URLs over HTTP (an example plugin in Python)")
         .param("urls", "comma-separated health URLs on 127.0.0.1")
@@ -34,7 +34,7 @@ def describe():
     )
 
 
-def run(params: Params):
+def run(params: Params) -> Outcome:
     urls = params.values("urls")
     if not urls:
         raise fail("no URL to probe", hint="pass --param urls=http://127.0.0.1:PORT/health")
