@@ -33,7 +33,8 @@ def failure_of(error: BaseException) -> Failure:
     """The failure a run ends with when `error` escapes it."""
     if isinstance(error, Failure):
         return error
-    step = getattr(error, "step", None)
+    step = getattr(error, "step", None)  # set by the step it escaped from
+    step = step if isinstance(step, str) else None
     if isinstance(error, CapabilityError):
         return Failure(str(error), hint=_HINTS.get(type(error)), step=step)
     # A bug in the plugin (KeyError, ValueError, …): where it was raised
@@ -41,8 +42,9 @@ def failure_of(error: BaseException) -> Failure:
     # failure says what and in which step.
     log.write(log.Level.ERROR, f"{type(error).__name__} raised {where(error)}")
     log.write(log.Level.DEBUG, "".join(traceback.format_exception(error)).rstrip())
+    text = str(error)
     return Failure(
-        f"{type(error).__name__}: {error}",
+        f"{type(error).__name__}: {text}" if text else type(error).__name__,
         hint="an error in the plugin's own code, not in a service: its traceback is in the run's log; tell the plugin's author",
         step=step,
     )
