@@ -38,8 +38,10 @@ fixtures: toolchain
 	# a cdylib is named with underscores, a bin (not-a-plugin) keeps its dashes
 	for f in $(FIXTURES); do src=$(WASM_OUT)/$${f//-/_}.wasm; [[ -f $$src ]] || src=$(WASM_OUT)/$$f.wasm; cp $$src tests/plugins/$$f.wasm; done
 
+## examples: the Python plugins, built with the Python SDK (sdk/python/build.sh; fast when up to date)
 examples:
-	bash examples/python-probe/build.sh
+	bash sdk/python/build.sh examples/python-probe examples/python-probe/py-probe.wasm
+	bash sdk/python/build.sh examples/python-diagnose examples/python-diagnose/db-diagnose.wasm
 
 ## compat: shipped plugins as built for contract 0.1.2, from the commit pinned in
 ## tests/compat/build-0.1.sh, into tests/plugins/compat-0.1/<id>.wasm (fast when up to date)
