@@ -33,6 +33,7 @@ pub mod policy;
 pub mod prepare;
 pub mod private_dir;
 pub mod run;
+pub mod scaffold;
 pub mod sandbox;
 pub mod secret;
 pub mod suggest;
