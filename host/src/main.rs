@@ -356,7 +356,10 @@ fn new_plugin(args: NewArgs) -> Result<(), drhost::Error> {
     println!();
     println!("build, sign and run it (see {dir}/README.md):");
     println!("  cd {dir} && cargo build --offline --release --target wasm32-wasip2");
-    println!("  drhost sign {} --key KEY  (in the lab: .lab/keys/lab-dev.key)", made.component);
+    println!(
+        "  drhost sign {} --key KEY  (in the lab: .lab/keys/lab-dev.key)",
+        made.component
+    );
     println!("  drhost run {} --config FILE", made.component);
     println!();
     println!("grant what it needs in FILE:");

@@ -155,8 +155,12 @@ fn find_sdk(given: Option<&Path>) -> Result<PathBuf> {
             path.display()
         )));
     }
-    std::fs::canonicalize(&path)
-        .map_err(|e| Error::Usage(format!("cannot find the Rust SDK at {}: {e}; pass --sdk PATH", path.display())))
+    std::fs::canonicalize(&path).map_err(|e| {
+        Error::Usage(format!(
+            "cannot find the Rust SDK at {}: {e}; pass --sdk PATH",
+            path.display()
+        ))
+    })
 }
 
 /// The placeholders' values.
@@ -208,15 +212,20 @@ fn render(text: &str, values: &Values) -> String {
 /// `files` into it, each path relative to it and at most one directory deep.
 fn write_new_dir(dir: &Path, files: &[(&str, String)]) -> Result<()> {
     let (parent, name) = split(dir)?;
-    let parent_fd = rustix::fs::openat(CWD, &parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| match e {
-            Errno::NOENT | Errno::NOTDIR => Error::Usage(format!(
-                "cannot create {}: {} is not a directory; create it first, or choose another --dir",
-                dir.display(),
-                parent.display()
-            )),
-            e => Error::Usage(format!("cannot create {}: {}: {e}", dir.display(), parent.display())),
-        })?;
+    let parent_fd = rustix::fs::openat(
+        CWD,
+        &parent,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::NOENT | Errno::NOTDIR => Error::Usage(format!(
+            "cannot create {}: {} is not a directory; create it first, or choose another --dir",
+            dir.display(),
+            parent.display()
+        )),
+        e => Error::Usage(format!("cannot create {}: {}: {e}", dir.display(), parent.display())),
+    })?;
     make_dir(&parent_fd, &name).map_err(|e| match e {
         Errno::EXIST => Error::Usage(format!(
             "{} already exists: drhost new never writes over anything; choose another --dir or remove it",
@@ -244,7 +253,10 @@ fn write_new_dir(dir: &Path, files: &[(&str, String)]) -> Result<()> {
 
 /// The parent to open and the last component to create.
 fn split(dir: &Path) -> Result<(PathBuf, String)> {
-    let name = dir.file_name().and_then(|n| n.to_str()).filter(|n| *n != "." && *n != "..");
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| *n != "." && *n != "..");
     let Some(name) = name else {
         return Err(Error::Usage(format!(
             "cannot create {}: name a new directory (e.g. --dir plugins/cache-check)",
@@ -372,13 +384,7 @@ mod tests {
         let text = std::fs::read_to_string(&lock_path).unwrap();
         let parsed: toml::Table = text.parse().unwrap();
         let packages = parsed["package"].as_array().unwrap();
-        let key = |p: &toml::Value| {
-            format!(
-                "{} {}",
-                p["name"].as_str().unwrap(),
-                p["version"].as_str().unwrap()
-            )
-        };
+        let key = |p: &toml::Value| format!("{} {}", p["name"].as_str().unwrap(), p["version"].as_str().unwrap());
         // A dependency is "name" or "name version" (or "name version (source)").
         let find = |dep: &str| {
             let mut words = dep.split(' ');
@@ -393,7 +399,12 @@ mod tests {
         let mut todo = vec![find("drhost-sdk")];
         while let Some(package) = todo.pop() {
             if wanted.insert(key(package)) {
-                for dep in package.get("dependencies").and_then(|d| d.as_array()).into_iter().flatten() {
+                for dep in package
+                    .get("dependencies")
+                    .and_then(|d| d.as_array())
+                    .into_iter()
+                    .flatten()
+                {
                     todo.push(find(dep.as_str().unwrap()));
                 }
             }
