@@ -34,6 +34,7 @@ pub mod prepare;
 pub mod private_dir;
 pub mod run;
 pub mod sandbox;
+pub mod scaffold;
 pub mod secret;
 pub mod suggest;
 pub mod trust;

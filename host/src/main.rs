@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use cli::args::{
-    CheckArgs, Cli, Command, InspectArgs, JournalCommand, JournalVerifyArgs, KeygenArgs, ListArgs, LockArgs,
+    CheckArgs, Cli, Command, InspectArgs, JournalCommand, JournalVerifyArgs, KeygenArgs, ListArgs, LockArgs, NewArgs,
     PrepareArgs, PullArgs, PushArgs, RunArgs, RunsArgs, ShowArgs, SignArgs, TrustEntryArgs, VerifyArgs,
 };
 use cli::output::{
@@ -59,6 +59,7 @@ fn main() -> ExitCode {
             Command::Check(args) => check(args).await,
             Command::List(args) => list(args).await,
             Command::Prepare(args) => prepare(args),
+            Command::New(args) => exit_code(new_plugin(args)),
             Command::Completions(args) => {
                 cli::docs::completions(args.shell);
                 EXIT_OK
@@ -345,6 +346,25 @@ fn journal_verify(args: JournalVerifyArgs) -> i32 {
         cli::output::print_chain(&path, &verdict);
     }
     verdict.exit_code()
+}
+
+/// `drhost new`: what was written, the next commands and the grant lines.
+fn new_plugin(args: NewArgs) -> Result<(), drhost::Error> {
+    let made = drhost::scaffold::scaffold(&args.into())?;
+    let dir = made.dir.display();
+    println!("created {dir}: {} (SDK {})", made.files.join(", "), made.sdk.display());
+    println!();
+    println!("build, sign and run it (see {dir}/README.md):");
+    println!("  cd {dir} && cargo build --offline --release --target wasm32-wasip2");
+    println!(
+        "  drhost sign {} --key KEY  (in the lab: .lab/keys/lab-dev.key)",
+        made.component
+    );
+    println!("  drhost run {} --config FILE", made.component);
+    println!();
+    println!("grant what it needs in FILE:");
+    println!("{}", made.grants);
+    Ok(())
 }
 
 fn keygen(args: KeygenArgs) -> Result<(), drhost::Error> {

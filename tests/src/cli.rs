@@ -78,7 +78,7 @@ fn built(path: PathBuf, sources: &[&str]) -> PathBuf {
     path
 }
 
-/// The most recently modified source file (`.rs`, `.wit`, `Cargo.toml`) under `dir`.
+/// The most recently modified source file (`.rs`, `.wit`, `.tmpl`, `Cargo.toml`) under `dir`.
 fn newest_source(dir: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
     let mut newest: Option<(PathBuf, std::time::SystemTime)> = None;
     let mut stack = vec![dir.to_path_buf()];
@@ -92,7 +92,9 @@ fn newest_source(dir: &Path) -> Option<(PathBuf, std::time::SystemTime)> {
                 }
                 continue;
             }
-            let is_source = path.extension().is_some_and(|e| e == "rs" || e == "wit") || path.ends_with("Cargo.toml");
+            // `.tmpl`: the templates `drhost new` includes (host/templates/).
+            let is_source = path.extension().is_some_and(|e| e == "rs" || e == "wit" || e == "tmpl")
+                || path.ends_with("Cargo.toml");
             if let (true, Ok(t)) = (is_source, meta.modified()) {
                 if newest.as_ref().is_none_or(|(_, n)| t > *n) {
                     newest = Some((path, t));

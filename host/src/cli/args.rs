@@ -71,6 +71,21 @@ Examples:
     exit_codes!()
 );
 
+/// `drhost new --help`: examples.
+const NEW_AFTER_HELP: &str = "\
+Examples:
+  drhost new --lang rust cache-check
+      ./cache-check: Cargo.toml, Cargo.lock, src/lib.rs, README.md
+  drhost new --lang rust cache-check --dir ~/plugins/cache-check --sdk ~/drhost/sdk
+      elsewhere, against the SDK of another checkout
+  cd cache-check && cargo build --offline --release --target wasm32-wasip2
+      the component: target/wasm32-wasip2/release/cache_check.wasm
+
+Exit codes:
+  0  created
+  2  usage error: not a plugin id, the directory exists, no SDK found, a
+     language without an SDK yet; nothing was written";
+
 /// `drhost --version`: the program and the plugin contract it implements.
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -130,6 +145,10 @@ pub enum Command {
     /// Verify plugins and compile them into the cache ahead of an incident,
     /// so the first run starts at once: one line per plugin.
     Prepare(PrepareArgs),
+    /// Create a new plugin crate (manifest, one step, README with the build,
+    /// signing and grant lines) in a new directory.
+    #[command(after_help = NEW_AFTER_HELP)]
+    New(NewArgs),
     /// Print a shell completion script on stdout (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the manual page (roff) on stdout: `drhost man | man -l -`.
@@ -483,6 +502,50 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// `drhost new`.
+#[derive(clap::Args)]
+pub struct NewArgs {
+    /// The plugin's language (only rust has an SDK in this drhost).
+    #[arg(long, value_enum, value_name = "LANG")]
+    pub lang: NewLanguage,
+    /// The plugin id: 1-64 lowercase letters, digits and dashes.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The directory to create; it must not exist [default: ./NAME].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The Rust SDK's directory (sdk/ of a drhost checkout) [default: the
+    /// one this drhost was built from].
+    #[arg(long, value_name = "PATH")]
+    pub sdk: Option<PathBuf>,
+}
+
+/// `drhost new --lang`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum NewLanguage {
+    /// Rust, with drhost-sdk.
+    Rust,
+    /// Python (not yet available).
+    Python,
+    /// JavaScript (not yet available).
+    Js,
+}
+
+impl From<NewArgs> for drhost::scaffold::NewPlugin {
+    fn from(args: NewArgs) -> Self {
+        drhost::scaffold::NewPlugin {
+            language: match args.lang {
+                NewLanguage::Rust => drhost::scaffold::Language::Rust,
+                NewLanguage::Python => drhost::scaffold::Language::Python,
+                NewLanguage::Js => drhost::scaffold::Language::Js,
+            },
+            id: args.name,
+            dir: args.dir,
+            sdk: args.sdk,
+        }
+    }
 }
 
 /// `drhost man`.
