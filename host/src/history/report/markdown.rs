@@ -357,7 +357,9 @@ mod tests {
     fn markdown_specials_are_escaped_so_no_link_html_or_cell_break_survives() {
         let hostile = "<script>alert(1)</script> [x](javascript:alert(1)) | a | b *bold* `code` &amp;";
         let safe = md(hostile);
-        assert!(!safe.contains("<script"), "{safe}");
+        // `\<` is a literal `<`: no other `<` may be left.
+        assert!(!safe.replace("\\<", "").contains('<'), "{safe}");
+        assert!(safe.starts_with("\\<script\\>alert\\(1\\)"), "{safe}");
         assert!(!safe.contains("](javascript:"), "{safe}");
         assert!(!safe.contains(" | "), "{safe}");
         assert_eq!(md("a|b"), "a\\|b");
