@@ -11,7 +11,7 @@ use clap::Parser;
 
 use cli::args::{
     CheckArgs, Cli, Command, InspectArgs, JournalCommand, JournalVerifyArgs, KeygenArgs, ListArgs, LockArgs, NewArgs,
-    PrepareArgs, PullArgs, PushArgs, RunArgs, RunsArgs, ShowArgs, SignArgs, TrustEntryArgs, VerifyArgs,
+    PrepareArgs, PullArgs, PushArgs, ReportArgs, RunArgs, RunsArgs, ShowArgs, SignArgs, TrustEntryArgs, VerifyArgs,
 };
 use cli::output::{
     print_check, print_error, print_json, print_json_error, print_list, print_plugin_results, print_report, print_runs,
@@ -67,6 +67,7 @@ fn main() -> ExitCode {
             Command::Man(args) => exit_code(cli::docs::man(args.subcommand.as_deref())),
             Command::Runs(args) => exit_code(runs(args)),
             Command::Show(args) => exit_code(show(args)),
+            Command::Report(args) => exit_code(report(args)),
             Command::Journal(JournalCommand::Verify(args)) => journal_verify(args),
         }
     });
@@ -315,6 +316,31 @@ fn show(args: ShowArgs) -> Result<(), drhost::Error> {
         follow: args.follow,
     };
     drhost::history::show(&path, options, &mut print_show_line)
+}
+
+/// `drhost report`: the report on stdout or in `--out FILE`; a journal
+/// whose chain is broken is reported (the report says so at its top) and
+/// warned about on stderr.
+fn report(args: ReportArgs) -> Result<(), drhost::Error> {
+    let dir = journal_dir(&args.journals)?;
+    let path = drhost::history::find_run(&dir, &args.run)?;
+    let report = drhost::history::report::read(&path)?;
+    if !report.integrity.trustworthy {
+        warn(&format!(
+            "the journal {} is not trustworthy: {}; the report says so at its top",
+            path.display(),
+            report.integrity.reason.as_deref().unwrap_or("its hash chain is broken")
+        ));
+    }
+    let text = drhost::history::report::render(&report, args.format());
+    match &args.out {
+        Some(file) => {
+            drhost::history::report::save(&text, file)?;
+            eprintln!("report written to {}", file.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 /// `drhost journal verify`: the chain's verdict on stdout, its exit code

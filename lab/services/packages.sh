@@ -34,6 +34,7 @@ wanted=(
 	"nginx:/usr/sbin/nginx"
 	"curl:curl"
 	"bsdutils:script" # the tests give drhost a terminal with script(1)
+	"chromium:chromium" # the report tests render drhost report --html in a headless browser
 	"python3-venv:$py"
 )
 

@@ -43,6 +43,8 @@ Examples:
       verify and compile every plugin ahead of an incident
   drhost verify plugins/db-restore.wasm
       who signed it, and whether it is the file the lock pins
+  drhost report latest --html --out incident.html
+      the last run's post-incident report: one page with a timeline chart
   drhost completions bash > ~/.local/share/bash-completion/completions/drhost
       tab completion; `drhost man | man -l -` for the manual
 
@@ -85,6 +87,19 @@ Exit codes:
   0  created
   2  usage error: not a plugin id, the directory exists, no SDK found, a
      language without an SDK yet; nothing was written";
+
+/// `drhost report --help`: examples.
+const REPORT_AFTER_HELP: &str = "\
+Examples:
+  drhost report latest
+      the last run's report in Markdown, on stdout
+  drhost report 20261130T131529Z-db-restore-f81d --html --out incident.html
+      one HTML page with the step timeline, to attach to the ticket
+  drhost report latest --json | jq .time_to_recovery
+      the same report for machines
+
+A journal whose hash chain is broken (see `drhost journal verify`) is still
+reported, under a warning at the top that it is not trustworthy.";
 
 /// `drhost --version`: the program and the plugin contract it implements.
 const VERSION: &str = concat!(
@@ -137,6 +152,13 @@ pub enum Command {
     /// Show one run's journal as a timeline: steps, calls (polling
     /// collapsed), logs, confirmations, facts and how it ended.
     Show(ShowArgs),
+    /// The post-incident report of one run, from its journal alone: what
+    /// ran, who ran it, when, the steps with their durations, every change
+    /// and approval, the time to recovery, what failed, and empty root-cause
+    /// and action-item sections. Markdown by default; --html a page with a
+    /// timeline chart; --json for machines.
+    #[command(after_help = REPORT_AFTER_HELP)]
+    Report(ReportArgs),
     /// Check a run journal's hash chain: exit 0 when intact, 1 when intact
     /// but without run-end (incomplete), 3 when a line was changed, removed
     /// or reordered.
@@ -458,6 +480,37 @@ pub struct ShowArgs {
     pub follow: bool,
     #[command(flatten)]
     pub journals: JournalArgs,
+}
+
+/// `drhost report`.
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// A run id, a unique prefix of one, a journal file, or `latest`.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// One self-contained HTML page (inline CSS and SVG timeline, no script, no external URL).
+    #[arg(long, conflicts_with = "json")]
+    pub html: bool,
+    /// One JSON object (with a `schema` version) for machines.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the report to FILE (created or replaced, mode 0600) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub journals: JournalArgs,
+}
+
+impl ReportArgs {
+    /// The format asked for.
+    pub fn format(&self) -> drhost::history::report::Format {
+        use drhost::history::report::Format;
+        match (self.html, self.json) {
+            (true, _) => Format::Html,
+            (_, true) => Format::Json,
+            _ => Format::Markdown,
+        }
+    }
 }
 
 /// `drhost journal …`.

@@ -253,19 +253,56 @@ fn ms_between(from: SystemTime, to: SystemTime) -> u64 {
     to.duration_since(from).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-/// The plugin's time-to-recovery among `facts` (see [`RECOVERY_FACTS`]).
-fn recovery_fact(facts: &Value) -> Option<String> {
+/// A time-to-recovery the plugin reported as a fact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveryFact {
+    /// The fact's name (one of [`RECOVERY_FACTS`]).
+    pub name: &'static str,
+    /// Its value as the plugin wrote it.
+    pub value: String,
+    /// Its value in milliseconds, when it is a number (`-ms` facts) or a
+    /// duration such as `39s`.
+    pub ms: Option<f64>,
+}
+
+impl RecoveryFact {
+    /// The value for people: a `-ms` number as a duration, else as written.
+    pub fn text(&self) -> String {
+        match self.ms {
+            Some(ms) if self.name.ends_with("-ms") => human_duration(ms),
+            _ => self.value.clone(),
+        }
+    }
+}
+
+/// The plugin's time-to-recovery among run-end's `facts` (the first of
+/// [`RECOVERY_FACTS`] it reported).
+pub fn recovery(facts: &Value) -> Option<RecoveryFact> {
     let facts = facts.as_array()?;
     RECOVERY_FACTS.iter().find_map(|name| {
         let value = facts.iter().find(|f| f["name"] == *name)?["value"].as_str()?;
-        if name.ends_with("-ms") {
-            return Some(match value.trim().parse::<f64>() {
-                Ok(ms) => human_duration(ms),
-                Err(_) => value.to_owned(),
-            });
-        }
-        Some(value.to_owned())
+        let ms = if name.ends_with("-ms") {
+            value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        } else {
+            humantime::parse_duration(value.trim())
+                .ok()
+                .map(|d| d.as_secs_f64() * 1000.0)
+        };
+        Some(RecoveryFact {
+            name,
+            value: value.to_owned(),
+            ms,
+        })
     })
+}
+
+/// The plugin's time-to-recovery among `facts`, for people.
+fn recovery_fact(facts: &Value) -> Option<String> {
+    recovery(facts).map(|fact| fact.text())
 }
 
 /// The last complete event of the journal at `path`.

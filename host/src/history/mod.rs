@@ -1,6 +1,7 @@
 //! Run history: `drhost runs` lists the journals in the journal directory
 //! ([`list`]), `drhost show` renders one as a timeline ([`timeline`]),
-//! once or following it while it is written ([`show`]).
+//! once or following it while it is written ([`show`]), and `drhost
+//! report` turns one into a post-incident report ([`report`]).
 //!
 //! Evidence is the journal, so this module only reads journals: it never
 //! writes, moves or deletes one. Nor does it trust them: any string in a
@@ -11,6 +12,7 @@
 //! are, which file `RUN` names, and how one journal line is read.
 
 pub mod list;
+pub mod report;
 pub mod show;
 pub mod timeline;
 
@@ -25,6 +27,7 @@ use crate::console::plugin_text;
 use crate::error::{Error, Result};
 
 pub use list::{list, Listing, RunSummary, Skipped, LIST_SCHEMA};
+pub use report::{IncidentReport, REPORT_SCHEMA};
 pub use show::{show, Line, ShowOptions};
 pub use timeline::Timeline;
 

@@ -254,6 +254,9 @@ impl Attempt<'_> {
                     "signers": self.trust.as_ref().map(|t| &t.signers),
                 },
                 "trust": self.trust,
+                // Who ran it, where: for the post-incident report (`drhost report`).
+                "operator": operator(),
+                "host": lock::hostname(),
                 "compile_cache": self.compile_cache,
                 "config": self.config_path,
                 "params": self.opts.params.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
@@ -511,6 +514,33 @@ impl Attempt<'_> {
             other => other,
         }
     }
+}
+
+/// The user this drhost runs as (from the password database, else
+/// `$USER`), its uid, and `$SUDO_USER` when it was started through sudo:
+/// who ran the recovery, as the journal keeps it.
+fn operator() -> serde_json::Value {
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let user = user_name(uid).or_else(|| std::env::var("USER").ok());
+    json!({ "user": user, "uid": uid, "sudo_user": std::env::var("SUDO_USER").ok() })
+}
+
+/// The name of `uid` in the password database.
+fn user_name(uid: libc::uid_t) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: an all-zero passwd is a valid value to be overwritten.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call and buf's length is passed;
+    // on success pw_name points into buf, which outlives its use here.
+    let code = unsafe { libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if code != 0 || found.is_null() || entry.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r wrote a NUL-terminated name into buf.
+    let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 /// The line said before a plugin is compiled (a cache miss: seconds for a
