@@ -156,7 +156,10 @@ fn check_passes_the_lab_config() {
         "{}",
         out.stdout
     );
-    assert!(out.stderr.is_empty(), "{}", out.stderr);
+    // Nothing but the compile cache's progress line for a plugin not yet
+    // compiled on this machine ("compiling X.wasm (first run only)…").
+    let warnings: Vec<&str> = out.stderr.lines().filter(|l| !l.starts_with("compiling ")).collect();
+    assert!(warnings.is_empty(), "{}", out.stderr);
     let json = check.json().exec();
     assert_eq!(json.code, 0);
     assert_eq!(json.json(), Value::Array(Vec::new()));
