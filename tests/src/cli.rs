@@ -111,6 +111,11 @@ pub fn dev_trust_file() -> PathBuf {
     repo_root().join(".lab/trust.toml")
 }
 
+/// The grants the `hello` plugin needs: `echo` with any arguments, and HTTP
+/// on loopback. One copy for every test that runs hello.
+pub const HELLO_GRANTS: &str =
+    "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n";
+
 /// A compile cache shared by all tests (compiling a Python plugin takes seconds).
 pub fn shared_cache_dir() -> PathBuf {
     repo_root().join("target/drhost-test-cache")

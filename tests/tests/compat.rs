@@ -10,6 +10,7 @@
 //! (`docker.rs`, `database.rs`, `foundation.rs`). Tests that fault the lab
 //! hold [`serial`] and put back what they broke.
 
+use drhost_tests::cli::HELLO_GRANTS;
 use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{calls, compat_plugin, config, events, fixture, plugin, Outcome, Run};
@@ -24,15 +25,6 @@ use drhost_tests::util::percent_encoded;
 /// gained the database row (param `database`, need postgres `primary`), so
 /// its old manifest is checked against what 0.1.2's build declared.
 const UNCHANGED: [&str; 3] = ["hello", "service-recover", "db-restore"];
-
-const HELLO_GRANTS: &str = r#"
-[[plugins.hello.shell]]
-program = "echo"
-args = ["**"]
-
-[[plugins.hello.http]]
-host = "127.0.0.1:*"
-"#;
 
 const BACKEND2: &str = "toolboxai-backend2";
 

@@ -2,19 +2,11 @@
 //! sandbox. Each test asserts the exit code, what the operator reads, and
 //! the journal; shell tests also assert what happened on the machine.
 
+use drhost_tests::cli::HELLO_GRANTS;
 use std::time::Duration;
 
 use drhost_tests::cli::{config, events, fixture, plugin, Run};
 use drhost_tests::tmp::TmpDir;
-
-const HELLO_GRANTS: &str = r#"
-[[plugins.hello.shell]]
-program = "echo"
-args = ["**"]
-
-[[plugins.hello.http]]
-host = "127.0.0.1:*"
-"#;
 
 #[test]
 fn granted_shell_runs_and_every_event_is_journaled() {
@@ -440,7 +432,7 @@ fn http_probe_reaches_granted_hosts_only() {
     assert_eq!(out.fact("http-status").as_deref(), Some("200"));
     server.join().unwrap();
 
-    let narrow = config("[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n");
+    let narrow = config(HELLO_GRANTS);
     let out = Run::plugin("hello")
         .config(&narrow)
         .param("url", "http://localhost:1/")

@@ -5,6 +5,7 @@
 //! commands print, against the journals themselves, and their exit codes.
 //! Nothing here touches the lab's services.
 
+use drhost_tests::cli::HELLO_GRANTS;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -12,15 +13,6 @@ use drhost::history::human_duration;
 use drhost_tests::cli::{read_journal, Outcome, Run, Running};
 use drhost_tests::tmp::TmpDir;
 use serde_json::{json, Value};
-
-const HELLO_GRANTS: &str = r#"
-[[plugins.hello.shell]]
-program = "echo"
-args = ["**"]
-
-[[plugins.hello.http]]
-host = "127.0.0.1:*"
-"#;
 
 /// `drhost ARGS… --journal-dir DIR`.
 fn history(args: &[&str], dir: &Path) -> Run {

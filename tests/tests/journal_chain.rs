@@ -2,14 +2,12 @@
 //! `drhost journal verify` (the real binary) finds a changed, removed or
 //! reordered line, and tells a journal cut short from a tampered one.
 
+use drhost_tests::cli::HELLO_GRANTS;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use drhost_tests::cli::{config, plugin, read_journal, Outcome, Run};
 use drhost_tests::tmp::TmpDir;
-
-const HELLO_GRANTS: &str =
-    "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n";
 
 /// A real hello run, journaled in `runs/` of `parent`, which drhost makes.
 fn hello_run(parent: &TmpDir) -> Outcome {

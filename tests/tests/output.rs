@@ -6,6 +6,7 @@
 //! `prepare`, one-line errors, no journal for usage errors, completions and
 //! the manual page. Nothing here needs the lab's services.
 
+use drhost_tests::cli::HELLO_GRANTS;
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,15 +14,6 @@ use drhost_tests::cli::{self, config, events, fixture, plugin, read_journal, Out
 use drhost_tests::tmp::TmpDir;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-const HELLO_GRANTS: &str = r#"
-[[plugins.hello.shell]]
-program = "echo"
-args = ["**"]
-
-[[plugins.hello.http]]
-host = "127.0.0.1:*"
-"#;
 
 /// `drhost run plugins/hello.wasm` with the grants it needs.
 fn hello() -> Run {

@@ -10,6 +10,7 @@
 //! summary and hint); any exception inside a step ends that step failed and
 //! the run as a `failure` naming it, never a trap. The lab is only read.
 
+use drhost_tests::cli::HELLO_GRANTS;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -208,7 +209,7 @@ fn a_denied_call_arrives_as_access_denied_and_ends_the_run_as_in_a_rust_plugin()
 
     // A Rust plugin whose call is denied the same way: hello probing a host
     // outside its http grant.
-    let rust_cfg = config("[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n");
+    let rust_cfg = config(HELLO_GRANTS);
     let rust = Run::wasm(plugin("hello"))
         .config(&rust_cfg)
         .json()

@@ -9,6 +9,7 @@
 //! a PNG. A journal whose hash chain was broken is reported as not
 //! trustworthy, at the top.
 
+use drhost_tests::cli::HELLO_GRANTS;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,15 +19,6 @@ use drhost_tests::cli::{read_journal, Outcome, Run};
 use drhost_tests::compose::Stack;
 use drhost_tests::tmp::TmpDir;
 use serde_json::Value;
-
-const HELLO_GRANTS: &str = r#"
-[[plugins.hello.shell]]
-program = "echo"
-args = ["**"]
-
-[[plugins.hello.http]]
-host = "127.0.0.1:*"
-"#;
 
 /// The sections every Markdown report has, in order.
 const SECTIONS: [&str; 13] = [

@@ -6,6 +6,7 @@
 //! signed with the lab's development key `lab-dev`, unknown to these trust
 //! files unless a test says otherwise).
 
+use drhost_tests::cli::HELLO_GRANTS;
 use std::path::{Path, PathBuf};
 
 use drhost_tests::cli::{events, plugin, Outcome, Run};
@@ -14,9 +15,6 @@ use drhost_tests::tmp::TmpDir;
 use drhost_tests::util::{unique, without_custom_sections};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-
-const HELLO_GRANTS: &str =
-    "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n";
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
