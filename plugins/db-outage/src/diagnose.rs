@@ -37,14 +37,17 @@ impl Diagnosis {
     pub fn facts(&self) -> [(&'static str, String); 3] {
         [
             ("provider-status", self.provider.clone()),
-            ("database", if self.database.is_ok() { "up" } else { "down" }.to_string()),
+            (
+                "database",
+                if self.database.is_ok() { "up" } else { "down" }.to_string(),
+            ),
             ("backend-database-log-lines", self.log_lines.to_string()),
         ]
     }
 }
 
 /// Runs the three checks in one `diagnose` step.
-pub fn diagnose(status_page: Option<&str>, backends: Option<&str>, log_lines: u32, database: &str) -> Diagnosis {
+pub fn diagnose(status_page: Option<&str>, backends: Option<&str>, log_lines: u32) -> Diagnosis {
     let step = Step::start("diagnose");
     let provider = match status_page {
         Some(url) => provider_status(url, &step),
@@ -53,7 +56,8 @@ pub fn diagnose(status_page: Option<&str>, backends: Option<&str>, log_lines: u3
             "skipped".to_string()
         }
     };
-    let answer = drhost_sdk::postgres::Database::open(database).and_then(|db| db.query("SELECT 1", &[]).map(|_| ()));
+    let database = crate::DATABASE;
+    let answer = crate::database_answers();
     match &answer {
         Ok(()) => step.note(format!("database `{database}`: SELECT 1 answered")),
         Err(e) => step.note(format!("database `{database}`: down: {}", e.describe())),
@@ -141,7 +145,11 @@ fn backend_log_lines(glob: &str, tail: u32, step: &Step) -> usize {
             logs.lines.len()
         ));
         for line in matching.iter().rev().take(QUOTED).rev() {
-            step.note(format!("{}: {}", c.name, line.trim().chars().take(200).collect::<String>()));
+            step.note(format!(
+                "{}: {}",
+                c.name,
+                line.trim().chars().take(200).collect::<String>()
+            ));
         }
     }
     total

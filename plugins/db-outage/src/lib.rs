@@ -69,7 +69,7 @@ impl Settings {
 }
 
 /// `Ok` when the database answers `SELECT 1`; otherwise why not.
-fn database_answers() -> Result<(), Error> {
+pub(crate) fn database_answers() -> Result<(), Error> {
     Database::open(DATABASE)?.query("SELECT 1", &[]).map(|_| ())
 }
 
@@ -189,7 +189,7 @@ impl Plugin for DbOutage {
         let url = published_url(&info, &s.proxy_port, &s.health_path)
             .ok_or_else(|| fail(format!("{} publishes no host port for {}", s.proxy, s.proxy_port)))?;
 
-        let found = diagnose::diagnose(s.status_page.as_deref(), s.backends.as_deref(), s.log_lines, DATABASE);
+        let found = diagnose::diagnose(s.status_page.as_deref(), s.backends.as_deref(), s.log_lines);
         let with_diagnosis = |mut o: Outcome| {
             for (name, value) in found.facts() {
                 o = o.fact(name, value);

@@ -94,7 +94,9 @@ impl Plugin for FullRestart {
             if services.is_empty() { "none".to_string() } else { services.join(", ") }
         );
         if !confirm::ask(&question)? {
-            return Err(fail("the operator declined the full restart; nothing was changed").in_step("confirm full restart"));
+            return Err(
+                fail("the operator declined the full restart; nothing was changed").in_step("confirm full restart")
+            );
         }
 
         let started = Instant::now();
@@ -186,7 +188,11 @@ impl Plugin for FullRestart {
             down_table = down_table.row(&[
                 service.clone(),
                 why.clone(),
-                if containers.is_empty() { "-".into() } else { containers.join(", ") },
+                if containers.is_empty() {
+                    "-".into()
+                } else {
+                    containers.join(", ")
+                },
             ]);
         }
         let names: Vec<&str> = still.iter().map(|(s, _)| s.as_str()).collect();

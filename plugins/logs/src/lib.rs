@@ -134,7 +134,10 @@ fn now() -> (i64, u32) {
 /// `at` minus `d`.
 fn before(at: (i64, u32), d: Duration) -> (i64, u32) {
     let total = at.0 as i128 * 1_000_000_000 + at.1 as i128 - d.as_nanos() as i128;
-    (total.div_euclid(1_000_000_000) as i64, total.rem_euclid(1_000_000_000) as u32)
+    (
+        total.div_euclid(1_000_000_000) as i64,
+        total.rem_euclid(1_000_000_000) as u32,
+    )
 }
 
 struct Settings {
@@ -149,8 +152,10 @@ struct Settings {
 fn settings(params: &Params) -> Result<Settings, Failure> {
     let lines: u32 = params.parse("lines")?;
     if lines == 0 || lines > MAX_LINES {
-        return Err(fail(format!("--param lines={lines}: show between 1 and {MAX_LINES} lines"))
-            .hint("pass --param lines=100, and --param grep=… or since=… to narrow them down"));
+        return Err(
+            fail(format!("--param lines={lines}: show between 1 and {MAX_LINES} lines"))
+                .hint("pass --param lines=100, and --param grep=… or since=… to narrow them down"),
+        );
     }
     let since = match params.optional("since")? {
         Some(_) => Some(params.duration("since")?),
@@ -305,10 +310,7 @@ impl Plugin for Logs {
             info(shown(l));
         }
         let wait = Wait::up_to(Duration::MAX);
-        let step = Step::start(format!(
-            "follow the logs ({}; Ctrl-C to stop)",
-            wait.plan_text()
-        ));
+        let step = Step::start(format!("follow the logs ({}; Ctrl-C to stop)", wait.plan_text()));
         let mut followed = 0usize;
         let mut gaps: Vec<String> = Vec::new();
         while !wait.over() {
@@ -326,10 +328,7 @@ impl Plugin for Logs {
                     .logs(service, FOLLOW_TAIL)
                     .map_err(|e| Failure::from(e).in_step(step.name()))?;
                 let lines = parse_lines(service, raw);
-                let fresh: Vec<Line> = lines
-                    .into_iter()
-                    .filter(|l| seen.is_new(l) && l.at < round)
-                    .collect();
+                let fresh: Vec<Line> = lines.into_iter().filter(|l| seen.is_new(l) && l.at < round).collect();
                 if fresh.len() >= FOLLOW_TAIL as usize && !gaps.contains(service) {
                     warn(format!(
                         "{service} wrote more than {FOLLOW_TAIL} lines in {}: older ones were skipped",
@@ -374,7 +373,13 @@ mod tests {
             Some((1_796_063_683, 186_719_830))
         );
         assert_eq!(parse_time("2026-11-30T18:34:43.5Z"), Some((1_796_063_683, 500_000_000)));
-        for bad in ["", "x", "2026-11-30T18:34:43", "2026-13-30T18:34:43Z", "2026-11-30T18:34:43.1234567890Z"] {
+        for bad in [
+            "",
+            "x",
+            "2026-11-30T18:34:43",
+            "2026-13-30T18:34:43Z",
+            "2026-11-30T18:34:43.1234567890Z",
+        ] {
             assert_eq!(parse_time(bad), None, "{bad}");
         }
     }
@@ -390,7 +395,10 @@ mod tests {
             time: "t".into(),
             text: text.into(),
         };
-        assert!(matches(&line("DB connection refused"), &patterns("database|connection")));
+        assert!(matches(
+            &line("DB connection refused"),
+            &patterns("database|connection")
+        ));
         assert!(!matches(&line("tick 3"), &patterns("database|connection")));
         assert!(matches(&line("a.b"), &patterns("a.b")) && !matches(&line("axb"), &patterns("a.b")));
     }

@@ -67,7 +67,11 @@ fn rejoin_state(r: &drhost_sdk::redis::ReplicationInfo) -> String {
     }
     let of = r.master.as_ref().map(addr).unwrap_or_else(|| "no master".to_string());
     let link = r.master_link_status.as_deref().unwrap_or("unknown");
-    let sync = if r.master_sync_in_progress { ", full sync in progress" } else { "" };
+    let sync = if r.master_sync_in_progress {
+        ", full sync in progress"
+    } else {
+        ""
+    };
     format!("it last reported replica of {of}, link {link}{sync}")
 }
 

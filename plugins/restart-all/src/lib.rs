@@ -233,9 +233,11 @@ impl Plugin for RestartAll {
             }
         }
         if planned {
-            return Ok(outcome(format!("plan: would restart {} in this order", order.join(", ")))
-                .fact("order", order.join(","))
-                .table(rows_table(&rows)));
+            return Ok(
+                outcome(format!("plan: would restart {} in this order", order.join(", ")))
+                    .fact("order", order.join(","))
+                    .table(rows_table(&rows)),
+            );
         }
         let total = started.elapsed();
         let mut result = outcome(format!(
@@ -270,7 +272,9 @@ fn hint(service: &str, rest: &[String]) -> String {
     } else {
         format!("; {} were not restarted", rest.join(", "))
     };
-    format!("read its logs (the logs plugin with --param services={service}) and fix it, then run restart-all again{after}")
+    format!(
+        "read its logs (the logs plugin with --param services={service}) and fix it, then run restart-all again{after}"
+    )
 }
 
 export_plugin!(RestartAll);

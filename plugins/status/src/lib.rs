@@ -172,7 +172,13 @@ fn database_row(label: &str) -> Row {
                 .and_then(|r| r.first().cloned().flatten())
                 .unwrap_or_default();
             // "PostgreSQL 15.18 (Debian 15.18-0+deb12u1) on x86_64-pc-linux-gnu, …"
-            let short = version.split(" on ").next().unwrap_or(&version).chars().take(60).collect();
+            let short = version
+                .split(" on ")
+                .next()
+                .unwrap_or(&version)
+                .chars()
+                .take(60)
+                .collect();
             Row {
                 check: "database",
                 target: label.to_string(),
