@@ -241,6 +241,93 @@ fn paused_master_without_failover_is_failed_over_by_the_plugin() {
     assert_eq!(rt.block_on(lab.sentinel_views()), vec![Some(replica); 3]);
 }
 
+/// The hazard CI once hit by chance: Sentinel fails over a second time
+/// while the restarted old master (persistence off: empty) still answers as
+/// a master, and promotes it. Here the test forces that flip with
+/// `SENTINEL FAILOVER` as soon as the restarted node answers. The plugin
+/// must not wait out its rejoin timeout nor call it recovered: it fails at
+/// once, naming the flip and the DBSIZE check to make before clients write.
+#[test]
+fn a_second_failover_during_the_rejoin_fails_the_run_at_once() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = RestoreLab(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    let name = lab.redis_master_name().unwrap().to_string();
+    let sentinel = lab.sentinel_ports().unwrap()[0];
+    signal(pid(&lab, &format!("redis-{master}")), "-KILL");
+    let conf = lab.path(&format!(".lab/redis/{master}/redis.conf"));
+    let conf = std::fs::canonicalize(&conf).unwrap_or(conf).display().to_string();
+    let running = on_lab(&lab, Run::plugin("redis-failover"))
+        .param("restart-command", format!("redis-server {conf}"))
+        .param("rejoin-timeout", "90s")
+        .spawn();
+
+    // Once the plugin has restarted the old master, fail over back to it.
+    let rt = rt();
+    let flipped = rt.block_on(async {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < until {
+            let answers = match lab.redis_at(master).await {
+                Ok(mut con) => redis::cmd("PING").query_async::<String>(&mut con).await.is_ok(),
+                Err(_) => false,
+            };
+            if answers {
+                let mut con = lab.redis_at(sentinel).await.unwrap();
+                let reply: redis::RedisResult<String> = redis::cmd("SENTINEL")
+                    .arg("FAILOVER")
+                    .arg(&name)
+                    .query_async(&mut con)
+                    .await;
+                if reply.is_ok() {
+                    return true;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    });
+    let out = running.wait();
+    assert!(flipped, "Sentinel never accepted the second failover\n{}", out.stderr);
+    assert_eq!(
+        out.code,
+        1,
+        "stdout:\n{}\nstderr:\n{}\n{}",
+        out.stdout,
+        out.stderr,
+        lab.redis_log_tails(40)
+    );
+    let report = out.json();
+    assert_eq!(report["failed_step"], "wait for rejoin");
+    let summary = report["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("the Sentinels failed over again")
+            && summary.contains(&format!(
+                "name 127.0.0.1:{master} as master instead of 127.0.0.1:{replica}"
+            )),
+        "{summary}"
+    );
+    assert!(
+        report["hint"].as_str().unwrap_or_default().contains("DBSIZE"),
+        "{report}"
+    );
+    // Well before the 90 s rejoin timeout, and with the flip real.
+    let waited = report["steps"]
+        .as_array()
+        .and_then(|s| s.last())
+        .and_then(|s| s["duration_ms"].as_u64())
+        .unwrap_or(u64::MAX);
+    assert!(waited < 60_000, "{waited} ms");
+    assert!(rt.block_on(lab.sentinel_views()).contains(&Some(master)));
+    // The plugin restarted the node only after the new master had settled.
+    assert!(
+        out.stderr.contains("with no down flag, and it answers as master, for"),
+        "{}",
+        out.stderr
+    );
+}
+
 /// Sentinel failed over a killed master and the plugin has no
 /// restart-command: the run is recovered but not finished. It ends with
 /// status `follow-up` and exit 5, the follow-up (start the old master) is

@@ -466,6 +466,81 @@ impl<'p> Runbook<'p> {
         }
     }
 
+    /// Waits until `master` has settled: every answering Sentinel (at least
+    /// the quorum) names it with no flag but `master` (no `s_down`,
+    /// `o_down`, `disconnected`, failover in progress) and it answers as
+    /// master, without a break for twice the Sentinels' down-after period
+    /// (at least 2 s). `Ok(note)` once settled, `Err(what was wrong last)`
+    /// when the wait ends first.
+    fn wait_settled(&mut self, master: &Address, wait: &Wait) -> Result<Result<String, String>, Failure> {
+        let mut settled_since: Option<Instant> = None;
+        loop {
+            let mut down_after = Duration::ZERO;
+            let mut answered = 0;
+            let mut wrong = None;
+            for s in self.sentinel.master_state(&self.name, None)? {
+                let Ok(state) = s.answer else { continue };
+                answered += 1;
+                let ms = state
+                    .fields
+                    .iter()
+                    .find(|(k, _)| k == "down-after-milliseconds")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                down_after = down_after.max(Duration::from_millis(ms));
+                if !same(&state.address, master) || state.flags != ["master"] {
+                    wrong.get_or_insert(format!(
+                        "Sentinel {} names {} with flags {}",
+                        addr(&s.sentinel),
+                        addr(&state.address),
+                        state.flags.join(",")
+                    ));
+                }
+            }
+            if answered < self.quorum {
+                wrong.get_or_insert(format!(
+                    "only {answered} Sentinel(s) answer; the quorum is {}",
+                    self.quorum
+                ));
+            }
+            if wrong.is_none() {
+                match self.replication(master) {
+                    Ok(r) if r.role == "master" => {}
+                    Ok(r) => wrong = Some(format!("{} reports role {}", addr(master), r.role)),
+                    Err(e) => wrong = Some(format!("{} does not answer: {}", addr(master), e.describe())),
+                }
+            }
+            self.probe.tick(&self.label, Some(master));
+            let needed = (down_after * 2).max(Duration::from_secs(2));
+            match wrong {
+                Some(w) => {
+                    settled_since = None;
+                    if wait.over() {
+                        return Ok(Err(w));
+                    }
+                }
+                None => {
+                    let since = *settled_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= needed {
+                        return Ok(Ok(format!(
+                            "{answered} Sentinel(s) name {} with no down flag, and it answers as master, for {} (2 × down-after, at least 2 s)",
+                            addr(master),
+                            duration_text(since.elapsed())
+                        )));
+                    }
+                    if wait.over() {
+                        return Ok(Err(format!(
+                            "it was steady for only {} of the {} needed",
+                            duration_text(since.elapsed()),
+                            duration_text(needed)
+                        )));
+                    }
+                }
+            }
+            wait.sleep(POLL);
+        }
+    }
+
     /// Option B: check that a failover is safe, confirm, trigger it, wait.
     fn option_b(
         &mut self,
@@ -652,20 +727,28 @@ impl<'p> Runbook<'p> {
                 step.ok();
                 return Ok(Some(self.follow_up_for(node, master)));
             }
-            // LAB-NOTES: restarting before every Sentinel agrees let a second
-            // failover promote the empty node.
-            let agree = Wait::up_to(Duration::from_secs(30));
-            if self.wait_new_master(node, &agree, true)?.is_none() {
-                step.fail();
-                return Err(fail(format!(
-                    "the Sentinels do not all agree on the new master after {}; not restarting the old one yet",
-                    agree.waited_text()
-                ))
-                .in_step("restart failed node")
-                .hint(format!(
-                    "rerun redis-failover once the Sentinels agree, or start {} by hand then",
-                    addr(node)
-                )));
+            // A restarted node answers as a master (with persistence off, an
+            // empty one) until Sentinel sends it REPLICAOF; a second failover
+            // in that window promotes it. So restart only once the new master
+            // has settled: every Sentinel names it, none flags it down.
+            let settle = Wait::up_to(Duration::from_secs(30));
+            match self.wait_settled(master, &settle)? {
+                Ok(note) => step.note(note),
+                Err(last) => {
+                    step.fail();
+                    return Err(fail(format!(
+                        "the new master {} has not settled after {}: {last}; not restarting {} yet",
+                        addr(master),
+                        settle.waited_text(),
+                        addr(node)
+                    ))
+                    .in_step("restart failed node")
+                    .hint(format!(
+                        "rerun redis-failover once every Sentinel names {} without s_down or o_down flags, or start {} by hand then",
+                        addr(master),
+                        addr(node)
+                    )));
+                }
             }
             let argv: Vec<&str> = command.split_whitespace().collect();
             let done = run_program(argv[0], &argv[1..]).map_err(|e| Failure::from(e).in_step("restart failed node"))?;
@@ -690,6 +773,27 @@ impl<'p> Runbook<'p> {
         let mut last_seen: String;
         loop {
             self.probe.tick(&self.label, Some(master));
+            let view = self.view()?;
+            if let Some((now, n)) = view
+                .majority
+                .as_ref()
+                .filter(|(m, n)| *n >= self.quorum && !same(m, master))
+            {
+                step.fail();
+                return Err(fail(format!(
+                    "while {} was rejoining, the Sentinels failed over again: {n} of {} now name {} as master instead of {}",
+                    addr(node),
+                    view.answered,
+                    addr(now),
+                    addr(master)
+                ))
+                .in_step("wait for rejoin")
+                .hint(format!(
+                    "before clients write again, compare DBSIZE on {} and {}: a node restarted without persistence is empty, and the other one resyncs from it; read the Sentinels' logs (+switch-master) for why",
+                    addr(now),
+                    addr(master)
+                )));
+            }
             match self.replication(node) {
                 Ok(r) => {
                     let following = r.master.as_ref().is_some_and(|m| same(m, master));
