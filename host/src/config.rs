@@ -111,6 +111,18 @@ pub struct RunDefaults {
     /// signature (see `caps::confirm`); journaled `by: config <file>`.
     #[serde(default)]
     pub approve: Vec<crate::caps::confirm::ApprovalPattern>,
+    /// `[run.shared_lock]`: one recovery at a time across machines too.
+    pub shared_lock: Option<SharedLockConfig>,
+}
+
+/// `[run.shared_lock]`: where live runs also lock their targets, so runs on
+/// other machines with the same setting wait for each other.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedLockConfig {
+    /// A `[targets.postgres.<label>]`: its server holds the locks as
+    /// advisory locks, on a session the run keeps open.
+    pub postgres: String,
 }
 
 /// `[plugins.<id>]`: everything one plugin may touch. Empty means nothing.

@@ -536,3 +536,22 @@ fn list_shows_each_plugin_with_its_signer_and_runbook_scenario() {
     );
     assert_eq!(hello["scenario"], Value::Null);
 }
+
+#[test]
+fn a_shared_lock_naming_no_postgres_target_is_a_problem_on_its_line() {
+    let cfg = config(
+        "[run.shared_lock]\npostgres = \"primry\"\n\n[targets.postgres.primary]\nurl = \"postgresql://postgres@127.0.0.1:1/toolboxai\"\n",
+    );
+    let out = Run::cli(["check"]).config(&cfg).cache_dir(shared_cache_dir()).exec();
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let problems = out.message_lines();
+    let file = cfg.display().to_string();
+    assert_eq!(problems.len(), 2, "{}", out.stderr);
+    assert!(
+        problems[0].starts_with(&format!("drhost: {file}:2:"))
+            && problems[0].contains("[run.shared_lock] postgres = \"primry\" names no [targets.postgres.primry]")
+            && problems[0].contains("`primary`"),
+        "{}",
+        problems[0]
+    );
+}

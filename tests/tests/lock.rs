@@ -282,3 +282,177 @@ fn hostile_labels_cannot_steer_the_lock_path_and_a_planted_link_is_not_followed(
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
 }
+
+// --- the shared lock: `[run.shared_lock] postgres = "primary"` -------------
+// Two runs journaling to different directories stand for two machines: their
+// lock files never meet, only the lab's real PostgreSQL sees both.
+
+/// SLEEP's grant, the lab's Postgres target, and `[run.shared_lock]` on it.
+fn shared_config(lab: &drhost_tests::lab::Lab, label: &str) -> TmpFile {
+    config(&format!(
+        "{SLEEP}\n[run.shared_lock]\npostgres = \"{label}\"\n\n[targets.postgres.primary]\nurl = \"{}\"\npassword = \"file:{}\"\n",
+        lab.pg_url().unwrap(),
+        lab.get("PG_PASSWORD_FILE").unwrap()
+    ))
+}
+
+/// The advisory lock key drhost uses for `target`.
+fn advisory_key(target: &str) -> i64 {
+    let digest = sha2::Sha256::digest(format!("drhost-lock:{target}").as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().unwrap())
+}
+
+/// The `application_name` of the session holding `target`'s advisory lock
+/// on the lab's Postgres, if one does.
+fn shared_holder(lab: &drhost_tests::lab::Lab, target: &str) -> Option<String> {
+    let key = advisory_key(target);
+    drhost_tests::lab::runtime().block_on(async {
+        let client = lab.pg_client().await.unwrap();
+        client
+            .query_opt(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+                   AND l.classid::bigint = $1 AND l.objid::bigint = $2",
+                &[&((key >> 32) & 0xffff_ffff), &(key & 0xffff_ffff)],
+            )
+            .await
+            .unwrap()
+            .map(|row| row.get(0))
+    })
+}
+
+/// Waits until `target`'s advisory lock is held on the lab's Postgres.
+fn shared_held(lab: &drhost_tests::lab::Lab, running: &mut Running, target: &str) -> String {
+    let started = Instant::now();
+    loop {
+        if let Some(name) = shared_holder(lab, target) {
+            return name;
+        }
+        assert!(
+            !running.finished(),
+            "the first run ended before it took the shared lock"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "no advisory lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_shared_lock_refuses_a_run_from_another_machine_and_is_released_with_the_run() {
+    // One advisory key for every test here: one at a time.
+    let _serial = drhost_tests::lab::serial();
+    let lab = drhost_tests::lab::up();
+    let cfg = shared_config(&lab, "primary");
+    let here = TmpDir::new("drhost-lock-");
+    let there = TmpDir::new("drhost-lock-");
+    let mut first = sleeper(&cfg, &here, "4").spawn();
+    let session = shared_held(&lab, &mut first, "shell:sleep");
+    assert!(session.starts_with("drhost "), "{session}");
+    let first_run = session.split(' ').nth(1).unwrap().to_string();
+
+    let second = sleeper(&cfg, &there, "0").exec();
+    assert_eq!(second.code, 3, "{}\n{}", second.stdout, second.stderr);
+    let summary = second.json()["summary"].as_str().unwrap().to_string();
+    assert!(
+        summary.starts_with(&format!("target `shell:sleep` is held by run {first_run} (host ")),
+        "{summary}"
+    );
+    assert!(summary.contains("--wait"), "{summary}");
+    // The second run's own lock file was let go again: all or nothing.
+    assert!(!lock_file(there.path(), "shell:sleep").exists());
+
+    let first = first.wait();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let lock = &lock_events(&first)[0];
+    assert_eq!(lock["shared"], serde_json::json!({ "postgres": "primary" }), "{lock}");
+    assert_eq!(shared_holder(&lab, "shell:sleep"), None, "released with the run");
+    let third = sleeper(&cfg, &there, "0").exec();
+    assert_eq!(third.code, 0, "{}", third.stderr);
+}
+
+#[test]
+fn a_killed_holder_frees_the_shared_lock_with_its_session_and_wait_takes_it() {
+    // One advisory key for every test here: one at a time.
+    let _serial = drhost_tests::lab::serial();
+    let lab = drhost_tests::lab::up();
+    let cfg = shared_config(&lab, "primary");
+    let here = TmpDir::new("drhost-lock-");
+    let there = TmpDir::new("drhost-lock-");
+    let mut first = sleeper(&cfg, &here, "30").spawn();
+    shared_held(&lab, &mut first, "shell:sleep");
+    let pid = first.id() as i32;
+    // The other machine waits for it; this one's drhost is killed meanwhile.
+    let second = sleeper(&cfg, &there, "0").arg("--wait").arg("60s").spawn();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: signals our own child process.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    assert_eq!(first.wait().code, -1);
+    let second = second.wait();
+    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("waiting up to 1m for `shell:sleep`, held by run"),
+        "{}",
+        second.stderr
+    );
+    assert!(second.elapsed < Duration::from_secs(20), "{:?}", second.elapsed);
+}
+
+#[test]
+fn a_key_held_by_another_program_is_refused_naming_that_session() {
+    // One advisory key for every test here: one at a time.
+    let _serial = drhost_tests::lab::serial();
+    let lab = drhost_tests::lab::up();
+    let cfg = shared_config(&lab, "primary");
+    let rt = drhost_tests::lab::runtime();
+    let client = rt.block_on(async {
+        let client = lab.pg_client().await.unwrap();
+        client.batch_execute("SET application_name = 'psql'").await.unwrap();
+        let key = advisory_key("shell:sleep");
+        client.execute("SELECT pg_advisory_lock($1)", &[&key]).await.unwrap();
+        client
+    });
+    let dir = TmpDir::new("drhost-lock-");
+    let out = sleeper(&cfg, &dir, "0").exec();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let summary = out.json()["summary"].as_str().unwrap().to_string();
+    assert!(summary.contains("(not a drhost run: Postgres backend "), "{summary}");
+    assert!(summary.contains("application `psql`"), "{summary}");
+    assert!(out.journal_dir.read_dir().unwrap().count() > 0, "journaled");
+    drop(client);
+}
+
+#[test]
+fn a_shared_lock_that_cannot_be_used_is_refused_before_the_plugin_starts() {
+    // One advisory key for every test here: one at a time.
+    let _serial = drhost_tests::lab::serial();
+    let lab = drhost_tests::lab::up();
+    let dir = TmpDir::new("drhost-lock-");
+    let unknown = shared_config(&lab, "primry");
+    let out = sleeper(&unknown, &dir, "0").exec();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let summary = out.json()["summary"].as_str().unwrap().to_string();
+    assert!(
+        summary.contains("[run.shared_lock] postgres = \"primry\" names no [targets.postgres.primry]")
+            && summary.contains("`primary`"),
+        "{summary}"
+    );
+    let dead = config(&format!(
+        "{SLEEP}\n[run.shared_lock]\npostgres = \"gone\"\n\n[targets.postgres.gone]\nurl = \"postgresql://postgres@127.0.0.1:1/toolboxai\"\n"
+    ));
+    let out = sleeper(&dead, &dir, "0").exec();
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let summary = out.json()["summary"].as_str().unwrap().to_string();
+    assert!(
+        summary.starts_with("cannot take the shared lock on Postgres target `gone`: ")
+            && summary.ends_with("fix [targets.postgres.gone] or remove [run.shared_lock] from the config"),
+        "{summary}"
+    );
+    let journal = journal_of(&out);
+    assert!(events(&journal, "step-start").is_empty(), "the plugin never ran");
+    assert!(
+        !lock_file(dir.path(), "shell:sleep").exists(),
+        "the local lock was let go"
+    );
+}

@@ -158,6 +158,20 @@ pub async fn check(opts: CheckOptions) -> Result<CheckReport> {
     for targets in crate::caps::TARGET_TABLES {
         missing_targets(&path, &table, targets, &positions, &mut problems);
     }
+    if let Some(shared) = &config.run.shared_lock {
+        if let Err(message) =
+            crate::run::SharedLock::resolve(&shared.postgres, &config.targets.postgres, &config.targets.vault)
+        {
+            let position = positions.at(&["run", "shared_lock"], Some("postgres"));
+            problems.push(Problem::new(
+                "missing-target",
+                &path,
+                position,
+                Some("run.shared_lock.postgres"),
+                message,
+            ));
+        }
+    }
 
     if !report.plugin_dirs.is_empty() {
         let (found, unreadable) = plugins_in(&report.plugin_dirs, opts.cache_dir.clone()).await;

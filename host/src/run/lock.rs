@@ -32,6 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::shared_lock::{SharedBusy, SharedLock};
 use crate::config::PluginGrants;
 use crate::error::Error;
 
@@ -76,7 +77,8 @@ pub struct Holder {
 }
 
 impl Holder {
-    fn me(target: &str, run: &str) -> Holder {
+    /// This process, holding `target` for run `run` from now.
+    pub(crate) fn me(target: &str, run: &str) -> Holder {
         let pid = std::process::id();
         Holder {
             target: target.to_string(),
@@ -122,6 +124,8 @@ pub struct Locks {
     pub took_over: Vec<Holder>,
     /// The targets held.
     pub targets: Vec<String>,
+    /// The session holding the same targets on the shared lock's server.
+    shared: Mutex<Option<super::shared_lock::Session>>,
 }
 
 struct Held {
@@ -133,6 +137,9 @@ impl Locks {
     /// Removes the lock files (when they are still this run's) and lets go
     /// of them. Idempotent.
     pub fn release(&self) {
+        if let Some(session) = self.shared.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            session.close();
+        }
         let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()));
         for Held { path, file } in held {
             // Still ours: removed while the flock is held, so a run waiting on
@@ -171,6 +178,7 @@ pub fn take_all(dir: &Path, targets: &[String], run_id: &str) -> Result<Locks, B
         held: Mutex::new(Vec::new()),
         took_over: Vec::new(),
         targets: targets.to_vec(),
+        shared: Mutex::new(None),
     };
     for target in targets {
         // On an early return `locks` is dropped, releasing what it took.
@@ -181,20 +189,37 @@ pub fn take_all(dir: &Path, targets: &[String], run_id: &str) -> Result<Locks, B
     Ok(locks)
 }
 
-/// Takes every one of `targets`, waiting up to `wait` (polling) while
-/// another run holds one; `waiting` is told once per holder waited for.
-/// A held target is refused (exit 3) naming the holder and the fix.
+/// Takes every one of `targets` (and, with `shared`, the same targets on
+/// the shared lock's server), waiting up to `wait` (polling) while another
+/// run holds one; `waiting` is told once per holder waited for. A held
+/// target is refused (exit 3) naming the holder and the fix.
 pub async fn take(
     dir: &Path,
     targets: &[String],
     run_id: &str,
+    shared: Option<&SharedLock>,
     wait: Option<Duration>,
     mut waiting: impl FnMut(&Holder),
 ) -> Result<Locks, Error> {
     let started = Instant::now();
     let mut told: Option<Holder> = None;
     loop {
-        match take_all(dir, targets, run_id) {
+        let taken = match (take_all(dir, targets, run_id), shared) {
+            (Ok(locks), Some(shared)) => {
+                let me = Holder::me("", run_id);
+                match shared.take(targets, &me).await {
+                    Ok(session) => {
+                        *locks.shared.lock().unwrap_or_else(|p| p.into_inner()) = Some(session);
+                        Ok(locks)
+                    }
+                    // `locks` is dropped: all or nothing.
+                    Err(SharedBusy::Held(holder)) => Err(Busy::Held(holder)),
+                    Err(SharedBusy::Unusable(reason)) => return Err(Error::Refused(reason)),
+                }
+            }
+            (taken, _) => taken,
+        };
+        match taken {
             Ok(locks) => return Ok(locks),
             Err(Busy::Unusable(reason)) => {
                 return Err(Error::Refused(format!(

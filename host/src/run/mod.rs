@@ -10,6 +10,8 @@
 //! in words, in `stopped.rs`.
 
 pub mod lock;
+mod shared_lock;
+pub use shared_lock::SharedLock;
 mod report;
 mod reported;
 mod stopped;
@@ -359,7 +361,14 @@ impl Attempt<'_> {
         // while the plugin is instantiated ends the run through run-end too.
         let mut interrupted = Box::pin(operator_interrupt()?);
         if !opts.plan {
-            self.take_locks(&grants, &mut interrupted).await?;
+            let shared = match &config.run.shared_lock {
+                Some(shared) => Some(
+                    shared_lock::SharedLock::resolve(&shared.postgres, &config.targets.postgres, &config.targets.vault)
+                        .map_err(Error::Refused)?,
+                ),
+                None => None,
+            };
+            self.take_locks(&grants, shared.as_ref(), &mut interrupted).await?;
         }
 
         let limits = Limits {
@@ -436,6 +445,7 @@ impl Attempt<'_> {
     async fn take_locks(
         &mut self,
         grants: &PluginGrants,
+        shared: Option<&shared_lock::SharedLock>,
         interrupted: &mut (impl std::future::Future<Output = &'static str> + Unpin),
     ) -> Result<(), Error> {
         let targets = lock::targets(grants);
@@ -460,7 +470,7 @@ impl Attempt<'_> {
             }
         };
         let locks = tokio::select! {
-            locks = lock::take(&dir, &targets, self.journal.run_id(), wait, waiting) => locks?,
+            locks = lock::take(&dir, &targets, self.journal.run_id(), shared, wait, waiting) => locks?,
             signal = interrupted => {
                 self.interrupted_by = Some(signal);
                 return Err(Error::Interrupted(format!(
@@ -475,6 +485,7 @@ impl Attempt<'_> {
                 "dir": dir,
                 "waited_ms": started.elapsed().as_secs_f64() * 1000.0,
                 "took_over": locks.took_over,
+                "shared": shared.map(|s| json!({ "postgres": s.label })),
             }),
         );
         self.locks = Some(Arc::new(locks));

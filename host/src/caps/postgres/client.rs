@@ -100,20 +100,42 @@ async fn connect_as(
 ) -> Result<tokio_postgres::Client, CapError> {
     let mut config = target.url.config.clone();
     config.dbname(dbname);
+    let limit = ctx.time_left_within(CONNECT_TIMEOUT);
+    connect_target(label, target, config, login, &ctx.grants.secret_vaults, limit).await
+}
+
+/// Connects to target `label` as its owner, outside any plugin's run, with
+/// `application_name` set: the session `drhost run` holds its shared lock on
+/// (see `run::shared_lock`).
+pub(crate) async fn connect_for_host(
+    label: &str,
+    target: &PostgresTarget,
+    vaults: &std::collections::BTreeMap<String, crate::caps::vault::VaultTarget>,
+    application_name: &str,
+) -> Result<tokio_postgres::Client, CapError> {
+    let mut config = target.url.config.clone();
+    config.application_name(application_name);
+    connect_target(label, target, config, Login::Owner, vaults, CONNECT_TIMEOUT).await
+}
+
+/// Connects with `config` (the target's URL, maybe changed) as `login`,
+/// within `limit`.
+async fn connect_target(
+    label: &str,
+    target: &PostgresTarget,
+    mut config: tokio_postgres::Config,
+    login: Login,
+    vaults: &std::collections::BTreeMap<String, crate::caps::vault::VaultTarget>,
+    limit: Duration,
+) -> Result<tokio_postgres::Client, CapError> {
     let mut password = target.password.as_ref();
     if let (Login::Reader, Some(reader)) = (login, &target.read_user) {
         config.user(reader);
         password = target.read_password.as_ref();
     }
     if let Some(secret) = password {
-        config.password(
-            secret
-                .resolve(&ctx.grants.secret_vaults)
-                .await
-                .map_err(CapError::Unavailable)?,
-        );
+        config.password(secret.resolve(vaults).await.map_err(CapError::Unavailable)?);
     }
-    let limit = ctx.time_left_within(CONNECT_TIMEOUT);
     let connected = if target.url.tls {
         let tls = tls_connector(label, target)?;
         tokio::time::timeout(limit, connect_with(&config, tls)).await

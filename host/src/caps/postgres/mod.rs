@@ -26,6 +26,7 @@ mod host;
 mod rows;
 mod tools;
 
+pub(crate) use client::connect_for_host;
 pub use rows::{MAX_QUERY_BYTES, MAX_QUERY_ROWS};
 
 pub use grant::{

@@ -1,0 +1,206 @@
+//! One recovery at a time across machines: the run's targets also locked as
+//! PostgreSQL advisory locks on a server the operator already runs.
+//!
+//! ```toml
+//! [run.shared_lock]
+//! postgres = "primary"   # a [targets.postgres.<label>]
+//! ```
+//!
+//! After the local lock files ([`super::lock`]), a live run opens one
+//! session to that target (as its owner, `application_name` naming the
+//! run, pid and host) and takes `pg_try_advisory_lock(key)` for each target,
+//! `key` the first 8 bytes of SHA-256 of `drhost-lock:<target>`. The session
+//! stays open for the run; the server drops its locks when the session ends,
+//! however drhost ends (a killed drhost's locks go with its TCP connection,
+//! so there is nothing stale to take over). A held key is refused like a
+//! held lock file, naming the holder from `pg_locks` and
+//! `pg_stat_activity`.
+//!
+//! What it does not give: fencing. If the session is cut mid-run (the
+//! server restarts, the network drops), the lock is gone while the run goes
+//! on without it.
+
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+use super::lock::Holder;
+use crate::caps::kit::call::error_parts;
+use crate::caps::postgres::PostgresTarget;
+use crate::caps::vault::VaultTarget;
+
+/// `[run.shared_lock]` resolved against the config's targets.
+#[derive(Clone)]
+pub struct SharedLock {
+    /// The `[targets.postgres.<label>]` label.
+    pub label: String,
+    target: PostgresTarget,
+    vaults: BTreeMap<String, VaultTarget>,
+}
+
+/// The session holding a run's shared locks; dropping it lets them go.
+pub struct Session {
+    client: tokio_postgres::Client,
+    /// The Postgres target label.
+    pub label: String,
+}
+
+impl Session {
+    /// Ends the session, which releases its locks on the server.
+    pub fn close(self) {
+        drop(self.client);
+    }
+}
+
+/// Why the shared locks could not be taken.
+pub enum SharedBusy {
+    /// Another run (maybe on another machine) holds a target.
+    Held(Holder),
+    /// The server cannot be used; the text says why and what to fix.
+    Unusable(String),
+}
+
+impl SharedLock {
+    /// `[run.shared_lock] postgres = label`, or why it names no target.
+    pub fn resolve(
+        label: &str,
+        targets: &BTreeMap<String, PostgresTarget>,
+        vaults: &BTreeMap<String, VaultTarget>,
+    ) -> Result<SharedLock, String> {
+        let target = targets.get(label).ok_or_else(|| {
+            let known = targets.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+            format!(
+                "[run.shared_lock] postgres = \"{label}\" names no [targets.postgres.{label}]; define it, or name one of: {}",
+                if known.is_empty() { "(none defined)".to_string() } else { known }
+            )
+        })?;
+        Ok(SharedLock {
+            label: label.to_string(),
+            target: target.clone(),
+            vaults: vaults.clone(),
+        })
+    }
+
+    /// Takes every target's advisory lock on one new session, or none.
+    pub async fn take(&self, targets: &[String], me: &Holder) -> Result<Session, SharedBusy> {
+        let unusable = |why: String| {
+            SharedBusy::Unusable(format!(
+                "cannot take the shared lock on Postgres target `{}`: {why}; fix [targets.postgres.{}] or remove [run.shared_lock] from the config",
+                self.label, self.label
+            ))
+        };
+        let client =
+            crate::caps::postgres::connect_for_host(&self.label, &self.target, &self.vaults, &application_name(me))
+                .await
+                .map_err(|e| unusable(error_parts(&e).1.to_string()))?;
+        for target in targets {
+            let key = key(target);
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await
+                .map_err(|e| unusable(e.to_string()))?;
+            if !row.get::<_, bool>(0) {
+                let holder = holder_of(&client, target, key).await;
+                // Dropping the client ends the session and what it took.
+                return Err(SharedBusy::Held(holder));
+            }
+        }
+        Ok(Session {
+            client,
+            label: self.label.clone(),
+        })
+    }
+}
+
+/// The advisory lock key of `target`.
+fn key(target: &str) -> i64 {
+    let digest = Sha256::digest(format!("drhost-lock:{target}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// `drhost RUN PID HOST`, cut to the 63 bytes Postgres keeps.
+fn application_name(me: &Holder) -> String {
+    let mut name = format!("drhost {} {} {}", me.run, me.pid, me.host);
+    let mut end = name.len().min(63);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name.truncate(end);
+    name
+}
+
+/// Who holds `target`'s key: the session in `pg_locks` and its
+/// `pg_stat_activity` row (`application_name` as [`application_name`]
+/// wrote it; the client address when another program holds the key).
+async fn holder_of(client: &tokio_postgres::Client, target: &str, key: i64) -> Holder {
+    let class = (key >> 32) & 0xffff_ffff;
+    let object = key & 0xffff_ffff;
+    let row = client
+        .query_opt(
+            "SELECT coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+                    a.pid, coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?') \
+             FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+               AND l.classid::bigint = $1 AND l.objid::bigint = $2 LIMIT 1",
+            &[&class, &object],
+        )
+        .await
+        .ok()
+        .flatten();
+    let Some(row) = row else {
+        return Holder {
+            target: target.to_string(),
+            run: "(unknown: the server did not say who)".into(),
+            host: "?".into(),
+            pid: 0,
+            pid_start: None,
+            since: "?".into(),
+        };
+    };
+    let name: String = row.get(0);
+    let client_addr: String = row.get(1);
+    let backend: i32 = row.get(2);
+    let since: String = row.get(3);
+    let mut words = name.split(' ');
+    match (words.next(), words.next(), words.next().and_then(|p| p.parse().ok())) {
+        (Some("drhost"), Some(run), Some(pid)) => Holder {
+            target: target.to_string(),
+            run: run.to_string(),
+            host: words.collect::<Vec<_>>().join(" "),
+            pid,
+            pid_start: None,
+            since,
+        },
+        _ => Holder {
+            target: target.to_string(),
+            run: format!("(not a drhost run: Postgres backend {backend}, application `{name}`)"),
+            host: client_addr,
+            pid: 0,
+            pid_start: None,
+            since,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_differ_per_target_and_names_fit_postgres() {
+        assert_ne!(key("shell:sleep"), key("shell:echo"));
+        assert_eq!(key("postgres:primary"), key("postgres:primary"));
+        let me = Holder {
+            target: "t".into(),
+            run: "20261201T003933Z-redis-failover-1553".into(),
+            host: "é".repeat(40),
+            pid: 4_194_304,
+            pid_start: None,
+            since: "now".into(),
+        };
+        let name = application_name(&me);
+        assert!(name.len() <= 63, "{name}");
+        assert!(name.starts_with("drhost 20261201T003933Z-redis-failover-1553 4194304 é"));
+    }
+}
