@@ -686,6 +686,21 @@ fn completions_a_man_page_and_examples_in_help() {
     assert!(head.iter().any(|l| l.starts_with(".TH drhost 1 ")), "{head:?}");
     assert!(man.stdout.contains(".SH SUBCOMMANDS"), "{}", man.stdout);
     assert!(man.stdout.contains("Exit codes:"), "{}", man.stdout);
+    for args in [vec!["--help"], vec!["run", "--help"]] {
+        let help = Run::cli(args.clone()).exec();
+        assert_eq!(help.code, 0, "{}", help.stderr);
+        for code in [
+            "  0  recovered",
+            "  1  the plugin ran",
+            "  2  usage",
+            "  3  refused",
+            "  4  sandbox",
+            "  5  recovered, follow-up required",
+            "130  interrupted",
+        ] {
+            assert!(help.stdout.contains(code), "{args:?} lacks `{code}`:\n{}", help.stdout);
+        }
+    }
     let run = Run::cli(["man", "run"]).exec();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains(".TH drhost-run 1 "), "{}", run.stdout);

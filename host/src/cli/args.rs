@@ -23,6 +23,8 @@ Exit codes:
   3  refused: missing grant, not a plugin, incompatible contract version,
      no trusted signature, tampered, revoked, not the file the lock pins
   4  sandbox limit or trap: deadline, memory, disk budget, guest panic
+  5  recovered, follow-up required: the run's follow-ups (printed last)
+     are manual steps still to do
 130  interrupted by the operator (Ctrl-C or SIGTERM); the journal ends with run-end"
     };
 }
