@@ -1,7 +1,8 @@
 //! `drhost report --html`: the report as one self-contained HTML page —
 //! inline CSS, an inline SVG timeline ([`super::chart`]), no script, no
 //! external URL — that opens offline in any browser and can be attached
-//! to a ticket as one file.
+//! to a ticket as one file. It writes the [`Document`] [`super::model`]
+//! builds, with the timeline where the document has it.
 //!
 //! Every text from the journal goes through [`esc`] (`& < > " '`), in
 //! element content and in attributes alike (attributes are always
@@ -9,11 +10,8 @@
 //! no script and no fetch at all, so even a mistake here could not run
 //! a plugin's text as code.
 
-use std::fmt::Write;
-
-use super::super::{human_duration, list::status_text, wall_clock};
-use super::{chart, offset_text, IncidentReport};
-use crate::journal::chain::State;
+use super::model::{Block, Cell, Document, Field, Piece, Section, Severity, Table, Text};
+use super::{chart, model, IncidentReport};
 
 /// No script, no network, no frames: styles and images inline only.
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
@@ -53,357 +51,154 @@ pub fn esc(text: &str) -> String {
     out
 }
 
+/// The timeline's legend.
+const LEGEND: &str = r#"<p class="legend"><span><i class="swatch" style="background:#2e9e48"></i>step ok</span><span><i class="swatch" style="background:#d32f2f"></i>step failed</span><span><i class="swatch" style="background:#9aa5b0"></i>never ended</span><span>◆ failure</span><span>● approval</span><span>┆ run start / end</span></p>"#;
+
 /// `report` as one HTML page.
 pub fn render(report: &IncidentReport) -> String {
-    let mut out = String::new();
-    // Writing into a String cannot fail.
-    let _ = write_page(&mut out, report);
-    out
+    write(&model::document(report), &chart::svg(report))
 }
 
-fn write_page(out: &mut String, r: &IncidentReport) -> std::fmt::Result {
-    let plugin = match (&r.plugin.id, &r.plugin.version) {
-        (Some(id), Some(version)) => format!("{} {}", esc(id), esc(version)),
-        (Some(id), None) => esc(id),
-        _ => "a plugin that was not identified".into(),
-    };
-    let status = esc(&status_text(&r.ending.status));
-    let status_class = if r.ending.recovered { "status-ok" } else { "status-bad" };
-    writeln!(
-        out,
+/// `document` as one HTML page, with `timeline` (an SVG) where the
+/// document has its [`Block::Timeline`].
+pub fn write(document: &Document, timeline: &str) -> String {
+    let title = plain(&document.title);
+    let mut out = format!(
         r#"<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Post-incident report: {plugin} — {status}</title>
+<title>{title}</title>
 <style>{STYLE}</style>
 </head>
-<body>"#
-    )?;
-    match r.integrity.state {
-        State::Broken => writeln!(
-            out,
-            r#"<p class="warning" id="integrity">WARNING: NOT TRUSTWORTHY. The journal's hash chain is broken{}: {}. Lines were changed, removed or reordered after drhost wrote them, so what follows is what the file says now, not necessarily what happened. <code>drhost journal verify</code> checks it.</p>"#,
-            r.integrity
-                .broken_line
-                .map(|l| format!(" at line {l}"))
-                .unwrap_or_default(),
-            esc(r.integrity.reason.as_deref().unwrap_or("the chain does not hold"))
-        )?,
-        State::Incomplete => writeln!(
-            out,
-            r#"<p class="note" id="integrity">The journal is incomplete ({}). The report covers what was journaled.</p>"#,
-            esc(r.integrity.reason.as_deref().unwrap_or("no run-end"))
-        )?,
-        State::Ok => {}
+<body>
+"#
+    );
+    if let Some(notice) = &document.integrity {
+        let class = match notice.severity {
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        };
+        out.push_str(&format!(
+            "<p class=\"{class}\" id=\"integrity\">{}</p>\n",
+            inline(&notice.text)
+        ));
     }
-    writeln!(
-        out,
-        r#"<h1>Post-incident report: {plugin} — <span class="{status_class}">{status}</span></h1>"#
-    )?;
-    writeln!(out, "<table class=\"summary\">")?;
-    row(out, "Run", &esc(&r.run_id))?;
-    let exit = r.ending.exit_code.map(|c| format!(" (exit {c})")).unwrap_or_default();
-    row(
-        out,
-        "Status",
-        &format!(r#"<span class="{status_class}">{status}</span>{exit}"#),
-    )?;
-    if let Some(summary) = &r.ending.summary {
-        row(out, "Summary", &esc(summary))?;
+    out.push_str(&format!("<h1>{}</h1>\n", inline(&document.title)));
+    fields(&mut out, Some("summary"), &document.summary);
+    for section in &document.sections {
+        write_section(&mut out, section, timeline);
     }
-    row(out, "Time to recovery", &recovery_html(r))?;
-    writeln!(out, "</table>")?;
-
-    writeln!(out, "<h2>Timeline</h2>\n<div class=\"chart\">{}</div>", chart::svg(r))?;
-    writeln!(
-        out,
-        r#"<p class="legend"><span><i class="swatch" style="background:#2e9e48"></i>step ok</span><span><i class="swatch" style="background:#d32f2f"></i>step failed</span><span><i class="swatch" style="background:#9aa5b0"></i>never ended</span><span>◆ failure</span><span>● approval</span><span>┆ run start / end</span></p>"#
-    )?;
-
-    writeln!(out, "<h2>What happened</h2>\n<table>")?;
-    row(out, "Plugin", &plugin)?;
-    row(out, "Digest", &opt(&r.plugin.digest))?;
-    let signers = if r.plugin.signers.is_empty() {
-        "nobody (unsigned)".to_string()
-    } else {
-        r.plugin.signers.iter().map(|s| esc(s)).collect::<Vec<_>>().join(", ")
-    };
-    let trust = r
-        .plugin
-        .trust
-        .as_deref()
-        .map(|t| format!(" ({})", esc(t)))
-        .unwrap_or_default();
-    row(out, "Signed by", &format!("{signers}{trust}"))?;
-    row(out, "Plugin file", &opt(&r.plugin.path))?;
-    row(out, "Mode", &opt(&r.plugin.mode))?;
-    let params = if r.plugin.params.is_empty() {
-        "none".to_string()
-    } else {
-        r.plugin
-            .params
-            .iter()
-            .map(|p| {
-                let source = p
-                    .source
-                    .as_deref()
-                    .map(|s| format!(" ({})", esc(s)))
-                    .unwrap_or_default();
-                format!("{}={}{source}", esc(&p.name), esc(&p.value))
-            })
-            .collect::<Vec<_>>()
-            .join("<br>")
-    };
-    row(out, "Parameters", &params)?;
-    let operator = match &r.operator.user {
-        Some(user) => {
-            let uid = r.operator.uid.map(|u| format!(" (uid {u})")).unwrap_or_default();
-            let sudo = r
-                .operator
-                .sudo_user
-                .as_deref()
-                .map(|s| format!(", through sudo by {}", esc(s)))
-                .unwrap_or_default();
-            format!("{}{uid}{sudo}", esc(user))
-        }
-        None => "not journaled".into(),
-    };
-    row(out, "Operator", &operator)?;
-    row(out, "Host", &opt(&r.operator.host))?;
-    row(out, "Configuration", &opt(&r.plugin.config))?;
-    row(out, "drhost", &opt(&r.plugin.drhost))?;
-    writeln!(out, "</table>")?;
-
-    writeln!(
-        out,
-        "<h2>When</h2>\n<table>\n<tr><th></th><th>Time (UTC)</th><th>Since the run started</th></tr>"
-    )?;
-    let time = |t: Option<&str>| t.map(|t| esc(&wall_clock(t))).unwrap_or_else(|| "?".into());
-    writeln!(
-        out,
-        "<tr><th>Detected</th><td>{}</td><td>({})</td></tr>",
-        time(r.times.detected.as_deref()),
-        esc(&r.times.detected_from)
-    )?;
-    writeln!(
-        out,
-        "<tr><th>Started</th><td>{}</td><td class=\"num\">{}</td></tr>",
-        time(r.times.started.as_deref()),
-        offset_text(0.0)
-    )?;
-    writeln!(
-        out,
-        "<tr><th>Ended</th><td>{}</td><td class=\"num\">{}</td></tr>",
-        time(r.times.ended.as_deref()),
-        r.times.wall_ms.map(offset_text).unwrap_or_else(|| "?".into())
-    )?;
-    writeln!(out, "</table>")?;
-    if let Some(ms) = r.times.wall_ms {
-        writeln!(out, "<p>Run wall time: {}</p>", human_duration(ms))?;
-    }
-
-    writeln!(out, "<h2>How it was resolved</h2>\n<h3>Steps</h3>")?;
-    if r.steps.is_empty() {
-        writeln!(out, "<p>The plugin reported no steps.</p>")?;
-    } else {
-        writeln!(
-            out,
-            "<table class=\"steps\">\n<tr><th>#</th><th>Step</th><th>Started</th><th>Duration</th><th>Result</th><th>Notes</th></tr>"
-        )?;
-        for (n, step) in r.steps.iter().enumerate() {
-            let result = match (step.ok, &step.reason) {
-                (Some(true), _) => "ok".to_string(),
-                (Some(false), Some(reason)) => format!("<span class=\"status-bad\">FAILED</span>: {}", esc(reason)),
-                (Some(false), None) => "<span class=\"status-bad\">FAILED</span>".to_string(),
-                (None, _) => "never ended".to_string(),
-            };
-            let notes: Vec<String> = step.notes.iter().map(|n| esc(n)).collect();
-            writeln!(
-                out,
-                "<tr><td class=\"num\">{}</td><td>{}{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{result}</td><td>{}</td></tr>",
-                n + 1,
-                "↳ ".repeat(step.depth),
-                esc(&step.name),
-                offset_text(step.start_ms),
-                step.duration_ms.map(human_duration).unwrap_or_else(|| "-".into()),
-                notes.join("<br>")
-            )?;
-        }
-        writeln!(out, "</table>")?;
-    }
-    writeln!(out, "<h3>Changes made</h3>")?;
-    if r.changes.is_empty() {
-        writeln!(out, "<p>No call that changes anything was made.</p>")?;
-    } else {
-        writeln!(
-            out,
-            "<table class=\"changes\">\n<tr><th>At</th><th>Change</th><th>Took</th><th>Outcome</th></tr>"
-        )?;
-        for change in &r.changes {
-            let outcome = if change.planned {
-                "planned, not done".to_string()
-            } else {
-                esc(&change.outcome)
-            };
-            writeln!(
-                out,
-                "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{outcome}</td></tr>",
-                offset_text(change.at_ms),
-                esc(&change.what),
-                human_duration(change.duration_ms)
-            )?;
-        }
-        writeln!(out, "</table>")?;
-    }
-    writeln!(out, "<h3>Approvals</h3>")?;
-    if r.approvals.is_empty() {
-        writeln!(out, "<p>The plugin asked no question.</p>")?;
-    } else {
-        writeln!(
-            out,
-            "<table class=\"approvals\">\n<tr><th>At</th><th>Question</th><th>Id</th><th>Answer</th><th>By</th></tr>"
-        )?;
-        for approval in &r.approvals {
-            writeln!(
-                out,
-                "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                offset_text(approval.at_ms),
-                esc(&approval.question),
-                opt(&approval.id),
-                esc(&approval.answer),
-                opt(&approval.by)
-            )?;
-        }
-        writeln!(out, "</table>")?;
-    }
-
-    writeln!(out, "<h2>Time to recovery and data loss</h2>\n<table>")?;
-    row(out, "Time to recovery", &recovery_html(r))?;
-    if r.data_loss.is_empty() {
-        row(out, "Data loss (RPO)", "not measured by this run")?;
-    }
-    for fact in &r.data_loss {
-        row(
-            out,
-            "Data loss (RPO)",
-            &format!("{} = {}", esc(&fact.name), esc(&fact.value)),
-        )?;
-    }
-    writeln!(out, "</table>")?;
-
-    writeln!(out, "<h2>What failed</h2>")?;
-    if r.ending.recovered && r.failures.is_empty() {
-        writeln!(out, "<p>Nothing failed.</p>")?;
-    } else {
-        writeln!(out, "<ul class=\"failures\">")?;
-        if !r.ending.recovered {
-            let step = r
-                .ending
-                .failed_step
-                .as_deref()
-                .map(|s| format!(" in step {}", esc(s)))
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "<li><strong>{status}{step}:</strong> {}</li>",
-                esc(r.ending.summary.as_deref().unwrap_or("(no summary)"))
-            )?;
-        }
-        for failure in &r.failures {
-            writeln!(
-                out,
-                "<li>{} {}: {}</li>",
-                offset_text(failure.at_ms),
-                esc(&failure.what),
-                esc(&failure.reason)
-            )?;
-        }
-        writeln!(out, "</ul>")?;
-    }
-    if let Some(hint) = &r.ending.hint {
-        writeln!(out, "<p><strong>Hint:</strong> {}</p>", esc(hint))?;
-    }
-
-    writeln!(out, "<h2>Facts</h2>")?;
-    if r.facts.is_empty() {
-        writeln!(out, "<p>The plugin reported no facts.</p>")?;
-    } else {
-        writeln!(out, "<table class=\"facts\">\n<tr><th>Fact</th><th>Value</th></tr>")?;
-        for fact in &r.facts {
-            writeln!(
-                out,
-                "<tr><td>{}</td><td>{}</td></tr>",
-                esc(&fact.name),
-                esc(&fact.value)
-            )?;
-        }
-        writeln!(out, "</table>")?;
-    }
-
-    writeln!(out, "<h2>Follow-ups</h2>")?;
-    if r.follow_ups.is_empty() {
-        writeln!(out, "<p>None.</p>")?;
-    } else {
-        writeln!(out, "<ul class=\"follow-ups\">")?;
-        for follow_up in &r.follow_ups {
-            let why = if follow_up.why.is_empty() {
-                String::new()
-            } else {
-                format!(" — {}", esc(&follow_up.why))
-            };
-            writeln!(out, "<li>☐ {}{why}</li>", esc(&follow_up.action))?;
-        }
-        writeln!(out, "</ul>")?;
-    }
-
-    writeln!(
-        out,
-        "<h2>Root cause</h2>\n<div class=\"postmortem\" id=\"root-cause\">To be written in the post-mortem.</div>"
-    )?;
-    writeln!(
-        out,
-        "<h2>Action items</h2>\n<div class=\"postmortem\" id=\"action-items\">To be written in the post-mortem.</div>"
-    )?;
-    if !r.notes.is_empty() {
-        writeln!(out, "<h2>About this journal</h2>\n<ul>")?;
-        for note in &r.notes {
-            writeln!(out, "<li>{}</li>", esc(note))?;
-        }
-        writeln!(out, "</ul>")?;
-    }
-    let head = match &r.integrity.head {
-        Some(head) => format!("intact, head {}", esc(head)),
-        None => esc(&format!("{:?}", r.integrity.state).to_lowercase()),
-    };
-    writeln!(
-        out,
-        "<footer>Built by drhost report from the journal {} alone (hash chain: {head}).</footer>\n</body>\n</html>",
-        esc(&r.journal.display().to_string())
-    )
+    out.push_str(&format!(
+        "<footer>{}</footer>\n</body>\n</html>\n",
+        inline(&document.footer)
+    ));
+    out
 }
 
-/// One `<tr>` of a two-column table: a label and HTML already escaped.
-fn row(out: &mut String, name: &str, html: &str) -> std::fmt::Result {
-    writeln!(out, "<tr><th>{name}</th><td>{html}</td></tr>")
-}
-
-/// `value`, escaped, or `not journaled`.
-fn opt(value: &Option<String>) -> String {
-    value.as_deref().map(esc).unwrap_or_else(|| "not journaled".into())
-}
-
-/// The time to recovery and where it comes from, or why there is none.
-fn recovery_html(r: &IncidentReport) -> String {
-    match &r.time_to_recovery {
-        Some(recovery) => format!("{} (from the {})", esc(&recovery.text), esc(&recovery.source)),
-        None => match r.times.wall_ms {
-            Some(ms) => format!("not recovered (the run ended after {})", human_duration(ms)),
-            None => "not recovered".into(),
-        },
+fn write_section(out: &mut String, section: &Section, timeline: &str) {
+    let level = section.level;
+    out.push_str(&format!("<h{level}>{}</h{level}>\n", section.heading));
+    for block in &section.blocks {
+        match block {
+            Block::Paragraph(text) => out.push_str(&format!("<p>{}</p>\n", inline(text))),
+            Block::Fields(list) => fields(out, None, list),
+            Block::Table(table) => write_table(out, table),
+            Block::List { class, items } => list(out, *class, "", items),
+            Block::Checklist(items) => list(out, Some("follow-ups"), "☐ ", items),
+            Block::Timeline => out.push_str(&format!("<div class=\"chart\">{timeline}</div>\n{LEGEND}\n")),
+            Block::ToBeWritten { id } => out.push_str(&format!(
+                "<div class=\"postmortem\" id=\"{id}\">To be written in the post-mortem.</div>\n"
+            )),
+        }
     }
+}
+
+/// ` class="NAME"`, or nothing.
+fn class_attribute(class: Option<&str>) -> String {
+    class.map(|c| format!(" class=\"{c}\"")).unwrap_or_default()
+}
+
+/// A two-column table: labels and values.
+fn fields(out: &mut String, class: Option<&str>, fields: &[Field]) {
+    out.push_str(&format!("<table{}>\n", class_attribute(class)));
+    for field in fields {
+        out.push_str(&format!(
+            "<tr><th>{}</th><td>{}</td></tr>\n",
+            field.label,
+            inline(&field.value)
+        ));
+    }
+    out.push_str("</table>\n");
+}
+
+fn list(out: &mut String, class: Option<&str>, mark: &str, items: &[Text]) {
+    out.push_str(&format!("<ul{}>\n", class_attribute(class)));
+    for item in items {
+        out.push_str(&format!("<li>{mark}{}</li>\n", inline(item)));
+    }
+    out.push_str("</ul>\n");
+}
+
+fn write_table(out: &mut String, table: &Table) {
+    out.push_str(&format!("<table{}>\n", class_attribute(table.class)));
+    if table.columns.iter().any(|c| !c.name.is_empty()) {
+        out.push_str("<tr>");
+        for column in &table.columns {
+            out.push_str(&format!("<th>{}</th>", column.name));
+        }
+        out.push_str("</tr>\n");
+    }
+    for row in &table.rows {
+        out.push_str("<tr>");
+        for (column, cell) in table.columns.iter().zip(row) {
+            let cell = inline(cell);
+            match column.kind {
+                Cell::Label => out.push_str(&format!("<th>{cell}</th>")),
+                Cell::Text => out.push_str(&format!("<td>{cell}</td>")),
+                Cell::Number => out.push_str(&format!("<td class=\"num\">{cell}</td>")),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+}
+
+/// `text` as HTML: journal texts escaped ([`esc`]).
+fn inline(text: &Text) -> String {
+    let mut out = String::new();
+    for piece in &text.0 {
+        match piece {
+            Piece::Own(words) => out.push_str(words),
+            Piece::Journal(text) => out.push_str(&esc(text)),
+            Piece::Strong(text) => out.push_str(&format!("<strong>{}</strong>", inline(text))),
+            Piece::Code(command) => out.push_str(&format!("<code>{command}</code>")),
+            Piece::Verdict { text, good } => {
+                let class = if *good { "status-ok" } else { "status-bad" };
+                out.push_str(&format!("<span class=\"{class}\">{}</span>", esc(text)));
+            }
+            Piece::Break => out.push_str("<br>"),
+        }
+    }
+    out
+}
+
+/// `text` without markup (for the page's `<title>`): journal texts
+/// escaped ([`esc`]).
+fn plain(text: &Text) -> String {
+    let mut out = String::new();
+    for piece in &text.0 {
+        match piece {
+            Piece::Own(words) => out.push_str(words),
+            Piece::Code(words) => out.push_str(words),
+            Piece::Journal(text) | Piece::Verdict { text, .. } => out.push_str(&esc(text)),
+            Piece::Strong(text) => out.push_str(&plain(text)),
+            Piece::Break => out.push(' '),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! the follow-ups, and empty "Root cause" and "Action items" sections for
 //! the post-mortem.
 //!
-//! This file reads the journal into an [`IncidentReport`]; [`markdown`],
-//! [`html`] (with its timeline [`chart`]) and [`json`] render it, one
+//! This file reads the journal into an [`IncidentReport`]; [`json`] writes
+//! it as it is, and [`model`] turns it into the sections of a document,
+//! which [`markdown`] and [`html`] (with its timeline [`chart`]) write, one
 //! module per format. The journal's lines are read with
 //! [`super::parse_event`] (the one journal-line parser) and its hash chain
 //! checked with [`crate::journal::chain::verify`]: a broken chain is said
@@ -21,6 +22,7 @@ pub mod chart;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod model;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -743,7 +745,7 @@ mod tests {
 
     /// A journal written by [`crate::journal::Journal`] (so its chain
     /// holds) with these events after `run-start`; its path.
-    fn journal(dir: &Path, events: &[(&str, Value)]) -> PathBuf {
+    pub(super) fn journal(dir: &Path, events: &[(&str, Value)]) -> PathBuf {
         let journal = crate::journal::Journal::create(dir, "r1").unwrap();
         journal.record(
             "run-start",
