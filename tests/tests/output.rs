@@ -282,6 +282,47 @@ fn results_go_to_stdout_for_success_and_failure_and_errors_to_stderr() {
     assert!(out.stderr.contains("\n  journal: "), "{}", out.stderr);
 }
 
+/// Whether `text` holds an SGR (colour) escape: ESC [ digits/`;` m.
+fn has_colour(text: &str) -> bool {
+    text.split('\u{1b}').skip(1).any(|after| {
+        after
+            .strip_prefix('[')
+            .map(|rest| rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == ';'))
+            .is_some_and(|rest| rest.starts_with('m'))
+    })
+}
+
+/// On a terminal the marks are coloured; `NO_COLOR=1` takes every colour
+/// away there too (an empty `NO_COLOR` counts as unset).
+#[test]
+fn no_color_on_a_terminal_prints_no_colour() {
+    let url = format!("http://127.0.0.1:{}/", closed_port());
+    let on_terminal = |no_color: &str| {
+        hello()
+            .param("url", &url)
+            .terminal()
+            .env("NO_COLOR", no_color)
+            .env("TERM", "xterm")
+            .env("LANG", "C.UTF-8")
+            .exec()
+    };
+    let coloured = on_terminal("");
+    assert_eq!(coloured.code, 1, "{}", coloured.stdout);
+    assert!(
+        has_colour(&coloured.stdout),
+        "colour on a terminal: {:?}",
+        coloured.stdout
+    );
+    let plain = on_terminal("1");
+    assert_eq!(plain.code, 1, "{}", plain.stdout);
+    assert!(!has_colour(&plain.stdout), "NO_COLOR: {:?}", plain.stdout);
+    assert!(
+        plain.stdout.contains("✗"),
+        "still the glyphs of a UTF-8 locale: {}",
+        plain.stdout
+    );
+}
+
 #[test]
 fn no_color_and_a_c_locale_give_plain_ascii() {
     let url = format!("http://127.0.0.1:{}/", closed_port());
