@@ -108,8 +108,10 @@ async fn run(args: RunArgs) -> i32 {
         eprintln!("warning: {warning}");
     }
     let json = args.json;
+    // Progress (a denial's advice with it) went to stderr unless -q.
+    let progress_shown = !args.quiet;
     let report = drhost::run::run(args.into()).await;
-    print_report(&report, json);
+    print_report(&report, json, progress_shown);
     report.exit_code
 }
 

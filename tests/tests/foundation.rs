@@ -97,6 +97,29 @@ fn denied_program_is_a_typed_refusal_naming_the_grant_and_runs_nothing() {
     );
     assert_eq!(lines[at + 1], "        [[plugins.misbehave.shell]]", "{}", out.stderr);
     assert_eq!(lines[at + 2], "        program = \"touch\"", "{}", out.stderr);
+    // The last line does not repeat the advice as one line of `\n`s naming
+    // drhost.toml: it points at the lines above.
+    let last = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        last.contains("is not granted to plugin `misbehave`; the lines to add to the config are printed above ("),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("drhost.toml") && !out.stdout.contains("\\n"),
+        "{}",
+        out.stdout
+    );
+    // With -q nothing was printed above: it says where the lines are.
+    let quiet = touch.arg("-q").exec();
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+    assert!(
+        quiet
+            .stdout
+            .contains("; rerun without -q, or `drhost show RUN`, for the lines to add to the config ("),
+        "{}",
+        quiet.stdout
+    );
 }
 
 #[test]

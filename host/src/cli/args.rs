@@ -227,7 +227,7 @@ pub struct RunArgs {
     plan: bool,
     /// Do not draw progress on stderr (errors and warnings still appear).
     #[arg(long, short = 'q')]
-    quiet: bool,
+    pub quiet: bool,
     /// When another run holds a target this run may change, wait up to
     /// DURATION (e.g. 30s, 10m) for it instead of refusing at once (exit 3).
     #[arg(long, value_name = "DURATION", value_parser = parse_deadline)]

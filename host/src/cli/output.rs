@@ -280,7 +280,11 @@ pub fn print_prepared(prepared: &Result<drhost::prepare::Prepared, (std::path::P
 /// plugin ended (recovered or failed): the outcome or the failure, its facts
 /// or hint, and the journal, all on stdout; when drhost stopped or refused
 /// the run: the error and the journal on stderr.
-pub fn print_report(report: &RunReport, json: bool) {
+///
+/// A plugin summary quoting a denial's advice is cut before the TOML: the
+/// host's own denial line, printed as the call was refused (unless -q,
+/// `progress_shown` false), is the copy to trust.
+pub fn print_report(report: &RunReport, json: bool, progress_shown: bool) {
     if json {
         print_json(report);
         return;
@@ -297,7 +301,11 @@ pub fn print_report(report: &RunReport, json: bool) {
         })
         .unwrap_or_else(|| "plugin".to_string());
     // Everything below but the name's id (validated) and the numbers is the plugin's text.
-    let summary = plugin_text(&report.summary);
+    let summary = plugin_text(&drhost::caps::kit::text::without_grant_advice(
+        &report.summary,
+        progress_shown,
+    ))
+    .into_owned();
     let took = style::duration(Duration::from_millis(report.wall_ms));
     let out = Style::stdout();
     let journal = report.journal.as_ref().map(|j| format!("  journal: {}", j.display()));

@@ -79,6 +79,23 @@ pub(crate) fn not_granted(subject: &str, plugin_id: &str, grant: &str) -> String
 /// names the real config file there (see `RunContext::for_operator`).
 pub(crate) const ADD_TO_CONFIG: &str = "to allow it add to drhost.toml:";
 
+/// A plugin's summary for the terminal's last line: when it quotes a
+/// denial's advice, cut before the TOML (which one line would show with
+/// `\n`s, naming drhost.toml instead of the config read, and which a plugin
+/// could forge) and point at the host's own denial: printed above when
+/// `progress_shown`, else in the journal.
+pub fn without_grant_advice(summary: &str, progress_shown: bool) -> std::borrow::Cow<'_, str> {
+    let Some(at) = summary.find(ADD_TO_CONFIG) else {
+        return summary.into();
+    };
+    let pointer = if progress_shown {
+        "the lines to add to the config are printed above"
+    } else {
+        "rerun without -q, or `drhost show RUN`, for the lines to add to the config"
+    };
+    format!("{}; {pointer}", summary[..at].trim_end_matches([';', ' '])).into()
+}
+
 /// The refusal's first clause alone, for a refusal that explains a rule
 /// instead of offering TOML: `SUBJECT is not granted to plugin `ID``.
 pub(crate) fn not_granted_head(subject: &str, plugin_id: &str) -> String {
