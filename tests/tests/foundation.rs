@@ -720,6 +720,46 @@ fn ctrl_c_ends_the_run_with_a_complete_journal() {
     assert_eq!(step_end[0]["reason"], "interrupted by SIGINT (Ctrl-C)");
 }
 
+/// A supervisor's SIGTERM (systemd stopping a unit, `kill`) ends the run as
+/// Ctrl-C does: exit 130, the open step closed, run-end `interrupted`.
+#[test]
+fn sigterm_ends_the_run_like_ctrl_c() {
+    use drhost_tests::cli::read_journal;
+    let running = Run::fixture("misbehave")
+        .param("mode", "spin-in-step")
+        .timeout("60s")
+        .spawn();
+    let started = std::time::Instant::now();
+    while !std::fs::read_dir(running.journal_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("\"step-start\"")))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the plugin never started its step"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signals our own child process.
+    assert_eq!(unsafe { libc::kill(running.id() as i32, libc::SIGTERM) }, 0);
+    let out = running.wait();
+    assert_eq!(out.code, 130, "{}", out.stderr);
+    assert!(out.stderr.contains("interrupted by SIGTERM"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("it was in step `waiting forever`"),
+        "{}",
+        out.stderr
+    );
+    let journal = read_journal(&out.journal_path().unwrap());
+    let end = journal.last().unwrap();
+    assert_eq!(end["event"], "run-end");
+    assert_eq!(end["status"], "interrupted");
+    assert_eq!(end["failed_step"], "waiting forever");
+    assert_eq!(events(&journal, "step-end")[0]["reason"], "interrupted by SIGTERM");
+}
+
 /// The one `confirm.ask` call of a misbehave `mode=confirm` run.
 fn confirm_call(out: &drhost_tests::cli::Outcome) -> serde_json::Value {
     let journal = out.journal();
