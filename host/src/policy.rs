@@ -13,6 +13,8 @@ use crate::config::PluginGrants;
 pub struct MissingGrant {
     /// `capability target`, e.g. `shell echo`.
     pub what: String,
+    /// The access the plugin needs there: `read`, `write` or `admin`.
+    pub access: &'static str,
     /// Why the plugin needs it (from `describe`).
     pub why: String,
     /// TOML lines that would grant it, or `None` when no grant can.
@@ -38,6 +40,7 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
         });
         missing.push(MissingGrant {
             what: format!("{} {}", one_line(capability), one_line(target)),
+            access: access_name(need.access),
             why: need.why.clone(),
             toml,
         });
@@ -48,10 +51,23 @@ pub fn missing_grants(id: &str, needs: &[Need], grants: &PluginGrants) -> Vec<Mi
 /// Renders the refusal: one line saying what is missing, then the TOML.
 pub fn refusal(id: &str, config: Option<&std::path::Path>, missing: &[MissingGrant]) -> String {
     let file = config.map_or_else(|| "drhost.toml".to_string(), |p| p.display().to_string());
+    // Each `capability target` once, with every access it lacks.
+    let mut needed: Vec<(&str, Vec<&str>)> = Vec::new();
+    for m in missing {
+        match needed.iter_mut().find(|(what, _)| *what == m.what) {
+            Some((_, accesses)) if !accesses.contains(&m.access) => accesses.push(m.access),
+            Some(_) => {}
+            None => needed.push((&m.what, vec![m.access])),
+        }
+    }
     let mut text = format!(
         "plugin `{id}` needs {} grant(s) that {file} does not give: {}",
         missing.len(),
-        missing.iter().map(|m| m.what.as_str()).collect::<Vec<_>>().join(", ")
+        needed
+            .iter()
+            .map(|(what, accesses)| format!("{what} ({})", accesses.join(", ")))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut lines = String::new();
     let mut impossible = Vec::new();
@@ -151,6 +167,15 @@ fn without_tables(toml: &str, defined: &std::collections::BTreeSet<String>) -> S
 
 /// Plugin text as one line of printable characters (see
 /// [`crate::console::plugin_text`]).
+fn access_name(access: crate::bindings::types::Access) -> &'static str {
+    use crate::bindings::types::Access;
+    match access {
+        Access::Read => "read",
+        Access::Write => "write",
+        Access::Admin => "admin",
+    }
+}
+
 fn one_line(text: &str) -> String {
     crate::console::plugin_text(text).into_owned()
 }
@@ -182,6 +207,29 @@ mod tests {
             "{advice}"
         );
         assert_eq!(advice.matches("[targets.postgres.primary]").count(), 1, "{advice}");
+    }
+
+    #[test]
+    fn the_headline_names_each_target_once_with_every_access_it_lacks() {
+        let needs: Vec<Need> = [
+            ("redis", "cache", Access::Read),
+            ("redis", "cache", Access::Write),
+            ("redis", "cache:sentinel-failover", Access::Admin),
+        ]
+        .into_iter()
+        .map(|(capability, target, access)| Need {
+            capability: capability.into(),
+            target: target.into(),
+            access,
+            why: "w".into(),
+        })
+        .collect();
+        let text = refusal("p", None, &missing_grants("p", &needs, &PluginGrants::default()));
+        let headline = text.lines().next().unwrap();
+        assert_eq!(
+            headline,
+            "plugin `p` needs 3 grant(s) that drhost.toml does not give: redis cache (read, write), redis cache:sentinel-failover (admin)"
+        );
     }
 
     /// A target the config defines but does not grant: the advice is the

@@ -306,7 +306,11 @@ fn missing_grants_are_refused_with_the_toml_that_grants_them() {
     let empty = config("");
     let out = Run::wasm(&hello).config(&empty).exec();
     assert_eq!(out.code, 3);
-    assert!(out.stderr.contains("shell echo, http 127.0.0.1:*"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("shell echo (write), http 127.0.0.1:* (read)"),
+        "{}",
+        out.stderr
+    );
     assert!(events(&out.journal(), "call").is_empty(), "nothing ran");
 
     // The printed lines, pasted into the config, are exactly what is needed.
@@ -615,7 +619,8 @@ fn a_plugin_over_the_memory_cap_at_start_is_a_limit_not_an_incompatible_plugin()
 
 /// The TOML printed with a refusal is valid and grants what was missing, for
 /// every shipped plugin: pasted into an empty drhost.toml, nothing is left
-/// to refuse (checked with the host's own policy, without running anything).
+/// to refuse (checked with the host's own policy, then by running the
+/// binary again in plan mode with the advice as its config).
 #[test]
 fn the_refusal_advice_of_every_shipped_plugin_is_valid_toml_that_grants_its_needs() {
     use drhost::bindings::types::{Access, Need};
@@ -665,6 +670,17 @@ fn the_refusal_advice_of_every_shipped_plugin_is_valid_toml_that_grants_its_need
             left.is_empty(),
             "{id}: still missing after pasting the advice: {left:?}\n{advice}"
         );
+        // And the binary agrees: with the advice pasted it is no longer
+        // refused (3) nor a broken config (2). A plan changes nothing; the
+        // advice's example endpoints may fail or time out (1, 4).
+        let with_advice = config(&advice);
+        let rerun = Run::wasm(&wasm).config(&with_advice).arg("--plan").timeout("5s").exec();
+        assert!(
+            ![2, 3].contains(&rerun.code),
+            "{id}: with the advice pasted, exit {}: {}\n{advice}",
+            rerun.code,
+            rerun.stderr
+        );
         checked += 1;
     }
     assert!(checked >= 8, "only {checked} shipped plugins found");
@@ -709,6 +725,12 @@ fn ctrl_c_ends_the_run_with_a_complete_journal() {
     assert!(stderr.contains("interrupted by SIGINT (Ctrl-C)"), "{stderr}");
     assert!(stderr.contains("it was in step `waiting forever`"), "{stderr}");
     assert!(stderr.contains("(Ctrl-C again to force)"), "{stderr}");
+    // What was done, on one line before the journal's path.
+    let steps = stderr
+        .lines()
+        .find(|l| l.starts_with("  steps: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(steps.contains("waiting forever ("), "{steps}");
     let journal = read_journal(&out.journal_path().unwrap());
     let end = journal.last().unwrap();
     assert_eq!(end["event"], "run-end", "the journal ends with run-end");

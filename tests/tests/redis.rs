@@ -125,11 +125,14 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
 
     signal(pid(&lab, &format!("redis-{master}")), "-KILL");
     // The lab's grant names the real path (`.lab` may be a symbolic link
-    // in a worktree).
-    let conf = lab.path(&format!(".lab/redis/{master}/redis.conf"));
-    let conf = std::fs::canonicalize(&conf).unwrap_or(conf).display().to_string();
+    // in a worktree). `{port}` becomes the failed node's port.
+    let redis_dir = lab.path(".lab/redis");
+    let redis_dir = std::fs::canonicalize(&redis_dir).unwrap_or(redis_dir);
     let out = on_lab(&lab, Run::plugin("redis-failover"))
-        .param("restart-command", format!("redis-server {conf}"))
+        .param(
+            "restart-command",
+            format!("redis-server {}/{{port}}/redis.conf", redis_dir.display()),
+        )
         .param("rejoin-timeout", "90s")
         .exec();
     assert_eq!(
@@ -176,6 +179,12 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
     let restart = calls(&journal, "shell.run");
     assert_eq!(restart.len(), 1, "{restart:?}");
     assert_eq!(restart[0]["args"]["program"], "redis-server");
+    assert_eq!(
+        restart[0]["args"]["args"],
+        serde_json::json!([format!("{}/{master}/redis.conf", redis_dir.display())]),
+        "{}",
+        restart[0]
+    );
 }
 
 #[test]
@@ -202,9 +211,24 @@ fn paused_master_without_failover_is_failed_over_by_the_plugin() {
         }
     });
     signal(pid(&lab, &format!("redis-{master}")), "-STOP");
+    let backend_started = || {
+        rt.block_on(async {
+            let docker = lab.docker().await.unwrap();
+            let info = docker
+                .inspect_container(
+                    "toolboxai-backend1",
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
+                .await
+                .unwrap();
+            info.state.and_then(|s| s.started_at).unwrap_or_default()
+        })
+    };
+    let before = backend_started();
 
     let out = on_lab(&lab, Run::plugin("redis-failover"))
         .param("auto-failover-wait", "2s")
+        .param("restart-backends", "toolboxai-backend1")
         .exec();
     // The paused master cannot be restarted by the plugin (no
     // restart-command): recovered, with a follow-up naming it.
@@ -239,6 +263,13 @@ fn paused_master_without_failover_is_failed_over_by_the_plugin() {
     assert!(!calls(&journal, "redis.sentinel.ckquorum").is_empty());
     assert_eq!(rt.block_on(role_of(&lab, replica)), "role:master");
     assert_eq!(rt.block_on(lab.sentinel_views()), vec![Some(replica); 3]);
+    // The backends asked for were restarted (a new start time), once,
+    // after the failover.
+    assert_eq!(out.fact("backends-restarted").as_deref(), Some("toolboxai-backend1"));
+    let restarts = calls(&journal, "docker.restart-container");
+    assert_eq!(restarts.len(), 1, "{restarts:?}");
+    assert_eq!(restarts[0]["args"]["name"], "toolboxai-backend1", "{}", restarts[0]);
+    assert_ne!(backend_started(), before, "toolboxai-backend1 was not restarted");
 }
 
 /// The hazard CI once hit by chance: Sentinel fails over a second time

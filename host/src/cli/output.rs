@@ -332,7 +332,26 @@ pub fn print_report(report: &RunReport, json: bool, progress_shown: bool) {
             journal.iter().for_each(|j| println!("{j}"));
         }
         _ => {
-            eprintln!("{} {}", Style::stderr().error("drhost:"), shown(&report.summary));
+            let err = Style::stderr();
+            eprintln!("{} {}", err.error("drhost:"), shown(&report.summary));
+            // Stopped mid-run: what had been done, at a glance (the progress
+            // above may have scrolled away, or -q hid it).
+            if !report.steps.is_empty() {
+                let steps: Vec<String> = report
+                    .steps
+                    .iter()
+                    .map(|s| {
+                        let mark = if s.ok { err.ok() } else { err.failed() };
+                        let took = style::duration(Duration::from_millis(s.duration_ms));
+                        format!("{mark} {} ({took})", plugin_text(&s.name))
+                    })
+                    .collect();
+                let more = match report.steps_not_listed {
+                    0 => String::new(),
+                    n => format!(", and {n} more"),
+                };
+                eprintln!("  steps: {}{more}", steps.join(", "));
+            }
             journal.iter().for_each(|j| eprintln!("{j}"));
         }
     }

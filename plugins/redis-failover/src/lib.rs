@@ -37,7 +37,7 @@ impl Plugin for RedisFailover {
         .param("max-link-down-seconds", "refuse a failover when the best replica lost its master longer ago than this", Some("60"))
         .param(
             "restart-command",
-            "argv (space-separated) that restarts the failed node, e.g. `redis-server /path/redis.conf`; needs a matching [[plugins.redis-failover.shell]] grant; empty: the run ends with a follow-up naming the node to start",
+            "argv (space-separated) that restarts the failed node, e.g. `redis-server /etc/redis/{port}.conf`; `{host}` and `{port}` in it become the failed node's; needs a [[plugins.redis-failover.shell]] grant matching the result; empty: the run ends with a follow-up naming the node to start",
             Some(""),
         )
         .param("rejoin-timeout", "how long to wait for the failed node to rejoin as a replica", Some("60s"))
@@ -750,8 +750,19 @@ impl<'p> Runbook<'p> {
                     )));
                 }
             }
-            let argv: Vec<&str> = command.split_whitespace().collect();
-            let done = run_program(argv[0], &argv[1..]).map_err(|e| Failure::from(e).in_step("restart failed node"))?;
+            // Placeholders are filled per argument, after the split: a value
+            // never becomes a second argument.
+            let argv: Vec<String> = command
+                .split_whitespace()
+                .map(|token| {
+                    token
+                        .replace("{host}", &node.host)
+                        .replace("{port}", &node.port.to_string())
+                })
+                .collect();
+            let command = argv.join(" ");
+            let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+            let done = run_program(&argv[0], &args).map_err(|e| Failure::from(e).in_step("restart failed node"))?;
             step.note(format!("`{command}` {}", exit_text(done.exit_code)));
             if done.exit_code != Some(0) {
                 step.fail();
