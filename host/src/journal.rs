@@ -16,6 +16,7 @@
 //! `run-end` carries `head`, the hash of the whole chain: see [`chain`].
 
 pub mod chain;
+pub mod head_signature;
 
 use std::fs::File;
 use std::io::Write;

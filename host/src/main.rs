@@ -69,6 +69,7 @@ fn main() -> ExitCode {
             Command::Show(args) => exit_code(show(args)),
             Command::Report(args) => exit_code(report(args)),
             Command::Journal(JournalCommand::Verify(args)) => journal_verify(args),
+            Command::Journal(JournalCommand::Sign(args)) => exit_code(journal_sign(args)),
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -347,33 +348,73 @@ fn report(args: ReportArgs) -> Result<(), drhost::Error> {
 
 /// `drhost journal verify`: the chain's verdict on stdout, its exit code
 /// (0 intact, 1 incomplete, 3 broken).
+/// The journal `run` names and its chain's verdict.
+fn journal_and_verdict(
+    journals: &cli::args::JournalArgs,
+    run: &str,
+) -> Result<(std::path::PathBuf, drhost::journal::chain::Verdict), drhost::Error> {
+    let dir = journal_dir(journals)?;
+    let path = drhost::history::find_run(&dir, run)?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| drhost::Error::Usage(format!("cannot read the journal {}: {e}", path.display())))?;
+    Ok((path, drhost::journal::chain::verify(&bytes)))
+}
+
 fn journal_verify(args: JournalVerifyArgs) -> i32 {
-    let checked = (|| -> Result<_, drhost::Error> {
-        let dir = journal_dir(&args.journals)?;
-        let path = drhost::history::find_run(&dir, &args.run)?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| drhost::Error::Usage(format!("cannot read the journal {}: {e}", path.display())))?;
-        Ok((path, drhost::journal::chain::verify(&bytes)))
-    })();
-    let (path, verdict) = match checked {
+    let (path, verdict) = match journal_and_verdict(&args.journals, &args.run) {
         Ok(checked) => checked,
         Err(error) => return exit_code_as(Err(error), args.json),
     };
+    // The trust file a head signature's key is looked up in (none found:
+    // the signature is still checked, its key just is not trusted).
+    let config_path = drhost::config::locate(args.journals.config.as_deref());
+    let config = config_path
+        .as_deref()
+        .and_then(|p| drhost::config::Config::load(p).ok())
+        .unwrap_or_default();
+    let trust_paths = drhost::trust::TrustPaths::locate(args.trust.as_deref(), None, &config, config_path.as_deref());
+    let trust = trust_paths
+        .trust
+        .as_deref()
+        .and_then(|p| drhost::trust::trust_file::TrustFile::load(p).ok());
+    let signature = drhost::journal::head_signature::check(&path, &verdict, trust.as_ref());
     if args.json {
         #[derive(serde::Serialize)]
         struct Checked<'a> {
             journal: &'a std::path::Path,
             #[serde(flatten)]
             verdict: &'a drhost::journal::chain::Verdict,
+            signature: &'a drhost::journal::head_signature::SignatureCheck,
         }
         print_json(&Checked {
             journal: &path,
             verdict: &verdict,
+            signature: &signature,
         });
     } else {
         cli::output::print_chain(&path, &verdict);
+        cli::output::print_head_signature(&signature);
     }
-    verdict.exit_code()
+    match signature {
+        // A signature that does not vouch for the journal is a broken journal.
+        drhost::journal::head_signature::SignatureCheck::Invalid { .. } => drhost::journal::chain::EXIT_BROKEN,
+        _ => verdict.exit_code(),
+    }
+}
+
+/// `drhost journal sign`: signs an intact, ended journal's head.
+fn journal_sign(args: cli::args::JournalSignArgs) -> Result<(), drhost::Error> {
+    let (path, verdict) = journal_and_verdict(&args.journals, &args.run)?;
+    let key = drhost::trust::keys::SigningKey::load(&args.key, args.key_id.clone())?;
+    let (written, signed) = drhost::journal::head_signature::sign(&path, &verdict, &key)?;
+    println!(
+        "signed run {} (head {}) as {} → {}",
+        signed.run,
+        signed.head,
+        signed.key_id,
+        written.display()
+    );
+    Ok(())
 }
 
 /// `drhost new`: what was written, the next commands and the grant lines.

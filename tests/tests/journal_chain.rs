@@ -159,3 +159,120 @@ fn a_changed_removed_or_reordered_line_is_found_and_a_cut_journal_is_incomplete(
     let unknown = verify("no-such-run", work.path(), false);
     assert_eq!(unknown.code, 2, "{}", unknown.stderr);
 }
+
+fn sign(run: &str, dir: &Path, key: &Path) -> Outcome {
+    Run::cli(["journal", "sign", run])
+        .arg("--key")
+        .arg(key)
+        .arg("--journal-dir")
+        .arg(dir)
+        .exec()
+}
+
+/// The lab's development key, which the harness's trust file trusts.
+fn lab_key() -> PathBuf {
+    drhost_tests::cli::repo_root().join(".lab/keys/lab-dev.key")
+}
+
+#[test]
+fn a_signed_head_verifies_under_a_trusted_key_and_a_swapped_or_changed_signature_does_not() {
+    let parent = TmpDir::new("drhost-chain-");
+    let out = hello_run(&parent);
+    let run_id = out.json()["run_id"].as_str().unwrap().to_string();
+    let head = out.json()["journal_head"].as_str().unwrap().to_string();
+    let journal = out.journal_path().unwrap();
+    let unsigned = verify(&run_id, &out.journal_dir, false);
+    assert!(unsigned.stdout.contains("\nsignature: none"), "{}", unsigned.stdout);
+
+    let signed = sign(&run_id, &out.journal_dir, &lab_key());
+    assert_eq!(signed.code, 0, "{}\n{}", signed.stdout, signed.stderr);
+    let sig = PathBuf::from(format!("{}.sig", journal.display()));
+    assert!(
+        signed.stdout.contains(&format!("(head {head}) as lab-dev")),
+        "{}",
+        signed.stdout
+    );
+    assert_eq!(std::fs::metadata(&sig).unwrap().permissions().mode() & 0o777, 0o600);
+    let checked = verify(&run_id, &out.journal_dir, false);
+    assert_eq!(checked.code, 0, "{}", checked.stdout);
+    assert!(
+        checked.stdout.contains("signature: valid, by trusted key `lab-dev`"),
+        "{}",
+        checked.stdout
+    );
+    let json = verify(&run_id, &out.journal_dir, true).json();
+    assert_eq!(json["signature"]["state"], "valid", "{json}");
+    assert_eq!(json["signature"]["trusted_as"], "lab-dev", "{json}");
+
+    // Another run's signature put beside this journal: it names another
+    // run and head, so it vouches for nothing here (exit 3).
+    let other = hello_run(&parent);
+    let other_id = other.json()["run_id"].as_str().unwrap().to_string();
+    let other_journal = PathBuf::from(other.json()["journal"].as_str().unwrap());
+    assert_ne!(other_journal, journal);
+    std::fs::copy(&sig, format!("{}.sig", other_journal.display())).unwrap();
+    let swapped = verify(&other_id, &other.journal_dir, false);
+    assert_eq!(swapped.code, 3, "{}", swapped.stdout);
+    assert!(
+        swapped.stdout.contains(&format!(
+            "signature: INVALID: it signs run {run_id} with head {head}, but the journal is run {other_id}"
+        )),
+        "{}",
+        swapped.stdout
+    );
+
+    // One hex digit of the signature changed: it no longer verifies.
+    let text = std::fs::read_to_string(&sig).unwrap();
+    let at = text.find("\"signature\": \"").unwrap() + 14;
+    let mut bytes = text.into_bytes();
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&sig, bytes).unwrap();
+    let changed = verify(&run_id, &out.journal_dir, false);
+    assert_eq!(changed.code, 3, "{}", changed.stdout);
+    assert!(
+        changed
+            .stdout
+            .contains("signature: INVALID: the signature does not verify under the key it names"),
+        "{}",
+        changed.stdout
+    );
+}
+
+#[test]
+fn a_key_nobody_trusts_is_said_so_and_a_cut_journal_is_not_signed() {
+    let parent = TmpDir::new("drhost-chain-");
+    let out = hello_run(&parent);
+    let run_id = out.json()["run_id"].as_str().unwrap().to_string();
+    let keys = TmpDir::new("drhost-keys-");
+    let made = Run::cli(["keygen", "--out"])
+        .arg(keys.path())
+        .arg("--id")
+        .arg("mallory")
+        .exec();
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let signed = sign(&run_id, &out.journal_dir, &keys.path().join("mallory.key"));
+    assert_eq!(signed.code, 0, "{}", signed.stderr);
+    let checked = verify(&run_id, &out.journal_dir, false);
+    assert_eq!(checked.code, 0, "the chain is intact: {}", checked.stdout);
+    assert!(
+        checked
+            .stdout
+            .contains("signature: valid, but by key `mallory`, which the trust file does not hold"),
+        "{}",
+        checked.stdout
+    );
+    assert_eq!(
+        verify(&run_id, &out.journal_dir, true).json()["signature"]["trusted_as"],
+        serde_json::Value::Null
+    );
+
+    // A journal without its run-end is not signed (exit 3), nor a broken one.
+    let work = TmpDir::new("drhost-chain-");
+    let cut = tampered(&out.journal_path().unwrap(), &work, |lines| {
+        lines.pop();
+    });
+    let refused = sign(cut.to_str().unwrap(), work.path(), &lab_key());
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(refused.stderr.contains("has no run-end yet"), "{}", refused.stderr);
+    assert!(!PathBuf::from(format!("{}.sig", cut.display())).exists());
+}

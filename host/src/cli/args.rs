@@ -523,6 +523,26 @@ pub enum JournalCommand {
     /// run-end (the run is going, was killed, or the journal was cut);
     /// 3: broken (a line was changed, removed or reordered).
     Verify(JournalVerifyArgs),
+    /// Sign an intact, ended journal's head with your key, so a review can
+    /// trust the timeline: writes JOURNAL.sig beside it (0600), which
+    /// `drhost journal verify` then checks against the trust file.
+    Sign(JournalSignArgs),
+}
+
+/// `drhost journal sign`.
+#[derive(clap::Args)]
+pub struct JournalSignArgs {
+    /// A run id, a unique prefix of one, a journal file, or `latest`.
+    #[arg(value_name = "RUN")]
+    pub run: String,
+    /// The secret key (NAME.key from `drhost keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The key id stored with the signature [default: the key file's stem].
+    #[arg(long, value_name = "ID")]
+    pub key_id: Option<String>,
+    #[command(flatten)]
+    pub journals: JournalArgs,
 }
 
 /// `drhost journal verify`.
@@ -534,6 +554,9 @@ pub struct JournalVerifyArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The trust file a head signature's key is looked up in [default: [trust] file in the configuration, else $DRHOST_TRUST, else $XDG_CONFIG_HOME/drhost/trust.toml].
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
     #[command(flatten)]
     pub journals: JournalArgs,
 }

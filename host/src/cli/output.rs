@@ -498,6 +498,27 @@ pub fn print_show_line(line: drhost::history::Line) {
 
 /// `drhost journal verify` for people: one line saying how the chain
 /// checked out (`ok: N events, head H`, `incomplete: …`, `broken at line N: …`).
+/// The head signature's line under `journal verify`'s verdict.
+pub fn print_head_signature(check: &drhost::journal::head_signature::SignatureCheck) {
+    use drhost::journal::head_signature::SignatureCheck;
+    match check {
+        SignatureCheck::Unsigned => println!("signature: none (`drhost journal sign RUN --key KEY` adds one)"),
+        SignatureCheck::Valid {
+            key_id,
+            trusted_as: Some(trusted),
+            signed_at,
+        } => println!("signature: valid, by trusted key `{trusted}` (signed as `{key_id}` at {signed_at})"),
+        SignatureCheck::Valid {
+            key_id,
+            trusted_as: None,
+            signed_at,
+        } => println!(
+            "signature: valid, but by key `{key_id}`, which the trust file does not hold (signed at {signed_at}): trust it only if you know that key"
+        ),
+        SignatureCheck::Invalid { reason } => println!("signature: INVALID: {reason}"),
+    }
+}
+
 pub fn print_chain(path: &std::path::Path, verdict: &drhost::journal::chain::Verdict) {
     use drhost::journal::chain::State;
     let reason = verdict.reason.as_deref().unwrap_or_default();

@@ -43,6 +43,12 @@ impl SigningKey {
     pub fn public_key(&self) -> ed25519_compact::PublicKey {
         self.key.sk.public_key()
     }
+
+    /// An Ed25519 signature of `message` (a journal's head; plugins are
+    /// signed through [`super::signature::sign`]).
+    pub fn sign_message(&self, message: &[u8]) -> ed25519_compact::Signature {
+        self.key.sk.sign(message, Some(ed25519_compact::Noise::generate()))
+    }
 }
 
 /// A new key pair, as PEM texts `(secret, public)`.
