@@ -185,20 +185,24 @@ mod tests {
     use super::*;
     use crate::bindings::types::Access;
 
+    /// Needs of (capability, target, access), each with the same `why`.
+    fn needs(list: &[(&str, &str, Access)]) -> Vec<Need> {
+        list.iter()
+            .map(|(capability, target, access)| Need {
+                capability: (*capability).into(),
+                target: (*target).into(),
+                access: *access,
+                why: "w".into(),
+            })
+            .collect()
+    }
+
     #[test]
     fn advice_for_several_accesses_on_one_target_is_valid_toml() {
-        let needs: Vec<Need> = [
+        let needs = needs(&[
             ("postgres", "primary", Access::Read),
             ("postgres", "dump:primary", Access::Admin),
-        ]
-        .into_iter()
-        .map(|(capability, target, access)| Need {
-            capability: capability.into(),
-            target: target.into(),
-            access,
-            why: "w".into(),
-        })
-        .collect();
+        ]);
         let text = refusal("p", None, &missing_grants("p", &needs, &PluginGrants::default()));
         let advice = text.split_once(":\n").unwrap().1;
         let config = crate::config::Config::parse(std::path::Path::new("advice.toml"), advice).expect("valid TOML");
@@ -211,19 +215,11 @@ mod tests {
 
     #[test]
     fn the_headline_names_each_target_once_with_every_access_it_lacks() {
-        let needs: Vec<Need> = [
+        let needs = needs(&[
             ("redis", "cache", Access::Read),
             ("redis", "cache", Access::Write),
             ("redis", "cache:sentinel-failover", Access::Admin),
-        ]
-        .into_iter()
-        .map(|(capability, target, access)| Need {
-            capability: capability.into(),
-            target: target.into(),
-            access,
-            why: "w".into(),
-        })
-        .collect();
+        ]);
         let text = refusal("p", None, &missing_grants("p", &needs, &PluginGrants::default()));
         let headline = text.lines().next().unwrap();
         assert_eq!(

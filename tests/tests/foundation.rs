@@ -689,63 +689,11 @@ fn the_refusal_advice_of_every_shipped_plugin_is_valid_toml_that_grants_its_need
 /// Ctrl-C at 3 a.m.: the run ends through `run-end` (status `interrupted`,
 /// exit 130), the open step is closed in the journal, and the operator is
 /// told which step was interrupted.
-#[test]
-fn ctrl_c_ends_the_run_with_a_complete_journal() {
-    use drhost_tests::cli::read_journal;
-    let running = Run::fixture("misbehave")
-        .param("mode", "spin-in-step")
-        .timeout("60s")
-        .spawn();
-    // Wait until the plugin is inside its step, then press Ctrl-C.
-    let journal_file = || {
-        std::fs::read_dir(running.journal_dir())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
-    };
-    let started = std::time::Instant::now();
-    loop {
-        let in_step = journal_file()
-            .and_then(|f| std::fs::read_to_string(f).ok())
-            .is_some_and(|t| t.contains("\"step-start\""));
-        if in_step {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the plugin never started its step"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // SAFETY: signals our own child process.
-    assert_eq!(unsafe { libc::kill(running.id() as i32, libc::SIGINT) }, 0);
-    let out = running.wait();
-    let stderr = &out.stderr;
-    assert_eq!(out.code, 130, "{stderr}");
-    assert!(stderr.contains("interrupted by SIGINT (Ctrl-C)"), "{stderr}");
-    assert!(stderr.contains("it was in step `waiting forever`"), "{stderr}");
-    assert!(stderr.contains("(Ctrl-C again to force)"), "{stderr}");
-    // What was done, on one line before the journal's path.
-    let steps = stderr
-        .lines()
-        .find(|l| l.starts_with("  steps: "))
-        .unwrap_or_else(|| panic!("{stderr}"));
-    assert!(steps.contains("waiting forever ("), "{steps}");
-    let journal = read_journal(&out.journal_path().unwrap());
-    let end = journal.last().unwrap();
-    assert_eq!(end["event"], "run-end", "the journal ends with run-end");
-    assert_eq!(end["status"], "interrupted");
-    assert_eq!(end["exit_code"], 130);
-    assert_eq!(end["failed_step"], "waiting forever");
-    let step_end = events(&journal, "step-end");
-    assert_eq!(step_end.len(), 1);
-    assert_eq!(step_end[0]["reason"], "interrupted by SIGINT (Ctrl-C)");
-}
-
-/// A supervisor's SIGTERM (systemd stopping a unit, `kill`) ends the run as
-/// Ctrl-C does: exit 130, the open step closed, run-end `interrupted`.
-#[test]
-fn sigterm_ends_the_run_like_ctrl_c() {
+/// A misbehave run spinning inside a step, sent `signal` once it is in
+/// the step: it must end with exit 130, saying which signal and step, the
+/// steps done on one line, and a journal that ends with run-end
+/// `interrupted` after the open step was closed for that reason.
+fn interrupted_in_step(signal: libc::c_int, name: &str) -> drhost_tests::cli::Outcome {
     use drhost_tests::cli::read_journal;
     let running = Run::fixture("misbehave")
         .param("mode", "spin-in-step")
@@ -765,21 +713,41 @@ fn sigterm_ends_the_run_like_ctrl_c() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // SAFETY: signals our own child process.
-    assert_eq!(unsafe { libc::kill(running.id() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(unsafe { libc::kill(running.id() as i32, signal) }, 0);
     let out = running.wait();
-    assert_eq!(out.code, 130, "{}", out.stderr);
-    assert!(out.stderr.contains("interrupted by SIGTERM"), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("it was in step `waiting forever`"),
-        "{}",
-        out.stderr
-    );
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 130, "{stderr}");
+    assert!(stderr.contains(&format!("interrupted by {name}")), "{stderr}");
+    assert!(stderr.contains("it was in step `waiting forever`"), "{stderr}");
+    // What was done, on one line before the journal's path.
+    let steps = stderr
+        .lines()
+        .find(|l| l.starts_with("  steps: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(steps.contains("waiting forever ("), "{steps}");
     let journal = read_journal(&out.journal_path().unwrap());
     let end = journal.last().unwrap();
-    assert_eq!(end["event"], "run-end");
+    assert_eq!(end["event"], "run-end", "the journal ends with run-end");
     assert_eq!(end["status"], "interrupted");
+    assert_eq!(end["exit_code"], 130);
     assert_eq!(end["failed_step"], "waiting forever");
-    assert_eq!(events(&journal, "step-end")[0]["reason"], "interrupted by SIGTERM");
+    let step_end = events(&journal, "step-end");
+    assert_eq!(step_end.len(), 1);
+    assert_eq!(step_end[0]["reason"], format!("interrupted by {name}"));
+    out
+}
+
+#[test]
+fn ctrl_c_ends_the_run_with_a_complete_journal() {
+    let out = interrupted_in_step(libc::SIGINT, "SIGINT (Ctrl-C)");
+    assert!(out.stderr.contains("(Ctrl-C again to force)"), "{}", out.stderr);
+}
+
+/// A supervisor's SIGTERM (systemd stopping a unit, `kill`) ends the run as
+/// Ctrl-C does.
+#[test]
+fn sigterm_ends_the_run_like_ctrl_c() {
+    interrupted_in_step(libc::SIGTERM, "SIGTERM");
 }
 
 /// The one `confirm.ask` call of a misbehave `mode=confirm` run.

@@ -110,6 +110,38 @@ fn fact_ms(out: &Outcome, name: &str) -> u64 {
         .expect("a number of ms")
 }
 
+/// The lab's Redis data directory by its real path: the lab's grant names
+/// that (`.lab` may be a symbolic link in a worktree).
+fn real_redis_dir(lab: &Lab) -> PathBuf {
+    let dir = lab.path(".lab/redis");
+    std::fs::canonicalize(&dir).unwrap_or(dir)
+}
+
+/// redis-failover on the lab, restarting the failed node from its own
+/// config (`{port}` becomes the failed node's port), waiting up to 90 s
+/// for it to rejoin.
+fn restarting_run(lab: &Lab) -> Run {
+    on_lab(lab, Run::plugin("redis-failover"))
+        .param(
+            "restart-command",
+            format!("redis-server {}/{{port}}/redis.conf", real_redis_dir(lab).display()),
+        )
+        .param("rejoin-timeout", "90s")
+}
+
+/// The exit code is `code`; if not, the run's output and the Redis and
+/// Sentinel logs say why.
+fn assert_code_with_logs(lab: &Lab, out: &Outcome, code: i32) {
+    assert_eq!(
+        out.code,
+        code,
+        "stdout:\n{}\nstderr:\n{}\n{}",
+        out.stdout,
+        out.stderr,
+        lab.redis_log_tails(40)
+    );
+}
+
 #[test]
 fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
     let _serial = drhost_tests::lab::serial();
@@ -124,25 +156,9 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
     );
 
     signal(pid(&lab, &format!("redis-{master}")), "-KILL");
-    // The lab's grant names the real path (`.lab` may be a symbolic link
-    // in a worktree). `{port}` becomes the failed node's port.
-    let redis_dir = lab.path(".lab/redis");
-    let redis_dir = std::fs::canonicalize(&redis_dir).unwrap_or(redis_dir);
-    let out = on_lab(&lab, Run::plugin("redis-failover"))
-        .param(
-            "restart-command",
-            format!("redis-server {}/{{port}}/redis.conf", redis_dir.display()),
-        )
-        .param("rejoin-timeout", "90s")
-        .exec();
-    assert_eq!(
-        out.code,
-        0,
-        "stdout:\n{}\nstderr:\n{}\n{}",
-        out.stdout,
-        out.stderr,
-        lab.redis_log_tails(40)
-    );
+    let out = restarting_run(&lab).exec();
+    assert_code_with_logs(&lab, &out, 0);
+    let redis_dir = real_redis_dir(&lab);
     assert_eq!(out.fact("path").as_deref(), Some("A"));
     assert_eq!(out.fact("master"), Some(format!("127.0.0.1:{replica}")));
     assert_eq!(out.fact("rejoined-as-replica"), Some(format!("127.0.0.1:{master}")));
@@ -288,12 +304,7 @@ fn a_second_failover_during_the_rejoin_fails_the_run_at_once() {
     let name = lab.redis_master_name().unwrap().to_string();
     let sentinel = lab.sentinel_ports().unwrap()[0];
     signal(pid(&lab, &format!("redis-{master}")), "-KILL");
-    let conf = lab.path(&format!(".lab/redis/{master}/redis.conf"));
-    let conf = std::fs::canonicalize(&conf).unwrap_or(conf).display().to_string();
-    let running = on_lab(&lab, Run::plugin("redis-failover"))
-        .param("restart-command", format!("redis-server {conf}"))
-        .param("rejoin-timeout", "90s")
-        .spawn();
+    let running = restarting_run(&lab).spawn();
 
     // Once the plugin has restarted the old master, fail over back to it.
     let rt = rt();
@@ -321,14 +332,7 @@ fn a_second_failover_during_the_rejoin_fails_the_run_at_once() {
     });
     let out = running.wait();
     assert!(flipped, "Sentinel never accepted the second failover\n{}", out.stderr);
-    assert_eq!(
-        out.code,
-        1,
-        "stdout:\n{}\nstderr:\n{}\n{}",
-        out.stdout,
-        out.stderr,
-        lab.redis_log_tails(40)
-    );
+    assert_code_with_logs(&lab, &out, 1);
     let report = out.json();
     assert_eq!(report["failed_step"], "wait for rejoin");
     let summary = report["summary"].as_str().unwrap_or_default();
