@@ -591,6 +591,24 @@ fn a_backend_grant_cannot_touch_the_proxy() {
     let after = rt().block_on(async { inspect(&lab.docker().await.unwrap(), NGINX).await.state.unwrap() });
     assert_eq!(after.started_at, before, "the proxy was not restarted");
     assert_eq!(after.running, Some(true));
+
+    // A plan says the same: the refused restart and stop are refused there
+    // too, never listed as changes the run would make.
+    let plan = on_lab(&lab, Run::fixture("docker-poke"))
+        .config(&cfg)
+        .param("ops", "restart,stop")
+        .param("name", "toolboxai-nginx-proxy")
+        .arg("--plan")
+        .json()
+        .exec();
+    for op in ["restart", "stop"] {
+        assert!(
+            fact(&plan, op).starts_with("access-denied: "),
+            "{op}: {}",
+            fact(&plan, op)
+        );
+    }
+    assert_eq!(plan.json()["plan"]["total"], 0, "{}", plan.stdout);
 }
 
 #[test]

@@ -868,3 +868,40 @@ fn plan_mode_runs_no_program_and_asks_nobody() {
     let asked = events(&journal, "call");
     assert_eq!(asked[0]["outcome"]["ok"]["by"], "plan", "{}", asked[0]);
 }
+
+/// A plan is truthful about grants: a change the live run would be refused
+/// is refused in the plan too (access-denied, not listed), and only a
+/// granted change is listed as planned.
+#[test]
+fn a_plan_never_lists_a_change_the_grants_refuse() {
+    let canary = std::env::temp_dir().join(format!("drhost-canary-plan-denied-{}", std::process::id()));
+    let _ = std::fs::remove_file(&canary);
+    let cfg = config("[[plugins.misbehave.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n");
+    let plan = |program: &str, arg: &str| {
+        Run::fixture("misbehave")
+            .config(&cfg)
+            .param("mode", "shell")
+            .param("program", program)
+            .param("args", arg)
+            .arg("--plan")
+            .json()
+            .exec()
+    };
+    let out = plan("touch", &canary.display().to_string());
+    assert!(!canary.exists());
+    let report = out.json();
+    assert_eq!(report["plan"]["total"], 0, "{report}");
+    let journal = out.journal();
+    let call = &events(&journal, "call")[0];
+    assert_eq!(call["outcome"]["error"]["kind"], "access-denied", "{call}");
+    assert!(
+        out.stderr.contains("shell.run: access-denied: shell program `touch`"),
+        "{}",
+        out.stderr
+    );
+
+    let out = plan("echo", "planned");
+    let report = out.json();
+    assert_eq!(report["plan"]["total"], 1, "{report}");
+    assert_eq!(events(&out.journal(), "call")[0]["outcome"]["error"]["kind"], "planned");
+}

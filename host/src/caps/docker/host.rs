@@ -91,30 +91,48 @@ impl Host for RunState {
     async fn start_container(&mut self, name: String) -> Answer<()> {
         let ctx = self.ctx.clone();
         let args = json!({ "name": name });
-        ctx.audited("docker.start-container", args, |_| json!(null), async {
-            let (docker, raw) = self.granted_container(&name, Write).await?;
-            Ok(containers::start(&docker, &id_of(&raw, &name)).await?)
-        })
+        ctx.audited_checked(
+            "docker.start-container",
+            args,
+            |_| json!(null),
+            self.granted_container(&name, Write),
+            |(docker, raw)| {
+                let name = &name;
+                async move { Ok(containers::start(&docker, &id_of(&raw, name)).await?) }
+            },
+        )
         .await
     }
 
     async fn stop_container(&mut self, name: String, timeout_secs: Option<u32>) -> Answer<()> {
         let ctx = self.ctx.clone();
         let args = json!({ "name": name, "timeout_secs": timeout_secs });
-        ctx.audited("docker.stop-container", args, |_| json!(null), async {
-            let (docker, raw) = self.granted_container(&name, Write).await?;
-            Ok(containers::stop(&docker, &id_of(&raw, &name), timeout_secs).await?)
-        })
+        ctx.audited_checked(
+            "docker.stop-container",
+            args,
+            |_| json!(null),
+            self.granted_container(&name, Write),
+            |(docker, raw)| {
+                let name = &name;
+                async move { Ok(containers::stop(&docker, &id_of(&raw, name), timeout_secs).await?) }
+            },
+        )
         .await
     }
 
     async fn restart_container(&mut self, name: String, timeout_secs: Option<u32>) -> Answer<()> {
         let ctx = self.ctx.clone();
         let args = json!({ "name": name, "timeout_secs": timeout_secs });
-        ctx.audited("docker.restart-container", args, |_| json!(null), async {
-            let (docker, raw) = self.granted_container(&name, Write).await?;
-            Ok(containers::restart(&docker, &id_of(&raw, &name), timeout_secs).await?)
-        })
+        ctx.audited_checked(
+            "docker.restart-container",
+            args,
+            |_| json!(null),
+            self.granted_container(&name, Write),
+            |(docker, raw)| {
+                let name = &name;
+                async move { Ok(containers::restart(&docker, &id_of(&raw, name), timeout_secs).await?) }
+            },
+        )
         .await
     }
 

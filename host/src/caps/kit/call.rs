@@ -141,15 +141,54 @@ impl RunContext {
         self.disk.measure_scratch();
         let result = match self.disk.exceeded() {
             Some(over) => Err(CallError::Trap(over.into())),
-            None if self.plan.is_some() && plan::changes_state(call, &args) => {
-                let change = plan::describe(call, &args);
-                self.plan_change(&change);
-                Err(CallError::Typed(CapError::Planned(change)))
-            }
-            None => work.await,
+            None => match self.planned_instead(call, &args) {
+                Some(planned) => Err(planned),
+                None => work.await,
+            },
         };
         self.journal_call(call, args, started, &result, summarize);
         result
+    }
+
+    /// As [`RunContext::audited`], for a call whose grant `check` runs
+    /// apart from its effect `work`: the check runs in plan mode too, so a
+    /// plan never lists a change the live run would be refused.
+    pub(crate) async fn audited_checked<G, T, F>(
+        &self,
+        call: &str,
+        args: Value,
+        summarize: impl FnOnce(&T) -> Value,
+        check: impl Future<Output = Result<G, CapError>>,
+        work: impl FnOnce(G) -> F,
+    ) -> Answer<T>
+    where
+        F: Future<Output = Answer<T>>,
+    {
+        let started = Instant::now();
+        self.disk.measure_scratch();
+        let result = match self.disk.exceeded() {
+            Some(over) => Err(CallError::Trap(over.into())),
+            None => match check.await {
+                Err(refused) => Err(CallError::Typed(refused)),
+                Ok(grant) => match self.planned_instead(call, &args) {
+                    Some(planned) => Err(planned),
+                    None => work(grant).await,
+                },
+            },
+        };
+        self.journal_call(call, args, started, &result, summarize);
+        result
+    }
+
+    /// In plan mode, for a call that would change something: the change
+    /// recorded, and the `planned` error the plugin gets instead.
+    fn planned_instead(&self, call: &str, args: &Value) -> Option<CallError> {
+        if self.plan.is_none() || !plan::changes_state(call, args) {
+            return None;
+        }
+        let change = plan::describe(call, args);
+        self.plan_change(&change);
+        Some(CallError::Typed(CapError::Planned(change)))
     }
 
     /// Journals one finished call (see [`RunContext::audited`]); for calls

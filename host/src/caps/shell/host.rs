@@ -13,10 +13,13 @@ impl Host for RunState {
         let ctx = self.ctx.clone();
         let args = json!({ "program": cmd.program, "args": cmd.args, "timeout_ms": cmd.timeout_ms });
         let summary = |c: &Completed| json!({ "exit_code": c.exit_code, "truncated": c.truncated });
-        ctx.audited("shell.run", args, summary, async {
-            let grant = program::check(&ctx, &cmd)?;
-            Ok(program::run(&ctx, grant, &cmd).await?)
-        })
+        ctx.audited_checked(
+            "shell.run",
+            args,
+            summary,
+            async { program::check(&ctx, &cmd) },
+            |grant| async { Ok(program::run(&ctx, grant, &cmd).await?) },
+        )
         .await
     }
 }
