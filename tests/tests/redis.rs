@@ -587,6 +587,19 @@ fn command_outside_the_grant_is_a_typed_denial() {
         Some("access-denied"),
         "write needs `write`"
     );
+    // A plan says the same: the write is refused, not listed as planned.
+    let plan = on_lab(&lab, Run::fixture("redis-poke"))
+        .config(&config)
+        .param("args", "SET drhost:test:keep 3")
+        .arg("--plan")
+        .exec();
+    assert_eq!(
+        plan.fact("error-kind").as_deref(),
+        Some("access-denied"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(plan.json()["plan"]["total"], 0, "{}", plan.stdout);
     let value: Option<String> = rt.block_on(async {
         let mut con = lab.redis_master().await.unwrap();
         redis::cmd("GET")

@@ -82,12 +82,20 @@ impl HostProject for RunState {
         let ctx = self.ctx.clone();
         let p = self.table.get(&project)?.clone();
         let args = json!({ "target": p.label(), "services": named(&services) });
-        ctx.audited("compose.up", args, |s: &Vec<ServiceState>| states_summary(s), async {
-            granted(&ctx, &p, "up", ComposeAccess::Up)?;
-            let services = p.services_named(&services)?;
-            let docker = self.docker_client().await?;
-            Ok(p.up(&docker, &services, Budget::of(&ctx, &p.target)).await?)
-        })
+        ctx.audited_checked(
+            "compose.up",
+            args,
+            |s: &Vec<ServiceState>| states_summary(s),
+            async {
+                granted(&ctx, &p, "up", ComposeAccess::Up)?;
+                Ok(())
+            },
+            |()| async {
+                let services = p.services_named(&services)?;
+                let docker = self.docker_client().await?;
+                Ok(p.up(&docker, &services, Budget::of(&ctx, &p.target)).await?)
+            },
+        )
         .await
     }
 
@@ -95,10 +103,16 @@ impl HostProject for RunState {
         let ctx = self.ctx.clone();
         let p = self.table.get(&project)?.clone();
         let args = json!({ "target": p.label(), "volumes": volumes });
-        ctx.audited("compose.down", args, |_| json!(null), async {
-            granted(&ctx, &p, "down", ComposeAccess::Down)?;
-            Ok(p.down(volumes, Budget::of(&ctx, &p.target)).await?)
-        })
+        ctx.audited_checked(
+            "compose.down",
+            args,
+            |_| json!(null),
+            async {
+                granted(&ctx, &p, "down", ComposeAccess::Down)?;
+                Ok(())
+            },
+            |()| async { Ok(p.down(volumes, Budget::of(&ctx, &p.target)).await?) },
+        )
         .await
     }
 

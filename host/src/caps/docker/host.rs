@@ -166,25 +166,41 @@ impl Host for RunState {
     ) -> Answer<ContainerInfo> {
         let ctx = self.ctx.clone();
         let args = json!({ "name": name, "image": image, "timeout_secs": timeout_secs });
-        ctx.audited("docker.recreate-with-image", args, info_summary, async {
-            check::precheck_container(&ctx, &name, Write)?;
-            check::check_image(&ctx, &image)?;
-            let docker = self.docker_client().await?;
-            let old = check::authorize_container(&ctx, &docker, &name, Write).await?;
-            Ok(images::recreate(&docker, old, &image, timeout_secs).await?)
-        })
+        ctx.audited_checked(
+            "docker.recreate-with-image",
+            args,
+            info_summary,
+            async {
+                check::precheck_container(&ctx, &name, Write)?;
+                check::check_image(&ctx, &image)?;
+                Ok(())
+            },
+            |()| async {
+                let docker = self.docker_client().await?;
+                let old = check::authorize_container(&ctx, &docker, &name, Write).await?;
+                Ok(images::recreate(&docker, old, &image, timeout_secs).await?)
+            },
+        )
         .await
     }
 
     async fn tag_image(&mut self, source: String, target: String) -> Answer<()> {
         let ctx = self.ctx.clone();
         let args = json!({ "source": source, "target": target });
-        ctx.audited("docker.tag-image", args, |_| json!(null), async {
-            check::check_image(&ctx, &source)?;
-            check::check_image(&ctx, &target)?;
-            let docker = self.docker_client().await?;
-            Ok(images::tag(&docker, &source, &target).await?)
-        })
+        ctx.audited_checked(
+            "docker.tag-image",
+            args,
+            |_| json!(null),
+            async {
+                check::check_image(&ctx, &source)?;
+                check::check_image(&ctx, &target)?;
+                Ok(())
+            },
+            |()| async {
+                let docker = self.docker_client().await?;
+                Ok(images::tag(&docker, &source, &target).await?)
+            },
+        )
         .await
     }
 
@@ -218,24 +234,40 @@ impl Host for RunState {
             "labels": spec.labels.iter().take(MAX_SPEC_LABELS + 1).map(|l| shorten(&format!("{}={}", l.key, l.value), 256)).collect::<Vec<_>>(),
             "options": spec.options.iter().take(MAX_SPEC_LABELS + 1).map(|l| shorten(&format!("{}={}", l.key, l.value), 256)).collect::<Vec<_>>(),
         });
-        ctx.audited("docker.create-network", args, network_summary, async {
-            check::check_network(&ctx, &spec.name, Write)?;
-            check::check_network_spec(&ctx, &spec)?;
-            let docker = self.docker_client().await?;
-            Ok(networks::create_network(&ctx, &docker, &spec).await?)
-        })
+        ctx.audited_checked(
+            "docker.create-network",
+            args,
+            network_summary,
+            async {
+                check::check_network(&ctx, &spec.name, Write)?;
+                check::check_network_spec(&ctx, &spec)?;
+                Ok(())
+            },
+            |()| async {
+                let docker = self.docker_client().await?;
+                Ok(networks::create_network(&ctx, &docker, &spec).await?)
+            },
+        )
         .await
     }
 
     async fn remove_network(&mut self, name: String) -> Answer<()> {
         let ctx = self.ctx.clone();
         let args = json!({ "name": name });
-        ctx.audited("docker.remove-network", args, |_| json!(null), async {
-            check::check_network(&ctx, &name, Write)?;
-            let docker = self.docker_client().await?;
-            let network = networks::inspect_network(&ctx, &docker, &name, Write).await?;
-            Ok(networks::remove(&docker, &network.id).await?)
-        })
+        ctx.audited_checked(
+            "docker.remove-network",
+            args,
+            |_| json!(null),
+            async {
+                check::check_network(&ctx, &name, Write)?;
+                Ok(())
+            },
+            |()| async {
+                let docker = self.docker_client().await?;
+                let network = networks::inspect_network(&ctx, &docker, &name, Write).await?;
+                Ok(networks::remove(&docker, &network.id).await?)
+            },
+        )
         .await
     }
 
@@ -243,25 +275,41 @@ impl Host for RunState {
         let ctx = self.ctx.clone();
         let shown: Vec<String> = aliases.iter().take(MAX_ALIASES + 1).map(|a| shorten(a, 128)).collect();
         let args = json!({ "network": network, "container": container, "aliases": shown });
-        ctx.audited("docker.connect-network", args, |_| json!(null), async {
-            check::check_network(&ctx, &network, Write)?;
-            let (docker, raw) = self.granted_container(&container, Write).await?;
-            let net = networks::inspect_network(&ctx, &docker, &network, Write).await?;
-            check::check_aliases(&ctx, &net.name, &raw, &aliases)?;
-            Ok(networks::connect(&docker, &net.id, &id_of(&raw, &container), &aliases).await?)
-        })
+        ctx.audited_checked(
+            "docker.connect-network",
+            args,
+            |_| json!(null),
+            async {
+                check::check_network(&ctx, &network, Write)?;
+                Ok(())
+            },
+            |()| async {
+                let (docker, raw) = self.granted_container(&container, Write).await?;
+                let net = networks::inspect_network(&ctx, &docker, &network, Write).await?;
+                check::check_aliases(&ctx, &net.name, &raw, &aliases)?;
+                Ok(networks::connect(&docker, &net.id, &id_of(&raw, &container), &aliases).await?)
+            },
+        )
         .await
     }
 
     async fn disconnect_network(&mut self, network: String, container: String, force: bool) -> Answer<()> {
         let ctx = self.ctx.clone();
         let args = json!({ "network": network, "container": container, "force": force });
-        ctx.audited("docker.disconnect-network", args, |_| json!(null), async {
-            check::check_network(&ctx, &network, Write)?;
-            let (docker, raw) = self.granted_container(&container, Write).await?;
-            let net = networks::inspect_network(&ctx, &docker, &network, Write).await?;
-            Ok(networks::disconnect(&docker, &net.id, &id_of(&raw, &container), force).await?)
-        })
+        ctx.audited_checked(
+            "docker.disconnect-network",
+            args,
+            |_| json!(null),
+            async {
+                check::check_network(&ctx, &network, Write)?;
+                Ok(())
+            },
+            |()| async {
+                let (docker, raw) = self.granted_container(&container, Write).await?;
+                let net = networks::inspect_network(&ctx, &docker, &network, Write).await?;
+                Ok(networks::disconnect(&docker, &net.id, &id_of(&raw, &container), force).await?)
+            },
+        )
         .await
     }
 
@@ -280,11 +328,19 @@ impl Host for RunState {
     async fn swarm_init(&mut self, advertise_addr: Option<String>) -> Answer<SwarmInfo> {
         let ctx = self.ctx.clone();
         let args = json!({ "advertise_addr": advertise_addr });
-        ctx.audited("docker.swarm-init", args, swarm_summary, async {
-            check::check_swarm(&ctx, Write)?;
-            let docker = self.docker_client().await?;
-            Ok(swarm::init(&docker, advertise_addr.as_deref()).await?)
-        })
+        ctx.audited_checked(
+            "docker.swarm-init",
+            args,
+            swarm_summary,
+            async {
+                check::check_swarm(&ctx, Write)?;
+                Ok(())
+            },
+            |()| async {
+                let docker = self.docker_client().await?;
+                Ok(swarm::init(&docker, advertise_addr.as_deref()).await?)
+            },
+        )
         .await
     }
 
@@ -312,12 +368,20 @@ impl Host for RunState {
         // Copied out before the call (the table stays on this side of every
         // await), into memory wiped when the call ends.
         let value = Zeroizing::new(secret.value.to_string());
-        ctx.audited("docker.create-secret", args, summary, async {
-            check::check_secret(&ctx, &name, Write)?;
-            check::check_labels(&format!("Docker secret `{name}`"), &labels)?;
-            let docker = self.docker_client().await?;
-            Ok(swarm::create(&docker, &name, &value, &labels).await?)
-        })
+        ctx.audited_checked(
+            "docker.create-secret",
+            args,
+            summary,
+            async {
+                check::check_secret(&ctx, &name, Write)?;
+                check::check_labels(&format!("Docker secret `{name}`"), &labels)?;
+                Ok(())
+            },
+            |()| async {
+                let docker = self.docker_client().await?;
+                Ok(swarm::create(&docker, &name, &value, &labels).await?)
+            },
+        )
         .await
     }
 

@@ -27,10 +27,16 @@ impl Host for RunState {
         let ctx = self.ctx.clone();
         let args = json!({ "target": label, "database": client::own_database(&ctx, &label) });
         let summary = |created: &bool| json!({ "created": created });
-        ctx.audited("postgres.create-database", args, summary, async {
-            client::check(&ctx, &label, "create-database", PgAccess::Admin)?;
-            Ok(client::create_database(&ctx, &label).await?)
-        })
+        ctx.audited_checked(
+            "postgres.create-database",
+            args,
+            summary,
+            async {
+                client::check(&ctx, &label, "create-database", PgAccess::Admin)?;
+                Ok(())
+            },
+            |()| async { Ok(client::create_database(&ctx, &label).await?) },
+        )
         .await
     }
 
@@ -53,10 +59,16 @@ impl Host for RunState {
             },
         });
         let summary = |r: &RestoreReport| json!({ "database": r.database, "duration_ms": r.duration_ms, "warnings": r.warnings.len() });
-        ctx.audited("postgres.restore", args, summary, async {
-            client::check(&ctx, &label, "restore", PgAccess::Restore)?;
-            Ok(client::restore(&ctx, &label, &path, &options).await?)
-        })
+        ctx.audited_checked(
+            "postgres.restore",
+            args,
+            summary,
+            async {
+                client::check(&ctx, &label, "restore", PgAccess::Restore)?;
+                Ok(())
+            },
+            |()| async { Ok(client::restore(&ctx, &label, &path, &options).await?) },
+        )
         .await
     }
 }
@@ -89,10 +101,16 @@ impl HostDatabase for RunState {
         let ctx = self.ctx.clone();
         let db = self.table.get(&db)?;
         let args = json!({ "target": db.label, "sql": sql, "params": params.len() });
-        ctx.audited("postgres.execute", args, |n| json!({ "rows": n }), async {
-            client::check(&ctx, &db.label, "execute", PgAccess::Write)?;
-            Ok(client::execute(&ctx, &db.client, &db.label, &sql, &params).await?)
-        })
+        ctx.audited_checked(
+            "postgres.execute",
+            args,
+            |n| json!({ "rows": n }),
+            async {
+                client::check(&ctx, &db.label, "execute", PgAccess::Write)?;
+                Ok(())
+            },
+            |()| async { Ok(client::execute(&ctx, &db.client, &db.label, &sql, &params).await?) },
+        )
         .await
     }
 

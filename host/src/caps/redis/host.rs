@@ -76,11 +76,20 @@ impl HostConnection for RunState {
         let c = self.table.get_mut(&conn)?;
         let journal_args = json!({ "target": c.label, "node": c.node(), "args": redacted_args(&args) });
         let summary = |r: &Reply| json!({ "reply": replies::reply_kind(r) });
-        ctx.audited("redis.command", journal_args, summary, async {
-            client::check_command(&ctx, &c.label, &args)?;
-            let value = client::query(&ctx, c, client::build(&args)).await?;
-            Ok(replies::reply(value))
-        })
+        let label = c.label.clone();
+        ctx.audited_checked(
+            "redis.command",
+            journal_args,
+            summary,
+            async {
+                client::check_command(&ctx, &label, &args)?;
+                Ok(())
+            },
+            |()| async {
+                let value = client::query(&ctx, c, client::build(&args)).await?;
+                Ok(replies::reply(value))
+            },
+        )
         .await
     }
 
@@ -271,10 +280,16 @@ impl HostSentinel for RunState {
         let s = self.table.get(&set)?;
         let args = json!({ "target": s.label, "name": name, "only": only.as_ref().map(addr_json) });
         let summary = |a: &Address| json!({ "accepted_by": addr_json(a) });
-        ctx.audited("redis.sentinel.failover", args, summary, async {
-            client::check(&ctx, &s.label, "SENTINEL FAILOVER", RedisAccess::SentinelFailover)?;
-            Ok(sentinel::failover(&ctx, s, &name, only.as_ref()).await?)
-        })
+        ctx.audited_checked(
+            "redis.sentinel.failover",
+            args,
+            summary,
+            async {
+                client::check(&ctx, &s.label, "SENTINEL FAILOVER", RedisAccess::SentinelFailover)?;
+                Ok(())
+            },
+            |()| async { Ok(sentinel::failover(&ctx, s, &name, only.as_ref()).await?) },
+        )
         .await
     }
 

@@ -94,10 +94,16 @@ impl HostBucket for RunState {
             "multipart": client::is_multipart(size),
         });
         let summary = |i: &ObjectInfo| json!({ "etag": i.etag });
-        ctx.audited("s3.put", args, summary, async {
-            client::check_key(&ctx, &b.label, "put", &key, S3Access::Write)?;
-            Ok(client::put(&ctx, b, &key, &path, size, metadata).await?)
-        })
+        ctx.audited_checked(
+            "s3.put",
+            args,
+            summary,
+            async {
+                client::check_key(&ctx, &b.label, "put", &key, S3Access::Write)?;
+                Ok(())
+            },
+            |()| async { Ok(client::put(&ctx, b, &key, &path, size, metadata).await?) },
+        )
         .await
     }
 

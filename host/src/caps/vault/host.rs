@@ -151,11 +151,19 @@ impl HostStore for RunState {
         let ctx = self.ctx.clone();
         let store = self.table.get(&s)?;
         let args = json!({ "target": store.label });
-        ctx.audited("vault.unseal", args, status_summary, async {
-            client::check_target(&ctx, &store.label, "unseal", VaultAccess::Unseal)?;
-            let keys = client::unseal_keys(&ctx, &store.label)?;
-            Ok(unseal::unseal(store, &keys, client::limit(&ctx)).await?)
-        })
+        ctx.audited_checked(
+            "vault.unseal",
+            args,
+            status_summary,
+            async {
+                client::check_target(&ctx, &store.label, "unseal", VaultAccess::Unseal)?;
+                Ok(())
+            },
+            |()| async {
+                let keys = client::unseal_keys(&ctx, &store.label)?;
+                Ok(unseal::unseal(store, &keys, client::limit(&ctx)).await?)
+            },
+        )
         .await
     }
 }
