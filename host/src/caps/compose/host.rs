@@ -120,12 +120,15 @@ impl HostProject for RunState {
         let ctx = self.ctx.clone();
         let p = self.table.get(&project)?.clone();
         let args = json!({ "target": p.label(), "services": named(&services) });
-        ctx.audited(
+        ctx.audited_checked(
             "compose.restart",
             args,
             |s: &Vec<ServiceState>| states_summary(s),
             async {
                 granted(&ctx, &p, "restart", ComposeAccess::Restart)?;
+                Ok(())
+            },
+            |()| async {
                 let services = p.services_named(&services)?;
                 let docker = self.docker_client().await?;
                 Ok(p.restart(&docker, &services, Budget::of(&ctx, &p.target)).await?)

@@ -388,12 +388,15 @@ impl Host for RunState {
     async fn remove_secret(&mut self, name: String) -> Answer<bool> {
         let ctx = self.ctx.clone();
         let args = json!({ "name": name });
-        ctx.audited(
+        ctx.audited_checked(
             "docker.remove-secret",
             args,
             |removed| json!({ "removed": removed }),
             async {
                 check::check_secret(&ctx, &name, Write)?;
+                Ok(())
+            },
+            |()| async {
                 let docker = self.docker_client().await?;
                 Ok(swarm::remove(&ctx, &docker, &name).await?)
             },

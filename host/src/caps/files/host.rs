@@ -97,12 +97,18 @@ impl HostDirectory for RunState {
                 "made_dirs": w.made_dirs,
             })
         };
+        let context = &ctx;
         let written = ctx
-            .audited("files.write", args, summary, async {
-                let checked = client::check(&ctx, dir, "write", &path, FilesAccess::Write)?;
-                let mode = client::check_write_mode(dir, &path, mode)?;
-                Ok(client::write(&ctx, dir, checked, blob, mode).await?)
-            })
+            .audited_checked(
+                "files.write",
+                args,
+                summary,
+                async {
+                    let checked = client::check(context, dir, "write", &path, FilesAccess::Write)?;
+                    Ok((checked, client::check_write_mode(dir, &path, mode)?))
+                },
+                |(checked, mode)| async move { Ok(client::write(context, dir, checked, blob, mode).await?) },
+            )
             .await?;
         Ok(written.entry)
     }
@@ -112,10 +118,13 @@ impl HostDirectory for RunState {
         let dir = self.table.get(&d)?;
         let args = json!({ "target": dir.label, "path": path });
         let summary = |removed: &bool| json!({ "removed": removed });
-        ctx.audited("files.remove", args, summary, async {
-            let checked = client::check(&ctx, dir, "remove", &path, FilesAccess::Write)?;
-            Ok(client::remove(dir, checked).await?)
-        })
+        ctx.audited_checked(
+            "files.remove",
+            args,
+            summary,
+            async { client::check(&ctx, dir, "remove", &path, FilesAccess::Write) },
+            |checked| async move { Ok(client::remove(dir, checked).await?) },
+        )
         .await
     }
 

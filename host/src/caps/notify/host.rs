@@ -28,11 +28,18 @@ impl Host for RunState {
         // The run's one HTTP client: no redirects followed, no proxies.
         let client = self.http_client()?;
         let summary = |status: &u16| json!({ "status": status });
-        ctx.audited("notify.post", args, summary, async {
-            let target = webhook::check(&ctx, &label)?;
-            webhook::check_count(&label, posted)?;
-            Ok(webhook::post(&ctx, &client, &label, target, &message).await?)
-        })
+        let (ctx, label, message) = (&ctx, &label, &message);
+        ctx.audited_checked(
+            "notify.post",
+            args,
+            summary,
+            async {
+                let target = webhook::check(ctx, label)?;
+                webhook::check_count(label, posted)?;
+                Ok(target)
+            },
+            |target| async move { Ok(webhook::post(ctx, &client, label, target, message).await?) },
+        )
         .await
         .map(|_| ())
     }

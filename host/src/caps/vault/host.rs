@@ -120,14 +120,15 @@ impl HostStore for RunState {
         let (file, size, sha256) = (blob.path().to_owned(), blob.size(), blob.sha256().to_string());
         let store = self.table.get(&s)?;
         let args = json!({ "target": store.label, "size": size, "sha256": sha256, "force": force });
-        ctx.audited(
+        ctx.audited_checked(
             "vault.snapshot-restore",
             args,
             |()| json!({ "restored": true }),
             async {
                 client::check_target(&ctx, &store.label, "snapshot-restore", VaultAccess::Snapshot)?;
-                Ok(snapshot::snapshot_restore(store, &file, size, force, ctx.time_left()).await?)
+                Ok(())
             },
+            |()| async { Ok(snapshot::snapshot_restore(store, &file, size, force, ctx.time_left()).await?) },
         )
         .await
     }
@@ -191,11 +192,16 @@ async fn put(
     // Read before the call: the table stays on this side of every await.
     let values = field_values(&state.table, &fields)?;
     let summary = |version: &u64| json!({ "version": version });
-    ctx.audited(&format!("vault.{what}"), args, summary, async {
-        client::check_path(&ctx, &store.label, what, &path, VaultAccess::Write)?;
-        let values = values?;
-        let written = kv::put(store, &path, values, patch, client::limit(&ctx)).await;
-        Ok(written.map_err(|e| if carries_secret { withheld(e) } else { e })?)
-    })
+    ctx.audited_checked(
+        &format!("vault.{what}"),
+        args,
+        summary,
+        async { client::check_path(&ctx, &store.label, what, &path, VaultAccess::Write) },
+        |()| async {
+            let values = values?;
+            let written = kv::put(store, &path, values, patch, client::limit(&ctx)).await;
+            Ok(written.map_err(|e| if carries_secret { withheld(e) } else { e })?)
+        },
+    )
     .await
 }
