@@ -41,11 +41,10 @@ pub struct HeadSignature {
     pub signed_at: String,
 }
 
-/// Where the signature of `journal` goes: `<journal>.sig`.
+/// Where the signature of `journal` goes: `<journal>.sig`, as a plugin's
+/// detached signature.
 pub fn path_for(journal: &Path) -> PathBuf {
-    let mut name = journal.as_os_str().to_owned();
-    name.push(".sig");
-    PathBuf::from(name)
+    crate::trust::signature::detached_path(journal)
 }
 
 fn message(run: &str, head: &str) -> Vec<u8> {

@@ -105,6 +105,18 @@ impl Holder {
         exists && (self.pid_start.is_none() || process_start(self.pid) == self.pid_start)
     }
 
+    /// A holder of `target` nobody can name; `run` says why.
+    pub(crate) fn unknown(target: &str, run: &str) -> Holder {
+        Holder {
+            target: target.to_string(),
+            run: run.to_string(),
+            host: "?".into(),
+            pid: 0,
+            pid_start: None,
+            since: "?".into(),
+        }
+    }
+
     /// `run R (host H, pid P, since T)`, for the operator.
     pub fn describe(&self) -> String {
         format!(
@@ -323,14 +335,7 @@ fn take_one(dir: &Path, target: &str, run_id: &str) -> Result<(Held, Option<Hold
         let mut text = String::new();
         let _ = (&mut file).take(64 << 10).read_to_string(&mut text);
         let old: Option<Holder> = serde_json::from_str(text.trim()).ok();
-        let unknown = || Holder {
-            target: target.to_string(),
-            run: "(unknown: unreadable lock file)".into(),
-            host: "?".into(),
-            pid: 0,
-            pid_start: None,
-            since: "?".into(),
-        };
+        let unknown = || Holder::unknown(target, "(unknown: unreadable lock file)");
         match file.try_lock() {
             Err(std::fs::TryLockError::WouldBlock) => return Err(Busy::Held(old.unwrap_or_else(unknown))),
             Ok(()) => {

@@ -149,14 +149,7 @@ async fn holder_of(client: &tokio_postgres::Client, target: &str, key: i64) -> H
         .ok()
         .flatten();
     let Some(row) = row else {
-        return Holder {
-            target: target.to_string(),
-            run: "(unknown: the server did not say who)".into(),
-            host: "?".into(),
-            pid: 0,
-            pid_start: None,
-            since: "?".into(),
-        };
+        return Holder::unknown(target, "(unknown: the server did not say who)");
     };
     let name: String = row.get(0);
     let client_addr: String = row.get(1);
