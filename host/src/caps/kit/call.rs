@@ -135,19 +135,9 @@ impl RunContext {
         summarize: impl FnOnce(&T) -> Value,
         work: impl Future<Output = Answer<T>>,
     ) -> Answer<T> {
-        let started = Instant::now();
-        // The scratch directory is measured at every call: a run its
-        // plugin took over the disk budget stops here (exit 4).
-        self.disk.measure_scratch();
-        let result = match self.disk.exceeded() {
-            Some(over) => Err(CallError::Trap(over.into())),
-            None => match self.planned_instead(call, &args) {
-                Some(planned) => Err(planned),
-                None => work.await,
-            },
-        };
-        self.journal_call(call, args, started, &result, summarize);
-        result
+        // The check is inside `work`: in plan mode it does not run.
+        self.audited_checked(call, args, summarize, async { Ok(()) }, |()| work)
+            .await
     }
 
     /// As [`RunContext::audited`], for a call whose grant `check` runs
@@ -165,6 +155,8 @@ impl RunContext {
         F: Future<Output = Answer<T>>,
     {
         let started = Instant::now();
+        // The scratch directory is measured at every call: a run its
+        // plugin took over the disk budget stops here (exit 4).
         self.disk.measure_scratch();
         let result = match self.disk.exceeded() {
             Some(over) => Err(CallError::Trap(over.into())),
