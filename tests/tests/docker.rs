@@ -596,12 +596,12 @@ fn a_backend_grant_cannot_touch_the_proxy() {
     // too, never listed as changes the run would make.
     let plan = on_lab(&lab, Run::fixture("docker-poke"))
         .config(&cfg)
-        .param("ops", "restart,stop")
+        .param("ops", "restart,stop,exec")
         .param("name", "toolboxai-nginx-proxy")
         .arg("--plan")
         .json()
         .exec();
-    for op in ["restart", "stop"] {
+    for op in ["restart", "stop", "exec"] {
         assert!(
             fact(&plan, op).starts_with("access-denied: "),
             "{op}: {}",
@@ -609,6 +609,17 @@ fn a_backend_grant_cannot_touch_the_proxy() {
         );
     }
     assert_eq!(plan.json()["plan"]["total"], 0, "{}", plan.stdout);
+
+    // The same exec in a granted backend is planned, not run.
+    let plan = on_lab(&lab, Run::fixture("docker-poke"))
+        .config(&cfg)
+        .param("ops", "exec")
+        .param("name", "toolboxai-backend1")
+        .arg("--plan")
+        .json()
+        .exec();
+    assert!(fact(&plan, "exec").starts_with("planned: "), "{}", fact(&plan, "exec"));
+    assert_eq!(plan.json()["plan"]["total"], 1, "{}", plan.stdout);
 }
 
 #[test]

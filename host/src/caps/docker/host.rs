@@ -148,12 +148,19 @@ impl Host for RunState {
             .collect();
         let args = json!({ "name": name, "argv": request.argv, "env": env_names, "timeout_ms": request.timeout_ms });
         let summary = |r: &ExecResult| json!({ "exit_code": r.exit_code, "truncated": r.truncated });
-        ctx.audited("docker.exec", args, summary, async {
+        // The grant check (argv, env, and the engine's answer about the
+        // container) comes first, so plan mode refuses an exec the grants
+        // would refuse instead of planning it.
+        let check = async {
             let env = parse_exec_env(&request.env).map_err(CapError::InvalidArgument)?;
             check::precheck_exec(&ctx, &name, &request.argv, &env)?;
             let docker = self.docker_client().await?;
             let id = check::authorize_exec(&ctx, &docker, &name, &request.argv, &env).await?;
-            Ok(exec::exec(&ctx, &docker, &id, &name, &request).await?)
+            Ok((docker, id))
+        };
+        ctx.audited_checked("docker.exec", args, summary, check, |(docker, id)| {
+            let (ctx, name, request) = (&ctx, &name, &request);
+            async move { Ok(exec::exec(ctx, &docker, &id, name, request).await?) }
         })
         .await
     }
