@@ -297,11 +297,16 @@ async fn list(args: ListArgs) -> i32 {
 /// Where `runs` and `show` read journals; a configuration that cannot be
 /// read is a warning (the journals are where `drhost run` put them anyway).
 fn journal_dir(args: &cli::args::JournalArgs) -> Result<std::path::PathBuf, drhost::Error> {
+    Ok(located_journals(args)?.path)
+}
+
+/// The journal directory and the configuration read to find it.
+fn located_journals(args: &cli::args::JournalArgs) -> Result<drhost::history::JournalDir, drhost::Error> {
     let dir = drhost::history::locate(args.journal_dir.as_deref(), args.config.as_deref())?;
     if let Some(warning) = &dir.warning {
         warn(warning);
     }
-    Ok(dir.path)
+    Ok(dir)
 }
 
 fn runs(args: RunsArgs) -> Result<(), drhost::Error> {
@@ -346,32 +351,48 @@ fn report(args: ReportArgs) -> Result<(), drhost::Error> {
     Ok(())
 }
 
-/// `drhost journal verify`: the chain's verdict on stdout, its exit code
-/// (0 intact, 1 incomplete, 3 broken).
-/// The journal `run` names and its chain's verdict.
+/// The journal `run` names, its chain's verdict, and the configuration
+/// read to find it.
 fn journal_and_verdict(
     journals: &cli::args::JournalArgs,
     run: &str,
-) -> Result<(std::path::PathBuf, drhost::journal::chain::Verdict), drhost::Error> {
-    let dir = journal_dir(journals)?;
-    let path = drhost::history::find_run(&dir, run)?;
+) -> Result<
+    (
+        std::path::PathBuf,
+        drhost::journal::chain::Verdict,
+        drhost::history::JournalDir,
+    ),
+    drhost::Error,
+> {
+    let dir = located_journals(journals)?;
+    let path = drhost::history::find_run(&dir.path, run)?;
     let bytes = std::fs::read(&path)
         .map_err(|e| drhost::Error::Usage(format!("cannot read the journal {}: {e}", path.display())))?;
-    Ok((path, drhost::journal::chain::verify(&bytes)))
+    Ok((path, drhost::journal::chain::verify(&bytes), dir))
 }
 
+/// `drhost journal verify`: the chain's verdict on stdout, its exit code
+/// (0 intact, 1 incomplete, 3 broken).
 fn journal_verify(args: JournalVerifyArgs) -> i32 {
-    let (path, verdict) = match journal_and_verdict(&args.journals, &args.run) {
+    let (path, verdict, dir) = match journal_and_verdict(&args.journals, &args.run) {
         Ok(checked) => checked,
         Err(error) => return exit_code_as(Err(error), args.json),
     };
     // The trust file a head signature's key is looked up in (none found:
-    // the signature is still checked, its key just is not trusted).
-    let config_path = drhost::config::locate(args.journals.config.as_deref());
-    let config = config_path
-        .as_deref()
-        .and_then(|p| drhost::config::Config::load(p).ok())
-        .unwrap_or_default();
+    // the signature is still checked, its key just is not trusted). The
+    // configuration is the one read to find the journal; with
+    // --journal-dir it is read here, once.
+    let (config_path, config) = match dir.config {
+        Some((path, config)) => (Some(path), config),
+        None => {
+            let path = drhost::config::locate(args.journals.config.as_deref());
+            let config = path
+                .as_deref()
+                .and_then(|p| drhost::config::Config::load(p).ok())
+                .unwrap_or_default();
+            (path, config)
+        }
+    };
     let trust_paths = drhost::trust::TrustPaths::locate(args.trust.as_deref(), None, &config, config_path.as_deref());
     let trust = trust_paths
         .trust
@@ -404,7 +425,7 @@ fn journal_verify(args: JournalVerifyArgs) -> i32 {
 
 /// `drhost journal sign`: signs an intact, ended journal's head.
 fn journal_sign(args: cli::args::JournalSignArgs) -> Result<(), drhost::Error> {
-    let (path, verdict) = journal_and_verdict(&args.journals, &args.run)?;
+    let (path, verdict, _) = journal_and_verdict(&args.journals, &args.run)?;
     let key = drhost::trust::keys::SigningKey::load(&args.key, args.key_id.clone())?;
     let (written, signed) = drhost::journal::head_signature::sign(&path, &verdict, &key)?;
     println!(

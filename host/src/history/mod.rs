@@ -39,6 +39,10 @@ pub struct JournalDir {
     /// Set when the configuration could not be read: the directory is then
     /// the flag's or the default, as it is for `drhost run`.
     pub warning: Option<String>,
+    /// The configuration read on the way (`None` when none was found or it
+    /// could not be read, or `--journal-dir` made reading it unneeded), and
+    /// where it is: `journal verify` finds the trust file through it.
+    pub config: Option<(PathBuf, Config)>,
 }
 
 /// Where the journals are, resolved as `drhost run` resolves it (through
@@ -52,6 +56,7 @@ pub fn locate(journal_dir: Option<&Path>, config_file: Option<&Path>) -> Result<
         return Ok(JournalDir {
             path: crate::journal::resolve_dir(journal_dir, None)?,
             warning: None,
+            config: None,
         });
     }
     let config_path = config::locate(config_file);
@@ -59,6 +64,7 @@ pub fn locate(journal_dir: Option<&Path>, config_file: Option<&Path>) -> Result<
         Ok(config) => Ok(JournalDir {
             path: crate::journal::resolve_dir(None, config.as_ref())?,
             warning: None,
+            config: config_path.zip(config),
         }),
         Err(error) => {
             let path = crate::journal::resolve_dir(None, None)?;
@@ -69,6 +75,7 @@ pub fn locate(journal_dir: Option<&Path>, config_file: Option<&Path>) -> Result<
             Ok(JournalDir {
                 path,
                 warning: Some(warning),
+                config: None,
             })
         }
     }
