@@ -180,6 +180,15 @@ access = ["read", "write"]
 
 [[plugins.db-restore.http]]
 host = "127.0.0.1:*"
+
+# Its diagnosis, as db-outage's: the provider's status page (the lab's on
+# loopback) and the backends' log lines (read is within the grant above).
+[[plugins.db-restore.http]]
+host = "status.supabase.com:443"
+
+[plugins.db-restore.params]
+status-page = "$STATUSPAGE_URL"
+
 # db-outage (runbook scenario 1 option A): maintenance page while the
 # database is down — copy the maintenance site over the proxy's default site
 # and reload; put the backup copy back when the database answers again.

@@ -21,12 +21,27 @@ use drhost_tests::util::percent_encoded;
 /// Of the plugins `make compat` builds from the 0.1.2 commit (hello, status,
 /// service-recover, db-restore), those whose manifest today's build still
 /// has unchanged: what an old build declares can be compared with today's.
-/// `status` has since
-/// gained the database row (param `database`, need postgres `primary`), so
-/// its old manifest is checked against what 0.1.2's build declared.
-const UNCHANGED: [&str; 3] = ["hello", "service-recover", "db-restore"];
+/// `status` has since gained the database row (param `database`, need
+/// postgres `primary`) and `db-restore` the runbook's diagnosis (params
+/// `status-page`, `backends`, `log-lines`; needs http and docker read), so
+/// their old manifests are checked against what 0.1.2's build declared.
+const UNCHANGED: [&str; 2] = ["hello", "service-recover"];
+
+/// The params today's db-restore has and its 0.1.2 build does not.
+const DIAGNOSIS_PARAMS: [&str; 3] = ["status-page", "backends", "log-lines"];
 
 const BACKEND2: &str = "toolboxai-backend2";
+
+/// The lab's `drhost.toml` without the table `header` (up to the next
+/// blank line), in a file of its own.
+fn lab_config_without(lab: &Lab, header: &str) -> drhost_tests::tmp::TmpFile {
+    let text = std::fs::read_to_string(lab.path(".lab/drhost.toml")).unwrap();
+    let (before, rest) = text
+        .split_once(header)
+        .unwrap_or_else(|| panic!("no {header} in the lab's drhost.toml"));
+    let after = rest.split_once("\n\n").map_or("", |(_, after)| after);
+    config(&format!("{before}{after}"))
+}
 
 /// `run` with `--config .lab/drhost.toml --json --quiet --yes` against the
 /// lab's engine (`DOCKER_HOST`).
@@ -347,7 +362,13 @@ fn an_old_db_restore_brings_back_a_dropped_database_through_the_secret_conversio
         "backends healthy without a database"
     );
 
-    let out = on_lab(&lab, Run::wasm(compat_plugin("db-restore"))).exec();
+    // The lab's config sets today's `status-page` param, which the old
+    // build does not declare (an error, as for any undeclared param): run
+    // it with the lab's config less that table.
+    let old_config = lab_config_without(&lab, "[plugins.db-restore.params]");
+    let out = on_lab(&lab, Run::wasm(compat_plugin("db-restore")))
+        .config(old_config.path())
+        .exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(journaled_contract(&out), "0.1.2");
     assert_eq!(fact(&out, "backup"), key);
@@ -469,6 +490,18 @@ fn inspect_shows_an_old_plugins_manifest_as_it_was_built() {
     );
     assert_eq!(
         old["capabilities"].as_array().unwrap().len() + 1,
+        today["capabilities"].as_array().unwrap().len()
+    );
+    // db-restore, as its 0.1.2 build declared it: before the diagnosis.
+    let old = Run::inspect(compat_plugin("db-restore")).json().exec().json();
+    let today = Run::inspect(plugin("db-restore")).json().exec().json();
+    let today_less_diagnosis: Vec<String> = names(&today["parameters"], "name")
+        .into_iter()
+        .filter(|n| !DIAGNOSIS_PARAMS.contains(&n.as_str()))
+        .collect();
+    assert_eq!(names(&old["parameters"], "name"), today_less_diagnosis);
+    assert_eq!(
+        old["capabilities"].as_array().unwrap().len() + 2,
         today["capabilities"].as_array().unwrap().len()
     );
     // The text form names the contract and the 0.1 secret-bearing capability.

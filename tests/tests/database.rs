@@ -273,6 +273,14 @@ fn db_restore_brings_back_a_dropped_database_and_repoints_the_app() {
 
     let out = lab_run(&lab, "db-restore").exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // It diagnosed first, as the runbook does: the lab's status page says
+    // operational, the database did not answer, and the backends' logs say
+    // why they are unhealthy.
+    assert_eq!(out.json()["steps"][0]["name"], "diagnose", "{}", out.stdout);
+    assert_eq!(out.fact("provider-status").as_deref(), Some("none"));
+    assert_eq!(out.fact("database").as_deref(), Some("down"));
+    let lines: usize = out.fact("backend-database-log-lines").unwrap().parse().unwrap();
+    assert!(lines >= 1, "{lines} database log lines");
     assert_eq!(out.fact("backup").as_deref(), Some(key.as_str()));
     assert_eq!(out.fact("verified").as_deref(), Some("sha256"));
     assert_eq!(out.fact("rows-users").as_deref(), Some(users.to_string().as_str()));
@@ -1196,9 +1204,14 @@ fn a_backend_that_stays_unhealthy_ends_the_health_wait_with_exit_1() {
     let restarts = calls(&journal, "docker.restart-container");
     assert_eq!(restarts.len(), 1, "{restarts:?}");
     assert_eq!(restarts[0]["args"]["name"], own.name.as_str());
-    assert!(calls(&journal, "http.get")
-        .iter()
-        .all(|g| g["outcome"]["ok"]["status"] == 503));
+    // Every health check of the backend answered 503 (the diagnosis's
+    // status page is another URL).
+    let health_checks: Vec<_> = calls(&journal, "http.get")
+        .into_iter()
+        .filter(|g| g["args"]["url"] == format!("{url}/health").as_str())
+        .collect();
+    assert!(!health_checks.is_empty());
+    assert!(health_checks.iter().all(|g| g["outcome"]["ok"]["status"] == 503));
     assert_eq!(journal.last().unwrap()["exit_code"], 1);
     assert_eq!(lab_started(), lab_before, "the lab's backends were not restarted");
     assert_eq!(rt().block_on(users_checksum(&lab)), before);

@@ -15,12 +15,9 @@
 //! 4. switch back: copy the saved site over the active one, `nginx -t`,
 //!    reload, and check the proxy's health URL answers 200 again.
 
-mod diagnose;
-
 use std::time::{Duration, Instant};
 
 use drhost_sdk::docker;
-use drhost_sdk::postgres::Database;
 use drhost_sdk::prelude::*;
 
 const DATABASE: &str = "primary";
@@ -40,9 +37,7 @@ struct Settings {
     health_path: String,
     interval: Duration,
     wait: Duration,
-    status_page: Option<String>,
-    backends: Option<String>,
-    log_lines: u32,
+    diagnosis: database_diagnosis::Settings,
 }
 
 impl Settings {
@@ -56,21 +51,14 @@ impl Settings {
             health_path: params.get("health-path")?.to_string(),
             interval: params.duration("interval")?.max(Duration::from_millis(100)),
             wait: params.duration("wait")?,
-            status_page: params.optional("status-page")?.map(str::to_string),
-            backends: params.optional("backends")?.map(str::to_string),
-            log_lines: params.get("log-lines")?.parse().map_err(|_| {
-                fail(format!(
-                    "--param log-lines={} is not a number of lines",
-                    params.get("log-lines").unwrap_or_default()
-                ))
-            })?,
+            diagnosis: database_diagnosis::Settings::read(params)?,
         })
     }
 }
 
 /// `Ok` when the database answers `SELECT 1`; otherwise why not.
-pub(crate) fn database_answers() -> Result<(), Error> {
-    Database::open(DATABASE)?.query("SELECT 1", &[]).map(|_| ())
+fn database_answers() -> Result<(), Error> {
+    database_diagnosis::database_answers(DATABASE)
 }
 
 /// Runs `argv` in the proxy; a non-zero exit is a failure naming the command.
@@ -157,7 +145,7 @@ fn is_maintenance(r: &http::Response) -> bool {
 
 impl Plugin for DbOutage {
     fn describe() -> Manifest {
-        manifest(
+        let own = manifest(
             "db-outage",
             env!("CARGO_PKG_VERSION"),
             "Runbook scenario 1 option A: while the database is down, serves the maintenance page, polls the database until it is back (bounded), then switches the proxy back and verifies",
@@ -172,13 +160,8 @@ impl Plugin for DbOutage {
         .param("wait", "how long to wait for the database before giving up (the proxy stays in maintenance mode); the wait always ends before the run's deadline (--timeout)", Some("15m"))
         .need("postgres", DATABASE, Access::Read, "tests the database with SELECT 1")
         .need("docker", "toolboxai-nginx-proxy", Access::Write, "switches the proxy's site and reloads nginx")
-        .need("http", "127.0.0.1:*", Access::Read, "checks what the proxy serves")
-        .param("status-page", "the database provider's status page (Statuspage JSON); empty skips it", Some("https://status.supabase.com/api/v2/status.json"))
-        .need("http", "status.supabase.com:443", Access::Read, "reads the provider's status page, as the runbook's diagnosis does")
-        .param("backends", "glob over the backend containers whose logs are searched for database or connection errors; empty skips them", Some("toolboxai-backend*"))
-        .param("log-lines", "how many recent log lines of each backend to search", Some("200"))
-        .need("docker", "toolboxai-backend*", Access::Read, "reads the backends' recent logs (the runbook's docker logs | grep database)")
-        .build()
+        .need("http", "127.0.0.1:*", Access::Read, "checks what the proxy serves");
+        database_diagnosis::declare(own).build()
     }
 
     fn run(params: Params) -> Result<Outcome, Failure> {
@@ -189,27 +172,15 @@ impl Plugin for DbOutage {
         let url = published_url(&info, &s.proxy_port, &s.health_path)
             .ok_or_else(|| fail(format!("{} publishes no host port for {}", s.proxy, s.proxy_port)))?;
 
-        let found = diagnose::diagnose(s.status_page.as_deref(), s.backends.as_deref(), s.log_lines);
-        let with_diagnosis = |mut o: Outcome| {
-            for (name, value) in found.facts() {
-                o = o.fact(name, value);
-            }
-            o
-        };
-        let failure_with_diagnosis = |mut f: Failure| {
-            for (name, value) in found.facts() {
-                f = f.fact(name, value);
-            }
-            f
-        };
+        let found = database_diagnosis::diagnose(&s.diagnosis, DATABASE);
         if found.database.is_ok() {
             return finish_if_left_in_maintenance(&s, &url)
-                .map(with_diagnosis)
-                .map_err(failure_with_diagnosis);
+                .map(|o| found.on_outcome(o))
+                .map_err(|f| found.on_failure(f));
         }
         self::run_outage(&s, &url, started)
-            .map(with_diagnosis)
-            .map_err(failure_with_diagnosis)
+            .map(|o| found.on_outcome(o))
+            .map_err(|f| found.on_failure(f))
     }
 }
 

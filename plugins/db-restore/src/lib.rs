@@ -1,5 +1,8 @@
 //! `db-restore`: runbook scenario 1, option B — restore from backup.
 //!
+//! 0. diagnose as the runbook does, changing nothing (the provider's status
+//!    page, `SELECT 1`, the backends' log lines about the database; see
+//!    `database-diagnosis`): evidence for the operator, as facts;
 //! 1. find the backup in the `backups` bucket: the newest
 //!    `<prefix>backup_<stamp>.dump` (else `<prefix>backup_latest.dump`), or
 //!    the one named by `--param backup=`;
@@ -44,6 +47,7 @@ struct Settings {
     health_port: String,
     health_path: String,
     wait: Duration,
+    diagnosis: database_diagnosis::Settings,
 }
 
 impl Settings {
@@ -58,6 +62,7 @@ impl Settings {
             health_port: params.get("health-port")?.to_string(),
             health_path: params.get("health-path")?.to_string(),
             wait: params.duration("wait")?,
+            diagnosis: database_diagnosis::Settings::read(params)?,
         })
     }
 }
@@ -322,7 +327,7 @@ fn restart_backends(names: &[String], s: &Settings) -> Result<(), Failure> {
 
 impl Plugin for DbRestore {
     fn describe() -> Manifest {
-        manifest(
+        let own = manifest(
             "db-restore",
             env!("CARGO_PKG_VERSION"),
             "Runbook scenario 1 option B: restores the primary database from the latest (or a named) S3 backup, verified, then updates the application's database_url in Vault and restarts the backends",
@@ -343,59 +348,67 @@ impl Plugin for DbRestore {
         .need("vault", VAULT, Access::Read, "reads the database password as a handle (never its value)")
         .need("vault", VAULT, Access::Write, "updates the application's database_url")
         .need("docker", "toolboxai-backend*", Access::Write, "restarts the backends")
-        .need("http", "127.0.0.1:*", Access::Read, "checks the backends' health endpoints")
-        .build()
+        .need("http", "127.0.0.1:*", Access::Read, "checks the backends' health endpoints");
+        database_diagnosis::declare(own).build()
     }
 
     fn run(params: Params) -> Result<Outcome, Failure> {
         let started = Instant::now();
         let s = Settings::read(&params)?;
-        let target = postgres::info(DATABASE)?;
-        let bucket = Bucket::open(BUCKET)?;
-
-        let head = find_backup(&bucket, &s)?;
-        let (store, password, backends) = preflight(&s)?;
-        let blob = download(&bucket, &head)?;
-        let key = head.info.key.clone();
-
-        let question = format!(
-            "Restore {key} ({} bytes, {}) into database {} on {}:{}? Existing objects in it are dropped and recreated (--clean).",
-            head.info.size, head.info.last_modified, target.database, target.host, target.port
-        );
-        if !confirm::ask(&question)? {
-            return Err(fail("the operator declined the restore; nothing was changed").in_step("confirm restore"));
-        }
-        let restore_ms = restore(&blob, &target, &s)?;
-        let counts = verify_database(&head)?;
-        let version = update_vault(&store, &password, &target, &s)?;
-        restart_backends(&backends, &s)?;
-
-        let mut out = outcome(format!(
-            "restored {key} into {} ({} tables verified), updated {} (version {version}), restarted {} backends",
-            target.database,
-            counts.len(),
-            s.app_path,
-            backends.len()
-        ))
-        .fact("backup", &key)
-        .fact("size", blob.size())
-        .fact("sha256", blob.sha256())
-        .fact(
-            "verified",
-            if metadata(&head, SHA256_KEY).is_some() {
-                "sha256"
-            } else {
-                "none"
-            },
-        )
-        .fact("restore-ms", restore_ms)
-        .fact("vault-version", version)
-        .fact("backends", backends.join(","));
-        for (table, rows) in &counts {
-            out = out.fact(&format!("rows-{table}"), rows);
-        }
-        Ok(out.fact("time-to-recovery-ms", started.elapsed().as_millis()))
+        let found = database_diagnosis::diagnose(&s.diagnosis, DATABASE);
+        restore_from_backup(&s, started)
+            .map(|o| found.on_outcome(o))
+            .map_err(|f| found.on_failure(f))
     }
+}
+
+/// Steps 1–6, after the diagnosis.
+fn restore_from_backup(s: &Settings, started: Instant) -> Result<Outcome, Failure> {
+    let target = postgres::info(DATABASE)?;
+    let bucket = Bucket::open(BUCKET)?;
+
+    let head = find_backup(&bucket, s)?;
+    let (store, password, backends) = preflight(s)?;
+    let blob = download(&bucket, &head)?;
+    let key = head.info.key.clone();
+
+    let question = format!(
+        "Restore {key} ({} bytes, {}) into database {} on {}:{}? Existing objects in it are dropped and recreated (--clean).",
+        head.info.size, head.info.last_modified, target.database, target.host, target.port
+    );
+    if !confirm::ask(&question)? {
+        return Err(fail("the operator declined the restore; nothing was changed").in_step("confirm restore"));
+    }
+    let restore_ms = restore(&blob, &target, s)?;
+    let counts = verify_database(&head)?;
+    let version = update_vault(&store, &password, &target, s)?;
+    restart_backends(&backends, s)?;
+
+    let mut out = outcome(format!(
+        "restored {key} into {} ({} tables verified), updated {} (version {version}), restarted {} backends",
+        target.database,
+        counts.len(),
+        s.app_path,
+        backends.len()
+    ))
+    .fact("backup", &key)
+    .fact("size", blob.size())
+    .fact("sha256", blob.sha256())
+    .fact(
+        "verified",
+        if metadata(&head, SHA256_KEY).is_some() {
+            "sha256"
+        } else {
+            "none"
+        },
+    )
+    .fact("restore-ms", restore_ms)
+    .fact("vault-version", version)
+    .fact("backends", backends.join(","));
+    for (table, rows) in &counts {
+        out = out.fact(&format!("rows-{table}"), rows);
+    }
+    Ok(out.fact("time-to-recovery-ms", started.elapsed().as_millis()))
 }
 
 export_plugin!(DbRestore);

@@ -1,4 +1,5 @@
-//! The runbook's diagnosis for a database failure, before anything changes:
+//! The runbook's diagnosis for a database failure, before anything changes,
+//! shared by `db-outage` (scenario 1 option A) and `db-restore` (option B):
 //!
 //! ```text
 //! curl https://status.supabase.com/api/v2/status.json
@@ -7,12 +8,15 @@
 //! ```
 //!
 //! Each answer is a note on the `diagnose` step and a fact on the outcome.
-//! Only `SELECT 1` decides what the run does next; the status page and the
-//! logs are evidence for the operator, so neither failing to answer fails
-//! the run.
+//! Only `SELECT 1` may decide what a plugin does next; the status page and
+//! the logs are evidence for the operator, so neither failing to answer
+//! fails the run. A plugin declares the params and needs with [`declare`],
+//! reads them with [`Settings::read`] and runs [`diagnose`].
 
 use drhost_sdk::docker;
+use drhost_sdk::postgres::Database;
 use drhost_sdk::prelude::*;
+use drhost_sdk::ManifestBuilder;
 
 /// What the log lines must mention (case-insensitive), as the runbook greps.
 const LOG_WORDS: [&str; 2] = ["database", "connection"];
@@ -20,6 +24,48 @@ const LOG_WORDS: [&str; 2] = ["database", "connection"];
 const QUOTED: usize = 3;
 /// Bytes of log read per backend.
 const LOG_BYTES: u32 = 64 * 1024;
+
+/// The diagnosis's params, as the operator set them.
+pub struct Settings {
+    /// The status page's URL; `None` skips it.
+    pub status_page: Option<String>,
+    /// Glob over the backends whose logs are searched; `None` skips them.
+    pub backends: Option<String>,
+    /// Recent log lines searched per backend.
+    pub log_lines: u32,
+}
+
+impl Settings {
+    /// Reads the params [`declare`] adds.
+    pub fn read(params: &Params) -> Result<Settings, Failure> {
+        Ok(Settings {
+            status_page: params.optional("status-page")?.map(str::to_string),
+            backends: params.optional("backends")?.map(str::to_string),
+            log_lines: params.get("log-lines")?.parse().map_err(|_| {
+                fail(format!(
+                    "--param log-lines={} is not a number of lines",
+                    params.get("log-lines").unwrap_or_default()
+                ))
+            })?,
+        })
+    }
+}
+
+/// Adds the diagnosis's params and needs to a plugin's manifest (the
+/// database's `read` need is the plugin's own: it names its label).
+pub fn declare(manifest: ManifestBuilder) -> ManifestBuilder {
+    manifest
+        .param("status-page", "the database provider's status page (Statuspage JSON); empty skips it", Some("https://status.supabase.com/api/v2/status.json"))
+        .need("http", "status.supabase.com:443", Access::Read, "reads the provider's status page, as the runbook's diagnosis does")
+        .param("backends", "glob over the backend containers whose logs are searched for database or connection errors; empty skips them", Some("toolboxai-backend*"))
+        .param("log-lines", "how many recent log lines of each backend to search", Some("200"))
+        .need("docker", "toolboxai-backend*", Access::Read, "reads the backends' recent logs (the runbook's docker logs | grep database)")
+}
+
+/// `Ok` when the database `label` answers `SELECT 1`; otherwise why not.
+pub fn database_answers(label: &str) -> Result<(), Error> {
+    Database::open(label)?.query("SELECT 1", &[]).map(|_| ())
+}
 
 /// What the diagnosis found.
 pub struct Diagnosis {
@@ -33,6 +79,23 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
+    /// `outcome` with the diagnosis's facts.
+    pub fn on_outcome(&self, mut outcome: Outcome) -> Outcome {
+        for (name, value) in self.facts() {
+            outcome = outcome.fact(name, value);
+        }
+        outcome
+    }
+
+    /// `failure` with the diagnosis's facts: a failed run still says what
+    /// the diagnosis found.
+    pub fn on_failure(&self, mut failure: Failure) -> Failure {
+        for (name, value) in self.facts() {
+            failure = failure.fact(name, value);
+        }
+        failure
+    }
+
     /// The diagnosis as facts on the run's outcome.
     pub fn facts(&self) -> [(&'static str, String); 3] {
         [
@@ -46,24 +109,24 @@ impl Diagnosis {
     }
 }
 
-/// Runs the three checks in one `diagnose` step.
-pub fn diagnose(status_page: Option<&str>, backends: Option<&str>, log_lines: u32) -> Diagnosis {
+/// Runs the three checks in one `diagnose` step, `SELECT 1` on the
+/// database `label`.
+pub fn diagnose(settings: &Settings, label: &str) -> Diagnosis {
     let step = Step::start("diagnose");
-    let provider = match status_page {
+    let provider = match settings.status_page.as_deref() {
         Some(url) => provider_status(url, &step),
         None => {
             step.note("status page: skipped (no --param status-page)");
             "skipped".to_string()
         }
     };
-    let database = crate::DATABASE;
-    let answer = crate::database_answers();
+    let answer = database_answers(label);
     match &answer {
-        Ok(()) => step.note(format!("database `{database}`: SELECT 1 answered")),
-        Err(e) => step.note(format!("database `{database}`: down: {}", e.describe())),
+        Ok(()) => step.note(format!("database `{label}`: SELECT 1 answered")),
+        Err(e) => step.note(format!("database `{label}`: down: {}", e.describe())),
     }
-    let lines = match backends {
-        Some(glob) => backend_log_lines(glob, log_lines, &step),
+    let lines = match settings.backends.as_deref() {
+        Some(glob) => backend_log_lines(glob, settings.log_lines, &step),
         None => 0,
     };
     step.ok();
