@@ -109,6 +109,168 @@ fn db_backup_dumps_to_s3_with_checksum_and_row_count() {
     }
 }
 
+/// The rows of `table` in a custom-format dump, as `pg_restore` reads them
+/// back (`--data-only -f -`: the COPY data as text, no database needed).
+fn rows_in_dump(dump: &[u8], table: &str) -> usize {
+    let file = drhost_tests::tmp::TmpDir::new("dump-").into_file("backup.dump", dump);
+    let out = std::process::Command::new("pg_restore")
+        .args(["--data-only", "--table", table, "-f", "-"])
+        .arg(file.path())
+        .output()
+        .expect("pg_restore runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let copy = text
+        .split_once(&format!("COPY public.{table} "))
+        .unwrap_or_else(|| panic!("no COPY of {table} in the dump"))
+        .1;
+    let data = copy.split_once('\n').unwrap().1;
+    data.lines().take_while(|l| *l != "\\.").count()
+}
+
+/// Puts `backup_latest.dump` back as it was (bytes and metadata), removes
+/// the timestamped object a test made and the rows it added.
+struct LatestBack<'a> {
+    lab: &'a Lab,
+    bytes: Vec<u8>,
+    metadata: std::collections::HashMap<String, String>,
+    made: Option<String>,
+}
+
+impl Drop for LatestBack<'_> {
+    fn drop(&mut self) {
+        let rt = rt();
+        rt.block_on(async {
+            if let Ok(pg) = self.lab.pg_client().await {
+                let _ = pg
+                    .execute("DELETE FROM users WHERE email LIKE 'backup-race-%'", &[])
+                    .await;
+            }
+            let (Ok(s3), Ok(bucket)) = (self.lab.s3_client(), self.lab.s3_bucket()) else {
+                return;
+            };
+            let _ = s3
+                .put_object()
+                .bucket(bucket)
+                .key("supabase/backup_latest.dump")
+                .set_metadata(Some(self.metadata.clone()))
+                .body(self.bytes.clone().into())
+                .send()
+                .await;
+            if let Some(key) = &self.made {
+                let _ = s3.delete_object().bucket(bucket).key(key).send().await;
+            }
+        });
+    }
+}
+
+/// `pg_dump` reads one snapshot between db-backup's two counts: a table
+/// written to all the while has no count that is the dump's, so none is
+/// recorded (it is named in `unverified-rows`), and a table nobody wrote to
+/// is recorded with the count the dump really holds. Before, the count
+/// taken before pg_dump was recorded, and db-restore then failed a
+/// complete restore over the difference.
+#[test]
+fn db_backup_records_only_the_row_counts_the_dump_holds_under_concurrent_writes() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    let (bytes, metadata) = rt.block_on(async {
+        let object = lab
+            .s3_client()
+            .unwrap()
+            .get_object()
+            .bucket(lab.s3_bucket().unwrap())
+            .key("supabase/backup_latest.dump")
+            .send()
+            .await
+            .unwrap();
+        let metadata = object.metadata().cloned().unwrap_or_default();
+        (object.body.collect().await.unwrap().into_bytes().to_vec(), metadata)
+    });
+    let mut back = LatestBack {
+        lab: &lab,
+        bytes,
+        metadata,
+        made: None,
+    };
+
+    // A writer inserts users all through the backup (bounded: 20 s).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let lab = drhost_tests::lab::up();
+        std::thread::spawn(move || {
+            drhost_tests::lab::runtime().block_on(async {
+                let pg = lab.pg_client().await.unwrap();
+                let started = std::time::Instant::now();
+                let mut written = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && started.elapsed().as_secs() < 20 {
+                    pg.execute(
+                        "INSERT INTO users (email, name, plan, created_at) VALUES ('backup-race-' || $1::text || '@example.com', 'race', 'free', now())",
+                        &[&written.to_string()],
+                    )
+                    .await
+                    .unwrap();
+                    written += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+                written
+            })
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let out = lab_run(&lab, "db-backup").exec();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let key = out.fact("key").unwrap();
+    back.made = Some(key.clone());
+    assert!(written > 10, "the writer wrote {written} rows");
+
+    let (dump, metadata) = rt.block_on(async {
+        let object = lab
+            .s3_client()
+            .unwrap()
+            .get_object()
+            .bucket(lab.s3_bucket().unwrap())
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        let metadata = object.metadata().cloned().unwrap_or_default();
+        (object.body.collect().await.unwrap().into_bytes().to_vec(), metadata)
+    });
+    // users moved under pg_dump: no count for it, and it is named.
+    assert_eq!(metadata.get("rows-users"), None, "{metadata:?}");
+    assert_eq!(
+        metadata.get("unverified-rows").map(String::as_str),
+        Some("users"),
+        "{metadata:?}"
+    );
+    assert_eq!(out.fact("unverified-rows").as_deref(), Some("users"));
+    // projects did not: its recorded count is what the dump holds.
+    let projects = rows_in_dump(&dump, "projects");
+    assert_eq!(
+        metadata.get("rows-projects"),
+        Some(&projects.to_string()),
+        "{metadata:?}"
+    );
+    assert!(projects > 0);
+    // And the dump holds some of the rows written during the backup, more
+    // than were there when it began: the counts before it would be wrong.
+    let users_in_dump = rows_in_dump(&dump, "users");
+    let users_before: usize = events(&out.journal(), "step-note")
+        .iter()
+        .find(|e| e["step"] == "count the rows of every table" && e["message"].as_str().unwrap().starts_with("users: "))
+        .and_then(|e| e["message"].as_str().unwrap()["users: ".len()..].parse().ok())
+        .expect("the first count of users is noted");
+    assert!(
+        users_in_dump > users_before,
+        "{users_in_dump} rows in the dump, {users_before} counted before it"
+    );
+}
+
 #[test]
 fn a_put_outside_the_granted_prefixes_is_denied_and_writes_nothing() {
     let _guard = drhost_tests::lab::serial();
