@@ -816,3 +816,58 @@ fn a_failing_restart_command_fails_the_run_and_leaves_the_old_master_down() {
         "the old master was not started"
     );
 }
+
+/// One Sentinel made to monitor the replica as the master (`SENTINEL
+/// REMOVE` + `SENTINEL MONITOR`, as a botched hand reconfiguration would
+/// leave it): `status` says the Sentinels disagree, names both masters,
+/// marks the row unhealthy and exits 1; nothing is failed over.
+#[test]
+fn status_reports_sentinels_that_disagree_as_unhealthy() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = RestoreLab(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    let name = lab.redis_master_name().unwrap().to_string();
+    let odd = lab.sentinel_ports().unwrap()[0];
+    rt().block_on(async {
+        let mut con = lab.redis_at(odd).await.unwrap();
+        let _: () = redis::cmd("SENTINEL")
+            .arg("REMOVE")
+            .arg(&name)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("SENTINEL")
+            .arg("MONITOR")
+            .arg(&name)
+            .arg("127.0.0.1")
+            .arg(replica)
+            .arg(2)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+    });
+    let mut views = rt().block_on(lab.sentinel_views());
+    views.sort();
+    assert_eq!(views, [Some(master), Some(master), Some(replica)]);
+
+    let out = on_lab(&lab, Run::plugin("status")).exec();
+    assert_eq!(out.code, 1, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let rows = drhost_tests::docker::table_rows(&out);
+    let sentinels = rows
+        .iter()
+        .find(|r| r["CHECK"] == "sentinels")
+        .unwrap_or_else(|| panic!("no sentinels row in {rows:?}"));
+    assert_eq!(sentinels["OK"], "NO", "{sentinels:?}");
+    assert_eq!(sentinels["HEALTH"], "disagree", "{sentinels:?}");
+    let detail = &sentinels["DETAIL"];
+    assert!(
+        detail.contains(&format!("127.0.0.1:{master}")) && detail.contains(&format!("127.0.0.1:{replica}")),
+        "both masters named: {detail}"
+    );
+    let summary = out.json()["summary"].as_str().unwrap_or_default().to_string();
+    assert!(summary.contains("sentinels"), "{summary}");
+    // Read-only: the real master is still the master.
+    assert_eq!(rt().block_on(role_of(&lab, master)), "role:master");
+}
