@@ -65,7 +65,7 @@ pub use bindings::drhost::runbook::{
     vault,
 };
 pub use helpers::{exit_text, fail, manifest, outcome, table, ManifestBuilder, Params, Step};
-pub use time::{duration_text, time_left, Wait};
+pub use time::{duration_text, time_left, unix_now, utc_stamp, Wait};
 
 /// Everything a plugin usually needs, in one `use`.
 pub mod prelude {

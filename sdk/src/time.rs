@@ -1,7 +1,8 @@
 //! Time for a plugin: how long the run has left before its deadline stops
 //! the plugin ([`time_left`]), waits that end before that deadline so the
 //! plugin can still leave its own message and state ([`Wait`]), and
-//! durations as an operator reads them ([`duration_text`]).
+//! durations as an operator reads them ([`duration_text`]), and UTC
+//! timestamps as backup keys carry them ([`utc_stamp`]).
 
 use std::time::{Duration, Instant};
 
@@ -143,9 +144,45 @@ pub fn duration_text(d: Duration) -> String {
     }
 }
 
+/// Seconds since the Unix epoch, now (0 if the clock is before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `YYYYMMDD_HHMMSS` in UTC from seconds since the Unix epoch: the stamp
+/// in `db-backup`'s keys, which sorts as time does.
+pub fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}_{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamps_are_utc_calendar_times() {
+        assert_eq!(utc_stamp(0), "19700101_000000");
+        assert_eq!(utc_stamp(1_709_210_096), "20240229_123456");
+    }
 
     #[test]
     fn durations_read_like_a_person_writes_them() {

@@ -271,6 +271,105 @@ fn db_backup_records_only_the_row_counts_the_dump_holds_under_concurrent_writes(
     );
 }
 
+/// Removes every object under a prefix when dropped.
+struct PrefixGone<'a>(&'a Lab, &'static str);
+
+impl Drop for PrefixGone<'_> {
+    fn drop(&mut self) {
+        rt().block_on(async {
+            let (Ok(s3), Ok(bucket)) = (self.0.s3_client(), self.0.s3_bucket()) else {
+                return;
+            };
+            let all: Vec<String> = keys(self.0, self.1).await.into_iter().collect();
+            for chunk in all.chunks(1000) {
+                let ids: Vec<_> = chunk
+                    .iter()
+                    .filter_map(|k| aws_sdk_s3::types::ObjectIdentifier::builder().key(k).build().ok())
+                    .collect();
+                let Ok(delete) = aws_sdk_s3::types::Delete::builder().set_objects(Some(ids)).build() else {
+                    continue;
+                };
+                let _ = s3.delete_objects().bucket(bucket).delete(delete).send().await;
+            }
+        });
+    }
+}
+
+/// More backups under the prefix than one S3 listing may return (the host
+/// refuses such a listing whole): db-restore narrows the listing by the
+/// stamp in the keys, month by month from this one, and still finds the
+/// newest backup instead of failing or taking an old one.
+#[test]
+fn db_restore_finds_the_newest_of_more_backups_than_one_listing_holds() {
+    const PREFIX: &str = "supabase/many-backups/";
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    let _gone = PrefixGone(&lab, PREFIX);
+    // UTC now as db-backup stamps it, and last month.
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y%m%d_%H%M%S"])
+        .output()
+        .unwrap();
+    let now = String::from_utf8(date.stdout).unwrap().trim().to_string();
+    let (year, month): (u32, u32) = (now[..4].parse().unwrap(), now[4..6].parse().unwrap());
+    let last_month = if month == 1 {
+        format!("{:04}12", year - 1)
+    } else {
+        format!("{year:04}{:02}", month - 1)
+    };
+    let newest = format!("{PREFIX}backup_{now}.dump");
+    rt.block_on(async {
+        let s3 = lab.s3_client().unwrap();
+        let bucket = lab.s3_bucket().unwrap();
+        // Last month: 10,001 old backups (empty objects, never restored).
+        let old: Vec<String> = (0..10_001u32)
+            .map(|i| format!("{PREFIX}backup_{last_month}{:02}_{:06}", 1 + i / 1000 % 28, i % 1000))
+            .map(|k| format!("{k}.dump"))
+            .collect();
+        for chunk in old.chunks(64) {
+            let puts = chunk
+                .iter()
+                .map(|k| s3.put_object().bucket(bucket).key(k).body(Vec::new().into()).send());
+            for put in futures_util::future::join_all(puts).await {
+                put.unwrap();
+            }
+        }
+        // This month: one real backup, the latest dump with its metadata.
+        let latest = s3
+            .get_object()
+            .bucket(bucket)
+            .key("supabase/backup_latest.dump")
+            .send()
+            .await
+            .unwrap();
+        let metadata = latest.metadata().cloned();
+        let bytes = latest.body.collect().await.unwrap().into_bytes();
+        s3.put_object()
+            .bucket(bucket)
+            .key(&newest)
+            .set_metadata(metadata)
+            .body(bytes.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    });
+
+    // A plan: the reads (list, head, get) run, nothing is restored.
+    let out = lab_run(&lab, "db-restore").param("prefix", PREFIX).arg("--plan").exec();
+    let journal = out.journal();
+    let gets = calls(&journal, "s3.get");
+    assert_eq!(gets.len(), 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(gets[0]["args"]["key"], newest.as_str(), "{}", gets[0]);
+    assert!(gets[0]["outcome"]["ok"].is_object(), "{}", gets[0]);
+    let lists = calls(&journal, "s3.list");
+    assert_eq!(lists[0]["outcome"]["error"]["kind"], "invalid-argument", "{}", lists[0]);
+    assert!(lists.len() >= 2, "{lists:?}");
+    assert!(calls(&journal, "postgres.restore")
+        .iter()
+        .all(|c| c["outcome"]["error"]["kind"] == "planned"));
+}
+
 #[test]
 fn a_put_outside_the_granted_prefixes_is_denied_and_writes_nothing() {
     let _guard = drhost_tests::lab::serial();

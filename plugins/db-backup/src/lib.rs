@@ -17,28 +17,6 @@ const BUCKET: &str = "backups";
 
 struct DbBackup;
 
-/// `YYYYMMDD_HHMMSS` in UTC from seconds since the Unix epoch.
-fn utc_stamp(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}_{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// The metadata key naming the tables whose rows were written to while
 /// `pg_dump` ran: their counts are not recorded (see [`stable_counts`]).
 /// It does not start with `rows-`, so no table can be named by it.
@@ -117,11 +95,7 @@ impl Plugin for DbBackup {
     fn run(params: Params) -> Result<Outcome, Failure> {
         let prefix = params.get("prefix")?.to_string();
         let started = std::time::Instant::now();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let key = format!("{prefix}backup_{}.dump", utc_stamp(now));
+        let key = format!("{prefix}backup_{}.dump", drhost_sdk::utc_stamp(drhost_sdk::unix_now()));
         let latest = format!("{prefix}backup_latest.dump");
 
         let step = Step::start(format!("connect to postgres `{DATABASE}`"));
@@ -212,12 +186,6 @@ export_plugin!(DbBackup);
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn stamps_are_utc_calendar_times() {
-        assert_eq!(super::utc_stamp(0), "19700101_000000");
-        assert_eq!(super::utc_stamp(1_709_210_096), "20240229_123456");
-    }
-
     #[test]
     fn only_counts_that_did_not_move_across_the_dump_are_recorded() {
         let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {

@@ -101,21 +101,102 @@ fn metadata<'a>(head: &'a ObjectHead, key: &str) -> Option<&'a str> {
     head.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+/// Months looked back through when a prefix holds more keys than one
+/// listing may (three years of backups).
+const MONTHS_BACK: u32 = 36;
+
+/// The newest backup under `prefix` (see [`choose_latest`]). A prefix
+/// with more keys than one listing may return (the host refuses such a
+/// listing whole, `invalid-argument`) is narrowed by the stamp in the keys:
+/// month by month from this one back, and a month with too many by day,
+/// newest first, so the newest backup is found however many there are.
+fn newest_backup(bucket: &Bucket, prefix: &str, step: &Step) -> Result<Option<String>, Error> {
+    let why = match bucket.list(prefix) {
+        Ok(objects) => {
+            let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
+            step.note(format!("{} objects under {prefix}", keys.len()));
+            return Ok(choose_latest(&keys, prefix));
+        }
+        Err(Error::InvalidArgument(why)) => why,
+        Err(other) => return Err(other),
+    };
+    step.note(format!("{why}; looking month by month, newest first"));
+    let now = drhost_sdk::utc_stamp(drhost_sdk::unix_now());
+    for month in months_back(&now[..6], MONTHS_BACK) {
+        let newest = match stamped_under(bucket, prefix, &month)? {
+            Some(found) => found,
+            None => {
+                // Too many in one month: by day, newest first.
+                let mut found = None;
+                for day in (1..=31).rev() {
+                    let date = format!("{month}{day:02}");
+                    match stamped_under(bucket, prefix, &date)? {
+                        Some(None) => continue,
+                        Some(key) => {
+                            found = key;
+                            break;
+                        }
+                        None => {
+                            return Err(Error::InvalidArgument(format!(
+                                "more backups stamped {date} under {prefix} than one listing may hold: name the one to restore with --param backup=KEY"
+                            )))
+                        }
+                    }
+                }
+                found
+            }
+        };
+        if let Some(key) = newest {
+            step.note(format!("newest backup found under {prefix}backup_{month}"));
+            return Ok(Some(key));
+        }
+    }
+    Ok(Some(format!("{prefix}backup_latest.dump")))
+}
+
+/// The newest stamped backup whose stamp starts with `stamp_prefix`:
+/// `Some(found)` when the listing fit (`found` is `None` if it had none),
+/// `None` when it held too many keys itself.
+fn stamped_under(bucket: &Bucket, prefix: &str, stamp_prefix: &str) -> Result<Option<Option<String>>, Error> {
+    match bucket.list(&format!("{prefix}backup_{stamp_prefix}")) {
+        Ok(objects) => {
+            let keys: Vec<String> = objects.into_iter().map(|o| o.key).collect();
+            let latest = format!("{prefix}backup_latest.dump");
+            Ok(Some(choose_latest(&keys, prefix).filter(|k| *k != latest)))
+        }
+        Err(Error::InvalidArgument(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+/// `count` months as `YYYYMM`, from `yyyymm` back.
+fn months_back(yyyymm: &str, count: u32) -> Vec<String> {
+    let (mut year, mut month): (u32, u32) = (yyyymm[..4].parse().unwrap_or(1970), yyyymm[4..6].parse().unwrap_or(1));
+    let mut months = Vec::new();
+    for _ in 0..count {
+        months.push(format!("{year:04}{month:02}"));
+        if month == 1 {
+            (year, month) = (year.saturating_sub(1), 12);
+        } else {
+            month -= 1;
+        }
+    }
+    months
+}
+
 /// Step 1: which backup, and its metadata.
 fn find_backup(bucket: &Bucket, s: &Settings) -> Result<ObjectHead, Failure> {
     let step = Step::start(format!("find the backup in s3 `{BUCKET}` under {}", s.prefix));
     let key = match &s.backup {
         Some(name) if name.contains('/') => name.clone(),
         Some(name) => format!("{}{name}", s.prefix),
-        None => {
-            let keys: Vec<String> = bucket.list(&s.prefix)?.into_iter().map(|o| o.key).collect();
-            step.note(format!("{} objects under {}", keys.len(), s.prefix));
-            choose_latest(&keys, &s.prefix).ok_or_else(|| {
+        None => newest_backup(bucket, &s.prefix, &step)
+            .map_err(|e| Failure::from(e).in_step(step.name()))?
+            .ok_or_else(|| {
                 fail(format!("no backup found under {} in s3 target `{BUCKET}`", s.prefix))
                     .in_step(step.name())
                     .hint("run db-backup first, or name one with --param backup=KEY")
-            })?
-        }
+            })?,
     };
     let head = bucket.head(&key).map_err(|e| match e {
         Error::NotFound(_) => fail(format!("backup {key} does not exist in s3 target `{BUCKET}`"))
@@ -444,6 +525,11 @@ mod tests {
             Some("supabase/backup_latest.dump")
         );
         assert_eq!(choose_latest(&[], "supabase/"), None);
+    }
+
+    #[test]
+    fn months_go_back_across_years() {
+        assert_eq!(months_back("202602", 3), ["202602", "202601", "202512"]);
     }
 
     #[test]

@@ -150,7 +150,7 @@ pub(crate) async fn list(ctx: &RunContext, b: &Bucket, prefix: &str) -> Result<V
         seen += page.contents().len();
         if seen > MAX_LIST_KEYS {
             return Err(CapError::InvalidArgument(format!(
-                "s3 list of `{prefix}` on `{}`: more than {MAX_LIST_KEYS} keys start with it, drhost's cap per call; the listing stopped there and nothing was returned: list a longer prefix (e.g. `{prefix}backup_2026-`)",
+                "s3 list of `{prefix}` on `{}`: more than {MAX_LIST_KEYS} keys start with it, drhost's cap per call; the listing stopped there and nothing was returned: list a longer prefix (e.g. `{prefix}` and the first characters of the keys wanted)",
                 b.label
             )));
         }
