@@ -266,3 +266,38 @@ fn a_query_result_is_capped_in_rows_and_bytes() {
     );
     assert!(took < Duration::from_secs(20), "the capped query took {took:?}");
 }
+
+/// One value of 300 MiB is one protocol message: the row caps would only
+/// see it once the host held it whole. The socket under a plugin's session
+/// counts the bytes as they arrive and closes the session past
+/// `WIRE_CAP`, so the call is refused naming the cap and drhost never
+/// holds the value (its peak memory stays far below 300 MiB). Before, the
+/// host read the whole value, then refused it.
+#[test]
+fn a_single_huge_value_is_refused_as_it_arrives() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = Lab::load().unwrap();
+    let _scratch = Scratch::new(&lab);
+    let config = config(&lab, Reader::Configured);
+    let cap = drhost::caps::postgres::WIRE_CAP >> 20;
+    let out = query(&config, "SELECT repeat('x', 300 * 1024 * 1024)");
+    assert_eq!(
+        out.fact("error-kind").as_deref(),
+        Some("invalid-argument"),
+        "{}",
+        out.stdout
+    );
+    let message = out.fact("error").unwrap();
+    assert!(
+        message.contains(&format!("the server sent more than {cap} MiB for it"))
+            && message.contains("a single huge value counts whole")
+            && message.contains("this session is closed"),
+        "{message}"
+    );
+    // The largest child this test binary has waited for: this run, or a
+    // smaller one.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
+    let peak_mib = usage.ru_maxrss / 1024;
+    assert!(peak_mib < 200, "drhost peaked at {peak_mib} MiB");
+}

@@ -14,6 +14,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Socket;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::metered::{Meter, Metered, Wire, WIRE_CAP};
 use super::rows::{self, Stopped};
 use super::tools::{self, dbname_arg};
 use super::{
@@ -63,10 +64,24 @@ pub(crate) async fn open(ctx: &RunContext, label: &str) -> Result<Database, CapE
         Login::Reader
     };
     let slot = ctx.connections.take(&format!("postgres `{label}`"))?;
-    let client = connect_as(ctx, label, target, &target.url.dbname, login).await?;
+    let meter = Meter::new();
+    let mut config = target.url.config.clone();
+    config.dbname(&target.url.dbname);
+    let limit = ctx.time_left_within(CONNECT_TIMEOUT);
+    let client = connect_target(
+        label,
+        target,
+        config,
+        login,
+        &ctx.grants.secret_vaults,
+        limit,
+        Some(meter.clone()),
+    )
+    .await?;
     Ok(Database {
         label: label.to_string(),
         client,
+        meter,
         _slot: slot,
     })
 }
@@ -101,7 +116,7 @@ async fn connect_as(
     let mut config = target.url.config.clone();
     config.dbname(dbname);
     let limit = ctx.time_left_within(CONNECT_TIMEOUT);
-    connect_target(label, target, config, login, &ctx.grants.secret_vaults, limit).await
+    connect_target(label, target, config, login, &ctx.grants.secret_vaults, limit, None).await
 }
 
 /// Connects to target `label` as its owner, outside any plugin's run, with
@@ -115,11 +130,12 @@ pub(crate) async fn connect_for_host(
 ) -> Result<tokio_postgres::Client, CapError> {
     let mut config = target.url.config.clone();
     config.application_name(application_name);
-    connect_target(label, target, config, Login::Owner, vaults, CONNECT_TIMEOUT).await
+    connect_target(label, target, config, Login::Owner, vaults, CONNECT_TIMEOUT, None).await
 }
 
 /// Connects with `config` (the target's URL, maybe changed) as `login`,
-/// within `limit`.
+/// within `limit`; over a socket metered by `meter` when given (a
+/// plugin's session, see [`super::metered`]).
 async fn connect_target(
     label: &str,
     target: &PostgresTarget,
@@ -127,6 +143,7 @@ async fn connect_target(
     login: Login,
     vaults: &std::collections::BTreeMap<String, crate::caps::vault::VaultTarget>,
     limit: Duration,
+    meter: Option<Arc<Meter>>,
 ) -> Result<tokio_postgres::Client, CapError> {
     let mut password = target.password.as_ref();
     if let (Login::Reader, Some(reader)) = (login, &target.read_user) {
@@ -135,6 +152,14 @@ async fn connect_target(
     }
     if let Some(secret) = password {
         config.password(secret.resolve(vaults).await.map_err(CapError::Unavailable)?);
+    }
+    if let Some(meter) = meter {
+        return match tokio::time::timeout(limit, connect_metered(label, target, &config, meter)).await {
+            Err(_) => Err(CapError::Timeout(format!(
+                "connecting to Postgres target `{label}` took over {limit:?}"
+            ))),
+            Ok(connected) => connected,
+        };
     }
     let connected = if target.url.tls {
         let tls = tls_connector(label, target)?;
@@ -148,6 +173,62 @@ async fn connect_target(
         ))),
         Ok(Err(e)) => Err(classify(label, target, e)),
         Ok(Ok(client)) => Ok(client),
+    }
+}
+
+/// A session over a socket metered by `meter` (see [`super::metered`]),
+/// with the target's TLS when its URL asks for it.
+async fn connect_metered(
+    label: &str,
+    target: &PostgresTarget,
+    config: &tokio_postgres::Config,
+    meter: Arc<Meter>,
+) -> Result<tokio_postgres::Client, CapError> {
+    let wire = open_wire(config).await.map_err(|e| {
+        CapError::Unavailable(format!(
+            "Postgres target `{label}` at {}:{} is unreachable: {e}",
+            target.url.host, target.url.port
+        ))
+    })?;
+    let wire = Metered::new(wire, meter);
+    let connected = if target.url.tls {
+        let mut tls = tls_connector(label, target)?;
+        let connect = MakeTlsConnect::<Metered>::make_tls_connect(&mut tls, &target.url.host).map_err(|e| {
+            CapError::Failed(format!(
+                "TLS setup for Postgres target `{label}` (host {}): {e}",
+                target.url.host
+            ))
+        })?;
+        config.connect_raw(wire, connect).await.map(|(client, connection)| {
+            tokio::spawn(connection);
+            client
+        })
+    } else {
+        config
+            .connect_raw(wire, tokio_postgres::NoTls)
+            .await
+            .map(|(client, connection)| {
+                tokio::spawn(connection);
+                client
+            })
+    };
+    connected.map_err(|e| classify(label, target, e))
+}
+
+/// The socket to the server `config` names first: TCP, or the unix
+/// socket `<dir>/.s.PGSQL.<port>` for a directory host.
+async fn open_wire(config: &tokio_postgres::Config) -> std::io::Result<Box<dyn Wire>> {
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => {
+            let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(Box::new(stream))
+        }
+        Some(tokio_postgres::config::Host::Unix(dir)) => Ok(Box::new(
+            tokio::net::UnixStream::connect(dir.join(format!(".s.PGSQL.{port}"))).await?,
+        )),
+        None => Err(std::io::Error::other("the URL names no host")),
     }
 }
 
@@ -279,13 +360,11 @@ async fn prepare(
     bounded(ctx, "prepare", client.prepare_typed(sql, &types), label).await
 }
 
-pub(crate) async fn query(
-    ctx: &RunContext,
-    client: &tokio_postgres::Client,
-    label: &str,
-    sql: &str,
-    params: &[String],
-) -> Result<Rows, CapError> {
+pub(crate) async fn query(ctx: &RunContext, db: &Database, sql: &str, params: &[String]) -> Result<Rows, CapError> {
+    let (client, label, meter) = (&db.client, db.label.as_str(), &db.meter);
+    if meter.tripped() {
+        return Err(over_the_wire_cap(label));
+    }
     // `read` is enforced by the server: the statement runs inside a
     // read-only transaction that is always rolled back. The `SELECT 1`
     // takes the transaction's first snapshot, after which Postgres
@@ -293,11 +372,25 @@ pub(crate) async fn query(
     // allows one statement only, so nothing can follow a `COMMIT`.
     check_read_statement(sql).map_err(|why| CapError::AccessDenied(format!("Postgres target `{label}`: {why}")))?;
     bounded(ctx, "query", client.batch_execute(READ_ONLY_BEGIN), label).await?;
+    meter.arm(WIRE_CAP);
     let result = read_only_query(ctx, client, label, sql, params).await;
+    meter.disarm();
+    if meter.tripped() {
+        return Err(over_the_wire_cap(label));
+    }
     let rollback = bounded(ctx, "query", client.batch_execute("ROLLBACK"), label).await;
     let rows = result?;
     rollback?;
     Ok(rows)
+}
+
+/// A query whose result went past [`WIRE_CAP`] on the socket: the session
+/// was closed there, before the host held the result.
+fn over_the_wire_cap(label: &str) -> CapError {
+    CapError::InvalidArgument(format!(
+        "postgres query on `{label}`: the server sent more than {} MiB for it, drhost's cap per query (a single huge value counts whole); nothing was returned and this session is closed: open a new one, and select less (left(col, N), length(col), LIMIT), or move bulk data with dump",
+        WIRE_CAP >> 20
+    ))
 }
 
 /// Opens the read-only transaction of a `query`.

@@ -92,7 +92,7 @@ impl HostDatabase for RunState {
         let summary = |r: &Rows| json!({ "rows": r.rows.len() });
         ctx.audited("postgres.query", args, summary, async {
             client::check(&ctx, &db.label, "query", PgAccess::Read)?;
-            Ok(client::query(&ctx, &db.client, &db.label, &sql, &params).await?)
+            Ok(client::query(&ctx, db, &sql, &params).await?)
         })
         .await
     }

@@ -23,10 +23,12 @@ use crate::config::PluginGrants;
 mod client;
 mod grant;
 mod host;
+mod metered;
 mod rows;
 mod tools;
 
 pub(crate) use client::connect_for_host;
+pub use metered::WIRE_CAP;
 pub use rows::{MAX_QUERY_BYTES, MAX_QUERY_ROWS};
 
 pub use grant::{
@@ -38,6 +40,8 @@ pub use grant::{
 pub struct Database {
     label: String,
     client: tokio_postgres::Client,
+    /// The allowance of its socket while a query runs (`metered.rs`).
+    meter: std::sync::Arc<metered::Meter>,
     /// Its place among the run's open connections.
     _slot: crate::caps::kit::slots::Slot,
 }
