@@ -74,9 +74,9 @@ pub(super) async fn prepare(store: &Store, deadline: Instant) -> Result<Store, C
     let unseal = request(&throwaway, Method::PUT, &format!("{}/v1/sys/unseal", store.address))?
         .header(CONTENT_TYPE, "application/json")
         .body(Zeroizing::new(serde_json::json!({ "key": key.as_str() }).to_string()).to_string());
-    send(&throwaway, what, unseal).await.map_err(|e| {
-        super::http::with_message(e, |m| redact(m, [key.as_str(), init.root_token.as_str()]))
-    })?;
+    send(&throwaway, what, unseal)
+        .await
+        .map_err(|e| super::http::with_message(e, |m| redact(m, [key.as_str(), init.root_token.as_str()])))?;
     wait_active(&throwaway, what, deadline).await?;
     Ok(throwaway)
 }
