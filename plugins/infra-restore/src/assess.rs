@@ -34,6 +34,8 @@ pub(crate) struct Found {
     pub facts: Vec<(String, String)>,
     pub snapshot: Blob,
     pub certificates: Vec<CertificateBackup>,
+    /// The project's containers that were running before the run.
+    pub running_before: Vec<String>,
 }
 
 /// Seconds since the Unix epoch of an RFC 3339 UTC time
@@ -100,16 +102,22 @@ fn verified(bucket: &Bucket, head: &ObjectHead) -> Result<Blob, Failure> {
 }
 
 /// Step 1. Fails (changing nothing) when a backup is missing or corrupted.
-pub(crate) fn assess(s: &Settings) -> Result<Found, Failure> {
+pub(crate) fn assess(project: &Project, s: &Settings) -> Result<Found, Failure> {
     let step = Step::start(STEP);
     let mut t = table("damage assessment", &["WHAT", "STATE", "DETAIL"]);
     let mut facts: Vec<(String, String)> = Vec::new();
     let row = |t: Table, what: &str, state: &str, detail: String| t.row(&[what.to_string(), state.to_string(), detail]);
 
     // What exists, what answers.
-    t = match Project::open(&s.target).and_then(|p| p.ps()) {
+    let mut running_before = Vec::new();
+    t = match project.ps() {
         Ok(states) => {
-            let running = states.iter().filter(|c| c.state == "running").count();
+            running_before = states
+                .iter()
+                .filter(|c| c.state == "running")
+                .map(|c| c.container.clone())
+                .collect();
+            let running = running_before.len();
             facts.push(("containers-running-before".into(), running.to_string()));
             row(
                 t,
@@ -280,6 +288,7 @@ pub(crate) fn assess(s: &Settings) -> Result<Found, Failure> {
         facts,
         snapshot,
         certificates,
+        running_before,
     })
 }
 

@@ -169,13 +169,14 @@ fn docker_secret() -> Result<(bool, String), Failure> {
 }
 
 /// Step 6: every service up, in the compose file's dependency order.
-fn services(project: &Project, s: &Settings) -> Result<((), String), Failure> {
+/// `was` is what ran before the run (from the assessment), so a rerun
+/// reports what it started without asking compose again.
+fn services(project: &Project, s: &Settings, was: &[String]) -> Result<((), String), Failure> {
     let name = format!(
         "start every service of compose target `{}` in dependency order",
         s.target
     );
     let step = Step::start(&name);
-    let before = project.ps().map_err(|e| Failure::from(e).in_step(&name))?;
     let running = |states: &[drhost_sdk::compose::ServiceState]| {
         states
             .iter()
@@ -183,7 +184,6 @@ fn services(project: &Project, s: &Settings) -> Result<((), String), Failure> {
             .map(|c| c.container.clone())
             .collect::<Vec<_>>()
     };
-    let was = running(&before);
     let after = project.up(&[]).map_err(|e| Failure::from(e).in_step(&name))?;
     let started: Vec<String> = running(&after).into_iter().filter(|c| !was.contains(c)).collect();
     step.note(format!(
@@ -238,7 +238,8 @@ impl Plugin for InfraRestore {
         let s = Settings::read(&params)?;
         let mut phases = Phases::new();
 
-        let found = phases.run("assess", || Ok((assess::assess(&s)?, "nothing".to_string())))?;
+        let project = Project::open(&s.target)?;
+        let found = phases.run("assess", || Ok((assess::assess(&project, &s)?, "nothing".to_string())))?;
         let question = format!(
             "Recover from a complete infrastructure loss with {} ({} bytes) and {} certificate file(s)? Missing pieces are recreated; the swarm, secrets and certificates that already match are kept.",
             s.snapshot_key,
@@ -250,12 +251,11 @@ impl Plugin for InfraRestore {
                 .in_step("confirm")
                 .table(found.table));
         }
-        let project = Project::open(&s.target)?;
         let swarm = phases.run("provision", provision)?;
         let certs = phases.run("certificates", || certificates::restore(&s, &found.certificates))?;
         let secret = phases.run("secrets", docker_secret)?;
         let restored = phases.run("vault", || vault::restore(&project, &s, &found.snapshot))?;
-        phases.run("services", || services(&project, &s))?;
+        phases.run("services", || services(&project, &s, &found.running_before))?;
         let checks = phases.run("verify", || Ok((verify::verify(&project, &s)?, "nothing".to_string())))?;
 
         let total = phases.started.elapsed().as_millis();
