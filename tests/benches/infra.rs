@@ -156,6 +156,8 @@ fn main() {
         stack.complete_loss();
         by_script.push(script(&stack));
         assert_eq!(stack.read_secret(KNOWN_SECRET).unwrap()["database_url"], value.as_str());
+        // The script's Docker secret is the swarm's, not the project's.
+        stack.remove_docker_secret(drhost_tests::phase2::DOCKER_SECRET);
         println!(
             "round {round}: infra-restore {} ms, runbook-scenario3.sh {} ms",
             by_drhost.last().unwrap()["total"],
