@@ -81,12 +81,14 @@ demo: lab build
 
 ## bench: print the performance figures (foundation, ending in issue 14's start-up table: --version, cached
 ## hello and py-probe runs, verify, inspect, peak RSS, each beside baseline and target; scenario 4 drhost vs.
-## the runbook's docker CLI; redis; scenario 1's 1 GiB restore vs. aws s3 cp + pg_restore)
+## the runbook's docker CLI; redis; scenario 1's 1 GiB restore vs. aws s3 cp + pg_restore; scenario 3's
+## complete-loss recovery per phase vs. the runbook's commands, tests/benches/runbook-scenario3.sh)
 bench: build
 	$(CARGO) bench -p drhost-tests --bench foundation
 	$(CARGO) bench -p drhost-tests --bench docker
 	$(CARGO) bench -p drhost-tests --bench redis
 	$(CARGO) bench -p drhost-tests --bench db_restore
+	$(CARGO) bench -p drhost-tests --bench infra
 
 lint:
 	$(CARGO) fmt --all --check

@@ -48,7 +48,7 @@ wait_jobs() {
 start_jobs "services/packages.sh venv" services/postgres.sh services/redis.sh \
 	services/docker.sh stack/images.sh services/registry.sh services/statuspage.sh
 wait_jobs "services/packages.sh venv"
-start_jobs services/s3.sh services/vault.sh services/vault-raft.sh "services/packages.sh tools"
+start_jobs services/s3.sh services/vault.sh services/vault-raft.sh "services/packages.sh tools" stack/openbao-image.sh
 wait_jobs services/postgres.sh services/redis.sh services/docker.sh stack/images.sh
 start_jobs stack/containers.sh
 wait_jobs

@@ -104,51 +104,7 @@ impl Stack {
 
     /// Service → its container, for every container of the project.
     pub fn containers(&self) -> HashMap<String, Seen> {
-        let project = self.project.clone();
-        rt().block_on(async {
-            let docker = self.lab.docker().await.expect("docker");
-            let filters = HashMap::from([(
-                "label".to_string(),
-                vec![format!("com.docker.compose.project={project}")],
-            )]);
-            let list = docker
-                .list_containers(Some(q::ListContainersOptions {
-                    all: true,
-                    filters: Some(filters),
-                    ..Default::default()
-                }))
-                .await
-                .expect("list containers");
-            let mut seen = HashMap::new();
-            for c in list {
-                let id = c.id.unwrap_or_default();
-                let raw = docker
-                    .inspect_container(&id, None::<q::InspectContainerOptions>)
-                    .await
-                    .expect("inspect");
-                let service = raw
-                    .config
-                    .and_then(|c| c.labels)
-                    .and_then(|l| l.get("com.docker.compose.service").cloned())
-                    .unwrap_or_default();
-                let state = raw.state.unwrap_or_default();
-                seen.insert(
-                    service,
-                    Seen {
-                        name: raw.name.unwrap_or_default().trim_start_matches('/').to_string(),
-                        state: state.status.map(|s| s.to_string()).unwrap_or_default(),
-                        health: state
-                            .health
-                            .and_then(|h| h.status)
-                            .map(|s| s.to_string())
-                            .unwrap_or_default(),
-                        started_at: state.started_at.unwrap_or_default(),
-                        exit_code: state.exit_code.unwrap_or_default(),
-                    },
-                );
-            }
-            seen
-        })
+        containers_of(&self.lab, &self.project)
     }
 
     /// Waits until every one of `services` runs and is healthy (when it has
@@ -198,4 +154,54 @@ impl Drop for Stack {
             );
         }
     }
+}
+
+/// Service → its container, for every container of compose project
+/// `project` on the lab's engine.
+pub fn containers_of(lab: &Lab, project: &str) -> HashMap<String, Seen> {
+    let project = project.to_string();
+    rt().block_on(async {
+        let docker = lab.docker().await.expect("docker");
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("com.docker.compose.project={project}")],
+        )]);
+        let list = docker
+            .list_containers(Some(q::ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .expect("list containers");
+        let mut seen = HashMap::new();
+        for c in list {
+            let id = c.id.unwrap_or_default();
+            let raw = docker
+                .inspect_container(&id, None::<q::InspectContainerOptions>)
+                .await
+                .expect("inspect");
+            let service = raw
+                .config
+                .and_then(|c| c.labels)
+                .and_then(|l| l.get("com.docker.compose.service").cloned())
+                .unwrap_or_default();
+            let state = raw.state.unwrap_or_default();
+            seen.insert(
+                service,
+                Seen {
+                    name: raw.name.unwrap_or_default().trim_start_matches('/').to_string(),
+                    state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+                    health: state
+                        .health
+                        .and_then(|h| h.status)
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                    started_at: state.started_at.unwrap_or_default(),
+                    exit_code: state.exit_code.unwrap_or_default(),
+                },
+            );
+        }
+        seen
+    })
 }

@@ -4,13 +4,15 @@
 //! ([`tmp`], kept with `DRHOST_KEEP_TMP=1`), HTTP servers that stand in for
 //! misbehaving services ([`stub`]), compose projects a test owns
 //! ([`compose`]), the docker runbooks' helpers and lab restore guard
-//! ([`docker`]), a webhook receiver for `notify` ([`webhook`]), and small
+//! ([`docker`]), runbook scenario 3's own stack and its complete-loss fault
+//! ([`phase2`]), a webhook receiver for `notify` ([`webhook`]), and small
 //! shared helpers ([`util`]).
 
 pub mod cli;
 pub mod compose;
 pub mod docker;
 pub mod lab;
+pub mod phase2;
 pub mod stub;
 pub mod tmp;
 pub mod util;

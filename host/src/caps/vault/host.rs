@@ -123,7 +123,7 @@ impl HostStore for RunState {
         ctx.audited_checked(
             "vault.snapshot-restore",
             args,
-            |()| json!({ "restored": true }),
+            |fresh: &bool| json!({ "restored": true, "initialised_fresh_server": fresh }),
             async {
                 client::check_target(&ctx, &store.label, "snapshot-restore", VaultAccess::Snapshot)?;
                 Ok(())
@@ -131,6 +131,7 @@ impl HostStore for RunState {
             |()| async { Ok(snapshot::snapshot_restore(store, &file, size, force, ctx.time_left()).await?) },
         )
         .await
+        .map(|_fresh| ())
     }
 
     async fn drop(&mut self, s: Resource<Store>) -> wasmtime::Result<()> {

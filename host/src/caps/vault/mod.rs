@@ -15,6 +15,7 @@ use crate::caps::kit::gate::{Gate, TargetTable};
 use crate::config::PluginGrants;
 
 mod client;
+mod fresh;
 mod grant;
 mod host;
 mod http;

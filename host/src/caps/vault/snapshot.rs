@@ -78,25 +78,42 @@ async fn download(
 }
 
 /// Streams the blob's file as the body of `POST sys/storage/raft/snapshot`
-/// (or `snapshot-force`, for a snapshot of another cluster).
+/// (or `snapshot-force`, for a snapshot of another cluster). A server that
+/// was never initialised is first initialised with a throwaway key share
+/// (see `fresh.rs`; it needs `force`, the snapshot being of another
+/// cluster). Returns whether that happened.
 pub(crate) async fn snapshot_restore(
     store: &Store,
     file: &Path,
     size: u64,
     force: bool,
     limit: Duration,
-) -> Result<(), CapError> {
+) -> Result<bool, CapError> {
     let endpoint = if force { "snapshot-force" } else { "snapshot" };
     let what = format!("raft {endpoint} restore");
-    let body = tokio::fs::File::open(file)
-        .await
-        .map_err(|e| CapError::Failed(format!("vault {what}: reading the blob: {e}")))?;
-    let url = format!("{}/v1/sys/storage/raft/{endpoint}", store.address);
-    let request = request(store, Method::POST, &url)?
-        .header(CONTENT_LENGTH, size)
-        .body(reqwest::Body::from(body));
+    let deadline = std::time::Instant::now() + limit;
     bounded(store, &what, limit, async {
-        send(store, &what, request).await.map(|_| ())
+        let fresh = !super::unseal::seal_status(store, limit).await?.initialized;
+        if fresh && !force {
+            return Err(CapError::InvalidArgument(format!(
+                "vault {what} on target `{}`: Vault at {} was never initialised, so any snapshot is another cluster's: restore with force",
+                store.label, store.address
+            )));
+        }
+        let throwaway = if fresh {
+            Some(super::fresh::prepare(store, deadline).await?)
+        } else {
+            None
+        };
+        let sender = throwaway.as_ref().unwrap_or(store);
+        let body = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| CapError::Failed(format!("vault {what}: reading the blob: {e}")))?;
+        let url = format!("{}/v1/sys/storage/raft/{endpoint}", store.address);
+        let request = request(sender, Method::POST, &url)?
+            .header(CONTENT_LENGTH, size)
+            .body(reqwest::Body::from(body));
+        send(sender, &what, request).await.map(|_| fresh)
     })
     .await
 }

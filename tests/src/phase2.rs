@@ -1,0 +1,501 @@
+//! Runbook scenario 3 on the lab: a ToolboxAI stack of the test's own from
+//! `lab/stack/phase2/docker-compose.phase2.yml` (Vault with raft storage,
+//! three backends, the proxy) under a unique project name, never the lab's
+//! `toolboxai`; a project directory with its `.env` (free loopback ports,
+//! the lab's Postgres and Redis sockets), its certificates (a CA and a
+//! server pair made by `openssl`), Vault's root token and unseal keys; and
+//! the **complete loss** fault: the project down with its volumes, the
+//! certificates directory deleted, the Docker secret removed (S3 and the
+//! database survive). Dropping a [`Phase2`] takes the project down with its
+//! volumes and deletes its S3 objects.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::cli::repo_root;
+use crate::compose::{containers_of, Seen};
+use crate::lab::{runtime as rt, up as lab, Lab};
+use crate::tmp::TmpDir;
+use crate::util::unique;
+
+/// The Docker secret the runbook creates (`docker secret create vault_token -`).
+pub const DOCKER_SECRET: &str = "vault_token";
+/// The KV v2 path the tests write before a loss and read back after it.
+pub const KNOWN_SECRET: &str = "secret/toolboxai/supabase";
+
+/// One scenario-3 stack a test owns.
+pub struct Phase2 {
+    /// The lab (Docker, S3, Postgres, Redis).
+    pub lab: Lab,
+    /// The compose project name.
+    pub project: String,
+    /// Vault's published loopback port.
+    pub vault_port: u16,
+    /// The proxy's published loopback port.
+    pub proxy_port: u16,
+    dir: TmpDir,
+}
+
+/// A loopback port nothing listens on now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+impl Phase2 {
+    /// A new project (not started): `.env`, certificates, free ports.
+    pub fn create() -> Phase2 {
+        let lab = lab();
+        let dir = TmpDir::new("drhost-phase2-");
+        let (vault_port, proxy_port) = (free_port(), free_port());
+        let sentinels: Vec<String> = lab
+            .sentinel_ports()
+            .expect("sentinel ports")
+            .iter()
+            .map(|p| format!("/lab/run/sentinel-{p}.sock"))
+            .collect();
+        let env = format!(
+            "PHASE2_VAULT_PORT={vault_port}\nPHASE2_PROXY_PORT={proxy_port}\nPHASE2_CERTS_DIR={}\nLAB_PG_SOCKET_DIR={}\nLAB_RUN={}\nLAB_PG_PORT={}\nLAB_SENTINEL_SOCKETS={}\nLAB_REDIS_MASTER_NAME={}\nLAB_REDIS_MASTER_PORT={}\n",
+            dir.path().join("certificates").display(),
+            lab.get("PG_SOCKET_DIR").expect("PG_SOCKET_DIR"),
+            lab.get("REDIS_SOCKET_DIR").expect("REDIS_SOCKET_DIR"),
+            lab.get("PG_PORT").expect("PG_PORT"),
+            sentinels.join(","),
+            lab.redis_master_name().expect("master name"),
+            lab.get("REDIS_MASTER_PORT").expect("REDIS_MASTER_PORT"),
+        );
+        dir.write(".env", env);
+        let stack = Phase2 {
+            lab,
+            project: unique("p2"),
+            vault_port,
+            proxy_port,
+            dir,
+        };
+        stack.make_certificates();
+        stack
+    }
+
+    /// `lab/stack/phase2/docker-compose.phase2.yml`.
+    pub fn file() -> PathBuf {
+        repo_root().join("lab/stack/phase2/docker-compose.phase2.yml")
+    }
+
+    /// The project directory (`.env`, tokens, keys).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The certificates directory the stack mounts.
+    pub fn certificates(&self) -> PathBuf {
+        self.dir().join("certificates")
+    }
+
+    /// This project's key prefix in the lab's bucket.
+    pub fn s3_prefix(&self) -> String {
+        format!("{}/", self.project)
+    }
+
+    /// The proxy's health URL.
+    pub fn health_url(&self) -> String {
+        format!("http://127.0.0.1:{}/health", self.proxy_port)
+    }
+
+    fn vault_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/v1/{path}", self.vault_port)
+    }
+
+    /// A CA certificate and a server certificate and key signed by it
+    /// (valid two days), the key 0600; the CA's key is not kept.
+    fn make_certificates(&self) {
+        let certs = self.certificates();
+        std::fs::create_dir_all(&certs).expect("certificates dir");
+        let scratch = TmpDir::new("drhost-ca-");
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        run_ok(
+            Command::new("openssl")
+                .args(["req", "-x509"])
+                .args(ec)
+                .args(["-days", "2", "-subj", "/CN=toolboxai-lab-ca", "-keyout"])
+                .arg(scratch.path().join("ca.key"))
+                .arg("-out")
+                .arg(certs.join("ca.crt")),
+        );
+        run_ok(
+            Command::new("openssl")
+                .arg("req")
+                .args(ec)
+                .args(["-subj", "/CN=localhost", "-keyout"])
+                .arg(certs.join("server.key"))
+                .arg("-out")
+                .arg(scratch.path().join("server.csr")),
+        );
+        run_ok(
+            Command::new("openssl")
+                .args(["x509", "-req", "-days", "2", "-in"])
+                .arg(scratch.path().join("server.csr"))
+                .arg("-CA")
+                .arg(certs.join("ca.crt"))
+                .arg("-CAkey")
+                .arg(scratch.path().join("ca.key"))
+                .arg("-CAcreateserial")
+                .arg("-out")
+                .arg(certs.join("server.crt")),
+        );
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(certs.join("server.key"), std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let _ = std::fs::remove_file(certs.join("ca.srl"));
+    }
+
+    /// The real compose CLI on this project (with its project directory).
+    pub fn compose(&self, args: &[&str]) -> Output {
+        Command::new("docker-compose")
+            .args(["--ansi", "never", "-f"])
+            .arg(Self::file())
+            .arg("--project-directory")
+            .arg(self.dir())
+            .args(["-p", &self.project])
+            .args(args)
+            .env("DOCKER_HOST", self.lab.get("DOCKER_HOST").expect("DOCKER_HOST"))
+            .output()
+            .expect("docker-compose runs (apt-get install docker-compose)")
+    }
+
+    /// `up -d` of every service from the test.
+    pub fn up(&self) {
+        let out = self.compose(&["up", "-d", "--no-build"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Service → its container, as the engine reports them.
+    pub fn containers(&self) -> HashMap<String, Seen> {
+        containers_of(&self.lab, &self.project)
+    }
+
+    /// The status and JSON body of one Vault call.
+    pub fn vault(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let url = self.vault_url(path);
+        rt().block_on(async {
+            let client = self.lab.http();
+            let mut req = client.request(method.parse().expect("method"), &url);
+            if let Some(token) = token {
+                req = req.header("X-Vault-Token", token);
+            }
+            if let Some(body) = body {
+                req = req.json(&body);
+            }
+            match req.send().await {
+                Ok(reply) => {
+                    let status = reply.status().as_u16();
+                    (status, reply.json().await.unwrap_or(Value::Null))
+                }
+                Err(_) => (0, Value::Null),
+            }
+        })
+    }
+
+    /// Waits until Vault answers `sys/health` with `want` (within 30 s).
+    fn vault_health(&self, want: &[u16]) {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, _) = self.vault("GET", "sys/health", None, None);
+            if want.contains(&status) {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "Vault on port {} answered {status}",
+                self.vault_port
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The root token (written by [`Phase2::init_vault`]).
+    pub fn root_token(&self) -> String {
+        std::fs::read_to_string(self.dir().join("root-token")).expect("root token")
+    }
+
+    /// The unseal key (written by [`Phase2::init_vault`]).
+    pub fn unseal_key(&self) -> String {
+        let keys: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.dir().join("unseal-keys.json")).unwrap()).unwrap();
+        keys["keys_base64"][0].as_str().unwrap().to_string()
+    }
+
+    /// Initialises the running Vault (one share), keeps its root token and
+    /// unseal keys in 0600 files, unseals it, mounts KV v2 at `secret/`.
+    pub fn init_vault(&self) {
+        self.vault_health(&[501]);
+        let (status, init) = self.vault(
+            "PUT",
+            "sys/init",
+            None,
+            Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+        );
+        assert_eq!(status, 200, "sys/init: {init}");
+        use std::os::unix::fs::OpenOptionsExt;
+        let write = |name: &str, text: &str| {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .mode(0o600)
+                .open(self.dir().join(name))
+                .unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+        };
+        write("root-token", init["root_token"].as_str().unwrap());
+        write("unseal-keys.json", &init.to_string());
+        let (status, _) = self.vault("PUT", "sys/unseal", None, Some(json!({"key": self.unseal_key()})));
+        assert_eq!(status, 200);
+        self.vault_health(&[200]);
+        let token = self.root_token();
+        let (status, body) = self.vault(
+            "POST",
+            "sys/mounts/secret",
+            Some(&token),
+            Some(json!({"type": "kv", "options": {"version": "2"}})),
+        );
+        assert!(status == 204 || status == 200, "mount kv: {status} {body}");
+    }
+
+    /// Writes `fields` at `path` (MOUNT/PATH) in KV v2.
+    pub fn write_secret(&self, path: &str, fields: Value) {
+        let (mount, rest) = path.split_once('/').unwrap();
+        // A new mount takes a moment to answer writes (its upgrade runs
+        // after the mount call returns): retry while Vault says so.
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, body) = self.vault(
+                "POST",
+                &format!("{mount}/data/{rest}"),
+                Some(&self.root_token()),
+                Some(json!({ "data": fields })),
+            );
+            if status == 200 {
+                return;
+            }
+            assert!(Instant::now() < until, "write {path}: HTTP {status} {body}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// The fields at `path`, or None with the HTTP status.
+    pub fn read_secret(&self, path: &str) -> Result<Value, u16> {
+        let (mount, rest) = path.split_once('/').unwrap();
+        let (status, body) = self.vault("GET", &format!("{mount}/data/{rest}"), Some(&self.root_token()), None);
+        if status == 200 {
+            Ok(body["data"]["data"].clone())
+        } else {
+            Err(status)
+        }
+    }
+
+    /// Whether the lab's engine holds the Docker secret `name`.
+    pub fn docker_secret_exists(&self, name: &str) -> bool {
+        let out = Command::new("docker")
+            .args(["secret", "inspect", name])
+            .env("DOCKER_HOST", self.lab.get("DOCKER_HOST").unwrap())
+            .output()
+            .expect("docker");
+        out.status.success()
+    }
+
+    /// Removes the Docker secret `name` (absent is fine).
+    pub fn remove_docker_secret(&self, name: &str) {
+        let _ = Command::new("docker")
+            .args(["secret", "rm", name])
+            .env("DOCKER_HOST", self.lab.get("DOCKER_HOST").unwrap())
+            .output();
+    }
+
+    /// The fault: complete infrastructure loss of this project — down with
+    /// volumes (Vault's data gone), networks removed, the certificates
+    /// directory deleted, the Docker secret removed. S3 and the lab's
+    /// database and Redis survive.
+    pub fn complete_loss(&self) {
+        let out = self.compose(&["down", "-v", "--remove-orphans", "-t", "1"]);
+        assert!(out.status.success(), "down: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::remove_dir_all(self.certificates()).expect("delete certificates");
+        self.remove_docker_secret(DOCKER_SECRET);
+    }
+
+    /// The `[targets…]` every scenario-3 run uses, and `[secrets]`.
+    pub fn targets_toml(&self) -> String {
+        let lab = &self.lab;
+        let secrets = lab.path(".lab/secrets");
+        let sentinels: Vec<String> = lab
+            .sentinel_ports()
+            .unwrap()
+            .iter()
+            .map(|p| format!("\"127.0.0.1:{p}\""))
+            .collect();
+        let master = lab.get("REDIS_MASTER_PORT").unwrap();
+        let replica = lab.get("REDIS_REPLICA_PORT").unwrap();
+        format!(
+            r#"[secrets]
+vault-root-token = "file:{dir}/root-token"
+
+[targets.compose.toolboxai]
+file = "{file}"
+project = "{project}"
+project_directory = "{dir}"
+timeout = "120s"
+
+[targets.files.infrastructure]
+path = "{dir}"
+
+[targets.vault.vault]
+address = "http://127.0.0.1:{vault_port}"
+token = "file:{dir}/root-token"
+unseal_keys = "file:{dir}/unseal-keys.json"
+
+[targets.s3.backups]
+endpoint = "{s3}"
+region = "{region}"
+bucket = "{bucket}"
+path_style = true
+access_key = "file:{secrets}/s3-access-key"
+secret_key = "file:{secrets}/s3-secret-key"
+
+[targets.postgres.primary]
+url = "{pg_url}"
+password = "file:{secrets}/pg-password"
+read_user = "drhost_reader"
+read_password = "file:{secrets}/pg-reader-password"
+
+[targets.redis.cache]
+url = "redis://127.0.0.1:{master}"
+sentinels = [{sentinels}]
+master_name = "{master_name}"
+nodes = ["127.0.0.1:{master}", "127.0.0.1:{replica}"]
+timeout = "1s"
+"#,
+            dir = self.dir().display(),
+            file = Self::file().display(),
+            project = self.project,
+            vault_port = self.vault_port,
+            s3 = lab.get("S3_ENDPOINT").unwrap(),
+            region = lab.get("S3_REGION").unwrap(),
+            bucket = lab.s3_bucket().unwrap(),
+            secrets = secrets.display(),
+            pg_url = lab.pg_url().unwrap(),
+            sentinels = sentinels.join(", "),
+            master_name = lab.redis_master_name().unwrap(),
+        )
+    }
+
+    /// infra-backup's grants and parameters for this project.
+    pub fn backup_grants(&self) -> String {
+        format!(
+            r#"[[plugins.infra-backup.vault]]
+target = "vault"
+access = ["snapshot"]
+
+[[plugins.infra-backup.files]]
+target = "infrastructure"
+paths = ["certificates/**"]
+access = ["read"]
+
+[[plugins.infra-backup.s3]]
+target = "backups"
+prefixes = ["{prefix}*"]
+access = ["read", "write"]
+
+[plugins.infra-backup.params]
+snapshot-key = "{prefix}vault/vault-snapshot.snap"
+certificates-prefix = "{prefix}certificates/"
+"#,
+            prefix = self.s3_prefix()
+        )
+    }
+
+    /// infra-restore's grants (each table by name, so a test can leave one
+    /// out) and parameters for this project.
+    pub fn restore_grants(&self, without: &[&str]) -> String {
+        let prefix = self.s3_prefix();
+        let certs = self.certificates();
+        let certs = certs.display();
+        let tables = [
+            ("s3", format!("[[plugins.infra-restore.s3]]\ntarget = \"backups\"\nprefixes = [\"{prefix}*\", \"supabase/*\"]\naccess = [\"read\"]\n")),
+            ("files", "[[plugins.infra-restore.files]]\ntarget = \"infrastructure\"\npaths = [\"certificates/**\"]\naccess = [\"read\", \"write\"]\n".to_string()),
+            ("shell", format!(
+                "[[plugins.infra-restore.shell]]\nprogram = \"openssl\"\nargs = [\"x509\", \"-in\", \"{certs}/*\", \"-noout\", \"-enddate\", \"-checkend\", \"0\"]\n\n[[plugins.infra-restore.shell]]\nprogram = \"openssl\"\nargs = [\"x509\", \"-in\", \"{certs}/*\", \"-noout\", \"-pubkey\"]\n\n[[plugins.infra-restore.shell]]\nprogram = \"openssl\"\nargs = [\"pkey\", \"-in\", \"{certs}/*.key\", \"-pubout\"]\n"
+            )),
+            ("swarm", "[[plugins.infra-restore.docker]]\nswarm = true\n".to_string()),
+            ("docker-secret", format!("[[plugins.infra-restore.docker]]\nsecrets = [\"{DOCKER_SECRET}\"]\naccess = [\"read\", \"write\"]\n")),
+            ("secret", "[[plugins.infra-restore.secret]]\nnames = [\"vault-root-token\"]\n".to_string()),
+            ("compose-read", "[[plugins.infra-restore.compose]]\ntarget = \"toolboxai\"\naccess = [\"read\"]\n".to_string()),
+            ("compose-up", "[[plugins.infra-restore.compose]]\ntarget = \"toolboxai\"\naccess = [\"up\"]\n".to_string()),
+            ("vault", "[[plugins.infra-restore.vault]]\ntarget = \"vault\"\npaths = [\"secret/toolboxai/*\"]\naccess = [\"read\"]\n\n[[plugins.infra-restore.vault]]\ntarget = \"vault\"\naccess = [\"snapshot\", \"unseal\"]\n".to_string()),
+            ("http", "[[plugins.infra-restore.http]]\nhost = \"127.0.0.1:*\"\n".to_string()),
+            ("postgres", "[[plugins.infra-restore.postgres]]\ntarget = \"primary\"\naccess = [\"read\"]\n".to_string()),
+            ("redis", "[[plugins.infra-restore.redis]]\ntarget = \"cache\"\naccess = [\"read\"]\n".to_string()),
+        ];
+        let mut text = String::new();
+        for (name, table) in tables {
+            if !without.contains(&name) {
+                text.push_str(&table);
+                text.push('\n');
+            }
+        }
+        text.push_str(&format!(
+            "[plugins.infra-restore.params]\nsnapshot-key = \"{prefix}vault/vault-snapshot.snap\"\ncertificates-prefix = \"{prefix}certificates/\"\ncertificates-dir = \"{certs}\"\nknown-secret = \"{KNOWN_SECRET}\"\nhealth-url = \"{}\"\nwait = \"60s\"\n",
+            self.health_url()
+        ));
+        text
+    }
+
+    /// The whole drhost.toml for both plugins, infra-restore without the
+    /// grant tables named in `without`.
+    pub fn config_toml(&self, without: &[&str]) -> String {
+        format!(
+            "{}\n{}\n{}",
+            self.targets_toml(),
+            self.backup_grants(),
+            self.restore_grants(without)
+        )
+    }
+}
+
+impl Drop for Phase2 {
+    fn drop(&mut self) {
+        let out = self.compose(&["down", "-v", "--remove-orphans", "-t", "1"]);
+        if !out.status.success() {
+            eprintln!(
+                "cleanup of compose project {}: {}",
+                self.project,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let prefix = self.s3_prefix();
+        let lab = &self.lab;
+        rt().block_on(async {
+            let Ok(s3) = lab.s3_client() else { return };
+            let bucket = lab.s3_bucket().unwrap_or_default().to_string();
+            if let Ok(list) = s3.list_objects_v2().bucket(&bucket).prefix(&prefix).send().await {
+                for o in list.contents() {
+                    if let Some(key) = o.key() {
+                        let _ = s3.delete_object().bucket(&bucket).key(key).send().await;
+                    }
+                }
+            }
+        });
+    }
+}
