@@ -25,6 +25,11 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	echo "$0: node and npm are needed to build JavaScript plugins: install them (Debian: apt-get install nodejs npm), then run again" >&2
 	exit 1
 fi
+# The oldest node the pinned tools run on (rolldown's engines: ^20.19).
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+	echo "$0: node $(node --version) is too old to build JavaScript plugins: install node 20.19 or newer, then run again" >&2
+	exit 1
+fi
 
 # Up to date? (find prints any input newer than the output)
 if [[ -f "$out" && -z "$(find "$app" "$sdk/src" "$sdk/package-lock.json" "$wit" -type f ! -path '*/node_modules/*' -newer "$out" -print -quit)" ]]; then
