@@ -87,6 +87,9 @@ export declare function table(title: string, columns: Iterable<string>): Table;
 export declare class Outcome {
   constructor(summary: string, facts?: Record<string, unknown>);
   summary: string;
+  facts: Fact[];
+  tables: Table[];
+  followUps: FollowUpRecord[];
   fact(name: string, value: unknown): this;
   table(table: Table): this;
   /** Something the operator must still do by hand; the run ends with exit 5. */
@@ -102,6 +105,8 @@ export declare class Failure extends Error {
   summary: string;
   hint: string | undefined;
   step: string | undefined;
+  facts: Fact[];
+  tables: Table[];
   fact(name: string, value: unknown): this;
   table(table: Table): this;
   toWit(): FailureRecord;
