@@ -338,7 +338,8 @@ fn js_probe_matches_on_the_sdks_error_classes() {
 fn the_sdks_unit_tests_pass_under_nodes_test_runner() {
     // sdk/js/test: durations, typed params, one error class per variant of
     // the WIT's error (read from wit/0.2.0), wrapping, steps, exportPlugin —
-    // on the host's node, with the contract's interfaces stubbed.
+    // on the host's node, with the contract's interfaces stubbed; and the
+    // examples and the JS scaffold type-check against index.d.ts (tsc).
     let sdk = repo_root().join("sdk/js");
     let out = std::process::Command::new("npm")
         .args(["test", "--silent"])
@@ -351,5 +352,5 @@ fn the_sdks_unit_tests_pass_under_nodes_test_runner() {
         "{report}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(report.contains("# pass 14") && report.contains("# fail 0"), "{report}");
+    assert!(report.contains("# pass 15") && report.contains("# fail 0"), "{report}");
 }
