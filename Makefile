@@ -38,10 +38,13 @@ fixtures: toolchain
 	# a cdylib is named with underscores, a bin (not-a-plugin) keeps its dashes
 	for f in $(FIXTURES); do src=$(WASM_OUT)/$${f//-/_}.wasm; [[ -f $$src ]] || src=$(WASM_OUT)/$$f.wasm; cp $$src tests/plugins/$$f.wasm; done
 
-## examples: the Python plugins, built with the Python SDK (sdk/python/build.sh; fast when up to date)
+## examples: the Python plugins, built with the Python SDK (sdk/python/build.sh), and the JavaScript ones,
+## built with the JavaScript SDK (sdk/js/build.sh: needs node and npm, installed by `make lab`); fast when up to date
 examples:
 	bash sdk/python/build.sh examples/python-probe examples/python-probe/py-probe.wasm
 	bash sdk/python/build.sh examples/python-diagnose examples/python-diagnose/db-diagnose.wasm
+	bash sdk/js/build.sh examples/js-probe examples/js-probe/js-probe.wasm
+	bash sdk/js/build.sh examples/js-diagnose examples/js-diagnose/svc-diagnose.wasm
 
 ## compat: shipped plugins as built for contract 0.1.2, from the commit pinned in
 ## tests/compat/build-0.1.sh, into tests/plugins/compat-0.1/<id>.wasm (fast when up to date)
@@ -80,9 +83,10 @@ demo: lab build
 	$(DRHOST) run plugins/status.wasm --config $(LAB_CONFIG)
 
 ## bench: print the performance figures (foundation, ending in issue 14's start-up table: --version, cached
-## hello and py-probe runs, verify, inspect, peak RSS, each beside baseline and target; scenario 4 drhost vs.
-## the runbook's docker CLI; redis; scenario 1's 1 GiB restore vs. aws s3 cp + pg_restore; scenario 3's
-## complete-loss recovery per phase vs. the runbook's commands, tests/benches/runbook-scenario3.sh)
+## hello, py-probe and js-probe runs, component sizes, verify, inspect, peak RSS, each beside baseline and
+## target; scenario 4 drhost vs. the runbook's docker CLI; redis; scenario 1's 1 GiB restore vs. aws s3 cp +
+## pg_restore; scenario 3's complete-loss recovery per phase vs. the runbook's commands,
+## tests/benches/runbook-scenario3.sh)
 bench: build
 	$(CARGO) bench -p drhost-tests --bench foundation
 	$(CARGO) bench -p drhost-tests --bench docker

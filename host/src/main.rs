@@ -445,7 +445,7 @@ fn new_plugin(args: NewArgs) -> Result<(), drhost::Error> {
     println!("created {dir}: {} (SDK {})", made.files.join(", "), made.sdk.display());
     println!();
     println!("build, sign and run it (see {dir}/README.md):");
-    println!("  cd {dir} && cargo build --offline --release --target wasm32-wasip2");
+    println!("  cd {dir} && {}", made.build);
     println!(
         "  drhost sign {} --key KEY  (in the lab: .lab/keys/lab-dev.key)",
         made.component

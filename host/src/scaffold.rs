@@ -1,6 +1,7 @@
-//! `drhost new`: a new plugin crate written from the templates under
-//! `host/templates/<language>/`, ready to build offline against the Rust SDK
-//! of the checkout this drhost was built from (or `--sdk`).
+//! `drhost new`: a new plugin written from the templates under
+//! `host/templates/<language>/` (a Rust crate, or a Python or JavaScript
+//! app with its `build.sh`), ready to build against that language's SDK in
+//! the checkout this drhost was built from (or `--sdk`).
 //!
 //! It creates exactly one new directory and the files in it: it never
 //! writes over anything that exists, and never through a symbolic link
@@ -17,14 +18,14 @@ use rustix::io::Errno;
 
 use crate::{Error, Result};
 
-/// The languages `drhost new` knows. Only Rust has an SDK in this drhost.
+/// The languages `drhost new` knows, each with an SDK in the checkout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Language {
     /// A Rust crate against `sdk/` (drhost-sdk).
     Rust,
-    /// Python (componentize-py): not yet available.
+    /// A Python app against `sdk/python` (drhost_sdk, componentize-py).
     Python,
-    /// JavaScript (componentize-js): not yet available.
+    /// A JavaScript app against `sdk/js` (drhost-sdk, componentize-js).
     Js,
 }
 
@@ -33,11 +34,12 @@ pub enum Language {
 pub struct NewPlugin {
     /// The plugin's language.
     pub language: Language,
-    /// The plugin id (also the crate's name).
+    /// The plugin id (also the crate's or package's name).
     pub id: String,
     /// The directory to create [default: `./<id>`]; it must not exist.
     pub dir: Option<PathBuf>,
-    /// The SDK's directory [default: `sdk/` of the checkout drhost was built from].
+    /// The language's SDK directory (`sdk/`, `sdk/python` or `sdk/js`)
+    /// [default: the one of the checkout drhost was built from].
     pub sdk: Option<PathBuf>,
 }
 
@@ -46,10 +48,12 @@ pub struct NewPlugin {
 pub struct Scaffolded {
     /// The new plugin's directory.
     pub dir: PathBuf,
-    /// The SDK the crate depends on (absolute).
+    /// The SDK the plugin is built with (absolute).
     pub sdk: PathBuf,
     /// The files written, relative to `dir`.
     pub files: Vec<&'static str>,
+    /// The command that builds the component, run in `dir`.
+    pub build: &'static str,
     /// Where the build puts the component, relative to `dir`.
     pub component: String,
     /// The `drhost.toml` lines that grant what the plugin's `describe` declares.
@@ -88,39 +92,132 @@ const RUST: &[Template] = &[
     },
 ];
 
-/// The grant lines for what the Rust template's `describe` declares.
-const RUST_GRANTS: &str = include_str!("../templates/rust/grants.toml.tmpl");
+/// The Python app: `app.py` and a `build.sh` calling the SDK's.
+const PYTHON: &[Template] = &[
+    Template {
+        path: "app.py",
+        text: include_str!("../templates/python/app.py.tmpl"),
+    },
+    Template {
+        path: "build.sh",
+        text: include_str!("../templates/python/build.sh.tmpl"),
+    },
+    Template {
+        path: "README.md",
+        text: include_str!("../templates/python/README.md.tmpl"),
+    },
+    Template {
+        path: ".gitignore",
+        text: include_str!("../templates/python/gitignore.tmpl"),
+    },
+];
 
-/// The SDK of the checkout this binary was built from.
-const BUILT_FROM_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk");
+/// The JavaScript app: `app.js`, a `build.sh` calling the SDK's, and a
+/// `package.json` that links the SDK for an editor.
+const JS: &[Template] = &[
+    Template {
+        path: "app.js",
+        text: include_str!("../templates/js/app.js.tmpl"),
+    },
+    Template {
+        path: "build.sh",
+        text: include_str!("../templates/js/build.sh.tmpl"),
+    },
+    Template {
+        path: "package.json",
+        text: include_str!("../templates/js/package.json.tmpl"),
+    },
+    Template {
+        path: "README.md",
+        text: include_str!("../templates/js/README.md.tmpl"),
+    },
+    Template {
+        path: ".gitignore",
+        text: include_str!("../templates/js/gitignore.tmpl"),
+    },
+];
 
-/// Writes a new plugin crate; see the module comment.
-pub fn scaffold(request: &NewPlugin) -> Result<Scaffolded> {
-    match request.language {
-        Language::Rust => {}
-        Language::Python => {
-            return Err(Error::Usage(
-                "not yet available: `drhost new --lang python` (this drhost has no Python SDK yet); use --lang rust, or start from examples/python-probe".into(),
-            ))
-        }
-        Language::Js => {
-            return Err(Error::Usage(
-                "not yet available: `drhost new --lang js` (this drhost has no JavaScript SDK yet); use --lang rust".into(),
-            ))
+/// What `drhost new` writes for one language, where its SDK lives and how
+/// the result is built.
+struct Kit {
+    /// The language as the operator reads it.
+    name: &'static str,
+    templates: &'static [Template],
+    /// The grant lines for what the template's `describe` declares.
+    grants: &'static str,
+    /// The SDK's directory in a checkout, and the file there that names
+    /// the package `drhost-sdk`.
+    sdk_dir: &'static str,
+    sdk_manifest: &'static str,
+    /// The build command, run in the new directory.
+    build: &'static str,
+    /// Where the build puts the component (placeholders allowed).
+    component: &'static str,
+}
+
+const RUST_KIT: Kit = Kit {
+    name: "Rust",
+    templates: RUST,
+    grants: include_str!("../templates/rust/grants.toml.tmpl"),
+    sdk_dir: "sdk",
+    sdk_manifest: "Cargo.toml",
+    build: "cargo build --offline --release --target wasm32-wasip2",
+    component: "target/wasm32-wasip2/release/{{crate}}.wasm",
+};
+
+const PYTHON_KIT: Kit = Kit {
+    name: "Python",
+    templates: PYTHON,
+    grants: include_str!("../templates/python/grants.toml.tmpl"),
+    sdk_dir: "sdk/python",
+    sdk_manifest: "pyproject.toml",
+    build: "bash build.sh",
+    component: "{{id}}.wasm",
+};
+
+const JS_KIT: Kit = Kit {
+    name: "JavaScript",
+    templates: JS,
+    grants: include_str!("../templates/js/grants.toml.tmpl"),
+    sdk_dir: "sdk/js",
+    sdk_manifest: "package.json",
+    build: "bash build.sh",
+    component: "{{id}}.wasm",
+};
+
+impl Language {
+    fn kit(self) -> &'static Kit {
+        match self {
+            Language::Rust => &RUST_KIT,
+            Language::Python => &PYTHON_KIT,
+            Language::Js => &JS_KIT,
         }
     }
+}
+
+/// The checkout this binary was built from.
+const BUILT_FROM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// Writes a new plugin; see the module comment.
+pub fn scaffold(request: &NewPlugin) -> Result<Scaffolded> {
+    let kit = request.language.kit();
     check_id(&request.id)?;
-    let sdk = find_sdk(request.sdk.as_deref())?;
+    let sdk = find_sdk(kit, request.sdk.as_deref())?;
     let dir = request.dir.clone().unwrap_or_else(|| PathBuf::from(&request.id));
-    let mut values = Values::new(&request.id, &sdk)?;
-    values.grants = render(RUST_GRANTS, &values).trim_end().to_string();
-    let rendered: Vec<(&'static str, String)> = RUST.iter().map(|t| (t.path, render(t.text, &values))).collect();
+    let mut values = Values::new(&request.id, kit, &sdk)?;
+    values.grants = render(kit.grants, &values).trim_end().to_string();
+    let rendered: Vec<(&'static str, String)> = kit
+        .templates
+        .iter()
+        .map(|t| (t.path, render(t.text, &values)))
+        .collect();
     write_new_dir(&dir, &rendered)?;
     Ok(Scaffolded {
         dir,
         sdk,
-        files: RUST.iter().map(|t| t.path).collect(),
-        component: format!("target/wasm32-wasip2/release/{}.wasm", values.crate_name),
+        files: kit.templates.iter().map(|t| t.path).collect(),
+        build: kit.build,
+        component: render(kit.component, &values),
         grants: values.grants,
     })
 }
@@ -137,30 +234,50 @@ fn check_id(id: &str) -> Result<()> {
     )))
 }
 
-/// The SDK directory: `given`, else the one this drhost was built from;
-/// it must hold the `drhost-sdk` crate.
-fn find_sdk(given: Option<&Path>) -> Result<PathBuf> {
+/// The SDK directory: `given`, else the language's in the checkout this
+/// drhost was built from; its manifest must name the package `drhost-sdk`.
+fn find_sdk(kit: &Kit, given: Option<&Path>) -> Result<PathBuf> {
     let (path, whence) = match given {
         Some(path) => (path.to_path_buf(), "--sdk"),
-        None => (PathBuf::from(BUILT_FROM_SDK), "the checkout this drhost was built from"),
+        None => (
+            Path::new(BUILT_FROM).join(kit.sdk_dir),
+            "the checkout this drhost was built from",
+        ),
     };
-    let manifest = path.join("Cargo.toml");
+    let manifest = path.join(kit.sdk_manifest);
     let is_sdk = std::fs::read_to_string(&manifest)
         .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .is_some_and(|t| t.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str()) == Some("drhost-sdk"));
+        .and_then(|text| package_name(kit.sdk_manifest, &text))
+        .is_some_and(|name| name == "drhost-sdk");
     if !is_sdk {
         return Err(Error::Usage(format!(
-            "cannot find the Rust SDK: {} ({whence}) is not drhost's sdk/ directory (no Cargo.toml of drhost-sdk); pass --sdk PATH to the sdk/ of a drhost checkout",
-            path.display()
+            "cannot find the {} SDK: {} ({whence}) is not drhost's {}/ directory (no {} of drhost-sdk); pass --sdk PATH to the {}/ of a drhost checkout",
+            kit.name,
+            path.display(),
+            kit.sdk_dir,
+            kit.sdk_manifest,
+            kit.sdk_dir
         )));
     }
     std::fs::canonicalize(&path).map_err(|e| {
         Error::Usage(format!(
-            "cannot find the Rust SDK at {}: {e}; pass --sdk PATH",
+            "cannot find the {} SDK at {}: {e}; pass --sdk PATH",
+            kit.name,
             path.display()
         ))
     })
+}
+
+/// The package name a manifest declares: `[package] name` (Cargo.toml),
+/// `[project] name` (pyproject.toml) or `"name"` (package.json).
+fn package_name(manifest: &str, text: &str) -> Option<String> {
+    if manifest.ends_with(".json") {
+        let parsed: serde_json::Value = serde_json::from_str(text).ok()?;
+        return parsed.get("name")?.as_str().map(str::to_string);
+    }
+    let parsed: toml::Table = text.parse().ok()?;
+    let table = parsed.get("package").or_else(|| parsed.get("project"))?;
+    table.get("name")?.as_str().map(str::to_string)
 }
 
 /// The placeholders' values.
@@ -169,28 +286,38 @@ struct Values {
     crate_name: String,
     sdk: String,
     sdk_toml: String,
+    sdk_json: String,
+    sdk_build: String,
     checkout: String,
     grants: String,
 }
 
 impl Values {
-    fn new(id: &str, sdk: &Path) -> Result<Values> {
+    fn new(id: &str, kit: &Kit, sdk: &Path) -> Result<Values> {
         let Some(sdk_text) = sdk.to_str() else {
             return Err(Error::Usage(format!(
-                "the SDK's path {} is not UTF-8, which Cargo.toml cannot hold; pass --sdk with a UTF-8 path",
+                "the SDK's path {} is not UTF-8, which the plugin's files cannot hold; pass --sdk with a UTF-8 path",
                 sdk.display()
             )));
         };
-        let checkout = sdk.parent().unwrap_or(sdk).display().to_string();
+        let depth = kit.sdk_dir.split('/').count();
+        let checkout = sdk.ancestors().nth(depth).unwrap_or(sdk).display().to_string();
         Ok(Values {
             id: id.to_string(),
             crate_name: id.replace('-', "_"),
             sdk: sdk_text.to_string(),
             sdk_toml: toml::Value::String(sdk_text.to_string()).to_string(),
+            sdk_json: serde_json::Value::String(format!("file:{sdk_text}")).to_string(),
+            sdk_build: shell_quoted(&format!("{sdk_text}/build.sh")),
             checkout,
             grants: String::new(),
         })
     }
+}
+
+/// `text` as one shell word: in single quotes, each `'` written `'\''`.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// `text` with every `{{key}}` replaced by its value.
@@ -200,6 +327,8 @@ fn render(text: &str, values: &Values) -> String {
         ("{{crate}}", &values.crate_name),
         ("{{sdk}}", &values.sdk),
         ("{{sdk-toml}}", &values.sdk_toml),
+        ("{{sdk-json}}", &values.sdk_json),
+        ("{{sdk-build}}", &values.sdk_build),
         ("{{checkout}}", &values.checkout),
         ("{{contract}}", crate::contract_version!()),
         ("{{grants}}", &values.grants),
@@ -309,17 +438,27 @@ fn partly(dir: &Path, path: &str, e: Errno) -> Error {
 mod tests {
     use super::*;
 
+    const KITS: [&Kit; 3] = [&RUST_KIT, &PYTHON_KIT, &JS_KIT];
+
     fn values() -> Values {
-        let mut values = Values::new("cache-check", Path::new("/src/drhost/sdk")).unwrap();
+        values_for(&RUST_KIT, "/src/drhost/sdk")
+    }
+
+    fn values_for(kit: &Kit, sdk: &str) -> Values {
+        let mut values = Values::new("cache-check", kit, Path::new(sdk)).unwrap();
         values.grants = "[[plugins.cache-check.http]]".into();
         values
     }
 
     #[test]
     fn every_placeholder_of_every_template_is_filled() {
-        for template in RUST.iter().map(|t| t.text).chain([RUST_GRANTS]) {
-            let text = render(template, &values());
-            assert!(!text.contains("{{"), "{text}");
+        for kit in KITS {
+            let values = values_for(kit, &format!("/src/drhost/{}", kit.sdk_dir));
+            for template in kit.templates.iter().map(|t| t.text).chain([kit.grants, kit.component]) {
+                let text = render(template, &values);
+                assert!(!text.contains("{{"), "{text}");
+            }
+            assert_eq!(values.checkout, "/src/drhost", "{}", kit.name);
         }
         let cargo = render(RUST[0].text, &values());
         let parsed: toml::Table = cargo.parse().unwrap();
@@ -332,7 +471,7 @@ mod tests {
 
     #[test]
     fn a_path_with_quotes_stays_one_toml_string() {
-        let values = Values::new("x", Path::new("/tmp/a\"b\\c/sdk")).unwrap();
+        let values = Values::new("x", &RUST_KIT, Path::new("/tmp/a\"b\\c/sdk")).unwrap();
         let parsed: toml::Table = render(RUST[0].text, &values).parse().unwrap();
         assert_eq!(
             parsed["dependencies"]["drhost-sdk"]["path"].as_str(),
@@ -341,23 +480,63 @@ mod tests {
     }
 
     #[test]
+    fn a_path_with_quotes_stays_one_json_string_and_one_shell_word() {
+        let sdk = "/tmp/it's \"a\" $dir/sdk/js";
+        let values = Values::new("x", &JS_KIT, Path::new(sdk)).unwrap();
+        let package: serde_json::Value = serde_json::from_str(&render(JS[2].text, &values)).unwrap();
+        assert_eq!(package["devDependencies"]["drhost-sdk"], format!("file:{sdk}"));
+        let script = render(JS[1].text, &values);
+        let line = script.lines().last().unwrap();
+        let out = std::process::Command::new("bash")
+            .args(["-c", &line.replace("exec bash", r"printf '%s\n'")])
+            .output()
+            .unwrap();
+        let words = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(words.lines().next(), Some(format!("{sdk}/build.sh").as_str()), "{line}");
+    }
+
+    #[test]
     fn the_grants_are_the_lines_the_manifest_needs() {
-        // The template's describe declares one need; its grant names that host.
-        let lib = RUST[2].text;
-        assert!(lib.contains(r#".need("http", "127.0.0.1:*", Access::Read"#), "{lib}");
-        let grants: toml::Table = render(RUST_GRANTS, &values()).parse().unwrap();
-        assert_eq!(
-            grants["plugins"]["cache-check"]["http"][0]["host"].as_str(),
-            Some("127.0.0.1:*")
-        );
+        // Each template's describe declares one need; its grant names that host.
+        for (kit, app, need) in [
+            (&RUST_KIT, RUST[2].text, r#".need("http", "127.0.0.1:*", Access::Read"#),
+            (
+                &PYTHON_KIT,
+                PYTHON[0].text,
+                r#".need("http", "127.0.0.1:*", Access.READ"#,
+            ),
+            (&JS_KIT, JS[0].text, ".need('http', '127.0.0.1:*', Access.READ"),
+        ] {
+            assert!(app.contains(need), "{app}");
+            let grants: toml::Table = render(kit.grants, &values()).parse().unwrap();
+            assert_eq!(
+                grants["plugins"]["cache-check"]["http"][0]["host"].as_str(),
+                Some("127.0.0.1:*")
+            );
+        }
+    }
+
+    #[test]
+    fn each_sdk_is_found_by_its_manifests_package_name() {
+        for kit in KITS {
+            let sdk = find_sdk(kit, None).unwrap();
+            assert!(sdk.ends_with(kit.sdk_dir), "{}", sdk.display());
+            let error = find_sdk(kit, Some(Path::new(env!("CARGO_MANIFEST_DIR")))).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("cannot find the {} SDK", kit.name)),
+                "{error}"
+            );
+        }
     }
 
     #[test]
     fn the_guide_shows_the_scaffold_as_it_is() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/writing-plugins.md");
         let guide = std::fs::read_to_string(&path).unwrap();
-        let mut values = Values::new("cache-check", Path::new("/src/drhost/sdk")).unwrap();
-        values.grants = render(RUST_GRANTS, &values);
+        let mut values = Values::new("cache-check", &RUST_KIT, Path::new("/src/drhost/sdk")).unwrap();
+        values.grants = render(RUST_KIT.grants, &values);
         let lib = render(RUST[2].text, &values);
         assert!(
             guide.contains(&format!("```rust\n{lib}```")),

@@ -36,6 +36,8 @@ wanted=(
 	"bsdutils:script" # the tests give drhost a terminal with script(1)
 	"chromium:chromium" # the report tests render drhost report --html in a headless browser
 	"python3-venv:$py"
+	"nodejs:node" # builds the JavaScript plugins (sdk/js/build.sh: componentize-js, node 20.19 or newer)
+	"npm:npm"
 )
 
 present() {

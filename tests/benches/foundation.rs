@@ -5,8 +5,9 @@
 //! - cold compile of `plugins/hello.wasm` (no cache)
 //! - whole process, medians of [`RUNS`] runs, alternating: `drhost --version`,
 //!   cached `drhost run plugins/hello.wasm`, `drhost verify`, `drhost inspect`,
-//!   cached `drhost run examples/python-probe/py-probe.wasm` (one probe of a
-//!   local HTTP server), and the peak RSS of both runs (`/usr/bin/time`)
+//!   cached `drhost run examples/python-probe/py-probe.wasm` and
+//!   `examples/js-probe/js-probe.wasm` (one probe of a local HTTP server
+//!   each), the peak RSS of the runs (`/usr/bin/time`) and each component's size
 //! - instantiate: store + WASI context + instance
 //! - guest→host call overhead for a no-I/O call (`blob.size`, target ≤ 1 µs)
 //!
@@ -177,8 +178,9 @@ fn peak_rss(args: &[&OsStr]) -> Option<f64> {
 
 fn startup_table(hello: &Path, cache: &TmpDir) {
     let py = repo_root().join("examples/python-probe/py-probe.wasm");
+    let js = repo_root().join("examples/js-probe/js-probe.wasm");
     let cfg = config(
-        "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n[[plugins.py-probe.http]]\nhost = \"127.0.0.1:*\"\n",
+        "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n[[plugins.py-probe.http]]\nhost = \"127.0.0.1:*\"\n[[plugins.js-probe.http]]\nhost = \"127.0.0.1:*\"\n",
     );
     let journals = TmpDir::new("drhost-bench-journal-");
     let health = HttpStub::start(|_| http_reply("200 OK", "", "text/plain", "ok"));
@@ -199,6 +201,7 @@ fn startup_table(hello: &Path, cache: &TmpDir) {
     let version: Vec<OsString> = vec!["--version".into()];
     let hello_run = run(hello, &[]);
     let py_run = run(&py, &["--param", url.as_str()]);
+    let js_run = run(&js, &["--param", url.as_str()]);
     let verify: Vec<OsString> = vec!["verify".into(), hello.into()];
     let inspect: Vec<OsString> = vec![
         "inspect".into(),
@@ -206,12 +209,12 @@ fn startup_table(hello: &Path, cache: &TmpDir) {
         "--cache-dir".into(),
         cache.path().into(),
     ];
-    let commands = [&version, &hello_run, &verify, &inspect, &py_run];
+    let commands = [&version, &hello_run, &verify, &inspect, &py_run, &js_run];
     let borrowed: Vec<Vec<&OsStr>> = commands
         .iter()
         .map(|c| c.iter().map(OsString::as_os_str).collect())
         .collect();
-    // Warm up: compile into the cache (the Python plugin takes seconds once).
+    // Warm up: compile into the cache (the Python and JavaScript plugins take seconds once).
     for args in &borrowed {
         timed(args);
     }
@@ -226,8 +229,11 @@ fn startup_table(hello: &Path, cache: &TmpDir) {
     let med: Vec<f64> = samples.into_iter().map(|s| median(s).as_secs_f64() * 1000.0).collect();
     let rss_hello = peak_rss(&borrowed[1]);
     let rss_py = peak_rss(&borrowed[4]);
+    let rss_js = peak_rss(&borrowed[5]);
+    let size = |file: &Path| std::fs::metadata(file).map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0));
     let shown = |mib: Option<f64>| mib.map_or("n/a (no /usr/bin/time)".to_string(), |m| format!("{m:.1} MiB"));
     let ratio = med[4] / med[1];
+    let js_ratio = med[5] / med[1];
     println!();
     println!("issue 14, start-up ({RUNS} whole-process runs each, alternating; medians):");
     println!("| figure | baseline (main, issue 14) | target | now |");
@@ -245,8 +251,22 @@ fn startup_table(hello: &Path, cache: &TmpDir) {
     );
     println!("| peak RSS, hello run | - | - | {} |", shown(rss_hello));
     println!(
+        "| cached `drhost run js-probe.wasm` (one probe) | - | <= 3x hello | {:.2} ms ({js_ratio:.1}x hello) |",
+        med[5]
+    );
+    println!(
         "| peak RSS, py-probe run | 60 MiB | <= 2x hello + its heap | {} |",
         shown(rss_py)
+    );
+    println!(
+        "| peak RSS, js-probe run | - | <= 2x hello + its heap | {} |",
+        shown(rss_js)
+    );
+    println!(
+        "| component size: hello / py-probe / js-probe | - | - | {:.2} / {:.1} / {:.1} MiB |",
+        size(hello),
+        size(&py),
+        size(&js)
     );
     println!(
         "(scenario 2 and 4, the 1 GiB restore: the docker, redis and db_restore benches below; cold build: the note)"

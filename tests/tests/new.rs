@@ -1,7 +1,9 @@
-//! `drhost new`: a scaffolded Rust plugin builds offline, is signed with the
-//! lab's development key and runs against the lab under the grant lines
-//! `drhost new` printed; and `new` refuses a bad id, an existing directory
-//! or link, a missing SDK and languages without an SDK, writing nothing.
+//! `drhost new`: a scaffolded plugin — a Rust crate, a Python or a
+//! JavaScript app — builds (Rust offline; Python and JavaScript with their
+//! SDK's pinned tools), is refused unsigned, is signed with the lab's
+//! development key and runs against the lab under the grant lines `drhost
+//! new` printed; and `new` refuses a bad id, an existing directory or link,
+//! a missing SDK and an unknown language, writing nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +18,12 @@ const ID: &str = "lab-probe";
 /// `drhost new --lang rust --dir DIR EXTRA… -- NAME` (`--`: a name may
 /// start with a dash).
 fn new(name: &str, dir: &Path, extra: &[&str]) -> Outcome {
-    let mut args = vec!["new", "--lang", "rust", "--dir", dir.to_str().unwrap()];
+    new_in("rust", name, dir, extra)
+}
+
+/// `drhost new --lang LANG --dir DIR EXTRA… -- NAME`.
+fn new_in(lang: &str, name: &str, dir: &Path, extra: &[&str]) -> Outcome {
+    let mut args = vec!["new", "--lang", lang, "--dir", dir.to_str().unwrap()];
     args.extend_from_slice(extra);
     args.extend(["--", name]);
     Run::cli(args).exec()
@@ -34,7 +41,7 @@ fn printed_grants(out: &Outcome) -> String {
 /// `cargo build --offline --release --target wasm32-wasip2` in `dir`, into
 /// a target directory kept between runs (`target/new-plugin`), so only the
 /// plugin's own crate is compiled again. Returns the component.
-fn cargo_build(dir: &Path) -> PathBuf {
+fn cargo_build(dir: &Path, id: &str) -> PathBuf {
     let target = repo_root().join("target/new-plugin");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let started = Instant::now();
@@ -60,21 +67,90 @@ fn cargo_build(dir: &Path) -> PathBuf {
     );
     target
         .join("wasm32-wasip2/release")
-        .join(format!("{}.wasm", ID.replace('-', "_")))
+        .join(format!("{}.wasm", id.replace('-', "_")))
+}
+
+/// `bash build.sh` in `dir` (a Python or JavaScript scaffold): `dir/ID.wasm`.
+fn script_build(dir: &Path, id: &str) -> PathBuf {
+    let started = Instant::now();
+    let out = Command::new("bash").arg("build.sh").current_dir(dir).output().unwrap();
+    eprintln!("bash build.sh of the scaffold took {:.1?}", started.elapsed());
+    assert!(
+        out.status.success(),
+        "bash build.sh failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join(format!("{id}.wasm"))
 }
 
 #[test]
 fn a_new_rust_plugin_builds_offline_signs_and_runs_against_the_lab() {
-    let lab = lab::up();
     let tmp = TmpDir::new("drhost-new-");
     let dir = tmp.path().join(ID);
-
     let made = new(ID, &dir, &[]);
     assert_eq!(made.code, 0, "{}\n{}", made.stdout, made.stderr);
     for file in ["Cargo.toml", "Cargo.lock", "src/lib.rs", "README.md", ".gitignore"] {
         assert!(dir.join(file).is_file(), "{file} missing: {}", made.stdout);
     }
-    let grants = printed_grants(&made);
+    assert!(
+        made.stdout
+            .contains("cargo build --offline --release --target wasm32-wasip2"),
+        "{}",
+        made.stdout
+    );
+    let built = cargo_build(&dir, ID);
+    signs_and_runs_against_the_lab(&tmp, &made, &dir, &built, ID);
+}
+
+#[test]
+fn a_new_python_plugin_builds_signs_and_runs_against_the_lab() {
+    let id = "lab-probe-py";
+    let tmp = TmpDir::new("drhost-new-");
+    let dir = tmp.path().join(id);
+    let made = new_in("python", id, &dir, &[]);
+    assert_eq!(made.code, 0, "{}\n{}", made.stdout, made.stderr);
+    for file in ["app.py", "build.sh", "README.md", ".gitignore"] {
+        assert!(dir.join(file).is_file(), "{file} missing: {}", made.stdout);
+    }
+    assert!(
+        made.stdout
+            .contains(&format!("SDK {}", repo_root().join("sdk/python").display())),
+        "{}",
+        made.stdout
+    );
+    assert!(made.stdout.contains("&& bash build.sh"), "{}", made.stdout);
+    let built = script_build(&dir, id);
+    signs_and_runs_against_the_lab(&tmp, &made, &dir, &built, id);
+}
+
+#[test]
+fn a_new_javascript_plugin_builds_signs_and_runs_against_the_lab() {
+    let id = "lab-probe-js";
+    let tmp = TmpDir::new("drhost-new-");
+    let dir = tmp.path().join(id);
+    let made = new_in("js", id, &dir, &[]);
+    assert_eq!(made.code, 0, "{}\n{}", made.stdout, made.stderr);
+    for file in ["app.js", "build.sh", "package.json", "README.md", ".gitignore"] {
+        assert!(dir.join(file).is_file(), "{file} missing: {}", made.stdout);
+    }
+    let package: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap()).unwrap();
+    assert_eq!(
+        package["devDependencies"]["drhost-sdk"],
+        format!("file:{}", repo_root().join("sdk/js").canonicalize().unwrap().display())
+    );
+    let built = script_build(&dir, id);
+    signs_and_runs_against_the_lab(&tmp, &made, &dir, &built, id);
+}
+
+/// The scaffold `made` in `dir`, built as `built`: its README shows the
+/// grant lines `new` printed; unsigned it is refused (exit 3); signed with
+/// the lab's key it probes the lab's registry (exit 0, one step, the fact
+/// `http-status` 200, journaled); without the grant it is refused, naming it.
+fn signs_and_runs_against_the_lab(tmp: &TmpDir, made: &Outcome, dir: &Path, built: &Path, id: &str) {
+    let lab = lab::up();
+    let grants = printed_grants(made);
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     assert!(
         readme.contains(grants.trim()),
@@ -82,11 +158,9 @@ fn a_new_rust_plugin_builds_offline_signs_and_runs_against_the_lab() {
     );
     assert!(readme.contains(".lab/keys/lab-dev.key"), "{readme}");
 
-    let built = cargo_build(&dir);
-    // Signing rewrites the file: sign a copy, not the shared build's output.
-    let plugin = tmp.path().join(format!("{ID}.wasm"));
-    std::fs::copy(&built, &plugin).unwrap();
-
+    // Signing rewrites the file: sign a copy, not the build's output.
+    let plugin = tmp.path().join(format!("{id}.wasm"));
+    std::fs::copy(built, &plugin).unwrap();
     let unsigned = Run::wasm(&plugin).config_toml(&grants).exec();
     assert_eq!(
         unsigned.code, 3,
@@ -104,12 +178,12 @@ fn a_new_rust_plugin_builds_offline_signs_and_runs_against_the_lab() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let report = out.json();
     assert_eq!(report["status"], "recovered", "{report}");
-    assert_eq!(report["plugin"]["id"], ID);
+    assert_eq!(report["plugin"]["id"], id);
     assert_eq!(out.fact("http-status").as_deref(), Some("200"), "{report}");
 
     let journal = out.journal();
     assert_eq!(journal[0]["event"], "run-start");
-    assert_eq!(journal[0]["plugin"]["id"], ID);
+    assert_eq!(journal[0]["plugin"]["id"], id);
     assert_eq!(journal[0]["plugin"]["version"], "0.1.0");
     let step = format!("probe {url}");
     let starts = events(&journal, "step-start");
@@ -135,7 +209,7 @@ fn a_new_rust_plugin_builds_offline_signs_and_runs_against_the_lab() {
     let refused = Run::wasm(&plugin).config_toml("").exec();
     assert_eq!(refused.code, 3, "{}", refused.stderr);
     assert!(
-        refused.stderr.contains(&format!("[[plugins.{ID}.http]]")),
+        refused.stderr.contains(&format!("[[plugins.{id}.http]]")),
         "{}",
         refused.stderr
     );
@@ -219,14 +293,16 @@ fn no_sdk_is_a_one_line_error_naming_the_flag() {
 }
 
 #[test]
-fn languages_without_an_sdk_say_not_yet_available() {
+fn an_unknown_language_is_a_usage_error() {
     let tmp = TmpDir::new("drhost-new-");
-    for lang in ["python", "js"] {
-        let dir = tmp.path().join("probe");
-        let out = Run::cli(["new", "--lang", lang, "probe", "--dir", dir.to_str().unwrap()]).exec();
-        assert_usage_error(&out, "not yet available");
+    let dir = tmp.path().join("probe");
+    let out = Run::cli(["new", "--lang", "cobol", "probe", "--dir", dir.to_str().unwrap()]).exec();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(!dir.exists());
+    // A Python or JavaScript SDK that is not there names its flag, as Rust's does.
+    for (lang, name) in [("python", "Python"), ("js", "JavaScript")] {
+        let out = new_in(lang, "probe", &dir, &["--sdk", tmp.path().to_str().unwrap()]);
+        assert_usage_error(&out, &format!("cannot find the {name} SDK"));
         assert!(!dir.exists());
     }
-    let out = Run::cli(["new", "--lang", "cobol", "probe"]).exec();
-    assert_eq!(out.code, 2, "{}", out.stderr);
 }

@@ -585,7 +585,7 @@ pub struct CompletionsArgs {
 /// `drhost new`.
 #[derive(clap::Args)]
 pub struct NewArgs {
-    /// The plugin's language (only rust has an SDK in this drhost).
+    /// The plugin's language: rust (a crate), python or js (an app and its build.sh).
     #[arg(long, value_enum, value_name = "LANG")]
     pub lang: NewLanguage,
     /// The plugin id: 1-64 lowercase letters, digits and dashes.
@@ -594,8 +594,8 @@ pub struct NewArgs {
     /// The directory to create; it must not exist [default: ./NAME].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// The Rust SDK's directory (sdk/ of a drhost checkout) [default: the
-    /// one this drhost was built from].
+    /// The language's SDK directory (sdk/, sdk/python or sdk/js of a drhost
+    /// checkout) [default: the one this drhost was built from].
     #[arg(long, value_name = "PATH")]
     pub sdk: Option<PathBuf>,
 }
@@ -605,9 +605,9 @@ pub struct NewArgs {
 pub enum NewLanguage {
     /// Rust, with drhost-sdk.
     Rust,
-    /// Python (not yet available).
+    /// Python, with drhost_sdk (componentize-py).
     Python,
-    /// JavaScript (not yet available).
+    /// JavaScript, with drhost-sdk (componentize-js).
     Js,
 }
 
