@@ -396,7 +396,7 @@ fn schedule(args: ScheduleArgs) -> Result<(), drhost::Error> {
     let dir = journal_dir(&args.journals)?;
     let rows = drhost::drill::schedule::schedule(&config, &dir, drhost::drill::schedule::now()?);
     if args.json {
-        print_json(&rows);
+        cli::output::print_json_each(&rows);
     } else {
         print!("{}", drhost::drill::schedule::render(&rows));
     }

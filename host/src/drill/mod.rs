@@ -307,7 +307,7 @@ async fn preflight(
     let file = crate::plugin::PluginFile::read(path)?;
     file.check_is_component()?;
     let trust_paths = crate::trust::TrustPaths::locate(None, None, config, Some(config_path));
-    crate::trust::check_for_run(&file, &trust_paths, false, false).map_err(|e| in_drill(e.into()))?;
+    crate::trust::check_for_run(&file, &trust_paths, false, false).map_err(in_drill)?;
     let report = crate::inspect::inspect_file(&file, cache_dir)
         .await?
         .against(config, config_path);

@@ -32,8 +32,8 @@ pub const TICK: Duration = Duration::from_millis(200);
 
 enum Checker {
     Http(http::HttpProbe),
-    Redis(redis::RedisProbe),
-    Postgres(postgres::PostgresProbe),
+    Redis(Box<redis::RedisProbe>),
+    Postgres(Box<postgres::PostgresProbe>),
 }
 
 impl Checker {
@@ -127,7 +127,7 @@ impl ProbeSet {
                 .await
                 .map_err(|e| refuse(&name, e))?;
             probe.reset().await.map_err(|e| refuse(&name, e))?;
-            checkers.push((name, Checker::Redis(probe)));
+            checkers.push((name, Checker::Redis(Box::new(probe))));
         }
         for label in &targets.postgres {
             let name = format!("postgres:{label}");
@@ -138,7 +138,7 @@ impl ProbeSet {
                 .ok_or_else(|| refuse(&name, format!("drhost.toml defines no [targets.postgres.{label}]")))?;
             let mut probe = postgres::PostgresProbe::new(label, target, &config.targets.vault, run, TICK);
             probe.prepare().await.map_err(|e| refuse(&name, e))?;
-            checkers.push((name, Checker::Postgres(probe)));
+            checkers.push((name, Checker::Postgres(Box::new(probe))));
         }
         let epoch = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
