@@ -129,7 +129,7 @@ fn service_failure_drill_passes_with_rto_measured_and_journaled() {
     let end = events(&journal, "run-end")[0];
     assert_eq!(end["status"], "passed");
     assert_eq!(end["drill"]["rto"]["measured_ms"].as_u64(), Some(rto));
-    let fault_journal = events(&journal, "fault-end")[0]["run"]["journal"]
+    let fault_journal = events(&journal, "fault-end")[0]["plugin_run"]["journal"]
         .as_str()
         .unwrap()
         .to_string();
@@ -143,11 +143,15 @@ fn service_failure_drill_passes_with_rto_measured_and_journaled() {
         1,
         "the fault is an ordinary journaled run: {fault_events:?}"
     );
-    let recovery_journal = events(&journal, "recovery-end")[0]["run"]["journal"]
+    let recovery_journal = events(&journal, "recovery-end")[0]["plugin_run"]["journal"]
         .as_str()
         .unwrap()
         .to_string();
     assert!(Path::new(&recovery_journal).is_file());
+    // Hash-chained like a run's journal: every event is the drill's own.
+    assert!(journal.iter().all(|e| e["run"] == end["run"]), "{journal:?}");
+    let verified = Run::cli(["journal", "verify"]).arg(&files[0]).exec();
+    assert_code(&verified, 0);
 
     // The real service is back.
     assert_eq!(rt().block_on(health(&lab, lab.get("BACKEND2_URL").unwrap())), 200);

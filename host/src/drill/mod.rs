@@ -381,7 +381,7 @@ impl Exercise<'_> {
         self.say(format!("fault: {}", fault_path.display()));
         let fault = self.run_plugin(fault_path, &def.fault_params).await;
         let fault_run = PluginRun::from_report(fault_path, &fault, 0);
-        self.journal.record("fault-end", json!({ "run": fault_run }));
+        self.journal.record("fault-end", json!({ "plugin_run": fault_run }));
         report.fault = Some(fault_run);
         if fault.exit_code != EXIT_OK {
             report.probes = probes.finish(fault_ms, Duration::ZERO).await;
@@ -401,7 +401,8 @@ impl Exercise<'_> {
         self.say(format!("recovery: {}", recovery_path.display()));
         let recovery = self.run_plugin(recovery_path, &def.recovery_params).await;
         let recovery_run = PluginRun::from_report(recovery_path, &recovery, recovery_at);
-        self.journal.record("recovery-end", json!({ "run": recovery_run }));
+        self.journal
+            .record("recovery-end", json!({ "plugin_run": recovery_run }));
         report.recovery = Some(recovery_run);
 
         let sustain = def.sustain.unwrap_or(definition::DEFAULT_SUSTAIN);
