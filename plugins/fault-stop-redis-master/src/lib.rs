@@ -72,7 +72,7 @@ fn agreed_master(label: &str) -> Result<Address, Failure> {
             }
         }
     }
-    votes.sort_by(|a, b| b.1.cmp(&a.1));
+    votes.sort_by_key(|v| std::cmp::Reverse(v.1));
     match votes.into_iter().next() {
         Some((master, n)) if n > members / 2 => Ok(master),
         _ => Err(fail(format!("no majority of the {members} Sentinels agrees on a master of `{name}`"))
