@@ -221,6 +221,51 @@ access = ["read"]
 
 [plugins.db-outage.params]
 status-page = "$STATUSPAGE_URL"
+
+# Drill faults (drhost drill): plugins like any other, signed and granted.
+# fault-kill-backend kills one backend (undo: docker start it, or
+# service-recover); fault-stop-redis-master stops the master Sentinel names
+# with redis-cli SHUTDOWN NOSAVE (undo: redis-server its config, which
+# redis-failover does).
+[[plugins.fault-kill-backend.docker]]
+containers = ["toolboxai-backend*"]
+access = ["read", "write"]
+
+[[plugins.fault-stop-redis-master.redis]]
+target = "cache"
+access = ["read"]
+
+[[plugins.fault-stop-redis-master.shell]]
+program = "redis-cli"
+args = ["-h", "$REDIS_HOST", "-p", "*", "SHUTDOWN", "NOSAVE"]
+timeout = "10s"
+
+[[plugins.fault-stop-redis-master.shell]]
+program = "redis-cli"
+args = ["-h", "$REDIS_HOST", "-p", "*", "PING"]
+timeout = "5s"
+
+# The lab's drills (drhost drill NAME; drhost schedule): the runbook's
+# scenarios with host probes, judged against RTO 15 min / RPO 5 min.
+[drills.service-failure]
+description = "runbook 4: a backend is killed; service-recover restarts it"
+fault = "$root/plugins/fault-kill-backend.wasm"
+fault_params = { container = "$BACKEND2_CONTAINER" }
+recovery = "$root/plugins/service-recover.wasm"
+probes.http = ["$NGINX_URL/health", "$BACKEND2_URL/health"]
+rto = "15m"
+rpo = "5m"
+every = "30d"
+
+[drills.redis-failover]
+description = "runbook 2: the Redis master stops; Sentinel fails over, redis-failover restarts the old master as a replica"
+fault = "$root/plugins/fault-stop-redis-master.wasm"
+recovery = "$root/plugins/redis-failover.wasm"
+recovery_params = { restart-command = "redis-server $LAB_DIR/redis/{port}/redis.conf", rejoin-timeout = "90s" }
+probes.redis = ["cache"]
+rto = "15m"
+rpo = "5m"
+every = "30d"
 TOML
 
 mv "$tmp" "$out"

@@ -47,6 +47,10 @@ pub struct Config {
     /// which plugins granted them hold as handles (`secret.operator`).
     #[serde(default)]
     pub secrets: BTreeMap<String, OperatorSecret>,
+    /// `[drills.<name>]`: fault + recovery + host probes, judged against
+    /// RTO/RPO targets (`drhost drill`, `drhost schedule`).
+    #[serde(default)]
+    pub drills: BTreeMap<String, crate::drill::definition::DrillDefinition>,
 }
 
 /// `[trust]`: the trust file (keys, scopes, revocations) and the lock file

@@ -18,6 +18,9 @@ pub const EXIT_SANDBOX: i32 = 4;
 /// Exit code: the plugin recovered, and reported follow-ups the operator
 /// must still do by hand ("recovered, follow-up required").
 pub const EXIT_FOLLOW_UP: i32 = 5;
+/// Exit code: a drill ran to the end and missed a target (RTO or RPO, named
+/// in its summary), or could not measure one it has.
+pub const EXIT_TARGET_MISSED: i32 = 6;
 /// Exit code: the operator interrupted the run (SIGINT or SIGTERM), as
 /// shells report a command ended by Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -140,7 +143,7 @@ fn config_message(path: &std::path::Path, line: usize, column: usize, message: &
 
 /// The class of a failed command for machines: one name per exit code,
 /// `plugin-failure` (1), `usage` (2), `refused` (3), `sandbox` (4),
-/// `interrupted` (130); `None` for success (0, and 5: recovered with
+/// `target-missed` (6), `interrupted` (130); `None` for success (0, and 5: recovered with
 /// follow-ups).
 pub fn error_kind(exit_code: i32) -> Option<&'static str> {
     match exit_code {
@@ -149,6 +152,7 @@ pub fn error_kind(exit_code: i32) -> Option<&'static str> {
         EXIT_REFUSED => Some("refused"),
         EXIT_SANDBOX => Some("sandbox"),
         EXIT_INTERRUPTED => Some("interrupted"),
+        EXIT_TARGET_MISSED => Some("target-missed"),
         _ => Some("usage"),
     }
 }

@@ -20,6 +20,7 @@ pub mod caps;
 pub mod check;
 pub mod config;
 pub mod console;
+pub mod drill;
 pub mod engine;
 pub mod error;
 pub mod history;

@@ -10,8 +10,9 @@ use std::time::Duration;
 use clap::Parser;
 
 use cli::args::{
-    CheckArgs, Cli, Command, InspectArgs, JournalCommand, JournalVerifyArgs, KeygenArgs, ListArgs, LockArgs, NewArgs,
-    PrepareArgs, PullArgs, PushArgs, ReportArgs, RunArgs, RunsArgs, ShowArgs, SignArgs, TrustEntryArgs, VerifyArgs,
+    CheckArgs, Cli, Command, DrillArgs, InspectArgs, JournalCommand, JournalVerifyArgs, KeygenArgs, ListArgs, LockArgs,
+    NewArgs, PrepareArgs, PullArgs, PushArgs, ReportArgs, RunArgs, RunsArgs, ScheduleArgs, ShowArgs, SignArgs,
+    TrustEntryArgs, VerifyArgs,
 };
 use cli::output::{
     print_check, print_error, print_json, print_json_error, print_list, print_plugin_results, print_report, print_runs,
@@ -68,6 +69,8 @@ fn main() -> ExitCode {
             Command::Runs(args) => exit_code(runs(args)),
             Command::Show(args) => exit_code(show(args)),
             Command::Report(args) => exit_code(report(args)),
+            Command::Drill(args) => drill(args).await,
+            Command::Schedule(args) => exit_code(schedule(args)),
             Command::Journal(JournalCommand::Verify(args)) => journal_verify(args),
             Command::Journal(JournalCommand::Sign(args)) => exit_code(journal_sign(args)),
         }
@@ -347,6 +350,60 @@ fn report(args: ReportArgs) -> Result<(), drhost::Error> {
             eprintln!("report written to {}", file.display());
         }
         None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// `drhost drill NAME` (or `--due`): each drill's table on stdout (or one
+/// JSON line each); the exit code of the first drill that did not pass.
+async fn drill(args: DrillArgs) -> i32 {
+    let names = match &args.name {
+        Some(name) => vec![name.clone()],
+        None => match due_drills(&args) {
+            Ok(names) => names,
+            Err(error) => return fail(&error),
+        },
+    };
+    if names.is_empty() {
+        eprintln!("no drill is due (`drhost schedule` shows when each is next)");
+    }
+    let mut code = EXIT_OK;
+    for name in names {
+        let done = match drhost::drill::drill(&args.options(&name)).await {
+            Ok(report) => {
+                if args.json {
+                    print_json(&report);
+                } else {
+                    print!("{}", report.table());
+                }
+                report.exit_code
+            }
+            Err(error) => fail(&error),
+        };
+        if code == EXIT_OK {
+            code = done;
+        }
+    }
+    code
+}
+
+/// The drills due now, by the schedule.
+fn due_drills(args: &DrillArgs) -> Result<Vec<String>, drhost::Error> {
+    let (config, _) = drhost::drill::load_config(args.config.as_deref())?;
+    let dir = drhost::journal::resolve_dir(args.journal_dir.as_deref(), Some(&config))?;
+    let rows = drhost::drill::schedule::schedule(&config, &dir, drhost::drill::schedule::now()?);
+    Ok(drhost::drill::schedule::due(&rows))
+}
+
+/// `drhost schedule`: the testing schedule on stdout.
+fn schedule(args: ScheduleArgs) -> Result<(), drhost::Error> {
+    let (config, _) = drhost::drill::load_config(args.journals.config.as_deref())?;
+    let dir = journal_dir(&args.journals)?;
+    let rows = drhost::drill::schedule::schedule(&config, &dir, drhost::drill::schedule::now()?);
+    if args.json {
+        cli::output::print_json_each(&rows);
+    } else {
+        print!("{}", drhost::drill::schedule::render(&rows));
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ Exit codes:
   4  sandbox limit or trap: deadline, memory, disk budget, guest panic
   5  recovered, follow-up required: the run's follow-ups (printed last)
      are manual steps still to do
+  6  drill: a target (RTO or RPO) was missed; the last line names it
 130  interrupted by the operator (Ctrl-C or SIGTERM); the journal ends with run-end"
     };
 }
@@ -103,6 +104,38 @@ Examples:
 A journal whose hash chain is broken (see `drhost journal verify`) is still
 reported, under a warning at the top that it is not trustworthy.";
 
+/// `drhost drill --help`: the definition, examples and exit codes.
+const DRILL_AFTER_HELP: &str = "\
+A drill in drhost.toml:
+  [drills.service-failure]
+  fault = \"plugins/fault-kill-backend.wasm\"      # relative to drhost.toml
+  fault_params = { container = \"toolboxai-backend2\" }
+  recovery = \"plugins/service-recover.wasm\"
+  probes.http = [\"http://127.0.0.1:27082/health\"]  # must answer 2xx
+  probes.redis = [\"cache\"]        # acknowledged INCRs on Sentinel's master
+  probes.postgres = [\"primary\"]   # heartbeat rows in drhost_drill_heartbeat
+  rto = \"15m\"                      # default: the runbook's 15 min
+  rpo = \"5m\"                       # default: the runbook's 5 min
+  every = \"30d\"                    # for `drhost schedule` and --due
+  # baseline = \"2s\", sustain = \"3s\", settle = \"2m\"
+
+RTO = fault start → the first probe sample after which every probe stayed
+healthy for `sustain`. RPO = the longest data-loss window of the write probes
+(acknowledged writes gone after recovery). The drill's journal is in
+<journal dir>/drills/; it names the two plugin runs' own journals.
+
+Examples:
+  drhost drill service-failure --config drhost.toml --yes
+  drhost drill --due --config drhost.toml --yes     # from cron / a systemd timer
+
+Exit codes:
+  0  passed: every target met
+  1  not carried out: unhealthy before the fault, or a plugin failed
+     (a failed plugin's own exit code 1, 3 or 4 is passed on)
+  2  usage or configuration error; nothing ran
+  3  refused: a plugin is not trusted or lacks a grant; nothing ran
+  6  a target was missed (named in the last line), or could not be measured";
+
 /// `drhost --version`: the program and the plugin contract it implements.
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -161,6 +194,14 @@ pub enum Command {
     /// timeline chart; --json for machines.
     #[command(after_help = REPORT_AFTER_HELP)]
     Report(ReportArgs),
+    /// Run a drill from drhost.toml's [drills.NAME]: host probes start, the
+    /// fault plugin breaks something, the recovery plugin repairs it, and
+    /// the probes measure RTO and RPO against the drill's targets.
+    #[command(after_help = DRILL_AFTER_HELP)]
+    Drill(DrillArgs),
+    /// The testing schedule: every drill with its frequency, last run,
+    /// result, measured RTO/RPO and next run; overdue drills marked.
+    Schedule(ScheduleArgs),
     /// Check a run journal's hash chain: exit 0 when intact, 1 when intact
     /// but without run-end (incomplete), 3 when a line was changed, removed
     /// or reordered.
@@ -513,6 +554,59 @@ impl ReportArgs {
             _ => Format::Markdown,
         }
     }
+}
+
+/// `drhost drill`.
+#[derive(clap::Args)]
+pub struct DrillArgs {
+    /// The drill: a [drills.NAME] table of the configuration.
+    #[arg(value_name = "NAME", required_unless_present = "due", conflicts_with = "due")]
+    pub name: Option<String>,
+    /// Run every drill that is due (see `drhost schedule`), one after the other.
+    #[arg(long)]
+    pub due: bool,
+    /// Configuration file [default: $DRHOST_CONFIG, else ./drhost.toml].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where journals go [default: [run] journal_dir]; drills under DIR/drills.
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
+    /// Where compiled plugins are cached [default: [run] cache_dir].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Approve every confirmation of both plugins (journaled).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print each drill's result as one JSON object per line on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Draw no progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+impl DrillArgs {
+    /// The library's options for drill `name`.
+    pub fn options(&self, name: &str) -> drhost::drill::DrillOptions {
+        drhost::drill::DrillOptions {
+            name: name.to_string(),
+            config: self.config.clone(),
+            journal_dir: self.journal_dir.clone(),
+            cache_dir: self.cache_dir.clone(),
+            yes: self.yes,
+            quiet: self.quiet,
+        }
+    }
+}
+
+/// `drhost schedule`.
+#[derive(clap::Args)]
+pub struct ScheduleArgs {
+    /// Print a JSON array of rows.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub journals: JournalArgs,
 }
 
 /// `drhost journal …`.

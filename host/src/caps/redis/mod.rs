@@ -23,7 +23,10 @@ mod sentinel;
 
 pub use classify::{classify, command_name, redacted_args, replicaof_node};
 pub use commands::CommandClass;
-pub use grant::{allows, covers, grant_lines, need_lines, NodePattern, NodeUrl, RedisAccess, RedisGrant, RedisTarget};
+pub use grant::{
+    allows, covers, grant_lines, need_lines, split_host_port, NodePattern, NodeUrl, RedisAccess, RedisGrant,
+    RedisTarget,
+};
 
 /// Most bytes one reply may take on the wire; past it the connection is
 /// dropped and the call fails with `invalid-argument` (ask in parts).

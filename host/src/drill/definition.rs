@@ -1,0 +1,114 @@
+//! What the operator configures for a drill: `[drills.<name>]` in
+//! drhost.toml — the fault plugin, the recovery plugin, the host probes by
+//! target label, the RTO/RPO targets and how often the drill is due.
+//!
+//! This module parses and resolves paths; it runs nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The runbook's recovery time objective: 15 minutes.
+pub const DEFAULT_RTO: Duration = Duration::from_secs(15 * 60);
+/// The runbook's recovery point objective: 5 minutes.
+pub const DEFAULT_RPO: Duration = Duration::from_secs(5 * 60);
+/// How long the probes run before the fault, to show the system healthy.
+pub const DEFAULT_BASELINE: Duration = Duration::from_secs(2);
+/// How long every probe must stay healthy to count as recovered.
+pub const DEFAULT_SUSTAIN: Duration = Duration::from_secs(3);
+/// How long the probes keep going after the recovery plugin, waiting for
+/// sustained health, before the drill is judged not recovered.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(120);
+
+/// `[drills.<name>]`: one drill.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillDefinition {
+    /// What the drill proves, in a few words (shown by `drhost schedule`).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The fault plugin (a signed, granted plugin like any other); a
+    /// relative path is relative to drhost.toml's directory.
+    pub fault: PathBuf,
+    /// `--param`s of the fault plugin.
+    #[serde(default)]
+    pub fault_params: BTreeMap<String, String>,
+    /// The recovery plugin under test.
+    pub recovery: PathBuf,
+    /// `--param`s of the recovery plugin.
+    #[serde(default)]
+    pub recovery_params: BTreeMap<String, String>,
+    /// `[drills.<name>.probes]`: what the host probes, by target.
+    #[serde(default)]
+    pub probes: ProbeTargets,
+    /// The recovery time objective, e.g. "15m" (default: the runbook's 15 min).
+    #[serde(default, with = "crate::caps::kit::text::duration_text")]
+    pub rto: Option<Duration>,
+    /// The recovery point objective, e.g. "5m" (default: the runbook's 5 min).
+    #[serde(default, with = "crate::caps::kit::text::duration_text")]
+    pub rpo: Option<Duration>,
+    /// How often the drill is due, e.g. "30d" (monthly) or "90d"
+    /// (quarterly); unset: only when run by hand.
+    #[serde(default, with = "crate::caps::kit::text::duration_text")]
+    pub every: Option<Duration>,
+    /// Probing before the fault (default 2s).
+    #[serde(default, with = "crate::caps::kit::text::duration_text")]
+    pub baseline: Option<Duration>,
+    /// How long all probes must stay healthy to count as recovered (default 3s).
+    #[serde(default, with = "crate::caps::kit::text::duration_text")]
+    pub sustain: Option<Duration>,
+    /// The longest wait for sustained health after the recovery plugin ends (default 2m).
+    #[serde(default, with = "crate::caps::kit::text::duration_text")]
+    pub settle: Option<Duration>,
+}
+
+/// `[drills.<name>.probes]`: every probe runs in the host, every 200 ms,
+/// from before the fault until the drill is judged.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeTargets {
+    /// URLs that must answer 2xx (e.g. the proxy's `/health`).
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// `[targets.redis.<label>]`s: acknowledged `INCR`s of the drill's own
+    /// key on Sentinel's current master; lost writes are counted after.
+    #[serde(default)]
+    pub redis: Vec<String>,
+    /// `[targets.postgres.<label>]`s: heartbeat rows in the drill's own table
+    /// `drhost_drill_heartbeat`; lost rows give the data-loss window.
+    #[serde(default)]
+    pub postgres: Vec<String>,
+}
+
+impl ProbeTargets {
+    /// Whether no probe is configured.
+    pub fn is_empty(&self) -> bool {
+        self.http.is_empty() && self.redis.is_empty() && self.postgres.is_empty()
+    }
+}
+
+impl DrillDefinition {
+    /// The RTO target.
+    pub fn rto(&self) -> Duration {
+        self.rto.unwrap_or(DEFAULT_RTO)
+    }
+
+    /// The RPO target.
+    pub fn rpo(&self) -> Duration {
+        self.rpo.unwrap_or(DEFAULT_RPO)
+    }
+
+    /// A plugin path as configured, made absolute against the directory of
+    /// `config_file` when it is relative.
+    pub fn plugin_path(path: &Path, config_file: Option<&Path>) -> PathBuf {
+        if path.is_absolute() {
+            return path.to_owned();
+        }
+        match config_file.and_then(Path::parent) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join(path),
+            _ => path.to_owned(),
+        }
+    }
+}

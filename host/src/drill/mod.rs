@@ -1,0 +1,540 @@
+//! `drhost drill NAME`: inject a fault with a fault plugin, recover with a
+//! recovery plugin, and judge the recovery by what the host's own probes
+//! saw — never by what the plugin under test reports.
+//!
+//! The order is fixed: config → both plugins checked (signature, grants)
+//! before anything starts → drill journal (`<journal dir>/drills/`) →
+//! probes start → baseline (every probe healthy) → fault run → recovery
+//! run → probes until every one is healthy for `sustain` (or `settle`
+//! passes) → read-back of the write probes → verdict → `run-end`. The two
+//! plugin runs are ordinary `drhost run`s with their own journals, which the
+//! drill's journal names.
+//!
+//! The definitions are in `definition.rs`, the probes in `probe/`, the
+//! arithmetic in `judge.rs`, the table in `table.rs`, the testing schedule
+//! in `schedule.rs`.
+
+pub mod definition;
+pub mod judge;
+pub mod probe;
+pub mod schedule;
+mod table;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::{self, Config};
+use crate::error::{Error, EXIT_FOLLOW_UP, EXIT_OK, EXIT_PLUGIN_FAILED, EXIT_TARGET_MISSED};
+use crate::journal::{self, Journal};
+use crate::run::{RunOptions, RunReport};
+use definition::DrillDefinition;
+use probe::{ProbeResult, ProbeSet, TICK};
+
+/// Where drill journals are, under the journal directory.
+pub const DRILLS_DIR: &str = "drills";
+
+/// What `drhost drill` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct DrillOptions {
+    /// The drill: `[drills.<name>]`.
+    pub name: String,
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--journal-dir`, overriding `[run] journal_dir`.
+    pub journal_dir: Option<PathBuf>,
+    /// `--cache-dir`, overriding `[run] cache_dir`.
+    pub cache_dir: Option<PathBuf>,
+    /// `--yes`: approve every confirmation of both plugins.
+    pub yes: bool,
+    /// Draw no progress on stderr.
+    pub quiet: bool,
+}
+
+/// How a drill ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DrillStatus {
+    /// Recovered within every target.
+    Passed,
+    /// Recovered (or not), measured, and a target was missed.
+    Missed,
+    /// The drill could not be carried out: unhealthy before the fault, the
+    /// fault plugin failed, or the recovery plugin failed.
+    Failed,
+}
+
+/// One of the two plugin runs of a drill.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginRun {
+    /// The plugin file.
+    pub plugin: PathBuf,
+    /// Its run id.
+    pub run_id: String,
+    /// Its own journal.
+    pub journal: Option<PathBuf>,
+    /// Its status (`recovered`, `failed`, `refused`, …).
+    pub status: String,
+    /// Its exit code.
+    pub exit_code: i32,
+    /// Its summary.
+    pub summary: String,
+    /// Its wall time.
+    pub wall_ms: u64,
+    /// When it started, in ms after the fault started (0 for the fault itself).
+    pub started_after_fault_ms: u64,
+}
+
+impl PluginRun {
+    fn from_report(plugin: &Path, report: &RunReport, started_after_fault_ms: u64) -> PluginRun {
+        PluginRun {
+            plugin: plugin.to_owned(),
+            run_id: report.run_id.clone(),
+            journal: report.journal.clone(),
+            status: serde_json::to_value(report.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            exit_code: report.exit_code,
+            summary: report.summary.clone(),
+            wall_ms: report.wall_ms,
+            started_after_fault_ms,
+        }
+    }
+}
+
+/// A target and what the drill measured against it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    /// The target, in ms.
+    pub target_ms: u64,
+    /// What was measured, in ms (`None`: not measured).
+    pub measured_ms: Option<u64>,
+    /// Met, missed, or `None` when nothing measures it (no write probe for RPO).
+    pub met: Option<bool>,
+    /// Why it is not measured, when it should be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmeasured: Option<String>,
+}
+
+/// The result of one drill, as printed and as its journal's `run-end` keeps it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillReport {
+    /// The drill's name.
+    pub drill: String,
+    /// The drill's run id.
+    pub run_id: String,
+    /// The drill's journal.
+    pub journal: Option<PathBuf>,
+    /// When it started (by the drill clock: see [`schedule::now`]).
+    pub started: String,
+    /// How it ended.
+    pub status: DrillStatus,
+    /// Its exit code.
+    pub exit_code: i32,
+    /// One line: the verdict, naming any missed target.
+    pub summary: String,
+    /// RTO: fault start → every probe healthy for good.
+    pub rto: Measured,
+    /// RPO: the longest data-loss window of the write probes.
+    pub rpo: Measured,
+    /// Acknowledged writes lost, over every write probe (`None`: no write probe measured).
+    pub lost_writes: Option<usize>,
+    /// The fault plugin's run.
+    pub fault: Option<PluginRun>,
+    /// The recovery plugin's run.
+    pub recovery: Option<PluginRun>,
+    /// Each probe's result.
+    pub probes: Vec<ProbeResult>,
+    /// Things the reader should know (e.g. no probe saw the fault).
+    pub notes: Vec<String>,
+    /// The drill's wall time.
+    pub wall_ms: u64,
+}
+
+impl DrillReport {
+    /// The table printed for the operator.
+    pub fn table(&self) -> String {
+        table::render(self)
+    }
+}
+
+/// Reads the configuration a drill needs: `--config`, `$DRHOST_CONFIG` or ./drhost.toml.
+pub fn load_config(flag: Option<&Path>) -> Result<(Config, PathBuf), Error> {
+    let path = config::locate(flag).ok_or_else(|| {
+        Error::Usage(
+            "drills are defined in drhost.toml as [drills.NAME]: pass --config FILE (or set DRHOST_CONFIG)".into(),
+        )
+    })?;
+    Ok((Config::load(&path)?, path))
+}
+
+/// The definition of drill `name`, or an error naming the defined ones.
+pub fn definition<'a>(config: &'a Config, path: &Path, name: &str) -> Result<&'a DrillDefinition, Error> {
+    config.drills.get(name).ok_or_else(|| {
+        let known: Vec<&str> = config.drills.keys().map(String::as_str).collect();
+        Error::Usage(if known.is_empty() {
+            format!(
+                "{} defines no drills: add a [drills.{name}] table (fault, recovery, probes; see `drhost drill --help`)",
+                path.display()
+            )
+        } else {
+            format!(
+                "{} defines no drill `{name}`: it defines {} (`drhost schedule` lists them)",
+                path.display(),
+                known.join(", ")
+            )
+        })
+    })
+}
+
+/// Runs drill `opts.name`. Errors before the drill journal exists (no such
+/// drill, a plugin refused) are returned; once it exists, every outcome is
+/// a report whose journal ends with `run-end`.
+pub async fn drill(opts: &DrillOptions) -> Result<DrillReport, Error> {
+    let (config, config_path) = load_config(opts.config.as_deref())?;
+    let name = opts.name.as_str();
+    let def = definition(&config, &config_path, name)?;
+    if def.probes.is_empty() {
+        return Err(Error::Usage(format!(
+            "drill `{name}` has no probes, so it would measure nothing: add [drills.{name}.probes] with http, redis or postgres"
+        )));
+    }
+    let fault_path = DrillDefinition::plugin_path(&def.fault, Some(&config_path));
+    let recovery_path = DrillDefinition::plugin_path(&def.recovery, Some(&config_path));
+    let cache_dir = opts
+        .cache_dir
+        .clone()
+        .or(config.run.cache_dir.clone())
+        .or_else(crate::engine::default_cache_dir);
+    for (role, path) in [("fault", &fault_path), ("recovery", &recovery_path)] {
+        preflight(name, role, path, &config, &config_path, cache_dir.clone()).await?;
+    }
+
+    let journal_dir = journal::resolve_dir(opts.journal_dir.as_deref(), Some(&config))?;
+    let run_id = journal::new_run_id(Path::new(&format!("drill-{name}")));
+    let journal = Arc::new(Journal::create(&journal_dir.join(DRILLS_DIR), &run_id)?);
+    let started = humantime::format_rfc3339_millis(schedule::now()?).to_string();
+    let wall = std::time::Instant::now();
+    journal.record(
+        "run-start",
+        json!({
+            "drhost": env!("CARGO_PKG_VERSION"),
+            "kind": "drill",
+            "drill": name,
+            "at": started,
+            "host": crate::run::lock::hostname(),
+            "config": config_path,
+            "fault": { "plugin": fault_path, "params": def.fault_params },
+            "recovery": { "plugin": recovery_path, "params": def.recovery_params },
+            "probes": { "http": def.probes.http, "redis": def.probes.redis, "postgres": def.probes.postgres },
+            "targets": { "rto_ms": def.rto().as_millis() as u64, "rpo_ms": def.rpo().as_millis() as u64 },
+            "every": def.every.map(|d| humantime::format_duration(d).to_string()),
+        }),
+    );
+    let mut report = DrillReport {
+        drill: name.to_string(),
+        run_id: run_id.clone(),
+        journal: journal.path().map(ToOwned::to_owned),
+        started,
+        status: DrillStatus::Failed,
+        exit_code: EXIT_PLUGIN_FAILED,
+        summary: String::new(),
+        rto: Measured {
+            target_ms: def.rto().as_millis() as u64,
+            measured_ms: None,
+            met: None,
+            unmeasured: None,
+        },
+        rpo: Measured {
+            target_ms: def.rpo().as_millis() as u64,
+            measured_ms: None,
+            met: None,
+            unmeasured: None,
+        },
+        lost_writes: None,
+        fault: None,
+        recovery: None,
+        probes: Vec::new(),
+        notes: Vec::new(),
+        wall_ms: 0,
+    };
+    let run = Exercise {
+        opts,
+        def,
+        config_path: &config_path,
+        journal_dir: &journal_dir,
+        cache_dir,
+        journal: journal.clone(),
+    };
+    let ended = run.carry_out(&config, &fault_path, &recovery_path, &mut report).await;
+    if let Err(error) = ended {
+        report.status = DrillStatus::Failed;
+        report.exit_code = error.exit_code();
+        report.summary = format!("drill `{name}` failed: {error}");
+    }
+    report.wall_ms = wall.elapsed().as_millis() as u64;
+    journal.record(
+        "run-end",
+        json!({
+            "status": report.status,
+            "exit_code": report.exit_code,
+            "summary": report.summary,
+            "drill": report,
+            "wall_ms": report.wall_ms,
+        }),
+    );
+    Ok(report)
+}
+
+/// Refuses a drill whose plugin would be refused: untrusted, or missing a
+/// grant. Checked for both plugins before any probe or fault starts.
+async fn preflight(
+    drill: &str,
+    role: &str,
+    path: &Path,
+    config: &Config,
+    config_path: &Path,
+    cache_dir: Option<PathBuf>,
+) -> Result<(), Error> {
+    let in_drill = |e: Error| match e {
+        Error::Refused(why) => Error::Refused(format!("drill `{drill}`: the {role} plugin is refused: {why}")),
+        other => other,
+    };
+    let file = crate::plugin::PluginFile::read(path)?;
+    file.check_is_component()?;
+    let trust_paths = crate::trust::TrustPaths::locate(None, None, config, Some(config_path));
+    crate::trust::check_for_run(&file, &trust_paths, false, false).map_err(in_drill)?;
+    let report = crate::inspect::inspect_file(&file, cache_dir)
+        .await?
+        .against(config, config_path);
+    match report.advice {
+        Some(advice) => Err(in_drill(Error::Refused(advice))),
+        None => Ok(()),
+    }
+}
+
+/// One drill being carried out.
+struct Exercise<'a> {
+    opts: &'a DrillOptions,
+    def: &'a DrillDefinition,
+    config_path: &'a Path,
+    journal_dir: &'a Path,
+    cache_dir: Option<PathBuf>,
+    journal: Arc<Journal>,
+}
+
+impl Exercise<'_> {
+    fn say(&self, line: String) {
+        if !self.opts.quiet {
+            eprintln!("drill {}: {line}", self.opts.name);
+        }
+    }
+
+    /// A plugin run, as `drhost run` would do it, its journal beside the others.
+    async fn run_plugin(&self, plugin: &Path, params: &std::collections::BTreeMap<String, String>) -> RunReport {
+        crate::run::run(RunOptions {
+            plugin: plugin.to_owned(),
+            params: params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            config: Some(self.config_path.to_owned()),
+            journal_dir: Some(self.journal_dir.to_owned()),
+            cache_dir: self.cache_dir.clone(),
+            yes: self.opts.yes,
+            quiet: self.opts.quiet,
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn carry_out(
+        &self,
+        config: &Config,
+        fault_path: &Path,
+        recovery_path: &Path,
+        report: &mut DrillReport,
+    ) -> Result<(), Error> {
+        let name = &self.opts.name;
+        let def = self.def;
+        let probes = ProbeSet::start(&def.probes, config, name, &report.run_id, self.journal.clone()).await?;
+        let baseline = def.baseline.unwrap_or(definition::DEFAULT_BASELINE).max(TICK * 2);
+        self.say(format!(
+            "probing for {} before the fault",
+            humantime::format_duration(baseline)
+        ));
+        tokio::time::sleep(baseline).await;
+        let failing = probes.failing();
+        if !failing.is_empty() {
+            report.probes = probes.finish(u64::MAX, Duration::ZERO).await;
+            report.summary = format!(
+                "drill `{name}` injected nothing: not healthy before the fault ({}); repair that first",
+                failing.join(", ")
+            );
+            return Ok(());
+        }
+
+        let fault_ms = probes.now_ms();
+        self.journal
+            .record("fault-start", json!({ "at_ms": fault_ms, "plugin": fault_path }));
+        self.say(format!("fault: {}", fault_path.display()));
+        let fault = self.run_plugin(fault_path, &def.fault_params).await;
+        let fault_run = PluginRun::from_report(fault_path, &fault, 0);
+        self.journal.record("fault-end", json!({ "plugin_run": fault_run }));
+        report.fault = Some(fault_run);
+        if fault.exit_code != EXIT_OK {
+            report.probes = probes.finish(fault_ms, Duration::ZERO).await;
+            report.exit_code = fault.exit_code;
+            report.summary = format!(
+                "drill `{name}`: the fault plugin did not inject its fault (exit {}): {}",
+                fault.exit_code, fault.summary
+            );
+            return Ok(());
+        }
+
+        let recovery_at = probes.now_ms() - fault_ms;
+        self.journal.record(
+            "recovery-start",
+            json!({ "at_ms": fault_ms + recovery_at, "plugin": recovery_path }),
+        );
+        self.say(format!("recovery: {}", recovery_path.display()));
+        let recovery = self.run_plugin(recovery_path, &def.recovery_params).await;
+        let recovery_run = PluginRun::from_report(recovery_path, &recovery, recovery_at);
+        self.journal
+            .record("recovery-end", json!({ "plugin_run": recovery_run }));
+        report.recovery = Some(recovery_run);
+
+        let sustain = def.sustain.unwrap_or(definition::DEFAULT_SUSTAIN);
+        let settle = def.settle.unwrap_or(definition::DEFAULT_SETTLE);
+        self.say(format!(
+            "waiting up to {} for every probe to stay healthy for {}",
+            humantime::format_duration(settle),
+            humantime::format_duration(sustain)
+        ));
+        let until = tokio::time::Instant::now() + settle;
+        while !probes.recovered(fault_ms, sustain) && tokio::time::Instant::now() < until {
+            tokio::time::sleep(TICK).await;
+        }
+        report.probes = probes.finish(fault_ms, sustain).await;
+        judge_report(report, &recovery, settle);
+        Ok(())
+    }
+}
+
+/// The verdict from the probes' results and the recovery run.
+fn judge_report(report: &mut DrillReport, recovery: &RunReport, settle: Duration) {
+    let name = report.drill.clone();
+    let healthy: Option<Vec<u64>> = report.probes.iter().map(|p| p.healthy_after_ms).collect();
+    match healthy {
+        Some(after) => {
+            let rto = after.into_iter().max().unwrap_or(0);
+            report.rto.measured_ms = Some(rto);
+            report.rto.met = Some(rto <= report.rto.target_ms);
+        }
+        None => {
+            let still: Vec<&str> = report
+                .probes
+                .iter()
+                .filter(|p| p.healthy_after_ms.is_none())
+                .map(|p| p.probe.as_str())
+                .collect();
+            report.rto.met = Some(false);
+            report.rto.unmeasured = Some(format!(
+                "not healthy for good within {} of the recovery: {}",
+                humantime::format_duration(settle),
+                still.join(", ")
+            ));
+        }
+    }
+    if !report.probes.iter().any(|p| p.saw_fault) {
+        report.notes.push("no probe saw the fault: the measured RTO is 0 because nothing probed went down; probe what the fault breaks".into());
+    }
+    let writers: Vec<&ProbeResult> = report
+        .probes
+        .iter()
+        .filter(|p| p.loss.is_some() || p.read_back_error.is_some())
+        .collect();
+    if !writers.is_empty() {
+        let unread: Vec<String> = writers
+            .iter()
+            .filter_map(|p| p.read_back_error.as_ref().map(|why| format!("{}: {why}", p.probe)))
+            .collect();
+        if unread.is_empty() {
+            let window = writers
+                .iter()
+                .filter_map(|p| p.loss.as_ref())
+                .map(|l| l.window_ms)
+                .max()
+                .unwrap_or(0);
+            report.rpo.measured_ms = Some(window);
+            report.rpo.met = Some(window <= report.rpo.target_ms);
+            report.lost_writes = Some(writers.iter().filter_map(|p| p.loss.as_ref()).map(|l| l.lost).sum());
+        } else {
+            report.rpo.met = Some(false);
+            report.rpo.unmeasured = Some(format!(
+                "the write probes could not be read back ({})",
+                unread.join("; ")
+            ));
+        }
+    }
+
+    let ms = |ms: u64| crate::history::human_duration(ms as f64);
+    let mut missed = Vec::new();
+    if report.rto.met == Some(false) {
+        missed.push(match (report.rto.measured_ms, &report.rto.unmeasured) {
+            (Some(m), _) => format!("RTO {} > target {}", ms(m), ms(report.rto.target_ms)),
+            (None, why) => format!(
+                "RTO target {} ({})",
+                ms(report.rto.target_ms),
+                why.as_deref().unwrap_or("not measured")
+            ),
+        });
+    }
+    if report.rpo.met == Some(false) {
+        missed.push(match (report.rpo.measured_ms, &report.rpo.unmeasured) {
+            (Some(m), _) => format!(
+                "RPO {} > target {} ({} acknowledged writes lost)",
+                ms(m),
+                ms(report.rpo.target_ms),
+                report.lost_writes.unwrap_or(0)
+            ),
+            (None, why) => format!(
+                "RPO target {} ({})",
+                ms(report.rpo.target_ms),
+                why.as_deref().unwrap_or("not measured")
+            ),
+        });
+    }
+    let recovered = matches!(recovery.exit_code, EXIT_OK | EXIT_FOLLOW_UP);
+    if !recovered {
+        report.status = DrillStatus::Failed;
+        report.exit_code = recovery.exit_code;
+        report.summary = format!(
+            "drill `{name}` failed: the recovery plugin ended with exit {}: {}{}",
+            recovery.exit_code,
+            recovery.summary,
+            if missed.is_empty() {
+                String::new()
+            } else {
+                format!("; missed {}", missed.join(", "))
+            }
+        );
+    } else if !missed.is_empty() {
+        report.status = DrillStatus::Missed;
+        report.exit_code = EXIT_TARGET_MISSED;
+        report.summary = format!("drill `{name}` missed {}", missed.join(", "));
+    } else {
+        report.status = DrillStatus::Passed;
+        report.exit_code = EXIT_OK;
+        let rpo = match report.rpo.measured_ms {
+            Some(m) => format!(", RPO {} ≤ {}", ms(m), ms(report.rpo.target_ms)),
+            None => ", RPO not measured (no write probe)".to_string(),
+        };
+        report.summary = format!(
+            "drill `{name}` passed: RTO {} ≤ {}{rpo}",
+            ms(report.rto.measured_ms.unwrap_or(0)),
+            ms(report.rto.target_ms)
+        );
+    }
+}

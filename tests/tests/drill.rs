@@ -1,0 +1,498 @@
+//! `drhost drill` and `drhost schedule` on the real lab: a fault plugin
+//! breaks a real service, the recovery plugin repairs it, and the host's
+//! own probes measure RTO and RPO. Each test takes the lab lock (the
+//! faults are real) and puts the lab back: Docker through
+//! [`drhost_tests::docker::Restore`], Redis through [`RestoreRedis`]
+//! (restart a stopped node from its config, fail back to the canonical
+//! master) — never `lab/up.sh`.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use drhost_tests::cli::{read_journal, shared_cache_dir, Outcome, Run};
+use drhost_tests::docker::{health, Restore, BACKEND2};
+use drhost_tests::lab::{runtime as rt, up as lab, Lab};
+use drhost_tests::tmp::TmpDir;
+use serde_json::Value;
+
+/// The drill exit code for a missed target (host/src/error.rs).
+const EXIT_TARGET_MISSED: i32 = 6;
+
+/// The lab's own drhost.toml (targets, grants, trust) plus `extra`.
+fn config_with(lab: &Lab, extra: &str) -> String {
+    let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).expect("the lab's drhost.toml (make lab)");
+    format!("{base}\n{extra}\n")
+}
+
+/// A fresh drhost.toml holding `text`, removed when dropped.
+fn config_file(text: &str) -> drhost_tests::tmp::TmpFile {
+    drhost_tests::cli::config(text)
+}
+
+fn plugin_path(id: &str) -> String {
+    drhost_tests::cli::plugin(id).display().to_string()
+}
+
+/// The grant the kill-backend fault needs, as lab/drhost-toml.sh writes it.
+const KILL_GRANT: &str =
+    "[[plugins.fault-kill-backend.docker]]\ncontainers = [\"toolboxai-backend*\"]\naccess = [\"read\", \"write\"]\n";
+
+/// A service-failure drill named `name`: kill backend2, service-recover,
+/// probes on the proxy and on backend2 itself.
+fn service_drill(lab: &Lab, name: &str, rto: &str) -> String {
+    let nginx = lab.nginx_url().unwrap();
+    let backend2 = lab.get("BACKEND2_URL").unwrap();
+    format!(
+        "[drills.{name}]\nfault = \"{}\"\nfault_params = {{ container = \"{BACKEND2}\" }}\nrecovery = \"{}\"\nprobes.http = [\"{nginx}/health\", \"{backend2}/health\"]\nrto = \"{rto}\"\nevery = \"30d\"\n",
+        plugin_path("fault-kill-backend"),
+        plugin_path("service-recover"),
+    )
+}
+
+/// `drhost drill ARGS --config FILE --journal-dir DIR --json --yes` on the lab's engine.
+fn drill(lab: &Lab, config: &Path, journals: &Path, args: &[&str]) -> Run {
+    let mut argv = vec!["drill"];
+    argv.extend_from_slice(args);
+    Run::cli(argv)
+        .config(config)
+        .args([OsStr::new("--journal-dir"), journals.as_os_str()])
+        .args([OsStr::new("--cache-dir"), shared_cache_dir().as_os_str()])
+        .json()
+        .yes()
+        .env("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap_or_default())
+}
+
+fn drill_journals(journals: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(journals.join("drills"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn events<'a>(journal: &'a [Value], event: &str) -> Vec<&'a Value> {
+    journal.iter().filter(|e| e["event"] == event).collect()
+}
+
+fn assert_code(out: &Outcome, code: i32) {
+    assert_eq!(out.code, code, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn service_failure_drill_passes_with_rto_measured_and_journaled() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(
+        &lab,
+        &format!("{KILL_GRANT}\n{}", service_drill(&lab, "service-failure", "15m")),
+    ));
+
+    let out = drill(&lab, config.path(), journals.path(), &["service-failure"]).exec();
+    assert_code(&out, 0);
+    let report = out.json();
+    assert_eq!(report["status"], "passed", "{report:#}");
+    let rto = report["rto"]["measured_ms"].as_u64().expect("RTO measured");
+    assert!(rto > 0 && rto < 15 * 60 * 1000, "{rto}");
+    assert_eq!(report["rto"]["met"], true);
+    let backend2 = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["probe"] == format!("http:{}/health", lab.get("BACKEND2_URL").unwrap()))
+        .expect("the backend2 probe")
+        .clone();
+    assert_eq!(backend2["saw_fault"], true, "{backend2}");
+    assert!(backend2["failed"].as_u64().unwrap() > 0);
+    assert_eq!(report["fault"]["exit_code"], 0);
+    assert_eq!(report["recovery"]["exit_code"], 0);
+    let wall = report["recovery"]["wall_ms"].as_u64().unwrap();
+    eprintln!("service-failure drill: RTO {rto} ms, recovery plugin wall {wall} ms");
+
+    // The drill's journal: probes from before the fault, the two runs
+    // named with their own journals, the verdict with the same RTO.
+    let files = drill_journals(journals.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    let journal = read_journal(&files[0]);
+    let fault_start = events(&journal, "fault-start")[0]["at_ms"].as_u64().unwrap();
+    let first_probe = events(&journal, "probe")[0]["at_ms"].as_u64().unwrap();
+    assert!(first_probe < fault_start, "probing started before the fault");
+    assert!(
+        events(&journal, "probe")
+            .iter()
+            .any(|p| p["ok"] == false && p["at_ms"].as_u64().unwrap() >= fault_start),
+        "the outage is journaled"
+    );
+    let end = events(&journal, "run-end")[0];
+    assert_eq!(end["status"], "passed");
+    assert_eq!(end["drill"]["rto"]["measured_ms"].as_u64(), Some(rto));
+    let fault_journal = events(&journal, "fault-end")[0]["plugin_run"]["journal"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fault_events = read_journal(Path::new(&fault_journal));
+    let stops: Vec<&Value> = fault_events
+        .iter()
+        .filter(|e| e["event"] == "call" && e["call"] == "docker.stop-container")
+        .collect();
+    assert_eq!(
+        stops.len(),
+        1,
+        "the fault is an ordinary journaled run: {fault_events:?}"
+    );
+    let recovery_journal = events(&journal, "recovery-end")[0]["plugin_run"]["journal"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(Path::new(&recovery_journal).is_file());
+    // Hash-chained like a run's journal: every event is the drill's own.
+    assert!(journal.iter().all(|e| e["run"] == end["run"]), "{journal:?}");
+    let verified = Run::cli(["journal", "verify"]).arg(&files[0]).exec();
+    assert_code(&verified, 0);
+
+    // The real service is back.
+    assert_eq!(rt().block_on(health(&lab, lab.get("BACKEND2_URL").unwrap())), 200);
+}
+
+#[test]
+fn a_drill_whose_rto_target_is_tighter_than_reality_fails_naming_the_target() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(
+        &lab,
+        &format!("{KILL_GRANT}\n{}", service_drill(&lab, "too-tight", "1ms")),
+    ));
+
+    let out = drill(&lab, config.path(), journals.path(), &["too-tight"]).exec();
+    assert_code(&out, EXIT_TARGET_MISSED);
+    let report = out.json();
+    assert_eq!(report["status"], "missed");
+    assert_eq!(report["rto"]["met"], false);
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("missed RTO") && summary.contains("target 1 ms"),
+        "{summary}"
+    );
+    let journal = read_journal(&drill_journals(journals.path())[0]);
+    assert_eq!(events(&journal, "run-end")[0]["exit_code"], EXIT_TARGET_MISSED);
+    assert_eq!(
+        rt().block_on(health(&lab, lab.get("BACKEND2_URL").unwrap())),
+        200,
+        "recovered all the same"
+    );
+}
+
+#[test]
+fn a_fault_plugin_without_grants_is_refused_before_anything_starts() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let journals = TmpDir::new("drill-journals-");
+    // The drill, but no [[plugins.fault-kill-backend.docker]] grant.
+    let config = config_file(&config_with(&lab, &service_drill(&lab, "ungranted", "15m")));
+    let started_before = rt().block_on(started_at(&lab, BACKEND2));
+
+    let out = drill(&lab, config.path(), journals.path(), &["ungranted"]).exec();
+    assert_code(&out, 3);
+    assert!(
+        out.stderr.contains("fault plugin is refused") && out.stderr.contains("[[plugins.fault-kill-backend.docker]]"),
+        "{}",
+        out.stderr
+    );
+    assert!(drill_journals(journals.path()).is_empty(), "no drill journal");
+    assert!(
+        std::fs::read_dir(journals.path()).map(|d| d.count()).unwrap_or(0) == 0,
+        "no plugin ran"
+    );
+    assert_eq!(
+        rt().block_on(started_at(&lab, BACKEND2)),
+        started_before,
+        "backend2 untouched"
+    );
+}
+
+async fn started_at(lab: &Lab, name: &str) -> (bool, String) {
+    let docker = lab.docker().await.unwrap();
+    let c = drhost_tests::docker::inspect(&docker, name).await;
+    let state = c.state.unwrap_or_default();
+    (state.running.unwrap_or(false), state.started_at.unwrap_or_default())
+}
+
+/// Puts the lab's Redis back without `lab/up.sh`: starts a node that is
+/// down from its own config, waits for Sentinel to agree, and fails back
+/// to the canonical master when another node is master.
+struct RestoreRedis(Lab);
+
+impl RestoreRedis {
+    fn cli(port: u16, args: &[&str]) -> String {
+        Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    }
+
+    fn views(&self) -> Vec<String> {
+        let name = self.0.redis_master_name().unwrap();
+        self.0
+            .sentinel_ports()
+            .unwrap()
+            .iter()
+            .map(|p| Self::cli(*p, &["SENTINEL", "get-master-addr-by-name", name]).replace('\n', ":"))
+            .collect()
+    }
+
+    fn settled_on(&self, master: u16, replica: u16) -> bool {
+        let want = format!("127.0.0.1:{master}");
+        let info = Self::cli(replica, &["INFO", "replication"]);
+        self.views().iter().all(|v| *v == want)
+            && info.contains("role:slave")
+            && info.contains(&format!("master_port:{master}"))
+            && info.contains("master_link_status:up")
+    }
+
+    fn wait(&self, what: &str, limit: Duration, done: impl Fn() -> bool) -> bool {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if done() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        eprintln!("restore redis: {what} not reached within {limit:?}: {:?}", self.views());
+        false
+    }
+}
+
+impl Drop for RestoreRedis {
+    fn drop(&mut self) {
+        let lab = &self.0;
+        let (master, replica) = (
+            lab.port("REDIS_MASTER_PORT").unwrap(),
+            lab.port("REDIS_REPLICA_PORT").unwrap(),
+        );
+        let dir = std::fs::canonicalize(lab.path(".lab/redis")).unwrap_or(lab.path(".lab/redis"));
+        for port in [master, replica] {
+            if Self::cli(port, &["PING"]) != "PONG" {
+                let conf = dir.join(port.to_string()).join("redis.conf");
+                let _ = Command::new("redis-server").arg(&conf).status();
+            }
+        }
+        let settled = || self.settled_on(master, replica) || self.settled_on(replica, master);
+        if !self.wait("one agreed master with a replica", Duration::from_secs(60), settled) {
+            return;
+        }
+        if self.settled_on(master, replica) {
+            return;
+        }
+        let name = lab.redis_master_name().unwrap().to_string();
+        let sentinel = lab.sentinel_ports().unwrap()[0];
+        Self::cli(sentinel, &["SENTINEL", "FAILOVER", &name]);
+        self.wait("the canonical master back", Duration::from_secs(60), || {
+            self.settled_on(master, replica)
+        });
+    }
+}
+
+#[test]
+fn a_redis_drill_measures_lost_acknowledged_writes_during_a_forced_failover() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = RestoreRedis(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    assert_eq!(
+        rt().block_on(lab.redis_master_addr()).unwrap().1,
+        master,
+        "the lab starts canonical"
+    );
+    let host = lab.get("REDIS_HOST").unwrap();
+    let dir = std::fs::canonicalize(lab.path(".lab/redis")).unwrap();
+    let extra = format!(
+        "[[plugins.fault-stop-redis-master.redis]]\ntarget = \"cache\"\naccess = [\"read\"]\n\n\
+         [[plugins.fault-stop-redis-master.shell]]\nprogram = \"redis-cli\"\nargs = [\"-h\", \"{host}\", \"-p\", \"*\", \"SHUTDOWN\", \"NOSAVE\"]\n\n\
+         [[plugins.fault-stop-redis-master.shell]]\nprogram = \"redis-cli\"\nargs = [\"-h\", \"{host}\", \"-p\", \"*\", \"PING\"]\n\n\
+         [drills.redis-failover]\nfault = \"{}\"\nrecovery = \"{}\"\n\
+         recovery_params = {{ restart-command = \"redis-server {}/{{port}}/redis.conf\", rejoin-timeout = \"90s\" }}\n\
+         probes.redis = [\"cache\"]\nevery = \"30d\"\n",
+        plugin_path("fault-stop-redis-master"),
+        plugin_path("redis-failover"),
+        dir.display(),
+    );
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(&lab, &extra));
+
+    let out = drill(&lab, config.path(), journals.path(), &["redis-failover"]).exec();
+    assert!(
+        out.code == 0 || out.code == EXIT_TARGET_MISSED,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let report = out.json();
+    let probe = &report["probes"][0];
+    assert_eq!(probe["probe"], "redis:cache");
+    assert_eq!(probe["saw_fault"], true, "the master was down for the probe: {probe}");
+    let loss = &probe["loss"];
+    let acknowledged = loss["acknowledged"].as_u64().expect("a measured loss");
+    let lost = loss["lost"].as_u64().unwrap();
+    assert!(acknowledged > 10 && lost <= acknowledged, "{loss}");
+    assert_eq!(report["lost_writes"].as_u64(), Some(lost));
+    assert_eq!(report["rpo"]["measured_ms"], loss["window_ms"]);
+    let journal = read_journal(&drill_journals(journals.path())[0]);
+    let fault_start = events(&journal, "fault-start")[0]["at_ms"].as_u64().unwrap();
+    let first = events(&journal, "probe")[0];
+    assert!(
+        first["ok"] == true && first["at_ms"].as_u64().unwrap() < fault_start,
+        "writes acknowledged before the fault: {first}"
+    );
+    eprintln!(
+        "redis drill: RTO {} ms, {lost} of {acknowledged} acknowledged writes lost, window {} ms, recovery wall {} ms",
+        report["rto"]["measured_ms"], loss["window_ms"], report["recovery"]["wall_ms"]
+    );
+    // The real servers: a new master, and the old one replicating from it.
+    let new_master = rt().block_on(lab.redis_master_addr()).unwrap().1;
+    assert_ne!(new_master, master, "Sentinel failed over");
+    let info = RestoreRedis::cli(master, &["INFO", "replication"]);
+    assert!(
+        info.contains("role:slave"),
+        "the old master rejoined as a replica: {info}"
+    );
+}
+
+#[test]
+fn the_schedule_shows_last_and_next_run_after_drills_at_different_times() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let nginx = lab.nginx_url().unwrap();
+    let hello = plugin_path("hello");
+    let cheap = |name: &str, every: &str| {
+        format!("[drills.{name}]\nfault = \"{hello}\"\nrecovery = \"{hello}\"\nprobes.http = [\"{nginx}/health\"]\nevery = \"{every}\"\nsustain = \"1s\"\nbaseline = \"500ms\"\n")
+    };
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(
+        &lab,
+        &format!("{}\n{}", cheap("weekly", "7d"), cheap("monthly", "30d")),
+    ));
+    let at = |when: &str, run: Run| run.env("DRHOST_NOW", when).exec();
+
+    assert_code(
+        &at(
+            "2026-01-01T00:00:00Z",
+            drill(&lab, config.path(), journals.path(), &["weekly"]),
+        ),
+        0,
+    );
+    assert_code(
+        &at(
+            "2026-01-05T00:00:00Z",
+            drill(&lab, config.path(), journals.path(), &["monthly"]),
+        ),
+        0,
+    );
+    let schedule = |when: &str| {
+        let out = at(
+            when,
+            Run::cli(["schedule"])
+                .config(config.path())
+                .json()
+                .args([OsStr::new("--journal-dir"), journals.path().as_os_str()]),
+        );
+        assert_code(&out, 0);
+        out.json()
+    };
+    let rows = schedule("2026-01-10T00:00:00Z");
+    let row = |rows: &Value, name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["test"] == name)
+            .unwrap()
+            .clone()
+    };
+    let weekly = row(&rows, "weekly");
+    assert_eq!(weekly["last_run"], "2026-01-01T00:00:00.000Z");
+    assert_eq!(weekly["next_run"], "2026-01-08T00:00:00Z");
+    assert_eq!(
+        (weekly["result"].as_str(), weekly["overdue"].as_bool()),
+        (Some("passed"), Some(true))
+    );
+    let monthly = row(&rows, "monthly");
+    assert_eq!(monthly["last_run"], "2026-01-05T00:00:00.000Z");
+    assert_eq!(monthly["next_run"], "2026-02-04T00:00:00Z");
+    assert_eq!(
+        (monthly["due"].as_bool(), monthly["overdue"].as_bool()),
+        (Some(false), Some(false))
+    );
+
+    // The table marks the overdue one; --due runs it, and only it.
+    let table = at(
+        "2026-01-10T00:00:00Z",
+        Run::cli(["schedule"])
+            .config(config.path())
+            .args([OsStr::new("--journal-dir"), journals.path().as_os_str()]),
+    );
+    let weekly_line = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("weekly"))
+        .unwrap_or_default();
+    assert!(weekly_line.contains("OVERDUE"), "{}", table.stdout);
+    assert!(!table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("monthly"))
+        .unwrap_or_default()
+        .contains("OVERDUE"));
+    let due = at(
+        "2026-01-10T00:00:00Z",
+        drill(&lab, config.path(), journals.path(), &["--due"]),
+    );
+    assert_code(&due, 0);
+    assert_eq!(drill_journals(journals.path()).len(), 3);
+    let rows = schedule("2026-01-10T00:00:00Z");
+    assert_eq!(row(&rows, "weekly")["last_run"], "2026-01-10T00:00:00.000Z");
+    assert_eq!(row(&rows, "weekly")["next_run"], "2026-01-17T00:00:00Z");
+    assert_eq!(
+        row(&rows, "monthly")["last_run"],
+        "2026-01-05T00:00:00.000Z",
+        "not due: not run again"
+    );
+}
+
+#[test]
+fn a_postgres_heartbeat_probe_counts_committed_rows_and_leaves_none_behind() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let hello = plugin_path("hello");
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(
+            &lab,
+            &format!("[drills.heartbeat]\nfault = \"{hello}\"\nrecovery = \"{hello}\"\nprobes.postgres = [\"primary\"]\nsustain = \"1s\"\n"),
+        ),
+    );
+    let out = drill(&lab, config.path(), journals.path(), &["heartbeat"]).exec();
+    assert_code(&out, 0);
+    let report = out.json();
+    let loss = &report["probes"][0]["loss"];
+    assert!(loss["acknowledged"].as_u64().unwrap() >= 5, "{report:#}");
+    assert_eq!(
+        (loss["lost"].as_u64(), report["rpo"]["measured_ms"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(report["rpo"]["met"], true);
+    let run = report["run_id"].as_str().unwrap().to_string();
+    let left: Option<String> = rt().block_on(async {
+        let client = lab.pg_client().await.unwrap();
+        client
+            .query_one("SELECT to_regclass('drhost_drill_heartbeat')::text", &[])
+            .await
+            .unwrap()
+            .get(0)
+    });
+    assert_eq!(left, None, "the probe of run {run} removed its rows and its table");
+}
