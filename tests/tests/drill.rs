@@ -20,9 +20,12 @@ use serde_json::Value;
 /// The drill exit code for a missed target (host/src/error.rs).
 const EXIT_TARGET_MISSED: i32 = 6;
 
-/// The lab's own drhost.toml (targets, grants, trust) plus `extra`.
+/// The lab's own drhost.toml (targets, grants, trust) without its drills
+/// (they come last; tests define their own under the same names), plus
+/// `extra`.
 fn config_with(lab: &Lab, extra: &str) -> String {
-    let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).expect("the lab's drhost.toml (make lab)");
+    let text = std::fs::read_to_string(lab.path(".lab/drhost.toml")).expect("the lab's drhost.toml (make lab)");
+    let base = text.split_once("\n[drills.").map_or(text.as_str(), |(before, _)| before);
     format!("{base}\n{extra}\n")
 }
 
@@ -192,8 +195,11 @@ fn a_fault_plugin_without_grants_is_refused_before_anything_starts() {
     let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let journals = TmpDir::new("drill-journals-");
-    // The drill, but no [[plugins.fault-kill-backend.docker]] grant.
-    let config = config_file(&config_with(&lab, &service_drill(&lab, "ungranted", "15m")));
+    // The drill, but no [[plugins.fault-kill-backend.docker]] grant (the
+    // lab's config has one: taken out).
+    let text = config_with(&lab, &service_drill(&lab, "ungranted", "15m"));
+    assert!(text.contains(KILL_GRANT), "the lab grants the fault as KILL_GRANT says");
+    let config = config_file(&text.replace(KILL_GRANT, ""));
     let started_before = rt().block_on(started_at(&lab, BACKEND2));
 
     let out = drill(&lab, config.path(), journals.path(), &["ungranted"]).exec();
