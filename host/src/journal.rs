@@ -143,7 +143,15 @@ impl Journal {
         line.insert("run".into(), self.run_id.clone().into());
         line.insert("event".into(), event.into());
         if let serde_json::Value::Object(fields) = fields {
-            line.extend(fields);
+            // A field may not replace what every line carries (the chain
+            // checks `run` and `prev`): one named so is kept as `<name>_field`.
+            for (name, value) in fields {
+                if RESERVED_FIELDS.contains(&name.as_str()) {
+                    line.insert(format!("{name}_field"), value);
+                } else {
+                    line.insert(name, value);
+                }
+            }
         }
         let mut text = budget.chained(line);
         if !always {
@@ -197,6 +205,9 @@ impl Budget {
         serde_json::Value::Object(line).to_string()
     }
 }
+
+/// The fields every journal line carries, which no event's fields replace.
+const RESERVED_FIELDS: [&str; 4] = ["ts", "run", "event", "prev"];
 
 /// The one event written when the budget runs out.
 fn truncated_line(run_id: &str) -> serde_json::Map<String, serde_json::Value> {
@@ -332,6 +343,27 @@ mod tests {
             &message[FIELD_CAP - 10..]
         );
         assert_eq!(event["args"].as_array().unwrap().len(), ARRAY_CAP + 1);
+    }
+
+    #[test]
+    fn a_field_named_like_what_every_line_carries_replaces_nothing_and_the_chain_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path(), "r1").unwrap();
+        journal.record("run-start", serde_json::json!({}));
+        journal.record(
+            "drill-step",
+            serde_json::json!({ "run": "other-run", "prev": "0", "event": "x", "ts": "y", "note": "kept" }),
+        );
+        journal.record("run-end", serde_json::json!({ "status": "recovered" }));
+        let text = std::fs::read_to_string(journal.path().unwrap()).unwrap();
+        let second: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+        assert_eq!(second["run"], "r1");
+        assert_eq!(second["event"], "drill-step");
+        assert_eq!(second["run_field"], "other-run");
+        assert_eq!(second["prev_field"], "0");
+        assert_eq!(second["note"], "kept");
+        let verdict = chain::verify(text.as_bytes());
+        assert_eq!(verdict.exit_code(), chain::EXIT_INTACT, "{verdict:?}");
     }
 
     #[test]

@@ -25,7 +25,9 @@ const EXIT_TARGET_MISSED: i32 = 6;
 /// `extra`.
 fn config_with(lab: &Lab, extra: &str) -> String {
     let text = std::fs::read_to_string(lab.path(".lab/drhost.toml")).expect("the lab's drhost.toml (make lab)");
-    let base = text.split_once("\n[drills.").map_or(text.as_str(), |(before, _)| before);
+    let base = text
+        .split_once("\n[drills.")
+        .map_or(text.as_str(), |(before, _)| before);
     format!("{base}\n{extra}\n")
 }
 
