@@ -5,14 +5,15 @@
 //! misbehaving services ([`stub`]), compose projects a test owns
 //! ([`compose`]), the docker runbooks' helpers and lab restore guard
 //! ([`docker`]), runbook scenario 3's own stack and its complete-loss fault
-//! ([`phase2`]), a webhook receiver for `notify` ([`webhook`]), and small
-//! shared helpers ([`util`]).
+//! ([`phase2`]), a webhook receiver for `notify` ([`webhook`]), the other-language
+//! SDK tests' helpers ([`sdk`]), and small shared helpers ([`util`]).
 
 pub mod cli;
 pub mod compose;
 pub mod docker;
 pub mod lab;
 pub mod phase2;
+pub mod sdk;
 pub mod stub;
 pub mod tmp;
 pub mod util;

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use drhost_tests::cli::{calls, config, events, plugin, repo_root, Outcome, Run};
 use drhost_tests::docker::{number, on_lab};
 use drhost_tests::lab::{self, Lab};
+use drhost_tests::sdk::{call_error, closed_port, example, keys, lab_config_with, steps_ended, DENIED_HINT};
 use drhost_tests::tmp::TmpFile;
-use serde_json::Value;
 
 /// What the lab config lacks for svc-diagnose: read on the backends and
 /// their health URLs (the grants its README prints).
@@ -32,65 +32,22 @@ access = ["read"]
 host = "127.0.0.1:*"
 "#;
 
-/// The hint the SDK gives an escaping `AccessDenied` — the Rust SDK's own.
-const DENIED_HINT: &str = "add the grant the message names to drhost.toml, then run again";
-
 const STEP_STATUS: &str = "check status of toolboxai-backend*";
 const STEP_HEALTH: &str = "check /health of each backend";
 const STEP_RESOURCES: &str = "check resource usage";
-
-fn example(path: &str) -> PathBuf {
-    let wasm = repo_root().join("examples").join(path);
-    assert!(wasm.exists(), "{} is missing: run `make build`", wasm.display());
-    wasm
-}
 
 fn diagnose() -> PathBuf {
     example("js-diagnose/svc-diagnose.wasm")
 }
 
-/// The lab's config plus `extra` (grants).
-fn lab_config_with(lab: &Lab, extra: &str) -> TmpFile {
-    let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).expect("the lab config (make lab)");
-    config(&format!("{base}\n{extra}"))
-}
-
-/// A loopback URL nothing listens on (a port bound, then closed).
+/// A loopback URL nothing listens on.
 fn closed_url() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("http://127.0.0.1:{port}/")
+    format!("http://127.0.0.1:{}/", closed_port())
 }
 
 /// svc-diagnose on the lab's engine with `cfg` and `params`, `--json`.
 fn run_diagnose(lab: &Lab, cfg: &TmpFile, params: &[(&str, &str)]) -> Outcome {
     on_lab(lab, Run::wasm(diagnose())).config(cfg).params(params).exec()
-}
-
-/// (step name, ok) of every `step-end` in the journal, in order.
-fn steps_ended(journal: &[Value]) -> Vec<(String, bool)> {
-    events(journal, "step-end")
-        .iter()
-        .map(|e| (e["step"].as_str().unwrap().to_string(), e["ok"].as_bool().unwrap()))
-        .collect()
-}
-
-/// The keys of every event named `event` (all events of a kind carry the same).
-fn keys(journal: &[Value], event: &str) -> BTreeSet<String> {
-    events(journal, event)
-        .iter()
-        .flat_map(|e| e.as_object().unwrap().keys().cloned())
-        .collect()
-}
-
-/// The error kind journaled for the first `call` named `name`.
-fn call_error(journal: &[Value], name: &str) -> String {
-    let call = calls(journal, name);
-    let first = call.first().unwrap_or_else(|| panic!("no {name} call in the journal"));
-    first["outcome"]["error"]["kind"].as_str().unwrap_or("ok").to_string()
 }
 
 #[test]

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 use drhost_tests::cli::{calls, config, events, plugin, repo_root, Outcome, Run};
 use drhost_tests::docker::{number, on_lab};
 use drhost_tests::lab::{self, Lab};
+use drhost_tests::sdk::{call_error, closed_port, example, keys, lab_config_with, steps_ended, DENIED_HINT};
 use drhost_tests::tmp::TmpFile;
-use serde_json::Value;
 
 /// What the lab config lacks for db-diagnose: read on the database, the
 /// backends and their health URLs (the grants its README prints).
@@ -35,65 +35,25 @@ access = ["read"]
 host = "127.0.0.1:*"
 "#;
 
-/// The hint the SDK gives an escaping `AccessDenied` — the Rust SDK's own.
-const DENIED_HINT: &str = "add the grant the message names to drhost.toml, then run again";
-
 const STEP_DATABASE: &str = "test database connection (primary)";
 const STEP_BACKENDS: &str = "check backends toolboxai-backend*";
-
-fn example(path: &str) -> PathBuf {
-    let wasm = repo_root().join("examples").join(path);
-    assert!(wasm.exists(), "{} is missing: run `make build`", wasm.display());
-    wasm
-}
 
 fn diagnose() -> PathBuf {
     example("python-diagnose/db-diagnose.wasm")
 }
 
-/// The lab's config plus `extra` (grants, targets).
-fn lab_config_with(lab: &Lab, extra: &str) -> TmpFile {
-    let base = std::fs::read_to_string(lab.path(".lab/drhost.toml")).expect("the lab config (make lab)");
-    config(&format!("{base}\n{extra}"))
-}
-
 /// `[targets.postgres.down]`: the lab's database user on a port nothing
 /// listens on (bound, then closed), so opening it is `unavailable`.
 fn down_target() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("\n[targets.postgres.down]\nurl = \"postgresql://postgres@127.0.0.1:{port}/toolboxai\"\n")
+    format!(
+        "\n[targets.postgres.down]\nurl = \"postgresql://postgres@127.0.0.1:{}/toolboxai\"\n",
+        closed_port()
+    )
 }
 
 /// db-diagnose on the lab's engine with `cfg` and `params`, `--json`.
 fn run_diagnose(lab: &Lab, cfg: &TmpFile, params: &[(&str, &str)]) -> Outcome {
     on_lab(lab, Run::wasm(diagnose())).config(cfg).params(params).exec()
-}
-
-/// (step name, ok) of every `step-end` in the journal, in order.
-fn steps_ended(journal: &[Value]) -> Vec<(String, bool)> {
-    events(journal, "step-end")
-        .iter()
-        .map(|e| (e["step"].as_str().unwrap().to_string(), e["ok"].as_bool().unwrap()))
-        .collect()
-}
-
-/// The keys of every event named `event` (all events of a kind carry the same).
-fn keys(journal: &[Value], event: &str) -> BTreeSet<String> {
-    events(journal, event)
-        .iter()
-        .flat_map(|e| e.as_object().unwrap().keys().cloned())
-        .collect()
-}
-
-/// The error kind journaled for the first `call` named `name`.
-fn call_error(journal: &[Value], name: &str) -> String {
-    let call = calls(journal, name);
-    let first = call.first().unwrap_or_else(|| panic!("no {name} call in the journal"));
-    first["outcome"]["error"]["kind"].as_str().unwrap_or("ok").to_string()
 }
 
 #[test]
