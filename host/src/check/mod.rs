@@ -173,6 +173,10 @@ pub async fn check(opts: CheckOptions) -> Result<CheckReport> {
         }
     }
 
+    for (name, drill) in &config.drills {
+        drill_problems(&path, name, drill, &config, &positions, &mut problems);
+    }
+
     if !report.plugin_dirs.is_empty() {
         let (found, unreadable) = plugins_in(&report.plugin_dirs, opts.cache_dir.clone()).await;
         problems.extend(unreadable);
@@ -239,6 +243,76 @@ pub async fn check(opts: CheckOptions) -> Result<CheckReport> {
     problems.sort_by_key(|p| (p.file != path, p.line.unwrap_or(usize::MAX), p.column));
     report.problems = problems;
     Ok(report)
+}
+
+/// What would stop drill `name` before it starts: a fault or recovery
+/// plugin file that is not there, a probe naming a target the file does
+/// not define, an HTTP probe that is not an http(s) URL. Found here, the
+/// operator learns it before the drill's due date, not on it.
+fn drill_problems(
+    file: &Path,
+    name: &str,
+    drill: &crate::drill::definition::DrillDefinition,
+    config: &crate::config::Config,
+    positions: &parse::Positions<'_>,
+    problems: &mut Vec<Problem>,
+) {
+    use crate::drill::definition::DrillDefinition;
+    for (role, path) in [("fault", &drill.fault), ("recovery", &drill.recovery)] {
+        let resolved = DrillDefinition::plugin_path(path, Some(file));
+        if !resolved.is_file() {
+            let key = format!("drills.{name}.{role}");
+            let message = format!(
+                "[drills.{name}] {role} = \"{}\": no plugin file at {}; build it (make build) or fix the path (relative paths are from {}'s directory)",
+                path.display(),
+                resolved.display(),
+                file.display()
+            );
+            let at = positions.at(&["drills", name], Some(role));
+            problems.push(Problem::new("missing-plugin", file, at, Some(&key), message));
+        }
+    }
+    let probes = [
+        (
+            "redis",
+            &drill.probes.redis,
+            config.targets.redis.keys().collect::<Vec<_>>(),
+        ),
+        (
+            "postgres",
+            &drill.probes.postgres,
+            config.targets.postgres.keys().collect(),
+        ),
+    ];
+    for (capability, labels, defined) in probes {
+        for label in labels.iter().filter(|l| !defined.contains(l)) {
+            let key = format!("drills.{name}.probes.{capability}");
+            let near = closest(label, defined.iter().map(|d| d.as_str()));
+            let message = format!(
+                "[drills.{name}] probes.{capability} names target `{label}`, which has no [targets.{capability}.{label}] table: {}",
+                match near {
+                    Some(near) => format!("fix the label; did you mean `{near}`?"),
+                    None => "add the table, or fix the label".to_string(),
+                }
+            );
+            let at = positions.at(&["drills", name, "probes"], Some(capability));
+            problems.push(Problem::new("missing-target", file, at, Some(&key), message));
+        }
+    }
+    for url in drill
+        .probes
+        .http
+        .iter()
+        .filter(|u| !u.starts_with("http://") && !u.starts_with("https://"))
+    {
+        let key = format!("drills.{name}.probes.http");
+        let message = format!(
+            "[drills.{name}] probes.http has `{}`, which is not an http:// or https:// URL: write the full URL the probe should GET, e.g. \"http://127.0.0.1:8080/health\"",
+            crate::console::plugin_text(url)
+        );
+        let at = positions.at(&["drills", name, "probes"], Some("http"));
+        problems.push(Problem::new("bad-probe", file, at, Some(&key), message));
+    }
 }
 
 /// The tables directly inside `table[key]`, by name: `[targets.redis]`,
@@ -434,5 +508,48 @@ mod tests {
         let fix = report.problems[2].fix.as_deref().unwrap();
         assert!(fix.starts_with("[targets.postgres.primary]\nurl = "), "{fix}");
         assert_eq!(report.problems[2].key.as_deref(), Some("plugins.b.postgres[1].target"));
+    }
+
+    #[tokio::test]
+    async fn a_drill_that_could_not_start_is_a_problem_before_its_due_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("drhost.toml");
+        std::fs::write(dir.path().join("fault.wasm"), b"").unwrap();
+        let text = concat!(
+            "[targets.redis.cache]\nurl = \"redis://127.0.0.1:6379\"\n\n",
+            "[drills.ok]\nfault = \"fault.wasm\"\nrecovery = \"fault.wasm\"\nprobes.redis = [\"cache\"]\n\n",
+            "[drills.broken]\nfault = \"fault.wasm\"\nrecovery = \"plugins/gone.wasm\"\n",
+            "probes.redis = [\"cahce\"]\nprobes.postgres = [\"primary\"]\nprobes.http = [\"127.0.0.1:8080/health\"]\n",
+        );
+        std::fs::write(&file, text).unwrap();
+        let opts = CheckOptions {
+            config: Some(file),
+            plugins: Vec::new(),
+            cache_dir: None,
+        };
+        let report = check(opts).await.unwrap();
+        let keys: Vec<&str> = report.problems.iter().filter_map(|p| p.key.as_deref()).collect();
+        assert_eq!(
+            keys,
+            [
+                "drills.broken.recovery",
+                "drills.broken.probes.redis",
+                "drills.broken.probes.postgres",
+                "drills.broken.probes.http"
+            ],
+            "{:#?}",
+            report.problems
+        );
+        let message = |key: &str| {
+            report
+                .problems
+                .iter()
+                .find(|p| p.key.as_deref() == Some(key))
+                .map(|p| p.message.clone())
+                .unwrap()
+        };
+        assert!(message("drills.broken.recovery").contains("no plugin file at"));
+        assert!(message("drills.broken.probes.redis").ends_with("did you mean `cache`?"));
+        assert!(message("drills.broken.probes.http").contains("not an http:// or https:// URL"));
     }
 }
