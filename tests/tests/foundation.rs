@@ -633,8 +633,24 @@ fn the_refusal_advice_of_every_shipped_plugin_is_valid_toml_that_grants_its_need
         }
         let id = file.file_stem().unwrap().to_str().unwrap().to_string();
         let wasm = plugin(&id);
+        let described = Run::inspect(&wasm).json().exec().json();
+        // A parameter without a default must be given, or the run is a
+        // usage error (2) before its grants are looked at.
+        let required: Vec<(String, String)> = described["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["default"].is_null())
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    "/nonexistent/drhost-advice-test".to_string(),
+                )
+            })
+            .collect();
+        let required: Vec<(&str, &str)> = required.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let empty = config("");
-        let out = Run::wasm(&wasm).config(&empty).exec();
+        let out = Run::wasm(&wasm).config(&empty).params(&required).exec();
         assert_eq!(out.code, 3, "{id}: {}", out.stderr);
         let advice: String = out
             .stderr
@@ -649,7 +665,6 @@ fn the_refusal_advice_of_every_shipped_plugin_is_valid_toml_that_grants_its_need
             .unwrap_or_else(|| panic!("{id}: no advice in {}", out.stderr));
         let pasted = drhost::config::Config::parse(std::path::Path::new("pasted.toml"), &advice)
             .unwrap_or_else(|e| panic!("{id}: the advice is not a valid drhost.toml ({e}):\n{advice}"));
-        let described = Run::inspect(&wasm).json().exec().json();
         let needs: Vec<Need> = described["capabilities"]
             .as_array()
             .unwrap()
@@ -674,7 +689,12 @@ fn the_refusal_advice_of_every_shipped_plugin_is_valid_toml_that_grants_its_need
         // refused (3) nor a broken config (2). A plan changes nothing; the
         // advice's example endpoints may fail or time out (1, 4).
         let with_advice = config(&advice);
-        let rerun = Run::wasm(&wasm).config(&with_advice).arg("--plan").timeout("5s").exec();
+        let rerun = Run::wasm(&wasm)
+            .config(&with_advice)
+            .params(&required)
+            .arg("--plan")
+            .timeout("5s")
+            .exec();
         assert!(
             ![2, 3].contains(&rerun.code),
             "{id}: with the advice pasted, exit {}: {}\n{advice}",

@@ -270,3 +270,68 @@ fn a_timed_out_child_takes_its_whole_process_group_with_it() {
     assert!(message.contains("killed with every process it started"), "{message}");
     assert!(out.elapsed < Duration::from_secs(20), "{:?}", out.elapsed);
 }
+
+/// The lab's grant for `fault-stop-redis-master` (`redis-cli -h HOST -p *
+/// SHUTDOWN NOSAVE`, and the same with `PING`), given to a hostile plugin:
+/// another command, another host, an option where the port goes or one
+/// argument more are each refused before anything runs, and the real master
+/// still answers with its data.
+#[test]
+fn the_redis_fault_grant_runs_only_its_own_two_commands() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = drhost_tests::lab::up();
+    let host = lab.get("REDIS_HOST").unwrap().to_string();
+    let master = lab.port("REDIS_MASTER_PORT").unwrap().to_string();
+    let grants = format!(
+        "{}{}",
+        grant(
+            "redis-cli",
+            &["-h", &host, "-p", "*", "SHUTDOWN", "NOSAVE"],
+            Some("10s")
+        ),
+        grant("redis-cli", &["-h", &host, "-p", "*", "PING"], Some("5s"))
+    );
+    let key = unique("fault-grant-probe");
+    let redis = |args: &[&str]| {
+        std::process::Command::new("redis-cli")
+            .args(["-h", &host, "-p", &master])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(redis(&["SET", &key, "kept"]), "OK");
+    for args in [
+        vec!["-h", host.as_str(), "-p", master.as_str(), "FLUSHALL"],
+        vec![
+            "-h",
+            host.as_str(),
+            "-p",
+            master.as_str(),
+            "CONFIG",
+            "SET",
+            "dir",
+            "/tmp",
+        ],
+        vec!["-h", "127.0.0.2", "-p", master.as_str(), "SHUTDOWN", "NOSAVE"],
+        vec!["-h", host.as_str(), "-p", "--tls", "SHUTDOWN", "NOSAVE"],
+        vec![
+            "-h",
+            host.as_str(),
+            "-p",
+            master.as_str(),
+            "SHUTDOWN",
+            "NOSAVE",
+            "ABORT",
+        ],
+        vec!["-p", master.as_str(), "-h", host.as_str(), "SHUTDOWN", "NOSAVE"],
+    ] {
+        let out = run(&grants, "redis-cli", &args).exec();
+        refused(&out, "access-denied");
+    }
+    // The granted PING runs (the grant is not simply dead).
+    let out = run(&grants, "redis-cli", &["-h", &host, "-p", &master, "PING"]).exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(redis(&["GET", &key]), "kept", "the master kept its data");
+    redis(&["DEL", &key]);
+}

@@ -186,8 +186,10 @@ async fn connect_metered(
 ) -> Result<tokio_postgres::Client, CapError> {
     let wire = open_wire(config).await.map_err(|e| {
         CapError::Unavailable(format!(
-            "Postgres target `{label}` at {}:{} is unreachable: {e}",
-            target.url.host, target.url.port
+            "Postgres target `{label}` at {}:{} is unreachable: {}",
+            target.url.host,
+            target.url.port,
+            crate::caps::kit::text::root_cause(&e)
         ))
     })?;
     let wire = Metered::new(wire, meter);
