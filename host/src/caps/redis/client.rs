@@ -104,6 +104,20 @@ pub(crate) async fn client(
         Some(s) => Some(s.resolve(&ctx.grants.secret_vaults).await.map_err(CapError::Failed)?),
         None => None,
     };
+    node_client(target, host, port, db, sentinel, password).map_err(CapError::Failed)
+}
+
+/// A client of node `host:port` of `target` with `password` already
+/// resolved: TLS when the target uses it, the target's user unless
+/// `sentinel`. Shared by the capability and the drill's Redis probe.
+pub(crate) fn node_client(
+    target: &RedisTarget,
+    host: &str,
+    port: u16,
+    db: i64,
+    sentinel: bool,
+    password: Option<String>,
+) -> Result<redis::Client, String> {
     let addr = if target.uses_tls() {
         let _ = rustls::crypto::ring::default_provider().install_default();
         redis::ConnectionAddr::TcpTls {
@@ -124,7 +138,7 @@ pub(crate) async fn client(
             ..Default::default()
         },
     };
-    redis::Client::open(info).map_err(|e| CapError::Failed(format!("redis client for {host}:{port}: {e}")))
+    redis::Client::open(info).map_err(|e| format!("redis client for {host}:{port}: {e}"))
 }
 
 /// Connects to the client's node (TCP, or TLS with the system's roots,

@@ -22,6 +22,7 @@ mod replies;
 mod sentinel;
 
 pub use classify::{classify, command_name, redacted_args, replicaof_node};
+pub(crate) use client::node_client;
 pub use commands::CommandClass;
 pub use grant::{
     allows, covers, grant_lines, need_lines, split_host_port, NodePattern, NodeUrl, RedisAccess, RedisGrant,

@@ -47,27 +47,12 @@ impl RedisProbe {
     }
 
     fn client(&self, host: &str, port: u16, sentinel: bool) -> Result<redis::Client, String> {
-        let addr = if self.target.uses_tls() {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            redis::ConnectionAddr::TcpTls {
-                host: host.to_string(),
-                port,
-                insecure: false,
-                tls_params: None,
-            }
+        let (db, password) = if sentinel {
+            (0, None)
         } else {
-            redis::ConnectionAddr::Tcp(host.to_string(), port)
+            (self.target.url.db, self.password.clone())
         };
-        let info = redis::ConnectionInfo {
-            addr,
-            redis: redis::RedisConnectionInfo {
-                db: if sentinel { 0 } else { self.target.url.db },
-                username: if sentinel { None } else { self.target.username.clone() },
-                password: if sentinel { None } else { self.password.clone() },
-                ..Default::default()
-            },
-        };
-        redis::Client::open(info).map_err(|e| format!("redis client for {host}:{port}: {e}"))
+        crate::caps::redis::node_client(&self.target, host, port, db, sentinel, password)
     }
 
     async fn connect(&self, host: &str, port: u16, sentinel: bool) -> Result<MultiplexedConnection, String> {
