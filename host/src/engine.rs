@@ -15,6 +15,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
 
 use crate::error::{Error, Result};
+use crate::file_stamp::{write_atomically, Stamp};
 use crate::sandbox::RunState;
 
 /// How often the epoch advances; the deadline is checked at this grain.
@@ -129,10 +130,18 @@ impl Runtime {
     /// what was checked, without reading 35 MB (a Python plugin) into memory
     /// twice; and wasmtime maps the plugin's memory image copy-on-write from
     /// that file instead of building it in anonymous memory.
+    ///
+    /// The sum file's second line, when there is one, is the compilation's
+    /// [stamp](crate::file_stamp) when it was last checked: a file with that
+    /// very stamp has not changed since, and is not checked again (35 MB of
+    /// SHA-256 on every run of a Python plugin otherwise).
     fn load_verified(&self, path: &Path) -> Option<Component> {
         use std::os::fd::AsRawFd;
         use std::os::unix::fs::OpenOptionsExt;
-        let expected = std::fs::read_to_string(sum_path(path)).ok()?;
+        let recorded = std::fs::read_to_string(sum_path(path)).ok()?;
+        let mut lines = recorded.lines();
+        let expected = lines.next()?.to_string();
+        let checked_stamp = lines.next().and_then(Stamp::parse);
         let file = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW)
@@ -152,8 +161,14 @@ impl Runtime {
             // SAFETY: as below; these are the very bytes just checked.
             return unsafe { Component::deserialize(&self.engine, &bytes) }.ok();
         }
-        if !Checksum::of_file(&file, meta.len())?.matches(&expected) {
-            return None;
+        let stamp = Stamp::of(&meta);
+        if checked_stamp != Some(stamp) {
+            if !Checksum::of_file(&file, meta.len())?.matches(&expected) {
+                return None;
+            }
+            if stamp.settled(std::time::SystemTime::now()) {
+                let _ = write_atomically(&sum_path(path), format!("{expected}\n{}\n", stamp.line()).as_bytes());
+            }
         }
         // SAFETY: the file was written by `Component::serialize` of this
         // engine configuration (the name carries the compatibility hash) into
@@ -279,15 +294,11 @@ impl Checksum {
 }
 
 fn store_atomically(path: &Path, component: &Component) -> std::result::Result<(), Box<dyn std::error::Error>> {
-    let dir = path.parent().ok_or("cache path has no parent")?;
     let bytes = component.serialize().map_err(|e| e.to_string())?;
     let sum = Checksum::of_bytes(&bytes).0;
     // The sum first: a compilation never stands without the sum that vouches for it.
-    for (target, content) in [(sum_path(path), sum.as_bytes()), (path.to_owned(), &bytes[..])] {
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut tmp, content)?;
-        tmp.persist(target)?;
-    }
+    write_atomically(&sum_path(path), sum.as_bytes())?;
+    write_atomically(path, &bytes)?;
     Ok(())
 }
 

@@ -23,6 +23,7 @@ pub mod console;
 pub mod drill;
 pub mod engine;
 pub mod error;
+pub mod file_stamp;
 pub mod history;
 pub mod inspect;
 pub mod journal;

@@ -20,6 +20,7 @@ use crate::config::PluginGrants;
 use crate::console::Console;
 use crate::engine::{first_line, Runtime};
 use crate::error::{Error, Result};
+use crate::file_stamp;
 use crate::journal::Journal;
 use crate::sandbox::{new_store, Limits, RunContext, RunDirs, RunState};
 
@@ -50,6 +51,44 @@ impl PluginFile {
             reason: crate::config::os_reason(&e),
         })?;
         Ok(PluginFile::from_bytes(path.to_owned(), bytes))
+    }
+
+    /// [`PluginFile::read`] for a run with the compile cache `cache_dir`:
+    /// the hashes of a file unchanged since they were computed are
+    /// remembered there by the file's stamp ([`crate::file_stamp`]), so a
+    /// large plugin is read but not hashed again. Without a cache (or when
+    /// the file changes while it is read) everything is hashed.
+    pub fn read_remembered(path: &Path, cache_dir: Option<&Path>) -> Result<PluginFile> {
+        let Some(cache_dir) = cache_dir.filter(|dir| crate::private_dir::check(dir).is_ok()) else {
+            return PluginFile::read(path);
+        };
+        let unreadable = |e: std::io::Error| Error::PluginFile {
+            path: path.to_owned(),
+            reason: crate::config::os_reason(&e),
+        };
+        let mut file = std::fs::File::open(path).map_err(unreadable)?;
+        let before = file_stamp::Stamp::of(&file.metadata().map_err(unreadable)?);
+        let mut bytes = Vec::with_capacity(usize::try_from(before.size()).unwrap_or(0));
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
+        let after = file_stamp::Stamp::of(&file.metadata().map_err(unreadable)?);
+        if before != after || after.size() != bytes.len() as u64 {
+            return Ok(PluginFile::from_bytes(path.to_owned(), bytes));
+        }
+        if let Some(hashes) = file_stamp::recall(cache_dir, &after) {
+            return Ok(PluginFile {
+                path: path.to_owned(),
+                bytes,
+                digest: hashes.digest,
+                content_hash: hashes.content_hash,
+            });
+        }
+        let plugin = PluginFile::from_bytes(path.to_owned(), bytes);
+        let hashes = file_stamp::Hashes {
+            digest: plugin.digest.clone(),
+            content_hash: plugin.content_hash.clone(),
+        };
+        file_stamp::remember(cache_dir, &after, &hashes);
+        Ok(plugin)
     }
 
     /// The digest as every output writes it: `sha256:<hex>`.

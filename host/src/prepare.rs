@@ -42,7 +42,7 @@ pub struct Checks<'a> {
 /// runtime's cache. Refusals are the ones `run` would give (exit 3).
 pub fn prepare(runtime: &Runtime, path: &Path, checks: &Checks<'_>) -> Result<Prepared> {
     let began = Instant::now();
-    let file = PluginFile::read(path)?;
+    let file = PluginFile::read_remembered(path, runtime.cache_dir())?;
     file.check_is_component()?;
     let (verdict, refusal) = trust::assess(&file, checks.trust, checks.lock, checks.lock_path, false);
     if let Some(refusal) = refusal {

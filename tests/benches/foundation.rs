@@ -218,6 +218,12 @@ fn startup_table(hello: &Path, cache: &TmpDir) {
     for args in &borrowed {
         timed(args);
     }
+    // A cache warmed ahead of the incident: once the compilations have
+    // settled, one more run remembers their stamps (drhost::file_stamp).
+    std::thread::sleep(drhost::file_stamp::SETTLED + Duration::from_millis(100));
+    for args in &borrowed {
+        timed(args);
+    }
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); commands.len()];
     for round in 0..RUNS {
         // Alternate the order, so a noisy neighbour does not favour one.

@@ -511,7 +511,9 @@ fn second_run_uses_the_compile_cache() {
     assert_eq!(compile_cache(&run.exec()), "miss", "the first run compiles");
     let mut cached: Vec<String> = std::fs::read_dir(cache.path())
         .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| e.file_name().into_string().unwrap())
         .collect();
     cached.sort();
     let digest = Run::inspect(&hello).json().exec().json()["digest"]
@@ -543,6 +545,86 @@ fn second_run_uses_the_compile_cache() {
         "a tampered compilation is not loaded"
     );
     assert_eq!(compile_cache(&run.exec()), "hit", "the cache was repaired");
+}
+
+/// A cached run of an unchanged plugin hashes nothing: the plugin's digests
+/// and the compilation's checksum are remembered by the files' stamps once
+/// they have settled. A file changed in place, with its length kept, is
+/// hashed again: a changed plugin is refused, a changed compilation is not
+/// loaded.
+#[test]
+fn hashes_are_remembered_only_while_the_files_are_unchanged() {
+    let cache = TmpDir::new("drhost-cache-");
+    let dir = TmpDir::new("drhost-plugin-");
+    let hello = dir.path().join("hello.wasm");
+    let original = std::fs::read(plugin("hello")).unwrap();
+    std::fs::write(&hello, &original).unwrap();
+    let cfg = config(HELLO_GRANTS);
+    let run = Run::wasm(&hello).config(&cfg).cache_dir(&cache);
+    let compile_cache = |out: &drhost_tests::cli::Outcome| {
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        events(&out.journal(), "run-start")[0]["compile_cache"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(compile_cache(&run.exec()), "miss");
+    let sum_file = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".sha256"))
+        .unwrap();
+    let memos = cache.path().join("digests");
+    // Just written: nothing is remembered yet (a coarse file-system clock
+    // could hide a second write within the same tick).
+    assert_eq!(compile_cache(&run.exec()), "hit");
+    assert!(!memos.exists());
+    assert_eq!(std::fs::read_to_string(&sum_file).unwrap().lines().count(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(compile_cache(&run.exec()), "hit");
+    assert_eq!(
+        std::fs::read_dir(&memos).unwrap().count(),
+        1,
+        "the plugin's digests are remembered"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&sum_file).unwrap().lines().count(),
+        2,
+        "the compilation's stamp is remembered beside its checksum"
+    );
+    assert_eq!(compile_cache(&run.exec()), "hit", "remembered hashes load the same");
+
+    // The compilation changed in place, same length: checked again, not loaded.
+    let compiled = sum_file.with_extension("");
+    let mut bytes = std::fs::read(&compiled).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&compiled, &bytes).unwrap();
+    assert_eq!(
+        compile_cache(&run.exec()),
+        "miss",
+        "a tampered compilation is not loaded"
+    );
+
+    // The plugin changed in place, same length, after its digests were
+    // remembered: hashed again, so its signature no longer covers it.
+    let mut tampered = original.clone();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 0x01;
+    std::fs::write(&hello, &tampered).unwrap();
+    let out = run.exec();
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&tampered))
+    );
+    let journal = out.journal();
+    let start = &events(&journal, "run-start")[0];
+    assert_eq!(
+        start["plugin"]["digest"],
+        digest.as_str(),
+        "the digest of the bytes as they are now"
+    );
 }
 
 /// Serves `count` HTTP requests on 127.0.0.1 with `status`, then stops.

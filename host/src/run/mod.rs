@@ -278,7 +278,12 @@ impl Attempt<'_> {
     async fn run(&mut self, config: Config) -> Result<Result<Outcome, Failure>, Error> {
         let opts = self.opts;
         self.config_approve = config.run.approve.iter().map(|p| p.as_str().to_string()).collect();
-        let file = PluginFile::read(&opts.plugin)?;
+        let cache_dir = opts
+            .cache_dir
+            .clone()
+            .or(config.run.cache_dir.clone())
+            .or_else(default_cache_dir);
+        let file = PluginFile::read_remembered(&opts.plugin, cache_dir.as_deref())?;
         self.identity = Some(PluginIdentity {
             path: opts.plugin.clone(),
             digest: file.typed_digest(),
@@ -303,11 +308,6 @@ impl Attempt<'_> {
             eprintln!("{}", trust::override_warning(verdict));
         }
 
-        let cache_dir = opts
-            .cache_dir
-            .clone()
-            .or(config.run.cache_dir.clone())
-            .or_else(default_cache_dir);
         let runtime = Runtime::new(cache_dir)?;
         let (component, cache) = runtime.load_announced(&file.bytes, &file.digest, |caching| {
             if !opts.quiet {
