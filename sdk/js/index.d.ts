@@ -1,9 +1,11 @@
+/// <reference lib="esnext.disposable" />
+/// <reference path="./types/plugin.d.ts" />
 // Types of drhost-sdk (contract drhost:runbook@0.2.0) for editors and
 // TypeScript: the SDK's own API in full, and the contract's shared records.
-// The capability interfaces are re-exported as componentize-js generates
-// them (records with camelCase fields, enums as kebab-case strings, u64 as
-// bigint, option<T> as T | undefined); their functions are listed in
-// docs/contract.md and wit/0.2.0.
+// The capability interfaces are typed from the WIT itself (types/, made by
+// scripts/wit-types.mjs, checked up to date by the SDK's tests) as
+// componentize-js generates them: records with camelCase fields, enums as
+// kebab-case strings, u64 as bigint, option<T> as T | undefined.
 
 /** How much a need may change. */
 export type AccessLevel = 'read' | 'write' | 'admin';
@@ -172,20 +174,24 @@ export declare function containersNamed(glob: string): ContainerFilter;
 /** The URL of `path` on the host port published for `containerPort`. */
 export declare function publishedUrl(container: { ports: PortBinding[] }, containerPort: string, path: string): string | undefined;
 
-/** The generated interfaces, each call throwing the typed errors above. */
-export declare const blob: any;
-export declare const compose: any;
-export declare const confirm: any;
-export declare const docker: any;
-export declare const files: any;
-export declare const http: { get(url: string, timeoutMs?: number): HttpResponse };
-export declare const log: { write(level: 'debug' | 'info' | 'warn' | 'error', message: string): void };
-export declare const notify: any;
-export declare const postgres: any;
-export declare const progress: any;
-export declare const redis: any;
-export declare const runInfo: { mode(): 'live' | 'plan'; timeLeftMs(): bigint };
-export declare const s3: any;
-export declare const secret: any;
-export declare const shell: { run(cmd: { program: string; args: string[]; timeoutMs?: number }): Completed };
-export declare const vault: any;
+/**
+ * The contract's interfaces, their types generated from the WIT with its doc
+ * comments (types/, by scripts/wit-types.mjs). Each call returns its `ok`
+ * value and throws the typed errors above instead of the WIT's `error`.
+ */
+export declare const blob: typeof import('drhost:runbook/blob@0.2.0');
+export declare const compose: typeof import('drhost:runbook/compose@0.2.0');
+export declare const confirm: typeof import('drhost:runbook/confirm@0.2.0');
+export declare const docker: typeof import('drhost:runbook/docker@0.2.0');
+export declare const files: typeof import('drhost:runbook/files@0.2.0');
+export declare const http: typeof import('drhost:runbook/http@0.2.0');
+export declare const log: typeof import('drhost:runbook/log@0.2.0');
+export declare const notify: typeof import('drhost:runbook/notify@0.2.0');
+export declare const postgres: typeof import('drhost:runbook/postgres@0.2.0');
+export declare const progress: typeof import('drhost:runbook/progress@0.2.0');
+export declare const redis: typeof import('drhost:runbook/redis@0.2.0');
+export declare const runInfo: typeof import('drhost:runbook/run-info@0.2.0');
+export declare const s3: typeof import('drhost:runbook/s3@0.2.0');
+export declare const secret: typeof import('drhost:runbook/secret@0.2.0');
+export declare const shell: typeof import('drhost:runbook/shell@0.2.0');
+export declare const vault: typeof import('drhost:runbook/vault@0.2.0');

@@ -34,7 +34,25 @@ test('the examples and the scaffold type-check against index.d.ts', () => {
     writeFileSync(join(dir, 'scaffold.js'), "import { step } from 'drhost-sdk';\nstep('x', (s) => s.finishLater());\n");
     const bad = spawnSync(join(sdk, 'node_modules/.bin/tsc'), ['-p', join(dir, 'tsconfig.json')], { encoding: 'utf8' });
     assert.match(bad.stdout, /Property 'finishLater' does not exist on type 'Step'/);
+    // The capabilities are typed from the WIT, not `any`: a wrong argument,
+    // a misspelt function and a missing field are errors.
+    writeFileSync(
+      join(dir, 'scaffold.js'),
+      "import { postgres, docker } from 'drhost-sdk';\n" +
+        "docker.inspectContainer(1);\n" +
+        "docker.restartContainers('web');\n" +
+        "postgres.info('primary').hostname;\n",
+    );
+    const loose = spawnSync(join(sdk, 'node_modules/.bin/tsc'), ['-p', join(dir, 'tsconfig.json')], { encoding: 'utf8' });
+    assert.match(loose.stdout, /Argument of type 'number' is not assignable to parameter of type 'string'/);
+    assert.match(loose.stdout, /Property 'restartContainers' does not exist/);
+    assert.match(loose.stdout, /Property 'hostname' does not exist on type 'TargetInfo'/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the capability types are generated from the WIT as it is now', () => {
+  const check = spawnSync(process.execPath, [join(sdk, 'scripts/wit-types.mjs'), '--check'], { encoding: 'utf8' });
+  assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
 });
