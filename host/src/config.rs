@@ -117,6 +117,9 @@ pub struct RunDefaults {
     pub approve: Vec<crate::caps::confirm::ApprovalPattern>,
     /// `[run.shared_lock]`: one recovery at a time across machines too.
     pub shared_lock: Option<SharedLockConfig>,
+    /// `[run.notify]`: the channels drhost itself posts to when a run
+    /// starts, waits for an answer and ends.
+    pub notify: Option<crate::caps::notify::RunNotify>,
 }
 
 /// `[run.shared_lock]`: where live runs also lock their targets, so runs on

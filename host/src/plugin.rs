@@ -289,6 +289,7 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
         config_file: None,
         plan: None,
         connections: Default::default(),
+        notices: None,
     });
     let limits = Limits {
         timeout: DESCRIBE_TIMEOUT,

@@ -219,6 +219,9 @@ pub struct RunContext {
     pub plan: Option<Arc<Mutex<crate::caps::kit::call::Plan>>>,
     /// The Postgres sessions and Redis links the plugin holds open.
     pub connections: crate::caps::kit::slots::ConnectionSlots,
+    /// drhost's own notices about the run (`[run.notify]`); none in
+    /// `describe`, in a plan, or without the setting.
+    pub notices: Option<Arc<crate::caps::notify::RunNotices>>,
 }
 
 impl RunContext {

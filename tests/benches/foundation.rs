@@ -100,6 +100,7 @@ fn main() {
                 config_file: None,
                 plan: None,
                 connections: Default::default(),
+                notices: None,
             });
             let started = Instant::now();
             let limits = Limits {

@@ -555,3 +555,19 @@ fn a_shared_lock_naming_no_postgres_target_is_a_problem_on_its_line() {
         problems[0]
     );
 }
+
+#[test]
+fn run_notify_naming_no_notify_target_is_a_problem_on_its_line() {
+    let cfg = config("[run.notify]\ntarget = [\"incidents\", \"ops\"]\n\n[targets.notify.ops]\nurl = \"env:HOOK\"\nformat = \"slack\"\n");
+    let out = Run::cli(["check"]).config(&cfg).cache_dir(shared_cache_dir()).exec();
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let problems = out.message_lines();
+    let file = cfg.display().to_string();
+    assert!(
+        problems[0].starts_with(&format!("drhost: {file}:2:"))
+            && problems[0].contains("[run.notify] posts to `incidents`, but there is no [targets.notify.incidents]"),
+        "{}",
+        problems[0]
+    );
+    assert!(!out.stderr.contains("`ops`, but"), "{}", out.stderr);
+}

@@ -290,3 +290,156 @@ fn only_granted_labels_are_posted_to_and_a_plugin_cannot_name_a_url() {
     }
     assert!(ops.posts().is_empty());
 }
+
+/// `[run.notify]` posting to `ops`, with `[targets.notify.ops]` in `format`.
+fn run_notify(format: &str, extra: &str) -> String {
+    format!(
+        "{}[run.notify]\ntarget = \"ops\"\n{extra}\n{}",
+        env_target(format, ""),
+        drhost_tests::cli::HELLO_GRANTS
+    )
+}
+
+#[test]
+fn drhost_posts_when_a_run_starts_and_ends_without_any_plugin_grant() {
+    let path = token_path();
+    let hook = Webhook::ok();
+    let url = hook.url(&path);
+    let out = Run::plugin("hello")
+        .config_toml(&run_notify("json", ""))
+        .env(HOOK_ENV, &url)
+        .json()
+        .exec();
+    assert_eq!(out.code, 0, "{}", show(&out));
+    let run_id = out.json()["run_id"].as_str().unwrap().to_string();
+    let posts: Vec<_> = hook.posts().iter().map(|p| p.json()).collect();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    let (start, end) = (&posts[0], &posts[1]);
+    assert_eq!(start["title"], "drhost: hello 0.1.0 started", "{start}");
+    assert_eq!(start["severity"], "info");
+    assert!(
+        start["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Run {run_id} started on ")),
+        "{start}"
+    );
+    assert_eq!(end["title"], "drhost: hello recovered", "{end}");
+    assert_eq!(end["severity"], "resolved");
+    let text = end["text"].as_str().unwrap();
+    assert!(
+        text.contains("Exit 0 after ") && text.ends_with(&format!("Report: drhost report {run_id}")),
+        "{text}"
+    );
+    for post in &posts {
+        assert_eq!(
+            (post["plugin"].as_str(), post["run_id"].as_str()),
+            (Some("hello"), Some(run_id.as_str()))
+        );
+    }
+    // Journaled before run-end, with the channel's answer; never the URL.
+    let journal = out.journal();
+    let notices = drhost_tests::cli::events(&journal, "host-notice");
+    let seen: Vec<_> = notices
+        .iter()
+        .map(|n| (n["notice"].as_str().unwrap(), n["status"].as_u64()))
+        .collect();
+    assert_eq!(seen, vec![("start", Some(200)), ("end", Some(200))]);
+    assert_eq!(journal.last().unwrap()["event"], "run-end");
+    assert_url_hidden(&out, &url, &path);
+
+    // `events` chooses; a plan posts nothing.
+    let only_end = Webhook::ok();
+    let out = Run::plugin("hello")
+        .config_toml(&run_notify("json", "events = [\"end\"]"))
+        .env(HOOK_ENV, only_end.url(&path))
+        .exec();
+    assert_eq!(out.code, 0, "{}", show(&out));
+    let titles: Vec<_> = only_end.posts().iter().map(|p| p.json()["title"].clone()).collect();
+    assert_eq!(titles, vec![json!("drhost: hello recovered")]);
+    let planned = Webhook::ok();
+    let out = Run::plugin("hello")
+        .config_toml(&run_notify("json", ""))
+        .env(HOOK_ENV, planned.url(&path))
+        .arg("--plan")
+        .exec();
+    let journal = out.journal();
+    assert_eq!(drhost_tests::cli::events(&journal, "run-start")[0]["mode"], "plan", "{}", show(&out));
+    assert!(planned.posts().is_empty(), "a plan posted");
+    assert!(drhost_tests::cli::events(&journal, "host-notice").is_empty());
+}
+
+#[test]
+fn a_question_no_one_can_answer_is_posted_and_a_dead_channel_never_fails_the_run() {
+    // Slack: the question that needs a person, then the failed end, escaped.
+    let path = token_path();
+    let hook = Webhook::ok();
+    let url = hook.url(&path);
+    let out = Run::fixture("misbehave")
+        .param("mode", "confirm")
+        .config_toml(&run_notify("slack", ""))
+        .env(HOOK_ENV, &url)
+        .exec();
+    assert_eq!(out.code, 1, "{}", show(&out));
+    let texts: Vec<String> = hook
+        .posts()
+        .iter()
+        .map(|p| p.json()["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(
+        texts[0].starts_with(":information_source: *drhost: misbehave "),
+        "{}",
+        texts[0]
+    );
+    assert!(
+        texts[1].starts_with(":warning: *drhost: misbehave waits for an operator*")
+            && texts[1].contains("drop the pretend table?")
+            && texts[1].contains("--approve misbehave:"),
+        "{}",
+        texts[1]
+    );
+    assert!(
+        texts[2].starts_with(":rotating_light: *drhost: misbehave failed*"),
+        "{}",
+        texts[2]
+    );
+
+    // Nothing listens: the run is unaffected, the operator is told, the
+    // journal says why, and the URL shows nowhere.
+    let path = token_path();
+    let url = refused_url(&path);
+    let out = Run::plugin("hello")
+        .config_toml(&run_notify("slack", ""))
+        .env(HOOK_ENV, &url)
+        .exec();
+    assert_eq!(out.code, 0, "{}", show(&out));
+    assert!(
+        out.stderr
+            .contains("drhost: warning: notice `start` not delivered (unavailable)")
+            && out.stderr.contains("(the run itself is not affected)"),
+        "{}",
+        show(&out)
+    );
+    let journal = out.journal();
+    let notices = drhost_tests::cli::events(&journal, "host-notice");
+    assert_eq!(notices.len(), 2);
+    assert!(notices
+        .iter()
+        .all(|n| n["error"].as_str().unwrap().contains("cannot be reached")));
+    assert_url_hidden(&out, &url, &path);
+
+    // A label with no [targets.notify] is said, not fatal.
+    let out = Run::plugin("hello")
+        .config_toml(&format!(
+            "[run.notify]\ntarget = \"nowhere\"\n{}",
+            drhost_tests::cli::HELLO_GRANTS
+        ))
+        .exec();
+    assert_eq!(out.code, 0, "{}", show(&out));
+    assert!(
+        out.stderr.contains("there is no [targets.notify.nowhere]"),
+        "{}",
+        show(&out)
+    );
+}

@@ -158,6 +158,20 @@ pub async fn check(opts: CheckOptions) -> Result<CheckReport> {
     for targets in crate::caps::TARGET_TABLES {
         missing_targets(&path, &table, targets, &positions, &mut problems);
     }
+    if let Some(notify) = &config.run.notify {
+        for label in crate::caps::notify::unknown_labels(notify, &config.targets.notify) {
+            let position = positions.at(&["run", "notify"], Some("target"));
+            problems.push(Problem::new(
+                "missing-target",
+                &path,
+                position,
+                Some("run.notify.target"),
+                format!(
+                    "[run.notify] posts to `{label}`, but there is no [targets.notify.{label}]: add it (url = \"env:WEBHOOK_URL\", format = \"slack\" or \"json\") or remove the label"
+                ),
+            ));
+        }
+    }
     if let Some(shared) = &config.run.shared_lock {
         if let Err(message) =
             crate::run::SharedLock::resolve(&shared.postgres, &config.targets.postgres, &config.targets.vault)

@@ -12,6 +12,7 @@
 pub mod lock;
 mod shared_lock;
 pub use shared_lock::SharedLock;
+mod notices;
 mod report;
 mod reported;
 mod stopped;
@@ -26,6 +27,7 @@ use crate::bindings::types::{Failure, Manifest, Outcome};
 use crate::caps::confirm::{Approvals, Asked, ConfirmPolicy, Signer};
 use crate::caps::kit::disk::DiskBudget;
 pub use crate::caps::kit::disk::DEFAULT_DISK;
+use crate::caps::notify::{RunEvent, RunNotices};
 use crate::config::{self, Config, PluginGrants};
 use crate::console::{Console, Style};
 use crate::engine::{default_cache_dir, CacheUse, Runtime};
@@ -118,6 +120,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
         locks: None,
         asked: Default::default(),
         config_approve: Vec::new(),
+        notices: None,
     };
     let ended = match config {
         Ok(config) => attempt.run(config.unwrap_or_default()).await,
@@ -176,6 +179,10 @@ pub async fn run(opts: RunOptions) -> RunReport {
             total: plan.total,
         });
     }
+    if let Some(notices) = attempt.notices.take() {
+        notices.post(RunEvent::End, notices::ended(&report));
+        notices.finish().await;
+    }
     if report.exit_code == EXIT_USAGE {
         journal.discard();
         report.journal = None;
@@ -231,6 +238,8 @@ struct Attempt<'a> {
     asked: Arc<Asked>,
     /// `[run] approve` of the config read, for `run-start`.
     config_approve: Vec<String>,
+    /// drhost's own notices about this run (`[run.notify]`, live runs).
+    notices: Option<Arc<RunNotices>>,
 }
 
 impl Attempt<'_> {
@@ -346,6 +355,21 @@ impl Attempt<'_> {
             &config_file,
         );
         self.record_start(Some(&manifest), Some(&grants), params.as_deref().ok());
+        if !opts.plan {
+            self.notices = RunNotices::new(
+                config.run.notify.as_ref(),
+                &config.targets.notify,
+                &config.targets.vault,
+                self.journal.clone(),
+            );
+        }
+        if let Some(notices) = &self.notices {
+            notices.set_plugin(&manifest.id);
+            notices.post(
+                RunEvent::Start,
+                notices::started(&manifest, self.journal.run_id(), self.journal.path()),
+            );
+        }
         // A misspelt parameter is fixed before grants are: it is what was typed.
         let params = params::to_wit(&params?);
 
@@ -404,6 +428,7 @@ impl Attempt<'_> {
             config_file: self.config_path.clone(),
             plan: self.plan.clone(),
             connections: Default::default(),
+            notices: self.notices.clone(),
         });
         let disk = ctx.disk.clone();
         let _watch = disk.watch();

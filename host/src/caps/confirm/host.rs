@@ -7,9 +7,12 @@ use serde_json::json;
 
 use super::{question_id, ConfirmPolicy, ConfirmReport, Decision, QUESTION_BYTES};
 use crate::bindings::drhost::runbook::confirm::Host;
+use crate::bindings::drhost::runbook::notify::Severity;
 use crate::bindings::types::Error as CapError;
 use crate::caps::kit::Answer;
-use crate::sandbox::RunState;
+use crate::caps::notify::{HostNotice, RunEvent};
+use crate::console::plugin_text;
+use crate::sandbox::{RunContext, RunState};
 
 impl Host for RunState {
     async fn ask(&mut self, question: String) -> Answer<bool> {
@@ -50,8 +53,12 @@ impl Host for RunState {
                     ctx.console.approved(&id, &by, &question);
                     Ok(true)
                 }
-                Some(Decision::NoAnswer(message)) => Err(CapError::Unavailable(message)),
+                Some(Decision::NoAnswer(message)) => {
+                    post_waiting(&ctx, &id, &question, false);
+                    Err(CapError::Unavailable(message))
+                }
                 Some(Decision::AskOperator) => {
+                    post_waiting(&ctx, &id, &question, true);
                     let text = super::prompt::text(&id, &ctx.plugin_id, &ctx.plugin_version, &ctx.signer, &question);
                     let console = ctx.console.clone();
                     tokio::task::spawn_blocking(move || console.prompting(|| super::prompt::ask(&text)))
@@ -75,4 +82,24 @@ impl Host for RunState {
         });
         result
     }
+}
+
+/// Tells `[run.notify]`'s channels that question `id` needs a person:
+/// asked on the terminal now (`asked`), or refused because no one can
+/// answer it here.
+fn post_waiting(ctx: &RunContext, id: &str, question: &str, asked: bool) {
+    let Some(notices) = &ctx.notices else { return };
+    let how = if asked {
+        "It is asked on the operator's terminal now; the run waits for the answer.".to_string()
+    } else {
+        format!("No one can answer it here, so the answer was no: run again with --approve {id}, or from a terminal.")
+    };
+    notices.post(
+        RunEvent::Confirm,
+        HostNotice {
+            title: format!("drhost: {} waits for an operator", plugin_text(&ctx.plugin_id)),
+            text: format!("Question [{id}]: {}\n{how}", plugin_text(question)),
+            severity: Severity::Warning,
+        },
+    );
 }

@@ -75,7 +75,14 @@ pub enum Labels {
 impl NotifyGrant {
     /// The labels this grant names.
     pub fn labels(&self) -> &[String] {
-        match &self.target {
+        self.target.labels()
+    }
+}
+
+impl Labels {
+    /// The labels, one or several.
+    pub fn labels(&self) -> &[String] {
+        match self {
             Labels::One(label) => std::slice::from_ref(label),
             Labels::Many(labels) => labels,
         }

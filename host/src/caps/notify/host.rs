@@ -38,7 +38,10 @@ impl Host for RunState {
                 webhook::check_count(label, posted)?;
                 Ok(target)
             },
-            |target| async move { Ok(webhook::post(ctx, &client, label, target, message).await?) },
+            |target| async move {
+                let sender = webhook::Sender::plugin(ctx, target);
+                Ok(webhook::post(&sender, &client, label, target, message).await?)
+            },
         )
         .await
         .map(|_| ())

@@ -16,11 +16,13 @@
 use crate::caps::kit::gate::{Gate, TargetTable};
 use crate::config::PluginGrants;
 
+mod about_runs;
 mod grant;
 mod host;
 mod message;
 mod webhook;
 
+pub use about_runs::{unknown_labels, HostNotice, RunEvent, RunNotices, RunNotify};
 pub use grant::{allows_label, covers, denial, grant_lines, Labels, NotifyFormat, NotifyGrant, NotifyTarget};
 pub use message::{MAX_TEXT, MAX_TITLE};
 pub use webhook::MAX_POSTS;

@@ -7,6 +7,7 @@
 //! the channel): no message this module makes holds it or any part of its
 //! path, even when the HTTP library's error or the webhook's answer does.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::grant::{allows_label, denial, reference, NotifyTarget, MAX_TIMEOUT};
@@ -15,6 +16,7 @@ use crate::bindings::types::Error as CapError;
 use crate::caps::kit::capped::Capped;
 use crate::caps::kit::gate::require;
 use crate::caps::kit::text::root_cause;
+use crate::caps::vault::VaultTarget;
 use crate::sandbox::RunContext;
 
 /// Most posts one run may make; past it every post is refused, so a plugin
@@ -41,9 +43,33 @@ pub(crate) fn check_count(label: &str, posted: u32) -> Result<(), CapError> {
     Ok(())
 }
 
+/// Who posts: what a post needs besides the message.
+pub(crate) struct Sender<'a> {
+    /// The Vault servers a `vault:` URL reference may be read from.
+    pub vaults: &'a BTreeMap<String, VaultTarget>,
+    /// The plugin the notice is about (the JSON format's `plugin`).
+    pub plugin_id: &'a str,
+    /// The run it is about (the JSON format's `run_id`).
+    pub run_id: &'a str,
+    /// The longest the post may wait.
+    pub limit: Duration,
+}
+
+impl<'a> Sender<'a> {
+    /// A plugin's post in run `ctx`: never past the run's deadline.
+    pub(crate) fn plugin(ctx: &'a RunContext, target: &NotifyTarget) -> Sender<'a> {
+        Sender {
+            vaults: &ctx.grants.secret_vaults,
+            plugin_id: &ctx.plugin_id,
+            run_id: ctx.journal.run_id(),
+            limit: ctx.time_left_within(target.timeout.unwrap_or(MAX_TIMEOUT)),
+        }
+    }
+}
+
 /// Posts `message` to `target`; the webhook's HTTP status when it took it.
 pub(crate) async fn post(
-    ctx: &RunContext,
+    sender: &Sender<'_>,
     client: &reqwest::Client,
     label: &str,
     target: &NotifyTarget,
@@ -51,7 +77,7 @@ pub(crate) async fn post(
 ) -> Result<u16, CapError> {
     let place = reference(&target.url);
     let url =
-        target.url.resolve(&ctx.grants.secret_vaults).await.map_err(|why| {
+        target.url.resolve(sender.vaults).await.map_err(|why| {
             CapError::Unavailable(format!("notify `{label}`: the webhook's URL cannot be read: {why}"))
         })?;
     let secret = UrlParts::new(&url);
@@ -63,8 +89,8 @@ pub(crate) async fn post(
                 "notify `{label}`: the value of {place} is not an http(s) URL; the operator corrects it"
             ))
         })?;
-    let body = message.payload(target.format, &ctx.plugin_id, ctx.journal.run_id());
-    let limit = ctx.time_left_within(target.timeout.unwrap_or(MAX_TIMEOUT));
+    let body = message.payload(target.format, sender.plugin_id, sender.run_id);
+    let limit = sender.limit;
     let request = async {
         let mut response = client
             .post(parsed)
