@@ -239,7 +239,8 @@ fn a_denied_call_ends_the_run_with_the_same_refusal_as_a_rust_plugins() {
     assert_eq!(refused["status"], "refused");
     let advice = refused["summary"].as_str().unwrap();
     assert!(advice.contains(C_PROBE_GRANTS.trim()), "{advice}");
-    let rust_none = Run::wasm(plugin("hello")).config(&config("")).json().exec();
+    let no_grants = config("");
+    let rust_none = Run::wasm(plugin("hello")).config(&no_grants).json().exec();
     assert_eq!(rust_none.code, none.code, "{}", rust_none.stdout);
     assert_eq!(rust_none.json()["status"], "refused");
     if none.journal_path().is_some() {
