@@ -52,7 +52,8 @@ if ((${#missing[@]})); then
 		sudo=(sudo)
 	fi
 	apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}")
-	if ! "${apt[@]}" >/dev/null; then
+	# A fresh image has no package lists: the first try then fails quietly.
+	if ! "${apt[@]}" >/dev/null 2>&1; then
 		"${sudo[@]}" apt-get update -qq
 		"${apt[@]}" >/dev/null
 	fi
