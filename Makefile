@@ -38,13 +38,16 @@ fixtures: toolchain
 	# a cdylib is named with underscores, a bin (not-a-plugin) keeps its dashes
 	for f in $(FIXTURES); do src=$(WASM_OUT)/$${f//-/_}.wasm; [[ -f $$src ]] || src=$(WASM_OUT)/$$f.wasm; cp $$src tests/plugins/$$f.wasm; done
 
-## examples: the Python plugins, built with the Python SDK (sdk/python/build.sh), and the JavaScript ones,
-## built with the JavaScript SDK (sdk/js/build.sh: needs node and npm, installed by `make lab`); fast when up to date
+## examples: the Python plugins, built with the Python SDK (sdk/python/build.sh), the JavaScript ones,
+## built with the JavaScript SDK (sdk/js/build.sh: needs node and npm, installed by `make lab`), and the C
+## one, with no SDK (sdk/c/build.sh: installs Debian's clang and wasi-libc and wit-bindgen-cli when missing);
+## fast when up to date
 examples:
 	bash sdk/python/build.sh examples/python-probe examples/python-probe/py-probe.wasm
 	bash sdk/python/build.sh examples/python-diagnose examples/python-diagnose/db-diagnose.wasm
 	bash sdk/js/build.sh examples/js-probe examples/js-probe/js-probe.wasm
 	bash sdk/js/build.sh examples/js-diagnose examples/js-diagnose/svc-diagnose.wasm
+	CARGO=$(CARGO) bash sdk/c/build.sh examples/c-probe examples/c-probe/c-probe.wasm
 
 ## compat: shipped plugins as built for contract 0.1.2, from the commit pinned in
 ## tests/compat/build-0.1.sh, into tests/plugins/compat-0.1/<id>.wasm (fast when up to date)

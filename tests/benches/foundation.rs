@@ -5,9 +5,11 @@
 //! - cold compile of `plugins/hello.wasm` (no cache)
 //! - whole process, medians of [`RUNS`] runs, alternating: `drhost --version`,
 //!   cached `drhost run plugins/hello.wasm`, `drhost verify`, `drhost inspect`,
-//!   cached `drhost run examples/python-probe/py-probe.wasm` and
-//!   `examples/js-probe/js-probe.wasm` (one probe of a local HTTP server
-//!   each), the peak RSS of the runs (`/usr/bin/time`) and each component's size
+//!   cached `drhost run examples/python-probe/py-probe.wasm`,
+//!   `examples/js-probe/js-probe.wasm` and `examples/c-probe/c-probe.wasm`
+//!   (one probe of a local HTTP server each), the peak RSS of the runs
+//!   (`/usr/bin/time`), each component's size, and each probe's first run
+//!   (compiling it into an empty cache); `c-probe`'s cold compile in-process
 //! - instantiate: store + WASI context + instance
 //! - guest→host call overhead for a no-I/O call (`blob.size`, target ≤ 1 µs)
 //!
@@ -180,8 +182,9 @@ fn peak_rss(args: &[&OsStr]) -> Option<f64> {
 fn startup_table(hello: &Path, cache: &TmpDir) {
     let py = repo_root().join("examples/python-probe/py-probe.wasm");
     let js = repo_root().join("examples/js-probe/js-probe.wasm");
+    let c = repo_root().join("examples/c-probe/c-probe.wasm");
     let cfg = config(
-        "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n[[plugins.py-probe.http]]\nhost = \"127.0.0.1:*\"\n[[plugins.js-probe.http]]\nhost = \"127.0.0.1:*\"\n",
+        "[[plugins.hello.shell]]\nprogram = \"echo\"\nargs = [\"**\"]\n[[plugins.hello.http]]\nhost = \"127.0.0.1:*\"\n[[plugins.py-probe.http]]\nhost = \"127.0.0.1:*\"\n[[plugins.js-probe.http]]\nhost = \"127.0.0.1:*\"\n[[plugins.c-probe.http]]\nhost = \"127.0.0.1:*\"\n",
     );
     let journals = TmpDir::new("drhost-bench-journal-");
     let health = HttpStub::start(|_| http_reply("200 OK", "", "text/plain", "ok"));
@@ -203,6 +206,7 @@ fn startup_table(hello: &Path, cache: &TmpDir) {
     let hello_run = run(hello, &[]);
     let py_run = run(&py, &["--param", url.as_str()]);
     let js_run = run(&js, &["--param", url.as_str()]);
+    let c_run = run(&c, &["--param", url.as_str()]);
     let verify: Vec<OsString> = vec!["verify".into(), hello.into()];
     let inspect: Vec<OsString> = vec![
         "inspect".into(),
@@ -210,10 +214,14 @@ fn startup_table(hello: &Path, cache: &TmpDir) {
         "--cache-dir".into(),
         cache.path().into(),
     ];
-    let commands = [&version, &hello_run, &verify, &inspect, &py_run, &js_run];
+    let commands = [&version, &hello_run, &verify, &inspect, &py_run, &js_run, &c_run];
     let borrowed: Vec<Vec<&OsStr>> = commands
         .iter()
         .map(|c| c.iter().map(OsString::as_os_str).collect())
+        .collect();
+    // Each probe's first run, compiling it into the empty cache: its cold start.
+    let first: Vec<f64> = (4..commands.len())
+        .map(|i| timed(&borrowed[i]).as_secs_f64() * 1000.0)
         .collect();
     // Warm up: compile into the cache (the Python and JavaScript plugins take seconds once).
     for args in &borrowed {
@@ -237,10 +245,24 @@ fn startup_table(hello: &Path, cache: &TmpDir) {
     let rss_hello = peak_rss(&borrowed[1]);
     let rss_py = peak_rss(&borrowed[4]);
     let rss_js = peak_rss(&borrowed[5]);
+    let rss_c = peak_rss(&borrowed[6]);
+    // The C component's compile, in-process with no cache, as hello's above.
+    let c_bytes = std::fs::read(&c).expect("read c-probe.wasm");
+    let c_compile = median(
+        (0..5)
+            .map(|_| {
+                let runtime = Runtime::new(None).expect("engine");
+                let started = Instant::now();
+                runtime.load(&c_bytes, "bench").expect("compile c-probe");
+                started.elapsed()
+            })
+            .collect(),
+    );
     let size = |file: &Path| std::fs::metadata(file).map_or(0.0, |m| m.len() as f64 / (1024.0 * 1024.0));
     let shown = |mib: Option<f64>| mib.map_or("n/a (no /usr/bin/time)".to_string(), |m| format!("{m:.1} MiB"));
     let ratio = med[4] / med[1];
     let js_ratio = med[5] / med[1];
+    let c_ratio = med[6] / med[1];
     println!();
     println!("issue 14, start-up ({RUNS} whole-process runs each, alternating; medians):");
     println!("| figure | baseline (main, issue 14) | target | now |");
@@ -274,6 +296,20 @@ fn startup_table(hello: &Path, cache: &TmpDir) {
         size(hello),
         size(&py),
         size(&js)
+    );
+    println!(
+        "| cached `drhost run c-probe.wasm` (one probe) | - | <= 3x hello | {:.2} ms ({c_ratio:.1}x hello) |",
+        med[6]
+    );
+    println!(
+        "| peak RSS, c-probe run | - | <= 2x hello + its heap | {} |",
+        shown(rss_c)
+    );
+    println!("| component size: c-probe | - | - | {:.0} KiB |", size(&c) * 1024.0);
+    println!("| cold compile, in-process: c-probe | - | - | {} |", ms(c_compile));
+    println!(
+        "| first `drhost run` (compiles, empty cache): py-probe / js-probe / c-probe | - | - | {:.0} / {:.0} / {:.0} ms |",
+        first[0], first[1], first[2]
     );
     println!(
         "(scenario 2 and 4, the 1 GiB restore: the docker, redis and db_restore benches below; cold build: the note)"
