@@ -40,7 +40,7 @@ fixtures: toolchain
 
 ## examples: the Python plugins, built with the Python SDK (sdk/python/build.sh), the JavaScript ones,
 ## built with the JavaScript SDK (sdk/js/build.sh: needs node and npm, installed by `make lab`), and the C
-## one, with no SDK (sdk/c/build.sh: installs Debian's clang and wasi-libc and wit-bindgen-cli when missing);
+## one, with no SDK (sdk/c/build.sh: installs Debian's clang and wasi-libc when missing);
 ## fast when up to date
 examples:
 	bash sdk/python/build.sh examples/python-probe examples/python-probe/py-probe.wasm

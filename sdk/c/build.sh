@@ -5,8 +5,8 @@
 # `wit-bindgen c` generates from the repo's wit/0.2.0 (world `plugin`:
 # #include "plugin.h"). Installs what is missing, idempotently (quick when
 # present): Debian's clang, lld, wasi-libc and libclang-rt-dev-wasm32 (apt),
-# and crates.io's wit-bindgen-cli 0.63.0 (C only) and sdk/c/componentize
-# (wit-component + wasmtime 48's preview1 adapter) under target/. Then:
+# and builds sdk/c/componentize under target/ (the generator of `wit-bindgen
+# c`, wit-component and wasmtime 48's preview1 adapter, from crates.io). Then:
 # bindings, clang for a wasm32-wasi reactor, the preview1 adapter. Quiet; does
 # nothing when OUT is newer than every input.
 set -euo pipefail
@@ -21,9 +21,6 @@ app="$(cd "$1" && pwd)"
 out="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
 wit="$root/wit/0.2.0"
 build="$root/target/c-build/$(basename "$out" .wasm)"
-tools="$root/target/tools"
-wit_bindgen="$tools/bin/wit-bindgen"
-wit_bindgen_version=0.63.0
 componentize="$root/target/c-tools/release/drhost-c-componentize"
 CARGO="${CARGO:-cargo}"
 
@@ -59,14 +56,10 @@ if ((${#missing[@]})); then
 	fi
 fi
 
-# The bindings generator (its C backend only) and the componentizer share
-# target/c-tools: both use wit-component 0.262.0 and its wasm crates, built once.
-export CARGO_TARGET_DIR="$root/target/c-tools"
-if [[ "$("$wit_bindgen" --version 2>/dev/null)" != "wit-bindgen-cli $wit_bindgen_version"* ]]; then
-	"$CARGO" install --quiet --locked wit-bindgen-cli --version "$wit_bindgen_version" \
-		--no-default-features --features c --root "$tools"
-fi
-"$CARGO" build --quiet --release --locked --manifest-path "$sdk/componentize/Cargo.toml"
+# The bindings generator and the componentizer: one small tool (a few
+# minutes to build once, then cargo finds it up to date).
+CARGO_TARGET_DIR="$root/target/c-tools" "$CARGO" build --quiet --release --locked \
+	--manifest-path "$sdk/componentize/Cargo.toml"
 
 # Bindings (also for editors: point them at target/c-build/<name>/bindings),
 # then one core module: a reactor (no main; the host calls the exports), with
@@ -74,13 +67,10 @@ fi
 # leaves no .wasm.
 rm -rf "$build"
 mkdir -p "$build/bindings"
-if ! "$wit_bindgen" c "$wit" --world plugin --out-dir "$build/bindings" >"$build/wit-bindgen.log" 2>&1; then
-	cat "$build/wit-bindgen.log" >&2
-	exit 1
-fi
+"$componentize" bindings "$wit" "$build/bindings"
 clang --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra -Werror \
 	-I "$build/bindings" -I "$app" -o "$build/core.wasm" \
 	"$app"/*.c "$build/bindings/plugin.c" "$build/bindings/plugin_component_type.o" -Wl,--strip-debug
 trap 'rm -f "$out.tmp"' EXIT
-"$componentize" "$build/core.wasm" "$out.tmp"
+"$componentize" component "$build/core.wasm" "$out.tmp"
 mv "$out.tmp" "$out"
