@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "plugin.h"
 
@@ -165,10 +166,12 @@ void exports_plugin_describe(plugin_manifest_t *ret) {
 		.version = owned("0.1.0"),
 		.description = owned("Probes health URLs over HTTP (an example plugin in C)"),
 	};
-	ret->params.len = 2;
-	ret->params.ptr = calloc(2, sizeof(drhost_runbook_types_param_spec_t));
+	ret->params.len = 3;
+	ret->params.ptr = calloc(3, sizeof(drhost_runbook_types_param_spec_t));
 	param_spec(&ret->params.ptr[0], "urls", "comma-separated health URLs on 127.0.0.1", NULL);
 	param_spec(&ret->params.ptr[1], "expect", "the HTTP status a healthy URL answers", "200");
+	param_spec(&ret->params.ptr[2], "calls",
+		   "first time this many no-I/O host calls (run-info.time-left-ms): the fact ns-per-call", "0");
 	ret->needs.len = 1;
 	ret->needs.ptr = calloc(1, sizeof(drhost_runbook_types_need_t));
 	need(&ret->needs.ptr[0], "http", "127.0.0.1:*", DRHOST_RUNBOOK_TYPES_ACCESS_READ, "probes the health URLs");
@@ -242,6 +245,21 @@ static char **split_urls(char *urls, size_t *count) {
 }
 
 /* Whether `s` is a whole number, i.e. an HTTP status's spelling. */
+/* Nanoseconds per run-info.time-left-ms call, over `calls` calls timed here
+ * in the guest: the guest->host call overhead `make bench` reports. */
+static double ns_per_call(unsigned long calls) {
+	struct timespec start, end;
+	uint64_t sum = 0;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (unsigned long i = 0; i < calls; i++) {
+		sum += drhost_runbook_run_info_time_left_ms();
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	(void)sum;
+	double ns = (double)(end.tv_sec - start.tv_sec) * 1e9 + (double)(end.tv_nsec - start.tv_nsec);
+	return ns / (double)calls;
+}
+
 static bool is_digits(const char *s) {
 	if (!*s) return false;
 	for (; *s; s++) {
@@ -253,6 +271,7 @@ static bool is_digits(const char *s) {
 bool exports_plugin_run(plugin_list_param_t *params, plugin_outcome_t *ret, plugin_failure_t *err) {
 	char *urls_param = param(params, "urls");
 	char *expect_param = param(params, "expect");
+	char *calls_param = param(params, "calls");
 	plugin_list_param_free(params);
 	bool done = true;
 	facts f = {0};
@@ -270,6 +289,16 @@ bool exports_plugin_run(plugin_list_param_t *params, plugin_outcome_t *ret, plug
 		goto out;
 	}
 	unsigned expect = (unsigned)atoi(expect_param);
+	if (!calls_param || !is_digits(calls_param) || strlen(calls_param) > 9) {
+		done = fail(err, "calls is not a count", NULL, "pass e.g. --param calls=100000", NULL);
+		goto out;
+	}
+	unsigned long calls = strtoul(calls_param, NULL, 10);
+	if (calls > 0) {
+		char *per_call = format("%.1f", ns_per_call(calls));
+		add_fact(&f, "ns-per-call", per_call);
+		free(per_call);
+	}
 
 	/* The failing URLs, ", "-separated, and what went wrong with the first. */
 	char *failing = NULL;
@@ -315,5 +344,6 @@ out:
 	free(urls);
 	free(urls_param);
 	free(expect_param);
+	free(calls_param);
 	return done;
 }

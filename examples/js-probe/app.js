@@ -17,6 +17,7 @@ import {
   httpGet,
   info,
   manifest,
+  runInfo,
   outcome,
   step,
   warn,
@@ -40,6 +41,7 @@ function describePlugin() {
   return manifest('js-probe', '0.1.0', 'Probes health URLs over HTTP (an example plugin in JavaScript)')
     .param('urls', 'comma-separated health URLs on 127.0.0.1')
     .param('expect', 'the HTTP status a healthy URL answers', '200')
+    .param('calls', 'first time this many no-I/O host calls (run-info.time-left-ms): the fact ns-per-call', '0')
     .need('http', '127.0.0.1:*', Access.READ, 'probes the health URLs');
 }
 
@@ -51,6 +53,15 @@ function probe(params) {
   const expect = params.integer('expect', { minimum: 100 });
 
   const result = outcome(`${urls.length} URL(s) answered ${expect}`);
+  const calls = params.integer('calls', { minimum: 0 });
+  if (calls > 0) {
+    // The guest->host call overhead `make bench` reports.
+    const started = performance.now();
+    for (let i = 0; i < calls; i++) {
+      runInfo.timeLeftMs();
+    }
+    result.fact('ns-per-call', (((performance.now() - started) * 1e6) / calls).toFixed(1));
+  }
   const failing = [];
   let firstError;
   for (const url of urls) {

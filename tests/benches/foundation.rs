@@ -311,6 +311,31 @@ fn startup_table(hello: &Path, cache: &TmpDir) {
         "| first `drhost run` (compiles, empty cache): py-probe / js-probe / c-probe | - | - | {:.0} / {:.0} / {:.0} ms |",
         first[0], first[1], first[2]
     );
+    // Guest->host call overhead per language: each probe times
+    // `run-info.time-left-ms` (no I/O) in its own language's clock.
+    let mut per_call = Vec::new();
+    for (name, plugin) in [("py-probe", &py), ("js-probe", &js), ("c-probe", &c)] {
+        let args = run(plugin, &["--param", url.as_str(), "--param", "calls=200000", "--json"]);
+        let out = Command::new(drhost_bin())
+            .args(&args)
+            .env("DRHOST_TRUST", dev_trust_file())
+            .env_remove("DRHOST_CONFIG")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run drhost");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let fact = report["facts"]
+            .as_array()
+            .and_then(|facts| facts.iter().find(|f| f["name"] == "ns-per-call"))
+            .and_then(|f| f["value"].as_str())
+            .unwrap_or("?")
+            .to_string();
+        per_call.push(format!("{name} {fact} ns"));
+    }
+    println!(
+        "| guest->host call (run-info.time-left-ms, 200,000 timed in the guest) | - | - | {} |",
+        per_call.join(" / ")
+    );
     println!(
         "(scenario 2 and 4, the 1 GiB restore: the docker, redis and db_restore benches below; cold build: the note)"
     );

@@ -254,7 +254,7 @@ fn a_denied_call_ends_the_run_with_the_same_refusal_as_a_rust_plugins() {
 #[test]
 fn the_component_imports_only_what_the_c_code_calls() {
     // wit-component keeps the imports the module uses: the contract's
-    // log, progress and http (and types), plus the WASI the adapter needs —
+    // log, progress, run-info and http (and types), plus the WASI the adapter needs —
     // the same manifest as py-probe's and js-probe's, in 60 KB.
     let c = c_probe();
     let out = Run::inspect(&c).exec();
@@ -271,7 +271,8 @@ fn the_component_imports_only_what_the_c_code_calls() {
             "drhost:runbook/log@0.2.0",
             "drhost:runbook/progress@0.2.0",
             "drhost:runbook/types@0.2.0",
-            "drhost:runbook/http@0.2.0"
+            "drhost:runbook/http@0.2.0",
+            "drhost:runbook/run-info@0.2.0"
         ],
         "{}",
         out.stdout

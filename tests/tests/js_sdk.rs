@@ -309,5 +309,5 @@ fn the_sdks_unit_tests_pass_under_nodes_test_runner() {
         "{report}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(report.contains("# pass 15") && report.contains("# fail 0"), "{report}");
+    assert!(report.contains("# pass 16") && report.contains("# fail 0"), "{report}");
 }

@@ -364,7 +364,12 @@ fn drhost_posts_when_a_run_starts_and_ends_without_any_plugin_grant() {
         .arg("--plan")
         .exec();
     let journal = out.journal();
-    assert_eq!(drhost_tests::cli::events(&journal, "run-start")[0]["mode"], "plan", "{}", show(&out));
+    assert_eq!(
+        drhost_tests::cli::events(&journal, "run-start")[0]["mode"],
+        "plan",
+        "{}",
+        show(&out)
+    );
     assert!(planned.posts().is_empty(), "a plan posted");
     assert!(drhost_tests::cli::events(&journal, "host-notice").is_empty());
 }
