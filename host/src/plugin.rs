@@ -290,6 +290,7 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
         plan: None,
         connections: Default::default(),
         notices: None,
+        fence: None,
     });
     let limits = Limits {
         timeout: DESCRIBE_TIMEOUT,

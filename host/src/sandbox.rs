@@ -222,6 +222,9 @@ pub struct RunContext {
     /// drhost's own notices about the run (`[run.notify]`); none in
     /// `describe`, in a plan, or without the setting.
     pub notices: Option<Arc<crate::caps::notify::RunNotices>>,
+    /// Closed when the run loses its shared lock: no change passes it
+    /// after that ([`crate::caps::kit::fence`]); none without one.
+    pub fence: Option<Arc<crate::caps::kit::fence::Fence>>,
 }
 
 impl RunContext {

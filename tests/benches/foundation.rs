@@ -103,6 +103,7 @@ fn main() {
                 plan: None,
                 connections: Default::default(),
                 notices: None,
+                fence: None,
             });
             let started = Instant::now();
             let limits = Limits {

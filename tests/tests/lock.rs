@@ -456,3 +456,53 @@ fn a_shared_lock_that_cannot_be_used_is_refused_before_the_plugin_starts() {
         "the local lock was let go"
     );
 }
+
+#[test]
+fn a_run_that_loses_its_shared_lock_makes_no_more_changes() {
+    // One advisory key for every test here: one at a time.
+    let _serial = drhost_tests::lab::serial();
+    let lab = drhost_tests::lab::up();
+    let cfg = shared_config(&lab, "primary");
+    let here = TmpDir::new("drhost-lock-");
+    // Two `sleep 3`, one after the other, under the shared lock.
+    let mut first = sleeper(&cfg, &here, "3").param("times", "2").spawn();
+    shared_held(&lab, &mut first, "shell:sleep");
+    // The lock's session is cut mid-run (a DBA, a failover, a network drop).
+    let key = advisory_key("shell:sleep");
+    let terminated: bool = drhost_tests::lab::runtime().block_on(async {
+        let client = lab.pg_client().await.unwrap();
+        client
+            .query_one(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+                   AND l.classid::bigint = $1 AND l.objid::bigint = $2",
+                &[&((key >> 32) & 0xffff_ffff), &(key & 0xffff_ffff)],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    });
+    assert!(terminated);
+    let out = first.wait();
+    // The first sleep was running and finishes; the second is refused.
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let journal = journal_of(&out);
+    let runs: Vec<&Value> = drhost_tests::cli::calls(&journal, "shell.run");
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs[0]["outcome"]["ok"].is_object(), "{}", runs[0]);
+    let refused = &runs[1]["outcome"]["error"];
+    assert_eq!(refused["kind"], "conflict", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("the shared lock's session on Postgres target `primary`"),
+        "{refused}"
+    );
+    let lost = events(&journal, "lock-lost");
+    assert_eq!(lost.len(), 1, "journaled once");
+    assert_eq!(lost[0]["postgres"], "primary");
+    assert!(out.stderr.contains("this run makes no more changes"), "{}", out.stderr);
+    // Nobody holds the key now: another run may take it, and this one did not.
+    assert_eq!(shared_holder(&lab, "shell:sleep"), None);
+}

@@ -26,7 +26,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -146,6 +146,13 @@ struct Held {
 }
 
 impl Locks {
+    /// The fence of a run holding these locks: `None` without a shared
+    /// lock (local lock files cannot be lost while the process lives).
+    pub fn fence(&self, journal: &Arc<crate::journal::Journal>) -> Option<Arc<crate::caps::kit::fence::Fence>> {
+        let shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        shared.as_ref().map(|session| session.fence(journal.clone()))
+    }
+
     /// Removes the lock files (when they are still this run's) and lets go
     /// of them. Idempotent.
     pub fn release(&self) {

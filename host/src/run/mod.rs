@@ -429,6 +429,7 @@ impl Attempt<'_> {
             plan: self.plan.clone(),
             connections: Default::default(),
             notices: self.notices.clone(),
+            fence: self.locks.as_ref().and_then(|locks| locks.fence(&self.journal)),
         });
         let disk = ctx.disk.clone();
         let _watch = disk.watch();

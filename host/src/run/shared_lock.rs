@@ -16,17 +16,27 @@
 //! held lock file, naming the holder from `pg_locks` and
 //! `pg_stat_activity`.
 //!
-//! What it does not give: fencing. If the session is cut mid-run (the
-//! server restarts, the network drops), the lock is gone while the run goes
-//! on without it.
+//! Fencing: if the session is cut mid-run (the server restarts, the
+//! network drops, someone terminates it), the lock is gone and another run
+//! may take it. The run notices at its next change (a closed session) or
+//! within about 3 s (a `SELECT 1` every second that must answer within 2 s),
+//! and from then on the host refuses every change the plugin asks for
+//! (`conflict`, [`crate::caps::kit::fence`]); reads go on. A change already
+//! running then is not stopped.
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
 
 use super::lock::Holder;
 use crate::caps::kit::call::error_parts;
+use crate::caps::kit::fence::Fence;
 use crate::caps::postgres::PostgresTarget;
 use crate::caps::vault::VaultTarget;
+use crate::journal::Journal;
 
 /// `[run.shared_lock]` resolved against the config's targets.
 #[derive(Clone)]
@@ -39,7 +49,7 @@ pub struct SharedLock {
 
 /// The session holding a run's shared locks; dropping it lets them go.
 pub struct Session {
-    client: tokio_postgres::Client,
+    client: Arc<tokio_postgres::Client>,
     /// The Postgres target label.
     pub label: String,
 }
@@ -49,7 +59,52 @@ impl Session {
     pub fn close(self) {
         drop(self.client);
     }
+
+    /// The fence of a run holding this session: closed as soon as a change
+    /// finds the session ended, or a check (every [`WATCH_EVERY`], a
+    /// `SELECT 1` answered within [`WATCH_TIMEOUT`]) finds it gone or
+    /// silent; journaled once as `lock-lost` and said on stderr.
+    pub fn fence(&self, journal: Arc<Journal>) -> Arc<Fence> {
+        let fence = Arc::new(Fence::default());
+        let client = Arc::downgrade(&self.client);
+        fence.watch(&self.label, client.clone());
+        let (watched, label) = (fence.clone(), self.label.clone());
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return fence;
+        };
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(WATCH_EVERY).await;
+                // Released at the end of the run: nothing more to watch.
+                let Some(session) = client.upgrade() else { break };
+                let trouble = if session.is_closed() {
+                    Some("has ended".to_string())
+                } else {
+                    match tokio::time::timeout(WATCH_TIMEOUT, session.simple_query("SELECT 1")).await {
+                        Ok(Ok(_)) => None,
+                        Ok(Err(e)) => Some(format!("failed ({e})")),
+                        Err(_) => Some(format!("did not answer within {}s", WATCH_TIMEOUT.as_secs())),
+                    }
+                };
+                drop(session);
+                if let Some(trouble) = trouble {
+                    watched.lose(format!("the shared lock's session on Postgres target `{label}` {trouble}"));
+                }
+                if let Some(why) = watched.lost() {
+                    journal.record("lock-lost", json!({ "postgres": label, "reason": why }));
+                    eprintln!("drhost: warning: {why}: this run makes no more changes (the one in progress, if any, was not stopped)");
+                    break;
+                }
+            }
+        });
+        fence
+    }
 }
+
+/// How often a run checks that its shared lock's session is alive.
+pub const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// How long that check waits for `SELECT 1`.
+pub const WATCH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why the shared locks could not be taken.
 pub enum SharedBusy {
@@ -105,7 +160,7 @@ impl SharedLock {
             }
         }
         Ok(Session {
-            client,
+            client: Arc::new(client),
             label: self.label.clone(),
         })
     }

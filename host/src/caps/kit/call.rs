@@ -162,14 +162,26 @@ impl RunContext {
             Some(over) => Err(CallError::Trap(over.into())),
             None => match check.await {
                 Err(refused) => Err(CallError::Typed(refused)),
-                Ok(grant) => match self.planned_instead(call, &args) {
-                    Some(planned) => Err(planned),
+                Ok(grant) => match self.fenced(call, &args).or_else(|| self.planned_instead(call, &args)) {
+                    Some(refused) => Err(refused),
                     None => work(grant).await,
                 },
             },
         };
         self.journal_call(call, args, started, &result, summarize);
         result
+    }
+
+    /// For a call that would change something after the run lost its
+    /// shared lock ([`super::fence`]): the refusal, instead of the change.
+    fn fenced(&self, call: &str, args: &Value) -> Option<CallError> {
+        let why = self.fence.as_ref()?.lost()?;
+        if !plan::changes_state(call, args) {
+            return None;
+        }
+        Some(CallError::Typed(CapError::Conflict(format!(
+            "{call} not made: {why}, so another run may hold this run's targets now; this run makes no more changes. Look at what else is running (drhost history), then run again"
+        ))))
     }
 
     /// In plan mode, for a call that would change something: the change

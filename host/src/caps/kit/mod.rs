@@ -12,6 +12,7 @@ pub mod call;
 pub mod capped;
 pub mod copy;
 pub mod disk;
+pub mod fence;
 pub mod gate;
 pub mod pattern;
 pub mod plan;

@@ -46,6 +46,11 @@ impl Plugin for Misbehave {
             "for mode=shell: a file to write in /scratch before running the program",
             Some(""),
         )
+        .param(
+            "times",
+            "mode=shell: run the program this many times, one after the other (a refusal ends the run)",
+            Some("1"),
+        )
         .build()
     }
 
@@ -134,6 +139,11 @@ fn shell(params: &Params) -> Result<Outcome, Failure> {
         .map(|a| a.replace("\\0", "\0"))
         .collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    for _ in 1..params.parse::<u32>("times")? {
+        if let Err(e) = run_program(program, &args) {
+            return Err(fail(format!("shell refused: {}", e.describe())));
+        }
+    }
     match run_program(program, &args) {
         Ok(done) => Ok(outcome("ran")
             .fact(
