@@ -235,16 +235,12 @@ access = ["read", "write"]
 target = "cache"
 access = ["read"]
 
-[[plugins.fault-stop-redis-master.shell]]
-program = "redis-cli"
-args = ["-h", "$REDIS_HOST", "-p", "*", "SHUTDOWN", "NOSAVE"]
-timeout = "10s"
-
-[[plugins.fault-stop-redis-master.shell]]
-program = "redis-cli"
-args = ["-h", "$REDIS_HOST", "-p", "*", "PING"]
-timeout = "5s"
-
+# One entry per data node's port (either may be the master): never a
+# Sentinel, nor any other Redis on the host.
+$(for port in "$REDIS_MASTER_PORT" "$REDIS_REPLICA_PORT"; do
+	printf '[[plugins.fault-stop-redis-master.shell]]\nprogram = "redis-cli"\nargs = ["-h", "%s", "-p", "%s", "SHUTDOWN", "NOSAVE"]\ntimeout = "10s"\n\n' "$REDIS_HOST" "$port"
+	printf '[[plugins.fault-stop-redis-master.shell]]\nprogram = "redis-cli"\nargs = ["-h", "%s", "-p", "%s", "PING"]\ntimeout = "5s"\n\n' "$REDIS_HOST" "$port"
+done)
 # The lab's drills (drhost drill NAME; drhost schedule): the runbook's
 # scenarios with host probes, judged against RTO 15 min / RPO 5 min.
 [drills.service-failure]

@@ -271,26 +271,35 @@ fn a_timed_out_child_takes_its_whole_process_group_with_it() {
     assert!(out.elapsed < Duration::from_secs(20), "{:?}", out.elapsed);
 }
 
-/// The lab's grant for `fault-stop-redis-master` (`redis-cli -h HOST -p *
-/// SHUTDOWN NOSAVE`, and the same with `PING`), given to a hostile plugin:
-/// another command, another host, an option where the port goes or one
-/// argument more are each refused before anything runs, and the real master
-/// still answers with its data.
+/// The lab's grant for `fault-stop-redis-master` (`redis-cli -h HOST -p PORT
+/// SHUTDOWN NOSAVE`, and the same with `PING`, for the master's and the
+/// replica's port only), given to a hostile plugin: another command,
+/// another host, a Sentinel's port, an option where the port goes or one
+/// argument more are each refused before anything runs, and the real
+/// master and Sentinel still answer.
 #[test]
 fn the_redis_fault_grant_runs_only_its_own_two_commands() {
     let _serial = drhost_tests::lab::serial();
     let lab = drhost_tests::lab::up();
     let host = lab.get("REDIS_HOST").unwrap().to_string();
     let master = lab.port("REDIS_MASTER_PORT").unwrap().to_string();
-    let grants = format!(
-        "{}{}",
-        grant(
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap().to_string();
+    let sentinel = lab
+        .get("SENTINEL_PORTS")
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut grants = String::new();
+    for port in [&master, &replica] {
+        grants.push_str(&grant(
             "redis-cli",
-            &["-h", &host, "-p", "*", "SHUTDOWN", "NOSAVE"],
-            Some("10s")
-        ),
-        grant("redis-cli", &["-h", &host, "-p", "*", "PING"], Some("5s"))
-    );
+            &["-h", &host, "-p", port, "SHUTDOWN", "NOSAVE"],
+            Some("10s"),
+        ));
+        grants.push_str(&grant("redis-cli", &["-h", &host, "-p", port, "PING"], Some("5s")));
+    }
     let key = unique("fault-grant-probe");
     let redis = |args: &[&str]| {
         std::process::Command::new("redis-cli")
@@ -314,6 +323,8 @@ fn the_redis_fault_grant_runs_only_its_own_two_commands() {
             "/tmp",
         ],
         vec!["-h", "127.0.0.2", "-p", master.as_str(), "SHUTDOWN", "NOSAVE"],
+        vec!["-h", host.as_str(), "-p", sentinel.as_str(), "SHUTDOWN", "NOSAVE"],
+        vec!["-h", host.as_str(), "-p", "6379", "SHUTDOWN", "NOSAVE"],
         vec!["-h", host.as_str(), "-p", "--tls", "SHUTDOWN", "NOSAVE"],
         vec![
             "-h",
@@ -333,5 +344,11 @@ fn the_redis_fault_grant_runs_only_its_own_two_commands() {
     let out = run(&grants, "redis-cli", &["-h", &host, "-p", &master, "PING"]).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(redis(&["GET", &key]), "kept", "the master kept its data");
+    let sentinel_ping = std::process::Command::new("redis-cli")
+        .args(["-h", &host, "-p", &sentinel, "PING"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    assert_eq!(sentinel_ping, "PONG", "the Sentinel still runs");
     redis(&["DEL", &key]);
 }
