@@ -497,10 +497,247 @@ fn a_postgres_heartbeat_probe_counts_committed_rows_and_leaves_none_behind() {
     let left: Option<String> = rt().block_on(async {
         let client = lab.pg_client().await.unwrap();
         client
-            .query_one("SELECT to_regclass('drhost_drill_heartbeat')::text", &[])
+            .query_one(
+                "SELECT coalesce(to_regclass('drhost_drill.heartbeat')::text, to_regnamespace('drhost_drill')::text)",
+                &[],
+            )
             .await
             .unwrap()
             .get(0)
     });
     assert_eq!(left, None, "the probe of run {run} removed its rows and its table");
 }
+
+/// `text` unless `base` already has `header` (the lab's config may come to
+/// define it itself, once regenerated).
+fn unless_defined(base: &str, header: &str, text: &str) -> String {
+    if base.contains(header) {
+        String::new()
+    } else {
+        text.to_string()
+    }
+}
+
+/// The lab's application database, by name.
+const APP_DATABASE: &str = "toolboxai";
+
+/// Puts the lab's database back if a database drill left it dropped: runs
+/// db-restore from the drill's own backups (`prefix`), then removes the
+/// heartbeat probe's schema if a failed drill left it, and the backups.
+struct RestoreDatabase {
+    lab: Lab,
+    prefix: String,
+}
+
+impl Drop for RestoreDatabase {
+    fn drop(&mut self) {
+        let lab = &self.lab;
+        let exists = rt().block_on(async {
+            let pg = lab.pg_client_for("postgres").await.ok()?;
+            let row = pg
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&APP_DATABASE])
+                .await
+                .ok()?;
+            Some(row.is_some())
+        });
+        if exists == Some(false) {
+            eprintln!(
+                "restore database: {APP_DATABASE} is gone; db-restore from {}",
+                self.prefix
+            );
+            let out = Run::plugin("db-restore")
+                .config(lab.path(".lab/drhost.toml"))
+                .param("prefix", &self.prefix)
+                .json()
+                .yes()
+                .exec();
+            eprintln!("restore database: db-restore exit {}: {}", out.code, out.stderr);
+        }
+        rt().block_on(async {
+            if let Ok(pg) = lab.pg_client().await {
+                let _ = pg.batch_execute("DROP SCHEMA IF EXISTS drhost_drill CASCADE").await;
+            }
+            // The drill's own backups, under its own prefix.
+            if let (Ok(s3), Ok(bucket)) = (lab.s3_client(), lab.s3_bucket()) {
+                let listed = s3.list_objects_v2().bucket(bucket).prefix(&self.prefix).send().await;
+                for object in listed.map(|l| l.contents.unwrap_or_default()).unwrap_or_default() {
+                    if let Some(key) = object.key {
+                        let _ = s3.delete_object().bucket(bucket).key(key).send().await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn a_database_drill_restores_the_dropped_database_and_measures_the_loss_since_the_backup() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    // The drill's backups go under a prefix of their own: db-restore then
+    // restores exactly the backup this drill's `before` step took.
+    let prefix = format!(
+        "supabase/drills/test-{}-{}/",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    );
+    let _restore_db = RestoreDatabase {
+        lab: lab.clone(),
+        prefix: prefix.clone(),
+    };
+    let users_before: i64 = rt().block_on(async {
+        let pg = lab.pg_client().await.unwrap();
+        pg.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0)
+    });
+    let base = config_with(&lab, "");
+    let password = lab.get("PG_PASSWORD_FILE").unwrap();
+    let server_url = format!(
+        "postgresql://{}@{}:{}/postgres",
+        lab.get("PG_USER").unwrap(),
+        lab.get("PG_HOST").unwrap(),
+        lab.get("PG_PORT").unwrap()
+    );
+    let nginx = lab.nginx_url().unwrap();
+    let extra = format!(
+        "{}{}[drills.database-restore]\nbefore = \"{}\"\nbefore_params = {{ prefix = \"{prefix}\" }}\nfault = \"{}\"\nrecovery = \"{}\"\nrecovery_params = {{ prefix = \"{prefix}\" }}\nprobes.postgres = [\"primary\"]\nprobes.http = [\"{nginx}/health\"]\nbaseline = \"4s\"\nrto = \"15m\"\nrpo = \"5m\"\n",
+        unless_defined(
+            &base,
+            "[targets.postgres.primary-server]",
+            &format!("[targets.postgres.primary-server]\nurl = \"{server_url}\"\npassword = \"file:{password}\"\n\n"),
+        ),
+        unless_defined(
+            &base,
+            "[[plugins.fault-drop-database.postgres]]",
+            "[[plugins.fault-drop-database.postgres]]\ntarget = \"primary\"\naccess = [\"read\"]\n\n[[plugins.fault-drop-database.postgres]]\ntarget = \"primary-server\"\naccess = [\"read\", \"write\"]\n\n",
+        ),
+        plugin_path("db-backup"),
+        plugin_path("fault-drop-database"),
+        plugin_path("db-restore"),
+    );
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(&lab, &extra));
+
+    let started = Instant::now();
+    let out = drill(&lab, config.path(), journals.path(), &["database-restore"]).exec();
+    assert_code(&out, 0);
+    let report = out.json();
+    assert_eq!(report["status"], "passed", "{report:#}");
+    assert_eq!(report["before"]["exit_code"], 0, "the backup was taken");
+    assert_eq!(report["fault"]["exit_code"], 0);
+    assert_eq!(report["recovery"]["exit_code"], 0);
+
+    // The drill's journal: backup, then fault, then recovery, in that order.
+    let journal = read_journal(&drill_journals(journals.path())[0]);
+    let at = |event: &str| events(&journal, event)[0]["at_ms"].as_u64().unwrap();
+    let (backup_start, backup_end) = (at("before-start"), at("before-end"));
+    let (fault_start, fault_end) = (at("fault-start"), at("fault-end"));
+    assert!(backup_end < fault_start && fault_end <= at("recovery-start"));
+
+    // RPO: the newest surviving heartbeat is the last one in the backup,
+    // the lost ones run up to the drop; so the window lies between "backup
+    // done → fault started" and "backup started → fault done", give or
+    // take the gap between two heartbeats: a tick (200 ms) on an idle
+    // machine, measured up to ~1.5 ticks more on a loaded one (the samples
+    // are late, never early), so one second.
+    let rpo = report["rpo"]["measured_ms"].as_u64().expect("RPO measured");
+    let slack = 1000;
+    assert!(
+        rpo + slack >= fault_start - backup_end && rpo <= fault_end - backup_start + slack,
+        "RPO {rpo} ms against backup {backup_start}..{backup_end} ms and fault {fault_start}..{fault_end} ms"
+    );
+    assert!(rpo > 0 && report["rpo"]["met"] == true);
+    let probe = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["probe"] == "postgres:primary")
+        .expect("the heartbeat probe")
+        .clone();
+    assert_eq!(probe["saw_fault"], true, "{probe}");
+    let lost = probe["loss"]["lost"].as_u64().unwrap();
+    assert!(lost > 0, "heartbeats after the backup are lost: {probe}");
+    assert_eq!(report["lost_writes"].as_u64(), Some(lost));
+    assert_eq!(probe["loss"]["window_ms"].as_u64(), Some(rpo));
+    let rto = report["rto"]["measured_ms"].as_u64().expect("RTO measured");
+    assert!(rto > 0 && report["rto"]["met"] == true, "{report:#}");
+    // The journal's verdict holds the same figures as the output.
+    let end = events(&journal, "run-end")[0];
+    assert_eq!(end["status"], "passed");
+    assert_eq!(end["drill"]["rpo"]["measured_ms"].as_u64(), Some(rpo));
+    assert_eq!(end["drill"]["rto"]["measured_ms"].as_u64(), Some(rto));
+    assert_eq!(end["drill"]["lost_writes"].as_u64(), Some(lost));
+    assert!(
+        events(&journal, "probe")
+            .iter()
+            .any(|p| p["probe"] == "postgres:primary"
+                && p["ok"] == false
+                && p["at_ms"].as_u64().unwrap() >= fault_start),
+        "the outage is journaled"
+    );
+    eprintln!(
+        "database drill: RTO {rto} ms, RPO {rpo} ms ({lost} heartbeats lost), backup {backup_start}..{backup_end} ms, fault {fault_start}..{fault_end} ms, recovery wall {} ms, drill {:?}",
+        report["recovery"]["wall_ms"],
+        started.elapsed()
+    );
+
+    // The plugin runs did what their journals say: the backup went under
+    // the drill's prefix, the fault dropped the database, db-restore
+    // created it again and restored that backup.
+    let plugin_journal = |event: &str| {
+        read_journal(Path::new(
+            events(&journal, event)[0]["plugin_run"]["journal"].as_str().unwrap(),
+        ))
+    };
+    let calls = |journal: &[Value], call: &str| -> Vec<Value> {
+        journal
+            .iter()
+            .filter(|e| e["event"] == "call" && e["call"] == call)
+            .cloned()
+            .collect()
+    };
+    let fault = plugin_journal("fault-end");
+    let drops = calls(&fault, "postgres.execute");
+    assert_eq!(drops.len(), 1, "{fault:?}");
+    assert!(drops[0].to_string().contains("DROP DATABASE"), "{}", drops[0]);
+    let recovery = plugin_journal("recovery-end");
+    let created = calls(&recovery, "postgres.create-database");
+    assert_eq!(created.len(), 1, "{recovery:?}");
+    assert_eq!(
+        created[0]["outcome"]["ok"]["created"], true,
+        "the database was gone: {}",
+        created[0]
+    );
+    let backup_key = events(&plugin_journal("before-end"), "run-end")[0]["facts"]
+        .as_array()
+        .and_then(|facts| facts.iter().find(|f| f["name"] == "key"))
+        .and_then(|f| f["value"].as_str())
+        .map(str::to_string)
+        .unwrap_or_default();
+    let restored = events(&recovery, "run-end")[0].to_string();
+    assert!(
+        backup_key.starts_with(&prefix) && restored.contains(&backup_key),
+        "db-restore restored {backup_key}: {restored}"
+    );
+
+    // The real database is back with the application's rows, the probe's
+    // schema is gone, and the backends answer.
+    rt().block_on(async {
+        let pg = lab.pg_client().await.unwrap();
+        let users: i64 = pg.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0);
+        assert_eq!(users, users_before);
+        let left: Option<String> = pg
+            .query_one("SELECT to_regnamespace('drhost_drill')::text", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(left, None, "the heartbeat schema is removed");
+    });
+    for url in lab.backend_urls().unwrap() {
+        assert_eq!(rt().block_on(health(&lab, &url)), 200, "{url}");
+    }
+}
+

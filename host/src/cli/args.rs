@@ -113,16 +113,18 @@ A drill in drhost.toml:
   recovery = \"plugins/service-recover.wasm\"
   probes.http = [\"http://127.0.0.1:27082/health\"]  # must answer 2xx
   probes.redis = [\"cache\"]        # acknowledged INCRs on Sentinel's master
-  probes.postgres = [\"primary\"]   # heartbeat rows in drhost_drill_heartbeat
+  probes.postgres = [\"primary\"]   # heartbeat rows in drhost_drill.heartbeat
   rto = \"15m\"                      # default: the runbook's 15 min
   rpo = \"5m\"                       # default: the runbook's 5 min
   every = \"30d\"                    # for `drhost schedule` and --due
   # baseline = \"2s\", sustain = \"3s\", settle = \"2m\"
+  # before = \"plugins/db-backup.wasm\"  # after the baseline, before the fault
+  #                                      (then the baseline again); before_params
 
 RTO = fault start → the first probe sample after which every probe stayed
 healthy for `sustain`. RPO = the longest data-loss window of the write probes
 (acknowledged writes gone after recovery). The drill's journal is in
-<journal dir>/drills/; it names the two plugin runs' own journals.
+<journal dir>/drills/; it names the plugin runs' own journals.
 
 Examples:
   drhost drill service-failure --config drhost.toml --yes
