@@ -334,7 +334,13 @@ fn show(args: ShowArgs) -> Result<(), drhost::Error> {
 /// warned about on stderr.
 fn report(args: ReportArgs) -> Result<(), drhost::Error> {
     let dir = journal_dir(&args.journals)?;
-    let path = drhost::history::find_run(&dir, &args.run)?;
+    // A drill's id or journal: its journal is under DIR/drills.
+    let path = drhost::history::find_run(&dir, &args.run).or_else(|error| {
+        drhost::history::find_run(&dir.join(drhost::drill::DRILLS_DIR), &args.run).map_err(|_| error)
+    })?;
+    if drhost::history::report::drill::is_drill_journal(&path) {
+        return drill_evidence(&path, &args);
+    }
     let report = drhost::history::report::read(&path)?;
     if !report.integrity.trustworthy {
         warn(&format!(
@@ -344,6 +350,32 @@ fn report(args: ReportArgs) -> Result<(), drhost::Error> {
         ));
     }
     let text = drhost::history::report::render(&report, args.format());
+    match &args.out {
+        Some(file) => {
+            drhost::history::report::save(&text, file)?;
+            eprintln!("report written to {}", file.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// `drhost report DRILL`: the drill's report, as `report` writes a run's.
+fn drill_evidence(path: &std::path::Path, args: &ReportArgs) -> Result<(), drhost::Error> {
+    use drhost::history::report::drill;
+    let evidence = drill::read(path)?;
+    if !evidence.integrity.trustworthy {
+        warn(&format!(
+            "the drill journal {} is not trustworthy: {}; the report says so at its top",
+            path.display(),
+            evidence
+                .integrity
+                .reason
+                .as_deref()
+                .unwrap_or("its hash chain is broken")
+        ));
+    }
+    let text = drill::render(&evidence, args.format());
     match &args.out {
         Some(file) => {
             drhost::history::report::save(&text, file)?;

@@ -157,6 +157,7 @@ fn service_failure_drill_passes_with_rto_measured_and_journaled() {
     assert!(journal.iter().all(|e| e["run"] == end["run"]), "{journal:?}");
     let verified = Run::cli(["journal", "verify"]).arg(&files[0]).exec();
     assert_code(&verified, 0);
+    check_drill_report(journals.path(), &files[0]);
 
     // The real service is back.
     assert_eq!(rt().block_on(health(&lab, lab.get("BACKEND2_URL").unwrap())), 200);
@@ -684,6 +685,8 @@ fn a_database_drill_restores_the_dropped_database_and_measures_the_loss_since_th
         started.elapsed()
     );
 
+    check_drill_report(journals.path(), &drill_journals(journals.path())[0]);
+
     // The plugin runs did what their journals say: the backup went under
     // the drill's prefix, the fault dropped the database, db-restore
     // created it again and restored that backup.
@@ -741,3 +744,110 @@ fn a_database_drill_restores_the_dropped_database_and_measures_the_loss_since_th
     }
 }
 
+/// `drhost report DRILL` of the drill journal `file` (under `journals`):
+/// its figures are the journal's own (RTO, RPO, lost writes, the fault's
+/// time, the recovery's wall time), it has one health band per journaled
+/// probe change, and its HTML page, rendered by headless Chromium, draws
+/// those bands, the fault and the recovery on the timeline.
+fn check_drill_report(journals: &Path, file: &Path) {
+    use drhost::history::human_duration;
+    let journal = read_journal(file);
+    let end = events(&journal, "run-end")[0];
+    let drill = &end["drill"];
+    let run_id = end["run"].as_str().unwrap().to_string();
+    let report = |args: &[&str]| {
+        let mut argv = vec!["report", run_id.as_str()];
+        argv.extend_from_slice(args);
+        let out = Run::cli(argv)
+            .args([OsStr::new("--journal-dir"), journals.as_os_str()])
+            .exec();
+        assert_code(&out, 0);
+        out
+    };
+    let r: Value = serde_json::from_str(&report(&["--json"]).stdout).unwrap();
+    assert_eq!(
+        (r["kind"].as_str(), r["status"].as_str()),
+        (Some("drill"), end["status"].as_str())
+    );
+    for key in ["rto", "rpo"] {
+        for field in ["measured_ms", "target_ms"] {
+            assert_eq!(
+                r[key][field].as_f64(),
+                drill[key][field].as_f64(),
+                "{key}.{field}: {r:#}"
+            );
+        }
+        assert_eq!(r[key]["met"], drill[key]["met"], "{key}");
+    }
+    assert_eq!(r["lost_writes"], drill["lost_writes"]);
+    assert_eq!(
+        r["fault_ms"].as_f64(),
+        events(&journal, "fault-start")[0]["at_ms"].as_f64()
+    );
+    let recovery = r["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["role"] == "recovery")
+        .expect("the recovery run");
+    assert_eq!(recovery["wall_ms"].as_f64(), drill["recovery"]["wall_ms"].as_f64());
+    assert_eq!(recovery["run_id"], drill["recovery"]["run_id"]);
+    let mut changes_total = 0;
+    for probe in drill["probes"].as_array().unwrap() {
+        let name = probe["probe"].as_str().unwrap();
+        let changes: Vec<&Value> = events(&journal, "probe")
+            .into_iter()
+            .filter(|p| p["probe"] == name)
+            .collect();
+        let track = r["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["probe"] == name)
+            .unwrap_or_else(|| panic!("{name} in the report: {r:#}"));
+        let bands = track["bands"].as_array().unwrap();
+        assert_eq!(bands.len(), changes.len(), "{name}: one band per health change");
+        for (band, change) in bands.iter().zip(&changes) {
+            assert_eq!(band["from_ms"].as_f64(), change["at_ms"].as_f64());
+            assert_eq!(band["ok"], change["ok"]);
+        }
+        assert_eq!(track["healthy_after_ms"].as_f64(), probe["healthy_after_ms"].as_f64());
+        assert_eq!(track["window_ms"].as_f64(), probe["loss"]["window_ms"].as_f64());
+        changes_total += changes.len();
+    }
+
+    let rto = drill["rto"]["measured_ms"].as_f64().unwrap();
+    let markdown = report(&[]).stdout;
+    assert!(
+        markdown.starts_with("# Drill report: ") && markdown.contains(&human_duration(rto)),
+        "{markdown}"
+    );
+    let page = journals.join("drill-report.html");
+    report(&["--html", "--out", page.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    for external in ["https://", "<link", "<script", "@import"] {
+        assert!(!html.contains(external), "{external} in the page");
+    }
+    let dom = drhost_tests::chromium::dom(journals, &html);
+    assert!(dom.contains("<svg class=\"timeline drill\""), "{dom}");
+    let (healthy, failing) = (
+        dom.matches("<rect class=\"band healthy\"").count(),
+        dom.matches("<rect class=\"band failing\"").count(),
+    );
+    assert_eq!(healthy + failing, changes_total, "{dom}");
+    assert!(failing >= 1, "the fault shows as a failing band");
+    for marker in [
+        "marker fault",
+        "marker recovery",
+        "marker recovered",
+        "run fault",
+        "run recovery",
+    ] {
+        assert!(dom.contains(&format!("class=\"{marker}\"")), "{marker}: {dom}");
+    }
+    assert!(dom.contains(&human_duration(rto)));
+    if drill["rpo"]["measured_ms"].as_f64().unwrap_or(0.0) > 0.0 {
+        assert!(dom.contains("<rect class=\"loss\""), "the data-loss window: {dom}");
+        assert!(dom.contains(&human_duration(drill["rpo"]["measured_ms"].as_f64().unwrap())));
+    }
+}

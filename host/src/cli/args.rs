@@ -192,8 +192,10 @@ pub enum Command {
     /// The post-incident report of one run, from its journal alone: what
     /// ran, who ran it, when, the steps with their durations, every change
     /// and approval, the time to recovery, what failed, and empty root-cause
-    /// and action-item sections. Markdown by default; --html a page with a
-    /// timeline chart; --json for machines.
+    /// and action-item sections; or of one drill (its run id or journal):
+    /// the fault, the recovery, each probe's health over time, RTO and RPO
+    /// against their targets and the verdict. Markdown by default; --html a
+    /// page with a timeline chart; --json for machines.
     #[command(after_help = REPORT_AFTER_HELP)]
     Report(ReportArgs),
     /// Run a drill from drhost.toml's [drills.NAME]: host probes start, the
@@ -514,8 +516,9 @@ pub struct RunsArgs {
 /// `drhost show`.
 #[derive(clap::Args)]
 pub struct ShowArgs {
-    /// A run id, a unique prefix of one, a journal file, or `latest`.
-    #[arg(value_name = "RUN")]
+    /// A run id, a unique prefix of one, a journal file, or `latest`; or a
+    /// drill's run id (`…-drill-NAME-…`, as `drhost drill` prints it) or journal.
+    #[arg(value_name = "RUN|DRILL")]
     pub run: String,
     /// Print the journal's events as a JSON array (with --follow: one event a line).
     #[arg(long)]

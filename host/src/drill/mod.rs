@@ -373,6 +373,13 @@ impl Exercise<'_> {
         .await
     }
 
+    /// Stops the probes (journaled as `probes-end`, the end of every
+    /// probe's last band in `drhost report`) and judges them.
+    async fn finish_probes(&self, probes: ProbeSet, fault_ms: u64, sustain: Duration) -> Vec<ProbeResult> {
+        self.journal.record("probes-end", json!({ "at_ms": probes.now_ms() }));
+        probes.finish(fault_ms, sustain).await
+    }
+
     /// Probes for `baseline`; the probes failing at its end, with why.
     async fn baseline(&self, probes: &ProbeSet, baseline: Duration, what: &str) -> Vec<String> {
         self.say(format!("probing for {} {what}", humantime::format_duration(baseline)));
@@ -393,7 +400,7 @@ impl Exercise<'_> {
         };
         let failing = self.baseline(&probes, baseline, first).await;
         if !failing.is_empty() {
-            report.probes = probes.finish(u64::MAX, Duration::ZERO).await;
+            report.probes = self.finish_probes(probes, u64::MAX, Duration::ZERO).await;
             report.summary = format!(
                 "drill `{name}` injected nothing: not healthy before the fault ({}); repair that first",
                 failing.join(", ")
@@ -415,7 +422,7 @@ impl Exercise<'_> {
             );
             report.before = Some(before_run);
             if before.exit_code != EXIT_OK {
-                report.probes = probes.finish(u64::MAX, Duration::ZERO).await;
+                report.probes = self.finish_probes(probes, u64::MAX, Duration::ZERO).await;
                 report.exit_code = before.exit_code;
                 report.summary = format!(
                     "drill `{name}` injected nothing: the `before` plugin failed (exit {}): {}",
@@ -425,7 +432,7 @@ impl Exercise<'_> {
             }
             let failing = self.baseline(&probes, baseline, "before the fault").await;
             if !failing.is_empty() {
-                report.probes = probes.finish(u64::MAX, Duration::ZERO).await;
+                report.probes = self.finish_probes(probes, u64::MAX, Duration::ZERO).await;
                 report.summary = format!(
                     "drill `{name}` injected nothing: not healthy after the `before` run ({}); repair that first",
                     failing.join(", ")
@@ -446,7 +453,7 @@ impl Exercise<'_> {
         );
         report.fault = Some(fault_run);
         if fault.exit_code != EXIT_OK {
-            report.probes = probes.finish(fault_ms, Duration::ZERO).await;
+            report.probes = self.finish_probes(probes, fault_ms, Duration::ZERO).await;
             report.exit_code = fault.exit_code;
             report.summary = format!(
                 "drill `{name}`: the fault plugin did not inject its fault (exit {}): {}",
@@ -480,7 +487,7 @@ impl Exercise<'_> {
         while !probes.recovered(fault_ms, sustain) && tokio::time::Instant::now() < until {
             tokio::time::sleep(TICK).await;
         }
-        report.probes = probes.finish(fault_ms, sustain).await;
+        report.probes = self.finish_probes(probes, fault_ms, sustain).await;
         judge_report(report, &recovery, settle);
         Ok(())
     }
