@@ -129,6 +129,7 @@ healthy for `sustain`. RPO = the longest data-loss window of the write probes
 Examples:
   drhost drill service-failure --config drhost.toml --yes
   drhost drill --due --config drhost.toml --yes     # from cron / a systemd timer
+  drhost drill --all --config drhost.toml --yes --report-dir reports/   # every drill, one table
 
 Exit codes:
   0  passed: every target met
@@ -533,8 +534,9 @@ pub struct ShowArgs {
 /// `drhost report`.
 #[derive(clap::Args)]
 pub struct ReportArgs {
-    /// A run id, a unique prefix of one, a journal file, or `latest`.
-    #[arg(value_name = "RUN")]
+    /// A run id, a unique prefix of one, a journal file, or `latest`; or a
+    /// drill's run id (`…-drill-NAME-…`, as `drhost drill` prints it) or journal.
+    #[arg(value_name = "RUN|DRILL")]
     pub run: String,
     /// One self-contained HTML page (inline CSS and SVG timeline, no script, no external URL).
     #[arg(long, conflicts_with = "json")]
@@ -565,11 +567,19 @@ impl ReportArgs {
 #[derive(clap::Args)]
 pub struct DrillArgs {
     /// The drill: a [drills.NAME] table of the configuration.
-    #[arg(value_name = "NAME", required_unless_present = "due", conflicts_with = "due")]
+    #[arg(value_name = "NAME", required_unless_present_any = ["due", "all"], conflicts_with_all = ["due", "all"])]
     pub name: Option<String>,
     /// Run every drill that is due (see `drhost schedule`), one after the other.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     pub due: bool,
+    /// Run every drill of the configuration, one after the other, then
+    /// print one table: scenario, RTO, RPO, verdict, report.
+    #[arg(long)]
+    pub all: bool,
+    /// Write each drill's HTML report (`drhost report DRILL --html`) into
+    /// DIR as `<drill run id>.html` (created, mode 0700).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
     /// Configuration file [default: $DRHOST_CONFIG, else ./drhost.toml].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -631,8 +641,9 @@ pub enum JournalCommand {
 /// `drhost journal sign`.
 #[derive(clap::Args)]
 pub struct JournalSignArgs {
-    /// A run id, a unique prefix of one, a journal file, or `latest`.
-    #[arg(value_name = "RUN")]
+    /// A run id, a unique prefix of one, a journal file, or `latest`; or a
+    /// drill's run id (`…-drill-NAME-…`, as `drhost drill` prints it) or journal.
+    #[arg(value_name = "RUN|DRILL")]
     pub run: String,
     /// The secret key (NAME.key from `drhost keygen`).
     #[arg(long, value_name = "FILE")]
@@ -647,8 +658,9 @@ pub struct JournalSignArgs {
 /// `drhost journal verify`.
 #[derive(clap::Args)]
 pub struct JournalVerifyArgs {
-    /// A run id, a unique prefix of one, a journal file, or `latest`.
-    #[arg(value_name = "RUN")]
+    /// A run id, a unique prefix of one, a journal file, or `latest`; or a
+    /// drill's run id (`…-drill-NAME-…`, as `drhost drill` prints it) or journal.
+    #[arg(value_name = "RUN|DRILL")]
     pub run: String,
     /// Print one JSON object on stdout.
     #[arg(long)]

@@ -19,7 +19,7 @@ pub mod definition;
 pub mod judge;
 pub mod probe;
 pub mod schedule;
-mod table;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
