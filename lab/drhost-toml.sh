@@ -265,6 +265,13 @@ access = ["read"]
 target = "primary-server"
 access = ["read", "write"]
 
+# fault-remove-network disconnects every container from one of the stack's
+# networks and removes it (undo: network-recover recreates it).
+[[plugins.fault-remove-network.docker]]
+containers = ["toolboxai-*"]
+networks = ["toolboxai_*"]
+access = ["read", "write"]
+
 # The lab's drills (drhost drill NAME; drhost schedule): the runbook's
 # scenarios with host probes, judged against RTO 15 min / RPO 5 min.
 [drills.service-failure]
@@ -301,6 +308,15 @@ rto = "15m"
 rpo = "5m"
 every = "90d"
 
+[drills.network-partition]
+description = "runbook 5: the stack's backend network is removed (the proxy loses the backends); network-recover recreates it and reconnects the containers"
+fault = "$root/plugins/fault-remove-network.wasm"
+fault_params = { network = "toolboxai_backend" }
+recovery = "$root/plugins/network-recover.wasm"
+probes.http = ["$NGINX_URL/health", "$BACKEND1_URL/health", "$BACKEND2_URL/health", "$BACKEND3_URL/health"]
+rto = "15m"
+rpo = "5m"
+every = "90d"
 TOML
 
 mv "$tmp" "$out"

@@ -744,6 +744,109 @@ fn a_database_drill_restores_the_dropped_database_and_measures_the_loss_since_th
     }
 }
 
+#[test]
+fn a_network_drill_removes_the_backend_network_and_network_recover_brings_it_back() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    let base = config_with(&lab, "");
+    let nginx = lab.nginx_url().unwrap();
+    let probes: Vec<String> = std::iter::once(format!("{nginx}/health"))
+        .chain(lab.backend_urls().unwrap().iter().map(|u| format!("{u}/health")))
+        .map(|u| format!("\"{u}\""))
+        .collect();
+    let extra = format!(
+        "{}[drills.network-partition]\nfault = \"{}\"\nfault_params = {{ network = \"toolboxai_backend\" }}\nrecovery = \"{}\"\nprobes.http = [{}]\n",
+        unless_defined(
+            &base,
+            "[[plugins.fault-remove-network.docker]]",
+            "[[plugins.fault-remove-network.docker]]\ncontainers = [\"toolboxai-*\"]\nnetworks = [\"toolboxai_*\"]\naccess = [\"read\", \"write\"]\n\n",
+        ),
+        plugin_path("fault-remove-network"),
+        plugin_path("network-recover"),
+        probes.join(", "),
+    );
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(&lab, &extra));
+
+    let out = drill(&lab, config.path(), journals.path(), &["network-partition"]).exec();
+    assert_code(&out, 0);
+    let report = out.json();
+    assert_eq!(report["status"], "passed", "{report:#}");
+    assert_eq!(report["fault"]["exit_code"], 0);
+    assert_eq!(report["recovery"]["exit_code"], 0);
+    let saw: Vec<&Value> = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["saw_fault"] == true)
+        .collect();
+    assert!(!saw.is_empty(), "a probe saw the partition: {report:#}");
+    let rto = report["rto"]["measured_ms"].as_u64().expect("RTO measured");
+    assert!(rto > 0 && report["rto"]["met"] == true, "{report:#}");
+    eprintln!(
+        "network drill: RTO {rto} ms, recovery wall {} ms, probes that saw it: {:?}",
+        report["recovery"]["wall_ms"],
+        saw.iter()
+            .map(|p| p["probe"].as_str().unwrap_or("?"))
+            .collect::<Vec<_>>()
+    );
+
+    let file = drill_journals(journals.path())[0].clone();
+    let journal = read_journal(&file);
+    let plugin_journal = |event: &str| {
+        read_journal(Path::new(
+            events(&journal, event)[0]["plugin_run"]["journal"].as_str().unwrap(),
+        ))
+    };
+    let calls = |journal: &[Value], call: &str| -> usize {
+        journal
+            .iter()
+            .filter(|e| e["event"] == "call" && e["call"] == call && e["outcome"]["error"].is_null())
+            .count()
+    };
+    assert_eq!(calls(&plugin_journal("fault-end"), "docker.remove-network"), 1);
+    assert!(calls(&plugin_journal("recovery-end"), "docker.create-network") >= 1);
+    check_drill_report(journals.path(), &file);
+
+    // The real network is back, with the backends and the proxy on it.
+    rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        let net = docker
+            .inspect_network(
+                "toolboxai_backend",
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .expect("toolboxai_backend exists again");
+        let members: Vec<String> = net
+            .containers
+            .unwrap_or_default()
+            .values()
+            .filter_map(|c| c.name.clone())
+            .collect();
+        for member in [
+            "toolboxai-backend1",
+            "toolboxai-backend2",
+            "toolboxai-backend3",
+            "toolboxai-nginx-proxy",
+        ] {
+            assert!(
+                members.iter().any(|m| m == member),
+                "{member} on toolboxai_backend: {members:?}"
+            );
+        }
+    });
+    for url in lab
+        .backend_urls()
+        .unwrap()
+        .iter()
+        .chain([lab.nginx_url().unwrap().to_string()].iter())
+    {
+        assert_eq!(rt().block_on(health(&lab, url)), 200, "{url}");
+    }
+}
+
 /// `drhost report DRILL` of the drill journal `file` (under `journals`):
 /// its figures are the journal's own (RTO, RPO, lost writes, the fault's
 /// time, the recovery's wall time), it has one health band per journaled
