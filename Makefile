@@ -85,13 +85,16 @@ demo: lab build
 ## drill: every drill of the lab's config ([drills.*] in DRILL_CONFIG, default .lab/drhost.toml), one
 ## after the other, holding the lab's test lock (.lab/tests.lock, as the tests do) so no test runs
 ## meanwhile; prints each drill's table, then one table (scenario, RTO, RPO, verdict, report) and writes
-## an HTML report per drill into DRILL_REPORTS. Exit: that of the first drill that did not pass
+## an HTML report per drill into DRILL_REPORTS; then puts Redis back on its canonical master (the
+## redis-failover drill leaves the replica promoted, as a real failover does; the tests expect the lab's
+## master), lab/redis-failback.sh. Exit: that of the first drill that did not pass
 DRILL_CONFIG ?= $(LAB_CONFIG)
 DRILL_REPORTS ?= target/drill-reports
 # more flags for drhost drill, e.g. DRILL_FLAGS="--journal-dir /tmp/drills"
 DRILL_FLAGS ?=
 drill: build
-	DOCKER_HOST="$$(grep '^DOCKER_HOST=' .lab/env | cut -d= -f2-)" flock .lab/tests.lock $(DRHOST) drill --all --yes --config $(DRILL_CONFIG) --report-dir $(DRILL_REPORTS) $(DRILL_FLAGS)
+	DOCKER_HOST="$$(grep '^DOCKER_HOST=' .lab/env | cut -d= -f2-)" flock .lab/tests.lock bash -c \
+	  '$(DRHOST) drill --all --yes --config $(DRILL_CONFIG) --report-dir $(DRILL_REPORTS) $(DRILL_FLAGS); code=$$?; bash lab/redis-failback.sh || { [ $$code -ne 0 ] || code=1; }; exit $$code'
 
 ## bench: print the performance figures (foundation, ending in issue 14's start-up table: --version, cached
 ## hello, py-probe and js-probe runs, component sizes, verify, inspect, peak RSS, each beside baseline and
