@@ -16,7 +16,7 @@ DEV_KEY := .lab/keys/$(DEV_KEY_ID).key
 DEV_TRUST := .lab/trust.toml
 SIGNED := plugins/*.wasm tests/plugins/*.wasm tests/plugins/compat-0.1/*.wasm examples/*/*.wasm
 
-.PHONY: build toolchain host plugins fixtures examples compat sign test lab lab-down demo bench lint clean
+.PHONY: build toolchain host plugins fixtures examples compat sign test lab lab-down demo drill bench lint clean
 
 ## build: the host (target/release/drhost), every plugin (plugins/<id>.wasm), test fixtures, examples,
 ## and the contract-0.1 plugins the compatibility tests run
@@ -84,6 +84,20 @@ demo: lab build
 	DOCKER_HOST="$$(grep '^DOCKER_HOST=' .lab/env | cut -d= -f2-)" docker kill toolboxai-backend2 >/dev/null
 	$(DRHOST) run plugins/service-recover.wasm --config $(LAB_CONFIG)
 	$(DRHOST) run plugins/status.wasm --config $(LAB_CONFIG)
+
+## drill: every drill of the lab's config ([drills.*] in DRILL_CONFIG, default .lab/drhost.toml), one
+## after the other, holding the lab's test lock (.lab/tests.lock, as the tests do) so no test runs
+## meanwhile; prints each drill's table, then one table (scenario, RTO, RPO, verdict, report) and writes
+## an HTML report per drill into DRILL_REPORTS; then puts Redis back on its canonical master (the
+## redis-failover drill leaves the replica promoted, as a real failover does; the tests expect the lab's
+## master), lab/redis-failback.sh. Exit: that of the first drill that did not pass
+DRILL_CONFIG ?= $(LAB_CONFIG)
+DRILL_REPORTS ?= target/drill-reports
+# more flags for drhost drill, e.g. DRILL_FLAGS="--journal-dir /tmp/drills"
+DRILL_FLAGS ?=
+drill: build
+	DOCKER_HOST="$$(grep '^DOCKER_HOST=' .lab/env | cut -d= -f2-)" flock .lab/tests.lock bash -c \
+	  '$(DRHOST) drill --all --yes --config $(DRILL_CONFIG) --report-dir $(DRILL_REPORTS) $(DRILL_FLAGS); code=$$?; bash lab/redis-failback.sh || { [ $$code -ne 0 ] || code=1; }; exit $$code'
 
 ## bench: print the performance figures (foundation, ending in issue 14's start-up table: --version, cached
 ## hello, py-probe and js-probe runs, component sizes, verify, inspect, peak RSS, each beside baseline and

@@ -334,7 +334,13 @@ fn show(args: ShowArgs) -> Result<(), drhost::Error> {
 /// warned about on stderr.
 fn report(args: ReportArgs) -> Result<(), drhost::Error> {
     let dir = journal_dir(&args.journals)?;
-    let path = drhost::history::find_run(&dir, &args.run)?;
+    // A drill's id or journal: its journal is under DIR/drills.
+    let path = drhost::history::find_run(&dir, &args.run).or_else(|error| {
+        drhost::history::find_run(&dir.join(drhost::drill::DRILLS_DIR), &args.run).map_err(|_| error)
+    })?;
+    if drhost::history::report::drill::is_drill_journal(&path) {
+        return drill_evidence(&path, &args);
+    }
     let report = drhost::history::report::read(&path)?;
     if !report.integrity.trustworthy {
         warn(&format!(
@@ -354,21 +360,64 @@ fn report(args: ReportArgs) -> Result<(), drhost::Error> {
     Ok(())
 }
 
-/// `drhost drill NAME` (or `--due`): each drill's table on stdout (or one
-/// JSON line each); the exit code of the first drill that did not pass.
+/// `drhost report DRILL`: the drill's report, as `report` writes a run's.
+fn drill_evidence(path: &std::path::Path, args: &ReportArgs) -> Result<(), drhost::Error> {
+    use drhost::history::report::drill;
+    let evidence = drill::read(path)?;
+    if !evidence.integrity.trustworthy {
+        warn(&format!(
+            "the drill journal {} is not trustworthy: {}; the report says so at its top",
+            path.display(),
+            evidence
+                .integrity
+                .reason
+                .as_deref()
+                .unwrap_or("its hash chain is broken")
+        ));
+    }
+    let text = drill::render(&evidence, args.format());
+    match &args.out {
+        Some(file) => {
+            drhost::history::report::save(&text, file)?;
+            eprintln!("report written to {}", file.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// `drhost drill NAME` (or `--due`, `--all`): each drill's table on stdout
+/// (or one JSON line each), with `--all` one summary table after them; the
+/// exit code of the first drill that did not pass.
 async fn drill(args: DrillArgs) -> i32 {
     let names = match &args.name {
         Some(name) => vec![name.clone()],
+        None if args.all => match drhost::drill::load_config(args.config.as_deref()) {
+            Ok((config, _)) => config.drills.keys().cloned().collect(),
+            Err(error) => return fail(&error),
+        },
         None => match due_drills(&args) {
             Ok(names) => names,
             Err(error) => return fail(&error),
         },
     };
     if names.is_empty() {
-        eprintln!("no drill is due (`drhost schedule` shows when each is next)");
+        let why = if args.all {
+            "the configuration defines no drills ([drills.NAME])"
+        } else {
+            "no drill is due (`drhost schedule` shows when each is next)"
+        };
+        eprintln!("{why}");
     }
     let mut code = EXIT_OK;
+    let mut lines = Vec::new();
     for name in names {
+        let mut line = drhost::drill::table::SummaryLine {
+            drill: name.clone(),
+            report: None,
+            error: None,
+            report_file: None,
+        };
         let done = match drhost::drill::drill(&args.options(&name)).await {
             Ok(report) => {
                 if args.json {
@@ -376,15 +425,49 @@ async fn drill(args: DrillArgs) -> i32 {
                 } else {
                     print!("{}", report.table());
                 }
-                report.exit_code
+                if let (Some(dir), Some(journal)) = (&args.report_dir, &report.journal) {
+                    match drill_report(dir, journal, &report.run_id) {
+                        Ok(file) => {
+                            eprintln!("drill {name}: report written to {}", file.display());
+                            line.report_file = Some(file);
+                        }
+                        Err(error) => warn(&format!("drill {name}: no report: {error}")),
+                    }
+                }
+                let exit = report.exit_code;
+                line.report = Some(report);
+                exit
             }
-            Err(error) => fail(&error),
+            Err(error) => {
+                line.error = Some(error.to_string());
+                fail(&error)
+            }
         };
+        lines.push(line);
         if code == EXIT_OK {
             code = done;
         }
     }
+    if args.all && !args.json {
+        println!();
+        print!("{}", drhost::drill::table::summary(&lines));
+    }
     code
+}
+
+/// Writes the HTML report of the drill journal `journal` into `dir` as
+/// `<run id>.html`; its path.
+fn drill_report(
+    dir: &std::path::Path,
+    journal: &std::path::Path,
+    run_id: &str,
+) -> Result<std::path::PathBuf, drhost::Error> {
+    use drhost::history::report::{drill, save, Format};
+    drhost::private_dir::ensure(dir).map_err(|e| drhost::Error::Usage(format!("{e}; choose another --report-dir")))?;
+    let evidence = drill::read(journal)?;
+    let file = dir.join(format!("{run_id}.html"));
+    save(&drill::render(&evidence, Format::Html), &file)?;
+    Ok(file)
 }
 
 /// The drills due now, by the schedule.

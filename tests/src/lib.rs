@@ -6,8 +6,10 @@
 //! ([`compose`]), the docker runbooks' helpers and lab restore guard
 //! ([`docker`]), runbook scenario 3's own stack and its complete-loss fault
 //! ([`phase2`]), a webhook receiver for `notify` ([`webhook`]), the other-language
-//! SDK tests' helpers ([`sdk`]), and small shared helpers ([`util`]).
+//! SDK tests' helpers ([`sdk`]), headless Chromium for report pages
+//! ([`chromium`]), and small shared helpers ([`util`]).
 
+pub mod chromium;
 pub mod cli;
 pub mod compose;
 pub mod docker;

@@ -157,6 +157,7 @@ fn service_failure_drill_passes_with_rto_measured_and_journaled() {
     assert!(journal.iter().all(|e| e["run"] == end["run"]), "{journal:?}");
     let verified = Run::cli(["journal", "verify"]).arg(&files[0]).exec();
     assert_code(&verified, 0);
+    check_drill_report(journals.path(), &files[0]);
 
     // The real service is back.
     assert_eq!(rt().block_on(health(&lab, lab.get("BACKEND2_URL").unwrap())), 200);
@@ -497,10 +498,459 @@ fn a_postgres_heartbeat_probe_counts_committed_rows_and_leaves_none_behind() {
     let left: Option<String> = rt().block_on(async {
         let client = lab.pg_client().await.unwrap();
         client
-            .query_one("SELECT to_regclass('drhost_drill_heartbeat')::text", &[])
+            .query_one(
+                "SELECT coalesce(to_regclass('drhost_drill.heartbeat')::text, to_regnamespace('drhost_drill')::text)",
+                &[],
+            )
             .await
             .unwrap()
             .get(0)
     });
     assert_eq!(left, None, "the probe of run {run} removed its rows and its table");
+}
+
+/// `text` unless `base` already has `header` (the lab's config may come to
+/// define it itself, once regenerated).
+fn unless_defined(base: &str, header: &str, text: &str) -> String {
+    if base.contains(header) {
+        String::new()
+    } else {
+        text.to_string()
+    }
+}
+
+/// The lab's application database, by name.
+const APP_DATABASE: &str = "toolboxai";
+
+/// Puts the lab's database back if a database drill left it dropped: runs
+/// db-restore from the drill's own backups (`prefix`), then removes the
+/// heartbeat probe's schema if a failed drill left it, and the backups.
+struct RestoreDatabase {
+    lab: Lab,
+    prefix: String,
+}
+
+impl Drop for RestoreDatabase {
+    fn drop(&mut self) {
+        let lab = &self.lab;
+        let exists = rt().block_on(async {
+            let pg = lab.pg_client_for("postgres").await.ok()?;
+            let row = pg
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&APP_DATABASE])
+                .await
+                .ok()?;
+            Some(row.is_some())
+        });
+        if exists == Some(false) {
+            eprintln!(
+                "restore database: {APP_DATABASE} is gone; db-restore from {}",
+                self.prefix
+            );
+            let out = Run::plugin("db-restore")
+                .config(lab.path(".lab/drhost.toml"))
+                .param("prefix", &self.prefix)
+                .json()
+                .yes()
+                .exec();
+            eprintln!("restore database: db-restore exit {}: {}", out.code, out.stderr);
+        }
+        rt().block_on(async {
+            if let Ok(pg) = lab.pg_client().await {
+                let _ = pg.batch_execute("DROP SCHEMA IF EXISTS drhost_drill CASCADE").await;
+            }
+            // The drill's own backups, under its own prefix.
+            if let (Ok(s3), Ok(bucket)) = (lab.s3_client(), lab.s3_bucket()) {
+                let listed = s3.list_objects_v2().bucket(bucket).prefix(&self.prefix).send().await;
+                for object in listed.map(|l| l.contents.unwrap_or_default()).unwrap_or_default() {
+                    if let Some(key) = object.key {
+                        let _ = s3.delete_object().bucket(bucket).key(key).send().await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn a_database_drill_restores_the_dropped_database_and_measures_the_loss_since_the_backup() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    // The drill's backups go under a prefix of their own: db-restore then
+    // restores exactly the backup this drill's `before` step took.
+    let prefix = format!(
+        "supabase/drills/test-{}-{}/",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    );
+    let _restore_db = RestoreDatabase {
+        lab: lab.clone(),
+        prefix: prefix.clone(),
+    };
+    let users_before: i64 = rt().block_on(async {
+        let pg = lab.pg_client().await.unwrap();
+        pg.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0)
+    });
+    let base = config_with(&lab, "");
+    let password = lab.get("PG_PASSWORD_FILE").unwrap();
+    let server_url = format!(
+        "postgresql://{}@{}:{}/postgres",
+        lab.get("PG_USER").unwrap(),
+        lab.get("PG_HOST").unwrap(),
+        lab.get("PG_PORT").unwrap()
+    );
+    let nginx = lab.nginx_url().unwrap();
+    let extra = format!(
+        "{}{}[drills.database-restore]\nbefore = \"{}\"\nbefore_params = {{ prefix = \"{prefix}\" }}\nfault = \"{}\"\nrecovery = \"{}\"\nrecovery_params = {{ prefix = \"{prefix}\" }}\nprobes.postgres = [\"primary\"]\nprobes.http = [\"{nginx}/health\"]\nbaseline = \"4s\"\nrto = \"15m\"\nrpo = \"5m\"\n",
+        unless_defined(
+            &base,
+            "[targets.postgres.primary-server]",
+            &format!("[targets.postgres.primary-server]\nurl = \"{server_url}\"\npassword = \"file:{password}\"\n\n"),
+        ),
+        unless_defined(
+            &base,
+            "[[plugins.fault-drop-database.postgres]]",
+            "[[plugins.fault-drop-database.postgres]]\ntarget = \"primary\"\naccess = [\"read\"]\n\n[[plugins.fault-drop-database.postgres]]\ntarget = \"primary-server\"\naccess = [\"read\", \"write\"]\n\n",
+        ),
+        plugin_path("db-backup"),
+        plugin_path("fault-drop-database"),
+        plugin_path("db-restore"),
+    );
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(&lab, &extra));
+
+    let started = Instant::now();
+    let out = drill(&lab, config.path(), journals.path(), &["database-restore"]).exec();
+    assert_code(&out, 0);
+    let report = out.json();
+    assert_eq!(report["status"], "passed", "{report:#}");
+    assert_eq!(report["before"]["exit_code"], 0, "the backup was taken");
+    assert_eq!(report["fault"]["exit_code"], 0);
+    assert_eq!(report["recovery"]["exit_code"], 0);
+
+    // The drill's journal: backup, then fault, then recovery, in that order.
+    let journal = read_journal(&drill_journals(journals.path())[0]);
+    let at = |event: &str| events(&journal, event)[0]["at_ms"].as_u64().unwrap();
+    let (backup_start, backup_end) = (at("before-start"), at("before-end"));
+    let (fault_start, fault_end) = (at("fault-start"), at("fault-end"));
+    assert!(backup_end < fault_start && fault_end <= at("recovery-start"));
+
+    // RPO: the newest surviving heartbeat is the last one in the backup,
+    // the lost ones run up to the drop; so the window lies between "backup
+    // done → fault started" and "backup started → fault done", give or
+    // take the gap between two heartbeats: a tick (200 ms) on an idle
+    // machine, measured up to ~1.5 ticks more on a loaded one (the samples
+    // are late, never early), so one second.
+    let rpo = report["rpo"]["measured_ms"].as_u64().expect("RPO measured");
+    let slack = 1000;
+    assert!(
+        rpo + slack >= fault_start - backup_end && rpo <= fault_end - backup_start + slack,
+        "RPO {rpo} ms against backup {backup_start}..{backup_end} ms and fault {fault_start}..{fault_end} ms"
+    );
+    assert!(rpo > 0 && report["rpo"]["met"] == true);
+    let probe = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["probe"] == "postgres:primary")
+        .expect("the heartbeat probe")
+        .clone();
+    assert_eq!(probe["saw_fault"], true, "{probe}");
+    let lost = probe["loss"]["lost"].as_u64().unwrap();
+    assert!(lost > 0, "heartbeats after the backup are lost: {probe}");
+    assert_eq!(report["lost_writes"].as_u64(), Some(lost));
+    assert_eq!(probe["loss"]["window_ms"].as_u64(), Some(rpo));
+    let rto = report["rto"]["measured_ms"].as_u64().expect("RTO measured");
+    assert!(rto > 0 && report["rto"]["met"] == true, "{report:#}");
+    // The journal's verdict holds the same figures as the output.
+    let end = events(&journal, "run-end")[0];
+    assert_eq!(end["status"], "passed");
+    assert_eq!(end["drill"]["rpo"]["measured_ms"].as_u64(), Some(rpo));
+    assert_eq!(end["drill"]["rto"]["measured_ms"].as_u64(), Some(rto));
+    assert_eq!(end["drill"]["lost_writes"].as_u64(), Some(lost));
+    assert!(
+        events(&journal, "probe")
+            .iter()
+            .any(|p| p["probe"] == "postgres:primary"
+                && p["ok"] == false
+                && p["at_ms"].as_u64().unwrap() >= fault_start),
+        "the outage is journaled"
+    );
+    eprintln!(
+        "database drill: RTO {rto} ms, RPO {rpo} ms ({lost} heartbeats lost), backup {backup_start}..{backup_end} ms, fault {fault_start}..{fault_end} ms, recovery wall {} ms, drill {:?}",
+        report["recovery"]["wall_ms"],
+        started.elapsed()
+    );
+
+    check_drill_report(journals.path(), &drill_journals(journals.path())[0]);
+
+    // The plugin runs did what their journals say: the backup went under
+    // the drill's prefix, the fault dropped the database, db-restore
+    // created it again and restored that backup.
+    let plugin_journal = |event: &str| {
+        read_journal(Path::new(
+            events(&journal, event)[0]["plugin_run"]["journal"].as_str().unwrap(),
+        ))
+    };
+    let calls = |journal: &[Value], call: &str| -> Vec<Value> {
+        journal
+            .iter()
+            .filter(|e| e["event"] == "call" && e["call"] == call)
+            .cloned()
+            .collect()
+    };
+    let fault = plugin_journal("fault-end");
+    let drops = calls(&fault, "postgres.execute");
+    assert_eq!(drops.len(), 1, "{fault:?}");
+    assert!(drops[0].to_string().contains("DROP DATABASE"), "{}", drops[0]);
+    let recovery = plugin_journal("recovery-end");
+    let created = calls(&recovery, "postgres.create-database");
+    assert_eq!(created.len(), 1, "{recovery:?}");
+    assert_eq!(
+        created[0]["outcome"]["ok"]["created"], true,
+        "the database was gone: {}",
+        created[0]
+    );
+    let backup_key = events(&plugin_journal("before-end"), "run-end")[0]["facts"]
+        .as_array()
+        .and_then(|facts| facts.iter().find(|f| f["name"] == "key"))
+        .and_then(|f| f["value"].as_str())
+        .map(str::to_string)
+        .unwrap_or_default();
+    let restored = events(&recovery, "run-end")[0].to_string();
+    assert!(
+        backup_key.starts_with(&prefix) && restored.contains(&backup_key),
+        "db-restore restored {backup_key}: {restored}"
+    );
+
+    // The real database is back with the application's rows, the probe's
+    // schema is gone, and the backends answer.
+    rt().block_on(async {
+        let pg = lab.pg_client().await.unwrap();
+        let users: i64 = pg.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0);
+        assert_eq!(users, users_before);
+        let left: Option<String> = pg
+            .query_one("SELECT to_regnamespace('drhost_drill')::text", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(left, None, "the heartbeat schema is removed");
+    });
+    for url in lab.backend_urls().unwrap() {
+        assert_eq!(rt().block_on(health(&lab, &url)), 200, "{url}");
+    }
+}
+
+#[test]
+fn a_network_drill_removes_the_backend_network_and_network_recover_brings_it_back() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    let base = config_with(&lab, "");
+    let nginx = lab.nginx_url().unwrap();
+    let probes: Vec<String> = std::iter::once(format!("{nginx}/health"))
+        .chain(lab.backend_urls().unwrap().iter().map(|u| format!("{u}/health")))
+        .map(|u| format!("\"{u}\""))
+        .collect();
+    let extra = format!(
+        "{}[drills.network-partition]\nfault = \"{}\"\nfault_params = {{ network = \"toolboxai_backend\" }}\nrecovery = \"{}\"\nprobes.http = [{}]\n",
+        unless_defined(
+            &base,
+            "[[plugins.fault-remove-network.docker]]",
+            "[[plugins.fault-remove-network.docker]]\ncontainers = [\"toolboxai-*\"]\nnetworks = [\"toolboxai_*\"]\naccess = [\"read\", \"write\"]\n\n",
+        ),
+        plugin_path("fault-remove-network"),
+        plugin_path("network-recover"),
+        probes.join(", "),
+    );
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(&lab, &extra));
+
+    let out = drill(&lab, config.path(), journals.path(), &["network-partition"]).exec();
+    assert_code(&out, 0);
+    let report = out.json();
+    assert_eq!(report["status"], "passed", "{report:#}");
+    assert_eq!(report["fault"]["exit_code"], 0);
+    assert_eq!(report["recovery"]["exit_code"], 0);
+    let saw: Vec<&Value> = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["saw_fault"] == true)
+        .collect();
+    assert!(!saw.is_empty(), "a probe saw the partition: {report:#}");
+    let rto = report["rto"]["measured_ms"].as_u64().expect("RTO measured");
+    assert!(rto > 0 && report["rto"]["met"] == true, "{report:#}");
+    eprintln!(
+        "network drill: RTO {rto} ms, recovery wall {} ms, probes that saw it: {:?}",
+        report["recovery"]["wall_ms"],
+        saw.iter()
+            .map(|p| p["probe"].as_str().unwrap_or("?"))
+            .collect::<Vec<_>>()
+    );
+
+    let file = drill_journals(journals.path())[0].clone();
+    let journal = read_journal(&file);
+    let plugin_journal = |event: &str| {
+        read_journal(Path::new(
+            events(&journal, event)[0]["plugin_run"]["journal"].as_str().unwrap(),
+        ))
+    };
+    let calls = |journal: &[Value], call: &str| -> usize {
+        journal
+            .iter()
+            .filter(|e| e["event"] == "call" && e["call"] == call && e["outcome"]["error"].is_null())
+            .count()
+    };
+    assert_eq!(calls(&plugin_journal("fault-end"), "docker.remove-network"), 1);
+    assert!(calls(&plugin_journal("recovery-end"), "docker.create-network") >= 1);
+    check_drill_report(journals.path(), &file);
+
+    // The real network is back, with the backends and the proxy on it.
+    rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        let net = docker
+            .inspect_network(
+                "toolboxai_backend",
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .expect("toolboxai_backend exists again");
+        let members: Vec<String> = net
+            .containers
+            .unwrap_or_default()
+            .values()
+            .filter_map(|c| c.name.clone())
+            .collect();
+        for member in [
+            "toolboxai-backend1",
+            "toolboxai-backend2",
+            "toolboxai-backend3",
+            "toolboxai-nginx-proxy",
+        ] {
+            assert!(
+                members.iter().any(|m| m == member),
+                "{member} on toolboxai_backend: {members:?}"
+            );
+        }
+    });
+    for url in lab
+        .backend_urls()
+        .unwrap()
+        .iter()
+        .chain([lab.nginx_url().unwrap().to_string()].iter())
+    {
+        assert_eq!(rt().block_on(health(&lab, url)), 200, "{url}");
+    }
+}
+
+/// `drhost report DRILL` of the drill journal `file` (under `journals`):
+/// its figures are the journal's own (RTO, RPO, lost writes, the fault's
+/// time, the recovery's wall time), it has one health band per journaled
+/// probe change, and its HTML page, rendered by headless Chromium, draws
+/// those bands, the fault and the recovery on the timeline.
+fn check_drill_report(journals: &Path, file: &Path) {
+    use drhost::history::human_duration;
+    let journal = read_journal(file);
+    let end = events(&journal, "run-end")[0];
+    let drill = &end["drill"];
+    let run_id = end["run"].as_str().unwrap().to_string();
+    let report = |args: &[&str]| {
+        let mut argv = vec!["report", run_id.as_str()];
+        argv.extend_from_slice(args);
+        let out = Run::cli(argv)
+            .args([OsStr::new("--journal-dir"), journals.as_os_str()])
+            .exec();
+        assert_code(&out, 0);
+        out
+    };
+    let r: Value = serde_json::from_str(&report(&["--json"]).stdout).unwrap();
+    assert_eq!(
+        (r["kind"].as_str(), r["status"].as_str()),
+        (Some("drill"), end["status"].as_str())
+    );
+    for key in ["rto", "rpo"] {
+        for field in ["measured_ms", "target_ms"] {
+            assert_eq!(
+                r[key][field].as_f64(),
+                drill[key][field].as_f64(),
+                "{key}.{field}: {r:#}"
+            );
+        }
+        assert_eq!(r[key]["met"], drill[key]["met"], "{key}");
+    }
+    assert_eq!(r["lost_writes"], drill["lost_writes"]);
+    assert_eq!(
+        r["fault_ms"].as_f64(),
+        events(&journal, "fault-start")[0]["at_ms"].as_f64()
+    );
+    let recovery = r["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["role"] == "recovery")
+        .expect("the recovery run");
+    assert_eq!(recovery["wall_ms"].as_f64(), drill["recovery"]["wall_ms"].as_f64());
+    assert_eq!(recovery["run_id"], drill["recovery"]["run_id"]);
+    let mut changes_total = 0;
+    for probe in drill["probes"].as_array().unwrap() {
+        let name = probe["probe"].as_str().unwrap();
+        let changes: Vec<&Value> = events(&journal, "probe")
+            .into_iter()
+            .filter(|p| p["probe"] == name)
+            .collect();
+        let track = r["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["probe"] == name)
+            .unwrap_or_else(|| panic!("{name} in the report: {r:#}"));
+        let bands = track["bands"].as_array().unwrap();
+        assert_eq!(bands.len(), changes.len(), "{name}: one band per health change");
+        for (band, change) in bands.iter().zip(&changes) {
+            assert_eq!(band["from_ms"].as_f64(), change["at_ms"].as_f64());
+            assert_eq!(band["ok"], change["ok"]);
+        }
+        assert_eq!(track["healthy_after_ms"].as_f64(), probe["healthy_after_ms"].as_f64());
+        assert_eq!(track["window_ms"].as_f64(), probe["loss"]["window_ms"].as_f64());
+        changes_total += changes.len();
+    }
+
+    let rto = drill["rto"]["measured_ms"].as_f64().unwrap();
+    let markdown = report(&[]).stdout;
+    assert!(
+        markdown.starts_with("# Drill report: ") && markdown.contains(&human_duration(rto)),
+        "{markdown}"
+    );
+    let page = journals.join("drill-report.html");
+    report(&["--html", "--out", page.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    for external in ["https://", "<link", "<script", "@import"] {
+        assert!(!html.contains(external), "{external} in the page");
+    }
+    let dom = drhost_tests::chromium::dom(journals, &html);
+    assert!(dom.contains("<svg class=\"timeline drill\""), "{dom}");
+    let (healthy, failing) = (
+        dom.matches("<rect class=\"band healthy\"").count(),
+        dom.matches("<rect class=\"band failing\"").count(),
+    );
+    assert_eq!(healthy + failing, changes_total, "{dom}");
+    assert!(failing >= 1, "the fault shows as a failing band");
+    for marker in [
+        "marker fault",
+        "marker recovery",
+        "marker recovered",
+        "run fault",
+        "run recovery",
+    ] {
+        assert!(dom.contains(&format!("class=\"{marker}\"")), "{marker}: {dom}");
+    }
+    assert!(dom.contains(&human_duration(rto)));
+    if drill["rpo"]["measured_ms"].as_f64().unwrap_or(0.0) > 0.0 {
+        assert!(dom.contains("<rect class=\"loss\""), "the data-loss window: {dom}");
+        assert!(dom.contains(&human_duration(drill["rpo"]["measured_ms"].as_f64().unwrap())));
+    }
 }

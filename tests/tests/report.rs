@@ -10,9 +10,9 @@
 //! trustworthy, at the top.
 
 use drhost_tests::cli::HELLO_GRANTS;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use drhost::history::human_duration;
 use drhost_tests::cli::{read_journal, Outcome, Run};
@@ -549,57 +549,10 @@ fn an_unknown_run_is_a_usage_error_naming_drhost_runs() {
     assert_eq!(both.code, 2, "{}", both.stderr);
 }
 
-/// Runs Debian's `chromium` headless with `args`; fails the test (never
-/// skips it) when chromium is not installed.
 fn chromium(dir: &Path, args: &[&str]) -> std::process::Output {
-    let profile = dir.join(format!("chromium-profile-{}", drhost_tests::util::unique("p")));
-    // Output to files, not pipes: a page's DOM can exceed a pipe's buffer.
-    let name = drhost_tests::util::unique("chromium");
-    let (stdout, stderr) = (dir.join(format!("{name}.out")), dir.join(format!("{name}.err")));
-    let file = |p: &Path| Stdio::from(std::fs::File::create(p).unwrap());
-    let mut child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(file(&stdout))
-        .stderr(file(&stderr))
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot start chromium ({e}): install Debian's `chromium` (lab/services/packages.sh does, `make lab`)"
-            )
-        });
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            panic!("chromium did not finish within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::process::Output {
-        status: child.wait().unwrap(),
-        stdout: std::fs::read(&stdout).unwrap(),
-        stderr: std::fs::read(&stderr).unwrap(),
-    }
+    drhost_tests::chromium::run(dir, args)
 }
 
-/// The DOM Chromium builds from `html` (written to a file in `dir`).
 fn chromium_dom(dir: &Path, html: &str) -> String {
-    let file: PathBuf = dir.join(format!("{}.html", drhost_tests::util::unique("report")));
-    std::fs::write(&file, html).unwrap();
-    let out = chromium(dir, &["--dump-dom", &format!("file://{}", file.display())]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let dom = String::from_utf8(out.stdout).unwrap();
-    assert!(dom.contains("</html>"), "chromium printed no DOM:\n{dom}");
-    dom
+    drhost_tests::chromium::dom(dir, html)
 }

@@ -259,8 +259,8 @@ pub async fn check(opts: CheckOptions) -> Result<CheckReport> {
     Ok(report)
 }
 
-/// What would stop drill `name` before it starts: a fault or recovery
-/// plugin file that is not there, a probe naming a target the file does
+/// What would stop drill `name` before it starts: a before, fault or
+/// recovery plugin file that is not there, a probe naming a target the file does
 /// not define, an HTTP probe that is not an http(s) URL. Found here, the
 /// operator learns it before the drill's due date, not on it.
 fn drill_problems(
@@ -272,7 +272,7 @@ fn drill_problems(
     problems: &mut Vec<Problem>,
 ) {
     use crate::drill::definition::DrillDefinition;
-    for (role, path) in [("fault", &drill.fault), ("recovery", &drill.recovery)] {
+    for (role, path) in drill.plugins() {
         let resolved = DrillDefinition::plugin_path(path, Some(file));
         if !resolved.is_file() {
             let key = format!("drills.{name}.{role}");

@@ -113,20 +113,23 @@ A drill in drhost.toml:
   recovery = \"plugins/service-recover.wasm\"
   probes.http = [\"http://127.0.0.1:27082/health\"]  # must answer 2xx
   probes.redis = [\"cache\"]        # acknowledged INCRs on Sentinel's master
-  probes.postgres = [\"primary\"]   # heartbeat rows in drhost_drill_heartbeat
+  probes.postgres = [\"primary\"]   # heartbeat rows in drhost_drill.heartbeat
   rto = \"15m\"                      # default: the runbook's 15 min
   rpo = \"5m\"                       # default: the runbook's 5 min
   every = \"30d\"                    # for `drhost schedule` and --due
   # baseline = \"2s\", sustain = \"3s\", settle = \"2m\"
+  # before = \"plugins/db-backup.wasm\"  # after the baseline, before the fault
+  #                                      (then the baseline again); before_params
 
 RTO = fault start → the first probe sample after which every probe stayed
 healthy for `sustain`. RPO = the longest data-loss window of the write probes
 (acknowledged writes gone after recovery). The drill's journal is in
-<journal dir>/drills/; it names the two plugin runs' own journals.
+<journal dir>/drills/; it names the plugin runs' own journals.
 
 Examples:
   drhost drill service-failure --config drhost.toml --yes
   drhost drill --due --config drhost.toml --yes     # from cron / a systemd timer
+  drhost drill --all --config drhost.toml --yes --report-dir reports/   # every drill, one table
 
 Exit codes:
   0  passed: every target met
@@ -190,8 +193,10 @@ pub enum Command {
     /// The post-incident report of one run, from its journal alone: what
     /// ran, who ran it, when, the steps with their durations, every change
     /// and approval, the time to recovery, what failed, and empty root-cause
-    /// and action-item sections. Markdown by default; --html a page with a
-    /// timeline chart; --json for machines.
+    /// and action-item sections; or of one drill (its run id or journal):
+    /// the fault, the recovery, each probe's health over time, RTO and RPO
+    /// against their targets and the verdict. Markdown by default; --html a
+    /// page with a timeline chart; --json for machines.
     #[command(after_help = REPORT_AFTER_HELP)]
     Report(ReportArgs),
     /// Run a drill from drhost.toml's [drills.NAME]: host probes start, the
@@ -512,8 +517,9 @@ pub struct RunsArgs {
 /// `drhost show`.
 #[derive(clap::Args)]
 pub struct ShowArgs {
-    /// A run id, a unique prefix of one, a journal file, or `latest`.
-    #[arg(value_name = "RUN")]
+    /// A run id, a unique prefix of one, a journal file, or `latest`; or a
+    /// drill's run id (`…-drill-NAME-…`, as `drhost drill` prints it) or journal.
+    #[arg(value_name = "RUN|DRILL")]
     pub run: String,
     /// Print the journal's events as a JSON array (with --follow: one event a line).
     #[arg(long)]
@@ -528,8 +534,9 @@ pub struct ShowArgs {
 /// `drhost report`.
 #[derive(clap::Args)]
 pub struct ReportArgs {
-    /// A run id, a unique prefix of one, a journal file, or `latest`.
-    #[arg(value_name = "RUN")]
+    /// A run id, a unique prefix of one, a journal file, or `latest`; or a
+    /// drill's run id (`…-drill-NAME-…`, as `drhost drill` prints it) or journal.
+    #[arg(value_name = "RUN|DRILL")]
     pub run: String,
     /// One self-contained HTML page (inline CSS and SVG timeline, no script, no external URL).
     #[arg(long, conflicts_with = "json")]
@@ -560,11 +567,19 @@ impl ReportArgs {
 #[derive(clap::Args)]
 pub struct DrillArgs {
     /// The drill: a [drills.NAME] table of the configuration.
-    #[arg(value_name = "NAME", required_unless_present = "due", conflicts_with = "due")]
+    #[arg(value_name = "NAME", required_unless_present_any = ["due", "all"], conflicts_with_all = ["due", "all"])]
     pub name: Option<String>,
     /// Run every drill that is due (see `drhost schedule`), one after the other.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     pub due: bool,
+    /// Run every drill of the configuration, one after the other, then
+    /// print one table: scenario, RTO, RPO, verdict, report.
+    #[arg(long)]
+    pub all: bool,
+    /// Write each drill's HTML report (`drhost report DRILL --html`) into
+    /// DIR as `<drill run id>.html` (created, mode 0700).
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
     /// Configuration file [default: $DRHOST_CONFIG, else ./drhost.toml].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -626,8 +641,9 @@ pub enum JournalCommand {
 /// `drhost journal sign`.
 #[derive(clap::Args)]
 pub struct JournalSignArgs {
-    /// A run id, a unique prefix of one, a journal file, or `latest`.
-    #[arg(value_name = "RUN")]
+    /// A run id, a unique prefix of one, a journal file, or `latest`; or a
+    /// drill's run id (`…-drill-NAME-…`, as `drhost drill` prints it) or journal.
+    #[arg(value_name = "RUN|DRILL")]
     pub run: String,
     /// The secret key (NAME.key from `drhost keygen`).
     #[arg(long, value_name = "FILE")]
@@ -642,8 +658,9 @@ pub struct JournalSignArgs {
 /// `drhost journal verify`.
 #[derive(clap::Args)]
 pub struct JournalVerifyArgs {
-    /// A run id, a unique prefix of one, a journal file, or `latest`.
-    #[arg(value_name = "RUN")]
+    /// A run id, a unique prefix of one, a journal file, or `latest`; or a
+    /// drill's run id (`…-drill-NAME-…`, as `drhost drill` prints it) or journal.
+    #[arg(value_name = "RUN|DRILL")]
     pub run: String,
     /// Print one JSON object on stdout.
     #[arg(long)]

@@ -29,6 +29,16 @@ pub struct DrillDefinition {
     /// What the drill proves, in a few words (shown by `drhost schedule`).
     #[serde(default)]
     pub description: Option<String>,
+    /// A plugin run after the baseline and before the fault, with the
+    /// probes running (e.g. `db-backup`, so a database drill restores a
+    /// backup holding the probe's own heartbeats); then the probes run for
+    /// `baseline` again before the fault. A relative path is relative to
+    /// drhost.toml's directory.
+    #[serde(default)]
+    pub before: Option<PathBuf>,
+    /// `--param`s of the `before` plugin.
+    #[serde(default)]
+    pub before_params: BTreeMap<String, String>,
     /// The fault plugin (a signed, granted plugin like any other); a
     /// relative path is relative to drhost.toml's directory.
     pub fault: PathBuf,
@@ -77,7 +87,7 @@ pub struct ProbeTargets {
     #[serde(default)]
     pub redis: Vec<String>,
     /// `[targets.postgres.<label>]`s: heartbeat rows in the drill's own table
-    /// `drhost_drill_heartbeat`; lost rows give the data-loss window.
+    /// `drhost_drill.heartbeat`; lost rows give the data-loss window.
     #[serde(default)]
     pub postgres: Vec<String>,
 }
@@ -100,6 +110,18 @@ impl DrillDefinition {
         self.rpo.unwrap_or(DEFAULT_RPO)
     }
 
+    /// The plugins the drill runs, by role, in the order it runs them:
+    /// `before` (when set), `fault`, `recovery`.
+    pub fn plugins(&self) -> Vec<(&'static str, &Path)> {
+        let mut plugins: Vec<(&'static str, &Path)> = Vec::new();
+        if let Some(before) = &self.before {
+            plugins.push(("before", before));
+        }
+        plugins.push(("fault", &self.fault));
+        plugins.push(("recovery", &self.recovery));
+        plugins
+    }
+
     /// A plugin path as configured, made absolute against the directory of
     /// `config_file` when it is relative.
     pub fn plugin_path(path: &Path, config_file: Option<&Path>) -> PathBuf {
@@ -110,5 +132,31 @@ impl DrillDefinition {
             Some(dir) if !dir.as_os_str().is_empty() => dir.join(path),
             _ => path.to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_before_plugin_runs_first_and_is_optional() {
+        let with: DrillDefinition = toml::from_str(
+            "before = \"b.wasm\"\nbefore_params = { prefix = \"p/\" }\nfault = \"f.wasm\"\nrecovery = \"r.wasm\"",
+        )
+        .unwrap();
+        let roles: Vec<(&str, &Path)> = with.plugins();
+        assert_eq!(
+            roles,
+            [
+                ("before", Path::new("b.wasm")),
+                ("fault", Path::new("f.wasm")),
+                ("recovery", Path::new("r.wasm"))
+            ]
+        );
+        assert_eq!(with.before_params.get("prefix").map(String::as_str), Some("p/"));
+        let without: DrillDefinition = toml::from_str("fault = \"f.wasm\"\nrecovery = \"r.wasm\"").unwrap();
+        assert_eq!(without.plugins().len(), 2);
+        assert!(without.before.is_none());
     }
 }

@@ -2,13 +2,14 @@
 //! recovery plugin, and judge the recovery by what the host's own probes
 //! saw — never by what the plugin under test reports.
 //!
-//! The order is fixed: config → both plugins checked (signature, grants)
+//! The order is fixed: config → every plugin checked (signature, grants)
 //! before anything starts → drill journal (`<journal dir>/drills/`) →
-//! probes start → baseline (every probe healthy) → fault run → recovery
-//! run → probes until every one is healthy for `sustain` (or `settle`
-//! passes) → read-back of the write probes → verdict → `run-end`. The two
-//! plugin runs are ordinary `drhost run`s with their own journals, which the
-//! drill's journal names.
+//! probes start → baseline (every probe healthy) → the `before` run, when
+//! the drill has one (e.g. a backup), and the baseline again → fault run →
+//! recovery run → probes until every one is healthy for `sustain` (or
+//! `settle` passes) → read-back of the write probes → verdict → `run-end`.
+//! The plugin runs are ordinary `drhost run`s with their own journals, which
+//! the drill's journal names.
 //!
 //! The definitions are in `definition.rs`, the probes in `probe/`, the
 //! arithmetic in `judge.rs`, the table in `table.rs`, the testing schedule
@@ -18,7 +19,7 @@ pub mod definition;
 pub mod judge;
 pub mod probe;
 pub mod schedule;
-mod table;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,7 +85,8 @@ pub struct PluginRun {
     pub summary: String,
     /// Its wall time.
     pub wall_ms: u64,
-    /// When it started, in ms after the fault started (0 for the fault itself).
+    /// When it started, in ms after the fault started (0 for the fault
+    /// itself and for the `before` run, which precedes it).
     pub started_after_fault_ms: u64,
 }
 
@@ -143,6 +145,9 @@ pub struct DrillReport {
     pub rpo: Measured,
     /// Acknowledged writes lost, over every write probe (`None`: no write probe measured).
     pub lost_writes: Option<usize>,
+    /// The `before` plugin's run (e.g. the backup a database drill restores).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<PluginRun>,
     /// The fault plugin's run.
     pub fault: Option<PluginRun>,
     /// The recovery plugin's run.
@@ -205,13 +210,18 @@ pub async fn drill(opts: &DrillOptions) -> Result<DrillReport, Error> {
     }
     let fault_path = DrillDefinition::plugin_path(&def.fault, Some(&config_path));
     let recovery_path = DrillDefinition::plugin_path(&def.recovery, Some(&config_path));
+    let before_path = def
+        .before
+        .as_deref()
+        .map(|p| DrillDefinition::plugin_path(p, Some(&config_path)));
     let cache_dir = opts
         .cache_dir
         .clone()
         .or(config.run.cache_dir.clone())
         .or_else(crate::engine::default_cache_dir);
-    for (role, path) in [("fault", &fault_path), ("recovery", &recovery_path)] {
-        preflight(name, role, path, &config, &config_path, cache_dir.clone()).await?;
+    for (role, path) in def.plugins() {
+        let path = DrillDefinition::plugin_path(path, Some(&config_path));
+        preflight(name, role, &path, &config, &config_path, cache_dir.clone()).await?;
     }
 
     let journal_dir = journal::resolve_dir(opts.journal_dir.as_deref(), Some(&config))?;
@@ -228,6 +238,7 @@ pub async fn drill(opts: &DrillOptions) -> Result<DrillReport, Error> {
             "at": started,
             "host": crate::run::lock::hostname(),
             "config": config_path,
+            "before": before_path.as_ref().map(|p| json!({ "plugin": p, "params": def.before_params })),
             "fault": { "plugin": fault_path, "params": def.fault_params },
             "recovery": { "plugin": recovery_path, "params": def.recovery_params },
             "probes": { "http": def.probes.http, "redis": def.probes.redis, "postgres": def.probes.postgres },
@@ -256,6 +267,7 @@ pub async fn drill(opts: &DrillOptions) -> Result<DrillReport, Error> {
             unmeasured: None,
         },
         lost_writes: None,
+        before: None,
         fault: None,
         recovery: None,
         probes: Vec::new(),
@@ -270,7 +282,12 @@ pub async fn drill(opts: &DrillOptions) -> Result<DrillReport, Error> {
         cache_dir,
         journal: journal.clone(),
     };
-    let ended = run.carry_out(&config, &fault_path, &recovery_path, &mut report).await;
+    let plugins = Plugins {
+        before: before_path.as_deref(),
+        fault: &fault_path,
+        recovery: &recovery_path,
+    };
+    let ended = run.carry_out(&config, &plugins, &mut report).await;
     if let Err(error) = ended {
         report.status = DrillStatus::Failed;
         report.exit_code = error.exit_code();
@@ -317,6 +334,13 @@ async fn preflight(
     }
 }
 
+/// The plugin files of one drill, resolved.
+struct Plugins<'a> {
+    before: Option<&'a Path>,
+    fault: &'a Path,
+    recovery: &'a Path,
+}
+
 /// One drill being carried out.
 struct Exercise<'a> {
     opts: &'a DrillOptions,
@@ -349,30 +373,72 @@ impl Exercise<'_> {
         .await
     }
 
-    async fn carry_out(
-        &self,
-        config: &Config,
-        fault_path: &Path,
-        recovery_path: &Path,
-        report: &mut DrillReport,
-    ) -> Result<(), Error> {
+    /// Stops the probes (journaled as `probes-end`, the end of every
+    /// probe's last band in `drhost report`) and judges them.
+    async fn finish_probes(&self, probes: ProbeSet, fault_ms: u64, sustain: Duration) -> Vec<ProbeResult> {
+        self.journal.record("probes-end", json!({ "at_ms": probes.now_ms() }));
+        probes.finish(fault_ms, sustain).await
+    }
+
+    /// Probes for `baseline`; the probes failing at its end, with why.
+    async fn baseline(&self, probes: &ProbeSet, baseline: Duration, what: &str) -> Vec<String> {
+        self.say(format!("probing for {} {what}", humantime::format_duration(baseline)));
+        tokio::time::sleep(baseline).await;
+        probes.failing()
+    }
+
+    async fn carry_out(&self, config: &Config, plugins: &Plugins<'_>, report: &mut DrillReport) -> Result<(), Error> {
+        let (fault_path, recovery_path) = (plugins.fault, plugins.recovery);
         let name = &self.opts.name;
         let def = self.def;
         let probes = ProbeSet::start(&def.probes, config, name, &report.run_id, self.journal.clone()).await?;
         let baseline = def.baseline.unwrap_or(definition::DEFAULT_BASELINE).max(TICK * 2);
-        self.say(format!(
-            "probing for {} before the fault",
-            humantime::format_duration(baseline)
-        ));
-        tokio::time::sleep(baseline).await;
-        let failing = probes.failing();
+        let first = if plugins.before.is_some() {
+            "before the `before` run"
+        } else {
+            "before the fault"
+        };
+        let failing = self.baseline(&probes, baseline, first).await;
         if !failing.is_empty() {
-            report.probes = probes.finish(u64::MAX, Duration::ZERO).await;
+            report.probes = self.finish_probes(probes, u64::MAX, Duration::ZERO).await;
             report.summary = format!(
                 "drill `{name}` injected nothing: not healthy before the fault ({}); repair that first",
                 failing.join(", ")
             );
             return Ok(());
+        }
+
+        if let Some(before_path) = plugins.before {
+            self.journal.record(
+                "before-start",
+                json!({ "at_ms": probes.now_ms(), "plugin": before_path }),
+            );
+            self.say(format!("before the fault: {}", before_path.display()));
+            let before = self.run_plugin(before_path, &def.before_params).await;
+            let before_run = PluginRun::from_report(before_path, &before, 0);
+            self.journal.record(
+                "before-end",
+                json!({ "at_ms": probes.now_ms(), "plugin_run": before_run }),
+            );
+            report.before = Some(before_run);
+            if before.exit_code != EXIT_OK {
+                report.probes = self.finish_probes(probes, u64::MAX, Duration::ZERO).await;
+                report.exit_code = before.exit_code;
+                report.summary = format!(
+                    "drill `{name}` injected nothing: the `before` plugin failed (exit {}): {}",
+                    before.exit_code, before.summary
+                );
+                return Ok(());
+            }
+            let failing = self.baseline(&probes, baseline, "before the fault").await;
+            if !failing.is_empty() {
+                report.probes = self.finish_probes(probes, u64::MAX, Duration::ZERO).await;
+                report.summary = format!(
+                    "drill `{name}` injected nothing: not healthy after the `before` run ({}); repair that first",
+                    failing.join(", ")
+                );
+                return Ok(());
+            }
         }
 
         let fault_ms = probes.now_ms();
@@ -381,10 +447,13 @@ impl Exercise<'_> {
         self.say(format!("fault: {}", fault_path.display()));
         let fault = self.run_plugin(fault_path, &def.fault_params).await;
         let fault_run = PluginRun::from_report(fault_path, &fault, 0);
-        self.journal.record("fault-end", json!({ "plugin_run": fault_run }));
+        self.journal.record(
+            "fault-end",
+            json!({ "at_ms": probes.now_ms(), "plugin_run": fault_run }),
+        );
         report.fault = Some(fault_run);
         if fault.exit_code != EXIT_OK {
-            report.probes = probes.finish(fault_ms, Duration::ZERO).await;
+            report.probes = self.finish_probes(probes, fault_ms, Duration::ZERO).await;
             report.exit_code = fault.exit_code;
             report.summary = format!(
                 "drill `{name}`: the fault plugin did not inject its fault (exit {}): {}",
@@ -401,8 +470,10 @@ impl Exercise<'_> {
         self.say(format!("recovery: {}", recovery_path.display()));
         let recovery = self.run_plugin(recovery_path, &def.recovery_params).await;
         let recovery_run = PluginRun::from_report(recovery_path, &recovery, recovery_at);
-        self.journal
-            .record("recovery-end", json!({ "plugin_run": recovery_run }));
+        self.journal.record(
+            "recovery-end",
+            json!({ "at_ms": probes.now_ms(), "plugin_run": recovery_run }),
+        );
         report.recovery = Some(recovery_run);
 
         let sustain = def.sustain.unwrap_or(definition::DEFAULT_SUSTAIN);
@@ -416,7 +487,7 @@ impl Exercise<'_> {
         while !probes.recovered(fault_ms, sustain) && tokio::time::Instant::now() < until {
             tokio::time::sleep(TICK).await;
         }
-        report.probes = probes.finish(fault_ms, sustain).await;
+        report.probes = self.finish_probes(probes, fault_ms, sustain).await;
         judge_report(report, &recovery, settle);
         Ok(())
     }

@@ -32,7 +32,11 @@ pub(crate) fn render(report: &DrillReport) -> String {
         "  {:<9} {:<46} {:<11} {:>4} {:>9}",
         "run", "id", "status", "exit", "wall"
     );
-    for (role, run) in [("fault", &report.fault), ("recovery", &report.recovery)] {
+    let before = report.before.as_ref().map(|run| ("before", Some(run)));
+    let runs = before
+        .into_iter()
+        .chain([("fault", report.fault.as_ref()), ("recovery", report.recovery.as_ref())]);
+    for (role, run) in runs {
         match run {
             Some(run) => {
                 let _ = writeln!(
@@ -102,4 +106,161 @@ pub(crate) fn render(report: &DrillReport) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", plugin_text(&report.summary));
     out
+}
+
+/// One drill of `drhost drill --all`, for the summary table.
+#[derive(Debug, Clone)]
+pub struct SummaryLine {
+    /// The drill's name.
+    pub drill: String,
+    /// Its result, when it ran (or failed once its journal existed).
+    pub report: Option<DrillReport>,
+    /// Why it did not start (a refused plugin, a probe that cannot start).
+    pub error: Option<String>,
+    /// Where its report was written (`--report-dir`).
+    pub report_file: Option<std::path::PathBuf>,
+}
+
+/// `38.2 s ≤ 15m 00s`, `16m 40s > 15m 00s`, `-` (not measured).
+fn against(m: &Measured) -> String {
+    match (m.measured_ms, m.met) {
+        (Some(v), Some(true)) => format!("{} ≤ {}", ms(v), ms(m.target_ms)),
+        (Some(v), Some(false)) => format!("{} > {}", ms(v), ms(m.target_ms)),
+        (Some(v), None) => ms(v),
+        (None, Some(false)) => format!("unmeasured (≤ {})", ms(m.target_ms)),
+        (None, _) => "-".to_string(),
+    }
+}
+
+/// The one table `drhost drill --all` ends with: scenario, RTO, RPO,
+/// verdict, and where each drill's report (or journal) is.
+pub fn summary(lines: &[SummaryLine]) -> String {
+    let mut rows: Vec<[String; 5]> = vec![[
+        "scenario".into(),
+        "RTO".into(),
+        "RPO".into(),
+        "verdict".into(),
+        "report".into(),
+    ]];
+    for line in lines {
+        let where_ = |r: Option<&DrillReport>| match (&line.report_file, r.and_then(|r| r.journal.as_ref())) {
+            (Some(file), _) => file.display().to_string(),
+            (None, Some(journal)) => format!("drhost report {}", journal.display()),
+            (None, None) => "-".to_string(),
+        };
+        rows.push(match (&line.report, &line.error) {
+            (Some(r), _) => [
+                plugin_text(&line.drill).into_owned(),
+                against(&r.rto),
+                match r.rpo.measured_ms {
+                    None if r.rpo.met.is_none() => "- (no write probe)".to_string(),
+                    _ => against(&r.rpo),
+                },
+                match r.status {
+                    super::DrillStatus::Passed => "passed".to_string(),
+                    super::DrillStatus::Missed => "MISSED".to_string(),
+                    super::DrillStatus::Failed => format!("FAILED (exit {})", r.exit_code),
+                },
+                where_(Some(r)),
+            ],
+            (None, error) => [
+                plugin_text(&line.drill).into_owned(),
+                "-".into(),
+                "-".into(),
+                format!("NOT RUN: {}", plugin_text(error.as_deref().unwrap_or("?"))),
+                "-".into(),
+            ],
+        });
+    }
+    let widths: Vec<usize> = (0..4)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (c, width) in widths.iter().enumerate() {
+            let _ = write!(line, "{:<width$}  ", row[c]);
+        }
+        line.push_str(&row[4]);
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drill::{DrillStatus, Measured};
+
+    fn report(status: DrillStatus, rto: Option<u64>, rpo: Option<u64>, rpo_met: Option<bool>) -> DrillReport {
+        DrillReport {
+            drill: "d".into(),
+            run_id: "drill-d-1".into(),
+            journal: Some("/j/drills/drill-d-1.jsonl".into()),
+            started: String::new(),
+            status,
+            exit_code: if status == DrillStatus::Passed { 0 } else { 6 },
+            summary: String::new(),
+            rto: Measured {
+                target_ms: 900_000,
+                measured_ms: rto,
+                met: rto.map(|r| r <= 900_000),
+                unmeasured: None,
+            },
+            rpo: Measured {
+                target_ms: 300_000,
+                measured_ms: rpo,
+                met: rpo_met,
+                unmeasured: None,
+            },
+            lost_writes: None,
+            before: None,
+            fault: None,
+            recovery: None,
+            probes: Vec::new(),
+            notes: Vec::new(),
+            wall_ms: 0,
+        }
+    }
+
+    #[test]
+    fn the_summary_has_one_row_per_drill_with_figures_against_targets() {
+        let lines = vec![
+            SummaryLine {
+                drill: "database-restore".into(),
+                report: Some(report(DrillStatus::Passed, Some(38_200), Some(5_400), Some(true))),
+                error: None,
+                report_file: Some("/r/drill-d-1.html".into()),
+            },
+            SummaryLine {
+                drill: "service-failure".into(),
+                report: Some(report(DrillStatus::Missed, Some(1_000_000), None, None)),
+                error: None,
+                report_file: None,
+            },
+            SummaryLine {
+                drill: "broken".into(),
+                report: None,
+                error: Some("the fault plugin is refused".into()),
+                report_file: None,
+            },
+        ];
+        let table = summary(&lines);
+        let rows: Vec<&str> = table.lines().collect();
+        assert_eq!(rows.len(), 4, "{table}");
+        assert!(rows[0].starts_with("scenario") && rows[0].contains("RTO") && rows[0].ends_with("report"));
+        assert!(
+            rows[1].contains("38.2 s ≤ 15m 00s") && rows[1].contains("5.4 s ≤ 5m 00s"),
+            "{table}"
+        );
+        assert!(
+            rows[1].contains("passed") && rows[1].ends_with("/r/drill-d-1.html"),
+            "{table}"
+        );
+        assert!(
+            rows[2].contains("16m 40s > 15m 00s") && rows[2].contains("no write probe") && rows[2].contains("MISSED")
+        );
+        assert!(rows[2].ends_with("drhost report /j/drills/drill-d-1.jsonl"), "{table}");
+        assert!(rows[3].contains("NOT RUN: the fault plugin is refused"), "{table}");
+    }
 }

@@ -1,8 +1,14 @@
 //! The Postgres write probe: one heartbeat row per attempt in the drill's
-//! own table `drhost_drill_heartbeat` (run id, sequence number, host time);
+//! own table `drhost_drill.heartbeat` (run id, sequence number, host time);
 //! after recovery, the rows still there show which acknowledged heartbeats
 //! a restore or failover lost. It touches no other table, and removes its
-//! own rows when the drill is judged (and the table, once it is empty).
+//! own rows when the drill is judged (and the table and its schema, once
+//! the table is empty).
+//!
+//! The table has a schema of its own, not `public`: a backup (`pg_dump`)
+//! and a restore carry it like any table, but the application's tables and
+//! the row counts `db-backup` records for `db-restore` to check (those of
+//! `public`) never include a table the probe keeps writing to.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, SystemTime};
@@ -10,8 +16,10 @@ use std::time::{Duration, SystemTime};
 use crate::caps::postgres::PostgresTarget;
 use crate::caps::vault::VaultTarget;
 
-/// The probe's own table.
-pub const HEARTBEAT_TABLE: &str = "drhost_drill_heartbeat";
+/// The probe's own schema.
+pub const HEARTBEAT_SCHEMA: &str = "drhost_drill";
+/// The probe's own table, in its own schema.
+pub const HEARTBEAT_TABLE: &str = "drhost_drill.heartbeat";
 
 /// Probes one `[targets.postgres.<label>]`.
 pub(crate) struct PostgresProbe {
@@ -55,10 +63,10 @@ impl PostgresProbe {
         self.client.as_ref().ok_or_else(|| "not connected".to_string())
     }
 
-    /// Creates the heartbeat table when it is missing.
+    /// Creates the heartbeat table (and its schema) when it is missing.
     pub(crate) async fn prepare(&mut self) -> Result<(), String> {
         let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {HEARTBEAT_TABLE} (run text NOT NULL, seq bigint NOT NULL, at_ms bigint NOT NULL, PRIMARY KEY (run, seq))"
+            "CREATE SCHEMA IF NOT EXISTS {HEARTBEAT_SCHEMA}; CREATE TABLE IF NOT EXISTS {HEARTBEAT_TABLE} (run text NOT NULL, seq bigint NOT NULL, at_ms bigint NOT NULL, PRIMARY KEY (run, seq))"
         );
         let client = self.client().await?;
         client.batch_execute(&sql).await.map_err(|e| db_error(&e))
@@ -109,10 +117,11 @@ impl PostgresProbe {
         let _ = client
             .execute(&format!("DELETE FROM {HEARTBEAT_TABLE} WHERE run = $1"), &[&run])
             .await;
-        // The last drill using the table removes it: nothing is left behind.
+        // The last drill using the table removes it and its schema: nothing
+        // is left behind.
         let _ = client
             .batch_execute(&format!(
-                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM {HEARTBEAT_TABLE}) THEN DROP TABLE {HEARTBEAT_TABLE}; END IF; END $$"
+                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM {HEARTBEAT_TABLE}) THEN DROP TABLE {HEARTBEAT_TABLE}; DROP SCHEMA IF EXISTS {HEARTBEAT_SCHEMA}; END IF; END $$"
             ))
             .await;
         Ok(kept)

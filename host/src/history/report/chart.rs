@@ -173,7 +173,7 @@ fn write_svg(out: &mut String, r: &IncidentReport) -> std::fmt::Result {
 
 /// A tick's label, as precise as the interval between ticks: `+250 ms`,
 /// `+5 s`, `+2m 30s`.
-fn tick_label(at: f64, tick: f64) -> String {
+pub(super) fn tick_label(at: f64, tick: f64) -> String {
     if at == 0.0 {
         "0".into()
     } else if tick < 1000.0 {
@@ -187,7 +187,7 @@ fn tick_label(at: f64, tick: f64) -> String {
 }
 
 /// A round tick interval (1, 2 or 5 × a power of ten ms) giving 5–10 ticks over `span` ms.
-fn tick_size(span: f64) -> f64 {
+pub(super) fn tick_size(span: f64) -> f64 {
     let rough = span / 6.0;
     let power = 10f64.powf(rough.max(1.0).log10().floor());
     [1.0, 2.0, 5.0, 10.0]

@@ -31,6 +31,10 @@ svg .grid { stroke: #e4e8ec; } svg .tick, svg .axis-label, svg .marker-label { f
 svg .step.ok { fill: #2e9e48; } svg .step.failed { fill: #d32f2f; } svg .step.open { fill: #9aa5b0; }
 svg line.marker { stroke-width: 1.5; stroke-dasharray: 4 3; } svg .marker.start { stroke: #1565c0; } svg .marker.end { stroke: #37474f; }
 svg .marker.failure { fill: #d32f2f; } svg .marker.approval { fill: #f9a825; stroke: #7a5200; } svg .marker.approval.refused { fill: #fff; stroke: #c62828; }
+svg .run.before { fill: #1565c0; } svg .run.fault { fill: #ef6c00; } svg .run.recovery { fill: #00897b; }
+svg .band.healthy { fill: #2e9e48; } svg .band.failing { fill: #d32f2f; }
+svg line.marker.fault { stroke: #d32f2f; } svg line.marker.recovery { stroke: #1565c0; } svg line.marker.recovered { stroke: #1b7a2f; }
+svg .marker-label.fault { fill: #d32f2f; } svg .marker-label.recovered { fill: #1b7a2f; }
 .legend span { display: inline-block; margin-right: 1.2em; } .swatch { display: inline-block; width: .9em; height: .9em; vertical-align: -1px; margin-right: .3em; border-radius: 2px; }
 footer { margin-top: 2em; color: #6b7680; font-size: .9em; word-break: break-all; }
 ";
@@ -59,9 +63,17 @@ pub fn render(report: &IncidentReport) -> String {
     write(&model::document(report), &chart::svg(report))
 }
 
+/// The drill timeline's legend.
+pub const DRILL_LEGEND: &str = r#"<p class="legend"><span><i class="swatch" style="background:#2e9e48"></i>probe healthy</span><span><i class="swatch" style="background:#d32f2f"></i>probe failing</span><span><i class="swatch" style="background:#6a1b9a"></i>data-loss window (RPO)</span><span><i class="swatch" style="background:#1565c0"></i>before run</span><span><i class="swatch" style="background:#ef6c00"></i>fault run</span><span><i class="swatch" style="background:#00897b"></i>recovery run</span><span>┆ fault / recovery start / healthy for good (RTO)</span></p>"#;
+
 /// `document` as one HTML page, with `timeline` (an SVG) where the
-/// document has its [`Block::Timeline`].
+/// document has its [`Block::Timeline`], under the steps' legend.
 pub fn write(document: &Document, timeline: &str) -> String {
+    write_with_legend(document, timeline, LEGEND)
+}
+
+/// [`write`] with the timeline's `legend` (HTML, drhost's own).
+pub fn write_with_legend(document: &Document, timeline: &str, legend: &str) -> String {
     let title = plain(&document.title);
     let mut out = format!(
         r#"<!DOCTYPE html>
@@ -89,7 +101,7 @@ pub fn write(document: &Document, timeline: &str) -> String {
     out.push_str(&format!("<h1>{}</h1>\n", inline(&document.title)));
     fields(&mut out, Some("summary"), &document.summary);
     for section in &document.sections {
-        write_section(&mut out, section, timeline);
+        write_section(&mut out, section, timeline, legend);
     }
     out.push_str(&format!(
         "<footer>{}</footer>\n</body>\n</html>\n",
@@ -98,7 +110,7 @@ pub fn write(document: &Document, timeline: &str) -> String {
     out
 }
 
-fn write_section(out: &mut String, section: &Section, timeline: &str) {
+fn write_section(out: &mut String, section: &Section, timeline: &str, legend: &str) {
     let level = section.level;
     out.push_str(&format!("<h{level}>{}</h{level}>\n", section.heading));
     for block in &section.blocks {
@@ -108,7 +120,7 @@ fn write_section(out: &mut String, section: &Section, timeline: &str) {
             Block::Table(table) => write_table(out, table),
             Block::List { class, items } => list(out, *class, "", items),
             Block::Checklist(items) => list(out, Some("follow-ups"), "☐ ", items),
-            Block::Timeline => out.push_str(&format!("<div class=\"chart\">{timeline}</div>\n{LEGEND}\n")),
+            Block::Timeline => out.push_str(&format!("<div class=\"chart\">{timeline}</div>\n{legend}\n")),
             Block::ToBeWritten { id } => out.push_str(&format!(
                 "<div class=\"postmortem\" id=\"{id}\">To be written in the post-mortem.</div>\n"
             )),

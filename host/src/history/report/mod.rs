@@ -19,6 +19,8 @@
 //! for its own format. The report never reads anything but the journal.
 
 pub mod chart;
+pub mod drill;
+pub mod drill_chart;
 pub mod html;
 pub mod json;
 pub mod markdown;
@@ -40,9 +42,9 @@ use crate::journal::chain;
 pub const REPORT_SCHEMA: u32 = 1;
 
 /// Characters of a name (step, fact, parameter) kept.
-const NAME_CHARS: usize = 200;
+pub(crate) const NAME_CHARS: usize = 200;
 /// Characters of a message (summary, reason, question, value) kept.
-const MESSAGE_CHARS: usize = 500;
+pub(crate) const MESSAGE_CHARS: usize = 500;
 
 /// Step notes kept per step; the rest are counted.
 pub const NOTES_PER_STEP: usize = 20;
