@@ -495,19 +495,21 @@ fn http_probe_reaches_granted_hosts_only() {
     assert_eq!(call["outcome"]["error"]["kind"], "unavailable");
 }
 
+/// What the compile cache did for a successful run: `hit` or `miss`.
+fn compile_cache(out: &drhost_tests::cli::Outcome) -> String {
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    events(&out.journal(), "run-start")[0]["compile_cache"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[test]
 fn second_run_uses_the_compile_cache() {
     let cache = TmpDir::new("drhost-cache-");
     let hello = plugin("hello");
     let cfg = config(HELLO_GRANTS);
     let run = Run::wasm(&hello).config(&cfg).cache_dir(&cache);
-    let compile_cache = |out: &drhost_tests::cli::Outcome| {
-        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-        events(&out.journal(), "run-start")[0]["compile_cache"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
     assert_eq!(compile_cache(&run.exec()), "miss", "the first run compiles");
     let mut cached: Vec<String> = std::fs::read_dir(cache.path())
         .unwrap()
@@ -561,13 +563,6 @@ fn hashes_are_remembered_only_while_the_files_are_unchanged() {
     std::fs::write(&hello, &original).unwrap();
     let cfg = config(HELLO_GRANTS);
     let run = Run::wasm(&hello).config(&cfg).cache_dir(&cache);
-    let compile_cache = |out: &drhost_tests::cli::Outcome| {
-        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-        events(&out.journal(), "run-start")[0]["compile_cache"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
     assert_eq!(compile_cache(&run.exec()), "miss");
     let sum_file = std::fs::read_dir(cache.path())
         .unwrap()
