@@ -23,6 +23,8 @@ pub mod console;
 pub mod drill;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod history;
 pub mod inspect;
 pub mod journal;

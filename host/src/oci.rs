@@ -136,7 +136,7 @@ impl OciRef {
         })
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         let host = self
             .registry
             .rsplit_once(':')
@@ -274,6 +274,39 @@ impl Registry {
     }
 }
 
+/// The digest of the one `application/wasm` layer of the manifest a
+/// registry sent for `shown` (a reference, for messages), when the
+/// manifest is a plugin's.
+pub fn plugin_layer(manifest_bytes: &[u8], shown: &str) -> Result<String, RegistryError> {
+    let not_plugin = |reason: &str| RegistryError::NotAPlugin {
+        reference: shown.to_string(),
+        reason: reason.to_string(),
+    };
+    let manifest: Value =
+        serde_json::from_slice(manifest_bytes).map_err(|e| not_plugin(&format!("its manifest is not JSON ({e})")))?;
+    if manifest["config"]["mediaType"] != CONFIG_MEDIA_TYPE {
+        return Err(not_plugin(&format!(
+            "its config media type is {}, not {CONFIG_MEDIA_TYPE}",
+            manifest["config"]["mediaType"]
+        )));
+    }
+    let layers: Vec<&Value> = manifest["layers"]
+        .as_array()
+        .map(|l| l.iter().filter(|l| l["mediaType"] == WASM_MEDIA_TYPE).collect())
+        .unwrap_or_default();
+    let [layer] = layers.as_slice() else {
+        return Err(not_plugin(&format!(
+            "it has {} `{WASM_MEDIA_TYPE}` layers, not one",
+            layers.len()
+        )));
+    };
+    layer["digest"]
+        .as_str()
+        .filter(|d| d.starts_with("sha256:"))
+        .map(str::to_string)
+        .ok_or_else(|| not_plugin("its layer has no sha256 digest"))
+}
+
 /// What `drhost push` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct PushReport {
@@ -403,26 +436,7 @@ pub async fn pull(
         reference: shown.clone(),
         reason: reason.to_string(),
     };
-    let manifest: Value =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| not_plugin(&format!("its manifest is not JSON ({e})")))?;
-    if manifest["config"]["mediaType"] != CONFIG_MEDIA_TYPE {
-        return Err(not_plugin(&format!(
-            "its config media type is {}, not {CONFIG_MEDIA_TYPE}",
-            manifest["config"]["mediaType"]
-        ))
-        .into());
-    }
-    let layers: Vec<&Value> = manifest["layers"]
-        .as_array()
-        .map(|l| l.iter().filter(|l| l["mediaType"] == WASM_MEDIA_TYPE).collect())
-        .unwrap_or_default();
-    let [layer] = layers.as_slice() else {
-        return Err(not_plugin(&format!("it has {} `{WASM_MEDIA_TYPE}` layers, not one", layers.len())).into());
-    };
-    let layer_digest = layer["digest"]
-        .as_str()
-        .filter(|d| d.starts_with("sha256:"))
-        .ok_or_else(|| not_plugin("its layer has no sha256 digest"))?;
+    let layer_digest = plugin_layer(&manifest_bytes, &shown)?;
     let bytes = registry
         .get(
             &format!("blobs/{layer_digest}"),
@@ -436,7 +450,7 @@ pub async fn pull(
         return Err(RegistryError::DigestMismatch {
             reference: shown,
             what: "the plugin layer".into(),
-            expected: layer_digest.to_string(),
+            expected: layer_digest,
             actual,
         }
         .into());
