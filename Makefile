@@ -96,7 +96,7 @@ bench: build
 
 ## fuzz: each fuzz target in fuzz/ for FUZZ_SECONDS (not part of `make test` or CI): cargo-fuzz on the
 ## stable toolchain through RUSTC_BOOTSTRAP=1, without a sanitizer (`cargo install cargo-fuzz --locked`);
-## seeds: the README's TOML examples, fuzz/seeds/<target>, fuzz/regressions/<target> (README "Fuzzing")
+## seeds: the README's TOML examples, fuzz/seeds/<target>, fuzz/regressions/<target>; dictionary: fuzz/dicts/<target>.dict
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS ?= config trust_file lock signature oci grant_argv grant_paths grant_names
 FUZZ_FLAGS := -s none --codegen-units 16
@@ -108,7 +108,8 @@ fuzz:
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
 		mkdir -p corpus/$$t; dirs="corpus/$$t"; \
 		for d in seeds/$$t regressions/$$t; do if [[ -d $$d ]]; then dirs="$$dirs $$d"; fi; done; \
-		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_FLAGS) $$t $$dirs -- \
+		dict=""; if [[ -f dicts/$$t.dict ]]; then dict="-dict=dicts/$$t.dict"; fi; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_FLAGS) $$t $$dirs -- $$dict \
 			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1; \
 	done
 
