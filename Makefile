@@ -16,7 +16,11 @@ DEV_KEY := .lab/keys/$(DEV_KEY_ID).key
 DEV_TRUST := .lab/trust.toml
 SIGNED := plugins/*.wasm tests/plugins/*.wasm tests/plugins/compat-0.1/*.wasm examples/*/*.wasm
 
+<<<<<<< HEAD
 .PHONY: build toolchain host plugins fixtures examples compat sign test lab lab-down demo drill bench lint clean
+=======
+.PHONY: build toolchain host plugins fixtures examples compat sign test lab lab-down demo bench fuzz lint clean
+>>>>>>> fuzz
 
 ## build: the host (target/release/drhost), every plugin (plugins/<id>.wasm), test fixtures, examples,
 ## and the contract-0.1 plugins the compatibility tests run
@@ -110,6 +114,25 @@ bench: build
 	$(CARGO) bench -p drhost-tests --bench redis
 	$(CARGO) bench -p drhost-tests --bench db_restore
 	$(CARGO) bench -p drhost-tests --bench infra
+
+## fuzz: each fuzz target in fuzz/ for FUZZ_SECONDS (not part of `make test` or CI): cargo-fuzz on the
+## stable toolchain through RUSTC_BOOTSTRAP=1, without a sanitizer (`cargo install cargo-fuzz --locked`);
+## seeds: the README's TOML examples, fuzz/seeds/<target>, fuzz/regressions/<target>; dictionary: fuzz/dicts/<target>.dict
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= config trust_file lock signature oci grant_argv grant_paths grant_names
+FUZZ_FLAGS := -s none --codegen-units 16
+fuzz:
+	mkdir -p fuzz/corpus/config fuzz/corpus/trust_file
+	awk '/^```toml$$/ { n++; f = "fuzz/corpus/config/readme-" n ".toml"; next } /^```$$/ { f = "" } f { print > f }' README.md
+	cp fuzz/corpus/config/readme-*.toml fuzz/corpus/trust_file/
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build $(FUZZ_FLAGS)
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$t; dirs="corpus/$$t"; \
+		for d in seeds/$$t regressions/$$t; do if [[ -d $$d ]]; then dirs="$$dirs $$d"; fi; done; \
+		dict=""; if [[ -f dicts/$$t.dict ]]; then dict="-dict=dicts/$$t.dict"; fi; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_FLAGS) $$t $$dirs -- $$dict \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1; \
+	done
 
 lint:
 	$(CARGO) fmt --all --check

@@ -24,6 +24,8 @@ pub mod drill;
 pub mod engine;
 pub mod error;
 pub mod file_stamp;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod history;
 pub mod inspect;
 pub mod journal;

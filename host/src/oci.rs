@@ -136,7 +136,7 @@ impl OciRef {
         })
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         let host = self
             .registry
             .rsplit_once(':')
@@ -274,6 +274,48 @@ impl Registry {
     }
 }
 
+/// The digest of the one `application/wasm` layer of the manifest a
+/// registry sent for `shown` (a reference, for messages), when the
+/// manifest is a plugin's.
+pub fn plugin_layer(manifest_bytes: &[u8], shown: &str) -> Result<String, RegistryError> {
+    let not_plugin = |reason: &str| RegistryError::NotAPlugin {
+        reference: shown.to_string(),
+        reason: reason.to_string(),
+    };
+    let manifest: Value =
+        serde_json::from_slice(manifest_bytes).map_err(|e| not_plugin(&format!("its manifest is not JSON ({e})")))?;
+    if manifest["config"]["mediaType"] != CONFIG_MEDIA_TYPE {
+        return Err(not_plugin(&format!(
+            "its config media type is {}, not {CONFIG_MEDIA_TYPE}",
+            manifest["config"]["mediaType"]
+        )));
+    }
+    let layers: Vec<&Value> = manifest["layers"]
+        .as_array()
+        .map(|l| l.iter().filter(|l| l["mediaType"] == WASM_MEDIA_TYPE).collect())
+        .unwrap_or_default();
+    let [layer] = layers.as_slice() else {
+        return Err(not_plugin(&format!(
+            "it has {} `{WASM_MEDIA_TYPE}` layers, not one",
+            layers.len()
+        )));
+    };
+    // The digest goes into the blob's URL: only what a blob's digest can
+    // be (what `sha256_digest` writes), so the registry's text cannot
+    // reshape the URL (`sha256:../..`, `?`, `#`) or send an unmatchable one.
+    layer["digest"]
+        .as_str()
+        .filter(|d| is_sha256_digest(d))
+        .map(str::to_string)
+        .ok_or_else(|| not_plugin("its layer has no sha256 digest (`sha256:` and 64 lowercase hex digits)"))
+}
+
+/// `sha256:` and 64 lowercase hex digits.
+fn is_sha256_digest(text: &str) -> bool {
+    text.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 /// What `drhost push` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct PushReport {
@@ -403,26 +445,7 @@ pub async fn pull(
         reference: shown.clone(),
         reason: reason.to_string(),
     };
-    let manifest: Value =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| not_plugin(&format!("its manifest is not JSON ({e})")))?;
-    if manifest["config"]["mediaType"] != CONFIG_MEDIA_TYPE {
-        return Err(not_plugin(&format!(
-            "its config media type is {}, not {CONFIG_MEDIA_TYPE}",
-            manifest["config"]["mediaType"]
-        ))
-        .into());
-    }
-    let layers: Vec<&Value> = manifest["layers"]
-        .as_array()
-        .map(|l| l.iter().filter(|l| l["mediaType"] == WASM_MEDIA_TYPE).collect())
-        .unwrap_or_default();
-    let [layer] = layers.as_slice() else {
-        return Err(not_plugin(&format!("it has {} `{WASM_MEDIA_TYPE}` layers, not one", layers.len())).into());
-    };
-    let layer_digest = layer["digest"]
-        .as_str()
-        .filter(|d| d.starts_with("sha256:"))
-        .ok_or_else(|| not_plugin("its layer has no sha256 digest"))?;
+    let layer_digest = plugin_layer(&manifest_bytes, &shown)?;
     let bytes = registry
         .get(
             &format!("blobs/{layer_digest}"),
@@ -436,7 +459,7 @@ pub async fn pull(
         return Err(RegistryError::DigestMismatch {
             reference: shown,
             what: "the plugin layer".into(),
-            expected: layer_digest.to_string(),
+            expected: layer_digest,
             actual,
         }
         .into());
@@ -508,6 +531,38 @@ mod tests {
         assert_eq!(OciRef::parse("oci://h/x").unwrap().reference, "latest");
         for bad in ["http://h/x:1", "oci://h", "oci://h/X:1", "oci://h/x@sha256:12"] {
             assert!(OciRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod manifest_tests {
+    use super::*;
+
+    fn manifest(digest: &str) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "config": { "mediaType": CONFIG_MEDIA_TYPE },
+            "layers": [{ "mediaType": WASM_MEDIA_TYPE, "digest": digest }],
+        }))
+        .unwrap()
+    }
+
+    /// Found by fuzz/fuzz_targets/oci.rs: any `sha256:…` text was taken as
+    /// the layer digest and put into the blob URL.
+    #[test]
+    fn a_layer_digest_is_a_sha256_digest_or_refused() {
+        let good = format!("sha256:{}", "0a".repeat(32));
+        assert_eq!(plugin_layer(&manifest(&good), "r").unwrap(), good);
+        for bad in [
+            "sha256:".to_string(),
+            "sha256:../../other/blobs/x".to_string(),
+            format!("sha256:{}?x=1", "a".repeat(64)),
+            format!("sha256:{}", "A".repeat(64)),
+            format!("sha256:{}", "a".repeat(63)),
+            format!("sha512:{}", "a".repeat(64)),
+        ] {
+            let err = plugin_layer(&manifest(&bad), "r").unwrap_err().to_string();
+            assert!(err.contains("no sha256 digest"), "{bad}: {err}");
         }
     }
 }

@@ -35,7 +35,7 @@
 //! CLI; `project.rs` the operations.
 
 mod cli;
-mod grant;
+pub(crate) mod grant;
 mod host;
 mod project;
 

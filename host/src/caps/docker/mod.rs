@@ -24,7 +24,7 @@ mod host;
 mod images;
 mod networks;
 mod swarm;
-mod syntax;
+pub(crate) mod syntax;
 
 pub use advice::need_lines;
 pub use grant::{ContainerIdentity, DockerAccess, DockerGrant, COMPOSE_PROJECT, COMPOSE_SERVICE};

@@ -113,7 +113,7 @@ pub(crate) fn may_hold<'a>(mut globs: impl Iterator<Item = &'a str>, dir: &str) 
     let dir = format!("{dir}/");
     globs.any(|g| {
         let head = literal_head(g);
-        head.starts_with(&dir) || dir.starts_with(head)
+        head.starts_with(&dir) || dir.starts_with(&head)
     })
 }
 
@@ -205,6 +205,21 @@ mod tests {
         assert!(!may_hold(globs.iter().copied(), "conf/other"));
         assert!(!may_hold(globs.iter().copied(), "private"));
         assert!(may_hold(["**"].iter().copied(), "anything/at/all"));
+    }
+
+    /// Found by fuzz/fuzz_targets/grant_paths.rs: a walk did not enter
+    /// `*` for the glob `\*/**` (nor `logs[1]` for `logs\[1\]/*`, as a
+    /// refusal advises it), since a glob's literal head kept the escape.
+    #[test]
+    fn a_walk_enters_directories_an_escaped_glob_names() {
+        assert!(may_hold(["\\*/**"].iter().copied(), "*"));
+        let advised = crate::caps::kit::pattern::glob_escape("logs[1]/app.log");
+        assert_eq!(advised, "logs\\[1\\]/app.log");
+        assert!(glob_matches(&advised, "logs[1]/app.log"));
+        assert!(may_hold([advised.as_str()].iter().copied(), "logs[1]"));
+        assert!(!may_hold([advised.as_str()].iter().copied(), "logs"));
+        assert_eq!(literal_head("a\\*b/*"), "a*b/");
+        assert_eq!(literal_head("dangling\\"), "dangling\\");
     }
 
     #[test]

@@ -32,11 +32,11 @@ use crate::caps::kit::gate::{Gate, TargetTable};
 use crate::config::PluginGrants;
 
 mod client;
-mod grant;
+pub(crate) mod grant;
 mod host;
 mod list;
 mod nofollow;
-mod path;
+pub(crate) mod path;
 mod read;
 mod write;
 

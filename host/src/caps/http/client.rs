@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::bindings::drhost::runbook::http::Response;
 use crate::bindings::types::Error as CapError;
-use crate::caps::http::grant::grant_lines;
+use crate::caps::http::grant::{grant_lines, HttpGrant};
 use crate::caps::kit::capped::Capped;
 use crate::caps::kit::text::not_granted;
 use crate::caps::kit::text::root_cause;
@@ -16,6 +16,11 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The URL, when it is http(s) to a granted `host:port`.
 pub(crate) fn check(ctx: &RunContext, url: &str) -> Result<reqwest::Url, CapError> {
+    check_url(&ctx.grants.http, &ctx.plugin_id, url)
+}
+
+/// [`check`] against `grants`, plugin `plugin_id`'s.
+pub(crate) fn check_url(grants: &[HttpGrant], plugin_id: &str, url: &str) -> Result<reqwest::Url, CapError> {
     let parsed =
         reqwest::Url::parse(url).map_err(|e| CapError::InvalidArgument(format!("`{url}` is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
@@ -26,11 +31,11 @@ pub(crate) fn check(ctx: &RunContext, url: &str) -> Result<reqwest::Url, CapErro
     let host = parsed.host_str().unwrap_or_default();
     let port = parsed.port_or_known_default().unwrap_or(80);
     let host_port = format!("{host}:{port}");
-    if !ctx.grants.http.iter().any(|g| g.allows(&host_port)) {
+    if !grants.iter().any(|g| g.allows(&host_port)) {
         return Err(CapError::AccessDenied(not_granted(
             &format!("http host `{host_port}`"),
-            &ctx.plugin_id,
-            &grant_lines(&ctx.plugin_id, &host_port),
+            plugin_id,
+            &grant_lines(plugin_id, &host_port),
         )));
     }
     Ok(parsed)

@@ -5,7 +5,7 @@
 
 use crate::caps::kit::gate::Gate;
 
-mod client;
+pub(crate) mod client;
 mod grant;
 mod host;
 

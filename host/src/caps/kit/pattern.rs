@@ -229,11 +229,22 @@ pub(crate) fn grant_glob(pattern: &str) -> Option<globset::GlobMatcher> {
         .map(|g| g.compile_matcher())
 }
 
-/// The part of a grant glob before its first wildcard (`supabase/` for
-/// `supabase/*`): what a listing's prefix must start with.
-pub(crate) fn literal_head(pattern: &str) -> &str {
-    let end = pattern.find(['*', '?', '[', '{']).unwrap_or(pattern.len());
-    &pattern[..end]
+/// The text a grant glob matches literally before its first wildcard
+/// (`supabase/` for `supabase/*`; `a*b/` for `a\*b/*`, an escaped
+/// character being itself): what a listing's prefix must start with.
+pub(crate) fn literal_head(pattern: &str) -> String {
+    let mut head = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' | '?' | '[' | '{' => break,
+            // `\x` is `x` (glob_matches reads backslash escapes); a
+            // dangling `\` (a glob that matches nothing) stays as written.
+            '\\' => head.push(chars.next().unwrap_or('\\')),
+            c => head.push(c),
+        }
+    }
+    head
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ pub fn allows_prefix(grants: &[S3Grant], label: &str, prefix: &str, access: S3Ac
         && grants
             .iter()
             .filter(|g| g.target == label && g.access.contains(&access))
-            .any(|g| g.prefixes.iter().any(|p| prefix.starts_with(literal_head(p))))
+            .any(|g| g.prefixes.iter().any(|p| prefix.starts_with(&literal_head(p))))
 }
 
 /// Whether a manifest need on `label` is covered (and the target configured).

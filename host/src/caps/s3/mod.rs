@@ -20,7 +20,7 @@ use crate::config::PluginGrants;
 
 mod client;
 mod download;
-mod grant;
+pub(crate) mod grant;
 mod host;
 
 pub(crate) use client::check_key;

@@ -10,7 +10,7 @@
 
 use crate::caps::kit::gate::Gate;
 
-mod grant;
+pub(crate) mod grant;
 mod host;
 mod program;
 

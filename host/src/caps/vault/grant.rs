@@ -164,7 +164,7 @@ pub fn allows_list(grants: &[VaultGrant], label: &str, path: &str, access: Vault
     let folder = folder(path);
     granted_globs(grants, label, access).any(|p| {
         let head = literal_head(p);
-        folder.starts_with(head) || head.starts_with(&folder)
+        folder.starts_with(&head) || head.starts_with(&folder)
     })
 }
 
@@ -176,7 +176,7 @@ pub fn lists_key(grants: &[VaultGrant], label: &str, path: &str, key: &str, acce
     granted_globs(grants, label, access).any(|p| {
         let head = literal_head(p);
         if full.ends_with('/') {
-            full.starts_with(head) || head.starts_with(&full)
+            full.starts_with(&head) || head.starts_with(&full)
         } else {
             glob_matches(p, &full)
         }
