@@ -16,11 +16,7 @@ DEV_KEY := .lab/keys/$(DEV_KEY_ID).key
 DEV_TRUST := .lab/trust.toml
 SIGNED := plugins/*.wasm tests/plugins/*.wasm tests/plugins/compat-0.1/*.wasm examples/*/*.wasm
 
-<<<<<<< HEAD
-.PHONY: build toolchain host plugins fixtures examples compat sign test lab lab-down demo drill bench lint clean
-=======
-.PHONY: build toolchain host plugins fixtures examples compat sign test lab lab-down demo bench fuzz lint clean
->>>>>>> fuzz
+.PHONY: build toolchain host plugins fixtures examples compat sign test lab lab-down demo drill bench fuzz lint clean
 
 ## build: the host (target/release/drhost), every plugin (plugins/<id>.wasm), test fixtures, examples,
 ## and the contract-0.1 plugins the compatibility tests run

@@ -154,46 +154,7 @@ pub async fn check(opts: CheckOptions) -> Result<CheckReport> {
     };
     let positions = parse::Positions::new(&text);
     report.plugins = config.plugins.len();
-<<<<<<< HEAD
-    report.targets = sections(&table, "targets").map(|(_, labels)| labels.len()).sum();
-    for targets in crate::caps::TARGET_TABLES {
-        missing_targets(&path, &table, targets, &positions, &mut problems);
-    }
-    if let Some(notify) = &config.run.notify {
-        for label in crate::caps::notify::unknown_labels(notify, &config.targets.notify) {
-            let position = positions.at(&["run", "notify"], Some("target"));
-            problems.push(Problem::new(
-                "missing-target",
-                &path,
-                position,
-                Some("run.notify.target"),
-                format!(
-                    "[run.notify] posts to `{label}`, but there is no [targets.notify.{label}]: add it (url = \"env:WEBHOOK_URL\", format = \"slack\" or \"json\") or remove the label"
-                ),
-            ));
-        }
-    }
-    if let Some(shared) = &config.run.shared_lock {
-        if let Err(message) =
-            crate::run::SharedLock::resolve(&shared.postgres, &config.targets.postgres, &config.targets.vault)
-        {
-            let position = positions.at(&["run", "shared_lock"], Some("postgres"));
-            problems.push(Problem::new(
-                "missing-target",
-                &path,
-                position,
-                Some("run.shared_lock.postgres"),
-                message,
-            ));
-        }
-    }
-
-    for (name, drill) in &config.drills {
-        drill_problems(&path, name, drill, &config, &positions, &mut problems);
-    }
-=======
     report.targets = targets;
->>>>>>> fuzz
 
     if !report.plugin_dirs.is_empty() {
         let (found, unreadable) = plugins_in(&report.plugin_dirs, opts.cache_dir.clone()).await;
@@ -263,10 +224,6 @@ pub async fn check(opts: CheckOptions) -> Result<CheckReport> {
     Ok(report)
 }
 
-<<<<<<< HEAD
-/// What would stop drill `name` before it starts: a before, fault or
-/// recovery plugin file that is not there, a probe naming a target the file does
-=======
 /// Everything wrong with configuration `text` (read from `path`) that is
 /// found without looking at plugins; with the configuration and how many
 /// `[targets.CAP.LABEL]` tables it has, when it parses.
@@ -280,6 +237,20 @@ pub fn check_text(path: &Path, text: &str) -> (Option<(config::Config, usize)>, 
     let targets = sections(&table, "targets").map(|(_, labels)| labels.len()).sum();
     for targets in crate::caps::TARGET_TABLES {
         missing_targets(path, &table, targets, &positions, &mut problems);
+    }
+    if let Some(notify) = &config.run.notify {
+        for label in crate::caps::notify::unknown_labels(notify, &config.targets.notify) {
+            let position = positions.at(&["run", "notify"], Some("target"));
+            problems.push(Problem::new(
+                "missing-target",
+                path,
+                position,
+                Some("run.notify.target"),
+                format!(
+                    "[run.notify] posts to `{label}`, but there is no [targets.notify.{label}]: add it (url = \"env:WEBHOOK_URL\", format = \"slack\" or \"json\") or remove the label"
+                ),
+            ));
+        }
     }
     if let Some(shared) = &config.run.shared_lock {
         if let Err(message) =
@@ -302,9 +273,8 @@ pub fn check_text(path: &Path, text: &str) -> (Option<(config::Config, usize)>, 
     (Some((config, targets)), problems)
 }
 
-/// What would stop drill `name` before it starts: a fault or recovery
-/// plugin file that is not there, a probe naming a target the file does
->>>>>>> fuzz
+/// What would stop drill `name` before it starts: a before, fault or
+/// recovery plugin file that is not there, a probe naming a target the file does
 /// not define, an HTTP probe that is not an http(s) URL. Found here, the
 /// operator learns it before the drill's due date, not on it.
 fn drill_problems(
