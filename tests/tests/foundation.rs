@@ -495,6 +495,15 @@ fn http_probe_reaches_granted_hosts_only() {
     assert_eq!(call["outcome"]["error"]["kind"], "unavailable");
 }
 
+/// Changes one byte in the middle of the file at `path`, in place: same
+/// name, same inode, same length.
+fn flip_middle_byte(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(path, &bytes).unwrap();
+}
+
 /// What the compile cache did for a successful run: `hit` or `miss`.
 fn compile_cache(out: &drhost_tests::cli::Outcome) -> String {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -536,11 +545,7 @@ fn second_run_uses_the_compile_cache() {
     );
     // A compilation changed on disk is native code nobody vouches for: it
     // is not loaded; the plugin is compiled again (and the cache repaired).
-    let compiled = cache.path().join(&cached[0]);
-    let mut bytes = std::fs::read(&compiled).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0xff;
-    std::fs::write(&compiled, &bytes).unwrap();
+    flip_middle_byte(&cache.path().join(&cached[0]));
     assert_eq!(
         compile_cache(&run.exec()),
         "miss",
@@ -590,11 +595,7 @@ fn hashes_are_remembered_only_while_the_files_are_unchanged() {
     assert_eq!(compile_cache(&run.exec()), "hit", "remembered hashes load the same");
 
     // The compilation changed in place, same length: checked again, not loaded.
-    let compiled = sum_file.with_extension("");
-    let mut bytes = std::fs::read(&compiled).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0xff;
-    std::fs::write(&compiled, &bytes).unwrap();
+    flip_middle_byte(&sum_file.with_extension(""));
     assert_eq!(
         compile_cache(&run.exec()),
         "miss",
