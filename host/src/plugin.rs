@@ -46,10 +46,7 @@ pub struct PluginFile {
 impl PluginFile {
     /// Reads a plugin file and computes its digest.
     pub fn read(path: &Path) -> Result<PluginFile> {
-        let bytes = std::fs::read(path).map_err(|e| Error::PluginFile {
-            path: path.to_owned(),
-            reason: crate::config::os_reason(&e),
-        })?;
+        let bytes = std::fs::read(path).map_err(|e| unreadable(path, &e))?;
         Ok(PluginFile::from_bytes(path.to_owned(), bytes))
     }
 
@@ -62,10 +59,7 @@ impl PluginFile {
         let Some(cache_dir) = cache_dir.filter(|dir| crate::private_dir::check(dir).is_ok()) else {
             return PluginFile::read(path);
         };
-        let unreadable = |e: std::io::Error| Error::PluginFile {
-            path: path.to_owned(),
-            reason: crate::config::os_reason(&e),
-        };
+        let unreadable = |e: std::io::Error| unreadable(path, &e);
         let mut file = std::fs::File::open(path).map_err(unreadable)?;
         let before = file_stamp::Stamp::of(&file.metadata().map_err(unreadable)?);
         let mut bytes = Vec::with_capacity(usize::try_from(before.size()).unwrap_or(0));
@@ -141,6 +135,14 @@ impl PluginFile {
                 "{name} is not WebAssembly (no `\\0asm` header): pass a plugin built with `cargo build --target wasm32-wasip2`"
             )))
         }
+    }
+}
+
+/// Why the plugin file at `path` cannot be read.
+fn unreadable(path: &Path, e: &std::io::Error) -> Error {
+    Error::PluginFile {
+        path: path.to_owned(),
+        reason: crate::config::os_reason(e),
     }
 }
 

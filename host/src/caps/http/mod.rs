@@ -20,6 +20,16 @@ pub(crate) const GATE: Gate = Gate {
     changes: crate::caps::kit::gate::changes_nothing,
 };
 
+/// An HTTP client as drhost uses one: no redirects followed (a redirect
+/// could leave the granted host), no proxies from the environment.
+pub(crate) fn new_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent(concat!("drhost/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// The run's HTTP client, built on first use.
 #[derive(Default)]
 struct Client(Option<reqwest::Client>);
@@ -32,12 +42,7 @@ impl crate::sandbox::RunState {
         if let Some(client) = kept {
             return Ok(client.clone());
         }
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("drhost/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| crate::bindings::types::Error::Failed(format!("HTTP client: {e}")))?;
+        let client = new_client().map_err(|e| crate::bindings::types::Error::Failed(format!("HTTP client: {e}")))?;
         *kept = Some(client.clone());
         Ok(client)
     }

@@ -122,12 +122,7 @@ impl RunNotices {
     ) -> Option<Arc<RunNotices>> {
         let notify = notify?;
         let runtime = tokio::runtime::Handle::try_current().ok()?;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("drhost/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .ok()?;
+        let client = crate::caps::http::new_client().ok()?;
         let plugin = Arc::new(Mutex::new(String::new()));
         let channels = Channels {
             channels: notify
