@@ -210,6 +210,16 @@ impl Console {
         self.plugin_line(format_args!("    {mark} would {}", plugin_text(change)));
     }
 
+    /// A change (or answer) `drhost resume` took from the dead run's
+    /// journal instead of making it again.
+    pub fn replayed(&self, change: &str, from: &str) {
+        let mark = self.style.ok();
+        self.plugin_line(format_args!(
+            "    {mark} already done by {from}: {}",
+            plugin_text(change)
+        ));
+    }
+
     /// A question approved without asking anyone (`--yes`, `--approve`,
     /// the config's policy): which one, by what, and what it said.
     pub fn approved(&self, id: &str, by: &str, question: &str) {

@@ -224,7 +224,7 @@ fn truncated_line(run_id: &str) -> serde_json::Map<String, serde_json::Value> {
 }
 
 /// Cuts long strings and arrays inside `value`, saying how much was cut.
-fn cap_value(value: &mut serde_json::Value) {
+pub(crate) fn cap_value(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::String(text) if text.len() > FIELD_CAP => {
             let mut end = FIELD_CAP;

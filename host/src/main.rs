@@ -11,8 +11,8 @@ use clap::Parser;
 
 use cli::args::{
     CheckArgs, Cli, Command, DrillArgs, InspectArgs, JournalCommand, JournalVerifyArgs, KeygenArgs, ListArgs, LockArgs,
-    NewArgs, PrepareArgs, PullArgs, PushArgs, ReportArgs, RunArgs, RunsArgs, ScheduleArgs, ShowArgs, SignArgs,
-    TrustEntryArgs, VerifyArgs,
+    NewArgs, PrepareArgs, PullArgs, PushArgs, ReportArgs, ResumeArgs, RunArgs, RunsArgs, ScheduleArgs, ShowArgs,
+    SignArgs, TrustEntryArgs, VerifyArgs,
 };
 use cli::output::{
     print_check, print_error, print_json, print_json_error, print_list, print_plugin_results, print_report, print_runs,
@@ -49,6 +49,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => run(args).await,
+            Command::Resume(args) => resume(args).await,
             Command::Keygen(args) => exit_code(keygen(args)),
             Command::TrustEntry(args) => exit_code(trust_entry(args)),
             Command::Sign(args) => exit_code(sign(args).await),
@@ -117,6 +118,20 @@ async fn run(args: RunArgs) -> i32 {
     let report = drhost::run::run(args.into()).await;
     print_report(&report, json, progress_shown);
     report.exit_code
+}
+
+/// `drhost resume`: the dead run's journal read (an error here ran
+/// nothing), then a run as `drhost run`'s, reported the same way.
+async fn resume(args: ResumeArgs) -> i32 {
+    let (json, progress_shown) = (args.json, !args.quiet);
+    match drhost::run::resume::prepare(args.into()) {
+        Ok(opts) => {
+            let report = drhost::run::run(opts).await;
+            print_report(&report, json, progress_shown);
+            report.exit_code
+        }
+        Err(error) => exit_code_as(Err(error), json),
+    }
 }
 
 /// `drhost inspect`: one block per plugin on stdout, or `--json` (see

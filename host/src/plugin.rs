@@ -293,6 +293,7 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
         connections: Default::default(),
         notices: None,
         fence: None,
+        resumed: None,
     });
     let limits = Limits {
         timeout: DESCRIBE_TIMEOUT,

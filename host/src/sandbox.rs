@@ -225,6 +225,9 @@ pub struct RunContext {
     /// Closed when the run loses its shared lock: no change passes it
     /// after that ([`crate::caps::kit::fence`]); none without one.
     pub fence: Option<Arc<crate::caps::kit::fence::Fence>>,
+    /// The dead run `drhost resume` goes on from: its changes are answered
+    /// from its journal ([`crate::caps::kit::replay`]); none otherwise.
+    pub resumed: Option<Arc<crate::caps::kit::replay::Resumed>>,
 }
 
 impl RunContext {

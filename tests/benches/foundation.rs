@@ -104,6 +104,7 @@ fn main() {
                 connections: Default::default(),
                 notices: None,
                 fence: None,
+                resumed: None,
             });
             let started = Instant::now();
             let limits = Limits {

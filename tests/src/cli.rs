@@ -376,13 +376,13 @@ impl Run {
         }
         argv.extend(self.extra.iter().cloned());
         let subcommand = self.command.first().and_then(|c| c.to_str());
-        if subcommand == Some("run") {
+        if matches!(subcommand, Some("run" | "resume")) {
             argv.extend(["--journal-dir".into(), journal_dir.as_os_str().to_os_string()]);
         }
         let cache_given = argv.iter().any(|a| a == "--cache-dir");
         match &self.cache_dir {
             Some(dir) => argv.extend(["--cache-dir".into(), dir.as_os_str().to_os_string()]),
-            None if matches!(subcommand, Some("run" | "inspect")) && !cache_given => {
+            None if matches!(subcommand, Some("run" | "inspect" | "resume")) && !cache_given => {
                 argv.extend(["--cache-dir".into(), shared_cache_dir().into_os_string()])
             }
             None => {}

@@ -7,7 +7,8 @@
 //! ([`docker`]), runbook scenario 3's own stack and its complete-loss fault
 //! ([`phase2`]), a webhook receiver for `notify` ([`webhook`]), the other-language
 //! SDK tests' helpers ([`sdk`]), headless Chromium for report pages
-//! ([`chromium`]), and small shared helpers ([`util`]).
+//! ([`chromium`]), killing drhost mid-recovery and resuming it
+//! ([`resume`]), and small shared helpers ([`util`]).
 
 pub mod chromium;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod compose;
 pub mod docker;
 pub mod lab;
 pub mod phase2;
+pub mod resume;
 pub mod sdk;
 pub mod stub;
 pub mod tmp;

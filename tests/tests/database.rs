@@ -1477,3 +1477,199 @@ fn a_backend_that_stays_unhealthy_ends_the_health_wait_with_exit_1() {
     assert_eq!(lab_started(), lab_before, "the lab's backends were not restarted");
     assert_eq!(rt().block_on(users_checksum(&lab)), before);
 }
+
+/// The identity Postgres gave the restored `users` table: a second
+/// `pg_restore --clean` drops and recreates it, so a new one.
+async fn users_table_oid(lab: &Lab) -> i64 {
+    let pg = lab.pg_client().await.unwrap();
+    scalar(&pg, "SELECT 'users'::regclass::oid::bigint").await
+}
+
+/// The database is gone: the fault db-restore repairs.
+fn drop_the_database(lab: &Lab) {
+    rt().block_on(async {
+        let pg = lab.pg_client_for("postgres").await.unwrap();
+        pg.execute("DROP DATABASE IF EXISTS toolboxai WITH (FORCE)", &[])
+            .await
+            .unwrap();
+    });
+}
+
+/// `drhost resume` after drhost was SIGKILLed right after each change
+/// db-restore makes: the database, Vault and the backends end healthy, and
+/// no change was made twice, counted in the real services (the restored
+/// table keeps the identity the one `pg_restore` gave it; Vault's version
+/// goes up by one) and in the two journals.
+#[test]
+fn db_restore_killed_after_each_change_is_resumed_without_making_any_twice() {
+    use drhost_tests::resume::{journal_of, kill_at, made, resume, KillPoint};
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    let backup = lab_run(&lab, "db-backup").exec();
+    assert_eq!(backup.code, 0, "{}\n{}", backup.stdout, backup.stderr);
+    let points = [
+        KillPoint {
+            call: "confirm.ask",
+            nth: 1,
+        },
+        KillPoint {
+            call: "postgres.restore",
+            nth: 1,
+        },
+        KillPoint {
+            call: "vault.patch",
+            nth: 1,
+        },
+        KillPoint {
+            call: "docker.restart-container",
+            nth: 1,
+        },
+    ];
+    for point in points {
+        drop_the_database(&lab);
+        let (_, version_before) = rt.block_on(app_settings(&lab));
+        let dir = drhost_tests::tmp::TmpDir::new("drhost-resume-");
+        let killed = kill_at(lab_run(&lab, "db-restore"), dir.path(), point);
+        let dead = cli::read_journal(&killed.journal);
+        let restored_by_dead = !made(&dead, "postgres.restore").is_empty();
+        let oid_at_kill = restored_by_dead.then(|| rt.block_on(users_table_oid(&lab)));
+
+        let out = resume(dir.path(), &killed.run_id, |run| run);
+        assert_eq!(out.code, 0, "{point}: {}\n{}", out.stdout, out.stderr);
+        let journal = journal_of(&out);
+        assert_eq!(journal[0]["resumes"]["run"], killed.run_id.as_str(), "{point}");
+        let report = out.json();
+        assert_eq!(report["resumed"]["from"], killed.run_id.as_str(), "{report}");
+        let answered = report["resumed"]["answered"].as_u64().unwrap();
+        assert!(answered >= 1, "{point}: nothing answered from the journal: {report}");
+        for call in [
+            "confirm.ask",
+            "postgres.create-database",
+            "postgres.restore",
+            "vault.patch",
+        ] {
+            let (before, after) = (made(&dead, call).len(), made(&journal, call).len());
+            assert_eq!(
+                before + after,
+                1,
+                "{point}: {call} made {before} time(s) before the kill, {after} after"
+            );
+        }
+        let restarts = made(&dead, "docker.restart-container").len() + made(&journal, "docker.restart-container").len();
+        assert_eq!(restarts, 3, "{point}: three backends, each restarted once");
+        // The real services: one restore, one Vault version, healthy backends.
+        if let Some(oid) = oid_at_kill {
+            assert_eq!(rt.block_on(users_table_oid(&lab)), oid, "{point}: pg_restore ran again");
+        }
+        assert_eq!(rt.block_on(app_settings(&lab)).1, version_before + 1, "{point}");
+        assert_eq!(rt.block_on(backend_health(&lab)), vec![200; 3], "{point}");
+        assert_no_secret(&lab, &out);
+        eprintln!(
+            "resume matrix: db-restore killed {point}: exit {}, {answered} answered from the journal, restore made {} before the kill",
+            out.code,
+            if restored_by_dead { "once" } else { "not" }
+        );
+    }
+}
+
+/// A resume whose plugin asks for a change the journal does not have (a
+/// newer backup appeared after the kill) stops there and changes nothing;
+/// `--diverged live` goes on live; a run resumed to its end is not resumed
+/// again, and another plugin file is refused.
+#[test]
+fn a_resume_that_diverges_stops_changes_nothing_and_goes_on_live_only_when_told() {
+    use drhost_tests::resume::{journal_of, kill_at, made, resume, KillPoint};
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    let backup = lab_run(&lab, "db-backup").exec();
+    assert_eq!(backup.code, 0, "{}\n{}", backup.stdout, backup.stderr);
+    drop_the_database(&lab);
+    let dir = drhost_tests::tmp::TmpDir::new("drhost-resume-");
+    let killed = kill_at(
+        lab_run(&lab, "db-restore"),
+        dir.path(),
+        KillPoint {
+            call: "postgres.restore",
+            nth: 1,
+        },
+    );
+    let oid_at_kill = rt.block_on(users_table_oid(&lab));
+    let (_, version_at_kill) = rt.block_on(app_settings(&lab));
+    // After the kill, someone takes a newer backup: the plugin will restore that one.
+    rt.block_on(async {
+        let pg = lab.pg_client().await.unwrap();
+        pg.batch_execute(
+            "DELETE FROM users WHERE email = 'resume-test@example.com'; INSERT INTO users (email, name, plan, created_at) VALUES ('resume-test@example.com', 'resume test', 'free', now())",
+        )
+        .await
+        .unwrap();
+    });
+    let newer = lab_run(&lab, "db-backup").exec();
+    assert_eq!(newer.code, 0, "{}\n{}", newer.stdout, newer.stderr);
+
+    // Another plugin file is refused before anything runs.
+    let other = resume(dir.path(), &killed.run_id, |run| {
+        run.args(["--plugin".as_ref(), cli::plugin("hello").as_os_str()])
+    });
+    assert_eq!(other.code, 3, "{}\n{}", other.stdout, other.stderr);
+    assert!(other.stdout.contains("is not the plugin run"), "{}", other.stdout);
+
+    // Without a terminal, a divergence stops the resume: exit 3, nothing changed.
+    let stopped = resume(dir.path(), &killed.run_id, |run| run);
+    assert_eq!(stopped.code, 3, "{}\n{}", stopped.stdout, stopped.stderr);
+    let summary = stopped.json()["summary"].as_str().unwrap().to_string();
+    assert!(
+        summary.contains("stopped") && summary.contains(&format!("drhost resume {} --diverged live", killed.run_id)),
+        "{summary}"
+    );
+    let journal = journal_of(&stopped);
+    assert_eq!(cli::events(&journal, "resume-diverged").len(), 1, "{journal:?}");
+    assert_eq!(journal.last().unwrap()["resumed"]["stopped"], true);
+    for call in [
+        "postgres.create-database",
+        "postgres.restore",
+        "vault.patch",
+        "docker.restart-container",
+    ] {
+        assert!(made(&journal, call).is_empty(), "{call} made after the divergence");
+    }
+    assert_eq!(rt.block_on(users_table_oid(&lab)), oid_at_kill);
+    assert_eq!(rt.block_on(app_settings(&lab)).1, version_at_kill);
+
+    // Told to go on live: the newer backup is restored, for real.
+    let live = resume(dir.path(), &killed.run_id, |run| run.args(["--diverged", "live"]));
+    assert_eq!(live.code, 0, "{}\n{}", live.stdout, live.stderr);
+    let journal = journal_of(&live);
+    assert_eq!(made(&journal, "postgres.restore").len(), 1);
+    assert_ne!(
+        rt.block_on(users_table_oid(&lab)),
+        oid_at_kill,
+        "the newer backup was not restored"
+    );
+    assert_eq!(rt.block_on(app_settings(&lab)).1, version_at_kill + 1);
+    rt.block_on(async {
+        let pg = lab.pg_client().await.unwrap();
+        assert_eq!(
+            scalar(
+                &pg,
+                "SELECT count(*) FROM users WHERE email = 'resume-test@example.com'"
+            )
+            .await,
+            1
+        );
+        pg.execute("DELETE FROM users WHERE email = 'resume-test@example.com'", &[])
+            .await
+            .unwrap();
+    });
+
+    // Resumed to its end: not again.
+    let again = resume(dir.path(), &killed.run_id, |run| run);
+    assert_eq!(again.code, 3, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        again.stdout.contains("was already resumed by run") && again.stdout.contains("ended recovered"),
+        "{}",
+        again.stdout
+    );
+}

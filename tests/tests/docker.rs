@@ -722,3 +722,59 @@ fn plan_mode_changes_nothing_and_lists_the_changes() {
     );
     assert_eq!(state().started_at, before.started_at);
 }
+
+/// `drhost resume` after drhost was SIGKILLed right after service-recover
+/// restarted the killed backend: the backend ends healthy and was
+/// restarted once, in the journals and in Docker (its start time is the
+/// one the first restart gave it).
+#[test]
+fn service_recover_killed_after_its_restart_is_resumed_without_a_second_restart() {
+    use drhost_tests::resume::{journal_of, kill_at, made, resume, KillPoint};
+    let _serial = serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    let url = lab.get("BACKEND2_URL").unwrap().to_string();
+    let started_at = || {
+        rt().block_on(async {
+            let docker = lab.docker().await.unwrap();
+            inspect(&docker, BACKEND2)
+                .await
+                .state
+                .and_then(|s| s.started_at)
+                .unwrap_or_default()
+        })
+    };
+    rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        docker
+            .kill_container(BACKEND2, None::<q::KillContainerOptions>)
+            .await
+            .expect("kill backend2");
+    });
+    let point = KillPoint {
+        call: "docker.restart-container",
+        nth: 1,
+    };
+    let dir = drhost_tests::tmp::TmpDir::new("drhost-resume-");
+    let killed = kill_at(on_lab(&lab, Run::plugin("service-recover")), dir.path(), point);
+    let restarted_at = started_at();
+
+    let docker_host = lab.get("DOCKER_HOST").unwrap().to_string();
+    let out = resume(dir.path(), &killed.run_id, |run| run.env("DOCKER_HOST", &docker_host));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let dead = drhost_tests::cli::read_journal(&killed.journal);
+    let journal = journal_of(&out);
+    assert_eq!(made(&dead, "docker.restart-container").len(), 1);
+    assert!(
+        made(&journal, "docker.restart-container").is_empty(),
+        "restarted again: {journal:?}"
+    );
+    assert!(made(&journal, "docker.recreate-with-image").is_empty());
+    assert_eq!(started_at(), restarted_at, "Docker restarted {BACKEND2} again");
+    assert_eq!(rt().block_on(health(&lab, &url)), 200);
+    let report = out.json();
+    eprintln!(
+        "resume matrix: service-recover killed {point}: exit {}, {} answered from the journal, {} not asked again ({})",
+        out.code, report["resumed"]["answered"], report["resumed"]["not_asked"], report["summary"]
+    );
+}

@@ -85,6 +85,45 @@ fn signal(pid: u32, sig: &str) {
 
 /// `run` with `--config .lab/drhost.toml --json --yes` (another
 /// `.config(…)` replaces the lab's).
+/// Runbook Redis option B's fault: the master is paused (SIGSTOP; the
+/// guard [`RestoreLab`] resumes it) and the Sentinels will not fail over by
+/// themselves for a minute, so the plugin must.
+fn pause_master_so_sentinels_wait(lab: &Lab, master: u16) {
+    let name = lab.redis_master_name().unwrap().to_string();
+    rt().block_on(async {
+        for port in lab.sentinel_ports().unwrap() {
+            let mut con = lab.redis_at(port).await.unwrap();
+            let _: () = redis::cmd("SENTINEL")
+                .arg("SET")
+                .arg(&name)
+                .arg("down-after-milliseconds")
+                .arg(60_000)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+        }
+    });
+    signal(pid(lab, &format!("redis-{master}")), "-STOP");
+}
+
+/// The first Sentinel's `config-epoch` for the lab's master: each failover
+/// raises it by one.
+fn config_epoch(lab: &Lab) -> u64 {
+    let name = lab.redis_master_name().unwrap().to_string();
+    rt().block_on(async {
+        let port = lab.sentinel_ports().unwrap()[0];
+        let mut con = lab.redis_at(port).await.unwrap();
+        let fields: Vec<String> = redis::cmd("SENTINEL")
+            .arg("MASTER")
+            .arg(&name)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        let at = fields.iter().position(|f| f == "config-epoch").expect("config-epoch");
+        fields[at + 1].parse().unwrap()
+    })
+}
+
 fn on_lab(lab: &Lab, run: Run) -> Run {
     run.config(lab.path(".lab/drhost.toml")).json().yes()
 }
@@ -210,23 +249,8 @@ fn paused_master_without_failover_is_failed_over_by_the_plugin() {
     let _restore = RestoreLab(lab.clone());
     let master = lab.port("REDIS_MASTER_PORT").unwrap();
     let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
-    let name = lab.redis_master_name().unwrap().to_string();
-    // Sentinels will not fail over by themselves for a minute.
     let rt = rt();
-    rt.block_on(async {
-        for port in lab.sentinel_ports().unwrap() {
-            let mut con = lab.redis_at(port).await.unwrap();
-            let _: () = redis::cmd("SENTINEL")
-                .arg("SET")
-                .arg(&name)
-                .arg("down-after-milliseconds")
-                .arg(60_000)
-                .query_async(&mut con)
-                .await
-                .unwrap();
-        }
-    });
-    signal(pid(&lab, &format!("redis-{master}")), "-STOP");
+    pause_master_so_sentinels_wait(&lab, master);
     let backend_started = || {
         rt.block_on(async {
             let docker = lab.docker().await.unwrap();
@@ -870,4 +894,66 @@ fn status_reports_sentinels_that_disagree_as_unhealthy() {
     assert!(summary.contains("sentinels"), "{summary}");
     // Read-only: the real master is still the master.
     assert_eq!(rt().block_on(role_of(&lab, master)), "role:master");
+}
+
+/// `drhost resume` after drhost was SIGKILLed right after redis-failover
+/// (option B) asked Sentinel to fail over. Resumed, the plugin sees the
+/// failover done and goes another way (option A's write probe) where the
+/// journal has the question and the failover: a divergence, so the resume
+/// stops there, having changed nothing. `--diverged live` then finishes the
+/// recovery. Sentinel failed over once (its config epoch went up by one)
+/// and the replica is the master.
+#[test]
+fn redis_failover_killed_after_its_failover_is_resumed_without_a_second_one() {
+    use drhost_tests::resume::{journal_of, kill_at, made, resume, KillPoint};
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = RestoreLab(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    let epoch = config_epoch(&lab);
+    pause_master_so_sentinels_wait(&lab, master);
+
+    let point = KillPoint {
+        call: "redis.sentinel.failover",
+        nth: 1,
+    };
+    let dir = drhost_tests::tmp::TmpDir::new("drhost-resume-");
+    let run = on_lab(&lab, Run::plugin("redis-failover"))
+        .param("auto-failover-wait", "2s")
+        .param("restart-backends", "toolboxai-backend1");
+    let killed = kill_at(run, dir.path(), point);
+    let dead = cli::read_journal(&killed.journal);
+    assert_eq!(made(&dead, "redis.sentinel.failover").len(), 1);
+
+    let stopped = resume(dir.path(), &killed.run_id, |run| run);
+    assert_eq!(stopped.code, 3, "{}\n{}", stopped.stdout, stopped.stderr);
+    let summary = stopped.json()["summary"].as_str().unwrap().to_string();
+    assert!(
+        summary.contains("where run") && summary.contains("confirm.ask"),
+        "{summary}"
+    );
+    let journal = journal_of(&stopped);
+    for call in ["redis.command", "redis.sentinel.failover", "docker.restart-container"] {
+        assert!(made(&journal, call).is_empty(), "{call} made after the divergence");
+    }
+
+    let out = resume(dir.path(), &killed.run_id, |run| run.args(["--diverged", "live"]));
+    // The paused master is left to the operator: recovered, with a follow-up.
+    assert_eq!(out.code, 5, "{}\n{}", out.stdout, out.stderr);
+    let journal = journal_of(&out);
+    assert!(
+        made(&journal, "redis.sentinel.failover").is_empty(),
+        "failed over again: {journal:?}"
+    );
+    assert_eq!(config_epoch(&lab), epoch + 1, "Sentinel failed over more than once");
+    assert_eq!(rt().block_on(role_of(&lab, replica)), "role:master");
+    let restarts = made(&dead, "docker.restart-container").len() + made(&journal, "docker.restart-container").len();
+    assert_eq!(restarts, 1, "toolboxai-backend1 restarted once");
+    eprintln!(
+        "resume matrix: redis-failover killed {point}: first resume exit {} (diverged: the failover was done, so option A), --diverged live exit {} ({})",
+        stopped.code,
+        out.code,
+        out.json()["summary"]
+    );
 }

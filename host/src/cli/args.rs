@@ -76,6 +76,22 @@ Examples:
     exit_codes!()
 );
 
+/// `drhost resume --help`: examples.
+const RESUME_AFTER_HELP: &str = concat!(
+    "\
+Examples:
+  drhost runs
+      a run whose drhost died shows as `died`
+  drhost resume 20261201T104500Z-db-restore-3fa2
+      run db-restore again: the restore it made is not made again
+  drhost resume latest --diverged live
+      when the plugin asks for a change the journal does not have, go on live
+      (without it: asked at a terminal, else the resume stops there, exit 3)
+
+",
+    exit_codes!()
+);
+
 /// `drhost new --help`: examples.
 const NEW_AFTER_HELP: &str = "\
 Examples:
@@ -161,6 +177,12 @@ pub enum Command {
     /// Run a recovery plugin under the grants in drhost.toml.
     #[command(after_help = RUN_AFTER_HELP)]
     Run(RunArgs),
+    /// Go on with a run whose drhost died (SIGKILL, reboot): the same
+    /// plugin runs again, every change its journal has is answered from the
+    /// journal instead of being made twice, and the run is live from the
+    /// first change the journal has no result for.
+    #[command(after_help = RESUME_AFTER_HELP)]
+    Resume(ResumeArgs),
     /// Create an Ed25519 signing key pair: DIR/NAME.key (0600) and DIR/NAME.pub.
     Keygen(KeygenArgs),
     /// Print the trust.toml `[[key]]` entry for a public key file.
@@ -290,6 +312,86 @@ pub struct RunArgs {
     trust: TrustFileArgs,
 }
 
+/// `drhost resume`, as parsed.
+#[derive(clap::Args)]
+pub struct ResumeArgs {
+    /// The run: its id (or an unambiguous prefix), `latest`, or its journal's path.
+    run: String,
+    /// The plugin file, when it is not where the run read it (its digest must match).
+    #[arg(long, value_name = "PATH")]
+    plugin: Option<PathBuf>,
+    /// Configuration file [default: the one the run read].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the journals are [default: [run] journal_dir, else $XDG_STATE_HOME/drhost/runs].
+    #[arg(long, value_name = "DIR")]
+    journal_dir: Option<PathBuf>,
+    /// When the plugin asks for a change the journal does not have at that
+    /// place: `live` makes it and goes on live, `stop` ends the resume there
+    /// (exit 3) [default: ask at a terminal, else stop].
+    #[arg(long, value_name = "WHAT", value_parser = ["live", "stop"])]
+    diverged: Option<String>,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Wall-clock deadline for the resumed run [default: [run] timeout, else 15m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline)]
+    timeout: Option<Duration>,
+    /// Where compiled plugins are cached.
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Approve every confirmation still to come (the run's own approvals,
+    /// --yes or --approve, apply again; its answers are not asked again).
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Approve exactly the question with this id; repeat for more.
+    #[arg(long, value_name = "ID", value_parser = parse_question_id)]
+    approve: Vec<String>,
+    /// Do not draw progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Wait up to DURATION for another run's lock on a target.
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline)]
+    wait: Option<Duration>,
+    /// Run even without a trusted signature (as `drhost run`).
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// Run an older version than drhost.lock pins.
+    #[arg(long)]
+    allow_downgrade: bool,
+    #[command(flatten)]
+    trust: TrustFileArgs,
+}
+
+impl From<ResumeArgs> for drhost::run::resume::ResumeRequest {
+    fn from(args: ResumeArgs) -> Self {
+        use drhost::caps::kit::replay::OnDivergence;
+        drhost::run::resume::ResumeRequest {
+            run: args.run,
+            journal_dir: args.journal_dir,
+            plugin: args.plugin,
+            config: args.config,
+            on_divergence: args.diverged.map(|d| match d.as_str() {
+                "live" => OnDivergence::Live,
+                _ => OnDivergence::Stop,
+            }),
+            options: RunOptions {
+                cache_dir: args.cache_dir,
+                timeout: args.timeout,
+                yes: args.yes,
+                approve: args.approve,
+                quiet: args.quiet,
+                wait: args.wait,
+                allow_unsigned: args.allow_unsigned,
+                allow_downgrade: args.allow_downgrade,
+                trust: args.trust.trust_file,
+                lock: args.trust.lock_file,
+                ..RunOptions::default()
+            },
+        }
+    }
+}
+
 impl RunArgs {
     /// A warning for each `--param` name given more than once (the last wins).
     pub fn repeated_param_warnings(&self) -> Vec<String> {
@@ -324,6 +426,7 @@ impl From<RunArgs> for RunOptions {
             trust: args.trust.trust_file,
             lock: args.trust.lock_file,
             wait: args.wait,
+            resume: None,
         }
     }
 }

@@ -146,7 +146,7 @@ fn dir_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The `*.jsonl` files in `dir`.
-fn journal_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn journal_files(dir: &Path) -> Vec<PathBuf> {
     dir_files(dir)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))

@@ -10,6 +10,7 @@
 //! in words, in `stopped.rs`.
 
 pub mod lock;
+pub mod resume;
 mod shared_lock;
 pub use shared_lock::SharedLock;
 mod notices;
@@ -87,6 +88,8 @@ pub struct RunOptions {
     /// `--wait`: how long to wait for another run's lock on a target
     /// (`None`: refuse at once).
     pub wait: Option<Duration>,
+    /// `drhost resume`: the dead run this one goes on from (see [`resume`]).
+    pub resume: Option<Arc<crate::caps::kit::replay::Resumed>>,
 }
 
 /// Runs a plugin. Never panics; every outcome is a report with an exit code.
@@ -172,6 +175,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
     };
     let mut report = report.with_steps(&attempt.steps.lock().unwrap_or_else(|p| p.into_inner()));
     report.confirms = attempt.asked.all();
+    report.resumed = opts.resume.as_deref().map(resume::Tally::of);
     if let Some(plan) = &attempt.plan {
         let plan = plan.lock().unwrap_or_else(|p| p.into_inner());
         report.plan = Some(PlanReport {
@@ -201,6 +205,7 @@ pub async fn run(opts: RunOptions) -> RunReport {
             "failed_step": report.failed_step,
             "hint": report.hint,
             "wall_ms": report.wall_ms,
+            "resumed": report.resumed,
         }),
     );
     report.journal_head = journal.head();
@@ -270,6 +275,9 @@ impl Attempt<'_> {
                 "host": lock::hostname(),
                 "compile_cache": self.compile_cache,
                 "config": self.config_path,
+                // Where relative paths (plugin, config) were read from: `drhost resume` reads them again.
+                "cwd": std::env::current_dir().ok(),
+                "resumes": self.opts.resume.as_ref().map(|r| json!({ "run": r.from, "calls": r.calls.len() })),
                 "params": self.opts.params.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
                 // What the plugin gets: --param > [plugins.<id>.params] > its default.
                 "effective_params": effective,
@@ -300,6 +308,9 @@ impl Attempt<'_> {
             version: None,
             contract: None,
         });
+        if let Some(resumed) = &opts.resume {
+            resume::same_plugin(resumed, &opts.plugin, &file.typed_digest())?;
+        }
         file.check_is_component()?;
         let trust_paths = trust::TrustPaths::locate(
             opts.trust.as_deref(),
@@ -430,6 +441,7 @@ impl Attempt<'_> {
             connections: Default::default(),
             notices: self.notices.clone(),
             fence: self.locks.as_ref().and_then(|locks| locks.fence(&self.journal)),
+            resumed: opts.resume.clone(),
         });
         let disk = ctx.disk.clone();
         let _watch = disk.watch();
@@ -448,7 +460,9 @@ impl Attempt<'_> {
         record_guest_output(&self.journal, store.data());
         // What the plugin left in scratch counts too, however it ended.
         disk.measure_scratch();
+        let resume_stopped = opts.resume.as_ref().and_then(|r| r.stopped());
         let stopped = match result {
+            Some(Ok(Err(_))) if resume_stopped.is_some() => Error::Refused(resume_stopped.unwrap_or_default()),
             Some(Ok(Ok(_))) if disk.exceeded().is_some() => disk_error(&manifest.id, disk.exceeded()),
             Some(Ok(Ok(ended))) => return Ok(ended),
             Some(Ok(Err(trap))) => sandbox_error(&trap, &store, &manifest.id, limits),

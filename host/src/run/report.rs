@@ -166,6 +166,10 @@ pub struct RunReport {
     pub hint: Option<String>,
     /// Why the run did not recover (absent, `null`, when it did).
     pub error: Option<ErrorReport>,
+    /// `drhost resume`: the run it went on from and what was answered from
+    /// that run's journal; absent in a run started afresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<super::resume::Tally>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -204,6 +208,7 @@ impl RunReport {
             confirms: Vec::new(),
             failed_step: None,
             hint: None,
+            resumed: None,
         }
     }
 

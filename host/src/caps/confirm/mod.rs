@@ -27,7 +27,7 @@
 
 mod grant;
 mod host;
-mod prompt;
+pub(crate) mod prompt;
 
 use std::sync::Mutex;
 

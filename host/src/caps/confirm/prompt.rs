@@ -23,7 +23,7 @@ pub(super) fn text(id: &str, plugin: &str, version: &str, signer: &Signer, quest
 
 /// Shows `text` on stderr and reads one line: `y` or `yes` approves,
 /// anything else (an empty line included) declines.
-pub(super) fn ask(text: &str) -> Result<bool, CapError> {
+pub(crate) fn ask(text: &str) -> Result<bool, CapError> {
     let mut stderr = std::io::stderr();
     let _ = write!(stderr, "{text}");
     let _ = stderr.flush();

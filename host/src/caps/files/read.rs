@@ -30,6 +30,8 @@ pub(super) struct Copied {
     pub mode: u32,
 }
 
+crate::caps::kit::replay::not_replayed!(Copied);
+
 /// Copies the regular file at `path` under `root` into a new blob in
 /// `blob_dir`, within `charge` and before `deadline`.
 pub(super) fn read(

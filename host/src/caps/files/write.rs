@@ -55,6 +55,10 @@ pub(super) struct Written {
     pub made_dirs: u32,
 }
 
+crate::caps::kit::replay::replay_record! {
+    Written { entry, sha256, replaced, made_dirs }
+}
+
 /// `mode` when a write may give it, else why not.
 pub(super) fn check_mode(mode: u32) -> Result<u32, String> {
     if mode & !0o7777 != 0 {

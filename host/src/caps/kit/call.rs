@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 
 use crate::bindings::types::Error as CapError;
 use crate::caps::kit::plan;
+use crate::caps::kit::replay::{self, Replay, Replayable};
 use crate::sandbox::{RunContext, RunState};
 
 /// What a capability function returns.
@@ -128,7 +129,7 @@ impl RunContext {
     /// journals it: `call`, its `args`, how long it took, and its outcome
     /// (`summarize` of the value, or the error); a typed error also goes to
     /// the operator's console.
-    pub(crate) async fn audited<T>(
+    pub(crate) async fn audited<T: Replayable>(
         &self,
         call: &str,
         args: Value,
@@ -143,7 +144,7 @@ impl RunContext {
     /// As [`RunContext::audited`], for a call whose grant `check` runs
     /// apart from its effect `work`: the check runs in plan mode too, so a
     /// plan never lists a change the live run would be refused.
-    pub(crate) async fn audited_checked<G, T, F>(
+    pub(crate) async fn audited_checked<G, T: Replayable, F>(
         &self,
         call: &str,
         args: Value,
@@ -158,18 +159,37 @@ impl RunContext {
         // The scratch directory is measured at every call: a run its
         // plugin took over the disk budget stops here (exit 4).
         self.disk.measure_scratch();
+        let mut replayed = false;
         let result = match self.disk.exceeded() {
             Some(over) => Err(CallError::Trap(over.into())),
             None => match check.await {
                 Err(refused) => Err(CallError::Typed(refused)),
-                Ok(grant) => match self.fenced(call, &args).or_else(|| self.planned_instead(call, &args)) {
-                    Some(refused) => Err(refused),
-                    None => work(grant).await,
+                Ok(grant) => match self.resumed(call, &args).await {
+                    Replay::Answered(answer) => {
+                        replayed = true;
+                        answer
+                    }
+                    Replay::Stop(why) => Err(CallError::Trap(wasmtime::Error::msg(why))),
+                    Replay::Live => match self.fenced(call, &args).or_else(|| self.planned_instead(call, &args)) {
+                        Some(refused) => Err(refused),
+                        None => work(grant).await,
+                    },
                 },
             },
         };
-        self.journal_call(call, args, started, &result, summarize);
+        self.journal_call(call, args, started, &result, summarize, replayed);
         result
+    }
+
+    /// While resuming a dead run (`drhost resume`), a change or an answer
+    /// the journal has is answered from it (see [`replay`]).
+    async fn resumed<T: Replayable>(&self, call: &str, args: &Value) -> Replay<T> {
+        match &self.resumed {
+            Some(resumed) if replay::replayed(call, args) => {
+                resumed.replay(call, args, &self.journal, &self.console).await
+            }
+            _ => Replay::Live,
+        }
     }
 
     /// For a call that would change something after the run lost its
@@ -195,17 +215,24 @@ impl RunContext {
         Some(CallError::Typed(CapError::Planned(change)))
     }
 
-    /// Journals one finished call (see [`RunContext::audited`]); for calls
-    /// whose work cannot be one `async` block.
-    pub(crate) fn journal_call<T>(
+    /// Journals one finished call (see [`RunContext::audited`]): with the
+    /// value a change returned (`result`), and whether it was answered from
+    /// a dead run's journal (`replayed_from`).
+    fn journal_call<T: Replayable>(
         &self,
         call: &str,
         args: Value,
         started: Instant,
         result: &Answer<T>,
         summarize: impl FnOnce(&T) -> Value,
+        replayed: bool,
     ) {
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // What a change returned, so `drhost resume` can answer it again.
+        let kept = match result {
+            Ok(value) if replay::replayed(call, &args) => value.to_replay(),
+            _ => None,
+        };
         let outcome = match result {
             Ok(value) => json!({ "ok": summarize(value) }),
             Err(CallError::Typed(error)) => {
@@ -214,10 +241,16 @@ impl RunContext {
             }
             Err(CallError::Trap(trap)) => json!({ "error": { "kind": "trap", "message": format!("{trap:#}") } }),
         };
-        self.journal.record(
-            "call",
-            json!({ "call": call, "args": args, "duration_ms": duration_ms, "outcome": outcome }),
-        );
+        let mut event = json!({ "call": call, "args": args, "duration_ms": duration_ms, "outcome": outcome });
+        if let Some(kept) = kept {
+            event["result"] = kept;
+        }
+        if let (true, Some(resumed)) = (replayed, &self.resumed) {
+            event["replayed_from"] = resumed.from.clone().into();
+            self.console
+                .replayed(&plan::describe(call, &event["args"]), &resumed.from);
+        }
+        self.journal.record("call", event);
         match result {
             Err(CallError::Typed(CapError::Planned(change))) => self.console.planned(change),
             Err(CallError::Typed(error)) => {

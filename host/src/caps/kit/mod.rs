@@ -5,7 +5,8 @@
 //! disk budget for blobs and scratch ([`disk`]), and what a capability tells
 //! the up-front check ([`gate`]), and which calls plan mode records
 //! instead of making ([`plan`]), and the cap on connections a run holds
-//! open ([`slots`]). The time a
+//! open ([`slots`]), and how `drhost resume` answers a dead run's changes
+//! from its journal ([`replay`]). The time a
 //! call may still take is [`crate::sandbox::RunContext::time_left`].
 
 pub mod call;
@@ -17,6 +18,7 @@ pub mod gate;
 pub mod pattern;
 pub mod plan;
 pub mod process;
+pub mod replay;
 pub mod slots;
 pub mod text;
 

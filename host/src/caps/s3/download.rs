@@ -35,6 +35,8 @@ pub(super) enum Verified {
     None,
 }
 
+crate::caps::kit::replay::not_replayed!(Verified);
+
 impl Verified {
     /// The journal's name.
     pub(super) fn name(self) -> &'static str {

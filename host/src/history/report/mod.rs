@@ -615,10 +615,14 @@ impl Builder {
             what: clip(&plan::describe(name, args), MESSAGE_CHARS),
             duration_ms: event["duration_ms"].as_f64().unwrap_or(0.0),
             ok: failed.is_none(),
-            outcome: failed.clone().unwrap_or_else(|| "ok".into()),
+            // Answered by `drhost resume` from the dead run's journal: made there, not here.
+            outcome: match (event["replayed_from"].as_str(), &failed) {
+                (Some(from), _) => clip(&format!("made by run {from}, not again"), MESSAGE_CHARS),
+                (None, failed) => failed.clone().unwrap_or_else(|| "ok".into()),
+            },
             planned,
         };
-        if let (Some(reason), false) = (failed, planned) {
+        if let (Some(reason), false) = (failed, planned || event["replayed_from"].is_string()) {
             self.report.failures.push(Failure {
                 at_ms,
                 what: change.what.clone(),
