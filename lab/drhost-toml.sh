@@ -76,6 +76,8 @@ access = ["read", "write", "sentinel-failover"]
 program = "redis-server"
 args = ["$LAB_DIR/redis/*/redis.conf"]
 timeout = "10s"
+# It daemonizes: no file size limit, which the Redis it leaves would keep.
+starts_daemon = true
 
 [[plugins.redis-failover.docker]]
 containers = ["toolboxai-backend*"]

@@ -91,6 +91,7 @@ fn shell(input: &Input, patterns: &[ArgPattern]) {
         program: input.program.clone(),
         args: patterns.to_vec(),
         timeout: None,
+        starts_daemon: false,
     };
     let program = input.other_program.as_deref().unwrap_or(&input.program);
     let allowed = grant.allows(program, &input.argv);

@@ -140,6 +140,7 @@ fn vault(input: &Input) {
         target: "v".into(),
         paths: input.globs.clone(),
         access: BTreeSet::from([VaultAccess::Read]),
+        restore_from_plugin_blobs: false,
     };
     let grants = std::slice::from_ref(&grant);
     if vault_allows(grants, "v", path, VaultAccess::Read) {

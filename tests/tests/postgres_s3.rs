@@ -492,6 +492,100 @@ fn restore_of_a_real_dump_gives_the_same_rows() {
     });
 }
 
+/// Blob provenance (issue 11): a restore takes a blob the host read from a
+/// granted source; one the plugin made (`blob.from-bytes`, here a faithful
+/// copy of a real dump) is refused with the line that opts in, and the
+/// database is left untouched, until the grant says
+/// `restore_from_plugin_blobs = true`. The journal names each blob's origin.
+#[test]
+fn restore_refuses_a_blob_the_plugin_made_unless_the_grant_opts_in() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    let key = format!("{PREFIX}provenance.dump");
+    let expected = rt.block_on(async {
+        let dump = source_dump(&lab).await;
+        let sha = sha256_hex(&dump);
+        put_object(&lab, &key, dump, &[("sha256", &sha)]).await;
+        fresh_database(&lab, RESTORE).await;
+        row_counts(&lab, SOURCE).await
+    });
+    let mut remade = vec![("op", "restore"), ("key", key.as_str()), ("remake", "true")];
+    remade.extend(RUNBOOK_OPTIONS);
+
+    // Made by the plugin, no opt-in: access-denied, naming cause and fix.
+    let config = write_config(&lab, RESTORE, Pg::Plain, &grants(&["read", "restore"], &[]));
+    let out = poke(&config, &remade);
+    let (call, kind, message) = refusal(&out);
+    assert_eq!(
+        (call.as_str(), kind.as_str()),
+        ("postgres.restore", "access-denied"),
+        "{message}"
+    );
+    assert!(
+        message.starts_with(
+            "postgres restore on target `primary` refused: the blob was made by the plugin (blob.from-bytes), not read by the host from a backup"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(
+            "[[plugins.db-poke.postgres]]\ntarget = \"primary\"\naccess = [\"restore\"]\nrestore_from_plugin_blobs = true"
+        ),
+        "{message}"
+    );
+    let call = &calls(&out, "postgres.restore")[0];
+    assert_eq!(
+        call["args"]["origin"],
+        serde_json::json!({ "from": "plugin", "call": "blob.from-bytes" }),
+        "{call}"
+    );
+    assert_eq!(call["outcome"]["error"]["kind"], "access-denied", "{call}");
+    assert_eq!(
+        rt.block_on(row_counts(&lab, RESTORE)),
+        [("users".into(), None), ("orders".into(), None)],
+        "nothing was restored"
+    );
+
+    // The blob the host downloaded is restored, its origin journaled.
+    let mut downloaded = vec![("op", "restore"), ("key", key.as_str())];
+    downloaded.extend(RUNBOOK_OPTIONS);
+    let out = poke(&config, &downloaded);
+    assert_eq!(out.fact("database").as_deref(), Some(RESTORE), "{}", out.stdout);
+    assert_eq!(rt.block_on(row_counts(&lab, RESTORE)), expected);
+    let call = &calls(&out, "postgres.restore")[0];
+    let origin = &call["args"]["origin"];
+    assert_eq!(
+        (&origin["from"], &origin["target"], &origin["key"], &origin["verified"]),
+        (
+            &serde_json::json!("s3.get"),
+            &serde_json::json!("backups"),
+            &serde_json::json!(key),
+            &serde_json::json!("metadata")
+        ),
+        "{call}"
+    );
+    assert!(origin["etag"].as_str().is_some_and(|e| !e.is_empty()), "{call}");
+
+    // With the opt-in, the plugin's own copy is restored too.
+    rt.block_on(fresh_database(&lab, RESTORE));
+    let opted_in = grants(&["read", "restore"], &[])
+        .replace("databases = []\n", "databases = []\nrestore_from_plugin_blobs = true\n");
+    let config = write_config(&lab, RESTORE, Pg::Plain, &opted_in);
+    let out = poke(&config, &remade);
+    assert_eq!(out.fact("database").as_deref(), Some(RESTORE), "{}", out.stdout);
+    assert_eq!(rt.block_on(row_counts(&lab, RESTORE)), expected);
+    let call = &calls(&out, "postgres.restore")[0];
+    assert_eq!(call["args"]["origin"]["from"], "plugin", "{call}");
+    assert!(call["outcome"]["ok"]["duration_ms"].is_u64(), "{call}");
+
+    rt.block_on(async {
+        drop_database(&lab, RESTORE).await;
+        drop_database(&lab, SOURCE).await;
+        delete_objects(&lab, &[&key]).await;
+    });
+}
+
 #[test]
 fn restore_into_a_database_the_grant_does_not_list_is_denied() {
     let _guard = drhost_tests::lab::serial();

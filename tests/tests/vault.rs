@@ -494,7 +494,84 @@ fn raft_snapshot_restore_undoes_a_later_write() {
     assert_eq!(saved[0]["outcome"]["ok"]["sha256"], sha256);
     let restore = calls(&journal, "vault.snapshot-restore");
     assert_eq!(restore[0]["args"]["sha256"], sha256);
+    assert_eq!(
+        restore[0]["args"]["origin"],
+        json!({ "from": "vault.snapshot-save", "target": "main" })
+    );
     assert_eq!(restore[0]["args"]["force"], false);
+    assert_eq!(restore[0]["outcome"]["ok"]["restored"], true);
+}
+
+/// Blob provenance (issue 11): snapshot-restore refuses a snapshot the
+/// plugin made (`blob.from-bytes`, here a copy of the one it just saved)
+/// with the line that opts in, leaving Vault as it was; with
+/// `restore_from_plugin_blobs = true` the copy is restored. The journal
+/// names each restored blob's origin.
+#[test]
+fn raft_snapshot_restore_refuses_a_snapshot_the_plugin_made_unless_the_grant_opts_in() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _scratch = Scratch::new(Server::Raft, &["drhost-test/snapshot/made"]);
+    assert_eq!(put(Server::Raft, "drhost-test/snapshot/made", &[("k", "v1")]), 1);
+    let params = [
+        ("op", "snapshot"),
+        ("path", "secret/drhost-test/snapshot/made"),
+        ("fields", "k=v2"),
+        ("remake", "true"),
+    ];
+    let grants = grant(&["secret/drhost-test/snapshot/*"], &["read", "write", "snapshot"]);
+
+    // No opt-in: refused, the later write stays.
+    let out = poke(&config(Server::Raft, &grants), &params);
+    assert_eq!(out.code, 0, "{}", show(&out));
+    assert_eq!(
+        out.fact("error-kind").as_deref(),
+        Some("access-denied"),
+        "{}",
+        show(&out)
+    );
+    let message = out.fact("error").unwrap();
+    assert!(
+        message.starts_with(
+            "vault snapshot-restore on target `main` refused: the blob was made by the plugin (blob.from-bytes)"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(
+            "[[plugins.vault-poke.vault]]\ntarget = \"main\"\naccess = [\"snapshot\"]\nrestore_from_plugin_blobs = true"
+        ),
+        "{message}"
+    );
+    let journal = out.journal();
+    let restore = calls(&journal, "vault.snapshot-restore");
+    assert_eq!(
+        restore[0]["args"]["origin"],
+        json!({ "from": "plugin", "call": "blob.from-bytes" })
+    );
+    assert_eq!(restore[0]["outcome"]["error"]["kind"], "access-denied");
+    assert_eq!(get(Server::Raft, "drhost-test/snapshot/made").unwrap()["k"], "v2");
+
+    // Opted in: the plugin's copy is restored, undoing the write it made
+    // after saving (version 3; the snapshot holds version 2).
+    let opted_in = format!("{grants}restore_from_plugin_blobs = true\n");
+    let out = poke(&config(Server::Raft, &opted_in), &params);
+    assert_eq!(out.fact("restored").as_deref(), Some("true"), "{}", show(&out));
+    assert_eq!(out.fact("written-version").as_deref(), Some("3"), "{}", show(&out));
+    wait_until_active(&lab, &Server::Raft.address(&lab));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let restored = loop {
+        match get(Server::Raft, "drhost-test/snapshot/made") {
+            Some(fields) => break fields,
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(250)),
+            None => panic!("the secret is unreadable after the restore"),
+        }
+    };
+    assert_eq!(restored["k"], "v2");
+    assert_eq!(current_version(Server::Raft, "drhost-test/snapshot/made"), 2);
+    let journal = out.journal();
+    let restore = calls(&journal, "vault.snapshot-restore");
+    assert_eq!(restore[0]["args"]["origin"]["from"], "plugin");
     assert_eq!(restore[0]["outcome"]["ok"]["restored"], true);
 }
 

@@ -17,12 +17,17 @@ pub(super) fn deadline_error(id: &str, timeout: Duration) -> Error {
     ))
 }
 
-/// The plugin's scratch took the run over its disk budget (`over`, when known).
+/// The plugin's scratch, or a program it ran, took the run over its disk
+/// budget (`over`, when known).
 pub(super) fn disk_error(id: &str, over: Option<DiskBudgetExceeded>) -> Error {
+    let by_program = over.as_ref().is_some_and(|o| o.program.is_some());
     let why = over.map_or_else(|| "the run's disk budget is used up".to_string(), |o| o.to_string());
-    Error::Sandbox(format!(
-        "plugin `{id}` was stopped: {why} (blobs are refused before they are written; scratch files are what went over: remove them as the plugin goes, or raise the budget with --disk or [run] disk)"
-    ))
+    let fix = if by_program {
+        "a program run through shell.run may write only what is left of the budget: have it write less, or raise the budget with --disk or [run] disk"
+    } else {
+        "blobs are refused before they are written; scratch files are what went over: remove them as the plugin goes, or raise the budget with --disk or [run] disk"
+    };
+    Error::Sandbox(format!("plugin `{id}` was stopped: {why} ({fix})"))
 }
 
 /// Turns a trap into one line naming the limit or the guest's own message.
@@ -36,14 +41,7 @@ pub(crate) fn sandbox_error(
         return deadline_error(id, limits.timeout);
     }
     if let Some(over) = trap.downcast_ref::<DiskBudgetExceeded>() {
-        return disk_error(
-            id,
-            Some(DiskBudgetExceeded {
-                limit: over.limit,
-                scratch: over.scratch,
-                blobs: over.blobs,
-            }),
-        );
+        return disk_error(id, Some(over.clone()));
     }
     if trap.downcast_ref::<wasmtime::component::ResourceTableError>().is_some() {
         return Error::Sandbox(format!(

@@ -187,3 +187,95 @@ fn downloads_dumps_and_snapshots_stop_at_the_budget() {
         .exec();
     assert_refused_by_the_budget(&out, "vault.snapshot-save", "4 KiB");
 }
+
+/// `misbehave` running `program args…` (mode=shell) under one shell grant
+/// for exactly that command line, with a disk budget of `disk`.
+fn shell_within(disk: &str, program: &str, args: &[&str]) -> Run {
+    let patterns = args.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
+    Run::fixture("misbehave")
+        .config_toml(&format!(
+            "[[plugins.misbehave.shell]]\nprogram = {program:?}\nargs = [{patterns}]\ntimeout = \"60s\"\n"
+        ))
+        .json()
+        .param("mode", "shell")
+        .param("program", program)
+        .param("args", args.join("|"))
+        .args(["--disk", disk])
+}
+
+/// The `shell.run` call stopped the run: its journal event is the trap.
+fn assert_shell_call_trapped(out: &Outcome) {
+    let journal = out.journal();
+    let call = cli::calls(&journal, "shell.run");
+    assert_eq!(call.len(), 1, "{call:?}");
+    assert_eq!(call[0]["outcome"]["error"]["kind"], "trap", "{:?}", call[0]);
+    let message = call[0]["outcome"]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("run through shell.run"), "{message}");
+}
+
+/// A granted program writes on the host while `shell.run` is in progress,
+/// where the scratch measurement never looks (issue 11): one file is held
+/// to what is left of the budget (RLIMIT_FSIZE; the write past it kills the
+/// program) and the run stops with the disk-budget error (exit 4), the file
+/// on disk no larger than the budget.
+#[test]
+fn a_granted_program_cannot_write_a_file_past_the_budget() {
+    let dir = drhost_tests::tmp::TmpDir::new("drhost-hostile-shell-disk-");
+    let big = dir.path().join("big");
+    let of = format!("of={}", big.display());
+    let out = shell_within("1MiB", "dd", &["if=/dev/zero", &of, "bs=64K", "count=256"]).exec();
+    assert_stopped_by_the_budget(
+        &out,
+        "the run's disk budget of 1 MiB is used up: the plugin's scratch directory holds 0 B and its blobs 0 B, and `dd`, run through shell.run, tried to write a file larger than the 1 MiB left of it: it was killed with its process group",
+    );
+    let summary = out.json()["summary"].as_str().unwrap().to_string();
+    assert!(
+        summary.contains("a program run through shell.run may write only what is left of the budget"),
+        "{summary}"
+    );
+    assert_shell_call_trapped(&out);
+    let written = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
+    assert!(written <= MIB, "dd wrote {written} bytes past the 1 MiB budget");
+    assert!(
+        written >= MIB / 2,
+        "dd wrote only {written} bytes: it was stopped too early"
+    );
+
+    // Within the budget the same program runs to its end.
+    let out = shell_within("64MiB", "dd", &["if=/dev/zero", &of, "bs=64K", "count=256"]).exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("exit-code").as_deref(), Some("0"), "{}", out.stdout);
+    assert_eq!(std::fs::metadata(&big).unwrap().len(), 16 * MIB);
+}
+
+/// Many files, each under the file size limit, in the program's working
+/// directory: measured every 50 ms while it runs, the program (a shell
+/// and everything it started: its process group) is killed once they take
+/// the run over its budget, long before it would end by itself.
+#[test]
+fn a_granted_program_filling_its_working_directory_is_killed_at_the_budget() {
+    let script = "i=0; while test $i -lt 200; do i=$((i+1)); head -c 400000 /dev/zero > f$i; sleep 0.2; done; sleep 60";
+    let out = shell_within("1MiB", "sh", &["-c", script]).timeout("120s").exec();
+    assert_stopped_by_the_budget(&out, "and `sh`, run through shell.run, wrote ");
+    assert!(
+        out.elapsed < Duration::from_secs(30),
+        "killed after {:?}, not when it ended by itself",
+        out.elapsed
+    );
+    assert_shell_call_trapped(&out);
+    let summary = out.json()["summary"].as_str().unwrap().to_string();
+    let wrote = summary
+        .split("`sh`, run through shell.run, wrote ")
+        .nth(1)
+        .and_then(|rest| rest.split(" in its working directory").next())
+        .unwrap_or_else(|| panic!("{summary}"));
+    let kib: f64 = wrote
+        .strip_suffix(" MiB")
+        .map(|m| m.parse::<f64>().unwrap() * 1024.0)
+        .or_else(|| wrote.strip_suffix(" KiB").map(|k| k.parse().unwrap()))
+        .unwrap_or_else(|| panic!("{wrote}"));
+    assert!(
+        (1024.0..=2048.0).contains(&kib),
+        "measured {wrote} when it was killed: near the 1 MiB budget"
+    );
+}

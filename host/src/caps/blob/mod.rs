@@ -4,6 +4,15 @@
 //! Every blob is charged to the run's disk budget
 //! ([`crate::caps::kit::disk`]) before it is written, by whichever call makes
 //! it, and released when the guest drops it.
+//!
+//! Every blob records its [`Origin`]: read by the host from a granted
+//! source, or made by the plugin (`from-bytes`). Restores refuse the latter
+//! unless the operator opted in (see `origin.rs`).
+
+mod origin;
+
+pub use origin::Origin;
+pub(crate) use origin::{check_restorable, plugin_blob_denial};
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -27,10 +36,12 @@ pub struct Blob {
     path: PathBuf,
     size: u64,
     sha256: String,
+    origin: Origin,
 }
 
 impl Blob {
-    /// Writes `data` into a new file under `dir`.
+    /// Writes `data`, which the plugin supplied, into a new file under
+    /// `dir` (origin [`Origin::Plugin`]).
     pub fn create(dir: &std::path::Path, data: &[u8]) -> std::io::Result<Blob> {
         std::fs::create_dir_all(dir)?;
         let mut file = tempfile::Builder::new().prefix("blob-").tempfile_in(dir)?;
@@ -40,13 +51,14 @@ impl Blob {
             path,
             size: data.len() as u64,
             sha256: hex::encode(Sha256::digest(data)),
+            origin: Origin::Plugin,
         })
     }
 
     /// Takes over an existing host-side file (e.g. a `pg_dump` output in the
     /// run's blob directory), reading it once for its size and SHA-256. The
     /// file is removed when the guest drops the blob.
-    pub fn from_file(path: PathBuf) -> std::io::Result<Blob> {
+    pub fn from_file(path: PathBuf, origin: Origin) -> std::io::Result<Blob> {
         let mut file = std::fs::File::open(&path)?;
         let hashed = copy::hashing(&mut file, &mut std::io::sink(), None, |_| Ok(())).map_err(|e| match e {
             CopyError::Read(e) | CopyError::Write(e) => e,
@@ -56,14 +68,20 @@ impl Blob {
             path,
             size: hashed.bytes,
             sha256: hashed.sha256,
+            origin,
         })
     }
 
     /// Takes over a host-side file whose size and SHA-256 the caller
     /// measured while writing it (e.g. an S3 download), so it is not read
     /// again. The file is removed when the guest drops the blob.
-    pub fn from_parts(path: PathBuf, size: u64, sha256: String) -> Blob {
-        Blob { path, size, sha256 }
+    pub fn from_parts(path: PathBuf, size: u64, sha256: String, origin: Origin) -> Blob {
+        Blob {
+            path,
+            size,
+            sha256,
+            origin,
+        }
     }
 
     /// The host-side file (never shown to the guest).
@@ -79,6 +97,11 @@ impl Blob {
     /// SHA-256 of the content, lowercase hex.
     pub fn sha256(&self) -> &str {
         &self.sha256
+    }
+
+    /// Where the content came from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
     }
 }
 

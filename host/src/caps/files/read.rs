@@ -12,7 +12,7 @@ use rustix::fs::{Mode, OFlags};
 use super::nofollow::{is_file, lstat, not_a_file, walk, Place};
 use super::path::RelPath;
 use crate::bindings::types::Error as CapError;
-use crate::caps::blob::Blob;
+use crate::caps::blob::{Blob, Origin};
 use crate::caps::kit::copy::{self, CopyError};
 use crate::caps::kit::disk::Charge;
 
@@ -75,7 +75,15 @@ pub(super) fn read(
     let kept = temp.keep().map_err(|e| failed("keeping", e.error))?;
     charge.keep();
     Ok(Copied {
-        blob: Blob::from_parts(kept, copied.bytes, copied.sha256),
+        blob: Blob::from_parts(
+            kept,
+            copied.bytes,
+            copied.sha256,
+            Origin::File {
+                target: place.label.to_string(),
+                path: path.as_str().to_string(),
+            },
+        ),
         mode: opened.st_mode & 0o7777,
     })
 }

@@ -12,6 +12,14 @@
 //! and when it ends. Once scratch and blobs together are over the limit the
 //! run is stopped (a trap, exit 4) — at its next call or epoch tick.
 //!
+//! A program run through `shell.run` writes on the host while the call is
+//! in progress, where neither hook reaches: it may make no file larger
+//! than what is left of the budget when it starts (`RLIMIT_FSIZE`: the
+//! write past it kills it with `SIGXFSZ`), and its working directory is
+//! measured with the rest while it runs. Either way over, it is killed
+//! with its process group and the run stopped the same way
+//! ([`DiskBudget::stop_for_program`]).
+//!
 //! A file counts as its length, or the space it takes on disk if that is
 //! more; the measurement stops counting (and the run stops) past
 //! [`MAX_SCRATCH_ENTRIES`] files and directories, so one walk stays short.
@@ -41,10 +49,13 @@ pub struct DiskBudget {
     scratch: AtomicU64,
     /// Set once scratch and blobs were measured over the limit.
     over: AtomicBool,
+    /// What a program run through `shell.run` did that took the run over.
+    program: std::sync::Mutex<Option<String>>,
 }
 
-/// The trap that stops a run whose scratch took it over its disk budget.
-#[derive(Debug)]
+/// The trap that stops a run whose scratch, or a program it ran, took it
+/// over its disk budget.
+#[derive(Debug, Clone)]
 pub struct DiskBudgetExceeded {
     /// The budget.
     pub limit: u64,
@@ -52,6 +63,8 @@ pub struct DiskBudgetExceeded {
     pub scratch: u64,
     /// Blobs, charged.
     pub blobs: u64,
+    /// What a program run through `shell.run` did, when it went over.
+    pub program: Option<String>,
 }
 
 impl std::fmt::Display for DiskBudgetExceeded {
@@ -66,7 +79,11 @@ impl std::fmt::Display for DiskBudgetExceeded {
             "the run's disk budget of {} is used up: the plugin's scratch directory holds {scratch} and its blobs {}",
             size(self.limit),
             size(self.blobs)
-        )
+        )?;
+        match &self.program {
+            Some(program) => write!(f, ", and {program}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -81,6 +98,7 @@ impl DiskBudget {
             blobs: AtomicU64::new(0),
             scratch: AtomicU64::new(0),
             over: AtomicBool::new(false),
+            program: std::sync::Mutex::new(None),
         })
     }
 
@@ -106,6 +124,30 @@ impl DiskBudget {
             limit: self.limit,
             scratch: self.scratch.load(Ordering::SeqCst),
             blobs: self.blobs.load(Ordering::SeqCst),
+            program: self.program.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        })
+    }
+
+    /// Whether `more` bytes (what a running program's working directory
+    /// holds, measured) on top of scratch and blobs would be over the limit.
+    pub fn over_with(&self, more: u64) -> bool {
+        more.saturating_add(self.scratch.load(Ordering::SeqCst))
+            .saturating_add(self.blobs.load(Ordering::SeqCst))
+            > self.limit
+    }
+
+    /// Marks the run over its budget because of a program run through
+    /// `shell.run` (`what` it did, e.g. "`dd`, run through shell.run, wrote
+    /// 3 MiB in its working directory and was killed"); returns the trap
+    /// that stops the run.
+    pub fn stop_for_program(&self, what: String) -> DiskBudgetExceeded {
+        *self.program.lock().unwrap_or_else(|p| p.into_inner()) = Some(what);
+        self.over.store(true, Ordering::SeqCst);
+        self.exceeded().unwrap_or(DiskBudgetExceeded {
+            limit: self.limit,
+            scratch: self.scratch.load(Ordering::SeqCst),
+            blobs: self.blobs.load(Ordering::SeqCst),
+            program: None,
         })
     }
 
@@ -257,7 +299,7 @@ pub fn size(bytes: u64) -> String {
 
 /// The bytes the files under `dir` take (each its length, or its blocks
 /// if more; links not followed); `u64::MAX` past [`MAX_SCRATCH_ENTRIES`].
-fn scratch_usage(dir: &Path) -> u64 {
+pub fn scratch_usage(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let mut total = 0u64;
     let mut entries = 0u64;
@@ -326,6 +368,24 @@ mod tests {
         assert!(
             over.to_string()
                 .starts_with("the run's disk budget of 97.6 KiB is used up"),
+            "{over}"
+        );
+    }
+
+    #[test]
+    fn a_program_over_the_budget_stops_the_run_and_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = DiskBudget::new(1000, dir.path());
+        let mut blob = budget.charge("blob");
+        blob.add(400).unwrap();
+        assert!(!budget.over_with(600));
+        assert!(budget.over_with(601));
+        assert!(budget.exceeded().is_none());
+        let over = budget.stop_for_program("`dd`, run through shell.run, wrote 601 B".into());
+        assert_eq!(budget.exceeded().map(|o| o.blobs), Some(400));
+        assert!(
+            over.to_string()
+                .ends_with("its blobs 400 B, and `dd`, run through shell.run, wrote 601 B"),
             "{over}"
         );
     }

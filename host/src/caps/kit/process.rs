@@ -46,6 +46,29 @@ pub(crate) fn file_size_limit(cmd: &mut tokio::process::Command, bytes: u64) {
     }
 }
 
+/// Makes a child unable to make any file larger than `bytes`
+/// (`RLIMIT_FSIZE`, soft and hard), and killed by `SIGXFSZ` (its default
+/// action) when it tries: a granted program (`shell`) cannot take the run
+/// past its disk budget with one file, and drhost can tell from how it
+/// ended that it tried. The limit is inherited by whatever it starts.
+pub(crate) fn file_size_cap(cmd: &mut tokio::process::Command, bytes: u64) {
+    // SAFETY: runs in the forked child before exec and calls only
+    // async-signal-safe functions (setrlimit, signal); nothing allocates.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes as libc::rlim_t,
+                rlim_max: bytes as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+}
+
 /// The process group a child leads (spawned with `process_group(0)`):
 /// every process in it is killed with SIGKILL when this is dropped — on a
 /// timeout, or when the call is dropped before the child was waited for

@@ -18,11 +18,12 @@ use super::metered::{Meter, Metered, Wire, WIRE_CAP};
 use super::rows::{self, Stopped};
 use super::tools::{self, dbname_arg};
 use super::{
-    allows, allows_database, check_read_statement, database_denial, denial, Database, PgAccess, PostgresTarget,
+    allows, allows_database, allows_plugin_blobs, check_read_statement, database_denial, denial, plugin_blob_denial,
+    Database, PgAccess, PostgresTarget,
 };
 use crate::bindings::drhost::runbook::postgres::{RestoreOptions, RestoreReport, Rows, TargetInfo};
 use crate::bindings::types::Error as CapError;
-use crate::caps::blob::Blob;
+use crate::caps::blob::{Blob, Origin};
 use crate::caps::kit::gate::require;
 use crate::sandbox::RunContext;
 
@@ -41,6 +42,13 @@ pub(crate) fn check(ctx: &RunContext, label: &str, what: &str, access: PgAccess)
     require(allows(&ctx.grants.postgres, label, access), || {
         denial(&ctx.plugin_id, label, what, access)
     })
+}
+
+/// Whether a blob of `origin` may be restored into target `label`: one the
+/// plugin made needs the grant's `restore_from_plugin_blobs`.
+pub(crate) fn check_restorable(ctx: &RunContext, label: &str, origin: &Origin) -> Result<(), CapError> {
+    let opted_in = allows_plugin_blobs(&ctx.grants.postgres, label);
+    crate::caps::blob::check_restorable(origin, opted_in, || plugin_blob_denial(&ctx.plugin_id, label))
 }
 
 /// The configured target `label`, when some grant names it.
@@ -534,7 +542,10 @@ pub(crate) async fn dump(ctx: &RunContext, label: &str) -> Result<Blob, CapError
         .keep()
         .map_err(|e| CapError::Failed(format!("keeping the dump file: {e}")))?;
     let path2 = path.clone();
-    let blob = tokio::task::spawn_blocking(move || Blob::from_file(path2))
+    let origin = Origin::PostgresDump {
+        target: label.to_string(),
+    };
+    let blob = tokio::task::spawn_blocking(move || Blob::from_file(path2, origin))
         .await
         .map_err(|e| CapError::Failed(format!("checksum task: {e}")))?
         .map_err(|e| {

@@ -164,6 +164,12 @@ pub struct PostgresGrant {
     /// database needs no entry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub databases: Vec<String>,
+    /// With `restore`: the plugin may also restore a blob it made itself
+    /// (`blob.from-bytes`: e.g. a dump it decrypted), which the host cannot
+    /// vouch for. Without it, only blobs the host read from a granted
+    /// source (s3 get, a dump, a files read) are restored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restore_from_plugin_blobs: bool,
 }
 
 /// A class of Postgres operation.
@@ -227,6 +233,22 @@ pub fn allows_database(grants: &[PostgresGrant], label: &str, database: &str) ->
         .iter()
         .filter(|g| g.target == label && g.access.contains(&PgAccess::Restore))
         .any(|g| g.databases.iter().any(|glob| glob_matches(glob, database)))
+}
+
+/// Whether a grant with `restore` on `label` opts in to restoring blobs
+/// the plugin made (`restore_from_plugin_blobs = true`).
+pub fn allows_plugin_blobs(grants: &[PostgresGrant], label: &str) -> bool {
+    grants
+        .iter()
+        .any(|g| g.target == label && g.access.contains(&PgAccess::Restore) && g.restore_from_plugin_blobs)
+}
+
+/// The refusal text for a restore on `label` of a blob the plugin made.
+pub fn plugin_blob_denial(id: &str, label: &str) -> String {
+    crate::caps::blob::plugin_blob_denial(
+        &format!("postgres restore on target `{label}`"),
+        &grant_lines(id, label, PgAccess::Restore),
+    )
 }
 
 /// Whether a manifest need (`LABEL`, `dump:LABEL`, `restore:LABEL`,
@@ -407,6 +429,7 @@ mod tests {
             target: "primary".into(),
             access: access.iter().copied().collect(),
             databases: databases.iter().map(|d| d.to_string()).collect(),
+            restore_from_plugin_blobs: false,
         }
     }
 

@@ -43,13 +43,14 @@ impl Host for RunState {
     async fn restore(&mut self, label: String, data: Resource<Blob>, options: RestoreOptions) -> Answer<RestoreReport> {
         let ctx = self.ctx.clone();
         let blob = self.table.get(&data)?;
-        let path = blob.path().to_owned();
+        let (path, origin) = (blob.path().to_owned(), blob.origin().clone());
         let database = options.database.clone().or_else(|| client::own_database(&ctx, &label));
         let args = json!({
             "target": label,
             "database": database,
             "size": blob.size(),
             "sha256": blob.sha256(),
+            "origin": blob.origin().journal(),
             "options": {
                 "clean": options.clean,
                 "if_exists": options.if_exists,
@@ -65,7 +66,7 @@ impl Host for RunState {
             summary,
             async {
                 client::check(&ctx, &label, "restore", PgAccess::Restore)?;
-                Ok(())
+                client::check_restorable(&ctx, &label, &origin)
             },
             |()| async { Ok(client::restore(&ctx, &label, &path, &options).await?) },
         )

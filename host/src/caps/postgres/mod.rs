@@ -32,8 +32,8 @@ pub use metered::WIRE_CAP;
 pub use rows::{MAX_QUERY_BYTES, MAX_QUERY_ROWS};
 
 pub use grant::{
-    allows, allows_database, check_read_statement, covers, database_denial, denial, grant_lines, need_access, PgAccess,
-    PgUrl, PostgresGrant, PostgresTarget,
+    allows, allows_database, allows_plugin_blobs, check_read_statement, covers, database_denial, denial, grant_lines,
+    need_access, plugin_blob_denial, PgAccess, PgUrl, PostgresGrant, PostgresTarget,
 };
 
 /// An open connection to one database target, held in the run's resource table.

@@ -18,7 +18,7 @@ use super::download::{read_secret, save, sha256_hex, Verified};
 use super::{allows_key, Bucket, S3Access};
 use crate::bindings::drhost::runbook::s3::{ObjectHead, ObjectInfo};
 use crate::bindings::types::Error as CapError;
-use crate::caps::blob::Blob;
+use crate::caps::blob::{Blob, Origin};
 use crate::sandbox::RunContext;
 
 /// Longest a list, a head, or the first answer of a get may take (never
@@ -210,7 +210,14 @@ pub(crate) async fn get(
     let what = format!("s3 get of `{key}` on `{}`", b.label);
     let until_deadline = ctx.time_left();
     let charge = ctx.disk.charge(&what);
-    let saved = save(out.body, &ctx.blob_dir, length, check, &what, charge);
+    let etag = out.e_tag().unwrap_or_default().trim_matches('"').to_string();
+    let origin = |verified: Verified| Origin::S3 {
+        target: b.label.clone(),
+        key: key.to_string(),
+        etag,
+        verified: verified.name(),
+    };
+    let saved = save(out.body, &ctx.blob_dir, length, check, &what, charge, origin);
     match tokio::time::timeout(until_deadline, saved).await {
         Err(_) => Err(CapError::Timeout(format!(
             "{what} did not finish before the run's deadline; nothing was kept"

@@ -18,7 +18,7 @@ use tokio::io::AsyncWriteExt;
 use zeroize::Zeroizing;
 
 use crate::bindings::types::Error as CapError;
-use crate::caps::blob::Blob;
+use crate::caps::blob::{Blob, Origin};
 use crate::caps::kit::disk::Charge;
 
 /// The write buffer of a download.
@@ -59,6 +59,7 @@ pub(super) fn sha256_hex(text: &str) -> Option<String> {
 /// checks the byte count against `length` and the SHA-256 against `check`.
 /// On any failure the file is removed (and its charge given back); an
 /// announced `length` the budget cannot hold is refused before any byte.
+/// `origin` names the object the blob holds, given how it was verified.
 pub(super) async fn save(
     mut body: ByteStream,
     dir: &Path,
@@ -66,6 +67,7 @@ pub(super) async fn save(
     check: Option<(String, Verified)>,
     what: &str,
     mut charge: Charge,
+    origin: impl FnOnce(Verified) -> Origin,
 ) -> Result<(Blob, Verified), CapError> {
     if let Some(length) = length {
         charge.expect(length)?;
@@ -100,7 +102,7 @@ pub(super) async fn save(
     let verified = verify(what, length, size, &sha256, check, Shown::Hashes)?;
     let path = temp.keep().map_err(|e| failed("keeping", e.error))?;
     charge.keep();
-    Ok((Blob::from_parts(path, size, sha256), verified))
+    Ok((Blob::from_parts(path, size, sha256, origin(verified)), verified))
 }
 
 /// Largest object `get-secret` reads.
@@ -223,7 +225,17 @@ mod tests {
         let check = check.map(|(h, v)| (h.to_string(), v));
         let what = "s3 get of `k` on `b`";
         let charge = budget.charge(what);
-        save(ByteStream::from_static(b"hello"), dir, length, check, what, charge).await
+        let origin = |_| Origin::Plugin;
+        save(
+            ByteStream::from_static(b"hello"),
+            dir,
+            length,
+            check,
+            what,
+            charge,
+            origin,
+        )
+        .await
     }
 
     fn files(dir: &Path) -> usize {

@@ -27,6 +27,12 @@ pub struct ShellGrant {
     /// Longest the program may run, e.g. "30s" (default: 60s).
     #[serde(default, with = "crate::caps::kit::text::duration_text")]
     pub timeout: Option<std::time::Duration>,
+    /// The program leaves a daemon running (e.g. `redis-server` with
+    /// `daemonize yes`). Such a program gets no file size limit (the
+    /// daemon would keep the run's for its whole life); its working
+    /// directory is still measured against the run's disk budget.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub starts_daemon: bool,
 }
 
 impl ShellGrant {
@@ -138,6 +144,7 @@ mod tests {
 
     fn grant(program: &str, args: &[&str]) -> ShellGrant {
         ShellGrant {
+            starts_daemon: false,
             program: program.into(),
             args: args
                 .iter()

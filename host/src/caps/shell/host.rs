@@ -18,7 +18,7 @@ impl Host for RunState {
             args,
             summary,
             async { program::check(&ctx, &cmd) },
-            |grant| async { Ok(program::run(&ctx, grant, &cmd).await?) },
+            |grant| program::run(&ctx, grant, &cmd),
         )
         .await
     }

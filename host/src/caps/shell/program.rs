@@ -1,6 +1,10 @@
 //! Running one granted program for `shell`: argv only (never a shell), an
 //! empty environment but `PATH`, a fresh private working directory, its own
-//! process group (killed whole on timeout), capped output.
+//! process group (killed whole on timeout), capped output, and a share of
+//! the run's disk budget: no file larger than what is left of it
+//! (`RLIMIT_FSIZE`, unless the grant `starts_daemon`), its working
+//! directory measured while it runs; over either, the group is killed and
+//! the run stopped (exit 4, see [`crate::caps::kit::disk`]).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,7 +16,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use crate::bindings::drhost::runbook::shell::{Command, Completed};
 use crate::bindings::types::Error as CapError;
 use crate::caps::kit::capped::Capped;
+use crate::caps::kit::disk::{scratch_usage, size, DiskBudget};
 use crate::caps::kit::process::ProcessGroup;
+use crate::caps::kit::{Answer, CallError};
 use crate::caps::shell::grant::denial;
 use crate::caps::shell::ShellGrant;
 use crate::sandbox::RunContext;
@@ -21,6 +27,8 @@ use crate::sandbox::RunContext;
 const OUTPUT_CAP: usize = 1 << 20;
 /// Used when neither the plugin nor the grant sets a timeout.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a running program's working directory is measured.
+const DISK_WATCH_INTERVAL: Duration = Duration::from_millis(50);
 /// The only directories bare program names are looked up in.
 const SEARCH_PATH: &[&str] = &["/usr/local/bin", "/usr/bin", "/bin"];
 
@@ -32,7 +40,9 @@ pub(crate) fn check<'a>(ctx: &'a RunContext, cmd: &Command) -> Result<&'a ShellG
 }
 
 /// Runs `cmd` under `grant` (its timeout applies when the plugin sets none).
-pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> Result<Completed, CapError> {
+/// A program that would take the run over its disk budget is killed, and
+/// the run stopped (a trap).
+pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> Answer<Completed> {
     let path = resolve(&cmd.program)?;
     // The shortest of: the plugin's timeout (else the default), the
     // grant's cap and the run's deadline, with what set it for messages.
@@ -62,8 +72,18 @@ pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> 
         .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()
         .map_err(|e| CapError::Failed(format!("cannot create a working directory for `{}`: {e}", cmd.program)))?;
+    // What is left of the disk budget is all the program may write.
+    let disk = &ctx.disk;
+    disk.measure_scratch();
+    if let Some(over) = disk.exceeded() {
+        return Err(CallError::Trap(over.into()));
+    }
+    let room = disk.left();
     let mut command = tokio::process::Command::new(&path);
     crate::caps::kit::process::only_stdio(&mut command);
+    if !grant.starts_daemon {
+        crate::caps::kit::process::file_size_cap(&mut command, room);
+    }
     let mut child = command
         .args(&cmd.args)
         .env_clear()
@@ -83,7 +103,7 @@ pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> 
     let started = Instant::now();
     let stdout = child.stdout.take().map(read_capped);
     let stderr = child.stderr.take().map(read_capped);
-    let waited = tokio::time::timeout(timeout, async {
+    let finished = tokio::time::timeout(timeout, async {
         let (out, err) = tokio::join!(
             async {
                 match stdout {
@@ -99,8 +119,15 @@ pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> 
             },
         );
         (child.wait().await, out, err)
-    })
-    .await;
+    });
+    let workdir_path = workdir.path().to_owned();
+    let waited = tokio::select! {
+        waited = finished => waited,
+        wrote = over_budget(disk, &workdir_path) => {
+            group.kill();
+            return Err(stopped(disk, &cmd.program, &format!("wrote {} in its working directory", size(wrote))));
+        }
+    };
     let Ok((status, (out, out_cut), (err, err_cut))) = waited else {
         // The child and everything it started in its group.
         group.kill();
@@ -108,12 +135,29 @@ pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> 
             "`{}` did not finish within {} ({limit}) and was killed with every process it started in its group",
             cmd.program,
             humantime::format_duration(Duration::from_millis(timeout.as_millis() as u64))
-        )));
+        ))
+        .into());
     };
     // Exited (and reaped): its id may be reused, so the group is left
     // alone. Whatever it started and left behind is the grant's business.
     group.disarm();
     let status = status.map_err(|e| CapError::Failed(format!("waiting for `{}`: {e}", cmd.program)))?;
+    if std::os::unix::process::ExitStatusExt::signal(&status) == Some(libc::SIGXFSZ) {
+        return Err(stopped(
+            disk,
+            &cmd.program,
+            &format!("tried to write a file larger than the {} left of it", size(room)),
+        ));
+    }
+    // What it left in its working directory, before that is removed.
+    let wrote = scratch_usage(&workdir_path);
+    if disk.over_with(wrote) {
+        return Err(stopped(
+            disk,
+            &cmd.program,
+            &format!("wrote {} in its working directory", size(wrote)),
+        ));
+    }
     Ok(Completed {
         exit_code: status.code(),
         stdout: String::from_utf8_lossy(&out).into_owned(),
@@ -121,6 +165,31 @@ pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> 
         truncated: out_cut || err_cut,
         duration_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// Resolves once what `workdir` holds, measured every
+/// [`DISK_WATCH_INTERVAL`], would take the run over its disk budget; to
+/// how much it held.
+async fn over_budget(disk: &DiskBudget, workdir: &Path) -> u64 {
+    loop {
+        tokio::time::sleep(DISK_WATCH_INTERVAL).await;
+        let dir = workdir.to_owned();
+        let wrote = tokio::task::spawn_blocking(move || scratch_usage(&dir))
+            .await
+            .unwrap_or(u64::MAX);
+        if disk.over_with(wrote) {
+            return wrote;
+        }
+    }
+}
+
+/// Stops the run: `program`, run through shell.run, `did` what took the
+/// run over its disk budget, and was killed with its process group.
+fn stopped(disk: &DiskBudget, program: &str, did: &str) -> CallError {
+    let over = disk.stop_for_program(format!(
+        "`{program}`, run through shell.run, {did}: it was killed with its process group"
+    ));
+    CallError::Trap(over.into())
 }
 
 /// Reads a stream to its end, keeping the first [`OUTPUT_CAP`] bytes.

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use super::grant::check_address;
+use super::grant::{allows_plugin_blobs, check_address, plugin_blob_denial};
 use super::{allows_list, allows_path, allows_target, denial, grant_lines, Store, VaultAccess, VaultTarget};
 use crate::bindings::types::Error as CapError;
+use crate::caps::blob::Origin;
 use crate::caps::kit::call::error_parts;
 use crate::sandbox::RunContext;
 
@@ -84,6 +85,13 @@ pub(crate) fn check_target(ctx: &RunContext, label: &str, what: &str, access: Va
     } else {
         Err(CapError::AccessDenied(denial(&ctx.plugin_id, label, what, "", access)))
     }
+}
+
+/// Whether a snapshot blob of `origin` may be restored into target
+/// `label`: one the plugin made needs the grant's `restore_from_plugin_blobs`.
+pub(crate) fn check_restorable(ctx: &RunContext, label: &str, origin: &Origin) -> Result<(), CapError> {
+    let opted_in = allows_plugin_blobs(&ctx.grants.vault, label);
+    crate::caps::blob::check_restorable(origin, opted_in, || plugin_blob_denial(&ctx.plugin_id, label))
 }
 
 /// `reveal` on the Vault path a secret was read from (the laundering rule

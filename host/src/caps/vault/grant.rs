@@ -89,6 +89,12 @@ pub struct VaultGrant {
     /// (secret.reveal), `snapshot` (raft snapshot save and restore),
     /// `unseal` (unseal with the target's `unseal_keys`).
     pub access: BTreeSet<VaultAccess>,
+    /// With `snapshot`: the plugin may also restore a snapshot it made
+    /// itself (`blob.from-bytes`), which the host cannot vouch for. Without
+    /// it, only snapshots the host read from a granted source (s3 get,
+    /// snapshot-save, a files read) are restored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restore_from_plugin_blobs: bool,
 }
 
 /// A class of Vault operation.
@@ -292,6 +298,22 @@ pub fn denial(id: &str, label: &str, what: &str, path: &str, access: VaultAccess
     not_granted(&format!("{needs}, which"), id, &grant_lines(id, label, path, access))
 }
 
+/// Whether a grant with `snapshot` on `label` opts in to restoring
+/// snapshots the plugin made (`restore_from_plugin_blobs = true`).
+pub fn allows_plugin_blobs(grants: &[VaultGrant], label: &str) -> bool {
+    grants
+        .iter()
+        .any(|g| g.target == label && g.access.contains(&VaultAccess::Snapshot) && g.restore_from_plugin_blobs)
+}
+
+/// The refusal text for a snapshot restore on `label` of a blob the plugin made.
+pub fn plugin_blob_denial(id: &str, label: &str) -> String {
+    crate::caps::blob::plugin_blob_denial(
+        &format!("vault snapshot-restore on target `{label}`"),
+        &grant_lines(id, label, "", VaultAccess::Snapshot),
+    )
+}
+
 impl crate::caps::kit::gate::TargetGrant for VaultGrant {
     type Access = VaultAccess;
     fn target(&self) -> &str {
@@ -311,6 +333,7 @@ mod tests {
             target: "main".into(),
             paths: vec!["secret/toolboxai/*".into()],
             access: [VaultAccess::Read, VaultAccess::Write].into(),
+            restore_from_plugin_blobs: false,
         }]
     }
 
@@ -343,6 +366,7 @@ mod tests {
             target: "main".into(),
             paths: paths.iter().map(|p| p.to_string()).collect(),
             access: access.iter().copied().collect(),
+            restore_from_plugin_blobs: false,
         };
         use VaultAccess::{Read, Reveal, Write};
         // read + write without reveal (db-restore), and read + reveal without write: fine.

@@ -117,16 +117,16 @@ impl HostStore for RunState {
     async fn snapshot_restore(&mut self, s: Resource<Store>, data: Resource<Blob>, force: bool) -> Answer<()> {
         let ctx = self.ctx.clone();
         let blob = self.table.get(&data)?;
-        let (file, size, sha256) = (blob.path().to_owned(), blob.size(), blob.sha256().to_string());
+        let (file, size, origin) = (blob.path().to_owned(), blob.size(), blob.origin().clone());
         let store = self.table.get(&s)?;
-        let args = json!({ "target": store.label, "size": size, "sha256": sha256, "force": force });
+        let args = json!({ "target": store.label, "size": size, "sha256": blob.sha256(), "origin": origin.journal(), "force": force });
         ctx.audited_checked(
             "vault.snapshot-restore",
             args,
             |fresh: &bool| json!({ "restored": true, "initialised_fresh_server": fresh }),
             async {
                 client::check_target(&ctx, &store.label, "snapshot-restore", VaultAccess::Snapshot)?;
-                Ok(())
+                client::check_restorable(&ctx, &store.label, &origin)
             },
             |()| async { Ok(snapshot::snapshot_restore(store, &file, size, force, ctx.time_left()).await?) },
         )

@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use super::http::{bounded, from_reqwest, request, send};
 use super::Store;
 use crate::bindings::types::Error as CapError;
-use crate::caps::blob::Blob;
+use crate::caps::blob::{Blob, Origin};
 use crate::caps::kit::disk::{Charge, DiskBudget};
 
 /// Streams `GET sys/storage/raft/snapshot` into a new file in
@@ -45,7 +45,10 @@ pub(crate) async fn snapshot_save(
         )));
     }
     let (_, path) = file.keep().map_err(|e| failed(e.error))?;
-    let from_file = tokio::task::spawn_blocking(move || Blob::from_file(path)).await;
+    let origin = Origin::VaultSnapshot {
+        target: store.label.clone(),
+    };
+    let from_file = tokio::task::spawn_blocking(move || Blob::from_file(path, origin)).await;
     let blob = from_file
         .map_err(|e| CapError::Failed(format!("vault {what}: checksum task: {e}")))?
         .map_err(failed)?;

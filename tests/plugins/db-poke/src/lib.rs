@@ -5,7 +5,8 @@
 //!
 //! Ops: `query` (`sql` on `target`), `info`, `create-database`, `dump`
 //! (pg_dump of `target`, put as `key`), `restore` (s3 get of `key`, then
-//! pg_restore into `target` with the restore parameters), `s3-get` (`key`,
+//! pg_restore into `target` with the restore parameters; with `remake`, of
+//! a copy the plugin re-assembles with `blob.from-bytes`), `s3-get` (`key`,
 //! checked against `sha256` when given),
 //! `s3-put` (`text` as `key`), `s3-copy` (get `key`, put it as `dest`),
 //! `s3-list` (`prefix`), `hoard` (open `count` connections to `target` and
@@ -29,6 +30,21 @@ fn refused(call: &str, e: Error) -> Outcome {
 /// Runs `call`, turning its error into a [`refused`] outcome.
 fn attempt<T>(name: &str, call: impl FnOnce() -> Result<T, Error>) -> Result<T, Outcome> {
     call().map_err(|e| refused(name, e))
+}
+
+/// A copy of `blob` that the plugin makes itself: its bytes read into
+/// memory and handed back with `blob.from-bytes` (as a plugin restoring a
+/// dump it decrypted or re-assembled would).
+fn remade(blob: &Blob) -> Result<Blob, Error> {
+    let mut bytes = Vec::new();
+    while (bytes.len() as u64) < blob.size() {
+        let chunk = blob.read(bytes.len() as u64, 1 << 20)?;
+        if chunk.is_empty() {
+            break;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Blob::from_bytes(&bytes)
 }
 
 fn flag(params: &Params, name: &str) -> Result<bool, Failure> {
@@ -76,7 +92,12 @@ fn run_op(params: &Params) -> Result<Result<Outcome, Outcome>, Failure> {
                 jobs: params.parse("jobs")?,
                 database: params.optional("database")?.map(String::from),
             };
+            let remake = flag(params, "remake")?;
             get(params)?
+                .and_then(|blob| match remake {
+                    true => attempt("blob.from-bytes", || remade(&blob)),
+                    false => Ok(blob),
+                })
                 .and_then(|blob| attempt("postgres.restore", || postgres::restore(target, &blob, &options)))
                 .map(|r| {
                     outcome("restored")
@@ -169,6 +190,11 @@ impl Plugin for DbPoke {
         .param("no-privileges", "restore: --no-privileges", Some("false"))
         .param("jobs", "restore: --jobs", Some("0"))
         .param("database", "restore: another database (empty: the target's)", Some(""))
+        .param(
+            "remake",
+            "restore: restore a copy made with blob.from-bytes instead of the downloaded blob",
+            Some("false"),
+        )
         .need("postgres", "primary", Access::Read, "pokes the database")
         .need("s3", "backups", Access::Read, "pokes the bucket")
         .build()

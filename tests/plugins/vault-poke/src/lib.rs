@@ -32,6 +32,11 @@ impl Plugin for VaultPoke {
         .param("suffix", "write-composed: text after the url-encoded secret", Some(""))
         .param("fields", "write, patch, snapshot: text fields as k=v,k2=v2", Some(""))
         .param("force", "snapshot: restore with snapshot-force", Some("false"))
+        .param(
+            "remake",
+            "snapshot: restore a copy made with blob.from-bytes instead of the saved blob",
+            Some("false"),
+        )
         .param("on-error", "report (facts, exit 0) or fail (exit 1)", Some("report"))
         .need("vault", "main", Access::Read, "reads the secrets it is told to")
         .build()
@@ -75,7 +80,7 @@ fn poke(params: &Params) -> Result<Result<Outcome, Error>, Failure> {
             .map(|keys| outcome("listed").fact("keys", keys.join(","))),
         "metadata" => metadata(&store, path),
         "snapshot-save" => store.snapshot_save().map(|b| saved(outcome("saved"), &b)),
-        "snapshot" => snapshot(&store, path, &fields, params.parse("force")?),
+        "snapshot" => snapshot(&store, path, &fields, params.parse("force")?, params.parse("remake")?),
         other => return Err(fail(format!("unknown op `{other}`"))),
     })
 }
@@ -145,6 +150,20 @@ fn metadata(store: &Store, path: &str) -> Result<Outcome, Error> {
         .fact("created-time", m.created_time))
 }
 
+/// A copy of `blob` that the plugin makes itself, through its own memory
+/// and `blob.from-bytes`.
+fn remade(blob: &Blob) -> Result<Blob, Error> {
+    let mut bytes = Vec::new();
+    while (bytes.len() as u64) < blob.size() {
+        let chunk = blob.read(bytes.len() as u64, 1 << 20)?;
+        if chunk.is_empty() {
+            break;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Blob::from_bytes(&bytes)
+}
+
 fn saved(outcome: Outcome, blob: &Blob) -> Outcome {
     outcome
         .fact("snapshot-size", blob.size())
@@ -152,13 +171,21 @@ fn saved(outcome: Outcome, blob: &Blob) -> Outcome {
 }
 
 /// Saves a raft snapshot, writes `fields` to `path` (when given), then
-/// restores the snapshot: the write is undone.
-fn snapshot(store: &Store, path: &str, fields: &[(String, FieldValue)], force: bool) -> Result<Outcome, Error> {
+/// restores the snapshot: the write is undone. With `remake`, what is
+/// restored is a copy the plugin makes itself (`blob.from-bytes`).
+fn snapshot(
+    store: &Store,
+    path: &str,
+    fields: &[(String, FieldValue)],
+    force: bool,
+    remake: bool,
+) -> Result<Outcome, Error> {
     let blob = store.snapshot_save()?;
     let mut out = saved(outcome("saved and restored"), &blob);
     if !fields.is_empty() {
         out = out.fact("written-version", store.write(path, fields)?);
     }
+    let blob = if remake { remade(&blob)? } else { blob };
     store.snapshot_restore(&blob, force)?;
     Ok(out.fact("restored", "true"))
 }
