@@ -1082,8 +1082,15 @@ fn a_backup_restore_drill_restores_into_a_scratch_database_and_leaves_the_live_o
     // RTO without a fault: the restore's time, as the host timed it.
     let rto = report["rto"]["measured_ms"].as_u64().expect("RTO measured");
     let wall = report["recovery"]["wall_ms"].as_u64().unwrap();
-    assert!(rto >= wall && report["rto"]["met"] == true, "RTO {rto} ms, restore {wall} ms");
-    assert_eq!(report["rpo"]["measured_ms"].as_u64(), Some(0), "no heartbeat lost: {report:#}");
+    assert!(
+        rto >= wall && report["rto"]["met"] == true,
+        "RTO {rto} ms, restore {wall} ms"
+    );
+    assert_eq!(
+        report["rpo"]["measured_ms"].as_u64(),
+        Some(0),
+        "no heartbeat lost: {report:#}"
+    );
     assert!(
         report["notes"].to_string().contains("no fault"),
         "how it is judged is said: {report:#}"
@@ -1102,7 +1109,9 @@ fn a_backup_restore_drill_restores_into_a_scratch_database_and_leaves_the_live_o
     let journal = read_journal(&file);
     assert!(events(&journal, "fault-start").is_empty());
     let recovery = read_journal(Path::new(
-        events(&journal, "recovery-end")[0]["plugin_run"]["journal"].as_str().unwrap(),
+        events(&journal, "recovery-end")[0]["plugin_run"]["journal"]
+            .as_str()
+            .unwrap(),
     ));
     let end = events(&recovery, "run-end")[0];
     let fact = |name: &str| {
@@ -1121,7 +1130,10 @@ fn a_backup_restore_drill_restores_into_a_scratch_database_and_leaves_the_live_o
     // row; the live database is the same database with the same rows.
     let restored = rt().block_on(snapshot(&lab, &scratch));
     assert_ne!(restored.0, live_before.0, "another database");
-    assert_eq!(restored.1, live_before.1, "the scratch database holds the source's rows");
+    assert_eq!(
+        restored.1, live_before.1,
+        "the scratch database holds the source's rows"
+    );
     for (table, rows, _) in &live_before.1 {
         assert_eq!(fact(&format!("rows-{table}")), rows.to_string(), "{table}");
     }
@@ -1171,10 +1183,7 @@ fn a_backup_verify_whose_scratch_target_is_the_live_database_is_refused_before_a
     assert_code(&out, 1);
     let report = out.json();
     let summary = report["summary"].as_str().unwrap();
-    assert!(
-        summary.contains("would overwrite the live database"),
-        "{summary}"
-    );
+    assert!(summary.contains("would overwrite the live database"), "{summary}");
     assert!(calls(&out.journal(), "postgres.restore").is_empty());
     assert!(calls(&out.journal(), "postgres.create-database").is_empty());
     assert_eq!(rt().block_on(snapshot(&lab, APP_DATABASE)), live_before);
@@ -1199,7 +1208,9 @@ impl Drop for DatabaseBack {
         rt().block_on(async {
             if let Ok(pg) = lab.pg_client_for("postgres").await {
                 let _ = pg
-                    .batch_execute(&format!("ALTER DATABASE \"{APP_DATABASE}\" WITH ALLOW_CONNECTIONS true"))
+                    .batch_execute(&format!(
+                        "ALTER DATABASE \"{APP_DATABASE}\" WITH ALLOW_CONNECTIONS true"
+                    ))
                     .await;
             }
         });
@@ -1263,7 +1274,10 @@ fn a_database_outage_drill_serves_the_maintenance_page_while_the_database_is_dow
         assert_eq!(probe["saw_fault"], true, "{probe}");
     }
     let rto = report["rto"]["measured_ms"].as_u64().expect("RTO measured");
-    assert!(rto >= outage_s * 1000 - 1000 && report["rto"]["met"] == true, "RTO {rto} ms");
+    assert!(
+        rto >= outage_s * 1000 - 1000 && report["rto"]["met"] == true,
+        "RTO {rto} ms"
+    );
     assert_eq!(report["lost_writes"].as_u64(), Some(0), "{report:#}");
     assert_eq!(report["rpo"]["measured_ms"].as_u64(), Some(0));
     eprintln!(
@@ -1276,7 +1290,9 @@ fn a_database_outage_drill_serves_the_maintenance_page_while_the_database_is_dow
     // db-outage switched the proxy to the maintenance site and back, and
     // reported it did.
     let recovery = read_journal(Path::new(
-        events(&journal, "recovery-end")[0]["plugin_run"]["journal"].as_str().unwrap(),
+        events(&journal, "recovery-end")[0]["plugin_run"]["journal"]
+            .as_str()
+            .unwrap(),
     ));
     let execs: Vec<String> = calls(&recovery, "docker.exec")
         .iter()
@@ -1290,14 +1306,18 @@ fn a_database_outage_drill_serves_the_maintenance_page_while_the_database_is_dow
     let end = events(&recovery, "run-end")[0].to_string();
     assert!(end.contains("\"maintenance\"") && end.contains("\"done\""), "{end}");
     let fault = read_journal(Path::new(
-        events(&journal, "fault-end")[0]["plugin_run"]["journal"].as_str().unwrap(),
+        events(&journal, "fault-end")[0]["plugin_run"]["journal"]
+            .as_str()
+            .unwrap(),
     ));
     let alters: Vec<String> = calls(&fault, "postgres.execute")
         .iter()
         .map(|c| c.to_string())
         .collect();
     assert!(
-        alters.len() == 2 && alters[0].contains("ALLOW_CONNECTIONS false") && alters[1].contains("ALLOW_CONNECTIONS true"),
+        alters.len() == 2
+            && alters[0].contains("ALLOW_CONNECTIONS false")
+            && alters[1].contains("ALLOW_CONNECTIONS true"),
         "{alters:?}"
     );
     check_drill_report(journals.path(), &file);
@@ -1305,13 +1325,16 @@ fn a_database_outage_drill_serves_the_maintenance_page_while_the_database_is_dow
     // The real services: the database accepts connections, the proxy serves the site.
     let allowed: bool = rt().block_on(async {
         let pg = lab.pg_client_for("postgres").await.unwrap();
-        pg.query_one("SELECT datallowconn FROM pg_database WHERE datname = $1", &[&APP_DATABASE])
-            .await
-            .unwrap()
-            .get(0)
+        pg.query_one(
+            "SELECT datallowconn FROM pg_database WHERE datname = $1",
+            &[&APP_DATABASE],
+        )
+        .await
+        .unwrap()
+        .get(0)
     });
     assert!(allowed);
-    assert_eq!(rt().block_on(health(&lab, &format!("{nginx}/health"))), 200);
+    assert_eq!(rt().block_on(health(&lab, nginx)), 200);
 }
 
 /// A Sentinel of the test's own, requiring a password, that watches the
@@ -1421,17 +1444,16 @@ fn the_redis_probe_asks_a_password_protected_sentinel_with_the_targets_sentinel_
     let config = config_file(&config_with(&lab, &target(false)));
     let out = drill(&lab, config.path(), journals.path(), &["guarded"]).exec();
     assert_code(&out, 2);
+    let said = format!("{}{}", out.stdout, out.stderr);
     assert!(
-        out.stderr.contains("NOAUTH") || out.stderr.contains("Authentication required"),
-        "{}",
-        out.stderr
+        said.contains("NOAUTH") || said.contains("Authentication required"),
+        "{said}"
     );
     assert!(
-        out.stderr.contains("sentinel_password") && out.stderr.contains("[targets.redis.guarded]"),
-        "{}",
-        out.stderr
+        said.contains("sentinel_password") && said.contains("[targets.redis.guarded]"),
+        "{said}"
     );
-    assert!(!out.stderr.contains(&password) && !out.stdout.contains(&password));
+    assert!(!said.contains(&password));
 }
 
 #[test]
@@ -1483,5 +1505,10 @@ fn a_drill_posts_its_verdict_to_the_run_notify_channel() {
         (Some("drill"), Some(200))
     );
     assert_eq!(journal.last().unwrap()["event"], "run-end");
-    assert!(!out.stderr.contains(&path) && !read_journal(&drill_journals(journals.path())[0]).iter().any(|e| e.to_string().contains(&path)));
+    assert!(
+        !out.stderr.contains(&path)
+            && !read_journal(&drill_journals(journals.path())[0])
+                .iter()
+                .any(|e| e.to_string().contains(&path))
+    );
 }

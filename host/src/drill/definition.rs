@@ -180,6 +180,9 @@ mod tests {
         let outage: DrillDefinition =
             toml::from_str("fault = \"f.wasm\"\nrecovery = \"r.wasm\"\nrecovery_after = \"3s\"").unwrap();
         assert_eq!(outage.recovery_after, Some(Duration::from_secs(3)));
-        assert!(toml::from_str::<DrillDefinition>("fault = \"f.wasm\"").is_err(), "a recovery is required");
+        assert!(
+            toml::from_str::<DrillDefinition>("fault = \"f.wasm\"").is_err(),
+            "a recovery is required"
+        );
     }
 }

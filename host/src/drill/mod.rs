@@ -598,7 +598,13 @@ impl Exercise<'_> {
 
     /// The recovery run, journaled (`recovery-start`, `recovery-end`) with
     /// its start in ms after the fault's (`fault_ms`).
-    async fn recover(&self, recovery_path: &Path, probes: &ProbeSet, fault_ms: u64, report: &mut DrillReport) -> RunReport {
+    async fn recover(
+        &self,
+        recovery_path: &Path,
+        probes: &ProbeSet,
+        fault_ms: u64,
+        report: &mut DrillReport,
+    ) -> RunReport {
         let recovery_at = probes.now_ms() - fault_ms;
         self.journal.record(
             "recovery-start",
@@ -627,7 +633,10 @@ fn judge_report(report: &mut DrillReport, recovery: &RunReport, settle: Duration
         Some(after) => {
             let probes_healthy = after.into_iter().max().unwrap_or(0);
             let rto = if no_fault {
-                let recovered = report.recovery.as_ref().map_or(0, |r| r.started_after_fault_ms + r.wall_ms);
+                let recovered = report
+                    .recovery
+                    .as_ref()
+                    .map_or(0, |r| r.started_after_fault_ms + r.wall_ms);
                 probes_healthy.max(recovered)
             } else {
                 probes_healthy

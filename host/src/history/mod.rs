@@ -367,8 +367,20 @@ mod tests {
         };
         let name = |p: PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
         // A drill from 10:00:00 to 10:01:00; its recovery run at 10:00:30.
-        journal(&drills, "drill-a", "2026-11-30T10:00:00.000Z", "2026-11-30T10:01:00.000Z", 60_000);
-        journal(dir.path(), "run-in-drill", "2026-11-30T10:00:30.000Z", "2026-11-30T10:00:50.000Z", 20_000);
+        journal(
+            &drills,
+            "drill-a",
+            "2026-11-30T10:00:00.000Z",
+            "2026-11-30T10:01:00.000Z",
+            60_000,
+        );
+        journal(
+            dir.path(),
+            "run-in-drill",
+            "2026-11-30T10:00:30.000Z",
+            "2026-11-30T10:00:50.000Z",
+            20_000,
+        );
         assert_eq!(name(find_report(dir.path(), "latest").unwrap()), "drill-a.jsonl");
         assert_eq!(
             name(find_run(dir.path(), "latest").unwrap()),
@@ -377,13 +389,25 @@ mod tests {
         );
         assert_eq!(name(find_report(dir.path(), "drill-a").unwrap()), "drill-a.jsonl");
         // A run of its own after the drill ended is the latest.
-        journal(dir.path(), "run-after", "2026-11-30T10:05:00.000Z", "2026-11-30T10:05:01.000Z", 1_000);
+        journal(
+            dir.path(),
+            "run-after",
+            "2026-11-30T10:05:00.000Z",
+            "2026-11-30T10:05:01.000Z",
+            1_000,
+        );
         assert_eq!(name(find_report(dir.path(), "latest").unwrap()), "run-after.jsonl");
         // Only drills: the newest drill.
         let only = tempfile::tempdir().unwrap();
         let only_drills = only.path().join(crate::drill::DRILLS_DIR);
         std::fs::create_dir_all(&only_drills).unwrap();
-        journal(&only_drills, "drill-b", "2026-11-30T10:00:00.000Z", "2026-11-30T10:01:00.000Z", 60_000);
+        journal(
+            &only_drills,
+            "drill-b",
+            "2026-11-30T10:00:00.000Z",
+            "2026-11-30T10:01:00.000Z",
+            60_000,
+        );
         assert_eq!(name(find_report(only.path(), "latest").unwrap()), "drill-b.jsonl");
         let none = find_report(&dir.path().join("empty"), "latest").unwrap_err();
         assert!(none.to_string().contains("no runs or drills"), "{none}");

@@ -61,7 +61,11 @@ fn check_targets() -> Result<(TargetInfo, TargetInfo), Failure> {
 fn restore(blob: &drhost_sdk::blob::Blob, scratch: &TargetInfo, jobs: u32) -> Result<u64, Failure> {
     let step = Step::start(format!("create scratch database {} if missing", scratch.database));
     let created = postgres::create_database(SCRATCH).map_err(|e| Failure::from(e).in_step(step.name()))?;
-    step.note(if created { "created" } else { "exists: restored over (--clean)" });
+    step.note(if created {
+        "created"
+    } else {
+        "exists: restored over (--clean)"
+    });
     step.ok();
 
     let step = Step::start(format!(
@@ -117,7 +121,10 @@ fn verify(head: &ObjectHead) -> Result<Vec<Counted>, Failure> {
         let source_now = match count(&source, table) {
             Ok(n) => Some(n),
             Err(e) => {
-                step.note(format!("{table}: the source's count now could not be read: {}", e.describe()));
+                step.note(format!(
+                    "{table}: the source's count now could not be read: {}",
+                    e.describe()
+                ));
                 None
             }
         };
@@ -139,7 +146,12 @@ fn verify(head: &ObjectHead) -> Result<Vec<Counted>, Failure> {
     let wrong: Vec<String> = counted
         .iter()
         .filter(|c| c.scratch != c.backup)
-        .map(|c| format!("{}: {} rows restored, {} in the source at the backup", c.table, c.scratch, c.backup))
+        .map(|c| {
+            format!(
+                "{}: {} rows restored, {} in the source at the backup",
+                c.table, c.scratch, c.backup
+            )
+        })
         .collect();
     for c in &counted {
         let now = match &c.source_now {

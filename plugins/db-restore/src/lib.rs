@@ -20,9 +20,9 @@
 
 use std::time::{Duration, Instant};
 
+use backup_catalog::{download, find_backup, metadata, table_of, SHA256_KEY, UNVERIFIED_KEY};
 use drhost_sdk::postgres::{self, Database, RestoreOptions, TargetInfo};
 use drhost_sdk::prelude::*;
-use backup_catalog::{download, find_backup, metadata, table_of, SHA256_KEY, UNVERIFIED_KEY};
 use drhost_sdk::s3::{Bucket, ObjectHead};
 use drhost_sdk::secret::{ComposePart, Secret};
 use drhost_sdk::vault::{FieldValue, Store};

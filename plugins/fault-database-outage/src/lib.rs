@@ -37,7 +37,10 @@ fn quote_ident(name: &str) -> String {
 
 /// Whether the server lets anyone connect to `name` now.
 fn allows_connections(server: &Database, name: &str) -> Result<bool, Error> {
-    let rows = server.query("SELECT datallowconn FROM pg_database WHERE datname = $1", &[name.to_string()])?;
+    let rows = server.query(
+        "SELECT datallowconn FROM pg_database WHERE datname = $1",
+        &[name.to_string()],
+    )?;
     match rows.rows.first().and_then(|r| r.first().cloned().flatten()) {
         Some(allowed) => Ok(allowed == "t" || allowed == "true"),
         None => Err(Error::NotFound(format!("database {name} does not exist"))),
