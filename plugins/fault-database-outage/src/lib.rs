@@ -125,7 +125,7 @@ impl Plugin for FaultDatabaseOutage {
         let ended = server
             .query(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                &[name.clone()],
+                std::slice::from_ref(&name),
             )
             .map_err(here)?
             .rows
