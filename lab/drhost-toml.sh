@@ -140,6 +140,13 @@ read_password = "file:$LAB_DIR/secrets/pg-reader-password"
 url = "postgresql://$PG_USER@$PG_HOST:$PG_PORT/postgres"
 password = "file:$LAB_DIR/secrets/pg-password"
 
+# A scratch database on the same server: backup-verify restores the backups
+# into it to prove they restore, never into the live one. Created on first
+# use; it stays for inspection, and the next run restores over it.
+[targets.postgres.scratch]
+url = "postgresql://$PG_USER@$PG_HOST:$PG_PORT/${PG_DATABASE}_scratch"
+password = "file:$LAB_DIR/secrets/pg-password"
+
 [targets.s3.backups]
 endpoint = "$S3_ENDPOINT"
 region = "$S3_REGION"
@@ -200,6 +207,22 @@ host = "status.supabase.com:443"
 
 [plugins.db-restore.params]
 status-page = "$STATUSPAGE_URL"
+
+# backup-verify ("prove the backups restore"): the newest backup from S3
+# into the scratch database, row counts checked against the source's at the
+# backup. It reads the live database only (as drhost_reader).
+[[plugins.backup-verify.s3]]
+target = "backups"
+prefixes = ["supabase/*"]
+access = ["read"]
+
+[[plugins.backup-verify.postgres]]
+target = "primary"
+access = ["read"]
+
+[[plugins.backup-verify.postgres]]
+target = "scratch"
+access = ["read", "restore", "admin"]
 
 # db-outage (runbook scenario 1 option A): maintenance page while the
 # database is down — copy the maintenance site over the proxy's default site
@@ -264,6 +287,18 @@ access = ["read"]
 target = "primary-server"
 access = ["read", "write"]
 
+# fault-database-outage makes the primary database refuse every connection
+# for a while (ALTER DATABASE … ALLOW_CONNECTIONS false), then lets them in
+# again itself: a provider's outage, for the database-outage drill (undo, had
+# it been killed: ALTER DATABASE … ALLOW_CONNECTIONS true).
+[[plugins.fault-database-outage.postgres]]
+target = "primary"
+access = ["read"]
+
+[[plugins.fault-database-outage.postgres]]
+target = "primary-server"
+access = ["read", "write"]
+
 # fault-remove-network disconnects every container from one of the stack's
 # networks and removes it (undo: network-recover recreates it).
 [[plugins.fault-remove-network.docker]]
@@ -306,6 +341,35 @@ baseline = "5s"
 rto = "15m"
 rpo = "5m"
 every = "90d"
+
+[drills.database-outage]
+description = "runbook 1A: the database refuses connections for 20s (a provider outage); db-outage serves the maintenance page meanwhile and switches back once it answers"
+fault = "$root/plugins/fault-database-outage.wasm"
+fault_params = { duration = "20s" }
+recovery = "$root/plugins/db-outage.wasm"
+recovery_params = { interval = "1s", wait = "5m" }
+recovery_after = "2s"   # the outage lasts: db-outage starts 2s into it, as an operator would
+probes.http = ["$NGINX_URL/health"]
+probes.postgres = ["primary"]
+rto = "15m"
+rpo = "5m"
+every = "90d"
+
+# No fault: nothing is broken. A fresh backup (before) is restored into the
+# scratch database and checked; RTO is the restore's time, the probes show
+# the live database kept answering and lost nothing. Without \`before\`, the
+# newest backup under the prefix is the one proved (e.g. prefix = "supabase/").
+[drills.backup-restore]
+description = "prove the backups restore: the latest backup is restored into a scratch database (never the live one) and its row counts checked against the source's"
+before = "$root/plugins/db-backup.wasm"
+before_params = { prefix = "supabase/drills/backup-restore/" }
+recovery = "$root/plugins/backup-verify.wasm"
+recovery_params = { prefix = "supabase/drills/backup-restore/" }
+probes.postgres = ["primary"]
+probes.http = ["$NGINX_URL/health"]
+rto = "15m"
+rpo = "5m"
+every = "7d"
 
 [drills.network-partition]
 description = "runbook 5: the stack's backend network is removed (the proxy loses the backends); network-recover recreates it and reconnects the containers"

@@ -349,10 +349,8 @@ fn show(args: ShowArgs) -> Result<(), drhost::Error> {
 /// warned about on stderr.
 fn report(args: ReportArgs) -> Result<(), drhost::Error> {
     let dir = journal_dir(&args.journals)?;
-    // A drill's id or journal: its journal is under DIR/drills.
-    let path = drhost::history::find_run(&dir, &args.run).or_else(|error| {
-        drhost::history::find_run(&dir.join(drhost::drill::DRILLS_DIR), &args.run).map_err(|_| error)
-    })?;
+    // A drill's id or journal (under DIR/drills), or `latest`: a run or a drill.
+    let path = drhost::history::find_report(&dir, &args.run)?;
     if drhost::history::report::drill::is_drill_journal(&path) {
         return drill_evidence(&path, &args);
     }

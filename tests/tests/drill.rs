@@ -954,3 +954,561 @@ fn check_drill_report(journals: &Path, file: &Path) {
         assert!(dom.contains(&human_duration(drill["rpo"]["measured_ms"].as_f64().unwrap())));
     }
 }
+
+/// Every table of the public schema of database `db` with its row count and
+/// a digest of its rows, and the database's oid (a dropped and recreated
+/// database has another): what "untouched" means for the live database.
+async fn snapshot(lab: &Lab, db: &str) -> (u32, Vec<(String, i64, String)>) {
+    let pg = lab.pg_client_for(db).await.unwrap();
+    let oid: u32 = pg
+        .query_one("SELECT oid FROM pg_database WHERE datname = current_database()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let tables: Vec<String> = pg
+        .query(
+            "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut out = Vec::new();
+    for table in tables {
+        let row = pg
+            .query_one(
+                &format!("SELECT count(*), coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM public.{table} t"),
+                &[],
+            )
+            .await
+            .unwrap();
+        out.push((table, row.get(0), row.get(1)));
+    }
+    (oid, out)
+}
+
+/// Drops the scratch database a backup-restore drill restored into.
+struct DropDatabase(Lab, String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let (lab, name) = (&self.0, &self.1);
+        rt().block_on(async {
+            if let Ok(pg) = lab.pg_client_for("postgres").await {
+                let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.replace('"', "\"\""));
+                if let Err(e) = pg.batch_execute(&sql).await {
+                    eprintln!("drop database {name}: {e}");
+                }
+            }
+        });
+    }
+}
+
+/// A prefix in the backup bucket of this test's own.
+fn own_prefix(what: &str) -> String {
+    format!(
+        "supabase/drills/{what}-{}-{}/",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    )
+}
+
+/// The grants and the scratch target backup-verify needs, unless the lab's
+/// config (lab/drhost-toml.sh) already has them.
+fn backup_verify_config(lab: &Lab, base: &str) -> String {
+    let password = lab.get("PG_PASSWORD_FILE").unwrap();
+    let scratch_url = format!(
+        "postgresql://{}@{}:{}/{}_scratch",
+        lab.get("PG_USER").unwrap(),
+        lab.get("PG_HOST").unwrap(),
+        lab.get("PG_PORT").unwrap(),
+        APP_DATABASE
+    );
+    format!(
+        "{}{}",
+        unless_defined(
+            base,
+            "[targets.postgres.scratch]",
+            &format!("[targets.postgres.scratch]\nurl = \"{scratch_url}\"\npassword = \"file:{password}\"\n\n"),
+        ),
+        unless_defined(
+            base,
+            "[[plugins.backup-verify.postgres]]",
+            "[[plugins.backup-verify.s3]]\ntarget = \"backups\"\nprefixes = [\"supabase/*\"]\naccess = [\"read\"]\n\n\
+             [[plugins.backup-verify.postgres]]\ntarget = \"primary\"\naccess = [\"read\"]\n\n\
+             [[plugins.backup-verify.postgres]]\ntarget = \"scratch\"\naccess = [\"read\", \"restore\", \"admin\"]\n\n",
+        ),
+    )
+}
+
+#[test]
+fn a_backup_restore_drill_restores_into_a_scratch_database_and_leaves_the_live_one_untouched() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let prefix = own_prefix("backup-restore");
+    let _restore_db = RestoreDatabase {
+        lab: lab.clone(),
+        prefix: prefix.clone(),
+    };
+    let _scratch = DropDatabase(lab.clone(), format!("{APP_DATABASE}_scratch"));
+    let live_before = rt().block_on(snapshot(&lab, APP_DATABASE));
+    assert!(
+        live_before.1.iter().any(|(t, n, _)| t == "users" && *n > 0),
+        "the lab's database has users: {live_before:?}"
+    );
+    let base = config_with(&lab, "");
+    let nginx = lab.nginx_url().unwrap();
+    let extra = format!(
+        "{}[drills.backup-restore]\nbefore = \"{}\"\nbefore_params = {{ prefix = \"{prefix}\" }}\nrecovery = \"{}\"\nrecovery_params = {{ prefix = \"{prefix}\" }}\nprobes.postgres = [\"primary\"]\nprobes.http = [\"{nginx}/health\"]\nrto = \"15m\"\n",
+        backup_verify_config(&lab, &base),
+        plugin_path("db-backup"),
+        plugin_path("backup-verify"),
+    );
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(&lab, &extra));
+
+    let out = drill(&lab, config.path(), journals.path(), &["backup-restore"]).exec();
+    assert_code(&out, 0);
+    let report = out.json();
+    assert_eq!(report["status"], "passed", "{report:#}");
+    assert!(report["fault"].is_null(), "no fault: {report:#}");
+    assert_eq!(report["before"]["exit_code"], 0, "the backup was taken");
+    assert_eq!(report["recovery"]["exit_code"], 0, "{report:#}");
+    // RTO without a fault: the restore's time, as the host timed it.
+    let rto = report["rto"]["measured_ms"].as_u64().expect("RTO measured");
+    let wall = report["recovery"]["wall_ms"].as_u64().unwrap();
+    assert!(
+        rto >= wall && report["rto"]["met"] == true,
+        "RTO {rto} ms, restore {wall} ms"
+    );
+    assert_eq!(
+        report["rpo"]["measured_ms"].as_u64(),
+        Some(0),
+        "no heartbeat lost: {report:#}"
+    );
+    assert!(
+        report["notes"].to_string().contains("no fault"),
+        "how it is judged is said: {report:#}"
+    );
+    for probe in report["probes"].as_array().unwrap() {
+        assert_eq!(probe["saw_fault"], false, "the live service never failed: {probe}");
+    }
+    eprintln!(
+        "backup-restore drill: RTO {rto} ms (restore run {wall} ms), RPO {} ms",
+        report["rpo"]["measured_ms"]
+    );
+
+    // The drill journal has no fault, the recovery restored this drill's
+    // backup into the scratch database.
+    let file = drill_journals(journals.path())[0].clone();
+    let journal = read_journal(&file);
+    assert!(events(&journal, "fault-start").is_empty());
+    let recovery = read_journal(Path::new(
+        events(&journal, "recovery-end")[0]["plugin_run"]["journal"]
+            .as_str()
+            .unwrap(),
+    ));
+    let end = events(&recovery, "run-end")[0];
+    let fact = |name: &str| {
+        end["facts"]
+            .as_array()
+            .and_then(|facts| facts.iter().find(|f| f["name"] == name))
+            .and_then(|f| f["value"].as_str())
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    assert!(fact("backup").starts_with(&prefix), "{end}");
+    let scratch = fact("scratch-database");
+    assert_eq!(scratch, format!("{APP_DATABASE}_scratch"));
+
+    // The real scratch database holds every table of the source, row for
+    // row; the live database is the same database with the same rows.
+    let restored = rt().block_on(snapshot(&lab, &scratch));
+    assert_ne!(restored.0, live_before.0, "another database");
+    assert_eq!(
+        restored.1, live_before.1,
+        "the scratch database holds the source's rows"
+    );
+    for (table, rows, _) in &live_before.1 {
+        assert_eq!(fact(&format!("rows-{table}")), rows.to_string(), "{table}");
+    }
+    let live_after = rt().block_on(snapshot(&lab, APP_DATABASE));
+    assert_eq!(live_after, live_before, "the live database is untouched");
+
+    // `drhost report latest` is this drill (its plugin runs, which started
+    // after it, count as the drill), and `drhost show latest` still a run.
+    let latest = Run::cli(["report", "latest", "--json"])
+        .args([OsStr::new("--journal-dir"), journals.path().as_os_str()])
+        .exec();
+    assert_code(&latest, 0);
+    let latest: Value = serde_json::from_str(&latest.stdout).unwrap();
+    assert_eq!(
+        (latest["kind"].as_str(), latest["run_id"].as_str()),
+        (Some("drill"), report["run_id"].as_str()),
+        "{latest:#}"
+    );
+    assert_eq!(latest["rto"]["measured_ms"].as_f64(), Some(rto as f64));
+    let markdown = Run::cli(["report", "latest"])
+        .args([OsStr::new("--journal-dir"), journals.path().as_os_str()])
+        .exec();
+    assert_code(&markdown, 0);
+    assert!(markdown.stdout.starts_with("# Drill report: "), "{}", markdown.stdout);
+}
+
+#[test]
+fn a_backup_verify_whose_scratch_target_is_the_live_database_is_refused_before_any_restore() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let live_before = rt().block_on(snapshot(&lab, APP_DATABASE));
+    let pg_url = lab.pg_url().unwrap();
+    let password = lab.get("PG_PASSWORD_FILE").unwrap();
+    // The lab's config, with `scratch` pointing at the live database.
+    let base = config_with(&lab, "");
+    let grants = backup_verify_config(&lab, &base);
+    let text = format!("{base}\n{grants}");
+    let start = text.find("[targets.postgres.scratch]").unwrap();
+    let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
+    let text = format!(
+        "{}[targets.postgres.scratch]\nurl = \"{pg_url}\"\npassword = \"file:{password}\"{}",
+        &text[..start],
+        &text[end..]
+    );
+    let config = config_file(&text);
+    let out = Run::plugin("backup-verify").config(config.path()).json().yes().exec();
+    assert_code(&out, 1);
+    let report = out.json();
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("would overwrite the live database"), "{summary}");
+    assert!(calls(&out.journal(), "postgres.restore").is_empty());
+    assert!(calls(&out.journal(), "postgres.create-database").is_empty());
+    assert_eq!(rt().block_on(snapshot(&lab, APP_DATABASE)), live_before);
+}
+
+fn calls(journal: &[Value], call: &str) -> Vec<Value> {
+    journal
+        .iter()
+        .filter(|e| e["event"] == "call" && e["call"] == call)
+        .cloned()
+        .collect()
+}
+
+/// Lets the lab's database accept connections again and takes the proxy
+/// out of maintenance mode (db-outage switches it back once the database
+/// answers), whatever a database-outage drill left.
+struct DatabaseBack(Lab);
+
+impl Drop for DatabaseBack {
+    fn drop(&mut self) {
+        let lab = &self.0;
+        rt().block_on(async {
+            if let Ok(pg) = lab.pg_client_for("postgres").await {
+                let _ = pg
+                    .batch_execute(&format!(
+                        "ALTER DATABASE \"{APP_DATABASE}\" WITH ALLOW_CONNECTIONS true"
+                    ))
+                    .await;
+            }
+        });
+        let out = Run::plugin("db-outage")
+            .config(lab.path(".lab/drhost.toml"))
+            .params(&[("interval", "500ms"), ("wait", "30s")])
+            .json()
+            .yes()
+            .exec();
+        if out.code != 0 {
+            eprintln!("database back: db-outage exit {}: {}", out.code, out.stderr);
+        }
+        rt().block_on(async {
+            if let Ok(pg) = lab.pg_client().await {
+                let _ = pg.batch_execute("DROP SCHEMA IF EXISTS drhost_drill CASCADE").await;
+            }
+        });
+    }
+}
+
+#[test]
+fn a_database_outage_drill_serves_the_maintenance_page_while_the_database_is_down() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _back = DatabaseBack(lab.clone());
+    let nginx = lab.nginx_url().unwrap();
+    let base = config_with(&lab, "");
+    let outage_s = 12;
+    let extra = format!(
+        "{}[drills.database-outage]\nfault = \"{}\"\nfault_params = {{ duration = \"{outage_s}s\" }}\nrecovery = \"{}\"\nrecovery_params = {{ interval = \"500ms\", wait = \"2m\" }}\nrecovery_after = \"2s\"\nprobes.http = [\"{nginx}/health\"]\nprobes.postgres = [\"primary\"]\nrto = \"15m\"\nrpo = \"5m\"\n",
+        unless_defined(
+            &base,
+            "[[plugins.fault-database-outage.postgres]]",
+            "[[plugins.fault-database-outage.postgres]]\ntarget = \"primary\"\naccess = [\"read\"]\n\n[[plugins.fault-database-outage.postgres]]\ntarget = \"primary-server\"\naccess = [\"read\", \"write\"]\n\n",
+        ),
+        plugin_path("fault-database-outage"),
+        plugin_path("db-outage"),
+    );
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(&lab, &extra));
+
+    let out = drill(&lab, config.path(), journals.path(), &["database-outage"]).exec();
+    assert_code(&out, 0);
+    let report = out.json();
+    assert_eq!(report["status"], "passed", "{report:#}");
+    assert_eq!(report["fault"]["exit_code"], 0, "{report:#}");
+    assert_eq!(report["recovery"]["exit_code"], 0, "{report:#}");
+
+    // The recovery ran during the outage: it started 2 s into the fault,
+    // before the fault plugin ended (the database came back by itself).
+    let file = drill_journals(journals.path())[0].clone();
+    let journal = read_journal(&file);
+    let at = |event: &str| events(&journal, event)[0]["at_ms"].as_u64().unwrap();
+    let (fault_start, fault_end, recovery_start) = (at("fault-start"), at("fault-end"), at("recovery-start"));
+    assert!(
+        recovery_start >= fault_start + 2000 && recovery_start < fault_end,
+        "fault {fault_start}..{fault_end} ms, recovery from {recovery_start} ms"
+    );
+    // Both probes saw the outage; RTO spans it; nothing acknowledged was lost.
+    for probe in report["probes"].as_array().unwrap() {
+        assert_eq!(probe["saw_fault"], true, "{probe}");
+    }
+    let rto = report["rto"]["measured_ms"].as_u64().expect("RTO measured");
+    assert!(
+        rto >= outage_s * 1000 - 1000 && report["rto"]["met"] == true,
+        "RTO {rto} ms"
+    );
+    assert_eq!(report["lost_writes"].as_u64(), Some(0), "{report:#}");
+    assert_eq!(report["rpo"]["measured_ms"].as_u64(), Some(0));
+    eprintln!(
+        "database-outage drill: RTO {rto} ms, RPO {} ms, outage {} ms, db-outage wall {} ms",
+        report["rpo"]["measured_ms"],
+        fault_end - fault_start,
+        report["recovery"]["wall_ms"]
+    );
+
+    // db-outage switched the proxy to the maintenance site and back, and
+    // reported it did.
+    let recovery = read_journal(Path::new(
+        events(&journal, "recovery-end")[0]["plugin_run"]["journal"]
+            .as_str()
+            .unwrap(),
+    ));
+    let execs: Vec<String> = calls(&recovery, "docker.exec")
+        .iter()
+        .map(|c| c["args"]["argv"].to_string())
+        .collect();
+    assert!(
+        execs.first().is_some_and(|e| e.contains("maintenance.conf"))
+            && execs.iter().any(|e| e.contains("toolboxai.conf.backup")),
+        "{execs:?}"
+    );
+    let end = events(&recovery, "run-end")[0].to_string();
+    assert!(end.contains("\"maintenance\"") && end.contains("\"done\""), "{end}");
+    let fault = read_journal(Path::new(
+        events(&journal, "fault-end")[0]["plugin_run"]["journal"]
+            .as_str()
+            .unwrap(),
+    ));
+    let alters: Vec<String> = calls(&fault, "postgres.execute")
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert!(
+        alters.len() == 2
+            && alters[0].contains("ALLOW_CONNECTIONS false")
+            && alters[1].contains("ALLOW_CONNECTIONS true"),
+        "{alters:?}"
+    );
+    check_drill_report(journals.path(), &file);
+
+    // The real services: the database accepts connections, the proxy serves the site.
+    let allowed: bool = rt().block_on(async {
+        let pg = lab.pg_client_for("postgres").await.unwrap();
+        pg.query_one(
+            "SELECT datallowconn FROM pg_database WHERE datname = $1",
+            &[&APP_DATABASE],
+        )
+        .await
+        .unwrap()
+        .get(0)
+    });
+    assert!(allowed);
+    assert_eq!(rt().block_on(health(&lab, nginx)), 200);
+}
+
+/// A Sentinel of the test's own, requiring a password, that watches the
+/// lab's master under a name of its own (the lab's Sentinels ignore it and
+/// it never acts: a master counts as down only after ten minutes). Stopped
+/// (its process, by id) when dropped.
+struct GuardedSentinel {
+    child: std::process::Child,
+    port: u16,
+    name: String,
+    _dir: TmpDir,
+}
+
+impl GuardedSentinel {
+    fn start(master_port: u16, password: &str) -> GuardedSentinel {
+        let dir = TmpDir::new("drill-sentinel-");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let name = format!("drhost-test-{}", std::process::id());
+        let conf = dir.write(
+            "sentinel.conf",
+            format!(
+                "port {port}\nbind 127.0.0.1\ndaemonize no\nrequirepass {password}\n\
+                 sentinel monitor {name} 127.0.0.1 {master_port} 1\n\
+                 sentinel down-after-milliseconds {name} 600000\nsentinel failover-timeout {name} 600000\n"
+            ),
+        );
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server --sentinel");
+        let sentinel = GuardedSentinel {
+            child,
+            port,
+            name,
+            _dir: dir,
+        };
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            let reply = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "-a", password, "--no-auth-warning"])
+                .args(["SENTINEL", "get-master-addr-by-name", &sentinel.name])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                .unwrap_or_default();
+            if reply.contains(&master_port.to_string()) {
+                return sentinel;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the test's Sentinel on {port} did not name the master");
+    }
+}
+
+impl Drop for GuardedSentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_redis_probe_asks_a_password_protected_sentinel_with_the_targets_sentinel_password() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    let secrets = TmpDir::new("drill-sentinel-secret-");
+    let password = drhost_tests::util::unique("sentinel-pw");
+    let password_file = secrets.write("sentinel-password", &password);
+    let sentinel = GuardedSentinel::start(master, &password);
+    let hello = plugin_path("hello");
+    let target = |with_password: bool| {
+        format!(
+            "[targets.redis.guarded]\nurl = \"redis://127.0.0.1:{master}\"\nsentinels = [\"127.0.0.1:{}\"]\nmaster_name = \"{}\"\nnodes = [\"127.0.0.1:{master}\", \"127.0.0.1:{replica}\"]\ntimeout = \"1s\"\n{}\n\
+             [drills.guarded]\nfault = \"{hello}\"\nrecovery = \"{hello}\"\nprobes.redis = [\"guarded\"]\nsustain = \"1s\"\nbaseline = \"500ms\"\n",
+            sentinel.port,
+            sentinel.name,
+            if with_password {
+                format!("sentinel_password = \"file:{}\"\n", password_file.display())
+            } else {
+                String::new()
+            }
+        )
+    };
+
+    // With the password: the probe finds the master through the Sentinel
+    // and its writes are acknowledged and read back.
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(&lab, &target(true)));
+    let out = drill(&lab, config.path(), journals.path(), &["guarded"]).exec();
+    assert_code(&out, 0);
+    let report = out.json();
+    let loss = &report["probes"][0]["loss"];
+    assert!(loss["acknowledged"].as_u64().unwrap() >= 3, "{report:#}");
+    assert_eq!(loss["lost"].as_u64(), Some(0));
+    let written = RestoreRedis::cli(master, &["EXISTS", "drhost:drill:guarded"]);
+    assert_eq!(written, "0", "the probe's key is removed after the read-back");
+
+    // Without it: the Sentinel refuses, and the drill says which line to add.
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(&lab, &target(false)));
+    let out = drill(&lab, config.path(), journals.path(), &["guarded"]).exec();
+    assert_code(&out, 2);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("NOAUTH") || said.contains("Authentication required"),
+        "{said}"
+    );
+    assert!(
+        said.contains("sentinel_password") && said.contains("[targets.redis.guarded]"),
+        "{said}"
+    );
+    assert!(!said.contains(&password));
+}
+
+#[test]
+fn a_drill_posts_its_verdict_to_the_run_notify_channel() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let hook = drhost_tests::webhook::Webhook::ok();
+    let path = format!("/services/T0/B0/{}", drhost_tests::util::unique("tok"));
+    let nginx = lab.nginx_url().unwrap();
+    let hello = plugin_path("hello");
+    let extra = format!(
+        "[targets.notify.ops]\nurl = \"env:DRHOST_TEST_DRILL_HOOK\"\nformat = \"json\"\n\n\
+         [run.notify]\ntarget = \"ops\"\nevents = [\"drill\"]\n\n\
+         [drills.notified]\ndescription = \"runbook 4: a cheap drill whose verdict is posted\"\nfault = \"{hello}\"\nrecovery = \"{hello}\"\nprobes.http = [\"{nginx}/health\"]\nsustain = \"1s\"\nbaseline = \"500ms\"\nrto = \"15m\"\n"
+    );
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(&lab, &extra));
+    let out = drill(&lab, config.path(), journals.path(), &["notified"])
+        .env("DRHOST_TEST_DRILL_HOOK", hook.url(&path))
+        .exec();
+    assert_code(&out, 0);
+    let report = out.json();
+
+    // One post, the verdict: not the plugin runs' start and end (events = ["drill"]).
+    let posts = hook.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].path, path);
+    let body = posts[0].json();
+    assert_eq!(body["title"], "drhost drill notified: passed", "{body:#}");
+    assert_eq!(body["severity"], "resolved");
+    assert_eq!(body["run_id"], report["run_id"]);
+    let text = body["text"].as_str().unwrap();
+    let rto = drhost::history::human_duration(report["rto"]["measured_ms"].as_f64().unwrap());
+    for part in [
+        "Scenario: runbook 4: a cheap drill whose verdict is posted",
+        &format!("RTO {rto} (target 15m 00s): met"),
+        "RPO not measured",
+        &format!("Report: drhost report {}", report["run_id"].as_str().unwrap()),
+    ] {
+        assert!(text.contains(part), "`{part}` in {text}");
+    }
+
+    // Journaled in the drill's journal, before its run-end.
+    let journal = read_journal(&drill_journals(journals.path())[0]);
+    let notices = events(&journal, "host-notice");
+    assert_eq!(notices.len(), 1, "{journal:?}");
+    assert_eq!(
+        (notices[0]["notice"].as_str(), notices[0]["status"].as_u64()),
+        (Some("drill"), Some(200))
+    );
+    assert_eq!(journal.last().unwrap()["event"], "run-end");
+    assert!(
+        !out.stderr.contains(&path)
+            && !read_journal(&drill_journals(journals.path())[0])
+                .iter()
+                .any(|e| e.to_string().contains(&path))
+    );
+}

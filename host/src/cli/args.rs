@@ -136,11 +136,16 @@ A drill in drhost.toml:
   # baseline = \"2s\", sustain = \"3s\", settle = \"2m\"
   # before = \"plugins/db-backup.wasm\"  # after the baseline, before the fault
   #                                      (then the baseline again); before_params
+  # recovery_after = \"2s\"  # a lasting fault: recover while the fault plugin runs
+  # (no `fault` at all: a drill that breaks nothing, e.g. backup-verify
+  #  restoring the latest backup into a scratch database)
 
 RTO = fault start → the first probe sample after which every probe stayed
 healthy for `sustain`. RPO = the longest data-loss window of the write probes
-(acknowledged writes gone after recovery). The drill's journal is in
-<journal dir>/drills/; it names the plugin runs' own journals.
+(acknowledged writes gone after recovery). Without a fault, RTO runs from the
+recovery's start to its successful end, and a probe failing meanwhile is a
+missed target. The drill's journal is in <journal dir>/drills/; it names the
+plugin runs' own journals. With [run.notify], the verdict is posted.
 
 Examples:
   drhost drill service-failure --config drhost.toml --yes
@@ -637,8 +642,10 @@ pub struct ShowArgs {
 /// `drhost report`.
 #[derive(clap::Args)]
 pub struct ReportArgs {
-    /// A run id, a unique prefix of one, a journal file, or `latest`; or a
-    /// drill's run id (`…-drill-NAME-…`, as `drhost drill` prints it) or journal.
+    /// A run id, a unique prefix of one, a journal file, or `latest` (the
+    /// run or drill that started last; a drill's own plugin runs count as
+    /// the drill); or a drill's run id (`…-drill-NAME-…`, as `drhost drill`
+    /// prints it) or journal.
     #[arg(value_name = "RUN|DRILL")]
     pub run: String,
     /// One self-contained HTML page (inline CSS and SVG timeline, no script, no external URL).

@@ -40,8 +40,13 @@ pub struct DrillDefinition {
     #[serde(default)]
     pub before_params: BTreeMap<String, String>,
     /// The fault plugin (a signed, granted plugin like any other); a
-    /// relative path is relative to drhost.toml's directory.
-    pub fault: PathBuf,
+    /// relative path is relative to drhost.toml's directory. None: a drill
+    /// that breaks nothing and proves a recovery procedure works (e.g.
+    /// restoring the latest backup into a scratch database); then the RTO is
+    /// measured from the recovery's start to its successful end with every
+    /// probe healthy, and the probes prove the live service was not hurt.
+    #[serde(default)]
+    pub fault: Option<PathBuf>,
     /// `--param`s of the fault plugin.
     #[serde(default)]
     pub fault_params: BTreeMap<String, String>,
@@ -50,6 +55,12 @@ pub struct DrillDefinition {
     /// `--param`s of the recovery plugin.
     #[serde(default)]
     pub recovery_params: BTreeMap<String, String>,
+    /// For a fault that lasts and ends by itself (an outage the provider
+    /// repairs, as in runbook 1A): the recovery starts this long after the
+    /// fault started, while the fault plugin still runs, e.g. "3s". Unset:
+    /// the recovery starts when the fault plugin has ended.
+    #[serde(default, with = "crate::caps::kit::text::duration_text")]
+    pub recovery_after: Option<Duration>,
     /// `[drills.<name>.probes]`: what the host probes, by target.
     #[serde(default)]
     pub probes: ProbeTargets,
@@ -110,14 +121,16 @@ impl DrillDefinition {
         self.rpo.unwrap_or(DEFAULT_RPO)
     }
 
-    /// The plugins the drill runs, by role, in the order it runs them:
-    /// `before` (when set), `fault`, `recovery`.
+    /// The plugins the drill runs, by role, in the order it starts them:
+    /// `before` (when set), `fault` (when set), `recovery`.
     pub fn plugins(&self) -> Vec<(&'static str, &Path)> {
         let mut plugins: Vec<(&'static str, &Path)> = Vec::new();
         if let Some(before) = &self.before {
             plugins.push(("before", before));
         }
-        plugins.push(("fault", &self.fault));
+        if let Some(fault) = &self.fault {
+            plugins.push(("fault", fault));
+        }
         plugins.push(("recovery", &self.recovery));
         plugins
     }
@@ -158,5 +171,18 @@ mod tests {
         let without: DrillDefinition = toml::from_str("fault = \"f.wasm\"\nrecovery = \"r.wasm\"").unwrap();
         assert_eq!(without.plugins().len(), 2);
         assert!(without.before.is_none());
+    }
+
+    #[test]
+    fn a_drill_may_break_nothing_and_a_lasting_fault_may_overlap_the_recovery() {
+        let restore_test: DrillDefinition = toml::from_str("recovery = \"r.wasm\"").unwrap();
+        assert_eq!(restore_test.plugins(), [("recovery", Path::new("r.wasm"))]);
+        let outage: DrillDefinition =
+            toml::from_str("fault = \"f.wasm\"\nrecovery = \"r.wasm\"\nrecovery_after = \"3s\"").unwrap();
+        assert_eq!(outage.recovery_after, Some(Duration::from_secs(3)));
+        assert!(
+            toml::from_str::<DrillDefinition>("fault = \"f.wasm\"").is_err(),
+            "a recovery is required"
+        );
     }
 }

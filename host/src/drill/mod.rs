@@ -7,9 +7,16 @@
 //! probes start → baseline (every probe healthy) → the `before` run, when
 //! the drill has one (e.g. a backup), and the baseline again → fault run →
 //! recovery run → probes until every one is healthy for `sustain` (or
-//! `settle` passes) → read-back of the write probes → verdict → `run-end`.
+//! `settle` passes) → read-back of the write probes → verdict → notice to
+//! `[run.notify]` (when configured) → `run-end`.
 //! The plugin runs are ordinary `drhost run`s with their own journals, which
 //! the drill's journal names.
+//!
+//! Two variants: a drill without a fault breaks nothing (a restore test):
+//! its RTO runs from the recovery's start to its successful end with every
+//! probe healthy. A drill with `recovery_after` starts the recovery that
+//! long after the fault, while the fault plugin still runs (a lasting
+//! outage that ends by itself, as a provider's does).
 //!
 //! The definitions are in `definition.rs`, the probes in `probe/`, the
 //! arithmetic in `judge.rs`, the table in `table.rs`, the testing schedule
@@ -208,7 +215,10 @@ pub async fn drill(opts: &DrillOptions) -> Result<DrillReport, Error> {
             "drill `{name}` has no probes, so it would measure nothing: add [drills.{name}.probes] with http, redis or postgres"
         )));
     }
-    let fault_path = DrillDefinition::plugin_path(&def.fault, Some(&config_path));
+    let fault_path = def
+        .fault
+        .as_deref()
+        .map(|p| DrillDefinition::plugin_path(p, Some(&config_path)));
     let recovery_path = DrillDefinition::plugin_path(&def.recovery, Some(&config_path));
     let before_path = def
         .before
@@ -239,7 +249,8 @@ pub async fn drill(opts: &DrillOptions) -> Result<DrillReport, Error> {
             "host": crate::run::lock::hostname(),
             "config": config_path,
             "before": before_path.as_ref().map(|p| json!({ "plugin": p, "params": def.before_params })),
-            "fault": { "plugin": fault_path, "params": def.fault_params },
+            "fault": fault_path.as_ref().map(|p| json!({ "plugin": p, "params": def.fault_params })),
+            "recovery_after_ms": def.recovery_after.map(|d| d.as_millis() as u64),
             "recovery": { "plugin": recovery_path, "params": def.recovery_params },
             "probes": { "http": def.probes.http, "redis": def.probes.redis, "postgres": def.probes.postgres },
             "targets": { "rto_ms": def.rto().as_millis() as u64, "rpo_ms": def.rpo().as_millis() as u64 },
@@ -284,7 +295,7 @@ pub async fn drill(opts: &DrillOptions) -> Result<DrillReport, Error> {
     };
     let plugins = Plugins {
         before: before_path.as_deref(),
-        fault: &fault_path,
+        fault: fault_path.as_deref(),
         recovery: &recovery_path,
     };
     let ended = run.carry_out(&config, &plugins, &mut report).await;
@@ -294,6 +305,7 @@ pub async fn drill(opts: &DrillOptions) -> Result<DrillReport, Error> {
         report.summary = format!("drill `{name}` failed: {error}");
     }
     report.wall_ms = wall.elapsed().as_millis() as u64;
+    notify_verdict(&config, def, &report, journal.clone()).await;
     journal.record(
         "run-end",
         json!({
@@ -337,8 +349,69 @@ async fn preflight(
 /// The plugin files of one drill, resolved.
 struct Plugins<'a> {
     before: Option<&'a Path>,
-    fault: &'a Path,
+    fault: Option<&'a Path>,
     recovery: &'a Path,
+}
+
+/// Posts the drill's verdict to the channels of `[run.notify]` (when it is
+/// configured and asks for `drill`), journaled as `host-notice` before the
+/// `run-end`; waits for the post as a run's end does (at most 11 s). A dead
+/// channel never changes the verdict.
+async fn notify_verdict(config: &Config, def: &DrillDefinition, report: &DrillReport, journal: Arc<Journal>) {
+    let Some(notices) = crate::caps::notify::RunNotices::new(
+        config.run.notify.as_ref(),
+        &config.targets.notify,
+        &config.targets.vault,
+        journal,
+    ) else {
+        return;
+    };
+    notices.set_plugin(&format!("drill-{}", report.drill));
+    notices.post(crate::caps::notify::RunEvent::Drill, verdict_notice(def, report));
+    notices.finish().await;
+}
+
+/// The drill's verdict as a notice: scenario, RTO and RPO against their
+/// targets, met or missed, and the command that writes its report.
+fn verdict_notice(def: &DrillDefinition, report: &DrillReport) -> crate::caps::notify::HostNotice {
+    use crate::bindings::drhost::runbook::notify::Severity;
+    let ms = |ms: u64| crate::history::human_duration(ms as f64);
+    let figure = |what: &str, m: &Measured| {
+        let verdict = match m.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "not measured",
+        };
+        match (m.measured_ms, &m.unmeasured) {
+            (Some(v), _) => format!("{what} {} (target {}): {verdict}", ms(v), ms(m.target_ms)),
+            (None, Some(why)) => format!("{what} not measured (target {}): {verdict}: {why}", ms(m.target_ms)),
+            (None, None) => format!("{what} not measured (target {}): no write probe", ms(m.target_ms)),
+        }
+    };
+    let (how, severity) = match report.status {
+        DrillStatus::Passed => ("passed", Severity::Resolved),
+        DrillStatus::Missed => ("missed a target", Severity::Warning),
+        DrillStatus::Failed => ("failed", Severity::Critical),
+    };
+    let mut text = String::new();
+    if let Some(scenario) = &def.description {
+        text.push_str(&format!("Scenario: {}\n", crate::console::plugin_text(scenario)));
+    }
+    text.push_str(&format!(
+        "{}\n{}\n{}",
+        figure("RTO", &report.rto),
+        figure("RPO", &report.rpo),
+        crate::console::plugin_text(&report.summary)
+    ));
+    if let Some(lost) = report.lost_writes {
+        text.push_str(&format!("\nAcknowledged writes lost: {lost}."));
+    }
+    text.push_str(&format!("\nReport: drhost report {}", report.run_id));
+    crate::caps::notify::HostNotice {
+        title: format!("drhost drill {}: {how}", report.drill),
+        text,
+        severity,
+    }
 }
 
 /// One drill being carried out.
@@ -442,39 +515,70 @@ impl Exercise<'_> {
         }
 
         let fault_ms = probes.now_ms();
-        self.journal
-            .record("fault-start", json!({ "at_ms": fault_ms, "plugin": fault_path }));
-        self.say(format!("fault: {}", fault_path.display()));
-        let fault = self.run_plugin(fault_path, &def.fault_params).await;
-        let fault_run = PluginRun::from_report(fault_path, &fault, 0);
-        self.journal.record(
-            "fault-end",
-            json!({ "at_ms": probes.now_ms(), "plugin_run": fault_run }),
-        );
-        report.fault = Some(fault_run);
-        if fault.exit_code != EXIT_OK {
-            report.probes = self.finish_probes(probes, fault_ms, Duration::ZERO).await;
-            report.exit_code = fault.exit_code;
-            report.summary = format!(
-                "drill `{name}`: the fault plugin did not inject its fault (exit {}): {}",
-                fault.exit_code, fault.summary
-            );
-            return Ok(());
-        }
-
-        let recovery_at = probes.now_ms() - fault_ms;
-        self.journal.record(
-            "recovery-start",
-            json!({ "at_ms": fault_ms + recovery_at, "plugin": recovery_path }),
-        );
-        self.say(format!("recovery: {}", recovery_path.display()));
-        let recovery = self.run_plugin(recovery_path, &def.recovery_params).await;
-        let recovery_run = PluginRun::from_report(recovery_path, &recovery, recovery_at);
-        self.journal.record(
-            "recovery-end",
-            json!({ "at_ms": probes.now_ms(), "plugin_run": recovery_run }),
-        );
-        report.recovery = Some(recovery_run);
+        let recovery = match fault_path {
+            None => {
+                self.say("no fault: the recovery runs against the healthy system".into());
+                self.recover(recovery_path, &probes, fault_ms, report).await
+            }
+            Some(fault_path) => {
+                self.journal
+                    .record("fault-start", json!({ "at_ms": fault_ms, "plugin": fault_path }));
+                self.say(format!("fault: {}", fault_path.display()));
+                let fault = self.run_plugin(fault_path, &def.fault_params);
+                let (fault, recovery) = match def.recovery_after {
+                    None => (fault.await, None),
+                    Some(after) => {
+                        // A lasting fault: the recovery starts `after` into it,
+                        // unless the fault plugin has ended (failed) by then.
+                        tokio::pin!(fault);
+                        tokio::select! {
+                            ended = &mut fault => (ended, None),
+                            _ = tokio::time::sleep(after) => {
+                                let journal = self.journal.clone();
+                                let fault_run = async {
+                                    let ended = fault.await;
+                                    let run = PluginRun::from_report(fault_path, &ended, 0);
+                                    journal.record("fault-end", json!({ "at_ms": probes.now_ms(), "plugin_run": run }));
+                                    ended
+                                };
+                                let (fault, recovery) = tokio::join!(
+                                    fault_run,
+                                    self.recover(recovery_path, &probes, fault_ms, report)
+                                );
+                                (fault, Some(recovery))
+                            }
+                        }
+                    }
+                };
+                let fault_run = PluginRun::from_report(fault_path, &fault, 0);
+                if recovery.is_none() {
+                    self.journal.record(
+                        "fault-end",
+                        json!({ "at_ms": probes.now_ms(), "plugin_run": fault_run }),
+                    );
+                }
+                report.fault = Some(fault_run);
+                if fault.exit_code != EXIT_OK {
+                    report.probes = self.finish_probes(probes, fault_ms, Duration::ZERO).await;
+                    report.exit_code = fault.exit_code;
+                    report.summary = format!(
+                        "drill `{name}`: the fault plugin did not inject its fault (exit {}): {}{}",
+                        fault.exit_code,
+                        fault.summary,
+                        if recovery.is_some() {
+                            " (the recovery ran all the same: it had started before the fault plugin ended)"
+                        } else {
+                            ""
+                        }
+                    );
+                    return Ok(());
+                }
+                match recovery {
+                    Some(recovery) => recovery,
+                    None => self.recover(recovery_path, &probes, fault_ms, report).await,
+                }
+            }
+        };
 
         let sustain = def.sustain.unwrap_or(definition::DEFAULT_SUSTAIN);
         let settle = def.settle.unwrap_or(definition::DEFAULT_SETTLE);
@@ -488,18 +592,55 @@ impl Exercise<'_> {
             tokio::time::sleep(TICK).await;
         }
         report.probes = self.finish_probes(probes, fault_ms, sustain).await;
-        judge_report(report, &recovery, settle);
+        judge_report(report, &recovery, settle, fault_path.is_none());
         Ok(())
+    }
+
+    /// The recovery run, journaled (`recovery-start`, `recovery-end`) with
+    /// its start in ms after the fault's (`fault_ms`).
+    async fn recover(
+        &self,
+        recovery_path: &Path,
+        probes: &ProbeSet,
+        fault_ms: u64,
+        report: &mut DrillReport,
+    ) -> RunReport {
+        let recovery_at = probes.now_ms() - fault_ms;
+        self.journal.record(
+            "recovery-start",
+            json!({ "at_ms": fault_ms + recovery_at, "plugin": recovery_path }),
+        );
+        self.say(format!("recovery: {}", recovery_path.display()));
+        let recovery = self.run_plugin(recovery_path, &self.def.recovery_params).await;
+        let recovery_run = PluginRun::from_report(recovery_path, &recovery, recovery_at);
+        self.journal.record(
+            "recovery-end",
+            json!({ "at_ms": probes.now_ms(), "plugin_run": recovery_run }),
+        );
+        report.recovery = Some(recovery_run);
+        recovery
     }
 }
 
-/// The verdict from the probes' results and the recovery run.
-fn judge_report(report: &mut DrillReport, recovery: &RunReport, settle: Duration) {
+/// The verdict from the probes' results and the recovery run. Without a
+/// fault (`no_fault`), nothing was broken: the RTO is the time from the
+/// recovery's start to its end (the host's clock, not the plugin's word),
+/// or later when a probe was not healthy for good until then.
+fn judge_report(report: &mut DrillReport, recovery: &RunReport, settle: Duration, no_fault: bool) {
     let name = report.drill.clone();
     let healthy: Option<Vec<u64>> = report.probes.iter().map(|p| p.healthy_after_ms).collect();
     match healthy {
         Some(after) => {
-            let rto = after.into_iter().max().unwrap_or(0);
+            let probes_healthy = after.into_iter().max().unwrap_or(0);
+            let rto = if no_fault {
+                let recovered = report
+                    .recovery
+                    .as_ref()
+                    .map_or(0, |r| r.started_after_fault_ms + r.wall_ms);
+                probes_healthy.max(recovered)
+            } else {
+                probes_healthy
+            };
             report.rto.measured_ms = Some(rto);
             report.rto.met = Some(rto <= report.rto.target_ms);
         }
@@ -518,7 +659,9 @@ fn judge_report(report: &mut DrillReport, recovery: &RunReport, settle: Duration
             ));
         }
     }
-    if !report.probes.iter().any(|p| p.saw_fault) {
+    if no_fault {
+        report.notes.push("no fault: nothing was broken; the RTO is the time from the recovery's start to its end with every probe healthy, and a probe that failed meanwhile means the recovery hurt the live service".into());
+    } else if !report.probes.iter().any(|p| p.saw_fault) {
         report.notes.push("no probe saw the fault: the measured RTO is 0 because nothing probed went down; probe what the fault breaks".into());
     }
     let writers: Vec<&ProbeResult> = report
@@ -576,6 +719,18 @@ fn judge_report(report: &mut DrillReport, recovery: &RunReport, settle: Duration
                 why.as_deref().unwrap_or("not measured")
             ),
         });
+    }
+    let hurt: Vec<&str> = report
+        .probes
+        .iter()
+        .filter(|p| no_fault && p.saw_fault)
+        .map(|p| p.probe.as_str())
+        .collect();
+    if !hurt.is_empty() {
+        missed.push(format!(
+            "the live service untouched (it failed during a drill with no fault: {})",
+            hurt.join(", ")
+        ));
     }
     let recovered = matches!(recovery.exit_code, EXIT_OK | EXIT_FOLLOW_UP);
     if !recovered {

@@ -132,6 +132,27 @@ pub fn newest(dir: &Path) -> Result<Option<PathBuf>> {
     Ok(list(dir, 0, None)?.runs.into_iter().next().map(|r| r.journal))
 }
 
+/// The journal `latest` means when drills count too (`drhost report
+/// latest`): the run in `dir` or the drill in `drills` that started last —
+/// but a drill's own plugin runs (before, fault, recovery) start while it
+/// runs, after it, so a run that started within the newest drill's span is
+/// taken as that drill.
+pub fn newest_with_drills(dir: &Path, drills: &Path) -> Result<Option<PathBuf>> {
+    let run = list(dir, 1, None)?.runs.into_iter().next();
+    let drill = list(drills, 1, None)?.runs.into_iter().next();
+    Ok(match (run, drill) {
+        (Some(run), Some(drill)) => {
+            let until = drill.started_at + std::time::Duration::from_millis(drill.duration_ms.unwrap_or(0));
+            if run.started_at <= until {
+                Some(drill.journal)
+            } else {
+                Some(run.journal)
+            }
+        }
+        (run, drill) => run.or(drill).map(|r| r.journal),
+    })
+}
+
 /// What the first lines of every file in `dir` say, and the files that are
 /// not journals.
 fn heads(dir: &Path) -> (Vec<RunSummary>, Vec<Skipped>) {

@@ -132,6 +132,23 @@ pub fn find_run(dir: &Path, run: &str) -> Result<PathBuf> {
     }
 }
 
+/// The journal `drhost report RUN` reads: a run as [`find_run`] finds it in
+/// `dir`, else a drill's in `dir/drills`; `latest` is the run or drill that
+/// started last, a drill's own plugin runs counting as the drill (see
+/// [`list::newest_with_drills`]).
+pub fn find_report(dir: &Path, run: &str) -> Result<PathBuf> {
+    let drills = dir.join(crate::drill::DRILLS_DIR);
+    if run == "latest" {
+        return list::newest_with_drills(dir, &drills)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "there are no runs or drills in {} yet: `drhost runs` lists the runs, `drhost schedule` the drills (choose the directory with --journal-dir or [run] journal_dir)",
+                dir.display()
+            ))
+        });
+    }
+    find_run(dir, run).or_else(|error| find_run(&drills, run).map_err(|_| error))
+}
+
 /// The regular files in `dir` that are not hidden, in no particular order;
 /// nothing when `dir` cannot be read.
 fn dir_files(dir: &Path) -> Vec<PathBuf> {
@@ -334,5 +351,65 @@ mod tests {
         assert!(ambiguous.to_string().contains("start of 2 runs"), "{ambiguous}");
         let none = find_run(&dir.path().join("empty"), "latest").unwrap_err();
         assert!(none.to_string().contains("no runs"), "{none}");
+    }
+
+    #[test]
+    fn latest_for_a_report_is_the_drill_whose_own_runs_came_after_it_and_a_later_run_after_that() {
+        let dir = tempfile::tempdir().unwrap();
+        let drills = dir.path().join(crate::drill::DRILLS_DIR);
+        std::fs::create_dir_all(&drills).unwrap();
+        let journal = |dir: &Path, id: &str, start: &str, end: &str, wall_ms: u64| {
+            let text = format!(
+                "{{\"ts\":\"{start}\",\"run\":\"{id}\",\"event\":\"run-start\",\"plugin\":{{\"id\":\"hello\"}}}}\n\
+                 {{\"ts\":\"{end}\",\"run\":\"{id}\",\"event\":\"run-end\",\"status\":\"recovered\",\"exit_code\":0,\"wall_ms\":{wall_ms}}}\n"
+            );
+            std::fs::write(dir.join(format!("{id}.jsonl")), text).unwrap();
+        };
+        let name = |p: PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
+        // A drill from 10:00:00 to 10:01:00; its recovery run at 10:00:30.
+        journal(
+            &drills,
+            "drill-a",
+            "2026-11-30T10:00:00.000Z",
+            "2026-11-30T10:01:00.000Z",
+            60_000,
+        );
+        journal(
+            dir.path(),
+            "run-in-drill",
+            "2026-11-30T10:00:30.000Z",
+            "2026-11-30T10:00:50.000Z",
+            20_000,
+        );
+        assert_eq!(name(find_report(dir.path(), "latest").unwrap()), "drill-a.jsonl");
+        assert_eq!(
+            name(find_run(dir.path(), "latest").unwrap()),
+            "run-in-drill.jsonl",
+            "`show latest` still means runs"
+        );
+        assert_eq!(name(find_report(dir.path(), "drill-a").unwrap()), "drill-a.jsonl");
+        // A run of its own after the drill ended is the latest.
+        journal(
+            dir.path(),
+            "run-after",
+            "2026-11-30T10:05:00.000Z",
+            "2026-11-30T10:05:01.000Z",
+            1_000,
+        );
+        assert_eq!(name(find_report(dir.path(), "latest").unwrap()), "run-after.jsonl");
+        // Only drills: the newest drill.
+        let only = tempfile::tempdir().unwrap();
+        let only_drills = only.path().join(crate::drill::DRILLS_DIR);
+        std::fs::create_dir_all(&only_drills).unwrap();
+        journal(
+            &only_drills,
+            "drill-b",
+            "2026-11-30T10:00:00.000Z",
+            "2026-11-30T10:01:00.000Z",
+            60_000,
+        );
+        assert_eq!(name(find_report(only.path(), "latest").unwrap()), "drill-b.jsonl");
+        let none = find_report(&dir.path().join("empty"), "latest").unwrap_err();
+        assert!(none.to_string().contains("no runs or drills"), "{none}");
     }
 }

@@ -1,11 +1,12 @@
 //! drhost's own notices about a run, to the channels `[run.notify]` names:
 //! a recovery started, it waits for an operator's answer, it ended (how,
-//! in how long, and the command that writes its report).
+//! in how long, and the command that writes its report); and a drill's
+//! verdict (scenario, RTO, RPO, met or missed).
 //!
 //! ```toml
 //! [run.notify]
-//! target = "incidents"                  # or ["incidents", "status"]
-//! events = ["start", "confirm", "end"]  # the default: all three
+//! target = "incidents"                           # or ["incidents", "status"]
+//! events = ["start", "confirm", "end", "drill"]  # the default: all four
 //! ```
 //!
 //! They go through the same webhook code as a plugin's `notify.post` (the
@@ -51,11 +52,13 @@ pub enum RunEvent {
     Confirm,
     /// The run ended, however it ended.
     End,
+    /// A drill was judged: its verdict (`drhost drill`).
+    Drill,
 }
 
 impl RunEvent {
     fn all() -> Vec<RunEvent> {
-        vec![RunEvent::Start, RunEvent::Confirm, RunEvent::End]
+        vec![RunEvent::Start, RunEvent::Confirm, RunEvent::End, RunEvent::Drill]
     }
 
     fn name(self) -> &'static str {
@@ -63,6 +66,7 @@ impl RunEvent {
             RunEvent::Start => "start",
             RunEvent::Confirm => "confirm",
             RunEvent::End => "end",
+            RunEvent::Drill => "drill",
         }
     }
 }
@@ -164,7 +168,8 @@ impl RunNotices {
 
     /// Posts `notice` about `event` to every channel, in the background and
     /// in order, when `[run.notify]` asks for that event. `end` is posted
-    /// only when `start` was.
+    /// only when `start` was; `drill` stands alone (a drill has no start
+    /// notice of its own: its plugin runs post theirs).
     pub fn post(&self, event: RunEvent, notice: HostNotice) {
         use std::sync::atomic::Ordering;
         match event {

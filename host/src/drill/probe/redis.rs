@@ -1,7 +1,9 @@
 //! The Redis write probe: `INCR` of the drill's own key on the master
 //! Sentinel names now; after recovery, the counter is read back to count
 //! the acknowledged increments that were lost. It touches no other key,
-//! and connects only to the target's `url`, `nodes` and Sentinels.
+//! and connects only to the target's `url`, `nodes` and Sentinels — the
+//! Sentinels with `sentinel_password`, the data nodes with `password`, as
+//! the `redis` capability does.
 
 use std::time::Duration;
 
@@ -9,11 +11,29 @@ use redis::aio::MultiplexedConnection;
 
 use crate::caps::redis::RedisTarget;
 
+/// A target's secret (`what` names its field), read once when the probe starts.
+async fn resolve(
+    secret: Option<&crate::secret::SecretRef>,
+    what: &str,
+    vaults: &std::collections::BTreeMap<String, crate::caps::vault::VaultTarget>,
+) -> Result<Option<String>, String> {
+    match secret {
+        Some(secret) => secret
+            .resolve(vaults)
+            .await
+            .map(Some)
+            .map_err(|e| format!("its {what} cannot be read: {e}")),
+        None => Ok(None),
+    }
+}
+
 /// Probes one `[targets.redis.<label>]`.
 pub(crate) struct RedisProbe {
     label: String,
     target: RedisTarget,
     password: Option<String>,
+    /// The Sentinels' password (`sentinel_password`), resolved once.
+    sentinel_password: Option<String>,
     key: String,
     timeout: Duration,
     /// The Sentinel last asked, and its connection.
@@ -31,14 +51,13 @@ impl RedisProbe {
         key: String,
         timeout: Duration,
     ) -> Result<RedisProbe, String> {
-        let password = match &target.password {
-            Some(secret) => Some(secret.resolve(vaults).await?),
-            None => None,
-        };
+        let password = resolve(target.password.as_ref(), "password", vaults).await?;
+        let sentinel_password = resolve(target.sentinel_password.as_ref(), "sentinel_password", vaults).await?;
         Ok(RedisProbe {
             label: label.to_string(),
             target: target.clone(),
             password,
+            sentinel_password,
             key,
             timeout,
             sentinel: None,
@@ -48,7 +67,7 @@ impl RedisProbe {
 
     fn client(&self, host: &str, port: u16, sentinel: bool) -> Result<redis::Client, String> {
         let (db, password) = if sentinel {
-            (0, None)
+            (0, self.sentinel_password.clone())
         } else {
             (self.target.url.db, self.password.clone())
         };
@@ -116,7 +135,20 @@ impl RedisProbe {
                 Err(e) => last_error = format!("Sentinel {}: {e}", self.target.sentinels[index]),
             }
         }
-        Err(format!("no Sentinel named the master: {last_error}"))
+        let hint = if !last_error.contains("NOAUTH") && !last_error.contains("WRONGPASS") {
+            String::new()
+        } else if self.sentinel_password.is_none() {
+            format!(
+                " (the Sentinels require a password: add sentinel_password = \"file:PATH\" or \"env:NAME\" to [targets.redis.{}])",
+                self.label
+            )
+        } else {
+            format!(
+                " (the Sentinels refuse [targets.redis.{}] sentinel_password: check it against their requirepass)",
+                self.label
+            )
+        };
+        Err(format!("no Sentinel named the master: {last_error}{hint}"))
     }
 
     /// A connection to the current master.
