@@ -586,6 +586,90 @@ fn restore_refuses_a_blob_the_plugin_made_unless_the_grant_opts_in() {
     });
 }
 
+/// Plugin-made bytes stay plugin-made through S3: `s3.put` marks the
+/// object (`drhost-origin`), `s3.get` reads the mark back, so a plugin
+/// with write on the backups cannot launder a fabricated dump into one
+/// the restore trusts; a host-read dump copied the same way stays
+/// restorable.
+#[test]
+fn a_plugin_made_dump_put_to_s3_and_got_back_is_still_refused() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    let key = format!("{PREFIX}launder-source.dump");
+    let laundered = format!("{PREFIX}laundered.dump");
+    let copied = format!("{PREFIX}copied.dump");
+    rt.block_on(async {
+        let dump = source_dump(&lab).await;
+        let sha = sha256_hex(&dump);
+        put_object(&lab, &key, dump, &[("sha256", &sha)]).await;
+        fresh_database(&lab, RESTORE).await;
+    });
+    let config = write_config(&lab, RESTORE, Pg::Plain, &grants(&["read", "restore"], &[]));
+
+    // A remade copy is put, marked as the plugin's, in the real bucket.
+    let out = poke(
+        &config,
+        &[
+            ("op", "s3-copy"),
+            ("key", &key),
+            ("dest", &laundered),
+            ("remake", "true"),
+        ],
+    );
+    assert!(out.fact("etag").is_some(), "{}", out.stdout);
+    assert_eq!(calls(&out, "s3.put")[0]["args"]["origin"], "plugin");
+    let (_, _, metadata) = rt.block_on(object(&lab, &laundered));
+    assert_eq!(
+        metadata.get("drhost-origin").map(String::as_str),
+        Some("plugin"),
+        "{metadata:?}"
+    );
+    // The host-read dump copied as it is: marked `host`.
+    poke(&config, &[("op", "s3-copy"), ("key", &key), ("dest", &copied)]);
+    let (_, _, metadata) = rt.block_on(object(&lab, &copied));
+    assert_eq!(
+        metadata.get("drhost-origin").map(String::as_str),
+        Some("host"),
+        "{metadata:?}"
+    );
+
+    // Got back and restored: refused, naming the object and the mark.
+    let mut restore = vec![("op", "restore"), ("key", laundered.as_str())];
+    restore.extend(RUNBOOK_OPTIONS);
+    let out = poke(&config, &restore);
+    let (call, kind, message) = refusal(&out);
+    assert_eq!(
+        (call.as_str(), kind.as_str()),
+        ("postgres.restore", "access-denied"),
+        "{message}"
+    );
+    assert!(
+        message.starts_with(&format!(
+            "postgres restore on target `primary` refused: the blob is s3 object `{laundered}` of target `backups`, which a drhost plugin put from bytes it made (drhost-origin=plugin)"
+        )),
+        "{message}"
+    );
+    let origin = &calls(&out, "postgres.restore")[0]["args"]["origin"];
+    assert_eq!(origin["put_by_plugin"], true, "{origin}");
+    assert_eq!(
+        rt.block_on(row_counts(&lab, RESTORE)),
+        [("users".into(), None), ("orders".into(), None)],
+        "nothing was restored"
+    );
+    // The faithful copy restores.
+    let mut restore = vec![("op", "restore"), ("key", copied.as_str())];
+    restore.extend(RUNBOOK_OPTIONS);
+    let out = poke(&config, &restore);
+    assert_eq!(out.fact("database").as_deref(), Some(RESTORE), "{}", out.stdout);
+
+    rt.block_on(async {
+        drop_database(&lab, RESTORE).await;
+        drop_database(&lab, SOURCE).await;
+        delete_objects(&lab, &[&key, &laundered, &copied]).await;
+    });
+}
+
 #[test]
 fn restore_into_a_database_the_grant_does_not_list_is_denied() {
     let _guard = drhost_tests::lab::serial();

@@ -83,26 +83,11 @@ fn signal(pid: u32, sig: &str) {
     assert!(status.success(), "kill {sig} {pid} failed");
 }
 
-/// `run` with `--config .lab/drhost.toml --json --yes` (another
-/// `.config(…)` replaces the lab's).
 /// Runbook Redis option B's fault: the master is paused (SIGSTOP; the
 /// guard [`RestoreLab`] resumes it) and the Sentinels will not fail over by
 /// themselves for a minute, so the plugin must.
 fn pause_master_so_sentinels_wait(lab: &Lab, master: u16) {
-    let name = lab.redis_master_name().unwrap().to_string();
-    rt().block_on(async {
-        for port in lab.sentinel_ports().unwrap() {
-            let mut con = lab.redis_at(port).await.unwrap();
-            let _: () = redis::cmd("SENTINEL")
-                .arg("SET")
-                .arg(&name)
-                .arg("down-after-milliseconds")
-                .arg(60_000)
-                .query_async(&mut con)
-                .await
-                .unwrap();
-        }
-    });
+    sentinels_down_after(lab, 60_000);
     signal(pid(lab, &format!("redis-{master}")), "-STOP");
 }
 
@@ -124,6 +109,8 @@ fn config_epoch(lab: &Lab) -> u64 {
     })
 }
 
+/// `run` with `--config .lab/drhost.toml --json --yes` (another
+/// `.config(…)` replaces the lab's).
 fn on_lab(lab: &Lab, run: Run) -> Run {
     run.config(lab.path(".lab/drhost.toml")).json().yes()
 }

@@ -11,8 +11,8 @@
 
 mod origin;
 
-pub use origin::Origin;
 pub(crate) use origin::{check_restorable, plugin_blob_denial};
+pub use origin::{Origin, MARK_KEY, MARK_PLUGIN};
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;

@@ -30,6 +30,10 @@ pub enum Origin {
         etag: String,
         /// How the SHA-256 was checked: `expected`, `metadata` or `none`.
         verified: &'static str,
+        /// The object was put by a drhost plugin from a blob it made (its
+        /// [`MARK_KEY`] metadata says `plugin`): a round trip through S3
+        /// does not make plugin-made bytes a backup.
+        put_by_plugin: bool,
     },
     /// `postgres.dump` (`pg_dump -Fc`) of Postgres target `target`.
     PostgresDump {
@@ -54,7 +58,24 @@ impl Origin {
     /// Whether the plugin made the bytes (rather than the host reading
     /// them from a granted source).
     pub fn is_plugin_made(&self) -> bool {
-        matches!(self, Origin::Plugin)
+        matches!(
+            self,
+            Origin::Plugin
+                | Origin::S3 {
+                    put_by_plugin: true,
+                    ..
+                }
+        )
+    }
+
+    /// The value of [`MARK_KEY`] that `s3.put` gives an object of this
+    /// origin's bytes.
+    pub fn mark(&self) -> &'static str {
+        if self.is_plugin_made() {
+            MARK_PLUGIN
+        } else {
+            "host"
+        }
     }
 
     /// The origin as the journal records it.
@@ -66,7 +87,10 @@ impl Origin {
                 key,
                 etag,
                 verified,
-            } => json!({ "from": "s3.get", "target": target, "key": key, "etag": etag, "verified": verified }),
+                put_by_plugin,
+            } => {
+                json!({ "from": "s3.get", "target": target, "key": key, "etag": etag, "verified": verified, "put_by_plugin": put_by_plugin })
+            }
             Origin::PostgresDump { target } => json!({ "from": "postgres.dump", "target": target }),
             Origin::VaultSnapshot { target } => json!({ "from": "vault.snapshot-save", "target": target }),
             Origin::File { target, path } => json!({ "from": "files.read", "target": target, "path": path }),
@@ -74,12 +98,22 @@ impl Origin {
     }
 }
 
+/// The S3 user metadata `s3.put` sets on every object it writes: `plugin`
+/// when the bytes were made by a plugin, else `host`. A plugin cannot set
+/// it itself (`invalid-argument`); `s3.get` reads it back.
+pub const MARK_KEY: &str = "drhost-origin";
+/// [`MARK_KEY`]'s value for bytes a plugin made.
+pub const MARK_PLUGIN: &str = "plugin";
+
+/// How a refusal names a blob from `blob.from-bytes`.
+const MADE_BY_PLUGIN: &str = "the blob was made by the plugin (blob.from-bytes)";
+
 /// Why `what` (e.g. "postgres restore on target `primary`") refuses a blob
 /// the plugin made, with the grant that would allow it (`grant`, the TOML
 /// lines of the grant that opts in).
 pub(crate) fn plugin_blob_denial(what: &str, grant: &str) -> String {
     format!(
-        "{what} refused: the blob was made by the plugin (blob.from-bytes), not read by the host from a backup (s3 get, postgres dump, vault snapshot-save, files read), so nothing vouches for what would be restored. Restore a blob the host read from the backup; if this plugin must restore data it builds itself (e.g. decrypts), the operator opts in for this target; {ADD_TO_CONFIG}\n{grant}\nrestore_from_plugin_blobs = true"
+        "{what} refused: {MADE_BY_PLUGIN}, not read by the host from a backup (s3 get, postgres dump, vault snapshot-save, files read), so nothing vouches for what would be restored. Restore a blob the host read from the backup; if this plugin must restore data it builds itself (e.g. decrypts), the operator opts in for this target; {ADD_TO_CONFIG}\n{grant}\nrestore_from_plugin_blobs = true"
     )
 }
 
@@ -93,7 +127,15 @@ pub(crate) fn check_restorable(
     denial: impl FnOnce() -> String,
 ) -> Result<(), CapError> {
     if origin.is_plugin_made() && !opted_in {
-        return Err(CapError::AccessDenied(denial()));
+        let text = match origin {
+            Origin::S3 { target, key, .. } => denial().replacen(
+                MADE_BY_PLUGIN,
+                &format!("the blob is s3 object `{key}` of target `{target}`, which a drhost plugin put from bytes it made ({MARK_KEY}={MARK_PLUGIN})"),
+                1,
+            ),
+            _ => denial(),
+        };
+        return Err(CapError::AccessDenied(text));
     }
     Ok(())
 }
@@ -123,17 +165,43 @@ mod tests {
     }
 
     #[test]
+    fn plugin_made_bytes_stay_plugin_made_through_s3() {
+        let laundered = Origin::S3 {
+            target: "backups".into(),
+            key: "db/copy.dump".into(),
+            etag: "abc".into(),
+            verified: "metadata",
+            put_by_plugin: true,
+        };
+        assert_eq!(Origin::Plugin.mark(), MARK_PLUGIN);
+        assert_eq!(laundered.mark(), MARK_PLUGIN);
+        let refused = check_restorable(&laundered, false, || {
+            plugin_blob_denial("postgres restore on target `primary`", "[g]")
+        });
+        let Err(CapError::AccessDenied(message)) = refused else {
+            panic!("not refused: {refused:?}")
+        };
+        assert!(
+            message.starts_with("postgres restore on target `primary` refused: the blob is s3 object `db/copy.dump` of target `backups`, which a drhost plugin put from bytes it made (drhost-origin=plugin), not read by the host"),
+            "{message}"
+        );
+        assert!(check_restorable(&laundered, true, || unreachable!()).is_ok());
+    }
+
+    #[test]
     fn the_journal_names_where_the_bytes_came_from() {
         let s3 = Origin::S3 {
             target: "backups".into(),
             key: "db/latest.dump".into(),
             etag: "abc".into(),
             verified: "metadata",
+            put_by_plugin: false,
         };
         assert_eq!(
             s3.journal(),
-            json!({ "from": "s3.get", "target": "backups", "key": "db/latest.dump", "etag": "abc", "verified": "metadata" })
+            json!({ "from": "s3.get", "target": "backups", "key": "db/latest.dump", "etag": "abc", "verified": "metadata", "put_by_plugin": false })
         );
+        assert_eq!(s3.mark(), "host");
         assert_eq!(Origin::Plugin.journal()["from"], "plugin");
     }
 }

@@ -29,21 +29,7 @@ pub(crate) fn only_stdio(cmd: &mut tokio::process::Command) {
 /// `EFBIG` and the tool reports it): a tool writing a blob (`pg_dump`)
 /// stays within what is left of the run's disk budget.
 pub(crate) fn file_size_limit(cmd: &mut tokio::process::Command, bytes: u64) {
-    // SAFETY: runs in the forked child before exec and calls only
-    // async-signal-safe functions (setrlimit, signal); nothing allocates.
-    unsafe {
-        cmd.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: bytes as libc::rlim_t,
-                rlim_max: bytes as libc::rlim_t,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            Ok(())
-        });
-    }
+    max_file_size(cmd, bytes, libc::SIG_IGN);
 }
 
 /// Makes a child unable to make any file larger than `bytes`
@@ -52,6 +38,12 @@ pub(crate) fn file_size_limit(cmd: &mut tokio::process::Command, bytes: u64) {
 /// past its disk budget with one file, and drhost can tell from how it
 /// ended that it tried. The limit is inherited by whatever it starts.
 pub(crate) fn file_size_cap(cmd: &mut tokio::process::Command, bytes: u64) {
+    max_file_size(cmd, bytes, libc::SIG_DFL);
+}
+
+/// `RLIMIT_FSIZE` of `bytes` in the child, and `on_excess` as what
+/// `SIGXFSZ` does there.
+fn max_file_size(cmd: &mut tokio::process::Command, bytes: u64, on_excess: libc::sighandler_t) {
     // SAFETY: runs in the forked child before exec and calls only
     // async-signal-safe functions (setrlimit, signal); nothing allocates.
     unsafe {
@@ -63,7 +55,7 @@ pub(crate) fn file_size_cap(cmd: &mut tokio::process::Command, bytes: u64) {
             if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
+            libc::signal(libc::SIGXFSZ, on_excess);
             Ok(())
         });
     }

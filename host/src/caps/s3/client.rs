@@ -211,11 +211,16 @@ pub(crate) async fn get(
     let until_deadline = ctx.time_left();
     let charge = ctx.disk.charge(&what);
     let etag = out.e_tag().unwrap_or_default().trim_matches('"').to_string();
+    let put_by_plugin = out
+        .metadata()
+        .and_then(|m| m.get(crate::caps::blob::MARK_KEY))
+        .is_some_and(|mark| mark == crate::caps::blob::MARK_PLUGIN);
     let origin = |verified: Verified| Origin::S3 {
         target: b.label.clone(),
         key: key.to_string(),
         etag,
         verified: verified.name(),
+        put_by_plugin,
     };
     let saved = save(out.body, &ctx.blob_dir, length, check, &what, charge, origin);
     match tokio::time::timeout(until_deadline, saved).await {
@@ -275,6 +280,25 @@ fn checksum_to_match(
 /// Whether a blob of `size` bytes goes up as a multipart upload.
 pub(crate) fn is_multipart(size: u64) -> bool {
     size > MULTIPART_THRESHOLD
+}
+
+/// The plugin's `metadata` for an object, with drhost's mark of who made
+/// its bytes ([`MARK_KEY`] = `mark`); a plugin naming that key itself is
+/// refused, so it cannot pass its own bytes off as a backup.
+///
+/// [`MARK_KEY`]: crate::caps::blob::MARK_KEY
+pub(crate) fn with_origin_mark(
+    mut metadata: Vec<(String, String)>,
+    mark: &str,
+) -> Result<Vec<(String, String)>, CapError> {
+    use crate::caps::blob::MARK_KEY;
+    if metadata.iter().any(|(k, _)| k.eq_ignore_ascii_case(MARK_KEY)) {
+        return Err(CapError::InvalidArgument(format!(
+            "metadata key `{MARK_KEY}` is drhost's own: it records whether a plugin made an object's bytes. Use another name"
+        )));
+    }
+    metadata.push((MARK_KEY.to_string(), mark.to_string()));
+    Ok(metadata)
 }
 
 pub(crate) async fn put(
@@ -472,4 +496,25 @@ pub(crate) fn check_prefix(
         &keys,
         access,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_mark_is_drhosts_and_a_plugin_cannot_set_it() {
+        let marked = with_origin_mark(vec![("sha256".into(), "ab".into())], "plugin").unwrap();
+        assert_eq!(
+            marked.last(),
+            Some(&("drhost-origin".to_string(), "plugin".to_string()))
+        );
+        for spelled in ["drhost-origin", "DRHOST-Origin"] {
+            let refused = with_origin_mark(vec![(spelled.into(), "host".into())], "plugin");
+            assert!(
+                matches!(&refused, Err(CapError::InvalidArgument(m)) if m.contains("drhost's own")),
+                "{refused:?}"
+            );
+        }
+    }
 }

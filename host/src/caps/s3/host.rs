@@ -84,6 +84,7 @@ impl HostBucket for RunState {
         let ctx = self.ctx.clone();
         let blob = self.table.get(&data)?;
         let (path, size, sha256) = (blob.path().to_owned(), blob.size(), blob.sha256().to_string());
+        let mark = blob.origin().mark();
         let b = self.table.get(&bucket)?;
         let args = json!({
             "target": b.label,
@@ -92,7 +93,10 @@ impl HostBucket for RunState {
             "sha256": sha256,
             "metadata": metadata.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
             "multipart": client::is_multipart(size),
+            "origin": mark,
         });
+        // Who made the bytes travels with the object (see blob::origin::MARK_KEY).
+        let marked = client::with_origin_mark(metadata, mark);
         let summary = |i: &ObjectInfo| json!({ "etag": i.etag });
         ctx.audited_checked(
             "s3.put",
@@ -100,9 +104,9 @@ impl HostBucket for RunState {
             summary,
             async {
                 client::check_key(&ctx, &b.label, "put", &key, S3Access::Write)?;
-                Ok(())
+                marked
             },
-            |()| async { Ok(client::put(&ctx, b, &key, &path, size, metadata).await?) },
+            |metadata| async { Ok(client::put(&ctx, b, &key, &path, size, metadata).await?) },
         )
         .await
     }

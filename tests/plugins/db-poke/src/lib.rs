@@ -112,7 +112,15 @@ fn run_op(params: &Params) -> Result<Result<Outcome, Outcome>, Failure> {
             Blob::from_bytes(params.get("text").unwrap_or("").as_bytes())
         })
         .and_then(|blob| put(params, params.get("key").unwrap_or(""), &blob)),
-        "s3-copy" => get(params)?.and_then(|blob| put(params, params.get("dest").unwrap_or(""), &blob)),
+        "s3-copy" => {
+            let remake = flag(params, "remake")?;
+            get(params)?
+                .and_then(|blob| match remake {
+                    true => attempt("blob.from-bytes", || remade(&blob)),
+                    false => Ok(blob),
+                })
+                .and_then(|blob| put(params, params.get("dest").unwrap_or(""), &blob))
+        }
         "s3-list" => attempt("s3.open", || Bucket::open(params.get("bucket").unwrap_or("")))
             .and_then(|b| attempt("s3.list", || b.list(params.get("prefix").unwrap_or(""))))
             .map(|objects| {
@@ -192,7 +200,7 @@ impl Plugin for DbPoke {
         .param("database", "restore: another database (empty: the target's)", Some(""))
         .param(
             "remake",
-            "restore: restore a copy made with blob.from-bytes instead of the downloaded blob",
+            "restore, s3-copy: restore (put) a copy made with blob.from-bytes instead of the downloaded blob",
             Some("false"),
         )
         .need("postgres", "primary", Access::Read, "pokes the database")
