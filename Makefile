@@ -63,10 +63,11 @@ sign: host plugins fixtures examples compat
 	for f in $(SIGNED); do $(DRHOST) sign "$$f" --key $(DEV_KEY) --cache-dir target/drhost-test-cache >/dev/null; done
 
 ## test: every test, against the real services of the lab; then the plugins' own unit tests (parsers
-## and judgements inside the plugins, natively: the plugins workspace is not part of the host's)
+## and judgements inside the plugins, natively: the plugins workspace is not part of the host's).
+## --no-fail-fast: one failing test binary does not hide the others' results
 test: lab build
-	$(CARGO) test --release --workspace
-	cd plugins && CARGO_TARGET_DIR=../target/plugins-native $(CARGO) test
+	$(CARGO) test --release --workspace --no-fail-fast
+	cd plugins && CARGO_TARGET_DIR=../target/plugins-native $(CARGO) test --no-fail-fast
 
 ## lab: install and start the real services on 127.0.0.1 (idempotent)
 lab:
