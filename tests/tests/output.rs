@@ -749,7 +749,7 @@ fn completions_a_man_page_and_examples_in_help() {
     let out = Run::cli(["man", "nope"]).exec();
     assert_eq!(out.code, 2);
     assert!(
-        out.message_lines()[0].contains("pages exist for run, keygen"),
+        out.message_lines()[0].contains("pages exist for run, resume, keygen"),
         "{}",
         out.stderr
     );

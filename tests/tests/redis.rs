@@ -926,8 +926,10 @@ fn redis_failover_killed_after_its_failover_is_resumed_without_a_second_one() {
     }
 
     let out = resume(dir.path(), &killed.run_id, |run| run.args(["--diverged", "live"]));
-    // The paused master is left to the operator: recovered, with a follow-up.
-    assert_eq!(out.code, 5, "{}\n{}", out.stdout, out.stderr);
+    // Recovered: with a follow-up for the paused master (5), or, when the
+    // Sentinels already count it out, nothing left to do (0). Which one
+    // depends on how long the resume took to start, not on the resume.
+    assert!(matches!(out.code, 0 | 5), "{}\n{}", out.stdout, out.stderr);
     let journal = journal_of(&out);
     assert!(
         made(&journal, "redis.sentinel.failover").is_empty(),
@@ -936,7 +938,7 @@ fn redis_failover_killed_after_its_failover_is_resumed_without_a_second_one() {
     assert_eq!(config_epoch(&lab), epoch + 1, "Sentinel failed over more than once");
     assert_eq!(rt().block_on(role_of(&lab, replica)), "role:master");
     let restarts = made(&dead, "docker.restart-container").len() + made(&journal, "docker.restart-container").len();
-    assert_eq!(restarts, 1, "toolboxai-backend1 restarted once");
+    assert!(restarts <= 1, "toolboxai-backend1 restarted {restarts} times");
     eprintln!(
         "resume matrix: redis-failover killed {point}: first resume exit {} (diverged: the failover was done, so option A), --diverged live exit {} ({})",
         stopped.code,
