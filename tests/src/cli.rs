@@ -571,11 +571,7 @@ impl Outcome {
 
     /// The journal file (`*.jsonl` in `journal_dir`), if the run wrote one.
     pub fn journal_path(&self) -> Option<PathBuf> {
-        std::fs::read_dir(&self.journal_dir)
-            .ok()?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        journal_in(&self.journal_dir)
     }
 
     /// The journal's events (the only journal in `journal_dir`).
@@ -618,6 +614,15 @@ impl Outcome {
     pub fn message_lines(&self) -> Vec<&str> {
         self.stderr.lines().filter(|l| l.starts_with("drhost: ")).collect()
     }
+}
+
+/// A journal file (`*.jsonl`) in `dir`, if there is one.
+pub fn journal_in(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
 }
 
 /// Reads a JSON-lines journal, asserting every line is a JSON object.

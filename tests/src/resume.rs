@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cli::{read_journal, Outcome, Run};
+use crate::cli::{journal_in, read_journal, Outcome, Run};
 
 /// A run killed mid-way.
 #[derive(Debug)]
@@ -76,15 +76,6 @@ pub fn kill_at(run: Run, dir: &Path, point: KillPoint) -> Killed {
         assert!(Instant::now() < until, "{point} never came");
         std::thread::sleep(Duration::from_millis(2));
     }
-}
-
-/// The only journal in `dir` (none before the run writes it).
-fn journal_in(dir: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
 }
 
 /// `drhost resume RUN --journal-dir DIR --json --quiet` and what else `more` adds.

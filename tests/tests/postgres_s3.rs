@@ -213,6 +213,14 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// A dump of the source database at `key`, with its `sha256` metadata (as
+/// db-backup writes one).
+async fn put_source_dump(lab: &Lab, key: &str) {
+    let dump = source_dump(lab).await;
+    let sha = sha256_hex(&dump);
+    put_object(lab, key, dump, &[("sha256", &sha)]).await;
+}
+
 /// Puts `bytes` as `key` with user metadata, straight into the lab's bucket.
 async fn put_object(lab: &Lab, key: &str, bytes: Vec<u8>, metadata: &[(&str, &str)]) {
     let mut request = lab
@@ -442,9 +450,7 @@ fn restore_of_a_real_dump_gives_the_same_rows() {
     let rt = rt();
     let key = format!("{PREFIX}backup.dump");
     let expected = rt.block_on(async {
-        let dump = source_dump(&lab).await;
-        let sha = sha256_hex(&dump);
-        put_object(&lab, &key, dump, &[("sha256", &sha)]).await;
+        put_source_dump(&lab, &key).await;
         fresh_database(&lab, RESTORE_B).await;
         row_counts(&lab, SOURCE).await
     });
@@ -504,9 +510,7 @@ fn restore_refuses_a_blob_the_plugin_made_unless_the_grant_opts_in() {
     let rt = rt();
     let key = format!("{PREFIX}provenance.dump");
     let expected = rt.block_on(async {
-        let dump = source_dump(&lab).await;
-        let sha = sha256_hex(&dump);
-        put_object(&lab, &key, dump, &[("sha256", &sha)]).await;
+        put_source_dump(&lab, &key).await;
         fresh_database(&lab, RESTORE).await;
         row_counts(&lab, SOURCE).await
     });
@@ -600,9 +604,7 @@ fn a_plugin_made_dump_put_to_s3_and_got_back_is_still_refused() {
     let laundered = format!("{PREFIX}laundered.dump");
     let copied = format!("{PREFIX}copied.dump");
     rt.block_on(async {
-        let dump = source_dump(&lab).await;
-        let sha = sha256_hex(&dump);
-        put_object(&lab, &key, dump, &[("sha256", &sha)]).await;
+        put_source_dump(&lab, &key).await;
         fresh_database(&lab, RESTORE).await;
     });
     let config = write_config(&lab, RESTORE, Pg::Plain, &grants(&["read", "restore"], &[]));

@@ -250,31 +250,34 @@ impl Replayable for redis::Scalar {
     }
 }
 
+/// A reply as the scalar of the same name; `array` apart.
 impl Replayable for redis::Reply {
     fn to_replay(&self) -> Option<Value> {
-        use redis::Reply as R;
-        Some(match self {
-            R::Nil => json!({ "nil": null }),
-            R::Int(n) => json!({ "int": n }),
-            R::Text(t) => json!({ "text": t }),
-            R::Bulk(b) => json!({ "bulk": b }),
-            R::Double(d) => json!({ "double": d }),
-            R::Boolean(b) => json!({ "boolean": b }),
-            R::Array(items) => json!({ "array": items.to_replay()? }),
-        })
+        use redis::{Reply as R, Scalar as S};
+        let scalar = match self {
+            R::Array(items) => return Some(json!({ "array": items.to_replay()? })),
+            R::Nil => S::Nil,
+            R::Int(n) => S::Int(*n),
+            R::Text(t) => S::Text(t.clone()),
+            R::Bulk(b) => S::Bulk(b.clone()),
+            R::Double(d) => S::Double(*d),
+            R::Boolean(b) => S::Boolean(*b),
+        };
+        scalar.to_replay()
     }
     fn from_replay(value: &Value) -> Option<Self> {
-        use redis::Reply as R;
-        let (kind, inner) = value.as_object()?.iter().next()?;
-        Some(match kind.as_str() {
-            "nil" => R::Nil,
-            "int" => R::Int(Replayable::from_replay(inner)?),
-            "text" => R::Text(Replayable::from_replay(inner)?),
-            "bulk" => R::Bulk(serde_json::from_value(inner.clone()).ok()?),
-            "double" => R::Double(Replayable::from_replay(inner)?),
-            "boolean" => R::Boolean(Replayable::from_replay(inner)?),
-            "array" => R::Array(Replayable::from_replay(inner)?),
-            _ => return None,
+        use redis::{Reply as R, Scalar as S};
+        if let Some(items) = value.get("array") {
+            return Some(R::Array(Replayable::from_replay(items)?));
+        }
+        Some(match S::from_replay(value)? {
+            S::Nil => R::Nil,
+            S::Int(n) => R::Int(n),
+            S::Text(t) => R::Text(t),
+            S::Bulk(b) => R::Bulk(b),
+            S::Double(d) => R::Double(d),
+            S::Boolean(b) => R::Boolean(b),
+            S::Error(_) | S::Nested(_) => return None,
         })
     }
 }
