@@ -54,10 +54,14 @@ host = "127.0.0.1:*"
 [[plugins.py-probe.http]]
 host = "127.0.0.1:*"
 
-# The lab's Redis set by label (no password or TLS in the lab; a real one
-# would add password = "env:REDIS_PASSWORD" and tls = true).
+# The lab's Redis set by label: TLS only (the lab's own CA), a password for
+# the data nodes and another for the Sentinels, as the runbook has them. The
+# passwords are files drhost reads when it connects: no plugin sees them.
 [targets.redis.cache]
-url = "redis://$REDIS_HOST:$REDIS_MASTER_PORT"
+url = "rediss://$REDIS_HOST:$REDIS_MASTER_PORT"
+ca_file = "$REDIS_CA_FILE"
+password = "file:$REDIS_PASSWORD_FILE"
+sentinel_password = "file:$SENTINEL_PASSWORD_FILE"
 sentinels = [$(echo "$SENTINEL_PORTS" | sed -E "s/([0-9]+)/\"$REDIS_HOST:\1\"/g; s/,/, /g")]
 master_name = "$REDIS_MASTER_NAME"
 # Every node Sentinel may report (master or replica): the only addresses

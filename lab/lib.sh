@@ -43,6 +43,11 @@ LAB_PG_SOCKET_DIR="$LAB_DIR/pg/socket"
 LAB_PG_PASSWORD_FILE="$LAB_SECRETS/pg-password"
 LAB_PG_READER_PASSWORD_FILE="$LAB_SECRETS/pg-reader-password"
 LAB_PG_TLS_DIR="$LAB_DIR/pg/tls"
+# Redis (master, replica, Sentinels): TLS only, with a password each for the
+# data nodes and the Sentinels, as the runbook's `redis-cli --tls -a …` has it.
+LAB_REDIS_TLS_DIR="$LAB_DIR/redis-tls"
+LAB_REDIS_PASSWORD_FILE="$LAB_SECRETS/redis-password"
+LAB_SENTINEL_PASSWORD_FILE="$LAB_SECRETS/sentinel-password"
 
 mkdir -p "$LAB_RUN" "$LAB_LOG" "$LAB_ENVD"
 
@@ -169,6 +174,35 @@ secret_put() {
 # once into LAB_PG_PASSWORD_FILE. postgres.sh and both vault scripts call it
 # in parallel: the first link wins and every caller reads the same value.
 pg_password() { random_secret "$LAB_PG_PASSWORD_FILE"; }
+
+# redis_password, sentinel_password: the lab's Redis data nodes' and
+# Sentinels' passwords, made once like pg_password.
+redis_password() { random_secret "$LAB_REDIS_PASSWORD_FILE"; }
+sentinel_password() { random_secret "$LAB_SENTINEL_PASSWORD_FILE"; }
+
+# lab_tls DIR SERVICE LOG: DIR holds a lab CA (ca.crt, ca.key) and a server
+# certificate signed by it for 127.0.0.1 and localhost (server.crt,
+# server.key, 0600), made once (10 years) and kept across restarts.
+lab_tls() {
+	local dir="$1" service="$2" log="$3" tmp="$1.tmp.$$" ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+	[[ -s "$dir/ca.crt" && -s "$dir/server.crt" && -s "$dir/server.key" ]] && return 0
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	(
+		umask 077
+		openssl req -x509 "${ec[@]}" -keyout "$tmp/ca.key" -out "$tmp/ca.crt" -days 3650 \
+			-subj "/CN=drhost lab CA ($service)" &&
+			openssl req -new "${ec[@]}" -keyout "$tmp/server.key" -out "$tmp/server.csr" -subj "/CN=localhost" &&
+			openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" \
+				-set_serial "0x$(openssl rand -hex 8)" -days 3650 -out "$tmp/server.crt" -extfile <(printf '%s\n' \
+				"subjectAltName = IP:127.0.0.1, DNS:localhost" "basicConstraints = critical, CA:FALSE" \
+				"keyUsage = critical, digitalSignature" "extendedKeyUsage = serverAuth")
+	) >>"$log" 2>&1 || lab_fail "$service" "openssl could not make the lab CA and server certificate" "$log"
+	rm -f "$tmp/server.csr"
+	chmod 644 "$tmp/ca.crt" "$tmp/server.crt"
+	chmod 755 "$tmp"
+	rm -rf "$dir" && mv "$tmp" "$dir"
+	lab_say "$service TLS: lab CA $dir/ca.crt, server certificate for 127.0.0.1 and localhost"
+}
 
 # pg_reader_password: the password of the lab's read-only role drhost_reader
 # (what `read_user` in drhost.toml logs in as), made once like pg_password.

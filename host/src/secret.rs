@@ -59,6 +59,24 @@ impl TryFrom<String> for SecretRef {
     }
 }
 
+/// As written in drhost.toml (`env:NAME`, `file:PATH`,
+/// `vault:LABEL:MOUNT/PATH#FIELD`): where the secret is, never its value.
+impl std::fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretRef::Env(name) => write!(f, "env:{name}"),
+            SecretRef::File(path) => write!(f, "file:{}", path.display()),
+            SecretRef::Vault { target, path, field } => write!(f, "vault:{target}:{path}#{field}"),
+        }
+    }
+}
+
+impl serde::Serialize for SecretRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl SecretRef {
     /// Reads the secret. `vaults` are the configured `[targets.vault.*]`.
     /// The error names where it looked, never the value.

@@ -31,28 +31,7 @@ reader_password="$(pg_reader_password)" || lab_fail postgres "cannot create $LAB
 
 # The lab CA and the server's certificate, made once (10 years). The server
 # key belongs to the cluster's user with mode 0600, as Postgres insists.
-make_tls() {
-	local tmp="$tls.tmp.$$" ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
-	rm -rf "$tmp" && mkdir -p "$tmp"
-	(
-		umask 077
-		openssl req -x509 "${ec[@]}" -keyout "$tmp/ca.key" -out "$tmp/ca.crt" -days 3650 \
-			-subj "/CN=drhost lab CA" &&
-			openssl req -new "${ec[@]}" -keyout "$tmp/server.key" -out "$tmp/server.csr" -subj "/CN=localhost" &&
-			openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" \
-				-set_serial "0x$(openssl rand -hex 8)" -days 3650 -out "$tmp/server.crt" -extfile <(printf '%s\n' \
-				"subjectAltName = IP:127.0.0.1, DNS:localhost" "basicConstraints = critical, CA:FALSE" \
-				"keyUsage = critical, digitalSignature" "extendedKeyUsage = serverAuth")
-	) >>"$log" 2>&1 || lab_fail postgres "openssl could not make the lab CA and server certificate" "$log"
-	rm -f "$tmp/server.csr"
-	chmod 644 "$tmp/ca.crt" "$tmp/server.crt"
-	chmod 755 "$tmp"
-	rm -rf "$tls" && mv "$tmp" "$tls"
-	lab_say "postgres TLS: lab CA $tls/ca.crt, server certificate for 127.0.0.1 and localhost"
-}
-if [[ ! -s "$tls/ca.crt" || ! -s "$tls/server.crt" || ! -s "$tls/server.key" ]]; then
-	make_tls
-fi
+lab_tls "$tls" postgres "$log"
 chown postgres:postgres "$tls/server.key" && chmod 600 "$tls/server.key"
 
 # put_file FILE CONTENT: FILE (owned by postgres) holds CONTENT; true when it changed.

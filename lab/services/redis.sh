@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Redis master + replica + three Sentinels monitoring LAB_REDIS_MASTER_NAME.
-# Every instance also listens on a unix socket in .lab/run (redis-<port>.sock,
-# sentinel-<port>.sock) so containers reach them through a bind mount.
+# Redis master + replica + three Sentinels monitoring LAB_REDIS_MASTER_NAME,
+# as the runbook has them: TCP only with TLS (a lab CA in .lab/redis-tls, no
+# client certificates), the data nodes with a password (requirepass and
+# masterauth, .lab/secrets/redis-password) and the Sentinels with their own
+# (.lab/secrets/sentinel-password); replication and Sentinels' links use TLS
+# and those passwords too. Every instance also listens on a unix socket in
+# .lab/run (redis-<port>.sock, sentinel-<port>.sock) so containers reach
+# them through a bind mount (with the same passwords).
 #
 # Kept as is only when the whole set is healthy *in its canonical shape*
 # (master on LAB_REDIS_MASTER_PORT, one replica, every Sentinel agreeing and
@@ -12,23 +17,32 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 
 started="$(now)"
+umask 077 # the configs hold the passwords (unixsocketperm still opens the sockets)
 master="$LAB_REDIS_MASTER_PORT"
 replica="$LAB_REDIS_REPLICA_PORT"
 name="$LAB_REDIS_MASTER_NAME"
 IFS=, read -r -a sentinels <<<"$LAB_SENTINEL_PORTS"
 dir="$LAB_DIR/redis"
+tls="$LAB_REDIS_TLS_DIR"
+log="$LAB_LOG/redis-$master.log"
+lab_tls "$tls" redis "$log"
+password="$(redis_password)" || lab_fail redis "cannot create $LAB_REDIS_PASSWORD_FILE" "$log"
+spassword="$(sentinel_password)" || lab_fail redis "cannot create $LAB_SENTINEL_PASSWORD_FILE" "$log"
 
-cli() { redis-cli -h 127.0.0.1 -p "$1" "${@:2}"; }
+# cli PORT ARGS: redis-cli to data node PORT; scli: to Sentinel PORT (over
+# TLS, the password through the environment, never on the command line).
+cli() { REDISCLI_AUTH="$password" timeout 5 redis-cli --tls --cacert "$tls/ca.crt" -h 127.0.0.1 -p "$1" "${@:2}"; }
+scli() { REDISCLI_AUTH="$spassword" timeout 5 redis-cli --tls --cacert "$tls/ca.crt" -h 127.0.0.1 -p "$1" "${@:2}"; }
 
 # sentinel_field PORT FIELD: one field of `SENTINEL MASTER <name>`.
 sentinel_field() {
-	cli "$1" SENTINEL MASTER "$name" 2>/dev/null | awk -v f="$2" 'prev == f { print; exit } { prev = $0 }'
+	scli "$1" SENTINEL MASTER "$name" 2>/dev/null | awk -v f="$2" 'prev == f { print; exit } { prev = $0 }'
 }
 
 sentinels_agree() {
 	local s
 	for s in "${sentinels[@]}"; do
-		[[ "$(cli "$s" SENTINEL GET-MASTER-ADDR-BY-NAME "$name" 2>/dev/null | tr '\n' ' ')" == "127.0.0.1 $master " ]] || return 1
+		[[ "$(scli "$s" SENTINEL GET-MASTER-ADDR-BY-NAME "$name" 2>/dev/null | tr '\n' ' ')" == "127.0.0.1 $master " ]] || return 1
 		[[ "$(sentinel_field "$s" num-other-sentinels)" == 2 ]] || return 1
 		[[ "$(sentinel_field "$s" num-slaves)" == 1 ]] || return 1
 	done
@@ -47,13 +61,24 @@ healthy() {
 	replica_linked && sentinels_agree
 }
 
+# tls_conf: the TLS lines every instance shares (the server certificate,
+# replication and Sentinel links over TLS, no client certificates).
+tls_conf() {
+	printf '%s\n' "tls-cert-file $tls/server.crt" "tls-key-file $tls/server.key" \
+		"tls-ca-cert-file $tls/ca.crt" "tls-auth-clients no" "tls-replication yes"
+}
+
 # redis_conf PORT [extra lines...]: a fresh config for one data node.
 redis_conf() {
 	local p="$1"
 	shift
 	mkdir -p "$dir/$p"
 	cat >"$dir/$p/redis.conf" <<EOF
-port $p
+port 0
+tls-port $p
+$(tls_conf)
+requirepass $password
+masterauth $password
 bind 127.0.0.1
 protected-mode no
 daemonize yes
@@ -72,7 +97,10 @@ sentinel_conf() {
 	local p="$1"
 	mkdir -p "$dir/sentinel-$p"
 	cat >"$dir/sentinel-$p/sentinel.conf" <<EOF
-port $p
+port 0
+tls-port $p
+$(tls_conf)
+requirepass $spassword
 bind 127.0.0.1
 protected-mode no
 daemonize yes
@@ -82,6 +110,8 @@ dir $dir/sentinel-$p
 unixsocket $LAB_RUN/sentinel-$p.sock
 unixsocketperm 777
 sentinel monitor $name 127.0.0.1 $master 2
+sentinel auth-pass $name $password
+sentinel sentinel-pass $spassword
 sentinel down-after-milliseconds $name 1000
 sentinel failover-timeout $name 5000
 sentinel parallel-syncs $name 1
@@ -125,6 +155,9 @@ env_put REDIS_MASTER_PORT "$master"
 env_put REDIS_REPLICA_PORT "$replica"
 env_put SENTINEL_PORTS "$LAB_SENTINEL_PORTS"
 env_put REDIS_MASTER_NAME "$name"
-env_put REDIS_URL "redis://127.0.0.1:$master"
+env_put REDIS_URL "rediss://127.0.0.1:$master"
 env_put REDIS_SOCKET_DIR "$LAB_RUN"
+env_put REDIS_CA_FILE "$tls/ca.crt"
+env_put REDIS_PASSWORD_FILE "$LAB_REDIS_PASSWORD_FILE"
+env_put SENTINEL_PASSWORD_FILE "$LAB_SENTINEL_PASSWORD_FILE"
 lab_say "redis ready ($(elapsed "$started") s)"

@@ -94,13 +94,17 @@ for i in 1 2 3; do
 	# worktree) cannot reach this lab's Postgres or Redis: recreate it.
 	# shellcheck disable=SC2016 # a Go template, not shell
 	mounts="$(dk inspect "$name" --format '{{range .Mounts}}{{.Source}} {{end}}' 2>/dev/null || true)"
-	if [[ " $mounts " != *" $LAB_PG_SOCKET_DIR "* || " $mounts " != *" $LAB_RUN "* ]] ||
+	if [[ " $mounts " != *" $LAB_PG_SOCKET_DIR "* || " $mounts " != *" $LAB_RUN "* ||
+		" $mounts " != *" $LAB_REDIS_PASSWORD_FILE "* ]] ||
 		! keep "$name" toolboxai/backend:latest "${project}_backend" "${project}_cache"; then
 		dk rm -f "$name" >/dev/null 2>&1 || true
 		require_free_port "$name" "$port" "$log"
 		recreate "$name" "backend$i" "${project}_backend ${project}_cache" \
 			-p "127.0.0.1:$port:8000" \
 			-v "$LAB_PG_SOCKET_DIR:/lab/pg" -v "$LAB_RUN:/lab/run" \
+			-v "$LAB_REDIS_PASSWORD_FILE:/run/secrets/redis-password:ro" \
+			-v "$LAB_SENTINEL_PASSWORD_FILE:/run/secrets/sentinel-password:ro" \
+			-e REDIS_PASSWORD_FILE=/run/secrets/redis-password -e SENTINEL_PASSWORD_FILE=/run/secrets/sentinel-password \
 			-e "SERVICE_NAME=backend$i" -e PORT=8000 \
 			-e PG_SOCKET_DIR=/lab/pg -e "PG_PORT=$LAB_PG_PORT" -e PG_USER=postgres -e PG_DATABASE=toolboxai \
 			-e REDIS_SOCKET_DIR=/lab/run -e "SENTINEL_SOCKETS=$sentinel_sockets" \

@@ -69,7 +69,7 @@ impl Phase2 {
             .map(|p| format!("/lab/run/sentinel-{p}.sock"))
             .collect();
         let env = format!(
-            "PHASE2_VAULT_PORT={vault_port}\nPHASE2_PROXY_PORT={proxy_port}\nPHASE2_CERTS_DIR={}\nLAB_PG_SOCKET_DIR={}\nLAB_RUN={}\nLAB_PG_PORT={}\nLAB_SENTINEL_SOCKETS={}\nLAB_REDIS_MASTER_NAME={}\nLAB_REDIS_MASTER_PORT={}\n",
+            "PHASE2_VAULT_PORT={vault_port}\nPHASE2_PROXY_PORT={proxy_port}\nPHASE2_CERTS_DIR={}\nLAB_PG_SOCKET_DIR={}\nLAB_RUN={}\nLAB_PG_PORT={}\nLAB_SENTINEL_SOCKETS={}\nLAB_REDIS_MASTER_NAME={}\nLAB_REDIS_MASTER_PORT={}\nLAB_REDIS_PASSWORD_FILE={}\nLAB_SENTINEL_PASSWORD_FILE={}\n",
             dir.path().join("certificates").display(),
             lab.get("PG_SOCKET_DIR").expect("PG_SOCKET_DIR"),
             lab.get("REDIS_SOCKET_DIR").expect("REDIS_SOCKET_DIR"),
@@ -77,6 +77,8 @@ impl Phase2 {
             sentinels.join(","),
             lab.redis_master_name().expect("master name"),
             lab.get("REDIS_MASTER_PORT").expect("REDIS_MASTER_PORT"),
+            lab.get("REDIS_PASSWORD_FILE").expect("REDIS_PASSWORD_FILE"),
+            lab.get("SENTINEL_PASSWORD_FILE").expect("SENTINEL_PASSWORD_FILE"),
         );
         dir.write(".env", env);
         let stack = Phase2 {

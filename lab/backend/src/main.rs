@@ -35,6 +35,8 @@
 //! | `SENTINEL_SOCKETS` | (empty) | comma-separated Sentinel socket paths |
 //! | `REDIS_MASTER_NAME` | `toolboxai-master` | the Sentinel-monitored set |
 //! | `REDIS_SOCKET` | (empty) | fallback Redis socket when no Sentinel answers |
+//! | `REDIS_PASSWORD_FILE` | (empty) | file holding the data nodes' password (sent with `AUTH`) |
+//! | `SENTINEL_PASSWORD_FILE` | (empty) | file holding the Sentinels' password |
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -58,6 +60,8 @@ struct Config {
     sentinel_sockets: Vec<PathBuf>,
     master_name: String,
     redis_fallback: Option<PathBuf>,
+    redis_password: Option<String>,
+    sentinel_password: Option<String>,
 }
 
 impl Config {
@@ -87,8 +91,18 @@ impl Config {
                 .ok()
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
+            redis_password: password_from("REDIS_PASSWORD_FILE"),
+            sentinel_password: password_from("SENTINEL_PASSWORD_FILE"),
         }
     }
+}
+
+/// The first line of the file named by environment variable `var`, when
+/// it is set (like a Docker secret mounted as a file).
+fn password_from(var: &str) -> Option<String> {
+    let path = std::env::var(var).ok().filter(|p| !p.is_empty())?;
+    let text = std::fs::read_to_string(&path).ok()?;
+    text.lines().next().map(|l| l.trim().to_string())
 }
 
 /// The outcome of one dependency check: healthy or not, and why.
@@ -301,7 +315,8 @@ fn pg_error_message(payload: &[u8]) -> String {
 fn check_redis(config: &Config) -> (Check, Option<String>) {
     let mut sentinel_errors = Vec::new();
     for sentinel in &config.sentinel_sockets {
-        match resp_command(sentinel, &["SENTINEL", "get-master-addr-by-name", &config.master_name]) {
+        let ask = ["SENTINEL", "get-master-addr-by-name", &config.master_name];
+        match resp_command(sentinel, config.sentinel_password.as_deref(), &ask) {
             Ok(Resp::Array(items)) if items.len() == 2 => {
                 let (Resp::Bulk(ip), Resp::Bulk(port)) = (&items[0], &items[1]) else {
                     sentinel_errors.push(format!("{}: unexpected reply", sentinel.display()));
@@ -309,7 +324,7 @@ fn check_redis(config: &Config) -> (Check, Option<String>) {
                 };
                 let master = format!("{ip}:{port}");
                 let sock = config.redis_socket_dir.join(format!("redis-{port}.sock"));
-                let check = ping(&sock, &format!("master {master}"));
+                let check = ping(&sock, config.redis_password.as_deref(), &format!("master {master}"));
                 return (check, Some(master));
             }
             Ok(Resp::Error(e)) => sentinel_errors.push(format!("{}: {e}", sentinel.display())),
@@ -321,7 +336,7 @@ fn check_redis(config: &Config) -> (Check, Option<String>) {
         }
     }
     if let Some(sock) = &config.redis_fallback {
-        let mut check = ping(sock, "fallback socket");
+        let mut check = ping(sock, config.redis_password.as_deref(), "fallback socket");
         if !sentinel_errors.is_empty() {
             check.detail = format!("{}; sentinels: {}", check.detail, sentinel_errors.join("; "));
         }
@@ -335,8 +350,8 @@ fn check_redis(config: &Config) -> (Check, Option<String>) {
     (Check { ok: false, detail }, None)
 }
 
-fn ping(sock: &Path, what: &str) -> Check {
-    match resp_command(sock, &["PING"]) {
+fn ping(sock: &Path, password: Option<&str>, what: &str) -> Check {
+    match resp_command(sock, password, &["PING"]) {
         Ok(Resp::Simple(s)) if s == "PONG" => Check {
             ok: true,
             detail: format!("{what} answers PONG"),
@@ -365,14 +380,28 @@ enum Resp {
     Array(Vec<Resp>),
 }
 
-fn resp_command(sock: &Path, args: &[&str]) -> io::Result<Resp> {
-    let mut s = connect_unix(sock)?;
+/// `args` on the Redis at `sock`, after `AUTH password` when one is given
+/// (an `AUTH` error is the answer then).
+fn resp_command(sock: &Path, password: Option<&str>, args: &[&str]) -> io::Result<Resp> {
+    let s = connect_unix(sock)?;
+    let mut reader = BufReader::new(s.try_clone()?);
+    let mut s = s;
+    if let Some(password) = password {
+        s.write_all(&resp_array(&["AUTH", password]))?;
+        if let Resp::Error(e) = read_resp(&mut reader)? {
+            return Ok(Resp::Error(format!("AUTH: {e}")));
+        }
+    }
+    s.write_all(&resp_array(args))?;
+    read_resp(&mut reader)
+}
+
+fn resp_array(args: &[&str]) -> Vec<u8> {
     let mut cmd = format!("*{}\r\n", args.len());
     for a in args {
         cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
     }
-    s.write_all(cmd.as_bytes())?;
-    read_resp(&mut BufReader::new(s))
+    cmd.into_bytes()
 }
 
 fn read_resp(r: &mut impl BufRead) -> io::Result<Resp> {

@@ -6,7 +6,7 @@
 //! the up-front check ([`gate`]), and which calls plan mode records
 //! instead of making ([`plan`]), and the cap on connections a run holds
 //! open ([`slots`]), and how `drhost resume` answers a dead run's changes
-//! from its journal ([`replay`]). The time a
+//! from its journal ([`replay`]), and a target's private CA ([`tls`]). The time a
 //! call may still take is [`crate::sandbox::RunContext::time_left`].
 
 pub mod call;
@@ -21,5 +21,6 @@ pub mod process;
 pub mod replay;
 pub mod slots;
 pub mod text;
+pub mod tls;
 
 pub use call::{Answer, CallError};

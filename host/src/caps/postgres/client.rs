@@ -6,8 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::{ToSql, Type};
@@ -262,26 +260,15 @@ where
 /// rustls always checks that the certificate chains to a root *and*
 /// names the host (DNS name or IP address), like libpq's `verify-full`.
 fn tls_connector(label: &str, target: &PostgresTarget) -> Result<MakeRustlsConnect, CapError> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &target.ca_file {
-        Some(path) => {
-            let unreadable = |e: &dyn std::fmt::Display| {
-                CapError::Failed(format!(
-                    "Postgres target `{label}`: cannot read ca_file {} ({e}); fix ca_file in [targets.postgres.{label}]",
-                    path.display()
-                ))
-            };
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| unreadable(&e))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| unreadable(&e))?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(unreadable(&"no PEM certificate in it"));
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
+    let roots = match &target.ca_file {
+        Some(path) => crate::caps::kit::tls::ca_roots(path).map_err(|e| {
+            CapError::Failed(format!(
+                "Postgres target `{label}`: cannot read ca_file {} ({e}); fix ca_file in [targets.postgres.{label}]",
+                path.display()
+            ))
+        })?,
+        None => webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect(),
+    };
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| CapError::Failed(format!("TLS setup for Postgres target `{label}`: {e}")))?

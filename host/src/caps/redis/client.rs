@@ -5,6 +5,7 @@
 //! command on an open connection.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,6 +119,11 @@ pub(crate) fn node_client(
     sentinel: bool,
     password: Option<String>,
 ) -> Result<redis::Client, String> {
+    if target.ca_file.is_some() && !target.uses_tls() {
+        return Err(format!(
+            "redis at {host}:{port}: ca_file is set but TLS is off; set tls = true (or a rediss:// url) in the target"
+        ));
+    }
     let addr = if target.uses_tls() {
         let _ = rustls::crypto::ring::default_provider().install_default();
         redis::ConnectionAddr::TcpTls {
@@ -138,14 +144,34 @@ pub(crate) fn node_client(
             ..Default::default()
         },
     };
-    redis::Client::open(info).map_err(|e| format!("redis client for {host}:{port}: {e}"))
+    let client = match (&target.ca_file, target.uses_tls()) {
+        (Some(ca), true) => {
+            let root_cert = std::fs::read(ca).map_err(|e| {
+                format!(
+                    "redis at {host}:{port}: cannot read ca_file {} ({}); fix ca_file in the target",
+                    ca.display(),
+                    crate::config::os_reason(&e)
+                )
+            })?;
+            redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                },
+            )
+        }
+        _ => redis::Client::open(info),
+    };
+    client.map_err(|e| format!("redis client for {host}:{port}: {e}"))
 }
 
-/// Connects to the client's node (TCP, or TLS with the system's roots,
-/// as the redis crate would) through a [`Metered`] socket, then
-/// authenticates and selects the database.
+/// Connects to the client's node (TCP, or TLS trusting `ca_file`, else
+/// the system's roots) through a [`Metered`] socket, then authenticates
+/// and selects the database.
 pub(crate) async fn connect(
     client: &redis::Client,
+    ca_file: Option<&Path>,
     budget: &Arc<ReplyBudget>,
     timeout: Duration,
 ) -> Result<MultiplexedConnection, CapError> {
@@ -176,7 +202,7 @@ pub(crate) async fn connect(
                 let _ = tcp.set_nodelay(true);
                 let name = rustls::pki_types::ServerName::try_from(host.clone())
                     .map_err(|e| CapError::Failed(format!("redis at {addr}: {e}")))?;
-                let tls = tls_connector()
+                let tls = tls_connector(ca_file)
                     .map_err(|e| CapError::Failed(format!("redis at {addr}: TLS setup: {e}")))?
                     .connect(name, tcp)
                     .await
@@ -209,20 +235,32 @@ pub(crate) async fn connect(
     }
 }
 
-/// TLS with the system's root certificates (what the redis crate uses).
-fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+/// TLS trusting `ca_file`, else the system's root certificates (what the
+/// redis crate uses).
+fn tls_connector(ca_file: Option<&Path>) -> Result<tokio_rustls::TlsConnector, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for cert in native.certs {
-        let _ = roots.add(cert);
-    }
-    if roots.is_empty() {
-        return Err(format!(
-            "no usable root certificates on this system ({} errors loading them)",
-            native.errors.len()
-        ));
-    }
+    let roots = match ca_file {
+        Some(path) => crate::caps::kit::tls::ca_roots(path).map_err(|e| {
+            format!(
+                "cannot read ca_file {} ({e}); fix ca_file in the target",
+                path.display()
+            )
+        })?,
+        None => {
+            let mut roots = rustls::RootCertStore::empty();
+            let native = rustls_native_certs::load_native_certs();
+            for cert in native.certs {
+                let _ = roots.add(cert);
+            }
+            if roots.is_empty() {
+                return Err(format!(
+                    "no usable root certificates on this system ({} errors loading them); set ca_file in the target",
+                    native.errors.len()
+                ));
+            }
+            roots
+        }
+    };
     let config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
@@ -288,7 +326,7 @@ pub(crate) async fn open(ctx: &RunContext, label: &str, node: Node) -> Result<Co
     let slot = ctx.connections.take(&format!("redis `{label}`"))?;
     let client = client(ctx, target, &host, port, target.url.db, false).await?;
     let budget = ReplyBudget::full();
-    let link = connect(&client, &budget, timeout).await?;
+    let link = connect(&client, target.ca_file.as_deref(), &budget, timeout).await?;
     Ok(Connection {
         label: label.to_string(),
         host,
@@ -351,7 +389,7 @@ async fn query_link(
     };
     let mut con = match link {
         Some(con) => con,
-        None => match connect(client, reply_budget, timeout).await {
+        None => match connect(client, target.ca_file.as_deref(), reply_budget, timeout).await {
             Ok(con) => con,
             Err(e) => return (Err(e), None),
         },

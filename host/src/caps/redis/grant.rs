@@ -41,6 +41,10 @@ pub struct RedisTarget {
     /// data nodes and the Sentinels.
     #[serde(default)]
     pub tls: bool,
+    /// The CA that signed the servers' certificates, as a PEM file, when it
+    /// is a private one (else the system's roots). Needs TLS.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// The other data nodes the target's credentials may be sent to, as
     /// `host:port` (`*` allowed in the host, e.g. `"10.0.0.*:6380"`): its
     /// replicas and every node Sentinel may promote, written as Sentinel

@@ -82,10 +82,11 @@ async fn ask(
         }
         cmd.arg(name);
         let addr = format!("{host}:{port}");
+        let ca_file = target.ca_file.clone();
         tasks.spawn(async move {
             let result = async {
                 let reply_budget = ReplyBudget::full();
-                let mut con = connect(&client, &reply_budget, timeout).await?;
+                let mut con = connect(&client, ca_file.as_deref(), &reply_budget, timeout).await?;
                 let answer = tokio::time::timeout(timeout, cmd.query_async::<Value>(&mut con)).await;
                 if reply_budget.exceeded() {
                     return Err(too_large(&addr));

@@ -8,10 +8,13 @@
 //! only as good as the directory it names, so grant directories that the
 //! plugin — through any program it may run — cannot write or link into.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::caps::kit::pattern::{check_argv, glob_escape, path_flaw, ArgPattern, ArgRefusal, ArgvRefusal};
 use crate::caps::kit::text::{not_granted, not_granted_head, toml_string};
+use crate::secret::SecretRef;
 
 /// `[[plugins.<id>.shell]]`: one program the plugin may run.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -33,6 +36,48 @@ pub struct ShellGrant {
     /// directory is still measured against the run's disk budget.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub starts_daemon: bool,
+    /// Environment variables the program gets, each from a secret
+    /// reference (`env:NAME`, `file:PATH`, `vault:…`), e.g.
+    /// `env = { REDISCLI_AUTH = "file:/etc/redis/password" }`: a password
+    /// reaches the program without being an argument, and without the
+    /// plugin ever holding it. What the program prints is returned with
+    /// each value replaced by `[redacted NAME]`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<EnvName, SecretRef>,
+}
+
+/// The name of a variable a grant sets: letters, digits and `_`, not
+/// starting with a digit; never `PATH` (drhost sets it) nor a name the
+/// dynamic loader reads (`LD_*`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(try_from = "String")]
+pub struct EnvName(String);
+
+impl EnvName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for EnvName {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        let well_formed = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !well_formed {
+            return Err(format!(
+                "`{name}` in env is not a variable name: use letters, digits and _, e.g. REDISCLI_AUTH"
+            ));
+        }
+        if name == "PATH" || name.starts_with("LD_") {
+            return Err(format!(
+                "env may not set `{name}`: drhost sets PATH itself, and LD_* would change what the program loads"
+            ));
+        }
+        Ok(EnvName(name))
+    }
 }
 
 impl ShellGrant {
@@ -142,6 +187,22 @@ pub fn grant_lines(id: &str, program: &str, args: Option<&[String]>) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn env_names_are_variable_names_and_never_path_or_the_loaders() {
+        for bad in ["", "1X", "A-B", "A B", "PATH", "LD_PRELOAD", "LD_LIBRARY_PATH"] {
+            assert!(EnvName::try_from(bad.to_string()).is_err(), "{bad}");
+        }
+        for good in ["REDISCLI_AUTH", "PGPASSWORD", "_X1"] {
+            assert_eq!(EnvName::try_from(good.to_string()).unwrap().as_str(), good);
+        }
+        let g: ShellGrant =
+            toml::from_str("program = \"redis-cli\"\nenv = { REDISCLI_AUTH = \"file:/etc/redis/password\" }\n")
+                .unwrap();
+        assert_eq!(g.env.len(), 1);
+        let bare: Result<ShellGrant, _> = toml::from_str("program = \"x\"\nenv = { A = \"hunter2\" }\n");
+        assert!(bare.unwrap_err().to_string().contains("never as its value"));
+    }
+
     fn grant(program: &str, args: &[&str]) -> ShellGrant {
         ShellGrant {
             starts_daemon: false,
@@ -151,6 +212,7 @@ mod tests {
                 .map(|a| ArgPattern::try_from(a.to_string()).unwrap())
                 .collect(),
             timeout: None,
+            env: BTreeMap::new(),
         }
     }
 

@@ -22,6 +22,7 @@ use crate::caps::kit::{Answer, CallError};
 use crate::caps::shell::grant::denial;
 use crate::caps::shell::ShellGrant;
 use crate::sandbox::RunContext;
+use zeroize::Zeroizing;
 
 /// Output kept per stream; the rest is read and discarded.
 const OUTPUT_CAP: usize = 1 << 20;
@@ -79,6 +80,7 @@ pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> 
         return Err(CallError::Trap(over.into()));
     }
     let room = disk.left();
+    let env = grant_env(ctx, grant).await?;
     let mut command = tokio::process::Command::new(&path);
     crate::caps::kit::process::only_stdio(&mut command);
     if !grant.starts_daemon {
@@ -88,6 +90,7 @@ pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> 
         .args(&cmd.args)
         .env_clear()
         .env("PATH", SEARCH_PATH.join(":"))
+        .envs(env.iter().map(|(name, value)| (name.as_str(), value.as_str())))
         .current_dir(workdir.path())
         .process_group(0)
         .stdin(Stdio::null())
@@ -160,11 +163,48 @@ pub(crate) async fn run(ctx: &RunContext, grant: &ShellGrant, cmd: &Command) -> 
     }
     Ok(Completed {
         exit_code: status.code(),
-        stdout: String::from_utf8_lossy(&out).into_owned(),
-        stderr: String::from_utf8_lossy(&err).into_owned(),
+        stdout: redact(&String::from_utf8_lossy(&out), &env, out_cut),
+        stderr: redact(&String::from_utf8_lossy(&err), &env, err_cut),
         truncated: out_cut || err_cut,
         duration_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// The grant's `env`, each value read from its secret reference now.
+async fn grant_env(ctx: &RunContext, grant: &ShellGrant) -> Result<Vec<(String, Zeroizing<String>)>, CapError> {
+    let mut env = Vec::with_capacity(grant.env.len());
+    for (name, source) in &grant.env {
+        let value = source.resolve(&ctx.grants.secret_vaults).await.map_err(|e| {
+            CapError::Unavailable(format!(
+                "`{}`'s {} (env of grant `{}`): {e}",
+                grant.program,
+                name.as_str(),
+                grant.line(&ctx.plugin_id)
+            ))
+        })?;
+        env.push((name.as_str().to_string(), Zeroizing::new(value)));
+    }
+    Ok(env)
+}
+
+/// `text` with every value of `env` replaced by `[redacted NAME]`; when
+/// the text was `cut` at the output cap, also a value's beginning left at
+/// its very end (three bytes or more).
+fn redact(text: &str, env: &[(String, Zeroizing<String>)], cut: bool) -> String {
+    let mut text = text.to_string();
+    for (name, value) in env.iter().filter(|(_, v)| !v.is_empty()) {
+        text = text.replace(value.as_str(), &format!("[redacted {name}]"));
+        if cut {
+            if let Some(n) = (3..value.len())
+                .rev()
+                .find(|&n| value.is_char_boundary(n) && text.ends_with(&value[..n]))
+            {
+                text.truncate(text.len() - n);
+                text.push_str(&format!("[redacted {name}]"));
+            }
+        }
+    }
+    text
 }
 
 /// Resolves once what `workdir` holds, measured every
@@ -228,4 +268,29 @@ fn resolve(program: &str) -> Result<PathBuf, CapError> {
         .map(|dir| Path::new(dir).join(program))
         .find(|p| p.is_file())
         .ok_or_else(|| CapError::NotFound(format!("program `{program}` is not in {}", SEARCH_PATH.join(", "))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, Zeroizing<String>)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), Zeroizing::new(v.to_string())))
+            .collect()
+    }
+
+    #[test]
+    fn every_copy_of_a_granted_value_is_redacted_and_a_cut_one_too() {
+        let env = env(&[("REDISCLI_AUTH", "hunter2-hunter2"), ("EMPTY", "")]);
+        assert_eq!(
+            redact("auth=hunter2-hunter2; again hunter2-hunter2\n", &env, false),
+            "auth=[redacted REDISCLI_AUTH]; again [redacted REDISCLI_AUTH]\n"
+        );
+        // Cut at the output cap in the middle of the value.
+        assert_eq!(redact("tail: hunter2-h", &env, true), "tail: [redacted REDISCLI_AUTH]");
+        assert_eq!(redact("tail: hunter2-h", &env, false), "tail: hunter2-h");
+        assert_eq!(redact("nothing here", &env, true), "nothing here");
+    }
 }
