@@ -264,8 +264,8 @@ status-page = "$STATUSPAGE_URL"
 # Drill faults (drhost drill): plugins like any other, signed and granted.
 # fault-kill-backend kills one backend (undo: docker start it, or
 # service-recover); fault-stop-redis-master stops the master Sentinel names
-# with redis-cli SHUTDOWN NOSAVE (undo: redis-server its config, which
-# redis-failover does).
+# with redis-cli --tls … SHUTDOWN NOSAVE (undo: redis-server its config,
+# which redis-failover does).
 [[plugins.fault-kill-backend.docker]]
 containers = ["toolboxai-backend*"]
 access = ["read", "write"]
@@ -275,10 +275,13 @@ target = "cache"
 access = ["read"]
 
 # One entry per data node's port (either may be the master): never a
-# Sentinel, nor any other Redis on the host.
+# Sentinel, nor any other Redis on the host. Over TLS with the lab's CA; the
+# password reaches redis-cli in its environment, never the plugin.
 $(for port in "$REDIS_MASTER_PORT" "$REDIS_REPLICA_PORT"; do
-	printf '[[plugins.fault-stop-redis-master.shell]]\nprogram = "redis-cli"\nargs = ["-h", "%s", "-p", "%s", "SHUTDOWN", "NOSAVE"]\ntimeout = "10s"\n\n' "$REDIS_HOST" "$port"
-	printf '[[plugins.fault-stop-redis-master.shell]]\nprogram = "redis-cli"\nargs = ["-h", "%s", "-p", "%s", "PING"]\ntimeout = "5s"\n\n' "$REDIS_HOST" "$port"
+	for command in '"SHUTDOWN", "NOSAVE"' '"PING"'; do
+		printf '[[plugins.fault-stop-redis-master.shell]]\nprogram = "redis-cli"\nargs = ["--tls", "--cacert", "%s", "-h", "%s", "-p", "%s", %s]\nenv = { REDISCLI_AUTH = "file:%s" }\ntimeout = "10s"\n\n' \
+			"$REDIS_CA_FILE" "$REDIS_HOST" "$port" "$command" "$REDIS_PASSWORD_FILE"
+	done
 done)
 
 # fault-drop-database drops the primary database through the server's
@@ -325,6 +328,7 @@ every = "30d"
 [drills.redis-failover]
 description = "runbook 2: the Redis master stops; Sentinel fails over, redis-failover restarts the old master as a replica"
 fault = "$root/plugins/fault-stop-redis-master.wasm"
+fault_params = { redis-cli-options = "--tls --cacert $REDIS_CA_FILE" }
 recovery = "$root/plugins/redis-failover.wasm"
 recovery_params = { restart-command = "redis-server $LAB_DIR/redis/{port}/redis.conf", rejoin-timeout = "90s" }
 probes.redis = ["cache"]

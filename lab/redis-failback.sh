@@ -10,8 +10,11 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck disable=SC1091
 . "$root/.lab/env"
-cli() { redis-cli -h "$REDIS_HOST" -p "$1" "${@:2}" 2>/dev/null || true; }
-views() { for s in ${SENTINEL_PORTS//,/ }; do cli "$s" SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" | tail -1; done | sort -u; }
+# cli / scli PORT ARGS: redis-cli to a data node / a Sentinel, over TLS with
+# its password (in the environment, never on the command line).
+cli() { REDISCLI_AUTH="$(<"$REDIS_PASSWORD_FILE")" timeout 5 redis-cli --tls --cacert "$REDIS_CA_FILE" -h "$REDIS_HOST" -p "$1" "${@:2}" 2>/dev/null || true; }
+scli() { REDISCLI_AUTH="$(<"$SENTINEL_PASSWORD_FILE")" timeout 5 redis-cli --tls --cacert "$REDIS_CA_FILE" -h "$REDIS_HOST" -p "$1" "${@:2}" 2>/dev/null || true; }
+views() { for s in ${SENTINEL_PORTS//,/ }; do scli "$s" SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" | tail -1; done | sort -u; }
 settled_on() { # MASTER REPLICA
 	local info
 	info="$(cli "$2" INFO replication)"
@@ -31,7 +34,7 @@ if ! wait_for 60 either; then
 fi
 settled_on "$REDIS_MASTER_PORT" "$REDIS_REPLICA_PORT" && exit 0
 echo "lab: redis: master is $REDIS_REPLICA_PORT after the drills; failing back to $REDIS_MASTER_PORT" >&2
-cli "${SENTINEL_PORTS%%,*}" SENTINEL FAILOVER "$REDIS_MASTER_NAME" >/dev/null
+scli "${SENTINEL_PORTS%%,*}" SENTINEL FAILOVER "$REDIS_MASTER_NAME" >/dev/null
 if ! wait_for 60 settled_on "$REDIS_MASTER_PORT" "$REDIS_REPLICA_PORT"; then
 	echo "lab: redis: the canonical master $REDIS_MASTER_PORT is not back within 60 s; run make lab" >&2
 	exit 1

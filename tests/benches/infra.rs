@@ -105,14 +105,9 @@ fn script(stack: &Phase2) -> BTreeMap<String, u64> {
         .env("HEALTH_URL", stack.health_url())
         .env("PG_SOCKET_DIR", lab.get("PG_SOCKET_DIR").unwrap())
         .env("PG_PORT", lab.get("PG_PORT").unwrap())
-        .env(
-            "REDIS_SOCKET",
-            format!(
-                "{}/redis-{}.sock",
-                lab.get("REDIS_SOCKET_DIR").unwrap(),
-                lab.get("REDIS_MASTER_PORT").unwrap()
-            ),
-        )
+        .env("REDIS_PORT", lab.get("REDIS_MASTER_PORT").unwrap())
+        .env("REDIS_CA_FILE", lab.get("REDIS_CA_FILE").unwrap())
+        .env("REDIS_PASSWORD_FILE", lab.get("REDIS_PASSWORD_FILE").unwrap())
         .env("AWS_ACCESS_KEY_ID", lab.get("AWS_ACCESS_KEY_ID").unwrap())
         .env("AWS_SECRET_ACCESS_KEY", lab.get("AWS_SECRET_ACCESS_KEY").unwrap())
         .env("BAO", bao)

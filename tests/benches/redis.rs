@@ -17,12 +17,8 @@ use drhost_tests::util::median;
 
 const SAMPLES: usize = 3;
 
-fn redis_cli(port: u16, args: &[&str]) {
-    let _ = Command::new("redis-cli")
-        .arg("-p")
-        .arg(port.to_string())
-        .args(args)
-        .output();
+fn redis_cli(lab: &Lab, port: u16, args: &[&str]) {
+    let _ = lab.redis_cli(port).expect("redis-cli").args(args).output();
 }
 
 fn master_pid(lab: &Lab) -> String {
@@ -37,7 +33,11 @@ fn master_pid(lab: &Lab) -> String {
 fn inject(lab: &Lab) -> String {
     let name = lab.redis_master_name().expect("master name");
     for port in lab.sentinel_ports().expect("sentinel ports") {
-        redis_cli(port, &["SENTINEL", "SET", name, "down-after-milliseconds", "60000"]);
+        redis_cli(
+            lab,
+            port,
+            &["SENTINEL", "SET", name, "down-after-milliseconds", "60000"],
+        );
     }
     let pid = master_pid(lab);
     Command::new("kill").args(["-STOP", &pid]).status().expect("kill");
@@ -48,7 +48,7 @@ fn restore(lab: &Lab, pid: &str) {
     let _ = Command::new("kill").args(["-CONT", pid]).status();
     let name = lab.redis_master_name().expect("master name");
     for port in lab.sentinel_ports().expect("sentinel ports") {
-        redis_cli(port, &["SENTINEL", "SET", name, "down-after-milliseconds", "1000"]);
+        redis_cli(lab, port, &["SENTINEL", "SET", name, "down-after-milliseconds", "1000"]);
     }
     let out = Command::new("bash")
         .arg(lab.path("lab/up.sh"))
@@ -105,6 +105,9 @@ fn main() {
             .arg(&name)
             .arg("2")
             .args(&sentinels)
+            .env("REDIS_CA_FILE", lab.get("REDIS_CA_FILE").unwrap())
+            .env("REDIS_PASSWORD_FILE", lab.get("REDIS_PASSWORD_FILE").unwrap())
+            .env("SENTINEL_PASSWORD_FILE", lab.get("SENTINEL_PASSWORD_FILE").unwrap())
             .output()
             .expect("runbook-scenario2.sh");
         restore(&lab, &pid);

@@ -13,11 +13,11 @@
 #                            take a snapshot), unseal, bao operator raft snapshot
 #                            restore -force; unseal with the original key
 #   6. services              docker-compose up -d
-#   7. verify                docker ps; curl /health; psql SELECT 1; redis-cli ping
+#   7. verify                docker ps; curl /health; psql SELECT 1; redis-cli --tls -a … ping
 #
 # Environment (all required): COMPOSE_FILE PROJECT PROJECT_DIR CERTS_DIR
 # S3_ENDPOINT BUCKET PREFIX VAULT_PORT ROOT_TOKEN_FILE UNSEAL_KEY_FILE
-# HEALTH_URL PG_SOCKET_DIR PG_PORT REDIS_SOCKET AWS_ACCESS_KEY_ID
+# HEALTH_URL PG_SOCKET_DIR PG_PORT REDIS_PORT REDIS_CA_FILE REDIS_PASSWORD_FILE AWS_ACCESS_KEY_ID
 # AWS_SECRET_ACCESS_KEY BAO AWS. Prints `phase NAME MS` per step and
 # `total MS`; exits non-zero when a step fails. It verifies less than
 # infra-restore: no checksum, no certificate check, no known secret.
@@ -74,6 +74,6 @@ for _ in $(seq 1 60); do
 done
 [[ "$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$HEALTH_URL")" == 200 ]]
 psql -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -d toolboxai -Atc 'SELECT 1' >/dev/null
-redis-cli -s "$REDIS_SOCKET" ping >/dev/null
+REDISCLI_AUTH="$(cat "$REDIS_PASSWORD_FILE")" redis-cli --tls --cacert "$REDIS_CA_FILE" -p "$REDIS_PORT" ping | grep -qx PONG
 phase verify
 echo "total $(($(ms) - start))"

@@ -279,14 +279,76 @@ impl Lab {
         out
     }
 
-    /// A connection to the Redis server (or Sentinel) on 127.0.0.1:`port`.
+    /// A connection to the Redis server (or Sentinel) on 127.0.0.1:`port`,
+    /// as the lab runs them: TLS with the lab's CA (`REDIS_CA_FILE`), with
+    /// the data nodes' password or, on a Sentinel port, the Sentinels'.
     pub async fn redis_at(&self, port: u16) -> Result<redis::aio::MultiplexedConnection> {
-        let url = format!("redis://127.0.0.1:{port}");
-        let client = redis::Client::open(url.as_str()).with_context(|| format!("redis client for {url}"))?;
+        let addr = format!("127.0.0.1:{port}");
+        let password_file = if self.sentinel_ports()?.contains(&port) {
+            "SENTINEL_PASSWORD_FILE"
+        } else {
+            "REDIS_PASSWORD_FILE"
+        };
+        let password = self.secret_file(password_file)?;
+        let root_cert =
+            std::fs::read(self.get("REDIS_CA_FILE")?).context("reading the lab's Redis CA (REDIS_CA_FILE)")?;
+        let info = redis::ConnectionInfo {
+            addr: redis::ConnectionAddr::TcpTls {
+                host: "127.0.0.1".to_string(),
+                port,
+                insecure: false,
+                tls_params: None,
+            },
+            redis: redis::RedisConnectionInfo {
+                password: Some(password),
+                ..Default::default()
+            },
+        };
+        let tls = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_cert),
+        };
+        let client = redis::Client::build_with_tls(info, tls).with_context(|| format!("redis client for {addr}"))?;
         tokio::time::timeout(Duration::from_secs(5), client.get_multiplexed_async_connection())
             .await
-            .with_context(|| format!("connecting to {url} timed out"))?
-            .with_context(|| format!("connecting to {url}"))
+            .with_context(|| format!("connecting to {addr} (TLS) timed out"))?
+            .with_context(|| format!("connecting to {addr} (TLS, password from {password_file})"))
+    }
+
+    /// The lines of a `[targets.redis.<label>]` that reach the lab's Redis
+    /// as it runs (TLS with its CA, the data nodes' and the Sentinels'
+    /// passwords as file references); the url must be `rediss://`.
+    pub fn redis_auth_toml(&self) -> Result<String> {
+        Ok(format!(
+            "ca_file = \"{}\"\npassword = \"file:{}\"\nsentinel_password = \"file:{}\"\n",
+            self.get("REDIS_CA_FILE")?,
+            self.get("REDIS_PASSWORD_FILE")?,
+            self.get("SENTINEL_PASSWORD_FILE")?
+        ))
+    }
+
+    /// The content of the secret file named by setting `key` (e.g.
+    /// `REDIS_PASSWORD_FILE`), without its trailing newline.
+    pub fn secret_file(&self, key: &str) -> Result<String> {
+        let path = self.get(key)?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {key} ({path})"))?;
+        Ok(text.trim_end().to_string())
+    }
+
+    /// `redis-cli` for data node (or Sentinel) `port` of the lab, as an
+    /// operator would type it: `--tls --cacert CA -h 127.0.0.1 -p PORT`,
+    /// the password in `REDISCLI_AUTH`. Add the command's arguments.
+    pub fn redis_cli(&self, port: u16) -> Result<std::process::Command> {
+        let password_file = if self.sentinel_ports()?.contains(&port) {
+            "SENTINEL_PASSWORD_FILE"
+        } else {
+            "REDIS_PASSWORD_FILE"
+        };
+        let mut cli = std::process::Command::new("redis-cli");
+        cli.env("REDISCLI_AUTH", self.secret_file(password_file)?)
+            .args(["--tls", "--cacert", self.get("REDIS_CA_FILE")?, "-h", "127.0.0.1", "-p"])
+            .arg(port.to_string());
+        Ok(cli)
     }
 
     /// The current master's address as the Sentinels report it (the first

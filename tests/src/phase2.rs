@@ -383,8 +383,8 @@ read_user = "drhost_reader"
 read_password = "file:{secrets}/pg-reader-password"
 
 [targets.redis.cache]
-url = "redis://127.0.0.1:{master}"
-sentinels = [{sentinels}]
+url = "rediss://127.0.0.1:{master}"
+{redis_auth}sentinels = [{sentinels}]
 master_name = "{master_name}"
 nodes = ["127.0.0.1:{master}", "127.0.0.1:{replica}"]
 timeout = "1s"
@@ -400,6 +400,7 @@ timeout = "1s"
             pg_url = lab.pg_url().unwrap(),
             sentinels = sentinels.join(", "),
             master_name = lab.redis_master_name().unwrap(),
+            redis_auth = lab.redis_auth_toml().unwrap(),
         )
     }
 

@@ -237,11 +237,10 @@ async fn started_at(lab: &Lab, name: &str) -> (bool, String) {
 struct RestoreRedis(Lab);
 
 impl RestoreRedis {
-    fn cli(port: u16, args: &[&str]) -> String {
-        Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-            .args(args)
-            .output()
+    fn cli(&self, port: u16, args: &[&str]) -> String {
+        self.0
+            .redis_cli(port)
+            .and_then(|mut cli| Ok(cli.args(args).output()?))
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default()
     }
@@ -252,13 +251,16 @@ impl RestoreRedis {
             .sentinel_ports()
             .unwrap()
             .iter()
-            .map(|p| Self::cli(*p, &["SENTINEL", "get-master-addr-by-name", name]).replace('\n', ":"))
+            .map(|p| {
+                self.cli(*p, &["SENTINEL", "get-master-addr-by-name", name])
+                    .replace('\n', ":")
+            })
             .collect()
     }
 
     fn settled_on(&self, master: u16, replica: u16) -> bool {
         let want = format!("127.0.0.1:{master}");
-        let info = Self::cli(replica, &["INFO", "replication"]);
+        let info = self.cli(replica, &["INFO", "replication"]);
         self.views().iter().all(|v| *v == want)
             && info.contains("role:slave")
             && info.contains(&format!("master_port:{master}"))
@@ -287,7 +289,7 @@ impl Drop for RestoreRedis {
         );
         let dir = std::fs::canonicalize(lab.path(".lab/redis")).unwrap_or(lab.path(".lab/redis"));
         for port in [master, replica] {
-            if Self::cli(port, &["PING"]) != "PONG" {
+            if self.cli(port, &["PING"]) != "PONG" {
                 let conf = dir.join(port.to_string()).join("redis.conf");
                 let _ = Command::new("redis-server").arg(&conf).status();
             }
@@ -301,7 +303,7 @@ impl Drop for RestoreRedis {
         }
         let name = lab.redis_master_name().unwrap().to_string();
         let sentinel = lab.sentinel_ports().unwrap()[0];
-        Self::cli(sentinel, &["SENTINEL", "FAILOVER", &name]);
+        self.cli(sentinel, &["SENTINEL", "FAILOVER", &name]);
         self.wait("the canonical master back", Duration::from_secs(60), || {
             self.settled_on(master, replica)
         });
@@ -320,12 +322,14 @@ fn a_redis_drill_measures_lost_acknowledged_writes_during_a_forced_failover() {
         "the lab starts canonical"
     );
     let host = lab.get("REDIS_HOST").unwrap();
+    let ca = lab.get("REDIS_CA_FILE").unwrap();
+    let password = lab.get("REDIS_PASSWORD_FILE").unwrap();
     let dir = std::fs::canonicalize(lab.path(".lab/redis")).unwrap();
     let extra = format!(
         "[[plugins.fault-stop-redis-master.redis]]\ntarget = \"cache\"\naccess = [\"read\"]\n\n\
-         [[plugins.fault-stop-redis-master.shell]]\nprogram = \"redis-cli\"\nargs = [\"-h\", \"{host}\", \"-p\", \"*\", \"SHUTDOWN\", \"NOSAVE\"]\n\n\
-         [[plugins.fault-stop-redis-master.shell]]\nprogram = \"redis-cli\"\nargs = [\"-h\", \"{host}\", \"-p\", \"*\", \"PING\"]\n\n\
-         [drills.redis-failover]\nfault = \"{}\"\nrecovery = \"{}\"\n\
+         [[plugins.fault-stop-redis-master.shell]]\nprogram = \"redis-cli\"\nargs = [\"--tls\", \"--cacert\", \"{ca}\", \"-h\", \"{host}\", \"-p\", \"*\", \"SHUTDOWN\", \"NOSAVE\"]\nenv = {{ REDISCLI_AUTH = \"file:{password}\" }}\n\n\
+         [[plugins.fault-stop-redis-master.shell]]\nprogram = \"redis-cli\"\nargs = [\"--tls\", \"--cacert\", \"{ca}\", \"-h\", \"{host}\", \"-p\", \"*\", \"PING\"]\nenv = {{ REDISCLI_AUTH = \"file:{password}\" }}\n\n\
+         [drills.redis-failover]\nfault = \"{}\"\nfault_params = {{ redis-cli-options = \"--tls --cacert {ca}\" }}\nrecovery = \"{}\"\n\
          recovery_params = {{ restart-command = \"redis-server {}/{{port}}/redis.conf\", rejoin-timeout = \"90s\" }}\n\
          probes.redis = [\"cache\"]\nevery = \"30d\"\n",
         plugin_path("fault-stop-redis-master"),
@@ -366,7 +370,7 @@ fn a_redis_drill_measures_lost_acknowledged_writes_during_a_forced_failover() {
     // The real servers: a new master, and the old one replicating from it.
     let new_master = rt().block_on(lab.redis_master_addr()).unwrap().1;
     assert_ne!(new_master, master, "Sentinel failed over");
-    let info = RestoreRedis::cli(master, &["INFO", "replication"]);
+    let info = _restore.cli(master, &["INFO", "replication"]);
     assert!(
         info.contains("role:slave"),
         "the old master rejoined as a replica: {info}"
@@ -1337,92 +1341,37 @@ fn a_database_outage_drill_serves_the_maintenance_page_while_the_database_is_dow
     assert_eq!(rt().block_on(health(&lab, nginx)), 200);
 }
 
-/// A Sentinel of the test's own, requiring a password, that watches the
-/// lab's master under a name of its own (the lab's Sentinels ignore it and
-/// it never acts: a master counts as down only after ten minutes). Stopped
-/// (its process, by id) when dropped.
-struct GuardedSentinel {
-    child: std::process::Child,
-    port: u16,
-    name: String,
-    _dir: TmpDir,
-}
-
-impl GuardedSentinel {
-    fn start(master_port: u16, password: &str) -> GuardedSentinel {
-        let dir = TmpDir::new("drill-sentinel-");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let name = format!("drhost-test-{}", std::process::id());
-        let conf = dir.write(
-            "sentinel.conf",
-            format!(
-                "port {port}\nbind 127.0.0.1\ndaemonize no\nrequirepass {password}\n\
-                 sentinel monitor {name} 127.0.0.1 {master_port} 1\n\
-                 sentinel down-after-milliseconds {name} 600000\nsentinel failover-timeout {name} 600000\n"
-            ),
-        );
-        let child = Command::new("redis-server")
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server --sentinel");
-        let sentinel = GuardedSentinel {
-            child,
-            port,
-            name,
-            _dir: dir,
-        };
-        let until = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < until {
-            let reply = Command::new("redis-cli")
-                .args(["-p", &port.to_string(), "-a", password, "--no-auth-warning"])
-                .args(["SENTINEL", "get-master-addr-by-name", &sentinel.name])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-                .unwrap_or_default();
-            if reply.contains(&master_port.to_string()) {
-                return sentinel;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("the test's Sentinel on {port} did not name the master");
-    }
-}
-
-impl Drop for GuardedSentinel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_redis_probe_asks_a_password_protected_sentinel_with_the_targets_sentinel_password() {
     let _serial = drhost_tests::lab::serial();
     let lab = lab();
+    let _restore = RestoreRedis(lab.clone());
     let master = lab.port("REDIS_MASTER_PORT").unwrap();
     let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
-    let secrets = TmpDir::new("drill-sentinel-secret-");
-    let password = drhost_tests::util::unique("sentinel-pw");
-    let password_file = secrets.write("sentinel-password", &password);
-    let sentinel = GuardedSentinel::start(master, &password);
+    let password = lab.secret_file("SENTINEL_PASSWORD_FILE").unwrap();
+    let sentinels = lab
+        .sentinel_ports()
+        .unwrap()
+        .iter()
+        .map(|p| format!("\"127.0.0.1:{p}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     let hello = plugin_path("hello");
+    // The lab's own Sentinels require their password (the data nodes theirs).
     let target = |with_password: bool| {
+        let auth = lab.redis_auth_toml().unwrap();
+        let auth = if with_password {
+            auth
+        } else {
+            auth.lines()
+                .filter(|l| !l.starts_with("sentinel_password"))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
         format!(
-            "[targets.redis.guarded]\nurl = \"redis://127.0.0.1:{master}\"\nsentinels = [\"127.0.0.1:{}\"]\nmaster_name = \"{}\"\nnodes = [\"127.0.0.1:{master}\", \"127.0.0.1:{replica}\"]\ntimeout = \"1s\"\n{}\n\
+            "[targets.redis.guarded]\nurl = \"rediss://127.0.0.1:{master}\"\n{auth}sentinels = [{sentinels}]\nmaster_name = \"{}\"\nnodes = [\"127.0.0.1:{master}\", \"127.0.0.1:{replica}\"]\ntimeout = \"1s\"\n\n\
              [drills.guarded]\nfault = \"{hello}\"\nrecovery = \"{hello}\"\nprobes.redis = [\"guarded\"]\nsustain = \"1s\"\nbaseline = \"500ms\"\n",
-            sentinel.port,
-            sentinel.name,
-            if with_password {
-                format!("sentinel_password = \"file:{}\"\n", password_file.display())
-            } else {
-                String::new()
-            }
+            lab.redis_master_name().unwrap(),
         )
     };
 
@@ -1436,7 +1385,7 @@ fn the_redis_probe_asks_a_password_protected_sentinel_with_the_targets_sentinel_
     let loss = &report["probes"][0]["loss"];
     assert!(loss["acknowledged"].as_u64().unwrap() >= 3, "{report:#}");
     assert_eq!(loss["lost"].as_u64(), Some(0));
-    let written = RestoreRedis::cli(master, &["EXISTS", "drhost:drill:guarded"]);
+    let written = _restore.cli(master, &["EXISTS", "drhost:drill:guarded"]);
     assert_eq!(written, "0", "the probe's key is removed after the read-back");
 
     // Without it: the Sentinel refuses, and the drill says which line to add.

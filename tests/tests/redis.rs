@@ -26,16 +26,9 @@ impl Drop for RestoreLab {
         }
         if let (Ok(ports), Ok(name)) = (lab.sentinel_ports(), lab.redis_master_name()) {
             for port in ports {
-                let _ = Command::new("redis-cli")
-                    .args([
-                        "-p",
-                        &port.to_string(),
-                        "SENTINEL",
-                        "SET",
-                        name,
-                        "down-after-milliseconds",
-                        "1000",
-                    ])
+                let Ok(mut cli) = lab.redis_cli(port) else { continue };
+                let _ = cli
+                    .args(["SENTINEL", "SET", name, "down-after-milliseconds", "1000"])
                     .output();
             }
         }
@@ -722,15 +715,15 @@ fn a_replica_whose_link_is_down_too_long_is_refused() {
             .unwrap()
     });
     /// Puts the replica's `repl-timeout` back (dropped before RestoreLab).
-    struct ReplTimeout(u16, String);
+    struct ReplTimeout(Lab, u16, String);
     impl Drop for ReplTimeout {
         fn drop(&mut self) {
-            let _ = Command::new("redis-cli")
-                .args(["-p", &self.0.to_string(), "CONFIG", "SET", "repl-timeout", &self.1])
-                .output();
+            if let Ok(mut cli) = self.0.redis_cli(self.1) {
+                let _ = cli.args(["CONFIG", "SET", "repl-timeout", &self.2]).output();
+            }
         }
     }
-    let _timeout = ReplTimeout(replica, repl_timeout[1].clone());
+    let _timeout = ReplTimeout(lab.clone(), replica, repl_timeout[1].clone());
     signal(pid(&lab, &format!("redis-{master}")), "-STOP");
     let down_since = rt.block_on(async {
         let mut con = lab.redis_at(replica).await.unwrap();

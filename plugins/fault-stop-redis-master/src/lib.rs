@@ -1,8 +1,11 @@
 //! `fault-stop-redis-master`: a drill's fault for runbook scenario 2 (Redis
 //! failure). It asks the Sentinels which node is the master (a majority
-//! must agree), stops that node with `redis-cli -h HOST -p PORT SHUTDOWN
-//! NOSAVE` (a granted program: the plugin holds no Redis admin grant), and
-//! checks that it no longer answers `PING`.
+//! must agree), stops that node with `redis-cli [OPTIONS] -h HOST -p PORT
+//! SHUTDOWN NOSAVE` (a granted program: the plugin holds no Redis admin
+//! grant), and checks that it no longer answers `PING`. OPTIONS is the
+//! `redis-cli-options` param, e.g. `--tls --cacert /etc/redis/ca.crt`; the
+//! password reaches redis-cli from the operator's grant
+//! (`env = { REDISCLI_AUTH = "file:…" }`), never through the plugin.
 //!
 //! Undo: start the stopped node from its own config (`redis-server
 //! CONF`); Sentinel then makes it a replica of the new master. The
@@ -25,6 +28,11 @@ impl Plugin for FaultStopRedisMaster {
             "Drill fault: stops the Redis master Sentinel names (undo: start it from its config; redis-failover does)",
         )
         .param("target", "the Redis target label ([targets.redis.<label>] with sentinels)", Some("cache"))
+        .param(
+            "redis-cli-options",
+            "options redis-cli needs to reach the nodes, before -h, e.g. `--tls --cacert /etc/redis/ca.crt` (the password comes from the grant's env)",
+            Some(""),
+        )
         .need("redis", "cache", Access::Read, "asks the Sentinels which node is the master")
         .need("shell", "redis-cli", Access::Write, "SHUTDOWN NOSAVE on the master, then PING to see it is down")
         .build()
@@ -32,6 +40,7 @@ impl Plugin for FaultStopRedisMaster {
 
     fn run(params: Params) -> Result<Outcome, Failure> {
         let label = params.get("target")?;
+        let options: Vec<&str> = params.get("redis-cli-options")?.split_whitespace().collect();
         let step = Step::start(FIND);
         let master = agreed_master(label).map_err(|f| f.in_step(FIND))?;
         step.note(format!("master {}:{}", master.host, master.port));
@@ -40,10 +49,13 @@ impl Plugin for FaultStopRedisMaster {
         let step = Step::start(STOP);
         let port = master.port.to_string();
         let host = master.host.as_str();
-        let stopped = run_program("redis-cli", &["-h", host, "-p", &port, "SHUTDOWN", "NOSAVE"])
-            .map_err(|e| Failure::from(e).in_step(STOP))?;
+        let cli = |command: &[&str]| {
+            let args: Vec<&str> = options.iter().copied().chain(["-h", host, "-p", &port]).chain(command.iter().copied()).collect();
+            run_program("redis-cli", &args).map_err(|e| Failure::from(e).in_step(STOP))
+        };
+        let stopped = cli(&["SHUTDOWN", "NOSAVE"])?;
         step.note(format!("redis-cli SHUTDOWN NOSAVE: {}", exit_text(stopped.exit_code)));
-        let ping = run_program("redis-cli", &["-h", host, "-p", &port, "PING"]).map_err(|e| Failure::from(e).in_step(STOP))?;
+        let ping = cli(&["PING"])?;
         if ping.exit_code == Some(0) && ping.stdout.trim() == "PONG" {
             step.fail();
             return Err(fail(format!("{host}:{port} still answers PING after SHUTDOWN NOSAVE"))

@@ -38,7 +38,8 @@ fn sentinels_toml(lab: &Lab) -> String {
 /// and one grant of `access` to redis-poke.
 fn target_config(lab: &Lab, url_port: u16, extra: &str, access: &str) -> TmpFile {
     cli::config(&format!(
-        "[targets.redis.cache]\nurl = \"redis://127.0.0.1:{url_port}\"\nsentinels = [{}]\nmaster_name = \"{}\"\ntimeout = \"2s\"\n{extra}\n\n[[plugins.redis-poke.redis]]\ntarget = \"cache\"\naccess = {access}\n",
+        "[targets.redis.cache]\nurl = \"rediss://127.0.0.1:{url_port}\"\n{}sentinels = [{}]\nmaster_name = \"{}\"\ntimeout = \"2s\"\n{extra}\n\n[[plugins.redis-poke.redis]]\ntarget = \"cache\"\naccess = {access}\n",
+        lab.redis_auth_toml().unwrap(),
         sentinels_toml(lab),
         lab.redis_master_name().unwrap()
     ))

@@ -271,84 +271,172 @@ fn a_timed_out_child_takes_its_whole_process_group_with_it() {
     assert!(out.elapsed < Duration::from_secs(20), "{:?}", out.elapsed);
 }
 
-/// The lab's grant for `fault-stop-redis-master` (`redis-cli -h HOST -p PORT
-/// SHUTDOWN NOSAVE`, and the same with `PING`, for the master's and the
-/// replica's port only), given to a hostile plugin: another command,
-/// another host, a Sentinel's port, an option where the port goes or one
-/// argument more are each refused before anything runs, and the real
-/// master and Sentinel still answer.
+/// The lab's grant for `fault-stop-redis-master` (`redis-cli --tls --cacert
+/// CA -h HOST -p PORT SHUTDOWN NOSAVE`, and the same with `PING`, for the
+/// master's and the replica's port only, the password in the grant's
+/// `env`), given to a hostile plugin: another command, another host, a
+/// Sentinel's port, an option where the port goes, one argument more, no
+/// TLS, another CA or a password of its own are each refused before
+/// anything runs, and the real master and Sentinel still answer.
 #[test]
 fn the_redis_fault_grant_runs_only_its_own_two_commands() {
     let _serial = drhost_tests::lab::serial();
     let lab = drhost_tests::lab::up();
     let host = lab.get("REDIS_HOST").unwrap().to_string();
-    let master = lab.port("REDIS_MASTER_PORT").unwrap().to_string();
+    let ca = lab.get("REDIS_CA_FILE").unwrap().to_string();
+    let password_file = lab.get("REDIS_PASSWORD_FILE").unwrap().to_string();
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
     let replica = lab.port("REDIS_REPLICA_PORT").unwrap().to_string();
-    let sentinel = lab
-        .get("SENTINEL_PORTS")
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .to_string();
+    let sentinel = lab.sentinel_ports().unwrap()[0];
+    let (master_text, sentinel_text) = (master.to_string(), sentinel.to_string());
+    let tls = ["--tls", "--cacert", ca.as_str()];
     let mut grants = String::new();
-    for port in [&master, &replica] {
-        grants.push_str(&grant(
-            "redis-cli",
-            &["-h", &host, "-p", port, "SHUTDOWN", "NOSAVE"],
-            Some("10s"),
-        ));
-        grants.push_str(&grant("redis-cli", &["-h", &host, "-p", port, "PING"], Some("5s")));
+    for port in [master_text.as_str(), replica.as_str()] {
+        for command in [&["SHUTDOWN", "NOSAVE"][..], &["PING"][..]] {
+            let args: Vec<&str> = tls
+                .iter()
+                .copied()
+                .chain(["-h", &host, "-p", port])
+                .chain(command.iter().copied())
+                .collect();
+            grants.push_str(&grant("redis-cli", &args, Some("10s")));
+            grants.push_str(&format!("env = {{ REDISCLI_AUTH = \"file:{password_file}\" }}\n"));
+        }
     }
     let key = unique("fault-grant-probe");
-    let redis = |args: &[&str]| {
-        std::process::Command::new("redis-cli")
-            .args(["-h", &host, "-p", &master])
+    let redis = |port: u16, args: &[&str]| {
+        lab.redis_cli(port)
+            .unwrap()
             .args(args)
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default()
     };
-    assert_eq!(redis(&["SET", &key, "kept"]), "OK");
+    assert_eq!(redis(master, &["SET", &key, "kept"]), "OK");
+    fn with<'a>(tls: &[&'a str], h: &'a str, p: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+        tls.iter()
+            .copied()
+            .chain(["-h", h, "-p", p])
+            .chain(rest.iter().copied())
+            .collect()
+    }
     for args in [
-        vec!["-h", host.as_str(), "-p", master.as_str(), "FLUSHALL"],
+        with(&tls, &host, &master_text, &["FLUSHALL"]),
+        with(&tls, &host, &master_text, &["CONFIG", "SET", "dir", "/tmp"]),
+        with(&tls, "127.0.0.2", &master_text, &["SHUTDOWN", "NOSAVE"]),
+        with(&tls, &host, &sentinel_text, &["SHUTDOWN", "NOSAVE"]),
+        with(&tls, &host, "6379", &["SHUTDOWN", "NOSAVE"]),
+        with(&tls, &host, "--tls", &["SHUTDOWN", "NOSAVE"]),
+        with(&tls, &host, &master_text, &["SHUTDOWN", "NOSAVE", "ABORT"]),
+        with(&tls, &host, &master_text, &["-a", "guess", "PING"]),
+        vec!["-h", host.as_str(), "-p", master_text.as_str(), "SHUTDOWN", "NOSAVE"],
         vec![
+            "--tls",
+            "--cacert",
+            "/tmp/mine.crt",
             "-h",
             host.as_str(),
             "-p",
-            master.as_str(),
-            "CONFIG",
-            "SET",
-            "dir",
-            "/tmp",
+            master_text.as_str(),
+            "PING",
         ],
-        vec!["-h", "127.0.0.2", "-p", master.as_str(), "SHUTDOWN", "NOSAVE"],
-        vec!["-h", host.as_str(), "-p", sentinel.as_str(), "SHUTDOWN", "NOSAVE"],
-        vec!["-h", host.as_str(), "-p", "6379", "SHUTDOWN", "NOSAVE"],
-        vec!["-h", host.as_str(), "-p", "--tls", "SHUTDOWN", "NOSAVE"],
         vec![
+            "--tls",
+            "--cacert",
+            ca.as_str(),
+            "-p",
+            master_text.as_str(),
             "-h",
             host.as_str(),
-            "-p",
-            master.as_str(),
             "SHUTDOWN",
             "NOSAVE",
-            "ABORT",
         ],
-        vec!["-p", master.as_str(), "-h", host.as_str(), "SHUTDOWN", "NOSAVE"],
     ] {
         let out = run(&grants, "redis-cli", &args).exec();
         refused(&out, "access-denied");
     }
-    // The granted PING runs (the grant is not simply dead).
-    let out = run(&grants, "redis-cli", &["-h", &host, "-p", &master, "PING"]).exec();
+    // The granted PING runs, authenticated by the grant's env (the grant
+    // is not simply dead).
+    let out = run(&grants, "redis-cli", &with(&tls, &host, &master_text, &["PING"])).exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(redis(&["GET", &key]), "kept", "the master kept its data");
-    let sentinel_ping = std::process::Command::new("redis-cli")
-        .args(["-h", &host, "-p", &sentinel, "PING"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    assert_eq!(sentinel_ping, "PONG", "the Sentinel still runs");
-    redis(&["DEL", &key]);
+    let journal = out.journal();
+    let ping = calls(&journal, "shell.run");
+    assert_eq!(
+        ping[0]["result"]["stdout"].as_str().map(str::trim),
+        Some("PONG"),
+        "{ping:?}"
+    );
+    assert_eq!(redis(master, &["GET", &key]), "kept", "the master kept its data");
+    assert_eq!(redis(sentinel, &["PING"]), "PONG", "the Sentinel still runs");
+    redis(master, &["DEL", &key]);
+}
+
+/// A grant's `env` reaches the program and never the plugin: a hostile
+/// plugin granted a program that prints its environment gets the value
+/// back as `[redacted NAME]`, and the value is nowhere in the journal or
+/// drhost's output; the program sees nothing else of drhost's environment.
+#[test]
+fn a_grant_env_value_reaches_the_program_but_never_the_plugin() {
+    let dir = TmpDir::new("drhost-env-grant-");
+    let value = unique("s3cret-token");
+    let file = dir.write("token", format!("{value}\n"));
+    let grants = format!(
+        "{}env = {{ DRHOST_TEST_TOKEN = \"file:{}\" }}\n",
+        grant("printenv", &["**"], None),
+        file.display()
+    );
+    // One variable, by name: what the program printed is redacted.
+    let out = run(&grants, "printenv", &["DRHOST_TEST_TOKEN"])
+        .env("DRHOST_LEAK_CANARY", &value)
+        .exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let journal = out.journal();
+    let printed = calls(&journal, "shell.run")[0]["result"]["stdout"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(printed.trim(), "[redacted DRHOST_TEST_TOKEN]", "{journal:?}");
+    let journal_text = std::fs::read_to_string(out.journal_path().unwrap()).unwrap();
+    for (what, text) in [
+        ("journal", &journal_text),
+        ("stdout", &out.stdout),
+        ("stderr", &out.stderr),
+    ] {
+        assert!(!text.contains(&value), "the value is in the {what}: {text}");
+    }
+    // The whole environment: PATH and the granted variable, nothing of
+    // drhost's own (the canary above was set for drhost, not the program).
+    let out = run(&grants, "printenv", &[]).env("DRHOST_LEAK_CANARY", &value).exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let journal = out.journal();
+    let printed = calls(&journal, "shell.run")[0]["result"]["stdout"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut names: Vec<&str> = printed
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(n, _)| n))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["DRHOST_TEST_TOKEN", "PATH"], "{printed}");
+    assert!(
+        printed.contains("DRHOST_TEST_TOKEN=[redacted DRHOST_TEST_TOKEN]"),
+        "{printed}"
+    );
+    assert!(!std::fs::read_to_string(out.journal_path().unwrap())
+        .unwrap()
+        .contains(&value));
+    // A bare value where a secret reference belongs is refused up front.
+    let bare = format!(
+        "{}env = {{ DRHOST_TEST_TOKEN = \"{value}\" }}\n",
+        grant("printenv", &["**"], None)
+    );
+    let out = run(&bare, "printenv", &[]).exec();
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("never as its value"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains(&value) && !out.stdout.contains(&value),
+        "{}",
+        out.stderr
+    );
 }
