@@ -308,6 +308,7 @@ impl Lab {
             client_tls: None,
             root_cert: Some(root_cert),
         };
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = redis::Client::build_with_tls(info, tls).with_context(|| format!("redis client for {addr}"))?;
         tokio::time::timeout(Duration::from_secs(5), client.get_multiplexed_async_connection())
             .await
