@@ -34,12 +34,32 @@ fn sentinels_toml(lab: &Lab) -> String {
         .join(", ")
 }
 
+/// The lab's TLS and password lines for a target whose url is `port`: a
+/// test that points the url at a Sentinel (to send it commands as a node)
+/// logs in there with the Sentinels' password.
+fn url_auth(lab: &Lab, port: u16) -> String {
+    let auth = lab.redis_auth_toml().unwrap();
+    if !lab.sentinel_ports().unwrap().contains(&port) {
+        return auth;
+    }
+    let sentinel_file = lab.get("SENTINEL_PASSWORD_FILE").unwrap();
+    auth.lines()
+        .map(|l| {
+            if l.starts_with("password = ") {
+                format!("password = \"file:{sentinel_file}\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect()
+}
+
 /// A config with one target `cache` (its url on `url_port`, `extra` lines)
 /// and one grant of `access` to redis-poke.
 fn target_config(lab: &Lab, url_port: u16, extra: &str, access: &str) -> TmpFile {
     cli::config(&format!(
         "[targets.redis.cache]\nurl = \"rediss://127.0.0.1:{url_port}\"\n{}sentinels = [{}]\nmaster_name = \"{}\"\ntimeout = \"2s\"\n{extra}\n\n[[plugins.redis-poke.redis]]\ntarget = \"cache\"\naccess = {access}\n",
-        lab.redis_auth_toml().unwrap(),
+        url_auth(lab, url_port),
         sentinels_toml(lab),
         lab.redis_master_name().unwrap()
     ))

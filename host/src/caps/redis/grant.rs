@@ -370,6 +370,21 @@ access = ["read", "sentinel-failover"]
     }
 
     #[test]
+    fn a_ca_file_needs_tls_and_a_readable_pem() {
+        let parse = |extra: &str| {
+            let text = format!("[targets.redis.c]\nurl = \"redis://127.0.0.1:6379\"\n{extra}");
+            let config = crate::config::Config::parse(std::path::Path::new("t.toml"), &text).unwrap();
+            config.targets.redis["c"].clone()
+        };
+        let plain = parse("ca_file = \"/etc/redis/ca.crt\"\n");
+        let err = crate::caps::redis::node_client(&plain, "127.0.0.1", 6379, 0, false, None).unwrap_err();
+        assert!(err.contains("ca_file is set but TLS is off; set tls = true"), "{err}");
+        let missing = parse("tls = true\nca_file = \"/nonexistent/ca.crt\"\n");
+        let err = crate::caps::redis::node_client(&missing, "127.0.0.1", 6379, 0, false, None).unwrap_err();
+        assert!(err.contains("cannot read ca_file /nonexistent/ca.crt"), "{err}");
+    }
+
+    #[test]
     fn needs_name_the_access_and_the_target_table() {
         use crate::bindings::types::Access;
         let config = crate::config::Config::parse(
