@@ -1172,7 +1172,11 @@ fn db_outage_whose_nginx_t_fails_mid_switch_puts_the_site_back_and_the_proxy_kee
 
     // The database is down for this run: `primary` is a port nothing listens
     // on. db-outage's grants as the lab gives them (lab/drhost-toml.sh).
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = cli::config(&format!(
         r#"[targets.postgres.primary]
 url = "postgresql://postgres@127.0.0.1:{closed}/toolboxai"
@@ -1258,7 +1262,10 @@ status-page = "{}"
         .into_iter()
         .find(|e| e["ok"] == false)
         .unwrap_or_else(|| panic!("no failed step in the journal: {journal:#?}"));
-    assert_eq!(failed["step"], "enable maintenance mode on toolboxai-nginx-proxy", "{failed}");
+    assert_eq!(
+        failed["step"], "enable maintenance mode on toolboxai-nginx-proxy",
+        "{failed}"
+    );
     let execs: Vec<serde_json::Value> = calls(&journal, "docker.exec")
         .iter()
         .map(|c| c["args"]["argv"].clone())

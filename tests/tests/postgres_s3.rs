@@ -849,7 +849,10 @@ async fn keys_under(lab: &Lab, prefix: &str) -> Vec<String> {
         .send()
         .await
         .unwrap();
-    page.contents().iter().filter_map(|o| o.key().map(String::from)).collect()
+    page.contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .collect()
 }
 
 /// Drops [`TLS_DB`] and the objects under [`TLS_PREFIX`], however the test
@@ -998,7 +1001,10 @@ fn db_backup_against_a_tls_target_talks_tls_to_the_server_for_its_session_and_pg
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(counting.len(), 1, "db-backup's count waits on the lock: {counting:?}");
     let session = &counting[0];
-    assert!(session.ssl, "db-backup's own session is not TLS on the server: {session:?}");
+    assert!(
+        session.ssl,
+        "db-backup's own session is not TLS on the server: {session:?}"
+    );
     assert!(session.version.starts_with("TLSv1."), "{session:?}");
     assert_eq!(session.client_addr, "127.0.0.1", "{session:?}");
     assert_eq!(dumping.len(), 1, "pg_dump waits on held.t: {dumping:?}");
@@ -1015,7 +1021,11 @@ fn db_backup_against_a_tls_target_talks_tls_to_the_server_for_its_session_and_pg
     let (size, sha, metadata) = rt.block_on(object(&lab, &key));
     assert_eq!(Some(sha.clone()), out.fact("sha256"));
     assert_eq!(Some(size.to_string()), out.fact("size"));
-    assert_eq!(metadata.get("rows-users").map(String::as_str), Some("40"), "{metadata:?}");
+    assert_eq!(
+        metadata.get("rows-users").map(String::as_str),
+        Some("40"),
+        "{metadata:?}"
+    );
 }
 
 /// A TCP relay the test owns: `127.0.0.2:<port>` to `target`, counting the
@@ -1090,9 +1100,7 @@ fn a_certificate_that_does_not_name_the_host_is_refused_and_nothing_changes() {
     let _leftovers = TlsLeftovers(lab.clone());
     let ca = lab.pg_ca_file().unwrap();
     rt.block_on(tls_database(&lab));
-    let server: std::net::SocketAddr = format!("127.0.0.1:{}", lab.port("PG_PORT").unwrap())
-        .parse()
-        .unwrap();
+    let server: std::net::SocketAddr = format!("127.0.0.1:{}", lab.port("PG_PORT").unwrap()).parse().unwrap();
     let relay = Relay::start(server);
     let address = format!("127.0.0.2:{}", relay.port);
     let s3 = s3_target(&lab, lab.get("S3_ENDPOINT").unwrap());
@@ -1134,7 +1142,10 @@ fn a_certificate_that_does_not_name_the_host_is_refused_and_nothing_changes() {
     assert_eq!(opens.len(), 1, "{journal:#?}");
     assert_eq!(opens[0]["outcome"]["error"]["kind"], "failed", "{}", opens[0]);
     for call in ["postgres.query", "postgres.dump", "s3.put"] {
-        assert!(cli::calls(&journal, call).is_empty(), "{call} after a refused certificate");
+        assert!(
+            cli::calls(&journal, call).is_empty(),
+            "{call} after a refused certificate"
+        );
     }
     assert_eq!(rt.block_on(keys_under(&lab, TLS_PREFIX)), Vec::<String>::new());
 
@@ -1159,10 +1170,7 @@ fn a_certificate_that_does_not_name_the_host_is_refused_and_nothing_changes() {
         "{message}"
     );
     assert!(!message.contains('\n'), "{message:?}");
-    assert!(
-        message.contains("does not match host name \"127.0.0.2\""),
-        "{message}"
-    );
+    assert!(message.contains("does not match host name \"127.0.0.2\""), "{message}");
     assert_eq!(
         rt.block_on(row_counts(&lab, RESTORE)),
         [("users".to_string(), None), ("orders".to_string(), None)],
