@@ -6,13 +6,17 @@
 #   1. identify failing services  docker-compose ps → docker ps; /health per backend
 #   2. diagnose                   docker logs --tail 100; docker inspect (memory limit)
 #   3. restart                    docker-compose restart backendN → docker restart
-#   4. verify                     curl /health until 200 (once a second, as an operator would)
+#   4. verify                     curl /health until 200, every POLL seconds
 #
 # SERVICES: containers to check (default the three backends); each one's
-# health URL is read from its published 8000/tcp port. Exits 0 once every
-# failing service answers 200 again, 1 if one does not within 30 s.
+# health URL is read from its published 8000/tcp port. POLL: seconds
+# between two health checks (default 1, as an operator's `sleep 1` loop;
+# the bench also runs it at 0.1, service-recover's own interval). Exits 0
+# once every failing service answers 200 again, 1 if one does not within
+# 30 s of its restart.
 set -euo pipefail
 services="${SERVICES:-toolboxai-backend1 toolboxai-backend2 toolboxai-backend3}"
+poll="${POLL:-1}"
 
 health_url() {
 	local port
@@ -43,9 +47,10 @@ for name in "${failing[@]}"; do
 	docker restart "$name" >/dev/null
 	# 4. Verify.
 	ok=""
-	for _ in $(seq 1 30); do
+	deadline=$((SECONDS + 30))
+	while ((SECONDS < deadline)); do
 		if healthy "$name"; then ok=1; break; fi
-		sleep 1
+		sleep "$poll"
 	done
 	[[ -n "$ok" ]] || { echo "$name still unhealthy after restart" >&2; exit 1; }
 	echo "$name recovered"

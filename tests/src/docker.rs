@@ -63,6 +63,12 @@ pub async fn image_id(docker: &bollard::Docker, reference: &str) -> Option<Strin
 
 /// `docker exec NAME ARGV` from the test: the exit code (-1 when it could not run).
 pub async fn exec(docker: &bollard::Docker, name: &str, argv: &[&str]) -> i64 {
+    exec_output(docker, name, argv).await.0
+}
+
+/// `docker exec NAME ARGV` from the test: the exit code (-1 when it could
+/// not run) and what it wrote to stdout and stderr, together.
+pub async fn exec_output(docker: &bollard::Docker, name: &str, argv: &[&str]) -> (i64, String) {
     use bollard::exec::{CreateExecOptions, StartExecResults};
     use futures_util::StreamExt;
     let created = match docker
@@ -78,17 +84,21 @@ pub async fn exec(docker: &bollard::Docker, name: &str, argv: &[&str]) -> i64 {
         .await
     {
         Ok(c) => c,
-        Err(_) => return -1,
+        Err(e) => return (-1, e.to_string()),
     };
+    let mut text = Vec::new();
     if let Ok(StartExecResults::Attached { mut output, .. }) = docker.start_exec(&created.id, None).await {
-        while output.next().await.is_some() {}
+        while let Some(Ok(chunk)) = output.next().await {
+            text.extend_from_slice(&chunk.into_bytes());
+        }
     }
-    docker
+    let code = docker
         .inspect_exec(&created.id)
         .await
         .ok()
         .and_then(|i| i.exit_code)
-        .unwrap_or(-1)
+        .unwrap_or(-1);
+    (code, String::from_utf8_lossy(&text).into_owned())
 }
 
 /// Puts the Docker side of the lab back as `lab/stack` made it, whatever a

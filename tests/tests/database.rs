@@ -1076,6 +1076,213 @@ fn db_outage_ends_its_wait_before_the_run_deadline_with_its_own_message() {
     assert_eq!(rt.block_on(proxy(&lab)), (200, false));
 }
 
+/// The proxy's active site, the site it is restored from, and a site file
+/// that breaks `nginx -t` (nginx.conf includes `sites-enabled/*.conf`).
+const ACTIVE_SITE: &str = "/etc/nginx/sites-enabled/default.conf";
+const BROKEN_SITE: &str = "/etc/nginx/sites-enabled/zz-drhost-test-broken.conf";
+
+/// `docker exec` in the lab's proxy: exit code and output.
+fn in_proxy(lab: &Lab, argv: &[&str]) -> (i64, String) {
+    rt().block_on(async {
+        match lab.docker().await {
+            Ok(docker) => drhost_tests::docker::exec_output(&docker, drhost_tests::docker::NGINX, argv).await,
+            Err(e) => (-1, format!("{e:#}")),
+        }
+    })
+}
+
+/// Puts the proxy back as the test found it, however the test ends: the
+/// broken site file removed, the active site's bytes as they were, nginx
+/// reloaded, serving the normal site. While a failed test unwinds it only
+/// says what it could not restore (a second panic would abort the binary).
+struct ProxyBack {
+    lab: Lab,
+    active: String,
+}
+
+impl ProxyBack {
+    fn restore(&self) -> Result<(), String> {
+        let (rm, said) = in_proxy(&self.lab, &["rm", "-f", BROKEN_SITE]);
+        if rm != 0 {
+            return Err(format!("rm {BROKEN_SITE} in the proxy: {said}"));
+        }
+        if in_proxy(&self.lab, &["cat", ACTIVE_SITE]) != (0, self.active.clone()) {
+            let script = "printf '%s' \"$1\" > \"$2\"";
+            let (code, said) = in_proxy(&self.lab, &["sh", "-c", script, "sh", &self.active, ACTIVE_SITE]);
+            if code != 0 {
+                return Err(format!("cannot put {ACTIVE_SITE} back: {said}"));
+            }
+        }
+        let (code, said) = in_proxy(&self.lab, &["nginx", "-s", "reload"]);
+        if code != 0 {
+            return Err(format!("nginx -s reload in the proxy: {said}"));
+        }
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while rt().block_on(proxy(&self.lab)) != (200, false) {
+            if std::time::Instant::now() > until {
+                return Err("the proxy does not serve the normal site after its restore".to_string());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ProxyBack {
+    fn drop(&mut self) {
+        if let Err(why) = self.restore() {
+            if std::thread::panicking() {
+                eprintln!("ProxyBack: {why}; run `make lab`");
+            } else {
+                panic!("{why}; run `make lab`");
+            }
+        }
+    }
+}
+
+/// Runbook scenario 1 option A with `nginx -t` failing mid-switch, for
+/// real: a site file nginx cannot parse sits in the proxy's
+/// `sites-enabled/`, and the database is down (the run's own config points
+/// `primary` at a closed port; the lab's Postgres is not touched). db-outage
+/// copies the maintenance site over the active one, `nginx -t` refuses, and
+/// then: exit 1 naming `nginx -t` in its step, no reload, the active site
+/// copied back (so the files hold what nginx serves), and the proxy still
+/// serving the normal site — also after a later reload by someone else,
+/// once the broken file is gone.
+#[test]
+fn db_outage_whose_nginx_t_fails_mid_switch_puts_the_site_back_and_the_proxy_keeps_serving() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    assert_eq!(
+        rt.block_on(proxy(&lab)),
+        (200, false),
+        "the proxy is not healthy before the test"
+    );
+    let (code, active) = in_proxy(&lab, &["cat", ACTIVE_SITE]);
+    assert_eq!(code, 0, "{active}");
+    let back = ProxyBack {
+        lab: lab.clone(),
+        active: active.clone(),
+    };
+    let script = "printf 'this is not an nginx directive;\\n' > \"$1\"";
+    assert_eq!(in_proxy(&lab, &["sh", "-c", script, "sh", BROKEN_SITE]).0, 0);
+    let (code, said) = in_proxy(&lab, &["nginx", "-t"]);
+    assert_ne!(code, 0, "nginx -t passes with {BROKEN_SITE}: {said}");
+
+    // The database is down for this run: `primary` is a port nothing listens
+    // on. db-outage's grants as the lab gives them (lab/drhost-toml.sh).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = cli::config(&format!(
+        r#"[targets.postgres.primary]
+url = "postgresql://postgres@127.0.0.1:{closed}/toolboxai"
+
+[[plugins.db-outage.postgres]]
+target = "primary"
+access = ["read"]
+
+[[plugins.db-outage.docker]]
+containers = ["toolboxai-nginx-proxy"]
+access = ["read", "write"]
+exec = [
+    ["cp", "/etc/nginx/maintenance.conf", "/etc/nginx/sites-enabled/default.conf"],
+    ["cp", "/etc/nginx/sites-enabled/toolboxai.conf.backup", "/etc/nginx/sites-enabled/default.conf"],
+    ["nginx", "-t"],
+    ["nginx", "-s", "reload"],
+]
+
+[[plugins.db-outage.docker]]
+containers = ["toolboxai-backend*"]
+access = ["read"]
+
+[[plugins.db-outage.http]]
+host = "127.0.0.1:*"
+
+[[plugins.db-outage.http]]
+host = "status.supabase.com:443"
+
+[plugins.db-outage.params]
+status-page = "{}"
+"#,
+        lab.get("STATUSPAGE_URL").unwrap()
+    ));
+    let out = lab_run(&lab, "db-outage")
+        .config(&config)
+        .params(&[("interval", "200ms"), ("wait", "30s")])
+        .exec();
+
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("database").as_deref(), Some("down"), "{}", out.stdout);
+    // What nginx serves and what its files say agree: the normal site.
+    assert_eq!(rt.block_on(proxy(&lab)), (200, false));
+    assert_eq!(
+        in_proxy(&lab, &["cat", ACTIVE_SITE]),
+        (0, active.clone()),
+        "the active site on disk is not the one nginx serves"
+    );
+    // A later reload (the broken file fixed) loads the normal site, not
+    // half a switch to the maintenance page.
+    assert_eq!(in_proxy(&lab, &["rm", "-f", BROKEN_SITE]).0, 0);
+    let (code, said) = in_proxy(&lab, &["nginx", "-s", "reload"]);
+    assert_eq!(code, 0, "{said}");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < until {
+        assert_eq!(
+            rt.block_on(proxy(&lab)),
+            (200, false),
+            "a later reload put the proxy in maintenance mode"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    let report = out.json();
+    assert_eq!(
+        report["failed_step"], "enable maintenance mode on toolboxai-nginx-proxy",
+        "{report:#}"
+    );
+    let summary = report["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.starts_with("`nginx -t` in toolboxai-nginx-proxy exited 1: ")
+            && summary.contains(&format!("unknown directive \"this\" in {BROKEN_SITE}"))
+            && summary.contains(
+                "put /etc/nginx/sites-enabled/toolboxai.conf.backup back as /etc/nginx/sites-enabled/default.conf"
+            ),
+        "{summary}"
+    );
+    assert!(!summary.contains('\n'), "{summary:?}");
+    let journal = out.journal();
+    let end = journal.last().unwrap();
+    assert_eq!(end["event"], "run-end", "{end}");
+    assert_eq!(end["exit_code"], 1, "{end}");
+    let failed = events(&journal, "step-end")
+        .into_iter()
+        .find(|e| e["ok"] == false)
+        .unwrap_or_else(|| panic!("no failed step in the journal: {journal:#?}"));
+    assert_eq!(
+        failed["step"], "enable maintenance mode on toolboxai-nginx-proxy",
+        "{failed}"
+    );
+    let execs: Vec<serde_json::Value> = calls(&journal, "docker.exec")
+        .iter()
+        .map(|c| c["args"]["argv"].clone())
+        .collect();
+    assert_eq!(
+        execs,
+        [
+            serde_json::json!(["cp", "/etc/nginx/maintenance.conf", ACTIVE_SITE]),
+            serde_json::json!(["nginx", "-t"]),
+            serde_json::json!(["cp", "/etc/nginx/sites-enabled/toolboxai.conf.backup", ACTIVE_SITE]),
+        ],
+        "no reload after the failed nginx -t; the site copied back"
+    );
+
+    drop(back);
+}
+
 /// The lab config with the fixtures `vault-poke` and `db-poke` given exactly
 /// what `db-restore` is granted.
 fn config_with_db_restore_grants_for_the_fixtures(lab: &Lab) -> TmpFile {

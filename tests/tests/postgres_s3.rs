@@ -53,6 +53,13 @@ enum Pg<'a> {
 
 /// `[targets.postgres.primary]` for database `db`.
 fn pg_target(lab: &Lab, db: &str, pg: Pg) -> String {
+    let address = format!("{}:{}", lab.get("PG_HOST").unwrap(), lab.port("PG_PORT").unwrap());
+    pg_target_at(lab, &address, db, pg)
+}
+
+/// `[targets.postgres.primary]` for database `db` on the server at
+/// `address` (`host:port`), with the lab's user and password.
+fn pg_target_at(lab: &Lab, address: &str, db: &str, pg: Pg) -> String {
     let (query, ca) = match pg {
         Pg::Plain => (String::new(), String::new()),
         Pg::Tls(ca) => (
@@ -61,10 +68,8 @@ fn pg_target(lab: &Lab, db: &str, pg: Pg) -> String {
         ),
     };
     format!(
-        "[targets.postgres.primary]\nurl = \"postgresql://{}@{}:{}/{db}{query}\"\npassword = \"file:{}\"\n{ca}\n",
+        "[targets.postgres.primary]\nurl = \"postgresql://{}@{address}/{db}{query}\"\npassword = \"file:{}\"\n{ca}\n",
         lab.get("PG_USER").unwrap(),
-        lab.get("PG_HOST").unwrap(),
-        lab.port("PG_PORT").unwrap(),
         lab.get("PG_PASSWORD_FILE").unwrap(),
     )
 }
@@ -807,6 +812,373 @@ fn tls_with_the_lab_ca_connects_encrypted_and_a_wrong_ca_is_one_clear_line() {
         drop_database(&lab, RESTORE).await;
         drop_database(&lab, SOURCE).await;
         delete_objects(&lab, &[&key]).await;
+    });
+}
+
+// --- TLS for a real plugin: db-backup ---------------------------------------------
+
+/// The database db-backup backs up in the TLS tests.
+const TLS_DB: &str = "drhost_test_tls";
+/// db-backup's `prefix` in the TLS tests (under [`PREFIX`]).
+const TLS_PREFIX: &str = "supabase/test-postgres-s3/tls/";
+
+/// db-backup's grants: `read` and `dump` on `primary`, writes under [`PREFIX`].
+fn db_backup_grants() -> String {
+    format!(
+        "[[plugins.db-backup.postgres]]\ntarget = \"primary\"\naccess = [\"read\", \"dump\"]\n\n\
+         [[plugins.db-backup.s3]]\ntarget = \"backups\"\nprefixes = [\"{PREFIX}*\"]\naccess = [\"read\", \"write\"]\n"
+    )
+}
+
+/// `drhost run db-backup --config CONFIG --json --param prefix=TLS_PREFIX`.
+fn db_backup(config: &Path) -> Run {
+    Run::plugin("db-backup")
+        .config(config)
+        .json()
+        .param("prefix", TLS_PREFIX)
+}
+
+/// Every key under `prefix` in the lab's bucket.
+async fn keys_under(lab: &Lab, prefix: &str) -> Vec<String> {
+    let page = lab
+        .s3_client()
+        .unwrap()
+        .list_objects_v2()
+        .bucket(lab.s3_bucket().unwrap())
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    page.contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .collect()
+}
+
+/// Drops [`TLS_DB`] and the objects under [`TLS_PREFIX`], however the test
+/// ends (errors ignored: it also runs while a failed test unwinds).
+struct TlsLeftovers(Lab);
+
+impl Drop for TlsLeftovers {
+    fn drop(&mut self) {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        rt.block_on(async {
+            if let (Ok(s3), Ok(bucket)) = (self.0.s3_client(), self.0.s3_bucket()) {
+                if let Ok(page) = s3.list_objects_v2().bucket(bucket).prefix(TLS_PREFIX).send().await {
+                    for key in page.contents().iter().filter_map(|o| o.key()) {
+                        let _ = s3.delete_object().bucket(bucket).key(key).send().await;
+                    }
+                }
+            }
+            let mut config = tokio_postgres::Config::new();
+            config
+                .host_path(self.0.get("PG_SOCKET_DIR").unwrap_or_default())
+                .port(self.0.port("PG_PORT").unwrap_or(5432))
+                .user(self.0.get("PG_USER").unwrap_or("postgres"))
+                .dbname("postgres");
+            if let Ok((client, connection)) = config.connect(tokio_postgres::NoTls).await {
+                tokio::spawn(connection);
+                let _ = client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{TLS_DB}\" WITH (FORCE)"))
+                    .await;
+            }
+        });
+    }
+}
+
+/// [`TLS_DB`], fresh: table `public.users` (40 rows) and `held.t` (in a
+/// schema db-backup does not count, but `pg_dump` dumps).
+async fn tls_database(lab: &Lab) {
+    fresh_database(lab, TLS_DB).await;
+    admin(lab, TLS_DB)
+        .await
+        .batch_execute(
+            "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL);
+             INSERT INTO users (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, 40) g;
+             CREATE SCHEMA held;
+             CREATE TABLE held.t (x int);",
+        )
+        .await
+        .unwrap();
+}
+
+/// A client session on [`TLS_DB`] or `pg_dump`'s, as the server sees it.
+#[derive(Debug, Clone, PartialEq)]
+struct Session {
+    application_name: String,
+    client_addr: String,
+    ssl: bool,
+    version: String,
+}
+
+/// The client sessions on [`TLS_DB`] waiting for a lock, with what
+/// `pg_stat_ssl` says of each.
+async fn waiting_sessions(admin: &tokio_postgres::Client) -> Vec<Session> {
+    let rows = admin
+        .query(
+            "SELECT coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
+                    s.ssl, coalesce(s.version, '') \
+             FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+             WHERE a.datname = $1 AND a.backend_type = 'client backend' AND a.wait_event_type = 'Lock'",
+            &[&TLS_DB],
+        )
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| Session {
+            application_name: r.get(0),
+            client_addr: r.get(1),
+            ssl: r.get(2),
+            version: r.get(3),
+        })
+        .collect()
+}
+
+/// A real plugin against a TLS target: db-backup's own session (drhost's
+/// rustls client) and its `pg_dump` (libpq, `verify-full`) are both seen
+/// *by the server* as TLS sessions from 127.0.0.1. Each is caught alive by
+/// holding a lock it must wait for: `public.users` stops db-backup's first
+/// count, `held.t` (a table only `pg_dump` reads) stops the dump; the test
+/// reads `pg_stat_ssl` for the waiting session, then lets it go.
+#[test]
+fn db_backup_against_a_tls_target_talks_tls_to_the_server_for_its_session_and_pg_dump() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    let _leftovers = TlsLeftovers(lab.clone());
+    let ca = lab.pg_ca_file().unwrap();
+    rt.block_on(tls_database(&lab));
+    let config = cli::config(&format!(
+        "{}{}{}",
+        pg_target(&lab, TLS_DB, Pg::Tls(&ca)),
+        s3_target(&lab, lab.get("S3_ENDPOINT").unwrap()),
+        db_backup_grants()
+    ));
+
+    let (watcher, count_lock, dump_lock) = rt.block_on(async {
+        let (count_lock, dump_lock) = (admin(&lab, TLS_DB).await, admin(&lab, TLS_DB).await);
+        count_lock
+            .batch_execute("BEGIN; LOCK TABLE public.users IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        dump_lock
+            .batch_execute("BEGIN; LOCK TABLE held.t IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        (admin(&lab, "postgres").await, count_lock, dump_lock)
+    });
+    // No panic in here: the run waits on the locks until they are let go.
+    let wait_for = |running: &std::thread::ScopedJoinHandle<'_, Outcome>| -> Vec<Session> {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !running.is_finished() && std::time::Instant::now() < until {
+            let waiting = rt.block_on(waiting_sessions(&watcher));
+            if !waiting.is_empty() {
+                return waiting;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Vec::new()
+    };
+    let (out, counting, dumping) = std::thread::scope(|scope| {
+        let running = scope.spawn(|| db_backup(&config).exec());
+        let counting = wait_for(&running);
+        let _ = rt.block_on(count_lock.batch_execute("COMMIT"));
+        // The count goes on; the next session to wait is pg_dump's.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut dumping = Vec::new();
+        while !running.is_finished() && std::time::Instant::now() < until {
+            dumping = wait_for(&running);
+            if dumping.iter().any(|s| s.application_name == "pg_dump") {
+                break;
+            }
+        }
+        let _ = rt.block_on(dump_lock.batch_execute("COMMIT"));
+        (running.join().unwrap(), counting, dumping)
+    });
+
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(counting.len(), 1, "db-backup's count waits on the lock: {counting:?}");
+    let session = &counting[0];
+    assert!(
+        session.ssl,
+        "db-backup's own session is not TLS on the server: {session:?}"
+    );
+    assert!(session.version.starts_with("TLSv1."), "{session:?}");
+    assert_eq!(session.client_addr, "127.0.0.1", "{session:?}");
+    assert_eq!(dumping.len(), 1, "pg_dump waits on held.t: {dumping:?}");
+    let dump = &dumping[0];
+    assert_eq!(dump.application_name, "pg_dump", "{dump:?}");
+    assert!(dump.ssl, "pg_dump's session is not TLS on the server: {dump:?}");
+    assert!(dump.version.starts_with("TLSv1."), "{dump:?}");
+    assert_eq!(dump.client_addr, "127.0.0.1", "{dump:?}");
+
+    // And the backup it made over TLS is the real one.
+    let key = out.fact("key").unwrap_or_else(|| panic!("no key:\n{}", out.stdout));
+    assert!(key.starts_with(TLS_PREFIX), "{key}");
+    assert_eq!(out.fact("rows-users").as_deref(), Some("40"), "{}", out.stdout);
+    let (size, sha, metadata) = rt.block_on(object(&lab, &key));
+    assert_eq!(Some(sha.clone()), out.fact("sha256"));
+    assert_eq!(Some(size.to_string()), out.fact("size"));
+    assert_eq!(
+        metadata.get("rows-users").map(String::as_str),
+        Some("40"),
+        "{metadata:?}"
+    );
+}
+
+/// A TCP relay the test owns: `127.0.0.2:<port>` to `target`, counting the
+/// connections it relayed. 127.0.0.2 is loopback too, but the lab's
+/// certificate names only 127.0.0.1 and localhost: through the relay the
+/// real server, with its real certificate, is reached under a name its
+/// certificate does not carry. Stops accepting when dropped.
+struct Relay {
+    port: u16,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    fn start(target: std::net::SocketAddr) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2 (loopback)");
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (count, stopped) = (accepted.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                };
+                let Ok(server) = std::net::TcpStream::connect(target) else {
+                    continue;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                let _ = client.set_nonblocking(false);
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                };
+                if let (Ok(c), Ok(s)) = (client.try_clone(), server.try_clone()) {
+                    pipe(c, server);
+                    pipe(s, client);
+                }
+            }
+        });
+        Relay { port, accepted, stop }
+    }
+
+    /// Connections relayed to the server so far.
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The lab's certificate reached under a name it does not carry
+/// (127.0.0.2, through [`Relay`]) is refused — by drhost's own client,
+/// so db-backup fails at its connect step with one line naming the
+/// certificate, the name asked for and the CA, having dumped and uploaded
+/// nothing; and by `pg_restore` (libpq `verify-full`), so a restore through
+/// the same name restores nothing into its database.
+#[test]
+fn a_certificate_that_does_not_name_the_host_is_refused_and_nothing_changes() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    let _leftovers = TlsLeftovers(lab.clone());
+    let ca = lab.pg_ca_file().unwrap();
+    rt.block_on(tls_database(&lab));
+    let server: std::net::SocketAddr = format!("127.0.0.1:{}", lab.port("PG_PORT").unwrap()).parse().unwrap();
+    let relay = Relay::start(server);
+    let address = format!("127.0.0.2:{}", relay.port);
+    let s3 = s3_target(&lab, lab.get("S3_ENDPOINT").unwrap());
+
+    // The same relay without TLS reaches the server: the name is all that differs.
+    let plain = cli::config(&format!(
+        "{}{s3}{}",
+        pg_target_at(&lab, &address, TLS_DB, Pg::Plain),
+        grants(&["read"], &[])
+    ));
+    let out = poke(&plain, &[("op", "query"), ("sql", "SELECT count(*) FROM users")]);
+    assert_eq!(out.fact("value").as_deref(), Some("40"), "{}", out.stdout);
+    let relayed = relay.accepted();
+    assert!(relayed >= 1, "the relay carried no connection");
+
+    let config = cli::config(&format!(
+        "{}{s3}{}",
+        pg_target_at(&lab, &address, TLS_DB, Pg::Tls(&ca)),
+        db_backup_grants()
+    ));
+    let out = db_backup(&config).exec();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(relay.accepted() > relayed, "db-backup never reached the server");
+    let report = out.json();
+    assert_eq!(report["failed_step"], "connect to postgres `primary`", "{report:#}");
+    let summary = report["summary"].as_str().unwrap_or_default();
+    assert!(!summary.contains('\n'), "{summary:?}");
+    assert!(
+        summary.contains("the server's TLS certificate was refused")
+            && summary.contains("not valid for name \"127.0.0.2\"")
+            && summary.contains("127.0.0.1")
+            && summary.contains("localhost")
+            && summary.contains("name host 127.0.0.2")
+            && summary.contains(&ca.display().to_string()),
+        "{summary}"
+    );
+    let journal = out.journal();
+    let opens = cli::calls(&journal, "postgres.open");
+    assert_eq!(opens.len(), 1, "{journal:#?}");
+    assert_eq!(opens[0]["outcome"]["error"]["kind"], "failed", "{}", opens[0]);
+    for call in ["postgres.query", "postgres.dump", "s3.put"] {
+        assert!(
+            cli::calls(&journal, call).is_empty(),
+            "{call} after a refused certificate"
+        );
+    }
+    assert_eq!(rt.block_on(keys_under(&lab, TLS_PREFIX)), Vec::<String>::new());
+
+    // pg_restore through the same name: refused by libpq, nothing restored.
+    let key = format!("{TLS_PREFIX}source.dump");
+    rt.block_on(async {
+        put_source_dump(&lab, &key).await;
+        fresh_database(&lab, RESTORE).await;
+    });
+    let config = cli::config(&format!(
+        "{}{s3}{}",
+        pg_target_at(&lab, &address, TLS_DB, Pg::Tls(&ca)),
+        grants(&["read", "restore"], &[RESTORE])
+    ));
+    let mut restore = vec![("op", "restore"), ("key", key.as_str()), ("database", RESTORE)];
+    restore.extend(RUNBOOK_OPTIONS);
+    let out = poke(&config, &restore);
+    let (call, kind, message) = refusal(&out);
+    assert_eq!(
+        (call.as_str(), kind.as_str()),
+        ("postgres.restore", "failed"),
+        "{message}"
+    );
+    assert!(!message.contains('\n'), "{message:?}");
+    assert!(message.contains("does not match host name \"127.0.0.2\""), "{message}");
+    assert_eq!(
+        rt.block_on(row_counts(&lab, RESTORE)),
+        [("users".to_string(), None), ("orders".to_string(), None)],
+        "pg_restore restored something through a refused certificate"
+    );
+    rt.block_on(async {
+        drop_database(&lab, RESTORE).await;
+        drop_database(&lab, SOURCE).await;
     });
 }
 

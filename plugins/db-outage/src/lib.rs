@@ -7,7 +7,9 @@
 //!    the proxy in maintenance mode, which is then switched back (step 4);
 //! 2. maintenance mode: copy the maintenance site over the proxy's active
 //!    site, `nginx -t`, `nginx -s reload`, and check the proxy now answers
-//!    503 with the maintenance page;
+//!    503 with the maintenance page (when `nginx -t` fails, the normal site
+//!    is copied back and nothing is reloaded: the run fails, the proxy
+//!    serving what it served);
 //! 3. poll the database every `interval` until it answers, for at most
 //!    `wait`, and never past the run's deadline (less a margin) — when the
 //!    wait ends the proxy stays in maintenance mode (the safe state) and the
@@ -61,17 +63,19 @@ fn database_answers() -> Result<(), Error> {
     database_diagnosis::database_answers(DATABASE)
 }
 
-/// Runs `argv` in the proxy; a non-zero exit is a failure naming the command.
+/// Runs `argv` in the proxy; a non-zero exit is a failure naming the
+/// command, with what it said on one line.
 fn in_proxy(s: &Settings, argv: &[&str], step: &Step) -> Result<(), Failure> {
     let done = docker_exec(&s.proxy, argv, 15_000).map_err(|e| Failure::from(e).in_step(step.name()))?;
     if done.exit_code != Some(0) {
         let output = format!("{}{}", done.stdout, done.stderr);
+        let said: Vec<&str> = output.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
         return Err(fail(format!(
             "`{}` in {} {}: {}",
             argv.join(" "),
             s.proxy,
             exit_text(done.exit_code),
-            output.trim()
+            said.join("; ")
         ))
         .in_step(step.name()));
     }
@@ -80,9 +84,28 @@ fn in_proxy(s: &Settings, argv: &[&str], step: &Step) -> Result<(), Failure> {
 }
 
 /// Makes `site` the proxy's active site and reloads nginx (after `nginx -t`).
-fn switch_site(s: &Settings, site: &str, step: &Step) -> Result<(), Failure> {
+///
+/// When `nginx -t` refuses the configuration, `previous` (the site that
+/// was active) is copied back and nginx is not reloaded: it goes on serving
+/// what it served, and its files say so again, so no later reload (by
+/// anyone, or a restart of the container) loads half a switch.
+fn switch_site(s: &Settings, site: &str, previous: &str, step: &Step) -> Result<(), Failure> {
     in_proxy(s, &["cp", site, &s.active_site], step)?;
-    in_proxy(s, &["nginx", "-t"], step)?;
+    if let Err(mut refused) = in_proxy(s, &["nginx", "-t"], step) {
+        refused.summary = match in_proxy(s, &["cp", previous, &s.active_site], step) {
+            Ok(()) => format!(
+                "{}; put {previous} back as {} and did not reload: nginx still serves its previous configuration",
+                refused.summary, s.active_site
+            ),
+            Err(again) => format!(
+                "{}; putting {previous} back as {} failed too ({}): {} holds {site}, which nginx has not loaded",
+                refused.summary, s.active_site, again.summary, s.active_site
+            ),
+        };
+        return Err(refused
+            .hint("fix what `nginx -t` names in the proxy's configuration, then run db-outage again")
+            .fact("rolled-back-to", previous));
+    }
     in_proxy(s, &["nginx", "-s", "reload"], step)
 }
 
@@ -111,7 +134,7 @@ fn wait_for_proxy(url: &str, ok: impl Fn(&http::Response) -> bool, step: &Step) 
 /// Puts the normal site back and checks the proxy's health URL answers 200.
 fn switch_back(s: &Settings, url: &str) -> Result<(), Failure> {
     let step = Step::start(format!("switch {} back to the normal site", s.proxy));
-    switch_site(s, &s.saved_site, &step)?;
+    switch_site(s, &s.saved_site, &s.maintenance_site, &step)?;
     let answer = wait_for_proxy(url, |r| r.status == 200, &step)?;
     step.note(format!("{url} answered {}", answer.status));
     step.ok();
@@ -187,7 +210,7 @@ impl Plugin for DbOutage {
 /// Steps 2–4: maintenance mode, the bounded wait, the switch back.
 fn run_outage(s: &Settings, url: &str, started: Instant) -> Result<Outcome, Failure> {
     let step = Step::start(format!("enable maintenance mode on {}", s.proxy));
-    switch_site(s, &s.maintenance_site, &step)?;
+    switch_site(s, &s.maintenance_site, &s.saved_site, &step)?;
     wait_for_proxy(url, is_maintenance, &step)?;
     step.note(format!("{url} serves the maintenance page (503)"));
     step.ok();
