@@ -367,6 +367,7 @@ impl Lab {
             .region(Region::new(self.get("S3_REGION")?.to_string()))
             .credentials_provider(credentials)
             .force_path_style(true)
+            .http_client(drhost::caps::s3::http_client())
             .build();
         Ok(aws_sdk_s3::Client::from_conf(config))
     }
@@ -448,6 +449,9 @@ impl Lab {
 }
 
 fn vault(addr: &str, token: &str) -> Result<vaultrs::client::VaultClient> {
+    // vaultrs' reqwest is built without a crypto provider (no aws-lc): ring,
+    // as everywhere else. An error means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let settings = vaultrs::client::VaultClientSettingsBuilder::default()
         .address(addr)
         .token(token)
