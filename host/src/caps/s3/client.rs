@@ -235,7 +235,7 @@ pub(crate) async fn get(
         verified: verified.name(),
         put_by_plugin,
     };
-    let saved = save(out.body, &ctx.blob_dir, length, check, &what, charge, origin);
+    let saved = save(out.body, ctx.blob_dir()?, length, check, &what, charge, origin);
     match tokio::time::timeout(until_deadline, saved).await {
         Err(_) => Err(CapError::Timeout(format!(
             "{what} did not finish before the run's deadline; nothing was kept"
