@@ -22,13 +22,13 @@ use crate::engine::{first_line, Runtime};
 use crate::error::{Error, Result};
 use crate::file_stamp;
 use crate::journal::Journal;
-use crate::sandbox::{new_store, Limits, RunContext, RunDirs, RunState};
+use crate::sandbox::{new_store, Limits, RunContext, RunState};
 
 /// How long `describe` may take.
 pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
-/// What `describe`'s blobs and scratch may take together: it only has to
-/// return a manifest.
-pub const DESCRIBE_DISK: u64 = 64 << 20;
+/// What `describe` may write: nothing, it has no directory (it only has
+/// to return a manifest).
+pub const DESCRIBE_DISK: u64 = 0;
 
 /// A plugin file read from disk.
 pub struct PluginFile {
@@ -269,25 +269,26 @@ fn supported_text() -> String {
     SUPPORTED.join(" or ")
 }
 
-/// Instantiates the plugin with no grants at all and calls `describe`, in
-/// directories of its own that are removed when it returns: nothing a
-/// plugin does while describing itself outlives the call or reaches the run.
+/// Instantiates the plugin with no grants at all and calls `describe`,
+/// with no directory: no scratch preopened, no blob directory (a blob is
+/// refused), so nothing a plugin does while describing itself outlives the
+/// call or reaches the run — and no directory is made or removed (each
+/// removal waits for the device on a file system mounted with `discard`).
 pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Journal>) -> Result<Manifest> {
-    let dirs = RunDirs::create("drhost-describe-")?;
     let ctx = Arc::new(RunContext {
         plugin_id: "?".into(),
         grants: PluginGrants::default(),
         journal,
         console: Console::new(true),
-        scratch: dirs.scratch().to_owned(),
-        blob_dir: dirs.blobs().to_owned(),
+        scratch: None,
+        blob_dir: None,
         deadline: Instant::now() + DESCRIBE_TIMEOUT,
         confirm: ConfirmPolicy::Nobody,
         plugin_version: String::new(),
         signer: Default::default(),
         asked: Default::default(),
         steps: Default::default(),
-        disk: DiskBudget::new(DESCRIBE_DISK, dirs.scratch()),
+        disk: DiskBudget::without_scratch(DESCRIBE_DISK),
         config_file: None,
         plan: None,
         connections: Default::default(),
@@ -300,7 +301,6 @@ pub async fn describe(runtime: &Runtime, component: &Component, journal: Arc<Jou
         memory: 64 << 20,
         disk: DESCRIBE_DISK,
     };
-    let _watch = ctx.disk.watch();
     let mut store = new_store(runtime, ctx, limits)?;
     let plugin = instantiate(runtime, component, &mut store).await?;
     let call = plugin.call_describe(&mut store);

@@ -1,8 +1,8 @@
 //! The per-run sandbox: what one plugin instance can see and how far it can go.
 //!
 //! Built up from nothing, like `WasiCtxBuilder`: no inherited env, args,
-//! stdin, sockets or files; one fresh scratch directory preopened as
-//! `/scratch`; stdout/stderr captured and capped; one memory cap over every linear
+//! stdin, sockets or files; in a run, one fresh scratch directory preopened
+//! as `/scratch` (`describe` gets no directory at all); stdout/stderr captured and capped; one memory cap over every linear
 //! memory; a wall-clock deadline and the disk budget (blobs and scratch,
 //! see [`crate::caps::kit::disk`]) enforced at each epoch tick. Grants
 //! reach capabilities only through [`RunContext`].
@@ -192,10 +192,12 @@ pub struct RunContext {
     pub journal: Arc<Journal>,
     /// Where progress is drawn.
     pub console: Console,
-    /// The host directory preopened as [`SCRATCH_GUEST_PATH`].
-    pub scratch: PathBuf,
-    /// A host-only directory for blobs (never visible to the guest).
-    pub blob_dir: PathBuf,
+    /// The host directory preopened as [`SCRATCH_GUEST_PATH`]; none in
+    /// `describe`, whose guest sees no file system at all.
+    pub scratch: Option<PathBuf>,
+    /// A host-only directory for blobs (never visible to the guest); none in
+    /// `describe`, which keeps no blob (see [`RunContext::blob_dir`]).
+    pub blob_dir: Option<PathBuf>,
     /// When the run must be over.
     pub deadline: Instant,
     /// How `confirm.ask` is answered.
@@ -240,6 +242,16 @@ impl RunContext {
     /// [`RunContext::time_left`], but at most `cap`.
     pub fn time_left_within(&self, cap: Duration) -> Duration {
         self.time_left().min(cap)
+    }
+
+    /// Where this run's blobs go; refused in `describe`, which has no
+    /// directory (a blob made there would outlive nothing useful).
+    pub fn blob_dir(&self) -> Result<&Path, crate::bindings::types::Error> {
+        self.blob_dir.as_deref().ok_or_else(|| {
+            crate::bindings::types::Error::AccessDenied(
+                "blobs exist only in `run`: `describe` has no blob directory (no grant changes that)".into(),
+            )
+        })
     }
 }
 
@@ -307,13 +319,12 @@ pub fn new_store(runtime: &Runtime, ctx: Arc<RunContext>, limits: Limits) -> Res
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .socket_addr_check(|_, _| Box::pin(async { false }));
-    wasi.preopened_dir(&ctx.scratch, SCRATCH_GUEST_PATH, wasmtime_wasi::FsPerms::ReadWrite)
-        .map_err(|e| {
-            crate::Error::Internal(format!(
-                "cannot open the scratch directory {}: {e}",
-                ctx.scratch.display()
-            ))
-        })?;
+    if let Some(scratch) = &ctx.scratch {
+        wasi.preopened_dir(scratch, SCRATCH_GUEST_PATH, wasmtime_wasi::FsPerms::ReadWrite)
+            .map_err(|e| {
+                crate::Error::Internal(format!("cannot open the scratch directory {}: {e}", scratch.display()))
+            })?;
+    }
     let deadline = ctx.deadline;
     let disk = ctx.disk.clone();
     let mut table = ResourceTable::new();

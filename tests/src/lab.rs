@@ -308,7 +308,7 @@ impl Lab {
             client_tls: None,
             root_cert: Some(root_cert),
         };
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        ring_as_default();
         let client = redis::Client::build_with_tls(info, tls).with_context(|| format!("redis client for {addr}"))?;
         tokio::time::timeout(Duration::from_secs(5), client.get_multiplexed_async_connection())
             .await
@@ -430,6 +430,7 @@ impl Lab {
             .region(Region::new(self.get("S3_REGION")?.to_string()))
             .credentials_provider(credentials)
             .force_path_style(true)
+            .http_client(drhost::caps::s3::http_client())
             .build();
         Ok(aws_sdk_s3::Client::from_conf(config))
     }
@@ -510,7 +511,15 @@ impl Lab {
     }
 }
 
+/// Ring as the process's TLS crypto provider: the lab's Vault (vaultrs'
+/// reqwest is built without one, so no aws-lc) and Redis clients use it,
+/// as the host does. An error means one is installed already.
+fn ring_as_default() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn vault(addr: &str, token: &str) -> Result<vaultrs::client::VaultClient> {
+    ring_as_default();
     let settings = vaultrs::client::VaultClientSettingsBuilder::default()
         .address(addr)
         .token(token)

@@ -419,8 +419,8 @@ impl Attempt<'_> {
             grants,
             journal: self.journal.clone(),
             console: console.clone(),
-            scratch: dirs.scratch().to_owned(),
-            blob_dir: dirs.blobs().to_owned(),
+            scratch: Some(dirs.scratch().to_owned()),
+            blob_dir: Some(dirs.blobs().to_owned()),
             deadline,
             confirm: ConfirmPolicy::Run(Approvals {
                 yes: opts.yes,

@@ -146,7 +146,7 @@ impl HostBlob for RunState {
         let mut charge = self.ctx.disk.charge("blob from-bytes");
         charge.add(data.len() as u64)?;
         let blob =
-            Blob::create(&self.ctx.blob_dir, &data).map_err(|e| CapError::Failed(format!("storing blob: {e}")))?;
+            Blob::create(self.ctx.blob_dir()?, &data).map_err(|e| CapError::Failed(format!("storing blob: {e}")))?;
         charge.keep();
         Ok(self.table.push(blob)?)
     }

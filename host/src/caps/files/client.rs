@@ -110,7 +110,7 @@ pub(super) async fn read(ctx: &RunContext, dir: &Directory, path: RelPath) -> Re
     let charge = ctx
         .disk
         .charge(&format!("files read of `{}` on target `{label}`", path.as_str()));
-    let (blob_dir, deadline) = (ctx.blob_dir.clone(), ctx.deadline);
+    let (blob_dir, deadline) = (ctx.blob_dir()?.to_owned(), ctx.deadline);
     blocking(move || {
         let place = Place {
             what: "read",

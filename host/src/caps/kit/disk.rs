@@ -42,7 +42,8 @@ pub const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub struct DiskBudget {
     limit: u64,
-    scratch_dir: PathBuf,
+    /// The directory measured as scratch; none in `describe`, which has none.
+    scratch_dir: Option<PathBuf>,
     /// Bytes charged to blobs: live ones and those being written.
     blobs: AtomicU64,
     /// The scratch directory's size when last measured.
@@ -92,9 +93,19 @@ impl std::error::Error for DiskBudgetExceeded {}
 impl DiskBudget {
     /// A budget of `limit` bytes for blobs plus `scratch_dir`.
     pub fn new(limit: u64, scratch_dir: &Path) -> Arc<DiskBudget> {
+        Self::build(limit, Some(scratch_dir.to_owned()))
+    }
+
+    /// A budget of `limit` bytes with no scratch directory to measure
+    /// (`describe`'s: it has no directory at all).
+    pub fn without_scratch(limit: u64) -> Arc<DiskBudget> {
+        Self::build(limit, None)
+    }
+
+    fn build(limit: u64, scratch_dir: Option<PathBuf>) -> Arc<DiskBudget> {
         Arc::new(DiskBudget {
             limit,
-            scratch_dir: scratch_dir.to_owned(),
+            scratch_dir,
             blobs: AtomicU64::new(0),
             scratch: AtomicU64::new(0),
             over: AtomicBool::new(false),
@@ -110,7 +121,7 @@ impl DiskBudget {
     /// Measures the scratch directory now; marks the run over budget when
     /// scratch and blobs together exceed the limit. Returns the measurement.
     pub fn measure_scratch(&self) -> u64 {
-        let used = scratch_usage(&self.scratch_dir);
+        let used = self.scratch_dir.as_deref().map_or(0, scratch_usage);
         self.scratch.store(used, Ordering::SeqCst);
         if used.saturating_add(self.blobs.load(Ordering::SeqCst)) > self.limit {
             self.over.store(true, Ordering::SeqCst);

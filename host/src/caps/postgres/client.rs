@@ -498,12 +498,13 @@ pub(crate) async fn dump(ctx: &RunContext, label: &str) -> Result<Blob, CapError
     let mut charge = ctx.disk.charge(&what);
     charge.expect(1)?;
     let allowance = charge.left();
-    std::fs::create_dir_all(&ctx.blob_dir).map_err(|e| CapError::Failed(format!("blob directory: {e}")))?;
+    let blob_dir = ctx.blob_dir()?;
+    std::fs::create_dir_all(blob_dir).map_err(|e| CapError::Failed(format!("blob directory: {e}")))?;
     // Removed when dropped, unless kept after a successful dump.
     let file = tempfile::Builder::new()
         .prefix("pg_dump-")
         .suffix(".dump")
-        .tempfile_in(&ctx.blob_dir)
+        .tempfile_in(blob_dir)
         .map_err(|e| CapError::Failed(format!("creating the dump file: {e}")))?
         .into_temp_path();
     let mut cmd = tools::command(ctx, target, "pg_dump").await?;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation, SharedHttpClient};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime, DateTimeFormat, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -37,6 +37,18 @@ pub const MAX_LIST_KEYS: usize = 10_000;
 /// Keys asked for per page of a listing (S3's own maximum).
 const LIST_PAGE: i32 = 1_000;
 
+/// The HTTP client of every S3 bucket (and of the tests' S3 client): hyper
+/// with rustls on the ring provider, the one provider every TLS client of
+/// drhost uses, so the build has no second crypto library (aws-lc). An
+/// `https` endpoint is checked against the system's root certificates, as
+/// the SDK's default client does (loaded on the first TLS connection).
+pub fn http_client() -> SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 pub(crate) async fn open(ctx: &RunContext, label: &str) -> Result<Bucket, CapError> {
     let refusal = || {
         let grant = super::grant_lines(&ctx.plugin_id, label, "*", S3Access::Read);
@@ -54,6 +66,7 @@ pub(crate) async fn open(ctx: &RunContext, label: &str) -> Result<Bucket, CapErr
         .credentials_provider(credentials)
         .force_path_style(target.path_style)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .http_client(http_client())
         .build();
     Ok(Bucket {
         label: label.to_string(),
@@ -222,7 +235,7 @@ pub(crate) async fn get(
         verified: verified.name(),
         put_by_plugin,
     };
-    let saved = save(out.body, &ctx.blob_dir, length, check, &what, charge, origin);
+    let saved = save(out.body, ctx.blob_dir()?, length, check, &what, charge, origin);
     match tokio::time::timeout(until_deadline, saved).await {
         Err(_) => Err(CapError::Timeout(format!(
             "{what} did not finish before the run's deadline; nothing was kept"

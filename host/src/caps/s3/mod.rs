@@ -24,7 +24,7 @@ pub(crate) mod grant;
 mod host;
 
 pub(crate) use client::check_key;
-pub use client::MAX_LIST_KEYS;
+pub use client::{http_client, MAX_LIST_KEYS};
 pub use grant::{allows_key, allows_prefix, covers, denial, grant_lines, S3Access, S3Grant, S3Target};
 
 /// The client of one target's bucket, held in the run's resource table.

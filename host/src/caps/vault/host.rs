@@ -108,7 +108,7 @@ impl HostStore for RunState {
         let blob = ctx
             .audited("vault.snapshot-save", args, summary, async {
                 client::check_target(&ctx, &store.label, "snapshot-save", VaultAccess::Snapshot)?;
-                Ok(snapshot::snapshot_save(store, &ctx.blob_dir, &ctx.disk, ctx.time_left()).await?)
+                Ok(snapshot::snapshot_save(store, ctx.blob_dir()?, &ctx.disk, ctx.time_left()).await?)
             })
             .await?;
         Ok(self.table.push(blob)?)
