@@ -385,34 +385,38 @@ fn a_grant_env_value_reaches_the_program_but_never_the_plugin() {
         grant("printenv", &["**"], None),
         file.display()
     );
-    // One variable, by name: what the program printed is redacted.
-    let out = run(&grants, "printenv", &["DRHOST_TEST_TOKEN"])
-        .env("DRHOST_LEAK_CANARY", &value)
-        .exec();
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let journal = out.journal();
-    let printed = calls(&journal, "shell.run")[0]["result"]["stdout"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(printed.trim(), "[redacted DRHOST_TEST_TOKEN]", "{journal:?}");
-    let journal_text = std::fs::read_to_string(out.journal_path().unwrap()).unwrap();
-    for (what, text) in [
-        ("journal", &journal_text),
-        ("stdout", &out.stdout),
-        ("stderr", &out.stderr),
-    ] {
-        assert!(!text.contains(&value), "the value is in the {what}: {text}");
-    }
+    // What the plugin got back from `printenv ARGS` (its `stdout` fact) and
+    // what the journal holds as the call's result: the same, redacted.
+    let printenv = |args: &[&str]| {
+        let out = run(&grants, "printenv", args).env("DRHOST_LEAK_CANARY", &value).exec();
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        let journal = out.journal();
+        let journaled = calls(&journal, "shell.run")[0]["result"]["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_end()
+            .to_string();
+        assert_eq!(
+            out.fact("stdout").as_deref(),
+            Some(journaled.as_str()),
+            "{}",
+            out.stdout
+        );
+        let journal_text = std::fs::read_to_string(out.journal_path().unwrap()).unwrap();
+        for (what, text) in [
+            ("journal", &journal_text),
+            ("stdout", &out.stdout),
+            ("stderr", &out.stderr),
+        ] {
+            assert!(!text.contains(&value), "the value is in the {what}: {text}");
+        }
+        journaled
+    };
+    // One variable, by name.
+    assert_eq!(printenv(&["DRHOST_TEST_TOKEN"]), "[redacted DRHOST_TEST_TOKEN]");
     // The whole environment: PATH and the granted variable, nothing of
-    // drhost's own (the canary above was set for drhost, not the program).
-    let out = run(&grants, "printenv", &[]).env("DRHOST_LEAK_CANARY", &value).exec();
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let journal = out.journal();
-    let printed = calls(&journal, "shell.run")[0]["result"]["stdout"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    // drhost's own (the canary was set for drhost, not the program).
+    let printed = printenv(&[]);
     let mut names: Vec<&str> = printed
         .lines()
         .filter_map(|l| l.split_once('=').map(|(n, _)| n))
@@ -423,9 +427,6 @@ fn a_grant_env_value_reaches_the_program_but_never_the_plugin() {
         printed.contains("DRHOST_TEST_TOKEN=[redacted DRHOST_TEST_TOKEN]"),
         "{printed}"
     );
-    assert!(!std::fs::read_to_string(out.journal_path().unwrap())
-        .unwrap()
-        .contains(&value));
     // A bare value where a secret reference belongs is refused up front.
     let bare = format!(
         "{}env = {{ DRHOST_TEST_TOKEN = \"{value}\" }}\n",
