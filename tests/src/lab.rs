@@ -284,11 +284,7 @@ impl Lab {
     /// the data nodes' password or, on a Sentinel port, the Sentinels'.
     pub async fn redis_at(&self, port: u16) -> Result<redis::aio::MultiplexedConnection> {
         let addr = format!("127.0.0.1:{port}");
-        let password_file = if self.sentinel_ports()?.contains(&port) {
-            "SENTINEL_PASSWORD_FILE"
-        } else {
-            "REDIS_PASSWORD_FILE"
-        };
+        let password_file = self.redis_password_key(port)?;
         let password = self.secret_file(password_file)?;
         let root_cert =
             std::fs::read(self.get("REDIS_CA_FILE")?).context("reading the lab's Redis CA (REDIS_CA_FILE)")?;
@@ -320,12 +316,36 @@ impl Lab {
     /// as it runs (TLS with its CA, the data nodes' and the Sentinels'
     /// passwords as file references); the url must be `rediss://`.
     pub fn redis_auth_toml(&self) -> Result<String> {
-        Ok(format!(
-            "ca_file = \"{}\"\npassword = \"file:{}\"\nsentinel_password = \"file:{}\"\n",
+        self.redis_auth_toml_with("REDIS_PASSWORD_FILE", true)
+    }
+
+    /// [`Lab::redis_auth_toml`] with the data password read from the file
+    /// named by setting `password_key`, and `sentinel_password` only when
+    /// `sentinel_password` is true.
+    pub fn redis_auth_toml_with(&self, password_key: &str, sentinel_password: bool) -> Result<String> {
+        let mut toml = format!(
+            "ca_file = \"{}\"\npassword = \"file:{}\"\n",
             self.get("REDIS_CA_FILE")?,
-            self.get("REDIS_PASSWORD_FILE")?,
-            self.get("SENTINEL_PASSWORD_FILE")?
-        ))
+            self.get(password_key)?
+        );
+        if sentinel_password {
+            toml.push_str(&format!(
+                "sentinel_password = \"file:{}\"\n",
+                self.get("SENTINEL_PASSWORD_FILE")?
+            ));
+        }
+        Ok(toml)
+    }
+
+    /// The setting naming the file of the password that Redis `port` of
+    /// the lab asks for: the Sentinels' on a Sentinel port, else the data
+    /// nodes'.
+    pub fn redis_password_key(&self, port: u16) -> Result<&'static str> {
+        Ok(if self.sentinel_ports()?.contains(&port) {
+            "SENTINEL_PASSWORD_FILE"
+        } else {
+            "REDIS_PASSWORD_FILE"
+        })
     }
 
     /// The content of the secret file named by setting `key` (e.g.
@@ -340,11 +360,7 @@ impl Lab {
     /// operator would type it: `--tls --cacert CA -h 127.0.0.1 -p PORT`,
     /// the password in `REDISCLI_AUTH`. Add the command's arguments.
     pub fn redis_cli(&self, port: u16) -> Result<std::process::Command> {
-        let password_file = if self.sentinel_ports()?.contains(&port) {
-            "SENTINEL_PASSWORD_FILE"
-        } else {
-            "REDIS_PASSWORD_FILE"
-        };
+        let password_file = self.redis_password_key(port)?;
         let mut cli = std::process::Command::new("redis-cli");
         cli.env("REDISCLI_AUTH", self.secret_file(password_file)?)
             .args(["--tls", "--cacert", self.get("REDIS_CA_FILE")?, "-h", "127.0.0.1", "-p"])

@@ -1359,15 +1359,7 @@ fn the_redis_probe_asks_a_password_protected_sentinel_with_the_targets_sentinel_
     let hello = plugin_path("hello");
     // The lab's own Sentinels require their password (the data nodes theirs).
     let target = |with_password: bool| {
-        let auth = lab.redis_auth_toml().unwrap();
-        let auth = if with_password {
-            auth
-        } else {
-            auth.lines()
-                .filter(|l| !l.starts_with("sentinel_password"))
-                .map(|l| format!("{l}\n"))
-                .collect()
-        };
+        let auth = lab.redis_auth_toml_with("REDIS_PASSWORD_FILE", with_password).unwrap();
         format!(
             "[targets.redis.guarded]\nurl = \"rediss://127.0.0.1:{master}\"\n{auth}sentinels = [{sentinels}]\nmaster_name = \"{}\"\nnodes = [\"127.0.0.1:{master}\", \"127.0.0.1:{replica}\"]\ntimeout = \"1s\"\n\n\
              [drills.guarded]\nfault = \"{hello}\"\nrecovery = \"{hello}\"\nprobes.redis = [\"guarded\"]\nsustain = \"1s\"\nbaseline = \"500ms\"\n",

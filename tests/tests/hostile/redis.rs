@@ -38,20 +38,8 @@ fn sentinels_toml(lab: &Lab) -> String {
 /// test that points the url at a Sentinel (to send it commands as a node)
 /// logs in there with the Sentinels' password.
 fn url_auth(lab: &Lab, port: u16) -> String {
-    let auth = lab.redis_auth_toml().unwrap();
-    if !lab.sentinel_ports().unwrap().contains(&port) {
-        return auth;
-    }
-    let sentinel_file = lab.get("SENTINEL_PASSWORD_FILE").unwrap();
-    auth.lines()
-        .map(|l| {
-            if l.starts_with("password = ") {
-                format!("password = \"file:{sentinel_file}\"\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect()
+    lab.redis_auth_toml_with(lab.redis_password_key(port).unwrap(), true)
+        .unwrap()
 }
 
 /// A config with one target `cache` (its url on `url_port`, `extra` lines)
