@@ -310,6 +310,28 @@ impl Drop for RestoreRedis {
     }
 }
 
+/// The redis-failover drill as the lab's drhost.toml has it (the fault
+/// stops the master with `SHUTDOWN NOSAVE` over TLS, redis-failover
+/// restarts it as a replica), with the fault's grants, plus `more` lines
+/// in the drill's table (e.g. a target).
+fn redis_drill(lab: &Lab, more: &str) -> String {
+    let host = lab.get("REDIS_HOST").unwrap();
+    let ca = lab.get("REDIS_CA_FILE").unwrap();
+    let password = lab.get("REDIS_PASSWORD_FILE").unwrap();
+    let dir = std::fs::canonicalize(lab.path(".lab/redis")).unwrap();
+    format!(
+        "[[plugins.fault-stop-redis-master.redis]]\ntarget = \"cache\"\naccess = [\"read\"]\n\n\
+         [[plugins.fault-stop-redis-master.shell]]\nprogram = \"redis-cli\"\nargs = [\"--tls\", \"--cacert\", \"{ca}\", \"-h\", \"{host}\", \"-p\", \"*\", \"SHUTDOWN\", \"NOSAVE\"]\nenv = {{ REDISCLI_AUTH = \"file:{password}\" }}\n\n\
+         [[plugins.fault-stop-redis-master.shell]]\nprogram = \"redis-cli\"\nargs = [\"--tls\", \"--cacert\", \"{ca}\", \"-h\", \"{host}\", \"-p\", \"*\", \"PING\"]\nenv = {{ REDISCLI_AUTH = \"file:{password}\" }}\n\n\
+         [drills.redis-failover]\nfault = \"{}\"\nfault_params = {{ redis-cli-options = \"--tls --cacert {ca}\" }}\nrecovery = \"{}\"\n\
+         recovery_params = {{ restart-command = \"redis-server {}/{{port}}/redis.conf\", rejoin-timeout = \"90s\" }}\n\
+         probes.redis = [\"cache\"]\nevery = \"30d\"\n{more}",
+        plugin_path("fault-stop-redis-master"),
+        plugin_path("redis-failover"),
+        dir.display(),
+    )
+}
+
 #[test]
 fn a_redis_drill_measures_lost_acknowledged_writes_during_a_forced_failover() {
     let _serial = drhost_tests::lab::serial();
@@ -321,21 +343,7 @@ fn a_redis_drill_measures_lost_acknowledged_writes_during_a_forced_failover() {
         master,
         "the lab starts canonical"
     );
-    let host = lab.get("REDIS_HOST").unwrap();
-    let ca = lab.get("REDIS_CA_FILE").unwrap();
-    let password = lab.get("REDIS_PASSWORD_FILE").unwrap();
-    let dir = std::fs::canonicalize(lab.path(".lab/redis")).unwrap();
-    let extra = format!(
-        "[[plugins.fault-stop-redis-master.redis]]\ntarget = \"cache\"\naccess = [\"read\"]\n\n\
-         [[plugins.fault-stop-redis-master.shell]]\nprogram = \"redis-cli\"\nargs = [\"--tls\", \"--cacert\", \"{ca}\", \"-h\", \"{host}\", \"-p\", \"*\", \"SHUTDOWN\", \"NOSAVE\"]\nenv = {{ REDISCLI_AUTH = \"file:{password}\" }}\n\n\
-         [[plugins.fault-stop-redis-master.shell]]\nprogram = \"redis-cli\"\nargs = [\"--tls\", \"--cacert\", \"{ca}\", \"-h\", \"{host}\", \"-p\", \"*\", \"PING\"]\nenv = {{ REDISCLI_AUTH = \"file:{password}\" }}\n\n\
-         [drills.redis-failover]\nfault = \"{}\"\nfault_params = {{ redis-cli-options = \"--tls --cacert {ca}\" }}\nrecovery = \"{}\"\n\
-         recovery_params = {{ restart-command = \"redis-server {}/{{port}}/redis.conf\", rejoin-timeout = \"90s\" }}\n\
-         probes.redis = [\"cache\"]\nevery = \"30d\"\n",
-        plugin_path("fault-stop-redis-master"),
-        plugin_path("redis-failover"),
-        dir.display(),
-    );
+    let extra = redis_drill(&lab, "");
     let journals = TmpDir::new("drill-journals-");
     let config = config_file(&config_with(&lab, &extra));
 
@@ -374,6 +382,163 @@ fn a_redis_drill_measures_lost_acknowledged_writes_during_a_forced_failover() {
     assert!(
         info.contains("role:slave"),
         "the old master rejoined as a replica: {info}"
+    );
+}
+
+/// The lab's replica cut off from its master — the runbook's "Redis
+/// replication lag" taken to the end: its `masterauth` is made wrong and
+/// its replication link dropped, so it keeps what it had and gets nothing
+/// the master acknowledges afterwards. Dropping the guard puts the right
+/// password back, in memory and in the node's config file (Sentinel
+/// rewrites that file when it promotes the node), so the link comes back.
+struct ReplicaCutOff {
+    lab: Lab,
+    port: u16,
+}
+
+impl ReplicaCutOff {
+    fn new(lab: &Lab, port: u16) -> ReplicaCutOff {
+        let cut = ReplicaCutOff { lab: lab.clone(), port };
+        assert_eq!(
+            cut.cli(&["CONFIG", "SET", "masterauth", "drhost-test-wrong-password"]),
+            "OK"
+        );
+        cut.cli(&["CLIENT", "KILL", "TYPE", "master"]);
+        let link_down = || cut.cli(&["INFO", "replication"]).contains("master_link_status:down");
+        let until = Instant::now() + Duration::from_secs(10);
+        while !link_down() {
+            assert!(
+                Instant::now() < until,
+                "the replica's link stays up: {}",
+                cut.cli(&["INFO", "replication"])
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Its reconnections are refused: still down a second later.
+        std::thread::sleep(Duration::from_secs(1));
+        assert!(
+            link_down(),
+            "the replica reconnected: {}",
+            cut.cli(&["INFO", "replication"])
+        );
+        cut
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let mut cli = self.lab.redis_cli(self.port).unwrap();
+        let out = cli.args(args).output().expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for ReplicaCutOff {
+    fn drop(&mut self) {
+        let Ok(password) = self.lab.secret_file("REDIS_PASSWORD_FILE") else {
+            eprintln!("restore the replica's masterauth: REDIS_PASSWORD_FILE unreadable");
+            return;
+        };
+        for args in [
+            vec!["CONFIG", "SET", "masterauth", password.as_str()],
+            vec!["CONFIG", "REWRITE"],
+        ] {
+            let answer = self.cli(&args);
+            if answer != "OK" {
+                eprintln!(
+                    "restore the replica's masterauth: {} answered {answer:?}",
+                    args[..2].join(" ")
+                );
+            }
+        }
+    }
+}
+
+/// The RPO probe catches a real loss: the replica is cut off from the
+/// master before the drill starts, so every `INCR` the old master
+/// acknowledges is one the replica never had. The fault stops the master,
+/// Sentinel promotes the replica anyway (its link has been down for less
+/// than Sentinel's limit), and the old master rejoins as its replica,
+/// dropping its own data: each of those acknowledged writes is lost, and
+/// the drill misses an RPO target of 100 ms.
+#[test]
+fn a_redis_drill_counts_the_writes_a_cut_off_replica_never_had_as_lost() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = lab();
+    let _restore = RestoreRedis(lab.clone());
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    assert_eq!(
+        rt().block_on(lab.redis_master_addr()).unwrap().1,
+        master,
+        "the lab starts canonical"
+    );
+    // The drill's key is on neither node, so the promoted replica counts from 0.
+    let key = "drhost:drill:redis-failover";
+    _restore.cli(master, &["DEL", key]);
+    let until = Instant::now() + Duration::from_secs(5);
+    while !_restore.cli(replica, &["EXISTS", key]).ends_with('0') {
+        assert!(Instant::now() < until, "the replica still holds {key}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _cut = ReplicaCutOff::new(&lab, replica);
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&config_with(&lab, &redis_drill(&lab, "rpo = \"100ms\"\n")));
+
+    let out = drill(&lab, config.path(), journals.path(), &["redis-failover"]).exec();
+    assert_code(&out, EXIT_TARGET_MISSED);
+    let report = out.json();
+    assert_eq!(report["status"], "missed", "{report:#}");
+    assert_eq!(report["recovery"]["exit_code"], 0, "recovered: {report:#}");
+    assert_eq!(report["rto"]["met"], true, "only the RPO is missed: {report:#}");
+    assert_eq!(report["rpo"]["met"], false);
+    let probe = &report["probes"][0];
+    assert_eq!(probe["probe"], "redis:cache");
+    let loss = &probe["loss"];
+    let (acknowledged, lost) = (loss["acknowledged"].as_u64().unwrap(), loss["lost"].as_u64().unwrap());
+    let window = loss["window_ms"].as_u64().unwrap();
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("missed RPO ")
+            && summary.contains(" > target 0.1 s (")
+            && summary.contains(&format!("({lost} acknowledged writes lost)")),
+        "{summary}"
+    );
+    assert_eq!(report["lost_writes"].as_u64(), Some(lost));
+    assert_eq!(report["rpo"]["measured_ms"].as_u64(), Some(window));
+
+    // Which writes: every one the old master acknowledged (from the
+    // probe's first sample through the fault), none of the new master's.
+    let journal = read_journal(&drill_journals(journals.path())[0]);
+    let probe_events: Vec<&Value> = events(&journal, "probe")
+        .into_iter()
+        .filter(|e| e["probe"] == "redis:cache")
+        .collect();
+    assert_eq!(probe_events[0]["ok"], true, "{probe_events:?}");
+    let first_ack = probe_events[0]["at_ms"].as_u64().unwrap();
+    let first_failure = probe_events
+        .iter()
+        .find(|e| e["ok"] == false)
+        .expect("the probe failed while the master was down")["at_ms"]
+        .as_u64()
+        .unwrap();
+    let fault_start = events(&journal, "fault-start")[0]["at_ms"].as_u64().unwrap();
+    assert!(
+        window < first_failure - first_ack && window + 1000 >= fault_start - first_ack,
+        "loss window {window} ms against the first write at {first_ack} ms, the fault at {fault_start} ms and the first failed write at {first_failure} ms"
+    );
+    // The baseline alone is 2 s of writes, one every 200 ms.
+    assert!(lost >= 5 && lost < acknowledged, "{loss}");
+    eprintln!(
+        "cut-off replica drill: {lost} of {acknowledged} acknowledged writes lost over {window} ms, RTO {} ms",
+        report["rto"]["measured_ms"]
+    );
+
+    // The real servers: the replica was promoted, the old master took its data.
+    let new_master = rt().block_on(lab.redis_master_addr()).unwrap().1;
+    assert_eq!(new_master, replica, "Sentinel promoted the cut-off replica");
+    let info = _restore.cli(master, &["INFO", "replication"]);
+    assert!(
+        info.contains("role:slave") && info.contains(&format!("master_port:{replica}")),
+        "the old master rejoined as the new master's replica: {info}"
     );
 }
 

@@ -194,6 +194,13 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
         to_master > 0 && to_master < 30_000 && rto >= to_master,
         "{to_master} ms, {rto} ms"
     );
+    // The plugin's own write probe starts with the plugin, after the fault:
+    // it writes to the new master only, so it cannot lose anything here.
+    // The loss a failover causes is measured from before the fault by
+    // `drhost drill` (drill.rs: a_redis_drill_counts_the_writes_a_cut_off_replica_never_had_as_lost).
+    let acked: u64 = out.fact("probe-acked-writes").unwrap().parse().unwrap();
+    assert!(acked > 0, "{}", out.stdout);
+    assert_eq!(out.fact("probe-master-switches").as_deref(), Some("0"));
     assert_eq!(out.fact("rpo-lost-writes").as_deref(), Some("0"), "{}", out.stdout);
     eprintln!("kill → Option A: new master after {to_master} ms, recovered (old master a replica) after {rto} ms");
 

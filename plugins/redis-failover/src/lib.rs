@@ -10,7 +10,10 @@
 //! it rejoins as a replica → restart backends when asked. Every wait ends
 //! before the run's deadline.
 //! A write probe (INCR on the master) runs through it all; the outcome
-//! reports `time-to-recovery-ms` (RTO) and acknowledged writes lost (RPO).
+//! reports `time-to-recovery-ms` (RTO) and the acknowledged writes the
+//! probe lost during the run. The probe starts with the plugin, after the
+//! fault: the loss from before that (the RPO) is measured by `drhost drill`,
+//! whose probe runs from before the fault.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
