@@ -1080,6 +1080,8 @@ fn db_outage_ends_its_wait_before_the_run_deadline_with_its_own_message() {
 /// that breaks `nginx -t` (nginx.conf includes `sites-enabled/*.conf`).
 const ACTIVE_SITE: &str = "/etc/nginx/sites-enabled/default.conf";
 const BROKEN_SITE: &str = "/etc/nginx/sites-enabled/zz-drhost-test-broken.conf";
+const MAINTENANCE_SITE: &str = "/etc/nginx/maintenance.conf";
+const SAVED_SITE: &str = "/etc/nginx/sites-enabled/toolboxai.conf.backup";
 
 /// `docker exec` in the lab's proxy: exit code and output.
 fn in_proxy(lab: &Lab, argv: &[&str]) -> (i64, String) {
@@ -1273,12 +1275,117 @@ status-page = "{}"
     assert_eq!(
         execs,
         [
-            serde_json::json!(["cp", "/etc/nginx/maintenance.conf", ACTIVE_SITE]),
+            serde_json::json!(["cp", MAINTENANCE_SITE, ACTIVE_SITE]),
             serde_json::json!(["nginx", "-t"]),
-            serde_json::json!(["cp", "/etc/nginx/sites-enabled/toolboxai.conf.backup", ACTIVE_SITE]),
+            serde_json::json!(["cp", SAVED_SITE, ACTIVE_SITE]),
         ],
         "no reload after the failed nginx -t; the site copied back"
     );
+
+    drop(back);
+}
+
+/// Runbook scenario 1 option A with `nginx -t` failing on the switch
+/// back, for real: the lab's Postgres is stopped, db-outage puts the proxy
+/// in maintenance mode, a site file nginx cannot parse then lands in the
+/// proxy's `sites-enabled/`, and Postgres comes back. db-outage copies the
+/// saved site over the active one, `nginx -t` refuses, and then: exit 1
+/// naming `nginx -t` in the switch-back step, the maintenance site copied
+/// back and no reload — the proxy keeps serving the maintenance page and
+/// its files say so (a later reload cannot load half a switch). With the
+/// broken file gone, the next run finishes the job.
+#[test]
+fn db_outage_whose_nginx_t_fails_on_the_switch_back_keeps_the_maintenance_page_until_a_rerun() {
+    let _guard = drhost_tests::lab::serial();
+    let lab = lab();
+    let rt = rt();
+    assert_eq!(
+        rt.block_on(proxy(&lab)),
+        (200, false),
+        "the proxy is not healthy before the test"
+    );
+    let (code, active) = in_proxy(&lab, &["cat", ACTIVE_SITE]);
+    assert_eq!(code, 0, "{active}");
+    let (code, maintenance) = in_proxy(&lab, &["cat", MAINTENANCE_SITE]);
+    assert_eq!(code, 0, "{maintenance}");
+    assert_ne!(active, maintenance);
+    let back = ProxyBack {
+        lab: lab.clone(),
+        active: active.clone(),
+    };
+    let outage = |wait: &str| {
+        lab_run(&lab, "db-outage")
+            .params(&[("interval", "200ms"), ("wait", wait)])
+            .exec()
+    };
+
+    let postgres_back = PostgresBack(&lab);
+    stop_postgres(&lab, "fast");
+    let out = std::thread::scope(|scope| {
+        let run = scope.spawn(|| outage("60s"));
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while rt.block_on(proxy(&lab)) != (503, true) {
+            assert!(
+                std::time::Instant::now() < until,
+                "the proxy never served the maintenance page"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let script = "printf 'this is not an nginx directive;\\n' > \"$1\"";
+        assert_eq!(in_proxy(&lab, &["sh", "-c", script, "sh", BROKEN_SITE]).0, 0);
+        start_postgres(&lab);
+        run.join().unwrap()
+    });
+    drop(postgres_back);
+
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(
+        report["failed_step"], "switch toolboxai-nginx-proxy back to the normal site",
+        "{report:#}"
+    );
+    let summary = report["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.starts_with("`nginx -t` in toolboxai-nginx-proxy exited 1: ")
+            && summary.contains(&format!("unknown directive \"this\" in {BROKEN_SITE}"))
+            && summary.contains(&format!(
+                "put {MAINTENANCE_SITE} back as {ACTIVE_SITE} and did not reload"
+            )),
+        "{summary}"
+    );
+    assert_eq!(out.fact("rolled-back-to").as_deref(), Some(MAINTENANCE_SITE));
+    // What nginx serves and what its files say agree: the maintenance page.
+    assert_eq!(rt.block_on(proxy(&lab)), (503, true));
+    assert_eq!(
+        in_proxy(&lab, &["cat", ACTIVE_SITE]),
+        (0, maintenance.clone()),
+        "the active site on disk is not the one nginx serves"
+    );
+    let execs: Vec<serde_json::Value> = calls(&out.journal(), "docker.exec")
+        .iter()
+        .map(|c| c["args"]["argv"].clone())
+        .collect();
+    assert_eq!(
+        execs,
+        [
+            serde_json::json!(["cp", MAINTENANCE_SITE, ACTIVE_SITE]),
+            serde_json::json!(["nginx", "-t"]),
+            serde_json::json!(["nginx", "-s", "reload"]),
+            serde_json::json!(["cp", SAVED_SITE, ACTIVE_SITE]),
+            serde_json::json!(["nginx", "-t"]),
+            serde_json::json!(["cp", MAINTENANCE_SITE, ACTIVE_SITE]),
+        ],
+        "no reload after the failed nginx -t; the maintenance site copied back"
+    );
+
+    // The broken file fixed, the next run sees the database up and the
+    // proxy still in maintenance, and switches it back.
+    assert_eq!(in_proxy(&lab, &["rm", "-f", BROKEN_SITE]).0, 0);
+    let out = outage("30s");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("maintenance").as_deref(), Some("done"));
+    assert_eq!(rt.block_on(proxy(&lab)), (200, false));
+    assert_eq!(in_proxy(&lab, &["cat", ACTIVE_SITE]), (0, active));
 
     drop(back);
 }
