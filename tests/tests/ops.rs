@@ -533,6 +533,78 @@ fn full_restart_lists_exactly_what_is_still_down() {
     assert_eq!(after["db"].state, "running");
 }
 
+/// The runbook's "full restart (with rebuild)": a service the compose
+/// file builds (`build: ./app`, a Dockerfile copying a stamp file into the
+/// image). Rebuilding is the operator's choice in the target
+/// (`build = true`), never the plugin's: without it `up` uses the image
+/// present (the old stamp), with it the image is built again from the
+/// changed context (the new stamp). The built image is removed afterwards.
+#[test]
+fn full_restart_rebuilds_images_only_when_the_target_says_build() {
+    const BUILT: &str = r#"
+version: "3.9"
+services:
+  app:
+    build: ./app
+    image: ${DRHOST_TEST_IMAGE}
+    command: ["sleep", "100000"]
+    stop_signal: SIGKILL
+"#;
+    struct ImageGone<'a>(&'a Stack, String);
+    impl Drop for ImageGone<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("docker")
+                .args(["image", "rm", "-f", &self.1])
+                .env("DOCKER_HOST", self.0.docker_host())
+                .output();
+        }
+    }
+    let stack = Stack::with_yaml("drhost-build", BUILT);
+    let image = format!("drhost-test-build/{}:latest", stack.project);
+    let _gone = ImageGone(&stack, image.clone());
+    let dir = stack.file().parent().unwrap().to_path_buf();
+    std::fs::write(dir.join(".env"), format!("DRHOST_TEST_IMAGE={image}\n")).unwrap();
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    std::fs::write(
+        dir.join("app/Dockerfile"),
+        "FROM toolboxai/backend:latest\nCOPY stamp /stamp\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("app/stamp"), "first build\n").unwrap();
+    let built = stack.compose(&["up", "-d", "--build"]);
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let stamp = || {
+        let out = stack.compose(&["exec", "-T", "app", "cat", "/stamp"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(stamp(), "first build");
+    std::fs::write(dir.join("app/stamp"), "second build\n").unwrap();
+    let restart = |build: bool| {
+        let mut text = stack.target_toml("toolboxai");
+        if build {
+            text.push_str("build = true\n");
+        }
+        text.push_str(
+            "\n[[plugins.full-restart.compose]]\ntarget = \"toolboxai\"\naccess = [\"read\", \"up\", \"down\"]\n",
+        );
+        let out = Run::plugin("full-restart")
+            .config_toml(&text)
+            .env("DOCKER_HOST", stack.docker_host())
+            .yes()
+            .json()
+            .quiet()
+            .exec();
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        assert_eq!(calls(&out.journal(), "compose.up")[0]["args"]["build"], build);
+    };
+
+    restart(false);
+    assert_eq!(stamp(), "first build", "no rebuild unless the target says so");
+    restart(true);
+    assert_eq!(stamp(), "second build", "the target's build = true rebuilt the image");
+}
+
 // ------------------------------------------------------------- refusals
 
 #[test]

@@ -8,8 +8,11 @@
 //! Docker health check `healthy` when it has one. When the stack does not
 //! come back within `wait`, the run says exactly which services are still
 //! down in a table and as follow-ups (exit 5), rather than stopping at the
-//! first error. Images are not rebuilt: the compose capability's `up` is
-//! `up -d --no-build` (the runbook's "with rebuild" is not offered).
+//! first error. Images are rebuilt (the runbook's "with rebuild") only
+//! when the operator's compose target says `build = true`: the compose
+//! capability's `up` is then `up -d --build`, else `up -d --no-build`.
+//! Whether a build runs the project's Dockerfiles on this host is the
+//! operator's decision, so the plugin has no parameter for it.
 //!
 //! The grants declare the compose target as changed (`down:` and `up:`),
 //! so a run-level lock on changed targets covers it.

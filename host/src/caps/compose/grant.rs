@@ -36,6 +36,13 @@ pub struct ComposeTarget {
     /// waiting for the services to run; never beyond the run's deadline).
     #[serde(default, with = "crate::caps::kit::text::duration_text")]
     pub timeout: Option<Duration>,
+    /// Whether `up` builds the images of services with a `build:` section
+    /// (`up -d --build`, the runbook's "full restart (with rebuild)") —
+    /// the operator's choice, never a plugin's: a build runs the project's
+    /// Dockerfiles on this host. Default false: `up -d --no-build`, which
+    /// uses the images present and fails when one is missing.
+    #[serde(default)]
+    pub build: bool,
 }
 
 /// Used when the target sets no `timeout`.
@@ -303,6 +310,10 @@ access = ["read", "restart"]
         let target = &config.targets.compose["app"];
         assert_eq!(target.working_dir(), PathBuf::from("/srv"));
         assert_eq!(target.call_timeout(), Duration::from_secs(90));
+        assert!(!target.build, "no builds unless the operator says so");
+        let config =
+            parse("[targets.compose.app]\nfile = \"/srv/app/dc.yml\"\nproject = \"app\"\nbuild = true\n").unwrap();
+        assert!(config.targets.compose["app"].build);
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl HostProject for RunState {
     async fn up(&mut self, project: Resource<Project>, services: Vec<String>) -> Answer<Vec<ServiceState>> {
         let ctx = self.ctx.clone();
         let p = self.table.get(&project)?.clone();
-        let args = json!({ "target": p.label(), "services": named(&services) });
+        let args = json!({ "target": p.label(), "services": named(&services), "build": p.target.build });
         ctx.audited_checked(
             "compose.up",
             args,

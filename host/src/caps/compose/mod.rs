@@ -17,7 +17,8 @@
 //! from the Docker Engine (the run's Docker client): typed states, not a
 //! parsed table, listed in the order `config --services` gives the
 //! services (compose's dependency order: a service after the ones it
-//! depends on). `up` is `up -d --no-build` and then waits until each
+//! depends on). `up` is `up -d --no-build` (`--build` when the operator's
+//! target says `build = true`) and then waits until each
 //! named service (every one when none is named) runs; `down` is `down
 //! --remove-orphans` (with `-v` when asked); `logs` is `logs --no-color
 //! --no-log-prefix --timestamps --tail N`: each line starts with its RFC

@@ -180,7 +180,8 @@ impl Project {
         Ok(found)
     }
 
-    /// `up -d --no-build [-- SERVICES]`, then waits until every container
+    /// `up -d --no-build [-- SERVICES]` (`--build` when the target says
+    /// `build = true`), then waits until every container
     /// of `services` (all the project's when empty) runs: `failed` when a
     /// named service has no container or one stopped and will not be
     /// restarted, `timeout` when the budget is up first.
@@ -190,7 +191,8 @@ impl Project {
         services: &[String],
         budget: Budget,
     ) -> Result<Vec<ServiceState>, CapError> {
-        let args = Self::args(&["up", "-d", "--no-build"], services);
+        let build = if self.target.build { "--build" } else { "--no-build" };
+        let args = Self::args(&["up", "-d", build], services);
         self.cli
             .run(&self.label, &self.target, "up", &args, LIST_CAP, budget)
             .await?;
