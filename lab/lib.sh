@@ -12,6 +12,9 @@ exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 LAB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LAB_SRC="$LAB_ROOT/lab"
 LAB_DIR="${LAB_DIR:-$LAB_ROOT/.lab}"
+# Its real path: a server started through a symbolic link (a git worktree's
+# .lab) would lose its files when the link goes.
+if [[ -d "$LAB_DIR" ]]; then LAB_DIR="$(cd "$LAB_DIR" && pwd -P)"; fi
 LAB_RUN="$LAB_DIR/run"   # pid files and unix sockets (bind-mounted into containers)
 LAB_LOG="$LAB_DIR/log"   # one log per server
 LAB_ENVD="$LAB_DIR/env.d" # per-service fragments of .lab/env
