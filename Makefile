@@ -78,11 +78,15 @@ lab-down:
 	bash lab/down.sh
 
 ## demo: the main job on the local lab — status, a backend failure (runbook
-## scenario 4) recovered by service-recover, status again; leaves the lab healthy
+## scenario 4), the runbook's diagnosis of the compose project's logs (logs, grep
+## database|connection), the backend recovered by service-recover, status again;
+## leaves the lab healthy
 demo: lab build
 	$(DRHOST) run plugins/status.wasm --config $(LAB_CONFIG)
 	@echo "demo: killing toolboxai-backend2 (runbook scenario 4: application service failure)"
 	DOCKER_HOST="$$(grep '^DOCKER_HOST=' .lab/env | cut -d= -f2-)" docker kill toolboxai-backend2 >/dev/null
+	@echo "demo: the stack's log lines about the database or connections (docker-compose logs | grep -i \"database\|connection\")"
+	$(DRHOST) run plugins/logs.wasm --config $(LAB_CONFIG) --param 'grep=database|connection' --param lines=20
 	$(DRHOST) run plugins/service-recover.wasm --config $(LAB_CONFIG)
 	$(DRHOST) run plugins/status.wasm --config $(LAB_CONFIG)
 

@@ -112,6 +112,42 @@ networks = ["toolboxai_*"]
 # address pools (172.17.0.0/16 … 172.31.0.0/16, then /20s of 192.168.0.0/16).
 network_subnets = ["172.16.0.0/12", "192.168.0.0/16"]
 
+# The stack as the compose project it is (lab/stack/docker-compose.yml,
+# brought up by lab/stack/containers.sh), driven by the real docker-compose.
+# The project directory holds the .env with the file's variables, which
+# containers.sh writes: drhost's calls compute the same config hash as the
+# lab's, so an up recreates nothing the lab made.
+[targets.compose.toolboxai]
+file = "$root/lab/stack/docker-compose.yml"
+project = "$COMPOSE_PROJECT"
+project_directory = "${COMPOSE_PROJECT_DIR:-$LAB_DIR/compose}"
+timeout = "2m"
+
+# logs (quick reference "view logs"): the project's newest log lines, merged
+# by time; read only.
+[[plugins.logs.compose]]
+target = "toolboxai"
+access = ["read"]
+
+# restart-all (quick reference "restart all services"): each service in
+# dependency order (backends, then the proxy), verified before the next —
+# with the lab's probes, healthy means its /health answers 200.
+[[plugins.restart-all.compose]]
+target = "toolboxai"
+access = ["read", "restart"]
+
+[[plugins.restart-all.http]]
+host = "127.0.0.1:*"
+
+[plugins.restart-all.params]
+probes = "backend1=$BACKEND1_URL/health,backend2=$BACKEND2_URL/health,backend3=$BACKEND3_URL/health,nginx-proxy=$NGINX_URL/health"
+
+# full-restart (quick reference "full restart"): down (volumes kept), up -d,
+# every service verified.
+[[plugins.full-restart.compose]]
+target = "toolboxai"
+access = ["read", "up", "down"]
+
 # status (quick reference): read-only look at every container of the stack.
 [[plugins.status.docker]]
 containers = ["toolboxai-*"]

@@ -2,7 +2,9 @@
 //! the test by the real compose CLI (`docker-compose`) and read back
 //! through the engine: a unique project name over a compose file (a
 //! fixture, or one the test writes), taken down with its volumes when the
-//! [`Stack`] is dropped, also when the test fails.
+//! [`Stack`] is dropped, also when the test fails. And the lab's own main
+//! stack, the project `toolboxai` from `lab/stack/docker-compose.yml`
+//! ([`lab_stack_compose`]), which no [`Stack`] ever names.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use bollard::query_parameters as q;
 
+use crate::cli::repo_root;
 use crate::lab::{runtime as rt, up as lab, Lab};
 use crate::tmp::TmpDir;
 use crate::util::unique;
@@ -204,4 +207,43 @@ pub fn containers_of(lab: &Lab, project: &str) -> HashMap<String, Seen> {
         }
         seen
     })
+}
+
+/// The compose file of the lab's main stack (project `toolboxai`), as
+/// `lab/stack/containers.sh` brings it up.
+pub fn lab_stack_file() -> PathBuf {
+    repo_root().join("lab/stack/docker-compose.yml")
+}
+
+/// The main stack's project directory (its `.env`): `COMPOSE_PROJECT_DIR`,
+/// or where `lab/stack/containers.sh` puts it, `.lab/compose`, for a
+/// `.lab/env` written before that key existed.
+pub fn lab_stack_dir(lab: &Lab) -> PathBuf {
+    lab.get("COMPOSE_PROJECT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| lab.path(".lab/compose"))
+}
+
+/// The real CLI on the lab's main stack: [`lab_stack_file`] as project
+/// `COMPOSE_PROJECT` in `COMPOSE_PROJECT_DIR` (its `.env`), with only
+/// `PATH`, `HOME` and `DOCKER_HOST` in its environment — as
+/// `lab/stack/containers.sh` and drhost's compose target run it, so it
+/// computes the same config hashes they do.
+pub fn lab_stack_compose(lab: &Lab, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new("docker-compose");
+    cmd.env_clear()
+        .args(["--ansi", "never", "-f"])
+        .arg(lab_stack_file())
+        .arg("--project-directory")
+        .arg(lab_stack_dir(lab))
+        .args(["-p", lab.get("COMPOSE_PROJECT").expect("COMPOSE_PROJECT")])
+        .args(args)
+        .env("DOCKER_HOST", lab.get("DOCKER_HOST").expect("DOCKER_HOST"));
+    for name in ["PATH", "HOME"] {
+        if let Some(value) = std::env::var_os(name) {
+            cmd.env(name, value);
+        }
+    }
+    cmd.output()
+        .expect("docker-compose runs (apt-get install docker-compose)")
 }

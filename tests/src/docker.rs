@@ -183,14 +183,16 @@ impl Restore {
                 }
             }
         }
-        // `lab/stack/containers.sh` keeps a network that exists, so one a
-        // recreate left without the labels it gave it (compose's, and
-        // `drhost.lab`, which `lab/down.sh` removes by) is put back with
-        // them here.
+        // `lab/stack/containers.sh` (compose) keeps a network that exists,
+        // so one a recreate left without the labels compose gave it (its
+        // project and network, and `drhost.lab`, which `lab/down.sh`
+        // removes by) is put back with them here; compose's version label
+        // may be there or not (a network from before the lab was a compose
+        // project has none).
         let mut relabeled = Ok(());
         for short in ["backend", "cache"] {
             let net = format!("toolboxai_{short}");
-            let labels = HashMap::from([
+            let mut labels = HashMap::from([
                 ("com.docker.compose.project".to_string(), "toolboxai".to_string()),
                 ("com.docker.compose.network".to_string(), short.to_string()),
                 ("drhost.lab".to_string(), "1".to_string()),
@@ -200,7 +202,10 @@ impl Restore {
                 .await
                 .ok()
                 .map(|n| n.labels.unwrap_or_default());
-            if now.is_some_and(|now| now != labels) {
+            if let Some(now) = now.filter(|now| labels.iter().any(|(k, v)| now.get(k) != Some(v))) {
+                if let Some(version) = now.get("com.docker.compose.version") {
+                    labels.insert("com.docker.compose.version".to_string(), version.clone());
+                }
                 if let Err(why) = relabel(&docker, &net, labels).await {
                     relabeled = relabeled.and(Err(format!("{net} lost its labels and could not get them back: {why}")));
                 }

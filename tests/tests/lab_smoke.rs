@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 
 use anyhow::{ensure, Context, Result};
-use drhost_tests::lab::Lab;
+use drhost_tests::compose::lab_stack_compose;
+use drhost_tests::lab::{serial, Lab};
 
 #[tokio::test]
 async fn postgres_has_the_seeded_users() -> Result<()> {
@@ -284,6 +285,77 @@ async fn docker_runs_the_toolboxai_stack() -> Result<()> {
             "{net}"
         );
     }
+    Ok(())
+}
+
+/// The main stack is a real compose project: `docker-compose ps` over
+/// `lab/stack/docker-compose.yml` (project `toolboxai`, the `.env` in
+/// `COMPOSE_PROJECT_DIR`) lists its four services running, and each of the
+/// lab's containers is the one compose knows for its service and carries
+/// the config hash compose computes from the file and `.env` now — so an
+/// `up` (make lab's, or drhost's compose target's) recreates nothing.
+#[test]
+fn the_main_stack_is_the_compose_project_of_its_file() -> Result<()> {
+    let _serial = serial();
+    let lab = Lab::load()?;
+    let services = ["backend1", "backend2", "backend3", "nginx-proxy"];
+    let text = |out: std::process::Output| -> Result<String> {
+        ensure!(
+            out.status.success(),
+            "docker-compose: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?)
+    };
+
+    let running = text(lab_stack_compose(
+        &lab,
+        &["ps", "--services", "--filter", "status=running"],
+    ))?;
+    let mut running: Vec<&str> = running.lines().collect();
+    running.sort_unstable();
+    assert_eq!(running, services, "services compose lists as running");
+
+    // service -> the hash compose computes now.
+    let hashes = text(lab_stack_compose(&lab, &["config", "--hash=*"]))?;
+    let hashes: HashMap<&str, &str> = hashes.lines().filter_map(|l| l.split_once(' ')).collect();
+    assert_eq!(hashes.len(), 4, "{hashes:?}");
+
+    let ids = text(lab_stack_compose(&lab, &["ps", "-q"]))?;
+    let mut ids: Vec<&str> = ids.lines().collect();
+    ids.sort_unstable();
+    let rt = drhost_tests::lab::runtime();
+    let docker = rt.block_on(lab.docker())?;
+    let mut named = Vec::new();
+    for service in services {
+        let name = if service == "nginx-proxy" {
+            lab.get("NGINX_CONTAINER")?.to_string()
+        } else {
+            format!("toolboxai-{service}")
+        };
+        let c = rt
+            .block_on(docker.inspect_container(&name, None::<bollard::query_parameters::InspectContainerOptions>))
+            .with_context(|| format!("container {name}"))?;
+        named.push(c.id.clone().unwrap_or_default());
+        let labels = c.config.and_then(|c| c.labels).unwrap_or_default();
+        let label = |key: &str| labels.get(key).map(String::as_str);
+        assert_eq!(label("com.docker.compose.service"), Some(service), "{name}");
+        assert_eq!(label("com.docker.compose.project"), Some("toolboxai"), "{name}");
+        assert_eq!(label("drhost.lab"), Some("1"), "{name}");
+        assert_eq!(
+            label("com.docker.compose.config-hash"),
+            Some(hashes[service]),
+            "{name}: made from another config than lab/stack/docker-compose.yml with .lab/compose/.env"
+        );
+        ensure!(
+            label("com.docker.compose.project.config_files")
+                .is_some_and(|f| f.ends_with("lab/stack/docker-compose.yml")),
+            "{name}: config_files {:?}",
+            label("com.docker.compose.project.config_files")
+        );
+    }
+    named.sort_unstable();
+    assert_eq!(ids, named, "the containers compose knows are the lab's");
     Ok(())
 }
 

@@ -10,11 +10,16 @@
 //! came from compose's dependencies. `web` writes ANSI escape sequences to
 //! its log. `api` exits with code 4 once `/data/broken` exists on its
 //! volume, so a test can make it fail to come back.
+//!
+//! The last tests run `logs` and `restart-all` through the lab's own
+//! `.lab/drhost.toml` on the lab's main stack (compose project `toolboxai`,
+//! `lab/stack/docker-compose.yml`), holding the lab's lock.
 
 use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{calls, events, read_journal, Outcome, Run};
-use drhost_tests::compose::Stack;
+use drhost_tests::compose::{containers_of, lab_stack_compose, Seen, Stack};
+use drhost_tests::docker::{health, on_lab, Restore};
 
 /// The compose file (escapes are YAML's: `\\033` is `\033` for printf).
 const STACK: &str = r#"
@@ -106,6 +111,21 @@ fn sortable(time: &str) -> String {
     let time = time.trim_end_matches('Z');
     let (whole, fraction) = time.split_once('.').unwrap_or((time, ""));
     format!("{whole}.{fraction:0<9}Z")
+}
+
+/// An RFC 3339 UTC time (`2026-12-01T18:33:08.284680088Z`) as seconds
+/// since the epoch.
+fn seconds(time: &str) -> f64 {
+    let (date, clock) = time.trim_end_matches('Z').split_once('T').expect("RFC 3339 time");
+    let n: Vec<i64> = date.split('-').map(|x| x.parse().expect("date")).collect();
+    // Days from 1970-01-01 (Howard Hinnant's days_from_civil).
+    let (y, m, d) = (if n[1] <= 2 { n[0] - 1 } else { n[0] }, n[1], n[2]);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+    let c: Vec<f64> = clock.split(':').map(|x| x.parse().expect("time")).collect();
+    days as f64 * 86400.0 + c[0] * 3600.0 + c[1] * 60.0 + c[2]
 }
 
 /// The services of the `compose.restart` calls, in journal order.
@@ -627,4 +647,121 @@ fn each_plugin_is_refused_without_its_compose_grant() {
     }
     // Nothing was created.
     assert!(stack.containers().is_empty());
+}
+
+// ------------------------------------------- the lab's own main stack
+
+/// The lab's main stack (project `toolboxai`, `lab/stack/docker-compose.yml`)
+/// as the engine reports it: service → its container, the four services only.
+fn main_stack(lab: &drhost_tests::lab::Lab) -> std::collections::HashMap<String, Seen> {
+    let mut seen = containers_of(lab, lab.get("COMPOSE_PROJECT").unwrap());
+    seen.retain(|service, _| MAIN_ORDER.contains(&service.as_str()));
+    seen
+}
+
+/// The main stack's services, in its dependency order (the proxy last).
+const MAIN_ORDER: [&str; 4] = ["backend1", "backend2", "backend3", "nginx-proxy"];
+
+#[test]
+fn logs_through_the_labs_own_config_reads_the_main_stacks_containers() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = drhost_tests::lab::up();
+    let seen = main_stack(&lab);
+    assert_eq!(seen.len(), 4, "{seen:?}");
+
+    let out = on_lab(&lab, Run::plugin("logs"))
+        .params(&[("grep", "listening on"), ("lines", "500")])
+        .exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fact(&out, "services"), MAIN_ORDER.join(","));
+    let lines = rows(&out, "logs");
+    // Each backend's own start line, from the container running now: its
+    // newest one was written after the container's last start.
+    for service in &MAIN_ORDER[..3] {
+        let newest = lines
+            .iter()
+            .filter(|r| r[1] == *service)
+            .max_by_key(|r| sortable(&r[0]))
+            .unwrap_or_else(|| panic!("no start line of {service}: {lines:?}"));
+        assert!(
+            newest[2].starts_with(&format!("toolboxai-backend: {service} version "))
+                && newest[2].ends_with("listening on :8000"),
+            "{newest:?}"
+        );
+        // The engine records the start after the process runs: a line may
+        // be a few milliseconds older than it.
+        let apart = (seconds(&newest[0]) - seconds(&seen[*service].started_at)).abs();
+        assert!(
+            apart < 2.0,
+            "{service}: {newest:?} is {apart:.3} s from its container's start {}",
+            seen[*service].started_at
+        );
+    }
+    let journal = out.journal();
+    let open = calls(&journal, "compose.open");
+    assert_eq!(open[0]["args"]["target"], "toolboxai");
+    assert_eq!(open[0]["outcome"]["ok"]["cli"], "docker-compose");
+    assert_eq!(open[0]["outcome"]["ok"]["services"], serde_json::json!(MAIN_ORDER));
+    assert_eq!(calls(&journal, "compose.logs").len(), 4);
+    // Read-only: the same containers, not restarted.
+    let after = main_stack(&lab);
+    for service in MAIN_ORDER {
+        assert_eq!(after[service].started_at, seen[service].started_at, "{service}");
+    }
+}
+
+#[test]
+fn restart_all_through_the_labs_own_config_restarts_the_main_stack_in_order() {
+    let _serial = drhost_tests::lab::serial();
+    let lab = drhost_tests::lab::up();
+    // Whatever happens, the stack ends healthy on its images and networks.
+    let _restore = Restore::new(&lab);
+    let before = main_stack(&lab);
+    assert_eq!(before.len(), 4, "{before:?}");
+    std::thread::sleep(Duration::from_millis(1100));
+
+    let out = on_lab(&lab, Run::plugin("restart-all")).yes().exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fact(&out, "order"), MAIN_ORDER.join(","));
+    let journal = out.journal();
+    assert_eq!(restarted(&journal), MAIN_ORDER);
+    // The lab's probes (its /health URLs, [plugins.restart-all.params]) were
+    // each asked after its service's restart.
+    let table = rows(&out, "restart in dependency order");
+    assert!(table.iter().all(|r| r[3] == "healthy"), "{table:?}");
+    let probed: Vec<String> = calls(&journal, "http.get")
+        .iter()
+        .filter_map(|c| c["args"]["url"].as_str().map(str::to_string))
+        .collect();
+    let mut urls = lab.backend_urls().unwrap();
+    urls.push(lab.nginx_url().unwrap().to_string());
+    for url in &urls {
+        assert!(probed.contains(&format!("{url}/health")), "{url}: {probed:?}");
+    }
+
+    // Restarted, not recreated: the same containers, started again, in order.
+    let after = main_stack(&lab);
+    for service in MAIN_ORDER {
+        assert_eq!(after[service].name, before[service].name);
+        assert_eq!(after[service].state, "running", "{service}");
+        assert_ne!(
+            after[service].started_at, before[service].started_at,
+            "{service} restarted"
+        );
+    }
+    let starts: Vec<String> = MAIN_ORDER.iter().map(|s| sortable(&after[*s].started_at)).collect();
+    assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}");
+    // And healthy, through the proxy too.
+    let rt = drhost_tests::lab::runtime();
+    for url in &urls {
+        assert_eq!(rt.block_on(health(&lab, url)), 200, "{url}");
+    }
+    // The lab's compose CLI and drhost's agree on the project: an up changes nothing.
+    let up = lab_stack_compose(&lab, &["up", "-d", "--no-build"]);
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{said}");
+    for name in after.values().map(|c| &c.name) {
+        assert!(said.contains(&format!("{name} is up-to-date")), "{said}");
+    }
+    assert_eq!(main_stack(&lab)["backend1"].started_at, after["backend1"].started_at);
 }
