@@ -351,6 +351,9 @@ access = ["read", "write"]
 
 # The lab's drills (drhost drill NAME; drhost schedule): the runbook's
 # scenarios with host probes, judged against RTO 15 min / RPO 5 min.
+# Scenario 3 (complete infrastructure loss: infra-backup, fault-complete-loss,
+# infra-restore) has none here: the lab has no scenario-3 stack of its own,
+# so its drill runs on a stack a test owns (README, "Drills").
 [drills.service-failure]
 description = "runbook 4: a backend is killed; service-recover restarts it"
 fault = "$root/plugins/fault-kill-backend.wasm"

@@ -327,6 +327,41 @@ impl Phase2 {
             .output();
     }
 
+    /// Creates the Docker secret `name` holding `value` (from stdin, as the
+    /// runbook does), making the lab's engine a single-node swarm first when
+    /// it is none (what infra-restore's provision step does).
+    pub fn create_docker_secret(&self, name: &str, value: &str) {
+        use std::io::Write;
+        let docker = |args: &[&str]| {
+            let mut cmd = Command::new("docker");
+            cmd.args(args).env("DOCKER_HOST", self.lab.get("DOCKER_HOST").unwrap());
+            cmd
+        };
+        let state = run_ok(&mut docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]));
+        if String::from_utf8_lossy(&state.stdout).trim() != "active" {
+            run_ok(&mut docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]));
+        }
+        self.remove_docker_secret(name);
+        let mut child = docker(&["secret", "create", name, "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("docker secret create");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(value.as_bytes())
+            .expect("write the secret");
+        let out = child.wait_with_output().expect("docker secret create");
+        assert!(
+            out.status.success(),
+            "docker secret create {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The fault: complete infrastructure loss of this project — down with
     /// volumes (Vault's data gone), networks removed, the certificates
     /// directory deleted, the Docker secret removed. S3 and the lab's
@@ -461,6 +496,30 @@ certificates-prefix = "{prefix}certificates/"
         text.push_str(&format!(
             "[plugins.infra-restore.params]\nsnapshot-key = \"{prefix}vault/vault-snapshot.snap\"\ncertificates-prefix = \"{prefix}certificates/\"\ncertificates-dir = \"{certs}\"\nknown-secret = \"{KNOWN_SECRET}\"\nhealth-url = \"{}\"\nwait = \"60s\"\n",
             self.health_url()
+        ));
+        text
+    }
+
+    /// fault-complete-loss's grants (each table by name, so a test can
+    /// leave one out): exactly what its manifest asks for — compose `read`
+    /// and `down` on this project, the certificates listed and removed, the
+    /// Docker secret removed — and its parameters for this project.
+    pub fn fault_grants(&self, without: &[&str]) -> String {
+        let tables = [
+            ("compose-read", "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"read\"]\n".to_string()),
+            ("compose-down", "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"down\"]\n".to_string()),
+            ("files", "[[plugins.fault-complete-loss.files]]\ntarget = \"infrastructure\"\npaths = [\"certificates/**\"]\naccess = [\"read\", \"write\"]\n".to_string()),
+            ("docker-secret", format!("[[plugins.fault-complete-loss.docker]]\nsecrets = [\"{DOCKER_SECRET}\"]\naccess = [\"write\"]\n")),
+        ];
+        let mut text = String::new();
+        for (name, table) in tables {
+            if !without.contains(&name) {
+                text.push_str(&table);
+                text.push('\n');
+            }
+        }
+        text.push_str(&format!(
+            "[plugins.fault-complete-loss.params]\ntarget = \"toolboxai\"\nfiles-target = \"infrastructure\"\ncertificates = \"certificates\"\ndocker-secrets = \"{DOCKER_SECRET}\"\n"
         ));
         text
     }

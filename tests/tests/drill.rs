@@ -1618,3 +1618,307 @@ fn a_drill_posts_its_verdict_to_the_run_notify_channel() {
                 .any(|e| e.to_string().contains(&path))
     );
 }
+
+/// Removes the Docker secret a complete-loss drill recreated.
+struct RemoveDockerSecret<'a>(&'a drhost_tests::phase2::Phase2);
+
+impl Drop for RemoveDockerSecret<'_> {
+    fn drop(&mut self) {
+        self.0.remove_docker_secret(drhost_tests::phase2::DOCKER_SECRET);
+    }
+}
+
+/// A scenario-3 stack of the test's own, up, Vault initialised and holding
+/// `value` at the known secret, the Docker secret made from the root token
+/// (as the runbook's step 4 does); each certificate file's bytes.
+fn complete_loss_stack(value: &str) -> (drhost_tests::phase2::Phase2, Vec<(String, Vec<u8>)>) {
+    use drhost_tests::phase2::{Phase2, DOCKER_SECRET, KNOWN_SECRET};
+    let stack = Phase2::create();
+    stack.up();
+    stack.init_vault();
+    stack.write_secret(KNOWN_SECRET, serde_json::json!({ "database_url": value }));
+    stack.create_docker_secret(DOCKER_SECRET, &stack.root_token());
+    // Healthy before the drill: its baseline wants the proxy answering.
+    let proxy = format!("http://127.0.0.1:{}", stack.proxy_port);
+    let until = Instant::now() + Duration::from_secs(60);
+    while rt().block_on(health(&stack.lab, &proxy)) != 200 {
+        assert!(
+            Instant::now() < until,
+            "the stack's proxy never answered {proxy}/health"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let mut certificates: Vec<(String, Vec<u8>)> = std::fs::read_dir(stack.certificates())
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    certificates.sort();
+    assert_eq!(certificates.len(), 3, "{certificates:?}");
+    (stack, certificates)
+}
+
+/// The scenario-3 drill `name` on `stack`: infra-backup before,
+/// fault-complete-loss, infra-restore (their parameters for this stack are
+/// in the config), the proxy's /health probed, RTO target `rto`; in a
+/// drhost.toml of the stack's own (targets, grants), not the lab's.
+fn complete_loss_config(stack: &drhost_tests::phase2::Phase2, name: &str, rto: &str) -> String {
+    format!(
+        "[run]\ntimeout = \"10m\"\n\n{}\n{}\n[drills.{name}]\ndescription = \"runbook scenario 3: complete infrastructure loss\"\nbefore = \"{}\"\nfault = \"{}\"\nrecovery = \"{}\"\nprobes.http = [\"{}\"]\nrto = \"{rto}\"\n",
+        stack.config_toml(&[]),
+        stack.fault_grants(&[]),
+        plugin_path("infra-backup"),
+        plugin_path("fault-complete-loss"),
+        plugin_path("infra-restore"),
+        stack.health_url(),
+    )
+}
+
+/// What each journaled call named `call` that succeeded returned (its `ok`).
+fn succeeded(journal: &[Value], call: &str) -> Vec<Value> {
+    calls(journal, call)
+        .iter()
+        .filter_map(|c| c["outcome"].get("ok").cloned())
+        .collect()
+}
+
+#[test]
+fn a_complete_loss_drill_destroys_the_stack_and_infra_restore_brings_it_back() {
+    use drhost_tests::phase2::{DOCKER_SECRET, KNOWN_SECRET};
+    let _serial = drhost_tests::lab::serial();
+    let value = drhost_tests::util::unique("postgresql://app:s3cr3t");
+    let (stack, certificates) = complete_loss_stack(&value);
+    let _secret = RemoveDockerSecret(&stack);
+    let (token, key) = (stack.root_token(), stack.unseal_key());
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&complete_loss_config(&stack, "complete-loss", "15m"));
+
+    let started = Instant::now();
+    let out = drill(&stack.lab, config.path(), journals.path(), &["complete-loss"]).exec();
+    let drill_wall = started.elapsed();
+    assert_code(&out, 0);
+    let report = out.json();
+    assert_eq!(report["status"], "passed", "{report:#}");
+    for role in ["before", "fault", "recovery"] {
+        assert_eq!(report[role]["exit_code"], 0, "{role}: {report:#}");
+    }
+
+    // The drill's journal: backup, then the loss, then the recovery.
+    let file = drill_journals(journals.path())[0].clone();
+    let journal = read_journal(&file);
+    let at = |event: &str| events(&journal, event)[0]["at_ms"].as_u64().unwrap();
+    let order = [
+        "before-start",
+        "before-end",
+        "fault-start",
+        "fault-end",
+        "recovery-start",
+        "recovery-end",
+    ];
+    for pair in order.windows(2) {
+        assert!(at(pair[0]) <= at(pair[1]), "{} before {}", pair[0], pair[1]);
+    }
+    let (fault_start, recovery_end) = (at("fault-start"), at("recovery-end"));
+
+    // The proxy probe saw the loss, and the RTO lies inside the drill.
+    let probe_name = format!("http:{}", stack.health_url());
+    let probe = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["probe"] == probe_name.as_str())
+        .expect("the proxy probe")
+        .clone();
+    assert_eq!(probe["saw_fault"], true, "{probe}");
+    assert!(probe["failed"].as_u64().unwrap() > 0, "{probe}");
+    assert!(
+        events(&journal, "probe")
+            .iter()
+            .any(|p| p["ok"] == false && p["at_ms"].as_u64().unwrap() >= fault_start),
+        "the outage is journaled"
+    );
+    let rto = report["rto"]["measured_ms"].as_u64().expect("RTO measured");
+    assert!(
+        rto > 0 && rto <= recovery_end - fault_start,
+        "RTO {rto} ms within fault start {fault_start} → recovery end {recovery_end} ms"
+    );
+    assert_eq!(report["rto"]["met"], true);
+    assert_eq!(
+        events(&journal, "run-end")[0]["drill"]["rto"]["measured_ms"].as_u64(),
+        Some(rto)
+    );
+
+    // Each plugin run did what its journal says.
+    let plugin_journal = |event: &str| {
+        read_journal(Path::new(
+            events(&journal, event)[0]["plugin_run"]["journal"].as_str().unwrap(),
+        ))
+    };
+    let fault = plugin_journal("fault-end");
+    let removed =
+        |call: &str| -> Vec<Value> { succeeded(&fault, call).iter().map(|ok| ok["removed"].clone()).collect() };
+    assert_eq!(succeeded(&fault, "compose.down").len(), 1, "{fault:?}");
+    assert_eq!(calls(&fault, "compose.down")[0]["args"]["volumes"], true);
+    assert_eq!(
+        removed("files.remove"),
+        vec![Value::Bool(true); 3],
+        "three certificate files"
+    );
+    assert_eq!(
+        removed("docker.remove-secret"),
+        [Value::Bool(true)],
+        "the Docker secret"
+    );
+    let backup = plugin_journal("before-end");
+    assert_eq!(succeeded(&backup, "vault.snapshot-save").len(), 1);
+    let recovery = plugin_journal("recovery-end");
+    assert_eq!(succeeded(&recovery, "docker.create-secret").len(), 1, "{recovery:?}");
+    assert_eq!(succeeded(&recovery, "vault.snapshot-restore").len(), 1, "{recovery:?}");
+    let recovery_end_event = events(&recovery, "run-end")[0].clone();
+    let fact = |name: &str| {
+        recovery_end_event["facts"]
+            .as_array()
+            .and_then(|facts| facts.iter().find(|f| f["name"] == name))
+            .and_then(|f| f["value"].as_str())
+            .map(str::to_string)
+    };
+    assert_eq!(fact("vault-restored").as_deref(), Some("true"), "{recovery_end_event}");
+    assert_eq!(fact("docker-secret-created").as_deref(), Some("true"));
+    let phases: Vec<String> = [
+        "assess",
+        "provision",
+        "certificates",
+        "secrets",
+        "vault",
+        "services",
+        "verify",
+    ]
+    .iter()
+    .map(|p| format!("{p} {} ms", fact(&format!("phase-{p}-ms")).unwrap_or_default()))
+    .collect();
+    eprintln!(
+        "complete-loss drill: RTO {rto} ms; before (infra-backup) wall {} ms, fault wall {} ms, recovery wall {} ms ({}); drill {drill_wall:?}",
+        report["before"]["wall_ms"],
+        report["fault"]["wall_ms"],
+        report["recovery"]["wall_ms"],
+        phases.join(", ")
+    );
+    check_drill_report(journals.path(), &file);
+
+    // The real stack is back: every container runs, the proxy answers,
+    // the secret written before the loss reads back from the restored
+    // Vault, the Docker secret exists, the certificates are the same bytes.
+    let containers = stack.containers();
+    assert_eq!(containers.len(), 5, "{containers:?}");
+    assert!(containers.values().all(|c| c.state == "running"), "{containers:?}");
+    let proxy = format!("http://127.0.0.1:{}", stack.proxy_port);
+    assert_eq!(rt().block_on(health(&stack.lab, &proxy)), 200);
+    let fields = stack.read_secret(KNOWN_SECRET).expect("the known secret reads back");
+    assert_eq!(fields["database_url"], value.as_str());
+    assert!(stack.docker_secret_exists(DOCKER_SECRET));
+    let restored: Vec<(String, Vec<u8>)> = certificates
+        .iter()
+        .map(|(name, _)| {
+            (
+                name.clone(),
+                std::fs::read(stack.certificates().join(name)).unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(restored, certificates, "the certificates are back byte for byte");
+
+    // No secret value in what the drill printed or journaled.
+    let mut texts = vec![
+        ("stdout", out.stdout.clone()),
+        ("stderr", out.stderr.clone()),
+        ("drill journal", std::fs::read_to_string(&file).unwrap()),
+    ];
+    for event in ["before-end", "fault-end", "recovery-end"] {
+        let path = events(&journal, event)[0]["plugin_run"]["journal"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        texts.push((event, std::fs::read_to_string(path).unwrap()));
+    }
+    for (what, text) in &texts {
+        for secret in [&token, &key, &value] {
+            assert!(!text.contains(secret.as_str()), "a secret value is in the {what}");
+        }
+    }
+}
+
+#[test]
+fn a_complete_loss_drill_with_a_one_second_rto_misses_its_target_and_recovers_all_the_same() {
+    use drhost_tests::phase2::KNOWN_SECRET;
+    let _serial = drhost_tests::lab::serial();
+    let value = drhost_tests::util::unique("value");
+    let (stack, _) = complete_loss_stack(&value);
+    let _secret = RemoveDockerSecret(&stack);
+    let journals = TmpDir::new("drill-journals-");
+    let config = config_file(&complete_loss_config(&stack, "too-tight", "1s"));
+
+    let out = drill(&stack.lab, config.path(), journals.path(), &["too-tight"]).exec();
+    assert_code(&out, EXIT_TARGET_MISSED);
+    let report = out.json();
+    assert_eq!(report["status"], "missed");
+    assert_eq!(report["rto"]["met"], false);
+    assert_eq!(report["recovery"]["exit_code"], 0, "{report:#}");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("missed RTO") && summary.contains("target 1.0 s"),
+        "{summary}"
+    );
+    let journal = read_journal(&drill_journals(journals.path())[0]);
+    assert_eq!(events(&journal, "run-end")[0]["exit_code"], EXIT_TARGET_MISSED);
+    assert_eq!(
+        stack.read_secret(KNOWN_SECRET).expect("recovered all the same")["database_url"],
+        value.as_str()
+    );
+}
+
+#[test]
+fn a_complete_loss_fault_without_its_grants_is_refused_up_front_with_the_toml() {
+    // Nothing starts (no stack, no lab lock): the drill is refused before
+    // its journal, its probes or any plugin run.
+    let stack = drhost_tests::phase2::Phase2::create();
+    let lab = stack.lab.clone();
+    for (without, wanted) in [
+        (
+            "compose-down",
+            "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"down\"]",
+        ),
+        (
+            "compose-read",
+            "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"read\"]",
+        ),
+        (
+            "files",
+            "[[plugins.fault-complete-loss.files]]\ntarget = \"infrastructure\"",
+        ),
+        (
+            "docker-secret",
+            "[[plugins.fault-complete-loss.docker]]\nsecrets = [\"vault_token\"]",
+        ),
+    ] {
+        let journals = TmpDir::new("drill-journals-");
+        let text = complete_loss_config(&stack, "ungranted", "15m")
+            .replace(&stack.fault_grants(&[]), &stack.fault_grants(&[without]));
+        let config = config_file(&text);
+        let out = drill(&lab, config.path(), journals.path(), &["ungranted"]).exec();
+        assert_code(&out, 3);
+        assert!(
+            out.stderr.contains("the fault plugin is refused") && out.stderr.contains(wanted),
+            "without {without}, the refusal names the TOML:\n{}",
+            out.stderr
+        );
+        assert!(
+            std::fs::read_dir(journals.path()).map(|d| d.count()).unwrap_or(0) == 0,
+            "without {without}: nothing ran"
+        );
+    }
+}

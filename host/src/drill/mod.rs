@@ -155,8 +155,11 @@ pub struct DrillReport {
     /// The `before` plugin's run (e.g. the backup a database drill restores).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub before: Option<PluginRun>,
-    /// The fault plugin's run.
+    /// The fault plugin's run (`None`: it did not run, or the drill has none).
     pub fault: Option<PluginRun>,
+    /// The drill defines no fault: it breaks nothing (a restore test).
+    #[serde(skip)]
+    pub no_fault: bool,
     /// The recovery plugin's run.
     pub recovery: Option<PluginRun>,
     /// Each probe's result.
@@ -280,6 +283,7 @@ pub async fn drill(opts: &DrillOptions) -> Result<DrillReport, Error> {
         lost_writes: None,
         before: None,
         fault: None,
+        no_fault: fault_path.is_none(),
         recovery: None,
         probes: Vec::new(),
         notes: Vec::new(),

@@ -49,6 +49,9 @@ pub(crate) fn render(report: &DrillReport) -> String {
                     ms(run.wall_ms)
                 );
             }
+            None if role == "fault" && report.no_fault => {
+                let _ = writeln!(out, "  {role:<9} (no fault: this drill breaks nothing)");
+            }
             None => {
                 let _ = writeln!(out, "  {role:<9} (not run)");
             }
@@ -216,10 +219,52 @@ mod tests {
             lost_writes: None,
             before: None,
             fault: None,
+            no_fault: false,
             recovery: None,
             probes: Vec::new(),
             notes: Vec::new(),
             wall_ms: 0,
+        }
+    }
+
+    fn recovery_run() -> crate::drill::PluginRun {
+        crate::drill::PluginRun {
+            plugin: "r.wasm".into(),
+            run_id: "r-1".into(),
+            journal: None,
+            status: "recovered".into(),
+            exit_code: 0,
+            summary: String::new(),
+            wall_ms: 3_100,
+            started_after_fault_ms: 0,
+        }
+    }
+
+    /// The line of the runs table for `role`.
+    fn run_line(table: &str, role: &str) -> String {
+        table
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{role} ")))
+            .unwrap_or_else(|| panic!("no {role} line: {table}"))
+            .to_string()
+    }
+
+    #[test]
+    fn a_drill_without_a_fault_says_so_and_a_fault_that_never_ran_says_not_run() {
+        let mut restore = report(DrillStatus::Passed, Some(3_100), None, None);
+        restore.no_fault = true;
+        restore.recovery = Some(recovery_run());
+        let table = render(&restore);
+        let fault = run_line(&table, "fault");
+        assert!(fault.contains("no fault") && !fault.contains("not run"), "{table}");
+        assert!(run_line(&table, "recovery").contains("r-1"), "{table}");
+
+        // A drill with a fault that stopped before it (unhealthy baseline).
+        let stopped = report(DrillStatus::Failed, None, None, None);
+        let table = render(&stopped);
+        for role in ["fault", "recovery"] {
+            let line = run_line(&table, role);
+            assert!(line.contains("(not run)") && !line.contains("no fault"), "{table}");
         }
     }
 

@@ -60,7 +60,11 @@ pub struct DrillEvidence {
     pub fault_ms: Option<f64>,
     /// The fault's wall-clock time (RFC 3339).
     pub fault_at: Option<String>,
-    /// When every probe was healthy for good: the fault plus the RTO, in ms.
+    /// The drill defines no fault (its `run-start` names none): it breaks
+    /// nothing, and its RTO runs from the recovery's start.
+    pub no_fault: bool,
+    /// When every probe was healthy for good: the fault (without one, the
+    /// recovery's start) plus the RTO, in ms.
     pub recovered_ms: Option<f64>,
     /// The plugin runs, in the order they ran.
     pub runs: Vec<PhaseRun>,
@@ -249,6 +253,7 @@ pub fn read(path: &Path) -> Result<DrillEvidence> {
         lost_writes: None,
         fault_ms: None,
         fault_at: None,
+        no_fault: false,
         recovered_ms: None,
         runs: Vec::new(),
         probes: Vec::new(),
@@ -259,6 +264,9 @@ pub fn read(path: &Path) -> Result<DrillEvidence> {
     let mut changes: Vec<(String, Vec<HealthChange>)> = Vec::new();
     let mut probes_end: Option<f64> = None;
     let mut end: Option<&Value> = None;
+    // Without a fault, the RTO's zero: the recovery's start less how long
+    // after that zero it started (its `started_after_fault_ms`).
+    let mut zero_without_fault: Option<f64> = None;
     for event in &events {
         let at = ms(&event["at_ms"]);
         if let Some(at) = at {
@@ -315,6 +323,9 @@ pub fn read(path: &Path) -> Result<DrillEvidence> {
                     if let Some(end) = phase.end_ms {
                         evidence.span_ms = evidence.span_ms.max(end);
                     }
+                    if role == "recovery" {
+                        zero_without_fault = Some(phase.start_ms - ms(&run["started_after_fault_ms"]).unwrap_or(0.0));
+                    }
                 }
             }
             "run-end" => end = Some(event),
@@ -369,8 +380,13 @@ pub fn read(path: &Path) -> Result<DrillEvidence> {
             .notes
             .push("the journal has no run-end: the drill was cut short, and nothing was judged".into());
     }
-    if let (Some(fault), Some(rto)) = (evidence.fault_ms, evidence.rto.measured_ms) {
-        evidence.recovered_ms = Some(fault + rto);
+    evidence.no_fault = evidence.fault_ms.is_none() && start["fault"].is_null();
+    let zero = match evidence.no_fault {
+        true => zero_without_fault,
+        false => evidence.fault_ms,
+    };
+    if let (Some(zero), Some(rto)) = (zero, evidence.rto.measured_ms) {
+        evidence.recovered_ms = Some(zero + rto);
     }
     Ok(evidence)
 }
@@ -457,6 +473,11 @@ pub fn document(e: &DrillEvidence) -> Document {
     summary.push(field("RPO", rpo));
     if let Some(at) = &e.fault_at {
         summary.push(field("Fault injected", Text::new().journal(at)));
+    } else if e.no_fault {
+        summary.push(field(
+            "Fault",
+            Text::new().own("none: this drill breaks nothing; the RTO runs from the recovery's start"),
+        ));
     }
     if let Some(recovery) = e.runs.iter().find(|r| r.role == "recovery") {
         summary.push(field(
@@ -727,6 +748,75 @@ mod tests {
                 "notes": [] } }),
         );
         j.path().unwrap().to_owned()
+    }
+
+    /// A drill journal without a fault, as `drhost drill` writes one: the
+    /// recovery (a restore test) from 2000 ms to 5000 ms, 50 ms after the
+    /// RTO's zero; every probe healthy for good 3200 ms after that zero.
+    fn journal_without_fault(dir: &Path) -> PathBuf {
+        let j = crate::journal::Journal::create(dir, "drill-r-1").unwrap();
+        j.record(
+            "run-start",
+            json!({ "kind": "drill", "drill": "r", "at": "2026-12-01T08:00:00.000Z", "fault": null,
+                    "recovery": { "plugin": "r.wasm" }, "targets": { "rto_ms": 900_000, "rpo_ms": 300_000 } }),
+        );
+        j.record("probe", json!({ "probe": "http:u", "ok": true, "at_ms": 10 }));
+        j.record("recovery-start", json!({ "at_ms": 2000, "plugin": "r.wasm" }));
+        j.record(
+            "recovery-end",
+            json!({ "at_ms": 5000, "plugin_run": { "run_id": "r-1", "status": "recovered", "exit_code": 0,
+                    "wall_ms": 3000, "started_after_fault_ms": 50 } }),
+        );
+        j.record("probes-end", json!({ "at_ms": 8000 }));
+        j.record(
+            "run-end",
+            json!({ "status": "passed", "exit_code": 0, "summary": "drill `r` passed", "drill": {
+                "rto": { "target_ms": 900_000, "measured_ms": 3200, "met": true },
+                "rpo": { "target_ms": 300_000, "measured_ms": null, "met": null },
+                "fault": null,
+                "probes": [{ "probe": "http:u", "samples": 40, "failed": 0, "healthy_after_ms": 0 }],
+                "notes": ["no fault: nothing was broken"] } }),
+        );
+        j.path().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_drill_without_a_fault_marks_the_recovery_start_end_and_the_rto() {
+        let dir = std::env::temp_dir().join(format!("drhost-drill-report-nofault-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = read(&journal_without_fault(&dir)).unwrap();
+        assert!(e.no_fault);
+        assert_eq!(e.fault_ms, None);
+        // The RTO's zero is 50 ms before the recovery started.
+        assert_eq!(e.recovered_ms, Some(1950.0 + 3200.0));
+
+        let svg = drill_chart::svg(&e);
+        let x_of = |class: &str| -> f64 {
+            let at = svg
+                .find(&format!("<line class=\"marker {class}\""))
+                .unwrap_or_else(|| panic!("no {class} marker: {svg}"));
+            let rest = &svg[at..];
+            let x1 = rest.find("x1=\"").unwrap() + 4;
+            rest[x1..x1 + rest[x1..].find('"').unwrap()].parse().unwrap()
+        };
+        assert!(!svg.contains("class=\"marker fault\""), "no fault, no fault marker");
+        let (start, end, recovered) = (x_of("recovery"), x_of("recovery-end"), x_of("recovered"));
+        assert!(start < end && end < recovered, "{start} < {end} < {recovered}");
+        assert!(svg.contains("recovery ended at"), "{svg}");
+
+        let markdown = render(&e, Format::Markdown);
+        assert!(markdown.contains("none: this drill breaks nothing"), "{markdown}");
+        assert!(
+            markdown.contains("every probe healthy for good (RTO 3.2 s)"),
+            "{markdown}"
+        );
+
+        // A drill with a fault has no recovery-end marker (its run bar says it).
+        let with_fault = read(&journal(&dir)).unwrap();
+        assert!(!with_fault.no_fault);
+        let svg = drill_chart::svg(&with_fault);
+        assert!(svg.contains("class=\"marker recovery\"") && !svg.contains("marker recovery-end"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! (`before`, fault, recovery) as bars in one lane, and one lane per probe
 //! with its health as bands (green: healthy, red: failing); dashed lines
 //! mark the fault, the recovery's start and the moment every probe was
-//! healthy for good (the RTO), and a hatched span on a write probe's lane
+//! healthy for good (the RTO); a drill without a fault, whose RTO runs
+//! from the recovery's start, also has its recovery's end marked; a hatched span on a write probe's lane
 //! shows the data-loss window (the RPO) that ended when its writes stopped.
 //! Hovering shows each one's text (`<title>`); nothing needs a script.
 //! Every text from the journal goes through [`esc`].
@@ -152,7 +153,11 @@ fn write_svg(out: &mut String, e: &DrillEvidence) -> std::fmt::Result {
     // a moment apart) do not overlap.
     let mut marker = |ms: f64, class: &str, text: &str, title: &str| {
         let mx = x(ms);
-        let label_y = if class == "recovery" { TOP - 4.0 } else { TOP - 20.0 };
+        let label_y = if class.starts_with("recovery") {
+            TOP - 4.0
+        } else {
+            TOP - 20.0
+        };
         writeln!(
             out,
             r#"<line class="marker {class}" x1="{mx:.1}" y1="{:.1}" x2="{mx:.1}" y2="{bottom}"><title>{title}</title></line><text class="marker-label {class}" x="{mx:.1}" y="{label_y:.1}" text-anchor="start" dx="3">{text}</text>"#,
@@ -172,12 +177,30 @@ fn write_svg(out: &mut String, e: &DrillEvidence) -> std::fmt::Result {
         )?;
     }
     if let Some(recovery) = e.runs.iter().find(|r| r.role == "recovery") {
+        let what = if e.no_fault {
+            "recovery started (no fault: the RTO runs from here)"
+        } else {
+            "recovery started"
+        };
         marker(
             recovery.start_ms,
             "recovery",
             "recovery",
-            &format!("recovery started at {}", offset_text(recovery.start_ms)),
+            &format!("{what} at {}", offset_text(recovery.start_ms)),
         )?;
+        if let (true, Some(end)) = (e.no_fault, recovery.end_ms) {
+            marker(
+                end,
+                "recovery-end",
+                "recovery ends",
+                &format!(
+                    "recovery ended at {}: {} (exit {})",
+                    offset_text(end),
+                    esc(recovery.status.as_deref().unwrap_or("?")),
+                    recovery.exit_code.map_or("-".into(), |c| c.to_string())
+                ),
+            )?;
+        }
     }
     if let Some(recovered) = e.recovered_ms {
         marker(

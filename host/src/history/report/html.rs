@@ -33,7 +33,7 @@ svg line.marker { stroke-width: 1.5; stroke-dasharray: 4 3; } svg .marker.start 
 svg .marker.failure { fill: #d32f2f; } svg .marker.approval { fill: #f9a825; stroke: #7a5200; } svg .marker.approval.refused { fill: #fff; stroke: #c62828; }
 svg .run.before { fill: #1565c0; } svg .run.fault { fill: #ef6c00; } svg .run.recovery { fill: #00897b; }
 svg .band.healthy { fill: #2e9e48; } svg .band.failing { fill: #d32f2f; }
-svg line.marker.fault { stroke: #d32f2f; } svg line.marker.recovery { stroke: #1565c0; } svg line.marker.recovered { stroke: #1b7a2f; }
+svg line.marker.fault { stroke: #d32f2f; } svg line.marker.recovery, svg line.marker.recovery-end { stroke: #1565c0; } svg line.marker.recovered { stroke: #1b7a2f; }
 svg .marker-label.fault { fill: #d32f2f; } svg .marker-label.recovered { fill: #1b7a2f; }
 .legend span { display: inline-block; margin-right: 1.2em; } .swatch { display: inline-block; width: .9em; height: .9em; vertical-align: -1px; margin-right: .3em; border-radius: 2px; }
 footer { margin-top: 2em; color: #6b7680; font-size: .9em; word-break: break-all; }
@@ -64,7 +64,7 @@ pub fn render(report: &IncidentReport) -> String {
 }
 
 /// The drill timeline's legend.
-pub const DRILL_LEGEND: &str = r#"<p class="legend"><span><i class="swatch" style="background:#2e9e48"></i>probe healthy</span><span><i class="swatch" style="background:#d32f2f"></i>probe failing</span><span><i class="swatch" style="background:#6a1b9a"></i>data-loss window (RPO)</span><span><i class="swatch" style="background:#1565c0"></i>before run</span><span><i class="swatch" style="background:#ef6c00"></i>fault run</span><span><i class="swatch" style="background:#00897b"></i>recovery run</span><span>┆ fault / recovery start / healthy for good (RTO)</span></p>"#;
+pub const DRILL_LEGEND: &str = r#"<p class="legend"><span><i class="swatch" style="background:#2e9e48"></i>probe healthy</span><span><i class="swatch" style="background:#d32f2f"></i>probe failing</span><span><i class="swatch" style="background:#6a1b9a"></i>data-loss window (RPO)</span><span><i class="swatch" style="background:#1565c0"></i>before run</span><span><i class="swatch" style="background:#ef6c00"></i>fault run</span><span><i class="swatch" style="background:#00897b"></i>recovery run</span><span>┆ fault / recovery start (and, without a fault, its end) / healthy for good (RTO)</span></p>"#;
 
 /// `document` as one HTML page, with `timeline` (an SVG) where the
 /// document has its [`Block::Timeline`], under the steps' legend.
