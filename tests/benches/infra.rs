@@ -20,20 +20,11 @@ use std::time::Instant;
 
 use drhost_tests::cli::{repo_root, Run};
 use drhost_tests::lab::serial;
-use drhost_tests::phase2::{Phase2, KNOWN_SECRET};
+use drhost_tests::phase2::{Phase2, KNOWN_SECRET, PHASES};
 use drhost_tests::util::{median, unique};
 use serde_json::json;
 
 const ROUNDS: usize = 3;
-const PHASES: [&str; 7] = [
-    "assess",
-    "provision",
-    "certificates",
-    "secrets",
-    "vault",
-    "services",
-    "verify",
-];
 
 /// A stack backed up and then lost, holding `value` before the loss.
 fn lost(value: &str) -> Phase2 {

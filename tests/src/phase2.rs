@@ -26,6 +26,16 @@ use crate::util::unique;
 pub const DOCKER_SECRET: &str = "vault_token";
 /// The KV v2 path the tests write before a loss and read back after it.
 pub const KNOWN_SECRET: &str = "secret/toolboxai/supabase";
+/// infra-restore's phases, in order: each reports `phase-<name>-ms`.
+pub const PHASES: [&str; 7] = [
+    "assess",
+    "provision",
+    "certificates",
+    "secrets",
+    "vault",
+    "services",
+    "verify",
+];
 
 /// One scenario-3 stack a test owns.
 pub struct Phase2 {
@@ -54,6 +64,18 @@ fn run_ok(cmd: &mut Command) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// The grant tables not named in `without`, each followed by a blank line.
+fn tables_without<const N: usize>(tables: [(&str, String); N], without: &[&str]) -> String {
+    let mut text = String::new();
+    for (name, table) in tables {
+        if !without.contains(&name) {
+            text.push_str(&table);
+            text.push('\n');
+        }
+    }
+    text
 }
 
 impl Phase2 {
@@ -486,13 +508,7 @@ certificates-prefix = "{prefix}certificates/"
             ("postgres", "[[plugins.infra-restore.postgres]]\ntarget = \"primary\"\naccess = [\"read\"]\n".to_string()),
             ("redis", "[[plugins.infra-restore.redis]]\ntarget = \"cache\"\naccess = [\"read\"]\n".to_string()),
         ];
-        let mut text = String::new();
-        for (name, table) in tables {
-            if !without.contains(&name) {
-                text.push_str(&table);
-                text.push('\n');
-            }
-        }
+        let mut text = tables_without(tables, without);
         text.push_str(&format!(
             "[plugins.infra-restore.params]\nsnapshot-key = \"{prefix}vault/vault-snapshot.snap\"\ncertificates-prefix = \"{prefix}certificates/\"\ncertificates-dir = \"{certs}\"\nknown-secret = \"{KNOWN_SECRET}\"\nhealth-url = \"{}\"\nwait = \"60s\"\n",
             self.health_url()
@@ -511,13 +527,7 @@ certificates-prefix = "{prefix}certificates/"
             ("files", "[[plugins.fault-complete-loss.files]]\ntarget = \"infrastructure\"\npaths = [\"certificates/**\"]\naccess = [\"read\", \"write\"]\n".to_string()),
             ("docker-secret", format!("[[plugins.fault-complete-loss.docker]]\nsecrets = [\"{DOCKER_SECRET}\"]\naccess = [\"write\"]\n")),
         ];
-        let mut text = String::new();
-        for (name, table) in tables {
-            if !without.contains(&name) {
-                text.push_str(&table);
-                text.push('\n');
-            }
-        }
+        let mut text = tables_without(tables, without);
         text.push_str(&format!(
             "[plugins.fault-complete-loss.params]\ntarget = \"toolboxai\"\nfiles-target = \"infrastructure\"\ncertificates = \"certificates\"\ndocker-secrets = \"{DOCKER_SECRET}\"\n"
         ));

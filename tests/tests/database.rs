@@ -1103,6 +1103,22 @@ struct ProxyBack {
 }
 
 impl ProxyBack {
+    /// The guard for a proxy that serves the normal site now (asserted),
+    /// holding its active site's bytes.
+    fn healthy(lab: &Lab) -> ProxyBack {
+        assert_eq!(
+            rt().block_on(proxy(lab)),
+            (200, false),
+            "the proxy is not healthy before the test"
+        );
+        let (code, active) = in_proxy(lab, &["cat", ACTIVE_SITE]);
+        assert_eq!(code, 0, "{active}");
+        ProxyBack {
+            lab: lab.clone(),
+            active,
+        }
+    }
+
     fn restore(&self) -> Result<(), String> {
         let (rm, said) = in_proxy(&self.lab, &["rm", "-f", BROKEN_SITE]);
         if rm != 0 {
@@ -1142,6 +1158,23 @@ impl Drop for ProxyBack {
     }
 }
 
+/// Puts a site file nginx cannot parse into the proxy's `sites-enabled/`:
+/// `nginx -t` fails until [`ProxyBack`] removes it.
+fn break_nginx_t(lab: &Lab) {
+    let script = "printf 'this is not an nginx directive;\\n' > \"$1\"";
+    assert_eq!(in_proxy(lab, &["sh", "-c", script, "sh", BROKEN_SITE]).0, 0);
+    let (code, said) = in_proxy(lab, &["nginx", "-t"]);
+    assert_ne!(code, 0, "nginx -t passes with {BROKEN_SITE}: {said}");
+}
+
+/// The argv of each `docker.exec` call in a journal, in order.
+fn proxy_execs(journal: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    calls(journal, "docker.exec")
+        .iter()
+        .map(|c| c["args"]["argv"].clone())
+        .collect()
+}
+
 /// Runbook scenario 1 option A with `nginx -t` failing mid-switch, for
 /// real: a site file nginx cannot parse sits in the proxy's
 /// `sites-enabled/`, and the database is down (the run's own config points
@@ -1156,21 +1189,9 @@ fn db_outage_whose_nginx_t_fails_mid_switch_puts_the_site_back_and_the_proxy_kee
     let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
-    assert_eq!(
-        rt.block_on(proxy(&lab)),
-        (200, false),
-        "the proxy is not healthy before the test"
-    );
-    let (code, active) = in_proxy(&lab, &["cat", ACTIVE_SITE]);
-    assert_eq!(code, 0, "{active}");
-    let back = ProxyBack {
-        lab: lab.clone(),
-        active: active.clone(),
-    };
-    let script = "printf 'this is not an nginx directive;\\n' > \"$1\"";
-    assert_eq!(in_proxy(&lab, &["sh", "-c", script, "sh", BROKEN_SITE]).0, 0);
-    let (code, said) = in_proxy(&lab, &["nginx", "-t"]);
-    assert_ne!(code, 0, "nginx -t passes with {BROKEN_SITE}: {said}");
+    let back = ProxyBack::healthy(&lab);
+    let active = back.active.clone();
+    break_nginx_t(&lab);
 
     // The database is down for this run: `primary` is a port nothing listens
     // on. db-outage's grants as the lab gives them (lab/drhost-toml.sh).
@@ -1268,10 +1289,7 @@ status-page = "{}"
         failed["step"], "enable maintenance mode on toolboxai-nginx-proxy",
         "{failed}"
     );
-    let execs: Vec<serde_json::Value> = calls(&journal, "docker.exec")
-        .iter()
-        .map(|c| c["args"]["argv"].clone())
-        .collect();
+    let execs = proxy_execs(&journal);
     assert_eq!(
         execs,
         [
@@ -1299,20 +1317,11 @@ fn db_outage_whose_nginx_t_fails_on_the_switch_back_keeps_the_maintenance_page_u
     let _guard = drhost_tests::lab::serial();
     let lab = lab();
     let rt = rt();
-    assert_eq!(
-        rt.block_on(proxy(&lab)),
-        (200, false),
-        "the proxy is not healthy before the test"
-    );
-    let (code, active) = in_proxy(&lab, &["cat", ACTIVE_SITE]);
-    assert_eq!(code, 0, "{active}");
+    let back = ProxyBack::healthy(&lab);
+    let active = back.active.clone();
     let (code, maintenance) = in_proxy(&lab, &["cat", MAINTENANCE_SITE]);
     assert_eq!(code, 0, "{maintenance}");
     assert_ne!(active, maintenance);
-    let back = ProxyBack {
-        lab: lab.clone(),
-        active: active.clone(),
-    };
     let outage = |wait: &str| {
         lab_run(&lab, "db-outage")
             .params(&[("interval", "200ms"), ("wait", wait)])
@@ -1331,8 +1340,7 @@ fn db_outage_whose_nginx_t_fails_on_the_switch_back_keeps_the_maintenance_page_u
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let script = "printf 'this is not an nginx directive;\\n' > \"$1\"";
-        assert_eq!(in_proxy(&lab, &["sh", "-c", script, "sh", BROKEN_SITE]).0, 0);
+        break_nginx_t(&lab);
         start_postgres(&lab);
         run.join().unwrap()
     });
@@ -1361,10 +1369,7 @@ fn db_outage_whose_nginx_t_fails_on_the_switch_back_keeps_the_maintenance_page_u
         (0, maintenance.clone()),
         "the active site on disk is not the one nginx serves"
     );
-    let execs: Vec<serde_json::Value> = calls(&out.journal(), "docker.exec")
-        .iter()
-        .map(|c| c["args"]["argv"].clone())
-        .collect();
+    let execs = proxy_execs(&out.journal());
     assert_eq!(
         execs,
         [

@@ -1789,18 +1789,10 @@ fn a_complete_loss_drill_destroys_the_stack_and_infra_restore_brings_it_back() {
     };
     assert_eq!(fact("vault-restored").as_deref(), Some("true"), "{recovery_end_event}");
     assert_eq!(fact("docker-secret-created").as_deref(), Some("true"));
-    let phases: Vec<String> = [
-        "assess",
-        "provision",
-        "certificates",
-        "secrets",
-        "vault",
-        "services",
-        "verify",
-    ]
-    .iter()
-    .map(|p| format!("{p} {} ms", fact(&format!("phase-{p}-ms")).unwrap_or_default()))
-    .collect();
+    let phases: Vec<String> = drhost_tests::phase2::PHASES
+        .iter()
+        .map(|p| format!("{p} {} ms", fact(&format!("phase-{p}-ms")).unwrap_or_default()))
+        .collect();
     eprintln!(
         "complete-loss drill: RTO {rto} ms; before (infra-backup) wall {} ms, fault wall {} ms, recovery wall {} ms ({}); drill {drill_wall:?}",
         report["before"]["wall_ms"],

@@ -15,7 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use drhost_tests::cli::{calls, Outcome, Run};
 use drhost_tests::lab::serial;
-use drhost_tests::phase2::{Phase2, DOCKER_SECRET, KNOWN_SECRET};
+use drhost_tests::phase2::{Phase2, DOCKER_SECRET, KNOWN_SECRET, PHASES};
 use drhost_tests::util::unique;
 use serde_json::{json, Value};
 
@@ -123,15 +123,7 @@ fn recovers_from_complete_loss_and_a_rerun_changes_nothing() {
     assert_eq!(succeeded(&journal, "vault.snapshot-restore"), 1);
     assert_eq!(out.fact("vault-restored").as_deref(), Some("true"));
     let total: u64 = out.fact("time-to-recovery-ms").unwrap().parse().unwrap();
-    for phase in [
-        "assess",
-        "provision",
-        "certificates",
-        "secrets",
-        "vault",
-        "services",
-        "verify",
-    ] {
+    for phase in PHASES {
         let ms = out
             .fact(&format!("phase-{phase}-ms"))
             .unwrap_or_else(|| panic!("phase {phase} timed"));
