@@ -67,6 +67,19 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
+/// The lab's Redis master and replica ports, asserting the Sentinels name
+/// the canonical master (`REDIS_MASTER_PORT`), as every Redis test starts.
+pub fn canonical_redis(lab: &Lab) -> (u16, u16) {
+    let master = lab.port("REDIS_MASTER_PORT").unwrap();
+    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    assert_eq!(
+        runtime().block_on(lab.redis_master_addr()).unwrap().1,
+        master,
+        "the lab starts canonical"
+    );
+    (master, replica)
+}
+
 /// The lab, for a test: panics naming `make lab` when it is not up.
 pub fn up() -> Lab {
     Lab::load().expect("the lab is up (make lab)")

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use drhost_tests::cli::{read_journal, shared_cache_dir, Outcome, Run};
 use drhost_tests::docker::{health, Restore, BACKEND2};
-use drhost_tests::lab::{runtime as rt, up as lab, Lab};
+use drhost_tests::lab::{canonical_redis, runtime as rt, up as lab, Lab};
 use drhost_tests::tmp::TmpDir;
 use serde_json::Value;
 
@@ -337,12 +337,7 @@ fn a_redis_drill_measures_lost_acknowledged_writes_during_a_forced_failover() {
     let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let _restore = RestoreRedis(lab.clone());
-    let master = lab.port("REDIS_MASTER_PORT").unwrap();
-    assert_eq!(
-        rt().block_on(lab.redis_master_addr()).unwrap().1,
-        master,
-        "the lab starts canonical"
-    );
+    let (master, _) = canonical_redis(&lab);
     let extra = redis_drill(&lab, "");
     let journals = TmpDir::new("drill-journals-");
     let config = config_file(&config_with(&lab, &extra));
@@ -464,13 +459,7 @@ fn a_redis_drill_counts_the_writes_a_cut_off_replica_never_had_as_lost() {
     let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let _restore = RestoreRedis(lab.clone());
-    let master = lab.port("REDIS_MASTER_PORT").unwrap();
-    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
-    assert_eq!(
-        rt().block_on(lab.redis_master_addr()).unwrap().1,
-        master,
-        "the lab starts canonical"
-    );
+    let (master, replica) = canonical_redis(&lab);
     // The drill's key is on neither node, so the promoted replica counts from 0.
     let key = "drhost:drill:redis-failover";
     _restore.cli(master, &["DEL", key]);

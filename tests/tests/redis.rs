@@ -11,7 +11,7 @@ use std::process::Command;
 
 use drhost_tests::cli::{self, calls, Outcome, Run};
 use drhost_tests::lab::Lab;
-use drhost_tests::lab::{runtime as rt, up as lab};
+use drhost_tests::lab::{canonical_redis, runtime as rt, up as lab};
 
 /// Puts the lab back when dropped: resumes stopped processes, restores
 /// Sentinel's down-after, then `lab/up.sh` (restarts Redis from fresh
@@ -166,13 +166,7 @@ fn killed_master_sentinel_fails_over_and_old_master_rejoins() {
     let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let _restore = RestoreLab(lab.clone());
-    let master = lab.port("REDIS_MASTER_PORT").unwrap();
-    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
-    assert_eq!(
-        rt().block_on(lab.redis_master_addr()).unwrap().1,
-        master,
-        "the lab starts canonical"
-    );
+    let (master, replica) = canonical_redis(&lab);
 
     signal(pid(&lab, &format!("redis-{master}")), "-KILL");
     let out = restarting_run(&lab).exec();
@@ -385,14 +379,8 @@ fn without_a_restart_command_the_old_master_is_a_follow_up_exit_5() {
     let _serial = drhost_tests::lab::serial();
     let lab = lab();
     let _restore = RestoreLab(lab.clone());
-    let master = lab.port("REDIS_MASTER_PORT").unwrap();
-    let replica = lab.port("REDIS_REPLICA_PORT").unwrap();
+    let (master, replica) = canonical_redis(&lab);
     let rt = rt();
-    assert_eq!(
-        rt.block_on(lab.redis_master_addr()).unwrap().1,
-        master,
-        "the lab starts canonical"
-    );
     signal(pid(&lab, &format!("redis-{master}")), "-KILL");
 
     let out = on_lab(&lab, Run::plugin("redis-failover")).exec();
