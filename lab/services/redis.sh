@@ -6,7 +6,11 @@
 # (.lab/secrets/sentinel-password); replication and Sentinels' links use TLS
 # and those passwords too. Every instance also listens on a unix socket in
 # .lab/run (redis-<port>.sock, sentinel-<port>.sock) so containers reach
-# them through a bind mount (with the same passwords).
+# them through a bind mount (with the same passwords). The data nodes also
+# bind Docker's host gateway (the default bridge's address): the backends
+# map the runbook's `redis-master` to `host-gateway`, so its dependency
+# check `nc -zv redis-master 6380` reaches the master's real TLS port
+# (redis-master:LAB_REDIS_MASTER_PORT here; TLS and the password still hold).
 #
 # Kept as is only when the whole set is healthy *in its canonical shape*
 # (master on LAB_REDIS_MASTER_PORT, one replica, every Sentinel agreeing and
@@ -26,6 +30,10 @@ dir="$LAB_DIR/redis"
 tls="$LAB_REDIS_TLS_DIR"
 log="$LAB_LOG/redis-$master.log"
 lab_tls "$tls" redis "$log"
+wait_for 60 docker info || lab_fail redis "docker does not answer (the data nodes bind its host gateway)" "$LAB_LOG/dockerd.log"
+gateway="$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null || true)"
+[[ -n "$gateway" ]] || gateway="$(ip -4 -o addr show docker0 2>/dev/null | awk '{ sub("/.*", "", $4); print $4; exit }')"
+[[ -n "$gateway" ]] || lab_fail redis "Docker's default bridge has no gateway address for the containers' redis-master" "$LAB_LOG/dockerd.log"
 password="$(redis_password)" || lab_fail redis "cannot create $LAB_REDIS_PASSWORD_FILE" "$log"
 spassword="$(sentinel_password)" || lab_fail redis "cannot create $LAB_SENTINEL_PASSWORD_FILE" "$log"
 
@@ -55,7 +63,10 @@ replica_linked() {
 
 healthy() {
 	local p
-	for p in "$master" "$replica"; do pid_alive "$LAB_RUN/redis-$p.pid" redis-server || return 1; done
+	for p in "$master" "$replica"; do
+		pid_alive "$LAB_RUN/redis-$p.pid" redis-server || return 1
+		[[ "$(cli "$p" CONFIG GET bind 2>/dev/null | sed -n 2p)" == "127.0.0.1 $gateway" ]] || return 1
+	done
 	for p in "${sentinels[@]}"; do pid_alive "$LAB_RUN/sentinel-$p.pid" redis-sentinel || return 1; done
 	cli "$master" INFO replication 2>/dev/null | grep -q '^role:master' || return 1
 	replica_linked && sentinels_agree
@@ -79,7 +90,7 @@ tls-port $p
 $(tls_conf)
 requirepass $password
 masterauth $password
-bind 127.0.0.1
+bind 127.0.0.1 $gateway
 protected-mode no
 daemonize yes
 pidfile $LAB_RUN/redis-$p.pid
@@ -155,6 +166,7 @@ env_put REDIS_MASTER_PORT "$master"
 env_put REDIS_REPLICA_PORT "$replica"
 env_put SENTINEL_PORTS "$LAB_SENTINEL_PORTS"
 env_put REDIS_MASTER_NAME "$name"
+env_put REDIS_CONTAINER_ADDR "redis-master:$master"
 env_put REDIS_URL "rediss://127.0.0.1:$master"
 env_put REDIS_SOCKET_DIR "$LAB_RUN"
 env_put REDIS_CA_FILE "$tls/ca.crt"

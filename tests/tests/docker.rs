@@ -236,6 +236,108 @@ fn killed_backend_is_restarted_and_healthy() {
         .starts_with("diagnose toolboxai-backend2")));
 }
 
+/// Runbook scenario 4's diagnosis, `nc -zv redis-master 6380` from inside
+/// the failing container, against the lab's real Redis: backend2's process
+/// is frozen (SIGSTOP from the host), so the container runs but `/health`
+/// never answers. service-recover checks two dependencies from inside it:
+/// the master's TLS port as the backends name it (`redis-master`, Docker's
+/// host gateway, where the data nodes listen) and a closed port on the same
+/// host. The first is reachable, the second is not, the notes say so in the
+/// diagnosis step, and the restart then brings backend2 back.
+#[test]
+fn a_hung_backend_is_diagnosed_with_its_dependencies_checked_from_inside() {
+    let _serial = serial();
+    let lab = lab();
+    let _restore = Restore::new(&lab);
+    let url = lab.get("BACKEND2_URL").unwrap().to_string();
+    let redis = lab.get("REDIS_CONTAINER_ADDR").unwrap().to_string();
+    let (host, port) = redis.split_once(':').unwrap();
+    assert_eq!(host, "redis-master");
+    assert_eq!(port, lab.get("REDIS_MASTER_PORT").unwrap());
+    let closed = format!("{host}:1");
+
+    // The listener really is Redis: the master binds loopback and the gateway.
+    let bind = lab
+        .redis_cli(port.parse().unwrap())
+        .unwrap()
+        .args(["CONFIG", "GET", "bind"])
+        .output()
+        .unwrap();
+    let bind = String::from_utf8_lossy(&bind.stdout).into_owned();
+    assert!(
+        bind.lines()
+            .nth(1)
+            .is_some_and(|b| b.starts_with("127.0.0.1 ") && b.split(' ').count() == 2),
+        "{bind}"
+    );
+
+    let pid = rt().block_on(async {
+        let docker = lab.docker().await.unwrap();
+        inspect(&docker, BACKEND2).await.state.unwrap().pid.unwrap()
+    });
+    let _thaw = Thaw(pid);
+    assert!(std::process::Command::new("kill")
+        .args(["-STOP", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    rt().block_on(async { assert_ne!(health(&lab, &url).await, 200) });
+
+    let out = on_lab(&lab, Run::plugin("service-recover"))
+        .param("dependencies", &format!("{redis},{closed}"))
+        .exec();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fact(&out, "recovered"), BACKEND2);
+    rt().block_on(async { assert_eq!(health(&lab, &url).await, 200) });
+
+    let journal = out.journal();
+    let notes: Vec<&str> = events(&journal, "step-note")
+        .iter()
+        .filter(|n| {
+            n["step"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("diagnose toolboxai-backend2")
+        })
+        .filter_map(|n| n["message"].as_str())
+        .collect();
+    assert!(
+        notes.contains(&format!("dependency {redis} reachable").as_str()),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with(&format!("dependency {closed} NOT reachable (nc "))),
+        "{notes:?}"
+    );
+    // Both checks ran in backend2, as the runbook's `nc -z`, and only there.
+    let execs: Vec<_> = calls(&journal, "docker.exec");
+    assert_eq!(execs.len(), 2, "{execs:?}");
+    for (exec, (port, code)) in execs.iter().zip([(port, 0), ("1", 1)]) {
+        assert_eq!(exec["args"]["name"], BACKEND2, "{exec}");
+        assert_eq!(
+            exec["args"]["argv"],
+            serde_json::json!(["nc", "-z", "-w", "2", host, port]),
+            "{exec}"
+        );
+        assert_eq!(exec["outcome"]["ok"]["exit_code"], code, "{exec}");
+    }
+}
+
+/// Sends SIGCONT to a process a test froze, whatever happens (a restart
+/// has usually replaced it already; then this is a no-op).
+struct Thaw(i64);
+
+impl Drop for Thaw {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.0.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
 #[test]
 fn broken_latest_is_rolled_back_to_previous() {
     let _serial = serial();
