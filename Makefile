@@ -16,7 +16,7 @@ DEV_KEY := .lab/keys/$(DEV_KEY_ID).key
 DEV_TRUST := .lab/trust.toml
 SIGNED := plugins/*.wasm tests/plugins/*.wasm tests/plugins/compat-0.1/*.wasm examples/*/*.wasm
 
-.PHONY: build toolchain host plugins fixtures examples compat sign test lab lab-down demo drill bench fuzz lint clean
+.PHONY: build toolchain host plugins fixtures examples compat sign test lab lab-down demo drill bench bench-cold fuzz lint clean
 
 ## build: the host (target/release/drhost), every plugin (plugins/<id>.wasm), test fixtures, examples,
 ## and the contract-0.1 plugins the compatibility tests run
@@ -108,13 +108,22 @@ drill: build
 ## hello, py-probe and js-probe runs, component sizes, verify, inspect, peak RSS, each beside baseline and
 ## target; scenario 4 drhost vs. the runbook's docker CLI; redis; scenario 1's 1 GiB restore vs. aws s3 cp +
 ## pg_restore; scenario 3's complete-loss recovery per phase vs. the runbook's commands,
-## tests/benches/runbook-scenario3.sh)
+## tests/benches/runbook-scenario3.sh), then every figure in one table beside its baseline and target
+## (target/bench/*.tsv; the cold build's rows come from `make bench-cold`)
 bench: build
+	rm -f target/bench/foundation.tsv target/bench/docker.tsv target/bench/redis.tsv \
+	  target/bench/db_restore.tsv target/bench/infra.tsv
 	$(CARGO) bench -p drhost-tests --bench foundation
 	$(CARGO) bench -p drhost-tests --bench docker
 	$(CARGO) bench -p drhost-tests --bench redis
 	$(CARGO) bench -p drhost-tests --bench db_restore
 	$(CARGO) bench -p drhost-tests --bench infra
+	$(CARGO) bench -p drhost-tests --bench summary
+
+## bench-cold: issue 14's cold build: a fresh clone of HEAD built from nothing (`make build`), wall and CPU
+## time into target/bench/cold_build.tsv (15-50 minutes on 2 cores; not part of `make bench`)
+bench-cold:
+	bash tests/benches/cold-build.sh
 
 ## fuzz: each fuzz target in fuzz/ for FUZZ_SECONDS (not part of `make test` or CI): cargo-fuzz on the
 ## stable toolchain through RUSTC_BOOTSTRAP=1, without a sanitizer (`cargo install cargo-fuzz --locked`);

@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use drhost_tests::bench::Figure;
 use drhost_tests::cli::Run;
 use drhost_tests::lab::Lab;
 use drhost_tests::tmp::TmpDir;
@@ -570,5 +571,27 @@ fn main() {
     println!(
         "drhost + pg_restore peak RSS: {:.1} MiB  (sum over the process tree, sampled every 20 ms)",
         mib(tree_peak)
+    );
+    drhost_tests::bench::record(
+        "db_restore",
+        &[
+            Figure::new(
+                &format!(
+                    "scenario 1: {:.0} MiB restore, S3 -> Postgres, drhost over the faster by-hand side",
+                    mib(size)
+                ),
+                format!("{:.2}x ({td:.1} vs {tm:.1} MiB/s)", td / tm),
+                "-",
+                ">= 0.9x",
+                td / tm >= 0.9,
+            ),
+            Figure::new(
+                "peak RSS of drhost during the restore",
+                format!("{:.1} MiB", mib(peak)),
+                "-",
+                "<= 64 MiB",
+                mib(peak) <= 64.0,
+            ),
+        ],
     );
 }

@@ -27,6 +27,7 @@ use drhost::console::Console;
 use drhost::engine::Runtime;
 use drhost::journal::Journal;
 use drhost::sandbox::{new_store, Limits, RunContext};
+use drhost_tests::bench::Figure;
 use drhost_tests::cli::{config, dev_trust_file, drhost_bin, plugin, repo_root, Run};
 use drhost_tests::stub::{http_reply, HttpStub};
 use drhost_tests::tmp::TmpDir;
@@ -340,5 +341,52 @@ fn startup_table(hello: &Path, cache: &TmpDir) {
     );
     println!(
         "(scenario 2 and 4, the 1 GiB restore: the docker, redis and db_restore benches below; cold build: the note)"
+    );
+    let times = |i: usize, ratio: f64| format!("{ratio:.1}x hello ({:.1} ms)", med[i]);
+    drhost_tests::bench::record(
+        "foundation",
+        &[
+            Figure::new(
+                "`drhost --version`",
+                format!("{:.2} ms", med[0]),
+                "5 ms",
+                "<= 2 ms",
+                med[0] <= 2.0,
+            ),
+            Figure::new(
+                "cached `drhost run plugins/hello.wasm`",
+                format!("{:.2} ms", med[1]),
+                "17 ms",
+                "<= 10 ms",
+                med[1] <= 10.0,
+            ),
+            Figure::new(
+                "cached py-probe run",
+                times(4, ratio),
+                "8.6x hello (147 ms)",
+                "<= 3x hello",
+                ratio <= 3.0,
+            ),
+            Figure::new(
+                "cached js-probe run",
+                times(5, js_ratio),
+                "-",
+                "<= 3x hello",
+                js_ratio <= 3.0,
+            ),
+            Figure::new(
+                "cached c-probe run",
+                times(6, c_ratio),
+                "-",
+                "<= 3x hello",
+                c_ratio <= 3.0,
+            ),
+            Figure::unjudged(
+                "peak RSS: hello / py-probe / js-probe / c-probe run",
+                [rss_hello, rss_py, rss_js, rss_c].map(shown).join(" / "),
+                "py-probe 60 MiB",
+                "<= 2x hello + the component's own heap",
+            ),
+        ],
     );
 }

@@ -10,6 +10,7 @@
 //! ([`chromium`]), killing drhost mid-recovery and resuming it
 //! ([`resume`]), and small shared helpers ([`util`]).
 
+pub mod bench;
 pub mod chromium;
 pub mod cli;
 pub mod compose;
