@@ -12,10 +12,10 @@
 //! line, the child's environment and its limits). A service name must be
 //! one of compose's names (`[a-zA-Z0-9._-]`, not starting with `-` or `.`)
 //! and one the file defines (`config --services`, read when the label is
-//! opened), so nothing a plugin sends becomes an option. `ps` asks the CLI
-//! for the project's container ids (`ps -a -q`) and reads each container
-//! from the Docker Engine (the run's Docker client): typed states, not a
-//! parsed table, listed in the order `config --services` gives the
+//! opened), so nothing a plugin sends becomes an option. `ps` lists the
+//! project's containers from the Docker Engine by compose's project label
+//! (as `ps -a -q` does, without a compose process) and reads each one (the
+//! run's Docker client): typed states, not a parsed table, listed in the order `config --services` gives the
 //! services (compose's dependency order: a service after the ones it
 //! depends on). `up` is `up -d --no-build` (`--build` when the operator's
 //! target says `build = true`) and then waits until each
