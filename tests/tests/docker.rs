@@ -284,7 +284,7 @@ fn a_hung_backend_is_diagnosed_with_its_dependencies_checked_from_inside() {
     rt().block_on(async { assert_ne!(health(&lab, &url).await, 200) });
 
     let out = on_lab(&lab, Run::plugin("service-recover"))
-        .param("dependencies", &format!("{redis},{closed}"))
+        .param("dependencies", format!("{redis},{closed}"))
         .exec();
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(fact(&out, "recovered"), BACKEND2);
