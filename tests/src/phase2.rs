@@ -411,7 +411,7 @@ impl Phase2 {
             r#"[secrets]
 vault-root-token = "file:{dir}/root-token"
 
-[targets.compose.toolboxai]
+[targets.compose.phase2]
 file = "{file}"
 project = "{project}"
 project_directory = "{dir}"
@@ -501,8 +501,8 @@ certificates-prefix = "{prefix}certificates/"
             ("swarm", "[[plugins.infra-restore.docker]]\nswarm = true\n".to_string()),
             ("docker-secret", format!("[[plugins.infra-restore.docker]]\nsecrets = [\"{DOCKER_SECRET}\"]\naccess = [\"read\", \"write\"]\n")),
             ("secret", "[[plugins.infra-restore.secret]]\nnames = [\"vault-root-token\"]\n".to_string()),
-            ("compose-read", "[[plugins.infra-restore.compose]]\ntarget = \"toolboxai\"\naccess = [\"read\"]\n".to_string()),
-            ("compose-up", "[[plugins.infra-restore.compose]]\ntarget = \"toolboxai\"\naccess = [\"up\"]\n".to_string()),
+            ("compose-read", "[[plugins.infra-restore.compose]]\ntarget = \"phase2\"\naccess = [\"read\"]\n".to_string()),
+            ("compose-up", "[[plugins.infra-restore.compose]]\ntarget = \"phase2\"\naccess = [\"up\"]\n".to_string()),
             ("vault", "[[plugins.infra-restore.vault]]\ntarget = \"vault\"\npaths = [\"secret/toolboxai/*\"]\naccess = [\"read\"]\n\n[[plugins.infra-restore.vault]]\ntarget = \"vault\"\naccess = [\"snapshot\", \"unseal\"]\n".to_string()),
             ("http", "[[plugins.infra-restore.http]]\nhost = \"127.0.0.1:*\"\n".to_string()),
             ("postgres", "[[plugins.infra-restore.postgres]]\ntarget = \"primary\"\naccess = [\"read\"]\n".to_string()),
@@ -522,14 +522,14 @@ certificates-prefix = "{prefix}certificates/"
     /// Docker secret removed — and its parameters for this project.
     pub fn fault_grants(&self, without: &[&str]) -> String {
         let tables = [
-            ("compose-read", "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"read\"]\n".to_string()),
-            ("compose-down", "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"down\"]\n".to_string()),
+            ("compose-read", "[[plugins.fault-complete-loss.compose]]\ntarget = \"phase2\"\naccess = [\"read\"]\n".to_string()),
+            ("compose-down", "[[plugins.fault-complete-loss.compose]]\ntarget = \"phase2\"\naccess = [\"down\"]\n".to_string()),
             ("files", "[[plugins.fault-complete-loss.files]]\ntarget = \"infrastructure\"\npaths = [\"certificates/**\"]\naccess = [\"read\", \"write\"]\n".to_string()),
             ("docker-secret", format!("[[plugins.fault-complete-loss.docker]]\nsecrets = [\"{DOCKER_SECRET}\"]\naccess = [\"write\"]\n")),
         ];
         let mut text = tables_without(tables, without);
         text.push_str(&format!(
-            "[plugins.fault-complete-loss.params]\ntarget = \"toolboxai\"\nfiles-target = \"infrastructure\"\ncertificates = \"certificates\"\ndocker-secrets = \"{DOCKER_SECRET}\"\n"
+            "[plugins.fault-complete-loss.params]\ntarget = \"phase2\"\nfiles-target = \"infrastructure\"\ncertificates = \"certificates\"\ndocker-secrets = \"{DOCKER_SECRET}\"\n"
         ));
         text
     }

@@ -1871,11 +1871,11 @@ fn a_complete_loss_fault_without_its_grants_is_refused_up_front_with_the_toml() 
     for (without, wanted) in [
         (
             "compose-down",
-            "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"down\"]",
+            "[[plugins.fault-complete-loss.compose]]\ntarget = \"phase2\"\naccess = [\"down\"]",
         ),
         (
             "compose-read",
-            "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"read\"]",
+            "[[plugins.fault-complete-loss.compose]]\ntarget = \"phase2\"\naccess = [\"read\"]",
         ),
         (
             "files",
