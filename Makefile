@@ -64,8 +64,10 @@ sign: host plugins fixtures examples compat
 
 ## test: every test, against the real services of the lab; then the plugins' own unit tests (parsers
 ## and judgements inside the plugins, natively: the plugins workspace is not part of the host's).
-## --no-fail-fast: one failing test binary does not hide the others' results
+## --no-fail-fast: one failing test binary does not hide the others' results. Before the tests, the
+## scenario-3 stack's backups (infra-backup), which a fresh clone's `make lab` cannot take before the build
 test: lab build
+	bash lab/stack/phase2.sh backup
 	$(CARGO) test --release --workspace --no-fail-fast
 	cd plugins && CARGO_TARGET_DIR=../target/plugins-native $(CARGO) test --no-fail-fast
 
@@ -90,9 +92,10 @@ demo: lab build
 	$(DRHOST) run plugins/service-recover.wasm --config $(LAB_CONFIG)
 	$(DRHOST) run plugins/status.wasm --config $(LAB_CONFIG)
 
-## drill: every drill of the lab's config ([drills.*] in DRILL_CONFIG, default .lab/drhost.toml), one
-## after the other, holding the lab's test lock (.lab/tests.lock, as the tests do) so no test runs
-## meanwhile; prints each drill's table, then one table (scenario, RTO, RPO, verdict, report) and writes
+## drill: every drill of the lab's config ([drills.*] in DRILL_CONFIG, default .lab/drhost.toml: service-failure,
+## redis-failover, database-restore, database-outage, backup-restore, network-partition and infrastructure-loss,
+## which destroys and restores the lab's scenario-3 stack, compose project phase2), one after the other,
+## holding the lab's test lock (.lab/tests.lock, as the tests do) so no test runs meanwhile; prints each drill's table, then one table (scenario, RTO, RPO, verdict, report) and writes
 ## an HTML report per drill into DRILL_REPORTS; then puts Redis back on its canonical master (the
 ## redis-failover drill leaves the replica promoted, as a real failover does; the tests expect the lab's
 ## master), lab/redis-failback.sh. Exit: that of the first drill that did not pass

@@ -14,6 +14,8 @@ purge=""
 rm -f "$LAB_DIR/env" "$LAB_DIR"/env.d/*
 
 if docker info >/dev/null 2>&1; then
+	# The scenario-3 stack is a compose project of its own (no drhost.lab label).
+	bash "$LAB_SRC/stack/phase2.sh" down ${purge:+--purge}
 	mapfile -t containers < <(docker ps -aq --filter label=drhost.lab=1)
 	if ((${#containers[@]})); then
 		docker rm -f "${containers[@]}" >/dev/null

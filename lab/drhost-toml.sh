@@ -24,6 +24,151 @@ if [ $# -eq 0 ] || [ ! -f "$secrets/s3-access-key" ] || [ ! -f "$secrets/s3-secr
     (umask 077; printf '%s' "$AWS_ACCESS_KEY_ID" > "$secrets/s3-access-key"; printf '%s' "$AWS_SECRET_ACCESS_KEY" > "$secrets/s3-secret-key")
 fi
 
+# The scenario-3 stack (lab/stack/phase2.sh: compose project phase2) and
+# its drill, when .lab/env describes it (a lab brought up by a tree without
+# lab/stack/phase2.sh has none: then they are left out, saying so).
+phase2_grants="" phase2_drill=""
+if [ -n "${PHASE2_COMPOSE_PROJECT:-}" ]; then
+    phase2_grants="$(cat <<PHASE2
+# Runbook scenario 3 (complete infrastructure loss) on the lab's own stack
+# for it: compose project $PHASE2_COMPOSE_PROJECT (lab/stack/phase2.sh), never the
+# toolboxai one. Its Vault's root token is the operator secret the Docker
+# secret vault_token is made from; its unseal key is the target's. Both are
+# files the plugins never see.
+[secrets]
+vault-root-token = "file:$PHASE2_VAULT_TOKEN_FILE"
+
+[targets.compose.phase2]
+file = "$PHASE2_COMPOSE_FILE"
+project = "$PHASE2_COMPOSE_PROJECT"
+project_directory = "$PHASE2_PROJECT_DIR"
+timeout = "2m"
+
+# The project directory; its certificates/ is what the stack mounts.
+[targets.files.infrastructure]
+path = "$PHASE2_PROJECT_DIR"
+
+[targets.vault.vault]
+address = "$PHASE2_VAULT_ADDR"
+token = "file:$PHASE2_VAULT_TOKEN_FILE"
+unseal_keys = "file:$PHASE2_VAULT_UNSEAL_KEY_FILE"
+
+# infra-backup: Vault's raft snapshot and the certificates to S3
+# ($PHASE2_S3_SNAPSHOT_KEY, $PHASE2_S3_CERTIFICATES_PREFIX: its defaults), with sha256 metadata.
+# make lab runs it once the stack is up (lab/stack/phase2.sh backup).
+[[plugins.infra-backup.vault]]
+target = "vault"
+access = ["snapshot"]
+
+[[plugins.infra-backup.files]]
+target = "infrastructure"
+paths = ["certificates/**"]
+access = ["read"]
+
+[[plugins.infra-backup.s3]]
+target = "backups"
+prefixes = ["vault/*", "certificates/*"]
+access = ["read", "write"]
+
+# infra-restore (runbook scenario 3): assess, swarm init, certificates,
+# the Docker secret, Vault from its snapshot, every service, verify.
+[[plugins.infra-restore.s3]]
+target = "backups"
+prefixes = ["vault/*", "certificates/*", "supabase/*"]
+access = ["read"]
+
+[[plugins.infra-restore.files]]
+target = "infrastructure"
+paths = ["certificates/**"]
+access = ["read", "write"]
+
+[[plugins.infra-restore.shell]]
+program = "openssl"
+args = ["x509", "-in", "$PHASE2_CERTS_DIR/*", "-noout", "-enddate", "-checkend", "0"]
+
+[[plugins.infra-restore.shell]]
+program = "openssl"
+args = ["x509", "-in", "$PHASE2_CERTS_DIR/*", "-noout", "-pubkey"]
+
+[[plugins.infra-restore.shell]]
+program = "openssl"
+args = ["pkey", "-in", "$PHASE2_CERTS_DIR/*.key", "-pubout"]
+
+[[plugins.infra-restore.docker]]
+swarm = true
+
+[[plugins.infra-restore.docker]]
+secrets = ["$PHASE2_DOCKER_SECRET"]
+access = ["read", "write"]
+
+[[plugins.infra-restore.secret]]
+names = ["vault-root-token"]
+
+[[plugins.infra-restore.compose]]
+target = "phase2"
+access = ["read", "up"]
+
+[[plugins.infra-restore.vault]]
+target = "vault"
+paths = ["secret/toolboxai/*"]
+access = ["read"]
+
+[[plugins.infra-restore.vault]]
+target = "vault"
+access = ["snapshot", "unseal"]
+
+[[plugins.infra-restore.http]]
+host = "127.0.0.1:*"
+
+[[plugins.infra-restore.postgres]]
+target = "primary"
+access = ["read"]
+
+[[plugins.infra-restore.redis]]
+target = "cache"
+access = ["read"]
+
+[plugins.infra-restore.params]
+certificates-dir = "$PHASE2_CERTS_DIR"
+known-secret = "$PHASE2_KNOWN_SECRET"
+health-url = "$PHASE2_PROXY_URL/health"
+wait = "60s"
+
+# fault-complete-loss: the drill's fault — compose project phase2 down with
+# its volumes (Vault's data), the certificates deleted, the Docker secret
+# removed (undo: infra-restore, from infra-backup's backups).
+[[plugins.fault-complete-loss.compose]]
+target = "phase2"
+access = ["read", "down"]
+
+[[plugins.fault-complete-loss.files]]
+target = "infrastructure"
+paths = ["certificates/**"]
+access = ["read", "write"]
+
+[[plugins.fault-complete-loss.docker]]
+secrets = ["$PHASE2_DOCKER_SECRET"]
+access = ["write"]
+PHASE2
+)"
+    phase2_drill="$(cat <<PHASE2
+# Runbook 3 on the lab's scenario-3 stack: the backups first, then the
+# loss, then infra-restore; the runbook's full DR drill, twice a year.
+[drills.infrastructure-loss]
+description = "runbook 3: complete infrastructure loss — the phase2 stack down with its volumes (Vault's data), its certificates and Docker secret gone; infra-restore brings it back from the backups infra-backup takes first"
+before = "$root/plugins/infra-backup.wasm"
+fault = "$root/plugins/fault-complete-loss.wasm"
+recovery = "$root/plugins/infra-restore.wasm"
+probes.http = ["$PHASE2_PROXY_URL/health"]
+rto = "15m"
+rpo = "5m"
+every = "182d"
+PHASE2
+)"
+else
+    echo "lab: drhost.toml: left out the scenario-3 stack and its drill: .lab/env does not describe it (make lab from a tree with lab/stack/phase2.sh)" >&2
+fi
+
 out="${1:-$root/.lab/drhost.toml}"
 tmp="$out.tmp"
 cat >"$tmp" <<TOML
@@ -349,11 +494,10 @@ containers = ["toolboxai-*"]
 networks = ["toolboxai_*"]
 access = ["read", "write"]
 
+$phase2_grants
+
 # The lab's drills (drhost drill NAME; drhost schedule): the runbook's
 # scenarios with host probes, judged against RTO 15 min / RPO 5 min.
-# Scenario 3 (complete infrastructure loss: infra-backup, fault-complete-loss,
-# infra-restore) has none here: the lab has no scenario-3 stack of its own,
-# so its drill runs on a stack a test owns (README, "Drills").
 [drills.service-failure]
 description = "runbook 4: a backend is killed; service-recover restarts it"
 fault = "$root/plugins/fault-kill-backend.wasm"
@@ -427,6 +571,8 @@ probes.http = ["$NGINX_URL/health", "$BACKEND1_URL/health", "$BACKEND2_URL/healt
 rto = "15m"
 rpo = "5m"
 every = "90d"
+
+$phase2_drill
 TOML
 
 mv "$tmp" "$out"

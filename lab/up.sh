@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make lab`: bring the lab up — idempotent. Installs what is missing, starts
 # what is not running (independent servers in parallel), builds the ToolboxAI
-# images and containers, writes .lab/env and (via lab/drhost-toml.sh, when the
+# images and containers (the main stack and the scenario-3 one, backed up
+# by infra-backup), writes .lab/env and (via lab/drhost-toml.sh, when the
 # project provides it) .lab/drhost.toml. Everything binds 127.0.0.1 only.
 # On failure it prints `lab: <service> did not start: <reason> (log: <path>)`
 # and exits non-zero. See lab/README.md.
@@ -51,12 +52,15 @@ wait_jobs "services/packages.sh venv"
 start_jobs services/s3.sh services/vault.sh services/vault-raft.sh "services/packages.sh tools" stack/openbao-image.sh
 wait_jobs services/postgres.sh services/redis.sh services/docker.sh stack/images.sh
 start_jobs stack/containers.sh
+# The scenario-3 stack (compose project phase2): its Vault image too.
+wait_jobs stack/openbao-image.sh
+start_jobs stack/phase2.sh
 wait_jobs
 
 # .lab/env: KEY=value lines, in a fixed order.
 {
 	echo "LAB_DIR=$LAB_DIR"
-	for part in postgres redis s3 vault vault-raft docker registry statuspage stack; do
+	for part in postgres redis s3 vault vault-raft docker registry statuspage stack phase2; do
 		cat "$LAB_ENVD/$part"
 	done
 } >"$LAB_DIR/env.tmp"
@@ -65,5 +69,8 @@ mv "$LAB_DIR/env.tmp" "$LAB_DIR/env"
 if [[ -f "$LAB_SRC/drhost-toml.sh" ]]; then
 	bash "$LAB_SRC/drhost-toml.sh" || lab_fail drhost.toml "lab/drhost-toml.sh failed" "$LAB_DIR/env"
 fi
+# infra-backup, through drhost and .lab/drhost.toml, unless S3 holds current
+# backups of the scenario-3 stack (said, not failed, when drhost is not built yet).
+bash "$LAB_SRC/stack/phase2.sh" backup
 
 lab_say "up in $(elapsed "$started") s — settings in $LAB_DIR/env"

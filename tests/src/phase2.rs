@@ -1,13 +1,15 @@
 //! Runbook scenario 3 on the lab: a ToolboxAI stack of the test's own from
 //! `lab/stack/phase2/docker-compose.phase2.yml` (Vault with raft storage,
 //! three backends, the proxy) under a unique project name, never the lab's
-//! `toolboxai`; a project directory with its `.env` (free loopback ports,
+//! `toolboxai` or `phase2`; a project directory with its `.env` (free loopback ports,
 //! the lab's Postgres and Redis sockets), its certificates (a CA and a
 //! server pair made by `openssl`), Vault's root token and unseal keys; and
 //! the **complete loss** fault: the project down with its volumes, the
 //! certificates directory deleted, the Docker secret removed (S3 and the
 //! database survive). Dropping a [`Phase2`] takes the project down with its
-//! volumes and deletes its S3 objects.
+//! volumes, deletes its S3 objects and puts the lab's own Docker secret
+//! back. [`LabStack`] is the lab's own scenario-3 stack
+//! (`lab/stack/phase2.sh`, compose project `phase2`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -411,7 +413,7 @@ impl Phase2 {
             r#"[secrets]
 vault-root-token = "file:{dir}/root-token"
 
-[targets.compose.toolboxai]
+[targets.compose.phase2]
 file = "{file}"
 project = "{project}"
 project_directory = "{dir}"
@@ -501,8 +503,8 @@ certificates-prefix = "{prefix}certificates/"
             ("swarm", "[[plugins.infra-restore.docker]]\nswarm = true\n".to_string()),
             ("docker-secret", format!("[[plugins.infra-restore.docker]]\nsecrets = [\"{DOCKER_SECRET}\"]\naccess = [\"read\", \"write\"]\n")),
             ("secret", "[[plugins.infra-restore.secret]]\nnames = [\"vault-root-token\"]\n".to_string()),
-            ("compose-read", "[[plugins.infra-restore.compose]]\ntarget = \"toolboxai\"\naccess = [\"read\"]\n".to_string()),
-            ("compose-up", "[[plugins.infra-restore.compose]]\ntarget = \"toolboxai\"\naccess = [\"up\"]\n".to_string()),
+            ("compose-read", "[[plugins.infra-restore.compose]]\ntarget = \"phase2\"\naccess = [\"read\"]\n".to_string()),
+            ("compose-up", "[[plugins.infra-restore.compose]]\ntarget = \"phase2\"\naccess = [\"up\"]\n".to_string()),
             ("vault", "[[plugins.infra-restore.vault]]\ntarget = \"vault\"\npaths = [\"secret/toolboxai/*\"]\naccess = [\"read\"]\n\n[[plugins.infra-restore.vault]]\ntarget = \"vault\"\naccess = [\"snapshot\", \"unseal\"]\n".to_string()),
             ("http", "[[plugins.infra-restore.http]]\nhost = \"127.0.0.1:*\"\n".to_string()),
             ("postgres", "[[plugins.infra-restore.postgres]]\ntarget = \"primary\"\naccess = [\"read\"]\n".to_string()),
@@ -522,14 +524,14 @@ certificates-prefix = "{prefix}certificates/"
     /// Docker secret removed — and its parameters for this project.
     pub fn fault_grants(&self, without: &[&str]) -> String {
         let tables = [
-            ("compose-read", "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"read\"]\n".to_string()),
-            ("compose-down", "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"down\"]\n".to_string()),
+            ("compose-read", "[[plugins.fault-complete-loss.compose]]\ntarget = \"phase2\"\naccess = [\"read\"]\n".to_string()),
+            ("compose-down", "[[plugins.fault-complete-loss.compose]]\ntarget = \"phase2\"\naccess = [\"down\"]\n".to_string()),
             ("files", "[[plugins.fault-complete-loss.files]]\ntarget = \"infrastructure\"\npaths = [\"certificates/**\"]\naccess = [\"read\", \"write\"]\n".to_string()),
             ("docker-secret", format!("[[plugins.fault-complete-loss.docker]]\nsecrets = [\"{DOCKER_SECRET}\"]\naccess = [\"write\"]\n")),
         ];
         let mut text = tables_without(tables, without);
         text.push_str(&format!(
-            "[plugins.fault-complete-loss.params]\ntarget = \"toolboxai\"\nfiles-target = \"infrastructure\"\ncertificates = \"certificates\"\ndocker-secrets = \"{DOCKER_SECRET}\"\n"
+            "[plugins.fault-complete-loss.params]\ntarget = \"phase2\"\nfiles-target = \"infrastructure\"\ncertificates = \"certificates\"\ndocker-secrets = \"{DOCKER_SECRET}\"\n"
         ));
         text
     }
@@ -543,6 +545,150 @@ certificates-prefix = "{prefix}certificates/"
             self.backup_grants(),
             self.restore_grants(without)
         )
+    }
+}
+
+/// The lab's own scenario-3 stack (`lab/stack/phase2.sh`: compose project
+/// `phase2`, what `make drill`'s `infrastructure-loss` destroys and
+/// restores), as `.lab/env` describes it (`PHASE2_*`).
+pub struct LabStack {
+    /// The lab.
+    pub lab: Lab,
+}
+
+impl LabStack {
+    /// The lab's scenario-3 stack; panics naming `make lab` when `.lab/env`
+    /// does not describe one.
+    pub fn load() -> LabStack {
+        let lab = lab();
+        assert!(
+            lab.get("PHASE2_COMPOSE_PROJECT").is_ok(),
+            "the lab has no scenario-3 stack in .lab/env: run `make lab` (lab/up.sh) from this tree"
+        );
+        LabStack { lab }
+    }
+
+    /// A `PHASE2_*` value of `.lab/env`.
+    pub fn get(&self, key: &str) -> String {
+        self.lab
+            .get(key)
+            .unwrap_or_else(|e| panic!("{key} in .lab/env: {e}"))
+            .to_string()
+    }
+
+    /// The compose project name.
+    pub fn project(&self) -> String {
+        self.get("PHASE2_COMPOSE_PROJECT")
+    }
+
+    /// The proxy's base URL (`/health` below it).
+    pub fn proxy_url(&self) -> String {
+        self.get("PHASE2_PROXY_URL")
+    }
+
+    /// The certificates directory the stack mounts.
+    pub fn certificates(&self) -> PathBuf {
+        PathBuf::from(self.get("PHASE2_CERTS_DIR"))
+    }
+
+    /// Vault's root token, from its 0600 file in `.lab/secrets/`.
+    pub fn root_token(&self) -> String {
+        std::fs::read_to_string(self.get("PHASE2_VAULT_TOKEN_FILE")).expect("the scenario-3 Vault's root token file")
+    }
+
+    /// Service → its container.
+    pub fn containers(&self) -> HashMap<String, Seen> {
+        containers_of(&self.lab, &self.project())
+    }
+
+    /// The status and JSON body of one Vault call with the lab's token.
+    pub fn vault(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}/v1/{path}", self.get("PHASE2_VAULT_ADDR"));
+        let token = self.root_token();
+        rt().block_on(async {
+            let mut req = self
+                .lab
+                .http()
+                .request(method.parse().expect("method"), &url)
+                .header("X-Vault-Token", token)
+                .timeout(Duration::from_secs(10));
+            if let Some(body) = body {
+                req = req.json(&body);
+            }
+            match req.send().await {
+                Ok(reply) => {
+                    let status = reply.status().as_u16();
+                    (status, reply.json().await.unwrap_or(Value::Null))
+                }
+                Err(_) => (0, Value::Null),
+            }
+        })
+    }
+
+    /// The fields at KV v2 `path` (MOUNT/PATH), or the HTTP status.
+    pub fn read_secret(&self, path: &str) -> Result<Value, u16> {
+        let (mount, rest) = path.split_once('/').expect("MOUNT/PATH");
+        match self.vault("GET", &format!("{mount}/data/{rest}"), None) {
+            (200, body) => Ok(body["data"]["data"].clone()),
+            (status, _) => Err(status),
+        }
+    }
+
+    /// The labels of the Docker secret `name`, None when there is none.
+    pub fn docker_secret_labels(&self, name: &str) -> Option<HashMap<String, String>> {
+        let out = Command::new("docker")
+            .args(["secret", "inspect", name, "--format", "{{json .Spec.Labels}}"])
+            .env("DOCKER_HOST", self.lab.get("DOCKER_HOST").expect("DOCKER_HOST"))
+            .output()
+            .expect("docker");
+        out.status.success().then(|| {
+            serde_json::from_slice::<Option<HashMap<String, String>>>(&out.stdout)
+                .expect("labels as JSON")
+                .unwrap_or_default()
+        })
+    }
+}
+
+/// Puts the lab's Docker secret [`DOCKER_SECRET`] back, made from its
+/// scenario-3 Vault's root token as `lab/stack/phase2.sh` makes it (label
+/// `lab.token-sha256`), when a test's own stack replaced or removed it — the
+/// engine has one secret of that name. Nothing when the lab has no
+/// scenario-3 stack or the secret is already the lab's.
+pub fn restore_lab_docker_secret(lab: &Lab) {
+    use sha2::Digest;
+    let Ok(token_file) = lab.get("PHASE2_VAULT_TOKEN_FILE") else {
+        return;
+    };
+    let Ok(token) = std::fs::read(token_file) else { return };
+    let hash = hex::encode(sha2::Sha256::digest(&token))[..16].to_string();
+    let stack = LabStack { lab: lab.clone() };
+    if stack
+        .docker_secret_labels(DOCKER_SECRET)
+        .is_some_and(|l| l.get("lab.token-sha256") == Some(&hash))
+    {
+        return;
+    }
+    let docker = |args: &[&str]| {
+        let mut cmd = Command::new("docker");
+        cmd.args(args)
+            .env("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap_or_default());
+        cmd
+    };
+    let _ = docker(&["secret", "rm", DOCKER_SECRET]).output();
+    let label = format!("lab.token-sha256={hash}");
+    let made = docker(&[
+        "secret",
+        "create",
+        "--label",
+        "com.toolboxai.runbook=scenario-3",
+        "--label",
+        &label,
+        DOCKER_SECRET,
+        token_file,
+    ])
+    .output();
+    if !made.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("could not put the lab's Docker secret {DOCKER_SECRET} back: {made:?}; `make lab` does");
     }
 }
 
@@ -569,5 +715,6 @@ impl Drop for Phase2 {
                 }
             }
         });
+        restore_lab_docker_secret(&self.lab);
     }
 }

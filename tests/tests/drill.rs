@@ -1871,11 +1871,11 @@ fn a_complete_loss_fault_without_its_grants_is_refused_up_front_with_the_toml() 
     for (without, wanted) in [
         (
             "compose-down",
-            "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"down\"]",
+            "[[plugins.fault-complete-loss.compose]]\ntarget = \"phase2\"\naccess = [\"down\"]",
         ),
         (
             "compose-read",
-            "[[plugins.fault-complete-loss.compose]]\ntarget = \"toolboxai\"\naccess = [\"read\"]",
+            "[[plugins.fault-complete-loss.compose]]\ntarget = \"phase2\"\naccess = [\"read\"]",
         ),
         (
             "files",
@@ -1902,4 +1902,138 @@ fn a_complete_loss_fault_without_its_grants_is_refused_up_front_with_the_toml() 
             "without {without}: nothing ran"
         );
     }
+}
+
+/// Deletes (every version of) a KV v2 path a test wrote into the lab's
+/// scenario-3 Vault.
+struct DeleteLabSecret<'a>(&'a drhost_tests::phase2::LabStack, &'static str);
+
+impl Drop for DeleteLabSecret<'_> {
+    fn drop(&mut self) {
+        let (status, body) = self.0.vault("DELETE", &format!("secret/metadata/{}", self.1), None);
+        if status != 204 && status != 200 {
+            eprintln!(
+                "could not delete secret/{} from the lab's scenario-3 Vault: {status} {body}",
+                self.1
+            );
+        }
+    }
+}
+
+/// The lab's own `infrastructure-loss` drill, as `make drill` runs it
+/// (`drhost drill infrastructure-loss --config .lab/drhost.toml`): the lab's
+/// scenario-3 stack (compose project `phase2`) is destroyed — new
+/// containers afterwards, Vault's data restored from the snapshot the
+/// drill's `before` took — and comes back healthy with its secrets and the
+/// same certificate bytes, so the next `make drill` can run it again.
+#[test]
+fn the_labs_infrastructure_loss_drill_destroys_its_scenario_3_stack_and_infra_restore_brings_it_back() {
+    use drhost_tests::phase2::{LabStack, DOCKER_SECRET, KNOWN_SECRET};
+    const CHECK: &str = "toolboxai/drill-check";
+    let _serial = drhost_tests::lab::serial();
+    let stack = LabStack::load();
+    let lab = stack.lab.clone();
+
+    // A value only this run knows, written before the drill: the restore
+    // must bring back the snapshot taken at the drill's start.
+    let value = drhost_tests::util::unique("drill-check");
+    let (status, body) = stack.vault(
+        "POST",
+        &format!("secret/data/{CHECK}"),
+        Some(serde_json::json!({ "data": { "value": value } })),
+    );
+    assert_eq!(status, 200, "write secret/{CHECK}: {body}");
+    let _cleanup = DeleteLabSecret(&stack, CHECK);
+    let seeded = stack.read_secret(KNOWN_SECRET).expect("the lab's known secret");
+    let before = stack.containers();
+    assert_eq!(before.len(), 5, "{before:?}");
+    assert!(before.values().all(|c| c.state == "running"), "{before:?}");
+    let certificates = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| {
+                        (
+                            e.file_name().to_string_lossy().into_owned(),
+                            std::fs::read(e.path()).unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    };
+    let certs_before = certificates(&stack.certificates());
+    assert_eq!(certs_before.len(), 3, "{certs_before:?}");
+
+    let journals = TmpDir::new("drill-journals-");
+    let config = lab.path(".lab/drhost.toml");
+    let out = drill(&lab, &config, journals.path(), &["infrastructure-loss"]).exec();
+    assert_code(&out, 0);
+    let report = out.json();
+    assert_eq!(report["status"], "passed", "{report:#}");
+    for role in ["before", "fault", "recovery"] {
+        assert_eq!(report[role]["exit_code"], 0, "{role}: {report:#}");
+    }
+    assert_eq!(report["rto"]["met"], true, "{report:#}");
+    assert!(report["rto"]["measured_ms"].as_u64().unwrap_or(0) > 0, "{report:#}");
+    let probe_name = format!("http:{}/health", stack.proxy_url());
+    let probe = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["probe"] == probe_name.as_str())
+        .unwrap_or_else(|| panic!("no probe {probe_name}: {report:#}"))
+        .clone();
+    assert_eq!(probe["saw_fault"], true, "{probe}");
+    assert!(probe["failed"].as_u64().unwrap() > 0, "{probe}");
+
+    // What the fault did, from its own journal: the project down with its
+    // volumes, the three certificate files and the Docker secret removed.
+    let journal = read_journal(&drill_journals(journals.path())[0]);
+    let fault = read_journal(Path::new(
+        events(&journal, "fault-end")[0]["plugin_run"]["journal"]
+            .as_str()
+            .unwrap(),
+    ));
+    assert_eq!(succeeded(&fault, "compose.down").len(), 1, "{fault:?}");
+    assert_eq!(calls(&fault, "compose.down")[0]["args"]["volumes"], true);
+    assert_eq!(succeeded(&fault, "files.remove").len(), 3, "{fault:?}");
+    assert_eq!(succeeded(&fault, "docker.remove-secret").len(), 1, "{fault:?}");
+
+    // The lab's stack is back: five new containers running, the proxy
+    // healthy, Vault unsealed holding what it held before the loss, the
+    // Docker secret, the same certificate bytes.
+    let after = stack.containers();
+    assert_eq!(after.len(), 5, "{after:?}");
+    for (service, seen) in &after {
+        assert_eq!(seen.state, "running", "{service}: {seen:?}");
+        assert_ne!(
+            Some(&seen.started_at),
+            before.get(service).map(|b| &b.started_at),
+            "{service} was not recreated"
+        );
+    }
+    let proxy = stack.proxy_url();
+    assert_eq!(rt().block_on(health(&lab, &proxy)), 200, "{proxy}/health");
+    let (status, sys) = stack.vault("GET", "sys/health", None);
+    assert_eq!((status, sys["sealed"].clone()), (200, Value::Bool(false)), "{sys}");
+    assert_eq!(stack.read_secret(KNOWN_SECRET), Ok(seeded), "{KNOWN_SECRET}");
+    assert_eq!(
+        stack
+            .read_secret(&format!("secret/{CHECK}"))
+            .map(|f| f["value"].clone()),
+        Ok(Value::String(value)),
+        "the value written before the loss"
+    );
+    assert!(
+        stack.docker_secret_labels(DOCKER_SECRET).is_some(),
+        "no Docker secret {DOCKER_SECRET}"
+    );
+    assert_eq!(
+        certificates(&stack.certificates()),
+        certs_before,
+        "the certificates, byte for byte"
+    );
 }

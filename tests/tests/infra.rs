@@ -261,7 +261,7 @@ fn missing_grants_are_refused_up_front_with_the_toml() {
     for (without, wanted) in [
         (
             "compose-up",
-            "[[plugins.infra-restore.compose]]\ntarget = \"toolboxai\"\naccess = [\"up\"]",
+            "[[plugins.infra-restore.compose]]\ntarget = \"phase2\"\naccess = [\"up\"]",
         ),
         ("files", "[[plugins.infra-restore.files]]\ntarget = \"infrastructure\""),
         (

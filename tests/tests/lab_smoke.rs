@@ -387,3 +387,107 @@ async fn registry_answers_the_v2_api() -> Result<()> {
     assert_eq!(reply.status(), 200);
     Ok(())
 }
+
+/// The lab's scenario-3 stack (`lab/stack/phase2.sh`, compose project
+/// `phase2`): its five services run, the proxy answers /health, Vault is
+/// initialised and unsealed and the lab's token reads the known secret back
+/// as seeded, the token and unseal key are 0600 files, the runbook's Docker
+/// secret exists, and S3 holds infra-backup's backups — the snapshot whose
+/// bytes match its sha256 metadata, and each certificate file as it is on
+/// disk.
+#[test]
+fn the_scenario_3_stack_is_up_unsealed_and_backed_up() -> Result<()> {
+    use drhost_tests::phase2::{LabStack, DOCKER_SECRET, KNOWN_SECRET};
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::PermissionsExt;
+    let _serial = serial();
+    let stack = LabStack::load();
+    let lab = &stack.lab;
+    let rt = drhost_tests::lab::runtime();
+
+    let containers = stack.containers();
+    let mut services: Vec<&str> = containers.keys().map(String::as_str).collect();
+    services.sort_unstable();
+    assert_eq!(
+        services,
+        ["backend1", "backend2", "backend3", "nginx-proxy", "vault"],
+        "{containers:?}"
+    );
+    assert!(containers.values().all(|c| c.state == "running"), "{containers:?}");
+    let health = rt.block_on(drhost_tests::docker::health(lab, &stack.proxy_url()));
+    assert_eq!(health, 200, "{}/health", stack.proxy_url());
+
+    let (status, vault) = stack.vault("GET", "sys/health", None);
+    assert_eq!(status, 200, "sys/health: {vault}");
+    assert_eq!(
+        (vault["initialized"].clone(), vault["sealed"].clone()),
+        (true.into(), false.into())
+    );
+    let fields = stack
+        .read_secret(KNOWN_SECRET)
+        .map_err(|status| anyhow::anyhow!("{KNOWN_SECRET}: HTTP {status}"))?;
+    let port = lab.get("PG_PORT")?;
+    assert_eq!(fields["url"], format!("http://127.0.0.1:{port}"), "{KNOWN_SECRET}");
+    assert_eq!(
+        fields["database_url"],
+        format!(
+            "postgresql://postgres:{}@127.0.0.1:{port}/toolboxai",
+            lab.pg_password()?
+        ),
+        "{KNOWN_SECRET}'s database_url"
+    );
+    for key in ["PHASE2_VAULT_TOKEN_FILE", "PHASE2_VAULT_UNSEAL_KEY_FILE"] {
+        let mode = std::fs::metadata(stack.get(key))?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{key}");
+    }
+
+    let labels = stack
+        .docker_secret_labels(DOCKER_SECRET)
+        .with_context(|| format!("no Docker secret {DOCKER_SECRET}"))?;
+    assert_eq!(
+        labels.get("com.toolboxai.runbook").map(String::as_str),
+        Some("scenario-3"),
+        "{labels:?}"
+    );
+
+    let s3 = lab.s3_client()?;
+    let bucket = lab.s3_bucket()?;
+    let object = |key: String| -> Result<(Vec<u8>, Option<String>)> {
+        rt.block_on(async {
+            let got = s3
+                .get_object()
+                .bucket(bucket)
+                .key(&key)
+                .send()
+                .await
+                .with_context(|| key.clone())?;
+            let sha = got.metadata().and_then(|m| m.get("sha256")).cloned();
+            Ok((got.body.collect().await?.into_bytes().to_vec(), sha))
+        })
+    };
+    let (snapshot, sha) = object(stack.get("PHASE2_S3_SNAPSHOT_KEY"))?;
+    assert!(!snapshot.is_empty(), "an empty snapshot");
+    assert_eq!(
+        sha,
+        Some(hex::encode(Sha256::digest(&snapshot))),
+        "the snapshot's sha256"
+    );
+    let prefix = stack.get("PHASE2_S3_CERTIFICATES_PREFIX");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(stack.certificates())? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let local = std::fs::read(entry.path())?;
+        let (backed_up, sha) = object(format!("{prefix}{name}"))?;
+        assert_eq!(backed_up, local, "{prefix}{name} is the file on disk");
+        assert_eq!(
+            sha,
+            Some(hex::encode(Sha256::digest(&local))),
+            "{prefix}{name}'s sha256"
+        );
+        names.push(name);
+    }
+    names.sort_unstable();
+    assert_eq!(names, ["ca.crt", "server.crt", "server.key"]);
+    Ok(())
+}

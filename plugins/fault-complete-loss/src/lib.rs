@@ -2,7 +2,8 @@
 //! infrastructure loss), through drhost's capabilities only:
 //!
 //! 1. the compose project `down` with its named volumes (compose target
-//!    `toolboxai`: Vault's raft data goes with them), after checking that
+//!    `phase2`, the runbook's `docker-compose.phase2.yml`: Vault's raft
+//!    data goes with them), after checking that
 //!    something runs there to lose;
 //! 2. every file under `certificates/` of the files target
 //!    `infrastructure` removed (the runbook's
@@ -27,7 +28,10 @@ use drhost_sdk::prelude::*;
 struct FaultCompleteLoss;
 
 /// The labels and names the manifest asks for (the parameters' defaults).
-const COMPOSE: &str = "toolboxai";
+/// The compose label is `phase2` (the runbook's `docker-compose.phase2.yml`),
+/// never the `toolboxai` of the day-to-day plugins: a `down` grant on it
+/// names the scenario-3 project alone.
+const COMPOSE: &str = "phase2";
 const FILES: &str = "infrastructure";
 const CERTIFICATES: &str = "certificates";
 const DOCKER_SECRET: &str = "vault_token";

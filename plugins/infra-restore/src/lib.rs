@@ -48,6 +48,12 @@ const BUCKET: &str = "backups";
 const INFRASTRUCTURE: &str = "infrastructure";
 const CERTIFICATES: &str = "certificates";
 const VAULT: &str = "vault";
+/// The compose target: the runbook's `docker-compose.phase2.yml` project.
+/// A label of its own, not the `toolboxai` the day-to-day plugins
+/// (`logs`, `restart-all`, `full-restart`) use, so a site (the lab) can
+/// point it at a scenario-3 stack without granting these plugins anything
+/// on another project.
+const COMPOSE: &str = "phase2";
 const DATABASE: &str = "primary";
 const REDIS: &str = "cache";
 /// The Docker secret the runbook creates, and the operator secret it is made from.
@@ -207,7 +213,7 @@ impl Plugin for InfraRestore {
             env!("CARGO_PKG_VERSION"),
             "Runbook scenario 3, complete infrastructure loss: assess, swarm init, restore certificates and Docker secrets, restore Vault from its raft snapshot and unseal it, start every service in dependency order, verify; time to recovery per phase",
         )
-        .param("target", "the compose target label ([targets.compose.LABEL])", Some("toolboxai"))
+        .param("target", "the compose target label ([targets.compose.LABEL])", Some(COMPOSE))
         .param("vault-service", "the compose service that runs Vault", Some("vault"))
         .param("snapshot-key", "the Vault raft snapshot's key in the bucket", Some("vault/vault-snapshot.snap"))
         .param("certificates-prefix", "the certificates' key prefix in the bucket", Some("certificates/"))
@@ -223,8 +229,8 @@ impl Plugin for InfraRestore {
         .need("docker", "swarm", Access::Write, "docker swarm init, which Docker secrets need")
         .need("docker", &format!("secret:{DOCKER_SECRET}"), Access::Write, "creates the Docker secret from the operator's secret handle")
         .need("secret", OPERATOR_SECRET, Access::Read, "the value of the Docker secret, passed as a handle")
-        .need("compose", "read:toolboxai", Access::Read, "sees which containers exist and verifies every service")
-        .need("compose", "up:toolboxai", Access::Write, "starts Vault, then every service in dependency order")
+        .need("compose", &format!("read:{COMPOSE}"), Access::Read, "sees which containers exist and verifies every service")
+        .need("compose", &format!("up:{COMPOSE}"), Access::Write, "starts Vault, then every service in dependency order")
         .need("vault", VAULT, Access::Read, "reads a known secret back after the restore (field names only)")
         .need("vault", &format!("snapshot:{VAULT}"), Access::Admin, "restores the raft snapshot")
         .need("vault", &format!("unseal:{VAULT}"), Access::Admin, "unseals Vault with the operator's keys")
