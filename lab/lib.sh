@@ -210,6 +210,25 @@ lab_tls() {
 	lab_say "$service TLS: lab CA $dir/ca.crt, server certificate for 127.0.0.1 and localhost"
 }
 
+# stack_env: the .env lines both compose stacks share (docker-compose.yml
+# and phase2/docker-compose.phase2.yml): the lab's Postgres socket
+# directory, the run directory with Redis's and the Sentinels' sockets as
+# the containers see them, the monitored set and the password files.
+stack_env() {
+	local p sockets=""
+	local -a ports
+	IFS=, read -r -a ports <<<"$LAB_SENTINEL_PORTS"
+	for p in "${ports[@]}"; do sockets+="${sockets:+,}/lab/run/sentinel-$p.sock"; done
+	echo "LAB_PG_SOCKET_DIR=$LAB_PG_SOCKET_DIR"
+	echo "LAB_RUN=$LAB_RUN"
+	echo "LAB_PG_PORT=$LAB_PG_PORT"
+	echo "LAB_SENTINEL_SOCKETS=$sockets"
+	echo "LAB_REDIS_MASTER_NAME=$LAB_REDIS_MASTER_NAME"
+	echo "LAB_REDIS_MASTER_PORT=$LAB_REDIS_MASTER_PORT"
+	echo "LAB_REDIS_PASSWORD_FILE=$LAB_REDIS_PASSWORD_FILE"
+	echo "LAB_SENTINEL_PASSWORD_FILE=$LAB_SENTINEL_PASSWORD_FILE"
+}
+
 # pg_reader_password: the password of the lab's read-only role drhost_reader
 # (what `read_user` in drhost.toml logs in as), made once like pg_password.
 pg_reader_password() { random_secret "$LAB_PG_READER_PASSWORD_FILE"; }

@@ -39,6 +39,27 @@ pub const PHASES: [&str; 7] = [
     "verify",
 ];
 
+/// The status and JSON body of one Vault API call (status 0 when Vault did
+/// not answer within the lab client's 10 s).
+fn vault_call(lab: &Lab, method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    rt().block_on(async {
+        let mut req = lab.http().request(method.parse().expect("method"), url);
+        if let Some(token) = token {
+            req = req.header("X-Vault-Token", token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        match req.send().await {
+            Ok(reply) => {
+                let status = reply.status().as_u16();
+                (status, reply.json().await.unwrap_or(Value::Null))
+            }
+            Err(_) => (0, Value::Null),
+        }
+    })
+}
+
 /// One scenario-3 stack a test owns.
 pub struct Phase2 {
     /// The lab (Docker, S3, Postgres, Redis).
@@ -214,24 +235,7 @@ impl Phase2 {
 
     /// The status and JSON body of one Vault call.
     pub fn vault(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
-        let url = self.vault_url(path);
-        rt().block_on(async {
-            let client = self.lab.http();
-            let mut req = client.request(method.parse().expect("method"), &url);
-            if let Some(token) = token {
-                req = req.header("X-Vault-Token", token);
-            }
-            if let Some(body) = body {
-                req = req.json(&body);
-            }
-            match req.send().await {
-                Ok(reply) => {
-                    let status = reply.status().as_u16();
-                    (status, reply.json().await.unwrap_or(Value::Null))
-                }
-                Err(_) => (0, Value::Null),
-            }
-        })
+        vault_call(&self.lab, method, &self.vault_url(path), token, body)
     }
 
     /// Waits until Vault answers `sys/health` with `want` (within 30 s).
@@ -604,25 +608,7 @@ impl LabStack {
     /// The status and JSON body of one Vault call with the lab's token.
     pub fn vault(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let url = format!("{}/v1/{path}", self.get("PHASE2_VAULT_ADDR"));
-        let token = self.root_token();
-        rt().block_on(async {
-            let mut req = self
-                .lab
-                .http()
-                .request(method.parse().expect("method"), &url)
-                .header("X-Vault-Token", token)
-                .timeout(Duration::from_secs(10));
-            if let Some(body) = body {
-                req = req.json(&body);
-            }
-            match req.send().await {
-                Ok(reply) => {
-                    let status = reply.status().as_u16();
-                    (status, reply.json().await.unwrap_or(Value::Null))
-                }
-                Err(_) => (0, Value::Null),
-            }
-        })
+        vault_call(&self.lab, method, &url, Some(&self.root_token()), body)
     }
 
     /// The fields at KV v2 `path` (MOUNT/PATH), or the HTTP status.

@@ -148,18 +148,10 @@ impl Project {
             filters: Some(filters),
             ..Default::default()
         };
-        let asked = docker.list_containers(Some(options));
-        let found = match tokio::time::timeout_at(tokio::time::Instant::from_std(budget.until), asked).await {
-            Err(_) => {
-                return Err(CapError::Timeout(format!(
-                    "compose {what} on target `{}`: the Docker Engine did not list the containers within {}",
-                    self.label,
-                    budget.text(&self.label)
-                )))
-            }
-            Ok(Err(e)) => return Err(engine_error(e)),
-            Ok(Ok(found)) => found,
-        };
+        let found = self
+            .engine(what, budget, docker.list_containers(Some(options)))
+            .await?
+            .map_err(engine_error)?;
         Ok(found
             .into_iter()
             .filter(|c| {
@@ -172,6 +164,25 @@ impl Project {
             .filter_map(|c| c.id)
             .filter(|id| !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit()))
             .collect())
+    }
+
+    /// One Docker Engine call of compose `what`, bounded by the target's
+    /// budget: its own result, or `timeout` naming the target and budget.
+    async fn engine<T>(
+        &self,
+        what: &str,
+        budget: Budget,
+        call: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
+    ) -> Result<Result<T, bollard::errors::Error>, CapError> {
+        tokio::time::timeout_at(tokio::time::Instant::from_std(budget.until), call)
+            .await
+            .map_err(|_| {
+                CapError::Timeout(format!(
+                    "compose {what} on target `{}`: the Docker Engine did not answer within {}",
+                    self.label,
+                    budget.text(&self.label)
+                ))
+            })
     }
 
     /// The project's service containers among `ids` (a container removed
@@ -188,17 +199,10 @@ impl Project {
         let mut found = Vec::new();
         for id in ids {
             let asked = docker.inspect_container(id, None::<InspectContainerOptions>);
-            let raw = match tokio::time::timeout_at(tokio::time::Instant::from_std(budget.until), asked).await {
-                Err(_) => {
-                    return Err(CapError::Timeout(format!(
-                        "compose ps on target `{}`: the Docker Engine did not answer within {}",
-                        self.label,
-                        budget.text(&self.label)
-                    )))
-                }
-                Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => continue,
-                Ok(Err(e)) => return Err(engine_error(e)),
-                Ok(Ok(raw)) => raw,
+            let raw = match self.engine("ps", budget, asked).await? {
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => continue,
+                Err(e) => return Err(engine_error(e)),
+                Ok(raw) => raw,
             };
             if let Some(container) = Container::of(raw, &self.target.project) {
                 found.push(container);
