@@ -39,6 +39,14 @@ pub const PHASES: [&str; 7] = [
     "verify",
 ];
 
+/// `docker ARGS` against the lab's engine (`DOCKER_HOST` of `.lab/env`).
+fn docker_cli(lab: &Lab, args: &[&str]) -> Command {
+    let mut cmd = Command::new("docker");
+    cmd.args(args)
+        .env("DOCKER_HOST", lab.get("DOCKER_HOST").expect("DOCKER_HOST in .lab/env"));
+    cmd
+}
+
 /// The status and JSON body of one Vault API call (status 0 when Vault did
 /// not answer within the lab client's 10 s).
 fn vault_call(lab: &Lab, method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
@@ -339,9 +347,7 @@ impl Phase2 {
 
     /// Whether the lab's engine holds the Docker secret `name`.
     pub fn docker_secret_exists(&self, name: &str) -> bool {
-        let out = Command::new("docker")
-            .args(["secret", "inspect", name])
-            .env("DOCKER_HOST", self.lab.get("DOCKER_HOST").unwrap())
+        let out = docker_cli(&self.lab, &["secret", "inspect", name])
             .output()
             .expect("docker");
         out.status.success()
@@ -349,10 +355,7 @@ impl Phase2 {
 
     /// Removes the Docker secret `name` (absent is fine).
     pub fn remove_docker_secret(&self, name: &str) {
-        let _ = Command::new("docker")
-            .args(["secret", "rm", name])
-            .env("DOCKER_HOST", self.lab.get("DOCKER_HOST").unwrap())
-            .output();
+        let _ = docker_cli(&self.lab, &["secret", "rm", name]).output();
     }
 
     /// Creates the Docker secret `name` holding `value` (from stdin, as the
@@ -360,11 +363,7 @@ impl Phase2 {
     /// it is none (what infra-restore's provision step does).
     pub fn create_docker_secret(&self, name: &str, value: &str) {
         use std::io::Write;
-        let docker = |args: &[&str]| {
-            let mut cmd = Command::new("docker");
-            cmd.args(args).env("DOCKER_HOST", self.lab.get("DOCKER_HOST").unwrap());
-            cmd
-        };
+        let docker = |args: &[&str]| docker_cli(&self.lab, args);
         let state = run_ok(&mut docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]));
         if String::from_utf8_lossy(&state.stdout).trim() != "active" {
             run_ok(&mut docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]));
@@ -622,11 +621,12 @@ impl LabStack {
 
     /// The labels of the Docker secret `name`, None when there is none.
     pub fn docker_secret_labels(&self, name: &str) -> Option<HashMap<String, String>> {
-        let out = Command::new("docker")
-            .args(["secret", "inspect", name, "--format", "{{json .Spec.Labels}}"])
-            .env("DOCKER_HOST", self.lab.get("DOCKER_HOST").expect("DOCKER_HOST"))
-            .output()
-            .expect("docker");
+        let out = docker_cli(
+            &self.lab,
+            &["secret", "inspect", name, "--format", "{{json .Spec.Labels}}"],
+        )
+        .output()
+        .expect("docker");
         out.status.success().then(|| {
             serde_json::from_slice::<Option<HashMap<String, String>>>(&out.stdout)
                 .expect("labels as JSON")
@@ -642,7 +642,8 @@ impl LabStack {
 /// scenario-3 stack or the secret is already the lab's.
 pub fn restore_lab_docker_secret(lab: &Lab) {
     use sha2::Digest;
-    let Ok(token_file) = lab.get("PHASE2_VAULT_TOKEN_FILE") else {
+    // Called from a Drop: never panics (DOCKER_HOST is in .lab/env with the stack).
+    let (Ok(token_file), Ok(_)) = (lab.get("PHASE2_VAULT_TOKEN_FILE"), lab.get("DOCKER_HOST")) else {
         return;
     };
     let Ok(token) = std::fs::read(token_file) else { return };
@@ -654,12 +655,7 @@ pub fn restore_lab_docker_secret(lab: &Lab) {
     {
         return;
     }
-    let docker = |args: &[&str]| {
-        let mut cmd = Command::new("docker");
-        cmd.args(args)
-            .env("DOCKER_HOST", lab.get("DOCKER_HOST").unwrap_or_default());
-        cmd
-    };
+    let docker = |args: &[&str]| docker_cli(lab, args);
     let _ = docker(&["secret", "rm", DOCKER_SECRET]).output();
     let label = format!("lab.token-sha256={hash}");
     let made = docker(&[
