@@ -48,6 +48,18 @@ timeout = "2m"
 [targets.files.infrastructure]
 path = "$PHASE2_PROJECT_DIR"
 
+# The stack's own Redis (master, replica, three Sentinels; TLS with the
+# stack's certificates, trusted through the CA's copy outside them).
+[targets.redis.phase2]
+url = "rediss://127.0.0.1:$PHASE2_REDIS_MASTER_PORT"
+ca_file = "$PHASE2_REDIS_CA_FILE"
+password = "file:$REDIS_PASSWORD_FILE"
+sentinel_password = "file:$SENTINEL_PASSWORD_FILE"
+sentinels = [$(echo "$PHASE2_SENTINEL_PORTS" | sed -E 's/([0-9]+)/"127.0.0.1:\1"/g; s/,/, /g')]
+master_name = "toolboxai-master"
+nodes = ["127.0.0.1:$PHASE2_REDIS_MASTER_PORT", "127.0.0.1:$PHASE2_REDIS_REPLICA_PORT"]
+timeout = "1s"
+
 [targets.vault.vault]
 address = "$PHASE2_VAULT_ADDR"
 token = "file:$PHASE2_VAULT_TOKEN_FILE"
@@ -125,7 +137,7 @@ target = "primary"
 access = ["read"]
 
 [[plugins.infra-restore.redis]]
-target = "cache"
+target = "phase2"
 access = ["read"]
 
 [plugins.infra-restore.params]
@@ -160,6 +172,7 @@ before = "$root/plugins/infra-backup.wasm"
 fault = "$root/plugins/fault-complete-loss.wasm"
 recovery = "$root/plugins/infra-restore.wasm"
 probes.http = ["$PHASE2_PROXY_URL/health"]
+probes.redis = ["phase2"]
 rto = "15m"
 rpo = "5m"
 every = "182d"

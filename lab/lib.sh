@@ -40,9 +40,11 @@ LAB_REGISTRY_PORT="${LAB_REGISTRY_PORT:-27500}"
 LAB_NGINX_PORT="${LAB_NGINX_PORT:-27080}"
 LAB_STATUSPAGE_PORT="${LAB_STATUSPAGE_PORT:-27890}"
 LAB_BACKEND_PORTS="${LAB_BACKEND_PORTS:-27081,27082,27083}"
-# The scenario-3 stack (lab/stack/phase2.sh): its Vault's API and its proxy.
+# The scenario-3 stack (lab/stack/phase2.sh): its Vault's API, its proxy,
+# its Redis master and replica and its three Sentinels.
 LAB_PHASE2_VAULT_PORT="${LAB_PHASE2_VAULT_PORT:-27830}"
 LAB_PHASE2_PROXY_PORT="${LAB_PHASE2_PROXY_PORT:-27831}"
+LAB_PHASE2_REDIS_PORTS="${LAB_PHASE2_REDIS_PORTS:-27832,27833,27834,27835,27836}"
 
 LAB_PGBIN="${LAB_PGBIN:-/usr/lib/postgresql/15/bin}"
 LAB_PG_SOCKET_DIR="$LAB_DIR/pg/socket"

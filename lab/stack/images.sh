@@ -6,6 +6,8 @@
 #   toolboxai/backend:latest    lab/backend (VERSION 1.1.0)
 #   toolboxai/backend:previous  the same binary, VERSION 1.0.0 (for rollbacks)
 #   toolboxai/nginx:latest      Debian's nginx + lab/stack/nginx/*
+#   toolboxai/redis:latest      Debian's redis-server and redis-cli, for the
+#                               scenario-3 stack (lab/stack/phase2/redis-node.sh)
 #
 # Both also get lab/stack/bin/{nc,curl}: busybox-based stand-ins for the
 # `nc -zv` and `curl` calls in the runbook.
@@ -118,6 +120,25 @@ if [[ "$(image_label toolboxai/nginx:latest lab.source-hash)" != "$nginx_hash" ]
 	cp "$LAB_SRC/stack/nginx/maintenance.html" "$root/usr/share/nginx/maintenance/maintenance.html"
 	import "$root" toolboxai/nginx:latest "$nginx_version" "$nginx_hash" \
 		'CMD ["/usr/sbin/nginx"]' 'ENV PATH=/usr/local/bin:/usr/sbin:/bin' 'EXPOSE 80'
+fi
+
+# --- toolboxai/redis ---------------------------------------------------------
+# The scenario-3 stack's Redis master, replica and Sentinels: Debian's
+# redis-server (a multi-call binary: the name it runs as picks the role),
+# redis-cli for the runbook's `docker exec … redis-cli`, and the entry point
+# lab/stack/phase2/redis-node.sh.
+redis_bin="$(readlink -f /usr/bin/redis-server)"
+redis_hash="$(cat "$redis_bin" /usr/bin/redis-cli "$LAB_SRC/stack/phase2/redis-node.sh" "$0" | sha256sum | cut -c1-16)"
+redis_version="$(redis-server --version | sed 's/.* v=//; s/ .*//')"
+if [[ "$(image_label toolboxai/redis:latest lab.source-hash)" != "$redis_hash" ]]; then
+	root="$stack/redis-rootfs"
+	base_rootfs "$root" "$redis_bin" /usr/bin/redis-cli
+	mkdir -p "$root"/usr/bin "$root"/data "$root"/run/redis "$root"/etc/redis/tls
+	cp "$redis_bin" "$root/usr/bin/redis-server"
+	cp /usr/bin/redis-cli "$root/usr/bin/redis-cli"
+	cp "$LAB_SRC/stack/phase2/redis-node.sh" "$root/usr/local/bin/redis-node"
+	import "$root" toolboxai/redis:latest "$redis_version" "$redis_hash" \
+		'ENTRYPOINT ["/usr/local/bin/redis-node"]' 'CMD ["master"]' 'ENV PATH=/usr/local/bin:/usr/bin:/bin'
 fi
 
 lab_say "images ready ($(elapsed "$started") s)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The lab's own scenario-3 stack (runbook: complete infrastructure loss):
 # compose project `phase2` from lab/stack/phase2/docker-compose.phase2.yml —
-# Vault (OpenBao, raft storage on the volume phase2_vault-data), three
-# backends and the proxy — what `make drill`'s infrastructure-loss drill
+# Vault (OpenBao, raft storage on the volume phase2_vault-data), Redis
+# master, replica and three Sentinels (TLS with the stack's certificates, the
+# lab's Redis passwords), three backends and the proxy — what `make drill`'s infrastructure-loss drill
 # destroys and infra-restore brings back. tests/src/phase2.rs makes stacks of
 # the same file for single tests (their own project names, same .env names).
 #
@@ -17,8 +18,10 @@
 # `up` is idempotent and leaves a healthy stack as it is:
 # - .lab/phase2/ is the project directory (its .env: the file's variables),
 #   .lab/phase2/certificates/ the certificates directory (a CA certificate,
-#   a server certificate and key, 10 years; the CA's key is not kept), made
-#   once;
+#   a server certificate for 127.0.0.1 and localhost and its key, 10 years;
+#   the CA's key is not kept), made once; .lab/phase2/redis-ca.crt a copy of
+#   the CA certificate outside it, what drhost's redis target trusts (the
+#   operator's copy, which a loss of the stack's directory leaves);
 # - Vault initialised (one key share) on its first start, its root token
 #   and unseal key in .lab/secrets/phase2-vault-root-token and
 #   phase2-vault-unseal-key (0600, never printed), unsealed after every
@@ -46,6 +49,7 @@ key_file="$LAB_SECRETS/phase2-vault-unseal-key"
 marker="$dir/backup-needed"
 vault_addr="http://127.0.0.1:$LAB_PHASE2_VAULT_PORT"
 proxy_url="http://127.0.0.1:$LAB_PHASE2_PROXY_PORT"
+IFS=, read -r redis_master redis_replica sentinel1 sentinel2 sentinel3 <<<"$LAB_PHASE2_REDIS_PORTS"
 docker_secret=vault_token
 known_secret=secret/toolboxai/supabase
 snapshot_key=vault/vault-snapshot.snap
@@ -138,6 +142,11 @@ mkdir -p "$dir"
 	echo "PHASE2_VAULT_PORT=$LAB_PHASE2_VAULT_PORT"
 	echo "PHASE2_PROXY_PORT=$LAB_PHASE2_PROXY_PORT"
 	echo "PHASE2_CERTS_DIR=$certs"
+	echo "PHASE2_REDIS_MASTER_PORT=$redis_master"
+	echo "PHASE2_REDIS_REPLICA_PORT=$redis_replica"
+	echo "PHASE2_SENTINEL1_PORT=$sentinel1"
+	echo "PHASE2_SENTINEL2_PORT=$sentinel2"
+	echo "PHASE2_SENTINEL3_PORT=$sentinel3"
 	stack_env
 } >"$dir/.env.tmp"
 mv "$dir/.env.tmp" "$dir/.env"
@@ -145,7 +154,8 @@ mv "$dir/.env.tmp" "$dir/.env"
 # Certificates: made once (a drill's infra-restore puts the same bytes back).
 recreate=()
 if [[ ! -s "$certs/ca.crt" || ! -s "$certs/server.crt" || ! -s "$certs/server.key" ]] ||
-	! openssl x509 -in "$certs/server.crt" -noout -checkend 2592000 >/dev/null 2>&1; then
+	! openssl x509 -in "$certs/server.crt" -noout -checkend 2592000 >/dev/null 2>&1 ||
+	! openssl x509 -in "$certs/server.crt" -noout -ext subjectAltName 2>/dev/null | grep -q 'IP Address:127.0.0.1'; then
 	tmp="$dir/certificates.tmp.$$" scratch="$dir/ca.tmp.$$"
 	ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
 	rm -rf "$tmp" "$scratch" && mkdir -p "$tmp" "$scratch"
@@ -154,7 +164,8 @@ if [[ ! -s "$certs/ca.crt" || ! -s "$certs/server.crt" || ! -s "$certs/server.ke
 		openssl req -x509 "${ec[@]}" -days 3650 -subj /CN=toolboxai-lab-ca -keyout "$scratch/ca.key" -out "$tmp/ca.crt" &&
 			openssl req "${ec[@]}" -subj /CN=localhost -keyout "$tmp/server.key" -out "$scratch/server.csr" &&
 			openssl x509 -req -days 3650 -in "$scratch/server.csr" -CA "$tmp/ca.crt" -CAkey "$scratch/ca.key" \
-				-set_serial "0x$(openssl rand -hex 8)" -out "$tmp/server.crt"
+				-set_serial "0x$(openssl rand -hex 8)" -out "$tmp/server.crt" \
+				-extfile <(printf 'subjectAltName = IP:127.0.0.1, DNS:localhost\n')
 	) >>"$log" 2>&1 || lab_fail "$service" "openssl could not make the certificates" "$log"
 	rm -rf "$scratch"
 	chmod 644 "$tmp/ca.crt" "$tmp/server.crt"
@@ -166,6 +177,7 @@ if [[ ! -s "$certs/ca.crt" || ! -s "$certs/server.crt" || ! -s "$certs/server.ke
 	recreate=(--force-recreate)
 	lab_say "$service: certificates made in $certs"
 fi
+cmp -s "$certs/ca.crt" "$dir/redis-ca.crt" || cp "$certs/ca.crt" "$dir/redis-ca.crt"
 
 # Docker secrets need a swarm (what infra-restore's provision step does too).
 if [[ "$(docker info --format '{{.Swarm.LocalNodeState}}' 2>>"$log")" != active ]]; then
@@ -178,10 +190,13 @@ running="$(docker ps -q --filter "label=com.docker.compose.project=$project" | w
 if ((running == 0)); then
 	require_free_port "$service" "$LAB_PHASE2_VAULT_PORT" "$log"
 	require_free_port "$service" "$LAB_PHASE2_PROXY_PORT" "$log"
+	for port in "$redis_master" "$redis_replica" "$sentinel1" "$sentinel2" "$sentinel3"; do
+		require_free_port "$service" "$port" "$log"
+	done
 fi
 compose up -d --no-build "${recreate[@]}" ||
 	lab_fail "$service" "docker-compose -p $project up failed: $(grep -v -i swarm "$log" | tail -n 1)" "$log"
-((running == 5)) || lab_say "$service: compose project $project up"
+((running == 10)) || lab_say "$service: compose project $project up"
 
 # Vault: initialised once, unsealed after a restart, KV v2 at secret/. The
 # Python reads and writes the secret files itself: no value on a command line.
@@ -323,6 +338,10 @@ env_put PHASE2_VAULT_UNSEAL_KEY_FILE "$key_file"
 env_put PHASE2_KNOWN_SECRET "$known_secret"
 env_put PHASE2_DOCKER_SECRET "$docker_secret"
 env_put PHASE2_PROXY_URL "$proxy_url"
+env_put PHASE2_REDIS_MASTER_PORT "$redis_master"
+env_put PHASE2_REDIS_REPLICA_PORT "$redis_replica"
+env_put PHASE2_SENTINEL_PORTS "$sentinel1,$sentinel2,$sentinel3"
+env_put PHASE2_REDIS_CA_FILE "$dir/redis-ca.crt"
 env_put PHASE2_S3_SNAPSHOT_KEY "$snapshot_key"
 env_put PHASE2_S3_CERTIFICATES_PREFIX "$certificates_prefix"
 lab_say "$service ready ($(elapsed "$started") s)"

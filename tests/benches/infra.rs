@@ -1,6 +1,6 @@
 //! Runbook scenario 3 benchmark: time to recovery from a complete loss of a
-//! scenario-3 stack (`drhost_tests::phase2`: Vault with raft storage, three
-//! backends, the proxy), per phase and in total, by `drhost run
+//! scenario-3 stack (`drhost_tests::phase2`: Vault with raft storage, Redis
+//! master, replica and three Sentinels, three backends, the proxy), per phase and in total, by `drhost run
 //! plugins/infra-restore.wasm` versus `tests/benches/runbook-scenario3.sh`,
 //! the runbook's own commands (`aws s3 sync`, `docker secret create`,
 //! `docker-compose up -d vault`, `bao operator raft snapshot restore`,
@@ -97,8 +97,8 @@ fn script(stack: &Phase2) -> BTreeMap<String, u64> {
         .env("HEALTH_URL", stack.health_url())
         .env("PG_SOCKET_DIR", lab.get("PG_SOCKET_DIR").unwrap())
         .env("PG_PORT", lab.get("PG_PORT").unwrap())
-        .env("REDIS_PORT", lab.get("REDIS_MASTER_PORT").unwrap())
-        .env("REDIS_CA_FILE", lab.get("REDIS_CA_FILE").unwrap())
+        .env("REDIS_PORT", stack.redis_ports[0].to_string())
+        .env("REDIS_CA_FILE", stack.redis_ca())
         .env("REDIS_PASSWORD_FILE", lab.get("REDIS_PASSWORD_FILE").unwrap())
         .env("AWS_ACCESS_KEY_ID", lab.get("AWS_ACCESS_KEY_ID").unwrap())
         .env("AWS_SECRET_ACCESS_KEY", lab.get("AWS_SECRET_ACCESS_KEY").unwrap())

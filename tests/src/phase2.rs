@@ -1,9 +1,11 @@
 //! Runbook scenario 3 on the lab: a ToolboxAI stack of the test's own from
 //! `lab/stack/phase2/docker-compose.phase2.yml` (Vault with raft storage,
-//! three backends, the proxy) under a unique project name, never the lab's
-//! `toolboxai` or `phase2`; a project directory with its `.env` (free loopback ports,
-//! the lab's Postgres and Redis sockets), its certificates (a CA and a
-//! server pair made by `openssl`), Vault's root token and unseal keys; and
+//! Redis master, replica and three Sentinels over TLS with passwords, three
+//! backends, the proxy) under a unique project name, never the lab's
+//! `toolboxai` or `phase2`; a project directory with its `.env` (free
+//! loopback ports, the lab's Postgres socket and Redis password files), its
+//! certificates (a CA and a server pair for 127.0.0.1 made by `openssl`;
+//! Redis serves TLS with them), Vault's root token and unseal keys; and
 //! the **complete loss** fault: the project down with its volumes, the
 //! certificates directory deleted, the Docker secret removed (S3 and the
 //! database survive). Dropping a [`Phase2`] takes the project down with its
@@ -78,8 +80,28 @@ pub struct Phase2 {
     pub vault_port: u16,
     /// The proxy's published loopback port.
     pub proxy_port: u16,
+    /// The loopback TLS ports of the Redis master, the replica and the
+    /// three Sentinels (host network), in that order.
+    pub redis_ports: [u16; 5],
     dir: TmpDir,
 }
+
+/// The compose file's services: what a healthy stack runs, one container each.
+pub const SERVICES: [&str; 10] = [
+    "vault",
+    "redis-master",
+    "redis-replica",
+    "redis-sentinel1",
+    "redis-sentinel2",
+    "redis-sentinel3",
+    "backend1",
+    "backend2",
+    "backend3",
+    "nginx-proxy",
+];
+
+/// The master name the stack's Sentinels monitor (the compose file's).
+pub const REDIS_MASTER_NAME: &str = "toolboxai-master";
 
 /// A loopback port nothing listens on now.
 fn free_port() -> u16 {
@@ -109,27 +131,81 @@ fn tables_without<const N: usize>(tables: [(&str, String); N], without: &[&str])
     text
 }
 
+/// A scenario-3 stack's Redis as seen from the host: its CA copy and the
+/// loopback ports of the master, the replica and the three Sentinels.
+pub struct StackRedis<'a> {
+    lab: &'a Lab,
+    ca: PathBuf,
+    ports: [u16; 5],
+}
+
+impl<'a> StackRedis<'a> {
+    /// The stack's Redis with CA certificate `ca` on `ports` (master,
+    /// replica, Sentinels).
+    pub fn of(lab: &'a Lab, ca: PathBuf, ports: [u16; 5]) -> StackRedis<'a> {
+        StackRedis { lab, ca, ports }
+    }
+
+    /// `redis-cli` over TLS to the node or Sentinel on `port`, with its
+    /// password (in the environment, never an argument); what it printed.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        let key = if self.ports[2..].contains(&port) {
+            "SENTINEL_PASSWORD_FILE"
+        } else {
+            "REDIS_PASSWORD_FILE"
+        };
+        let password = std::fs::read_to_string(self.lab.get(key).expect(key)).expect("the password file");
+        let out = Command::new("redis-cli")
+            .args(["--tls", "--cacert"])
+            .arg(&self.ca)
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .env("REDISCLI_AUTH", password.trim())
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+/// Asserts a stack's Redis serves as the runbook's step 7 checks it, seen
+/// from outside drhost: the master answers PING over TLS with its password,
+/// the replica's link to it is up, and every Sentinel names it (waiting up
+/// to 20 s for the replica's first sync).
+pub fn assert_redis_serves(redis: &StackRedis) {
+    let [master, replica, sentinels @ ..] = redis.ports;
+    assert_eq!(redis.cli(master, &["PING"]), "PONG", "the master answers PING");
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info = redis.cli(replica, &["INFO", "replication"]);
+        if info.contains("master_link_status:up") && info.contains(&format!("master_port:{master}")) {
+            break;
+        }
+        assert!(Instant::now() < until, "the replica never linked to {master}: {info}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    for sentinel in sentinels {
+        let said = redis.cli(sentinel, &["SENTINEL", "get-master-addr-by-name", REDIS_MASTER_NAME]);
+        assert_eq!(
+            said,
+            format!("127.0.0.1\n{master}"),
+            "Sentinel {sentinel} names the master"
+        );
+    }
+}
+
 impl Phase2 {
     /// A new project (not started): `.env`, certificates, free ports.
     pub fn create() -> Phase2 {
         let lab = lab();
         let dir = TmpDir::new("drhost-phase2-");
         let (vault_port, proxy_port) = (free_port(), free_port());
-        let sentinels: Vec<String> = lab
-            .sentinel_ports()
-            .expect("sentinel ports")
-            .iter()
-            .map(|p| format!("/lab/run/sentinel-{p}.sock"))
-            .collect();
+        let redis_ports = [free_port(), free_port(), free_port(), free_port(), free_port()];
+        let [master, replica, s1, s2, s3] = redis_ports;
         let env = format!(
-            "PHASE2_VAULT_PORT={vault_port}\nPHASE2_PROXY_PORT={proxy_port}\nPHASE2_CERTS_DIR={}\nLAB_PG_SOCKET_DIR={}\nLAB_RUN={}\nLAB_PG_PORT={}\nLAB_SENTINEL_SOCKETS={}\nLAB_REDIS_MASTER_NAME={}\nLAB_REDIS_MASTER_PORT={}\nLAB_REDIS_PASSWORD_FILE={}\nLAB_SENTINEL_PASSWORD_FILE={}\n",
+            "PHASE2_VAULT_PORT={vault_port}\nPHASE2_PROXY_PORT={proxy_port}\nPHASE2_CERTS_DIR={}\nPHASE2_REDIS_MASTER_PORT={master}\nPHASE2_REDIS_REPLICA_PORT={replica}\nPHASE2_SENTINEL1_PORT={s1}\nPHASE2_SENTINEL2_PORT={s2}\nPHASE2_SENTINEL3_PORT={s3}\nLAB_PG_SOCKET_DIR={}\nLAB_PG_PORT={}\nLAB_REDIS_PASSWORD_FILE={}\nLAB_SENTINEL_PASSWORD_FILE={}\n",
             dir.path().join("certificates").display(),
             lab.get("PG_SOCKET_DIR").expect("PG_SOCKET_DIR"),
-            lab.get("REDIS_SOCKET_DIR").expect("REDIS_SOCKET_DIR"),
             lab.get("PG_PORT").expect("PG_PORT"),
-            sentinels.join(","),
-            lab.redis_master_name().expect("master name"),
-            lab.get("REDIS_MASTER_PORT").expect("REDIS_MASTER_PORT"),
             lab.get("REDIS_PASSWORD_FILE").expect("REDIS_PASSWORD_FILE"),
             lab.get("SENTINEL_PASSWORD_FILE").expect("SENTINEL_PASSWORD_FILE"),
         );
@@ -139,6 +215,7 @@ impl Phase2 {
             project: unique("p2"),
             vault_port,
             proxy_port,
+            redis_ports,
             dir,
         };
         stack.make_certificates();
@@ -160,6 +237,17 @@ impl Phase2 {
         self.dir().join("certificates")
     }
 
+    /// The CA certificate drhost's redis target trusts (outside the
+    /// certificates directory).
+    pub fn redis_ca(&self) -> PathBuf {
+        self.dir().join("redis-ca.crt")
+    }
+
+    /// Asserts the stack's Redis serves ([`assert_redis_serves`]).
+    pub fn assert_redis_serves(&self) {
+        assert_redis_serves(&StackRedis::of(&self.lab, self.redis_ca(), self.redis_ports));
+    }
+
     /// This project's key prefix in the lab's bucket.
     pub fn s3_prefix(&self) -> String {
         format!("{}/", self.project)
@@ -174,13 +262,18 @@ impl Phase2 {
         format!("http://127.0.0.1:{}/v1/{path}", self.vault_port)
     }
 
-    /// A CA certificate and a server certificate and key signed by it
-    /// (valid two days), the key 0600; the CA's key is not kept.
+    /// A CA certificate and a server certificate for 127.0.0.1 and
+    /// localhost and its key signed by it (valid two days), the key 0600;
+    /// the CA's key is not kept. A copy of the CA certificate outside the
+    /// certificates directory (`redis-ca.crt`, the operator's, which the
+    /// loss leaves) is what drhost's redis target trusts.
     fn make_certificates(&self) {
         let certs = self.certificates();
         std::fs::create_dir_all(&certs).expect("certificates dir");
         let scratch = TmpDir::new("drhost-ca-");
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let san = scratch.path().join("san.cnf");
+        std::fs::write(&san, "subjectAltName = IP:127.0.0.1, DNS:localhost\n").expect("write san.cnf");
         run_ok(
             Command::new("openssl")
                 .args(["req", "-x509"])
@@ -208,9 +301,12 @@ impl Phase2 {
                 .arg("-CAkey")
                 .arg(scratch.path().join("ca.key"))
                 .arg("-CAcreateserial")
+                .arg("-extfile")
+                .arg(&san)
                 .arg("-out")
                 .arg(certs.join("server.crt")),
         );
+        std::fs::copy(certs.join("ca.crt"), self.redis_ca()).expect("copy the CA certificate");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(certs.join("server.key"), std::fs::Permissions::from_mode(0o600)).expect("chmod");
         let _ = std::fs::remove_file(certs.join("ca.srl"));
@@ -391,8 +487,8 @@ impl Phase2 {
 
     /// The fault: complete infrastructure loss of this project — down with
     /// volumes (Vault's data gone), networks removed, the certificates
-    /// directory deleted, the Docker secret removed. S3 and the lab's
-    /// database and Redis survive.
+    /// directory deleted, the Docker secret removed: Redis goes with the
+    /// stack. S3 and the lab's database survive.
     pub fn complete_loss(&self) {
         let out = self.compose(&["down", "-v", "--remove-orphans", "-t", "1"]);
         assert!(out.status.success(), "down: {}", String::from_utf8_lossy(&out.stderr));
@@ -404,14 +500,8 @@ impl Phase2 {
     pub fn targets_toml(&self) -> String {
         let lab = &self.lab;
         let secrets = lab.path(".lab/secrets");
-        let sentinels: Vec<String> = lab
-            .sentinel_ports()
-            .unwrap()
-            .iter()
-            .map(|p| format!("\"127.0.0.1:{p}\""))
-            .collect();
-        let master = lab.get("REDIS_MASTER_PORT").unwrap();
-        let replica = lab.get("REDIS_REPLICA_PORT").unwrap();
+        let [master, replica, sentinels @ ..] = self.redis_ports;
+        let sentinels: Vec<String> = sentinels.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
         format!(
             r#"[secrets]
 vault-root-token = "file:{dir}/root-token"
@@ -444,10 +534,13 @@ password = "file:{secrets}/pg-password"
 read_user = "drhost_reader"
 read_password = "file:{secrets}/pg-reader-password"
 
-[targets.redis.cache]
+[targets.redis.phase2]
 url = "rediss://127.0.0.1:{master}"
-{redis_auth}sentinels = [{sentinels}]
-master_name = "{master_name}"
+ca_file = "{dir}/redis-ca.crt"
+password = "file:{redis_password}"
+sentinel_password = "file:{sentinel_password}"
+sentinels = [{sentinels}]
+master_name = "{REDIS_MASTER_NAME}"
 nodes = ["127.0.0.1:{master}", "127.0.0.1:{replica}"]
 timeout = "1s"
 "#,
@@ -461,8 +554,8 @@ timeout = "1s"
             secrets = secrets.display(),
             pg_url = lab.pg_url().unwrap(),
             sentinels = sentinels.join(", "),
-            master_name = lab.redis_master_name().unwrap(),
-            redis_auth = lab.redis_auth_toml().unwrap(),
+            redis_password = lab.get("REDIS_PASSWORD_FILE").unwrap(),
+            sentinel_password = lab.get("SENTINEL_PASSWORD_FILE").unwrap(),
         )
     }
 
@@ -511,7 +604,7 @@ certificates-prefix = "{prefix}certificates/"
             ("vault", "[[plugins.infra-restore.vault]]\ntarget = \"vault\"\npaths = [\"secret/toolboxai/*\"]\naccess = [\"read\"]\n\n[[plugins.infra-restore.vault]]\ntarget = \"vault\"\naccess = [\"snapshot\", \"unseal\"]\n".to_string()),
             ("http", "[[plugins.infra-restore.http]]\nhost = \"127.0.0.1:*\"\n".to_string()),
             ("postgres", "[[plugins.infra-restore.postgres]]\ntarget = \"primary\"\naccess = [\"read\"]\n".to_string()),
-            ("redis", "[[plugins.infra-restore.redis]]\ntarget = \"cache\"\naccess = [\"read\"]\n".to_string()),
+            ("redis", "[[plugins.infra-restore.redis]]\ntarget = \"phase2\"\naccess = [\"read\"]\n".to_string()),
         ];
         let mut text = tables_without(tables, without);
         text.push_str(&format!(
@@ -602,6 +695,31 @@ impl LabStack {
     /// Service → its container.
     pub fn containers(&self) -> HashMap<String, Seen> {
         containers_of(&self.lab, &self.project())
+    }
+
+    /// Asserts the stack's Redis serves ([`assert_redis_serves`]).
+    pub fn assert_redis_serves(&self) {
+        let port = |key: &str| -> u16 { self.get(key).parse().unwrap_or_else(|e| panic!("{key}: {e}")) };
+        let sentinels: Vec<u16> = self
+            .get("PHASE2_SENTINEL_PORTS")
+            .split(',')
+            .map(|p| p.parse().expect("a Sentinel port"))
+            .collect();
+        let [s1, s2, s3] = sentinels[..] else {
+            panic!("PHASE2_SENTINEL_PORTS names three ports: {sentinels:?}")
+        };
+        let ports = [
+            port("PHASE2_REDIS_MASTER_PORT"),
+            port("PHASE2_REDIS_REPLICA_PORT"),
+            s1,
+            s2,
+            s3,
+        ];
+        assert_redis_serves(&StackRedis::of(
+            &self.lab,
+            self.get("PHASE2_REDIS_CA_FILE").into(),
+            ports,
+        ));
     }
 
     /// The status and JSON body of one Vault call with the lab's token.

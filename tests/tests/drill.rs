@@ -1795,10 +1795,11 @@ fn a_complete_loss_drill_destroys_the_stack_and_infra_restore_brings_it_back() {
     // the secret written before the loss reads back from the restored
     // Vault, the Docker secret exists, the certificates are the same bytes.
     let containers = stack.containers();
-    assert_eq!(containers.len(), 5, "{containers:?}");
+    assert_eq!(containers.len(), drhost_tests::phase2::SERVICES.len(), "{containers:?}");
     assert!(containers.values().all(|c| c.state == "running"), "{containers:?}");
     let proxy = format!("http://127.0.0.1:{}", stack.proxy_port);
     assert_eq!(rt().block_on(health(&stack.lab, &proxy)), 200);
+    stack.assert_redis_serves();
     let fields = stack.read_secret(KNOWN_SECRET).expect("the known secret reads back");
     assert_eq!(fields["database_url"], value.as_str());
     assert!(stack.docker_secret_exists(DOCKER_SECRET));
@@ -1946,7 +1947,7 @@ fn the_labs_infrastructure_loss_drill_destroys_its_scenario_3_stack_and_infra_re
     let _cleanup = DeleteLabSecret(&stack, CHECK);
     let seeded = stack.read_secret(KNOWN_SECRET).expect("the lab's known secret");
     let before = stack.containers();
-    assert_eq!(before.len(), 5, "{before:?}");
+    assert_eq!(before.len(), drhost_tests::phase2::SERVICES.len(), "{before:?}");
     assert!(before.values().all(|c| c.state == "running"), "{before:?}");
     let certificates = |dir: &Path| -> Vec<(String, Vec<u8>)> {
         let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
@@ -2006,7 +2007,7 @@ fn the_labs_infrastructure_loss_drill_destroys_its_scenario_3_stack_and_infra_re
     // healthy, Vault unsealed holding what it held before the loss, the
     // Docker secret, the same certificate bytes.
     let after = stack.containers();
-    assert_eq!(after.len(), 5, "{after:?}");
+    assert_eq!(after.len(), drhost_tests::phase2::SERVICES.len(), "{after:?}");
     for (service, seen) in &after {
         assert_eq!(seen.state, "running", "{service}: {seen:?}");
         assert_ne!(
@@ -2017,6 +2018,7 @@ fn the_labs_infrastructure_loss_drill_destroys_its_scenario_3_stack_and_infra_re
     }
     let proxy = stack.proxy_url();
     assert_eq!(rt().block_on(health(&lab, &proxy)), 200, "{proxy}/health");
+    stack.assert_redis_serves();
     let (status, sys) = stack.vault("GET", "sys/health", None);
     assert_eq!((status, sys["sealed"].clone()), (200, Value::Bool(false)), "{sys}");
     assert_eq!(stack.read_secret(KNOWN_SECRET), Ok(seeded), "{KNOWN_SECRET}");

@@ -101,10 +101,12 @@ fn recovers_from_complete_loss_and_a_rerun_changes_nothing() {
     assert_eq!(out.code, 0, "infra-restore: {}\n{}", out.stdout, out.stderr);
     // Every check of the runbook's step 7 holds, seen from the test.
     let containers = stack.containers();
-    assert_eq!(containers.len(), 5, "{containers:?}");
+    assert_eq!(containers.len(), drhost_tests::phase2::SERVICES.len(), "{containers:?}");
     assert!(containers.values().all(|c| c.state == "running"), "{containers:?}");
     let health = drhost_tests::lab::runtime().block_on(async { stack.lab.http().get(stack.health_url()).send().await });
     assert_eq!(health.expect("proxy answers").status().as_u16(), 200);
+    // Redis came back with the stack: TLS, passwords, replication, Sentinels.
+    stack.assert_redis_serves();
     // The secret written before the loss reads back from the restored Vault.
     let fields = stack.read_secret(KNOWN_SECRET).expect("the known secret reads back");
     assert_eq!(fields["database_url"], value.as_str());

@@ -408,14 +408,13 @@ fn the_scenario_3_stack_is_up_unsealed_and_backed_up() -> Result<()> {
     let containers = stack.containers();
     let mut services: Vec<&str> = containers.keys().map(String::as_str).collect();
     services.sort_unstable();
-    assert_eq!(
-        services,
-        ["backend1", "backend2", "backend3", "nginx-proxy", "vault"],
-        "{containers:?}"
-    );
+    let mut expected = drhost_tests::phase2::SERVICES;
+    expected.sort_unstable();
+    assert_eq!(services, expected, "{containers:?}");
     assert!(containers.values().all(|c| c.state == "running"), "{containers:?}");
     let health = rt.block_on(drhost_tests::docker::health(lab, &stack.proxy_url()));
     assert_eq!(health, 200, "{}/health", stack.proxy_url());
+    stack.assert_redis_serves();
 
     let (status, vault) = stack.vault("GET", "sys/health", None);
     assert_eq!(status, 200, "sys/health: {vault}");

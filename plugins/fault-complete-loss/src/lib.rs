@@ -3,7 +3,7 @@
 //!
 //! 1. the compose project `down` with its named volumes (compose target
 //!    `phase2`, the runbook's `docker-compose.phase2.yml`: Vault's raft
-//!    data goes with them), after checking that
+//!    data and the stack's Redis go with them), after checking that
 //!    something runs there to lose;
 //! 2. every file under `certificates/` of the files target
 //!    `infrastructure` removed (the runbook's
@@ -11,8 +11,8 @@
 //!    plugin names paths, it never reads a key);
 //! 3. the Docker secret `vault_token` removed.
 //!
-//! Then it checks each is gone. S3 (the backups), the database and Redis
-//! are not touched: they survive this scenario. It asks before it starts:
+//! Then it checks each is gone. S3 (the backups) and the database are not
+//! touched: they survive this scenario (Supabase is not on this host). It asks before it starts:
 //! what it destroys comes back only from the backups.
 //!
 //! Undo: `infra-restore` (the recovery under test), which restores

@@ -55,7 +55,10 @@ const VAULT: &str = "vault";
 /// on another project.
 const COMPOSE: &str = "phase2";
 const DATABASE: &str = "primary";
-const REDIS: &str = "cache";
+/// The Redis target: the scenario-3 stack's own Redis (master, replica,
+/// Sentinels in the same compose file), labelled like the compose target
+/// for the same reason: the day-to-day `cache` may be another set.
+const REDIS: &str = "phase2";
 /// The Docker secret the runbook creates, and the operator secret it is made from.
 const DOCKER_SECRET: &str = "vault_token";
 const OPERATOR_SECRET: &str = "vault-root-token";
