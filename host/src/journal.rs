@@ -3,7 +3,12 @@
 //! Each line is one event with `ts` (RFC 3339, UTC), `run` (the run id) and
 //! `event`: `run-start`, `call`, `log`, `step-start`, `step-note`,
 //! `step-end`, `guest-output`, `run-end`. Every line is written with one
-//! `write` call, so a crash loses at most the event being written. Callers
+//! `write` call, so a crash of drhost loses at most the event being written.
+//! The lines that say what was done — `run-start`, each `call`, `step-end`,
+//! a drill's `fault-end`, `run-end` — are also flushed to the disk (`fdatasync`) before drhost goes
+//! on, so a crash of the host itself (power, kernel) mid-recovery still
+//! leaves a journal saying every action taken; logs and notes in between
+//! go with the next of those. Callers
 //! redact secrets before they get here; the journal never sees a value it
 //! was not handed.
 //!
@@ -171,7 +176,11 @@ impl Journal {
         }
         budget.prev = chain::hash(text.as_bytes());
         text.push('\n');
-        if let Err(e) = file.write_all(text.as_bytes()) {
+        let durable = matches!(event, "run-start" | "call" | "step-end" | "fault-end" | "run-end");
+        let written = file
+            .write_all(text.as_bytes())
+            .and_then(|()| if durable { file.sync_data() } else { Ok(()) });
+        if let Err(e) = written {
             // Keep the run going (it may be mid-recovery) but say so once.
             eprintln!("drhost: journal write failed ({e}); further events are not recorded");
             *guard = None;
