@@ -182,3 +182,32 @@ fn dockerd_killed_mid_restore_fails_with_a_complete_journal_and_a_rerun_finishes
     // `dead` drops first: lab/up.sh brings the lab's stacks back, then the
     // stack's own cleanup runs on a live engine.
 }
+
+/// The message [`Dockerd::of_lab`] fails with for a lab of its own whose
+/// `.lab/run/dockerd.pid` holds `pid` (is missing when `None`).
+fn refused(pid: Option<String>) -> String {
+    let root = drhost_tests::tmp::TmpDir::new("drhost-nolab-");
+    std::fs::create_dir_all(root.path().join(".lab/run")).unwrap();
+    let env = root.write(".lab/env", "DOCKER_HOST=unix:///var/run/docker.sock\n");
+    if let Some(pid) = pid {
+        root.write(".lab/run/dockerd.pid", pid);
+    }
+    let lab = drhost_tests::lab::Lab::from_file(&env).unwrap();
+    let panicked = std::panic::catch_unwind(|| Dockerd::of_lab(&lab))
+        .map(drop)
+        .expect_err("of_lab refuses");
+    panicked.downcast_ref::<String>().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_docker_the_lab_did_not_start_fails_the_test_naming_why() {
+    // No lab lock: nothing is killed, only refused.
+    let none = refused(None);
+    assert!(
+        none.contains("the lab did not start this Docker Engine") && none.contains("make lab"),
+        "{none}"
+    );
+    // A pid file naming a process that is not dockerd (this test).
+    let other = refused(Some(std::process::id().to_string()));
+    assert!(other.contains("not a running dockerd"), "{other}");
+}
