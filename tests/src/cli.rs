@@ -467,6 +467,7 @@ impl Run {
             writer,
             stdout,
             stderr,
+            _owned: self.owned.clone(),
         }
     }
 }
@@ -487,6 +488,9 @@ pub struct Running {
     writer: Option<std::thread::JoinHandle<()>>,
     stdout: std::thread::JoinHandle<Vec<u8>>,
     stderr: std::thread::JoinHandle<Vec<u8>>,
+    /// The files the [`Run`] owned (its `drhost.toml`): kept while drhost
+    /// runs, even when the `Run` that started it is gone.
+    _owned: Vec<Arc<TmpFile>>,
 }
 
 impl Running {
@@ -503,6 +507,55 @@ impl Running {
     /// Whether it has exited (without waiting).
     pub fn finished(&mut self) -> bool {
         self.child.try_wait().expect("wait for drhost").is_some()
+    }
+
+    /// Waits until its journal holds the `nth` (from 1) `call` event of
+    /// capability call `call` (e.g. `docker.create-secret`): the call was
+    /// made and journaled, and the plugin may have gone a little further
+    /// since. False when drhost exited before that; panics after `limit`.
+    pub fn wait_for_call(&mut self, call: &str, nth: usize, limit: Duration) -> bool {
+        assert!(
+            KNOWN_CALLS.contains(&call),
+            "the host never journals a call named `{call}` (see KNOWN_CALLS)"
+        );
+        let until = Instant::now() + limit;
+        loop {
+            if let Some(journal) = journal_in(&self.journal_dir) {
+                let made = read_journal(&journal)
+                    .iter()
+                    .filter(|e| e["event"] == "call" && e["call"] == call)
+                    .count();
+                if made >= nth {
+                    return true;
+                }
+            }
+            if self.finished() {
+                return false;
+            }
+            assert!(
+                Instant::now() < until,
+                "drhost journaled no {call} #{nth} within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// [`Running::wait`], for at most `limit`: a drhost still running then
+    /// is killed, and the test fails saying it hung, with what it printed.
+    pub fn wait_within(mut self, limit: Duration) -> Outcome {
+        let until = Instant::now() + limit;
+        while !self.finished() {
+            if Instant::now() >= until {
+                let _ = self.child.kill();
+                let out = self.wait();
+                panic!(
+                    "drhost hung: still running {limit:?} later (killed now)\nstdout:\n{}\nstderr:\n{}",
+                    out.stdout, out.stderr
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.wait()
     }
 
     /// Waits for it to exit and for everything it printed; checks that
@@ -749,6 +802,14 @@ pub fn calls<'a>(journal: &'a [Value], call: &str) -> Vec<&'a Value> {
         .into_iter()
         .filter(|e| e["call"] == call)
         .collect()
+}
+
+/// How many calls named `call` succeeded (their outcome is `ok`).
+pub fn succeeded(journal: &[Value], call: &str) -> usize {
+    calls(journal, call)
+        .iter()
+        .filter(|c| c["outcome"].get("ok").is_some())
+        .count()
 }
 
 /// The events named `event` in a journal.

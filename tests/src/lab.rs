@@ -150,6 +150,27 @@ impl Lab {
         &self.root
     }
 
+    /// The checkout this lab belongs to: the parent of `.lab`'s real path.
+    /// A git worktree may share another checkout's lab through a symbolic
+    /// link `.lab`; that checkout's `lab/` scripts put the lab in its
+    /// present shape, so they are the ones that can put it back.
+    pub fn home(&self) -> PathBuf {
+        std::fs::canonicalize(self.root.join(".lab"))
+            .ok()
+            .and_then(|dir| dir.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| self.root.clone())
+    }
+
+    /// [`Lab::bash`] in the lab's [`Lab::home`]: for a script that must
+    /// bring the whole lab back as its own checkout made it (`lab/up.sh`
+    /// after a fault that took every stack down).
+    pub fn home_bash(&self) -> std::process::Command {
+        let home = self.home();
+        let mut bash = std::process::Command::new("bash");
+        bash.current_dir(&home).env("LAB_DIR", home.join(".lab"));
+        bash
+    }
+
     /// Every setting, for handing to a child process as its environment.
     pub fn vars(&self) -> &BTreeMap<String, String> {
         &self.vars

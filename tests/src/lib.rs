@@ -4,7 +4,8 @@
 //! ([`tmp`], kept with `DRHOST_KEEP_TMP=1`), HTTP servers that stand in for
 //! misbehaving services ([`stub`]), compose projects a test owns
 //! ([`compose`]), the docker runbooks' helpers and lab restore guard
-//! ([`docker`]), runbook scenario 3's own stack and its complete-loss fault
+//! ([`docker`]), the lab's dockerd killed and brought back ([`dockerd`]),
+//! runbook scenario 3's own stack and its complete-loss fault
 //! ([`phase2`]), a webhook receiver for `notify` ([`webhook`]), the other-language
 //! SDK tests' helpers ([`sdk`]), headless Chromium for report pages
 //! ([`chromium`]), killing drhost mid-recovery and resuming it
@@ -15,6 +16,7 @@ pub mod chromium;
 pub mod cli;
 pub mod compose;
 pub mod docker;
+pub mod dockerd;
 pub mod lab;
 pub mod phase2;
 pub mod resume;

@@ -20,11 +20,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::cli::repo_root;
+use crate::cli::{repo_root, succeeded, Outcome, Run};
 use crate::compose::{containers_of, Seen};
 use crate::lab::{runtime as rt, up as lab, Lab};
 use crate::tmp::TmpDir;
 use crate::util::unique;
+
+/// Each file of a certificates directory, by name: its bytes and mode.
+pub type CertificateFiles = HashMap<String, (Vec<u8>, u32)>;
 
 /// The Docker secret the runbook creates (`docker secret create vault_token -`).
 pub const DOCKER_SECRET: &str = "vault_token";
@@ -641,6 +644,136 @@ certificates-prefix = "{prefix}certificates/"
             self.backup_grants(),
             self.restore_grants(without)
         )
+    }
+
+    /// `drhost run ID --json --yes --quiet --timeout 5m` with this stack's
+    /// whole drhost.toml, to run ([`Run::exec`]) or start ([`Run::spawn`]).
+    pub fn drhost(&self, id: &str) -> Run {
+        Run::plugin(id)
+            .config_toml(&self.config_toml(&[]))
+            .json()
+            .yes()
+            .quiet()
+            .timeout("5m")
+    }
+
+    /// A running, initialised stack holding `value` at [`KNOWN_SECRET`],
+    /// and its backups in S3 made by `infra-backup`.
+    pub fn backed_up(value: &str) -> Phase2 {
+        let stack = Phase2::create();
+        stack.up();
+        stack.init_vault();
+        stack.write_secret(
+            KNOWN_SECRET,
+            json!({ "database_url": value, "url": "http://127.0.0.1:27432" }),
+        );
+        let out = stack.drhost("infra-backup").exec();
+        assert_eq!(out.code, 0, "infra-backup: {}\n{}", out.stdout, out.stderr);
+        assert_eq!(out.fact("certificates").as_deref(), Some("3"), "{}", out.stdout);
+        stack
+    }
+
+    /// Each file of the certificates directory (none when it is gone).
+    pub fn certificate_files(&self) -> CertificateFiles {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::read_dir(self.certificates())
+            .map(|dir| {
+                dir.filter_map(|e| e.ok())
+                    .map(|e| {
+                        let mode = e.metadata().unwrap().permissions().mode() & 0o777;
+                        (
+                            e.file_name().to_string_lossy().into_owned(),
+                            (std::fs::read(e.path()).unwrap(), mode),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every check of the runbook's step 7 after `infra-restore` recovered
+    /// this stack from [`Phase2::complete_loss`], seen from the test: every
+    /// service's container running, `/health` 200 through the proxy, Redis
+    /// serving, the secret written before the loss (`value`) read back from
+    /// the restored Vault, the certificates byte for byte as `before` the
+    /// loss (the key 0600), the Docker secret there. Returns what a rerun
+    /// must leave as it is.
+    pub fn assert_recovered(&self, value: &str, before: &CertificateFiles) -> Recovered {
+        let containers = self.containers();
+        assert_eq!(containers.len(), SERVICES.len(), "{containers:?}");
+        assert!(containers.values().all(|c| c.state == "running"), "{containers:?}");
+        let health = rt().block_on(async { self.lab.http().get(self.health_url()).send().await });
+        assert_eq!(health.expect("proxy answers").status().as_u16(), 200);
+        // Redis came back with the stack: TLS, passwords, replication, Sentinels.
+        self.assert_redis_serves();
+        let fields = self.read_secret(KNOWN_SECRET).expect("the known secret reads back");
+        assert_eq!(fields["database_url"], value);
+        let after = self.certificate_files();
+        assert_eq!(after.len(), before.len());
+        for (name, (bytes, _)) in before {
+            assert_eq!(&after[name].0, bytes, "{name} restored byte for byte");
+        }
+        assert_eq!(after["server.key"].1, 0o600, "the key is written 0600");
+        assert!(self.docker_secret_exists(DOCKER_SECRET), "the Docker secret exists");
+        Recovered {
+            started: containers
+                .iter()
+                .map(|(s, c)| (s.clone(), c.started_at.clone()))
+                .collect(),
+            certificates: after,
+        }
+    }
+
+    /// Runs `infra-restore` again on this [`Phase2::assert_recovered`]
+    /// stack and asserts it changed nothing: exit 0; no certificate
+    /// written, Docker secret created, swarm initialised, snapshot restored
+    /// or unseal made; no container restarted or recreated; the
+    /// certificates as they were; none of `secrets` printed or journaled.
+    pub fn assert_rerun_changes_nothing(&self, recovered: &Recovered, secrets: &[&str]) -> Outcome {
+        let again = self.drhost("infra-restore").exec();
+        assert_eq!(again.code, 0, "rerun: {}\n{}", again.stdout, again.stderr);
+        let journal = again.journal();
+        for call in [
+            "files.write",
+            "docker.create-secret",
+            "docker.swarm-init",
+            "vault.snapshot-restore",
+            "vault.unseal",
+        ] {
+            assert_eq!(succeeded(&journal, call), 0, "the rerun made a {call}");
+        }
+        assert_eq!(again.fact("vault-restored").as_deref(), Some("false"));
+        let now: HashMap<String, String> = self
+            .containers()
+            .iter()
+            .map(|(s, c)| (s.clone(), c.started_at.clone()))
+            .collect();
+        assert_eq!(now, recovered.started, "no container was restarted or recreated");
+        assert_eq!(self.certificate_files(), recovered.certificates);
+        eprintln!(
+            "infra-restore rerun after success: {} ms",
+            again.fact("time-to-recovery-ms").unwrap()
+        );
+        assert_no_secret(&again, secrets);
+        again
+    }
+}
+
+/// What [`Phase2::assert_recovered`] found, for a rerun to leave as it is.
+pub struct Recovered {
+    /// Service → when its container started.
+    pub started: HashMap<String, String>,
+    /// The restored certificates.
+    pub certificates: CertificateFiles,
+}
+
+/// Nothing secret (`secrets`: values) in what drhost printed or journaled.
+pub fn assert_no_secret(out: &Outcome, secrets: &[&str]) {
+    let journal = out.journal_text();
+    for s in secrets {
+        assert!(!journal.contains(s), "a secret value is in the journal");
+        assert!(!out.stdout.contains(s), "a secret value is on stdout");
+        assert!(!out.stderr.contains(s), "a secret value is on stderr");
     }
 }
 

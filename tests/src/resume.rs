@@ -6,7 +6,7 @@
 //! gone a little further (reads) before the signal lands.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -42,39 +42,27 @@ impl std::fmt::Display for KillPoint {
 /// its journal holds the call at `point`. Panics when the run ends first.
 pub fn kill_at(run: Run, dir: &Path, point: KillPoint) -> Killed {
     let mut running = run.journal_dir(dir).spawn();
-    let until = Instant::now() + Duration::from_secs(180);
-    loop {
-        if let Some(journal) = journal_in(dir) {
-            let made = read_journal(&journal)
-                .iter()
-                .filter(|e| e["event"] == "call" && e["call"] == point.call)
-                .count();
-            if made >= point.nth {
-                // SAFETY: kill(2) on the child's pid, which has not been reaped.
-                unsafe {
-                    libc::kill(running.id() as libc::pid_t, libc::SIGKILL);
-                }
-                let outcome = running.wait();
-                assert_eq!(outcome.code, -1, "drhost was not killed ({point}): {}", outcome.stderr);
-                let events = read_journal(&journal);
-                assert!(
-                    !events.iter().any(|e| e["event"] == "run-end"),
-                    "{point}: the run ended before it was killed"
-                );
-                let run_id = events[0]["run"].as_str().unwrap().to_string();
-                return Killed {
-                    run_id,
-                    journal,
-                    outcome,
-                };
-            }
-        }
-        if running.finished() {
-            let out = running.wait();
-            panic!("the run ended before {point}: {}\n{}", out.stdout, out.stderr);
-        }
-        assert!(Instant::now() < until, "{point} never came");
-        std::thread::sleep(Duration::from_millis(2));
+    if !running.wait_for_call(point.call, point.nth, Duration::from_secs(180)) {
+        let out = running.wait();
+        panic!("the run ended before {point}: {}\n{}", out.stdout, out.stderr);
+    }
+    // SAFETY: kill(2) on the child's pid, which has not been reaped.
+    unsafe {
+        libc::kill(running.id() as libc::pid_t, libc::SIGKILL);
+    }
+    let outcome = running.wait();
+    assert_eq!(outcome.code, -1, "drhost was not killed ({point}): {}", outcome.stderr);
+    let journal = journal_in(dir).expect("the killed run's journal");
+    let events = read_journal(&journal);
+    assert!(
+        !events.iter().any(|e| e["event"] == "run-end"),
+        "{point}: the run ended before it was killed"
+    );
+    let run_id = events[0]["run"].as_str().unwrap().to_string();
+    Killed {
+        run_id,
+        journal,
+        outcome,
     }
 }
 

@@ -10,83 +10,17 @@
 //! The Docker secret `vault_token` lives in the lab engine's one swarm, so
 //! every test that creates or removes it holds the lab lock.
 
-use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
-
-use drhost_tests::cli::{calls, Outcome, Run};
+use drhost_tests::cli::{calls, succeeded, Outcome, Run};
 use drhost_tests::lab::serial;
-use drhost_tests::phase2::{Phase2, DOCKER_SECRET, KNOWN_SECRET, PHASES};
+use drhost_tests::phase2::{assert_no_secret, Phase2, DOCKER_SECRET, PHASES};
 use drhost_tests::util::unique;
-use serde_json::{json, Value};
-
-/// `drhost run ID --json --yes` with `config` (a whole drhost.toml).
-fn run(id: &str, config: &str) -> Outcome {
-    Run::plugin(id)
-        .config_toml(config)
-        .json()
-        .yes()
-        .quiet()
-        .timeout("5m")
-        .exec()
-}
-
-/// The calls named `call` that succeeded.
-fn succeeded(journal: &[Value], call: &str) -> usize {
-    calls(journal, call)
-        .iter()
-        .filter(|c| c["outcome"].get("ok").is_some())
-        .count()
-}
-
-/// A running, initialised stack holding `value` at [`KNOWN_SECRET`], and
-/// its backups in S3 made by `infra-backup`.
-fn backed_up(value: &str) -> Phase2 {
-    let stack = Phase2::create();
-    stack.up();
-    stack.init_vault();
-    stack.write_secret(
-        KNOWN_SECRET,
-        json!({ "database_url": value, "url": "http://127.0.0.1:27432" }),
-    );
-    let out = run("infra-backup", &stack.config_toml(&[]));
-    assert_eq!(out.code, 0, "infra-backup: {}\n{}", out.stdout, out.stderr);
-    assert_eq!(out.fact("certificates").as_deref(), Some("3"), "{}", out.stdout);
-    stack
-}
-
-/// Each file of the certificates directory: its bytes and mode.
-fn certificate_files(stack: &Phase2) -> HashMap<String, (Vec<u8>, u32)> {
-    std::fs::read_dir(stack.certificates())
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .map(|e| {
-                    let mode = e.metadata().unwrap().permissions().mode() & 0o777;
-                    (
-                        e.file_name().to_string_lossy().into_owned(),
-                        (std::fs::read(e.path()).unwrap(), mode),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Nothing secret in what drhost printed or journaled.
-fn assert_no_secret(out: &Outcome, secrets: &[&str]) {
-    let journal = out.journal_text();
-    for s in secrets {
-        assert!(!journal.contains(s), "a secret value is in the journal");
-        assert!(!out.stdout.contains(s), "a secret value is on stdout");
-        assert!(!out.stderr.contains(s), "a secret value is on stderr");
-    }
-}
 
 #[test]
 fn recovers_from_complete_loss_and_a_rerun_changes_nothing() {
     let _lab = serial();
     let value = unique("postgresql://app:s3cr3t");
-    let stack = backed_up(&value);
-    let before = certificate_files(&stack);
+    let stack = Phase2::backed_up(&value);
+    let before = stack.certificate_files();
     let (token, key) = (stack.root_token(), stack.unseal_key());
 
     stack.complete_loss();
@@ -97,27 +31,10 @@ fn recovers_from_complete_loss_and_a_rerun_changes_nothing() {
         "the loss left the Docker secret"
     );
 
-    let out = run("infra-restore", &stack.config_toml(&[]));
+    let out = stack.drhost("infra-restore").exec();
     assert_eq!(out.code, 0, "infra-restore: {}\n{}", out.stdout, out.stderr);
     // Every check of the runbook's step 7 holds, seen from the test.
-    let containers = stack.containers();
-    assert_eq!(containers.len(), drhost_tests::phase2::SERVICES.len(), "{containers:?}");
-    assert!(containers.values().all(|c| c.state == "running"), "{containers:?}");
-    let health = drhost_tests::lab::runtime().block_on(async { stack.lab.http().get(stack.health_url()).send().await });
-    assert_eq!(health.expect("proxy answers").status().as_u16(), 200);
-    // Redis came back with the stack: TLS, passwords, replication, Sentinels.
-    stack.assert_redis_serves();
-    // The secret written before the loss reads back from the restored Vault.
-    let fields = stack.read_secret(KNOWN_SECRET).expect("the known secret reads back");
-    assert_eq!(fields["database_url"], value.as_str());
-    // Certificates: the same bytes, the key 0600; the Docker secret exists.
-    let after = certificate_files(&stack);
-    assert_eq!(after.len(), before.len());
-    for (name, (bytes, _)) in &before {
-        assert_eq!(&after[name].0, bytes, "{name} restored byte for byte");
-    }
-    assert_eq!(after["server.key"].1, 0o600, "the key is written 0600");
-    assert!(stack.docker_secret_exists(DOCKER_SECRET));
+    let recovered = stack.assert_recovered(&value, &before);
     // What the run says it did, and how long each phase took.
     let journal = out.journal();
     assert_eq!(succeeded(&journal, "files.write"), 3);
@@ -139,41 +56,13 @@ fn recovers_from_complete_loss_and_a_rerun_changes_nothing() {
     assert_no_secret(&out, &[&value, &token, &key]);
 
     // A rerun after success changes nothing.
-    let started: HashMap<String, String> = containers
-        .iter()
-        .map(|(s, c)| (s.clone(), c.started_at.clone()))
-        .collect();
-    let again = run("infra-restore", &stack.config_toml(&[]));
-    assert_eq!(again.code, 0, "rerun: {}\n{}", again.stdout, again.stderr);
-    let journal = again.journal();
-    for call in [
-        "files.write",
-        "docker.create-secret",
-        "docker.swarm-init",
-        "vault.snapshot-restore",
-        "vault.unseal",
-    ] {
-        assert_eq!(succeeded(&journal, call), 0, "the rerun made a {call}");
-    }
-    assert_eq!(again.fact("vault-restored").as_deref(), Some("false"));
-    let now: HashMap<String, String> = stack
-        .containers()
-        .iter()
-        .map(|(s, c)| (s.clone(), c.started_at.clone()))
-        .collect();
-    assert_eq!(now, started, "no container was restarted or recreated");
-    assert_eq!(certificate_files(&stack), after);
-    eprintln!(
-        "infra-restore rerun after success: {} ms",
-        again.fact("time-to-recovery-ms").unwrap()
-    );
-    assert_no_secret(&again, &[&value, &token, &key]);
+    stack.assert_rerun_changes_nothing(&recovered, &[&value, &token, &key]);
 }
 
 #[test]
 fn a_corrupted_or_missing_backup_stops_before_anything_changes() {
     let _lab = serial();
-    let stack = backed_up(&unique("value"));
+    let stack = Phase2::backed_up(&unique("value"));
     stack.complete_loss();
     let lab = &stack.lab;
     let key = format!("{}vault/vault-snapshot.snap", stack.s3_prefix());
@@ -407,7 +296,7 @@ fn the_files_grant_reaches_only_the_certificates() {
 #[test]
 fn vault_refusing_the_unseal_keys_stops_the_run_before_the_services_start() {
     let _lab = serial();
-    let stack = backed_up(&unique("value"));
+    let stack = Phase2::backed_up(&unique("value"));
     // Everything but Vault stopped, Vault restarted (so sealed), and the
     // operator's unseal keys replaced by a key of another server.
     let out = stack.compose(&["stop", "-t", "1", "nginx-proxy", "backend1", "backend2", "backend3"]);

@@ -65,6 +65,23 @@ const OPERATOR_SECRET: &str = "vault-root-token";
 
 struct InfraRestore;
 
+/// What to do when a service stops answering once the recovery has begun
+/// (dockerd killed mid-run, Vault gone): every phase keeps what is already
+/// right, so a rerun finishes the job.
+const RERUN: &str = "once the service the message names answers again, rerun infra-restore: every step is idempotent, so what this run restored is kept and the rest is done";
+
+/// A failed call in step `step`: a service that does not answer
+/// (`unavailable`) gets the [`RERUN`] hint.
+pub(crate) fn failed(step: &str, e: Error) -> Failure {
+    let unavailable = matches!(e, Error::Unavailable(_));
+    let failure = Failure::from(e).in_step(step);
+    if unavailable {
+        failure.hint(RERUN)
+    } else {
+        failure
+    }
+}
+
 /// The operator's choices, read once.
 pub(crate) struct Settings {
     pub target: String,
@@ -140,7 +157,7 @@ impl Phases {
 /// Step 2: a swarm manager, made when there is none.
 fn provision() -> Result<(bool, String), Failure> {
     let step = Step::start("provision: docker swarm init when needed");
-    let here = |e: Error| Failure::from(e).in_step("provision: docker swarm init when needed");
+    let here = |e: Error| failed("provision: docker swarm init when needed", e);
     if let Some(swarm) = docker::swarm_inspect().map_err(here)? {
         step.note(format!("already a swarm manager (node {})", swarm.node_id));
         step.ok();
@@ -156,7 +173,7 @@ fn provision() -> Result<(bool, String), Failure> {
 fn docker_secret() -> Result<(bool, String), Failure> {
     let name = format!("create Docker secret {DOCKER_SECRET} from the operator's {OPERATOR_SECRET}");
     let step = Step::start(&name);
-    let here = |e: Error| Failure::from(e).in_step(&name);
+    let here = |e: Error| failed(&name, e);
     if docker::list_secrets()
         .map_err(here)?
         .iter()
@@ -193,7 +210,7 @@ fn services(project: &Project, s: &Settings, was: &[String]) -> Result<((), Stri
             .map(|c| c.container.clone())
             .collect::<Vec<_>>()
     };
-    let after = project.up(&[]).map_err(|e| Failure::from(e).in_step(&name))?;
+    let after = project.up(&[]).map_err(|e| failed(&name, e))?;
     let started: Vec<String> = running(&after).into_iter().filter(|c| !was.contains(c)).collect();
     step.note(format!(
         "{} container(s) running, {} started",

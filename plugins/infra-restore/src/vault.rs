@@ -12,7 +12,7 @@ use drhost_sdk::compose::Project;
 use drhost_sdk::prelude::*;
 use drhost_sdk::vault::{SealStatus, Store};
 
-use crate::{Settings, VAULT};
+use crate::{failed, Settings, VAULT};
 
 /// How often Vault is asked again while it starts or becomes active.
 const POLL: Duration = Duration::from_millis(200);
@@ -23,7 +23,7 @@ fn answering(store: &Store, wait: &Wait, step: &str) -> Result<SealStatus, Failu
         match store.seal_status() {
             Ok(status) => return Ok(status),
             Err(Error::Unavailable(_)) if !wait.over() => wait.sleep(POLL),
-            Err(e) => return Err(Failure::from(e).in_step(step)),
+            Err(e) => return Err(failed(step, e)),
         }
     }
 }
@@ -55,7 +55,7 @@ pub(crate) fn restore(project: &Project, s: &Settings, snapshot: &Blob) -> Resul
         s.vault_service, s.known_secret
     );
     let step = Step::start(&name);
-    let here = |e: Error| Failure::from(e).in_step(&name);
+    let here = |e: Error| failed(&name, e);
     project.up(std::slice::from_ref(&s.vault_service)).map_err(here)?;
     let store = Store::open(VAULT).map_err(here)?;
     let wait = Wait::up_to(s.wait);

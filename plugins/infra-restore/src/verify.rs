@@ -27,7 +27,7 @@ pub(crate) fn verify(project: &Project, s: &Settings) -> Result<Table, Failure> 
             .table(t.clone())
     };
 
-    let states = project.ps().map_err(|e| Failure::from(e).in_step(STEP))?;
+    let states = project.ps().map_err(|e| crate::failed(STEP, e))?;
     let down: Vec<String> = states
         .iter()
         .filter(|c| c.state != "running")
