@@ -452,6 +452,25 @@ impl Phase2 {
         out.status.success()
     }
 
+    /// The engine's swarm state (`docker info`'s `Swarm.LocalNodeState`
+    /// and `Swarm.NodeAddr`), e.g. `active 127.0.0.1` or `inactive `.
+    pub fn swarm_state(&self) -> String {
+        let out = run_ok(&mut docker_cli(
+            &self.lab,
+            &["info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.NodeAddr}}"],
+        ));
+        String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string()
+    }
+
+    /// The rest of the runbook's complete loss, for a test that puts the
+    /// whole lab back afterwards: the engine leaves its swarm (`docker
+    /// swarm leave --force`), and every Docker secret goes with it — the
+    /// lab's own `vault_token` too, which `lab/up.sh` makes again.
+    pub fn leave_swarm(&self) {
+        run_ok(&mut docker_cli(&self.lab, &["swarm", "leave", "--force"]));
+        assert_eq!(self.swarm_state().trim(), "inactive", "the engine left its swarm");
+    }
+
     /// Removes the Docker secret `name` (absent is fine).
     pub fn remove_docker_secret(&self, name: &str) {
         let _ = docker_cli(&self.lab, &["secret", "rm", name]).output();

@@ -1,6 +1,10 @@
 //! Runbook scenario 3 with the Docker Engine itself lost mid-recovery
 //! (issue 15): the lab's dockerd is SIGKILLed while `infra-restore`
-//! rebuilds a scenario-3 stack of the test's own after its complete loss.
+//! rebuilds a scenario-3 stack of the test's own after its complete loss —
+//! the whole of it, as the runbook's scenario has it: the swarm left too,
+//! so the run's provision step makes the engine a swarm manager again
+//! (`swarm-init`, the one test that reaches it from an engine that is none:
+//! every lab leaves the engine a manager).
 //! The run must stop with exit 1 (the plugin reports the failure), say
 //! that the Docker Engine does not answer, and leave a complete journal;
 //! once dockerd is back, a rerun finishes the job without redoing what the
@@ -82,8 +86,9 @@ fn dockerd_killed_mid_restore_fails_with_a_complete_journal_and_a_rerun_finishes
     let (token, key) = (stack.root_token(), stack.unseal_key());
     let secrets = [value.as_str(), &token, &key];
     stack.complete_loss();
+    stack.leave_swarm();
 
-    // Killed once the Docker secret is made (the swarm checked, the
+    // Killed once the Docker secret is made (the swarm made again, the
     // certificates restored): Vault's compose `up` comes next, and after
     // it every service's and the checks — all need the engine.
     let mut running = stack.drhost("infra-restore").spawn();
@@ -126,6 +131,7 @@ fn dockerd_killed_mid_restore_fails_with_a_complete_journal_and_a_rerun_finishes
     // The journal: complete, the work before the kill in it, the call the
     // kill broke journaled as `unavailable`, naming the engine.
     let killed = assert_complete(&out);
+    assert_eq!(succeeded(&killed, "docker.swarm-init"), 1, "the swarm made again");
     assert_eq!(succeeded(&killed, "files.write"), 3, "the certificates before the kill");
     assert_eq!(succeeded(&killed, "docker.create-secret"), 1);
     let broken: Vec<&Value> = events(&killed, "call")
@@ -149,12 +155,17 @@ fn dockerd_killed_mid_restore_fails_with_a_complete_journal_and_a_rerun_finishes
     assert_eq!(rerun.code, 0, "rerun: {}\n{}", rerun.stdout, rerun.stderr);
     let recovered = stack.assert_recovered(&value, &before);
     assert!(stack.docker_secret_exists(DOCKER_SECRET));
+    assert_eq!(
+        stack.swarm_state(),
+        "active 127.0.0.1",
+        "a single-node swarm manager on loopback survived the engine's restart"
+    );
     let journal = assert_complete(&rerun);
     for (call, once) in [
         ("files.write", 3),
         ("docker.create-secret", 1),
         ("vault.snapshot-restore", 1),
-        ("docker.swarm-init", 0),
+        ("docker.swarm-init", 1),
     ] {
         let (before_kill, after) = (succeeded(&killed, call), succeeded(&journal, call));
         assert_eq!(
