@@ -186,6 +186,18 @@ if [[ "$(docker info --format '{{.Swarm.LocalNodeState}}' 2>>"$log")" != active 
 	lab_say "$service: the engine is now a single-node swarm"
 fi
 
+# A container on no network although its service has one (not the host's):
+# the engine left a swarm (Docker 20.10 detaches every container then) or
+# its network went behind compose's back. Compose would start it as it is.
+# shellcheck disable=SC2016 # a Go template, not shell
+detached="$(docker ps -aq --filter "label=com.docker.compose.project=$project" |
+	xargs -r docker inspect --format '{{.Name}} {{.HostConfig.NetworkMode}} {{len .NetworkSettings.Networks}}' 2>>"$log" |
+	awk '$2 != "host" && $3 == 0 { sub("^/", "", $1); print $1 }' | tr '\n' ' ')"
+if [[ -n "$detached" ]]; then
+	recreate=(--force-recreate)
+	lab_say "$service: recreating the stack: container(s) on no network: $detached"
+fi
+
 running="$(docker ps -q --filter "label=com.docker.compose.project=$project" | wc -l)"
 if ((running == 0)); then
 	require_free_port "$service" "$LAB_PHASE2_VAULT_PORT" "$log"

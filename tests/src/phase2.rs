@@ -462,10 +462,14 @@ impl Phase2 {
         String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string()
     }
 
-    /// The rest of the runbook's complete loss, for a test that puts the
-    /// whole lab back afterwards: the engine leaves its swarm (`docker
-    /// swarm leave --force`), and every Docker secret goes with it — the
-    /// lab's own `vault_token` too, which `lab/up.sh` makes again.
+    /// The rest of the runbook's complete loss, for a test that restarts
+    /// the engine and puts the whole lab back afterwards: the engine leaves
+    /// its swarm (`docker swarm leave --force`), and every Docker secret
+    /// goes with it — the lab's own `vault_token` too, which `lab/up.sh`
+    /// makes again. Docker 20.10 also detaches every running container of
+    /// the engine from its networks when it leaves (their endpoints and
+    /// published ports vanish, the swarm's or not), so no other test may
+    /// call this: [`Phase2::complete_loss`] keeps the swarm.
     pub fn leave_swarm(&self) {
         run_ok(&mut docker_cli(&self.lab, &["swarm", "leave", "--force"]));
         assert_eq!(self.swarm_state().trim(), "inactive", "the engine left its swarm");

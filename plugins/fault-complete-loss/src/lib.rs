@@ -11,6 +11,13 @@
 //!    plugin names paths, it never reads a key);
 //! 3. the Docker secret `vault_token` removed.
 //!
+//! It does not leave the engine's swarm, which the runbook's lost host
+//! would not have either: on Docker 20.10 `docker swarm leave --force`
+//! detaches every running container of the engine from its networks, the
+//! swarm's or not, so a drill's fault would reach far past the stack it
+//! names (tests/tests/dockerd_loss.rs leaves it, then restarts the engine).
+//! infra-restore's `swarm init` is idempotent either way.
+//!
 //! Then it checks each is gone. S3 (the backups) and the database are not
 //! touched: they survive this scenario (Supabase is not on this host). It asks before it starts:
 //! what it destroys comes back only from the backups.
@@ -71,6 +78,15 @@ impl Settings {
             certificates,
             secrets,
         })
+    }
+}
+
+/// The Docker secrets removed, as the note and the summary say them.
+fn removed_text(removed: &[String]) -> String {
+    if removed.is_empty() {
+        "none (absent)".to_string()
+    } else {
+        removed.join(", ")
     }
 }
 
@@ -225,14 +241,7 @@ impl Plugin for FaultCompleteLoss {
                 step.fail();
                 return Err(fail(format!("Docker secret(s) still there: {}", left.join(", "))).in_step(SECRET_STEP));
             }
-            step.note(format!(
-                "removed: {}",
-                if secrets_removed.is_empty() {
-                    "none (absent)".to_string()
-                } else {
-                    secrets_removed.join(", ")
-                }
-            ));
+            step.note(format!("removed: {}", removed_text(&secrets_removed)));
         }
         step.ok();
 
@@ -249,7 +258,7 @@ impl Plugin for FaultCompleteLoss {
             "complete loss: compose target `{}` down with its volumes ({} container(s)), {removed} certificate file(s) deleted, Docker secret(s) removed: {}; undo: infra-restore",
             s.target,
             before.len(),
-            if secrets_removed.is_empty() { "none (absent)".to_string() } else { secrets_removed.join(", ") }
+            removed_text(&secrets_removed)
         ))
         .fact("containers-removed", before.len())
         .fact("certificates-removed", removed)
