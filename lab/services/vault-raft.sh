@@ -55,12 +55,12 @@ if ! pid_alive "$pidfile" "-config=$conf" || ! listening; then
 	stop_pid vault-raft "$pidfile" "-config=$conf"
 	# Data without its keys can never be unsealed, and raft data remembers its
 	# cluster address: start over when either is the case.
-	ports="$port $LAB_VAULT_RAFT_CLUSTER_PORT"
-	if [[ ! -s "$init" || "$(cat "$dir/ports" 2>/dev/null)" != "$ports" ]]; then
+	listen_ports="$port $LAB_VAULT_RAFT_CLUSTER_PORT"
+	if [[ ! -s "$init" || "$(cat "$dir/ports" 2>/dev/null)" != "$listen_ports" ]]; then
 		rm -rf "$dir/data" "$init"
 	fi
 	mkdir -p "$dir"
-	echo "$ports" >"$dir/ports"
+	echo "$listen_ports" >"$dir/ports"
 	start_server
 	lab_say "$service started on $addr"
 fi
