@@ -24,6 +24,26 @@ if [ $# -eq 0 ] || [ ! -f "$secrets/s3-access-key" ] || [ ! -f "$secrets/s3-secr
     (umask 077; printf '%s' "$AWS_ACCESS_KEY_ID" > "$secrets/s3-access-key"; printf '%s' "$AWS_SECRET_ACCESS_KEY" > "$secrets/s3-secret-key")
 fi
 
+# redis_target LABEL HOST MASTER_PORT REPLICA_PORT SENTINEL_PORTS MASTER_NAME CA_FILE:
+# a [targets.redis.LABEL] over TLS (CA_FILE), with the lab's password for
+# the data nodes and the Sentinels' own, as the runbook has them. The
+# passwords are files drhost reads when it connects: no plugin sees them.
+redis_target() {
+    cat <<TARGET
+[targets.redis.$1]
+url = "rediss://$2:$3"
+ca_file = "$7"
+password = "file:$REDIS_PASSWORD_FILE"
+sentinel_password = "file:$SENTINEL_PASSWORD_FILE"
+sentinels = [$(echo "$5" | sed -E "s/([0-9]+)/\"$2:\1\"/g; s/,/, /g")]
+master_name = "$6"
+# Every node Sentinel may report (master or replica): the only addresses
+# besides url that drhost connects to (and would send a password to).
+nodes = ["$2:$3", "$2:$4"]
+timeout = "1s"   # loopback: a node that does not answer within 1 s is unhealthy
+TARGET
+}
+
 # The scenario-3 stack (lab/stack/phase2.sh: compose project phase2) and
 # its drill, when .lab/env describes it (a lab brought up by a tree without
 # lab/stack/phase2.sh has none: then they are left out, saying so).
@@ -50,15 +70,7 @@ path = "$PHASE2_PROJECT_DIR"
 
 # The stack's own Redis (master, replica, three Sentinels; TLS with the
 # stack's certificates, trusted through the CA's copy outside them).
-[targets.redis.phase2]
-url = "rediss://127.0.0.1:$PHASE2_REDIS_MASTER_PORT"
-ca_file = "$PHASE2_REDIS_CA_FILE"
-password = "file:$REDIS_PASSWORD_FILE"
-sentinel_password = "file:$SENTINEL_PASSWORD_FILE"
-sentinels = [$(echo "$PHASE2_SENTINEL_PORTS" | sed -E 's/([0-9]+)/"127.0.0.1:\1"/g; s/,/, /g')]
-master_name = "toolboxai-master"
-nodes = ["127.0.0.1:$PHASE2_REDIS_MASTER_PORT", "127.0.0.1:$PHASE2_REDIS_REPLICA_PORT"]
-timeout = "1s"
+$(redis_target phase2 127.0.0.1 "$PHASE2_REDIS_MASTER_PORT" "$PHASE2_REDIS_REPLICA_PORT" "$PHASE2_SENTINEL_PORTS" toolboxai-master "$PHASE2_REDIS_CA_FILE")
 
 [targets.vault.vault]
 address = "$PHASE2_VAULT_ADDR"
@@ -215,17 +227,7 @@ host = "127.0.0.1:*"
 # The lab's Redis set by label: TLS only (the lab's own CA), a password for
 # the data nodes and another for the Sentinels, as the runbook has them. The
 # passwords are files drhost reads when it connects: no plugin sees them.
-[targets.redis.cache]
-url = "rediss://$REDIS_HOST:$REDIS_MASTER_PORT"
-ca_file = "$REDIS_CA_FILE"
-password = "file:$REDIS_PASSWORD_FILE"
-sentinel_password = "file:$SENTINEL_PASSWORD_FILE"
-sentinels = [$(echo "$SENTINEL_PORTS" | sed -E "s/([0-9]+)/\"$REDIS_HOST:\1\"/g; s/,/, /g")]
-master_name = "$REDIS_MASTER_NAME"
-# Every node Sentinel may report (master or replica): the only addresses
-# besides url that drhost connects to (and would send a password to).
-nodes = ["$REDIS_HOST:$REDIS_MASTER_PORT", "$REDIS_HOST:$REDIS_REPLICA_PORT"]
-timeout = "1s"   # loopback: a node that does not answer within 1 s is unhealthy
+$(redis_target cache "$REDIS_HOST" "$REDIS_MASTER_PORT" "$REDIS_REPLICA_PORT" "$SENTINEL_PORTS" "$REDIS_MASTER_NAME" "$REDIS_CA_FILE")
 
 # redis-failover: runbook scenario 2. It may read, write its probe key and
 # trigger a Sentinel failover; it restarts a failed node only with its own
