@@ -246,9 +246,14 @@ impl Phase2 {
         self.dir().join("redis-ca.crt")
     }
 
+    /// The stack's Redis, as the host sees it.
+    pub fn redis(&self) -> StackRedis<'_> {
+        StackRedis::of(&self.lab, self.redis_ca(), self.redis_ports)
+    }
+
     /// Asserts the stack's Redis serves ([`assert_redis_serves`]).
     pub fn assert_redis_serves(&self) {
-        assert_redis_serves(&StackRedis::of(&self.lab, self.redis_ca(), self.redis_ports));
+        assert_redis_serves(&self.redis());
     }
 
     /// This project's key prefix in the lab's bucket.
@@ -522,12 +527,33 @@ impl Phase2 {
         self.remove_docker_secret(DOCKER_SECRET);
     }
 
+    /// `[targets.redis.LABEL]`: the stack's Redis over TLS (the CA's copy
+    /// outside the certificates), with the lab's two password files.
+    pub fn redis_target_toml(&self, label: &str) -> String {
+        let [master, replica, sentinels @ ..] = self.redis_ports;
+        let sentinels: Vec<String> = sentinels.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
+        format!(
+            r#"[targets.redis.{label}]
+url = "rediss://127.0.0.1:{master}"
+ca_file = "{ca}"
+password = "file:{redis_password}"
+sentinel_password = "file:{sentinel_password}"
+sentinels = [{sentinels}]
+master_name = "{REDIS_MASTER_NAME}"
+nodes = ["127.0.0.1:{master}", "127.0.0.1:{replica}"]
+timeout = "1s"
+"#,
+            ca = self.redis_ca().display(),
+            sentinels = sentinels.join(", "),
+            redis_password = self.lab.get("REDIS_PASSWORD_FILE").unwrap(),
+            sentinel_password = self.lab.get("SENTINEL_PASSWORD_FILE").unwrap(),
+        )
+    }
+
     /// The `[targets…]` every scenario-3 run uses, and `[secrets]`.
     pub fn targets_toml(&self) -> String {
         let lab = &self.lab;
         let secrets = lab.path(".lab/secrets");
-        let [master, replica, sentinels @ ..] = self.redis_ports;
-        let sentinels: Vec<String> = sentinels.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
         format!(
             r#"[secrets]
 vault-root-token = "file:{dir}/root-token"
@@ -560,16 +586,7 @@ password = "file:{secrets}/pg-password"
 read_user = "drhost_reader"
 read_password = "file:{secrets}/pg-reader-password"
 
-[targets.redis.phase2]
-url = "rediss://127.0.0.1:{master}"
-ca_file = "{dir}/redis-ca.crt"
-password = "file:{redis_password}"
-sentinel_password = "file:{sentinel_password}"
-sentinels = [{sentinels}]
-master_name = "{REDIS_MASTER_NAME}"
-nodes = ["127.0.0.1:{master}", "127.0.0.1:{replica}"]
-timeout = "1s"
-"#,
+{redis}"#,
             dir = self.dir().display(),
             file = Self::file().display(),
             project = self.project,
@@ -579,9 +596,7 @@ timeout = "1s"
             bucket = lab.s3_bucket().unwrap(),
             secrets = secrets.display(),
             pg_url = lab.pg_url().unwrap(),
-            sentinels = sentinels.join(", "),
-            redis_password = lab.get("REDIS_PASSWORD_FILE").unwrap(),
-            sentinel_password = lab.get("SENTINEL_PASSWORD_FILE").unwrap(),
+            redis = self.redis_target_toml("phase2"),
         )
     }
 

@@ -934,3 +934,74 @@ fn redis_failover_killed_after_its_failover_is_resumed_without_a_second_one() {
         out.json()["summary"]
     );
 }
+
+/// Runbook scenario 2 on scenario 3's compose file (the runbook's
+/// `docker-compose.phase2.yml`, a project of the test's own): its Redis
+/// master container is killed; redis-failover — the same plugin, its
+/// `cache` target mapped to the stack's Redis (TLS, both passwords) — sees
+/// Sentinel's own failover (Option A), ends with the follow-up to start the
+/// failed node, and the runbook's `docker-compose -f docker-compose.phase2.yml
+/// restart redis-master` brings that node back as a replica of the new
+/// master.
+#[test]
+fn redis_failover_works_on_the_compose_files_redis_and_the_runbooks_restart_brings_the_node_back() {
+    use drhost_tests::phase2::{Phase2, REDIS_MASTER_NAME};
+    let _serial = drhost_tests::lab::serial();
+    let stack = Phase2::create();
+    stack.up();
+    stack.assert_redis_serves();
+    let [master, replica, sentinels @ ..] = stack.redis_ports;
+    let redis = stack.redis();
+    let role = |port: u16| -> String {
+        redis
+            .cli(port, &["INFO", "replication"])
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("role:") || l.starts_with("master_port:"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    let killed = stack.compose(&["kill", "redis-master"]);
+    assert!(killed.status.success(), "{}", String::from_utf8_lossy(&killed.stderr));
+    let config = format!(
+        "{}\n[[plugins.redis-failover.redis]]\ntarget = \"cache\"\naccess = [\"read\", \"write\", \"sentinel-failover\"]\n",
+        stack.redis_target_toml("cache")
+    );
+    let out = Run::plugin("redis-failover").config_toml(&config).json().yes().exec();
+    assert_eq!(out.code, 5, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert_eq!(out.fact("master"), Some(format!("127.0.0.1:{replica}")));
+    let journal = out.journal();
+    assert!(
+        calls(&journal, "redis.sentinel.failover").is_empty(),
+        "Option A: Sentinel failed over by itself"
+    );
+    let follow_ups = out.json()["follow_ups"].clone();
+    assert!(
+        follow_ups[0]["action"]
+            .as_str()
+            .is_some_and(|a| a.starts_with(&format!("start the Redis node at 127.0.0.1:{master} again"))),
+        "{follow_ups}"
+    );
+    for sentinel in sentinels {
+        assert_eq!(
+            redis.cli(sentinel, &["SENTINEL", "get-master-addr-by-name", REDIS_MASTER_NAME]),
+            format!("127.0.0.1\n{replica}"),
+            "Sentinel {sentinel} names the new master"
+        );
+    }
+    assert_eq!(role(replica), "role:master");
+
+    // The runbook's step 3 of Option A, on the real compose project.
+    let restarted = stack.compose(&["restart", "redis-master"]);
+    assert!(restarted.status.success(), "{}", String::from_utf8_lossy(&restarted.stderr));
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while role(master) != format!("role:slave master_port:{replica}") {
+        assert!(
+            std::time::Instant::now() < until,
+            "the restarted node did not rejoin as a replica of {replica}: {}",
+            role(master)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
