@@ -3,8 +3,8 @@
 # compose project `phase2` from lab/stack/phase2/docker-compose.phase2.yml —
 # Vault (OpenBao, raft storage on the volume phase2_vault-data), Redis
 # master, replica and three Sentinels (TLS with the stack's certificates, the
-# lab's Redis passwords), three backends and the proxy — what `make drill`'s infrastructure-loss drill
-# destroys and infra-restore brings back. tests/src/phase2.rs makes stacks of
+# lab's Redis passwords), three backends and the proxy — what `make drill`'s
+# infrastructure-loss drill destroys and infra-restore brings back. tests/src/phase2.rs makes stacks of
 # the same file for single tests (their own project names, same .env names).
 #
 #   bash lab/stack/phase2.sh [up]         the stack, up and healthy (up.sh)
