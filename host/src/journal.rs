@@ -5,10 +5,10 @@
 //! `step-end`, `guest-output`, `run-end`. Every line is written with one
 //! `write` call, so a crash of drhost loses at most the event being written.
 //! The lines that say what was done — `run-start`, each `call`, `step-end`,
-//! a drill's `fault-end`, `run-end` — are also flushed to the disk (`fdatasync`) before drhost goes
-//! on, so a crash of the host itself (power, kernel) mid-recovery still
-//! leaves a journal saying every action taken; logs and notes in between
-//! go with the next of those. Callers
+//! a drill's `fault-end`, `run-end` — are also flushed to the disk
+//! (`fdatasync`) before drhost goes on, so a crash of the host itself
+//! (power, kernel) mid-recovery still leaves a journal saying every action
+//! taken; logs and notes in between go with the next of those. Callers
 //! redact secrets before they get here; the journal never sees a value it
 //! was not handed.
 //!

@@ -1,8 +1,9 @@
 //! Runbook scenario 3 benchmark: time to recovery from a complete loss of a
 //! scenario-3 stack (`drhost_tests::phase2`: Vault with raft storage, Redis
-//! master, replica and three Sentinels, three backends, the proxy), per phase and in total, by `drhost run
-//! plugins/infra-restore.wasm` versus `tests/benches/runbook-scenario3.sh`,
-//! the runbook's own commands (`aws s3 sync`, `docker secret create`,
+//! master, replica and three Sentinels, three backends, the proxy), per
+//! phase and in total, by `drhost run plugins/infra-restore.wasm` versus
+//! `tests/benches/runbook-scenario3.sh`, the runbook's own commands
+//! (`aws s3 sync`, `docker secret create`,
 //! `docker-compose up -d vault`, `bao operator raft snapshot restore`,
 //! `docker-compose up -d`, `curl`, `psql`, `redis-cli`) on the same kind of
 //! project, from the same backups. Each round: a fresh stack, initialised,

@@ -491,8 +491,7 @@ impl Phase2 {
     pub fn create_docker_secret(&self, name: &str, value: &str) {
         use std::io::Write;
         let docker = |args: &[&str]| docker_cli(&self.lab, args);
-        let state = run_ok(&mut docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]));
-        if String::from_utf8_lossy(&state.stdout).trim() != "active" {
+        if !self.swarm_state().starts_with("active ") {
             run_ok(&mut docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]));
         }
         self.remove_docker_secret(name);
@@ -803,6 +802,25 @@ pub struct Recovered {
     pub started: HashMap<String, String>,
     /// The restored certificates.
     pub certificates: CertificateFiles,
+}
+
+/// Asserts the `infra-restore` run `out` timed each of its [`PHASES`] and
+/// the whole recovery, and prints them as `what: phase NAME MS ms` and
+/// `what: total MS ms`. Returns the total (`time-to-recovery-ms`).
+pub fn timed_phases(out: &Outcome, what: &str) -> u64 {
+    for phase in PHASES {
+        let ms = out
+            .fact(&format!("phase-{phase}-ms"))
+            .unwrap_or_else(|| panic!("phase {phase} timed"));
+        eprintln!("{what}: phase {phase} {ms} ms");
+    }
+    let total: u64 = out
+        .fact("time-to-recovery-ms")
+        .expect("time-to-recovery-ms")
+        .parse()
+        .expect("a number of ms");
+    eprintln!("{what}: total {total} ms (process {:?})", out.elapsed);
+    total
 }
 
 /// Nothing secret (`secrets`: values) in what drhost printed or journaled.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use drhost_tests::cli::{events, succeeded, Outcome, Run};
 use drhost_tests::dockerd::Dockerd;
 use drhost_tests::lab::{serial, up as lab};
-use drhost_tests::phase2::{assert_no_secret, Phase2, DOCKER_SECRET, PHASES};
+use drhost_tests::phase2::{assert_no_secret, timed_phases, Phase2, DOCKER_SECRET};
 use drhost_tests::util::unique;
 use serde_json::Value;
 
@@ -174,17 +174,7 @@ fn dockerd_killed_mid_restore_fails_with_a_complete_journal_and_a_rerun_finishes
             "{call}: {before_kill} before the kill and {after} in the rerun"
         );
     }
-    for phase in PHASES {
-        let ms = rerun
-            .fact(&format!("phase-{phase}-ms"))
-            .unwrap_or_else(|| panic!("phase {phase} timed"));
-        eprintln!("infra-restore rerun after dockerd's loss: phase {phase} {ms} ms");
-    }
-    eprintln!(
-        "infra-restore rerun after dockerd's loss: total {} ms (process {:?})",
-        rerun.fact("time-to-recovery-ms").unwrap(),
-        rerun.elapsed
-    );
+    timed_phases(&rerun, "infra-restore rerun after dockerd's loss");
     assert_no_secret(&rerun, &secrets);
 
     // A third run changes nothing.

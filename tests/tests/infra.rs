@@ -12,7 +12,7 @@
 
 use drhost_tests::cli::{calls, succeeded, Outcome, Run};
 use drhost_tests::lab::serial;
-use drhost_tests::phase2::{assert_no_secret, Phase2, DOCKER_SECRET, PHASES};
+use drhost_tests::phase2::{assert_no_secret, timed_phases, Phase2, DOCKER_SECRET};
 use drhost_tests::util::unique;
 
 #[test]
@@ -41,17 +41,7 @@ fn recovers_from_complete_loss_and_a_rerun_changes_nothing() {
     assert_eq!(succeeded(&journal, "docker.create-secret"), 1);
     assert_eq!(succeeded(&journal, "vault.snapshot-restore"), 1);
     assert_eq!(out.fact("vault-restored").as_deref(), Some("true"));
-    let total: u64 = out.fact("time-to-recovery-ms").unwrap().parse().unwrap();
-    for phase in PHASES {
-        let ms = out
-            .fact(&format!("phase-{phase}-ms"))
-            .unwrap_or_else(|| panic!("phase {phase} timed"));
-        eprintln!("infra-restore after complete loss: phase {phase} {ms} ms");
-    }
-    eprintln!(
-        "infra-restore after complete loss: total {total} ms (process {:?})",
-        out.elapsed
-    );
+    let total = timed_phases(&out, "infra-restore after complete loss");
     assert!(total < 60_000, "recovered within the lab's 60 s target: {total} ms");
     assert_no_secret(&out, &[&value, &token, &key]);
 

@@ -994,7 +994,11 @@ fn redis_failover_works_on_the_compose_files_redis_and_the_runbooks_restart_brin
 
     // The runbook's step 3 of Option A, on the real compose project.
     let restarted = stack.compose(&["restart", "redis-master"]);
-    assert!(restarted.status.success(), "{}", String::from_utf8_lossy(&restarted.stderr));
+    assert!(
+        restarted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restarted.stderr)
+    );
     let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while role(master) != format!("role:slave master_port:{replica}") {
         assert!(

@@ -19,8 +19,8 @@
 //! infra-restore's `swarm init` is idempotent either way.
 //!
 //! Then it checks each is gone. S3 (the backups) and the database are not
-//! touched: they survive this scenario (Supabase is not on this host). It asks before it starts:
-//! what it destroys comes back only from the backups.
+//! touched: they survive this scenario (Supabase is not on this host). It
+//! asks before it starts: what it destroys comes back only from the backups.
 //!
 //! Undo: `infra-restore` (the recovery under test), which restores
 //! everything above from the backups `infra-backup` made — run
